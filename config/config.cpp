@@ -1,0 +1,696 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "config/toml_reader.hpp"
+#include "sip/method.hpp"
+
+namespace sipline::config {
+namespace {
+
+std::string quoted(std::string_view text) {
+  // Appended piecewise: g++ 12 -O3 reports a false -Wrestrict on `"\"" + std::string(...)`.
+  std::string result;
+  result.reserve(text.size() + 2);
+  result += '"';
+  result += text;
+  result += '"';
+  return result;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+bool is_alphanum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ). Escapes are not
+// accepted: the configuration holds the decoded user name.
+bool is_user_char(char c) {
+  return is_alphanum(c) || std::string_view("-_.!~*'()&=+$,;?/").find(c) != std::string_view::npos;
+}
+
+bool is_user_text(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), is_user_char);
+}
+
+// RFC 3261 §25.1 hostname = *( domainlabel "." ) toplabel [ "." ].
+bool is_hostname(std::string_view text) {
+  if (text.ends_with('.')) text.remove_suffix(1);
+  if (text.empty()) return false;
+  std::string_view label;
+  while (!text.empty()) {
+    const std::size_t dot = text.find('.');
+    label = text.substr(0, dot);
+    text = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    if (label.empty() || !is_alphanum(label.front()) || !is_alphanum(label.back())) return false;
+    if (!std::all_of(label.begin(), label.end(),
+                     [](char c) { return is_alphanum(c) || c == '-'; })) {
+      return false;
+    }
+    if (dot != std::string_view::npos && text.empty()) return false;  // "a..b" or trailing
+  }
+  // toplabel starts with ALPHA, which tells a name from an IPv4 literal.
+  return std::isalpha(static_cast<unsigned char>(label.front())) != 0;
+}
+
+// A host as it appears in a Request-URI: hostname, IPv4 literal or [IPv6] reference.
+bool is_uri_host(std::string_view text) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+    const auto address = parse_ip_address(text.substr(1, text.size() - 2));
+    return address && address->family == AddressFamily::Ipv6;
+  }
+  const auto address = parse_ip_address(text);
+  if (address) return address->family == AddressFamily::Ipv4;
+  return is_hostname(text);
+}
+
+// ---- [listen] --------------------------------------------------------------------------
+
+std::string socket_address_problem(SocketAddressError error) {
+  switch (error) {
+    case SocketAddressError::BadHost:
+      return "host must be an IPv4 literal or a bracketed IPv6 literal like [::1]";
+    case SocketAddressError::MissingPort:
+      return "port is missing (write HOST:PORT)";
+    case SocketAddressError::BadPort:
+      return "port must be 1..65535";
+    case SocketAddressError::None:
+      break;
+  }
+  return "";
+}
+
+ListenConfig read_listen(const TableReader& listen) {
+  listen.reject_unknown_keys({"udp"});
+  ListenConfig config;
+  const auto items = listen.string_array("udp", Presence::Optional);
+  if (!items) {
+    config.udp.push_back(SocketAddress{*parse_ip_address("127.0.0.1"), 5060});
+    return config;
+  }
+  if (items->empty()) {
+    listen.diagnostics().error(listen.line_of_key("udp"),
+                               "listen.udp must list at least one address");
+  }
+  for (const StringItem& item : *items) {
+    const ParsedSocketAddress parsed = parse_socket_address(item.text);
+    if (!parsed.ok()) {
+      listen.diagnostics().error(item.line, item.path + " " + quoted(item.text) + ": " +
+                                                socket_address_problem(parsed.error));
+      continue;
+    }
+    if (std::find(config.udp.begin(), config.udp.end(), parsed.value) != config.udp.end()) {
+      listen.diagnostics().error(item.line,
+                                 item.path + " " + quoted(item.text) + " is listed twice");
+      continue;
+    }
+    config.udp.push_back(parsed.value);
+  }
+  return config;
+}
+
+// ---- [dataplane] -------------------------------------------------------------------------
+
+std::optional<IpPrefix> read_prefix(const TableReader& table, std::string_view key,
+                                    AddressFamily family, Presence presence) {
+  const auto text = table.string(key, presence);
+  if (!text) return std::nullopt;
+  const auto prefix = parse_ip_prefix(*text);
+  if (!prefix || prefix->address.family != family) {
+    const std::string_view example =
+        family == AddressFamily::Ipv4 ? "10.99.0.1/24" : "2001:db8::1/64";
+    table.diagnostics().error(table.line_of_key(key),
+                              table.key_path(key) + " " + quoted(*text) + " must be an " +
+                                  (family == AddressFamily::Ipv4 ? "IPv4" : "IPv6") +
+                                  " ADDRESS/PREFIX like " + std::string(example));
+    return std::nullopt;
+  }
+  return prefix;
+}
+
+DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
+  // The keys are only needed in DPDK mode, but a wrong value is reported in both modes.
+  const Presence needed = dpdk_mode ? Presence::Required : Presence::Optional;
+  DpdkConfig config;
+  if (const auto eal = dataplane.string_array("eal", needed)) {
+    for (const StringItem& item : *eal)
+      config.eal.push_back(item.text);
+  }
+  config.port = static_cast<std::uint16_t>(dataplane.integer("port", 0, 65535, needed).value_or(0));
+  const auto address = read_prefix(dataplane, "address", AddressFamily::Ipv4, needed);
+  if (address) config.address = *address;
+  config.address6 = read_prefix(dataplane, "address6", AddressFamily::Ipv6, Presence::Optional);
+  if (const auto gateway_text = dataplane.string("gateway", Presence::Optional)) {
+    const auto gateway = parse_ip_address(*gateway_text);
+    const std::uint32_t line = dataplane.line_of_key("gateway");
+    if (!gateway || gateway->family != AddressFamily::Ipv4) {
+      dataplane.diagnostics().error(
+          line, "dataplane.gateway " + quoted(*gateway_text) + " must be an IPv4 address");
+    } else if (address && !address->contains(*gateway)) {
+      // The gateway's MAC is resolved by ARP, which only works on the attached subnet.
+      dataplane.diagnostics().error(line, "dataplane.gateway " + quoted(*gateway_text) +
+                                              " is outside dataplane.address " +
+                                              address->to_string());
+    } else {
+      config.gateway = gateway;
+    }
+  }
+  config.mtu = static_cast<std::uint16_t>(
+      dataplane.integer("mtu", 576, 9000, Presence::Optional).value_or(1500));
+  return config;
+}
+
+DataplaneConfig read_dataplane(const TableReader& dataplane) {
+  dataplane.reject_unknown_keys(
+      {"io", "workers", "eal", "port", "address", "address6", "gateway", "mtu"});
+  DataplaneConfig config;
+  if (const auto io = dataplane.string("io", Presence::Optional)) {
+    if (*io == "dpdk") {
+      config.io = IoMode::Dpdk;
+    } else if (*io != "socket") {
+      dataplane.diagnostics().error(
+          dataplane.line_of_key("io"),
+          "dataplane.io must be \"socket\" or \"dpdk\", not " + quoted(*io));
+    }
+  }
+  config.workers =
+      static_cast<unsigned>(dataplane.integer("workers", 1, 64, Presence::Optional).value_or(2));
+  config.dpdk = read_dpdk(dataplane, config.io == IoMode::Dpdk);
+  return config;
+}
+
+// ---- [domain] ----------------------------------------------------------------------------
+
+DomainConfig read_domain(const TableReader& domain) {
+  domain.reject_unknown_keys({"names", "record_route"});
+  DomainConfig config;
+  if (const auto names = domain.string_array("names", Presence::Required)) {
+    if (names->empty()) {
+      domain.diagnostics().error(domain.line_of_key("names"),
+                                 "domain.names must list at least one domain");
+    }
+    for (const StringItem& name : *names) {
+      const bool repeated = std::any_of(
+          config.names.begin(), config.names.end(),
+          [&](const std::string& earlier) { return equal_ignoring_case(earlier, name.text); });
+      if (!is_uri_host(name.text)) {
+        domain.diagnostics().error(name.line, name.path + " " + quoted(name.text) +
+                                                  " must be a host name, an IPv4 address or "
+                                                  "a bracketed IPv6 address");
+      } else if (repeated) {
+        domain.diagnostics().error(name.line,
+                                   name.path + " " + quoted(name.text) + " is listed twice");
+      } else {
+        config.names.push_back(name.text);
+      }
+    }
+  }
+  config.record_route = domain.boolean("record_route").value_or(false);
+  return config;
+}
+
+// ---- [registrar] -------------------------------------------------------------------------
+
+std::optional<StoreConfig> parse_store(std::string_view text) {
+  if (text == "memory") return StoreConfig{StoreKind::Memory, ""};
+  constexpr std::string_view kSqlite = "sqlite:";
+  constexpr std::string_view kRedis = "redis://";
+  if (text.starts_with(kSqlite) && text.size() > kSqlite.size()) {
+    return StoreConfig{StoreKind::Sqlite, std::string(text.substr(kSqlite.size()))};
+  }
+  if (text.starts_with(kRedis) && text.size() > kRedis.size()) {
+    return StoreConfig{StoreKind::Redis, std::string(text)};
+  }
+  return std::nullopt;
+}
+
+// RFC 8760 algorithms a challenge may offer; names as they appear on the wire.
+std::optional<sip::DigestAlgorithm> parse_algorithm(std::string_view text) {
+  if (text == "SHA-256") return sip::DigestAlgorithm::Sha256;
+  if (text == "MD5") return sip::DigestAlgorithm::Md5;
+  if (text == "SHA-512-256") return sip::DigestAlgorithm::Sha512_256;
+  return std::nullopt;
+}
+
+std::vector<sip::DigestAlgorithm> read_algorithms(const TableReader& registrar, bool auth) {
+  const auto items = registrar.string_array("algorithms", Presence::Optional);
+  if (!items) return default_digest_algorithms();
+  if (items->empty() && auth) {
+    registrar.diagnostics().error(registrar.line_of_key("algorithms"),
+                                  "registrar.algorithms must list at least one algorithm "
+                                  "when registrar.auth = true");
+  }
+  std::vector<sip::DigestAlgorithm> algorithms;
+  for (const StringItem& item : *items) {
+    const auto algorithm = parse_algorithm(item.text);
+    if (!algorithm) {
+      registrar.diagnostics().error(item.line, item.path + " " + quoted(item.text) +
+                                                   " must be \"SHA-256\", \"MD5\" or "
+                                                   "\"SHA-512-256\"");
+    } else if (std::find(algorithms.begin(), algorithms.end(), *algorithm) != algorithms.end()) {
+      registrar.diagnostics().error(item.line,
+                                    item.path + " " + quoted(item.text) + " is listed twice");
+    } else {
+      algorithms.push_back(*algorithm);
+    }
+  }
+  return algorithms;
+}
+
+// The first of `keys` present in the table, so an error about a relation between keys points
+// at a line the user wrote.
+std::uint32_t line_of_first_present(const TableReader& table,
+                                    std::initializer_list<std::string_view> keys) {
+  for (std::string_view key : keys) {
+    if (table.has(key)) return table.line_of_key(key);
+  }
+  return table.line();
+}
+
+void check_expires(const TableReader& registrar, const RegistrarConfig& config) {
+  if (config.min_expires > config.max_expires) {
+    registrar.diagnostics().error(line_of_first_present(registrar, {"min_expires", "max_expires"}),
+                                  "registrar.min_expires (" + std::to_string(config.min_expires) +
+                                      ") must not exceed registrar.max_expires (" +
+                                      std::to_string(config.max_expires) + ")");
+    return;
+  }
+  if (config.default_expires < config.min_expires || config.default_expires > config.max_expires) {
+    registrar.diagnostics().error(
+        line_of_first_present(registrar, {"default_expires", "min_expires", "max_expires"}),
+        "registrar.default_expires (" + std::to_string(config.default_expires) +
+            ") must be within registrar.min_expires..registrar.max_expires (" +
+            std::to_string(config.min_expires) + ".." + std::to_string(config.max_expires) + ")");
+  }
+}
+
+RegistrarConfig read_registrar(const TableReader& registrar) {
+  registrar.reject_unknown_keys({"store", "auth", "algorithms", "min_expires", "max_expires",
+                                 "default_expires", "max_contacts"});
+  RegistrarConfig config;
+  if (const auto store_text = registrar.string("store", Presence::Optional)) {
+    const auto store = parse_store(*store_text);
+    if (store) {
+      config.store = *store;
+    } else {
+      registrar.diagnostics().error(
+          registrar.line_of_key("store"),
+          "registrar.store must be \"memory\", \"sqlite:PATH\" or \"redis://HOST:PORT\", not " +
+              quoted(*store_text));
+    }
+  }
+  config.auth = registrar.boolean("auth").value_or(true);
+  config.algorithms = read_algorithms(registrar, config.auth);
+  // RFC 3261 §20.19: Expires is a 32-bit delta-seconds; 0 means "remove", so not a minimum.
+  constexpr std::int64_t kMaxDelta = 4294967295;
+  const auto expires = [&](std::string_view key, std::uint32_t fallback) {
+    return static_cast<std::uint32_t>(
+        registrar.integer(key, 1, kMaxDelta, Presence::Optional).value_or(fallback));
+  };
+  config.min_expires = expires("min_expires", config.min_expires);
+  config.max_expires = expires("max_expires", config.max_expires);
+  config.default_expires = expires("default_expires", config.default_expires);
+  config.max_contacts = static_cast<std::uint32_t>(
+      registrar.integer("max_contacts", 1, 1024, Presence::Optional).value_or(10));
+  check_expires(registrar, config);
+  return config;
+}
+
+// ---- [[users]] ---------------------------------------------------------------------------
+
+std::optional<User> read_user(const TableReader& table) {
+  table.reject_unknown_keys({"user", "password"});
+  const auto user = table.string("user", Presence::Required);
+  const auto password = table.string("password", Presence::Required);
+  bool valid = user && password;
+  if (user && (user->empty() || !is_user_text(*user))) {
+    table.diagnostics().error(table.line_of_key("user"),
+                              table.key_path("user") + " " + quoted(*user) +
+                                  " must be a SIP user name (RFC 3261 §25.1 user characters)");
+    valid = false;
+  }
+  if (password && password->empty()) {
+    table.diagnostics().error(table.line_of_key("password"),
+                              table.key_path("password") + " must not be empty");
+    valid = false;
+  }
+  if (!valid) return std::nullopt;
+  return User{*user, *password, table.line()};
+}
+
+std::vector<User> read_users(const std::vector<TableReader>& tables) {
+  std::vector<User> users;
+  for (const TableReader& table : tables) {
+    std::optional<User> user = read_user(table);
+    if (!user) continue;
+    const auto same_user = std::find_if(users.begin(), users.end(), [&](const User& earlier) {
+      return earlier.user == user->user;
+    });
+    if (same_user != users.end()) {
+      table.diagnostics().error(user->line, "duplicate user " + quoted(user->user) +
+                                                " (first defined at line " +
+                                                std::to_string(same_user->line) + ")");
+      continue;
+    }
+    users.push_back(std::move(*user));
+  }
+  return users;
+}
+
+// ---- [[routes]] --------------------------------------------------------------------------
+
+std::optional<RouteAction> parse_action(std::string_view text) {
+  if (text == "location") return RouteAction::Location;
+  if (text == "forward") return RouteAction::Forward;
+  if (text == "redirect") return RouteAction::Redirect;
+  if (text == "reject") return RouteAction::Reject;
+  return std::nullopt;
+}
+
+std::optional<IpAddress> uri_host_address(const sip::HostPort& host_port) {
+  std::string_view host = host_port.host;
+  if (host_port.kind == sip::HostKind::Ipv6Reference && host.size() >= 2) {
+    host = host.substr(1, host.size() - 2);
+  } else if (host_port.kind != sip::HostKind::Ipv4) {
+    return std::nullopt;
+  }
+  return parse_ip_address(host);
+}
+
+bool is_sip_scheme(sip::UriScheme scheme) {
+  return scheme == sip::UriScheme::Sip || scheme == sip::UriScheme::Sips;
+}
+
+// The forward next hop: a sip/sips URI whose host is an IP literal (no DNS yet, RFC 3263
+// resolution is for later).
+std::optional<ForwardTarget> read_forward_target(const TableReader& route,
+                                                 const std::string& text) {
+  const std::uint32_t line = route.line_of_key("target");
+  const std::string what = route.key_path("target") + " " + quoted(text);
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
+  if (!uri.ok() || !is_sip_scheme(uri.value.scheme)) {
+    route.diagnostics().error(line, what + " must be a sip: or sips: URI");
+    return std::nullopt;
+  }
+  const auto address = uri_host_address(uri.value.host_port);
+  if (!address) {
+    route.diagnostics().error(line, what + " must have an IP address as host");
+    return std::nullopt;
+  }
+  const sip::HostPort& host_port = uri.value.host_port;
+  if (host_port.has_port && host_port.port == 0) {
+    route.diagnostics().error(line, what + " must not use port 0");
+    return std::nullopt;
+  }
+  const std::uint16_t default_port = uri.value.scheme == sip::UriScheme::Sips ? 5061 : 5060;
+  ForwardTarget target;
+  target.uri = text;
+  target.scheme = uri.value.scheme;
+  target.next_hop = SocketAddress{*address, host_port.has_port ? host_port.port : default_port};
+  return target;
+}
+
+bool read_redirect_contact(const TableReader& route, const std::string& text) {
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
+  if (uri.ok() && is_sip_scheme(uri.value.scheme)) return true;
+  route.diagnostics().error(
+      route.line_of_key("target"),
+      route.key_path("target") + " " + quoted(text) + " must be a sip: or sips: URI");
+  return false;
+}
+
+std::vector<std::string> read_methods(const TableReader& route) {
+  std::vector<std::string> methods;
+  const auto items = route.string_array("methods", Presence::Optional);
+  if (!items) return methods;
+  if (items->empty()) {
+    route.diagnostics().error(
+        route.line_of_key("methods"),
+        route.key_path("methods") + " must not be empty (leave it out to match any method)");
+  }
+  for (const StringItem& item : *items) {
+    if (sip::is_token(item.text)) {
+      methods.push_back(item.text);
+    } else {
+      route.diagnostics().error(item.line,
+                                item.path + " " + quoted(item.text) + " is not a SIP method token");
+    }
+  }
+  return methods;
+}
+
+struct ActionArguments {
+  std::optional<ForwardTarget> forward;
+  std::string redirect_contact;
+  std::uint16_t reject_code = 0;
+};
+
+// target and code belong to particular actions; anywhere else they are a mistake.
+ActionArguments read_action_arguments(const TableReader& route, RouteAction action,
+                                      std::string_view action_text) {
+  const auto target = route.string("target", Presence::Optional);
+  const auto code = route.integer("code", 400, 699, Presence::Optional);
+  const std::string quoted_action = quoted(action_text);
+  const bool takes_target = action == RouteAction::Forward || action == RouteAction::Redirect;
+  if (target && !takes_target) {
+    route.diagnostics().error(route.line_of_key("target"),
+                              route.key_path("target") + " is not used by action " + quoted_action +
+                                  " (only by \"forward\" and \"redirect\")");
+  }
+  if (route.has("code") && action != RouteAction::Reject) {
+    route.diagnostics().error(route.line_of_key("code"),
+                              route.key_path("code") + " is not used by action " + quoted_action +
+                                  " (only by \"reject\")");
+  }
+  ActionArguments arguments;
+  if (action == RouteAction::Forward) {
+    if (target) {
+      arguments.forward = read_forward_target(route, *target);
+    } else if (!route.has("target")) {
+      route.diagnostics().error(
+          route.line(), route.key_path("target") + " is required when action = \"forward\"");
+    }
+  }
+  if (action == RouteAction::Redirect && target && read_redirect_contact(route, *target)) {
+    arguments.redirect_contact = *target;
+  }
+  if (action == RouteAction::Reject) {
+    if (code) {
+      arguments.reject_code = static_cast<std::uint16_t>(*code);
+    } else if (!route.has("code")) {
+      route.diagnostics().error(route.line(),
+                                route.key_path("code") + " is required when action = \"reject\"");
+    }
+  }
+  return arguments;
+}
+
+std::optional<Route> read_route(const TableReader& route) {
+  route.reject_unknown_keys({"name", "user_prefix", "methods", "action", "auth", "target", "code"});
+  Route config;
+  config.line = route.line();
+  config.name = route.string("name", Presence::Required).value_or("");
+  config.user_prefix = route.string("user_prefix", Presence::Optional).value_or("");
+  if (!is_user_text(config.user_prefix)) {
+    route.diagnostics().error(route.line_of_key("user_prefix"),
+                              route.key_path("user_prefix") + " " + quoted(config.user_prefix) +
+                                  " must use SIP user characters (RFC 3261 §25.1)");
+  }
+  config.methods = read_methods(route);
+  config.auth = route.boolean("auth").value_or(false);
+  const auto action_text = route.string("action", Presence::Required);
+  if (!action_text) return std::nullopt;
+  const auto action = parse_action(*action_text);
+  if (!action) {
+    route.diagnostics().error(route.line_of_key("action"),
+                              route.key_path("action") +
+                                  " must be \"location\", \"forward\", \"redirect\" or "
+                                  "\"reject\", not " +
+                                  quoted(*action_text));
+    return std::nullopt;
+  }
+  config.action = *action;
+  ActionArguments arguments = read_action_arguments(route, *action, *action_text);
+  config.forward = std::move(arguments.forward);
+  config.redirect_contact = std::move(arguments.redirect_contact);
+  config.reject_code = arguments.reject_code;
+  return config;
+}
+
+std::vector<Route> read_routes(const std::vector<TableReader>& tables) {
+  std::vector<Route> routes;
+  for (const TableReader& table : tables) {
+    std::optional<Route> route = read_route(table);
+    if (!route) continue;
+    const auto same_name = std::find_if(routes.begin(), routes.end(), [&](const Route& earlier) {
+      return !route->name.empty() && earlier.name == route->name;
+    });
+    if (same_name != routes.end()) {
+      table.diagnostics().error(table.line_of_key("name"),
+                                "duplicate route name " + quoted(route->name) +
+                                    " (first defined at line " + std::to_string(same_name->line) +
+                                    ")");
+      continue;
+    }
+    routes.push_back(std::move(*route));
+  }
+  return routes;
+}
+
+// ---- [log], [limits] ---------------------------------------------------------------------
+
+LogLevel read_log_level(const TableReader& log) {
+  log.reject_unknown_keys({"level"});
+  const auto level = log.string("level", Presence::Optional);
+  if (!level) return LogLevel::Info;
+  for (LogLevel candidate : {LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug}) {
+    if (*level == log_level_name(candidate)) return candidate;
+  }
+  log.diagnostics().error(
+      log.line_of_key("level"),
+      "log.level must be \"error\", \"warn\", \"info\" or \"debug\", not " + quoted(*level));
+  return LogLevel::Info;
+}
+
+LimitsConfig read_limits(const TableReader& limits) {
+  limits.reject_unknown_keys({"transaction_table_size", "ring_size"});
+  LimitsConfig config;
+  config.transaction_table_size = static_cast<std::uint32_t>(
+      limits.integer("transaction_table_size", 1024, 16777216, Presence::Optional)
+          .value_or(config.transaction_table_size));
+  const auto ring_size = limits.integer("ring_size", 64, 1048576, Presence::Optional);
+  if (ring_size && (*ring_size & (*ring_size - 1)) != 0) {
+    limits.diagnostics().error(
+        limits.line_of_key("ring_size"),
+        "limits.ring_size must be a power of two, not " + std::to_string(*ring_size));
+  } else if (ring_size) {
+    config.ring_size = static_cast<std::uint32_t>(*ring_size);
+  }
+  return config;
+}
+
+// ---- whole-document rules ----------------------------------------------------------------
+
+// The shipped demo password is public: serving it beyond this machine would hand out the
+// accounts, so it is refused as soon as one listen address is reachable from elsewhere.
+void check_demo_password(const Config& config, Diagnostics& diagnostics) {
+  const auto exposed =
+      std::find_if(config.listen.udp.begin(), config.listen.udp.end(),
+                   [](const SocketAddress& address) { return !address.address.is_loopback(); });
+  if (exposed == config.listen.udp.end()) return;
+  for (const User& user : config.users) {
+    if (user.password != kDemoPassword) continue;
+    diagnostics.error(user.line, "user " + quoted(user.user) + " has the demo password " +
+                                     quoted(kDemoPassword) + ", refused while listening on " +
+                                     exposed->to_string() + " (not loopback)");
+  }
+}
+
+Config read_document(const toml::table& document, std::string_view source_name,
+                     Diagnostics& diagnostics) {
+  const TableReader root(document, "", diagnostics);
+  root.reject_unknown_keys(
+      {"listen", "dataplane", "domain", "registrar", "users", "routes", "log", "limits"});
+  Config config;
+  config.source = std::string(source_name);
+  config.listen = read_listen(root.table("listen"));
+  config.dataplane = read_dataplane(root.table("dataplane"));
+  config.domain = read_domain(root.table("domain"));
+  config.registrar = read_registrar(root.table("registrar"));
+  config.users = read_users(root.array_of_tables("users"));
+  config.routes = read_routes(root.array_of_tables("routes"));
+  config.log_level = read_log_level(root.table("log"));
+  config.limits = read_limits(root.table("limits"));
+  check_demo_password(config, diagnostics);
+  return config;
+}
+
+}  // namespace
+
+std::vector<sip::DigestAlgorithm> default_digest_algorithms() {
+  // Built by push_back: g++ 12 -O3 misreports an initializer_list of 1-byte enums as
+  // maybe-uninitialized (-Werror).
+  std::vector<sip::DigestAlgorithm> algorithms;
+  algorithms.push_back(sip::DigestAlgorithm::Sha256);
+  algorithms.push_back(sip::DigestAlgorithm::Md5);
+  return algorithms;
+}
+
+bool Config::uses_demo_password() const {
+  return std::any_of(users.begin(), users.end(),
+                     [](const User& user) { return user.password == kDemoPassword; });
+}
+
+std::string_view io_mode_name(IoMode mode) {
+  return mode == IoMode::Dpdk ? "dpdk" : "socket";
+}
+
+std::string_view route_action_name(RouteAction action) {
+  switch (action) {
+    case RouteAction::Location:
+      return "location";
+    case RouteAction::Forward:
+      return "forward";
+    case RouteAction::Redirect:
+      return "redirect";
+    case RouteAction::Reject:
+      return "reject";
+  }
+  return "";
+}
+
+std::string_view log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::Error:
+      return "error";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Debug:
+      return "debug";
+  }
+  return "";
+}
+
+LoadResult load_config_text(std::string_view text, std::string_view source_name) {
+  Diagnostics diagnostics{std::string(source_name)};
+  toml::table document;
+  try {
+    document = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    diagnostics.error(error.source().begin.line, std::string(error.description()));
+    return LoadResult{nullptr, diagnostics.formatted()};
+  }
+  Config config = read_document(document, source_name, diagnostics);
+  if (!diagnostics.empty()) return LoadResult{nullptr, diagnostics.formatted()};
+  return LoadResult{std::make_shared<const Config>(std::move(config)), {}};
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr)
+    return LoadResult{nullptr, {path + ": cannot open: " + std::strerror(errno)}};
+  std::string text;
+  char buffer[8192];
+  std::size_t count = 0;
+  while ((count = std::fread(buffer, 1, sizeof buffer, file)) > 0)
+    text.append(buffer, count);
+  const bool failed = std::ferror(file) != 0;
+  const int read_errno = errno;
+  std::fclose(file);
+  if (failed) return LoadResult{nullptr, {path + ": cannot read: " + std::strerror(read_errno)}};
+  return load_config_text(text, path);
+}
+
+}  // namespace sipline::config

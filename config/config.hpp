@@ -1,0 +1,142 @@
+// The proxy's configuration: one immutable snapshot loaded from TOML and validated strictly
+// (unknown keys, wrong types and out-of-range values are errors with FILE:LINE), so a typo in
+// a proxy config is refused at start-up or reload instead of silently changing behaviour.
+// Workers read a std::shared_ptr<const Config>; a reload publishes a new snapshot. Every key,
+// its meaning and its default are documented in config/README.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/address.hpp"
+#include "sip/digest.hpp"
+#include "sip/uri.hpp"
+
+namespace sipline::config {
+
+// The password the shipped laptop config gives every demo user; refused on any listen
+// address that is not loopback.
+inline constexpr std::string_view kDemoPassword = "1234567890";
+
+struct ListenConfig {
+  std::vector<SocketAddress> udp;
+};
+
+enum class IoMode : std::uint8_t { Socket, Dpdk };
+
+// Used only when io = "dpdk"; with io = "socket" the keys are still type-checked.
+struct DpdkConfig {
+  std::vector<std::string> eal;  // EAL arguments, passed to rte_eal_init as written
+  std::uint16_t port = 0;        // DPDK port id
+  IpPrefix address;              // IPv4 interface address and subnet
+  std::optional<IpPrefix> address6;
+  std::optional<IpAddress> gateway;  // IPv4 next hop for destinations off the subnet
+  std::uint16_t mtu = 1500;
+};
+
+struct DataplaneConfig {
+  IoMode io = IoMode::Socket;
+  unsigned workers = 2;
+  DpdkConfig dpdk;
+};
+
+struct DomainConfig {
+  // Hosts we are responsible for (RFC 3261 §16.4); compared case-insensitively with the
+  // Request-URI host. IPv6 literals are written as URI references: "[::1]".
+  std::vector<std::string> names;
+  bool record_route = false;
+
+  const std::string& realm() const { return names.front(); }  // digest realm: first name
+};
+
+enum class StoreKind : std::uint8_t { Memory, Sqlite, Redis };
+
+struct StoreConfig {
+  StoreKind kind = StoreKind::Memory;
+  std::string location;  // Sqlite: the file path; Redis: the whole "redis://host:port"
+};
+
+// SHA-256 then MD5: the strongest widely deployed algorithm first, MD5 for older phones.
+std::vector<sip::DigestAlgorithm> default_digest_algorithms();
+
+struct RegistrarConfig {
+  StoreConfig store;
+  bool auth = true;
+  // Challenges offered, in order of preference (RFC 8760: one challenge per algorithm).
+  std::vector<sip::DigestAlgorithm> algorithms = default_digest_algorithms();
+  std::uint32_t min_expires = 60;
+  std::uint32_t max_expires = 3600;
+  std::uint32_t default_expires = 3600;
+  std::uint32_t max_contacts = 10;  // per address-of-record
+};
+
+struct User {
+  std::string user;
+  std::string password;
+  std::uint32_t line = 0;  // the [[users]] header line, for messages
+};
+
+enum class RouteAction : std::uint8_t { Location, Forward, Redirect, Reject };
+
+// A forward next hop: the URI as written plus its host and port, parsed once.
+struct ForwardTarget {
+  std::string uri;  // "sip:127.0.0.1:5070"
+  sip::UriScheme scheme = sip::UriScheme::Sip;
+  // Port absent from the URI: 5060 for sip, 5061 for sips (RFC 3261 §19.1).
+  SocketAddress next_hop;
+};
+
+struct Route {
+  std::string name;
+  std::string user_prefix;           // "" matches any Request-URI user
+  std::vector<std::string> methods;  // empty matches any method; case-sensitive (§7.1)
+  RouteAction action = RouteAction::Location;
+  bool auth = false;                     // challenge (407) requests from our users before routing
+  std::optional<ForwardTarget> forward;  // set exactly when action == Forward
+  std::string redirect_contact;          // Redirect: 302 Contact; "" = registered contacts
+  std::uint16_t reject_code = 0;         // Reject: 400..699
+  std::uint32_t line = 0;                // the [[routes]] header line, for logs
+};
+
+enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
+
+struct LimitsConfig {
+  std::uint32_t transaction_table_size = 65536;
+  std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
+};
+
+struct Config {
+  std::string source;  // the file (or source name) it was loaded from
+  ListenConfig listen;
+  DataplaneConfig dataplane;
+  DomainConfig domain;
+  RegistrarConfig registrar;
+  std::vector<User> users;
+  std::vector<Route> routes;  // first match wins
+  LogLevel log_level = LogLevel::Info;
+  LimitsConfig limits;
+
+  // Any user still has the shipped demo password.
+  bool uses_demo_password() const;
+};
+
+// A loaded snapshot, or every error found (each "FILE:LINE: what is wrong", sorted by line).
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null exactly when errors is not empty
+  std::vector<std::string> errors;
+
+  bool ok() const { return config != nullptr; }
+};
+
+LoadResult load_config_file(const std::string& path);
+LoadResult load_config_text(std::string_view text, std::string_view source_name);
+
+std::string_view io_mode_name(IoMode mode);              // "socket", "dpdk"
+std::string_view route_action_name(RouteAction action);  // "location", ...
+std::string_view log_level_name(LogLevel level);         // "info", ...
+
+}  // namespace sipline::config

@@ -1,0 +1,140 @@
+// Stateless branches (RFC 3261 §16.11). See branch.hpp for the layout and the field choice.
+//
+// Hashing: XXH3-64 over the chosen fields, each fed as a 4-byte length followed by its bytes
+// (plus a leading byte naming which field set was used), so two messages whose fields only
+// split differently ("ab"+"c" vs "a"+"bc") never feed the same byte stream. The streaming
+// state lives on the stack: nothing is allocated.
+//
+// Signature: the low 32 bits of XXH3-64 seeded with the per-boot secret, over the 16
+// lowercase hex characters of the transaction hash as they appear in the branch. Signing
+// the text (not the 8 binary bytes) lets branch_is_ours check a received branch without
+// decoding it. XXH3 is not a MAC: the signature tells our own branches from other elements'
+// branches without state; it is not meant to stop a peer who can observe our branches.
+#include "sip/branch.hpp"
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include <cstring>
+
+namespace sipline::sip {
+namespace {
+
+constexpr std::size_t kHashHexLength = 16;
+constexpr std::size_t kSignatureHexLength = 8;
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+static_assert(kBranchLength == kBranchPrefix.size() + kHashHexLength + kSignatureHexLength);
+
+// Which field set produced a hash: kept apart so an RFC 3261 branch can never collide with
+// an RFC 2543 field set by construction of the byte stream.
+enum class FieldSet : unsigned char { CookieBranch = 1, Rfc2543 = 2 };
+
+class FieldHasher {
+ public:
+  explicit FieldHasher(FieldSet set) {
+    XXH3_INITSTATE(&state_);
+    XXH3_64bits_reset(&state_);
+    const unsigned char tag = static_cast<unsigned char>(set);
+    XXH3_64bits_update(&state_, &tag, 1);
+  }
+
+  void add(std::string_view field) {
+    add_u32(static_cast<std::uint32_t>(field.size()));
+    XXH3_64bits_update(&state_, field.data(), field.size());
+  }
+
+  void add_u32(std::uint32_t value) {
+    const unsigned char bytes[4] = {
+        static_cast<unsigned char>(value), static_cast<unsigned char>(value >> 8),
+        static_cast<unsigned char>(value >> 16), static_cast<unsigned char>(value >> 24)};
+    XXH3_64bits_update(&state_, bytes, sizeof bytes);
+  }
+
+  std::uint64_t digest() const { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
+};
+
+// A branch that is exactly the cookie carries no transaction id (RFC 4475 §3.2.1,
+// badbranch.dat): such a peer is matched like an RFC 2543 peer.
+bool has_usable_cookie_branch(const Via& via) {
+  return via.has_branch && has_magic_cookie(via.branch) && via.branch.size() > kMagicCookie.size();
+}
+
+std::uint64_t hash_cookie_branch(const Via& via) {
+  FieldHasher hasher(FieldSet::CookieBranch);
+  hasher.add(via.branch);
+  hasher.add(via.sent_by.host);
+  hasher.add_u32(via.sent_by.has_port ? via.sent_by.port : 0x10000u);
+  return hasher.digest();
+}
+
+// §16.11 for RFC 2543 peers: From tag, Call-ID, Request-URI, top Via and CSeq number are
+// equal in an INVITE, its CANCEL (§9.1) and the ACK of a non-2xx response (§17.1.1.3).
+std::uint64_t hash_rfc2543_fields(const Message& request) {
+  FieldHasher hasher(FieldSet::Rfc2543);
+  hasher.add(request.from.tag);
+  hasher.add(request.call_id);
+  hasher.add(request.request_uri_text);
+  hasher.add(request.via_count > 0 ? request.vias[0].text : std::string_view{});
+  hasher.add_u32(request.cseq.number);
+  return hasher.digest();
+}
+
+void write_hex(std::uint64_t value, std::size_t digits, char* out) {
+  for (std::size_t i = digits; i-- > 0;) {
+    out[i] = kHexDigits[value & 0xF];
+    value >>= 4;
+  }
+}
+
+std::uint32_t signature_of(std::string_view hash_hex, BranchKey key) {
+  return static_cast<std::uint32_t>(
+      XXH3_64bits_withSeed(hash_hex.data(), hash_hex.size(), key.secret));
+}
+
+bool is_lower_hex(std::string_view text) {
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::uint32_t parse_hex32(std::string_view text) {
+  std::uint32_t value = 0;
+  for (char c : text)
+    value = (value << 4) | static_cast<std::uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  return value;
+}
+
+}  // namespace
+
+std::uint64_t stateless_transaction_hash(const Message& request) {
+  if (request.via_count > 0 && has_usable_cookie_branch(request.top_via)) {
+    return hash_cookie_branch(request.top_via);
+  }
+  return hash_rfc2543_fields(request);
+}
+
+Branch stateless_branch(const Message& request, BranchKey key) {
+  Branch branch;
+  char* out = branch.text.data();
+  std::memcpy(out, kBranchPrefix.data(), kBranchPrefix.size());
+  char* hash_hex = out + kBranchPrefix.size();
+  write_hex(stateless_transaction_hash(request), kHashHexLength, hash_hex);
+  const std::uint32_t signature = signature_of({hash_hex, kHashHexLength}, key);
+  write_hex(signature, kSignatureHexLength, hash_hex + kHashHexLength);
+  return branch;
+}
+
+bool branch_is_ours(std::string_view branch, BranchKey key) {
+  if (branch.size() != kBranchLength || !branch.starts_with(kBranchPrefix)) return false;
+  const std::string_view hex = branch.substr(kBranchPrefix.size());
+  if (!is_lower_hex(hex)) return false;
+  const std::string_view hash_hex = hex.substr(0, kHashHexLength);
+  return parse_hex32(hex.substr(kHashHexLength)) == signature_of(hash_hex, key);
+}
+
+}  // namespace sipline::sip

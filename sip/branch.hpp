@@ -1,0 +1,43 @@
+// Stateless proxy branches (RFC 3261 §16.11) and our signature on them.
+//
+// Branch layout: "z9hG4bK" "-sl" <16 hex: transaction hash> <8 hex: signature>
+// The transaction hash is derived only from the received request, so an INVITE, its
+// retransmissions, its CANCEL and the ACK for a non-2xx final response map to the same
+// branch (and therefore to the same next hop):
+//   - received top branch with the magic cookie: hash of that branch and the top Via sent-by;
+//   - RFC 2543 peer (no cookie): hash of From tag, Call-ID, Request-URI as received, the top
+//     Via element and the CSeq number. The To tag is left out on purpose: the ACK for a
+//     non-2xx response carries the To tag the INVITE did not have (§17.1.1.3).
+// The signature is a keyed hash (per-boot secret) of the transaction hash, so a response's
+// top Via can be recognised as ours without any state (§16.7 step 3).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "sip/message.hpp"
+
+namespace sipline::sip {
+
+inline constexpr std::string_view kBranchPrefix = "z9hG4bK-sl";
+inline constexpr std::size_t kBranchLength = 10 + 16 + 8;
+
+struct BranchKey {
+  std::uint64_t secret = 0;
+};
+
+struct Branch {
+  std::array<char, kBranchLength> text;
+  std::string_view view() const { return {text.data(), text.size()}; }
+};
+
+// The transaction hash described above (exposed for tests and loop detection).
+std::uint64_t stateless_transaction_hash(const Message& request);
+
+Branch stateless_branch(const Message& request, BranchKey key);
+
+// True when `branch` has our layout and a valid signature under `key`.
+bool branch_is_ours(std::string_view branch, BranchKey key);
+
+}  // namespace sipline::sip

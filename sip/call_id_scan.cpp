@@ -1,0 +1,48 @@
+#include "sip/call_id_scan.hpp"
+
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "sip/text.hpp"
+
+namespace sipline::sip {
+namespace {
+
+bool is_call_id_name(std::string_view name) {
+  return (name.size() == 1 && ascii_lower(name[0]) == 'i') || iequals(name, "Call-ID");
+}
+
+}  // namespace
+
+std::string_view scan_call_id(std::string_view datagram) {
+  const char* const end = datagram.data() + datagram.size();
+  const char* line = datagram.data();
+  // Skip the start line, then look at each header line's name only.
+  while (line < end) {
+    const char* lf =
+        static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
+    if (lf == nullptr) return {};
+    line = lf + 1;
+    if (line >= end || *line == '\r' || *line == '\n') return {};  // end of headers
+    if (*line == ' ' || *line == '\t') continue;  // a folded continuation line (§7.3.1)
+    const char* colon =
+        static_cast<const char*>(std::memchr(line, ':', static_cast<std::size_t>(end - line)));
+    if (colon == nullptr) return {};
+    const char* next_lf =
+        static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
+    if (next_lf != nullptr && next_lf < colon) continue;  // a line without ':' (folding)
+    const std::string_view name =
+        trim_lws(std::string_view(line, static_cast<std::size_t>(colon - line)));
+    if (!is_call_id_name(name)) continue;
+    const char* value_end = next_lf == nullptr ? end : next_lf;
+    return trim_lws(std::string_view(colon + 1, static_cast<std::size_t>(value_end - colon - 1)));
+  }
+  return {};
+}
+
+std::uint64_t call_id_hash(std::string_view call_id) {
+  return XXH3_64bits(call_id.data(), call_id.size());
+}
+
+}  // namespace sipline::sip

@@ -1,0 +1,306 @@
+// Writing forwarded and locally generated messages (RFC 3261 §16.6, §16.7, §8.2.6).
+//
+// Everything is written with memcpy into the caller's span; a write that would pass its end
+// stops the writer, and the function reports BufferTooSmall (the bytes already written are
+// then meaningless). Received header lines are copied as runs: consecutive lines are
+// contiguous in the received buffer, so an unedited stretch of headers is one memcpy.
+//
+// The forwarding writers need a message that parsed (ok()): their views (body, header lines)
+// are only consistent then, and a message that did not parse is never forwarded (§16.3).
+// They answer NotARequest / NotAResponse for one that did not. write_local_response works
+// from the raw lines alone, so it can answer 400 to a request that failed to parse.
+#include "sip/rewrite.hpp"
+
+#include <cstring>
+
+#include "sip/limits.hpp"
+#include "sip/status_codes.hpp"
+#include "sip/text.hpp"
+#include "sip/token_list.hpp"
+
+namespace sipline::sip {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kColonSpace = ": ";
+
+// Appends into a fixed span; after the first write that does not fit, nothing more is
+// written and result() reports BufferTooSmall.
+class Writer {
+ public:
+  explicit Writer(std::span<char> out) : out_(out) {}
+
+  void append(std::string_view text) {
+    if (text.size() > out_.size() - size_) {
+      overflow_ = true;
+      size_ = out_.size();  // makes every later append fail too
+      return;
+    }
+    if (!text.empty()) std::memcpy(out_.data() + size_, text.data(), text.size());
+    size_ += text.size();
+  }
+
+  void append_decimal(std::uint32_t value) {
+    char digits[10];
+    std::size_t count = 0;
+    do {
+      digits[sizeof digits - 1 - count++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    append({digits + sizeof digits - count, count});
+  }
+
+  Written result() const {
+    if (overflow_) return Written{0, WriteError::BufferTooSmall};
+    return Written{size_, WriteError::None};
+  }
+
+ private:
+  std::span<char> out_;
+  std::size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+// Accumulates adjacent received bytes and writes them as one block when something that is
+// not adjacent (an edit, a skipped line, a line elsewhere in the buffer) comes next.
+class RunCopier {
+ public:
+  explicit RunCopier(Writer& writer) : writer_(writer) {}
+
+  void add(std::string_view bytes) {
+    if (run_begin_ != nullptr && bytes.data() == run_end_) {
+      run_end_ += bytes.size();
+      return;
+    }
+    flush();
+    run_begin_ = bytes.data();
+    run_end_ = bytes.data() + bytes.size();
+  }
+
+  void flush() {
+    if (run_begin_ != nullptr)
+      writer_.append({run_begin_, static_cast<std::size_t>(run_end_ - run_begin_)});
+    run_begin_ = nullptr;
+    run_end_ = nullptr;
+  }
+
+ private:
+  Writer& writer_;
+  const char* run_begin_ = nullptr;
+  const char* run_end_ = nullptr;
+};
+
+const char* end_of(std::string_view text) {
+  return text.data() + text.size();
+}
+
+// The elements of a list-valued line after its first one, as written (separators and LWS
+// between them kept); empty when the line holds a single element. Only the first element
+// is delimited by the cursor: whatever follows its comma is kept as received, even a
+// malformed rest (",,"), which is the next hop's to judge.
+std::string_view elements_after_first(std::string_view value) {
+  ListCursor cursor(value);
+  const std::optional<std::string_view> first = cursor.next();
+  if (!first) return {};
+  std::string_view rest = value.substr(static_cast<std::size_t>(end_of(*first) - value.data()));
+  while (!rest.empty() && (is_lws_char(rest.front()) || rest.front() == ',')) {
+    rest.remove_prefix(1);
+  }
+  return rest;
+}
+
+// "<name>: <value>" CRLF, the name as written (compact forms stay compact).
+void write_header(Writer& writer, std::string_view name, std::string_view value) {
+  writer.append(name);
+  writer.append(kColonSpace);
+  writer.append(value);
+  writer.append(kCrlf);
+}
+
+void write_request_line(Writer& writer, const Message& request, std::string_view request_uri) {
+  // Rebuilt from its tokens, so extra or trailing SP of a liberal parse is never forwarded
+  // (RFC 4475 §3.1.2.9, §3.1.2.10).
+  writer.append(request.method_text);
+  writer.append(" ");
+  writer.append(request_uri.empty() ? request.request_uri_text : request_uri);
+  writer.append(" ");
+  writer.append(request.version);
+  writer.append(kCrlf);
+}
+
+void write_record_route(Writer& writer, std::string_view uri) {
+  // §16.6 step 4; ";lr" because we are a loose router (§16.4, §19.1.1).
+  writer.append("Record-Route: <");
+  writer.append(uri);
+  writer.append(";lr>\r\n");
+}
+
+void write_our_via(Writer& writer, const OurVia& via) {
+  writer.append("Via: SIP/2.0/");
+  writer.append(via.transport);
+  writer.append(" ");
+  writer.append(via.sent_by);
+  writer.append(";branch=");
+  writer.append(via.branch);
+  if (via.rport) writer.append(";rport");
+  writer.append(kCrlf);
+}
+
+void write_decremented_max_forwards(Writer& writer, const Message& request,
+                                    const HeaderField& field) {
+  // §16.6 step 3. The caller answered 483 to 0 already (§16.3 step 3); never wrap below 0.
+  writer.append(field.name);
+  writer.append(kColonSpace);
+  writer.append_decimal(request.max_forwards > 0 ? request.max_forwards - 1u : 0u);
+  writer.append(kCrlf);
+}
+
+// Bytes after the last header line: the empty line (CRLF, or a tolerated bare LF) and the
+// body, up to the end of `message` (octets past Content-Length are never forwarded, RFC 3261
+// §18.3). A message that parsed has at least its Via line, so fields[field_count - 1] exists.
+std::string_view empty_line_and_body(const Message& message) {
+  const char* tail = end_of(message.fields[message.field_count - 1].raw);
+  return {tail, static_cast<std::size_t>(end_of(message.message) - tail)};
+}
+
+// A To line already carries a tag. When the message parsed, the parsed To says so; when it
+// did not (400 to a broken request), look for a ";tag=" parameter in the raw value. That
+// scan can be fooled by a quoted display name or URI parameter holding ";tag=", in which
+// case no tag is added: a response without To tag is the safer mistake than one with two.
+bool to_line_has_tag(const Message& request, const HeaderField& to_line) {
+  if (request.to.has_tag) return true;
+  if (request.ok()) return false;
+  const std::string_view value = to_line.value;
+  for (std::size_t semi = value.find(';'); semi != std::string_view::npos;
+       semi = value.find(';', semi + 1)) {
+    std::string_view rest = ltrim_lws(value.substr(semi + 1));
+    if (!istarts_with(rest, "tag")) continue;
+    rest = ltrim_lws(rest.substr(3));
+    if (!rest.empty() && rest.front() == '=') return true;
+  }
+  return false;
+}
+
+// §8.2.6.2: the tag goes right after the To value (before any trailing LWS and the line's
+// CRLF); a folded To line stays folded.
+void write_to_with_tag(Writer& writer, const HeaderField& to_line, std::string_view to_tag) {
+  const std::string_view raw = to_line.raw;
+  const std::string_view value = to_line.value;
+  std::size_t split = raw.size();
+  if (!value.empty() && value.data() >= raw.data() && end_of(value) <= end_of(raw)) {
+    split = static_cast<std::size_t>(end_of(value) - raw.data());
+  } else if (raw.ends_with(kCrlf)) {
+    split = raw.size() - kCrlf.size();
+  }
+  writer.append(raw.substr(0, split));
+  writer.append(";tag=");
+  writer.append(to_tag);
+  writer.append(raw.substr(split));
+}
+
+void copy_all_lines(RunCopier& copier, const Message& message, HeaderId id) {
+  for (const HeaderField* field = message.find(id); field != nullptr;
+       field = message.next(*field)) {
+    copier.add(field->raw);
+  }
+}
+
+void copy_first_line(RunCopier& copier, const Message& message, HeaderId id) {
+  if (const HeaderField* field = message.find(id)) copier.add(field->raw);
+}
+
+}  // namespace
+
+Written write_forwarded_request(const Message& request, const RequestEdits& edits,
+                                std::span<char> out) {
+  if (!request.is_request() || !request.ok()) return Written{0, WriteError::NotARequest};
+  Writer writer(out);
+  write_request_line(writer, request, edits.request_uri);
+  if (!edits.record_route_uri.empty()) write_record_route(writer, edits.record_route_uri);
+  write_our_via(writer, edits.via);
+  if (request.find(HeaderId::MaxForwards) == nullptr) {
+    writer.append("Max-Forwards: ");
+    writer.append_decimal(kDefaultMaxForwards);
+    writer.append(kCrlf);
+  }
+
+  const std::uint8_t popped_route =
+      edits.pop_top_route ? request.first_field[static_cast<std::size_t>(HeaderId::Route)]
+                          : kNoField;
+  RunCopier copier(writer);
+  for (std::size_t index = 0; index < request.field_count; ++index) {
+    const HeaderField& field = request.fields[index];
+    if (field.id == HeaderId::MaxForwards) {
+      copier.flush();
+      write_decremented_max_forwards(writer, request, field);
+    } else if (index == popped_route) {
+      copier.flush();
+      const std::string_view remaining = elements_after_first(field.value);
+      if (!remaining.empty()) write_header(writer, field.name, remaining);
+    } else {
+      copier.add(field.raw);
+    }
+  }
+  copier.add(empty_line_and_body(request));
+  copier.flush();
+  return writer.result();
+}
+
+Written write_forwarded_response(const Message& response, std::span<char> out) {
+  if (!response.is_response() || !response.ok()) return Written{0, WriteError::NotAResponse};
+  if (response.via_count == 0) return Written{0, WriteError::NoViaToPop};
+  const std::uint8_t top_line = response.vias[0].field;
+  const HeaderField& via_line = response.fields[top_line];
+  const bool line_has_more = response.via_count > 1 && response.vias[1].field == top_line;
+
+  Writer writer(out);
+  const char* begin = response.message.data();
+  writer.append({begin, static_cast<std::size_t>(via_line.raw.data() - begin)});
+  if (line_has_more) {
+    // §16.7 step 3 removes the element, not the line: "Via: a, b" becomes "Via: b".
+    const std::string_view value = via_line.value;
+    const char* rest = response.vias[1].text.data();
+    write_header(writer, via_line.name,
+                 value.substr(static_cast<std::size_t>(rest - value.data())));
+  }
+  const char* after = end_of(via_line.raw);
+  writer.append({after, static_cast<std::size_t>(end_of(response.message) - after)});
+  return writer.result();
+}
+
+Written write_local_response(const Message& request, const LocalResponse& response,
+                             std::span<char> out) {
+  if (!request.is_request()) return Written{0, WriteError::NotARequest};
+  Writer writer(out);
+  writer.append("SIP/2.0 ");
+  writer.append_decimal(response.code);
+  writer.append(" ");
+  writer.append(response.reason.empty() ? reason_phrase(response.code) : response.reason);
+  writer.append(kCrlf);
+
+  // §8.2.6.2: Via (all, in order), From, To, Call-ID and CSeq as received.
+  RunCopier copier(writer);
+  copy_all_lines(copier, request, HeaderId::Via);
+  copy_first_line(copier, request, HeaderId::From);
+  if (const HeaderField* to_line = request.find(HeaderId::To)) {
+    if (!response.to_tag.empty() && !to_line_has_tag(request, *to_line)) {
+      copier.flush();
+      write_to_with_tag(writer, *to_line, response.to_tag);
+    } else {
+      copier.add(to_line->raw);
+    }
+  }
+  copy_first_line(copier, request, HeaderId::CallId);
+  copy_first_line(copier, request, HeaderId::CSeq);
+  copier.flush();
+
+  writer.append(response.extra_headers);
+  writer.append("Content-Length: ");
+  writer.append_decimal(static_cast<std::uint32_t>(response.body.size()));
+  writer.append(kCrlf);
+  writer.append(kCrlf);
+  writer.append(response.body);
+  return writer.result();
+}
+
+}  // namespace sipline::sip

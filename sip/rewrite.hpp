@@ -1,0 +1,70 @@
+// Writing messages: forwarded requests and responses (RFC 3261 §16.6, §16.7) and locally
+// generated responses (§8.2.6), into a caller-provided buffer. Never allocates. The parts
+// not named here are copied byte for byte from the received message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "sip/message.hpp"
+
+namespace sipline::sip {
+
+enum class WriteError : std::uint8_t {
+  None = 0,
+  BufferTooSmall,
+  NotARequest,
+  NotAResponse,
+  NoViaToPop
+};
+
+struct Written {
+  std::size_t size = 0;
+  WriteError error = WriteError::None;
+  bool ok() const { return error == WriteError::None; }
+};
+
+// The Via we push (§16.6 step 8): "Via: SIP/2.0/<transport> <sent_by>;branch=<branch>[;rport]".
+struct OurVia {
+  std::string_view transport = "UDP";
+  std::string_view sent_by;  // "192.0.2.1:5060" or "[2001:db8::1]:5060"
+  std::string_view branch;
+  bool rport = true;  // RFC 3581: ask the next hop to answer to our source port
+};
+
+struct RequestEdits {
+  OurVia via;
+  std::string_view request_uri;       // empty: keep the received Request-URI
+  std::string_view record_route_uri;  // empty: none; else "Record-Route: <uri;lr>" on top
+  bool pop_top_route = false;         // the top Route names us (§16.4); remove it
+};
+
+// §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add
+// Record-Route, pop the top Route element, replace the Request-URI. Only `message` is
+// written (extra octets past Content-Length are dropped).
+Written write_forwarded_request(const Message& request, const RequestEdits& edits,
+                                std::span<char> out);
+
+// §16.7 step 3: remove the top Via element (the whole line if it holds only that element).
+Written write_forwarded_response(const Message& response, std::span<char> out);
+
+struct LocalResponse {
+  std::uint16_t code = 0;
+  std::string_view reason;  // empty: reason_phrase(code)
+  std::string_view to_tag;  // added to To when the request's To has none (§8.2.6.2)
+  std::string_view
+      extra_headers;      // complete lines, each ending in CRLF (Contact, WWW-Authenticate,
+                          // Min-Expires, Retry-After, Allow, Unsupported, ...)
+  std::string_view body;  // with its Content-Type among extra_headers
+};
+
+// §8.2.6: status line, Via lines (all of them, in order), From, To (+tag), Call-ID and CSeq
+// copied from the request, then extra headers, Content-Length and the body. Works from raw
+// header lines, so it can answer 400 to a request whose values failed to parse, as long as
+// the lines themselves were indexed.
+Written write_local_response(const Message& request, const LocalResponse& response,
+                             std::span<char> out);
+
+}  // namespace sipline::sip

@@ -1,0 +1,569 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sipline::config {
+namespace {
+
+using Errors = std::vector<std::string>;
+
+// The one key without a default; appended at the END of test documents so the line numbers
+// of everything before it are those of the test text.
+constexpr std::string_view kDomain = "[domain]\nnames = [\"sipline.local\"]\n";
+
+std::shared_ptr<const Config> load_ok(const std::string& text) {
+  LoadResult result = load_config_text(text, "test.toml");
+  EXPECT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors.front());
+  EXPECT_EQ(result.errors, Errors{});
+  return result.config;
+}
+
+Errors load_errors(const std::string& text) {
+  LoadResult result = load_config_text(text, "test.toml");
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.config, nullptr);
+  return result.errors;
+}
+
+std::string with_domain(std::string_view text) {
+  return std::string(text) + std::string(kDomain);
+}
+
+IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  IpAddress address;
+  address.family = AddressFamily::Ipv4;
+  address.bytes[0] = a;
+  address.bytes[1] = b;
+  address.bytes[2] = c;
+  address.bytes[3] = d;
+  return address;
+}
+
+IpAddress ipv6_loopback() {
+  IpAddress address;
+  address.family = AddressFamily::Ipv6;
+  address.bytes[15] = 1;
+  return address;
+}
+
+// ---- the shipped configuration ---------------------------------------------------------
+
+TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
+  const std::string path = SIPLINE_CORPUS_DIR "/../../config/sipline.toml";
+  const LoadResult result = load_config_file(path);
+  ASSERT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors.front());
+  const Config& config = *result.config;
+
+  EXPECT_EQ(config.source, path);
+  ASSERT_EQ(config.listen.udp.size(), 1u);
+  EXPECT_EQ(config.listen.udp[0].address, ipv4(127, 0, 0, 1));
+  EXPECT_EQ(config.listen.udp[0].port, 5060);
+  EXPECT_EQ(config.listen.udp[0].to_string(), "127.0.0.1:5060");
+
+  EXPECT_EQ(config.dataplane.io, IoMode::Socket);
+  EXPECT_EQ(config.dataplane.workers, 2u);
+
+  EXPECT_EQ(config.domain.names, (std::vector<std::string>{"sipline.local", "127.0.0.1"}));
+  EXPECT_EQ(config.domain.realm(), "sipline.local");
+  EXPECT_FALSE(config.domain.record_route);
+
+  EXPECT_EQ(config.registrar.store.kind, StoreKind::Sqlite);
+  EXPECT_EQ(config.registrar.store.location, "state/location.db");
+  EXPECT_TRUE(config.registrar.auth);
+  EXPECT_EQ(config.registrar.algorithms,
+            (std::vector{sip::DigestAlgorithm::Sha256, sip::DigestAlgorithm::Md5}));
+  EXPECT_EQ(config.registrar.min_expires, 60u);
+  EXPECT_EQ(config.registrar.max_expires, 3600u);
+  EXPECT_EQ(config.registrar.default_expires, 3600u);
+  EXPECT_EQ(config.registrar.max_contacts, 10u);
+
+  ASSERT_EQ(config.users.size(), 9u);
+  for (std::size_t index = 0; index < config.users.size(); ++index) {
+    EXPECT_EQ(config.users[index].user, "100" + std::to_string(index + 1));
+    EXPECT_EQ(config.users[index].password, "1234567890");
+  }
+  EXPECT_TRUE(config.uses_demo_password());
+
+  ASSERT_EQ(config.routes.size(), 2u);
+  const Route& local = config.routes[0];
+  EXPECT_EQ(local.name, "local-users");
+  EXPECT_EQ(local.user_prefix, "10");
+  EXPECT_TRUE(local.methods.empty());
+  EXPECT_EQ(local.action, RouteAction::Location);
+  EXPECT_TRUE(local.auth);
+  EXPECT_FALSE(local.forward.has_value());
+  const Route& fallback = config.routes[1];
+  EXPECT_EQ(fallback.name, "not-found");
+  EXPECT_EQ(fallback.user_prefix, "");
+  EXPECT_EQ(fallback.action, RouteAction::Reject);
+  EXPECT_EQ(fallback.reject_code, 404);
+  EXPECT_FALSE(fallback.auth);
+
+  EXPECT_EQ(config.log_level, LogLevel::Info);
+  EXPECT_EQ(config.limits.transaction_table_size, 65536u);
+  EXPECT_EQ(config.limits.ring_size, 4096u);
+}
+
+// ---- defaults --------------------------------------------------------------------------
+
+TEST(Defaults, AppliedWhenKeysAreAbsent) {
+  const auto config = load_ok(with_domain(""));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->listen.udp, (std::vector{SocketAddress{ipv4(127, 0, 0, 1), 5060}}));
+  EXPECT_EQ(config->dataplane.io, IoMode::Socket);
+  EXPECT_EQ(config->dataplane.workers, 2u);
+  EXPECT_TRUE(config->dataplane.dpdk.eal.empty());
+  EXPECT_EQ(config->dataplane.dpdk.mtu, 1500);
+  EXPECT_FALSE(config->dataplane.dpdk.gateway.has_value());
+  EXPECT_FALSE(config->domain.record_route);
+  EXPECT_EQ(config->registrar.store.kind, StoreKind::Memory);
+  EXPECT_EQ(config->registrar.store.location, "");
+  EXPECT_TRUE(config->registrar.auth);
+  EXPECT_EQ(config->registrar.algorithms,
+            (std::vector{sip::DigestAlgorithm::Sha256, sip::DigestAlgorithm::Md5}));
+  EXPECT_EQ(config->registrar.min_expires, 60u);
+  EXPECT_EQ(config->registrar.max_expires, 3600u);
+  EXPECT_EQ(config->registrar.default_expires, 3600u);
+  EXPECT_EQ(config->registrar.max_contacts, 10u);
+  EXPECT_TRUE(config->users.empty());
+  EXPECT_TRUE(config->routes.empty());
+  EXPECT_FALSE(config->uses_demo_password());
+  EXPECT_EQ(config->log_level, LogLevel::Info);
+  EXPECT_EQ(config->limits.transaction_table_size, 65536u);
+  EXPECT_EQ(config->limits.ring_size, 4096u);
+}
+
+TEST(Defaults, RouteOptionalKeys) {
+  const auto config = load_ok(with_domain("[[routes]]\nname = \"all\"\naction = \"location\"\n"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 1u);
+  EXPECT_EQ(config->routes[0].user_prefix, "");
+  EXPECT_TRUE(config->routes[0].methods.empty());
+  EXPECT_FALSE(config->routes[0].auth);
+  EXPECT_EQ(config->routes[0].line, 1u);
+}
+
+// ---- values parsed into types ----------------------------------------------------------
+
+TEST(Values, ListenAddressesIncludingIpv6) {
+  const auto config =
+      load_ok(with_domain("[listen]\nudp = [\"[::1]:5070\", \"192.0.2.10:5080\"]\n"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->listen.udp.size(), 2u);
+  EXPECT_EQ(config->listen.udp[0].address, ipv6_loopback());
+  EXPECT_EQ(config->listen.udp[0].port, 5070);
+  EXPECT_EQ(config->listen.udp[0].to_string(), "[::1]:5070");
+  EXPECT_EQ(config->listen.udp[1].address, ipv4(192, 0, 2, 10));
+  EXPECT_EQ(config->listen.udp[1].port, 5080);
+}
+
+TEST(Values, RouteActionsWithTheirArguments) {
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "trunk"
+user_prefix = "00"
+methods = ["INVITE", "MESSAGE"]
+action = "forward"
+target = "sip:127.0.0.1:5070"
+[[routes]]
+name = "secure"
+action = "forward"
+target = "sips:[2001:db8::5]"
+[[routes]]
+name = "moved"
+action = "redirect"
+target = "sip:alice@example.com"
+[[routes]]
+name = "contacts"
+action = "redirect"
+[[routes]]
+name = "busy"
+action = "reject"
+code = 486
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 5u);
+  const Route& trunk = config->routes[0];
+  EXPECT_EQ(trunk.user_prefix, "00");
+  EXPECT_EQ(trunk.methods, (std::vector<std::string>{"INVITE", "MESSAGE"}));
+  EXPECT_EQ(trunk.action, RouteAction::Forward);
+  ASSERT_TRUE(trunk.forward.has_value());
+  EXPECT_EQ(trunk.forward->uri, "sip:127.0.0.1:5070");
+  EXPECT_EQ(trunk.forward->scheme, sip::UriScheme::Sip);
+  EXPECT_EQ(trunk.forward->next_hop, (SocketAddress{ipv4(127, 0, 0, 1), 5070}));
+
+  const Route& secure = config->routes[1];
+  ASSERT_TRUE(secure.forward.has_value());
+  EXPECT_EQ(secure.forward->scheme, sip::UriScheme::Sips);
+  EXPECT_EQ(secure.forward->next_hop.to_string(), "[2001:db8::5]:5061");  // RFC 3261 §19.1 default
+
+  EXPECT_EQ(config->routes[2].action, RouteAction::Redirect);
+  EXPECT_EQ(config->routes[2].redirect_contact, "sip:alice@example.com");
+  EXPECT_EQ(config->routes[3].redirect_contact, "");
+  EXPECT_EQ(config->routes[4].action, RouteAction::Reject);
+  EXPECT_EQ(config->routes[4].reject_code, 486);
+  EXPECT_EQ(config->routes[4].line, 18u);
+}
+
+TEST(Values, DpdkMode) {
+  const auto config = load_ok(with_domain(R"([listen]
+udp = ["10.99.0.1:5060"]
+[dataplane]
+io = "dpdk"
+workers = 4
+eal = ["-l", "0-4", "--in-memory"]
+port = 1
+address = "10.99.0.1/24"
+address6 = "2001:db8::1/64"
+gateway = "10.99.0.254"
+mtu = 9000
+)"));
+  ASSERT_NE(config, nullptr);
+  const DataplaneConfig& dataplane = config->dataplane;
+  EXPECT_EQ(dataplane.io, IoMode::Dpdk);
+  EXPECT_EQ(dataplane.workers, 4u);
+  EXPECT_EQ(dataplane.dpdk.eal, (std::vector<std::string>{"-l", "0-4", "--in-memory"}));
+  EXPECT_EQ(dataplane.dpdk.port, 1);
+  EXPECT_EQ(dataplane.dpdk.address, (IpPrefix{ipv4(10, 99, 0, 1), 24}));
+  ASSERT_TRUE(dataplane.dpdk.address6.has_value());
+  EXPECT_EQ(dataplane.dpdk.address6->to_string(), "2001:db8::1/64");
+  EXPECT_EQ(dataplane.dpdk.gateway, ipv4(10, 99, 0, 254));
+  EXPECT_EQ(dataplane.dpdk.mtu, 9000);
+}
+
+TEST(Values, StoresAlgorithmsLogLevel) {
+  const auto config = load_ok(with_domain(R"([registrar]
+store = "redis://127.0.0.1:6379"
+algorithms = ["SHA-512-256", "MD5"]
+[log]
+level = "debug"
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->registrar.store.kind, StoreKind::Redis);
+  EXPECT_EQ(config->registrar.store.location, "redis://127.0.0.1:6379");
+  EXPECT_EQ(config->registrar.algorithms,
+            (std::vector{sip::DigestAlgorithm::Sha512_256, sip::DigestAlgorithm::Md5}));
+  EXPECT_EQ(config->log_level, LogLevel::Debug);
+}
+
+// ---- the demo password -----------------------------------------------------------------
+
+TEST(DemoPassword, RefusedOnANonLoopbackListenAddress) {
+  EXPECT_EQ(load_errors(with_domain(R"([listen]
+udp = ["127.0.0.1:5060", "0.0.0.0:5060"]
+[[users]]
+user = "1001"
+password = "secret-1001"
+[[users]]
+user = "1002"
+password = "1234567890"
+)")),
+            Errors{"test.toml:6: user \"1002\" has the demo password \"1234567890\", refused "
+                   "while listening on 0.0.0.0:5060 (not loopback)"});
+}
+
+TEST(DemoPassword, AcceptedOnLoopbackOnly) {
+  const auto config = load_ok(with_domain(R"([listen]
+udp = ["127.0.0.2:5060", "[::1]:5060"]
+[[users]]
+user = "1001"
+password = "1234567890"
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_TRUE(config->uses_demo_password());
+}
+
+TEST(DemoPassword, RealPasswordsOnAPublicAddress) {
+  const auto config = load_ok(with_domain(R"([listen]
+udp = ["0.0.0.0:5060"]
+[[users]]
+user = "1001"
+password = "a-real-secret"
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_FALSE(config->uses_demo_password());
+}
+
+// ---- validation: one failing case per rule ---------------------------------------------
+
+TEST(Errors, MissingFile) {
+  const LoadResult result = load_config_file("/nonexistent/sipline.toml");
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.errors,
+            Errors{"/nonexistent/sipline.toml: cannot open: No such file or directory"});
+}
+
+TEST(Errors, TomlSyntaxErrorCarriesItsLine) {
+  const Errors errors = load_errors("[listen]\nudp = [\"127.0.0.1:5060\",,]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "test.toml:2: Error while parsing array: expected value or closing ']', saw comma");
+}
+
+TEST(Errors, UnknownKeys) {
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nwrokers = 2\n[listn]\nudp = []\n")),
+            (Errors{"test.toml:2: unknown key \"dataplane.wrokers\"",
+                    "test.toml:3: unknown key \"listn\""}));
+  EXPECT_EQ(load_errors(with_domain("[[routes]]\nname = \"a\"\naction = \"location\"\n"
+                                    "auht = true\n")),
+            Errors{"test.toml:4: unknown key \"routes[0].auht\""});
+}
+
+TEST(Errors, MissingDomain) {
+  EXPECT_EQ(load_errors(""), Errors{"test.toml: missing required key \"domain.names\""});
+  EXPECT_EQ(load_errors("[domain]\nnames = []\n"),
+            Errors{"test.toml:2: domain.names must list at least one domain"});
+  EXPECT_EQ(load_errors("[domain]\nnames = [\"bad host\"]\n"),
+            Errors{"test.toml:2: domain.names[0] \"bad host\" must be a host name, an IPv4 "
+                   "address or a bracketed IPv6 address"});
+}
+
+TEST(Errors, WrongTypes) {
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = \"2\"\n")),
+            Errors{"test.toml:2: dataplane.workers must be an integer, not a string"});
+  EXPECT_EQ(load_errors(with_domain("[domain.x]\n[registrar]\nauth = 1\n")),
+            (Errors{"test.toml:1: unknown key \"domain.x\"",
+                    "test.toml:3: registrar.auth must be a boolean, not an integer"}));
+  EXPECT_EQ(load_errors(with_domain("[listen]\nudp = \"127.0.0.1:5060\"\n")),
+            Errors{"test.toml:2: listen.udp must be an array of strings, not a string"});
+  EXPECT_EQ(load_errors(with_domain("[listen]\nudp = [5060]\n")),
+            Errors{"test.toml:2: listen.udp[0] must be a string, not an integer"});
+  EXPECT_EQ(load_errors(with_domain("[users]\nuser = \"1001\"\n")),
+            Errors{"test.toml:1: users must be an array of tables ([[users]]), not a table"});
+  EXPECT_EQ(load_errors(with_domain("limits = 5\n")),
+            Errors{"test.toml:1: limits must be a table, not an integer"});
+}
+
+TEST(Errors, BadListenAddresses) {
+  const auto listen_error = [](std::string_view address) {
+    const Errors errors =
+        load_errors(with_domain("[listen]\nudp = [\"" + std::string(address) + "\"]\n"));
+    return errors.size() == 1 ? errors[0] : "";
+  };
+  EXPECT_EQ(listen_error("127.0.0.1:0"),
+            "test.toml:2: listen.udp[0] \"127.0.0.1:0\": port must be 1..65535");
+  EXPECT_EQ(listen_error("127.0.0.1:65536"),
+            "test.toml:2: listen.udp[0] \"127.0.0.1:65536\": port must be 1..65535");
+  EXPECT_EQ(listen_error("127.0.0.1:50x"),
+            "test.toml:2: listen.udp[0] \"127.0.0.1:50x\": port must be 1..65535");
+  EXPECT_EQ(listen_error("127.0.0.1"),
+            "test.toml:2: listen.udp[0] \"127.0.0.1\": port is missing (write HOST:PORT)");
+  EXPECT_EQ(listen_error("localhost:5060"),
+            "test.toml:2: listen.udp[0] \"localhost:5060\": host must be an IPv4 literal or a "
+            "bracketed IPv6 literal like [::1]");
+  EXPECT_EQ(listen_error("::1:5060"),
+            "test.toml:2: listen.udp[0] \"::1:5060\": host must be an IPv4 literal or a "
+            "bracketed IPv6 literal like [::1]");
+  EXPECT_EQ(load_errors(with_domain("[listen]\nudp = []\n")),
+            Errors{"test.toml:2: listen.udp must list at least one address"});
+  EXPECT_EQ(load_errors(with_domain("[listen]\nudp = [\"127.0.0.1:5060\",\n"
+                                    "  \"127.0.0.1:5060\"]\n")),
+            Errors{"test.toml:3: listen.udp[1] \"127.0.0.1:5060\" is listed twice"});
+}
+
+TEST(Errors, BadDataplane) {
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = 0\n")),
+            Errors{"test.toml:2: dataplane.workers must be 1..64, not 0"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = 65\n")),
+            Errors{"test.toml:2: dataplane.workers must be 1..64, not 65"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nio = \"netmap\"\n")),
+            Errors{"test.toml:2: dataplane.io must be \"socket\" or \"dpdk\", not \"netmap\""});
+}
+
+TEST(Errors, DpdkKeys) {
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nio = \"dpdk\"\n")),
+            (Errors{"test.toml:1: missing required key \"dataplane.eal\"",
+                    "test.toml:1: missing required key \"dataplane.port\"",
+                    "test.toml:1: missing required key \"dataplane.address\""}));
+  // In socket mode the DPDK keys are optional but still checked.
+  EXPECT_EQ(load_errors(with_domain(R"([dataplane]
+mtu = 500
+address = "10.99.0.1"
+address6 = "10.99.0.1/24"
+gateway = "10.98.0.254"
+)")),
+            (Errors{"test.toml:2: dataplane.mtu must be 576..9000, not 500",
+                    "test.toml:3: dataplane.address \"10.99.0.1\" must be an IPv4 ADDRESS/PREFIX "
+                    "like 10.99.0.1/24",
+                    "test.toml:4: dataplane.address6 \"10.99.0.1/24\" must be an IPv6 "
+                    "ADDRESS/PREFIX like 2001:db8::1/64"}));
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\naddress = \"10.99.0.1/24\"\n"
+                                    "gateway = \"10.98.0.254\"\n")),
+            Errors{"test.toml:3: dataplane.gateway \"10.98.0.254\" is outside "
+                   "dataplane.address 10.99.0.1/24"});
+}
+
+TEST(Errors, BadRouteAction) {
+  EXPECT_EQ(load_errors(with_domain("[[routes]]\nname = \"a\"\naction = \"bounce\"\n")),
+            Errors{"test.toml:3: routes[0].action must be \"location\", \"forward\", "
+                   "\"redirect\" or \"reject\", not \"bounce\""});
+  EXPECT_EQ(load_errors(with_domain("[[routes]]\nname = \"a\"\n")),
+            Errors{"test.toml:1: missing required key \"routes[0].action\""});
+}
+
+TEST(Errors, ForwardWithoutTarget) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "local"
+action = "location"
+
+[[routes]]
+name = "out"
+action = "forward"
+)")),
+            Errors{"test.toml:5: routes[1].target is required when action = \"forward\""});
+}
+
+TEST(Errors, ForwardTargetMustBeASipUriWithAnIpHost) {
+  const auto target_error = [](std::string_view target) {
+    const Errors errors =
+        load_errors(with_domain("[[routes]]\nname = \"out\"\naction = \"forward\"\ntarget = \"" +
+                                std::string(target) + "\"\n"));
+    return errors.size() == 1 ? errors[0] : "";
+  };
+  EXPECT_EQ(target_error("tel:+15551234"),
+            "test.toml:4: routes[0].target \"tel:+15551234\" must be a sip: or sips: URI");
+  EXPECT_EQ(target_error("127.0.0.1:5070"),
+            "test.toml:4: routes[0].target \"127.0.0.1:5070\" must be a sip: or sips: URI");
+  EXPECT_EQ(target_error("sip:proxy.example.com"),
+            "test.toml:4: routes[0].target \"sip:proxy.example.com\" must have an IP address "
+            "as host");
+  EXPECT_EQ(target_error("sip:127.0.0.1:0"),
+            "test.toml:4: routes[0].target \"sip:127.0.0.1:0\" must not use port 0");
+}
+
+TEST(Errors, RejectWithoutCode) {
+  EXPECT_EQ(load_errors(with_domain("[[routes]]\nname = \"deny\"\naction = \"reject\"\n")),
+            Errors{"test.toml:1: routes[0].code is required when action = \"reject\""});
+  EXPECT_EQ(
+      load_errors(with_domain("[[routes]]\nname = \"deny\"\naction = \"reject\"\ncode = 399\n")),
+      Errors{"test.toml:4: routes[0].code must be 400..699, not 399"});
+}
+
+TEST(Errors, ArgumentsOfAnotherAction) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+action = "location"
+target = "sip:127.0.0.1"
+code = 404
+)")),
+            (Errors{"test.toml:4: routes[0].target is not used by action \"location\" (only by "
+                    "\"forward\" and \"redirect\")",
+                    "test.toml:5: routes[0].code is not used by action \"location\" (only by "
+                    "\"reject\")"}));
+}
+
+TEST(Errors, RouteNamesMethodsPrefix) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+action = "location"
+[[routes]]
+name = "a"
+user_prefix = "1 0"
+methods = ["INVITE", "BAD METHOD"]
+action = "location"
+)")),
+            (Errors{"test.toml:5: duplicate route name \"a\" (first defined at line 1)",
+                    "test.toml:6: routes[1].user_prefix \"1 0\" must use SIP user characters "
+                    "(RFC 3261 §25.1)",
+                    "test.toml:7: routes[1].methods[1] \"BAD METHOD\" is not a SIP method "
+                    "token"}));
+  EXPECT_EQ(
+      load_errors(with_domain("[[routes]]\nname = \"a\"\nmethods = []\naction = \"location\"\n")),
+      Errors{"test.toml:3: routes[0].methods must not be empty (leave it out to match any "
+             "method)"});
+}
+
+TEST(Errors, ExpiresOrder) {
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nmin_expires = 3600\nmax_expires = 60\n")),
+            Errors{"test.toml:2: registrar.min_expires (3600) must not exceed "
+                   "registrar.max_expires (60)"});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\ndefault_expires = 7200\n")),
+            Errors{"test.toml:2: registrar.default_expires (7200) must be within "
+                   "registrar.min_expires..registrar.max_expires (60..3600)"});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nmin_expires = 0\n")),
+            Errors{"test.toml:2: registrar.min_expires must be 1..4294967295, not 0"});
+}
+
+TEST(Errors, RegistrarStoreAndAlgorithms) {
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nstore = \"sqlite:\"\n")),
+            Errors{"test.toml:2: registrar.store must be \"memory\", \"sqlite:PATH\" or "
+                   "\"redis://HOST:PORT\", not \"sqlite:\""});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nalgorithms = [\"MD5\", \"SHA1\", \"MD5\"]\n")),
+            (Errors{"test.toml:2: registrar.algorithms[1] \"SHA1\" must be \"SHA-256\", \"MD5\" "
+                    "or \"SHA-512-256\"",
+                    "test.toml:2: registrar.algorithms[2] \"MD5\" is listed twice"}));
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nalgorithms = []\n")),
+            Errors{"test.toml:2: registrar.algorithms must list at least one algorithm when "
+                   "registrar.auth = true"});
+}
+
+TEST(Errors, DuplicateUser) {
+  EXPECT_EQ(load_errors(with_domain(R"([[users]]
+user = "1001"
+password = "one"
+
+[[users]]
+user = "1001"
+password = "two"
+)")),
+            Errors{"test.toml:5: duplicate user \"1001\" (first defined at line 1)"});
+}
+
+TEST(Errors, BadUsers) {
+  EXPECT_EQ(load_errors(with_domain(R"([[users]]
+user = "10 01"
+password = ""
+[[users]]
+password = "x"
+)")),
+            (Errors{"test.toml:2: users[0].user \"10 01\" must be a SIP user name (RFC 3261 "
+                    "§25.1 user characters)",
+                    "test.toml:3: users[0].password must not be empty",
+                    "test.toml:4: missing required key \"users[1].user\""}));
+}
+
+TEST(Errors, LogAndLimits) {
+  EXPECT_EQ(load_errors(with_domain("[log]\nlevel = \"trace\"\n")),
+            Errors{"test.toml:2: log.level must be \"error\", \"warn\", \"info\" or \"debug\", "
+                   "not \"trace\""});
+  EXPECT_EQ(load_errors(with_domain("[limits]\nring_size = 3000\n")),
+            Errors{"test.toml:2: limits.ring_size must be a power of two, not 3000"});
+  EXPECT_EQ(load_errors(with_domain("[limits]\ntransaction_table_size = 10\n")),
+            Errors{"test.toml:2: limits.transaction_table_size must be 1024..16777216, not 10"});
+}
+
+TEST(Errors, EveryErrorIsReportedInLineOrder) {
+  const Errors errors = load_errors(R"([registrar]
+max_contacts = 0
+[dataplane]
+workers = 99
+[log]
+level = 3
+)");
+  EXPECT_EQ(errors, (Errors{"test.toml: missing required key \"domain.names\"",
+                            "test.toml:2: registrar.max_contacts must be 1..1024, not 0",
+                            "test.toml:4: dataplane.workers must be 1..64, not 99",
+                            "test.toml:6: log.level must be a string, not an integer"}));
+}
+
+// ---- addresses -------------------------------------------------------------------------
+
+TEST(Address, LoopbackAndPrefixes) {
+  EXPECT_TRUE(ipv4(127, 255, 0, 1).is_loopback());
+  EXPECT_FALSE(ipv4(128, 0, 0, 1).is_loopback());
+  EXPECT_TRUE(ipv6_loopback().is_loopback());
+  EXPECT_FALSE(parse_ip_address("::")->is_loopback());
+  EXPECT_TRUE(parse_ip_address("::")->is_unspecified());
+  EXPECT_TRUE(ipv4(0, 0, 0, 0).is_unspecified());
+  EXPECT_FALSE(parse_ip_address("01.2.3.4").has_value());
+  const IpPrefix subnet = *parse_ip_prefix("10.99.0.1/23");
+  EXPECT_TRUE(subnet.contains(ipv4(10, 99, 1, 200)));
+  EXPECT_FALSE(subnet.contains(ipv4(10, 99, 2, 1)));
+  EXPECT_FALSE(parse_ip_prefix("10.99.0.1/33").has_value());
+  EXPECT_EQ(parse_ip_prefix("2001:db8::1/128")->length, 128);
+}
+
+}  // namespace
+}  // namespace sipline::config
