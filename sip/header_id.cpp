@@ -1,6 +1,8 @@
 #include "sip/header_id.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #include "sip/text.hpp"
 
@@ -98,21 +100,135 @@ constexpr std::array<HeaderId, 26> make_compact_table() {
 }
 constexpr std::array<HeaderId, 26> kCompact = make_compact_table();
 
-// Long names bucketed by length so a lookup compares against two or three candidates.
-inline constexpr std::size_t kMaxNameLength = 20;
-struct LengthBucket {
-  std::array<NameEntry, 8> entries{};
+// Long names are found through a 256-slot table indexed by a hash of (length, first octet,
+// last octet), each slot holding at most two candidates, then compared as up to three 64-bit
+// words. A name of n octets is read as fixed-size loads that overlap when n is not a multiple
+// of the load size (8-byte words for n >= 8; two 4-byte or two 2-byte loads below), so no
+// load reaches past the name. A candidate matches when (name | letters) == lower, where
+// `letters` has 0x20 in the octets that are letters in the canonical name and `lower` is the
+// canonical name lower-cased: exact case-insensitive equality, no other octet is folded.
+inline constexpr std::size_t kMaxNameLength = 24;
+inline constexpr std::size_t kSlotCount = 256;
+inline constexpr std::size_t kKeyWords = 3;
+
+constexpr std::size_t slot_of(std::size_t length, char first, char last) {
+  const std::size_t f = static_cast<unsigned char>(first) | 0x20u;
+  const std::size_t l = static_cast<unsigned char>(last) | 0x20u;
+  return (length * 29 + f * 7 + l * 3) % kSlotCount;
+}
+
+using NameKey = std::array<std::uint64_t, kKeyWords>;
+
+// Little-endian load of `size` octets at `at`, usable at compile time.
+constexpr std::uint64_t load_le(std::string_view text, std::size_t at, std::size_t size) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    value |= std::uint64_t(static_cast<unsigned char>(text[at + i])) << (8 * i);
+  }
+  return value;
+}
+
+// The key of a name, for 2 <= n <= kMaxNameLength (compile-time form).
+constexpr NameKey key_of(std::string_view text) {
+  NameKey key{};
+  const std::size_t n = text.size();
+  if (n >= 8) {
+    std::size_t w = 0;
+    for (std::size_t at = 0; at + 8 <= n; at += 8)
+      key[w++] = load_le(text, at, 8);
+    if (n % 8 != 0) key[w] = load_le(text, n - 8, 8);
+  } else if (n >= 4) {
+    key[0] = load_le(text, 0, 4) | (load_le(text, n - 4, 4) << 32);
+  } else {
+    key[0] = load_le(text, 0, 2) | (load_le(text, n - 2, 2) << 16);
+  }
+  return key;
+}
+
+struct Candidate {
+  NameKey lower{};
+  NameKey letters{};
+  HeaderId id = HeaderId::Other;
+};
+
+constexpr Candidate candidate_of(const NameEntry& entry) {
+  std::array<char, kMaxNameLength> lower{};
+  std::array<char, kMaxNameLength> letters{};
+  for (std::size_t i = 0; i < entry.name.size(); ++i) {
+    const char c = entry.name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    lower[i] = letter ? char(c | 0x20) : c;
+    letters[i] = letter ? char(0x20) : char(0);
+  }
+  const std::size_t n = entry.name.size();
+  return Candidate{key_of({lower.data(), n}), key_of({letters.data(), n}), entry.id};
+}
+
+struct Slot {
+  std::array<Candidate, 2> candidates{};
   std::size_t size = 0;
 };
-constexpr std::array<LengthBucket, kMaxNameLength + 1> make_buckets() {
-  std::array<LengthBucket, kMaxNameLength + 1> buckets{};
+
+constexpr std::array<Slot, kSlotCount> make_slots() {
+  std::array<Slot, kSlotCount> slots{};
   for (const NameEntry& entry : kLongNames) {
-    LengthBucket& bucket = buckets[entry.name.size()];
-    bucket.entries[bucket.size++] = entry;
+    const std::string_view name = entry.name;
+    if (name.size() < 2 || name.size() > kMaxNameLength) throw "name length out of range";
+    Slot& slot = slots[slot_of(name.size(), name.front(), name.back())];
+    if (slot.size == slot.candidates.size()) throw "three header names share a slot";
+    slot.candidates[slot.size++] = candidate_of(entry);
   }
-  return buckets;
+  return slots;
 }
-constexpr std::array<LengthBucket, kMaxNameLength + 1> kBuckets = make_buckets();
+constexpr std::array<Slot, kSlotCount> kSlots = make_slots();
+
+template <class Word>
+Word load(const char* at) {
+  Word word;
+  std::memcpy(&word, at, sizeof word);
+  return word;
+}
+
+// The same key as key_of(), with single loads (the name's length is at least 2).
+NameKey runtime_key(std::string_view name) {
+  NameKey key{};
+  const std::size_t n = name.size();
+  const char* p = name.data();
+  if (n >= 8) {
+    std::size_t w = 0;
+    for (std::size_t at = 0; at + 8 <= n; at += 8)
+      key[w++] = load<std::uint64_t>(p + at);
+    if (n % 8 != 0) key[w] = load<std::uint64_t>(p + n - 8);
+  } else if (n >= 4) {
+    key[0] = load<std::uint32_t>(p) | (std::uint64_t(load<std::uint32_t>(p + n - 4)) << 32);
+  } else {
+    key[0] = load<std::uint16_t>(p) | (std::uint64_t(load<std::uint16_t>(p + n - 2)) << 16);
+  }
+  return key;
+}
+
+bool matches(const NameKey& key, const Candidate& candidate) {
+  return (key[0] | candidate.letters[0]) == candidate.lower[0] &&
+         (key[1] | candidate.letters[1]) == candidate.lower[1] &&
+         (key[2] | candidate.letters[2]) == candidate.lower[2];
+}
+
+std::size_t header_canonical_length(HeaderId id);
+
+HeaderId lookup_long_name(std::string_view name) {
+  const Slot& slot = kSlots[slot_of(name.size(), name.front(), name.back())];
+  if (slot.size == 0) return HeaderId::Other;
+  const NameKey key = runtime_key(name);
+  for (std::size_t i = 0; i < slot.size; ++i) {
+    // Same slot, same key words: only a name of the candidate's length can match, because
+    // the length is part of the slot hash only modulo 256 -- compare it explicitly.
+    const Candidate& candidate = slot.candidates[i];
+    if (matches(key, candidate) && header_canonical_length(candidate.id) == name.size()) {
+      return candidate.id;
+    }
+  }
+  return HeaderId::Other;
+}
 
 constexpr std::array<std::string_view, kHeaderIdCount> make_canonical() {
   std::array<std::string_view, kHeaderIdCount> names{};
@@ -122,6 +238,10 @@ constexpr std::array<std::string_view, kHeaderIdCount> make_canonical() {
 }
 constexpr std::array<std::string_view, kHeaderIdCount> kCanonical = make_canonical();
 
+std::size_t header_canonical_length(HeaderId id) {
+  return kCanonical[static_cast<std::size_t>(id)].size();
+}
+
 }  // namespace
 
 HeaderId header_id_from_name(std::string_view name) {
@@ -129,14 +249,8 @@ HeaderId header_id_from_name(std::string_view name) {
     const char c = ascii_lower(name[0]);
     return (c >= 'a' && c <= 'z') ? kCompact[static_cast<std::size_t>(c - 'a')] : HeaderId::Other;
   }
-  if (name.size() > kMaxNameLength) return HeaderId::Other;
-  const LengthBucket& bucket = kBuckets[name.size()];
-  const char first = ascii_lower(name[0]);
-  for (std::size_t i = 0; i < bucket.size; ++i) {
-    const NameEntry& entry = bucket.entries[i];
-    if (ascii_lower(entry.name[0]) == first && iequals(entry.name, name)) return entry.id;
-  }
-  return HeaderId::Other;
+  if (name.empty() || name.size() > kMaxNameLength) return HeaderId::Other;
+  return lookup_long_name(name);
 }
 
 std::string_view header_canonical_name(HeaderId id) {

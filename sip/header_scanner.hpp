@@ -9,44 +9,11 @@
 #include <string_view>
 
 #include "sip/limits.hpp"
+#include "sip/method.hpp"
 #include "sip/params.hpp"
 #include "sip/text.hpp"
 
 namespace sipline::sip {
-
-namespace scanner_detail {
-
-constexpr std::array<bool, 256> make_token_table() {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c)
-    table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    table[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    table[c] = true;
-  for (char c : std::string_view("-.!%*_+`'~"))
-    table[static_cast<unsigned char>(c)] = true;
-  return table;
-}
-
-inline constexpr std::array<bool, 256> kTokenOctets = make_token_table();
-
-}  // namespace scanner_detail
-
-// The token set of RFC 3261 §25.1 (the same as is_token_char() of sip/method.hpp), inline
-// because scanners test it for every octet of a token.
-constexpr bool is_token_octet(char c) {
-  return scanner_detail::kTokenOctets[static_cast<unsigned char>(c)];
-}
-
-// 1*token octets: is_token() of sip/method.hpp, inline for long values such as branches.
-constexpr bool is_token_text(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!is_token_octet(c)) return false;
-  }
-  return true;
-}
 
 class HeaderScanner {
  public:
@@ -85,7 +52,7 @@ class HeaderScanner {
   }
 
   // The longest run of token octets (possibly empty).
-  constexpr std::string_view take_token() { return take_while(is_token_octet); }
+  constexpr std::string_view take_token() { return take_while(is_token_char); }
 
   // A quoted-string starting here, quotes included, with quoted-pair escapes skipped
   // (RFC 3261 §25.1). std::nullopt when not at a '"' or when the closing quote is missing.

@@ -4,8 +4,10 @@
 // What is parsed eagerly (always valid when error == None):
 //   start line (method, Request-URI parsed as a Uri, version; or status code and reason),
 //   every header line indexed by HeaderId (compact forms known, folding kept inside values),
-//   the Via list split into elements with the top Via parsed, From, To, Call-ID, CSeq
-//   (checked against the request method), Max-Forwards, Content-Length and the body.
+//   the Via list split into elements with the top Via parsed, From and To (display name,
+//   URI extent, parameters and tag; their URIs are parsed on demand with
+//   parse_uri(from.uri_text)), Call-ID, CSeq (checked against the request method),
+//   Max-Forwards, Content-Length and the body.
 // Everything else (Contact, Route, Record-Route, Expires, Require, digest headers, ...) is
 // parsed on demand by the parsers in via.hpp, name_addr.hpp, scalar_headers.hpp,
 // token_list.hpp and digest.hpp, from the views indexed here.

@@ -10,33 +10,7 @@ constexpr std::array<std::string_view, kMethodCount> kMethodNames = {
     "MESSAGE", "NOTIFY", "PRACK", "PUBLISH", "REFER",  "SUBSCRIBE", "UPDATE",
 };
 
-constexpr std::array<bool, 256> make_token_table() {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c)
-    table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    table[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    table[c] = true;
-  for (char c : std::string_view("-.!%*_+`'~"))
-    table[static_cast<unsigned char>(c)] = true;
-  return table;
-}
-constexpr std::array<bool, 256> kTokenChars = make_token_table();
-
 }  // namespace
-
-bool is_token_char(char c) {
-  return kTokenChars[static_cast<unsigned char>(c)];
-}
-
-bool is_token(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!is_token_char(c)) return false;
-  }
-  return true;
-}
 
 Method method_from_token(std::string_view token) {
   // 14 candidates: the size test rejects most of them before any octet is compared.

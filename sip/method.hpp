@@ -2,6 +2,7 @@
 // Method::Extension (kept by text in the message view).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -35,7 +36,33 @@ std::string_view method_name(Method method);
 
 // RFC 3261 §25.1 token characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
 // "'" / "~".
-bool is_token(std::string_view text);
-bool is_token_char(char c);
+namespace detail {
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c)
+    table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c)
+    table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c)
+    table[c] = true;
+  for (char c : std::string_view("-.!%*_+`'~"))
+    table[static_cast<unsigned char>(c)] = true;
+  return table;
+}
+inline constexpr std::array<bool, 256> kTokenChars = make_token_table();
+}  // namespace detail
+
+// Inline: every header name and many values go through it octet by octet.
+constexpr bool is_token_char(char c) {
+  return detail::kTokenChars[static_cast<unsigned char>(c)];
+}
+
+constexpr bool is_token(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!is_token_char(c)) return false;
+  }
+  return true;
+}
 
 }  // namespace sipline::sip

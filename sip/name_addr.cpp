@@ -1,6 +1,7 @@
 #include "sip/name_addr.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "sip/header_scanner.hpp"
@@ -20,7 +21,8 @@ constexpr bool is_bare_uri_char(char c) {
 // parameters; the parameters themselves are interpreted by the callers.
 class AddressParser {
  public:
-  explicit AddressParser(std::string_view element) : text_(trim_lws(element)), scan_(text_) {}
+  AddressParser(std::string_view element, UriDepth depth)
+      : text_(trim_lws(element)), scan_(text_), depth_(depth) {}
 
   Parsed<NameAddr> parse() {
     ParseError error = read_address();
@@ -67,8 +69,15 @@ class AddressParser {
 
   ParseError read_bracketed_uri() {
     if (!scan_.consume('<')) return ParseError::BadNameAddr;
-    address_.uri_text = scan_.take_while([](char c) { return c != '>'; });
-    if (!scan_.consume('>')) return ParseError::BadNameAddr;
+    // The URI runs to the first '>' (a URI cannot hold one unescaped): one memchr.
+    const std::string_view rest = scan_.rest();
+    const void* close = std::memchr(rest.data(), '>', rest.size());
+    if (close == nullptr) return ParseError::BadNameAddr;
+    const std::size_t length =
+        static_cast<std::size_t>(static_cast<const char*>(close) - rest.data());
+    address_.uri_text = rest.substr(0, length);
+    scan_ = HeaderScanner(
+        text_.substr(static_cast<std::size_t>(rest.data() - text_.data()) + length + 1));
     address_.bracketed = true;
     return ParseError::None;
   }
@@ -88,13 +97,16 @@ class AddressParser {
     if (uri.empty() || is_lws_char(uri.front()) || is_lws_char(uri.back())) {
       return ParseError::BadNameAddr;
     }
+    if (depth_ == UriDepth::Deferred) return ParseError::None;
     const Parsed<Uri> parsed = parse_uri(uri);
     address_.uri = parsed.value;
+    address_.uri_parsed = parsed.ok();
     return parsed.error;
   }
 
   std::string_view text_;
   HeaderScanner scan_;
+  UriDepth depth_;
   NameAddr address_;
 };
 
@@ -117,8 +129,8 @@ std::optional<std::uint16_t> parse_qvalue(std::string_view text) {
 
 }  // namespace
 
-Parsed<NameAddr> parse_name_addr(std::string_view element) {
-  Parsed<NameAddr> parsed = AddressParser(element).parse();
+Parsed<NameAddr> parse_name_addr(std::string_view element, UriDepth depth) {
+  Parsed<NameAddr> parsed = AddressParser(element, depth).parse();
   if (!parsed.ok()) return parsed;
   NameAddr& address = parsed.value;
   // tag-param = "tag" EQUAL token (RFC 3261 §25.1).
@@ -126,7 +138,7 @@ Parsed<NameAddr> parse_name_addr(std::string_view element) {
     if (!iequals(param.name, "tag")) return ParseError::None;
     address.tag = param.value;
     address.has_tag = true;
-    return is_token_text(param.value) ? ParseError::None : ParseError::BadParam;
+    return is_token(param.value) ? ParseError::None : ParseError::BadParam;
   });
   if (error != ParseError::None) return fail<NameAddr>(error);
   return parsed;
@@ -139,7 +151,7 @@ Parsed<ContactValue> parse_contact(std::string_view element) {
     contact.star = true;
     return Parsed<ContactValue>{contact, ParseError::None};
   }
-  const Parsed<NameAddr> address = AddressParser(element).parse();
+  const Parsed<NameAddr> address = AddressParser(element, UriDepth::Full).parse();
   if (!address.ok()) return fail<ContactValue>(address.error);
   contact.address = address.value;
   // contact-params = c-p-q / c-p-expires / contact-extension (RFC 3261 §20.10).

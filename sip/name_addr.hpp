@@ -13,7 +13,8 @@ namespace sipline::sip {
 struct NameAddr {
   std::string_view display_name;  // as written, quotes kept when quoted; may be empty
   std::string_view uri_text;      // between '<' '>' or the bare addr-spec
-  Uri uri;
+  Uri uri;                        // meaningful only when uri_parsed
+  bool uri_parsed = false;
   std::string_view params;  // header params after the URI, from the first ';'
   std::string_view tag;     // ;tag= value (From/To)
   bool has_tag = false;
@@ -24,7 +25,13 @@ struct NameAddr {
 // brackets, parameters after the URI belong to the header (RFC 3261 §20.10), so the URI is
 // cut at the first ';' (and must not contain '?' or ',' per §20). Display names: token
 // sequence or quoted-string with escapes; an unterminated quote is UnterminatedQuote.
-Parsed<NameAddr> parse_name_addr(std::string_view element);
+//
+// UriDepth::Deferred finds the URI's extent but leaves `uri` unparsed (uri_parsed = false):
+// the message parser uses it for From and To, whose URIs a proxy forwarding statelessly never
+// looks at; whoever needs them calls parse_uri(uri_text).
+enum class UriDepth : std::uint8_t { Full, Deferred };
+
+Parsed<NameAddr> parse_name_addr(std::string_view element, UriDepth depth = UriDepth::Full);
 
 // Contact element (RFC 3261 §20.10): either "*" or a name-addr with q and expires params.
 struct ContactValue {

@@ -187,7 +187,7 @@ class ViaParser {
   bool apply_branch(const Param& param) {
     via_.branch = param.value;
     via_.has_branch = true;
-    return is_token_text(param.value);
+    return is_token(param.value);
   }
 
   // RFC 3581 §3: "rport" alone in requests, "rport=port" once a server filled it in.

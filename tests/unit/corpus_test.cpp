@@ -169,7 +169,8 @@ TEST(ValidMessages, Wsinv) {
   EXPECT_EQ(m.top_via.branch, "390skdjuw");
   EXPECT_EQ(m.from.tag, "98asjd8");
   EXPECT_EQ(m.to.tag, "1918181833n");
-  EXPECT_EQ(m.to.uri.user, "vivekg");
+  EXPECT_FALSE(m.to.uri_parsed);  // From/To URIs are parsed on demand
+  EXPECT_EQ(parse_uri(m.to.uri_text).value.user, "vivekg");
   EXPECT_EQ(m.max_forwards, 68);
   EXPECT_EQ(m.content_length, 150u);
   EXPECT_EQ(m.body.size(), 150u);
@@ -211,7 +212,7 @@ TEST(ValidMessages, Esc01) {
   EXPECT_EQ(m.cseq.number, 234234u);
   EXPECT_EQ(m.top_via.sent_by.host, "host5.example.net");
   EXPECT_EQ(m.top_via.branch, "z9hG4bKkdjuw");
-  EXPECT_EQ(m.to.uri.user, "%75se%72");
+  EXPECT_EQ(parse_uri(m.to.uri_text).value.user, "%75se%72");
   EXPECT_EQ(m.from.tag, "938");
   EXPECT_EQ(m.max_forwards, 87);
   EXPECT_EQ(m.content_length, 150u);
@@ -222,7 +223,8 @@ TEST(ValidMessages, Escnull) {
   const Message& m = parsed->message;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Register);
-  EXPECT_EQ(m.to.uri.user, "null-%00-null");  // the AOR is not truncated at %00
+  EXPECT_EQ(parse_uri(m.to.uri_text).value.user,
+            "null-%00-null");  // the AOR is not truncated at %00
   EXPECT_EQ(m.call_id, "escnull.39203ndfvkjdasfkq3w4otrq0adsfdfnavd");
   EXPECT_EQ(m.cseq.number, 14398234u);
   EXPECT_EQ(m.top_via.sent_by.host, "host5.example.com");
@@ -258,7 +260,7 @@ TEST(ValidMessages, Lwsdisp) {
   EXPECT_EQ(m.cseq.number, 60u);
   EXPECT_EQ(m.top_via.sent_by.host, "funky.example.com");
   EXPECT_EQ(m.from.display_name, "caller");
-  EXPECT_EQ(m.from.uri.user, "caller");
+  EXPECT_EQ(parse_uri(m.from.uri_text).value.user, "caller");
   EXPECT_EQ(m.from.tag, "323");
   EXPECT_EQ(m.max_forwards, 70);
 }
@@ -276,7 +278,7 @@ TEST(ValidMessages, Longreq) {
   EXPECT_EQ(m.from.tag.size(), 155u);
   EXPECT_TRUE(m.from.tag.starts_with("12982982982982"));
   EXPECT_EQ(m.to.display_name.front(), '"');
-  EXPECT_EQ(m.to.uri.host_port.port, 6000);
+  EXPECT_EQ(parse_uri(m.to.uri_text).value.host_port.port, 6000);
   EXPECT_EQ(m.max_forwards, 70);
   EXPECT_EQ(m.content_length, 150u);
 }

@@ -51,6 +51,13 @@ TEST(HeaderId, CompactForms) {
   EXPECT_EQ(header_id_from_name("g"), HeaderId::Other);
 }
 
+TEST(HeaderId, CarriageReturnIsNotAHyphen) {
+  // OR-ing 0x20 maps CR onto '-': the lookup must still tell them apart.
+  EXPECT_EQ(header_id_from_name(std::string_view("Call\rID", 7)), HeaderId::Other);
+  EXPECT_EQ(header_id_from_name(std::string_view("Record\rRoute", 12)), HeaderId::Other);
+  EXPECT_EQ(header_id_from_name("Record-Route"), HeaderId::RecordRoute);
+}
+
 TEST(HeaderId, UnknownNamesAreOther) {
   EXPECT_EQ(header_id_from_name("NewFangledHeader"), HeaderId::Other);
   EXPECT_EQ(header_id_from_name("C%6Fntact"), HeaderId::Other);
