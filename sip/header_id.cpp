@@ -164,19 +164,29 @@ constexpr Candidate candidate_of(const NameEntry& entry) {
   return Candidate{key_of({lower.data(), n}), key_of({letters.data(), n}), entry.id};
 }
 
-struct Slot {
-  std::array<Candidate, 2> candidates{};
-  std::size_t size = 0;
-};
+// 512 octets of slots pointing into 52 compact candidates: the whole table stays in a few
+// cache lines.
+using Slot = std::array<std::uint8_t, 2>;  // candidate indices, kNoCandidate when unused
+inline constexpr std::uint8_t kNoCandidate = 0xFF;
+
+constexpr std::array<Candidate, std::size(kLongNames)> make_candidates() {
+  std::array<Candidate, std::size(kLongNames)> candidates{};
+  for (std::size_t i = 0; i < std::size(kLongNames); ++i)
+    candidates[i] = candidate_of(kLongNames[i]);
+  return candidates;
+}
+constexpr std::array<Candidate, std::size(kLongNames)> kCandidates = make_candidates();
 
 constexpr std::array<Slot, kSlotCount> make_slots() {
   std::array<Slot, kSlotCount> slots{};
-  for (const NameEntry& entry : kLongNames) {
-    const std::string_view name = entry.name;
+  for (Slot& slot : slots)
+    slot = {kNoCandidate, kNoCandidate};
+  for (std::size_t i = 0; i < std::size(kLongNames); ++i) {
+    const std::string_view name = kLongNames[i].name;
     if (name.size() < 2 || name.size() > kMaxNameLength) throw "name length out of range";
     Slot& slot = slots[slot_of(name.size(), name.front(), name.back())];
-    if (slot.size == slot.candidates.size()) throw "three header names share a slot";
-    slot.candidates[slot.size++] = candidate_of(entry);
+    if (slot[1] != kNoCandidate) throw "three header names share a slot";
+    slot[slot[0] == kNoCandidate ? 0 : 1] = static_cast<std::uint8_t>(i);
   }
   return slots;
 }
@@ -213,18 +223,15 @@ bool matches(const NameKey& key, const Candidate& candidate) {
          (key[2] | candidate.letters[2]) == candidate.lower[2];
 }
 
-std::size_t header_canonical_length(HeaderId id);
-
 HeaderId lookup_long_name(std::string_view name) {
   const Slot& slot = kSlots[slot_of(name.size(), name.front(), name.back())];
-  if (slot.size == 0) return HeaderId::Other;
+  if (slot[0] == kNoCandidate) return HeaderId::Other;
   const NameKey key = runtime_key(name);
-  for (std::size_t i = 0; i < slot.size; ++i) {
-    // Same slot, same key words: only a name of the candidate's length can match, because
-    // the length is part of the slot hash only modulo 256 -- compare it explicitly.
-    const Candidate& candidate = slot.candidates[i];
-    if (matches(key, candidate) && header_canonical_length(candidate.id) == name.size()) {
-      return candidate.id;
+  for (std::uint8_t index : slot) {
+    if (index == kNoCandidate) break;
+    // The slot hash takes the length modulo 256 and the key words ignore it: compare it.
+    if (kLongNames[index].name.size() == name.size() && matches(key, kCandidates[index])) {
+      return kLongNames[index].id;
     }
   }
   return HeaderId::Other;
@@ -237,10 +244,6 @@ constexpr std::array<std::string_view, kHeaderIdCount> make_canonical() {
   return names;
 }
 constexpr std::array<std::string_view, kHeaderIdCount> kCanonical = make_canonical();
-
-std::size_t header_canonical_length(HeaderId id) {
-  return kCanonical[static_cast<std::size_t>(id)].size();
-}
 
 }  // namespace
 

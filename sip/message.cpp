@@ -113,55 +113,52 @@ void append_field(Message& m, HeaderId id, std::string_view name, std::string_vi
 
 // Indexes header lines from `pos` up to the empty line. Returns the offset just past the
 // empty line, or npos when the header section is not terminated or the index is full.
+//
+// One forward pass per line: the name is scanned octet by octet up to ':' (which validates it
+// as a token on the way), the line end is found with memchr from the value on, and folded
+// continuation lines (starting with SP/HT, RFC 3261 §7.3.1) are absorbed into the value.
 std::size_t index_headers(Message& m, std::size_t pos) {
-  const std::string_view data = m.data;
-  const std::size_t headers_begin = pos;
-  while (pos < data.size()) {
-    const std::size_t end = line_end(data, pos);
-    if (end == std::string_view::npos) break;
-    const std::string_view line = line_content(data, pos, end);
-    if (line.empty()) {
-      m.headers = data.substr(headers_begin, pos - headers_begin);
-      return end;
+  const char* const base = m.data.data();
+  const char* const end = base + m.data.size();
+  const char* line = base + pos;
+  while (line < end) {
+    if (*line == '\r' || *line == '\n') {  // the empty line ends the header section
+      const char* after = line + (*line == '\r' ? 1 : 0);
+      if (after >= end || *after != '\n') break;
+      m.headers = std::string_view(base + pos, static_cast<std::size_t>(line - base) - pos);
+      return static_cast<std::size_t>(after + 1 - base);
     }
-    // A line starting with whitespace continues the previous one (folding, §7.3.1); the
-    // scan below consumes continuation lines, so here it has no header to belong to.
-    if (is_sp_or_tab(line.front())) {
-      note_error(m, ParseError::BadHeaderName);
+    const char* cursor = line;
+    while (cursor < end && is_token_char(*cursor))
+      ++cursor;
+    const char* name_end = cursor;
+    while (cursor < end && is_sp_or_tab(*cursor))
+      ++cursor;
+    if (cursor == end || *cursor != ':' || name_end == line) {
+      const bool no_colon =
+          name_end != line && (cursor == end || *cursor == '\r' || *cursor == '\n');
+      note_error(m, no_colon ? ParseError::HeaderWithoutColon : ParseError::BadHeaderName);
       return std::string_view::npos;
     }
-    // The name runs to the ':' (SP/HT allowed before it, RFC 3261 §7.3.1 HCOLON). A name
-    // the table knows is a token by construction; only unknown names are checked octet by
-    // octet.
-    const char* colon_at = static_cast<const char*>(std::memchr(line.data(), ':', line.size()));
-    if (colon_at == nullptr) {
-      note_error(m, ParseError::HeaderWithoutColon);
-      return std::string_view::npos;
-    }
-    const std::size_t colon = static_cast<std::size_t>(colon_at - line.data());
-    std::size_t name_length = colon;
-    while (name_length > 0 && is_sp_or_tab(line[name_length - 1]))
-      --name_length;
-    const std::string_view name = line.substr(0, name_length);
-    const HeaderId id = header_id_from_name(name);
-    if (id == HeaderId::Other && !is_token(name)) {
-      note_error(m, ParseError::BadHeaderName);
-      return std::string_view::npos;
-    }
-    std::size_t raw_end = end;
-    while (raw_end < data.size() && is_sp_or_tab(data[raw_end])) {
-      const std::size_t next_end = line_end(data, raw_end);
-      if (next_end == std::string_view::npos) break;
-      raw_end = next_end;
+    const char* value = cursor + 1;
+    const char* lf =
+        static_cast<const char*>(std::memchr(value, '\n', static_cast<std::size_t>(end - value)));
+    if (lf == nullptr) break;
+    while (lf + 1 < end && is_sp_or_tab(lf[1])) {
+      const char* next = static_cast<const char*>(
+          std::memchr(lf + 1, '\n', static_cast<std::size_t>(end - lf - 1)));
+      if (next == nullptr) break;
+      lf = next;
     }
     if (m.field_count == kMaxHeaders) {
       note_error(m, ParseError::TooManyHeaders);
       return std::string_view::npos;
     }
-    const std::size_t value_begin = pos + colon + 1;
-    const std::string_view value = trim_lws(data.substr(value_begin, raw_end - value_begin));
-    append_field(m, id, name, value, data.substr(pos, raw_end - pos));
-    pos = raw_end;
+    const std::string_view name(line, static_cast<std::size_t>(name_end - line));
+    const std::string_view raw(line, static_cast<std::size_t>(lf + 1 - line));
+    append_field(m, header_id_from_name(name), name,
+                 trim_lws(std::string_view(value, static_cast<std::size_t>(lf - value))), raw);
+    line = lf + 1;
   }
   note_error(m, ParseError::NoHeaderEnd);
   return std::string_view::npos;
