@@ -239,6 +239,13 @@ class UriBodyParser {
     return finish(error);
   }
 
+  // The whole text is one host (hostname, IPv4address or IPv6reference), or HostKind::None.
+  HostKind classify_whole_host() {
+    const bool bracketed = !text_.empty() && text_[0] == '[';
+    const HostKind kind = bracketed ? consume_ipv6_reference() : consume_name_or_ipv4();
+    return pos_ == text_.size() ? kind : HostKind::None;
+  }
+
   Parsed<Uri> parse_opaque() {
     if (text_.empty()) return fail<Uri>(ParseError::BadUri);
     for (char c : text_) {
@@ -730,6 +737,14 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
     default:
       return iequals(a.scheme_text, b.scheme_text) && a.opaque == b.opaque;
   }
+}
+
+HostKind classify_host(std::string_view host) {
+  return UriBodyParser(host, Uri{}).classify_whole_host();
+}
+
+bool is_ip_address(std::string_view text) {
+  return parse_ipv4(text).has_value() || parse_ipv6(text).has_value();
 }
 
 }  // namespace sipline::sip

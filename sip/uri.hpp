@@ -39,6 +39,14 @@ struct Uri {
 // no whitespace.
 Parsed<Uri> parse_uri(std::string_view text);
 
+// What `host` is as a whole: hostname (RFC 3261 §25.1, toplabel starting with a letter),
+// IPv4address, IPv6reference ("[...]"), or HostKind::None when it is none of them. Shared by
+// every parser that meets a host outside a URI (Via sent-by, maddr, received).
+HostKind classify_host(std::string_view host);
+
+// An IPv4address or an IPv6address without brackets (Via received, RFC 3261 §20.42).
+bool is_ip_address(std::string_view text);
+
 // A URI parameter by name (case-insensitive), searched in Uri::params.
 std::string_view uri_param(const Uri& uri, std::string_view name, bool* present = nullptr);
 

@@ -6,98 +6,14 @@
 namespace sipline::sip {
 namespace {
 
-constexpr bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-constexpr bool is_alnum(char c) {
-  return is_alpha(c) || is_digit(c);
-}
-constexpr bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 constexpr bool is_hostname_char(char c) {
-  return is_alnum(c) || c == '-' || c == '.';
-}
-
-// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255.
-bool is_ipv4(std::string_view text) {
-  std::size_t i = 0;
-  for (int part = 1;; ++part) {
-    const std::size_t start = i;
-    unsigned value = 0;
-    while (i < text.size() && is_digit(text[i]) && i - start < 3) {
-      value = value * 10 + unsigned(text[i] - '0');
-      ++i;
-    }
-    if (i == start || value > 255) return false;
-    if (i == text.size()) return part == 4;
-    if (text[i] != '.' || part == 4) return false;
-    ++i;
-  }
-}
-
-// IPv6address of RFC 3986 §3.2.2 (RFC 3261 §25.1): eight 1-4 hex groups, one "::" standing
-// for one or more zero groups, an IPv4 address allowed as the last two groups.
-bool is_ipv6(std::string_view text) {
-  int groups = 0;
-  bool compressed = false;
-  std::size_t i = 0;
-  if (text.starts_with("::")) {
-    compressed = true;
-    i = 2;
-  }
-  while (i < text.size()) {
-    const std::size_t start = i;
-    while (i < text.size() && is_hex(text[i]))
-      ++i;
-    if (i < text.size() && text[i] == '.') {
-      if (!is_ipv4(text.substr(start))) return false;
-      groups += 2;
-      break;
-    }
-    if (i == start || i - start > 4) return false;
-    ++groups;
-    if (i == text.size()) break;
-    if (text[i] != ':' || ++i == text.size()) return false;
-    if (text[i] == ':') {
-      if (compressed) return false;
-      compressed = true;
-      ++i;
-    }
-  }
-  return compressed ? groups < 8 : groups == 8;
-}
-
-// hostname = *( domainlabel "." ) toplabel [ "." ]; labels do not start or end with '-' and
-// the top label starts with a letter (RFC 3261 §25.1).
-bool is_hostname(std::string_view text) {
-  if (text.ends_with('.')) text.remove_suffix(1);
-  if (text.empty()) return false;
-  std::size_t label_start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (i < text.size() && text[i] != '.') {
-      if (!is_alnum(text[i]) && text[i] != '-') return false;
-      continue;
-    }
-    if (i == label_start || text[label_start] == '-' || text[i - 1] == '-') return false;
-    if (i == text.size()) return is_alpha(text[label_start]);
-    label_start = i + 1;
-  }
-  return false;
-}
-
-HostKind classify_host(std::string_view host) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::Ipv6Reference : HostKind::None;
-  }
-  if (is_ipv4(host)) return HostKind::Ipv4;
-  return is_hostname(host) ? HostKind::Hostname : HostKind::None;
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.';
 }
 
 // via-received = "received" EQUAL (IPv4address / IPv6address); a bracketed IPv6 reference
 // is accepted too, because implementations write both forms.
 bool is_received_address(std::string_view text) {
-  return is_ipv4(text) || is_ipv6(text) || classify_host(text) == HostKind::Ipv6Reference;
+  return is_ip_address(text) || classify_host(text) == HostKind::Ipv6Reference;
 }
 
 // Parses one via-parm front to back. Every failure is ParseError::BadVia except more than
