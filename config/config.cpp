@@ -635,20 +635,6 @@ std::string_view io_mode_name(IoMode mode) {
   return mode == IoMode::Dpdk ? "dpdk" : "socket";
 }
 
-std::string_view route_action_name(RouteAction action) {
-  switch (action) {
-    case RouteAction::Location:
-      return "location";
-    case RouteAction::Forward:
-      return "forward";
-    case RouteAction::Redirect:
-      return "redirect";
-    case RouteAction::Reject:
-      return "reject";
-  }
-  return "";
-}
-
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
     case LogLevel::Error:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/address.hpp"
+#include "lb/route_table.hpp"
 #include "sip/digest.hpp"
 #include "sip/uri.hpp"
 
@@ -80,27 +81,11 @@ struct User {
   std::uint32_t line = 0;  // the [[users]] header line, for messages
 };
 
-enum class RouteAction : std::uint8_t { Location, Forward, Redirect, Reject };
-
-// A forward next hop: the URI as written plus its host and port, parsed once.
-struct ForwardTarget {
-  std::string uri;  // "sip:127.0.0.1:5070"
-  sip::UriScheme scheme = sip::UriScheme::Sip;
-  // Port absent from the URI: 5060 for sip, 5061 for sips (RFC 3261 §19.1).
-  SocketAddress next_hop;
-};
-
-struct Route {
-  std::string name;
-  std::string user_prefix;           // "" matches any Request-URI user
-  std::vector<std::string> methods;  // empty matches any method; case-sensitive (§7.1)
-  RouteAction action = RouteAction::Location;
-  bool auth = false;                     // challenge (407) requests from our users before routing
-  std::optional<ForwardTarget> forward;  // set exactly when action == Forward
-  std::string redirect_contact;          // Redirect: 302 Contact; "" = registered contacts
-  std::uint16_t reject_code = 0;         // Reject: 400..699
-  std::uint32_t line = 0;                // the [[routes]] header line, for logs
-};
+// The [[routes]] rules are lb/'s types (lb/route_table.hpp); these names are config/'s.
+using RouteAction = lb::RouteAction;
+using ForwardTarget = lb::ForwardTarget;
+using Route = lb::RouteRule;
+using lb::route_action_name;
 
 enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
 
@@ -116,7 +101,7 @@ struct Config {
   DomainConfig domain;
   RegistrarConfig registrar;
   std::vector<User> users;
-  std::vector<Route> routes;  // first match wins
+  std::vector<Route> routes;  // first match wins (build an lb::RouteTable from them)
   LogLevel log_level = LogLevel::Info;
   LimitsConfig limits;
 
@@ -135,8 +120,7 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path);
 LoadResult load_config_text(std::string_view text, std::string_view source_name);
 
-std::string_view io_mode_name(IoMode mode);              // "socket", "dpdk"
-std::string_view route_action_name(RouteAction action);  // "location", ...
-std::string_view log_level_name(LogLevel level);         // "info", ...
+std::string_view io_mode_name(IoMode mode);       // "socket", "dpdk"
+std::string_view log_level_name(LogLevel level);  // "info", ...
 
 }  // namespace sipline::config

@@ -149,12 +149,14 @@ class NonceService {
 // Nonce-count replay protection (RFC 7616 §3.4, §5.6).
 //
 // A set-associative table of NonceId -> highest nc accepted (and a fingerprint of the request
-// that carried it). Fixed size, chosen at construction: capacity entries in sets of kWays; a
-// full set evicts its oldest nonce and remembers that nonce's issue time as the set's
-// "forgotten horizon". A nonce that is not in the table but not newer than the horizon may
-// have been evicted, so it is reported Forgotten (the caller challenges again with
-// stale=true, and the client retries with a fresh nonce) rather than accepted: eviction never
-// opens a replay window. Entry size: 32 octets (4096 entries = 128 KiB).
+// that carried it). Fixed size, chosen at construction: capacity entries in sets of kWays,
+// allocated once. A full set evicts its oldest nonce (smallest (issued_at, serial)) and keeps
+// the greatest NonceId it ever evicted as the set's "forgotten horizon". A nonce that is not
+// in the table but not above the horizon may have been evicted, so it is reported Forgotten
+// (the caller challenges again with stale=true and the client retries with a fresh nonce)
+// rather than accepted: eviction never opens a replay window. Size the table so that the
+// nonces in use within one nonce lifetime fit (4096 entries of 32 octets = 128 KiB by
+// default); a too-small table only costs clients extra challenges.
 //
 // A request identical to the one that used an nc (same fingerprint: Call-ID, CSeq number,
 // top Via branch) is a retransmission, not a replay: UDP clients retransmit REGISTER and
@@ -216,7 +218,8 @@ class UserDirectory {
   virtual std::optional<UserSecret> find(std::string_view user) const = 0;
 };
 
-// Users and passwords, sorted once at construction; find() is a binary search.
+// Users and passwords, sorted once at construction; find() is a binary search that neither
+// allocates nor writes, so the control thread and every worker may share one instance.
 class UserTable final : public UserDirectory {
  public:
   explicit UserTable(std::vector<std::pair<std::string, std::string>> users);

@@ -29,7 +29,7 @@ constexpr std::string_view strip_brackets(std::string_view host) {
 // What a bare or bracketed host text is: IPv6 when it has a ':', IPv4 when it is four dotted
 // decimal numbers, a host name otherwise. Only used on texts that a parser already accepted
 // as a host (maddr, received), so it need not validate.
-HostKind classify_host(std::string_view host) {
+HostKind address_kind(std::string_view host) {
   if (host.find(':') != std::string_view::npos) return HostKind::Ipv6Reference;
   int dots = 0;
   for (char c : host) {
@@ -149,7 +149,7 @@ NextHop uri_next_hop(const Uri& uri) {
   const std::string_view maddr = uri_param(uri, "maddr");
   if (!maddr.empty()) {
     hop.host = strip_brackets(maddr);
-    hop.kind = classify_host(maddr);
+    hop.kind = address_kind(maddr);
   } else {
     hop.host = strip_brackets(uri.host_port.host);
     hop.kind = uri.host_port.kind;
@@ -427,13 +427,13 @@ NextHop via_next_hop(const Via& via) {
   if (!via.maddr.empty()) {
     // §18.2.2: maddr wins, with the sent-by port.
     hop.host = strip_brackets(via.maddr);
-    hop.kind = classify_host(via.maddr);
+    hop.kind = address_kind(via.maddr);
     hop.port = sent_by_port;
     return hop;
   }
   if (!via.received.empty()) {
     hop.host = strip_brackets(via.received);
-    hop.kind = classify_host(via.received);
+    hop.kind = address_kind(via.received);
   } else {
     hop.host = strip_brackets(via.sent_by.host);
     hop.kind = via.sent_by.kind;

@@ -46,9 +46,10 @@
 
 namespace sipline::sip {
 
-struct Binding {  // one registered contact of an address-of-record
-  std::string aor;       // "1001" (user part, unescaped; all our domains are aliases)
-  std::string contact;   // the Contact URI as registered, e.g. "sip:1001@127.0.0.1:5070;transport=udp"
+struct Binding {    // one registered contact of an address-of-record
+  std::string aor;  // "1001" (user part, unescaped; all our domains are aliases)
+  std::string
+      contact;  // the Contact URI as registered, e.g. "sip:1001@127.0.0.1:5070;transport=udp"
   std::string received;  // "ip:port" the REGISTER came from (RFC 5626-less NAT help; may be empty)
   std::string call_id;   // of the REGISTER (RFC 3261 §10.3 step 7)
   std::uint32_t cseq = 0;

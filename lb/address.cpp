@@ -1,11 +1,11 @@
-#include "config/address.hpp"
+#include "lb/address.hpp"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <charconv>
 
-namespace sipline::config {
+namespace sipline::lb {
 namespace {
 
 constexpr std::size_t bytes_of(AddressFamily family) {
@@ -122,4 +122,4 @@ std::optional<IpPrefix> parse_ip_prefix(std::string_view text) {
   return IpPrefix{*address, static_cast<std::uint8_t>(*length)};
 }
 
-}  // namespace sipline::config
+}  // namespace sipline::lb

@@ -1,0 +1,364 @@
+#include "dataplane/location_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+namespace sipline::dataplane {
+
+namespace {
+
+// Of two bindings with one contact the last wins, as with the SQLite primary key.
+std::vector<sip::Binding> keep_last_per_contact(std::string_view aor,
+                                                const std::vector<sip::Binding>& bindings) {
+  std::vector<sip::Binding> kept;
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    const auto later_duplicate = std::find_if(
+        bindings.begin() + static_cast<std::ptrdiff_t>(i) + 1, bindings.end(),
+        [&](const sip::Binding& other) { return other.contact == bindings[i].contact; });
+    if (later_duplicate != bindings.end()) continue;
+    kept.push_back(bindings[i]);
+    kept.back().aor = aor;
+  }
+  return kept;
+}
+
+// Bumped when the table changes shape; a newer file is refused rather than misread.
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS bindings ("
+    " aor TEXT NOT NULL,"
+    " contact TEXT NOT NULL,"
+    " received TEXT NOT NULL,"
+    " call_id TEXT NOT NULL,"
+    " cseq INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " q_milli INTEGER NOT NULL,"
+    " instance TEXT NOT NULL,"
+    " PRIMARY KEY (aor, contact));"
+    "CREATE INDEX IF NOT EXISTS bindings_by_expiry ON bindings (expires_at);";
+
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const unsigned char* text = sqlite3_column_text(statement, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<std::size_t>(sqlite3_column_bytes(statement, column)));
+}
+
+int bind_text(sqlite3_stmt* statement, int index, std::string_view text) {
+  // SQLITE_STATIC: the text outlives the step; every use ends with reset + clear_bindings.
+  return sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()),
+                           SQLITE_STATIC);
+}
+
+// Leaves a statement ready for its next use whatever happened to this one.
+class StatementUse {
+ public:
+  explicit StatementUse(sqlite3_stmt* statement) : statement_(statement) {}
+  ~StatementUse() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+}  // namespace
+
+// --- MemoryStore ------------------------------------------------------------------------------
+
+LoadResult MemoryStore::load_all(std::int64_t now) {
+  LoadResult result;
+  for (const auto& [aor, bindings] : bindings_) {
+    for (const sip::Binding& binding : bindings) {
+      if (binding.expires_at > now) result.bindings.push_back(binding);
+    }
+  }
+  return result;
+}
+
+StoreResult MemoryStore::save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  std::vector<sip::Binding> kept = keep_last_per_contact(aor, bindings);
+  StoreResult result;
+  result.rows = kept.size();
+  if (kept.empty()) {
+    if (const auto at = bindings_.find(aor); at != bindings_.end()) bindings_.erase(at);
+  } else {
+    bindings_.insert_or_assign(std::string(aor), std::move(kept));
+  }
+  return result;
+}
+
+StoreResult MemoryStore::purge_expired(std::int64_t now) {
+  StoreResult result;
+  for (auto at = bindings_.begin(); at != bindings_.end();) {
+    result.rows += std::erase_if(
+        at->second, [now](const sip::Binding& binding) { return binding.expires_at <= now; });
+    at = at->second.empty() ? bindings_.erase(at) : std::next(at);
+  }
+  return result;
+}
+
+// --- SqliteStore ------------------------------------------------------------------------------
+
+void SqliteStore::StatementDeleter::operator()(sqlite3_stmt* statement) const {
+  sqlite3_finalize(statement);
+}
+
+SqliteStore::SqliteStore(std::string path, sqlite3* database)
+    : path_(std::move(path)), database_(database) {}
+
+SqliteStore::~SqliteStore() {
+  delete_aor_.reset();
+  insert_binding_.reset();
+  select_live_.reset();
+  delete_expired_.reset();
+  // Closing the last connection checkpoints the WAL into the database file.
+  sqlite3_close(database_);
+}
+
+OpenedStore SqliteStore::open(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) return {nullptr, "cannot create " + parent.string() + ": " + error.message()};
+  }
+  sqlite3* database = nullptr;
+  const int opened =
+      sqlite3_open_v2(path.c_str(), &database, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // The constructor owns the handle from here on, even when opening failed.
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, database));
+  if (opened != SQLITE_OK) return {nullptr, store->last_error("cannot open")};
+  sqlite3_busy_timeout(database, 5000);
+  for (const char* setup :
+       {"PRAGMA journal_mode = WAL;", "PRAGMA synchronous = NORMAL;", kSchema}) {
+    if (std::string error = store->execute(setup); !error.empty()) return {nullptr, error};
+  }
+  if (std::string error = store->prepare_all(); !error.empty()) return {nullptr, error};
+  return {std::move(store), {}};
+}
+
+std::string SqliteStore::last_error(std::string_view what) const {
+  return "sqlite:" + path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(database_);
+}
+
+std::string SqliteStore::execute(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(database_, sql, nullptr, nullptr, &message) == SQLITE_OK) return {};
+  std::string error = "sqlite:" + path_ + ": " + (message ? message : "error");
+  sqlite3_free(message);
+  return error;
+}
+
+std::string SqliteStore::prepare_all() {
+  {
+    sqlite3_stmt* version = nullptr;
+    if (sqlite3_prepare_v2(database_, "PRAGMA user_version;", -1, &version, nullptr) != SQLITE_OK) {
+      return last_error("cannot read the schema version");
+    }
+    const int found = sqlite3_step(version) == SQLITE_ROW ? sqlite3_column_int(version, 0) : 0;
+    sqlite3_finalize(version);
+    if (found > kSchemaVersion) {
+      return "sqlite:" + path_ + ": schema version " + std::to_string(found) +
+             " is newer than this sipline understands (" + std::to_string(kSchemaVersion) + ")";
+    }
+    const std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";";
+    if (std::string error = execute(set_version.c_str()); !error.empty()) return error;
+  }
+  struct {
+    Statement* statement;
+    const char* sql;
+  } const statements[] = {
+      {&delete_aor_, "DELETE FROM bindings WHERE aor = ?1;"},
+      {&insert_binding_,
+       "INSERT OR REPLACE INTO bindings"
+       " (aor, contact, received, call_id, cseq, expires_at, q_milli, instance)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);"},
+      {&select_live_,
+       "SELECT aor, contact, received, call_id, cseq, expires_at, q_milli, instance"
+       " FROM bindings WHERE expires_at > ?1 ORDER BY aor, rowid;"},
+      {&delete_expired_, "DELETE FROM bindings WHERE expires_at <= ?1;"},
+  };
+  for (const auto& [statement, sql] : statements) {
+    sqlite3_stmt* prepared = nullptr;
+    if (sqlite3_prepare_v2(database_, sql, -1, &prepared, nullptr) != SQLITE_OK) {
+      return last_error("cannot prepare statement");
+    }
+    statement->reset(prepared);
+  }
+  return {};
+}
+
+LoadResult SqliteStore::load_all(std::int64_t now) {
+  LoadResult result;
+  sqlite3_stmt* select = select_live_.get();
+  StatementUse use(select);
+  sqlite3_bind_int64(select, 1, now);
+  int step = SQLITE_ROW;
+  while ((step = sqlite3_step(select)) == SQLITE_ROW) {
+    sip::Binding binding;
+    binding.aor = column_text(select, 0);
+    binding.contact = column_text(select, 1);
+    binding.received = column_text(select, 2);
+    binding.call_id = column_text(select, 3);
+    binding.cseq = static_cast<std::uint32_t>(sqlite3_column_int64(select, 4));
+    binding.expires_at = sqlite3_column_int64(select, 5);
+    binding.q_milli = static_cast<std::uint16_t>(sqlite3_column_int(select, 6));
+    binding.instance = column_text(select, 7);
+    result.bindings.push_back(std::move(binding));
+  }
+  if (step != SQLITE_DONE) result.error = last_error("cannot read bindings");
+  return result;
+}
+
+StoreResult SqliteStore::save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  if (std::string error = execute("BEGIN IMMEDIATE;"); !error.empty()) return {error};
+  StoreResult result = write_aor(aor, bindings);
+  if (result.ok()) {
+    if (std::string error = execute("COMMIT;"); !error.empty()) result.error = error;
+  }
+  if (!result.ok()) execute("ROLLBACK;");
+  return result;
+}
+
+StoreResult SqliteStore::write_aor(std::string_view aor,
+                                   const std::vector<sip::Binding>& bindings) {
+  StoreResult result;
+  {
+    StatementUse use(delete_aor_.get());
+    bind_text(delete_aor_.get(), 1, aor);
+    if (sqlite3_step(delete_aor_.get()) != SQLITE_DONE) return {last_error("cannot delete")};
+  }
+  sqlite3_stmt* insert = insert_binding_.get();
+  for (const sip::Binding& binding : bindings) {
+    StatementUse use(insert);
+    bind_text(insert, 1, aor);
+    bind_text(insert, 2, binding.contact);
+    bind_text(insert, 3, binding.received);
+    bind_text(insert, 4, binding.call_id);
+    sqlite3_bind_int64(insert, 5, binding.cseq);
+    sqlite3_bind_int64(insert, 6, binding.expires_at);
+    sqlite3_bind_int(insert, 7, binding.q_milli);
+    bind_text(insert, 8, binding.instance);
+    if (sqlite3_step(insert) != SQLITE_DONE) return {last_error("cannot insert")};
+    ++result.rows;
+  }
+  return result;
+}
+
+StoreResult SqliteStore::purge_expired(std::int64_t now) {
+  StatementUse use(delete_expired_.get());
+  sqlite3_bind_int64(delete_expired_.get(), 1, now);
+  if (sqlite3_step(delete_expired_.get()) != SQLITE_DONE) return {last_error("cannot purge")};
+  return {{}, static_cast<std::size_t>(sqlite3_changes(database_))};
+}
+
+StoreResult SqliteStore::flush() {
+  // TRUNCATE: copy the WAL into the database file and empty it, so the file alone is complete.
+  return {execute("PRAGMA wal_checkpoint(TRUNCATE);")};
+}
+
+OpenedStore open_store(const config::StoreConfig& config) {
+  switch (config.kind) {
+    case config::StoreKind::Memory:
+      return {std::make_unique<MemoryStore>(), {}};
+    case config::StoreKind::Sqlite:
+      return SqliteStore::open(config.location);
+    case config::StoreKind::Redis:
+      break;
+  }
+  return {nullptr, "registrar.store: the redis store is not available in this build"};
+}
+
+// --- AsyncStore -------------------------------------------------------------------------------
+
+AsyncStore::AsyncStore(std::unique_ptr<LocationStore> store)
+    // One thread and no slot reserved for an application thread: the control thread only
+    // enqueues, and the arena's own worker runs the jobs.
+    : store_(std::move(store)), arena_(1, 0) {
+  arena_.initialize();
+}
+
+AsyncStore::~AsyncStore() {
+  drain();
+}
+
+LoadResult AsyncStore::load_all(std::int64_t now) {
+  drain();
+  return store_->load_all(now);
+}
+
+void AsyncStore::submit_save(std::string aor, std::vector<sip::Binding> bindings) {
+  submit([aor = std::move(aor), bindings = std::move(bindings)](LocationStore& store) {
+    return store.save_aor(aor, bindings);
+  });
+}
+
+void AsyncStore::submit_purge(std::int64_t now) {
+  submit([now](LocationStore& store) { return store.purge_expired(now); });
+}
+
+void AsyncStore::submit_flush() {
+  submit([](LocationStore& store) { return store.flush(); });
+}
+
+void AsyncStore::submit(Job job) {
+  bool start_consumer = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(std::move(job));
+    pending_.fetch_add(1, std::memory_order_release);
+    start_consumer = !consumer_running_;
+    consumer_running_ = true;
+  }
+  if (start_consumer) arena_.enqueue([this] { run_queue(); });
+}
+
+void AsyncStore::run_queue() {
+  for (;;) {
+    Job job;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queue_.empty()) {
+        consumer_running_ = false;
+        // Last touch of the object: drain() returns, and the destructor may run, only once
+        // this lock is released.
+        idle_.notify_all();
+        return;
+      }
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    StoreResult result = job(*store_);
+    if (!result.ok()) record_failure(std::move(result.error));
+    pending_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+void AsyncStore::drain() {
+  std::unique_lock lock(queue_mutex_);
+  idle_.wait(lock, [this] { return !consumer_running_; });
+}
+
+void AsyncStore::record_failure(std::string error) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(errors_mutex_);
+  constexpr std::size_t kKeptErrors = 64;
+  if (errors_.size() == kKeptErrors) errors_.erase(errors_.begin());
+  errors_.push_back(std::move(error));
+}
+
+std::vector<std::string> AsyncStore::take_errors() {
+  std::lock_guard lock(errors_mutex_);
+  return std::exchange(errors_, {});
+}
+
+}  // namespace sipline::dataplane

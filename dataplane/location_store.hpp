@@ -1,0 +1,179 @@
+// Persistence of the location service, so a restart loses no registration (DESIGN.md §6).
+//
+// The location table (dataplane/location_table.hpp) is the truth the proxy routes with; the
+// store is a write-through copy the control thread updates after each change of an AOR and
+// reads once at start (load_all) to restore the table.
+//
+// - MemoryStore: keeps nothing across restarts ("memory" in the config); for tests and labs.
+// - SqliteStore: one SQLite file in WAL mode ("sqlite:PATH"); one row per binding, primary key
+//   (aor, contact). synchronous=NORMAL: in WAL mode a crash of sipline loses nothing, a power
+//   cut may lose the last few registrations (their phones re-register within one interval).
+// - AsyncStore: runs a store's blocking calls on a one-thread TBB task arena, in submission
+//   order, so the control loop never waits for the disk.
+//
+// The stores are blocking and not thread-safe: use one from one thread at a time (AsyncStore
+// makes that so).
+#pragma once
+
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sip/registrar.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sipline::dataplane {
+
+// The outcome of a store operation: an empty `error` means success.
+struct StoreResult {
+  std::string error;
+  std::size_t rows = 0;  // rows written (save_aor) or removed (purge_expired)
+
+  bool ok() const { return error.empty(); }
+};
+
+struct LoadResult {
+  std::vector<sip::Binding> bindings;  // grouped by AOR, in the order save_aor() got them
+  std::string error;
+
+  bool ok() const { return error.empty(); }
+};
+
+class LocationStore {
+ public:
+  virtual ~LocationStore() = default;
+
+  // Every binding with expires_at > now (restore at start).
+  virtual LoadResult load_all(std::int64_t now) = 0;
+  // Replaces all bindings of `aor` (their `aor` fields are ignored) atomically; an empty list
+  // deletes the AOR. Of two bindings with one contact URI the last is kept.
+  virtual StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) = 0;
+  // Deletes every binding with expires_at <= now.
+  virtual StoreResult purge_expired(std::int64_t now) = 0;
+  // Makes everything saved so far durable and compact (SQLite: checkpoints the WAL).
+  virtual StoreResult flush() = 0;
+  // "memory" or "sqlite:PATH", for log lines.
+  virtual std::string describe() const = 0;
+};
+
+class MemoryStore final : public LocationStore {
+ public:
+  LoadResult load_all(std::int64_t now) override;
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override;
+  StoreResult purge_expired(std::int64_t now) override;
+  StoreResult flush() override { return {}; }
+  std::string describe() const override { return "memory"; }
+
+ private:
+  std::map<std::string, std::vector<sip::Binding>, std::less<>> bindings_;
+};
+
+struct OpenedStore {
+  std::unique_ptr<LocationStore> store;  // null on error
+  std::string error;
+};
+
+class SqliteStore final : public LocationStore {
+ public:
+  // Opens or creates the database file, creating its parent directories.
+  static OpenedStore open(const std::string& path);
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  LoadResult load_all(std::int64_t now) override;
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override;
+  StoreResult purge_expired(std::int64_t now) override;
+  StoreResult flush() override;
+  std::string describe() const override { return "sqlite:" + path_; }
+
+ private:
+  struct StatementDeleter {
+    void operator()(sqlite3_stmt* statement) const;
+  };
+  using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+  SqliteStore(std::string path, sqlite3* database);
+  std::string prepare_all();
+  std::string execute(const char* sql);
+  std::string last_error(std::string_view what) const;
+  StoreResult write_aor(std::string_view aor, const std::vector<sip::Binding>& bindings);
+
+  std::string path_;
+  sqlite3* database_;
+  Statement delete_aor_;
+  Statement insert_binding_;
+  Statement select_live_;
+  Statement delete_expired_;
+};
+
+// "memory" or "sqlite:PATH" from [registrar] store. Redis is refused here (not built yet).
+OpenedStore open_store(const config::StoreConfig& config);
+
+// Runs the blocking store on a TBB task arena with one thread: writes leave the control
+// thread at once and reach the store in submission order. The control thread is the only
+// caller of every member.
+class AsyncStore {
+ public:
+  explicit AsyncStore(std::unique_ptr<LocationStore> store);
+  ~AsyncStore();  // drains
+
+  AsyncStore(const AsyncStore&) = delete;
+  AsyncStore& operator=(const AsyncStore&) = delete;
+
+  // Blocking: waits for pending writes, then reads on the calling thread. For start-up.
+  LoadResult load_all(std::int64_t now);
+
+  void submit_save(std::string aor, std::vector<sip::Binding> bindings);
+  void submit_purge(std::int64_t now);
+  void submit_flush();
+
+  // Blocks until every submitted operation has run (shutdown: drain(), then submit_flush()
+  // and drain() again, or let the destructor do it).
+  void drain();
+
+  std::size_t pending() const noexcept { return pending_.load(std::memory_order_acquire); }
+  std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+  // Messages of the operations that failed since the last call (at most the last 64), for the
+  // control thread to log.
+  std::vector<std::string> take_errors();
+  const LocationStore& store() const noexcept { return *store_; }
+
+ private:
+  using Job = std::function<StoreResult(LocationStore&)>;
+
+  void submit(Job job);
+  void run_queue();
+  void record_failure(std::string error);
+
+  std::unique_ptr<LocationStore> store_;
+  tbb::task_arena arena_;
+  // The control thread holds queue_mutex_ only to append a job: never while a job runs.
+  std::mutex queue_mutex_;
+  std::deque<Job> queue_;
+  // At most one consumer task runs: the submit that finds none running starts one, and it runs
+  // until it finds the queue empty. One consumer keeps the queue's order the store's order.
+  bool consumer_running_ = false;
+  std::condition_variable idle_;
+  std::atomic<std::size_t> pending_{0};  // submitted and not yet finished
+  std::atomic<std::uint64_t> failures_{0};
+  std::mutex errors_mutex_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,83 @@
+// The dial plan: [[routes]] rules tried in order, the first whose methods and Request-URI
+// user prefix match a request decides what happens to it (location lookup, stateless
+// forward, redirect, reject). No rule matches: the proxy answers 404 (RFC 3261 §16.5: no
+// target for a Request-URI in our domain).
+//
+// The rules are built once per configuration (control plane: std::string, std::vector);
+// RouteTable::match runs per request on a worker and never allocates: a method test is one
+// mask test (plus, for extension methods only, a few string compares), the user test one
+// prefix compare.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lb/address.hpp"
+#include "sip/message.hpp"
+#include "sip/uri.hpp"
+
+namespace sipline::lb {
+
+enum class RouteAction : std::uint8_t { Location, Forward, Redirect, Reject };
+
+std::string_view route_action_name(RouteAction action);  // "location", "forward", ...
+
+// A forward next hop: the URI as written plus its host and port, parsed once.
+struct ForwardTarget {
+  std::string uri;  // "sip:127.0.0.1:5070"
+  sip::UriScheme scheme = sip::UriScheme::Sip;
+  // Port absent from the URI: 5060 for sip, 5061 for sips (RFC 3261 §19.1).
+  SocketAddress next_hop;
+
+  bool operator==(const ForwardTarget&) const = default;
+};
+
+struct RouteRule {
+  std::string name;
+  // Prefix of the Request-URI user part, compared octet by octet with the user as written:
+  // still %-escaped (RFC 3261 §19.1.4), so "%31001" does not match prefix "10" (phones do
+  // not escape digits). A tel: URI's user is its number. "" matches any user, and none.
+  std::string user_prefix;
+  // Method names, case-sensitive (RFC 3261 §7.1): "INVITE" is the INVITE method, "invite" an
+  // extension method of that name. Empty matches any method, extension methods included.
+  std::vector<std::string> methods;
+  RouteAction action = RouteAction::Location;
+  bool auth = false;                     // challenge (407) requests from our users before routing
+  std::optional<ForwardTarget> forward;  // set exactly when action == Forward
+  std::string redirect_contact;          // Redirect: 302 Contact; "" = registered contacts
+  std::uint16_t reject_code = 0;         // Reject: 400..699
+  std::uint32_t line = 0;                // the [[routes]] header line, for logs
+};
+
+class RouteTable {
+ public:
+  RouteTable() = default;
+  explicit RouteTable(std::vector<RouteRule> rules);
+
+  // The first rule matching the request's method and Request-URI user, nullptr when none
+  // does (or `request` is not a request). The pointer stays valid as long as the table.
+  const RouteRule* match(const sip::Message& request) const;
+
+  std::span<const RouteRule> rules() const { return rules_; }
+
+ private:
+  // What match() tests, precomputed from a rule's method list.
+  struct MethodFilter {
+    std::uint32_t known = 0;      // bit (1 << sip::Method) for each known method listed
+    bool any = false;             // no method list: every method
+    bool has_extensions = false;  // some listed names are extension methods
+  };
+
+  static MethodFilter filter_for(const RouteRule& rule);
+  static bool methods_match(const MethodFilter& filter, const RouteRule& rule,
+                            const sip::Message& request);
+
+  std::vector<RouteRule> rules_;
+  std::vector<MethodFilter> filters_;  // one per rule, same order
+};
+
+}  // namespace sipline::lb

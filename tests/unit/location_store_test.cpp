@@ -1,0 +1,358 @@
+#include "dataplane/location_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/location_table.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+namespace fs = std::filesystem;
+
+sip::Binding make_binding(std::string aor, std::string contact, std::int64_t expires_at) {
+  sip::Binding binding;
+  binding.aor = std::move(aor);
+  binding.contact = std::move(contact);
+  binding.expires_at = expires_at;
+  return binding;
+}
+
+sip::Binding full_binding() {
+  sip::Binding binding;
+  binding.aor = "1001";
+  binding.contact = "sip:1001@127.0.0.1:5070;transport=udp";
+  binding.received = "127.0.0.1:5070";
+  binding.call_id = "a84b4c76e66710@pc33.example.com";
+  binding.cseq = 4294967295u;  // the largest CSeq (RFC 3261 §8.1.1.5: below 2**31 when chosen)
+  binding.expires_at = 1700003600;
+  binding.q_milli = 700;
+  binding.instance = "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";
+  return binding;
+}
+
+std::vector<std::string> contacts_of(const std::vector<sip::Binding>& bindings) {
+  std::vector<std::string> contacts;
+  for (const sip::Binding& binding : bindings)
+    contacts.push_back(binding.aor + " " + binding.contact);
+  return contacts;
+}
+
+using Contacts = std::vector<std::string>;
+
+// A fresh folder per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() / ("sipline-store-" + std::to_string(::getpid()) + "-" +
+                                         test->test_suite_name() + "-" + test->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// --- what both stores must do ---------------------------------------------------------------
+
+enum class Kind { Memory, Sqlite };
+
+class StoreSemantics : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Kind::Memory) {
+      store_ = std::make_unique<MemoryStore>();
+    } else {
+      OpenedStore opened = SqliteStore::open((dir_.path() / "location.db").string());
+      ASSERT_EQ(opened.error, "");
+      store_ = std::move(opened.store);
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<LocationStore> store_;
+};
+
+TEST_P(StoreSemantics, SavedBindingsLoadBackWithEveryField) {
+  ASSERT_TRUE(store_->save_aor("1001", {full_binding()}).ok());
+  const LoadResult loaded = store_->load_all(1700000000);
+  ASSERT_TRUE(loaded.ok()) << loaded.error;
+  ASSERT_EQ(loaded.bindings.size(), 1u);
+  EXPECT_EQ(loaded.bindings[0], full_binding());
+}
+
+TEST_P(StoreSemantics, SaveReplacesOnlyThatAorsBindings) {
+  ASSERT_TRUE(
+      store_->save_aor("1001", {make_binding("", "sip:a@x", 100), make_binding("", "sip:b@x", 100)})
+          .ok());
+  ASSERT_TRUE(store_->save_aor("1002", {make_binding("", "sip:c@x", 100)}).ok());
+  const StoreResult saved = store_->save_aor("1001", {make_binding("wrong-aor", "sip:d@x", 100)});
+  ASSERT_TRUE(saved.ok()) << saved.error;
+  EXPECT_EQ(saved.rows, 1u);
+  // The AOR argument names the rows, whatever the bindings' own aor fields say.
+  EXPECT_EQ(contacts_of(store_->load_all(0).bindings), (Contacts{"1001 sip:d@x", "1002 sip:c@x"}));
+}
+
+TEST_P(StoreSemantics, SaveKeepsTheGivenOrderAndTheLastOfADuplicateContact) {
+  ASSERT_TRUE(
+      store_
+          ->save_aor("1001", {make_binding("", "sip:z@x", 100), make_binding("", "sip:dup@x", 100),
+                              make_binding("", "sip:a@x", 100), make_binding("", "sip:dup@x", 200)})
+          .ok());
+  const LoadResult loaded = store_->load_all(0);
+  EXPECT_EQ(contacts_of(loaded.bindings),
+            (Contacts{"1001 sip:z@x", "1001 sip:a@x", "1001 sip:dup@x"}));
+  ASSERT_EQ(loaded.bindings.size(), 3u);
+  EXPECT_EQ(loaded.bindings[2].expires_at, 200);
+}
+
+TEST_P(StoreSemantics, EmptySaveDeletesTheAor) {
+  ASSERT_TRUE(store_->save_aor("1001", {make_binding("", "sip:a@x", 100)}).ok());
+  ASSERT_TRUE(store_->save_aor("1002", {make_binding("", "sip:b@x", 100)}).ok());
+  ASSERT_TRUE(store_->save_aor("1001", {}).ok());
+  EXPECT_EQ(contacts_of(store_->load_all(0).bindings), (Contacts{"1002 sip:b@x"}));
+  EXPECT_TRUE(store_->save_aor("never-saved", {}).ok());
+}
+
+TEST_P(StoreSemantics, LoadSkipsBindingsThatHaveExpired) {
+  ASSERT_TRUE(store_
+                  ->save_aor("1001", {make_binding("", "sip:old@x", 100),
+                                      make_binding("", "sip:new@x", 101)})
+                  .ok());
+  EXPECT_EQ(contacts_of(store_->load_all(99).bindings),
+            (Contacts{"1001 sip:old@x", "1001 sip:new@x"}));
+  // expires_at == now has expired.
+  EXPECT_EQ(contacts_of(store_->load_all(100).bindings), (Contacts{"1001 sip:new@x"}));
+  EXPECT_TRUE(store_->load_all(101).bindings.empty());
+}
+
+TEST_P(StoreSemantics, PurgeDeletesExpiredRows) {
+  ASSERT_TRUE(
+      store_->save_aor("1001", {make_binding("", "sip:a@x", 100), make_binding("", "sip:b@x", 300)})
+          .ok());
+  ASSERT_TRUE(store_->save_aor("1002", {make_binding("", "sip:c@x", 200)}).ok());
+  const StoreResult purged = store_->purge_expired(200);
+  ASSERT_TRUE(purged.ok()) << purged.error;
+  EXPECT_EQ(purged.rows, 2u);
+  // Gone for good: an earlier "now" does not bring them back.
+  EXPECT_EQ(contacts_of(store_->load_all(0).bindings), (Contacts{"1001 sip:b@x"}));
+  EXPECT_EQ(store_->purge_expired(200).rows, 0u);
+  EXPECT_TRUE(store_->flush().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(BothStores, StoreSemantics, ::testing::Values(Kind::Memory, Kind::Sqlite),
+                         [](const auto& info) {
+                           return info.param == Kind::Memory ? "Memory" : "Sqlite";
+                         });
+
+// --- SQLite file ----------------------------------------------------------------------------
+
+std::string query_text(const fs::path& database, const char* sql) {
+  sqlite3* connection = nullptr;
+  sqlite3_open_v2(database.c_str(), &connection, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* statement = nullptr;
+  std::string value;
+  if (sqlite3_prepare_v2(connection, sql, -1, &statement, nullptr) == SQLITE_OK &&
+      sqlite3_step(statement) == SQLITE_ROW) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(connection);
+  return value;
+}
+
+TEST(SqliteStore, ReopeningTheFileRestoresLiveBindings) {
+  TempDir dir;
+  const std::string path = (dir.path() / "state" / "deeper" / "location.db").string();
+  {
+    OpenedStore opened = SqliteStore::open(path);
+    ASSERT_EQ(opened.error, "");
+    EXPECT_EQ(opened.store->describe(), "sqlite:" + path);
+    ASSERT_TRUE(opened.store->save_aor("1001", {full_binding()}).ok());
+    ASSERT_TRUE(opened.store->save_aor("1002", {make_binding("", "sip:1002@x", 1699999999)}).ok());
+    ASSERT_TRUE(opened.store->save_aor("1003", {make_binding("", "sip:1003@x", 1700000500)}).ok());
+  }  // closed, as at shutdown
+  EXPECT_TRUE(fs::exists(path));
+  OpenedStore reopened = SqliteStore::open(path);
+  ASSERT_EQ(reopened.error, "");
+  const LoadResult loaded = reopened.store->load_all(1700000000);
+  ASSERT_TRUE(loaded.ok()) << loaded.error;
+  EXPECT_EQ(contacts_of(loaded.bindings),
+            (Contacts{"1001 sip:1001@127.0.0.1:5070;transport=udp", "1003 sip:1003@x"}));
+  EXPECT_EQ(loaded.bindings[0], full_binding());
+}
+
+TEST(SqliteStore, UsesWriteAheadLoggingAndTheDocumentedTable) {
+  TempDir dir;
+  const fs::path path = dir.path() / "location.db";
+  OpenedStore opened = SqliteStore::open(path.string());
+  ASSERT_EQ(opened.error, "");
+  ASSERT_TRUE(opened.store->save_aor("1001", {full_binding()}).ok());
+  EXPECT_EQ(query_text(path, "PRAGMA journal_mode;"), "wal");
+  EXPECT_EQ(query_text(path,
+                       "SELECT aor || '|' || contact || '|' || received || '|' || call_id || '|' ||"
+                       " cseq || '|' || expires_at || '|' || q_milli || '|' || instance"
+                       " FROM bindings;"),
+            "1001|sip:1001@127.0.0.1:5070;transport=udp|127.0.0.1:5070|"
+            "a84b4c76e66710@pc33.example.com|4294967295|1700003600|700|"
+            "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>");
+  EXPECT_EQ(query_text(path, "PRAGMA user_version;"), "1");
+}
+
+TEST(SqliteStore, RefusesAFileFromANewerSchema) {
+  TempDir dir;
+  const fs::path path = dir.path() / "location.db";
+  sqlite3* connection = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &connection), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(connection, "PRAGMA user_version = 7;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(connection);
+  const OpenedStore opened = SqliteStore::open(path.string());
+  EXPECT_EQ(opened.store, nullptr);
+  EXPECT_EQ(opened.error, "sqlite:" + path.string() +
+                              ": schema version 7 is newer than this sipline understands (1)");
+}
+
+TEST(SqliteStore, ReportsAPathThatCannotBeCreated) {
+  TempDir dir;
+  std::ofstream(dir.path() / "a-file") << "not a folder";
+  const OpenedStore opened = SqliteStore::open((dir.path() / "a-file" / "location.db").string());
+  EXPECT_EQ(opened.store, nullptr);
+  EXPECT_NE(opened.error.find("cannot create " + (dir.path() / "a-file").string()),
+            std::string::npos)
+      << opened.error;
+}
+
+TEST(OpenStore, FollowsTheRegistrarStoreSetting) {
+  TempDir dir;
+  const OpenedStore memory = open_store({config::StoreKind::Memory, ""});
+  ASSERT_NE(memory.store, nullptr);
+  EXPECT_EQ(memory.store->describe(), "memory");
+
+  const std::string path = (dir.path() / "state" / "location.db").string();
+  const OpenedStore sqlite = open_store({config::StoreKind::Sqlite, path});
+  ASSERT_NE(sqlite.store, nullptr) << sqlite.error;
+  EXPECT_EQ(sqlite.store->describe(), "sqlite:" + path);
+  EXPECT_TRUE(fs::exists(path));
+
+  const OpenedStore redis = open_store({config::StoreKind::Redis, "redis://127.0.0.1:6379"});
+  EXPECT_EQ(redis.store, nullptr);
+  EXPECT_EQ(redis.error, "registrar.store: the redis store is not available in this build");
+}
+
+// The runtime's start-up path: what was saved before a restart is routable after it.
+TEST(SqliteStore, RestoredBindingsFillTheLocationTable) {
+  TempDir dir;
+  const std::string path = (dir.path() / "location.db").string();
+  {
+    OpenedStore opened = SqliteStore::open(path);
+    ASSERT_EQ(opened.error, "");
+    sip::Binding low = make_binding("", "sip:1002@10.0.0.2", 1700000100);
+    low.q_milli = 100;
+    ASSERT_TRUE(
+        opened.store->save_aor("1002", {low, make_binding("", "sip:1002@10.0.0.1", 1700000100)})
+            .ok());
+  }
+  OpenedStore reopened = SqliteStore::open(path);
+  ASSERT_EQ(reopened.error, "");
+  LocationTable table(1);
+  table.restore(reopened.store->load_all(1700000000).bindings);
+  const ContactsView view = table.lookup("1002");
+  ASSERT_EQ(view.size(), 2u);
+  EXPECT_EQ(view[0].uri, "sip:1002@10.0.0.1");
+  EXPECT_EQ(view[1].uri, "sip:1002@10.0.0.2");
+}
+
+// --- AsyncStore -------------------------------------------------------------------------------
+
+// Records what ran, where, and can hold a save until the test lets it go.
+class ProbeStore final : public LocationStore {
+ public:
+  LoadResult load_all(std::int64_t) override { return {}; }
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>&) override {
+    if (gate_) gate_->wait();
+    thread_ = std::this_thread::get_id();
+    if (aor.starts_with("fail")) return {"cannot save " + std::string(aor)};
+    return {};
+  }
+  StoreResult purge_expired(std::int64_t) override { return {}; }
+  StoreResult flush() override { return {}; }
+  std::string describe() const override { return "probe"; }
+
+  std::shared_future<void>* gate_ = nullptr;
+  std::thread::id thread_;
+};
+
+TEST(AsyncStore, WritesReachTheStoreInSubmissionOrder) {
+  TempDir dir;
+  OpenedStore opened = SqliteStore::open((dir.path() / "location.db").string());
+  ASSERT_EQ(opened.error, "");
+  AsyncStore async(std::move(opened.store));
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    const std::string aor = "10" + std::to_string(i % 10);
+    sip::Binding binding = make_binding(aor, "sip:" + aor + "@x", 1700000000 + i);
+    binding.cseq = i;
+    // Every seventh write is a removal, so a reordering changes the final state.
+    async.submit_save(
+        aor, i % 7 == 0 ? std::vector<sip::Binding>() : std::vector<sip::Binding>{binding});
+  }
+  async.submit_purge(1700000992);
+  async.drain();
+  EXPECT_EQ(async.pending(), 0u);
+  EXPECT_EQ(async.failures(), 0u);
+
+  // The last write of AOR 10k is i = 990 + k: 994 removed 104, the purge took 100..102.
+  const LoadResult loaded = async.load_all(0);
+  ASSERT_TRUE(loaded.ok()) << loaded.error;
+  std::vector<std::string> final_state;
+  for (const sip::Binding& binding : loaded.bindings) {
+    final_state.push_back(binding.aor + " cseq " + std::to_string(binding.cseq));
+  }
+  EXPECT_EQ(final_state,
+            (std::vector<std::string>{"103 cseq 993", "105 cseq 995", "106 cseq 996",
+                                      "107 cseq 997", "108 cseq 998", "109 cseq 999"}));
+}
+
+TEST(AsyncStore, SubmitReturnsWhileTheStoreIsBusy) {
+  auto probe = std::make_unique<ProbeStore>();
+  ProbeStore* store = probe.get();
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  store->gate_ = &gate;
+  AsyncStore async(std::move(probe));
+
+  async.submit_save("1001", {});
+  async.submit_save("1002", {});
+  EXPECT_EQ(async.pending(), 2u);  // the first save is held in the store, the caller is not
+  release.set_value();
+  async.drain();
+  EXPECT_EQ(async.pending(), 0u);
+  EXPECT_NE(store->thread_, std::this_thread::get_id());
+}
+
+TEST(AsyncStore, CountsAndReportsFailures) {
+  AsyncStore async(std::make_unique<ProbeStore>());
+  async.submit_save("fail-1", {});
+  async.submit_save("1001", {});
+  async.submit_save("fail-2", {});
+  async.drain();
+  EXPECT_EQ(async.failures(), 2u);
+  EXPECT_EQ(async.take_errors(),
+            (std::vector<std::string>{"cannot save fail-1", "cannot save fail-2"}));
+  EXPECT_TRUE(async.take_errors().empty());
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
