@@ -11,16 +11,12 @@
 #include "sip/message.hpp"
 #include "sip/name_addr.hpp"
 #include "sip/token_list.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sipline::sip {
 namespace {
 
-std::string read_corpus(const std::string& relative) {
-  std::ifstream in(std::string(SIPLINE_CORPUS_DIR) + "/" + relative, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using test::read_corpus;
 
 struct ManifestRow {
   std::string file;
@@ -42,17 +38,8 @@ std::vector<ManifestRow> load_manifest() {
   return rows;
 }
 
-// Holds the bytes alive next to the view parsed from them.
-struct CorpusMessage {
-  std::string bytes;
-  Message message;
-};
-
-std::unique_ptr<CorpusMessage> parse_file(const std::string& relative) {
-  auto parsed = std::make_unique<CorpusMessage>();
-  parsed->bytes = read_corpus(relative);
-  parse_message_into(parsed->message, parsed->bytes);
-  return parsed;
+std::unique_ptr<test::HeldMessage> parse_file(const std::string& relative) {
+  return test::parse_held(read_corpus(relative));
 }
 
 bool has_whitespace_or_brackets(std::string_view text) {
@@ -65,7 +52,7 @@ TEST_P(ManifestTest, FileGetsItsTreatment) {
   const ManifestRow& row = GetParam();
   const auto parsed = parse_file(row.file);
   ASSERT_FALSE(parsed->bytes.empty()) << row.file << " not found";
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   if (row.expectation == "accept" || row.expectation == "accept-app-error") {
     EXPECT_TRUE(m.ok()) << row.file << ": " << describe(m.error);
     EXPECT_FALSE(m.call_id.empty());
@@ -112,7 +99,7 @@ class RejectReasonTest : public ::testing::TestWithParam<RejectCase> {};
 
 TEST_P(RejectReasonTest, RefusedForTheRightReason) {
   const auto parsed = parse_file(GetParam().file);
-  EXPECT_EQ(describe(parsed->message.error), describe(GetParam().error)) << GetParam().file;
+  EXPECT_EQ(describe(parsed->error), describe(GetParam().error)) << GetParam().file;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -135,7 +122,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RejectedMessages, StillIndexTheLinesA400IsBuiltFrom) {
   // badvers.dat earns a 505, which needs the Via/From/To/Call-ID/CSeq lines.
   const auto parsed = parse_file("rfc4475/badvers.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   EXPECT_EQ(m.error, ParseError::UnsupportedVersion);
   EXPECT_EQ(m.version, "SIP/7.0");
   EXPECT_TRUE(m.headers_complete());
@@ -150,12 +137,12 @@ TEST(RejectedMessages, StillIndexTheLinesA400IsBuiltFrom) {
 
 TEST(RejectedMessages, UnterminatedHeaderSectionIsNotAnswerable) {
   const auto parsed = parse_file("rfc4475/baddn.dat");
-  EXPECT_FALSE(parsed->message.headers_complete());
+  EXPECT_FALSE(parsed->headers_complete());
 }
 
 TEST(ValidMessages, Wsinv) {
   const auto parsed = parse_file("rfc4475/wsinv.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Invite);
   EXPECT_EQ(m.request_uri_text, "sip:vivekg@chair-dnrc.example.com;unknownparam");
@@ -186,7 +173,7 @@ TEST(ValidMessages, Wsinv) {
 
 TEST(ValidMessages, Intmeth) {
   const auto parsed = parse_file("rfc4475/intmeth.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Extension);
   EXPECT_EQ(m.method_text, "!interesting-Method0123456789_*+`.%indeed'~");
@@ -204,7 +191,7 @@ TEST(ValidMessages, Intmeth) {
 
 TEST(ValidMessages, Esc01) {
   const auto parsed = parse_file("rfc4475/esc01.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.request_uri.user, "sips%3Auser%40example.com");
   EXPECT_EQ(m.request_uri.host_port.host, "example.net");
@@ -220,7 +207,7 @@ TEST(ValidMessages, Esc01) {
 
 TEST(ValidMessages, Escnull) {
   const auto parsed = parse_file("rfc4475/escnull.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Register);
   EXPECT_EQ(parse_uri(m.to.uri_text).value.user,
@@ -237,7 +224,7 @@ TEST(ValidMessages, Escnull) {
 
 TEST(ValidMessages, Esc02) {
   const auto parsed = parse_file("rfc4475/esc02.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Extension);  // RE%47IST%45R is not REGISTER
   EXPECT_EQ(m.method_text, "RE%47IST%45R");
@@ -253,7 +240,7 @@ TEST(ValidMessages, Esc02) {
 
 TEST(ValidMessages, Lwsdisp) {
   const auto parsed = parse_file("rfc4475/lwsdisp.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Options);
   EXPECT_EQ(m.call_id, "lwsdisp.1234abcd@funky.example.com");
@@ -267,7 +254,7 @@ TEST(ValidMessages, Lwsdisp) {
 
 TEST(ValidMessages, Longreq) {
   const auto parsed = parse_file("rfc4475/longreq.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.via_count, 34);
   EXPECT_EQ(m.top_via.sent_by.host, "sip33.example.com");
@@ -285,7 +272,7 @@ TEST(ValidMessages, Longreq) {
 
 TEST(ValidMessages, DblreqProcessesOnlyTheRegister) {
   const auto parsed = parse_file("rfc4475/dblreq.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Register);
   EXPECT_EQ(m.call_id, "dblreq.0ha0isndaksdj99sdfafnl3lk233412");
@@ -302,7 +289,7 @@ TEST(ValidMessages, DblreqProcessesOnlyTheRegister) {
 
 TEST(ValidMessages, Semiuri) {
   const auto parsed = parse_file("rfc4475/semiuri.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.request_uri.user, "user;par=u%40example.net");
   EXPECT_EQ(m.request_uri.host_port.host, "example.com");
@@ -314,7 +301,7 @@ TEST(ValidMessages, Semiuri) {
 
 TEST(ValidMessages, Transports) {
   const auto parsed = parse_file("rfc4475/transports.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.call_id, "transports.kijh4akdnaqjkwendsasfdj");
   ASSERT_EQ(m.via_count, 5);
@@ -327,7 +314,7 @@ TEST(ValidMessages, Transports) {
 
 TEST(ValidMessages, Mpart01) {
   const auto parsed = parse_file("rfc4475/mpart01.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.method, Method::Message);
   EXPECT_EQ(m.call_id, "3d9485ad0c49859b@Zmx1ZmZ5LW1hYy0xNi5sb2NhbA..");
@@ -342,7 +329,7 @@ TEST(ValidMessages, Mpart01) {
 
 TEST(ValidMessages, Unreason) {
   const auto parsed = parse_file("rfc4475/unreason.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_TRUE(m.is_response());
   EXPECT_EQ(m.status_code, 200);
@@ -358,7 +345,7 @@ TEST(ValidMessages, Unreason) {
 
 TEST(ValidMessages, Noreason) {
   const auto parsed = parse_file("rfc4475/noreason.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.status_code, 100);
   EXPECT_TRUE(m.reason_phrase.empty());
@@ -370,7 +357,7 @@ TEST(ValidMessages, Noreason) {
 
 TEST(ValidMessages, Inv2543HasNoMaxForwardsNorContentLength) {
   const auto parsed = parse_file("rfc4475/inv2543.dat");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_FALSE(m.has_max_forwards);
   EXPECT_FALSE(m.has_content_length);
@@ -381,7 +368,7 @@ TEST(ValidMessages, Inv2543HasNoMaxForwardsNorContentLength) {
 
 TEST(CarrierMessages, InviteWithFiveViasAndRecordRoutes) {
   const auto parsed = parse_file("carrier/invite-carrier-sdp.sip");
-  const Message& m = parsed->message;
+  const Message& m = *parsed;
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_EQ(m.via_count, 5);
   EXPECT_EQ(m.top_via.sent_by.host, "198.51.100.20");

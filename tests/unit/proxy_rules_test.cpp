@@ -11,34 +11,19 @@
 #include "sip/branch.hpp"
 #include "sip/message.hpp"
 #include "sip/rewrite.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sipline::sip {
 namespace {
 
-std::string read_corpus(const std::string& name) {
-  std::ifstream file(std::string(SIPLINE_CORPUS_DIR) + "/" + name, std::ios::binary);
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  EXPECT_FALSE(bytes.str().empty()) << name;
-  return bytes.str();
-}
-
-// A parsed message that owns its bytes. Message is about 10 KiB: it lives on the heap.
-struct HeldMessage : Message {
-  std::string bytes;
-};
+using test::HeldMessage;
+using test::parse_held;
+using test::parse_ok;
+using test::read_corpus;
+using test::replace_once;
 
 std::unique_ptr<HeldMessage> parse(std::string bytes) {
-  auto held = std::make_unique<HeldMessage>();
-  held->bytes = std::move(bytes);
-  parse_message_into(*held, held->bytes);
-  return held;
-}
-
-std::unique_ptr<HeldMessage> parse_ok(std::string bytes) {
-  auto held = parse(std::move(bytes));
-  EXPECT_TRUE(held->ok()) << describe(held->error) << "\n" << held->bytes;
-  return held;
+  return parse_held(std::move(bytes));
 }
 
 constexpr BranchKey kKey{0x5eed1234abcdULL};

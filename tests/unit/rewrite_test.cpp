@@ -9,40 +9,19 @@
 #include <vector>
 
 #include "sip/message.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sipline::sip {
 namespace {
 
-std::string read_corpus(const std::string& name) {
-  std::ifstream file(std::string(SIPLINE_CORPUS_DIR) + "/" + name, std::ios::binary);
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
-// Replaces the one occurrence of `from` (the test fails when it is not there exactly once).
-std::string replace_once(std::string text, const std::string& from, const std::string& to) {
-  const std::size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  EXPECT_EQ(text.find(from, at + 1), std::string::npos) << from;
-  if (at != std::string::npos) text.replace(at, from.size(), to);
-  return text;
-}
-
-// A parsed message that owns its bytes (the views point into them). Message is about
-// 10 KiB: it lives on the heap, not in the test's stack frame.
-struct HeldMessage : Message {
-  std::string bytes;
-};
+using test::HeldMessage;
+using test::parse_held;
+using test::parse_ok;
+using test::read_corpus;
+using test::replace_once;
 
 std::unique_ptr<HeldMessage> parse(std::string bytes, bool expect_ok = true) {
-  auto held = std::make_unique<HeldMessage>();
-  held->bytes = std::move(bytes);
-  parse_message_into(*held, held->bytes);
-  if (expect_ok) {
-    EXPECT_TRUE(held->ok()) << describe(held->error) << "\n" << held->bytes;
-  }
-  return held;
+  return expect_ok ? parse_ok(std::move(bytes)) : parse_held(std::move(bytes));
 }
 
 constexpr std::size_t kGuard = 32;
