@@ -15,6 +15,8 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libsofia-sip-ua-dev libosip2-dev
   sip-tester iproute2 iputils-ping ethtool tcpdump
+  # end-to-end tests (tests/e2e): Python driver, Linphone client, unshare for a private netns
+  python3 linphone-cli util-linux
 )
 
 missing=()

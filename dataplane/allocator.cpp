@@ -1,0 +1,42 @@
+#include "dataplane/allocator.hpp"
+
+#include <jemalloc/jemalloc.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace sipline::dataplane {
+
+AllocatorCheck check_allocator() {
+  AllocatorCheck check;
+  const char* version = nullptr;
+  std::size_t size = sizeof version;
+  if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) {
+    check.problem = "mallctl(\"version\") failed";
+    return check;
+  }
+  check.version = version;
+  // The symbol being there does not prove that malloc() goes to it (another allocator could
+  // have been preloaded): allocate through malloc and see jemalloc's per-thread counter move.
+  std::uint64_t* allocated = nullptr;
+  size = sizeof allocated;
+  if (mallctl("thread.allocatedp", &allocated, &size, nullptr, 0) != 0 || allocated == nullptr) {
+    check.problem = "mallctl(\"thread.allocatedp\") failed";
+    return check;
+  }
+  // Volatile reads: the compiler knows malloc() writes no memory the program can see, and
+  // would otherwise reuse the first read for the second.
+  const volatile std::uint64_t* counter = allocated;
+  const std::uint64_t before = *counter;
+  void* volatile block = std::malloc(64 * 1024);
+  const std::uint64_t after = *counter;
+  std::free(block);
+  if (after < before + 64 * 1024) {
+    check.problem = "malloc() is not served by jemalloc";
+    return check;
+  }
+  check.jemalloc = true;
+  return check;
+}
+
+}  // namespace sipline::dataplane

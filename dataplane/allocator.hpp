@@ -1,0 +1,17 @@
+// sipline links jemalloc as its malloc (DESIGN.md §3: it serves the control plane; workers do
+// not allocate per packet). Linking is not proof: this asks jemalloc itself.
+#pragma once
+
+#include <string>
+
+namespace sipline::dataplane {
+
+struct AllocatorCheck {
+  bool jemalloc = false;  // mallctl answered and malloc() is served by it
+  std::string version;    // "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c"
+  std::string problem;    // why not, when !jemalloc
+};
+
+AllocatorCheck check_allocator();
+
+}  // namespace sipline::dataplane

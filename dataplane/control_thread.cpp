@@ -1,0 +1,257 @@
+#include "dataplane/control_thread.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "dataplane/log.hpp"
+#include "sip/proxy_rules.hpp"
+#include "sip/rewrite.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// A full purge of the store runs at least this often even when the table expired nothing
+// (bindings restored at start that the table already dropped, a purge that failed).
+constexpr std::int64_t kPurgeIntervalSeconds = 60;
+
+sigset_t control_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+sip::RegistrarSettings registrar_settings(const config::Config& config) {
+  sip::RegistrarSettings settings;
+  settings.domains = config.domain.names;
+  settings.realm = config.domain.realm();
+  settings.auth = config.registrar.auth;
+  settings.algorithms = config.registrar.algorithms;
+  settings.min_expires = config.registrar.min_expires;
+  settings.max_expires = config.registrar.max_expires;
+  settings.default_expires = config.registrar.default_expires;
+  settings.max_contacts = config.registrar.max_contacts;
+  return settings;
+}
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+void block_control_signals() {
+  const sigset_t set = control_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A datagram socket never raises SIGPIPE, but the store or a later admin socket might.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+ControlThread::ControlThread(const ControlShared& shared)
+    : shared_(shared),
+      fabric_(*shared.fabric),
+      pool_(shared.fabric->control(), kPacketsForControl),
+      message_(std::make_unique<sip::Message>()),
+      settings_(registrar_settings(*shared.pipeline->config)),
+      authenticator_(sip::registrar_auth_settings(settings_, shared.pipeline->nonce_secret)) {
+  const sigset_t set = control_signals();
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (signal_fd_ < 0 || timer_fd_ < 0) {
+    std::perror("sipline: error: signalfd/timerfd");
+    std::abort();
+  }
+  itimerspec every_second{};
+  every_second.it_interval.tv_sec = 1;
+  every_second.it_value.tv_sec = 1;
+  timerfd_settime(timer_fd_, 0, &every_second, nullptr);
+}
+
+ControlThread::~ControlThread() {
+  ::close(signal_fd_);
+  ::close(timer_fd_);
+}
+
+std::string ControlThread::run() {
+  Waker& waker = fabric_.waker(fabric_.control());
+  for (;;) {
+    take_returns();
+    const bool busy = handle_registers(unix_now()) > 0;
+    // Sleep only when no ring has work; a busy loop still looks at timers and signals
+    // (poll with timeout 0), so a stream of REGISTERs cannot starve expiry or SIGTERM.
+    bool sleep = false;
+    if (!busy) {
+      waker.announce_sleep();
+      sleep = true;
+      for (std::size_t worker = 0; worker < fabric_.workers() && sleep; ++worker) {
+        sleep = fabric_.work(worker, fabric_.control()).empty_approx();
+      }
+    }
+    pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {waker.fd(), POLLIN, 0}};
+    // No timeout when sleeping: the timerfd wakes the loop every second anyway.
+    if (::poll(fds, 3, sleep ? -1 : 0) < 0 && errno != EINTR) {
+      SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
+    }
+    waker.woke((fds[2].revents & POLLIN) != 0);
+
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t expirations = 0;
+      while (::read(timer_fd_, &expirations, sizeof expirations) < 0 && errno == EINTR) {
+      }
+      tick(unix_now());
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo == SIGUSR1) {
+          write_stderr(counters_text());
+        } else if (info.ssi_signo == SIGHUP) {
+          SIPLINE_LOG_INFO("SIGHUP: configuration reload is not supported yet; ignored");
+        } else {
+          return info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        }
+      }
+    }
+  }
+}
+
+void ControlThread::take_returns() {
+  std::array<Packet*, kBurst> packets;
+  for (std::size_t worker = 0; worker < fabric_.workers(); ++worker) {
+    std::size_t count;
+    while ((count = fabric_.back(worker, fabric_.control()).dequeue_burst(packets)) > 0) {
+      pool_.release_burst(std::span(packets.data(), count));
+    }
+  }
+}
+
+std::size_t ControlThread::handle_registers(std::int64_t now) {
+  std::size_t handled = 0;
+  std::array<Packet*, kBurst> packets;
+  for (std::size_t worker = 0; worker < fabric_.workers(); ++worker) {
+    const std::size_t count = fabric_.work(worker, fabric_.control()).dequeue_burst(packets);
+    for (std::size_t i = 0; i < count; ++i) {
+      Packet* packet = packets[i];
+      handle_register(packet, worker, now);
+      // Back to the worker that received it (its home), never full (fabric.hpp).
+      fabric_.back(fabric_.control(), packet->home).enqueue(packet);
+    }
+    handled += count;
+  }
+  return handled;
+}
+
+void ControlThread::handle_register(Packet* packet, std::size_t worker, std::int64_t now) {
+  sip::parse_message_into(*message_, packet->bytes());
+  const sip::Message& request = *message_;
+  if (!request.ok() || request.method != sip::Method::Register) {
+    // The worker parsed it already; only a bug gets here.
+    counters_.dropped_parse.add();
+    return;
+  }
+  counters_.registers.add();
+  const PeerText source = format_peer(packet->peer);
+  LocationTable& location = *shared_.location;
+  const sip::RegistrarContext context{settings_, *shared_.pipeline->users, authenticator_};
+  const sip::RegisterOutcome outcome =
+      sip::handle_register(request, source.view(), now, context,
+                           [&location](std::string_view aor) { return location.bindings(aor); });
+  if (outcome.changed && !outcome.aor.empty()) {
+    location.replace(outcome.aor, outcome.bindings_after);
+    shared_.store->submit_save(outcome.aor, outcome.bindings_after);
+    location.reclaim();
+  }
+  if (outcome.code == 403) {
+    SIPLINE_LOG_INFO("REGISTER from %s for \"%s\": 403 (%s, user \"%s\")", source.view().data(),
+                     outcome.aor.c_str(), std::string(sip::auth_result_name(outcome.auth)).c_str(),
+                     outcome.username.c_str());
+  } else {
+    SIPLINE_LOG_DEBUG("REGISTER from %s for \"%s\": %u, %zu binding(s)", source.view().data(),
+                      outcome.aor.c_str(), outcome.code, outcome.bindings_after.size());
+  }
+  send_response(*packet, worker, outcome);
+}
+
+void ControlThread::send_response(const Packet& request, std::size_t worker,
+                                  const sip::RegisterOutcome& outcome) {
+  Packet* response = pool_.allocate();
+  if (response == nullptr) {
+    counters_.dropped_no_buffer.add();
+    if (!logged_no_buffer_) {
+      logged_no_buffer_ = true;
+      SIPLINE_LOG_WARN("control thread: all %zu response buffers in use; REGISTER unanswered",
+                       pool_.size());
+    }
+    return;
+  }
+  const ToTag tag = local_to_tag(message_->call_id, shared_.pipeline->to_tag_key);
+  sip::LocalResponse local;
+  local.code = outcome.code;
+  local.reason = outcome.reason;
+  local.to_tag = outcome.needs_to_tag ? tag.view() : std::string_view();
+  local.extra_headers = outcome.extra_headers;
+  const sip::Written written = sip::write_local_response(*message_, local, response->buffer());
+  if (!written.ok() || written.size > kMaxUdpSendPayload) {
+    counters_.dropped_no_buffer.add();
+    pool_.release(response);
+    return;
+  }
+  response->length = static_cast<std::uint32_t>(written.size);
+  response->peer =
+      with_port(request.peer, sip::local_response_port(*message_, request.peer.port()));
+  response->socket = request.socket;
+  response->intent = PacketIntent::Transmit;
+  // The control → worker ring has a slot for every packet of the control pool: never full.
+  if (fabric_.work(fabric_.control(), worker).enqueue(response) != 1) {
+    counters_.dropped_ring_full.add();
+    pool_.release(response);
+    return;
+  }
+  counters_.responses.add();
+  fabric_.waker(worker).wake();
+}
+
+void ControlThread::tick(std::int64_t now) {
+  LocationTable& location = *shared_.location;
+  const std::vector<std::string> expired = location.expire(now);
+  for (const std::string& aor : expired) {
+    SIPLINE_LOG_DEBUG("bindings of \"%s\" expired", aor.c_str());
+  }
+  if (!expired.empty() || now - last_purge_ >= kPurgeIntervalSeconds) {
+    shared_.store->submit_purge(now);
+    last_purge_ = now;
+  }
+  location.reclaim();
+  report_store_errors();
+}
+
+void ControlThread::report_store_errors() {
+  for (const std::string& error : shared_.store->take_errors()) {
+    counters_.store_errors.add();
+    SIPLINE_LOG_WARN("location store: %s", error.c_str());
+  }
+}
+
+std::string ControlThread::counters_text() const {
+  std::string text;
+  for (std::size_t worker = 0; worker < shared_.worker_counters.size(); ++worker) {
+    text += format_worker_counters(worker, shared_.worker_counters[worker]);
+  }
+  text += format_total_counters(shared_.worker_counters);
+  text += format_control_counters(counters_);
+  return text;
+}
+
+}  // namespace sipline::dataplane

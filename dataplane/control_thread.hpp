@@ -1,0 +1,90 @@
+// The control thread (DESIGN.md §1): the main thread once the workers run.
+//
+// It owns everything that may be slow or needs a single writer:
+//   - REGISTER: workers hand REGISTERs for our domains over their work rings; the registrar
+//     (sip/registrar.hpp) decides; the result goes to the location table (single writer,
+//     QSBR-protected readers) and to the store (AsyncStore: a TBB arena thread does the
+//     SQLite writes, so this loop never waits for the disk); the response is written into a
+//     packet of the control pool and handed to the same worker, which sends it from its own
+//     socket in its next transmit burst (one sender per socket).
+//   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
+//   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters;
+//   - statistics: reads the workers' counters (relaxed loads, no lock).
+// It sleeps in poll() on the signalfd, a 1 s timerfd and its waker's eventfd.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "dataplane/fabric.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/stats.hpp"
+#include "sip/digest_auth.hpp"
+#include "sip/message.hpp"
+#include "sip/registrar.hpp"
+
+namespace sipline::dataplane {
+
+// Blocks SIGINT, SIGTERM, SIGUSR1 and SIGHUP in the calling thread (and so in every thread
+// it creates afterwards) and ignores SIGPIPE; they are then read from a signalfd. Call it in
+// main() before any thread starts.
+void block_control_signals();
+
+struct ControlShared {
+  Fabric* fabric = nullptr;
+  std::span<const WorkerCounters> worker_counters;
+  const PipelineContext* pipeline = nullptr;  // identity, users, secrets, config
+  LocationTable* location = nullptr;
+  AsyncStore* store = nullptr;
+};
+
+class ControlThread {
+ public:
+  explicit ControlThread(const ControlShared& shared);
+  ~ControlThread();
+  ControlThread(const ControlThread&) = delete;
+  ControlThread& operator=(const ControlThread&) = delete;
+
+  // Runs until SIGINT or SIGTERM; returns the signal's name for the log.
+  std::string run();
+
+  // One pass over the REGISTER rings (tests drive it directly); returns how many it handled.
+  std::size_t handle_registers(std::int64_t now);
+  // The 1 s timer: expiry, purge, reclamation, store errors.
+  void tick(std::int64_t now);
+
+  // Logs (and counts) what the store reported as failed since the last call.
+  void report_store_errors();
+
+  // Every counter line: one per worker, the total, the control thread's.
+  std::string counters_text() const;
+
+  const ControlCounters& counters() const { return counters_; }
+
+ private:
+  void take_returns();
+  void handle_register(Packet* packet, std::size_t worker, std::int64_t now);
+  void send_response(const Packet& request, std::size_t worker,
+                     const sip::RegisterOutcome& outcome);
+
+  ControlShared shared_;
+  Fabric& fabric_;
+  PacketPool pool_;
+  std::unique_ptr<sip::Message> message_;
+  sip::RegistrarSettings settings_;
+  sip::DigestAuthenticator authenticator_;
+  ControlCounters counters_;
+  std::int64_t last_purge_ = 0;
+  int signal_fd_ = -1;
+  int timer_fd_ = -1;
+  bool logged_no_buffer_ = false;
+};
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,148 @@
+#include "dataplane/dpdk/net_headers.hpp"
+
+#include "dataplane/dpdk/dpdk_sizing.hpp"
+
+namespace sipline::dataplane::dpdk {
+
+std::array<std::uint8_t, 16> solicited_node_group(const std::uint8_t* address) {
+  std::array<std::uint8_t, 16> group{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+  std::memcpy(group.data() + 13, address + 13, 3);
+  return group;
+}
+
+rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group) {
+  rte_ether_addr mac{{0x33, 0x33, group[12], group[13], group[14], group[15]}};
+  return mac;
+}
+
+std::optional<Endpoint> endpoint_from_sockaddr(const sockaddr_storage& storage) {
+  Endpoint endpoint;
+  if (storage.ss_family == AF_INET) {
+    sockaddr_in in4;
+    std::memcpy(&in4, &storage, sizeof in4);
+    endpoint.address.family = lb::AddressFamily::Ipv4;
+    std::memcpy(endpoint.address.bytes.data(), &in4.sin_addr, 4);
+    endpoint.port = rte_be_to_cpu_16(in4.sin_port);
+    return endpoint;
+  }
+  if (storage.ss_family == AF_INET6) {
+    sockaddr_in6 in6;
+    std::memcpy(&in6, &storage, sizeof in6);
+    endpoint.address.family = lb::AddressFamily::Ipv6;
+    std::memcpy(endpoint.address.bytes.data(), &in6.sin6_addr, 16);
+    endpoint.port = rte_be_to_cpu_16(in6.sin6_port);
+    return endpoint;
+  }
+  return std::nullopt;
+}
+
+sockaddr_storage sockaddr_from_endpoint(const Endpoint& endpoint) {
+  sockaddr_storage storage{};
+  if (is_ipv6(endpoint.address)) {
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = rte_cpu_to_be_16(endpoint.port);
+    std::memcpy(&in6.sin6_addr, endpoint.address.bytes.data(), 16);
+    std::memcpy(&storage, &in6, sizeof in6);
+  } else {
+    sockaddr_in in4{};
+    in4.sin_family = AF_INET;
+    in4.sin_port = rte_cpu_to_be_16(endpoint.port);
+    std::memcpy(&in4.sin_addr, endpoint.address.bytes.data(), 4);
+    std::memcpy(&storage, &in4, sizeof in4);
+  }
+  return storage;
+}
+
+bool Interface::ipv6_on_link(const std::uint8_t* address) const {
+  if (!has_ipv6) return false;
+  const std::size_t whole = ipv6_prefix_length / 8;
+  if (std::memcmp(address, ipv6.data(), whole) != 0) return false;
+  const unsigned rest = ipv6_prefix_length % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+  return (address[whole] & mask) == (ipv6[whole] & mask);
+}
+
+std::optional<IpAddress> Interface::next_hop(const IpAddress& destination) const {
+  if (is_ipv6(destination)) {
+    if (ipv6_on_link(destination.bytes.data())) return destination;
+    return std::nullopt;
+  }
+  rte_be32_t address;
+  std::memcpy(&address, destination.bytes.data(), 4);
+  if (ipv4_on_link(address)) return destination;
+  if (gateway4 == 0) return std::nullopt;
+  return ipv4_address_at(&gateway4);
+}
+
+std::optional<IpAddress> Interface::source_for(const IpAddress& destination) const {
+  if (is_ipv6(destination)) {
+    if (!has_ipv6) return std::nullopt;
+    return ipv6_address_at(ipv6.data());
+  }
+  return ipv4_address_at(&ipv4);
+}
+
+InterfaceMade make_interface(const InterfaceSettings& settings, const rte_ether_addr& mac) {
+  InterfaceMade made;
+  Interface& interface = made.value;
+  if (settings.address.address.family != lb::AddressFamily::Ipv4 ||
+      settings.address.length > 32 || settings.address.address.is_unspecified()) {
+    made.error = "[dataplane] address must be an IPv4 interface address such as 10.99.0.1/24";
+    return made;
+  }
+  if (settings.mtu < kMinMtu || settings.mtu > kMaxMtu) {
+    made.error = "[dataplane] mtu must be between " + std::to_string(kMinMtu) + " and " +
+                 std::to_string(kMaxMtu);
+    return made;
+  }
+  if (settings.vlan > 4094) {
+    made.error = "VLAN id must be 0 (untagged) to 4094";
+    return made;
+  }
+  if (settings.sip_ports.empty() || settings.sip_ports.size() > kMaxSipPorts) {
+    made.error = "between 1 and " + std::to_string(kMaxSipPorts) + " SIP ports are served";
+    return made;
+  }
+  interface.mac = mac;
+  std::memcpy(&interface.ipv4, settings.address.address.bytes.data(), 4);
+  const std::uint32_t mask =
+      settings.address.length == 0 ? 0 : ~std::uint32_t{0} << (32 - settings.address.length);
+  interface.ipv4_mask = rte_cpu_to_be_32(mask);
+  if (settings.gateway) {
+    if (settings.gateway->family != lb::AddressFamily::Ipv4) {
+      made.error = "[dataplane] gateway must be an IPv4 address";
+      return made;
+    }
+    std::memcpy(&interface.gateway4, settings.gateway->bytes.data(), 4);
+    if (!interface.ipv4_on_link(interface.gateway4)) {
+      made.error = "[dataplane] gateway " + settings.gateway->to_string() +
+                   " is not on the subnet of " + settings.address.to_string();
+      return made;
+    }
+  }
+  if (settings.address6) {
+    if (settings.address6->address.family != lb::AddressFamily::Ipv6 ||
+        settings.address6->length > 128) {
+      made.error = "[dataplane] address6 must be an IPv6 interface address such as 2001:db8::1/64";
+      return made;
+    }
+    interface.has_ipv6 = true;
+    interface.ipv6 = settings.address6->address.bytes;
+    interface.ipv6_prefix_length = settings.address6->length;
+    interface.ipv6_solicited_node = solicited_node_group(interface.ipv6.data());
+  }
+  interface.mtu = settings.mtu;
+  interface.vlan = settings.vlan;
+  for (const std::uint16_t port : settings.sip_ports) {
+    if (port == 0) {
+      made.error = "SIP port 0 cannot be served";
+      return made;
+    }
+    interface.sip_ports[interface.sip_port_count++] = port;
+  }
+  return made;
+}
+
+}  // namespace sipline::dataplane::dpdk

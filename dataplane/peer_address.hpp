@@ -1,0 +1,59 @@
+// Transport addresses as the socket calls take them, and the conversions the pipeline needs
+// between them and SIP text (Via sent-by, received/rport, Contact URIs, "ip:port" bindings).
+// Only IP literals are turned into addresses: a worker never resolves a name (DNS would
+// block), so a host name as next hop is counted as unroutable.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/address.hpp"
+
+namespace sipline::dataplane {
+
+struct PeerAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  bool is_ipv6() const { return storage.ss_family == AF_INET6; }
+  bool empty() const { return length == 0; }
+  std::uint16_t port() const;
+};
+
+// The same address with another port.
+PeerAddress with_port(const PeerAddress& address, std::uint16_t port);
+
+// Same family, address and port.
+bool same_peer(const PeerAddress& a, const PeerAddress& b);
+
+PeerAddress to_peer_address(const config::SocketAddress& address);
+
+// `host` is an IPv4 literal or a bracketed IPv6 reference ("[2001:db8::1]", as it appears in
+// a URI or Via); a host name, an empty host or port 0 gives std::nullopt.
+std::optional<PeerAddress> peer_from_host(std::string_view host, std::uint16_t port);
+
+// A bare IP literal ("192.0.2.1", or "2001:db8::1" when `ipv6`) and a port (not 0).
+std::optional<PeerAddress> peer_from_ip(std::string_view literal, bool ipv6, std::uint16_t port);
+
+// "192.0.2.1:5060" or "[2001:db8::1]:5060" (a binding's `received`).
+std::optional<PeerAddress> peer_from_text(std::string_view text);
+
+// "ip:port" / "[ip6]:port" text in a fixed buffer (no allocation: workers use it).
+struct PeerText {
+  std::array<char, 64> text{};
+  std::uint8_t size = 0;
+  std::string_view view() const { return {text.data(), size}; }
+};
+PeerText format_peer(const PeerAddress& address);
+
+// The address alone, without port or brackets ("192.0.2.1", "2001:db8::1"): what RFC 3261
+// §18.2.1 puts in Via;received.
+PeerText format_peer_host(const PeerAddress& address);
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,389 @@
+#include "dataplane/pipeline.hpp"
+
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "sip/branch.hpp"
+#include "sip/call_id_scan.hpp"
+#include "sip/rewrite.hpp"
+#include "sip/status_codes.hpp"
+#include "sip/text.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::uint16_t kDefaultSipPort = 5060;
+constexpr std::uint16_t kDefaultSipsPort = 5061;
+
+template <class T>
+T random_value() {
+  T value{};
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) {
+    std::fprintf(stderr, "sipline: error: no randomness from OpenSSL\n");
+    std::abort();
+  }
+  return value;
+}
+
+Outcome drop(DropReason reason) {
+  Outcome outcome;
+  outcome.verdict = Verdict::Drop;
+  outcome.drop = reason;
+  return outcome;
+}
+
+std::optional<PeerAddress> peer_from_next_hop(const sip::NextHop& hop) {
+  if (!hop.is_ip()) return std::nullopt;
+  return peer_from_ip(hop.host, hop.kind == sip::HostKind::Ipv6Reference, hop.port);
+}
+
+// A registered contact's address: where the REGISTER came from when the registrar recorded
+// it (a UA behind NAT is reachable there, not at the private address in its Contact), else
+// the Contact URI's host and port.
+std::optional<PeerAddress> contact_destination(const ContactView& contact) {
+  if (!contact.received.empty()) {
+    if (std::optional<PeerAddress> received = peer_from_text(contact.received)) return received;
+  }
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(contact.uri);
+  if (!uri.ok()) return std::nullopt;
+  const sip::HostPort& host = uri.value.host_port;
+  if (host.kind != sip::HostKind::Ipv4 && host.kind != sip::HostKind::Ipv6Reference) {
+    return std::nullopt;  // a name: resolving it would block the worker
+  }
+  const std::uint16_t port = host.has_port                              ? host.port
+                             : uri.value.scheme == sip::UriScheme::Sips ? kDefaultSipsPort
+                                                                        : kDefaultSipPort;
+  return peer_from_host(host.host, port);
+}
+
+// Appends to a fixed buffer; remembers whether anything did not fit.
+class LineWriter {
+ public:
+  explicit LineWriter(std::span<char> out) : out_(out) {}
+  void append(std::string_view text) {
+    if (text.size() > out_.size() - size_) {
+      overflow_ = true;
+      return;
+    }
+    std::memcpy(out_.data() + size_, text.data(), text.size());
+    size_ += text.size();
+  }
+  bool overflow() const { return overflow_; }
+  std::string_view view() const { return {out_.data(), size_}; }
+
+ private:
+  std::span<char> out_;
+  std::size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+// "Contact: <uri>[;q=0.5]\r\n" (RFC 3261 §20.10; q with at most three decimals, §25.1).
+void append_contact_line(LineWriter& writer, std::string_view uri, std::uint16_t q_milli) {
+  writer.append("Contact: <");
+  writer.append(uri);
+  writer.append(">");
+  if (q_milli < 1000) {
+    char q[8] = {'0', '.', char('0' + q_milli / 100), char('0' + q_milli / 10 % 10),
+                 char('0' + q_milli % 10)};
+    std::size_t size = 5;
+    while (size > 3 && q[size - 1] == '0')
+      --size;
+    if (q_milli == 0) size = 1;  // "0"
+    writer.append(";q=");
+    writer.append({q, size});
+  }
+  writer.append("\r\n");
+}
+
+}  // namespace
+
+ToTag local_to_tag(std::string_view call_id, std::uint64_t key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // Keyed so that the tags of one boot cannot be predicted from the Call-ID by others.
+  std::uint64_t hash = sip::call_id_hash(call_id) ^ key;
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdULL;
+  hash ^= hash >> 33;
+  ToTag tag;
+  tag.text[0] = 's';
+  tag.text[1] = 'l';
+  for (std::size_t i = 0; i < 16; ++i)
+    tag.text[2 + i] = kHex[(hash >> (60 - 4 * i)) & 0xF];
+  return tag;
+}
+
+std::unique_ptr<PipelineContext> PipelineContext::create(
+    std::shared_ptr<const config::Config> config, LocationTable* location) {
+  auto context = std::make_unique<PipelineContext>();
+  for (const std::string& name : config->domain.names)
+    context->identity.add_domain(name);
+  for (const config::SocketAddress& address : config->listen.udp) {
+    context->identity.add_listen_address(address.address.to_string(), address.port);
+    context->listen.push_back(to_peer_address(address));
+  }
+  context->identity.record_route = config->domain.record_route;
+  context->identity.branch_key.secret = random_value<std::uint64_t>();
+  context->to_tag_key = random_value<std::uint64_t>();
+  context->nonce_secret = sip::random_nonce_secret();
+  std::vector<std::pair<std::string, std::string>> users;
+  for (const config::User& user : config->users)
+    users.emplace_back(user.user, user.password);
+  context->users = std::make_unique<sip::UserTable>(std::move(users));
+  context->routes = lb::RouteTable(config->routes);
+  context->location = location;
+  context->config = std::move(config);
+  return context;
+}
+
+Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
+    : context_(context),
+      message_(std::make_unique<sip::Message>()),
+      authenticator_(sip::DigestAuthSettings{
+          .realm = context.config->domain.realm(),
+          .algorithms = context.config->registrar.algorithms,
+          .secret = context.nonce_secret,
+          .issuer = static_cast<std::uint16_t>(1 + worker_index),
+      }) {}
+
+Outcome Pipeline::process(const Packet& packet, std::int64_t now, std::span<char> out) {
+  sip::parse_message_into(*message_, packet.bytes());
+  if (message_->is_response()) return process_response(packet, out);
+  return process_request(packet, now, out);
+}
+
+Outcome Pipeline::process_request(const Packet& packet, std::int64_t now, std::span<char> out) {
+  const sip::Message& request = *message_;
+  const sip::RequestCheck check = sip::check_request(request, context_.identity);
+  if (check.verdict == sip::RequestVerdict::Drop) return drop(DropReason::Parse);
+  if (check.verdict == sip::RequestVerdict::Respond) {
+    return respond(packet, check.code, check.reason, check.extra.view(), out);
+  }
+  // §17.2.1: the ACK for a non-2xx response we sent carries our To tag; it ends the
+  // (stateless) transaction here and must not be forwarded.
+  if (request.method == sip::Method::Ack && request.to.has_tag &&
+      request.to.tag == local_to_tag(request.call_id, context_.to_tag_key).view()) {
+    Outcome outcome;
+    outcome.verdict = Verdict::Absorbed;
+    return outcome;
+  }
+  const sip::RoutePlan plan = sip::preprocess_routes(request, context_.identity);
+  if (plan.strict_router) return drop(DropReason::StrictRoute);
+  const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_.identity);
+  switch (next.source) {
+    case sip::NextHopSource::BadRoute:
+      return respond(packet, 400, "Bad Route Header", {}, out);
+    case sip::NextHopSource::RouteHeader:
+    case sip::NextHopSource::RequestUri: {
+      const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop);
+      if (!hop) return drop(DropReason::Unroutable);
+      return forward(packet, plan, *hop, {}, out);
+    }
+    case sip::NextHopSource::RouteTable:
+      break;
+  }
+  if (request.method == sip::Method::Register &&
+      sip::uri_is_ours(request.request_uri, context_.identity)) {
+    Outcome outcome;
+    outcome.verdict = Verdict::ToControl;
+    return outcome;
+  }
+  return route_by_table(packet, plan, now, out);
+}
+
+Outcome Pipeline::route_by_table(const Packet& packet, const sip::RoutePlan& plan, std::int64_t now,
+                                 std::span<char> out) {
+  const lb::RouteRule* route = context_.routes.match(*message_);
+  if (route == nullptr) return respond(packet, 404, {}, {}, out);
+  if (route->auth) {
+    AuthGate gate = authenticate(packet, now, out);
+    if (!gate.passed) return gate.answer;
+  }
+  switch (route->action) {
+    case lb::RouteAction::Location:
+      return to_location(packet, plan, out);
+    case lb::RouteAction::Forward:
+      if (!route->forward) return drop(DropReason::Unroutable);  // config/ forbids this
+      return forward(packet, plan, to_peer_address(route->forward->next_hop), {}, out);
+    case lb::RouteAction::Redirect:
+      return redirect(packet, *route, out);
+    case lb::RouteAction::Reject:
+      return respond(packet, route->reject_code, {}, {}, out);
+  }
+  return drop(DropReason::Unroutable);
+}
+
+Pipeline::AuthGate Pipeline::authenticate(const Packet& packet, std::int64_t now,
+                                          std::span<char> out) {
+  AuthGate gate;
+  const sip::Message& request = *message_;
+  // ACK and CANCEL cannot be challenged (§22.1); in-dialog requests (To tag) were allowed
+  // when the dialog was set up and are not challenged again (many UAs cannot answer a
+  // challenge to a BYE).
+  if (!sip::method_may_be_challenged(request.method) || request.to.has_tag) return gate;
+  const sip::AuthCheck check =
+      authenticator_.authenticate(request, sip::AuthHeaderKind::Proxy, *context_.users, now);
+  const sip::AuthReply reply = sip::auth_reply(check.result, sip::AuthHeaderKind::Proxy);
+  if (reply.code == 0) return gate;
+  gate.passed = false;
+  if (reply.code != 407) {
+    gate.answer = respond(packet, reply.code, {}, {}, out);
+    return gate;
+  }
+  const sip::Written challenges =
+      authenticator_.write_challenges(sip::AuthHeaderKind::Proxy, reply.stale, now, extra_);
+  if (!challenges.ok()) {
+    gate.answer = drop(DropReason::TooLarge);
+    return gate;
+  }
+  gate.answer = respond(packet, 407, {}, {extra_.data(), challenges.size}, out);
+  return gate;
+}
+
+Outcome Pipeline::to_location(const Packet& packet, const sip::RoutePlan& plan,
+                              std::span<char> out) {
+  const sip::Message& request = *message_;
+  char aor[256];
+  const std::size_t aor_size = request.request_uri.has_user
+                                   ? sip::unescape(request.request_uri.user, aor, sizeof aor)
+                                   : std::string_view::npos;
+  if (aor_size == std::string_view::npos || aor_size == 0) {
+    return respond(packet, 404, {}, {}, out);
+  }
+  const std::string_view user(aor, aor_size);
+  if (!context_.users->find(user)) return respond(packet, 404, {}, {}, out);
+  // Valid until this worker's next quiescent state: the loop reports it after the burst.
+  const ContactsView contacts = context_.location->lookup(user);
+  if (contacts.empty()) return respond(packet, 480, {}, {}, out);
+  // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
+  // refreshed first (the table's order).
+  const ContactView& contact = contacts[0];
+  const std::optional<PeerAddress> destination = contact_destination(contact);
+  if (!destination) return respond(packet, 480, {}, {}, out);
+  return forward(packet, plan, *destination, contact.uri, out);
+}
+
+Outcome Pipeline::redirect(const Packet& packet, const lb::RouteRule& route, std::span<char> out) {
+  LineWriter lines(extra_);
+  if (!route.redirect_contact.empty()) {
+    append_contact_line(lines, route.redirect_contact, 1000);
+  } else {
+    const sip::Message& request = *message_;
+    char aor[256];
+    const std::size_t aor_size = request.request_uri.has_user
+                                     ? sip::unescape(request.request_uri.user, aor, sizeof aor)
+                                     : std::string_view::npos;
+    if (aor_size == std::string_view::npos || aor_size == 0) {
+      return respond(packet, 404, {}, {}, out);
+    }
+    const std::string_view user(aor, aor_size);
+    if (!context_.users->find(user)) return respond(packet, 404, {}, {}, out);
+    const ContactsView contacts = context_.location->lookup(user);
+    if (contacts.empty()) return respond(packet, 480, {}, {}, out);
+    for (const ContactView& contact : contacts) {
+      append_contact_line(lines, contact.uri, contact.q_milli);
+    }
+  }
+  if (lines.overflow()) return drop(DropReason::TooLarge);
+  return respond(packet, 302, {}, lines.view(), out);
+}
+
+Outcome Pipeline::forward(const Packet& packet, const sip::RoutePlan& plan,
+                          const PeerAddress& next_hop, std::string_view request_uri,
+                          std::span<char> out) {
+  const sip::Message& request = *message_;
+  if (is_our_address(next_hop)) {
+    // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
+    if (request.method == sip::Method::Ack) return drop(DropReason::Loop);
+    return respond(packet, 482, {}, {}, out);
+  }
+  const int socket = socket_for(packet, next_hop);
+  if (socket < 0) return drop(DropReason::NoSocket);
+  const sip::Branch branch = sip::stateless_branch(request, context_.identity.branch_key);
+  const sip::RequestEdits edits = sip::forward_edits(
+      plan, context_.identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
+  const sip::Written written = sip::write_forwarded_request(request, edits, out);
+  if (!written.ok() || written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
+  return send(SendKind::ForwardedRequest, 0, written.size, next_hop,
+              static_cast<std::uint8_t>(socket));
+}
+
+Outcome Pipeline::respond(const Packet& packet, std::uint16_t code, std::string_view reason,
+                          std::string_view extra_headers, std::span<char> out) {
+  const sip::Message& request = *message_;
+  if (request.method == sip::Method::Ack) return drop(DropReason::AckUnrouted);  // §17
+  const ToTag tag = local_to_tag(request.call_id, context_.to_tag_key);
+  sip::LocalResponse response;
+  response.code = code;
+  response.reason = reason;
+  response.to_tag = tag.view();
+  response.extra_headers = extra_headers;
+  const sip::Written written = sip::write_local_response(request, response, out);
+  if (!written.ok() || written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
+  // §18.2.2 / RFC 3581: back to the source address, at the port the top Via asks for.
+  const PeerAddress destination =
+      with_port(packet.peer, sip::local_response_port(request, packet.peer.port()));
+  return send(SendKind::LocalResponse, code, written.size, destination, packet.socket);
+}
+
+Outcome Pipeline::process_response(const Packet& packet, std::span<char> out) {
+  const sip::Message& response = *message_;
+  const sip::ResponseRoute route = sip::route_response(response, context_.identity);
+  switch (route.drop) {
+    case sip::ResponseDrop::None:
+      break;
+    case sip::ResponseDrop::NotOurs:
+      return drop(DropReason::NotOurs);
+    case sip::ResponseDrop::ForUs:
+      return drop(DropReason::NoRouteBack);
+    case sip::ResponseDrop::NotAResponse:
+    case sip::ResponseDrop::Malformed:
+      return drop(DropReason::Parse);
+  }
+  const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
+  if (!hop) return drop(DropReason::Unroutable);
+  const int socket = socket_for(packet, *hop);
+  if (socket < 0) return drop(DropReason::NoSocket);
+  const sip::Written written = sip::write_forwarded_response(response, out);
+  if (!written.ok()) {
+    return drop(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack
+                                                             : DropReason::TooLarge);
+  }
+  if (written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
+  return send(SendKind::ForwardedResponse, 0, written.size, *hop,
+              static_cast<std::uint8_t>(socket));
+}
+
+Outcome Pipeline::send(SendKind kind, std::uint16_t code, std::size_t size, const PeerAddress& to,
+                       std::uint8_t socket) const {
+  Outcome outcome;
+  outcome.verdict = Verdict::Send;
+  outcome.kind = kind;
+  outcome.code = code;
+  outcome.size = static_cast<std::uint32_t>(size);
+  outcome.destination = to;
+  outcome.socket = socket;
+  return outcome;
+}
+
+int Pipeline::socket_for(const Packet& packet, const PeerAddress& destination) const {
+  const std::vector<PeerAddress>& listen = context_.listen;
+  if (packet.socket < listen.size() && listen[packet.socket].is_ipv6() == destination.is_ipv6()) {
+    return packet.socket;
+  }
+  for (std::size_t i = 0; i < listen.size(); ++i) {
+    if (listen[i].is_ipv6() == destination.is_ipv6()) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Pipeline::is_our_address(const PeerAddress& address) const {
+  for (const PeerAddress& ours : context_.listen) {
+    if (same_peer(ours, address)) return true;
+  }
+  return false;
+}
+
+}  // namespace sipline::dataplane

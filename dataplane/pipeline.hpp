@@ -1,0 +1,122 @@
+// The per-packet pipeline a worker runs on the messages it owns (DESIGN.md §1 step 4, §4):
+// parse → §16.3 checks → ACK absorption → §16.4 Route pre-processing → REGISTER to the
+// control thread → route table → location / forward / redirect / reject (+ proxy auth) →
+// §16.6 rewrite; responses: §16.7 Via check and pop → next hop.
+//
+// A Pipeline belongs to one worker: it owns the parsed Message, the proxy authenticator
+// (nonce counts are per worker, see sip/digest_auth.hpp) and its scratch buffers, so process()
+// allocates nothing and locks nothing. It writes what is to be sent straight into the
+// caller's transmit buffer and says where it goes; the worker does the I/O and counting.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/peer_address.hpp"
+#include "dataplane/stats.hpp"
+#include "lb/route_table.hpp"
+#include "sip/digest_auth.hpp"
+#include "sip/message.hpp"
+#include "sip/proxy_rules.hpp"
+
+namespace sipline::dataplane {
+
+// What every worker's pipeline reads; immutable once the workers run (except the location
+// table, which is RCU-protected).
+struct PipelineContext {
+  std::shared_ptr<const config::Config> config;
+  sip::LocalIdentity identity;            // domains, listen addresses, branch key, RR flag
+  std::vector<PeerAddress> listen;        // socket index → bound address
+  std::unique_ptr<sip::UserTable> users;  // who may authenticate (and who exists: 404)
+  lb::RouteTable routes;                  // [[routes]], first match wins
+  sip::NonceSecret nonce_secret{};        // shared with the registrar: nonces validate anywhere
+  std::uint64_t to_tag_key = 0;           // per boot: keys the To tags of local responses
+  LocationTable* location = nullptr;
+
+  // Builds everything but `location` from the config; random secrets from OpenSSL.
+  static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
+                                                 LocationTable* location);
+};
+
+enum class Verdict : std::uint8_t {
+  Send,       // bytes written into the transmit buffer: send them to `destination`
+  Drop,       // nothing to send; counted under `drop`
+  ToControl,  // a REGISTER for us: hand the packet to the control thread
+  Absorbed,   // an ACK for our own non-2xx response (§17.2.1): the transaction ends here
+};
+
+enum class SendKind : std::uint8_t { ForwardedRequest, ForwardedResponse, LocalResponse };
+
+struct Outcome {
+  Verdict verdict = Verdict::Drop;
+  DropReason drop = DropReason::Parse;
+  SendKind kind = SendKind::LocalResponse;
+  std::uint16_t code = 0;   // LocalResponse: the status code (counters by class)
+  std::uint8_t socket = 0;  // Send: the listen socket to send from
+  std::uint32_t size = 0;   // Send: octets written
+  PeerAddress destination;  // Send
+};
+
+// The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed
+// hash of the Call-ID. Deterministic, so a retransmitted request gets the same tag, and an
+// ACK for our response is recognised by recomputing it (§17.2.1, no transaction state).
+struct ToTag {
+  std::array<char, 18> text{};
+  std::string_view view() const { return {text.data(), text.size()}; }
+};
+ToTag local_to_tag(std::string_view call_id, std::uint64_t key);
+
+class Pipeline {
+ public:
+  Pipeline(const PipelineContext& context, std::size_t worker_index);
+
+  // `now`: unix seconds, read once per loop iteration by the worker.
+  Outcome process(const Packet& packet, std::int64_t now, std::span<char> out);
+
+  const sip::Message& message() const { return *message_; }
+
+ private:
+  Outcome process_request(const Packet& packet, std::int64_t now, std::span<char> out);
+  Outcome process_response(const Packet& packet, std::span<char> out);
+  Outcome route_by_table(const Packet& packet, const sip::RoutePlan& plan, std::int64_t now,
+                         std::span<char> out);
+  Outcome to_location(const Packet& packet, const sip::RoutePlan& plan, std::span<char> out);
+  Outcome redirect(const Packet& packet, const lb::RouteRule& route, std::span<char> out);
+  // Proxy authentication for a route with auth = true: `passed`, or the answer to give
+  // instead (Send of a 407/403/400, or Drop when it cannot be written).
+  struct AuthGate {
+    bool passed = true;
+    Outcome answer;
+  };
+  AuthGate authenticate(const Packet& packet, std::int64_t now, std::span<char> out);
+
+  Outcome forward(const Packet& packet, const sip::RoutePlan& plan, const PeerAddress& next_hop,
+                  std::string_view request_uri, std::span<char> out);
+  Outcome respond(const Packet& packet, std::uint16_t code, std::string_view reason,
+                  std::string_view extra_headers, std::span<char> out);
+  Outcome respond_check(const Packet& packet, const sip::RequestCheck& check, std::span<char> out);
+  Outcome send(SendKind kind, std::uint16_t code, std::size_t size, const PeerAddress& to,
+               std::uint8_t socket) const;
+
+  // The socket to send to `destination` from: the one the packet came in on when the
+  // families match, else the first of the destination's family; -1 when there is none.
+  int socket_for(const Packet& packet, const PeerAddress& destination) const;
+  bool is_our_address(const PeerAddress& address) const;
+
+  const PipelineContext& context_;
+  std::unique_ptr<sip::Message> message_;
+  sip::DigestAuthenticator authenticator_;
+  // Extra header lines of local responses: Proxy-Authenticate (one per algorithm), Contact
+  // lines of a 302 (one per registered contact).
+  std::array<char, 8192> extra_{};
+};
+
+}  // namespace sipline::dataplane

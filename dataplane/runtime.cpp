@@ -1,0 +1,115 @@
+#include "dataplane/runtime.hpp"
+
+#include <pthread.h>
+
+#include <ctime>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/control_thread.hpp"
+#include "dataplane/fabric.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/log.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/socket_port.hpp"
+#include "dataplane/stats.hpp"
+#include "dataplane/worker.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+std::string listen_text(const config::Config& config) {
+  std::string text;
+  for (const config::SocketAddress& address : config.listen.udp) {
+    if (!text.empty()) text += ", ";
+    text += address.to_string();
+  }
+  return text;
+}
+
+// Loads the live bindings of the store into the table before any worker looks.
+bool restore_bindings(AsyncStore& store, LocationTable& location) {
+  LoadResult loaded = store.load_all(static_cast<std::int64_t>(std::time(nullptr)));
+  if (!loaded.ok()) {
+    SIPLINE_LOG_ERROR("location store %s: %s", store.store().describe().c_str(),
+                      loaded.error.c_str());
+    return false;
+  }
+  const std::size_t count = loaded.bindings.size();
+  location.restore(std::move(loaded.bindings));
+  SIPLINE_LOG_INFO("location store %s: restored %zu binding(s) of %zu address(es)-of-record",
+                   store.store().describe().c_str(), count, location.size());
+  return true;
+}
+
+}  // namespace
+
+int run_proxy(std::shared_ptr<const config::Config> config) {
+  if (config->dataplane.io != config::IoMode::Socket) {
+    SIPLINE_LOG_ERROR("dataplane.io = \"%s\" is not available in this build; use \"socket\"",
+                      std::string(config::io_mode_name(config->dataplane.io)).c_str());
+    return kExitConfigError;
+  }
+  if (config->listen.udp.size() > kMaxListenSockets) {
+    SIPLINE_LOG_ERROR("at most %zu listen addresses are supported", kMaxListenSockets);
+    return kExitConfigError;
+  }
+  const std::size_t workers = config->dataplane.workers;
+
+  OpenedStore opened = open_store(config->registrar.store);
+  if (!opened.store) {
+    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
+    return kExitRuntimeError;
+  }
+  AsyncStore store(std::move(opened.store));
+  LocationTable location(workers);
+  if (!restore_bindings(store, location)) return kExitRuntimeError;
+
+  const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
+  Fabric fabric(workers, config->limits.ring_size);
+  const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  std::atomic<bool> stop{false};
+  const WorkerShared shared{&fabric, counters.get(), context.get(), &location, &stop};
+
+  // Bind everything before any thread starts: a port in use is reported and nothing runs.
+  std::vector<std::unique_ptr<Worker>> worker_objects;
+  for (std::size_t i = 0; i < workers; ++i) {
+    SocketPort::Opened port = SocketPort::open(config->listen.udp);
+    if (!port.port) {
+      SIPLINE_LOG_ERROR("cannot listen: %s", port.error.c_str());
+      return kExitRuntimeError;
+    }
+    worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
+  }
+  ControlThread control(
+      ControlShared{&fabric, std::span(counters.get(), workers), context.get(), &location, &store});
+
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < workers; ++i) {
+    threads.emplace_back([worker = worker_objects[i].get()] { worker->run(); });
+    const std::string name = "sipline-w" + std::to_string(i);
+    pthread_setname_np(threads.back().native_handle(), name.c_str());
+  }
+  SIPLINE_LOG_INFO("listening on udp %s with %zu worker(s), store %s", listen_text(*config).c_str(),
+                   workers, store.store().describe().c_str());
+  write_stderr("sipline: ready\n");
+
+  const std::string reason = control.run();
+  SIPLINE_LOG_INFO("%s: stopping", reason.c_str());
+  stop.store(true, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < workers; ++i)
+    fabric.waker(i).wake();
+  for (std::thread& thread : threads)
+    thread.join();
+  // The workers are gone: whatever the control thread still had to write reaches the store.
+  store.drain();
+  store.submit_flush();
+  store.drain();
+  control.report_store_errors();
+  write_stderr(control.counters_text());
+  return kExitOk;
+}
+
+}  // namespace sipline::dataplane

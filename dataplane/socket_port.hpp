@@ -1,0 +1,74 @@
+// Kernel UDP sockets for one worker (DESIGN.md §5, io = "socket"): one socket per listen
+// address, each bound with SO_REUSEPORT so every worker has its own socket on the same
+// address and the kernel spreads datagrams over them by 4-tuple hash. Non-blocking;
+// datagrams move in batches with recvmmsg/sendmmsg. Each socket is used by exactly one
+// thread (its worker), which sends and receives on it.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <bitset>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/address.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/peer_address.hpp"
+#include "dataplane/sizing.hpp"
+
+namespace sipline::dataplane {
+
+// One message for sendmmsg: bytes and where they go. The pointers must stay valid until
+// send() returns.
+struct OutboundDatagram {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  const PeerAddress* destination = nullptr;
+};
+
+class SocketPort {
+ public:
+  static constexpr std::size_t kMaxSendBatch = 64;
+
+  struct Opened {
+    std::unique_ptr<SocketPort> port;  // null on failure
+    std::string error;                 // "bind 127.0.0.1:5060: Address already in use"
+  };
+
+  // Opens and binds one socket per address, in order (socket index = index in `listen`).
+  static Opened open(std::span<const config::SocketAddress> listen);
+
+  ~SocketPort();
+  SocketPort(const SocketPort&) = delete;
+  SocketPort& operator=(const SocketPort&) = delete;
+
+  std::size_t socket_count() const { return fds_.size(); }
+  int fd(std::size_t socket) const { return fds_[socket]; }
+  bool is_ipv6(std::size_t socket) const { return ipv6_[socket]; }
+
+  // Reads up to packets.size() (at most kBurst) datagrams waiting on `socket` without
+  // blocking; fills each packet's data, length, peer and socket. Returns how many.
+  std::size_t receive(std::size_t socket, std::span<Packet* const> packets);
+
+  // Sends each datagram (at most kMaxSendBatch) on `socket`. A datagram the kernel refuses
+  // (full buffer, unreachable, too large) is skipped and marked; the rest still go.
+  struct SendResult {
+    std::size_t accepted = 0;
+    std::bitset<kMaxSendBatch> refused;  // by index in `datagrams`
+  };
+  SendResult send(std::size_t socket, std::span<const OutboundDatagram> datagrams);
+
+ private:
+  SocketPort() = default;
+
+  std::vector<int> fds_;
+  std::vector<bool> ipv6_;
+  std::array<mmsghdr, kBurst> messages_{};
+  std::array<iovec, kBurst> iovecs_{};
+};
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,135 @@
+#include "dataplane/stats.hpp"
+
+#include <cstdio>
+
+namespace sipline::dataplane {
+namespace {
+
+// A plain snapshot, so the formatting below is the same for one worker and for the total.
+struct Snapshot {
+  std::uint64_t received = 0;
+  std::uint64_t forwarded_requests = 0;
+  std::uint64_t forwarded_responses = 0;
+  std::array<std::uint64_t, 6> local{};
+  std::array<std::uint64_t, kDropReasonCount> dropped{};
+  std::uint64_t handed_off = 0;
+  std::uint64_t handed_in = 0;
+  std::uint64_t to_control = 0;
+  std::uint64_t transmitted_for_control = 0;
+  std::uint64_t acks_absorbed = 0;
+
+  void add(const WorkerCounters& counters) {
+    received += counters.received.read();
+    forwarded_requests += counters.forwarded_requests.read();
+    forwarded_responses += counters.forwarded_responses.read();
+    for (std::size_t i = 0; i < local.size(); ++i)
+      local[i] += counters.local[i].read();
+    for (std::size_t i = 0; i < dropped.size(); ++i)
+      dropped[i] += counters.dropped[i].read();
+    handed_off += counters.handed_off.read();
+    handed_in += counters.handed_in.read();
+    to_control += counters.to_control.read();
+    transmitted_for_control += counters.transmitted_for_control.read();
+    acks_absorbed += counters.acks_absorbed.read();
+  }
+};
+
+void append(std::string& line, std::string_view key, std::uint64_t value) {
+  char text[32];
+  const int size = std::snprintf(text, sizeof text, "%llu", static_cast<unsigned long long>(value));
+  line += ' ';
+  line += key;
+  line += '=';
+  line.append(text, static_cast<std::size_t>(size));
+}
+
+std::string format_fields(std::string line, const Snapshot& s) {
+  std::uint64_t dropped = 0;
+  for (std::uint64_t count : s.dropped)
+    dropped += count;
+  append(line, "received", s.received);
+  append(line, "forwarded", s.forwarded_requests + s.forwarded_responses);
+  append(line, "local_2xx", s.local[1]);
+  append(line, "local_3xx", s.local[2]);
+  append(line, "local_4xx", s.local[3]);
+  append(line, "local_5xx", s.local[4]);
+  append(line, "local_6xx", s.local[5]);
+  append(line, "dropped", dropped);
+  append(line, "handed_off", s.handed_off);
+  append(line, "handed_in", s.handed_in);
+  append(line, "to_control", s.to_control);
+  append(line, "control_tx", s.transmitted_for_control);
+  append(line, "forwarded_requests", s.forwarded_requests);
+  append(line, "forwarded_responses", s.forwarded_responses);
+  append(line, "local_1xx", s.local[0]);
+  append(line, "acks_absorbed", s.acks_absorbed);
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    const std::string key = "drop_" + std::string(drop_reason_name(static_cast<DropReason>(i)));
+    append(line, key, s.dropped[i]);
+  }
+  line += '\n';
+  return line;
+}
+
+}  // namespace
+
+std::string_view drop_reason_name(DropReason reason) {
+  switch (reason) {
+    case DropReason::Parse:
+      return "parse";
+    case DropReason::NoCallId:
+      return "no_call_id";
+    case DropReason::NotOurs:
+      return "not_ours";
+    case DropReason::NoRouteBack:
+      return "no_route_back";
+    case DropReason::Unroutable:
+      return "unroutable";
+    case DropReason::NoSocket:
+      return "no_socket";
+    case DropReason::RingFull:
+      return "ring_full";
+    case DropReason::ControlFull:
+      return "control_full";
+    case DropReason::TooLarge:
+      return "too_large";
+    case DropReason::SendFailed:
+      return "send_failed";
+    case DropReason::Loop:
+      return "loop";
+    case DropReason::AckUnrouted:
+      return "ack_unrouted";
+    case DropReason::StrictRoute:
+      return "strict_route";
+    case DropReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string format_worker_counters(std::size_t worker, const WorkerCounters& counters) {
+  Snapshot snapshot;
+  snapshot.add(counters);
+  return format_fields("worker " + std::to_string(worker) + ":", snapshot);
+}
+
+std::string format_total_counters(std::span<const WorkerCounters> workers) {
+  Snapshot snapshot;
+  for (const WorkerCounters& counters : workers)
+    snapshot.add(counters);
+  return format_fields("total:", snapshot);
+}
+
+std::string format_control_counters(const ControlCounters& c) {
+  std::string line = "control:";
+  append(line, "registers", c.registers.read());
+  append(line, "responses", c.responses.read());
+  append(line, "dropped_no_buffer", c.dropped_no_buffer.read());
+  append(line, "dropped_ring_full", c.dropped_ring_full.read());
+  append(line, "dropped_parse", c.dropped_parse.read());
+  append(line, "store_errors", c.store_errors.read());
+  line += '\n';
+  return line;
+}
+
+}  // namespace sipline::dataplane

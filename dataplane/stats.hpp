@@ -1,0 +1,97 @@
+// Per-worker counters (DESIGN.md §3 "per-core state is owned, not shared").
+//
+// Each worker writes only its own WorkerCounters, with plain relaxed load + store (one
+// writer, so no read-modify-write instruction and no lock prefix); the control thread reads
+// them with relaxed loads whenever it prints. Each block is cache-line aligned so two
+// workers' counters never share a line.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "dataplane/sizing.hpp"
+
+namespace sipline::dataplane {
+
+// Why a worker dropped a datagram. Every drop is counted under exactly one reason.
+enum class DropReason : std::uint8_t {
+  Parse,        // not a SIP message we can answer (no response possible, RFC 3261 §16.3)
+  NoCallId,     // no Call-ID to pick an owner by
+  NotOurs,      // a response whose top Via is not ours (§16.7 step 3)
+  NoRouteBack,  // a response with no Via left to send it to, or an unusable one
+  Unroutable,   // a next hop we cannot turn into an address (host name, bad port)
+  NoSocket,     // no listen socket of the destination's address family
+  RingFull,     // the owner's hand-off ring was full
+  ControlFull,  // the control thread's REGISTER ring was full
+  TooLarge,     // the rewritten message does not fit a datagram
+  SendFailed,   // sendmmsg refused it (socket buffer full, unreachable, ...)
+  Loop,         // an ACK that would go back to ourselves (others are answered 482)
+  AckUnrouted,  // an ACK with nowhere to go (no route, unknown user...): never answered (§17)
+  StrictRoute,  // from an RFC 2543 strict router: not supported (counted, dropped)
+  kCount
+};
+
+inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::kCount);
+
+// "parse", "no_call_id", ... (the suffix of the drop_* fields of the counters line).
+std::string_view drop_reason_name(DropReason reason);
+
+// A counter with one writer: increments are a relaxed load and store, not an atomic RMW.
+class Counter {
+ public:
+  void add(std::uint64_t amount = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  }
+  std::uint64_t read() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+struct alignas(kCacheLine) WorkerCounters {
+  Counter received;              // datagrams read from this worker's sockets
+  Counter forwarded_requests;    // requests sent on (§16.6)
+  Counter forwarded_responses;   // responses sent back (§16.7)
+  std::array<Counter, 6> local;  // responses we generated, by class: [0] = 1xx .. [5] = 6xx
+  std::array<Counter, kDropReasonCount> dropped;
+  Counter handed_off;               // received here, owned by another worker
+  Counter handed_in;                // received by another worker, owned here
+  Counter to_control;               // REGISTERs passed to the control thread
+  Counter transmitted_for_control;  // control-thread responses sent from this worker's sockets
+  // ACKs for non-2xx responses we generated ourselves (§17.2.1: the transaction ends here).
+  // Not a drop: nothing was lost.
+  Counter acks_absorbed;
+
+  void count_local(std::uint16_t code) {
+    if (code >= 100 && code < 700) local[code / 100 - 1].add();
+  }
+  void count_drop(DropReason reason) { dropped[static_cast<std::size_t>(reason)].add(); }
+};
+
+struct alignas(kCacheLine) ControlCounters {
+  Counter registers;          // REGISTERs handled
+  Counter responses;          // responses handed to workers for sending
+  Counter dropped_no_buffer;  // no packet left in the control pool
+  Counter dropped_ring_full;  // the worker's transmit ring was full
+  Counter dropped_parse;      // REGISTERs that no longer parsed (should not happen)
+  Counter store_errors;       // location store writes that failed
+};
+
+// One worker's line, in the format the end-to-end tests parse:
+//   worker N: received=.. forwarded=.. local_2xx=.. local_3xx=.. local_4xx=.. local_5xx=..
+//   local_6xx=.. dropped=.. handed_off=.. handed_in=.. <extra fields>
+// "forwarded" counts requests and responses; "dropped" is the sum over every reason. Extra
+// key=value fields follow the fixed ones (to_control, the forwarded split, acks_absorbed,
+// drop_<reason>).
+std::string format_worker_counters(std::size_t worker, const WorkerCounters& counters);
+
+// The same fields summed over all workers, starting with "total:".
+std::string format_total_counters(std::span<const WorkerCounters> workers);
+
+std::string format_control_counters(const ControlCounters& counters);
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,309 @@
+#include "dataplane/worker.hpp"
+
+#include <poll.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "sip/call_id_scan.hpp"
+
+namespace sipline::dataplane {
+
+TxQueue::TxQueue() : slots_(new std::array<char, kPacketCapacity>[kTxSlots]) {}
+
+void TxQueue::commit_slot(const Outcome& outcome) {
+  Entry& entry = entries_[count_++];
+  entry.data = slots_[used_slots_++].data();
+  entry.size = outcome.size;
+  entry.socket = outcome.socket;
+  entry.kind = outcome.kind;
+  entry.code = outcome.code;
+  entry.for_control = false;
+  entry.packet = nullptr;
+  entry.destination = outcome.destination;
+}
+
+void TxQueue::push_packet(Packet* packet) {
+  Entry& entry = entries_[count_++];
+  entry.data = packet->data.data();
+  entry.size = packet->length;
+  entry.socket = packet->socket;
+  entry.kind = SendKind::LocalResponse;
+  entry.code = 0;
+  entry.for_control = true;
+  entry.packet = packet;
+  entry.destination = packet->peer;
+}
+
+Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<SocketPort> port)
+    : index_(index),
+      shared_(shared),
+      fabric_(*shared.fabric),
+      counters_(shared.counters[index]),
+      port_(std::move(port)),
+      pool_(static_cast<std::uint16_t>(index), kPacketsPerWorker),
+      pipeline_(*shared.pipeline, index),
+      hand_offs_(fabric_.endpoints()),
+      returns_(fabric_.endpoints()) {}
+
+void Worker::run() {
+  while (!shared_.stop->load(std::memory_order_relaxed)) {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    if (!poll_once(now)) sleep_until_work();
+  }
+  // Whatever is still staged goes home, so pools are whole when the runtime is torn down.
+  flush_tx();
+  flush_returns();
+  shared_.location->offline(index_);
+}
+
+bool Worker::poll_once(std::int64_t now) {
+  bool worked = take_returns();
+  worked |= receive_bursts(now);
+  worked |= take_handed_in(now);
+  flush_tx();
+  flush_returns();
+  // Every ContactsView of this iteration is gone: old table versions may be freed.
+  shared_.location->quiescent(index_);
+  return worked;
+}
+
+bool Worker::take_returns() {
+  bool any = false;
+  std::array<Packet*, kBurst> packets;
+  for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
+    if (from == index_) continue;
+    std::size_t count;
+    while ((count = fabric_.back(from, index_).dequeue_burst(packets)) > 0) {
+      pool_.release_burst(std::span(packets.data(), count));
+      any = true;
+    }
+  }
+  return any;
+}
+
+bool Worker::receive_bursts(std::int64_t now) {
+  bool any = false;
+  const std::size_t workers = fabric_.workers();
+  std::array<Packet*, kBurst> packets;
+  for (std::size_t socket = 0; socket < port_->socket_count(); ++socket) {
+    const std::size_t wanted = pool_.allocate_burst(packets);
+    if (wanted == 0) {
+      // Every packet is away (handed off, queued for the control thread): the kernel buffers
+      // datagrams until some come back.
+      if (!logged_pool_empty_) {
+        logged_pool_empty_ = true;
+        SIPLINE_LOG_WARN("worker %zu: all %zu packet buffers in use; receiving paused", index_,
+                         pool_.size());
+      }
+      break;
+    }
+    const std::size_t received = port_->receive(socket, std::span(packets.data(), wanted));
+    for (std::size_t i = received; i < wanted; ++i)
+      pool_.release(packets[i]);
+    if (received == 0) continue;
+    any = true;
+    counters_.received.add(received);
+    for (std::size_t i = 0; i < received; ++i) {
+      Packet* packet = packets[i];
+      const std::string_view call_id = sip::scan_call_id(packet->bytes());
+      // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
+      const std::size_t owner =
+          call_id.empty() ? index_ : sip::owner_of(call_id, static_cast<std::uint32_t>(workers));
+      if (owner == index_) {
+        process(packet, now);
+      } else {
+        stage_hand_off(packet, owner);
+      }
+    }
+    flush_hand_offs();
+  }
+  return any;
+}
+
+void Worker::stage_hand_off(Packet* packet, std::size_t owner) {
+  Staged& staged = hand_offs_[owner];
+  staged.packets[staged.count++] = packet;
+  if (staged.count == staged.packets.size()) flush_hand_offs();
+}
+
+void Worker::flush_hand_offs() {
+  for (std::size_t owner = 0; owner < fabric_.workers(); ++owner) {
+    Staged& staged = hand_offs_[owner];
+    if (staged.count == 0) continue;
+    const std::size_t accepted =
+        fabric_.work(index_, owner).enqueue_burst(std::span(staged.packets.data(), staged.count));
+    if (accepted > 0) {
+      counters_.handed_off.add(accepted);
+      fabric_.waker(owner).wake();
+    }
+    for (std::size_t i = accepted; i < staged.count; ++i) {
+      counters_.count_drop(DropReason::RingFull);
+      pool_.release(staged.packets[i]);  // received here, so ours
+    }
+    if (accepted < staged.count && !logged_ring_full_) {
+      logged_ring_full_ = true;
+      SIPLINE_LOG_WARN(
+          "worker %zu: hand-off ring to worker %zu is full (%zu slots); dropping datagrams "
+          "(counted as drop_ring_full)",
+          index_, owner, fabric_.work(index_, owner).capacity());
+    }
+    staged.count = 0;
+  }
+}
+
+bool Worker::take_handed_in(std::int64_t now) {
+  bool any = false;
+  std::array<Packet*, kBurst> packets;
+  for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
+    if (from == index_) continue;
+    const std::size_t count = fabric_.work(from, index_).dequeue_burst(packets);
+    if (count == 0) continue;
+    any = true;
+    for (std::size_t i = 0; i < count; ++i) {
+      Packet* packet = packets[i];
+      if (packet->intent == PacketIntent::Transmit) {
+        if (tx_.full()) flush_tx();
+        tx_.push_packet(packet);
+      } else {
+        counters_.handed_in.add();
+        process(packet, now);
+      }
+    }
+  }
+  return any;
+}
+
+void Worker::process(Packet* packet, std::int64_t now) {
+  if (tx_.full()) flush_tx();
+  const Outcome outcome = pipeline_.process(*packet, now, tx_.next_slot());
+  switch (outcome.verdict) {
+    case Verdict::Send:
+      tx_.commit_slot(outcome);
+      break;
+    case Verdict::Drop:
+      counters_.count_drop(outcome.drop);
+      break;
+    case Verdict::Absorbed:
+      counters_.acks_absorbed.add();
+      break;
+    case Verdict::ToControl: {
+      const std::size_t control = fabric_.control();
+      if (fabric_.work(index_, control).enqueue(packet) == 1) {
+        counters_.to_control.add();
+        fabric_.waker(control).wake();
+        return;  // the control thread returns it to its home when done
+      }
+      counters_.count_drop(DropReason::ControlFull);
+      if (!logged_control_full_) {
+        logged_control_full_ = true;
+        SIPLINE_LOG_WARN(
+            "worker %zu: REGISTER ring to the control thread is full; dropping REGISTERs "
+            "(counted as drop_control_full)",
+            index_);
+      }
+      break;
+    }
+  }
+  give_back(packet);
+}
+
+void Worker::give_back(Packet* packet) {
+  if (packet->home == index_) {
+    pool_.release(packet);
+    return;
+  }
+  Staged& staged = returns_[packet->home];
+  staged.packets[staged.count++] = packet;
+  if (staged.count == staged.packets.size()) flush_returns();
+}
+
+void Worker::flush_returns() {
+  for (std::size_t home = 0; home < fabric_.endpoints(); ++home) {
+    Staged& staged = returns_[home];
+    if (staged.count == 0) continue;
+    const std::size_t accepted =
+        fabric_.back(index_, home).enqueue_burst(std::span(staged.packets.data(), staged.count));
+    if (accepted != staged.count) {
+      // Return rings hold as many packets as their pool has (fabric.hpp): this cannot happen
+      // unless a packet was returned twice. Losing track of packets would be worse.
+      std::fprintf(stderr, "sipline: error: worker %zu: return ring to %zu overflowed\n", index_,
+                   home);
+      std::abort();
+    }
+    staged.count = 0;
+  }
+}
+
+void Worker::flush_tx() {
+  if (tx_.empty()) return;
+  std::array<OutboundDatagram, TxQueue::kMaxEntries> datagrams;
+  std::array<TxQueue::Entry*, TxQueue::kMaxEntries> owners;
+  const std::span<TxQueue::Entry> entries = tx_.entries();
+  for (std::size_t socket = 0; socket < port_->socket_count(); ++socket) {
+    std::size_t count = 0;
+    for (TxQueue::Entry& entry : entries) {
+      if (entry.socket != socket) continue;
+      datagrams[count] = {entry.data, entry.size, &entry.destination};
+      owners[count++] = &entry;
+    }
+    if (count == 0) continue;
+    const SocketPort::SendResult result = port_->send(socket, std::span(datagrams.data(), count));
+    for (std::size_t i = 0; i < count; ++i) {
+      const TxQueue::Entry& entry = *owners[i];
+      if (result.refused.test(i)) {
+        counters_.count_drop(DropReason::SendFailed);
+        if (!logged_send_failed_) {
+          logged_send_failed_ = true;
+          SIPLINE_LOG_WARN(
+              "worker %zu: sendmmsg refused a datagram to %s (counted as "
+              "drop_send_failed)",
+              index_, format_peer(entry.destination).view().data());
+        }
+      } else if (entry.for_control) {
+        counters_.transmitted_for_control.add();
+      } else if (entry.kind == SendKind::ForwardedRequest) {
+        counters_.forwarded_requests.add();
+      } else if (entry.kind == SendKind::ForwardedResponse) {
+        counters_.forwarded_responses.add();
+      } else {
+        counters_.count_local(entry.code);
+      }
+    }
+  }
+  for (TxQueue::Entry& entry : entries) {
+    if (entry.packet != nullptr) give_back(entry.packet);
+  }
+  tx_.clear();
+}
+
+bool Worker::inbound_empty() const {
+  for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
+    if (from != index_ && !fabric_.work(from, index_).empty_approx()) return false;
+  }
+  return true;
+}
+
+void Worker::sleep_until_work() {
+  // Offline first: a sleeping worker must not hold back the location table's reclamation.
+  shared_.location->offline(index_);
+  Waker& waker = fabric_.waker(index_);
+  waker.announce_sleep();
+  bool signalled = false;
+  if (inbound_empty()) {
+    std::array<pollfd, kMaxListenSockets + 1> fds{};
+    std::size_t count = 0;
+    for (std::size_t socket = 0; socket < port_->socket_count(); ++socket) {
+      fds[count++] = {port_->fd(socket), POLLIN, 0};
+    }
+    fds[count++] = {waker.fd(), POLLIN, 0};
+    if (::poll(fds.data(), count, kIdlePollTimeoutMs) > 0) {
+      signalled = (fds[count - 1].revents & POLLIN) != 0;
+    }
+  }
+  waker.woke(signalled);
+  shared_.location->online(index_);
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,374 @@
+"""Process control for the end-to-end tests: sipline under test, SIPp, temp folders, ports.
+
+Every process is started in its own session (process group) and killed with its group when
+the test ends, whatever the outcome. Every wait has a deadline.
+"""
+
+import csv
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+READY_LINE = "sipline: ready"
+COUNTER_LINE = re.compile(r"^worker (\d+): (.*)$")
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the driver dies (ctest's timeout kills the
+    driver with SIGKILL, which no cleanup code survives)."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(command, **kwargs):
+    """Popen in a new session (its own process group, killed as a group) tied to our life."""
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=die_with_parent,
+                            **kwargs)
+
+
+class TestFailure(Exception):
+    """An assertion of a test failed; the message says what was expected and seen."""
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def free_udp_port(exclude=()):
+    """A UDP port on 127.0.0.1 that nothing holds right now (the kernel picks it)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in exclude:
+            return port
+
+
+def free_udp_ports(count):
+    ports = []
+    while len(ports) < count:
+        ports.append(free_udp_port(exclude=ports))
+    return ports
+
+
+def kill_group(process, grace=3.0):
+    """SIGTERM the process group, then SIGKILL it after `grace` seconds. Returns the exit code."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(5)
+    return process.returncode
+
+
+def tail(path, lines=30):
+    try:
+        with open(path, "r", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return "(no %s)" % path
+
+
+class Workdir:
+    """A temp folder per test; kept (and its path printed) when the test fails."""
+
+    def __init__(self, name, keep=False):
+        self.path = tempfile.mkdtemp(prefix="sipline-e2e-%s-" % name)
+        self.keep = keep
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def finish(self, passed):
+        if passed and not self.keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            print("e2e: files of this run kept in %s" % self.path)
+
+
+# --- sipline config -------------------------------------------------------------------------
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+USERS = ["10%02d" % n for n in range(1, 10)]  # 1001..1009, as in the shipped config
+PASSWORD = "1234567890"
+
+
+def sipline_config(port, routes, workers=2, store="memory", names=("sipline.test", "127.0.0.1"),
+                   algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
+                   record_route=False, min_expires=60, max_expires=3600):
+    """The TOML text of a socket-mode config on 127.0.0.1:port (config/README.md)."""
+    lines = [
+        "[listen]", "udp = %s" % toml_value(["127.0.0.1:%d" % port]), "",
+        "[dataplane]", 'io = "socket"', "workers = %d" % workers, "",
+        "[domain]", "names = %s" % toml_value(list(names)),
+        "record_route = %s" % toml_value(record_route), "",
+        "[registrar]", "store = %s" % toml_value(store), "auth = %s" % toml_value(auth),
+        "algorithms = %s" % toml_value(list(algorithms)),
+        "min_expires = %d" % min_expires, "max_expires = %d" % max_expires,
+        "default_expires = %d" % max_expires, "",
+        "[log]", "level = %s" % toml_value(log_level), "",
+    ]
+    for user in USERS:
+        lines += ["[[users]]", "user = %s" % toml_value(user),
+                  "password = %s" % toml_value(PASSWORD), ""]
+    for route in routes:
+        lines.append("[[routes]]")
+        lines += ["%s = %s" % (key, toml_value(value)) for key, value in route.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --- sipline under test ----------------------------------------------------------------------
+
+class Sipline:
+    """build/sipline in the foreground, stderr to a file, stopped with SIGTERM."""
+
+    def __init__(self, binary, workdir, config_text, name="sipline"):
+        self.binary = binary
+        self.workdir = workdir
+        self.config_path = workdir.file(name + ".toml")
+        self.log_path = workdir.file(name + ".stderr")
+        self.name = name
+        workers = re.search(r"^workers = (\d+)$", config_text, re.M)
+        self.workers = int(workers.group(1)) if workers else 2
+        with open(self.config_path, "w") as handle:
+            handle.write(config_text)
+        self.process = None
+        self.exit_code = None
+        self.final_counters = None
+
+    def start(self, ready_timeout=15.0):
+        check(os.path.isfile(self.binary) and os.access(self.binary, os.X_OK),
+              "sipline binary not found or not executable: %s (build the `sipline` target)"
+              % self.binary)
+        self.log = open(self.log_path, "w")
+        self.process = spawn([self.binary, "--config", self.config_path],
+                             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                             cwd=self.workdir.path)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.ready_seen():
+                return self
+            if self.process.poll() is not None:
+                raise TestFailure("%s exited with %d before `%s`:\n%s" % (
+                    self.name, self.process.returncode, READY_LINE, tail(self.log_path)))
+            time.sleep(0.02)
+        raise TestFailure("%s printed no `%s` within %.0f s:\n%s" % (
+            self.name, READY_LINE, ready_timeout, tail(self.log_path)))
+
+    def ready_seen(self):
+        with open(self.log_path, "r", errors="replace") as handle:
+            return any(line.startswith(READY_LINE) for line in handle)
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def log_lines(self):
+        """Complete lines of stderr so far (a line still being written is left out)."""
+        with open(self.log_path, "r", errors="replace") as handle:
+            text = handle.read()
+        return text[:text.rfind("\n") + 1].splitlines()
+
+    def counters(self, timeout=5.0):
+        """Per-worker counters now (SIGUSR1), as {worker: {field: int}}."""
+        check(self.alive(), "%s is not running (exit %s):\n%s" % (
+            self.name, self.process.poll(), tail(self.log_path)))
+        before = len(self.log_lines())
+        os.kill(self.process.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.log_lines()[before:]
+            blocks = parse_counter_blocks(lines)
+            if blocks and len(blocks[-1]) == self.workers:
+                return blocks[-1]
+            time.sleep(0.02)
+        raise TestFailure("%s printed no counters within %.0f s after SIGUSR1:\n%s" % (
+            self.name, timeout, tail(self.log_path)))
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait for a clean exit, parse the shutdown counters. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(self.process, 0.5)
+                self.log.close()
+                raise TestFailure("%s did not stop within %.0f s of SIGTERM:\n%s" % (
+                    self.name, timeout, tail(self.log_path)))
+        kill_group(self.process, 0.5)  # anything it left in its group
+        self.log.close()
+        self.exit_code = self.process.returncode
+        blocks = parse_counter_blocks(self.log_lines())
+        self.final_counters = blocks[-1] if blocks else None
+        return self.exit_code
+
+    def stop_checked(self):
+        """stop(), and require exit code 0 and the shutdown counter lines."""
+        code = self.stop()
+        check(code == 0, "%s exited with %s after SIGTERM:\n%s" % (self.name, code,
+                                                                    tail(self.log_path)))
+        check(self.final_counters, "%s printed no `worker N:` counter lines at shutdown:\n%s"
+              % (self.name, tail(self.log_path)))
+        return self.final_counters
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            kill_group(self.process, 1.0)
+        if self.process is not None and not self.log.closed:
+            self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def parse_counter_blocks(lines):
+    """Groups consecutive `worker N: k=v ...` lines into [{worker: {field: int}}]."""
+    blocks = []
+    current = None
+    for line in lines:
+        match = COUNTER_LINE.match(line)
+        if not match:
+            current = None
+            continue
+        worker = int(match.group(1))
+        fields = {}
+        for pair in match.group(2).split():
+            key, _, value = pair.partition("=")
+            if value.isdigit():
+                fields[key] = int(value)
+        if current is None or worker in current:
+            current = {}
+            blocks.append(current)
+        current[worker] = fields
+    return blocks
+
+
+def brief(counters):
+    """The non-zero fields of each worker, for logs: "w0{received=8 forwarded=4} w1{...}"."""
+    return " ".join("w%d{%s}" % (worker, " ".join(
+        "%s=%d" % (k, v) for k, v in fields.items() if v)) for worker, fields in
+        sorted(counters.items()))
+
+
+def total(counters, field):
+    return sum(worker.get(field, 0) for worker in counters.values())
+
+
+def counter_diff(after, before):
+    return {w: {k: v - before.get(w, {}).get(k, 0) for k, v in fields.items()}
+            for w, fields in after.items()}
+
+
+# --- SIPp -----------------------------------------------------------------------------------
+
+class Sipp:
+    """One SIPp process with its statistics and error log in workdir. SIPp's own -timeout
+    bounds it (it then exits and still writes its statistics); wait() kills it after that."""
+
+    def __init__(self, workdir, name, scenario, args, time_limit):
+        self.workdir = workdir
+        self.name = name
+        self.stat_path = workdir.file(name + "_stat.csv")
+        self.err_path = workdir.file(name + "_errors.log")
+        self.out_path = workdir.file(name + ".out")
+        self.time_limit = int(time_limit)
+        self.command = ["sipp", "-sf", scenario, "-i", "127.0.0.1", "-nostdin",
+                        "-timeout", "%ds" % self.time_limit, "-trace_stat", "-stf", self.stat_path,
+                        "-trace_err", "-error_file", self.err_path, "-trace_screen",
+                        "-screen_file", workdir.file(name + "_screen.log")] + list(args)
+        self.process = None
+
+    def start(self):
+        with open(self.out_path, "w") as out:
+            out.write(" ".join(self.command) + "\n")
+            out.flush()
+            self.process = spawn(self.command, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, cwd=self.workdir.path)
+        return self
+
+    def wait(self, timeout):
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(self.process, 1.0)
+            raise TestFailure("SIPp %s still running after %.0f s; killed.\n%s" % (
+                self.name, timeout, self.diagnostics()))
+
+    def kill(self):
+        if self.process is not None:
+            kill_group(self.process, 1.0)
+
+    def stats(self):
+        """The last (cumulative) row of the -trace_stat file, as {column: text}."""
+        try:
+            with open(self.stat_path, newline="") as handle:
+                rows = [row for row in csv.reader(handle, delimiter=";") if row]
+        except OSError:
+            return {}
+        if len(rows) < 2:
+            return {}
+        return dict(zip(rows[0], rows[-1]))
+
+    def count(self, column):
+        value = self.stats().get(column + "(C)", "")
+        return int(value) if value.isdigit() else None
+
+    def diagnostics(self):
+        return "--- %s output:\n%s--- %s errors:\n%s" % (
+            self.name, tail(self.out_path, 25), self.name, tail(self.err_path, 25))
+
+    def require_success(self, calls, allow_retransmissions=True):
+        """Exit code 0 and exactly `calls` successful calls, none failed."""
+        code = self.process.returncode
+        successful = self.count("SuccessfulCall")
+        failed = self.count("FailedCall")
+        check(code == 0 and successful == calls and failed == 0,
+              "SIPp %s: exit %s, %s successful / %s failed calls, expected %d / 0\n%s" % (
+                  self.name, code, successful, failed, calls, self.diagnostics()))
+        if not allow_retransmissions:
+            for column in ("Retransmissions", "FailedUnexpectedMessage", "OutOfCallMsgs",
+                           "DeadCallMsgs"):
+                value = self.count(column)
+                check(value == 0, "SIPp %s: %s = %s, expected 0 (a message was lost or "
+                      "reordered)\n%s" % (self.name, column, value, self.diagnostics()))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()

@@ -1,0 +1,946 @@
+#!/usr/bin/env python3
+"""sipline end-to-end tests (issue 3 §5): the real binary on loopback, driven by SIPp, a small
+Python SIP client and Linphone.
+
+    run_e2e.py --sipline build/sipline register calls_un ...
+    run_e2e.py --list
+
+Each test starts its own sipline on free 127.0.0.1 ports with a config written for it, waits
+for `sipline: ready`, runs its traffic (every load bounded by count and time), checks SIPp's
+statistics and sipline's counters, and stops everything (process groups) however it ends.
+Exit status 0 when every named test passed, 1 otherwise. Files of a failed test are kept.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+import harness  # noqa: E402
+import sipmsg  # noqa: E402
+from harness import PASSWORD, TestFailure, check, counter_diff, total  # noqa: E402
+
+SIPP_DIR = os.path.join(HERE, "sipp")
+DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "corpus"))
+# Generous per-call bounds: a lost message fails the call after this, not the whole run.
+RECV_TIMEOUT_MS = "5000"
+
+
+class Context:
+    """What one test needs: the binary, its temp folder, and everything to clean up."""
+
+    def __init__(self, options, name):
+        self.options = options
+        self.binary = os.path.abspath(options.sipline)
+        self.corpus = options.corpus
+        self.workdir = harness.Workdir(name, options.keep)
+        self.cleanups = []
+
+    def scenario(self, name):
+        return os.path.join(SIPP_DIR, name)
+
+    def sipline(self, config_text, name="sipline"):
+        proxy = harness.Sipline(self.binary, self.workdir, config_text, name)
+        self.cleanups.append(proxy.kill)
+        return proxy
+
+    def sipp(self, name, scenario, args, time_limit):
+        process = harness.Sipp(self.workdir, name, self.scenario(scenario), args, time_limit)
+        self.cleanups.append(process.kill)
+        return process
+
+    def close(self):
+        for cleanup in reversed(self.cleanups):
+            try:
+                cleanup()
+            except Exception as error:  # cleanup must not hide the test's own failure
+                print("e2e: cleanup: %s" % error)
+
+
+# --- shared steps ---------------------------------------------------------------------------
+
+def contact_uri(user, port):
+    return "sip:%s@127.0.0.1:%d;transport=udp" % (user, port)
+
+
+def split_outside_quotes(value, separator=","):
+    parts, current, depth, quoted = [], "", 0, False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "<":
+            depth += 1
+        elif not quoted and char == ">":
+            depth -= 1
+        if char == separator and not quoted and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current)
+    return parts
+
+
+def contacts_of(message):
+    """The Contact values of a message as [(uri, {param: value})]."""
+    result = []
+    for value in message.get_all("Contact"):
+        for item in split_outside_quotes(value):
+            item = item.strip()
+            match = re.match(r'^(?:"[^"]*"\s*|[^<"]*)?<([^>]*)>(.*)$', item)
+            if match:
+                uri, rest = match.group(1), match.group(2)
+            else:  # addr-spec without angle brackets: parameters are the Contact's
+                uri, _, rest = item.partition(";")
+                rest = ";" + rest
+            params = {}
+            for param in rest.split(";"):
+                key, _, val = param.strip().partition("=")
+                if key:
+                    params[key.lower()] = val
+            result.append((uri, params))
+    return result
+
+
+def describe(message):
+    return "no answer" if message is None else message.raw.decode("utf-8", "replace")
+
+
+def require_status(message, code, what):
+    check(message is not None and message.status == code,
+          "%s: expected %d, got %s" % (what, code, describe(message)))
+    return message
+
+
+def challenged_register(agent, what, password=PASSWORD, **kwargs):
+    """agent.register(), requiring the 401 first; returns the answer to the credentials."""
+    first, final = agent.register(password, **kwargs)
+    require_status(first, 401, "%s (without credentials)" % what)
+    return final
+
+
+def register_user(proxy_port, user, port, prefer="SHA-256", expires=300):
+    """REGISTER `user` with a Contact on 127.0.0.1:port, sent from that port (then closed, so
+    a SIPp UAS can take the port). Requires 401 then 200 listing the contact."""
+    with sipmsg.Agent(proxy_port, port=port, user=user) as agent:
+        first, final = agent.register(PASSWORD, contact="<%s>" % contact_uri(user, port),
+                                      expires=expires, prefer=prefer)
+    require_status(first, 401, "REGISTER %s without credentials" % user)
+    require_status(final, 200, "REGISTER %s with %s credentials" % (user, prefer))
+    uris = [uri for uri, _ in contacts_of(final)]
+    check(contact_uri(user, port) in uris,
+          "200 for REGISTER %s does not list %s: %s" % (user, contact_uri(user, port), uris))
+    return final
+
+
+def sipp_common(transport="u1"):
+    return ["-t", transport, "-recv_timeout", RECV_TIMEOUT_MS, "-max_socket", "1000",
+            "-buff_size", "4194304"]
+
+
+def run_call_load(ctx, proxy_port, uas_port, calls, rate, transport, uac_scenario="uac_call.xml",
+                  uas_scenario="uas_call.xml", uac_extra=(), callee="1002",
+                  allow_retransmissions=True):
+    """A SIPp UAS on uas_port (already registered as `callee`) and a SIPp UAC sending `calls`
+    calls at `rate` calls/s through the proxy. Requires every call to succeed on both sides."""
+    uac_seconds = calls / rate
+    time_limit = int(uac_seconds * 2 + 30)
+    uas = ctx.sipp("uas", uas_scenario, sipp_common("u1") + [
+        "-p", str(uas_port), "-s", callee, "-m", str(calls)], time_limit + 10).start()
+    time.sleep(0.3)  # let the UAS bind before the first INVITE reaches it
+    check(uas.process.poll() is None, "SIPp UAS exited at start:\n%s" % uas.diagnostics())
+    uac_args = ["127.0.0.1:%d" % proxy_port, "-s", callee, "-r", str(rate), "-rp", "1000",
+                "-m", str(calls), "-l", str(max(rate * 2, 50)),
+                "-p", str(harness.free_udp_port(exclude=(proxy_port, uas_port)))]
+    uac_args += sipp_common(transport)
+    uac = ctx.sipp("uac", uac_scenario, uac_args + list(uac_extra), time_limit)
+    started = time.monotonic()
+    uac.start()
+    uac.wait(time_limit + 5)
+    elapsed = time.monotonic() - started
+    try:
+        uas.wait(15)
+    except TestFailure:
+        raise TestFailure("SIPp UAS did not finish its %d calls after the UAC ended (UAC exit "
+                          "%s).\n%s\n%s" % (calls, uac.process.returncode, uac.diagnostics(),
+                                            uas.diagnostics()))
+    uac.require_success(calls, allow_retransmissions)
+    uas.require_success(calls, allow_retransmissions)
+    retransmissions = (uac.count("Retransmissions") or 0) + (uas.count("Retransmissions") or 0)
+    print("e2e: %d calls (-t %s) in %.1f s, SIPp call rate %s/s, %d retransmissions" % (
+        calls, transport, elapsed, uac.stats().get("CallRate(C)"), retransmissions))
+    return uac, uas, retransmissions
+
+
+def call_config(port, workers=2, store="memory", auth_calls=False, algorithms=("SHA-256", "MD5"),
+                record_route=False):
+    """Users 10xx are routed by location; with auth_calls, INVITEs are challenged (407) and
+    in-dialog requests (ACK, BYE) are not."""
+    routes = []
+    if auth_calls:
+        routes.append({"name": "calls-auth", "user_prefix": "10", "methods": ["INVITE"],
+                       "action": "location", "auth": True})
+    routes.append({"name": "users", "user_prefix": "10", "action": "location"})
+    return harness.sipline_config(port, routes, workers=workers, store=store,
+                                  algorithms=algorithms, record_route=record_route)
+
+
+def require_clean_stop(proxy):
+    counters = proxy.stop_checked()
+    print("e2e: %s counters at shutdown: %s" % (proxy.name, harness.brief(counters)))
+    return counters
+
+
+# --- 1. registration with digest ------------------------------------------------------------
+
+def test_register(ctx):
+    """401 -> 200 with SHA-256 and MD5 (Python client) and MD5 (SIPp); wrong password -> 403;
+    unknown user -> 401 then 403; Expires 0 removes one binding; `*` removes all."""
+    proxy_port, sipp_port = harness.free_udp_ports(2)
+    # MD5 first: SIPp answers the first challenge only and knows MD5 only. The Python client
+    # picks its algorithm among the challenges (RFC 8760 §2.4: one challenge per algorithm).
+    algorithms = ("MD5", "SHA-256")
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, [], algorithms=algorithms)).start()
+    registers_sent = 0
+
+    with sipmsg.Agent(proxy_port, user="1001") as alice:
+        own = "<%s>" % contact_uri("1001", alice.port)
+        first, final = alice.register(PASSWORD, contact=own, expires=300, prefer="SHA-256")
+        registers_sent += 2
+        require_status(first, 401, "REGISTER 1001 without credentials")
+        challenges = [sipmsg.parse_challenge(v) for v in first.get_all("WWW-Authenticate")]
+        check([c.get("algorithm") for c in challenges] == list(algorithms),
+              "401 must offer one challenge per configured algorithm, in order %s: %s" % (
+                  list(algorithms), first.get_all("WWW-Authenticate")))
+        for challenge in challenges:
+            check(challenge.get("scheme") == "Digest" and challenge.get("realm") == "sipline.test"
+                  and challenge.get("nonce") and "auth" in challenge.get("qop", "").split(","),
+                  "challenge lacks Digest/realm sipline.test/nonce/qop=auth: %s" % challenge)
+        check(";tag=" in (first.get("To") or ""), "401 without a To tag: %s" % describe(first))
+        require_status(final, 200, "REGISTER 1001 with SHA-256 credentials")
+        listed = dict((uri, params) for uri, params in contacts_of(final))
+        check(list(listed) == [contact_uri("1001", alice.port)],
+              "200 must list exactly the new binding: %s" % describe(final))
+        expires = int(listed[contact_uri("1001", alice.port)].get("expires", "-1"))
+        check(0 < expires <= 300, "binding expires=%d, expected 1..300" % expires)
+
+        with sipmsg.Agent(proxy_port, user="1003") as carol:
+            first, final = carol.register(PASSWORD, expires=300, prefer="MD5",
+                                          contact="<%s>" % contact_uri("1003", carol.port))
+            registers_sent += 2
+            require_status(final, 200, "REGISTER 1003 with MD5 credentials")
+
+        # SIPp (MD5) registers 1002 from its own port.
+        sipp = ctx.sipp("register", "uac_register.xml", sipp_common("u1") + [
+            "127.0.0.1:%d" % proxy_port, "-p", str(sipp_port), "-s", "1002", "-au", "1002",
+            "-ap", PASSWORD, "-m", "1"], 30).start()
+        sipp.wait(35)
+        sipp.require_success(1)
+        registers_sent += 2
+
+        # Wrong password: challenged, then 403.
+        with sipmsg.Agent(proxy_port, user="1004") as mallory:
+            first, final = mallory.register("wrong-password", contact="<%s>" % contact_uri(
+                "1004", mallory.port), expires=300)
+            registers_sent += 2
+            require_status(first, 401, "REGISTER 1004 without credentials")
+            require_status(final, 403, "REGISTER 1004 with a wrong password")
+        # Unknown user: the same answers as a wrong password (no user enumeration).
+        with sipmsg.Agent(proxy_port, user="1999") as stranger:
+            first, final = stranger.register(PASSWORD, contact="<%s>" % contact_uri(
+                "1999", stranger.port), expires=300)
+            registers_sent += 2
+            require_status(first, 401, "REGISTER unknown user 1999 without credentials")
+            require_status(final, 403, "REGISTER unknown user 1999 with credentials")
+
+        # A second contact for 1001, then remove it with Expires: 0 (RFC 3261 §10.2.2).
+        second = "sip:1001@127.0.0.1:%d;transport=udp" % harness.free_udp_port()
+        final = challenged_register(alice, "REGISTER a second contact", contact="<%s>" % second,
+                                    expires=300)
+        registers_sent += 2
+        require_status(final, 200, "REGISTER a second contact for 1001")
+        uris = sorted(uri for uri, _ in contacts_of(final))
+        check(uris == sorted([contact_uri("1001", alice.port), second]),
+              "200 must list both bindings of 1001: %s" % describe(final))
+        final = challenged_register(alice, "REGISTER Expires 0", contact="<%s>" % second,
+                                    expires=0)
+        registers_sent += 2
+        require_status(final, 200, "REGISTER Expires 0 for one contact")
+        uris = [uri for uri, _ in contacts_of(final)]
+        check(uris == [contact_uri("1001", alice.port)],
+              "after Expires 0 only the first binding must remain: %s" % describe(final))
+
+        # Contact: * with Expires: 0 removes every binding of 1001 (§10.2.2).
+        final = challenged_register(alice, "REGISTER *", contact="*", expires=0)
+        registers_sent += 2
+        require_status(final, 200, "REGISTER Contact: * Expires: 0")
+        check(contacts_of(final) == [], "200 after `*` must list no Contact: %s" % describe(final))
+        query = challenged_register(alice, "query REGISTER for 1001")
+        registers_sent += 2
+        require_status(query, 200, "query REGISTER for 1001")
+        check(contacts_of(query) == [], "1001 still has bindings after `*`: %s" % describe(query))
+
+    # 1002 (SIPp's) and 1003 are untouched by 1001's `*`.
+    with sipmsg.Agent(proxy_port, user="1002") as query_agent:
+        query = challenged_register(query_agent, "query REGISTER for 1002")
+        registers_sent += 2
+    require_status(query, 200, "query REGISTER for 1002")
+    uris = [uri for uri, _ in contacts_of(query)]
+    check(len(uris) == 1 and re.match(r"sip:1002@127\.0\.0\.1:%d(;|$)" % sipp_port, uris[0]),
+          "1002 must keep the binding SIPp registered (port %d): %s" % (sipp_port, uris))
+
+    counters = require_clean_stop(proxy)
+    if "to_control" in counters[0]:
+        check(total(counters, "to_control") == registers_sent,
+              "workers passed %d REGISTERs to the control thread, %d were sent" % (
+                  total(counters, "to_control"), registers_sent))
+    check(total(counters, "forwarded") == 0, "a REGISTER for our domain was forwarded")
+
+
+# --- 2 and 8. calls under load --------------------------------------------------------------
+
+def calls_test(ctx, transport, calls, rate, check_workers, min_rate=None):
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    proxy = ctx.sipline(call_config(proxy_port, workers=2)).start()
+    register_user(proxy_port, "1002", uas_port)
+    uac, _, retransmissions = run_call_load(ctx, proxy_port, uas_port, calls, rate, transport,
+                                            allow_retransmissions=not check_workers)
+    if min_rate:
+        achieved = float(uac.stats().get("CallRate(C)", "0") or 0)
+        check(achieved >= min_rate, "SIPp's cumulative call rate %.1f calls/s is below %d" % (
+            achieved, min_rate))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+    if "forwarded_requests" in counters[0] and retransmissions == 0:
+        # INVITE, ACK, BYE one way; 180, 200, 200 (BYE) the other.
+        check(total(counters, "forwarded_requests") == 3 * calls and
+              total(counters, "forwarded_responses") == 3 * calls,
+              "expected %d requests and %d responses forwarded: %s" % (
+                  3 * calls, 3 * calls, harness.brief(counters)))
+    if check_workers:
+        for worker, fields in counters.items():
+            check(fields.get("forwarded", 0) > 0,
+                  "worker %d forwarded nothing: Call-ID ownership did not spread the calls: %s"
+                  % (worker, harness.brief(counters)))
+        check(total(counters, "handed_off") > 0,
+              "no message was handed off between workers with one 5-tuple: %s"
+              % harness.brief(counters))
+        check(total(counters, "handed_off") == total(counters, "handed_in"),
+              "handed_off != handed_in (a hand-off got lost): %s" % harness.brief(counters))
+    return counters
+
+
+def test_calls_un(ctx):
+    """2,000 calls at 250 calls/s, UAC with one socket per call (-t un), workers = 2."""
+    calls_test(ctx, "un", ctx.options.calls, ctx.options.rate, check_workers=False,
+               min_rate=ctx.options.min_rate)
+
+
+def test_calls_u1(ctx):
+    """2,000 calls at 250 calls/s, UAC with one socket for all calls (-t u1), workers = 2."""
+    calls_test(ctx, "u1", ctx.options.calls, ctx.options.rate, check_workers=False,
+               min_rate=ctx.options.min_rate)
+
+
+def test_workers_u1(ctx):
+    """One source 5-tuple and workers = 2: both workers carry calls (Call-ID ownership with
+    hand-offs), and no message is lost or reordered (no retransmission, nothing unexpected)."""
+    calls_test(ctx, "u1", max(ctx.options.calls // 2, 10), ctx.options.rate, check_workers=True)
+
+
+def test_call_auth(ctx):
+    """Route auth = true: INVITE -> 407 -> ACK (absorbed) -> INVITE with credentials -> call."""
+    calls = 20
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    proxy = ctx.sipline(call_config(proxy_port, auth_calls=True,
+                                    algorithms=("MD5", "SHA-256"))).start()
+    register_user(proxy_port, "1002", uas_port, prefer="SHA-256")
+    run_call_load(ctx, proxy_port, uas_port, calls, 10, "u1", uac_scenario="uac_call_auth.xml",
+                  uac_extra=["-au", "1001", "-ap", PASSWORD,
+                             # SIPp's digest uri is remote_ip:port unless told: it must be the
+                             # Request-URI (RFC 7616 §3.4.6), or the proxy answers 400.
+                             "-auth_uri", "1002@127.0.0.1:%d" % proxy_port])
+    counters = require_clean_stop(proxy)
+    check(total(counters, "local_4xx") == calls,
+          "expected %d local 4xx (the 407s): %s" % (calls, harness.brief(counters)))
+    if "acks_absorbed" in counters[0]:
+        check(total(counters, "acks_absorbed") == calls,
+              "expected the %d ACKs for 407 absorbed: %s" % (calls, harness.brief(counters)))
+
+
+# --- 3. redirect ----------------------------------------------------------------------------
+
+def test_redirect(ctx):
+    """Redirect route: INVITE -> 302 with the registered Contact; the ACK is absorbed and the
+    callee receives nothing."""
+    calls = 30
+    proxy_port, callee_port = harness.free_udp_ports(2)
+    routes = [{"name": "redirect-users", "user_prefix": "10", "methods": ["INVITE"],
+               "action": "redirect"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    # The callee registers and keeps its socket: whatever reaches it is counted.
+    callee = sipmsg.Agent(proxy_port, port=callee_port, user="1002")
+    ctx.cleanups.append(callee.close)
+    final = challenged_register(callee, "REGISTER 1002",
+                                contact="<%s>" % contact_uri("1002", callee_port), expires=300)
+    require_status(final, 200, "REGISTER 1002")
+
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        uri = "sip:1002@127.0.0.1:%d" % proxy_port
+        branch = sipmsg.new_token("z9hG4bK")
+        answer = caller.request("INVITE", uri, branch=branch,
+                                headers=[("Contact", "<sip:1001@127.0.0.1:%d>" % caller.port)])
+        require_status(answer, 302, "INVITE to a redirect route")
+        check([u for u, _ in contacts_of(answer)] == [contact_uri("1002", callee_port)],
+              "302 must carry the registered Contact %s: %s" % (contact_uri("1002", callee_port),
+                                                               describe(answer)))
+        caller.request("ACK", uri, to=answer.get("To"), cseq=caller.cseq, branch=branch,
+                       wait=False)
+    sipp = ctx.sipp("uac", "uac_redirect.xml", sipp_common("u1") + [
+        "127.0.0.1:%d" % proxy_port, "-p", str(harness.free_udp_port()), "-s", "1002",
+        "-r", "20", "-m", str(calls)], 40).start()
+    sipp.wait(45)
+    sipp.require_success(calls)
+    stray = callee.receive(0.5)
+    check(stray is None, "the callee of a redirect received %s" % describe(stray))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "local_3xx") == calls + 1,
+          "expected %d local 3xx: %s" % (calls + 1, harness.brief(counters)))
+    check(total(counters, "forwarded") == 0,
+          "a redirect forwarded something: %s" % harness.brief(counters))
+    if "acks_absorbed" in counters[0]:
+        check(total(counters, "acks_absorbed") == calls + 1,
+              "expected %d ACKs absorbed: %s" % (calls + 1, harness.brief(counters)))
+
+
+# --- 4. CANCEL ------------------------------------------------------------------------------
+
+def test_cancel(ctx):
+    """CANCEL before the answer: 200 (CANCEL) and 487 pass back, the ACK for 487 reaches the
+    callee (SIPp requires it in uas_cancel.xml)."""
+    calls = 30
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    proxy = ctx.sipline(call_config(proxy_port)).start()
+    register_user(proxy_port, "1002", uas_port)
+    _, _, retransmissions = run_call_load(ctx, proxy_port, uas_port, calls, 15, "u1",
+                                          uac_scenario="uac_cancel.xml",
+                                          uas_scenario="uas_cancel.xml")
+    counters = require_clean_stop(proxy)
+    if "forwarded_requests" in counters[0] and retransmissions == 0:
+        # INVITE, CANCEL, ACK one way; 180, 200 (CANCEL), 487 the other.
+        check(total(counters, "forwarded_requests") == 3 * calls and
+              total(counters, "forwarded_responses") == 3 * calls,
+              "expected %d requests and responses forwarded each way: %s" % (
+                  3 * calls, harness.brief(counters)))
+
+
+# --- 5. every method ------------------------------------------------------------------------
+
+def test_methods(ctx):
+    """The 14 methods of RFC 3261 and its extensions and an unknown one are forwarded and
+    their responses routed back; REGISTER for a domain not ours is forwarded too."""
+    proxy_port, echo_port = harness.free_udp_ports(2)
+    echo = sipmsg.EchoUas()
+    ctx.cleanups.append(echo.close)
+    # 127.0.0.1 is not among our names here, so "REGISTER sip:127.0.0.1:<echo port>" is for
+    # another registrar; users' requests go to sip:2000@sipline.test.
+    routes = [{"name": "to-echo", "action": "forward", "target": "sip:127.0.0.1:%d" % echo.port}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, names=("sipline.test",))).start()
+    forwarded_requests = forwarded_responses = 0
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        invite_to = invite_cseq = None
+        for method in sipmsg.METHODS + ("FOOBAR",):
+            uri = "sip:2000@sipline.test"
+            to = None
+            if method == "REGISTER":
+                uri = "sip:127.0.0.1:%d" % echo.port
+                to = "<sip:1001@127.0.0.1:%d>" % echo.port
+            cseq = agent.cseq + 1
+            if method == "ACK":
+                to, cseq = invite_to, invite_cseq
+            agent.cseq = max(agent.cseq, cseq)
+            branch = sipmsg.new_token("z9hG4bK")
+            agent.request(method, uri, to=to, cseq=cseq, branch=branch, wait=False)
+            seen = len(echo.received)
+            echo.poll(0.3)
+            arrived = [m for m in echo.received[seen:] if m is not None and not m.is_response]
+            check(len(arrived) == 1 and arrived[0].method == method,
+                  "%s was not forwarded once to the next hop: %s" % (method, arrived))
+            forwarded_requests += 1
+            vias = arrived[0].get_all("Via")
+            check(len(vias) == 2 and ("branch=%s" % branch) in vias[1] and
+                  ("127.0.0.1:%d" % proxy_port) in vias[0],
+                  "%s arrived without the proxy's Via on top of ours: %s" % (method, vias))
+            check(arrived[0].get("Max-Forwards") == "69",
+                  "%s: Max-Forwards %s, expected 69" % (method, arrived[0].get("Max-Forwards")))
+            if method == "ACK":
+                continue
+            answer = agent.wait_final(agent.call_id, cseq, 2.0)
+            require_status(answer, 200, "%s through the proxy" % method)
+            check(answer.method == method and len(answer.get_all("Via")) == 1 and
+                  ("branch=%s" % branch) in answer.get("Via"),
+                  "200 for %s came back with the wrong Via/CSeq: %s" % (method, describe(answer)))
+            forwarded_responses += 1
+            if method == "INVITE":
+                invite_to, invite_cseq = answer.get("To"), cseq
+    counters = require_clean_stop(proxy)
+    if "forwarded_requests" in counters[0]:
+        check(total(counters, "forwarded_requests") == forwarded_requests and
+              total(counters, "forwarded_responses") == forwarded_responses,
+              "expected %d requests and %d responses forwarded: %s" % (
+                  forwarded_requests, forwarded_responses, harness.brief(counters)))
+    check(total(counters, "to_control") == 0, "the foreign REGISTER went to our registrar")
+
+
+# --- 6. error answers -----------------------------------------------------------------------
+
+def test_errors(ctx):
+    """483, 416, 420 + Unsupported, 505, 404 (no route, unknown user) and 480 (no binding)."""
+    proxy_port, = harness.free_udp_ports(1)
+    routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        def expect(code, what, method="OPTIONS", uri="sip:1002@sipline.test", **kwargs):
+            agent.call_id = sipmsg.new_token("e2e-") + "@127.0.0.1"
+            answer = agent.request(method, uri, **kwargs)
+            require_status(answer, code, what)
+            check(";tag=" in (answer.get("To") or ""),
+                  "local %d without a To tag: %s" % (code, describe(answer)))
+            return answer
+
+        expect(483, "OPTIONS with Max-Forwards: 0", max_forwards=0)
+        expect(483, "INVITE with Max-Forwards: 0", method="INVITE", max_forwards=0)
+        expect(416, "unknown Request-URI scheme", uri="nobodyKnowsThisScheme:1002",
+               to="<sip:1002@sipline.test>")
+        answer = expect(420, "Proxy-Require: an unknown option tag",
+                        headers=[("Proxy-Require", "sipline-e2e-nope")])
+        check("sipline-e2e-nope" in (answer.get("Unsupported") or ""),
+              "420 must list the tag in Unsupported: %s" % describe(answer))
+        expect(505, "SIP/7.0 request", version="SIP/7.0")
+        expect(404, "no route for user 3000", uri="sip:3000@sipline.test")
+        expect(404, "user 1099 is not configured", method="INVITE", uri="sip:1099@sipline.test")
+        expect(480, "user 1005 has no binding", method="INVITE", uri="sip:1005@sipline.test")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "forwarded") == 0,
+          "an error case was forwarded: %s" % harness.brief(counters))
+    check(total(counters, "local_4xx") == 7 and total(counters, "local_5xx") == 1,
+          "expected 7 local 4xx and 1 local 5xx: %s" % harness.brief(counters))
+
+
+# --- 6b. the corpus, one datagram per file --------------------------------------------------
+
+def read_manifest(corpus):
+    rows = []
+    with open(os.path.join(corpus, "manifest.tsv"), encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    for line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 3:
+            rows.append((fields[0], fields[2], fields[3] if len(fields) > 3 else ""))
+    return rows
+
+
+def classify(delta):
+    """One datagram's effect from the counter delta: forwarded / local_Nxx / dropped / ..."""
+    outcomes = []
+    if total(delta, "forwarded"):
+        outcomes.append("forwarded")
+    for cls in range(1, 7):
+        if total(delta, "local_%dxx" % cls):
+            outcomes.append("local_%dxx" % cls)
+    if total(delta, "to_control"):
+        outcomes.append("to_control")
+    if total(delta, "acks_absorbed"):
+        outcomes.append("ack_absorbed")
+    reasons = sorted({k for w in delta.values() for k, v in w.items()
+                      if k.startswith("drop_") and v})
+    if total(delta, "dropped"):
+        outcomes.append("dropped" + ("(%s)" % ",".join(r[5:] for r in reasons) if reasons else ""))
+    return outcomes or ["nothing"]
+
+
+def in_private_network_namespace():
+    return os.environ.get("SIPLINE_E2E_NETNS") == "1"
+
+
+def test_corpus(ctx):
+    """Every tests/corpus file as one datagram, bytes unchanged: rejects are answered or
+    dropped and never forwarded, accepted requests reach the next hop, responses not ours are
+    dropped; sipline stays up and completes calls afterwards."""
+    if not in_private_network_namespace():
+        # Some corpus messages route to documentation addresses (198.51.100.7 in a Route):
+        # in a network namespace with only loopback those sends fail locally.
+        unshare = shutil.which("unshare")
+        check(unshare is not None, "corpus test needs `unshare` (util-linux) for a private "
+              "network namespace: the corpus routes to non-loopback addresses")
+        command = [unshare, "--net"]
+        if os.geteuid() != 0:
+            command.insert(1, "--map-root-user")
+        command += ["--", sys.executable, os.path.abspath(__file__), "--sipline", ctx.binary,
+                    "--corpus", ctx.corpus, "--calls", str(ctx.options.calls), "corpus"]
+        if ctx.options.keep:
+            command.insert(-1, "--keep")
+        environment = dict(os.environ, SIPLINE_E2E_NETNS="1")
+        inner = harness.spawn(command, env=environment)
+        ctx.cleanups.append(lambda: harness.kill_group(inner, 5.0))
+        try:
+            code = inner.wait(140)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("corpus test in its network namespace still running after 140 s")
+        check(code == 0, "corpus test in its network namespace failed (exit %d)" % code)
+        return
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    echo = sipmsg.EchoUas()
+    ctx.cleanups.append(echo.close)
+    routes = [{"name": "users", "user_prefix": "1002", "action": "location"},
+              {"name": "everything-else", "action": "forward",
+               "target": "sip:127.0.0.1:%d" % echo.port}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    sender = sipmsg.Agent(proxy_port)
+    ctx.cleanups.append(sender.close)
+    results = []
+    failures = []
+    for name, expectation, note in read_manifest(ctx.corpus):
+        with open(os.path.join(ctx.corpus, name), "rb") as handle:
+            data = handle.read()
+        before = proxy.counters()
+        seen = len(echo.raw)
+        sender.send_raw(data)
+        echo.poll(0.15, answer=False)  # answers would go to the corpus' own Via hosts
+        delta = counter_diff(proxy.counters(), before)
+        outcome = classify(delta)
+        reached_next_hop = len(echo.raw) > seen
+        results.append((name, expectation, outcome, reached_next_hop))
+        problem = judge_corpus_outcome(name, expectation, outcome, reached_next_hop, data)
+        if problem:
+            failures.append("%s (%s): %s; counters %s" % (name, expectation, problem, outcome))
+        check(proxy.alive(), "sipline died on %s:\n%s" % (name, harness.tail(proxy.log_path)))
+    with open(ctx.workdir.file("corpus_outcomes.tsv"), "w") as report:
+        for name, expectation, outcome, reached in results:
+            report.write("%s\t%s\t%s\t%s\n" % (name, expectation, "+".join(outcome),
+                                               "next-hop" if reached else "-"))
+    for name, expectation, outcome, reached in results:
+        print("e2e: corpus %-36s %-18s %s%s" % (name, expectation, "+".join(outcome),
+                                                " (reached next hop)" if reached else ""))
+    check(not failures, "corpus treatment wrong for %d file(s):\n  %s" % (
+        len(failures), "\n  ".join(failures)))
+
+    # Still serving: a registration and a few calls.
+    register_user(proxy_port, "1002", uas_port)
+    run_call_load(ctx, proxy_port, uas_port, 10, 10, "u1")
+    require_clean_stop(proxy)
+
+
+def judge_corpus_outcome(name, expectation, outcome, reached_next_hop, data):
+    """None when the treatment fits the manifest for a stateless proxy, else what is wrong."""
+    forwarded = "forwarded" in outcome
+    is_response = data.startswith(b"SIP/")
+    local = [o for o in outcome if o.startswith("local_")]
+    dropped = any(o.startswith("dropped") for o in outcome)
+    if expectation in ("reject", "n/a"):
+        if forwarded or reached_next_hop:
+            return "a malformed message was forwarded"
+        if not (dropped or any(o in ("local_4xx", "local_5xx") for o in local)):
+            return "neither answered 4xx/5xx nor dropped"
+        return None
+    if expectation == "reject-or-liberal":
+        if len(outcome) != 1:
+            return "more than one effect"
+        return None
+    if is_response:  # accept / accept-app-error responses: not ours, so dropped (§16.7)
+        if forwarded or not any(o.startswith("dropped(not_ours") or o == "dropped"
+                                for o in outcome):
+            return "a response whose top Via is not ours must be dropped"
+        return None
+    if expectation == "accept-app-error":
+        wanted = ACCEPT_APP_ERROR.get(name)
+        if wanted and wanted not in outcome and not (
+                wanted == "forwarded" and any(o.startswith("dropped(unroutable") for o in outcome)):
+            return "expected %s" % wanted
+        return None
+    # accept: a request the proxy routes on. It goes to the next hop of the route table, of
+    # its Route header, or (in-dialog) of its Request-URI; a host name we cannot resolve here
+    # is dropped as unroutable, and a non-loopback address fails to send in this namespace.
+    if local and "to_control" not in outcome:
+        return "an acceptable request was answered locally"
+    if not (forwarded or "to_control" in outcome or "ack_absorbed" in outcome or any(
+            o.startswith("dropped(unroutable") or o.startswith("dropped(send_failed")
+            for o in outcome)):
+        return "an acceptable request was neither forwarded nor routed"
+    return None
+
+
+# accept-app-error files: what a proxy (not a UAS) does with them (manifest notes).
+ACCEPT_APP_ERROR = {
+    "rfc4475/unkscm.dat": "local_4xx",    # 416
+    "rfc4475/novelsc.dat": "local_4xx",   # 416
+    "rfc4475/bext01.dat": "local_4xx",    # 420 + Unsupported
+    "rfc4475/zeromf.dat": "local_4xx",    # 483
+    "rfc4475/unksm2.dat": "forwarded",    # REGISTER for another domain: proxy forwards
+    "rfc4475/invut.dat": "forwarded",     # unknown Content-Type is the UAS's business
+    "rfc4475/sdp01.dat": "forwarded",     # Accept without SDP: the UAS answers 406
+    "rfc4475/regaut01.dat": "forwarded",  # REGISTER for another domain
+}
+
+
+# --- 7. restart with SQLite -----------------------------------------------------------------
+
+def test_restart_sqlite(ctx):
+    """Bindings registered before a restart are used for calls after it (SQLite store); with
+    the memory store the same sequence finds nobody (480), so the test can tell."""
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    config = call_config(proxy_port, store="sqlite:location.db")
+    first = ctx.sipline(config, name="sipline-before").start()
+    register_user(proxy_port, "1002", uas_port)
+    require_clean_stop(first)
+    check(os.path.isfile(ctx.workdir.file("location.db")), "no SQLite file location.db written")
+    second = ctx.sipline(config, name="sipline-after").start()
+    run_call_load(ctx, proxy_port, uas_port, 5, 5, "u1")
+    require_clean_stop(second)
+
+    memory = call_config(proxy_port, store="memory")
+    third = ctx.sipline(memory, name="sipline-memory-before").start()
+    register_user(proxy_port, "1002", uas_port)
+    require_clean_stop(third)
+    fourth = ctx.sipline(memory, name="sipline-memory-after").start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        answer = agent.request("INVITE", "sip:1002@127.0.0.1:%d" % proxy_port)
+    require_status(answer, 480, "INVITE after a restart with the memory store")
+    require_clean_stop(fourth)
+
+
+# --- 9. Linphone ----------------------------------------------------------------------------
+
+LINPHONE_RC = """[sip]
+sip_port={sip_port}
+sip_tcp_port=0
+sip_tls_port=0
+bind_address=127.0.0.1
+use_ipv6=0
+default_proxy=0
+supported=replaces, outbound
+register_only_when_network_is_up=0
+inc_timeout=30
+
+[rtp]
+audio_rtp_port={rtp_port}
+audio_rtcp_mux=1
+
+[sound]
+echocancellation=0
+
+[video]
+display=0
+capture=0
+enabled=0
+
+[net]
+firewall_policy=0
+mtu=1300
+
+[proxy_0]
+reg_proxy=<sip:127.0.0.1:{proxy_port};transport=udp>
+reg_identity="1001" <sip:1001@127.0.0.1>
+reg_expires=300
+reg_sendregister=1
+publish=0
+dial_escape_plus=0
+
+[auth_info_0]
+username=1001
+userid=1001
+passwd={password}
+realm={realm}
+domain=127.0.0.1
+"""
+
+
+def test_linphone(ctx):
+    """linphonec registers as 1001 (digest) and calls 1002, a SIPp UAS registered through the
+    proxy; the call connects, then linphonec hangs up."""
+    linphonec = shutil.which("linphonec")
+    check(linphonec is not None, "linphonec not installed (apt-get install linphone-cli; "
+          "deploy/install-deps.sh does it)")
+    proxy_port, uas_port, sip_port, rtp_port = harness.free_udp_ports(4)
+    # Record-Route keeps linphonec's ACK and BYE on the proxy: a SIPp UAS answers the BYE to
+    # where the INVITE came from, so a BYE sent straight to it would be answered astray.
+    proxy = ctx.sipline(call_config(proxy_port, auth_calls=True, record_route=True)).start()
+    register_user(proxy_port, "1002", uas_port)
+    uas = ctx.sipp("uas", "uas_call.xml", sipp_common("u1") + [
+        "-p", str(uas_port), "-s", "1002", "-m", "1", "-trace_msg", "-message_file",
+        ctx.workdir.file("uas_messages.log")], 90).start()
+
+    home = ctx.workdir.file("linphone-home")
+    os.makedirs(os.path.join(home, ".local", "share", "linphone"))
+    rc_path = os.path.join(home, "linphonerc")
+    with open(rc_path, "w") as handle:
+        handle.write(LINPHONE_RC.format(sip_port=sip_port, rtp_port=rtp_port,
+                                        proxy_port=proxy_port, password=PASSWORD,
+                                        realm="sipline.test"))
+    fifo = os.path.join(home, "stdin.fifo")
+    os.mkfifo(fifo)
+    out_path = ctx.workdir.file("linphonec.out")
+    environment = dict(os.environ, HOME=home)
+    # The FIFO is opened read-write so that opening it never blocks; linphonec quits at end
+    # of input, so the test keeps a write end open until `quit`.
+    with open(out_path, "w") as out, open(fifo, "r+b", buffering=0) as stdin:
+        phone = harness.spawn(
+            [linphonec, "-S", "-c", rc_path, "-l", os.path.join(home, "linphone.log")],
+            stdin=stdin, stdout=out, stderr=subprocess.STDOUT, env=environment, cwd=home)
+    ctx.cleanups.append(lambda: harness.kill_group(phone, 2.0))
+    commands = open(fifo, "w", buffering=1)
+    ctx.cleanups.append(commands.close)
+
+    def output():
+        with open(out_path, errors="replace") as handle:
+            return handle.read()
+
+    def wait_for(pattern, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, output()):
+                return
+            check(phone.poll() is None, "linphonec exited (%s) before %s:\n%s" % (
+                phone.returncode, what, output()[-3000:]))
+            time.sleep(0.1)
+        raise TestFailure("linphonec: no %s within %d s:\n%s" % (what, timeout, output()[-3000:]))
+
+    # linphonec prints nothing when it registers; `status register` says so on request.
+    deadline = time.monotonic() + 20
+    while not re.search(r"^registered, identity=", output(), re.M):
+        check(time.monotonic() < deadline and phone.poll() is None,
+              "linphonec did not register within 20 s (exit %s):\n%s" % (phone.poll(),
+                                                                         output()[-3000:]))
+        commands.write("status register\n")
+        time.sleep(0.5)
+    with sipmsg.Agent(proxy_port, user="1001") as query_agent:
+        query = challenged_register(query_agent, "query REGISTER for 1001")
+    uris = [uri for uri, _ in contacts_of(query)]
+    check(any(re.match(r"sip:1001@127\.0\.0\.1:%d(;|$)" % sip_port, uri) for uri in uris),
+          "the registrar has no binding of 1001 at linphonec's port %d: %s" % (sip_port, uris))
+    commands.write("soundcard use files\n")
+    commands.write("call sip:1002@127.0.0.1:%d\n" % proxy_port)
+    wait_for(r"Call \d+ with .*1002.* connected", 20, "connected call")
+    time.sleep(1.0)
+    commands.write("terminate\n")
+    wait_for(r"Call \d+ with .*1002.* ended", 10, "call end")
+    uas.wait(15)
+    uas.require_success(1)
+    commands.write("quit\n")
+    commands.close()
+    try:
+        phone.wait(15)
+    except subprocess.TimeoutExpired:
+        pass
+    counters = require_clean_stop(proxy)
+    check(total(counters, "local_4xx") == 1 and total(counters, "acks_absorbed") == 1,
+          "the INVITE was not challenged once (407 + absorbed ACK): %s" % harness.brief(counters))
+    # INVITE, ACK, BYE to the callee; 180, 200, 200 (BYE) back; nothing dropped.
+    check(total(counters, "forwarded_requests") == 3 and
+          total(counters, "forwarded_responses") == 3 and total(counters, "dropped") == 0,
+          "the dialog did not stay on the proxy: %s" % harness.brief(counters))
+
+
+# --- self-check of the harness itself (no sipline) ------------------------------------------
+
+def test_harness(ctx):
+    """The test tools themselves: digest against RFC 7616's example, the SIPp scenario pairs
+    UAC <-> UAS directly (no proxy), so a sipline failure is never a broken scenario."""
+    sipmsg.self_test_digest()
+    for uac, uas, calls, transport in (("uac_call.xml", "uas_call.xml", 50, "un"),
+                                       ("uac_cancel.xml", "uas_cancel.xml", 10, "u1")):
+        uas_port, = harness.free_udp_ports(1)
+        server = ctx.sipp("uas-" + uas, uas, sipp_common("u1") + [
+            "-p", str(uas_port), "-s", "1002", "-m", str(calls)], 40).start()
+        time.sleep(0.3)
+        client = ctx.sipp("uac-" + uac, uac, sipp_common(transport) + [
+            "127.0.0.1:%d" % uas_port, "-p", str(harness.free_udp_port(exclude=(uas_port,))),
+            "-s", "1002", "-r", "50", "-m", str(calls)], 40).start()
+        client.wait(45)
+        server.wait(15)
+        client.require_success(calls, allow_retransmissions=False)
+        server.require_success(calls, allow_retransmissions=False)
+
+
+TESTS = {
+    "harness": test_harness,
+    "register": test_register,
+    "calls_un": test_calls_un,
+    "calls_u1": test_calls_u1,
+    "call_auth": test_call_auth,
+    "redirect": test_redirect,
+    "cancel": test_cancel,
+    "methods": test_methods,
+    "errors": test_errors,
+    "corpus": test_corpus,
+    "restart_sqlite": test_restart_sqlite,
+    "workers_u1": test_workers_u1,
+    "linphone": test_linphone,
+}
+NEEDS_SIPLINE = set(TESTS) - {"harness"}
+
+
+def run_one(options, name):
+    ctx = Context(options, name)
+    started = time.monotonic()
+    passed = False
+    try:
+        if name in NEEDS_SIPLINE:
+            check(os.path.isfile(ctx.binary) and os.access(ctx.binary, os.X_OK),
+                  "sipline binary not found or not executable: %s (build the `sipline` "
+                  "target first)" % ctx.binary)
+        TESTS[name](ctx)
+        passed = True
+    except TestFailure as failure:
+        print("e2e: FAIL %s: %s" % (name, failure))
+    except Exception:
+        print("e2e: ERROR %s:\n%s" % (name, traceback.format_exc()))
+    finally:
+        ctx.close()
+        ctx.workdir.finish(passed)
+    print("e2e: %s %s (%.2f s)" % ("PASS" if passed else "FAIL", name,
+                                   time.monotonic() - started))
+    sys.stdout.flush()
+    return passed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sipline", default=os.environ.get("SIPLINE_BINARY", ""),
+                        help="the sipline binary under test (or $SIPLINE_BINARY)")
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
+    parser.add_argument("--calls", type=int, default=2000, help="calls of the load tests")
+    parser.add_argument("--rate", type=int, default=250, help="calls/s of the load tests")
+    parser.add_argument("--min-rate", type=int, default=200,
+                        help="calls/s SIPp must report for calls_un/calls_u1 (0: no check)")
+    parser.add_argument("--keep", action="store_true", help="keep every test's files")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("tests", nargs="*")
+    options = parser.parse_args()
+    if options.list:
+        print("\n".join(TESTS))
+        return 0
+    unknown = [t for t in options.tests if t not in TESTS]
+    if unknown or not options.tests:
+        parser.error("name tests to run (%s); unknown: %s" % (", ".join(TESTS), unknown))
+    if shutil.which("sipp") is None:
+        print("e2e: FAIL: sipp not installed (apt-get install sip-tester)")
+        return 1
+    results = [run_one(options, name) for name in options.tests]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

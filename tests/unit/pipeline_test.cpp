@@ -1,0 +1,421 @@
+// The worker pipeline on byte buffers: what each kind of request and response turns into
+// (bytes written, destination, verdict), with a real config, location table and the sip/
+// decision functions, but no sockets and no threads.
+#include "dataplane/pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/packet.hpp"
+#include "sip/branch.hpp"
+#include "sip/digest_auth.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory"
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[users]]
+user = "1005"
+password = "secret-1005"
+[[users]]
+user = "1009"
+password = "secret-1009"
+[[users]]
+user = "1099"
+password = "secret-1099"
+[[routes]]
+name = "challenged"
+user_prefix = "1009"
+action = "location"
+auth = true
+[[routes]]
+name = "redirect-registered"
+user_prefix = "1005"
+action = "redirect"
+[[routes]]
+name = "local"
+user_prefix = "10"
+action = "location"
+[[routes]]
+name = "redirect-fixed"
+user_prefix = "20"
+action = "redirect"
+target = "sip:alt@192.0.2.9:5080"
+[[routes]]
+name = "forbidden"
+user_prefix = "40"
+action = "reject"
+code = 403
+[[routes]]
+name = "to-ourselves"
+user_prefix = "50"
+action = "forward"
+target = "sip:127.0.0.1:5060"
+[[routes]]
+name = "out"
+user_prefix = "7"
+action = "forward"
+target = "sip:127.0.0.1:5070"
+)toml";
+
+struct Request {
+  std::string method = "INVITE";
+  std::string uri = "sip:7000@sipline.local";
+  std::string via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport";
+  std::string to = "<sip:7000@sipline.local>";
+  std::string call_id = "call-1@192.0.2.10";
+  std::string max_forwards = "70";
+  std::string extra;  // complete header lines
+
+  std::string text() const {
+    return method + " " + uri + " SIP/2.0\r\n" + "Via: " + via + "\r\n" +
+           "Max-Forwards: " + max_forwards + "\r\n" +
+           "From: <sip:1001@sipline.local>;tag=from-1\r\n" + "To: " + to + "\r\n" +
+           "Call-ID: " + call_id + "\r\n" + "CSeq: 1 " + method + "\r\n" + extra +
+           "Content-Length: 0\r\n\r\n";
+  }
+};
+
+std::string peer_text(const PeerAddress& address) {
+  return std::string(format_peer(address).view());
+}
+
+sip::Binding binding(std::string contact, std::string received, std::uint16_t q_milli = 1000) {
+  sip::Binding result;
+  result.contact = std::move(contact);
+  result.received = std::move(received);
+  result.call_id = "reg-1";
+  result.cseq = 1;
+  result.expires_at = kNow + 3600;
+  result.q_milli = q_milli;
+  return result;
+}
+
+// The value of `name="..."` in the first line of `text` that has it.
+std::string quoted_param(std::string_view text, std::string_view name) {
+  const std::string key = std::string(name) + "=\"";
+  const std::size_t start = text.find(key);
+  if (start == std::string_view::npos) return {};
+  const std::size_t value = start + key.size();
+  return std::string(text.substr(value, text.find('"', value) - value));
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  PipelineTest() : location_(1), pool_(0, 2), out_(kPacketCapacity) {
+    const config::LoadResult loaded = config::load_config_text(kConfig, "pipeline_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    pipeline_ = std::make_unique<Pipeline>(*context_, 0);
+  }
+
+  Outcome process(const std::string& text) {
+    Packet* packet = pool_.allocate();
+    EXPECT_NE(packet, nullptr);
+    std::copy(text.begin(), text.end(), packet->data.begin());
+    packet->length = static_cast<std::uint32_t>(text.size());
+    packet->peer = *peer_from_text("192.0.2.10:5099");
+    packet->socket = 0;
+    const Outcome outcome = pipeline_->process(*packet, kNow, out_);
+    pool_.release(packet);
+    return outcome;
+  }
+  std::string written(const Outcome& outcome) const {
+    return std::string(out_.data(), outcome.size);
+  }
+  std::string our_tag(const std::string& call_id) const {
+    return std::string(local_to_tag(call_id, context_->to_tag_key).view());
+  }
+
+  LocationTable location_;
+  PacketPool pool_;
+  std::vector<char> out_;
+  std::unique_ptr<PipelineContext> context_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST(LocalToTag, IsDeterministicPerCallIdAndKey) {
+  const ToTag tag = local_to_tag("abc@host", 42);
+  EXPECT_EQ(tag.view().size(), 18u);
+  EXPECT_EQ(tag.view().substr(0, 2), "sl");
+  EXPECT_EQ(tag.view(), local_to_tag("abc@host", 42).view());
+  EXPECT_NE(tag.view(), local_to_tag("abd@host", 42).view());
+  EXPECT_NE(tag.view(), local_to_tag("abc@host", 43).view());
+}
+
+TEST_F(PipelineTest, ForwardRoutePushesOurViaAndSendsToTheTarget) {
+  const Request request;
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "127.0.0.1:5070");
+  EXPECT_EQ(outcome.socket, 0);
+  const std::string text = request.text();  // the message views it
+  const sip::Message parsed = sip::parse_message(text);
+  const sip::Branch branch = sip::stateless_branch(parsed, context_->identity.branch_key);
+  const std::string expected =
+      "INVITE sip:7000@sipline.local SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=" +
+      std::string(branch.view()) +
+      ";rport\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport\r\n"
+      "Max-Forwards: 69\r\n";
+  EXPECT_EQ(written(outcome).substr(0, expected.size()), expected);
+}
+
+TEST_F(PipelineTest, ResponseToAForwardedRequestGoesBackToThePreviousHop) {
+  const Outcome forwarded = process(Request().text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send);
+  std::string response = written(forwarded);
+  // The next hop answers with the Via lines it received.
+  response.replace(0, response.find("\r\n"), "SIP/2.0 180 Ringing");
+  const Outcome outcome = process(response);
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+  const std::string expected =
+      "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport\r\n";
+  EXPECT_EQ(written(outcome).substr(0, expected.size()), expected);
+  EXPECT_EQ(written(outcome).find("127.0.0.1:5060"), std::string::npos);
+}
+
+TEST_F(PipelineTest, ResponseWhoseTopViaIsNotOursIsDropped) {
+  const std::string response =
+      "SIP/2.0 200 OK\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK-sl00000000000000000000000000\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1\r\n"
+      "From: <sip:1001@sipline.local>;tag=a\r\nTo: <sip:7000@sipline.local>;tag=b\r\n"
+      "Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  const Outcome outcome = process(response);
+  EXPECT_EQ(outcome.verdict, Verdict::Drop);
+  EXPECT_EQ(outcome.drop, DropReason::NotOurs);
+}
+
+TEST_F(PipelineTest, MaxForwardsZeroIsAnswered483WithOurToTag) {
+  Request request;
+  request.max_forwards = "0";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(outcome.code, 483);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+  const std::string text = written(outcome);
+  EXPECT_EQ(text.substr(0, text.find("\r\n")), "SIP/2.0 483 Too Many Hops");
+  EXPECT_NE(text.find("To: <sip:7000@sipline.local>;tag=" + our_tag(request.call_id) + "\r\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PipelineTest, LocalResponseWithoutRportGoesToTheViaPort) {
+  Request request;
+  request.uri = "sip:999@sipline.local";  // no route: 404
+  request.via = "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-abc1";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 404);
+  // §18.2.2: the source address, the port of the Via's sent-by (the packet came from 5099).
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5070");
+}
+
+TEST_F(PipelineTest, AckForOurOwnResponseIsAbsorbed) {
+  Request request;
+  request.method = "ACK";
+  request.uri = "sip:999@sipline.local";
+  request.to = "<sip:999@sipline.local>;tag=" + our_tag(request.call_id);
+  const Outcome outcome = process(request.text());
+  EXPECT_EQ(outcome.verdict, Verdict::Absorbed);
+}
+
+TEST_F(PipelineTest, AckWithNowhereToGoIsDroppedNeverAnswered) {
+  Request request;
+  request.method = "ACK";
+  request.uri = "sip:999@sipline.local";
+  request.to = "<sip:999@sipline.local>;tag=their-tag";
+  const Outcome outcome = process(request.text());
+  EXPECT_EQ(outcome.verdict, Verdict::Drop);
+  EXPECT_EQ(outcome.drop, DropReason::AckUnrouted);
+}
+
+TEST_F(PipelineTest, RegisterForOurDomainGoesToTheControlThread) {
+  Request request;
+  request.method = "REGISTER";
+  request.uri = "sip:sipline.local";
+  request.to = "<sip:1002@sipline.local>";
+  EXPECT_EQ(process(request.text()).verdict, Verdict::ToControl);
+}
+
+TEST_F(PipelineTest, NoMatchingRouteIs404) {
+  Request request;
+  request.uri = "sip:999@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 404);
+}
+
+TEST_F(PipelineTest, LocationForAnUnconfiguredUserIs404) {
+  Request request;
+  request.uri = "sip:1077@sipline.local";  // route "local" matches, no such user
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 404);
+}
+
+TEST_F(PipelineTest, LocationForAUserWithoutBindingIs480) {
+  Request request;
+  request.uri = "sip:1099@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 480);
+  EXPECT_EQ(written(outcome).substr(0, 36), "SIP/2.0 480 Temporarily Unavailable\r");
+}
+
+TEST_F(PipelineTest, LocationSendsToTheHighestQContactsReceivedAddress) {
+  location_.replace("1002", {binding("sip:1002@10.0.0.7:5090", "192.0.2.21:7000", 500),
+                             binding("sip:1002@10.0.0.5:5070", "192.0.2.20:6000", 1000)});
+  Request request;
+  request.uri = "sip:1002@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.20:6000");
+  EXPECT_EQ(written(outcome).substr(0, 41), "INVITE sip:1002@10.0.0.5:5070 SIP/2.0\r\nVi");
+}
+
+TEST_F(PipelineTest, LocationWithoutReceivedSendsToTheContactAddress) {
+  location_.replace("1002", {binding("sip:1002@192.0.2.30;transport=udp", "")});
+  Request request;
+  request.uri = "sip:1002@127.0.0.1";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.30:5060");
+}
+
+TEST_F(PipelineTest, RedirectWithATargetAnswers302WithThatContact) {
+  Request request;
+  request.uri = "sip:2000@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 302);
+  EXPECT_NE(written(outcome).find("\r\nContact: <sip:alt@192.0.2.9:5080>\r\n"), std::string::npos)
+      << written(outcome);
+}
+
+TEST_F(PipelineTest, RedirectWithoutTargetListsTheRegisteredContacts) {
+  location_.replace("1005", {binding("sip:1005@192.0.2.40:5062", "", 1000),
+                             binding("sip:1005@192.0.2.41:5064", "", 250)});
+  Request request;
+  request.uri = "sip:1005@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 302);
+  EXPECT_NE(written(outcome).find("\r\nContact: <sip:1005@192.0.2.40:5062>\r\n"
+                                  "Contact: <sip:1005@192.0.2.41:5064>;q=0.25\r\n"),
+            std::string::npos)
+      << written(outcome);
+}
+
+TEST_F(PipelineTest, RejectRouteAnswersItsCode) {
+  Request request;
+  request.uri = "sip:4000@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 403);
+  EXPECT_EQ(written(outcome).substr(0, 24), "SIP/2.0 403 Forbidden\r\nV");
+}
+
+TEST_F(PipelineTest, ForwardToOurOwnAddressIsALoop) {
+  Request request;
+  request.uri = "sip:5000@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 482);
+}
+
+TEST_F(PipelineTest, GarbageIsDroppedAsParseError) {
+  const Outcome outcome = process("this is not SIP\r\n\r\n");
+  EXPECT_EQ(outcome.verdict, Verdict::Drop);
+  EXPECT_EQ(outcome.drop, DropReason::Parse);
+}
+
+TEST_F(PipelineTest, ProxyRequireIsAnswered420WithUnsupported) {
+  Request request;
+  request.extra = "Proxy-Require: foo\r\n";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 420);
+  EXPECT_NE(written(outcome).find("\r\nUnsupported: foo\r\n"), std::string::npos);
+}
+
+TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
+  location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
+  Request request;
+  request.uri = "sip:1009@sipline.local";
+  request.to = "<sip:1009@sipline.local>";
+  const Outcome challenge = process(request.text());
+  ASSERT_EQ(challenge.verdict, Verdict::Send);
+  ASSERT_EQ(challenge.code, 407);
+  const std::string text = written(challenge);
+  // One challenge per configured algorithm, SHA-256 first (the config default).
+  const std::size_t sha256 = text.find("Proxy-Authenticate: Digest realm=\"sipline.local\"");
+  ASSERT_NE(sha256, std::string::npos) << text;
+  EXPECT_NE(text.find("algorithm=SHA-256", sha256), std::string::npos);
+  EXPECT_NE(text.find("algorithm=MD5", sha256), std::string::npos);
+
+  const std::string nonce = quoted_param(text, "nonce");
+  const std::string opaque = quoted_param(text, "opaque");
+  const sip::DigestHex ha1 =
+      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1009", "sipline.local", "secret-1009");
+  const sip::DigestHex response =
+      sip::digest_response({sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", request.uri, nonce,
+                            "00000001", "c0ffee", "auth"});
+  request.extra =
+      "Proxy-Authorization: Digest username=\"1009\", realm=\"sipline.local\", "
+      "nonce=\"" +
+      nonce + "\", uri=\"" + request.uri + "\", response=\"" + std::string(response.view()) +
+      "\", algorithm=SHA-256, qop=auth, "
+      "nc=00000001, cnonce=\"c0ffee\", opaque=\"" +
+      opaque + "\"\r\n";
+  request.via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc2;rport";
+  const Outcome forwarded = process(request.text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send) << written(forwarded);
+  EXPECT_EQ(forwarded.kind, SendKind::ForwardedRequest) << written(forwarded);
+  EXPECT_EQ(peer_text(forwarded.destination), "192.0.2.60:5080");
+
+  // A wrong password gets 403.
+  const std::size_t at = request.extra.find("response=\"") + 10;
+  request.extra[at] = request.extra[at] == '0' ? '1' : '0';
+  request.via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc3;rport";
+  const Outcome refused = process(request.text());
+  ASSERT_EQ(refused.verdict, Verdict::Send);
+  EXPECT_EQ(refused.code, 403);
+}
+
+TEST_F(PipelineTest, InDialogRequestsOnAnAuthRouteAreNotChallenged) {
+  location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
+  Request request;
+  request.method = "BYE";
+  request.uri = "sip:1009@sipline.local";
+  request.to = "<sip:1009@sipline.local>;tag=callee";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane

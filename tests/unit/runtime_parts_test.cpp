@@ -1,0 +1,212 @@
+// The runtime's small parts: counters lines, peer addresses, packet pools, the waker and the
+// kernel socket port (on loopback).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <string>
+
+#include "dataplane/packet.hpp"
+#include "dataplane/peer_address.hpp"
+#include "dataplane/socket_port.hpp"
+#include "dataplane/stats.hpp"
+#include "dataplane/waker.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+TEST(Counters, WorkerLineStartsWithTheFieldsTheEndToEndTestsParse) {
+  WorkerCounters counters;
+  counters.received.add(7);
+  counters.forwarded_requests.add(3);
+  counters.forwarded_responses.add(2);
+  counters.count_local(302);
+  counters.count_local(404);
+  counters.count_local(407);
+  counters.count_drop(DropReason::Parse);
+  counters.count_drop(DropReason::RingFull);
+  counters.handed_off.add(4);
+  counters.handed_in.add(5);
+  const std::string line = format_worker_counters(1, counters);
+  const std::string fixed =
+      "worker 1: received=7 forwarded=5 local_2xx=0 local_3xx=1 local_4xx=2 local_5xx=0 "
+      "local_6xx=0 dropped=2 handed_off=4 handed_in=5 ";
+  EXPECT_EQ(line.substr(0, fixed.size()), fixed);
+  EXPECT_NE(line.find(" drop_parse=1 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" drop_ring_full=1 "), std::string::npos) << line;
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);  // one line
+}
+
+TEST(Counters, TotalSumsEveryWorker) {
+  std::array<WorkerCounters, 2> workers;
+  workers[0].received.add(10);
+  workers[1].received.add(5);
+  workers[0].count_drop(DropReason::SendFailed);
+  workers[1].count_drop(DropReason::NotOurs);
+  const std::string line = format_total_counters(workers);
+  EXPECT_EQ(line.substr(0, 35), "total: received=15 forwarded=0 loca");
+  EXPECT_NE(line.find(" dropped=2 "), std::string::npos) << line;
+}
+
+TEST(Counters, BlocksDoNotShareCacheLines) {
+  EXPECT_EQ(alignof(WorkerCounters), kCacheLine);
+  EXPECT_EQ(sizeof(WorkerCounters) % kCacheLine, 0u);
+}
+
+TEST(PeerAddress, ParsesAndFormatsIpv4AndIpv6) {
+  const std::optional<PeerAddress> v4 = peer_from_text("192.0.2.1:5060");
+  ASSERT_TRUE(v4);
+  EXPECT_FALSE(v4->is_ipv6());
+  EXPECT_EQ(v4->port(), 5060);
+  EXPECT_EQ(format_peer(*v4).view(), "192.0.2.1:5060");
+  EXPECT_EQ(format_peer_host(*v4).view(), "192.0.2.1");
+
+  const std::optional<PeerAddress> v6 = peer_from_text("[2001:db8::1]:5070");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->is_ipv6());
+  EXPECT_EQ(format_peer(*v6).view(), "[2001:db8::1]:5070");
+  EXPECT_TRUE(same_peer(*v6, *peer_from_host("[2001:db8::1]", 5070)));
+  EXPECT_TRUE(same_peer(*v6, *peer_from_ip("2001:db8::1", true, 5070)));
+  EXPECT_FALSE(same_peer(*v6, *peer_from_host("[2001:db8::1]", 5071)));
+  EXPECT_EQ(format_peer(with_port(*v4, 6000)).view(), "192.0.2.1:6000");
+}
+
+TEST(PeerAddress, RefusesNamesAndPortZero) {
+  EXPECT_FALSE(peer_from_host("example.com", 5060));  // no DNS on a worker
+  EXPECT_FALSE(peer_from_host("192.0.2.1", 0));
+  EXPECT_FALSE(peer_from_text("192.0.2.1"));
+  EXPECT_FALSE(peer_from_text("192.0.2.1:99999"));
+  EXPECT_FALSE(peer_from_host("[2001:db8::1", 5060));
+}
+
+TEST(PacketPool, HandsOutEveryPacketOnceAndTakesThemBack) {
+  PacketPool pool(3, 4);
+  EXPECT_EQ(pool.available(), 4u);
+  std::array<Packet*, 8> packets{};
+  ASSERT_EQ(pool.allocate_burst(packets), 4u);
+  EXPECT_EQ(pool.allocate(), nullptr);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(packets[i]->home, 3);
+    EXPECT_TRUE(pool.owns(packets[i]));
+    for (std::size_t j = 0; j < i; ++j)
+      EXPECT_NE(packets[i], packets[j]);
+  }
+  pool.release_burst(std::span(packets.data(), 4));
+  EXPECT_EQ(pool.available(), 4u);
+}
+
+TEST(PacketPoolDeathTest, RefusesAPacketItDoesNotOwn) {
+  PacketPool first(0, 2);
+  PacketPool second(1, 2);
+  Packet* packet = first.allocate();
+  EXPECT_DEATH(second.release(packet), "does not own it");
+}
+
+TEST(Waker, WakesOnlyASleeper) {
+  Waker waker;
+  pollfd fd{waker.fd(), POLLIN, 0};
+  waker.wake();  // nobody sleeps: no syscall, nothing to read
+  EXPECT_EQ(::poll(&fd, 1, 0), 0);
+  waker.announce_sleep();
+  waker.wake();
+  ASSERT_EQ(::poll(&fd, 1, 0), 1);
+  waker.woke(true);
+  EXPECT_EQ(::poll(&fd, 1, 0), 0);
+  waker.wake();  // awake again: no signal
+  EXPECT_EQ(::poll(&fd, 1, 0), 0);
+}
+
+// A UDP socket on 127.0.0.1 with a kernel-chosen port.
+struct LoopbackSocket {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  std::uint16_t port = 0;
+  LoopbackSocket() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t size = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    port = ntohs(address.sin_port);
+  }
+  ~LoopbackSocket() { ::close(fd); }
+  void send_to(std::uint16_t to, std::string_view bytes) const {
+    const PeerAddress peer = *peer_from_text("127.0.0.1:" + std::to_string(to));
+    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&peer.storage), peer.length),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  std::string receive() const {
+    pollfd waiting{fd, POLLIN, 0};
+    if (::poll(&waiting, 1, 2000) != 1) return {};
+    char buffer[2048];
+    const ssize_t size = ::recv(fd, buffer, sizeof buffer, 0);
+    return size > 0 ? std::string(buffer, static_cast<std::size_t>(size)) : std::string();
+  }
+};
+
+std::uint16_t free_port() {
+  const LoopbackSocket probe;
+  return probe.port;
+}
+
+TEST(SocketPort, ReceivesABurstWithSourcesAndSendsABatch) {
+  const std::uint16_t port = free_port();
+  const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
+  SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
+  ASSERT_TRUE(opened.port) << opened.error;
+  SocketPort& socket_port = *opened.port;
+
+  const LoopbackSocket client;
+  client.send_to(port, "first");
+  client.send_to(port, "second");
+  pollfd ready{socket_port.fd(0), POLLIN, 0};
+  ASSERT_EQ(::poll(&ready, 1, 2000), 1);
+
+  PacketPool pool(0, 4);
+  std::array<Packet*, 4> packets{};
+  ASSERT_EQ(pool.allocate_burst(packets), 4u);
+  const std::size_t received = socket_port.receive(0, packets);
+  ASSERT_EQ(received, 2u);
+  EXPECT_EQ(packets[0]->bytes(), "first");
+  EXPECT_EQ(packets[1]->bytes(), "second");
+  EXPECT_EQ(format_peer(packets[0]->peer).view(), "127.0.0.1:" + std::to_string(client.port));
+  EXPECT_EQ(packets[1]->socket, 0);
+  // Nothing more waiting: a non-blocking receive returns at once with nothing.
+  EXPECT_EQ(socket_port.receive(0, packets), 0u);
+
+  const PeerAddress back = packets[0]->peer;
+  const std::array<OutboundDatagram, 2> datagrams = {OutboundDatagram{"one", 3, &back},
+                                                     OutboundDatagram{"two", 3, &back}};
+  const SocketPort::SendResult result = socket_port.send(0, datagrams);
+  EXPECT_EQ(result.accepted, 2u);
+  EXPECT_TRUE(result.refused.none());
+  EXPECT_EQ(client.receive(), "one");
+  EXPECT_EQ(client.receive(), "two");
+  pool.release_burst(packets);
+}
+
+TEST(SocketPort, TwoPortsShareOneAddress) {
+  const std::uint16_t port = free_port();
+  const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
+  SocketPort::Opened first = SocketPort::open(std::span(&listen, 1));
+  SocketPort::Opened second = SocketPort::open(std::span(&listen, 1));
+  EXPECT_TRUE(first.port) << first.error;
+  EXPECT_TRUE(second.port) << second.error;  // SO_REUSEPORT: one socket per worker
+}
+
+TEST(SocketPort, ReportsAnAddressThatCannotBeBound) {
+  const config::SocketAddress listen{*config::parse_ip_address("192.0.2.1"), 5060};
+  SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
+  EXPECT_FALSE(opened.port);
+  EXPECT_EQ(opened.error.substr(0, 20), "bind 192.0.2.1:5060:");
+}
+
+}  // namespace
+}  // namespace sipline::dataplane

@@ -1,0 +1,227 @@
+// Two workers and the control thread driven step by step on one thread, with real loopback
+// sockets: Call-ID hand-offs between workers, packets going home, REGISTER through the
+// control thread and its answer sent by a worker.
+#include "dataplane/worker.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/control_thread.hpp"
+#include "dataplane/fabric.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
+#include "sip/call_id_scan.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+struct LoopbackSocket {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  std::uint16_t port = 0;
+  LoopbackSocket() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t size = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    port = ntohs(address.sin_port);
+  }
+  ~LoopbackSocket() { ::close(fd); }
+  void send_to(std::uint16_t to, const std::string& bytes) const {
+    const PeerAddress peer = *peer_from_text("127.0.0.1:" + std::to_string(to));
+    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&peer.storage), peer.length),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  std::string try_receive() const {
+    char buffer[4096];
+    const ssize_t size = ::recv(fd, buffer, sizeof buffer, 0);
+    return size > 0 ? std::string(buffer, static_cast<std::size_t>(size)) : std::string();
+  }
+};
+
+std::string invite(std::uint16_t client_port, int call) {
+  const std::string via = "127.0.0.1:" + std::to_string(client_port);
+  return "INVITE sip:7000@127.0.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP " +
+         via + ";branch=z9hG4bK-call" + std::to_string(call) +
+         ";rport\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@127.0.0.1>;tag=f" +
+         std::to_string(call) +
+         "\r\n"
+         "To: <sip:7000@127.0.0.1>\r\n"
+         "Call-ID: call-" +
+         std::to_string(call) +
+         "@test\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+std::string register_request(std::uint16_t client_port) {
+  const std::string via = "127.0.0.1:" + std::to_string(client_port);
+  return "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP " +
+         via +
+         ";branch=z9hG4bK-reg1;rport\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1002@127.0.0.1>;tag=r1\r\n"
+         "To: <sip:1002@127.0.0.1>\r\n"
+         "Call-ID: reg-1@test\r\n"
+         "CSeq: 1 REGISTER\r\n"
+         "Contact: <sip:1002@" +
+         via +
+         ">\r\n"
+         "Expires: 600\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  WorkerTest() : location_(2), fabric_(2, 64), counters_(new WorkerCounters[2]) {
+    const std::string text = "[listen]\nudp = [\"127.0.0.1:" + std::to_string(proxy_port()) +
+                             "\"]\n"
+                             "[dataplane]\nworkers = 2\n"
+                             "[domain]\nnames = [\"127.0.0.1\"]\n"
+                             "[registrar]\nstore = \"memory\"\nauth = false\n"
+                             "[[users]]\nuser = \"1002\"\npassword = \"pw\"\n"
+                             "[[routes]]\nname = \"out\"\naction = \"forward\"\n"
+                             "target = \"sip:127.0.0.1:" +
+                             std::to_string(next_hop_.port) + "\"\n";
+    const config::LoadResult loaded = config::load_config_text(text, "worker_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    shared_ = WorkerShared{&fabric_, counters_.get(), context_.get(), &location_, &stop_};
+    for (std::size_t i = 0; i < 2; ++i) {
+      SocketPort::Opened port = SocketPort::open(loaded.config->listen.udp);
+      EXPECT_TRUE(port.port) << port.error;
+      workers_.push_back(std::make_unique<Worker>(i, shared_, std::move(port.port)));
+    }
+    store_ = std::make_unique<AsyncStore>(std::make_unique<MemoryStore>());
+    control_ = std::make_unique<ControlThread>(ControlShared{
+        &fabric_, std::span(counters_.get(), 2), context_.get(), &location_, store_.get()});
+  }
+
+  std::uint16_t proxy_port() {
+    if (proxy_port_ == 0) {
+      const LoopbackSocket probe;
+      proxy_port_ = probe.port;
+    }
+    return proxy_port_;
+  }
+
+  // Lets the kernel deliver, then runs every thread's step a few times.
+  void run_steps(int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      ::usleep(1000);
+      for (auto& worker : workers_)
+        worker->poll_once(kNow);
+      control_->handle_registers(kNow);
+    }
+  }
+
+  std::uint64_t sum(Counter WorkerCounters::*field) const {
+    return (counters_[0].*field).read() + (counters_[1].*field).read();
+  }
+
+  LoopbackSocket next_hop_;
+  std::uint16_t proxy_port_ = 0;
+  LocationTable location_;
+  Fabric fabric_;
+  std::unique_ptr<WorkerCounters[]> counters_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<PipelineContext> context_;
+  WorkerShared shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<AsyncStore> store_;
+  std::unique_ptr<ControlThread> control_;
+};
+
+TEST_F(WorkerTest, EveryCallIsForwardedOnceByItsOwnerAndPacketsGoHome) {
+  const LoopbackSocket client;
+  constexpr int kCalls = 40;
+  for (int call = 0; call < kCalls; ++call)
+    client.send_to(proxy_port(), invite(client.port, call));
+  run_steps(20);
+
+  std::vector<std::string> forwarded;
+  for (std::string message = next_hop_.try_receive(); !message.empty();
+       message = next_hop_.try_receive()) {
+    forwarded.push_back(message);
+  }
+  ASSERT_EQ(forwarded.size(), static_cast<std::size_t>(kCalls));
+  const std::string expected = "INVITE sip:7000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
+                               std::to_string(proxy_port()) + ";branch=z9hG4bK-sl";
+  for (const std::string& message : forwarded) {
+    EXPECT_EQ(message.substr(0, expected.size()), expected);
+  }
+  EXPECT_EQ(sum(&WorkerCounters::received), static_cast<std::uint64_t>(kCalls));
+  EXPECT_EQ(sum(&WorkerCounters::forwarded_requests), static_cast<std::uint64_t>(kCalls));
+  // One client socket: the kernel gives every datagram to one worker, which hands the
+  // other worker's calls over (40 Call-IDs: both own some).
+  EXPECT_GT(sum(&WorkerCounters::handed_off), 0u);
+  EXPECT_EQ(counters_[0].handed_off.read(), counters_[1].handed_in.read());
+  EXPECT_EQ(counters_[1].handed_off.read(), counters_[0].handed_in.read());
+  // Each call was processed by the worker that owns its Call-ID.
+  for (std::size_t w = 0; w < 2; ++w) {
+    std::uint64_t owned = 0;
+    for (int call = 0; call < kCalls; ++call) {
+      owned += sip::owner_of("call-" + std::to_string(call) + "@test", 2) == w;
+    }
+    EXPECT_EQ(counters_[w].forwarded_requests.read(), owned) << "worker " << w;
+  }
+  // Every packet came back to the pool it was taken from.
+  EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
+  EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
+}
+
+TEST_F(WorkerTest, RegisterIsAnsweredByTheControlThreadThroughAWorker) {
+  const LoopbackSocket phone;
+  phone.send_to(proxy_port(), register_request(phone.port));
+  run_steps(10);
+
+  const std::string answer = phone.try_receive();
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.substr(0, answer.find("\r\n")), "SIP/2.0 200 OK");
+  EXPECT_NE(answer.find("Contact: <sip:1002@127.0.0.1:" + std::to_string(phone.port) +
+                        ">;expires=600\r\n"),
+            std::string::npos)
+      << answer;
+  EXPECT_EQ(sum(&WorkerCounters::to_control), 1u);
+  EXPECT_EQ(sum(&WorkerCounters::transmitted_for_control), 1u);
+  EXPECT_EQ(control_->counters().registers.read(), 1u);
+  // The binding is in the table the workers read, with the address the REGISTER came from.
+  const ContactsView contacts = location_.lookup("1002");
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0].uri, "sip:1002@127.0.0.1:" + std::to_string(phone.port));
+  EXPECT_EQ(contacts[0].received, "127.0.0.1:" + std::to_string(phone.port));
+  EXPECT_EQ(contacts[0].expires_at, kNow + 600);
+  // The store got the same binding.
+  store_->drain();
+  const LoadResult stored = store_->load_all(kNow);
+  ASSERT_EQ(stored.bindings.size(), 1u);
+  EXPECT_EQ(stored.bindings[0].aor, "1002");
+  // REGISTER, response: every packet is home again (the response in the control pool).
+  run_steps(2);
+  EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
+  EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
+  // The timer expires the binding once its time has come.
+  control_->tick(kNow + 601);
+  EXPECT_TRUE(location_.lookup("1002").empty());
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
