@@ -302,8 +302,13 @@ Outcome Pipeline::forward(const Packet& packet, const sip::RoutePlan& plan,
   const int socket = socket_for(packet, next_hop);
   if (socket < 0) return drop(DropReason::NoSocket);
   const sip::Branch branch = sip::stateless_branch(request, context_.identity.branch_key);
-  const sip::RequestEdits edits = sip::forward_edits(
+  sip::RequestEdits edits = sip::forward_edits(
       plan, context_.identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
+  const PeerText source_ip = format_peer_host(packet.peer);
+  const sip::SenderViaStamp stamp =
+      sip::sender_via_stamp(request, source_ip.view(), packet.peer.port());
+  edits.received = stamp.received;
+  edits.rport = stamp.rport;
   const sip::Written written = sip::write_forwarded_request(request, edits, out);
   if (!written.ok() || written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
   return send(SendKind::ForwardedRequest, 0, written.size, next_hop,

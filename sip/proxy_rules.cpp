@@ -395,6 +395,26 @@ RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& pla
   return next;
 }
 
+SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
+                                std::uint16_t source_port) {
+  SenderViaStamp stamp;
+  if (request.via_count == 0) return stamp;
+  const Via& via = request.top_via;
+  std::string_view host = via.sent_by.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (via.received.empty() && (via.has_rport || !iequals(host, source_ip))) {
+    stamp.received = source_ip;
+  }
+  if (via.has_rport) {
+    // Only a valueless rport asks for the port ("rport=0" is a value, if a useless one).
+    const std::optional<Param> rport = find_param(via.params, "rport", ParamCursor::Style::Header);
+    if (rport && !rport->has_value) stamp.rport = source_port;
+  }
+  return stamp;
+}
+
 RequestEdits forward_edits(const RoutePlan& plan, const LocalIdentity& identity,
                            std::size_t listen_index, std::string_view branch,
                            std::string_view request_uri) {

@@ -229,6 +229,17 @@ RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& pla
 // and rport, Record-Route when configured, the plan's Route pop and Request-URI.
 // `request_uri`, when not empty, overrides the plan's (location service, §16.5). The views
 // point into `identity`, `plan`'s message and the caller's `branch`/`request_uri`.
+// What the sender's Via needs before a request is forwarded (§18.2.1, RFC 3581 §4):
+// `received` = the source IP when the Via asks for rport or its sent-by host is not that IP
+// (and it carries no received yet); `rport` = the source port when it holds a valueless
+// rport. The views point into `source_ip`; copy them into RequestEdits.
+struct SenderViaStamp {
+  std::string_view received;
+  std::uint16_t rport = 0;
+};
+SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
+                                std::uint16_t source_port);
+
 RequestEdits forward_edits(const RoutePlan& plan, const LocalIdentity& identity,
                            std::size_t listen_index, std::string_view branch,
                            std::string_view request_uri = {});

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "sip/limits.hpp"
+#include "sip/params.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/text.hpp"
 #include "sip/token_list.hpp"
@@ -211,6 +212,33 @@ void copy_first_line(RunCopier& copier, const Message& message, HeaderId id) {
 
 }  // namespace
 
+// The line holding the sender's Via, with its first element stamped (§18.2.1, RFC 3581 §4):
+// "=<rport>" after a valueless rport, ";received=<ip>" after the element. Everything else on
+// the line, other Via elements included, is copied as received.
+void write_stamped_sender_via(Writer& writer, const Message& request, const HeaderField& line,
+                              const RequestEdits& edits) {
+  const std::string_view element = request.vias[0].text;
+  const char* cursor = line.raw.data();
+  if (edits.rport != 0) {
+    ParamCursor params(request.top_via.params, ParamCursor::Style::Header);
+    while (const std::optional<Param> param = params.next()) {
+      if (param->has_value || !iequals(param->name, "rport")) continue;
+      const char* name_end = end_of(param->name);
+      writer.append({cursor, static_cast<std::size_t>(name_end - cursor)});
+      writer.append("=");
+      writer.append_decimal(edits.rport);
+      cursor = name_end;
+      break;
+    }
+  }
+  writer.append({cursor, static_cast<std::size_t>(end_of(element) - cursor)});
+  if (!edits.received.empty()) {
+    writer.append(";received=");
+    writer.append(edits.received);
+  }
+  writer.append({end_of(element), static_cast<std::size_t>(end_of(line.raw) - end_of(element))});
+}
+
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out) {
   if (!request.is_request() || !request.ok()) return Written{0, WriteError::NotARequest};
@@ -227,10 +255,14 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
   const std::uint8_t popped_route =
       edits.pop_top_route ? request.first_field[static_cast<std::size_t>(HeaderId::Route)]
                           : kNoField;
+  const bool stamp_sender = !edits.received.empty() || edits.rport != 0;
   RunCopier copier(writer);
   for (std::size_t index = 0; index < request.field_count; ++index) {
     const HeaderField& field = request.fields[index];
-    if (field.id == HeaderId::MaxForwards) {
+    if (stamp_sender && index == request.vias[0].field) {
+      copier.flush();
+      write_stamped_sender_via(writer, request, field, edits);
+    } else if (field.id == HeaderId::MaxForwards) {
       copier.flush();
       write_decremented_max_forwards(writer, request, field);
     } else if (index == popped_route) {

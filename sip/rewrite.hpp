@@ -39,6 +39,11 @@ struct RequestEdits {
   std::string_view request_uri;       // empty: keep the received Request-URI
   std::string_view record_route_uri;  // empty: none; else "Record-Route: <uri;lr>" on top
   bool pop_top_route = false;         // the top Route names us (§16.4); remove it
+  // Applied to the sender's (top) Via, §18.2.1 and RFC 3581 §4: ";received=<received>" is
+  // appended to it when `received` is not empty, and its valueless ";rport" becomes
+  // ";rport=<rport>" when rport is not 0. sender_via_stamp() (proxy_rules.hpp) decides both.
+  std::string_view received;
+  std::uint16_t rport = 0;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add

@@ -22,6 +22,7 @@
 #include "sip/limits.hpp"
 #include "sip/message.hpp"
 #include "sip/name_addr.hpp"
+#include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/token_list.hpp"
 #include "sip/via.hpp"
@@ -155,6 +156,12 @@ void forward_request(const Message& request, std::uint8_t options) {
   edits.via.rport = (options & 1) != 0;
   edits.pop_top_route = (options & 2) != 0;
   if ((options & 4) != 0) edits.record_route_uri = kOurRecordRoute;
+  if ((options & 8) != 0) {
+    // What the pipeline does for a request from 192.0.2.77:40000 (RFC 3581 §4).
+    const SenderViaStamp stamp = sender_via_stamp(request, "192.0.2.77", 40000);
+    edits.received = stamp.received;
+    edits.rport = stamp.rport;
+  }
 
   const Written written = write_forwarded_request(request, edits, output_buffer());
   if (!written.ok()) return;
@@ -173,6 +180,14 @@ void forward_request(const Message& request, std::uint8_t options) {
       request.has_max_forwards ? request.max_forwards - 1u : kDefaultMaxForwards;
   check(forwarded.max_forwards == expected_max_forwards, "Max-Forwards not decremented");
   check(forwarded.body == request.body, "forwarded request: body changed");
+  if (!edits.received.empty() || edits.rport != 0) {
+    const Parsed<Via> sender = parse_via(forwarded.vias[1].text);
+    check(sender.ok(), "stamped sender Via does not parse");
+    if (!edits.received.empty()) {
+      check(sender.value.received == edits.received, "stamped sender Via: received");
+    }
+    if (edits.rport != 0) check(sender.value.rport == edits.rport, "stamped sender Via: rport");
+  }
 }
 
 void answer_bad_request(const Message& request) {

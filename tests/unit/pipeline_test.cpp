@@ -174,7 +174,7 @@ TEST_F(PipelineTest, ForwardRoutePushesOurViaAndSendsToTheTarget) {
       "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=" +
       std::string(branch.view()) +
       ";rport\r\n"
-      "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport=5099;received=192.0.2.10\r\n"
       "Max-Forwards: 69\r\n";
   EXPECT_EQ(written(outcome).substr(0, expected.size()), expected);
 }
@@ -190,9 +190,47 @@ TEST_F(PipelineTest, ResponseToAForwardedRequestGoesBackToThePreviousHop) {
   EXPECT_EQ(outcome.kind, SendKind::ForwardedResponse);
   EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
   const std::string expected =
-      "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport\r\n";
+      "SIP/2.0 180 Ringing\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport=5099;received=192.0.2.10\r\n";
   EXPECT_EQ(written(outcome).substr(0, expected.size()), expected);
   EXPECT_EQ(written(outcome).find("127.0.0.1:5060"), std::string::npos);
+}
+
+// A phone behind NAT writes its private address in Via; the request arrives from the NAT's
+// public address and port. RFC 3581: the forwarded Via records both, and the response goes
+// back to them, not to the private sent-by.
+TEST_F(PipelineTest, ClientBehindNatGetsReceivedAndRportAndItsResponsesBack) {
+  Request request;
+  request.via = "SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bK-nat1";
+  const Outcome forwarded = process(request.text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send);
+  std::string response = written(forwarded);
+  EXPECT_NE(response.find("Via: SIP/2.0/UDP 10.0.0.5:5060;rport=5099;branch=z9hG4bK-nat1;"
+                          "received=192.0.2.10\r\n"),
+            std::string::npos)
+      << response;
+  response.replace(0, response.find("\r\n"), "SIP/2.0 200 OK");
+  const Outcome outcome = process(response);
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+}
+
+// Without rport only received is added (§18.2.1), and the response goes to received at the
+// sent-by port.
+TEST_F(PipelineTest, SentByOtherThanSourceGetsReceivedOnly) {
+  Request request;
+  request.via = "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK-nat2";
+  const Outcome forwarded = process(request.text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send);
+  std::string response = written(forwarded);
+  EXPECT_NE(response.find("Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK-nat2;"
+                          "received=192.0.2.10\r\n"),
+            std::string::npos)
+      << response;
+  response.replace(0, response.find("\r\n"), "SIP/2.0 200 OK");
+  const Outcome outcome = process(response);
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5070");
 }
 
 TEST_F(PipelineTest, ResponseWhoseTopViaIsNotOursIsDropped) {

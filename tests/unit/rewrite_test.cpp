@@ -115,6 +115,38 @@ TEST(ForwardedRequest, SimpleInvite) {
             "v=0\r\n");
 }
 
+// RFC 3581 §4 / RFC 3261 §18.2.1: only the sender's element is stamped, the rest of its line
+// (a second Via element here) and every other byte stay as received.
+TEST(ForwardedRequest, SenderViaStampedWithRportAndReceived) {
+  const auto request = parse(replace_once(
+      kInvite, "Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n",
+      "Via: SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bK74bf9 , SIP/2.0/UDP "
+      "p1;branch=z9hG4bKx\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.received = "198.51.100.9";
+  edits.rport = 40123;
+  const std::string out = forward(*request, edits);
+  EXPECT_NE(out.find(kOurViaLine + "Via: SIP/2.0/UDP 10.0.0.5:5060;rport=40123;branch=z9hG4bK74bf9"
+                                   ";received=198.51.100.9 , SIP/2.0/UDP p1;branch=z9hG4bKx\r\n"
+                                   "Max-Forwards: 69\r\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.size(), request->message.size() + kOurViaLine.size() +
+                            std::string_view("=40123;received=198.51.100.9").size());
+}
+
+TEST(ForwardedRequest, ReceivedAloneLeavesAValuedRportAlone) {
+  const auto request =
+      parse(replace_once(kInvite, ";branch=z9hG4bK74bf9", ";rport=1;branch=z9hG4bK74bf9"));
+  RequestEdits edits = basic_edits();
+  edits.received = "198.51.100.9";
+  const std::string out = forward(*request, edits);
+  EXPECT_NE(out.find("Via: SIP/2.0/UDP client.atlanta.example.com:5060;rport=1;branch=z9hG4bK74bf9;"
+                     "received=198.51.100.9\r\n"),
+            std::string::npos)
+      << out;
+}
+
 TEST(ForwardedRequest, ViaWithoutRportAndOtherTransport) {
   const auto request = parse(kInvite);
   RequestEdits edits = basic_edits();
