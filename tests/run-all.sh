@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it on a fresh Debian 12 machine:
 #   1. install dependencies (deploy/install-deps.sh, idempotent),
 #   2. Release build in build/ and every ctest test,
-#   3. Debug build with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/, ctest again,
+#   3. Debug build with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/, the unit
+#      and corpus tests again (the end-to-end tests run once, against the release binary),
 #   4. the parser fuzz target for a bounded time (SIPLINE_FUZZ_SECONDS, default 60).
 # Benchmarks are built in step 2 and smoke-run once (never timed here).
 set -euo pipefail
@@ -20,8 +21,11 @@ step "release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$jobs"
 
-step "release tests"
-ctest --test-dir build --output-on-failure -j "$jobs"
+step "release tests: unit and corpus"
+ctest --test-dir build --output-on-failure -j "$jobs" -LE e2e
+
+step "release tests: end to end (SIPp, Linphone; one at a time)"
+ctest --test-dir build --output-on-failure -L e2e
 
 step "benchmark smoke run (one short iteration each, not a measurement)"
 ./build/bench_parser --benchmark_min_time=0.001 --benchmark_format=console > /dev/null
@@ -32,7 +36,7 @@ cmake --build build-asan -j "$jobs"
 
 step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE e2e
 
 step "fuzzing the parser for ${fuzz_seconds}s"
 ./tests/fuzz/run.sh "$fuzz_seconds"
