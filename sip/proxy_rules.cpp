@@ -395,6 +395,20 @@ RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& pla
   return next;
 }
 
+// Exactly one rport parameter, without a value: the only form that asks for the port (RFC
+// 3581 §4). "rport=0" is a value, and a Via repeating rport is left as it came.
+static bool single_valueless_rport(std::string_view params) {
+  ParamCursor cursor(params, ParamCursor::Style::Header);
+  int count = 0;
+  bool valueless = false;
+  while (const std::optional<Param> param = cursor.next()) {
+    if (!iequals(param->name, "rport")) continue;
+    ++count;
+    valueless = !param->has_value;
+  }
+  return count == 1 && valueless;
+}
+
 SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
                                 std::uint16_t source_port) {
   SenderViaStamp stamp;
@@ -407,11 +421,7 @@ SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_
   if (via.received.empty() && (via.has_rport || !iequals(host, source_ip))) {
     stamp.received = source_ip;
   }
-  if (via.has_rport) {
-    // Only a valueless rport asks for the port ("rport=0" is a value, if a useless one).
-    const std::optional<Param> rport = find_param(via.params, "rport", ParamCursor::Style::Header);
-    if (rport && !rport->has_value) stamp.rport = source_port;
-  }
+  if (via.has_rport && single_valueless_rport(via.params)) stamp.rport = source_port;
   return stamp;
 }
 
