@@ -395,18 +395,23 @@ RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& pla
   return next;
 }
 
-// Exactly one rport parameter, without a value: the only form that asks for the port (RFC
-// 3581 §4). "rport=0" is a value, and a Via repeating rport is left as it came.
-static bool single_valueless_rport(std::string_view params) {
+// What sender_via_stamp needs to know of the sender's Via parameters.
+struct ViaParamCensus {
+  int count = 0;           // all parameters
+  int rports = 0;          // rport parameters
+  bool valueless = false;  // the (last) rport has no value
+};
+
+static ViaParamCensus census_of(std::string_view params) {
+  ViaParamCensus census;
   ParamCursor cursor(params, ParamCursor::Style::Header);
-  int count = 0;
-  bool valueless = false;
   while (const std::optional<Param> param = cursor.next()) {
+    ++census.count;
     if (!iequals(param->name, "rport")) continue;
-    ++count;
-    valueless = !param->has_value;
+    ++census.rports;
+    census.valueless = !param->has_value;
   }
-  return count == 1 && valueless;
+  return census;
 }
 
 SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
@@ -414,6 +419,10 @@ SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_
   SenderViaStamp stamp;
   if (request.via_count == 0) return stamp;
   const Via& via = request.top_via;
+  const ViaParamCensus census = census_of(via.params);
+  // A Via already at the parameter limit is left as it came: one more would make the next
+  // hop refuse the whole message (and us the response).
+  if (census.count + 1 >= static_cast<int>(kMaxParams)) return stamp;
   std::string_view host = via.sent_by.host;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -421,7 +430,9 @@ SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_
   if (via.received.empty() && (via.has_rport || !iequals(host, source_ip))) {
     stamp.received = source_ip;
   }
-  if (via.has_rport && single_valueless_rport(via.params)) stamp.rport = source_port;
+  // Only a single valueless rport asks for the port (RFC 3581 §4): "rport=0" is a value,
+  // and a Via repeating rport is left as it came.
+  if (census.rports == 1 && census.valueless) stamp.rport = source_port;
   return stamp;
 }
 
