@@ -80,6 +80,11 @@ inline constexpr std::size_t kScratchSize = 65536;
 inline constexpr std::size_t kMaxUdpPayloadIpv4 = 65507;
 inline constexpr std::size_t kMaxUdpPayloadIpv6 = 65527;
 
+// Durations are kept in TSC cycles (the `now` every per-packet call takes is rte_rdtsc()).
+constexpr std::uint64_t milliseconds_to_ticks(std::uint64_t tsc_hz, std::uint64_t milliseconds) {
+  return tsc_hz / 1000 * milliseconds;
+}
+
 // mbufs the packet pool needs for `workers` worker lcores plus the control lcore, by the
 // l3fwd rule (every descriptor of every queue filled, a burst in hand and a full cache on
 // every lcore), plus what this layer itself holds: fragments waiting for reassembly,
@@ -93,8 +98,8 @@ constexpr std::uint32_t packet_pool_size(std::uint32_t workers, std::uint32_t ha
   const std::uint32_t caches = lcores * kMempoolCache;
   const std::uint32_t reassembly = workers * kFragMaxEntries * kMaxFragmentsReassembled;
   const std::uint32_t pending = lcores * kPendingPerLcore * 2;
-  const std::uint32_t total = rx_rings + tx_rings + in_hand + caches + reassembly + pending +
-                              handoff_in_flight;
+  const std::uint32_t total =
+      rx_rings + tx_rings + in_hand + caches + reassembly + pending + handoff_in_flight;
   return std::bit_ceil(std::max(total, kMinPacketPool) + 1) - 1;
 }
 

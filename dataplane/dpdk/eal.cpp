@@ -61,16 +61,23 @@ std::string hint_for(int error) {
 }  // namespace
 
 EalStart start_eal(std::span<const std::string> args, const std::string& program) {
-  auto& storage = argument_storage();
-  if (!storage.empty()) {
-    return {"EAL is already initialised in this process (it can start only once)"};
+  // EAL keeps state from a first attempt even when it fails (a core list once parsed is
+  // refused the second time), so there is exactly one attempt per process.
+  static bool attempted = false;
+  if (attempted) {
+    return {argument_storage().empty()
+                ? "EAL failed to start earlier in this process and cannot be retried"
+                : "EAL is already initialised in this process (it can start only once)"};
   }
+  attempted = true;
+  auto& storage = argument_storage();
   storage.reserve(args.size() + 1);
   storage.push_back(program);
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   argv.reserve(storage.size() + 1);
-  for (auto& arg : storage) argv.push_back(arg.data());
+  for (auto& arg : storage)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
 
   const int argc = static_cast<int>(storage.size());
@@ -87,6 +94,7 @@ EalStart start_eal(std::span<const std::string> args, const std::string& program
     // getopt permutes argv (not the strings), so the leftovers are read through it.
     std::vector<std::string> rest(argv.begin() + consumed + 1, argv.begin() + argc);
     rte_eal_cleanup();
+    storage.clear();
     return {"unrecognised EAL arguments: " + joined(rest) +
             " (EAL options start with '-'; check [dataplane] eal)"};
   }

@@ -14,8 +14,9 @@ struct EalStart {
 
 // Calls rte_eal_init with `program` as argv[0] followed by `args` as written. Fails (with a
 // hint for the usual causes: no hugepages, no permission, a PCI NIC grabbed, a missing PMD)
-// when EAL refuses them, when an argument is left unparsed, or when EAL is already running
-// in this process (it can be initialised only once).
+// when EAL refuses them or when an argument is left unparsed. There is one attempt per
+// process: EAL cannot be initialised twice, nor retried after a failure (it keeps state), so
+// a failed start means the process exits.
 EalStart start_eal(std::span<const std::string> args, const std::string& program = "sipline");
 
 // Releases what EAL holds (hugepage mappings, the interrupt thread, vdevs). Call once, after

@@ -15,9 +15,9 @@ namespace sipline::dataplane::dpdk {
 
 enum class NetDrop : std::uint8_t {
   // receive: layer 2
-  Truncated,    // shorter than its headers say, or headers not in the first segment
-  NotOurMac,    // unicast to another station (af_packet sees the whole segment)
-  EtherType,    // not ARP, IPv4 or IPv6, or more than one VLAN tag
+  Truncated,     // shorter than its headers say, or headers not in the first segment
+  NotOurMac,     // unicast to another station (af_packet sees the whole segment)
+  EtherType,     // not ARP, IPv4 or IPv6, or more than one VLAN tag
   ArpMalformed,  // not Ethernet/IPv4 ARP, or a sender address no one may use
   ArpNotForUs,   // a request or reply about another host's address
   // receive: layer 3
@@ -66,21 +66,21 @@ class NetCounter {
 };
 
 struct alignas(64) NetCounters {
-  NetCounter rx_frames;             // frames handed to receive()
-  NetCounter sip_datagrams;         // complete UDP datagrams for the SIP pipeline
-  NetCounter control_frames;        // ARP / ICMP / ND frames for the control lcore
-  NetCounter fragments;             // IP fragments taken by the reassembly table
-  NetCounter reassembled;           // datagrams completed from fragments
-  NetCounter arp_replies;           // ARP replies sent for our address
-  NetCounter arp_requests;          // ARP requests sent to resolve a next hop
-  NetCounter neighbors_learned;     // neighbour entries added or refreshed
-  NetCounter icmp_echo_replies;     // ICMP and ICMPv6 echo replies sent
-  NetCounter nd_advertisements;     // neighbour advertisements sent for our IPv6 address
-  NetCounter nd_solicitations;      // neighbour solicitations sent to resolve a next hop
-  NetCounter udp_sent;              // UDP datagrams handed to the NIC (after resolution)
-  NetCounter udp_fragmented;        // of those, datagrams cut into fragments
-  NetCounter tx_frames;             // frames the NIC accepted
-  NetCounter held;                  // datagrams parked while their next hop resolved
+  NetCounter rx_frames;          // frames handed to receive()
+  NetCounter sip_datagrams;      // complete UDP datagrams for the SIP pipeline
+  NetCounter control_frames;     // ARP / ICMP / ND frames for the control lcore
+  NetCounter fragments;          // IP fragments taken by the reassembly table
+  NetCounter reassembled;        // datagrams completed from fragments
+  NetCounter arp_replies;        // ARP replies sent for our address
+  NetCounter arp_requests;       // ARP requests sent to resolve a next hop
+  NetCounter neighbors_learned;  // neighbour entries added or refreshed
+  NetCounter icmp_echo_replies;  // ICMP and ICMPv6 echo replies sent
+  NetCounter nd_advertisements;  // neighbour advertisements sent for our IPv6 address
+  NetCounter nd_solicitations;   // neighbour solicitations sent to resolve a next hop
+  NetCounter udp_sent;           // UDP datagrams handed to the NIC (after resolution)
+  NetCounter udp_fragmented;     // of those, datagrams cut into fragments
+  NetCounter tx_frames;          // frames the NIC accepted
+  NetCounter held;               // datagrams parked while their next hop resolved
   std::array<NetCounter, kNetDropCount> dropped;
 
   void drop(NetDrop reason, std::uint64_t amount = 1) {

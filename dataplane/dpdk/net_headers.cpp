@@ -87,8 +87,8 @@ std::optional<IpAddress> Interface::source_for(const IpAddress& destination) con
 InterfaceMade make_interface(const InterfaceSettings& settings, const rte_ether_addr& mac) {
   InterfaceMade made;
   Interface& interface = made.value;
-  if (settings.address.address.family != lb::AddressFamily::Ipv4 ||
-      settings.address.length > 32 || settings.address.address.is_unspecified()) {
+  if (settings.address.address.family != lb::AddressFamily::Ipv4 || settings.address.length > 32 ||
+      settings.address.address.is_unspecified()) {
     made.error = "[dataplane] address must be an IPv4 interface address such as 10.99.0.1/24";
     return made;
   }

@@ -38,6 +38,7 @@ inline constexpr std::size_t kUdpHeader = 8;
 inline constexpr std::size_t kIcmpHeader = 8;
 inline constexpr std::size_t kNdMessage = 24;  // NS/NA without options (RFC 4861 §4.3, §4.4)
 inline constexpr std::size_t kNdLinkLayerOption = 8;
+inline constexpr std::size_t kMinFrame = 60;  // RFC 894: 64 octets on the wire with the FCS
 
 inline constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr std::uint16_t kEtherTypeArp = 0x0806;
@@ -84,6 +85,12 @@ inline void store_be32(void* at, std::uint32_t value) {
   std::memcpy(at, &wire, sizeof wire);
 }
 
+// DPDK's checksum helpers return the value as it sits in memory (they sum native-order
+// words), so it is stored as is, without a byte swap.
+inline void store_checksum(void* at, std::uint16_t checksum) {
+  std::memcpy(at, &checksum, sizeof checksum);
+}
+
 inline rte_ether_addr load_mac(const void* at) {
   rte_ether_addr mac;
   std::memcpy(mac.addr_bytes, at, RTE_ETHER_ADDR_LEN);
@@ -94,6 +101,27 @@ inline void store_mac(void* at, const rte_ether_addr& mac) {
 }
 inline bool same_mac(const rte_ether_addr& a, const rte_ether_addr& b) {
   return std::memcmp(a.addr_bytes, b.addr_bytes, RTE_ETHER_ADDR_LEN) == 0;
+}
+
+// Writes an Ethernet header (with an 802.1Q tag when `vlan` is not 0) at `at`; returns its
+// length.
+inline std::size_t write_ethernet(std::uint8_t* at, const rte_ether_addr& destination,
+                                  const rte_ether_addr& source, std::uint16_t vlan,
+                                  std::uint16_t ether_type) {
+  store_mac(at, destination);
+  store_mac(at + 6, source);
+  if (vlan == 0) {
+    store_be16(at + 12, ether_type);
+    return kEthernetHeader;
+  }
+  store_be16(at + 12, kEtherTypeVlan);
+  store_be16(at + 14, vlan);
+  store_be16(at + 16, ether_type);
+  return kEthernetHeader + kVlanTag;
+}
+
+inline std::size_t ethernet_length(std::uint16_t vlan) {
+  return vlan == 0 ? kEthernetHeader : kEthernetHeader + kVlanTag;
 }
 
 inline IpAddress ipv4_address(std::uint32_t host_order) {

@@ -1,0 +1,307 @@
+#include "dataplane/dpdk/classify.hpp"
+
+#include <rte_arp.h>
+#include <rte_ip.h>
+
+namespace sipline::dataplane::dpdk {
+namespace {
+
+Frame dropped(Frame frame, NetDrop reason) {
+  frame.kind = FrameKind::Drop;
+  frame.drop = reason;
+  return frame;
+}
+
+// The PMD's verdict on a checksum, from the two-bit RX flag fields of rte_mbuf_core.h.
+enum class Offloaded : std::uint8_t { Unknown, Good, Bad };
+
+Offloaded ip_checksum_flag(const rte_mbuf* frame) {
+  switch (frame->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_IP_CKSUM_NONE:  // not in the packet, but integrity verified
+      return Offloaded::Good;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+      return Offloaded::Bad;
+    default:
+      return Offloaded::Unknown;
+  }
+}
+
+Offloaded l4_checksum_flag(const rte_mbuf* frame) {
+  switch (frame->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE:
+      return Offloaded::Good;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+      return Offloaded::Bad;
+    default:
+      return Offloaded::Unknown;
+  }
+}
+
+bool mac_is_for_us(const rte_ether_addr& destination, const Interface& interface) {
+  if (same_mac(destination, interface.mac)) return true;
+  if (rte_is_broadcast_ether_addr(&destination)) return true;
+  // IPv6 multicast (RFC 2464 §7): solicited-node and all-nodes groups for ND.
+  return destination.addr_bytes[0] == 0x33 && destination.addr_bytes[1] == 0x33;
+}
+
+// A source a reply could never go to, or one that claims to be us (RFC 1122 §3.2.1.3).
+bool bad_ipv4_source(rte_be32_t source, const Interface& interface) {
+  const std::uint32_t host = rte_be_to_cpu_32(source);
+  if (host == 0 || host >= 0xE0000000u) return true;  // 0.0.0.0, multicast, class E, broadcast
+  if ((host >> 24) == 127) return true;
+  if (source == interface.ipv4) return true;
+  const std::uint32_t mask = rte_be_to_cpu_32(interface.ipv4_mask);
+  const bool has_broadcast = mask != 0xFFFFFFFFu && mask != 0xFFFFFFFEu;  // not /31, /32
+  return has_broadcast && (source & ~interface.ipv4_mask) == ~interface.ipv4_mask &&
+         interface.ipv4_on_link(source);
+}
+
+bool is_unspecified6(const std::uint8_t* address) {
+  static constexpr std::uint8_t kZero[16] = {};
+  return std::memcmp(address, kZero, 16) == 0;
+}
+
+bool bad_ipv6_source(const std::uint8_t* source, const Interface& interface) {
+  static constexpr std::uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return source[0] == 0xff || std::memcmp(source, kLoopback, 16) == 0 ||
+         interface.is_our_ipv6(source);
+}
+
+// UDP after either IP version: length, port, checksum (RFC 768; RFC 8200 §8.1).
+Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
+                   const void* ip_header) {
+  const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
+  const std::uint16_t l4 = frame.l4_offset();
+  if (l4 + kUdpHeader > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
+  const std::uint8_t* udp = bytes + l4;
+  const std::uint16_t udp_length = load_be16(udp + 4);
+  // The UDP length must match the IP payload exactly: the checksum helpers (and the
+  // pseudo-header) use the IP length, and no honest stack pads between the two.
+  if (udp_length < kUdpHeader || udp_length != frame.ip_length - frame.l3_length) {
+    return dropped(frame, NetDrop::UdpLength);
+  }
+  frame.source.port = load_be16(udp);
+  frame.destination.port = load_be16(udp + 2);
+  if (!interface.serves_port(frame.destination.port)) return dropped(frame, NetDrop::UnknownPort);
+  if (frame.source.port == 0) return dropped(frame, NetDrop::BadSource);
+
+  const std::uint16_t checksum = load_be16(udp + 6);
+  switch (l4_checksum_flag(mbuf)) {
+    case Offloaded::Bad:
+      return dropped(frame, NetDrop::UdpChecksum);
+    case Offloaded::Good:
+      break;
+    case Offloaded::Unknown:
+      if (frame.ipv6) {
+        if (checksum == 0 ||  // mandatory over IPv6 (RFC 8200 §8.1)
+            rte_ipv6_udptcp_cksum_mbuf_verify(mbuf, static_cast<const rte_ipv6_hdr*>(ip_header),
+                                              l4) != 0) {
+          return dropped(frame, NetDrop::UdpChecksum);
+        }
+      } else if (checksum != 0 &&  // zero: the sender computed none (RFC 768)
+                 rte_ipv4_udptcp_cksum_mbuf_verify(
+                     mbuf, static_cast<const rte_ipv4_hdr*>(ip_header), l4) != 0) {
+        return dropped(frame, NetDrop::UdpChecksum);
+      }
+      break;
+  }
+  frame.kind = FrameKind::Sip;
+  frame.payload_offset = static_cast<std::uint16_t>(l4 + kUdpHeader);
+  frame.payload_length = static_cast<std::uint16_t>(udp_length - kUdpHeader);
+  return frame;
+}
+
+Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interface) {
+  const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
+  const std::uint16_t l2 = frame.l2_length;
+  if (l2 + kIpv4Header > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(bytes + l2);
+  const std::uint8_t version_ihl = ip->version_ihl;
+  const std::uint16_t header_length = (version_ihl & 0x0f) * 4;
+  if ((version_ihl >> 4) != 4 || header_length < kIpv4Header) {
+    return dropped(frame, NetDrop::Ipv4Header);
+  }
+  if (l2 + header_length > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
+  const std::uint16_t total_length = rte_be_to_cpu_16(ip->total_length);
+  if (total_length < header_length) return dropped(frame, NetDrop::Ipv4Header);
+  if (l2 + total_length > mbuf->pkt_len) return dropped(frame, NetDrop::Truncated);
+
+  switch (ip_checksum_flag(mbuf)) {
+    case Offloaded::Bad:
+      return dropped(frame, NetDrop::Ipv4Checksum);
+    case Offloaded::Good:
+      break;
+    case Offloaded::Unknown:
+      if (rte_raw_cksum(ip, header_length) != 0xffff) {
+        return dropped(frame, NetDrop::Ipv4Checksum);
+      }
+      break;
+  }
+
+  frame.l3_length = header_length;
+  frame.ip_length = total_length;
+  const rte_be32_t source = ip->src_addr;
+  const rte_be32_t destination = ip->dst_addr;
+  frame.source.address = ipv4_address_at(&source);
+  frame.destination.address = ipv4_address_at(&destination);
+  if (destination != interface.ipv4) return dropped(frame, NetDrop::NotOurAddress);
+  if (bad_ipv4_source(source, interface)) return dropped(frame, NetDrop::BadSource);
+
+  const std::uint8_t protocol = ip->next_proto_id;
+  const std::uint16_t fragment_field = rte_be_to_cpu_16(ip->fragment_offset);
+  const bool more_fragments = (fragment_field & RTE_IPV4_HDR_MF_FLAG) != 0;
+  const std::uint32_t fragment_offset = (fragment_field & RTE_IPV4_HDR_OFFSET_MASK) * 8u;
+  if (more_fragments || fragment_offset != 0) {
+    // Only SIP datagrams are worth reassembling; a fragmented ping is not answered.
+    if (protocol != kProtoUdp) return dropped(frame, NetDrop::Protocol);
+    const std::uint32_t data_length = total_length - header_length;
+    if (data_length == 0 || (more_fragments && data_length % 8 != 0) ||
+        fragment_offset + data_length + header_length > 65535) {
+      return dropped(frame, NetDrop::BadFragment);
+    }
+    frame.kind = FrameKind::Fragment;
+    return frame;
+  }
+
+  if (protocol == kProtoUdp) return classify_udp(mbuf, frame, interface, ip);
+  if (protocol != kProtoIcmp) return dropped(frame, NetDrop::Protocol);
+  const std::uint16_t icmp_length = total_length - header_length;
+  if (icmp_length < kIcmpHeader || l2 + header_length + kIcmpHeader > mbuf->data_len) {
+    return dropped(frame, NetDrop::Truncated);
+  }
+  const std::uint8_t* icmp = bytes + l2 + header_length;
+  if (icmp[0] != kIcmpEchoRequest || icmp[1] != 0) return dropped(frame, NetDrop::IcmpType);
+  std::uint16_t sum = 0;
+  if (rte_raw_cksum_mbuf(mbuf, l2 + header_length, icmp_length, &sum) != 0 || sum != 0xffff) {
+    return dropped(frame, NetDrop::IcmpChecksum);
+  }
+  frame.kind = FrameKind::IcmpEcho;
+  return frame;
+}
+
+Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interface) {
+  const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
+  const std::uint16_t l2 = frame.l2_length;
+  frame.ipv6 = true;
+  if (l2 + kIpv6Header > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
+  const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(bytes + l2);
+  if ((bytes[l2] >> 4) != 6) return dropped(frame, NetDrop::Ipv6Header);
+  const std::uint16_t payload_length = rte_be_to_cpu_16(ip->payload_len);
+  if (payload_length + kIpv6Header > 65535) return dropped(frame, NetDrop::Ipv6Header);
+  if (l2 + kIpv6Header + payload_length > mbuf->pkt_len) return dropped(frame, NetDrop::Truncated);
+  frame.l3_length = kIpv6Header;
+  frame.ip_length = static_cast<std::uint16_t>(kIpv6Header + payload_length);
+  const std::uint8_t* source = bytes + l2 + 8;
+  const std::uint8_t* destination = bytes + l2 + 24;
+  frame.source.address = ipv6_address_at(source);
+  frame.destination.address = ipv6_address_at(destination);
+  if (!interface.has_ipv6) return dropped(frame, NetDrop::NotOurAddress);
+  const bool unicast_to_us = interface.is_our_ipv6(destination);
+  if (bad_ipv6_source(source, interface)) return dropped(frame, NetDrop::BadSource);
+
+  const std::uint8_t next_header = ip->proto;
+  if (next_header == kProtoIcmp6) {
+    // To us, or to a group ND uses (our solicited-node group, all-nodes); the ICMPv6
+    // handler checks which message may arrive on which.
+    static constexpr std::uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                   0,    0,    0, 0, 0, 0, 0, 1};
+    if (!unicast_to_us && std::memcmp(destination, interface.ipv6_solicited_node.data(), 16) != 0 &&
+        std::memcmp(destination, kAllNodes, 16) != 0) {
+      return dropped(frame, NetDrop::NotOurAddress);
+    }
+    if (payload_length < kIcmpHeader || l2 + kIpv6Header + kIcmpHeader > mbuf->data_len) {
+      return dropped(frame, NetDrop::Truncated);
+    }
+    const std::uint8_t type = bytes[l2 + kIpv6Header];
+    if (type != kIcmp6EchoRequest && type != kIcmp6NeighborSolicitation &&
+        type != kIcmp6NeighborAdvertisement) {
+      return dropped(frame, NetDrop::IcmpType);
+    }
+    if (rte_ipv6_udptcp_cksum_mbuf_verify(mbuf, ip, l2 + kIpv6Header) != 0) {
+      return dropped(frame, NetDrop::IcmpChecksum);
+    }
+    frame.kind = FrameKind::Icmp6;
+    return frame;
+  }
+  if (!unicast_to_us) return dropped(frame, NetDrop::NotOurAddress);
+  if (is_unspecified6(source)) return dropped(frame, NetDrop::BadSource);
+  if (next_header == kProtoUdp) return classify_udp(mbuf, frame, interface, ip);
+  if (next_header != kProtoIpv6Fragment) {
+    // Hop-by-hop, routing, destination options, ... (RFC 8200 §4) are not processed.
+    const bool extension = next_header == 0 || next_header == 43 || next_header == 60 ||
+                           next_header == 51 || next_header == 50 || next_header == 135 ||
+                           next_header == 139 || next_header == 140;
+    return dropped(frame, extension ? NetDrop::Ipv6Extension : NetDrop::Protocol);
+  }
+  if (payload_length < kIpv6FragmentHeader ||
+      l2 + kIpv6Header + kIpv6FragmentHeader > mbuf->data_len) {
+    return dropped(frame, NetDrop::Truncated);
+  }
+  const auto* fragment = reinterpret_cast<const rte_ipv6_fragment_ext*>(bytes + l2 + kIpv6Header);
+  if (fragment->next_header != kProtoUdp) {
+    return dropped(
+        frame, fragment->next_header == kProtoIcmp6 ? NetDrop::Protocol : NetDrop::Ipv6Extension);
+  }
+  const std::uint16_t fragment_field = rte_be_to_cpu_16(fragment->frag_data);
+  const bool more_fragments = (fragment_field & RTE_IPV6_EHDR_MF_MASK) != 0;
+  const std::uint32_t fragment_offset = fragment_field & RTE_IPV6_EHDR_FO_MASK;
+  const std::uint32_t data_length = payload_length - kIpv6FragmentHeader;
+  if (data_length == 0 || (more_fragments && data_length % 8 != 0) ||
+      fragment_offset + data_length > 65535) {
+    return dropped(frame, NetDrop::BadFragment);
+  }
+  frame.l3_length = kIpv6Header + kIpv6FragmentHeader;
+  frame.kind = FrameKind::Fragment;
+  return frame;
+}
+
+}  // namespace
+
+Frame classify(const rte_mbuf* mbuf, const Interface& interface) {
+  Frame frame;
+  const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
+  if (mbuf->data_len < kEthernetHeader) return dropped(frame, NetDrop::Truncated);
+  const rte_ether_addr destination_mac = load_mac(bytes);
+  if (!mac_is_for_us(destination_mac, interface)) return dropped(frame, NetDrop::NotOurMac);
+  std::uint16_t ether_type = load_be16(bytes + 12);
+  frame.l2_length = kEthernetHeader;
+  if (ether_type == kEtherTypeVlan) {
+    if (mbuf->data_len < kEthernetHeader + kVlanTag) return dropped(frame, NetDrop::Truncated);
+    ether_type = load_be16(bytes + 16);
+    frame.l2_length = kEthernetHeader + kVlanTag;
+  }
+  switch (ether_type) {
+    case kEtherTypeIpv4:
+      return classify_ipv4(mbuf, frame, interface);
+    case kEtherTypeIpv6:
+      return classify_ipv6(mbuf, frame, interface);
+    case kEtherTypeArp: {
+      if (frame.l2_length + kArpLength > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
+      const std::uint8_t* arp = bytes + frame.l2_length;
+      if (load_be16(arp) != RTE_ARP_HRD_ETHER || load_be16(arp + 2) != kEtherTypeIpv4 ||
+          arp[4] != RTE_ETHER_ADDR_LEN || arp[5] != 4) {
+        return dropped(frame, NetDrop::ArpMalformed);
+      }
+      frame.kind = FrameKind::Arp;
+      return frame;
+    }
+    default:
+      return dropped(frame, NetDrop::EtherType);  // also a second (QinQ) tag
+  }
+}
+
+std::string_view contiguous_bytes(const rte_mbuf* frame, std::uint32_t offset, std::uint32_t length,
+                                  std::span<char> scratch) {
+  if (length == 0) return {};
+  if (offset + length <= frame->data_len) {
+    return {rte_pktmbuf_mtod_offset(frame, const char*, offset), length};
+  }
+  if (length > scratch.size() || offset + length > frame->pkt_len) return {};
+  const void* at = rte_pktmbuf_read(frame, offset, length, scratch.data());
+  if (at == nullptr) return {};
+  return {static_cast<const char*>(at), length};
+}
+
+}  // namespace sipline::dataplane::dpdk

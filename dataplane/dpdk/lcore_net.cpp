@@ -1,0 +1,158 @@
+#include "dataplane/dpdk/lcore_net.hpp"
+
+#include <rte_ip.h>
+
+#include "dataplane/dpdk/arp.hpp"
+#include "dataplane/dpdk/icmp.hpp"
+
+namespace sipline::dataplane::dpdk {
+
+Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch) {
+  Datagram datagram;
+  if ((frame->packet_type & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_UDP) return datagram;
+  const bool ipv6 = RTE_ETH_IS_IPV6_HDR(frame->packet_type);
+  const auto* ip = rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, frame->l2_len);
+  const std::uint8_t* udp = ip + frame->l3_len;
+  if (ipv6) {
+    datagram.source.address = ipv6_address_at(ip + 8);
+    datagram.destination.address = ipv6_address_at(ip + 24);
+  } else {
+    datagram.source.address = ipv4_address_at(ip + 12);
+    datagram.destination.address = ipv4_address_at(ip + 16);
+  }
+  datagram.source.port = load_be16(udp);
+  datagram.destination.port = load_be16(udp + 2);
+  const std::uint16_t payload_length = load_be16(udp + 4) - kUdpHeader;
+  datagram.payload =
+      contiguous_bytes(frame, frame->l2_len + frame->l3_len + kUdpHeader, payload_length, scratch);
+  return datagram;
+}
+
+LcoreNet::Created LcoreNet::create(const LcoreSettings& settings) {
+  if (settings.interface == nullptr || settings.neighbors == nullptr || settings.pool == nullptr ||
+      settings.indirect_pool == nullptr || settings.tsc_hz == 0 || settings.lcore_count == 0) {
+    return {nullptr, "LcoreNet needs an interface, a neighbour table, both pools and tsc_hz"};
+  }
+  auto reassembler = Reassembler::create(settings.tsc_hz, settings.socket_id);
+  if (!reassembler.value) return {nullptr, reassembler.error};
+  return {std::unique_ptr<LcoreNet>(new LcoreNet(settings, std::move(reassembler.value))), {}};
+}
+
+LcoreNet::LcoreNet(const LcoreSettings& settings, std::unique_ptr<Reassembler> reassembler)
+    : settings_(settings),
+      tx_(settings.port, settings.tx_queue, counters_),
+      sender_(SenderSettings{settings.interface, settings.neighbors, settings.pool,
+                             settings.indirect_pool, settings.offloads, settings.lcore_index,
+                             settings.lcore_count, settings.tsc_hz},
+              tx_, counters_),
+      reassembler_(std::move(reassembler)),
+      scratch_(std::make_unique<char[]>(kScratchSize)) {}
+
+LcoreNet::~LcoreNet() = default;
+
+void LcoreNet::drop(rte_mbuf* frame, NetDrop reason) {
+  counters_.drop(reason);
+  rte_pktmbuf_free(frame);
+}
+
+// Records where the datagram's parts are in the mbuf itself, so whichever lcore ends up
+// processing it (after a hand-off) finds them without parsing again.
+LcoreNet::Received LcoreNet::accept_sip(rte_mbuf* frame, const Frame& parsed) {
+  frame->l2_len = parsed.l2_length;
+  frame->l3_len = parsed.l3_length;
+  frame->l4_len = kUdpHeader;
+  frame->packet_type =
+      RTE_PTYPE_L2_ETHER | RTE_PTYPE_L4_UDP | (parsed.ipv6 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV4);
+  counters_.sip_datagrams.add();
+  return {Verdict::Sip, frame};
+}
+
+LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
+  counters_.rx_frames.add();
+  const Frame parsed = classify(frame, *settings_.interface);
+  switch (parsed.kind) {
+    case FrameKind::Sip:
+      return accept_sip(frame, parsed);
+    case FrameKind::Arp:
+    case FrameKind::IcmpEcho:
+    case FrameKind::Icmp6:
+      counters_.control_frames.add();
+      return {Verdict::Control, frame};
+    case FrameKind::Fragment: {
+      counters_.fragments.add();
+      rte_mbuf* whole = reassembler_->add(frame, parsed, now);
+      if (whole == nullptr) return {};
+      counters_.reassembled.add();
+      const Frame datagram = classify(whole, *settings_.interface);
+      if (datagram.kind != FrameKind::Sip) {
+        drop(whole, datagram.kind == FrameKind::Drop ? datagram.drop : NetDrop::Protocol);
+        return {};
+      }
+      return accept_sip(whole, datagram);
+    }
+    case FrameKind::Drop:
+      drop(frame, parsed.drop);
+      return {};
+  }
+  drop(frame, NetDrop::Protocol);
+  return {};
+}
+
+void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {
+  const Interface& interface = *settings_.interface;
+  const Frame parsed = classify(frame, interface);
+  switch (parsed.kind) {
+    case FrameKind::Arp: {
+      const ArpResult result = handle_arp(frame, parsed, interface, *settings_.neighbors, now);
+      if (result.learned) counters_.neighbors_learned.add();
+      if (result.verdict == ArpVerdict::Reply) {
+        counters_.arp_replies.add();
+        tx_.push(frame);
+      } else if (result.verdict == ArpVerdict::Consumed) {
+        rte_pktmbuf_free(frame);
+      } else {
+        drop(frame, result.drop);
+      }
+      return;
+    }
+    case FrameKind::IcmpEcho: {
+      const IcmpResult result = answer_icmp_echo(frame, parsed, interface);
+      if (result.verdict != IcmpVerdict::Reply) return drop(frame, result.drop);
+      counters_.icmp_echo_replies.add();
+      tx_.push(frame);
+      return;
+    }
+    case FrameKind::Icmp6: {
+      const IcmpResult result = handle_icmp6(frame, parsed, interface, *settings_.neighbors, now);
+      if (result.learned) counters_.neighbors_learned.add();
+      if (result.verdict == IcmpVerdict::Reply) {
+        const std::uint8_t type =
+            rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, parsed.l4_offset())[0];
+        (type == kIcmp6EchoReply ? counters_.icmp_echo_replies : counters_.nd_advertisements).add();
+        tx_.push(frame);
+      } else if (result.verdict == IcmpVerdict::Consumed) {
+        rte_pktmbuf_free(frame);
+      } else {
+        drop(frame, result.drop);
+      }
+      return;
+    }
+    case FrameKind::Drop:
+      return drop(frame, parsed.drop);
+    case FrameKind::Sip:
+    case FrameKind::Fragment:
+      break;
+  }
+  drop(frame, NetDrop::Protocol);  // not a control frame: the caller's mistake, still counted
+}
+
+void LcoreNet::poll(std::uint64_t now) {
+  sender_.poll(now);
+  reassembler_->expire(now);
+  if (const std::uint32_t discarded = reassembler_->free_discarded(); discarded != 0) {
+    counters_.drop(NetDrop::Reassembly, discarded);
+  }
+  tx_.flush();
+}
+
+}  // namespace sipline::dataplane::dpdk

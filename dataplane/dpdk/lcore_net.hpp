@@ -1,0 +1,140 @@
+// Everything one lcore needs to move SIP datagrams through a DPDK port, in one cache-aligned
+// object owned by that lcore (DESIGN.md §3): classification, its reassembly table, its TX
+// batch, its queue of datagrams waiting for a next hop, a 64 KiB scratch buffer, counters.
+//
+// Per worker loop iteration:
+//
+//   rte_mbuf* burst[kBurst];
+//   const auto count = port.receive(queue, burst);
+//   const auto now = rte_rdtsc();
+//   for (i < count) {
+//     const auto received = net.receive(burst[i], now);
+//     switch (received.verdict) {
+//       case LcoreNet::Verdict::Sip: {      // a complete UDP datagram to one of our SIP ports
+//         const Datagram d = read_datagram(received.frame, net.scratch());
+//         ... Call-ID scan on d.payload: hand received.frame to its owner, or process it here
+//             (reply with net.send(bytes, d.destination.port, to, now)), then
+//             rte_pktmbuf_free(received.frame);
+//       }
+//       case LcoreNet::Verdict::Control:    // ARP / ICMP echo / ND: enqueue for the control
+//         ...                               // lcore, which calls control_net.answer(frame, now)
+//       case LcoreNet::Verdict::Consumed:   // dropped and counted, or held for reassembly
+//         break;
+//     }
+//   }
+//   net.poll(now);   // held datagrams, reassembly time-outs, one TX burst
+//
+// The owner of a handed-off datagram calls read_datagram() with its own scratch buffer.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "dataplane/dpdk/classify.hpp"
+#include "dataplane/dpdk/ip_frag.hpp"
+#include "dataplane/dpdk/neighbor_table.hpp"
+#include "dataplane/dpdk/net_counters.hpp"
+#include "dataplane/dpdk/port.hpp"
+#include "dataplane/dpdk/udp_tx.hpp"
+
+namespace sipline::dataplane::dpdk {
+
+struct LcoreSettings {
+  const Interface* interface = nullptr;
+  NeighborTable* neighbors = nullptr;    // shared; written only by the control lcore's answer()
+  rte_mempool* pool = nullptr;           // frames we build
+  rte_mempool* indirect_pool = nullptr;  // fragment views
+  Port* port = nullptr;                  // null: frames collect in tx() (unit tests)
+  std::uint16_t tx_queue = 0;            // this lcore's own TX queue
+  TxOffloads offloads;                   // normally port->tx_offloads()
+  std::uint16_t lcore_index = 0;         // 0 .. lcore_count - 1: spreads IP identifications
+  std::uint16_t lcore_count = 1;
+  std::uint64_t tsc_hz = 0;  // unit of every `now` (rte_get_tsc_hz())
+  int socket_id = SOCKET_ID_ANY;
+};
+
+// A SIP datagram as the pipeline sees it.
+struct Datagram {
+  std::string_view payload;  // empty if the frame was not marked by receive()
+  Endpoint source;           // the peer
+  Endpoint destination;      // our address and the SIP port it arrived on
+};
+
+// For a frame receive() returned as Sip (on any lcore, e.g. after a hand-off): the payload
+// as contiguous bytes (a reassembled chain is copied into `scratch`, valid until the next
+// call with the same scratch) and both endpoints.
+Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch);
+
+class alignas(64) LcoreNet {
+ public:
+  struct Created {
+    std::unique_ptr<LcoreNet> value;  // null on failure
+    std::string error;
+  };
+  static Created create(const LcoreSettings& settings);
+
+  ~LcoreNet();
+  LcoreNet(const LcoreNet&) = delete;
+  LcoreNet& operator=(const LcoreNet&) = delete;
+
+  enum class Verdict : std::uint8_t {
+    Sip,       // `frame` is a complete datagram for the pipeline; the caller frees it
+    Control,   // `frame` is ARP / ICMP / ND for the control lcore's answer()
+    Consumed,  // dropped and counted, or kept by the reassembly table; `frame` is null
+  };
+  struct Received {
+    Verdict verdict = Verdict::Consumed;
+    rte_mbuf* frame = nullptr;
+  };
+  // Takes one received frame.
+  Received receive(rte_mbuf* frame, std::uint64_t now);
+
+  // Control lcore only (the neighbour table's writer): answers ARP for our address, ICMP
+  // echo, IPv6 neighbour solicitations, and learns neighbours; the reply goes out in the
+  // next flush, anything else is freed and counted.
+  void answer(rte_mbuf* frame, std::uint64_t now);
+
+  // `payload` from our address:`source_port` to `to` (copied into mbufs; fragmented above
+  // the MTU; parked while the next hop resolves).
+  SendResult send(std::string_view payload, std::uint16_t source_port, const Endpoint& to,
+                  std::uint64_t now) {
+    return sender_.send(payload, source_port, to, now);
+  }
+  // Zero-copy variant for messages up to ~2 KB: write into buffer.room, then send_payload.
+  PayloadBuffer allocate_payload() { return sender_.allocate_payload(); }
+  SendResult send_payload(PayloadBuffer buffer, std::size_t length, std::uint16_t source_port,
+                          const Endpoint& to, std::uint64_t now) {
+    return sender_.send_payload(buffer, length, source_port, to, now);
+  }
+
+  // End of a loop iteration: parked datagrams (sent / re-requested / expired), reassembly
+  // time-outs and discards, then one TX burst.
+  void poll(std::uint64_t now);
+  void flush() { tx_.flush(); }
+
+  NetCounters& counters() { return counters_; }
+  const NetCounters& counters() const { return counters_; }
+  TxBatch& tx() { return tx_; }
+  std::span<char> scratch() { return {scratch_.get(), kScratchSize}; }
+  std::size_t held() const { return sender_.held(); }
+
+ private:
+  LcoreNet(const LcoreSettings& settings, std::unique_ptr<Reassembler> reassembler);
+  Received accept_sip(rte_mbuf* frame, const Frame& parsed);
+  void drop(rte_mbuf* frame, NetDrop reason);
+
+  NetCounters counters_;
+  LcoreSettings settings_;
+  TxBatch tx_;
+  UdpSender sender_;
+  std::unique_ptr<Reassembler> reassembler_;
+  std::unique_ptr<char[]> scratch_;
+};
+
+}  // namespace sipline::dataplane::dpdk

@@ -1,0 +1,257 @@
+// Sending a SIP payload: the exact frame, checksums (software or offloaded), the next hop's
+// MAC, parking while ARP resolves it, and the bounded queue's drops.
+#include <gtest/gtest.h>
+
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/udp_tx.hpp"
+#include "tests/unit/dpdk_test_support.hpp"
+
+namespace sipline::dataplane::dpdk {
+namespace {
+
+using namespace testing;  // NOLINT: the test support vocabulary
+
+[[maybe_unused]] ::testing::Environment* const kEal =
+    ::testing::AddGlobalTestEnvironment(new EalEnvironment("dpdk_udp_tx"));
+
+constexpr std::uint64_t kHz = 1'000'000;  // 1 tick = 1 us
+constexpr std::uint64_t kMs = kHz / 1000;
+constexpr std::string_view kResponse =
+    "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK1\r\nCall-ID: c1\r\n"
+    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+class DpdkUdpTx : public ::testing::Test {
+ protected:
+  DpdkUdpTx() : neighbors_(64, 60 * kHz) {
+    rebuild(make_test_interface(), TxOffloads{false, false, true});
+  }
+
+  void rebuild(const Interface& interface, TxOffloads offloads) {
+    net_.reset();
+    interface_ = interface;
+    LcoreSettings settings;
+    settings.interface = &interface_;
+    settings.neighbors = &neighbors_;
+    settings.pool = test_pool();
+    settings.indirect_pool = test_indirect_pool();
+    settings.tsc_hz = kHz;
+    settings.offloads = offloads;
+    auto created = LcoreNet::create(settings);
+    ASSERT_TRUE(created.value) << created.error;
+    net_ = std::move(created.value);
+  }
+
+  // The frames queued for the NIC, as bytes (the mbufs are freed).
+  std::vector<Bytes> sent_frames() {
+    std::vector<Bytes> frames;
+    for (rte_mbuf* frame : net_->tx().take()) {
+      frames.push_back(bytes_of(frame));
+      rte_pktmbuf_free(frame);
+    }
+    return frames;
+  }
+
+  Interface interface_;
+  NeighborTable neighbors_;
+  std::unique_ptr<LcoreNet> net_;
+  const Endpoint peer_{ip4(kPeerIp), kPeerPort};
+};
+
+TEST_F(DpdkUdpTx, ResponseToAKnownPeerIsOneExactFrame) {
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  ASSERT_EQ(net_->send(kResponse, kSipPort, peer_, 100).status, SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  const std::uint16_t id = get16(frames[0], 14 + 4);  // random start (RFC 7739)
+  const Bytes expected =
+      ethernet(kPeerMac, kOurMac, 0x0800,
+               ipv4(kOurIp, kPeerIp, 17, udp(kOurIp, kPeerIp, kSipPort, kPeerPort, kResponse), id));
+  EXPECT_EQ(frames[0], expected);
+  EXPECT_EQ(net_->counters().udp_sent.read(), 1u);
+}
+
+TEST_F(DpdkUdpTx, Ipv6ResponseIsOneExactFrame) {
+  neighbors_.add_static(ip6(kPeerIp6), kPeerMac);
+  ASSERT_EQ(net_->send(kResponse, 5080, Endpoint{ip6(kPeerIp6), kPeerPort}, 100).status,
+            SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0], ethernet(kPeerMac, kOurMac, 0x86DD,
+                                ipv6(kOurIp6, kPeerIp6, 17,
+                                     udp(kOurIp6, kPeerIp6, 5080, kPeerPort, kResponse))));
+}
+
+TEST_F(DpdkUdpTx, ZeroCopyPayloadGivesTheSameFrame) {
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  PayloadBuffer buffer = net_->allocate_payload();
+  ASSERT_NE(buffer.mbuf, nullptr);
+  ASSERT_GE(buffer.room.size(), 1900u);
+  std::copy(kResponse.begin(), kResponse.end(), buffer.room.begin());
+  ASSERT_EQ(net_->send_payload(buffer, kResponse.size(), kSipPort, peer_, 100).status,
+            SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  const std::uint16_t id = get16(frames[0], 14 + 4);
+  EXPECT_EQ(frames[0], ethernet(kPeerMac, kOurMac, 0x0800,
+                                ipv4(kOurIp, kPeerIp, 17,
+                                     udp(kOurIp, kPeerIp, kSipPort, kPeerPort, kResponse), id)));
+}
+
+TEST_F(DpdkUdpTx, OffloadedChecksumsCarryThePseudoHeaderSumAndFlags) {
+  rebuild(make_test_interface(), TxOffloads{true, true, true});
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  ASSERT_EQ(net_->send(kResponse, kSipPort, peer_, 100).status, SendStatus::Sent);
+  const auto taken = net_->tx().take();
+  ASSERT_EQ(taken.size(), 1u);
+  rte_mbuf* frame = taken[0];
+  EXPECT_EQ(
+      frame->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM),
+      RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM);
+  EXPECT_EQ(frame->l2_len, 14u);
+  EXPECT_EQ(frame->l3_len, 20u);
+  const Bytes bytes = bytes_of(frame);
+  EXPECT_EQ(get16(bytes, 14 + 10), 0) << "IPv4 checksum left to the NIC";
+  // The NIC adds the segment to the (uncomplemented) pseudo-header sum it finds there.
+  const std::uint16_t pseudo = static_cast<std::uint16_t>(
+      ~internet_checksum({}, pseudo_header_sum(kOurIp, kPeerIp, 17, 8 + kResponse.size())));
+  EXPECT_EQ(get16(bytes, 34 + 6), pseudo);
+  rte_pktmbuf_free(frame);
+}
+
+TEST_F(DpdkUdpTx, VlanInterfaceTagsItsFrames) {
+  rebuild(make_test_interface(1500, 42), TxOffloads{false, false, true});
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  ASSERT_EQ(net_->send(kResponse, kSipPort, peer_, 100).status, SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(get16(frames[0], 12), 0x8100);
+  EXPECT_EQ(get16(frames[0], 14), 42);
+  EXPECT_EQ(get16(frames[0], 16), 0x0800);
+}
+
+TEST_F(DpdkUdpTx, UnknownNextHopIsHeldWhileArpResolvesIt) {
+  const auto status = net_->send(kResponse, kSipPort, peer_, 100);
+  EXPECT_EQ(status.status, SendStatus::Held);
+  EXPECT_EQ(net_->held(), 1u);
+  auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(get16(frames[0], 12), 0x0806);
+  EXPECT_EQ(get16(frames[0], 14 + 6), 1) << "who-has";
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 24, frames[0].begin() + 14 + 28),
+            Bytes(kPeerIp, kPeerIp + 4));
+
+  neighbors_.learn(ip4(kPeerIp), kPeerMac, 150);  // the control lcore heard the reply
+  net_->poll(160);
+  EXPECT_EQ(net_->held(), 0u);
+  frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(get16(frames[0], 12), 0x0800);
+  EXPECT_EQ(Bytes(frames[0].begin(), frames[0].begin() + 6),
+            Bytes(kPeerMac.addr_bytes, kPeerMac.addr_bytes + 6));
+}
+
+TEST_F(DpdkUdpTx, HeldMessagesKeepTheirOrderAndShareOneRequest) {
+  EXPECT_EQ(net_->send("first", kSipPort, peer_, 100).status, SendStatus::Held);
+  EXPECT_EQ(net_->send("second", kSipPort, peer_, 110).status, SendStatus::Held);
+  EXPECT_EQ(sent_frames().size(), 1u) << "one ARP request for both";
+  neighbors_.learn(ip4(kPeerIp), kPeerMac, 120);
+  EXPECT_EQ(net_->send("third", kSipPort, peer_, 130).status, SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(std::string(frames[0].begin() + 42, frames[0].end()), "first");
+  EXPECT_EQ(std::string(frames[1].begin() + 42, frames[1].end()), "second");
+  EXPECT_EQ(std::string(frames[2].begin() + 42, frames[2].end()), "third");
+}
+
+TEST_F(DpdkUdpTx, UnansweredRequestIsRepeatedThenTheMessageDropped) {
+  const unsigned before = rte_mempool_avail_count(test_pool());
+  EXPECT_EQ(net_->send(kResponse, kSipPort, peer_, 0).status, SendStatus::Held);
+  EXPECT_EQ(sent_frames().size(), 1u);
+  net_->poll(150 * kMs);
+  EXPECT_EQ(sent_frames().size(), 0u) << "not yet time to ask again";
+  net_->poll(250 * kMs);
+  EXPECT_EQ(sent_frames().size(), 1u) << "asked again after 200 ms";
+  net_->poll(1000 * kMs);
+  EXPECT_EQ(net_->held(), 0u);
+  EXPECT_EQ(net_->counters().dropped_for(NetDrop::PendingTimeout), 1u);
+  EXPECT_EQ(net_->counters().arp_requests.read(), 2u);
+  sent_frames();
+  EXPECT_EQ(rte_mempool_avail_count(test_pool()), before);
+}
+
+TEST_F(DpdkUdpTx, FullHoldQueueDropsAndCounts) {
+  for (std::size_t i = 0; i < kPendingPerLcore; ++i) {
+    EXPECT_EQ(net_->send("x", kSipPort, peer_, 100).status, SendStatus::Held);
+  }
+  const SendResult overflow = net_->send("x", kSipPort, peer_, 100);
+  EXPECT_EQ(overflow.status, SendStatus::Dropped);
+  EXPECT_EQ(overflow.drop, NetDrop::PendingFull);
+  EXPECT_EQ(net_->counters().dropped_for(NetDrop::PendingFull), 1u);
+  EXPECT_EQ(net_->counters().held.read(), kPendingPerLcore);
+  sent_frames();
+}
+
+TEST_F(DpdkUdpTx, OffSubnetDestinationGoesToTheGatewaysMac) {
+  const Endpoint remote{ip4(kRemoteIp), 5060};
+  EXPECT_EQ(net_->send(kResponse, kSipPort, remote, 100).status, SendStatus::Held);
+  auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 24, frames[0].begin() + 14 + 28),
+            Bytes(kGatewayIp, kGatewayIp + 4))
+      << "ARP asks for the gateway, not the destination";
+  neighbors_.add_static(ip4(kGatewayIp), kGatewayMac);
+  net_->poll(200);
+  frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(Bytes(frames[0].begin(), frames[0].begin() + 6),
+            Bytes(kGatewayMac.addr_bytes, kGatewayMac.addr_bytes + 6));
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 16, frames[0].begin() + 14 + 20),
+            Bytes(kRemoteIp, kRemoteIp + 4));
+}
+
+TEST_F(DpdkUdpTx, DestinationsWithNoPathOrTooMuchDataAreRefused) {
+  const std::uint8_t off_link6[16] = {0x20, 0x01, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+  EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip6(off_link6), 5060}, 1).drop,
+            NetDrop::Unroutable);
+  EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip4(kOurIp), 5060}, 1).drop,
+            NetDrop::Unroutable);
+  EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip4(kPeerIp), 0}, 1).drop,
+            NetDrop::Unroutable);
+  const std::string huge(kMaxUdpPayloadIpv4 + 1, 'x');
+  EXPECT_EQ(net_->send(huge, kSipPort, peer_, 1).drop, NetDrop::TooLarge);
+  EXPECT_EQ(net_->counters().dropped_for(NetDrop::Unroutable), 3u);
+  EXPECT_EQ(net_->counters().dropped_for(NetDrop::TooLarge), 1u);
+  EXPECT_EQ(sent_frames().size(), 0u);
+}
+
+TEST_F(DpdkUdpTx, WithoutMultiSegmentTxEveryFrameIsOneSegment) {
+  rebuild(make_test_interface(), TxOffloads{false, false, false});
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  const std::string invite = padded_invite(4096);
+  ASSERT_EQ(net_->send(invite, kSipPort, peer_, 100).status, SendStatus::Sent);
+  const auto taken = net_->tx().take();
+  ASSERT_EQ(taken.size(), 3u);
+  std::size_t total = 0;
+  for (rte_mbuf* frame : taken) {
+    EXPECT_EQ(frame->nb_segs, 1u);
+    total += frame->pkt_len - 14 - 20;
+    rte_pktmbuf_free(frame);
+  }
+  EXPECT_EQ(total, 8 + invite.size());
+}
+
+TEST_F(DpdkUdpTx, LargestDatagramLeavesInFortyFiveFragments) {
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  const std::string largest(kMaxUdpPayloadIpv4, 'L');
+  ASSERT_EQ(net_->send(largest, kSipPort, peer_, 100).status, SendStatus::Sent);
+  // 65,515 octets of UDP segment / 1480 per fragment; the batch (64) holds them all.
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 45u);
+  std::size_t total = 0;
+  for (const Bytes& frame : frames)
+    total += frame.size() - 14 - 20;
+  EXPECT_EQ(total, 8u + kMaxUdpPayloadIpv4);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane::dpdk
