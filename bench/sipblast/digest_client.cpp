@@ -1,0 +1,84 @@
+#include "bench/sipblast/digest_client.hpp"
+
+#include <cstdio>
+
+#include "bench/sipblast/templates.hpp"
+#include "sip/digest_auth.hpp"
+#include "sip/token_list.hpp"
+
+namespace sipline::sipblast {
+
+PickedChallenge pick_challenge(const sip::Message& response) {
+  const sip::HeaderId id = response.status_code == 407 ? sip::HeaderId::ProxyAuthenticate
+                                                       : sip::HeaderId::WWWAuthenticate;
+  PickedChallenge picked;
+  picked.error = ChallengeError::NoChallenge;
+  for (const sip::HeaderField* field = response.find(id); field != nullptr;
+       field = response.next(*field)) {
+    const auto parsed = sip::parse_digest(field->value);
+    if (!parsed.ok() || !parsed.value.is_digest) continue;
+    const sip::DigestParams& params = parsed.value;
+    if (!sip::digest_algorithm_supported(params.algorithm)) continue;
+    const bool qop_offered = !params.qop.empty();
+    const bool qop_auth = qop_offered && sip::option_list_contains(params.qop, "auth");
+    if (qop_offered && !qop_auth) continue;  // auth-int only: we do not hash bodies
+    Challenge& challenge = picked.challenge;
+    challenge.algorithm = params.algorithm;
+    challenge.qop_auth = qop_auth;
+    challenge.proxy = response.status_code == 407;
+    if (!challenge.realm.assign(params.realm) || !challenge.nonce.assign(params.nonce) ||
+        !challenge.opaque.assign(params.opaque)) {
+      picked.error = ChallengeError::TooLong;
+      return picked;
+    }
+    picked.error = ChallengeError::None;
+    return picked;
+  }
+  return picked;
+}
+
+std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
+                                const CredentialsInput& input) {
+  const sip::DigestHex ha1 =
+      sip::digest_ha1(challenge.algorithm, input.user, challenge.realm.view(), input.password);
+  char nc[9];
+  std::snprintf(nc, sizeof nc, "%08x", input.nonce_count);
+  sip::DigestResponseInput digest;
+  digest.algorithm = challenge.algorithm;
+  digest.ha1 = ha1.view();
+  digest.method = input.method;
+  digest.uri = input.uri;
+  digest.nonce = challenge.nonce.view();
+  if (challenge.qop_auth) {
+    digest.nc = {nc, 8};
+    digest.cnonce = input.cnonce;
+    digest.qop = "auth";
+  }
+  const sip::DigestHex response = sip::digest_response(digest);
+  if (response.size == 0) return 0;
+
+  MessageWriter writer(out);
+  writer
+      .raw(challenge.proxy ? "Proxy-Authorization: Digest username=\""
+                           : "Authorization: Digest username=\"")
+      .raw(input.user)
+      .raw("\", realm=\"")
+      .raw(challenge.realm.view())
+      .raw("\", nonce=\"")
+      .raw(challenge.nonce.view())
+      .raw("\", uri=\"")
+      .raw(input.uri)
+      .raw("\", response=\"")
+      .raw(response.view())
+      .raw("\", algorithm=")
+      .raw(sip::digest_algorithm_name(challenge.algorithm));
+  if (challenge.qop_auth) {
+    writer.raw(", cnonce=\"").raw(input.cnonce).raw("\", qop=auth, nc=").raw({nc, 8});
+  }
+  // RFC 7616 §3.4: the opaque comes back unchanged.
+  if (challenge.opaque.size != 0) writer.raw(", opaque=\"").raw(challenge.opaque.view()).raw("\"");
+  writer.raw("\r\n");
+  return writer.finish();
+}
+
+}  // namespace sipline::sipblast
