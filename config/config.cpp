@@ -596,6 +596,28 @@ void check_demo_password(const Config& config, Diagnostics& diagnostics) {
   }
 }
 
+// In DPDK mode the dataplane owns its addresses: a listen address must be one of them (its
+// port is then served on that address), since no kernel socket binds anything.
+void check_dpdk_listen(const Config& config, const TableReader& listen) {
+  const DpdkConfig& dpdk = config.dataplane.dpdk;
+  // Without a (valid) dataplane.address that key's own error says what to fix.
+  if (config.dataplane.io != IoMode::Dpdk || dpdk.address.address.is_unspecified()) return;
+  for (std::size_t i = 0; i < config.listen.udp.size(); ++i) {
+    const SocketAddress& address = config.listen.udp[i];
+    const bool ours = address.address == dpdk.address.address ||
+                      (dpdk.address6 && address.address == dpdk.address6->address);
+    if (ours) continue;
+    std::string owned = dpdk.address.address.to_string();
+    if (dpdk.address6) owned += " or " + dpdk.address6->address.to_string();
+    listen.diagnostics().error(listen.line_of_key("udp"),
+                               "listen.udp[" + std::to_string(i) + "] " +
+                                   quoted(address.to_string()) +
+                                   ": with dataplane.io = \"dpdk\" the host must be the "
+                                   "dataplane address " +
+                                   owned);
+  }
+}
+
 Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
@@ -603,7 +625,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
       {"listen", "dataplane", "domain", "registrar", "users", "routes", "log", "limits"});
   Config config;
   config.source = std::string(source_name);
-  config.listen = read_listen(root.table("listen"));
+  const TableReader listen = root.table("listen");
+  config.listen = read_listen(listen);
   config.dataplane = read_dataplane(root.table("dataplane"));
   config.domain = read_domain(root.table("domain"));
   config.registrar = read_registrar(root.table("registrar"));
@@ -612,6 +635,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));
   check_demo_password(config, diagnostics);
+  check_dpdk_listen(config, listen);
   return config;
 }
 

@@ -59,13 +59,72 @@ void block_control_signals() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
+RegisterService::RegisterService(const PipelineContext& pipeline, LocationTable& location,
+                                 AsyncStore& store, ControlCounters& counters)
+    : pipeline_(pipeline),
+      location_(location),
+      store_(store),
+      counters_(counters),
+      message_(std::make_unique<sip::Message>()),
+      settings_(registrar_settings(*pipeline.config)),
+      authenticator_(sip::registrar_auth_settings(settings_, pipeline.nonce_secret)) {}
+
+RegisterService::Reply RegisterService::handle(std::string_view bytes, const PeerAddress& source,
+                                               std::int64_t now, std::span<char> out) {
+  Reply reply;
+  sip::parse_message_into(*message_, bytes);
+  const sip::Message& request = *message_;
+  if (!request.ok() || request.method != sip::Method::Register) {
+    // The worker parsed it already; only a bug gets here.
+    counters_.dropped_parse.add();
+    return reply;
+  }
+  counters_.registers.add();
+  const PeerText source_text = format_peer(source);
+  LocationTable& location = location_;
+  const sip::RegistrarContext context{settings_, *pipeline_.users, authenticator_};
+  const sip::RegisterOutcome outcome =
+      sip::handle_register(request, source_text.view(), now, context,
+                           [&location](std::string_view aor) { return location.bindings(aor); });
+  if (outcome.changed && !outcome.aor.empty()) {
+    location.replace(outcome.aor, outcome.bindings_after);
+    store_.submit_save(outcome.aor, outcome.bindings_after);
+    location.reclaim();
+  }
+  if (outcome.code == 403) {
+    SIPLINE_LOG_INFO("REGISTER from %s for \"%s\": 403 (%s, user \"%s\")",
+                     source_text.view().data(), outcome.aor.c_str(),
+                     std::string(sip::auth_result_name(outcome.auth)).c_str(),
+                     outcome.username.c_str());
+  } else {
+    SIPLINE_LOG_DEBUG("REGISTER from %s for \"%s\": %u, %zu binding(s)", source_text.view().data(),
+                      outcome.aor.c_str(), outcome.code, outcome.bindings_after.size());
+  }
+  const ToTag tag = local_to_tag(request.call_id, pipeline_.to_tag_key);
+  sip::LocalResponse local;
+  local.code = outcome.code;
+  local.reason = outcome.reason;
+  local.to_tag = outcome.needs_to_tag ? tag.view() : std::string_view();
+  local.extra_headers = outcome.extra_headers;
+  const sip::Written written = sip::write_local_response(request, local, out);
+  if (!written.ok() || written.size > kMaxUdpSendPayload) {
+    counters_.dropped_no_buffer.add();
+    return reply;
+  }
+  reply.ok = true;
+  reply.size = written.size;
+  // §18.2.2 / RFC 3581: back to the source address, at the port the top Via asks for.
+  reply.destination = with_port(source, sip::local_response_port(request, source.port()));
+  return reply;
+}
+
 ControlThread::ControlThread(const ControlShared& shared)
     : shared_(shared),
-      fabric_(*shared.fabric),
-      pool_(shared.fabric->control(), kPacketsForControl),
-      message_(std::make_unique<sip::Message>()),
-      settings_(registrar_settings(*shared.pipeline->config)),
-      authenticator_(sip::registrar_auth_settings(settings_, shared.pipeline->nonce_secret)) {
+      fabric_(shared.fabric),
+      pool_(shared.fabric != nullptr
+                ? std::make_unique<PacketPool>(shared.fabric->control(), kPacketsForControl)
+                : nullptr),
+      registers_(*shared.pipeline, *shared.location, *shared.store, counters_) {
   const sigset_t set = control_signals();
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -85,26 +144,33 @@ ControlThread::~ControlThread() {
 }
 
 std::string ControlThread::run() {
-  Waker& waker = fabric_.waker(fabric_.control());
+  Waker* waker = fabric_ != nullptr ? &fabric_->waker(fabric_->control()) : nullptr;
   for (;;) {
     take_returns();
-    const bool busy = handle_registers(unix_now()) > 0;
+    bool busy = handle_registers(unix_now()) > 0;
+    if (shared_.duty != nullptr) busy |= shared_.duty->poll() > 0;
     // Sleep only when no ring has work; a busy loop still looks at timers and signals
     // (poll with timeout 0), so a stream of REGISTERs cannot starve expiry or SIGTERM.
     bool sleep = false;
     if (!busy) {
-      waker.announce_sleep();
       sleep = true;
-      for (std::size_t worker = 0; worker < fabric_.workers() && sleep; ++worker) {
-        sleep = fabric_.work(worker, fabric_.control()).empty_approx();
+      if (waker != nullptr) {
+        waker->announce_sleep();
+        for (std::size_t worker = 0; worker < fabric_->workers() && sleep; ++worker) {
+          sleep = fabric_->work(worker, fabric_->control()).empty_approx();
+        }
       }
     }
-    pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {waker.fd(), POLLIN, 0}};
-    // No timeout when sleeping: the timerfd wakes the loop every second anyway.
-    if (::poll(fds, 3, sleep ? -1 : 0) < 0 && errno != EINTR) {
+    pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (waker != nullptr) fds[2].fd = waker->fd();
+    // Socket mode sleeps without a timeout (the timerfd wakes the loop every second anyway,
+    // producers wake it through the waker). A duty (DPDK mode) is polled: its producers never
+    // make a syscall to wake us.
+    const int idle_timeout = shared_.duty != nullptr ? kControlDutyPollMs : -1;
+    if (::poll(fds, 3, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
       SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
     }
-    waker.woke((fds[2].revents & POLLIN) != 0);
+    if (waker != nullptr) waker->woke((fds[2].revents & POLLIN) != 0);
 
     if (fds[1].revents & POLLIN) {
       std::uint64_t expirations = 0;
@@ -128,99 +194,64 @@ std::string ControlThread::run() {
 }
 
 void ControlThread::take_returns() {
+  if (fabric_ == nullptr) return;
   std::array<Packet*, kBurst> packets;
-  for (std::size_t worker = 0; worker < fabric_.workers(); ++worker) {
+  for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
     std::size_t count;
-    while ((count = fabric_.back(worker, fabric_.control()).dequeue_burst(packets)) > 0) {
-      pool_.release_burst(std::span(packets.data(), count));
+    while ((count = fabric_->back(worker, fabric_->control()).dequeue_burst(packets)) > 0) {
+      pool_->release_burst(std::span(packets.data(), count));
     }
   }
 }
 
 std::size_t ControlThread::handle_registers(std::int64_t now) {
+  if (fabric_ == nullptr) return 0;
   std::size_t handled = 0;
   std::array<Packet*, kBurst> packets;
-  for (std::size_t worker = 0; worker < fabric_.workers(); ++worker) {
-    const std::size_t count = fabric_.work(worker, fabric_.control()).dequeue_burst(packets);
+  for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
+    const std::size_t count = fabric_->work(worker, fabric_->control()).dequeue_burst(packets);
     for (std::size_t i = 0; i < count; ++i) {
       Packet* packet = packets[i];
       handle_register(packet, worker, now);
       // Back to the worker that received it (its home), never full (fabric.hpp).
-      fabric_.back(fabric_.control(), packet->home).enqueue(packet);
+      fabric_->back(fabric_->control(), packet->home).enqueue(packet);
     }
     handled += count;
   }
   return handled;
 }
 
+// Socket mode: the response is written into a control-pool packet and handed to the worker
+// that passed the REGISTER, which sends it from its own socket (one sender per socket).
 void ControlThread::handle_register(Packet* packet, std::size_t worker, std::int64_t now) {
-  sip::parse_message_into(*message_, packet->bytes());
-  const sip::Message& request = *message_;
-  if (!request.ok() || request.method != sip::Method::Register) {
-    // The worker parsed it already; only a bug gets here.
-    counters_.dropped_parse.add();
-    return;
-  }
-  counters_.registers.add();
-  const PeerText source = format_peer(packet->peer);
-  LocationTable& location = *shared_.location;
-  const sip::RegistrarContext context{settings_, *shared_.pipeline->users, authenticator_};
-  const sip::RegisterOutcome outcome =
-      sip::handle_register(request, source.view(), now, context,
-                           [&location](std::string_view aor) { return location.bindings(aor); });
-  if (outcome.changed && !outcome.aor.empty()) {
-    location.replace(outcome.aor, outcome.bindings_after);
-    shared_.store->submit_save(outcome.aor, outcome.bindings_after);
-    location.reclaim();
-  }
-  if (outcome.code == 403) {
-    SIPLINE_LOG_INFO("REGISTER from %s for \"%s\": 403 (%s, user \"%s\")", source.view().data(),
-                     outcome.aor.c_str(), std::string(sip::auth_result_name(outcome.auth)).c_str(),
-                     outcome.username.c_str());
-  } else {
-    SIPLINE_LOG_DEBUG("REGISTER from %s for \"%s\": %u, %zu binding(s)", source.view().data(),
-                      outcome.aor.c_str(), outcome.code, outcome.bindings_after.size());
-  }
-  send_response(*packet, worker, outcome);
-}
-
-void ControlThread::send_response(const Packet& request, std::size_t worker,
-                                  const sip::RegisterOutcome& outcome) {
-  Packet* response = pool_.allocate();
+  Packet* response = pool_->allocate();
+  const RegisterService::Reply reply =
+      registers_.handle(packet->bytes(), packet->peer, now,
+                        response != nullptr ? response->buffer() : std::span<char>());
   if (response == nullptr) {
-    counters_.dropped_no_buffer.add();
     if (!logged_no_buffer_) {
       logged_no_buffer_ = true;
       SIPLINE_LOG_WARN("control thread: all %zu response buffers in use; REGISTER unanswered",
-                       pool_.size());
+                       pool_->size());
     }
     return;
   }
-  const ToTag tag = local_to_tag(message_->call_id, shared_.pipeline->to_tag_key);
-  sip::LocalResponse local;
-  local.code = outcome.code;
-  local.reason = outcome.reason;
-  local.to_tag = outcome.needs_to_tag ? tag.view() : std::string_view();
-  local.extra_headers = outcome.extra_headers;
-  const sip::Written written = sip::write_local_response(*message_, local, response->buffer());
-  if (!written.ok() || written.size > kMaxUdpSendPayload) {
-    counters_.dropped_no_buffer.add();
-    pool_.release(response);
+  if (!reply.ok) {
+    pool_->release(response);
     return;
   }
-  response->length = static_cast<std::uint32_t>(written.size);
-  response->peer =
-      with_port(request.peer, sip::local_response_port(*message_, request.peer.port()));
-  response->socket = request.socket;
+  response->length = static_cast<std::uint32_t>(reply.size);
+  response->peer = reply.destination;
+  response->socket = packet->socket;
   response->intent = PacketIntent::Transmit;
   // The control → worker ring has a slot for every packet of the control pool: never full.
-  if (fabric_.work(fabric_.control(), worker).enqueue(response) != 1) {
+  if (fabric_->work(fabric_->control(), worker).enqueue(response) != 1) {
     counters_.dropped_ring_full.add();
-    pool_.release(response);
+    pool_->release(response);
     return;
   }
   counters_.responses.add();
-  fabric_.waker(worker).wake();
+  fabric_->waker(worker).wake();
 }
 
 void ControlThread::tick(std::int64_t now) {
@@ -251,6 +282,7 @@ std::string ControlThread::counters_text() const {
   }
   text += format_total_counters(shared_.worker_counters);
   text += format_control_counters(counters_);
+  if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;
 }
 

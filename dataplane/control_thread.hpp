@@ -37,12 +37,59 @@ namespace sipline::dataplane {
 // main() before any thread starts.
 void block_control_signals();
 
+// The registrar as the control thread runs it, whatever port the REGISTER came through:
+// parse, sip::handle_register against the AOR's current bindings, a change to the location
+// table (single writer) and to the store (asynchronous), and the response written into the
+// caller's buffer, addressed to where it must go (§18.2.2, RFC 3581).
+class RegisterService {
+ public:
+  RegisterService(const PipelineContext& pipeline, LocationTable& location, AsyncStore& store,
+                  ControlCounters& counters);
+  RegisterService(const RegisterService&) = delete;
+  RegisterService& operator=(const RegisterService&) = delete;
+
+  struct Reply {
+    bool ok = false;  // false: nothing to send (counted: dropped_parse or dropped_no_buffer)
+    std::size_t size = 0;
+    PeerAddress destination;
+  };
+  // `request` came from `source`. The registration takes effect even when `out` is too small
+  // (or empty: no buffer) for the answer, which is then counted as dropped_no_buffer.
+  Reply handle(std::string_view request, const PeerAddress& source, std::int64_t now,
+               std::span<char> out);
+
+ private:
+  const PipelineContext& pipeline_;
+  LocationTable& location_;
+  AsyncStore& store_;
+  ControlCounters& counters_;
+  std::unique_ptr<sip::Message> message_;
+  sip::RegistrarSettings settings_;
+  sip::DigestAuthenticator authenticator_;
+};
+
+// Extra work the control loop does on every pass in DPDK mode (dataplane/dpdk_runtime.cpp:
+// ARP/ICMP/ND answers, REGISTERs from the workers' rings, the control lcore's transmit
+// queue), and the counter lines that come with it. When a duty is set, the loop never sleeps
+// longer than kControlDutyPollMs: DPDK workers do not wake it (no syscall per packet).
+class ControlDuty {
+ public:
+  virtual ~ControlDuty() = default;
+  // One pass; returns how many items it handled (0: idle).
+  virtual std::size_t poll() = 0;
+  // Lines appended to the counter text (after the control line).
+  virtual std::string counters_text() const = 0;
+};
+
+inline constexpr int kControlDutyPollMs = 1;
+
 struct ControlShared {
-  Fabric* fabric = nullptr;
+  Fabric* fabric = nullptr;  // null in DPDK mode: no socket rings, no packet pool
   std::span<const WorkerCounters> worker_counters;
   const PipelineContext* pipeline = nullptr;  // identity, users, secrets, config
   LocationTable* location = nullptr;
   AsyncStore* store = nullptr;
+  ControlDuty* duty = nullptr;
 };
 
 class ControlThread {
@@ -67,20 +114,20 @@ class ControlThread {
   std::string counters_text() const;
 
   const ControlCounters& counters() const { return counters_; }
+  ControlCounters& counters() { return counters_; }
+  RegisterService& registers() { return registers_; }
+  // DPDK mode: the duty the loop runs on every pass (null: none).
+  void set_duty(ControlDuty* duty) { shared_.duty = duty; }
 
  private:
   void take_returns();
   void handle_register(Packet* packet, std::size_t worker, std::int64_t now);
-  void send_response(const Packet& request, std::size_t worker,
-                     const sip::RegisterOutcome& outcome);
 
   ControlShared shared_;
-  Fabric& fabric_;
-  PacketPool pool_;
-  std::unique_ptr<sip::Message> message_;
-  sip::RegistrarSettings settings_;
-  sip::DigestAuthenticator authenticator_;
+  Fabric* fabric_;
+  std::unique_ptr<PacketPool> pool_;  // socket mode only
   ControlCounters counters_;
+  RegisterService registers_;
   std::int64_t last_purge_ = 0;
   int signal_fd_ = -1;
   int timer_fd_ = -1;

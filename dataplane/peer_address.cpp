@@ -8,10 +8,66 @@
 #include "sip/text.hpp"
 
 namespace sipline::dataplane {
+namespace {
+
+// A dotted quad as inet_pton(AF_INET) accepts it (four decimal parts of at most three digits,
+// each <= 255, no leading zero), without its NUL-terminated copy: workers parse one per
+// forwarded message.
+std::optional<in_addr> parse_ipv4(std::string_view text) {
+  std::uint32_t address = 0;
+  std::size_t at = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part != 0) {
+      if (at == text.size() || text[at] != '.') return std::nullopt;
+      ++at;
+    }
+    const std::size_t start = at;
+    unsigned value = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9' && at - start < 3) {
+      value = value * 10 + static_cast<unsigned>(text[at] - '0');
+      ++at;
+    }
+    const std::size_t digits = at - start;
+    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return std::nullopt;
+    address = address << 8 | value;
+  }
+  if (at != text.size()) return std::nullopt;
+  in_addr result;
+  result.s_addr = htonl(address);
+  return result;
+}
+
+// "192.0.2.1" into `out`; returns its length.
+std::size_t format_ipv4(const in_addr& address, char* out) {
+  const std::uint32_t value = ntohl(address.s_addr);
+  std::size_t size = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    const unsigned octet = (value >> shift) & 0xff;
+    if (octet >= 100) out[size++] = static_cast<char>('0' + octet / 100);
+    if (octet >= 10) out[size++] = static_cast<char>('0' + octet / 10 % 10);
+    out[size++] = static_cast<char>('0' + octet % 10);
+    if (shift != 0) out[size++] = '.';
+  }
+  return size;
+}
+
+}  // namespace
 
 // inet_pton wants a NUL-terminated string; copy the literal into a small stack buffer.
 std::optional<PeerAddress> peer_from_ip(std::string_view literal, bool ipv6, std::uint16_t port) {
   if (port == 0) return std::nullopt;
+  if (!ipv6) {
+    const std::optional<in_addr> address = parse_ipv4(literal);
+    if (!address) return std::nullopt;
+    PeerAddress peer;
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    v4.sin_addr = *address;
+    std::memcpy(&peer.storage, &v4, sizeof v4);
+    peer.length = sizeof v4;
+    return peer;
+  }
   char text[INET6_ADDRSTRLEN + 1];
   if (literal.empty() || literal.size() >= sizeof text) return std::nullopt;
   std::memcpy(text, literal.data(), literal.size());
@@ -112,6 +168,11 @@ std::optional<PeerAddress> peer_from_text(std::string_view text) {
 
 PeerText format_peer_host(const PeerAddress& address) {
   PeerText out;
+  if (address.storage.ss_family == AF_INET) {
+    out.size = static_cast<std::uint8_t>(format_ipv4(
+        reinterpret_cast<const sockaddr_in&>(address.storage).sin_addr, out.text.data()));
+    return out;
+  }
   char text[INET6_ADDRSTRLEN] = "";
   if (address.storage.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address.storage).sin6_addr, text,

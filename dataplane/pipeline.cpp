@@ -148,18 +148,18 @@ Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
           .issuer = static_cast<std::uint16_t>(1 + worker_index),
       }) {}
 
-Outcome Pipeline::process(const Packet& packet, std::int64_t now, std::span<char> out) {
-  sip::parse_message_into(*message_, packet.bytes());
-  if (message_->is_response()) return process_response(packet, out);
-  return process_request(packet, now, out);
+Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
+  sip::parse_message_into(*message_, in.bytes);
+  if (message_->is_response()) return process_response(in, out);
+  return process_request(in, now, out);
 }
 
-Outcome Pipeline::process_request(const Packet& packet, std::int64_t now, std::span<char> out) {
+Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   const sip::RequestCheck check = sip::check_request(request, context_.identity);
   if (check.verdict == sip::RequestVerdict::Drop) return drop(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
-    return respond(packet, check.code, check.reason, check.extra.view(), out);
+    return respond(in, check.code, check.reason, check.extra.view(), out);
   }
   // §17.2.1: the ACK for a non-2xx response we sent carries our To tag; it ends the
   // (stateless) transaction here and must not be forwarded.
@@ -174,12 +174,12 @@ Outcome Pipeline::process_request(const Packet& packet, std::int64_t now, std::s
   const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_.identity);
   switch (next.source) {
     case sip::NextHopSource::BadRoute:
-      return respond(packet, 400, "Bad Route Header", {}, out);
+      return respond(in, 400, "Bad Route Header", {}, out);
     case sip::NextHopSource::RouteHeader:
     case sip::NextHopSource::RequestUri: {
       const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop);
       if (!hop) return drop(DropReason::Unroutable);
-      return forward(packet, plan, *hop, {}, out);
+      return forward(in, plan, *hop, {}, out);
     }
     case sip::NextHopSource::RouteTable:
       break;
@@ -190,33 +190,33 @@ Outcome Pipeline::process_request(const Packet& packet, std::int64_t now, std::s
     outcome.verdict = Verdict::ToControl;
     return outcome;
   }
-  return route_by_table(packet, plan, now, out);
+  return route_by_table(in, plan, now, out);
 }
 
-Outcome Pipeline::route_by_table(const Packet& packet, const sip::RoutePlan& plan, std::int64_t now,
-                                 std::span<char> out) {
+Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
+                                 const OutputBuffers& out) {
   const lb::RouteRule* route = context_.routes.match(*message_);
-  if (route == nullptr) return respond(packet, 404, {}, {}, out);
+  if (route == nullptr) return respond(in, 404, {}, {}, out);
   if (route->auth) {
-    AuthGate gate = authenticate(packet, now, out);
+    AuthGate gate = authenticate(in, now, out);
     if (!gate.passed) return gate.answer;
   }
   switch (route->action) {
     case lb::RouteAction::Location:
-      return to_location(packet, plan, out);
+      return to_location(in, plan, out);
     case lb::RouteAction::Forward:
       if (!route->forward) return drop(DropReason::Unroutable);  // config/ forbids this
-      return forward(packet, plan, to_peer_address(route->forward->next_hop), {}, out);
+      return forward(in, plan, to_peer_address(route->forward->next_hop), {}, out);
     case lb::RouteAction::Redirect:
-      return redirect(packet, *route, out);
+      return redirect(in, *route, out);
     case lb::RouteAction::Reject:
-      return respond(packet, route->reject_code, {}, {}, out);
+      return respond(in, route->reject_code, {}, {}, out);
   }
   return drop(DropReason::Unroutable);
 }
 
-Pipeline::AuthGate Pipeline::authenticate(const Packet& packet, std::int64_t now,
-                                          std::span<char> out) {
+Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
+                                          const OutputBuffers& out) {
   AuthGate gate;
   const sip::Message& request = *message_;
   // ACK and CANCEL cannot be challenged (§22.1); in-dialog requests (To tag) were allowed
@@ -229,7 +229,7 @@ Pipeline::AuthGate Pipeline::authenticate(const Packet& packet, std::int64_t now
   if (reply.code == 0) return gate;
   gate.passed = false;
   if (reply.code != 407) {
-    gate.answer = respond(packet, reply.code, {}, {}, out);
+    gate.answer = respond(in, reply.code, {}, {}, out);
     return gate;
   }
   const sip::Written challenges =
@@ -238,34 +238,35 @@ Pipeline::AuthGate Pipeline::authenticate(const Packet& packet, std::int64_t now
     gate.answer = drop(DropReason::TooLarge);
     return gate;
   }
-  gate.answer = respond(packet, 407, {}, {extra_.data(), challenges.size}, out);
+  gate.answer = respond(in, 407, {}, {extra_.data(), challenges.size}, out);
   return gate;
 }
 
-Outcome Pipeline::to_location(const Packet& packet, const sip::RoutePlan& plan,
-                              std::span<char> out) {
+Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
+                              const OutputBuffers& out) {
   const sip::Message& request = *message_;
   char aor[256];
   const std::size_t aor_size = request.request_uri.has_user
                                    ? sip::unescape(request.request_uri.user, aor, sizeof aor)
                                    : std::string_view::npos;
   if (aor_size == std::string_view::npos || aor_size == 0) {
-    return respond(packet, 404, {}, {}, out);
+    return respond(in, 404, {}, {}, out);
   }
   const std::string_view user(aor, aor_size);
-  if (!context_.users->find(user)) return respond(packet, 404, {}, {}, out);
+  if (!context_.users->find(user)) return respond(in, 404, {}, {}, out);
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
   const ContactsView contacts = context_.location->lookup(user);
-  if (contacts.empty()) return respond(packet, 480, {}, {}, out);
+  if (contacts.empty()) return respond(in, 480, {}, {}, out);
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
   const ContactView& contact = contacts[0];
   const std::optional<PeerAddress> destination = contact_destination(contact);
-  if (!destination) return respond(packet, 480, {}, {}, out);
-  return forward(packet, plan, *destination, contact.uri, out);
+  if (!destination) return respond(in, 480, {}, {}, out);
+  return forward(in, plan, *destination, contact.uri, out);
 }
 
-Outcome Pipeline::redirect(const Packet& packet, const lb::RouteRule& route, std::span<char> out) {
+Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
+                           const OutputBuffers& out) {
   LineWriter lines(extra_);
   if (!route.redirect_contact.empty()) {
     append_contact_line(lines, route.redirect_contact, 1000);
@@ -276,47 +277,50 @@ Outcome Pipeline::redirect(const Packet& packet, const lb::RouteRule& route, std
                                      ? sip::unescape(request.request_uri.user, aor, sizeof aor)
                                      : std::string_view::npos;
     if (aor_size == std::string_view::npos || aor_size == 0) {
-      return respond(packet, 404, {}, {}, out);
+      return respond(in, 404, {}, {}, out);
     }
     const std::string_view user(aor, aor_size);
-    if (!context_.users->find(user)) return respond(packet, 404, {}, {}, out);
+    if (!context_.users->find(user)) return respond(in, 404, {}, {}, out);
     const ContactsView contacts = context_.location->lookup(user);
-    if (contacts.empty()) return respond(packet, 480, {}, {}, out);
+    if (contacts.empty()) return respond(in, 480, {}, {}, out);
     for (const ContactView& contact : contacts) {
       append_contact_line(lines, contact.uri, contact.q_milli);
     }
   }
   if (lines.overflow()) return drop(DropReason::TooLarge);
-  return respond(packet, 302, {}, lines.view(), out);
+  return respond(in, 302, {}, lines.view(), out);
 }
 
-Outcome Pipeline::forward(const Packet& packet, const sip::RoutePlan& plan,
+Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                           const PeerAddress& next_hop, std::string_view request_uri,
-                          std::span<char> out) {
+                          const OutputBuffers& out) {
   const sip::Message& request = *message_;
   if (is_our_address(next_hop)) {
     // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
     if (request.method == sip::Method::Ack) return drop(DropReason::Loop);
-    return respond(packet, 482, {}, {}, out);
+    return respond(in, 482, {}, {}, out);
   }
-  const int socket = socket_for(packet, next_hop);
+  const int socket = socket_for(in, next_hop);
   if (socket < 0) return drop(DropReason::NoSocket);
   const sip::Branch branch = sip::stateless_branch(request, context_.identity.branch_key);
   sip::RequestEdits edits = sip::forward_edits(
       plan, context_.identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
-  const PeerText source_ip = format_peer_host(packet.peer);
+  const PeerText source_ip = format_peer_host(in.peer);
   const sip::SenderViaStamp stamp =
-      sip::sender_via_stamp(request, source_ip.view(), packet.peer.port());
+      sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
   edits.received = stamp.received;
   edits.rport = stamp.rport;
-  const sip::Written written = sip::write_forwarded_request(request, edits, out);
-  if (!written.ok() || written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
-  return send(SendKind::ForwardedRequest, 0, written.size, next_hop,
-              static_cast<std::uint8_t>(socket));
+  const Output output = write_out(out, [&](std::span<char> buffer) {
+    return sip::write_forwarded_request(request, edits, buffer);
+  });
+  if (!output.written.ok() || output.written.size > kMaxUdpSendPayload) {
+    return drop(DropReason::TooLarge);
+  }
+  return send(SendKind::ForwardedRequest, 0, output, next_hop, static_cast<std::uint8_t>(socket));
 }
 
-Outcome Pipeline::respond(const Packet& packet, std::uint16_t code, std::string_view reason,
-                          std::string_view extra_headers, std::span<char> out) {
+Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_view reason,
+                          std::string_view extra_headers, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   if (request.method == sip::Method::Ack) return drop(DropReason::AckUnrouted);  // §17
   const ToTag tag = local_to_tag(request.call_id, context_.to_tag_key);
@@ -325,15 +329,19 @@ Outcome Pipeline::respond(const Packet& packet, std::uint16_t code, std::string_
   response.reason = reason;
   response.to_tag = tag.view();
   response.extra_headers = extra_headers;
-  const sip::Written written = sip::write_local_response(request, response, out);
-  if (!written.ok() || written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
+  const Output output = write_out(out, [&](std::span<char> buffer) {
+    return sip::write_local_response(request, response, buffer);
+  });
+  if (!output.written.ok() || output.written.size > kMaxUdpSendPayload) {
+    return drop(DropReason::TooLarge);
+  }
   // §18.2.2 / RFC 3581: back to the source address, at the port the top Via asks for.
   const PeerAddress destination =
-      with_port(packet.peer, sip::local_response_port(request, packet.peer.port()));
-  return send(SendKind::LocalResponse, code, written.size, destination, packet.socket);
+      with_port(in.peer, sip::local_response_port(request, in.peer.port()));
+  return send(SendKind::LocalResponse, code, output, destination, in.socket);
 }
 
-Outcome Pipeline::process_response(const Packet& packet, std::span<char> out) {
+Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) {
   const sip::Message& response = *message_;
   const sip::ResponseRoute route = sip::route_response(response, context_.identity);
   switch (route.drop) {
@@ -349,34 +357,45 @@ Outcome Pipeline::process_response(const Packet& packet, std::span<char> out) {
   }
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
   if (!hop) return drop(DropReason::Unroutable);
-  const int socket = socket_for(packet, *hop);
+  const int socket = socket_for(in, *hop);
   if (socket < 0) return drop(DropReason::NoSocket);
-  const sip::Written written = sip::write_forwarded_response(response, out);
+  const Output output = write_out(
+      out, [&](std::span<char> buffer) { return sip::write_forwarded_response(response, buffer); });
+  const sip::Written& written = output.written;
   if (!written.ok()) {
     return drop(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack
                                                              : DropReason::TooLarge);
   }
   if (written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
-  return send(SendKind::ForwardedResponse, 0, written.size, *hop,
-              static_cast<std::uint8_t>(socket));
+  return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 
-Outcome Pipeline::send(SendKind kind, std::uint16_t code, std::size_t size, const PeerAddress& to,
-                       std::uint8_t socket) const {
+template <class Write>
+Pipeline::Output Pipeline::write_out(const OutputBuffers& out, Write&& write) {
+  Output output{write(out.primary), false};
+  if (output.written.error == sip::WriteError::BufferTooSmall && !out.fallback.empty()) {
+    output = Output{write(out.fallback), true};
+  }
+  return output;
+}
+
+Outcome Pipeline::send(SendKind kind, std::uint16_t code, const Output& written,
+                       const PeerAddress& to, std::uint8_t socket) const {
   Outcome outcome;
   outcome.verdict = Verdict::Send;
   outcome.kind = kind;
   outcome.code = code;
-  outcome.size = static_cast<std::uint32_t>(size);
+  outcome.size = static_cast<std::uint32_t>(written.written.size);
+  outcome.in_fallback = written.in_fallback;
   outcome.destination = to;
   outcome.socket = socket;
   return outcome;
 }
 
-int Pipeline::socket_for(const Packet& packet, const PeerAddress& destination) const {
+int Pipeline::socket_for(const Inbound& in, const PeerAddress& destination) const {
   const std::vector<PeerAddress>& listen = context_.listen;
-  if (packet.socket < listen.size() && listen[packet.socket].is_ipv6() == destination.is_ipv6()) {
-    return packet.socket;
+  if (in.socket < listen.size() && listen[in.socket].is_ipv6() == destination.is_ipv6()) {
+    return in.socket;
   }
   for (std::size_t i = 0; i < listen.size(); ++i) {
     if (listen[i].is_ipv6() == destination.is_ipv6()) return static_cast<int>(i);

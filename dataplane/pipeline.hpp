@@ -55,14 +55,35 @@ enum class Verdict : std::uint8_t {
 
 enum class SendKind : std::uint8_t { ForwardedRequest, ForwardedResponse, LocalResponse };
 
+// A received datagram as the pipeline reads it, whichever port received it: its bytes (a view
+// into the receive buffer - a Packet in socket mode, the mbuf itself or the lcore's scratch
+// copy of a reassembled chain in DPDK mode), where it came from, and the listen address
+// (index into PipelineContext::listen) it arrived on.
+struct Inbound {
+  std::string_view bytes;
+  PeerAddress peer;
+  std::uint8_t socket = 0;
+};
+
+// Where process() writes what is to be sent. `primary` is tried first; a message that does
+// not fit it is written again into `fallback` (when not empty). DPDK workers pass the data
+// room of a fresh mbuf as primary (the one copy out goes straight into the frame) and a
+// 64 KiB per-lcore buffer as fallback for the rare larger message; socket workers pass one
+// transmit slot that fits any datagram.
+struct OutputBuffers {
+  std::span<char> primary;
+  std::span<char> fallback;
+};
+
 struct Outcome {
   Verdict verdict = Verdict::Drop;
   DropReason drop = DropReason::Parse;
   SendKind kind = SendKind::LocalResponse;
-  std::uint16_t code = 0;   // LocalResponse: the status code (counters by class)
-  std::uint8_t socket = 0;  // Send: the listen socket to send from
-  std::uint32_t size = 0;   // Send: octets written
-  PeerAddress destination;  // Send
+  std::uint16_t code = 0;    // LocalResponse: the status code (counters by class)
+  std::uint8_t socket = 0;   // Send: the listen socket to send from
+  std::uint32_t size = 0;    // Send: octets written
+  bool in_fallback = false;  // Send: written into OutputBuffers::fallback, not primary
+  PeerAddress destination;   // Send
 };
 
 // The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed
@@ -79,36 +100,52 @@ class Pipeline {
   Pipeline(const PipelineContext& context, std::size_t worker_index);
 
   // `now`: unix seconds, read once per loop iteration by the worker.
-  Outcome process(const Packet& packet, std::int64_t now, std::span<char> out);
+  Outcome process(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  // Socket mode: the packet's bytes, peer and socket, written into `out`.
+  Outcome process(const Packet& packet, std::int64_t now, std::span<char> out) {
+    return process(Inbound{packet.bytes(), packet.peer, packet.socket}, now,
+                   OutputBuffers{out, {}});
+  }
 
   const sip::Message& message() const { return *message_; }
 
  private:
-  Outcome process_request(const Packet& packet, std::int64_t now, std::span<char> out);
-  Outcome process_response(const Packet& packet, std::span<char> out);
-  Outcome route_by_table(const Packet& packet, const sip::RoutePlan& plan, std::int64_t now,
-                         std::span<char> out);
-  Outcome to_location(const Packet& packet, const sip::RoutePlan& plan, std::span<char> out);
-  Outcome redirect(const Packet& packet, const lb::RouteRule& route, std::span<char> out);
+  Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  Outcome process_response(const Inbound& in, const OutputBuffers& out);
+  Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
+                         const OutputBuffers& out);
+  Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const OutputBuffers& out);
+  Outcome redirect(const Inbound& in, const lb::RouteRule& route, const OutputBuffers& out);
   // Proxy authentication for a route with auth = true: `passed`, or the answer to give
   // instead (Send of a 407/403/400, or Drop when it cannot be written).
   struct AuthGate {
     bool passed = true;
     Outcome answer;
   };
-  AuthGate authenticate(const Packet& packet, std::int64_t now, std::span<char> out);
+  // What a write_* call produced and into which buffer.
+  struct Output {
+    sip::Written written;
+    bool in_fallback = false;
+  };
 
-  Outcome forward(const Packet& packet, const sip::RoutePlan& plan, const PeerAddress& next_hop,
-                  std::string_view request_uri, std::span<char> out);
-  Outcome respond(const Packet& packet, std::uint16_t code, std::string_view reason,
-                  std::string_view extra_headers, std::span<char> out);
-  Outcome respond_check(const Packet& packet, const sip::RequestCheck& check, std::span<char> out);
-  Outcome send(SendKind kind, std::uint16_t code, std::size_t size, const PeerAddress& to,
+  AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+
+  Outcome forward(const Inbound& in, const sip::RoutePlan& plan, const PeerAddress& next_hop,
+                  std::string_view request_uri, const OutputBuffers& out);
+  Outcome respond(const Inbound& in, std::uint16_t code, std::string_view reason,
+                  std::string_view extra_headers, const OutputBuffers& out);
+  Outcome respond_check(const Inbound& in, const sip::RequestCheck& check,
+                        const OutputBuffers& out);
+  Outcome send(SendKind kind, std::uint16_t code, const Output& written, const PeerAddress& to,
                std::uint8_t socket) const;
+  // Runs `write` (a sip::write_* call) into out.primary, and again into out.fallback when the
+  // message did not fit.
+  template <class Write>
+  static Output write_out(const OutputBuffers& out, Write&& write);
 
   // The socket to send to `destination` from: the one the packet came in on when the
   // families match, else the first of the destination's family; -1 when there is none.
-  int socket_for(const Packet& packet, const PeerAddress& destination) const;
+  int socket_for(const Inbound& in, const PeerAddress& destination) const;
   bool is_our_address(const PeerAddress& address) const;
 
   const PipelineContext& context_;

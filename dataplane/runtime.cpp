@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/control_thread.hpp"
+#include "dataplane/dpdk_runtime.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
@@ -29,7 +30,8 @@ std::string listen_text(const config::Config& config) {
   return text;
 }
 
-// Loads the live bindings of the store into the table before any worker looks.
+}  // namespace
+
 bool restore_bindings(AsyncStore& store, LocationTable& location) {
   LoadResult loaded = store.load_all(static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {
@@ -44,14 +46,8 @@ bool restore_bindings(AsyncStore& store, LocationTable& location) {
   return true;
 }
 
-}  // namespace
-
 int run_proxy(std::shared_ptr<const config::Config> config) {
-  if (config->dataplane.io != config::IoMode::Socket) {
-    SIPLINE_LOG_ERROR("dataplane.io = \"%s\" is not available in this build; use \"socket\"",
-                      std::string(config::io_mode_name(config->dataplane.io)).c_str());
-    return kExitConfigError;
-  }
+  if (config->dataplane.io == config::IoMode::Dpdk) return run_dpdk_proxy(std::move(config));
   if (config->listen.udp.size() > kMaxListenSockets) {
     SIPLINE_LOG_ERROR("at most %zu listen addresses are supported", kMaxListenSockets);
     return kExitConfigError;

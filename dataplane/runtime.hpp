@@ -1,10 +1,13 @@
-// Assembles and runs the socket-mode proxy: location table and store, pipeline context,
-// rings, sockets, worker threads, and the control loop on the calling thread.
+// Assembles and runs the proxy: location table and store, pipeline context, rings, the
+// workers (threads on kernel sockets, or DPDK lcores on a NIC: dpdk_runtime.hpp), and the
+// control loop on the calling thread.
 #pragma once
 
 #include <memory>
 
 #include "config/config.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
 
 namespace sipline::dataplane {
 
@@ -13,8 +16,13 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeError = 1;  // cannot bind, cannot open the store, ...
 inline constexpr int kExitConfigError = 2;   // the configuration was refused
 
-// Runs until SIGINT/SIGTERM; prints "sipline: ready" once every socket is bound and every
-// worker runs, and the counters at the end. Call block_control_signals() first.
+// Runs until SIGINT/SIGTERM; prints "sipline: ready" once every socket is bound (or the DPDK
+// port is up) and every worker runs, and the counters at the end. Call
+// block_control_signals() first. io = "dpdk" goes to run_dpdk_proxy (dpdk_runtime.hpp).
 int run_proxy(std::shared_ptr<const config::Config> config);
+
+// Loads the live bindings of the store into the table before any worker looks; logs and
+// returns false when the store cannot be read.
+bool restore_bindings(AsyncStore& store, LocationTable& location);
 
 }  // namespace sipline::dataplane

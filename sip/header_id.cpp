@@ -149,6 +149,7 @@ struct Candidate {
   NameKey lower{};
   NameKey letters{};
   HeaderId id = HeaderId::Other;
+  std::uint8_t length = 0;  // beside the key: one cache line answers the whole comparison
 };
 
 constexpr Candidate candidate_of(const NameEntry& entry) {
@@ -161,7 +162,8 @@ constexpr Candidate candidate_of(const NameEntry& entry) {
     letters[i] = letter ? char(0x20) : char(0);
   }
   const std::size_t n = entry.name.size();
-  return Candidate{key_of({lower.data(), n}), key_of({letters.data(), n}), entry.id};
+  return Candidate{key_of({lower.data(), n}), key_of({letters.data(), n}), entry.id,
+                   static_cast<std::uint8_t>(n)};
 }
 
 // 512 octets of slots pointing into 52 compact candidates: the whole table stays in a few
@@ -199,22 +201,20 @@ Word load(const char* at) {
   return word;
 }
 
-// The same key as key_of(), with single loads (the name's length is at least 2).
+// The same key as key_of(), built in registers from at most three loads (the name's length
+// is 2..kMaxNameLength): words at 0, 8 and n - 8 cover every length above 8, overlapping.
 NameKey runtime_key(std::string_view name) {
-  NameKey key{};
   const std::size_t n = name.size();
   const char* p = name.data();
-  if (n >= 8) {
-    std::size_t w = 0;
-    for (std::size_t at = 0; at + 8 <= n; at += 8)
-      key[w++] = load<std::uint64_t>(p + at);
-    if (n % 8 != 0) key[w] = load<std::uint64_t>(p + n - 8);
-  } else if (n >= 4) {
-    key[0] = load<std::uint32_t>(p) | (std::uint64_t(load<std::uint32_t>(p + n - 4)) << 32);
-  } else {
-    key[0] = load<std::uint16_t>(p) | (std::uint64_t(load<std::uint16_t>(p + n - 2)) << 16);
+  if (n > 16) {
+    return {load<std::uint64_t>(p), load<std::uint64_t>(p + 8), load<std::uint64_t>(p + n - 8)};
   }
-  return key;
+  if (n > 8) return {load<std::uint64_t>(p), load<std::uint64_t>(p + n - 8), 0};
+  if (n == 8) return {load<std::uint64_t>(p), 0, 0};
+  if (n >= 4) {
+    return {load<std::uint32_t>(p) | (std::uint64_t(load<std::uint32_t>(p + n - 4)) << 32), 0, 0};
+  }
+  return {load<std::uint16_t>(p) | (std::uint64_t(load<std::uint16_t>(p + n - 2)) << 16), 0, 0};
 }
 
 bool matches(const NameKey& key, const Candidate& candidate) {
@@ -230,9 +230,8 @@ HeaderId lookup_long_name(std::string_view name) {
   for (std::uint8_t index : slot) {
     if (index == kNoCandidate) break;
     // The slot hash takes the length modulo 256 and the key words ignore it: compare it.
-    if (kLongNames[index].name.size() == name.size() && matches(key, kCandidates[index])) {
-      return kLongNames[index].id;
-    }
+    const Candidate& candidate = kCandidates[index];
+    if (candidate.length == name.size() && matches(key, candidate)) return candidate.id;
   }
   return HeaderId::Other;
 }
@@ -248,12 +247,13 @@ constexpr std::array<std::string_view, kHeaderIdCount> kCanonical = make_canonic
 }  // namespace
 
 HeaderId header_id_from_name(std::string_view name) {
+  // Long names (2..kMaxNameLength octets) first, in one unsigned compare: they are most lines.
+  if (name.size() - 2 <= kMaxNameLength - 2) return lookup_long_name(name);
   if (name.size() == 1) {
     const char c = ascii_lower(name[0]);
     return (c >= 'a' && c <= 'z') ? kCompact[static_cast<std::size_t>(c - 'a')] : HeaderId::Other;
   }
-  if (name.empty() || name.size() > kMaxNameLength) return HeaderId::Other;
-  return lookup_long_name(name);
+  return HeaderId::Other;
 }
 
 std::string_view header_canonical_name(HeaderId id) {

@@ -3,8 +3,10 @@
 // folded lines), tokens and quoted strings. Inline: it runs per octet on the hot path.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -36,6 +38,9 @@ class HeaderScanner {
       ++pos_;
     return pos_ != start;
   }
+
+  // Moves past the next `count` octets (at most to the end).
+  constexpr void skip(std::size_t count) { pos_ = std::min(pos_ + count, text_.size()); }
 
   constexpr bool consume(char c) {
     if (!next_is(c)) return false;
@@ -87,6 +92,80 @@ ParseError for_each_header_param(std::string_view params, Apply apply) {
     if (const ParseError error = apply(*param); error != ParseError::None) return error;
   }
   return cursor.error();
+}
+
+namespace detail {
+
+// Octet classes of parameter values in the common form, one table lookup per octet.
+enum CommonValueOctet : std::uint8_t {
+  kValueToken = 1,  // RFC 3261 §25.1 token
+  kValueStop = 2,   // ';' ends the value; ',' '"' and LWS need the general rules
+};
+
+constexpr std::array<std::uint8_t, 256> make_common_value_octets() {
+  std::array<std::uint8_t, 256> table{};
+  for (int c = 0; c < 256; ++c)
+    table[static_cast<std::size_t>(c)] = is_token_char(static_cast<char>(c)) ? kValueToken : 0;
+  for (char c : std::string_view(";,\" \t\r\n"))
+    table[static_cast<unsigned char>(c)] = kValueStop;
+  return table;
+}
+inline constexpr std::array<std::uint8_t, 256> kCommonValueOctets = make_common_value_octets();
+
+struct CommonValue {
+  std::size_t end;  // the first stop octet, or the end of the text
+  bool token;       // every octet before it is a token octet
+};
+
+inline CommonValue common_value(std::string_view text, std::size_t pos) {
+  std::uint8_t all = kValueToken;
+  for (; pos < text.size(); ++pos) {
+    const std::uint8_t octet = kCommonValueOctets[static_cast<unsigned char>(text[pos])];
+    if ((octet & kValueStop) != 0) break;
+    all &= octet;
+  }
+  return CommonValue{pos, all == kValueToken};
+}
+
+inline std::size_t token_end(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && is_token_char(text[pos]))
+    ++pos;
+  return pos;
+}
+
+}  // namespace detail
+
+// The parameters as nearly everybody writes them: *( ";" token [ "=" value ] ) with no LWS,
+// no quoted or empty value, no ',' and at most kMaxParams of them, from the first ';'. Hands
+// each to `apply(param, value_is_token)` (the token test of the value comes with the scan
+// that finds its end), which returns false to stop. Returns false as soon as the text leaves
+// that form or `apply` refuses: the caller then undoes what `apply` did and walks the
+// parameters again with for_each_header_param, which handles all of RFC 3261 §25.1 and says
+// what is wrong. On the common form both walks see the same parameters.
+template <class Apply>
+bool for_each_common_param(std::string_view params, Apply apply) {
+  std::size_t pos = 0;
+  for (std::size_t count = 1; pos < params.size(); ++count) {  // params[pos] == ';'
+    if (count > kMaxParams || params[pos] != ';') return false;
+    const std::size_t name_end = detail::token_end(params, pos + 1);
+    if (name_end == pos + 1) return false;
+    Param param;
+    param.name = params.substr(pos + 1, name_end - pos - 1);
+    pos = name_end;
+    bool value_is_token = false;
+    if (pos < params.size() && params[pos] == '=') {
+      const detail::CommonValue value = detail::common_value(params, pos + 1);
+      if (value.end == pos + 1) return false;
+      param.value = params.substr(pos + 1, value.end - pos - 1);
+      param.has_value = true;
+      value_is_token = value.token;
+      pos = value.end;
+    }
+    if ((pos < params.size() && params[pos] != ';') || !apply(param, value_is_token)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace sipline::sip

@@ -1,10 +1,10 @@
 #include "sip/name_addr.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 
 #include "sip/header_scanner.hpp"
+#include "sip/parse_in_place.hpp"
 #include "sip/text.hpp"
 
 namespace sipline::sip {
@@ -21,15 +21,14 @@ constexpr bool is_bare_uri_char(char c) {
 // parameters; the parameters themselves are interpreted by the callers.
 class AddressParser {
  public:
-  AddressParser(std::string_view element, UriDepth depth)
-      : text_(trim_lws(element)), scan_(text_), depth_(depth) {}
+  AddressParser(std::string_view element, UriDepth depth, NameAddr& address)
+      : text_(trim_lws(element)), scan_(text_), depth_(depth), address_(address) {}
 
-  Parsed<NameAddr> parse() {
+  ParseError parse() {
     ParseError error = read_address();
     if (error == ParseError::None) error = read_params_start();
     if (error == ParseError::None) error = parse_uri_text();
-    if (error != ParseError::None) return fail<NameAddr>(error);
-    return Parsed<NameAddr>{address_, ParseError::None};
+    return error;
   }
 
  private:
@@ -69,12 +68,12 @@ class AddressParser {
 
   ParseError read_bracketed_uri() {
     if (!scan_.consume('<')) return ParseError::BadNameAddr;
-    // The URI runs to the first '>' (a URI cannot hold one unescaped): one memchr.
+    // The URI runs to the first '>' (a URI cannot hold one unescaped): one vector scan.
     const std::string_view rest = scan_.rest();
-    const void* close = std::memchr(rest.data(), '>', rest.size());
-    if (close == nullptr) return ParseError::BadNameAddr;
-    const std::size_t length =
-        static_cast<std::size_t>(static_cast<const char*>(close) - rest.data());
+    const char* const rest_end = rest.data() + rest.size();
+    const char* close = find_octet(rest.data(), rest_end, '>');
+    if (close == rest_end) return ParseError::BadNameAddr;
+    const std::size_t length = static_cast<std::size_t>(close - rest.data());
     address_.uri_text = rest.substr(0, length);
     scan_ = HeaderScanner(
         text_.substr(static_cast<std::size_t>(rest.data() - text_.data()) + length + 1));
@@ -98,16 +97,15 @@ class AddressParser {
       return ParseError::BadNameAddr;
     }
     if (depth_ == UriDepth::Deferred) return ParseError::None;
-    const Parsed<Uri> parsed = parse_uri(uri);
-    address_.uri = parsed.value;
-    address_.uri_parsed = parsed.ok();
-    return parsed.error;
+    const ParseError error = parse_uri_in_place(uri, address_.uri);
+    address_.uri_parsed = error == ParseError::None;
+    return error;
   }
 
   std::string_view text_;
   HeaderScanner scan_;
   UriDepth depth_;
-  NameAddr address_;
+  NameAddr& address_;
 };
 
 // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 3261 §25.1), in
@@ -129,19 +127,48 @@ std::optional<std::uint16_t> parse_qvalue(std::string_view text) {
 
 }  // namespace
 
-Parsed<NameAddr> parse_name_addr(std::string_view element, UriDepth depth) {
-  Parsed<NameAddr> parsed = AddressParser(element, depth).parse();
-  if (!parsed.ok()) return parsed;
-  NameAddr& address = parsed.value;
-  // tag-param = "tag" EQUAL token (RFC 3261 §25.1).
-  const ParseError error = for_each_header_param(address.params, [&address](const Param& param) {
-    if (!iequals(param.name, "tag")) return ParseError::None;
-    address.tag = param.value;
-    address.has_tag = true;
-    return is_token(param.value) ? ParseError::None : ParseError::BadParam;
+namespace {
+
+// tag-param = "tag" EQUAL token (RFC 3261 §25.1); `value_is_token` is that test, done by the
+// caller. Other parameters are the callers' business.
+bool apply_tag(NameAddr& address, const Param& param, bool value_is_token) {
+  if (!iequals(param.name, "tag")) return true;
+  address.tag = param.value;
+  address.has_tag = true;
+  return value_is_token;
+}
+
+ParseError parse_name_addr_with_tag(std::string_view element, UriDepth depth, NameAddr& address) {
+  if (const ParseError error = AddressParser(element, depth, address).parse();
+      error != ParseError::None) {
+    return error;
+  }
+  // The common form first (the token test comes with its scan); anything else, or a refused
+  // tag, through the general rule.
+  const bool common = for_each_common_param(
+      address.params,
+      [&address](const Param& param, bool token) { return apply_tag(address, param, token); });
+  if (common) return ParseError::None;
+  address.tag = {};
+  address.has_tag = false;
+  return for_each_header_param(address.params, [&address](const Param& param) {
+    const bool token = is_token(param.value);
+    return apply_tag(address, param, token) ? ParseError::None : ParseError::BadParam;
   });
-  if (error != ParseError::None) return fail<NameAddr>(error);
-  return parsed;
+}
+
+}  // namespace
+
+ParseError parse_name_addr_in_place(std::string_view element, UriDepth depth, NameAddr& out) {
+  const ParseError error = parse_name_addr_with_tag(element, depth, out);
+  if (error != ParseError::None) out = NameAddr{};
+  return error;
+}
+
+Parsed<NameAddr> parse_name_addr(std::string_view element, UriDepth depth) {
+  Parsed<NameAddr> result;
+  result.error = parse_name_addr_in_place(element, depth, result.value);
+  return result;
 }
 
 Parsed<ContactValue> parse_contact(std::string_view element) {
@@ -151,12 +178,13 @@ Parsed<ContactValue> parse_contact(std::string_view element) {
     contact.star = true;
     return Parsed<ContactValue>{contact, ParseError::None};
   }
-  const Parsed<NameAddr> address = AddressParser(element, UriDepth::Full).parse();
-  if (!address.ok()) return fail<ContactValue>(address.error);
-  contact.address = address.value;
+  if (const ParseError error = AddressParser(element, UriDepth::Full, contact.address).parse();
+      error != ParseError::None) {
+    return fail<ContactValue>(error);
+  }
   // contact-params = c-p-q / c-p-expires / contact-extension (RFC 3261 §20.10).
   const ParseError error =
-      for_each_header_param(address.value.params, [&contact](const Param& param) {
+      for_each_header_param(contact.address.params, [&contact](const Param& param) {
         if (iequals(param.name, "q")) {
           const std::optional<std::uint16_t> q = parse_qvalue(param.value);
           contact.has_q = true;

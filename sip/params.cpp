@@ -1,5 +1,8 @@
 #include "sip/params.hpp"
 
+#include <array>
+#include <cstdint>
+
 #include "sip/limits.hpp"
 #include "sip/method.hpp"
 #include "sip/text.hpp"
@@ -20,8 +23,37 @@ std::size_t quoted_string_length(std::string_view text) {
   return std::string_view::npos;
 }
 
-bool ends_header_value(char c) {
-  return c == ';' || c == ',' || is_lws_char(c);
+// The octets that end a parameter name or value, by cursor style, one table lookup per octet
+// (values such as branch run to dozens of octets).
+enum Stop : std::uint8_t {
+  kHeaderValueStop = 1,  // ';' ',' and LWS end an unquoted header parameter value
+  kUriNameStop = 2,      // '=' ';' end a URI parameter name
+  kUriValueStop = 4,     // ';' ends a URI parameter value
+};
+
+constexpr std::array<std::uint8_t, 256> make_stop_table() {
+  std::array<std::uint8_t, 256> table{};
+  for (char c : std::string_view(";, \t\r\n"))
+    table[static_cast<unsigned char>(c)] |= kHeaderValueStop;
+  table['='] |= kUriNameStop;
+  table[';'] |= kUriNameStop | kUriValueStop;
+  return table;
+}
+constexpr std::array<std::uint8_t, 256> kStops = make_stop_table();
+
+// Length of the run of octets at the start of `text` that are not `stop` octets.
+std::size_t run_until(std::string_view text, Stop stop) {
+  std::size_t i = 0;
+  while (i < text.size() && (kStops[static_cast<unsigned char>(text[i])] & stop) == 0)
+    ++i;
+  return i;
+}
+
+std::size_t token_run(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && is_token_char(text[i]))
+    ++i;
+  return i;
 }
 
 }  // namespace
@@ -37,14 +69,7 @@ std::optional<Param> ParamCursor::next() {
   rest_.remove_prefix(1);
   if (header) rest_ = ltrim_lws(rest_);
 
-  std::size_t name_end = 0;
-  if (header) {
-    while (name_end < rest_.size() && is_token_char(rest_[name_end]))
-      ++name_end;
-  } else {
-    while (name_end < rest_.size() && rest_[name_end] != '=' && rest_[name_end] != ';')
-      ++name_end;
-  }
+  const std::size_t name_end = header ? token_run(rest_) : run_until(rest_, kUriNameStop);
   if (name_end == 0) {
     error_ = ParseError::BadParam;
     return std::nullopt;
@@ -65,12 +90,8 @@ std::optional<Param> ParamCursor::next() {
       error_ = ParseError::BadParam;
       return std::nullopt;
     }
-  } else if (header) {
-    while (value_end < rest_.size() && !ends_header_value(rest_[value_end]))
-      ++value_end;
   } else {
-    while (value_end < rest_.size() && rest_[value_end] != ';')
-      ++value_end;
+    value_end = run_until(rest_, header ? kHeaderValueStop : kUriValueStop);
   }
   if (value_end == 0) {
     error_ = ParseError::BadParam;

@@ -6,6 +6,10 @@
 #include <optional>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sipline::sip {
 
 constexpr char ascii_lower(char c) {
@@ -27,7 +31,11 @@ constexpr bool istarts_with(std::string_view text, std::string_view prefix) {
 // Whitespace inside a header value: SP, HTAB, and the CR/LF of a folded line (RFC 3261 §7.3.1
 // says a folded line is equivalent to one SP).
 constexpr bool is_lws_char(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  // One range check and one bit test instead of four compares: it runs per octet.
+  constexpr std::uint64_t kLws = (std::uint64_t{1} << ' ') | (std::uint64_t{1} << '\t') |
+                                 (std::uint64_t{1} << '\r') | (std::uint64_t{1} << '\n');
+  const auto octet = static_cast<unsigned char>(c);
+  return octet <= ' ' && ((kLws >> octet) & 1) != 0;
 }
 
 constexpr std::string_view trim_lws(std::string_view text) {
@@ -59,6 +67,74 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view text, std:
     if (value > max) return std::nullopt;
   }
   return value;
+}
+
+#if defined(__SSE2__)
+namespace detail {
+// Bit i set when octet i of the 16 at `at` is `a` or `b`.
+inline unsigned match_mask(const char* at, __m128i a, __m128i b) {
+  const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+  return unsigned(
+      _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, a), _mm_cmpeq_epi8(chunk, b))));
+}
+}  // namespace detail
+#endif
+
+// First octet in [p, end) equal to `a` or `b`, or `end`. Header values are a few dozen
+// octets: an inline 16-octet SSE2 loop (every x86-64 has SSE2) costs less than a call to
+// memchr, and finds two octets in one pass. Loads stay inside [p, end): the last chunk is
+// the 16 octets that end at `end`, overlapping octets already compared; a range shorter
+// than 16 octets is compared octet by octet.
+inline const char* find_either(const char* p, const char* end, char a, char b) {
+#if defined(__SSE2__)
+  if (end - p >= 16) {
+    const __m128i wanted_a = _mm_set1_epi8(a);
+    const __m128i wanted_b = _mm_set1_epi8(b);
+    for (; end - p >= 16; p += 16) {
+      if (const unsigned mask = detail::match_mask(p, wanted_a, wanted_b); mask != 0) {
+        return p + __builtin_ctz(mask);
+      }
+    }
+    if (p == end) return end;
+    const char* last = end - 16;
+    const unsigned mask = detail::match_mask(last, wanted_a, wanted_b) >> (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+#endif
+  for (; p < end; ++p) {
+    if (*p == a || *p == b) return p;
+  }
+  return end;
+}
+
+// First octet in [p, end) equal to `c`, or `end`.
+inline const char* find_octet(const char* p, const char* end, char c) {
+  return find_either(p, end, c, c);
+}
+
+// True when some octet of `text` is at most `limit` (unsigned; below 0xFF). Same chunking as
+// find_either: 16 octets per compare, the last chunk overlapping, short texts octet by octet.
+inline bool has_octet_at_most(std::string_view text, unsigned char limit) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+#if defined(__SSE2__)
+  if (text.size() >= 16) {
+    // max(octet, limit + 1) == octet exactly when octet > limit.
+    const __m128i above = _mm_set1_epi8(static_cast<char>(limit + 1));
+    auto all_above = [above](const char* at) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+      return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(chunk, above), chunk)) == 0xFFFF;
+    };
+    for (; end - p >= 16; p += 16) {
+      if (!all_above(p)) return true;
+    }
+    return p != end && !all_above(end - 16);
+  }
+#endif
+  for (; p < end; ++p) {
+    if (static_cast<unsigned char>(*p) <= limit) return true;
+  }
+  return false;
 }
 
 }  // namespace sipline::sip

@@ -1,7 +1,5 @@
 #include "sip/token_list.hpp"
 
-#include <cstring>
-
 #include "sip/text.hpp"
 
 namespace sipline::sip {
@@ -16,12 +14,10 @@ struct ElementEnd {
 // quoted-pair escapes) or inside '<' '>' (a URI may hold commas) do not separate; quotes do
 // not count inside '<' '>' so that a stray '"' in a URI cannot swallow the rest.
 ElementEnd find_element_end(std::string_view text) {
-  // Fast path: most values (one Via, one Route) hold neither a comma nor a quote; two
-  // vectorised memchr calls settle them without the octet-by-octet walk below.
-  if (std::memchr(text.data(), ',', text.size()) == nullptr &&
-      std::memchr(text.data(), '"', text.size()) == nullptr) {
-    return ElementEnd{};
-  }
+  // Fast path: most values (one Via, one Route) hold neither a comma nor a quote; one inline
+  // vector scan for both settles them without the octet-by-octet walk below.
+  const char* const end = text.data() + text.size();
+  if (find_either(text.data(), end, ',', '"') == end) return ElementEnd{};
   bool in_quote = false;
   bool in_angle = false;
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -13,6 +13,7 @@
 
 #include "sip/limits.hpp"
 #include "sip/params.hpp"
+#include "sip/parse_in_place.hpp"
 #include "sip/text.hpp"
 
 namespace sipline::sip {
@@ -143,8 +144,14 @@ std::size_t escaped_run(std::string_view text, std::size_t pos, std::uint16_t bi
 using Ipv4Bytes = std::array<std::uint8_t, 4>;
 using Ipv6Bytes = std::array<std::uint8_t, 16>;
 
-// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255.
-std::optional<Ipv4Bytes> parse_ipv4(std::string_view text) {
+struct Ipv4Prefix {
+  Ipv4Bytes bytes;
+  std::size_t length;
+};
+
+// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255, at the
+// start of `text` (what follows it is not looked at).
+std::optional<Ipv4Prefix> leading_ipv4(std::string_view text) {
   Ipv4Bytes bytes{};
   std::size_t pos = 0;
   for (std::size_t part = 0; part < 4; ++part) {
@@ -162,8 +169,29 @@ std::optional<Ipv4Bytes> parse_ipv4(std::string_view text) {
     if (digits == 0 || value > 255) return std::nullopt;
     bytes[part] = std::uint8_t(value);
   }
-  if (pos != text.size()) return std::nullopt;
-  return bytes;
+  return Ipv4Prefix{bytes, pos};
+}
+
+// The whole text is an IPv4address.
+std::optional<Ipv4Bytes> parse_ipv4(std::string_view text) {
+  const std::optional<Ipv4Prefix> prefix = leading_ipv4(text);
+  if (!prefix || prefix->length != text.size()) return std::nullopt;
+  return prefix->bytes;
+}
+
+constexpr bool is_hostname_octet(char c) {
+  return is_alnum(c) || c == '-' || c == '.';
+}
+
+// Length of the IPv4address that `text` starts with when no hostname octet follows it, else
+// 0. Such a dotted quad is exactly the run of hostname octets that the hostname rule would
+// take and then classify as IPv4 (its toplabel starts with a digit), so the common Via and
+// Contact hosts skip the label walk and the second pass over the same octets.
+std::size_t whole_ipv4_run_length(std::string_view text) {
+  const std::optional<Ipv4Prefix> prefix = leading_ipv4(text);
+  if (!prefix) return 0;
+  const bool run_ends = prefix->length == text.size() || !is_hostname_octet(text[prefix->length]);
+  return run_ends ? prefix->length : 0;
 }
 
 // IPv6address of RFC 3261 §25.1: hex4 groups, at most one "::", optionally ending in a
@@ -220,47 +248,42 @@ std::optional<Ipv6Bytes> parse_ipv6(std::string_view text) {
 // Parses what follows "scheme:" into uri_; each step consumes octets from pos_ onwards.
 class UriBodyParser {
  public:
-  UriBodyParser(std::string_view body, Uri uri) : text_(body), uri_(uri) {}
+  UriBodyParser(std::string_view body, Uri& uri) : text_(body), uri_(uri) {}
 
-  Parsed<Uri> parse_sip() {
+  ParseError parse_sip() {
     ParseError error = parse_userinfo();
     if (error == ParseError::None) error = parse_hostport();
     if (error == ParseError::None) error = parse_params();
     if (error == ParseError::None) error = parse_headers();
-    return finish(error);
+    return error;
   }
 
-  Parsed<Uri> parse_tel() {
+  ParseError parse_tel() {
     ParseError error = parse_tel_number();
     if (error == ParseError::None) error = parse_params();
     if (error == ParseError::None && pos_ < text_.size()) {
       error = offending_octet(text_, pos_, ParseError::BadParam);
     }
-    return finish(error);
+    return error;
   }
 
-  // The whole text is one host (hostname, IPv4address or IPv6reference), or HostKind::None.
-  HostKind classify_whole_host() {
+  // The host the text starts with (hostname, IPv4address or IPv6reference) and its length.
+  HostPrefix classify_leading_host() {
     const bool bracketed = !text_.empty() && text_[0] == '[';
     const HostKind kind = bracketed ? consume_ipv6_reference() : consume_name_or_ipv4();
-    return pos_ == text_.size() ? kind : HostKind::None;
+    return HostPrefix{kind, pos_};
   }
 
-  Parsed<Uri> parse_opaque() {
-    if (text_.empty()) return fail<Uri>(ParseError::BadUri);
+  ParseError parse_opaque() {
+    if (text_.empty()) return ParseError::BadUri;
     for (char c : text_) {
-      if (is_forbidden(c)) return fail<Uri>(ParseError::BadUri);
+      if (is_forbidden(c)) return ParseError::BadUri;
     }
     uri_.opaque = text_;
-    return Parsed<Uri>{uri_};
+    return ParseError::None;
   }
 
  private:
-  Parsed<Uri> finish(ParseError error) const {
-    if (error != ParseError::None) return fail<Uri>(error);
-    return Parsed<Uri>{uri_};
-  }
-
   // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@". Neither user nor
   // password may hold a bare '@' (it must be escaped, as in RFC 4475 semiuri.dat's
   // "user;par=u%40example.net@example.com"), so the first '@' ends the userinfo. The scan
@@ -329,6 +352,10 @@ class UriBodyParser {
   // toplabel starting with ALPHA. A host whose toplabel starts with a digit can only be an
   // IPv4address, so "256.1.1.1" is neither. Labels are checked as the octets go by.
   HostKind consume_name_or_ipv4() {
+    if (const std::size_t length = whole_ipv4_run_length(text_.substr(pos_)); length != 0) {
+      pos_ += length;
+      return HostKind::Ipv4;
+    }
     const std::size_t start = pos_;
     std::size_t label_start = pos_;
     std::size_t toplabel_start = pos_;
@@ -452,7 +479,7 @@ class UriBodyParser {
 
   std::string_view text_;
   std::size_t pos_ = 0;
-  Uri uri_;
+  Uri& uri_;
 };
 
 // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1), up to the ':'.
@@ -685,11 +712,12 @@ bool tel_equivalent(const Uri& a, const Uri& b) {
 
 }  // namespace
 
-Parsed<Uri> parse_uri(std::string_view text) {
-  if (text.empty()) return fail<Uri>(ParseError::BadUri);
+namespace {
+
+ParseError parse_uri_body(std::string_view text, Uri& uri) {
+  if (text.empty()) return ParseError::BadUri;
   const Parsed<std::size_t> scheme = scheme_length(text);
-  if (!scheme.ok()) return fail<Uri>(scheme.error);
-  Uri uri;
+  if (!scheme.ok()) return scheme.error;
   uri.scheme_text = text.substr(0, scheme.value);
   uri.scheme = classify_scheme(uri.scheme_text);
   UriBodyParser body(text.substr(scheme.value + 1), uri);
@@ -702,6 +730,20 @@ Parsed<Uri> parse_uri(std::string_view text) {
     default:
       return body.parse_opaque();
   }
+}
+
+}  // namespace
+
+ParseError parse_uri_in_place(std::string_view text, Uri& out) {
+  const ParseError error = parse_uri_body(text, out);
+  if (error != ParseError::None) out = Uri{};
+  return error;
+}
+
+Parsed<Uri> parse_uri(std::string_view text) {
+  Parsed<Uri> result;
+  result.error = parse_uri_in_place(text, result.value);
+  return result;
 }
 
 std::string_view uri_param(const Uri& uri, std::string_view name, bool* present) {
@@ -739,8 +781,18 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
   }
 }
 
+HostPrefix classify_host_prefix(std::string_view text) {
+  // Dotted quads, the common case, without building a parser.
+  if (const std::size_t length = whole_ipv4_run_length(text); length != 0) {
+    return HostPrefix{HostKind::Ipv4, length};
+  }
+  Uri unused;
+  return UriBodyParser(text, unused).classify_leading_host();
+}
+
 HostKind classify_host(std::string_view host) {
-  return UriBodyParser(host, Uri{}).classify_whole_host();
+  const HostPrefix prefix = classify_host_prefix(host);
+  return prefix.length == host.size() ? prefix.kind : HostKind::None;
 }
 
 bool is_ip_address(std::string_view text) {

@@ -44,6 +44,17 @@ Parsed<Uri> parse_uri(std::string_view text);
 // every parser that meets a host outside a URI (Via sent-by, maddr, received).
 HostKind classify_host(std::string_view host);
 
+// The host that `text` starts with, as classify_host() sees it, and how many octets it
+// spans: a run of hostname octets (alphanumerics, '-', '.') or "[" IPv6 octets "]". The kind
+// is HostKind::None when that run is no valid host. Lets a parser that meets a host inside a
+// longer value (Via sent-by) find and classify it in one pass. `length` is meaningful only
+// when kind is not HostKind::None.
+struct HostPrefix {
+  HostKind kind = HostKind::None;
+  std::size_t length = 0;
+};
+HostPrefix classify_host_prefix(std::string_view text);
+
 // An IPv4address or an IPv6address without brackets (Via received, RFC 3261 §20.42).
 bool is_ip_address(std::string_view text);
 

@@ -71,7 +71,7 @@ bool bad_ipv6_source(const std::uint8_t* source, const Interface& interface) {
 
 // UDP after either IP version: length, port, checksum (RFC 768; RFC 8200 §8.1).
 Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
-                   const void* ip_header) {
+                   const void* ip_header, UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l4 = frame.l4_offset();
   if (l4 + kUdpHeader > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
@@ -94,6 +94,10 @@ Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface
     case Offloaded::Good:
       break;
     case Offloaded::Unknown:
+      if (check == UdpChecksumCheck::Deferred) {
+        frame.udp_checksum_pending = true;
+        break;
+      }
       if (frame.ipv6) {
         if (checksum == 0 ||  // mandatory over IPv6 (RFC 8200 §8.1)
             rte_ipv6_udptcp_cksum_mbuf_verify(mbuf, static_cast<const rte_ipv6_hdr*>(ip_header),
@@ -113,7 +117,8 @@ Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface
   return frame;
 }
 
-Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interface) {
+Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
+                    UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l2 = frame.l2_length;
   if (l2 + kIpv4Header > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
@@ -165,7 +170,7 @@ Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
     return frame;
   }
 
-  if (protocol == kProtoUdp) return classify_udp(mbuf, frame, interface, ip);
+  if (protocol == kProtoUdp) return classify_udp(mbuf, frame, interface, ip, check);
   if (protocol != kProtoIcmp) return dropped(frame, NetDrop::Protocol);
   const std::uint16_t icmp_length = total_length - header_length;
   if (icmp_length < kIcmpHeader || l2 + header_length + kIcmpHeader > mbuf->data_len) {
@@ -181,7 +186,8 @@ Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   return frame;
 }
 
-Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interface) {
+Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
+                    UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l2 = frame.l2_length;
   frame.ipv6 = true;
@@ -227,7 +233,7 @@ Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   }
   if (!unicast_to_us) return dropped(frame, NetDrop::NotOurAddress);
   if (is_unspecified6(source)) return dropped(frame, NetDrop::BadSource);
-  if (next_header == kProtoUdp) return classify_udp(mbuf, frame, interface, ip);
+  if (next_header == kProtoUdp) return classify_udp(mbuf, frame, interface, ip, check);
   if (next_header != kProtoIpv6Fragment) {
     // Hop-by-hop, routing, destination options, ... (RFC 8200 §4) are not processed.
     const bool extension = next_header == 0 || next_header == 43 || next_header == 60 ||
@@ -259,7 +265,7 @@ Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
 
 }  // namespace
 
-Frame classify(const rte_mbuf* mbuf, const Interface& interface) {
+Frame classify(const rte_mbuf* mbuf, const Interface& interface, UdpChecksumCheck check) {
   Frame frame;
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   if (mbuf->data_len < kEthernetHeader) return dropped(frame, NetDrop::Truncated);
@@ -274,9 +280,9 @@ Frame classify(const rte_mbuf* mbuf, const Interface& interface) {
   }
   switch (ether_type) {
     case kEtherTypeIpv4:
-      return classify_ipv4(mbuf, frame, interface);
+      return classify_ipv4(mbuf, frame, interface, check);
     case kEtherTypeIpv6:
-      return classify_ipv6(mbuf, frame, interface);
+      return classify_ipv6(mbuf, frame, interface, check);
     case kEtherTypeArp: {
       if (frame.l2_length + kArpLength > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
       const std::uint8_t* arp = bytes + frame.l2_length;
@@ -302,6 +308,28 @@ std::string_view contiguous_bytes(const rte_mbuf* frame, std::uint32_t offset, s
   const void* at = rte_pktmbuf_read(frame, offset, length, scratch.data());
   if (at == nullptr) return {};
   return {static_cast<const char*>(at), length};
+}
+
+bool udp_checksum_ok(const rte_mbuf* frame) {
+  switch (l4_checksum_flag(frame)) {
+    case Offloaded::Good:
+      return true;
+    case Offloaded::Bad:
+      return false;
+    case Offloaded::Unknown:
+      break;
+  }
+  const auto* ip = rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, frame->l2_len);
+  const std::uint16_t l4 = frame->l2_len + frame->l3_len;
+  const std::uint16_t checksum = load_be16(ip + frame->l3_len + 6);
+  if (RTE_ETH_IS_IPV6_HDR(frame->packet_type)) {
+    return checksum != 0 &&  // mandatory over IPv6 (RFC 8200 §8.1)
+           rte_ipv6_udptcp_cksum_mbuf_verify(frame, reinterpret_cast<const rte_ipv6_hdr*>(ip),
+                                             l4) == 0;
+  }
+  return checksum == 0 ||  // zero: the sender computed none (RFC 768)
+         rte_ipv4_udptcp_cksum_mbuf_verify(frame, reinterpret_cast<const rte_ipv4_hdr*>(ip), l4) ==
+             0;
 }
 
 }  // namespace sipline::dataplane::dpdk

@@ -27,6 +27,13 @@ enum class FrameKind : std::uint8_t {
   Fragment,  // a fragment of a UDP datagram to our address, for the reassembly table
 };
 
+// Where a datagram to a SIP port has its UDP checksum verified (when the NIC did not): at
+// once (classify drops a bad one), or later by whoever processes the datagram
+// (udp_checksum_ok). Deferring takes the checksum off the lcore that receives a whole trunk
+// (one 5-tuple, one RX queue) and spreads it over the Call-ID owners, which read the
+// payload anyway.
+enum class UdpChecksumCheck : std::uint8_t { Now, Deferred };
+
 struct Frame {
   FrameKind kind = FrameKind::Drop;
   NetDrop drop = NetDrop::Truncated;  // why, when kind == Drop
@@ -38,13 +45,20 @@ struct Frame {
   std::uint16_t payload_length = 0;
   Endpoint source;  // ports only for Sip
   Endpoint destination;
+  bool udp_checksum_pending = false;  // Sip with UdpChecksumCheck::Deferred: not verified yet
 
   std::uint16_t l4_offset() const { return l2_length + l3_length; }
 };
 
 // Classifies `frame` for the interface; never modifies it. RX checksum flags the PMD set are
 // trusted (GOOD / NONE skip the software check, BAD drops); UNKNOWN means software.
-Frame classify(const rte_mbuf* frame, const Interface& interface);
+Frame classify(const rte_mbuf* frame, const Interface& interface,
+               UdpChecksumCheck check = UdpChecksumCheck::Now);
+
+// A frame LcoreNet::receive returned as Sip (l2_len, l3_len and packet_type set): whether its
+// UDP checksum is right - from the RX flags when the NIC or an earlier check set them, else
+// computed here over the whole datagram (RFC 768; RFC 8200 §8.1: never zero over IPv6).
+bool udp_checksum_ok(const rte_mbuf* frame);
 
 // The bytes [offset, offset + length) of `frame` as one contiguous view: into the mbuf when
 // they lie in one segment, else copied into `scratch` (which must hold `length` octets).

@@ -58,6 +58,11 @@ void LcoreNet::drop(rte_mbuf* frame, NetDrop reason) {
 // Records where the datagram's parts are in the mbuf itself, so whichever lcore ends up
 // processing it (after a hand-off) finds them without parsing again.
 LcoreNet::Received LcoreNet::accept_sip(rte_mbuf* frame, const Frame& parsed) {
+  if (!parsed.udp_checksum_pending) {
+    // Checked (by the NIC or by classify): nobody needs to look again.
+    frame->ol_flags =
+        (frame->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  }
   frame->l2_len = parsed.l2_length;
   frame->l3_len = parsed.l3_length;
   frame->l4_len = kUdpHeader;
@@ -69,7 +74,9 @@ LcoreNet::Received LcoreNet::accept_sip(rte_mbuf* frame, const Frame& parsed) {
 
 LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
   counters_.rx_frames.add();
-  const Frame parsed = classify(frame, *settings_.interface);
+  const UdpChecksumCheck check =
+      settings_.defer_udp_checksum ? UdpChecksumCheck::Deferred : UdpChecksumCheck::Now;
+  const Frame parsed = classify(frame, *settings_.interface, check);
   switch (parsed.kind) {
     case FrameKind::Sip:
       return accept_sip(frame, parsed);
@@ -83,7 +90,7 @@ LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
       rte_mbuf* whole = reassembler_->add(frame, parsed, now);
       if (whole == nullptr) return {};
       counters_.reassembled.add();
-      const Frame datagram = classify(whole, *settings_.interface);
+      const Frame datagram = classify(whole, *settings_.interface, check);
       if (datagram.kind != FrameKind::Sip) {
         drop(whole, datagram.kind == FrameKind::Drop ? datagram.drop : NetDrop::Protocol);
         return {};
@@ -96,6 +103,16 @@ LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
   }
   drop(frame, NetDrop::Protocol);
   return {};
+}
+
+bool LcoreNet::verify_udp_checksum(rte_mbuf* frame) {
+  if (udp_checksum_ok(frame)) {
+    frame->ol_flags =
+        (frame->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    return true;
+  }
+  counters_.drop(NetDrop::UdpChecksum);
+  return false;
 }
 
 void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {

@@ -57,6 +57,9 @@ struct LcoreSettings {
   std::uint16_t lcore_count = 1;
   std::uint64_t tsc_hz = 0;  // unit of every `now` (rte_get_tsc_hz())
   int socket_id = SOCKET_ID_ANY;
+  // receive() leaves the UDP checksum of SIP datagrams to whoever processes them, who calls
+  // verify_udp_checksum() first (classify.hpp, UdpChecksumCheck::Deferred).
+  bool defer_udp_checksum = false;
 };
 
 // A SIP datagram as the pipeline sees it.
@@ -94,6 +97,11 @@ class alignas(64) LcoreNet {
   };
   // Takes one received frame.
   Received receive(rte_mbuf* frame, std::uint64_t now);
+
+  // For a frame receive() returned as Sip (on any lcore): true when its UDP checksum is right
+  // (or was checked already); otherwise counts the drop (udp_checksum) on this lcore and
+  // returns false - the caller frees the frame.
+  bool verify_udp_checksum(rte_mbuf* frame);
 
   // Control lcore only (the neighbour table's writer): answers ARP for our address, ICMP
   // echo, IPv6 neighbour solicitations, and learns neighbours; the reply goes out in the

@@ -58,10 +58,52 @@ std::string_view net_drop_name(NetDrop reason) {
       return "fragment_failed";
     case NetDrop::TxFull:
       return "tx_full";
+    case NetDrop::ControlRingFull:
+      return "control_ring_full";
     case NetDrop::kCount:
       break;
   }
   return "unknown";
+}
+
+std::string format_net_counters(std::string_view name, const NetCounters& counters) {
+  std::string line(name);
+  line += ":";
+  const auto field = [&line](std::string_view key, std::uint64_t value) {
+    line += ' ';
+    line += key;
+    line += '=';
+    line += std::to_string(value);
+  };
+  field("rx_frames", counters.rx_frames.read());
+  field("sip_datagrams", counters.sip_datagrams.read());
+  field("control_frames", counters.control_frames.read());
+  field("fragments", counters.fragments.read());
+  field("reassembled", counters.reassembled.read());
+  field("udp_sent", counters.udp_sent.read());
+  field("udp_fragmented", counters.udp_fragmented.read());
+  field("tx_frames", counters.tx_frames.read());
+  field("held", counters.held.read());
+  field("arp_replies", counters.arp_replies.read());
+  field("arp_requests", counters.arp_requests.read());
+  field("neighbors_learned", counters.neighbors_learned.read());
+  field("icmp_echo_replies", counters.icmp_echo_replies.read());
+  field("nd_advertisements", counters.nd_advertisements.read());
+  field("nd_solicitations", counters.nd_solicitations.read());
+  std::uint64_t dropped = 0;
+  for (const NetCounter& counter : counters.dropped)
+    dropped += counter.read();
+  field("dropped", dropped);
+  for (std::size_t i = 0; i < kNetDropCount; ++i) {
+    const std::uint64_t value = counters.dropped[i].read();
+    if (value == 0) continue;
+    line += " drop_";
+    line += net_drop_name(static_cast<NetDrop>(i));
+    line += '=';
+    line += std::to_string(value);
+  }
+  line += '\n';
+  return line;
 }
 
 }  // namespace sipline::dataplane::dpdk

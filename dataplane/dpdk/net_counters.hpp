@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sipline::dataplane::dpdk {
@@ -46,6 +47,8 @@ enum class NetDrop : std::uint8_t {
   TooLarge,        // payload larger than one UDP datagram can carry
   FragmentFailed,  // rte_ip_frag could not cut the datagram (pool empty)
   TxFull,          // the NIC queue did not take the frame
+  // hand-over between lcores
+  ControlRingFull,  // an ARP / ICMP / ND frame found the control lcore's ring full
   kCount
 };
 
@@ -90,5 +93,10 @@ struct alignas(64) NetCounters {
     return dropped[static_cast<std::size_t>(reason)].read();
   }
 };
+
+// One line of every counter, for the statistics print-out:
+//   "<name>: rx_frames=.. sip_datagrams=.. ... tx_frames=.. held=.. drop_<reason>=.. ..."
+// Drop reasons that never happened are left out, so the line stays readable.
+std::string format_net_counters(std::string_view name, const NetCounters& counters);
 
 }  // namespace sipline::dataplane::dpdk

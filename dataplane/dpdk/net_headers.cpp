@@ -16,18 +16,18 @@ rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group) {
 }
 
 std::optional<Endpoint> endpoint_from_sockaddr(const sockaddr_storage& storage) {
+  // Field by field (the socket API's own aliasing idiom): a worker converts one destination per
+  // message, and copying the whole sockaddr first stalls on store forwarding.
   Endpoint endpoint;
   if (storage.ss_family == AF_INET) {
-    sockaddr_in in4;
-    std::memcpy(&in4, &storage, sizeof in4);
+    const auto& in4 = reinterpret_cast<const sockaddr_in&>(storage);
     endpoint.address.family = lb::AddressFamily::Ipv4;
     std::memcpy(endpoint.address.bytes.data(), &in4.sin_addr, 4);
     endpoint.port = rte_be_to_cpu_16(in4.sin_port);
     return endpoint;
   }
   if (storage.ss_family == AF_INET6) {
-    sockaddr_in6 in6;
-    std::memcpy(&in6, &storage, sizeof in6);
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(storage);
     endpoint.address.family = lb::AddressFamily::Ipv6;
     std::memcpy(endpoint.address.bytes.data(), &in6.sin6_addr, 16);
     endpoint.port = rte_be_to_cpu_16(in6.sin6_port);

@@ -3,6 +3,7 @@
 #include <rte_errno.h>
 
 #include <cstdio>
+#include <string_view>
 
 namespace sipline::dataplane::dpdk {
 namespace {
@@ -40,15 +41,22 @@ Port::Opened Port::open(const PortSettings& settings) {
   if (const int error = rte_eth_dev_info_get(id, &info); error != 0) {
     return {nullptr, failure(id, "rte_eth_dev_info_get", error)};
   }
-  const std::uint16_t rx_queues = settings.workers;
+  // af_packet opens one kernel socket per queue pair at probe time and the kernel spreads
+  // received frames over all of them (PACKET_FANOUT_HASH), configured or not: every RX queue
+  // it has must be polled, so it gets as many RX as TX queues (workers + 1, qpairs=), and the
+  // extra one is polled by a worker (rx_queues_of()).
+  const bool paired_queues = std::string_view(info.driver_name) == "net_af_packet";
   const std::uint16_t tx_queues = settings.workers + 1;
-  if (rx_queues > info.max_rx_queues || tx_queues > info.max_tx_queues) {
+  const std::uint16_t rx_queues = paired_queues ? tx_queues : settings.workers;
+  if (rx_queues > info.max_rx_queues || tx_queues > info.max_tx_queues ||
+      (paired_queues && info.max_rx_queues != rx_queues)) {
     return {nullptr, "port " + std::to_string(id) + " (" + info.driver_name + ") has " +
                          std::to_string(info.max_rx_queues) + " RX / " +
                          std::to_string(info.max_tx_queues) + " TX queues; " +
                          std::to_string(settings.workers) + " workers need " +
                          std::to_string(rx_queues) + " / " + std::to_string(tx_queues) +
-                         " (af_packet: raise qpairs=)"};
+                         (paired_queues ? " (af_packet: qpairs=" + std::to_string(tx_queues) + ")"
+                                        : std::string())};
   }
   if (settings.mtu < info.min_mtu || settings.mtu > info.max_mtu) {
     return {nullptr, "port " + std::to_string(id) + ": MTU " + std::to_string(settings.mtu) +
@@ -66,12 +74,13 @@ Port::Opened Port::open(const PortSettings& settings) {
   auto port = std::unique_ptr<Port>(new Port());
   port->id_ = id;
   port->workers_ = settings.workers;
+  port->rx_queues_ = rx_queues;
   port->mtu_ = settings.mtu;
   port->driver_ = info.driver_name;
 
   rte_eth_conf conf{};  // members assigned one by one: designated initializers must be in order
   conf.rxmode.mtu = settings.mtu;
-  if (rx_queues > 1) {
+  if (settings.workers > 1 && !paired_queues) {
     port->rss_hf_ = kWantedRss & info.flow_type_rss_offloads;
     if (port->rss_hf_ != 0) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
@@ -152,7 +161,7 @@ Port::~Port() {
 
 std::string Port::describe() const {
   std::string text = "port " + std::to_string(id_) + " (" + driver_ + "): mac " + mac_text(mac_) +
-                     ", " + std::to_string(workers_) + " RX / " + std::to_string(workers_ + 1) +
+                     ", " + std::to_string(rx_queues_) + " RX / " + std::to_string(workers_ + 1) +
                      " TX queues, mtu " + std::to_string(mtu_) + ", rss ";
   if (workers_ == 1) {
     text += "not needed";
@@ -174,6 +183,15 @@ std::string Port::describe() const {
   text += ", multi-segment tx ";
   text += tx_offloads_.multi_segment ? "yes" : "no (fragments are copied)";
   return text;
+}
+
+std::uint16_t Port::rx_queues_of(std::uint16_t worker, std::span<std::uint16_t> out) const {
+  std::uint16_t count = 0;
+  for (std::uint16_t queue = worker; queue < rx_queues_ && count < out.size();
+       queue = static_cast<std::uint16_t>(queue + workers_)) {
+    out[count++] = queue;
+  }
+  return count;
 }
 
 std::uint16_t Port::transmit(std::uint16_t queue, std::span<rte_mbuf*> frames) {

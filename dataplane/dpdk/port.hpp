@@ -55,6 +55,12 @@ class Port {
   std::uint16_t workers() const { return workers_; }
   // The TX queue of the control lcore (worker i uses RX and TX queue i).
   std::uint16_t control_queue() const { return workers_; }
+  // RX queues configured: one per worker, except for a PMD whose queues come in pairs that
+  // all receive (af_packet), which has one more.
+  std::uint16_t rx_queue_count() const { return rx_queues_; }
+  // The RX queues worker `worker` polls: its own, plus any queue beyond the workers' (q mod
+  // workers == worker). Returns how many were written to `out`.
+  std::uint16_t rx_queues_of(std::uint16_t worker, std::span<std::uint16_t> out) const;
   std::uint64_t rss_hash_functions() const { return rss_hf_; }  // 0: RSS off
   bool rx_checksum_offload() const { return rx_checksum_; }
   const TxOffloads& tx_offloads() const { return tx_offloads_; }
@@ -84,6 +90,7 @@ class Port {
 
   std::uint16_t id_ = 0;
   std::uint16_t workers_ = 0;
+  std::uint16_t rx_queues_ = 0;
   std::uint16_t mtu_ = 0;
   rte_ether_addr mac_{};
   std::uint64_t rss_hf_ = 0;

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""sipline end-to-end tests (issue 3 §5): the real binary on loopback, driven by SIPp, a small
-Python SIP client and Linphone.
+"""sipline end-to-end tests (issue 3 §5, issue 4 §3): the real binary driven by SIPp, a small
+Python SIP client and Linphone, in socket mode on loopback or through the DPDK dataplane.
 
     run_e2e.py --sipline build/sipline register calls_un ...
     run_e2e.py --list
+    run_dpdk_e2e.sh build/sipline          # the DPDK list, in network namespaces (root)
 
-Each test starts its own sipline on free 127.0.0.1 ports with a config written for it, waits
-for `sipline: ready`, runs its traffic (every load bounded by count and time), checks SIPp's
-statistics and sipline's counters, and stops everything (process groups) however it ends.
+Each test starts its own sipline on free ports with a config written for it, waits for
+`sipline: ready` (in DPDK mode also for the dataplane to answer ping), runs its traffic (every
+load bounded by count and time), checks SIPp's statistics and sipline's counters, and stops
+everything (process groups) however it ends. The scenario code is the same in both modes;
+`--mode dpdk` only changes where sipline listens and where the agents bind (harness.NET).
 Exit status 0 when every named test passed, 1 otherwise. Files of a failed test are kept.
 """
 
@@ -68,7 +71,11 @@ class Context:
 # --- shared steps ---------------------------------------------------------------------------
 
 def contact_uri(user, port):
-    return "sip:%s@127.0.0.1:%d;transport=udp" % (user, port)
+    return "sip:%s@%s:%d;transport=udp" % (user, harness.NET.client_host, port)
+
+
+def proxy_address(port):
+    return "%s:%d" % (harness.NET.proxy_host, port)
 
 
 def split_outside_quotes(value, separator=","):
@@ -129,7 +136,7 @@ def challenged_register(agent, what, password=PASSWORD, **kwargs):
 
 
 def register_user(proxy_port, user, port, prefer="SHA-256", expires=300):
-    """REGISTER `user` with a Contact on 127.0.0.1:port, sent from that port (then closed, so
+    """REGISTER `user` with a Contact on the client host:port, sent from that port (then closed, so
     a SIPp UAS can take the port). Requires 401 then 200 listing the contact."""
     with sipmsg.Agent(proxy_port, port=port, user=user) as agent:
         first, final = agent.register(PASSWORD, contact="<%s>" % contact_uri(user, port),
@@ -158,7 +165,7 @@ def run_call_load(ctx, proxy_port, uas_port, calls, rate, transport, uac_scenari
         "-p", str(uas_port), "-s", callee, "-m", str(calls)], time_limit + 10).start()
     time.sleep(0.3)  # let the UAS bind before the first INVITE reaches it
     check(uas.process.poll() is None, "SIPp UAS exited at start:\n%s" % uas.diagnostics())
-    uac_args = ["127.0.0.1:%d" % proxy_port, "-s", callee, "-r", str(rate), "-rp", "1000",
+    uac_args = [proxy_address(proxy_port), "-s", callee, "-r", str(rate), "-rp", "1000",
                 "-m", str(calls), "-l", str(max(rate * 2, 50)),
                 "-p", str(harness.free_udp_port(exclude=(proxy_port, uas_port)))]
     uac_args += sipp_common(transport)
@@ -241,7 +248,7 @@ def test_register(ctx):
 
         # SIPp (MD5) registers 1002 from its own port.
         sipp = ctx.sipp("register", "uac_register.xml", sipp_common("u1") + [
-            "127.0.0.1:%d" % proxy_port, "-p", str(sipp_port), "-s", "1002", "-au", "1002",
+            proxy_address(proxy_port), "-p", str(sipp_port), "-s", "1002", "-au", "1002",
             "-ap", PASSWORD, "-m", "1"], 30).start()
         sipp.wait(35)
         sipp.require_success(1)
@@ -263,7 +270,7 @@ def test_register(ctx):
             require_status(final, 403, "REGISTER unknown user 1999 with credentials")
 
         # A second contact for 1001, then remove it with Expires: 0 (RFC 3261 §10.2.2).
-        second = "sip:1001@127.0.0.1:%d;transport=udp" % harness.free_udp_port()
+        second = contact_uri("1001", harness.free_udp_port())
         final = challenged_register(alice, "REGISTER a second contact", contact="<%s>" % second,
                                     expires=300)
         registers_sent += 2
@@ -295,7 +302,8 @@ def test_register(ctx):
         registers_sent += 2
     require_status(query, 200, "query REGISTER for 1002")
     uris = [uri for uri, _ in contacts_of(query)]
-    check(len(uris) == 1 and re.match(r"sip:1002@127\.0\.0\.1:%d(;|$)" % sipp_port, uris[0]),
+    check(len(uris) == 1 and re.match(r"sip:1002@%s:%d(;|$)" % (
+        re.escape(harness.NET.client_host), sipp_port), uris[0]),
           "1002 must keep the binding SIPp registered (port %d): %s" % (sipp_port, uris))
 
     counters = require_clean_stop(proxy)
@@ -368,7 +376,7 @@ def test_call_auth(ctx):
                   uac_extra=["-au", "1001", "-ap", PASSWORD,
                              # SIPp's digest uri is remote_ip:port unless told: it must be the
                              # Request-URI (RFC 7616 §3.4.6), or the proxy answers 400.
-                             "-auth_uri", "1002@127.0.0.1:%d" % proxy_port])
+                             "-auth_uri", "1002@" + proxy_address(proxy_port)])
     counters = require_clean_stop(proxy)
     check(total(counters, "local_4xx") == calls,
           "expected %d local 4xx (the 407s): %s" % (calls, harness.brief(counters)))
@@ -395,10 +403,10 @@ def test_redirect(ctx):
     require_status(final, 200, "REGISTER 1002")
 
     with sipmsg.Agent(proxy_port, user="1001") as caller:
-        uri = "sip:1002@127.0.0.1:%d" % proxy_port
+        uri = "sip:1002@" + proxy_address(proxy_port)
         branch = sipmsg.new_token("z9hG4bK")
-        answer = caller.request("INVITE", uri, branch=branch,
-                                headers=[("Contact", "<sip:1001@127.0.0.1:%d>" % caller.port)])
+        answer = caller.request("INVITE", uri, branch=branch, headers=[(
+            "Contact", "<sip:1001@%s:%d>" % (harness.NET.client_host, caller.port))])
         require_status(answer, 302, "INVITE to a redirect route")
         check([u for u, _ in contacts_of(answer)] == [contact_uri("1002", callee_port)],
               "302 must carry the registered Contact %s: %s" % (contact_uri("1002", callee_port),
@@ -406,7 +414,7 @@ def test_redirect(ctx):
         caller.request("ACK", uri, to=answer.get("To"), cseq=caller.cseq, branch=branch,
                        wait=False)
     sipp = ctx.sipp("uac", "uac_redirect.xml", sipp_common("u1") + [
-        "127.0.0.1:%d" % proxy_port, "-p", str(harness.free_udp_port()), "-s", "1002",
+        proxy_address(proxy_port), "-p", str(harness.free_udp_port()), "-s", "1002",
         "-r", "20", "-m", str(calls)], 40).start()
     sipp.wait(45)
     sipp.require_success(calls)
@@ -451,9 +459,10 @@ def test_methods(ctx):
     proxy_port, echo_port = harness.free_udp_ports(2)
     echo = sipmsg.EchoUas()
     ctx.cleanups.append(echo.close)
-    # 127.0.0.1 is not among our names here, so "REGISTER sip:127.0.0.1:<echo port>" is for
-    # another registrar; users' requests go to sip:2000@sipline.test.
-    routes = [{"name": "to-echo", "action": "forward", "target": "sip:127.0.0.1:%d" % echo.port}]
+    # The client host is not among our names here, so "REGISTER sip:<client>:<echo port>" is
+    # for another registrar; users' requests go to sip:2000@sipline.test.
+    echo_address = "%s:%d" % (harness.NET.client_host, echo.port)
+    routes = [{"name": "to-echo", "action": "forward", "target": "sip:" + echo_address}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, names=("sipline.test",))).start()
     forwarded_requests = forwarded_responses = 0
     with sipmsg.Agent(proxy_port, user="1001") as agent:
@@ -462,8 +471,8 @@ def test_methods(ctx):
             uri = "sip:2000@sipline.test"
             to = None
             if method == "REGISTER":
-                uri = "sip:127.0.0.1:%d" % echo.port
-                to = "<sip:1001@127.0.0.1:%d>" % echo.port
+                uri = "sip:" + echo_address
+                to = "<sip:1001@%s>" % echo_address
             cseq = agent.cseq + 1
             if method == "ACK":
                 to, cseq = invite_to, invite_cseq
@@ -478,7 +487,7 @@ def test_methods(ctx):
             forwarded_requests += 1
             vias = arrived[0].get_all("Via")
             check(len(vias) == 2 and ("branch=%s" % branch) in vias[1] and
-                  ("127.0.0.1:%d" % proxy_port) in vias[0],
+                  proxy_address(proxy_port) in vias[0],
                   "%s arrived without the proxy's Via on top of ours: %s" % (method, vias))
             check(arrived[0].get("Max-Forwards") == "69",
                   "%s: Max-Forwards %s, expected 69" % (method, arrived[0].get("Max-Forwards")))
@@ -510,7 +519,7 @@ def test_errors(ctx):
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
     with sipmsg.Agent(proxy_port, user="1001") as agent:
         def expect(code, what, method="OPTIONS", uri="sip:1002@sipline.test", **kwargs):
-            agent.call_id = sipmsg.new_token("e2e-") + "@127.0.0.1"
+            agent.call_id = sipmsg.new_token("e2e-") + "@" + harness.NET.client_host
             answer = agent.request(method, uri, **kwargs)
             require_status(answer, code, what)
             check(";tag=" in (answer.get("To") or ""),
@@ -534,6 +543,60 @@ def test_errors(ctx):
           "an error case was forwarded: %s" % harness.brief(counters))
     check(total(counters, "local_4xx") == 7 and total(counters, "local_5xx") == 1,
           "expected 7 local 4xx and 1 local 5xx: %s" % harness.brief(counters))
+
+
+# --- 6a. a 4 KB INVITE: IP fragments on a 1500-octet link -----------------------------------
+
+def big_sdp(size):
+    """An SDP body padded with an attribute line to exactly `size` octets."""
+    head = ("v=0\r\no=1001 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+            "m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % (
+                harness.NET.client_host, harness.NET.client_host))
+    pad = size - len(head) - len("a=x-pad:\r\n")
+    return head + "a=x-pad:" + "p" * pad + "\r\n"
+
+
+def test_big_invite(ctx):
+    """An INVITE of about 4 KB is forwarded whole and its 200 comes back. In DPDK mode the
+    sender's kernel cuts it into three IP fragments at MTU 1500: the dataplane reassembles
+    them, and the forwarded copy leaves in fragments again (the net counters prove both)."""
+    proxy_port, = harness.free_udp_ports(1)
+    echo = sipmsg.EchoUas()
+    ctx.cleanups.append(echo.close)
+    routes = [{"name": "to-echo", "action": "forward",
+               "target": "sip:%s:%d" % (harness.NET.client_host, echo.port)}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, names=("sipline.test",))).start()
+    body = big_sdp(3700)
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        branch = sipmsg.new_token("z9hG4bK")
+        headers = [("Contact", "<sip:1001@%s:%d>" % (harness.NET.client_host, agent.port)),
+                   ("Content-Type", "application/sdp")]
+        agent.request("INVITE", "sip:2000@sipline.test", headers=headers, body=body,
+                      branch=branch, wait=False)
+        echo.poll(1.5)
+        arrived = [m for m in echo.received if m is not None and not m.is_response]
+        check(len(arrived) == 1 and arrived[0].method == "INVITE",
+              "the 4 KB INVITE was not forwarded once: %s (echo got %d datagrams)" % (
+                  arrived, len(echo.raw)))
+        check(len(echo.raw[0]) > 4000, "forwarded INVITE is only %d octets" % len(echo.raw[0]))
+        check(arrived[0].body == body.encode(), "the body arrived changed (%d of %d octets)" % (
+            len(arrived[0].body), len(body)))
+        vias = arrived[0].get_all("Via")
+        check(len(vias) == 2 and proxy_address(proxy_port) in vias[0] and branch in vias[1],
+              "forwarded INVITE without the proxy's Via on top of ours: %s" % vias)
+        answer = agent.wait_final(agent.call_id, agent.cseq, 3.0)
+        require_status(answer, 200, "200 for the 4 KB INVITE")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "forwarded_requests") == 1 and
+          total(counters, "forwarded_responses") == 1 and total(counters, "dropped") == 0,
+          "expected one request and one response forwarded: %s" % harness.brief(counters))
+    if harness.NET.dpdk:
+        net = proxy.final_net.get("worker 0", {})
+        print("e2e: net counters of worker 0: %s" % {k: v for k, v in net.items() if v})
+        check(net.get("fragments", 0) >= 3 and net.get("reassembled", 0) >= 1,
+              "the dataplane did not reassemble the fragmented INVITE: %s" % net)
+        check(net.get("udp_fragmented", 0) >= 1,
+              "the forwarded INVITE was not fragmented on send: %s" % net)
 
 
 # --- 6b. the corpus, one datagram per file --------------------------------------------------
@@ -715,7 +778,7 @@ def test_restart_sqlite(ctx):
     require_clean_stop(third)
     fourth = ctx.sipline(memory, name="sipline-memory-after").start()
     with sipmsg.Agent(proxy_port, user="1001") as agent:
-        answer = agent.request("INVITE", "sip:1002@127.0.0.1:%d" % proxy_port)
+        answer = agent.request("INVITE", "sip:1002@" + proxy_address(proxy_port))
     require_status(answer, 480, "INVITE after a restart with the memory store")
     require_clean_stop(fourth)
 
@@ -887,8 +950,15 @@ TESTS = {
     "restart_sqlite": test_restart_sqlite,
     "workers_u1": test_workers_u1,
     "linphone": test_linphone,
+    "big_invite": test_big_invite,
 }
 NEEDS_SIPLINE = set(TESTS) - {"harness"}
+# Issue 4 §3: scenarios 1-6 and the fragmented INVITE through the DPDK dataplane. The others
+# need loopback itself (corpus: a private namespace of its own; linphone: binds 127.0.0.1;
+# workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
+# DPDK-specific).
+DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
+              "errors", "big_invite")
 
 
 def run_one(options, name):
@@ -926,15 +996,26 @@ def main():
     parser.add_argument("--min-rate", type=int, default=200,
                         help="calls/s SIPp must report for calls_un/calls_u1 (0: no check)")
     parser.add_argument("--keep", action="store_true", help="keep every test's files")
+    parser.add_argument("--mode", choices=("socket", "dpdk"), default="socket",
+                        help="dpdk: sipline with io = \"dpdk\" in network namespace "
+                        "--dpdk-netns, this driver in the peer namespace (run_dpdk_e2e.sh)")
+    parser.add_argument("--dpdk-netns", help="the namespace sipline runs in (--mode dpdk)")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("tests", nargs="*")
     options = parser.parse_args()
+    available = DPDK_TESTS if options.mode == "dpdk" else tuple(TESTS)
     if options.list:
-        print("\n".join(TESTS))
+        print("\n".join(available))
         return 0
-    unknown = [t for t in options.tests if t not in TESTS]
+    if options.mode == "dpdk":
+        if not options.dpdk_netns:
+            parser.error("--mode dpdk needs --dpdk-netns (run it through run_dpdk_e2e.sh)")
+        options.tests = options.tests or list(DPDK_TESTS)
+    harness.configure_network(options.mode, options.dpdk_netns)
+    unknown = [t for t in options.tests if t not in available]
     if unknown or not options.tests:
-        parser.error("name tests to run (%s); unknown: %s" % (", ".join(TESTS), unknown))
+        parser.error("name tests to run (%s); unknown in %s mode: %s" % (
+            ", ".join(available), options.mode, unknown))
     if shutil.which("sipp") is None:
         print("e2e: FAIL: sipp not installed (apt-get install sip-tester)")
         return 1

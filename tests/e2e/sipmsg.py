@@ -171,17 +171,24 @@ def self_test_digest():
 
 # --- a UDP user agent -------------------------------------------------------------------------
 
+# Where agents bind and where the proxy is: both loopback in socket mode; in DPDK mode the
+# agents sit in the peer network namespace and the proxy owns the dataplane address
+# (harness.configure_network sets them).
+LOCAL_HOST = "127.0.0.1"
+PROXY_HOST = "127.0.0.1"
+
+
 class Agent:
-    """One UDP socket on 127.0.0.1 that sends requests to the proxy and collects answers."""
+    """One UDP socket on LOCAL_HOST that sends requests to the proxy and collects answers."""
 
     def __init__(self, proxy_port, port=0, user="1001"):
-        self.proxy = ("127.0.0.1", proxy_port)
+        self.proxy = (PROXY_HOST, proxy_port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
         self.user = user
         self.cseq = 0
-        self.call_id = new_token("e2e-") + "@127.0.0.1"
+        self.call_id = new_token("e2e-") + "@" + LOCAL_HOST
         self.from_tag = new_token()
 
     def close(self):
@@ -194,8 +201,8 @@ class Agent:
         self.close()
 
     def via(self, branch=None):
-        return "SIP/2.0/UDP 127.0.0.1:%d;rport;branch=%s" % (self.port,
-                                                              branch or new_token("z9hG4bK"))
+        return "SIP/2.0/UDP %s:%d;rport;branch=%s" % (LOCAL_HOST, self.port,
+                                                       branch or new_token("z9hG4bK"))
 
     def send_raw(self, data, destination=None):
         self.sock.sendto(data, destination or self.proxy)
@@ -236,7 +243,7 @@ class Agent:
         if max_forwards is not None:
             header_list.append(("Max-Forwards", str(max_forwards)))
         header_list += [
-            ("From", "<sip:%s@127.0.0.1>;tag=%s" % (self.user, self.from_tag)),
+            ("From", "<sip:%s@%s>;tag=%s" % (self.user, PROXY_HOST, self.from_tag)),
             ("To", to or "<%s>" % uri),
             ("Call-ID", call_id),
             ("CSeq", "%d %s" % (cseq, method)),
@@ -255,7 +262,7 @@ class Agent:
         the challenge whose algorithm is `prefer` (else the first one offered)."""
         aor_user = aor_user or self.user
         uri = uri or "sip:%s:%d" % self.proxy
-        to = "<sip:%s@127.0.0.1>" % aor_user
+        to = "<sip:%s@%s>" % (aor_user, PROXY_HOST)
         headers = list(extra_headers)
         if contact is not None:
             headers.append(("Contact", contact))
@@ -284,7 +291,7 @@ class EchoUas:
 
     def __init__(self, port=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
         self.received = []  # parsed messages (None for unparsable bytes)
         self.raw = []

@@ -395,6 +395,27 @@ gateway = "10.98.0.254"
                    "dataplane.address 10.99.0.1/24"});
 }
 
+TEST(Errors, DpdkListenMustBeTheDataplaneAddress) {
+  const std::string dpdk = R"([dataplane]
+io = "dpdk"
+eal = ["--no-pci"]
+port = 0
+address = "10.99.0.1/24"
+address6 = "2001:db8::1/64"
+)";
+  EXPECT_EQ(load_errors(with_domain("[listen]\nudp = [\"10.99.0.1:5060\", \"127.0.0.1:5070\",\n"
+                                    "  \"[2001:db8::1]:5060\", \"[::1]:5060\"]\n" +
+                                    dpdk)),
+            (Errors{"test.toml:2: listen.udp[1] \"127.0.0.1:5070\": with dataplane.io = \"dpdk\" "
+                    "the host must be the dataplane address 10.99.0.1 or 2001:db8::1",
+                    "test.toml:2: listen.udp[3] \"[::1]:5060\": with dataplane.io = \"dpdk\" the "
+                    "host must be the dataplane address 10.99.0.1 or 2001:db8::1"}));
+  // The same listen addresses are fine in socket mode.
+  std::string socket_mode = dpdk;
+  socket_mode.replace(socket_mode.find("dpdk"), 4, "socket");
+  EXPECT_NE(load_ok(with_domain("[listen]\nudp = [\"127.0.0.1:5070\"]\n" + socket_mode)), nullptr);
+}
+
 TEST(Errors, BadRouteAction) {
   EXPECT_EQ(load_errors(with_domain("[[routes]]\nname = \"a\"\naction = \"bounce\"\n")),
             Errors{"test.toml:3: routes[0].action must be \"location\", \"forward\", "

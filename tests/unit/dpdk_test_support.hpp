@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <span>
 #include <sstream>
 #include <string>
@@ -251,6 +252,67 @@ inline std::string padded_invite(std::size_t size) {
   const std::size_t pad = size - invite.size() - prefix.size() - 2;
   invite.insert(line_end, prefix + std::string(pad, 'p') + "\r\n");
   return invite;
+}
+
+// --- IPv4 fragments (RFC 791 §2.3) -----------------------------------------------------------
+
+// The UDP segment cut into IPv4 fragments of `piece` octets (RFC 791 §2.3).
+inline std::vector<Bytes> ipv4_fragments(const Bytes& segment, std::uint16_t id,
+                                         std::size_t piece = 1480) {
+  std::vector<Bytes> frames;
+  for (std::size_t offset = 0; offset < segment.size(); offset += piece) {
+    const std::size_t length = std::min(piece, segment.size() - offset);
+    const bool more = offset + length < segment.size();
+    const auto field = static_cast<std::uint16_t>((more ? 0x2000 : 0) | offset / 8);
+    frames.push_back(
+        ethernet(kOurMac, kPeerMac, 0x0800,
+                 ipv4(kPeerIp, kOurIp, 17, std::span(segment).subspan(offset, length), id, field)));
+  }
+  return frames;
+}
+
+// --- fragments the code under test sent -----------------------------------------------------
+
+struct Reassembled {
+  Bytes segment;
+  std::vector<std::uint16_t> ip_lengths;
+  std::uint16_t id = 0;
+};
+
+// Checks every fragment as a receiver would (Ethernet, IPv4 header and its checksum, flags,
+// offsets) and puts the UDP segment back together by offset.
+inline Reassembled check_ipv4_fragments(std::span<rte_mbuf* const> frames,
+                                        const rte_ether_addr& destination = kPeerMac) {
+  Reassembled result;
+  std::map<std::size_t, Bytes> pieces;
+  bool saw_last = false;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const Bytes frame = bytes_of(frames[i]);
+    EXPECT_EQ(Bytes(frame.begin(), frame.begin() + 6),
+              Bytes(destination.addr_bytes, destination.addr_bytes + 6));
+    EXPECT_EQ(Bytes(frame.begin() + 6, frame.begin() + 12),
+              Bytes(kOurMac.addr_bytes, kOurMac.addr_bytes + 6));
+    EXPECT_EQ(get16(frame, 12), 0x0800);
+    const auto ip = std::span(frame).subspan(14);
+    EXPECT_EQ(ip[0], 0x45);
+    EXPECT_EQ(internet_checksum(ip.first(20)), 0) << "IPv4 header checksum of fragment " << i;
+    const std::uint16_t total = get16(ip, 2);
+    EXPECT_EQ(total + 14u, frame.size());
+    result.ip_lengths.push_back(total);
+    if (i == 0) result.id = get16(ip, 4);
+    EXPECT_EQ(get16(ip, 4), result.id) << "one identification for every fragment";
+    const std::uint16_t field = get16(ip, 6);
+    EXPECT_EQ(field & 0x4000, 0) << "DF clear";
+    const bool more = field & 0x2000;
+    if (!more) saw_last = true;
+    pieces[(field & 0x1fff) * 8u] = Bytes(ip.begin() + 20, ip.begin() + total);
+  }
+  EXPECT_TRUE(saw_last);
+  for (const auto& [offset, piece] : pieces) {
+    EXPECT_EQ(offset, result.segment.size()) << "no hole, no overlap";
+    append(result.segment, piece);
+  }
+  return result;
 }
 
 }  // namespace sipline::dataplane::dpdk::testing

@@ -159,6 +159,34 @@ TEST(LocalToTag, IsDeterministicPerCallIdAndKey) {
   EXPECT_NE(tag.view(), local_to_tag("abc@host", 43).view());
 }
 
+// DPDK workers offer an mbuf's data room first and a large buffer second: a message that
+// does not fit the first is written, whole and identical, into the second.
+TEST_F(PipelineTest, MessageTooLargeForThePrimaryBufferGoesToTheFallback) {
+  const Request request;
+  const Outcome reference = process(request.text());
+  ASSERT_EQ(reference.verdict, Verdict::Send);
+  EXPECT_FALSE(reference.in_fallback);
+  const std::string expected = written(reference);
+
+  const std::string text = request.text();
+  const Inbound in{text, *peer_from_text("192.0.2.10:5099"), 0};
+  std::vector<char> small(expected.size() - 1);
+  std::vector<char> large(kPacketCapacity);
+  const Outcome outcome = pipeline_->process(in, kNow, OutputBuffers{small, large});
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_TRUE(outcome.in_fallback);
+  EXPECT_EQ(std::string(large.data(), outcome.size), expected);
+
+  std::vector<char> exact(expected.size());
+  const Outcome fits = pipeline_->process(in, kNow, OutputBuffers{exact, large});
+  EXPECT_FALSE(fits.in_fallback);
+  EXPECT_EQ(std::string(exact.data(), fits.size), expected);
+  // Without a fallback, too small is too large.
+  const Outcome dropped = pipeline_->process(in, kNow, OutputBuffers{small, {}});
+  EXPECT_EQ(dropped.verdict, Verdict::Drop);
+  EXPECT_EQ(dropped.drop, DropReason::TooLarge);
+}
+
 TEST_F(PipelineTest, ForwardRoutePushesOurViaAndSendsToTheTarget) {
   const Request request;
   const Outcome outcome = process(request.text());

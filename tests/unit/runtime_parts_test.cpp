@@ -85,6 +85,25 @@ TEST(PeerAddress, RefusesNamesAndPortZero) {
   EXPECT_FALSE(peer_from_host("[2001:db8::1", 5060));
 }
 
+// The IPv4 literal parser and formatter workers use per message (no inet_pton/inet_ntop):
+// exactly inet_pton(AF_INET)'s dotted quads, and the shortest text back.
+TEST(PeerAddress, Ipv4LiteralsAsInetPtonAcceptsThem) {
+  for (const char* text : {"0.0.0.0", "10.99.0.1", "255.255.255.255", "1.20.199.7"}) {
+    const std::optional<PeerAddress> peer = peer_from_ip(text, false, 5060);
+    ASSERT_TRUE(peer) << text;
+    EXPECT_EQ(format_peer_host(*peer).view(), text);
+    in_addr expected{};
+    ASSERT_EQ(inet_pton(AF_INET, text, &expected), 1);
+    EXPECT_EQ(reinterpret_cast<const sockaddr_in&>(peer->storage).sin_addr.s_addr, expected.s_addr);
+  }
+  for (const char* text : {"", "1.2.3", "1.2.3.4.", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..2.3",
+                           "1.2.3.4 ", "1.2.3.0004", "a.b.c.d", "1.2.3.-4"}) {
+    EXPECT_FALSE(peer_from_ip(text, false, 5060)) << '"' << text << '"';
+    in_addr ignored{};
+    EXPECT_NE(inet_pton(AF_INET, text, &ignored), 1) << '"' << text << '"';
+  }
+}
+
 TEST(PacketPool, HandsOutEveryPacketOnceAndTakesThemBack) {
   PacketPool pool(3, 4);
   EXPECT_EQ(pool.available(), 4u);

@@ -1,0 +1,588 @@
+// bench_pipeline: sipline's DPDK worker pipeline on a port that costs no kernel work.
+//
+// The port is a net_ring ethdev made from rte_rings (rte_eth_from_rings). The EAL main lcore
+// is the "NIC": it copies frames of a pre-built call mix into fresh mbufs, puts them on RX
+// queue 0, and takes whatever the workers transmit off the TX rings (counted, then freed).
+// The workers are the real DpdkWorker loop (dataplane/dpdk_worker.hpp) on their own lcores:
+// classify, Call-ID owner, hand-off, parse, §16.6/§16.7 rewrite, IP/UDP headers and
+// checksums, TX burst. Everything goes to RX queue 0, as one 5-tuple (a carrier trunk) would
+// under RSS, so with several workers only the Call-ID hand-off spreads the load.
+//
+// The call mix, each call with its own Call-ID, forwarded statelessly through the proxy:
+//   UAC 10.99.0.2:5062 → INVITE (SDP) → UAS 10.99.0.3:5070 → 100, 180, 200 (SDP) → UAC;
+//   ACK and BYE → UAS; 200 (BYE) → UAC.
+//
+//   bench_pipeline [--workers N] [--seconds S] [--calls C] [--feeders F] [--offload]
+//                  [--checksum-on-receive] [-- EAL args]
+//
+// net_ring offers no checksum offload, so by default the workers verify every UDP checksum
+// and compute every outgoing one in software. --offload shows what a NIC that does both
+// (every current server NIC) leaves to the worker: received frames carry the GOOD flags a
+// NIC sets, and frames are sent with the offload flags and pseudo-header sums a NIC finishes.
+// The Call-ID owner verifies a UDP checksum, as in the runtime; --checksum-on-receive makes the
+// receiving worker do it as it classifies (an A/B switch for the scaling mode, where worker 0
+// receives everything).
+//
+// Default EAL arguments: --no-pci --no-huge -m 1024 --no-shconf --no-telemetry and
+// -l 0-(N + F - 1) (lcore 0: the feeder that also drains TX; then the N workers; then the
+// extra feeders). Prints one line per worker and a total in SIP messages per second, where
+// a message counts when the worker has received and handled it (forwarded, in this mix).
+// bench/run_pipeline_bench.sh runs it together with dpdk-testpmd on net_null and prints the
+// ratio.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/dpdk/dpdk_sizing.hpp"
+#include "dataplane/dpdk/eal.hpp"
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/neighbor_table.hpp"
+#include "dataplane/dpdk/pools.hpp"
+#include "dataplane/dpdk/port.hpp"
+#include "dataplane/dpdk_worker.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+#include "sip/message.hpp"
+
+namespace {
+
+using namespace sipline;             // NOLINT: a benchmark's main file
+using namespace sipline::dataplane;  // NOLINT
+
+constexpr std::uint16_t kProxyPort = 5060;
+constexpr std::uint16_t kUacPort = 5062;
+constexpr std::uint16_t kUasPort = 5070;
+const rte_ether_addr kProxyMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+const rte_ether_addr kUacMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+const rte_ether_addr kUasMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x03}};
+const std::uint8_t kProxyIp[4] = {10, 99, 0, 1};
+const std::uint8_t kUacIp[4] = {10, 99, 0, 2};
+const std::uint8_t kUasIp[4] = {10, 99, 0, 3};
+constexpr std::size_t kMessagesPerCall = 7;
+
+constexpr const char* kConfig = R"toml(
+[listen]
+udp = ["10.99.0.1:5060"]
+[dataplane]
+io = "dpdk"
+workers = WORKERS
+eal = ["--no-pci"]
+port = 0
+address = "10.99.0.1/24"
+[domain]
+names = ["sipline.test", "10.99.0.1"]
+[registrar]
+store = "memory"
+[limits]
+ring_size = 4096
+[[routes]]
+name = "to-uas"
+action = "forward"
+target = "sip:10.99.0.3:5070"
+)toml";
+
+struct Options {
+  unsigned workers = 1;
+  unsigned feeders = 1;
+  double seconds = 5.0;
+  unsigned calls = 4096;
+  bool offload = false;
+  bool checksum_on_receive = false;
+  std::vector<std::string> eal;
+};
+
+[[noreturn]] void usage(const char* problem) {
+  std::fprintf(stderr,
+               "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
+               "[--calls C] [--feeders F] [--offload] [--checksum-on-receive] [-- EAL args]\n",
+               problem);
+  std::exit(2);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg == "--offload") {
+      options.offload = true;
+      continue;
+    }
+    if (arg == "--checksum-on-receive") {
+      options.checksum_on_receive = true;
+      continue;
+    }
+    if (i + 1 >= argc) usage("every option needs a value");
+    const char* value = argv[++i];
+    if (arg == "--workers") {
+      options.workers = static_cast<unsigned>(std::atoi(value));
+    } else if (arg == "--seconds") {
+      options.seconds = std::atof(value);
+    } else if (arg == "--calls") {
+      options.calls = static_cast<unsigned>(std::atoi(value));
+    } else if (arg == "--feeders") {
+      options.feeders = static_cast<unsigned>(std::atoi(value));
+    } else {
+      usage("unknown option");
+    }
+  }
+  if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
+      options.seconds <= 0) {
+    usage("out of range");
+  }
+  for (; i < argc; ++i)
+    options.eal.emplace_back(argv[i]);
+  if (options.eal.empty()) {
+    options.eal = {"--no-pci",
+                   "--no-huge",
+                   "-m",
+                   "1024",
+                   "--no-shconf",
+                   "--no-telemetry",
+                   "--log-level=lib.eal:warning",
+                   "-l",
+                   "0-" + std::to_string(options.workers + options.feeders - 1)};
+  }
+  return options;
+}
+
+// --- the call mix --------------------------------------------------------------------------
+
+std::string sdp(const char* host, unsigned session) {
+  const std::string body = "v=0\r\no=- " + std::to_string(session) + " 1 IN IP4 " + host +
+                           "\r\ns=-\r\nc=IN IP4 " + host +
+                           "\r\nt=0 0\r\nm=audio 16000 RTP/AVP 0 8 101\r\n"
+                           "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+                           "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+                           "a=ptime:20\r\na=sendrecv\r\n";
+  return body;
+}
+
+struct Call {
+  std::string call_id;
+  std::string invite, ack, bye;
+};
+
+std::string request(const std::string& method, const std::string& uri, const std::string& branch,
+                    const Call& call, unsigned cseq, bool to_tag, const std::string& body) {
+  std::string text = method + " " + uri +
+                     " SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=" +
+                     branch +
+                     ";rport\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: \"Alice\" <sip:1001@sipline.test>;tag=uac-" +
+                     call.call_id.substr(0, 8) +
+                     "\r\n"
+                     "To: <sip:7000@sipline.test>" +
+                     (to_tag ? ";tag=uas-1" : "") + "\r\nCall-ID: " + call.call_id +
+                     "\r\nCSeq: " + std::to_string(cseq) + " " + method +
+                     "\r\n"
+                     "Contact: <sip:1001@10.99.0.2:5062>\r\n"
+                     "User-Agent: sipline-bench\r\n";
+  if (!body.empty()) text += "Content-Type: application/sdp\r\n";
+  text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return text;
+}
+
+// The UAS's answer to `request` as it reaches the proxy: our Via (with the branch the proxy
+// computes, §16.11) on top of the UAC's, stamped as the proxy forwarded it.
+std::string response(const std::string& status, const std::string& our_branch,
+                     const std::string& uac_branch, const Call& call, unsigned cseq,
+                     const std::string& method, const std::string& body) {
+  std::string text = "SIP/2.0 " + status +
+                     "\r\n"
+                     "Via: SIP/2.0/UDP 10.99.0.1:5060;branch=" +
+                     our_branch +
+                     ";rport\r\n"
+                     "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=" +
+                     uac_branch +
+                     ";rport=5062;received=10.99.0.2\r\n"
+                     "From: \"Alice\" <sip:1001@sipline.test>;tag=uac-" +
+                     call.call_id.substr(0, 8) +
+                     "\r\n"
+                     "To: <sip:7000@sipline.test>;tag=uas-1\r\nCall-ID: " +
+                     call.call_id + "\r\nCSeq: " + std::to_string(cseq) + " " + method +
+                     "\r\n"
+                     "Contact: <sip:7000@10.99.0.3:5070>\r\n";
+  if (!body.empty()) text += "Content-Type: application/sdp\r\n";
+  text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return text;
+}
+
+std::string branch_for(const std::string& text, const sip::BranchKey& key) {
+  const sip::Message parsed = sip::parse_message(text);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "bench_pipeline: a template does not parse:\n%s\n", text.c_str());
+    std::exit(1);
+  }
+  return std::string(sip::stateless_branch(parsed, key).view());
+}
+
+// An Ethernet/IPv4/UDP frame to the proxy with correct checksums.
+std::vector<std::uint8_t> frame(const rte_ether_addr& source_mac, const std::uint8_t* source_ip,
+                                std::uint16_t source_port, std::string_view payload) {
+  std::vector<std::uint8_t> bytes(14 + 20 + 8 + payload.size());
+  auto* ethernet = reinterpret_cast<rte_ether_hdr*>(bytes.data());
+  ethernet->dst_addr = kProxyMac;
+  ethernet->src_addr = source_mac;
+  ethernet->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(bytes.data() + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(20 + 8 + payload.size()));
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_UDP;
+  std::memcpy(&ip->src_addr, source_ip, 4);
+  std::memcpy(&ip->dst_addr, kProxyIp, 4);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(bytes.data() + 34);
+  udp->src_port = rte_cpu_to_be_16(source_port);
+  udp->dst_port = rte_cpu_to_be_16(kProxyPort);
+  udp->dgram_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(8 + payload.size()));
+  std::memcpy(bytes.data() + 42, payload.data(), payload.size());
+  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  return bytes;
+}
+
+std::vector<std::vector<std::uint8_t>> call_mix(unsigned calls, const sip::BranchKey& key,
+                                                std::size_t& payload_octets) {
+  std::vector<std::vector<std::uint8_t>> frames;
+  payload_octets = 0;
+  const std::string uas_sdp = sdp("10.99.0.3", 2);
+  for (unsigned c = 0; c < calls; ++c) {
+    Call call;
+    char id[64];
+    std::snprintf(id, sizeof id, "%08x-bench-%u@10.99.0.2", c * 2654435761u, c);
+    call.call_id = id;
+    const std::string tag = std::to_string(c);
+    const std::string invite_branch = "z9hG4bK-inv-" + tag;
+    const std::string bye_branch = "z9hG4bK-bye-" + tag;
+    const std::string invite = request("INVITE", "sip:7000@sipline.test", invite_branch, call, 1,
+                                       false, sdp("10.99.0.2", c));
+    const std::string ack =
+        request("ACK", "sip:7000@10.99.0.3:5070", "z9hG4bK-ack-" + tag, call, 1, true, "");
+    const std::string bye =
+        request("BYE", "sip:7000@10.99.0.3:5070", bye_branch, call, 2, true, "");
+    const std::string ours_invite = branch_for(invite, key);
+    const std::string ours_bye = branch_for(bye, key);
+    const std::string messages[kMessagesPerCall] = {
+        invite,
+        response("100 Trying", ours_invite, invite_branch, call, 1, "INVITE", ""),
+        response("180 Ringing", ours_invite, invite_branch, call, 1, "INVITE", ""),
+        response("200 OK", ours_invite, invite_branch, call, 1, "INVITE", uas_sdp),
+        ack,
+        bye,
+        response("200 OK", ours_bye, bye_branch, call, 2, "BYE", ""),
+    };
+    for (std::size_t m = 0; m < kMessagesPerCall; ++m) {
+      const bool from_uac = m == 0 || m == 4 || m == 5;
+      frames.push_back(frame(from_uac ? kUacMac : kUasMac, from_uac ? kUacIp : kUasIp,
+                             from_uac ? kUacPort : kUasPort, messages[m]));
+      payload_octets += messages[m].size();
+    }
+  }
+  return frames;
+}
+
+// --- the feeder (the "NIC") ---------------------------------------------------------------
+
+struct Feed {
+  const std::vector<std::vector<std::uint8_t>>* frames = nullptr;
+  rte_mempool* pool = nullptr;
+  rte_ring* rx = nullptr;
+  std::vector<rte_ring*> tx;  // drained by the main feeder only
+  std::atomic<bool>* stop = nullptr;
+  std::size_t start = 0;       // where in the mix this feeder starts
+  std::uint64_t rx_flags = 0;  // what a NIC with checksum offload would set
+  std::atomic<std::uint64_t> transmitted{0};
+};
+
+// Copies the next burst of the mix into fresh mbufs and enqueues what fits; returns how many.
+unsigned feed_burst(const Feed& feed, std::size_t& next) {
+  constexpr unsigned kBurst = 32;
+  if (rte_ring_free_count(feed.rx) < kBurst) return 0;
+  rte_mbuf* mbufs[kBurst];
+  if (rte_pktmbuf_alloc_bulk(feed.pool, mbufs, kBurst) != 0) return 0;
+  const auto& frames = *feed.frames;
+  for (unsigned i = 0; i < kBurst; ++i) {
+    const auto& bytes = frames[next];
+    next = next + 1 == frames.size() ? 0 : next + 1;
+    char* data = rte_pktmbuf_mtod(mbufs[i], char*);
+    rte_memcpy(data, bytes.data(), bytes.size());
+    mbufs[i]->data_len = static_cast<std::uint16_t>(bytes.size());
+    mbufs[i]->pkt_len = static_cast<std::uint32_t>(bytes.size());
+    mbufs[i]->ol_flags = feed.rx_flags;
+  }
+  const unsigned queued =
+      rte_ring_enqueue_burst(feed.rx, reinterpret_cast<void* const*>(mbufs), kBurst, nullptr);
+  if (queued < kBurst) rte_pktmbuf_free_bulk(mbufs + queued, kBurst - queued);
+  return queued;
+}
+
+void drain(Feed& feed) {
+  rte_mbuf* mbufs[64];
+  for (rte_ring* ring : feed.tx) {
+    unsigned count;
+    while ((count = rte_ring_dequeue_burst(ring, reinterpret_cast<void**>(mbufs), 64, nullptr)) >
+           0) {
+      feed.transmitted.fetch_add(count, std::memory_order_relaxed);
+      rte_pktmbuf_free_bulk(mbufs, count);
+    }
+  }
+}
+
+int extra_feeder(void* argument) {
+  auto& feed = *static_cast<Feed*>(argument);
+  std::size_t next = feed.start;
+  while (!feed.stop->load(std::memory_order_relaxed))
+    feed_burst(feed, next);
+  return 0;
+}
+
+struct Snapshot {
+  std::uint64_t tsc = 0;
+  std::vector<std::uint64_t> received, forwarded, busy, total;
+  std::uint64_t transmitted = 0;
+};
+
+Snapshot snapshot(const std::vector<std::unique_ptr<DpdkWorker>>& workers,
+                  const WorkerCounters* counters, const Feed& feed) {
+  Snapshot s;
+  s.tsc = rte_rdtsc();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    s.received.push_back(counters[i].received.read() + counters[i].handed_in.read() -
+                         counters[i].handed_off.read());
+    s.forwarded.push_back(counters[i].forwarded_requests.read() +
+                          counters[i].forwarded_responses.read());
+    s.busy.push_back(workers[i]->load().busy_cycles.read());
+    s.total.push_back(workers[i]->load().total_cycles.read());
+  }
+  s.transmitted = feed.transmitted.load(std::memory_order_relaxed);
+  return s;
+}
+
+int run(const Options& options) {
+  const auto started = dpdk::start_eal(options.eal, "bench_pipeline");
+  if (!started.ok()) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", started.error.c_str());
+    return 1;
+  }
+  const auto workers = static_cast<std::uint16_t>(options.workers);
+  std::vector<unsigned> lcores;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    lcores.push_back(lcore);
+  }
+  if (lcores.size() < options.workers + options.feeders - 1) {
+    std::fprintf(stderr, "bench_pipeline: %u workers and %u feeders need %u lcores, EAL has %u\n",
+                 options.workers, options.feeders, options.workers + options.feeders,
+                 rte_lcore_count());
+    return 2;
+  }
+
+  // The port: RX ring 0 is fed (many producers when there are extra feeders); the other RX
+  // rings stay empty; every TX ring is drained by the main lcore.
+  std::vector<rte_ring*> rx(workers), tx(workers + 1);
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    rx[i] = rte_ring_create(("bench_rx" + std::to_string(i)).c_str(), 4096, rte_socket_id(),
+                            (options.feeders == 1 ? RING_F_SP_ENQ : 0) | RING_F_SC_DEQ);
+  }
+  for (std::uint16_t i = 0; i <= workers; ++i) {
+    tx[i] = rte_ring_create(("bench_tx" + std::to_string(i)).c_str(), 4096, rte_socket_id(),
+                            RING_F_SP_ENQ | RING_F_SC_DEQ);
+  }
+  const int port_id =
+      rte_eth_from_rings("bench_ring", rx.data(), workers, tx.data(), workers + 1, rte_socket_id());
+  constexpr std::uint32_t kRingSize = 4096;
+  auto pools = dpdk::PacketPools::create(workers, (workers + 2) * kRingSize + 8 * 4096,
+                                         static_cast<int>(rte_socket_id()), "bench");
+  if (port_id < 0 || !pools.pools) {
+    std::fprintf(stderr, "bench_pipeline: port or pools: %s\n", pools.error.c_str());
+    return 1;
+  }
+  auto port = dpdk::Port::open(dpdk::PortSettings{static_cast<std::uint16_t>(port_id), workers,
+                                                  1500, pools.pools->packets()});
+  if (!port.port) {
+    std::fprintf(stderr, "bench_pipeline: %s\n", port.error.c_str());
+    return 1;
+  }
+
+  std::string text = kConfig;
+  text.replace(text.find("WORKERS"), 7, std::to_string(workers));
+  const config::LoadResult loaded = config::load_config_text(text, "bench_pipeline.toml");
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "bench_pipeline: config: %s\n", loaded.errors.front().c_str());
+    return 1;
+  }
+  LocationTable location(workers);
+  const auto context = PipelineContext::create(loaded.config, &location);
+
+  dpdk::InterfaceSettings interface_settings;
+  interface_settings.address = loaded.config->dataplane.dpdk.address;
+  const std::uint16_t sip_port = kProxyPort;
+  interface_settings.sip_ports = std::span(&sip_port, 1);
+  const auto interface = dpdk::make_interface(interface_settings, kProxyMac);
+  const std::uint64_t hz = rte_get_tsc_hz();
+  dpdk::NeighborTable neighbors(dpdk::kNeighborCapacity, hz * 3600);
+  neighbors.add_static(dpdk::ipv4_address_at(kUacIp), kUacMac);
+  neighbors.add_static(dpdk::ipv4_address_at(kUasIp), kUasMac);
+
+  DpdkRings rings;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    rings.inbox.push_back(rte_ring_create(("bench_in" + std::to_string(i)).c_str(), kRingSize,
+                                          rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ));
+  }
+  rings.control_frames =
+      rte_ring_create("bench_ctl", kRingSize, rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ);
+  rings.registers =
+      rte_ring_create("bench_reg", kRingSize, rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ);
+
+  const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  std::atomic<bool> stop{false};
+  DpdkWorkerShared shared;
+  shared.pipeline = context.get();
+  shared.location = &location;
+  shared.counters = counters.get();
+  shared.port = port.port.get();
+  shared.rings = &rings;
+  shared.workers = workers;
+  shared.clock = TscClock::now();
+  shared.stop = &stop;
+  std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    dpdk::LcoreSettings net;
+    net.interface = &interface.value;
+    net.neighbors = &neighbors;
+    net.pool = pools.pools->packets();
+    net.indirect_pool = pools.pools->indirect();
+    net.port = port.port.get();
+    net.tx_queue = i;
+    net.offloads = port.port->tx_offloads();
+    if (options.offload) net.offloads = dpdk::TxOffloads{true, true, true};
+    net.lcore_index = i;
+    net.lcore_count = workers + 1;
+    net.tsc_hz = hz;
+    net.defer_udp_checksum = !options.checksum_on_receive;  // the runtime defers
+
+    auto created = dpdk::LcoreNet::create(net);
+    if (!created.value) {
+      std::fprintf(stderr, "bench_pipeline: %s\n", created.error.c_str());
+      return 1;
+    }
+    worker_objects.push_back(std::make_unique<DpdkWorker>(i, shared, std::move(created.value)));
+  }
+
+  std::size_t payload_octets = 0;
+  const auto frames = call_mix(options.calls, context->identity.branch_key, payload_octets);
+  std::printf("bench_pipeline: %u calls x %zu messages, %zu frames, mean SIP message %zu octets\n",
+              options.calls, kMessagesPerCall, frames.size(), payload_octets / frames.size());
+  std::printf("bench_pipeline: %u worker lcore(s), %u feeder lcore(s), checksums %s, %s\n",
+              options.workers, options.feeders,
+              options.offload ? "offloaded (emulated NIC)" : "in software",
+              port.port->describe().c_str());
+
+  std::vector<Feed> feeds(options.feeders);
+  for (unsigned f = 0; f < options.feeders; ++f) {
+    feeds[f].frames = &frames;
+    feeds[f].pool = pools.pools->packets();
+    feeds[f].rx = rx[0];
+    feeds[f].stop = &stop;
+    feeds[f].start = (frames.size() / options.feeders * f) / kMessagesPerCall * kMessagesPerCall;
+    if (options.offload) {
+      feeds[f].rx_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    }
+  }
+  feeds[0].tx = tx;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    rte_eal_remote_launch(&DpdkWorker::launch, worker_objects[i].get(), lcores[i]);
+  }
+  for (unsigned f = 1; f < options.feeders; ++f) {
+    rte_eal_remote_launch(&extra_feeder, &feeds[f], lcores[workers + f - 1]);
+  }
+
+  // Warm-up, then the measured interval.
+  std::size_t next = 0;
+  const auto run_for = [&](double seconds) {
+    const std::uint64_t end = rte_rdtsc() + static_cast<std::uint64_t>(seconds * hz);
+    while (rte_rdtsc() < end) {
+      feed_burst(feeds[0], next);
+      drain(feeds[0]);
+    }
+  };
+  run_for(0.5);
+  const Snapshot before = snapshot(worker_objects, counters.get(), feeds[0]);
+  run_for(options.seconds);
+  const Snapshot after = snapshot(worker_objects, counters.get(), feeds[0]);
+  stop.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+  drain(feeds[0]);
+
+  const double elapsed = static_cast<double>(after.tsc - before.tsc) / static_cast<double>(hz);
+  double total_rate = 0;
+  double total_busy_rate = 0;
+  for (std::size_t i = 0; i < worker_objects.size(); ++i) {
+    const auto handled = static_cast<double>(after.received[i] - before.received[i]);
+    const auto forwarded = static_cast<double>(after.forwarded[i] - before.forwarded[i]);
+    const auto busy = static_cast<double>(after.busy[i] - before.busy[i]);
+    const auto cycles = static_cast<double>(after.total[i] - before.total[i]);
+    const double rate = handled / elapsed;
+    const double busy_rate = busy > 0 ? handled / (busy / static_cast<double>(hz)) : 0;
+    total_rate += rate;
+    total_busy_rate += busy_rate;
+    std::printf(
+        "worker %zu: %.0f SIP msgs/s handled (%.0f forwarded/s), load %.1f%%, %.0f msgs per "
+        "busy core-second, %.0f cycles/msg\n",
+        i, rate, forwarded / elapsed, cycles > 0 ? 100.0 * busy / cycles : 0.0, busy_rate,
+        handled > 0 ? busy / handled : 0.0);
+  }
+  const double wire = static_cast<double>(after.transmitted - before.transmitted) / elapsed;
+  std::printf(
+      "total: %.0f SIP msgs/s over %u worker(s) = %.0f msgs/s per worker core, %.0f frames/s "
+      "transmitted, %.2f s measured\n",
+      total_rate, options.workers, total_rate / options.workers, wire, elapsed);
+  std::printf("RESULT workers=%u offload=%d msgs_per_s=%.0f per_worker=%.0f\n", options.workers,
+              options.offload ? 1 : 0, total_rate, total_rate / options.workers);
+  std::uint64_t drops = 0;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    for (const Counter& counter : counters[i].dropped)
+      drops += counter.read();
+  }
+  if (drops != 0)
+    std::printf("warning: the workers dropped %llu messages\n",
+                static_cast<unsigned long long>(drops));
+
+  worker_objects.clear();
+  port.port.reset();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  const int code = run(options);
+  sipline::dataplane::dpdk::stop_eal();
+  return code;
+}

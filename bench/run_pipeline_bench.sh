@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# sipline's DPDK worker pipeline against DPDK's own forwarding limit, in one run:
+#
+#   1. build/bench_pipeline: SIP messages/s through N sipline workers on a net_ring port fed
+#      from a call mix (bench/bench_pipeline.cpp);
+#   2. dpdk-testpmd io forwarding with N forwarding cores on two net_null ports (no packet
+#      data touched: the framework's ceiling);
+#   3. the ratio of the two.
+#
+#   bench/run_pipeline_bench.sh                          # 1 worker, 5 s each
+#   bench/run_pipeline_bench.sh --workers 2 --offload
+#   bench/run_pipeline_bench.sh --scaling "1 2 4 8 14" --feeders 2 \
+#       --eal "--in-memory"                              # many-core box with hugepages
+#
+# Options:
+#   --workers N      sipline workers and testpmd forwarding cores (default 1)
+#   --scaling "A B"  run steps 1-3 for each worker count in turn
+#   --seconds S      measured seconds per run (default 5)
+#   --offload        bench_pipeline emulates NIC checksum offload (see bench_pipeline.cpp)
+#   --checksum-on-receive  the receiving worker verifies UDP checksums, not the Call-ID owner
+#   --feeders F      bench_pipeline feeder lcores (default 1; 2+ for many workers)
+#   --eal "ARGS"     EAL arguments replacing the memory defaults (--no-huge -m 1024), e.g.
+#                    "--in-memory" with hugepages, plus -d PLUGIN for a copied DPDK
+#   --bench PATH     bench_pipeline binary (default build/bench_pipeline)
+#   --testpmd PATH   dpdk-testpmd binary (default: from PATH; Debian's dpdk-dev)
+# Lcores are numbered from 0: lcore 0 is the feeder (bench) or the main lcore (testpmd),
+# then the workers; a box needs workers + feeders (+1 for testpmd) cores.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+workers_list=1
+seconds=5
+offload=""
+receive_check=""
+feeders=1
+memory=(--no-huge -m 1024)
+bench="$here/../build/bench_pipeline"
+testpmd="$(command -v dpdk-testpmd || true)"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --workers) workers_list="$2"; shift 2 ;;
+    --scaling) workers_list="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --offload) offload="--offload"; shift ;;
+    --checksum-on-receive) receive_check="--checksum-on-receive"; shift ;;
+    --feeders) feeders="$2"; shift 2 ;;
+    --eal) read -r -a memory <<< "$2"; shift 2 ;;
+    --bench) bench="$2"; shift 2 ;;
+    --testpmd) testpmd="$2"; shift 2 ;;
+    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+[[ -x "$bench" ]] || { echo "no bench_pipeline at $bench (build the bench_pipeline target)" >&2; exit 1; }
+[[ -n "$testpmd" && -x "$testpmd" ]] || { echo "dpdk-testpmd not found (apt-get install dpdk)" >&2; exit 1; }
+common=(--no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning "${memory[@]}")
+
+# testpmd's forwarded packets/s: the Rx-pps of both ports, summed, averaged over the periodic
+# reports after the first (which includes the start).
+testpmd_rate() {
+  local cores=$1 out
+  out="$(mktemp)"
+  timeout -s INT $((seconds + 4)) "$testpmd" -l "0-$cores" "${common[@]}" \
+    --vdev=net_null0 --vdev=net_null1 -- --forward-mode=io --nb-cores="$cores" \
+    --rxq="$cores" --txq="$cores" --total-num-mbufs=$((cores > 2 ? 262144 : 65536)) \
+    --stats-period 1 --auto-start \
+    > "$out" 2>&1 || true
+  awk '/Rx-pps:/ { sum += $2; if (++n % 2 == 0) { rates[++r] = sum; sum = 0 } }
+       END { t = 0; for (i = 2; i <= r; ++i) t += rates[i];
+             if (r > 1) printf "%.0f\n", t / (r - 1); else print 0 }' "$out"
+  rm -f "$out"
+}
+
+for workers in $workers_list; do
+  checksums="in software"
+  [[ -n "$offload" ]] && checksums="offloaded (emulated NIC)"
+  [[ -n "$receive_check" ]] && checksums+=", verified on receive"
+  echo "=== $workers worker(s), $seconds s, checksums $checksums"
+  lcores=$((workers + feeders - 1))
+  bench_out="$("$bench" --workers "$workers" --feeders "$feeders" --seconds "$seconds" $offload \
+    $receive_check \
+    -- "${common[@]}" -l "0-$lcores" 2>&1)" || { echo "$bench_out"; exit 1; }
+  echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|warning)'
+  sipline_rate="$(echo "$bench_out" | sed -n 's/^RESULT .* msgs_per_s=\([0-9]*\).*/\1/p')"
+  testpmd_pps="$(testpmd_rate "$workers")"
+  echo "testpmd io forward, $workers core(s), net_null x2: $testpmd_pps packets/s"
+  awk -v s="$sipline_rate" -v t="$testpmd_pps" -v w="$workers" 'BEGIN {
+    printf "sipline: %.0f SIP msgs/s (%.0f per worker core); testpmd: %.0f packets/s; ratio %.4f (1/%.0f)\n",
+           s, s / w, t, (t > 0 ? s / t : 0), (s > 0 ? t / s : 0) }'
+done

@@ -1,0 +1,278 @@
+#include "dataplane/dpdk_runtime.hpp"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <oneapi/tbb/global_control.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "dataplane/control_thread.hpp"
+#include "dataplane/dpdk/dpdk_sizing.hpp"
+#include "dataplane/dpdk/eal.hpp"
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/neighbor_table.hpp"
+#include "dataplane/dpdk/pools.hpp"
+#include "dataplane/dpdk/port.hpp"
+#include "dataplane/dpdk_worker.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/log.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/runtime.hpp"
+#include "dataplane/stats.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// The rings of DpdkRings, created here and freed (with whatever they still hold) at the end.
+class OwnedRings {
+ public:
+  ~OwnedRings() {
+    for (rte_ring* ring : all_) {
+      void* frame = nullptr;
+      while (rte_ring_dequeue(ring, &frame) == 0)
+        rte_pktmbuf_free(static_cast<rte_mbuf*>(frame));
+      rte_ring_free(ring);
+    }
+  }
+
+  // Many producers, one consumer; exactly `size` slots (a power of two, config/ checks it).
+  rte_ring* create(const std::string& name, unsigned size, std::string& error) {
+    rte_ring* ring = rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()),
+                                     RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    if (ring == nullptr) {
+      error = "rte_ring_create(" + name + ", " + std::to_string(size) +
+              ") failed: " + rte_strerror(rte_errno);
+      return nullptr;
+    }
+    all_.push_back(ring);
+    return ring;
+  }
+
+  DpdkRings rings;
+
+ private:
+  std::vector<rte_ring*> all_;
+};
+
+// The UDP ports of [listen] udp, once each: the ports the interface serves.
+std::vector<std::uint16_t> sip_ports(const config::Config& config) {
+  std::vector<std::uint16_t> ports;
+  for (const config::SocketAddress& address : config.listen.udp) {
+    if (std::find(ports.begin(), ports.end(), address.port) == ports.end()) {
+      ports.push_back(address.port);
+    }
+  }
+  return ports;
+}
+
+std::string listen_text(const config::Config& config) {
+  std::string text;
+  for (const config::SocketAddress& address : config.listen.udp) {
+    if (!text.empty()) text += ", ";
+    text += address.to_string();
+  }
+  return text;
+}
+
+// Everything between EAL start and EAL stop; returns the exit code.
+int run_on_eal(std::shared_ptr<const config::Config> config) {
+  const config::DpdkConfig& settings = config->dataplane.dpdk;
+  const auto workers = static_cast<std::uint16_t>(config->dataplane.workers);
+
+  std::vector<unsigned> lcores;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    lcores.push_back(lcore);
+  }
+  if (lcores.size() < workers) {
+    SIPLINE_LOG_ERROR(
+        "dataplane.workers = %u needs %u lcores (one per worker and the main lcore for the "
+        "control loop); the EAL arguments give %u: list more in -l/--lcores of dataplane.eal",
+        static_cast<unsigned>(workers), static_cast<unsigned>(workers) + 1, rte_lcore_count());
+    return kExitConfigError;
+  }
+  if (!rte_eth_dev_is_valid_port(settings.port)) {
+    SIPLINE_LOG_ERROR(
+        "dataplane.port = %u: no such DPDK port (EAL found %u; a NIC must be bound to a "
+        "DPDK driver or named with --vdev in dataplane.eal)",
+        static_cast<unsigned>(settings.port), static_cast<unsigned>(rte_eth_dev_count_avail()));
+    return kExitRuntimeError;
+  }
+  const int socket = rte_eth_dev_socket_id(settings.port);
+  const std::uint32_t ring_size = config->limits.ring_size;
+
+  // Every ring slot may hold an mbuf at once (worker inboxes and both control rings).
+  const std::uint32_t in_flight = (static_cast<std::uint32_t>(workers) + 2) * ring_size;
+  dpdk::PacketPools::Created pools = dpdk::PacketPools::create(workers, in_flight, socket);
+  if (!pools.pools) {
+    SIPLINE_LOG_ERROR("%s", pools.error.c_str());
+    return kExitRuntimeError;
+  }
+  // Declared after the pools: destroyed first, freeing what they still hold into them.
+  OwnedRings owned;
+  std::string error;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    owned.rings.inbox.push_back(owned.create("sipline_in" + std::to_string(i), ring_size, error));
+    if (!error.empty()) break;
+  }
+  if (error.empty()) owned.rings.control_frames = owned.create("sipline_ctl", ring_size, error);
+  if (error.empty()) owned.rings.registers = owned.create("sipline_reg", ring_size, error);
+  if (!error.empty()) {
+    SIPLINE_LOG_ERROR("%s", error.c_str());
+    return kExitRuntimeError;
+  }
+
+  dpdk::Port::Opened port = dpdk::Port::open(
+      dpdk::PortSettings{settings.port, workers, settings.mtu, pools.pools->packets()});
+  if (!port.port) {
+    SIPLINE_LOG_ERROR("%s", port.error.c_str());
+    return kExitRuntimeError;
+  }
+  SIPLINE_LOG_INFO("%s", port.port->describe().c_str());
+
+  const std::vector<std::uint16_t> ports = sip_ports(*config);
+  dpdk::InterfaceSettings interface_settings;
+  interface_settings.address = settings.address;
+  interface_settings.address6 = settings.address6;
+  interface_settings.gateway = settings.gateway;
+  interface_settings.mtu = settings.mtu;
+  interface_settings.sip_ports = ports;
+  const dpdk::InterfaceMade interface = dpdk::make_interface(interface_settings, port.port->mac());
+  if (!interface.ok()) {
+    SIPLINE_LOG_ERROR("%s", interface.error.c_str());
+    return kExitConfigError;
+  }
+  const std::uint64_t tsc_hz = rte_get_tsc_hz();
+  dpdk::NeighborTable neighbors(dpdk::kNeighborCapacity,
+                                dpdk::milliseconds_to_ticks(tsc_hz, dpdk::kNeighborLifetimeMs));
+
+  const auto make_net = [&](std::uint16_t lcore_index,
+                            std::uint16_t tx_queue) -> std::unique_ptr<dpdk::LcoreNet> {
+    dpdk::LcoreSettings net;
+    net.interface = &interface.value;
+    net.neighbors = &neighbors;
+    net.pool = pools.pools->packets();
+    net.indirect_pool = pools.pools->indirect();
+    net.port = port.port.get();
+    net.tx_queue = tx_queue;
+    net.offloads = port.port->tx_offloads();
+    net.lcore_index = lcore_index;
+    net.lcore_count = static_cast<std::uint16_t>(workers + 1);
+    net.tsc_hz = tsc_hz;
+    net.socket_id = socket;
+    // The owner of a datagram verifies its UDP checksum, not the lcore that received it: one
+    // trunk (one RX queue) must not load its receiving worker with every checksum.
+    net.defer_udp_checksum = lcore_index < workers;
+    dpdk::LcoreNet::Created created = dpdk::LcoreNet::create(net);
+    if (!created.value) SIPLINE_LOG_ERROR("%s", created.error.c_str());
+    return std::move(created.value);
+  };
+
+  // Threads started from here on (the store's) inherit the main lcore's CPU set. TBB sizes
+  // itself by that set: with one CPU it would allow the store's arena no thread at all, and
+  // store writes would wait for shutdown. The store needs its one thread whatever the set.
+  const tbb::global_control store_thread(tbb::global_control::max_allowed_parallelism, 2);
+  OpenedStore opened = open_store(config->registrar.store);
+  if (!opened.store) {
+    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
+    return kExitRuntimeError;
+  }
+  AsyncStore store(std::move(opened.store));
+  LocationTable location(workers);
+  if (!restore_bindings(store, location)) return kExitRuntimeError;
+  const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
+  const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  std::atomic<bool> stop{false};
+
+  DpdkWorkerShared shared;
+  shared.pipeline = context.get();
+  shared.location = &location;
+  shared.counters = counters.get();
+  shared.port = port.port.get();
+  shared.rings = &owned.rings;
+  shared.workers = workers;
+  shared.clock = TscClock::now();
+  shared.stop = &stop;
+  std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    std::unique_ptr<dpdk::LcoreNet> net = make_net(i, i);
+    if (!net) return kExitRuntimeError;
+    worker_objects.push_back(std::make_unique<DpdkWorker>(i, shared, std::move(net)));
+  }
+  std::unique_ptr<dpdk::LcoreNet> control_net = make_net(workers, port.port->control_queue());
+  if (!control_net) return kExitRuntimeError;
+
+  ControlThread control(ControlShared{nullptr, std::span(counters.get(), workers), context.get(),
+                                      &location, &store, nullptr});
+  DpdkControl::Settings duty_settings;
+  duty_settings.net = control_net.get();
+  duty_settings.rings = &owned.rings;
+  duty_settings.registers = &control.registers();
+  duty_settings.counters = &control.counters();
+  duty_settings.clock = shared.clock;
+  duty_settings.port = port.port.get();
+  for (const auto& worker : worker_objects)
+    duty_settings.workers.push_back(worker.get());
+  DpdkControl duty(std::move(duty_settings));
+  control.set_duty(&duty);
+
+  for (std::uint16_t i = 0; i < workers; ++i) {
+    const int launched =
+        rte_eal_remote_launch(&DpdkWorker::launch, worker_objects[i].get(), lcores[i]);
+    if (launched != 0) {
+      SIPLINE_LOG_ERROR("rte_eal_remote_launch(worker %u on lcore %u) failed: %s",
+                        static_cast<unsigned>(i), lcores[i], rte_strerror(-launched));
+      stop.store(true, std::memory_order_relaxed);
+      rte_eal_mp_wait_lcore();
+      return kExitRuntimeError;
+    }
+    SIPLINE_LOG_INFO("worker %u runs on lcore %u (cpu %d), TX queue %u", static_cast<unsigned>(i),
+                     lcores[i], rte_lcore_to_cpu_id(lcores[i]), static_cast<unsigned>(i));
+  }
+  SIPLINE_LOG_INFO("dpdk: udp %s on %s with %u worker lcore(s), store %s",
+                   listen_text(*config).c_str(), settings.address.to_string().c_str(),
+                   static_cast<unsigned>(workers), store.store().describe().c_str());
+  write_stderr("sipline: ready\n");
+
+  const std::string reason = control.run();
+  SIPLINE_LOG_INFO("%s: stopping", reason.c_str());
+  stop.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+  // The control lcore's last replies go out; the workers flushed theirs when they stopped.
+  duty.poll();
+  store.drain();
+  store.submit_flush();
+  store.drain();
+  control.report_store_errors();
+  write_stderr(control.counters_text());
+  // Teardown order: lcore state (its held frames back to the pools), then the port, the
+  // rings (drained by OwnedRings), the pools, all before EAL stops.
+  control.set_duty(nullptr);
+  worker_objects.clear();
+  control_net.reset();
+  port.port.reset();
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_dpdk_proxy(std::shared_ptr<const config::Config> config) {
+  const dpdk::EalStart started = dpdk::start_eal(config->dataplane.dpdk.eal);
+  if (!started.ok()) {
+    SIPLINE_LOG_ERROR("dpdk: %s", started.error.c_str());
+    return kExitRuntimeError;
+  }
+  const int code = run_on_eal(std::move(config));
+  dpdk::stop_eal();
+  return code;
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,368 @@
+#include "dataplane/dpdk_worker.hpp"
+
+#include <netinet/in.h>
+#include <rte_cycles.h>
+#include <rte_prefetch.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "dataplane/log.hpp"
+#include "sip/call_id_scan.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::size_t kOutputSize = dpdk::kScratchSize;
+
+// The control ring's consumer answers what it dequeues; what a burst enqueue could not place
+// is freed by the producer.
+std::uint16_t enqueue_burst(rte_ring* ring, rte_mbuf** frames, std::uint16_t count) {
+  return static_cast<std::uint16_t>(
+      rte_ring_enqueue_burst(ring, reinterpret_cast<void* const*>(frames), count, nullptr));
+}
+
+std::uint16_t dequeue_burst(rte_ring* ring, rte_mbuf** frames, std::uint16_t count) {
+  return static_cast<std::uint16_t>(
+      rte_ring_dequeue_burst(ring, reinterpret_cast<void**>(frames), count, nullptr));
+}
+
+}  // namespace
+
+TscClock TscClock::now() {
+  TscClock clock;
+  clock.hz = rte_get_tsc_hz();
+  clock.tsc_at_start = rte_rdtsc();
+  clock.unix_at_start = static_cast<std::int64_t>(std::time(nullptr));
+  return clock;
+}
+
+ListenIndex::ListenIndex(const std::vector<PeerAddress>& listen) {
+  for (const PeerAddress& address : listen) {
+    if (count_ == entries_.size()) break;
+    entries_[count_++] = Entry{address.is_ipv6(), address.port()};
+  }
+}
+
+int ListenIndex::find(bool ipv6, std::uint16_t port) const {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (entries_[i].port == port && entries_[i].ipv6 == ipv6) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint) {
+  PeerAddress peer;
+  peer.storage = dpdk::sockaddr_from_endpoint(endpoint);
+  peer.length = dpdk::is_ipv6(endpoint.address) ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return peer;
+}
+
+std::optional<dpdk::Endpoint> endpoint_from_peer(const PeerAddress& peer) {
+  return dpdk::endpoint_from_sockaddr(peer.storage);
+}
+
+// --- DpdkWorker -----------------------------------------------------------------------------
+
+DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
+                       std::unique_ptr<dpdk::LcoreNet> net)
+    : index_(index),
+      shared_(shared),
+      counters_(shared.counters[index]),
+      net_(std::move(net)),
+      pipeline_(*shared.pipeline, index),
+      listen_(shared.pipeline->listen),
+      hand_offs_(shared.workers),
+      output_(std::make_unique<char[]>(kOutputSize)) {
+  if (shared.port != nullptr) rx_queue_count_ = shared.port->rx_queues_of(index, rx_queues_);
+}
+
+DpdkWorker::~DpdkWorker() {
+  for (Staged& staged : hand_offs_) {
+    rte_pktmbuf_free_bulk(staged.frames.data(), staged.count);
+  }
+  rte_pktmbuf_free_bulk(to_control_.frames.data(), to_control_.count);
+}
+
+int DpdkWorker::launch(void* worker) {
+  static_cast<DpdkWorker*>(worker)->run();
+  return 0;
+}
+
+void DpdkWorker::run() {
+  // One TSC read per iteration: the end of one is the start (and `now`) of the next.
+  std::uint64_t now = rte_rdtsc();
+  while (!shared_.stop->load(std::memory_order_relaxed)) {
+    const bool worked = poll_once(now);
+    const std::uint64_t end = rte_rdtsc();
+    if (worked) load_.busy_cycles.add(end - now);
+    load_.total_cycles.add(end - now);
+    now = end;
+  }
+  net_->flush();
+  // A stopped worker holds no view into the location table.
+  shared_.location->offline(index_);
+}
+
+bool DpdkWorker::poll_once(std::uint64_t now) {
+  if (now >= next_second_) {
+    // A division per second rather than per iteration.
+    unix_now_ = shared_.clock.unix_seconds(now);
+    next_second_ = shared_.clock.tsc_of(unix_now_ + 1);
+  }
+  bool worked = false;
+  for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
+    std::array<rte_mbuf*, dpdk::kBurst> burst;
+    const std::uint16_t count = shared_.port->receive(rx_queues_[i], burst);
+    if (count != 0) {
+      receive_frames({burst.data(), count}, now);
+      worked = true;
+    }
+  }
+  worked |= take_handed_in(now);
+  net_->poll(now);
+  shared_.location->quiescent(index_);
+  return worked;
+}
+
+void DpdkWorker::receive_frames(std::span<rte_mbuf*> frames, std::uint64_t now) {
+  // The next frame's first line (Ethernet, IP, UDP headers) is fetched while this one is
+  // classified, as l3fwd does.
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (i + 1 < frames.size()) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], const void*));
+    accept(frames[i], now);
+  }
+  flush_all();
+}
+
+void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
+  const dpdk::LcoreNet::Received received = net_->receive(frame, now);
+  switch (received.verdict) {
+    case dpdk::LcoreNet::Verdict::Consumed:
+      return;
+    case dpdk::LcoreNet::Verdict::Control:
+      stage(to_control_, shared_.rings->control_frames, received.frame, true);
+      return;
+    case dpdk::LcoreNet::Verdict::Sip:
+      break;
+  }
+  counters_.received.add();
+  const dpdk::Datagram datagram = dpdk::read_datagram(received.frame, net_->scratch());
+  const std::string_view call_id = sip::scan_call_id(datagram.payload);
+  // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
+  const std::size_t owner =
+      call_id.empty() ? index_
+                      : sip::owner_of(call_id, static_cast<std::uint32_t>(shared_.workers));
+  if (owner == index_) {
+    process(received.frame, datagram, now);
+    return;
+  }
+  stage(hand_offs_[owner], shared_.rings->inbox[owner], received.frame, false);
+}
+
+void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now) {
+  // The receiving lcore left the UDP checksum to the owner (LcoreSettings::defer_udp_checksum).
+  if (!net_->verify_udp_checksum(frame)) {
+    rte_pktmbuf_free(frame);
+    return;
+  }
+  const bool ipv6 = dpdk::is_ipv6(datagram.destination.address);
+  const int socket = listen_.find(ipv6, datagram.destination.port);
+  const Inbound in{datagram.payload, peer_from_endpoint(datagram.source),
+                   static_cast<std::uint8_t>(socket < 0 ? 0 : socket)};
+  dpdk::PayloadBuffer buffer = net_->allocate_payload();
+  const Outcome outcome =
+      pipeline_.process(in, unix_now_, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
+  switch (outcome.verdict) {
+    case Verdict::Send:
+      send(outcome, buffer, now);
+      rte_pktmbuf_free(frame);
+      return;
+    case Verdict::Drop:
+      counters_.count_drop(outcome.drop);
+      break;
+    case Verdict::Absorbed:
+      counters_.acks_absorbed.add();
+      break;
+    case Verdict::ToControl: {
+      rte_pktmbuf_free(buffer.mbuf);
+      rte_mbuf* frames[1] = {frame};
+      if (enqueue_burst(shared_.rings->registers, frames, 1) == 1) {
+        counters_.to_control.add();
+        return;  // the control lcore frees it
+      }
+      counters_.count_drop(DropReason::ControlFull);
+      if (!logged_control_full_) {
+        logged_control_full_ = true;
+        SIPLINE_LOG_WARN(
+            "worker %u: REGISTER ring to the control lcore is full; dropping REGISTERs "
+            "(counted as drop_control_full)",
+            index_);
+      }
+      rte_pktmbuf_free(frame);
+      return;
+    }
+  }
+  rte_pktmbuf_free(buffer.mbuf);
+  rte_pktmbuf_free(frame);
+}
+
+void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now) {
+  const std::optional<dpdk::Endpoint> to = endpoint_from_peer(outcome.destination);
+  const std::uint16_t source_port = listen_.port(outcome.socket);
+  dpdk::SendResult result;
+  if (!to) {
+    rte_pktmbuf_free(buffer.mbuf);
+  } else if (outcome.in_fallback) {
+    rte_pktmbuf_free(buffer.mbuf);
+    result = net_->send({output_.get(), outcome.size}, source_port, *to, now);
+  } else {
+    result = net_->send_payload(buffer, outcome.size, source_port, *to, now);
+  }
+  if (result.status == dpdk::SendStatus::Dropped) {
+    // Why is counted by the packet layer (no buffer, unroutable, pending queue full, ...).
+    counters_.count_drop(DropReason::SendFailed);
+    return;
+  }
+  switch (outcome.kind) {
+    case SendKind::ForwardedRequest:
+      counters_.forwarded_requests.add();
+      break;
+    case SendKind::ForwardedResponse:
+      counters_.forwarded_responses.add();
+      break;
+    case SendKind::LocalResponse:
+      counters_.count_local(outcome.code);
+      break;
+  }
+}
+
+void DpdkWorker::stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control) {
+  staged.frames[staged.count++] = frame;
+  if (staged.count == staged.frames.size()) flush(staged, ring, control);
+}
+
+void DpdkWorker::flush(Staged& staged, rte_ring* ring, bool control) {
+  if (staged.count == 0) return;
+  const std::uint16_t accepted = enqueue_burst(ring, staged.frames.data(), staged.count);
+  const std::uint16_t refused = staged.count - accepted;
+  if (refused != 0) rte_pktmbuf_free_bulk(staged.frames.data() + accepted, refused);
+  if (control) {
+    if (refused != 0) {
+      net_->counters().drop(dpdk::NetDrop::ControlRingFull, refused);
+      if (!logged_control_full_) {
+        logged_control_full_ = true;
+        SIPLINE_LOG_WARN(
+            "worker %u: ring to the control lcore is full; dropping ARP/ICMP/ND frames "
+            "(counted as drop_control_ring_full)",
+            index_);
+      }
+    }
+  } else {
+    counters_.handed_off.add(accepted);
+    for (std::uint16_t i = 0; i < refused; ++i)
+      counters_.count_drop(DropReason::RingFull);
+    if (refused != 0 && !logged_ring_full_) {
+      logged_ring_full_ = true;
+      SIPLINE_LOG_WARN(
+          "worker %u: a hand-off ring is full (%u slots); dropping datagrams (counted as "
+          "drop_ring_full)",
+          index_, rte_ring_get_capacity(ring));
+    }
+  }
+  staged.count = 0;
+}
+
+void DpdkWorker::flush_all() {
+  for (std::size_t owner = 0; owner < hand_offs_.size(); ++owner) {
+    flush(hand_offs_[owner], shared_.rings->inbox[owner], false);
+  }
+  flush(to_control_, shared_.rings->control_frames, true);
+}
+
+bool DpdkWorker::take_handed_in(std::uint64_t now) {
+  if (shared_.workers == 1) return false;
+  std::array<rte_mbuf*, dpdk::kBurst> frames;
+  const std::uint16_t count =
+      dequeue_burst(shared_.rings->inbox[index_], frames.data(), dpdk::kBurst);
+  for (std::uint16_t i = 0; i < count; ++i) {
+    if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], const void*));
+    counters_.handed_in.add();
+    // Marked by the receiving lcore's LcoreNet::receive: the parts are found without parsing.
+    process(frames[i], dpdk::read_datagram(frames[i], net_->scratch()), now);
+  }
+  return count != 0;
+}
+
+// --- DpdkControl ----------------------------------------------------------------------------
+
+DpdkControl::DpdkControl(Settings settings)
+    : settings_(std::move(settings)), output_(std::make_unique<char[]>(kOutputSize)) {}
+
+std::size_t DpdkControl::poll() {
+  const std::uint64_t now = rte_rdtsc();
+  dpdk::LcoreNet& net = *settings_.net;
+  std::array<rte_mbuf*, dpdk::kBurst> frames;
+  std::size_t handled = 0;
+  std::uint16_t count = dequeue_burst(settings_.rings->control_frames, frames.data(), dpdk::kBurst);
+  for (std::uint16_t i = 0; i < count; ++i)
+    net.answer(frames[i], now);
+  handled += count;
+  count = dequeue_burst(settings_.rings->registers, frames.data(), dpdk::kBurst);
+  for (std::uint16_t i = 0; i < count; ++i)
+    answer_register(frames[i], now);
+  handled += count;
+  net.poll(now);
+  return handled;
+}
+
+void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
+  dpdk::LcoreNet& net = *settings_.net;
+  const dpdk::Datagram datagram = dpdk::read_datagram(frame, net.scratch());
+  const RegisterService::Reply reply =
+      settings_.registers->handle(datagram.payload, peer_from_endpoint(datagram.source),
+                                  settings_.clock.unix_seconds(now), {output_.get(), kOutputSize});
+  const std::uint16_t source_port = datagram.destination.port;
+  rte_pktmbuf_free(frame);
+  if (!reply.ok) return;
+  const std::optional<dpdk::Endpoint> to = endpoint_from_peer(reply.destination);
+  if (!to) return;
+  const dpdk::SendResult sent = net.send({output_.get(), reply.size}, source_port, *to, now);
+  if (sent.status == dpdk::SendStatus::Dropped) {
+    settings_.counters->dropped_no_buffer.add();  // why: the control line of the net counters
+    return;
+  }
+  settings_.counters->responses.add();
+}
+
+std::string DpdkControl::counters_text() const {
+  std::string text;
+  for (const DpdkWorker* worker : settings_.workers) {
+    std::string name = "net worker " + std::to_string(worker->index());
+    text += dpdk::format_net_counters(name, worker->net().counters());
+    const std::uint64_t total = worker->load().total_cycles.read();
+    const std::uint64_t busy = worker->load().busy_cycles.read();
+    if (total != 0) {
+      // Replace the newline with the load field: the share of cycles spent on iterations that
+      // found work (a busy-polling lcore is always at 100% CPU).
+      text.pop_back();
+      text += " load_percent=" + std::to_string(busy * 100 / total) + "\n";
+    }
+  }
+  text += dpdk::format_net_counters("net control", settings_.net->counters());
+  if (settings_.port != nullptr) {
+    rte_eth_stats stats{};
+    if (rte_eth_stats_get(settings_.port->id(), &stats) == 0) {
+      text += "port " + std::to_string(settings_.port->id()) +
+              ": ipackets=" + std::to_string(stats.ipackets) +
+              " opackets=" + std::to_string(stats.opackets) +
+              " imissed=" + std::to_string(stats.imissed) +
+              " ierrors=" + std::to_string(stats.ierrors) +
+              " oerrors=" + std::to_string(stats.oerrors) +
+              " rx_nombuf=" + std::to_string(stats.rx_nombuf) + "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,198 @@
+// The DPDK worker lcore (io = "dpdk", DESIGN.md §1 and §5): the same Pipeline as the socket
+// worker, fed from a NIC RX queue instead of a socket.
+//
+// One loop iteration (busy-poll: the lcore never sleeps, never blocks, never makes a syscall,
+// never touches the heap):
+//   1. rx burst from RX queue i; each frame through LcoreNet::receive (classify, checksums,
+//      reassembly): SIP datagram → scan its Call-ID → owner = hash(Call-ID) mod N. Owned
+//      here: processed at once; owned by worker j: staged for j's inbox ring. ARP / ICMP /
+//      ND: staged for the control lcore's ring.
+//   2. the staged frames go out in one burst enqueue per ring (a full ring frees the frames
+//      and counts them: drop_ring_full, control_ring_full);
+//   3. a burst of frames other workers handed to us is processed;
+//   4. LcoreNet::poll: parked datagrams, reassembly timeouts, one TX burst on TX queue i;
+//   5. a quiescent state for the location table (no ContactsView outlives the iteration).
+//
+// Buffers ("zero copy in, one copy out", DESIGN.md §3): the pipeline parses the UDP payload
+// where it lies in the mbuf (a reassembled chain is first copied into the lcore's 64 KiB
+// scratch: the only copy in, and only for datagrams that arrived in fragments). Hand-offs
+// move the mbuf pointer, never the bytes. The forwarded message or local response is
+// written once, straight into the data room of a fresh mbuf (up to ~1.9 KB); a larger one is
+// written into the lcore's 64 KiB output buffer and copied into an mbuf chain by
+// LcoreNet::send (a second copy out, only for messages that do not fit one mbuf).
+//
+// REGISTERs for our domains go to the control lcore's register ring as they arrived; the
+// control lcore answers them from its own TX queue.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/control_thread.hpp"
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/net_counters.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/stats.hpp"
+
+namespace sipline::dataplane {
+
+// The rings between DPDK lcores, created once by the runtime (dpdk_runtime.cpp). Every ring
+// has many producers and one consumer (burst API, RING_F_SC_DEQ): N rings for N workers
+// instead of N² pairs, and one compare-and-swap per burst on the producer side.
+struct DpdkRings {
+  std::vector<rte_ring*> inbox;        // inbox[j]: datagrams whose Call-ID worker j owns
+  rte_ring* control_frames = nullptr;  // ARP, ICMP echo, ND: for the control lcore
+  rte_ring* registers = nullptr;       // REGISTERs for our domains: for the control lcore
+};
+
+// Unix seconds from the TSC, so a worker reads no clock through the kernel.
+struct TscClock {
+  std::uint64_t hz = 0;
+  std::uint64_t tsc_at_start = 0;
+  std::int64_t unix_at_start = 0;
+
+  static TscClock now();
+  std::int64_t unix_seconds(std::uint64_t tsc) const {
+    return unix_at_start + static_cast<std::int64_t>((tsc - tsc_at_start) / hz);
+  }
+  // The first TSC value of unix second `second` (>= unix_at_start).
+  std::uint64_t tsc_of(std::int64_t second) const {
+    return tsc_at_start + static_cast<std::uint64_t>(second - unix_at_start) * hz;
+  }
+};
+
+// Where the listen addresses' SIP ports map to PipelineContext::listen indices: a datagram's
+// destination (our address and port) → the "socket" index the pipeline works with.
+class ListenIndex {
+ public:
+  explicit ListenIndex(const std::vector<PeerAddress>& listen);
+  // -1 when no listen address has this family and port.
+  int find(bool ipv6, std::uint16_t port) const;
+  std::uint16_t port(std::size_t socket) const { return entries_[socket].port; }
+
+ private:
+  struct Entry {
+    bool ipv6 = false;
+    std::uint16_t port = 0;
+  };
+  std::array<Entry, kMaxListenSockets> entries_{};
+  std::size_t count_ = 0;
+};
+
+// Conversions between the packet layer's endpoints and the pipeline's socket addresses.
+PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint);
+std::optional<dpdk::Endpoint> endpoint_from_peer(const PeerAddress& peer);
+
+struct DpdkWorkerShared {
+  const PipelineContext* pipeline = nullptr;
+  LocationTable* location = nullptr;
+  WorkerCounters* counters = nullptr;  // one per worker
+  dpdk::Port* port = nullptr;          // null: frames are fed and taken by hand (tests)
+  const DpdkRings* rings = nullptr;
+  std::uint16_t workers = 1;
+  TscClock clock;
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// How busy a worker's core is: TSC cycles of iterations that found work, and of all of them.
+// Written by the worker (one writer), read by the control lcore.
+struct alignas(64) LcoreLoad {
+  dpdk::NetCounter busy_cycles;
+  dpdk::NetCounter total_cycles;
+};
+
+// Everything one worker lcore owns, in one cache-aligned object.
+class alignas(64) DpdkWorker {
+ public:
+  // `net` is this lcore's packet layer (its TX queue = RX queue = `index`).
+  DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
+             std::unique_ptr<dpdk::LcoreNet> net);
+  ~DpdkWorker();
+  DpdkWorker(const DpdkWorker&) = delete;
+  DpdkWorker& operator=(const DpdkWorker&) = delete;
+
+  // The lcore body: busy-polls until *shared.stop, then goes offline for the location table.
+  void run();
+  // rte_eal_remote_launch entry point; `worker` is a DpdkWorker*.
+  static int launch(void* worker);
+
+  // One iteration with `now` = rte_rdtsc(); returns whether it found work. Public so that
+  // tests and the benchmark can drive a worker step by step.
+  bool poll_once(std::uint64_t now);
+  // Processes frames as if received on this worker's RX queue (tests and the benchmark
+  // without a port); the frames are consumed.
+  void receive_frames(std::span<rte_mbuf*> frames, std::uint64_t now);
+
+  std::uint16_t index() const { return index_; }
+  dpdk::LcoreNet& net() { return *net_; }
+  const dpdk::LcoreNet& net() const { return *net_; }
+  const LcoreLoad& load() const { return load_; }
+
+ private:
+  struct Staged {
+    std::array<rte_mbuf*, dpdk::kBurst> frames{};
+    std::uint16_t count = 0;
+  };
+
+  void accept(rte_mbuf* frame, std::uint64_t now);
+  void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
+  void send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now);
+  void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control);
+  void flush(Staged& staged, rte_ring* ring, bool control);
+  void flush_all();
+  bool take_handed_in(std::uint64_t now);
+
+  std::uint16_t index_;
+  DpdkWorkerShared shared_;
+  WorkerCounters& counters_;
+  std::unique_ptr<dpdk::LcoreNet> net_;
+  Pipeline pipeline_;
+  ListenIndex listen_;
+  std::array<std::uint16_t, 4> rx_queues_{};  // Port::rx_queues_of
+  std::uint16_t rx_queue_count_ = 0;
+  std::int64_t unix_now_ = 0;       // this iteration's wall clock, for the pipeline
+  std::uint64_t next_second_ = 0;   // TSC at which unix_now_ moves on
+  std::vector<Staged> hand_offs_;   // per owner
+  Staged to_control_;               // ARP / ICMP / ND frames
+  std::unique_ptr<char[]> output_;  // 64 KiB: messages that do not fit one mbuf
+  LcoreLoad load_;
+  bool logged_ring_full_ = false;
+  bool logged_control_full_ = false;
+};
+
+// The control lcore's share of DPDK mode, run by the ControlThread's loop on the EAL main
+// lcore: answers ARP / ICMP echo / ND (the neighbour table's single writer), handles the
+// REGISTERs the workers pass (RegisterService: the same registrar as socket mode) and sends
+// the answers from its own TX queue, and prints the packet layer's counters.
+class DpdkControl final : public ControlDuty {
+ public:
+  struct Settings {
+    dpdk::LcoreNet* net = nullptr;  // the control lcore's packet layer
+    const DpdkRings* rings = nullptr;
+    RegisterService* registers = nullptr;
+    ControlCounters* counters = nullptr;
+    TscClock clock;
+    std::vector<const DpdkWorker*> workers;  // for their counter lines
+    const dpdk::Port* port = nullptr;        // null in tests
+  };
+  explicit DpdkControl(Settings settings);
+
+  std::size_t poll() override;
+  std::string counters_text() const override;
+
+ private:
+  void answer_register(rte_mbuf* frame, std::uint64_t now);
+
+  Settings settings_;
+  std::unique_ptr<char[]> output_;  // 64 KiB: the REGISTER answer before it is framed
+};
+
+}  // namespace sipline::dataplane

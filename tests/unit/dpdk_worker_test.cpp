@@ -1,0 +1,484 @@
+// The DPDK workers and the control lcore's duty on a real ethdev without a NIC: a net_ring
+// port (rte_eth_from_rings) whose RX rings the test fills with frames written byte by byte
+// and whose TX rings it reads back, so every assertion is on the exact bytes a NIC would put
+// on the wire. Two workers (RX/TX queues 0 and 1) and the control lcore (TX queue 2), driven
+// step by step from the test thread.
+#include <gtest/gtest.h>
+#include <rte_cycles.h>
+#include <rte_eth_ring.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/control_thread.hpp"
+#include "dataplane/dpdk/dpdk_sizing.hpp"
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/pools.hpp"
+#include "dataplane/dpdk/port.hpp"
+#include "dataplane/dpdk_worker.hpp"
+#include "dataplane/location_store.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+#include "sip/call_id_scan.hpp"
+#include "sip/message.hpp"
+#include "tests/unit/dpdk_test_support.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+using namespace dpdk::testing;  // NOLINT: the test support vocabulary
+using dpdk::Interface;
+
+[[maybe_unused]] ::testing::Environment* const kEal =
+    ::testing::AddGlobalTestEnvironment(new dpdk::testing::EalEnvironment("dpdk_worker"));
+
+constexpr std::uint16_t kWorkers = 2;
+constexpr std::uint16_t kNextHopPort = 5070;
+const rte_ether_addr kNextHopMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x03}};
+const std::uint8_t kNextHopIp[4] = {10, 99, 0, 3};
+
+constexpr const char* kConfig = R"toml(
+[listen]
+udp = ["10.99.0.1:5060"]
+[dataplane]
+io = "dpdk"
+workers = 2
+eal = ["--no-pci"]
+port = 0
+address = "10.99.0.1/24"
+[domain]
+names = ["sipline.test", "10.99.0.1"]
+[registrar]
+store = "memory"
+auth = false
+[[users]]
+user = "1002"
+password = "pw-1002"
+[[routes]]
+name = "trunk"
+user_prefix = "7"
+action = "forward"
+target = "sip:10.99.0.3:5070"
+)toml";
+
+// The port, its rings and the pools: EAL objects live as long as the process, so they are
+// made once for the whole program.
+struct RingPort {
+  std::array<rte_ring*, kWorkers> rx{};
+  std::array<rte_ring*, kWorkers + 1> tx{};
+  std::unique_ptr<dpdk::PacketPools> pools;
+  std::unique_ptr<dpdk::Port> port;
+
+  static RingPort& get() {
+    static RingPort* instance = make();
+    return *instance;
+  }
+
+ private:
+  static RingPort* make() {
+    auto* made = new RingPort();
+    for (std::size_t i = 0; i < made->rx.size(); ++i) {
+      made->rx[i] = rte_ring_create(("wt_rx" + std::to_string(i)).c_str(), 1024, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    }
+    for (std::size_t i = 0; i < made->tx.size(); ++i) {
+      made->tx[i] = rte_ring_create(("wt_tx" + std::to_string(i)).c_str(), 1024, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    }
+    const int port_id = rte_eth_from_rings("wt_ring", made->rx.data(), kWorkers, made->tx.data(),
+                                           kWorkers + 1, SOCKET_ID_ANY);
+    EXPECT_GE(port_id, 0);
+    auto pools = dpdk::PacketPools::create(kWorkers, 3 * 64, SOCKET_ID_ANY, "wt");
+    EXPECT_TRUE(pools.pools) << pools.error;
+    made->pools = std::move(pools.pools);
+    auto opened = dpdk::Port::open(dpdk::PortSettings{static_cast<std::uint16_t>(port_id), kWorkers,
+                                                      1500, made->pools->packets()});
+    EXPECT_TRUE(opened.port) << opened.error;
+    made->port = std::move(opened.port);
+    return made;
+  }
+};
+
+rte_ring* make_ring(const std::string& name) {
+  static int serial = 0;
+  return rte_ring_create((name + std::to_string(serial++)).c_str(), 64, SOCKET_ID_ANY,
+                         RING_F_SC_DEQ | RING_F_EXACT_SZ);
+}
+
+// A Call-ID that worker `owner` of kWorkers owns.
+std::string call_id_owned_by(std::size_t owner, const std::string& stem) {
+  for (int i = 0;; ++i) {
+    const std::string call_id = stem + "-" + std::to_string(i) + "@10.99.0.2";
+    if (sip::owner_of(call_id, kWorkers) == owner) return call_id;
+  }
+}
+
+std::string invite(const std::string& call_id, const std::string& extra = {}) {
+  return "INVITE sip:7000@10.99.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@sipline.test>;tag=from-1\r\n"
+         "To: <sip:7000@10.99.0.1>\r\n"
+         "Call-ID: " +
+         call_id +
+         "\r\n"
+         "CSeq: 1 INVITE\r\n" +
+         extra + "Content-Length: 0\r\n\r\n";
+}
+
+// The UDP payload of an unfragmented IPv4 frame.
+std::string payload_of(const Bytes& frame) {
+  return std::string(frame.begin() + 14 + 20 + 8, frame.end());
+}
+
+class DpdkWorkerTest : public ::testing::Test {
+ protected:
+  DpdkWorkerTest()
+      : world_(RingPort::get()),
+        neighbors_(64, 3600 * rte_get_tsc_hz()),
+        location_(kWorkers),
+        store_(std::make_unique<MemoryStore>()),
+        counters_(new WorkerCounters[kWorkers]) {
+    const config::LoadResult loaded = config::load_config_text(kConfig, "dpdk_worker_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    interface_ = make_test_interface();
+    neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+    neighbors_.add_static(ip4(kNextHopIp), kNextHopMac);
+    for (std::uint16_t i = 0; i < kWorkers; ++i)
+      rings_.inbox.push_back(make_ring("wt_in"));
+    rings_.control_frames = make_ring("wt_ctl");
+    rings_.registers = make_ring("wt_reg");
+    drain_tx();
+
+    DpdkWorkerShared shared;
+    shared.pipeline = context_.get();
+    shared.location = &location_;
+    shared.counters = counters_.get();
+    shared.port = world_.port.get();
+    shared.rings = &rings_;
+    shared.workers = kWorkers;
+    shared.clock = TscClock::now();
+    shared.stop = &stop_;
+    for (std::uint16_t i = 0; i < kWorkers; ++i) {
+      workers_.push_back(std::make_unique<DpdkWorker>(i, shared, make_net(i, i)));
+    }
+    control_net_ = make_net(kWorkers, world_.port->control_queue());
+    registers_ = std::make_unique<RegisterService>(*context_, location_, store_, control_counters_);
+    DpdkControl::Settings settings;
+    settings.net = control_net_.get();
+    settings.rings = &rings_;
+    settings.registers = registers_.get();
+    settings.counters = &control_counters_;
+    settings.clock = shared.clock;
+    settings.workers = {workers_[0].get(), workers_[1].get()};
+    control_ = std::make_unique<DpdkControl>(std::move(settings));
+  }
+
+  ~DpdkWorkerTest() override {
+    control_.reset();
+    workers_.clear();
+    control_net_.reset();
+    for (rte_ring* ring : rings_.inbox)
+      rte_ring_free(ring);
+    rte_ring_free(rings_.control_frames);
+    rte_ring_free(rings_.registers);
+    drain_tx();
+  }
+
+  std::unique_ptr<dpdk::LcoreNet> make_net(std::uint16_t lcore, std::uint16_t tx_queue) {
+    dpdk::LcoreSettings settings;
+    settings.interface = &interface_;
+    settings.neighbors = &neighbors_;
+    settings.pool = world_.pools->packets();
+    settings.indirect_pool = world_.pools->indirect();
+    settings.port = world_.port.get();
+    settings.tx_queue = tx_queue;
+    settings.offloads = world_.port->tx_offloads();
+    settings.lcore_index = lcore;
+    settings.lcore_count = kWorkers + 1;
+    settings.tsc_hz = rte_get_tsc_hz();
+    settings.defer_udp_checksum = lcore < kWorkers;  // as the runtime sets it
+    auto created = dpdk::LcoreNet::create(settings);
+    EXPECT_TRUE(created.value) << created.error;
+    return std::move(created.value);
+  }
+
+  // Puts frames on RX queue `queue` as the NIC would.
+  void arrive(std::uint16_t queue, const std::vector<Bytes>& frames) {
+    for (const Bytes& bytes : frames) {
+      rte_mbuf* frame = to_mbuf(bytes);
+      ASSERT_NE(frame, nullptr);
+      ASSERT_EQ(rte_ring_enqueue(world_.rx[queue], frame), 0);
+    }
+  }
+  void arrive(std::uint16_t queue, const Bytes& frame) { arrive(queue, std::vector<Bytes>{frame}); }
+
+  // What left on TX queue `queue`, as mbufs (freed by the caller) or bytes.
+  std::vector<rte_mbuf*> sent_mbufs(std::uint16_t queue) {
+    std::vector<rte_mbuf*> frames;
+    void* frame = nullptr;
+    while (rte_ring_dequeue(world_.tx[queue], &frame) == 0)
+      frames.push_back(static_cast<rte_mbuf*>(frame));
+    return frames;
+  }
+  std::vector<Bytes> sent(std::uint16_t queue) {
+    std::vector<Bytes> frames;
+    for (rte_mbuf* frame : sent_mbufs(queue)) {
+      frames.push_back(bytes_of(frame));
+      rte_pktmbuf_free(frame);
+    }
+    return frames;
+  }
+  void drain_tx() {
+    for (std::uint16_t queue = 0; queue <= kWorkers; ++queue)
+      sent(queue);
+  }
+
+  void step(std::uint16_t worker) { workers_[worker]->poll_once(rte_rdtsc()); }
+
+  // The forwarded INVITE the pipeline writes for `request` (our Via with its §16.11 branch,
+  // the sender's Via stamped with received/rport, Max-Forwards decremented).
+  std::string forwarded_invite(const std::string& request) const {
+    const sip::Message parsed = sip::parse_message(request);
+    const sip::Branch branch = sip::stateless_branch(parsed, context_->identity.branch_key);
+    std::string expected = request;
+    const std::string old_via = "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n";
+    expected.replace(expected.find(old_via), old_via.size(),
+                     "Via: SIP/2.0/UDP 10.99.0.1:5060;branch=" + std::string(branch.view()) +
+                         ";rport\r\n"
+                         "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport=5062;"
+                         "received=10.99.0.2\r\n");
+    expected.replace(expected.find("Max-Forwards: 70"), 16, "Max-Forwards: 69");
+    return expected;
+  }
+
+  RingPort& world_;
+  Interface interface_;
+  dpdk::NeighborTable neighbors_;
+  LocationTable location_;
+  AsyncStore store_;
+  std::unique_ptr<PipelineContext> context_;
+  std::unique_ptr<WorkerCounters[]> counters_;
+  ControlCounters control_counters_;
+  DpdkRings rings_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::unique_ptr<DpdkWorker>> workers_;
+  std::unique_ptr<dpdk::LcoreNet> control_net_;
+  std::unique_ptr<RegisterService> registers_;
+  std::unique_ptr<DpdkControl> control_;
+};
+
+TEST_F(DpdkWorkerTest, InviteIsForwardedWithOurViaAndCorrectChecksums) {
+  const std::string request = invite(call_id_owned_by(0, "fwd"));
+  arrive(0, sip_frame_v4(request));
+  step(0);
+
+  const std::vector<Bytes> frames = sent(0);
+  ASSERT_EQ(frames.size(), 1u);
+  const std::string expected_payload = forwarded_invite(request);
+  ASSERT_EQ(payload_of(frames[0]), expected_payload);
+  // The whole frame as the test support writes it from the RFCs: Ethernet to the next hop's
+  // MAC, IPv4 header with its checksum, UDP 5060 → 5070 with the checksum over the
+  // pseudo-header. Only the IP identification is the sender's choice (RFC 7739).
+  const std::uint16_t id = get16(frames[0], 14 + 4);
+  const Bytes expected =
+      ethernet(kNextHopMac, kOurMac, 0x0800,
+               ipv4(kOurIp, kNextHopIp, 17,
+                    udp(kOurIp, kNextHopIp, kSipPort, kNextHopPort, expected_payload), id));
+  EXPECT_EQ(frames[0], expected);
+  EXPECT_EQ(internet_checksum(std::span(frames[0]).subspan(14, 20)), 0);
+  EXPECT_EQ(counters_[0].received.read(), 1u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 1u);
+  EXPECT_EQ(counters_[0].handed_off.read(), 0u);
+  EXPECT_EQ(workers_[0]->net().counters().tx_frames.read(), 1u);
+}
+
+TEST_F(DpdkWorkerTest, ResponseForAnotherWorkersCallIsHandedOffAndSentByTheOwner) {
+  const std::string call_id = call_id_owned_by(1, "handoff");
+  const std::string request = invite(call_id);
+  // The INVITE arrives on worker 0's queue (one 5-tuple: RSS cannot spread it) and is
+  // handed to worker 1, which owns the call and forwards it from its own TX queue.
+  arrive(0, sip_frame_v4(request));
+  step(0);
+  EXPECT_TRUE(sent(0).empty());
+  EXPECT_EQ(counters_[0].handed_off.read(), 1u);
+  step(1);
+  const std::vector<Bytes> forwarded = sent(1);
+  ASSERT_EQ(forwarded.size(), 1u);
+  const std::string forwarded_text = payload_of(forwarded[0]);
+  ASSERT_EQ(forwarded_text, forwarded_invite(request));
+  EXPECT_EQ(counters_[1].handed_in.read(), 1u);
+
+  // The callee answers with both Vias (RFC 3261 §8.2.6.2); the 200 also arrives on queue 0.
+  const sip::Message parsed = sip::parse_message(forwarded_text);
+  const sip::Branch branch =
+      sip::stateless_branch(sip::parse_message(request), context_->identity.branch_key);
+  const std::string response =
+      "SIP/2.0 200 OK\r\n"
+      "Via: SIP/2.0/UDP 10.99.0.1:5060;branch=" +
+      std::string(branch.view()) +
+      ";rport\r\n"
+      "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport=5062;received=10.99.0.2\r\n"
+      "From: <sip:1001@sipline.test>;tag=from-1\r\n"
+      "To: <sip:7000@10.99.0.1>;tag=callee-1\r\n"
+      "Call-ID: " +
+      call_id +
+      "\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Contact: <sip:7000@10.99.0.3:5070>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  ASSERT_TRUE(parsed.ok());
+  const Bytes segment = udp(kNextHopIp, kOurIp, kNextHopPort, kSipPort, response);
+  arrive(0, ethernet(kOurMac, kNextHopMac, 0x0800, ipv4(kNextHopIp, kOurIp, 17, segment)));
+  step(0);
+  EXPECT_TRUE(sent(0).empty()) << "worker 0 does not own the call";
+  EXPECT_EQ(counters_[0].handed_off.read(), 2u);
+  step(1);
+  const std::vector<Bytes> answered = sent(1);
+  ASSERT_EQ(answered.size(), 1u);
+  // Our Via popped, sent to the UA's received address and rport (RFC 3581 §4).
+  std::string expected_payload = response;
+  expected_payload.erase(
+      expected_payload.find("Via: SIP/2.0/UDP 10.99.0.1"),
+      response.find("Via: SIP/2.0/UDP 10.99.0.2") - response.find("Via: SIP/2.0/UDP 10.99.0.1"));
+  const std::uint16_t id = get16(answered[0], 14 + 4);
+  EXPECT_EQ(answered[0],
+            ethernet(kPeerMac, kOurMac, 0x0800,
+                     ipv4(kOurIp, kPeerIp, 17,
+                          udp(kOurIp, kPeerIp, kSipPort, kPeerPort, expected_payload), id)));
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), 1u);
+  EXPECT_EQ(counters_[1].forwarded_responses.read(), 1u);
+  EXPECT_EQ(counters_[1].handed_in.read(), 2u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read() + counters_[0].forwarded_responses.read(), 0u);
+}
+
+TEST_F(DpdkWorkerTest, FragmentedInviteIsReassembledForwardedAndFragmentedAgain) {
+  // 4 KB: larger than one mbuf, so the rewrite goes through the 64 KiB output buffer.
+  const std::string request =
+      invite(call_id_owned_by(0, "big"), "X-Pad: " + std::string(3900, 'p') + "\r\n");
+  ASSERT_GT(request.size(), 4000u);
+  arrive(0, ipv4_fragments(udp(kPeerIp, kOurIp, kPeerPort, kSipPort, request), 0x4242));
+  step(0);
+
+  const std::vector<rte_mbuf*> frames = sent_mbufs(0);
+  ASSERT_EQ(frames.size(), 3u);
+  const Reassembled whole = check_ipv4_fragments(frames, kNextHopMac);
+  for (rte_mbuf* frame : frames)
+    rte_pktmbuf_free(frame);
+  const std::string expected_payload = forwarded_invite(request);
+  ASSERT_EQ(whole.segment.size(), 8 + expected_payload.size());
+  EXPECT_EQ(get16(whole.segment, 0), kSipPort);
+  EXPECT_EQ(get16(whole.segment, 2), kNextHopPort);
+  EXPECT_EQ(internet_checksum(whole.segment,
+                              pseudo_header_sum(kOurIp, kNextHopIp, 17,
+                                                static_cast<std::uint32_t>(whole.segment.size()))),
+            0)
+      << "UDP checksum over the reassembled datagram";
+  EXPECT_EQ(std::string(whole.segment.begin() + 8, whole.segment.end()), expected_payload);
+  const dpdk::NetCounters& net = workers_[0]->net().counters();
+  EXPECT_EQ(net.fragments.read(), 3u);
+  EXPECT_EQ(net.reassembled.read(), 1u);
+  EXPECT_EQ(net.udp_fragmented.read(), 1u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 1u);
+}
+
+TEST_F(DpdkWorkerTest, RegisterIsAnsweredByTheControlLcoreFromItsOwnQueue) {
+  const std::string call_id = call_id_owned_by(0, "reg");
+  const std::string request =
+      "REGISTER sip:10.99.0.1 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-reg1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:1002@10.99.0.1>;tag=reg-1\r\n"
+      "To: <sip:1002@10.99.0.1>\r\n"
+      "Call-ID: " +
+      call_id +
+      "\r\n"
+      "CSeq: 1 REGISTER\r\n"
+      "Contact: <sip:1002@10.99.0.2:5062>\r\n"
+      "Expires: 600\r\n"
+      "Content-Length: 0\r\n\r\n";
+  arrive(0, sip_frame_v4(request));
+  step(0);
+  EXPECT_EQ(counters_[0].to_control.read(), 1u);
+  EXPECT_TRUE(sent(0).empty()) << "REGISTERs are the control lcore's";
+  EXPECT_EQ(control_->poll(), 1u);
+
+  const std::vector<Bytes> frames = sent(kWorkers);  // the control lcore's TX queue
+  ASSERT_EQ(frames.size(), 1u);
+  const std::string answer = payload_of(frames[0]);
+  EXPECT_EQ(answer.substr(0, answer.find("\r\n")), "SIP/2.0 200 OK");
+  EXPECT_NE(answer.find("Contact: <sip:1002@10.99.0.2:5062>;expires=600\r\n"), std::string::npos)
+      << answer;
+  const std::uint16_t id = get16(frames[0], 14 + 4);
+  EXPECT_EQ(frames[0], ethernet(kPeerMac, kOurMac, 0x0800,
+                                ipv4(kOurIp, kPeerIp, 17,
+                                     udp(kOurIp, kPeerIp, kSipPort, kPeerPort, answer), id)));
+  EXPECT_EQ(control_counters_.registers.read(), 1u);
+  EXPECT_EQ(control_counters_.responses.read(), 1u);
+  EXPECT_EQ(location_.bindings("1002").size(), 1u);
+}
+
+TEST_F(DpdkWorkerTest, ArpRequestIsAnsweredByTheControlLcore) {
+  Bytes arp = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};  // Ethernet/IPv4, request (RFC 826)
+  append_mac(arp, kPeerMac);
+  append(arp, {kPeerIp, 4});
+  append_mac(arp, rte_ether_addr{});
+  append(arp, {kOurIp, 4});
+  const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+  arrive(0, ethernet(broadcast, kPeerMac, 0x0806, arp));
+  step(0);
+  EXPECT_TRUE(sent(0).empty());
+  EXPECT_EQ(control_->poll(), 1u);
+  const std::vector<Bytes> frames = sent(kWorkers);
+  ASSERT_EQ(frames.size(), 1u);
+  Bytes reply = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02};  // reply
+  append_mac(reply, kOurMac);
+  append(reply, {kOurIp, 4});
+  append_mac(reply, kPeerMac);
+  append(reply, {kPeerIp, 4});
+  // The request's own mbuf turned around (the NIC pads short frames to 60 octets, RFC 894).
+  EXPECT_EQ(frames[0], ethernet(kPeerMac, kOurMac, 0x0806, reply));
+}
+
+TEST_F(DpdkWorkerTest, NonSipTrafficIsDroppedAndCountedByReason) {
+  // UDP to a port we do not serve, and a SIP port frame with a broken UDP checksum.
+  const Bytes unknown_port =
+      ethernet(kOurMac, kPeerMac, 0x0800,
+               ipv4(kPeerIp, kOurIp, 17, udp(kPeerIp, kOurIp, kPeerPort, 9999, "hello")));
+  Bytes bad_checksum = sip_frame_v4(invite(call_id_owned_by(0, "bad")));
+  bad_checksum[14 + 20 + 6] ^= 0x5a;
+  arrive(0, std::vector<Bytes>{unknown_port, bad_checksum});
+  step(0);
+  EXPECT_TRUE(sent(0).empty());
+  const dpdk::NetCounters& net = workers_[0]->net().counters();
+  EXPECT_EQ(net.dropped_for(dpdk::NetDrop::UnknownPort), 1u);
+  EXPECT_EQ(net.dropped_for(dpdk::NetDrop::UdpChecksum), 1u);
+  // The datagram to a SIP port was received (its checksum is the owner's to verify); the
+  // one to port 9999 never was. Nothing reached the pipeline.
+  EXPECT_EQ(counters_[0].received.read(), 1u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 0u);
+}
+
+// The receiving worker does not verify UDP checksums of datagrams it hands off: the owner
+// does (and drops a bad one), so one trunk does not load its receiving worker with them.
+TEST_F(DpdkWorkerTest, BadChecksumOfAnotherWorkersCallIsDroppedByTheOwner) {
+  Bytes frame = sip_frame_v4(invite(call_id_owned_by(1, "bad-owner")));
+  frame[14 + 20 + 6] ^= 0x5a;
+  arrive(0, frame);
+  step(0);
+  EXPECT_EQ(counters_[0].handed_off.read(), 1u);
+  EXPECT_EQ(workers_[0]->net().counters().dropped_for(dpdk::NetDrop::UdpChecksum), 0u);
+  step(1);
+  EXPECT_TRUE(sent(1).empty());
+  EXPECT_EQ(workers_[1]->net().counters().dropped_for(dpdk::NetDrop::UdpChecksum), 1u);
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), 0u);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
