@@ -1,5 +1,7 @@
 #include "dataplane/pipeline.hpp"
 
+#include <array>
+
 #include <openssl/rand.h>
 
 #include <cstdio>
@@ -242,18 +244,29 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
   return gate;
 }
 
+// The Request-URI user, unescaped, in a fixed buffer (workers do not allocate): the
+// address-of-record looked up by location and redirect routes. Empty when there is none or
+// it does not fit.
+struct RequestUser {
+  std::array<char, 256> text;
+  std::size_t size = 0;
+  std::string_view view() const { return {text.data(), size}; }
+};
+
+static RequestUser request_user(const sip::Message& request) {
+  RequestUser user;
+  if (!request.request_uri.has_user) return user;
+  const std::size_t size =
+      sip::unescape(request.request_uri.user, user.text.data(), user.text.size());
+  if (size != std::string_view::npos) user.size = size;
+  return user;
+}
+
 Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
                               const OutputBuffers& out) {
-  const sip::Message& request = *message_;
-  char aor[256];
-  const std::size_t aor_size = request.request_uri.has_user
-                                   ? sip::unescape(request.request_uri.user, aor, sizeof aor)
-                                   : std::string_view::npos;
-  if (aor_size == std::string_view::npos || aor_size == 0) {
-    return respond(in, 404, {}, {}, out);
-  }
-  const std::string_view user(aor, aor_size);
-  if (!context_.users->find(user)) return respond(in, 404, {}, {}, out);
+  const RequestUser aor = request_user(*message_);
+  const std::string_view user = aor.view();
+  if (user.empty() || !context_.users->find(user)) return respond(in, 404, {}, {}, out);
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
   const ContactsView contacts = context_.location->lookup(user);
   if (contacts.empty()) return respond(in, 480, {}, {}, out);
@@ -271,16 +284,9 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
   if (!route.redirect_contact.empty()) {
     append_contact_line(lines, route.redirect_contact, 1000);
   } else {
-    const sip::Message& request = *message_;
-    char aor[256];
-    const std::size_t aor_size = request.request_uri.has_user
-                                     ? sip::unescape(request.request_uri.user, aor, sizeof aor)
-                                     : std::string_view::npos;
-    if (aor_size == std::string_view::npos || aor_size == 0) {
-      return respond(in, 404, {}, {}, out);
-    }
-    const std::string_view user(aor, aor_size);
-    if (!context_.users->find(user)) return respond(in, 404, {}, {}, out);
+    const RequestUser aor = request_user(*message_);
+    const std::string_view user = aor.view();
+    if (user.empty() || !context_.users->find(user)) return respond(in, 404, {}, {}, out);
     const ContactsView contacts = context_.location->lookup(user);
     if (contacts.empty()) return respond(in, 480, {}, {}, out);
     for (const ContactView& contact : contacts) {
