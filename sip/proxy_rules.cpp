@@ -455,6 +455,9 @@ std::uint16_t local_response_port(const Message& request, std::uint16_t source_p
   if (request.via_count == 0) return source_port;
   const Via& via = request.top_via;
   if (via.has_rport || via.sent_by.host.empty()) return source_port;
+  // Port 0 names no port (RFC 768): answer where the request came from, as for a Via that
+  // could not be read, rather than send to port 0 (found by tests/fuzz/fuzz_pipeline.cpp).
+  if (via.sent_by.has_port && via.sent_by.port == 0) return source_port;
   return via.sent_by.has_port ? via.sent_by.port : default_port(via.transport, UriScheme::Sip);
 }
 

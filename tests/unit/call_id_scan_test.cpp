@@ -45,6 +45,38 @@ TEST(CallIdScan, AgreesWithTheFullParserOnTheWholeCorpus) {
   EXPECT_GT(compared, 40);
 }
 
+// Found by fuzz_pipeline: the parser ignores CRLFs before the start line (§7.5), so the
+// scan must too, or such a message is processed away from the worker that owns its call.
+TEST(CallIdScan, SkipsEmptyLinesBeforeTheStartLineLikeTheParser) {
+  for (const std::string prefix : {"\r\n", "\r\n\n", "\n\r\n\r\n"}) {
+    const std::string data = prefix +
+                             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                             "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: lead@h\r\n"
+                             "CSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n";
+    const Message message = parse_message(data);
+    ASSERT_TRUE(message.ok()) << describe(message.error);
+    EXPECT_EQ(scan_call_id(data), "lead@h");
+    EXPECT_EQ(scan_call_id(data), message.call_id);
+  }
+  EXPECT_EQ(scan_call_id("\r\n\r\n"), "");
+}
+
+// Found by fuzz_pipeline: "Call-ID:" CRLF SP value is a legal fold (§7.3.1); the scan
+// returned "" for it while the parser read the value.
+TEST(CallIdScan, ReadsAValueFoldedOntoTheNextLineLikeTheParser) {
+  for (const std::string header :
+       {"Call-ID:\r\n fold@h\r\n", "Call-ID:\r\n\t  fold@h \r\n", "i: \r\n \r\n fold@h\r\n"}) {
+    const std::string data =
+        "BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+        "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n" +
+        header + "CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    const Message message = parse_message(data);
+    ASSERT_TRUE(message.ok()) << describe(message.error) << " for " << header;
+    EXPECT_EQ(message.call_id, "fold@h");
+    EXPECT_EQ(scan_call_id(data), message.call_id) << header;
+  }
+}
+
 TEST(CallIdScan, OwnerIsStableAndSpreads) {
   EXPECT_EQ(owner_of("anything", 1), 0u);
   EXPECT_EQ(owner_of("call-1@host", 4), owner_of("call-1@host", 4));

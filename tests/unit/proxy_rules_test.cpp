@@ -729,6 +729,20 @@ TEST(LocalResponsePort, RportSentByOrDefault) {
   EXPECT_EQ(local_response_port(*broken, 40000), 40000);
 }
 
+// Found by fuzz_pipeline: a sent-by port 0 sent the local response to port 0.
+TEST(LocalResponsePort, PortZeroInViaGoesBackToTheSourcePort) {
+  RequestSpec spec;
+  for (const char* via : {"SIP/2.0/UDP 192.0.2.10:0;branch=z9hG4bK-abc1",
+                          "SIP/2.0/UDP 192.0.2.10:00;branch=z9hG4bK-abc1"}) {
+    spec.via = via;
+    const auto request = parse(request_text(spec));
+    // The Via was read, port 0 and all: the answer would otherwise have gone to port 0.
+    ASSERT_EQ(request->top_via.sent_by.host, "192.0.2.10") << via;
+    ASSERT_TRUE(request->top_via.sent_by.has_port) << via;
+    EXPECT_EQ(local_response_port(*request, 40000), 40000) << via;
+  }
+}
+
 // ---- responses -------------------------------------------------------------------------------
 
 std::string our_via(const LocalIdentity& identity, std::size_t listen = 0) {
