@@ -40,6 +40,9 @@
 #include <rte_memcpy.h>
 #include <rte_ring.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +50,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -60,6 +64,7 @@
 #include "dataplane/location_table.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
+#include "sip/call_id_scan.hpp"
 #include "sip/message.hpp"
 
 namespace {
@@ -106,13 +111,16 @@ struct Options {
   unsigned calls = 4096;
   bool offload = false;
   bool checksum_on_receive = false;
+  bool dispatch_only = false;
+  bool inline_worker = false;
   std::vector<std::string> eal;
 };
 
 [[noreturn]] void usage(const char* problem) {
   std::fprintf(stderr,
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
-               "[--calls C] [--feeders F] [--offload] [--checksum-on-receive] [-- EAL args]\n",
+               "[--calls C] [--feeders F] [--offload] [--checksum-on-receive] [--dispatch-only] "
+               "[--inline] [-- EAL args]\n",
                problem);
   std::exit(2);
 }
@@ -126,12 +134,16 @@ Options parse_options(int argc, char** argv) {
       ++i;
       break;
     }
-    if (arg == "--offload") {
-      options.offload = true;
-      continue;
-    }
-    if (arg == "--checksum-on-receive") {
-      options.checksum_on_receive = true;
+    const std::pair<std::string_view, bool*> switches[] = {
+        {"--offload", &options.offload},
+        {"--checksum-on-receive", &options.checksum_on_receive},
+        {"--dispatch-only", &options.dispatch_only},
+        {"--inline", &options.inline_worker},
+    };
+    const auto* flag = std::find_if(std::begin(switches), std::end(switches),
+                                    [&](const auto& entry) { return entry.first == arg; });
+    if (flag != std::end(switches)) {
+      *flag->second = true;
       continue;
     }
     if (i + 1 >= argc) usage("every option needs a value");
@@ -148,22 +160,27 @@ Options parse_options(int argc, char** argv) {
       usage("unknown option");
     }
   }
+  if (options.inline_worker) options.feeders = 1;
   if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
-      options.seconds <= 0) {
-    usage("out of range");
+      (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
+      options.seconds <= 0 || (options.dispatch_only && options.workers < 2)) {
+    usage("out of range (--dispatch-only needs --workers 2 or more)");
   }
   for (; i < argc; ++i)
     options.eal.emplace_back(argv[i]);
   if (options.eal.empty()) {
-    options.eal = {"--no-pci",
-                   "--no-huge",
-                   "-m",
-                   "1024",
-                   "--no-shconf",
-                   "--no-telemetry",
-                   "--log-level=lib.eal:warning",
-                   "-l",
-                   "0-" + std::to_string(options.workers + options.feeders - 1)};
+    options.eal = {
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        std::to_string(1024 + 128 * options.workers),  // the pools grow with workers
+        "--no-shconf",
+        "--no-telemetry",
+        "--log-level=lib.eal:warning",
+        "-l",
+        "0-" + std::to_string(options.inline_worker   ? 0
+                              : options.dispatch_only ? options.feeders
+                                                      : options.workers + options.feeders - 1)};
   }
   return options;
 }
@@ -266,8 +283,10 @@ std::vector<std::uint8_t> frame(const rte_ether_addr& source_mac, const std::uin
   return bytes;
 }
 
+// `foreign_to`: with W workers, only calls that worker 0 does not own (--dispatch-only).
 std::vector<std::vector<std::uint8_t>> call_mix(unsigned calls, const sip::BranchKey& key,
-                                                std::size_t& payload_octets) {
+                                                std::size_t& payload_octets,
+                                                std::uint32_t foreign_to = 0) {
   std::vector<std::vector<std::uint8_t>> frames;
   payload_octets = 0;
   const std::string uas_sdp = sdp("10.99.0.3", 2);
@@ -276,6 +295,7 @@ std::vector<std::vector<std::uint8_t>> call_mix(unsigned calls, const sip::Branc
     char id[64];
     std::snprintf(id, sizeof id, "%08x-bench-%u@10.99.0.2", c * 2654435761u, c);
     call.call_id = id;
+    if (foreign_to != 0 && sip::owner_of(call.call_id, foreign_to) == 0) continue;
     const std::string tag = std::to_string(c);
     const std::string invite_branch = "z9hG4bK-inv-" + tag;
     const std::string bye_branch = "z9hG4bK-bye-" + tag;
@@ -361,17 +381,56 @@ int extra_feeder(void* argument) {
   return 0;
 }
 
+// The worker lcores' threads, found by the name EAL gives them ("rte-worker-<lcore>"), so
+// that the CPU time the kernel actually gave each one can be read: on a shared machine a
+// worker's wall-clock cycles include time other jobs ran on its core.
+std::vector<std::string> worker_schedstat_paths(const std::vector<unsigned>& lcores,
+                                                std::size_t workers) {
+  std::vector<std::string> paths(workers);
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return paths;
+  while (const dirent* entry = readdir(tasks)) {
+    const std::string task = std::string("/proc/self/task/") + entry->d_name;
+    char name[64] = {};
+    if (FILE* comm = std::fopen((task + "/comm").c_str(), "r")) {
+      if (std::fgets(name, sizeof name, comm) == nullptr) name[0] = '\0';
+      std::fclose(comm);
+    }
+    for (std::size_t i = 0; i < workers; ++i) {
+      if (std::string(name) == "rte-worker-" + std::to_string(lcores[i]) + "\n") {
+        paths[i] = task + "/schedstat";
+      }
+    }
+  }
+  closedir(tasks);
+  return paths;
+}
+
+// Nanoseconds on a CPU (the first field of schedstat); 0 when unknown.
+std::uint64_t thread_cpu_ns(const std::string& schedstat) {
+  unsigned long long ns = 0;
+  if (FILE* file = std::fopen(schedstat.c_str(), "r")) {
+    if (std::fscanf(file, "%llu", &ns) != 1) ns = 0;
+    std::fclose(file);
+  }
+  return ns;
+}
+
 struct Snapshot {
   std::uint64_t tsc = 0;
-  std::vector<std::uint64_t> received, forwarded, busy, total;
+  std::vector<std::uint64_t> received, forwarded, busy, total, cpu_ns, frames, handed_off;
   std::uint64_t transmitted = 0;
 };
 
 Snapshot snapshot(const std::vector<std::unique_ptr<DpdkWorker>>& workers,
-                  const WorkerCounters* counters, const Feed& feed) {
+                  const WorkerCounters* counters, const Feed& feed,
+                  const std::vector<std::string>& schedstat) {
   Snapshot s;
   s.tsc = rte_rdtsc();
   for (std::size_t i = 0; i < workers.size(); ++i) {
+    s.cpu_ns.push_back(schedstat[i].empty() ? 0 : thread_cpu_ns(schedstat[i]));
+    s.frames.push_back(counters[i].received.read());
+    s.handed_off.push_back(counters[i].handed_off.read());
     s.received.push_back(counters[i].received.read() + counters[i].handed_in.read() -
                          counters[i].handed_off.read());
     s.forwarded.push_back(counters[i].forwarded_requests.read() +
@@ -381,6 +440,76 @@ Snapshot snapshot(const std::vector<std::unique_ptr<DpdkWorker>>& workers,
   }
   s.transmitted = feed.transmitted.load(std::memory_order_relaxed);
   return s;
+}
+
+// --dispatch-only: worker 0 receives everything and hands (N-1)/N of it to inboxes nobody
+// processes (the feeder frees them): the cost of the dispatch path alone, which bounds how
+// far one trunk (one RX queue) scales.
+void report_dispatch(const Snapshot& after, const Snapshot& before, double elapsed,
+                     std::uint64_t hz, unsigned workers) {
+  const auto frames = static_cast<double>(after.frames[0] - before.frames[0]);
+  const auto busy = static_cast<double>(after.busy[0] - before.busy[0]);
+  const auto cycles = static_cast<double>(after.total[0] - before.total[0]);
+  const double load = cycles > 0 ? busy / cycles : 0.0;
+  const double cpu_seconds = static_cast<double>(after.cpu_ns[0] - before.cpu_ns[0]) * 1e-9;
+  const auto handed_off = static_cast<double>(after.handed_off[0] - before.handed_off[0]);
+  std::printf(
+      "dispatch: worker 0 of %u received %.0f frames/s, handed off %.1f%%, load %.1f%%, %.0f "
+      "cycles/frame; on CPU %.0f%% of the time, %.0f CPU cycles/frame\n",
+      workers, frames / elapsed, frames > 0 ? 100.0 * handed_off / frames : 0.0, 100.0 * load,
+      frames > 0 ? busy / frames : 0.0, 100.0 * cpu_seconds / elapsed,
+      frames > 0 ? cpu_seconds * load * static_cast<double>(hz) / frames : 0.0);
+  std::printf("RESULT dispatch workers=%u frames_per_s=%.0f\n", workers, frames / elapsed);
+}
+
+// --inline: worker 0's poll_once runs on the main lcore, between feeds, timed with the TSC
+// one iteration at a time. The RX ring is kept full (4,096 frames, a few MB: a frame waits
+// ~128 iterations, so its bytes come from the L3 cache, as a NIC's DMA leaves them). The
+// median cycles per frame over full-burst iterations is unmoved by other jobs preempting
+// the process now and then: the figure for A/B comparisons on a shared machine.
+void run_inline(DpdkWorker& worker, const WorkerCounters& counters, Feed& feed, double seconds,
+                std::uint64_t hz) {
+  std::size_t next = 0;
+  std::vector<double> per_frame;
+  per_frame.reserve(4'000'000);
+  std::uint64_t frames_total = 0;
+  std::uint64_t cycles_total = 0;
+  const auto run_for = [&](double span, bool record) {
+    const std::uint64_t end = rte_rdtsc() + static_cast<std::uint64_t>(span * hz);
+    while (rte_rdtsc() < end) {
+      while (feed_burst(feed, next) != 0) {
+      }
+      const std::uint64_t frames_before = counters.received.read();
+      const std::uint64_t start = rte_rdtsc();
+      worker.poll_once(start);
+      const std::uint64_t cycles = rte_rdtsc() - start;
+      const std::uint64_t frames = counters.received.read() - frames_before;
+      drain(feed);
+      if (!record || frames != dpdk::kBurst) continue;
+      frames_total += frames;
+      cycles_total += cycles;
+      if (per_frame.size() < per_frame.capacity()) {
+        per_frame.push_back(static_cast<double>(cycles) / static_cast<double>(frames));
+      }
+    }
+  };
+  run_for(0.5, false);
+  run_for(seconds, true);
+  if (per_frame.empty()) {
+    std::printf("inline: no full burst was measured\n");
+    return;
+  }
+  std::sort(per_frame.begin(), per_frame.end());
+  const double median = per_frame[per_frame.size() / 2];
+  const double p10 = per_frame[per_frame.size() / 10];
+  const double p90 = per_frame[per_frame.size() * 9 / 10];
+  std::printf(
+      "inline: %zu bursts of %u frames; cycles per frame: median %.0f (p10 %.0f, p90 %.0f, "
+      "mean %.0f) = %.0f frames/s per core at %.2f GHz\n",
+      per_frame.size(), dpdk::kBurst, median, p10, p90,
+      static_cast<double>(cycles_total) / static_cast<double>(frames_total),
+      static_cast<double>(hz) / median, static_cast<double>(hz) * 1e-9);
+  std::printf("RESULT inline cycles_per_frame=%.0f\n", median);
 }
 
 int run(const Options& options) {
@@ -395,10 +524,11 @@ int run(const Options& options) {
   RTE_LCORE_FOREACH_WORKER(lcore) {
     lcores.push_back(lcore);
   }
-  if (lcores.size() < options.workers + options.feeders - 1) {
+  // --dispatch-only: worker 0 alone runs; the others' inboxes are emptied by the feeder.
+  const std::uint16_t launched = options.inline_worker ? 0 : options.dispatch_only ? 1 : workers;
+  if (lcores.size() < launched + options.feeders - 1) {
     std::fprintf(stderr, "bench_pipeline: %u workers and %u feeders need %u lcores, EAL has %u\n",
-                 options.workers, options.feeders, options.workers + options.feeders,
-                 rte_lcore_count());
+                 launched, options.feeders, launched + options.feeders, rte_lcore_count());
     return 2;
   }
 
@@ -461,31 +591,21 @@ int run(const Options& options) {
 
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
-  DpdkWorkerShared shared;
-  shared.pipeline = context.get();
-  shared.location = &location;
-  shared.counters = counters.get();
-  shared.port = port.port.get();
-  shared.rings = &rings;
-  shared.workers = workers;
-  shared.clock = TscClock::now();
-  shared.stop = &stop;
+  const DpdkWorkerShared shared{.pipeline = context.get(),
+                                .location = &location,
+                                .counters = counters.get(),
+                                .port = port.port.get(),
+                                .rings = &rings,
+                                .workers = workers,
+                                .clock = TscClock::now(),
+                                .stop = &stop};
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
+  const dpdk::LcoreCommon common{&interface.value, &neighbors, pools.pools.get(), port.port.get(),
+                                 workers};
   for (std::uint16_t i = 0; i < workers; ++i) {
-    dpdk::LcoreSettings net;
-    net.interface = &interface.value;
-    net.neighbors = &neighbors;
-    net.pool = pools.pools->packets();
-    net.indirect_pool = pools.pools->indirect();
-    net.port = port.port.get();
-    net.tx_queue = i;
-    net.offloads = port.port->tx_offloads();
+    dpdk::LcoreSettings net = dpdk::lcore_settings(common, i, i);
     if (options.offload) net.offloads = dpdk::TxOffloads{true, true, true};
-    net.lcore_index = i;
-    net.lcore_count = workers + 1;
-    net.tsc_hz = hz;
     net.defer_udp_checksum = !options.checksum_on_receive;  // the runtime defers
-
     auto created = dpdk::LcoreNet::create(net);
     if (!created.value) {
       std::fprintf(stderr, "bench_pipeline: %s\n", created.error.c_str());
@@ -495,9 +615,13 @@ int run(const Options& options) {
   }
 
   std::size_t payload_octets = 0;
-  const auto frames = call_mix(options.calls, context->identity.branch_key, payload_octets);
-  std::printf("bench_pipeline: %u calls x %zu messages, %zu frames, mean SIP message %zu octets\n",
-              options.calls, kMessagesPerCall, frames.size(), payload_octets / frames.size());
+  const auto frames = call_mix(options.calls, context->identity.branch_key, payload_octets,
+                               options.dispatch_only ? workers : 0);
+  std::printf(
+      "bench_pipeline: %zu calls x %zu messages, %zu frames, mean SIP message %zu octets%s\n",
+      frames.size() / kMessagesPerCall, kMessagesPerCall, frames.size(),
+      payload_octets / frames.size(),
+      options.dispatch_only ? " (only Call-IDs worker 0 does not own)" : "");
   std::printf("bench_pipeline: %u worker lcore(s), %u feeder lcore(s), checksums %s, %s\n",
               options.workers, options.feeders,
               options.offload ? "offloaded (emulated NIC)" : "in software",
@@ -515,11 +639,20 @@ int run(const Options& options) {
     }
   }
   feeds[0].tx = tx;
-  for (std::uint16_t i = 0; i < workers; ++i) {
+  for (std::uint16_t i = 0; i < launched; ++i) {
     rte_eal_remote_launch(&DpdkWorker::launch, worker_objects[i].get(), lcores[i]);
   }
   for (unsigned f = 1; f < options.feeders; ++f) {
-    rte_eal_remote_launch(&extra_feeder, &feeds[f], lcores[workers + f - 1]);
+    rte_eal_remote_launch(&extra_feeder, &feeds[f], lcores[launched + f - 1]);
+  }
+  if (options.dispatch_only) {
+    feeds[0].tx.insert(feeds[0].tx.end(), rings.inbox.begin() + 1, rings.inbox.end());
+  }
+  if (options.inline_worker) {
+    run_inline(*worker_objects[0], counters[0], feeds[0], options.seconds, hz);
+    worker_objects.clear();
+    port.port.reset();
+    return 0;
   }
 
   // Warm-up, then the measured interval.
@@ -531,15 +664,23 @@ int run(const Options& options) {
       drain(feeds[0]);
     }
   };
+  std::vector<std::string> schedstat = worker_schedstat_paths(lcores, launched);
+  schedstat.resize(workers);
   run_for(0.5);
-  const Snapshot before = snapshot(worker_objects, counters.get(), feeds[0]);
+  const Snapshot before = snapshot(worker_objects, counters.get(), feeds[0], schedstat);
   run_for(options.seconds);
-  const Snapshot after = snapshot(worker_objects, counters.get(), feeds[0]);
+  const Snapshot after = snapshot(worker_objects, counters.get(), feeds[0], schedstat);
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
   drain(feeds[0]);
 
   const double elapsed = static_cast<double>(after.tsc - before.tsc) / static_cast<double>(hz);
+  if (options.dispatch_only) {
+    report_dispatch(after, before, elapsed, hz, workers);
+    worker_objects.clear();
+    port.port.reset();
+    return 0;
+  }
   double total_rate = 0;
   double total_busy_rate = 0;
   for (std::size_t i = 0; i < worker_objects.size(); ++i) {
@@ -549,13 +690,19 @@ int run(const Options& options) {
     const auto cycles = static_cast<double>(after.total[i] - before.total[i]);
     const double rate = handled / elapsed;
     const double busy_rate = busy > 0 ? handled / (busy / static_cast<double>(hz)) : 0;
+    // The kernel's account of the worker thread's CPU time, times its busy share: the cycles
+    // a message cost on a core that other jobs also used.
+    const double cpu_seconds = static_cast<double>(after.cpu_ns[i] - before.cpu_ns[i]) * 1e-9;
+    const double load = cycles > 0 ? busy / cycles : 0.0;
+    const double cpu_cycles_per_msg =
+        handled > 0 ? cpu_seconds * load * static_cast<double>(hz) / handled : 0.0;
     total_rate += rate;
     total_busy_rate += busy_rate;
     std::printf(
         "worker %zu: %.0f SIP msgs/s handled (%.0f forwarded/s), load %.1f%%, %.0f msgs per "
-        "busy core-second, %.0f cycles/msg\n",
-        i, rate, forwarded / elapsed, cycles > 0 ? 100.0 * busy / cycles : 0.0, busy_rate,
-        handled > 0 ? busy / handled : 0.0);
+        "busy core-second, %.0f cycles/msg; on CPU %.0f%% of the time, %.0f CPU cycles/msg\n",
+        i, rate, forwarded / elapsed, 100.0 * load, busy_rate, handled > 0 ? busy / handled : 0.0,
+        100.0 * cpu_seconds / elapsed, cpu_cycles_per_msg);
   }
   const double wire = static_cast<double>(after.transmitted - before.transmitted) / elapsed;
   std::printf(

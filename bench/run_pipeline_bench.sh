@@ -18,8 +18,10 @@
 #   --seconds S      measured seconds per run (default 5)
 #   --offload        bench_pipeline emulates NIC checksum offload (see bench_pipeline.cpp)
 #   --checksum-on-receive  the receiving worker verifies UDP checksums, not the Call-ID owner
+#   --dispatch-only  only worker 0 runs, fed only Call-IDs it does not own: the cost of the
+#                    one-trunk dispatch path per frame (bench_pipeline.cpp); no testpmd run
 #   --feeders F      bench_pipeline feeder lcores (default 1; 2+ for many workers)
-#   --eal "ARGS"     EAL arguments replacing the memory defaults (--no-huge -m 1024), e.g.
+#   --eal "ARGS"     EAL arguments replacing the memory defaults (--no-huge -m 1024+128/worker), e.g.
 #                    "--in-memory" with hugepages, plus -d PLUGIN for a copied DPDK
 #   --bench PATH     bench_pipeline binary (default build/bench_pipeline)
 #   --testpmd PATH   dpdk-testpmd binary (default: from PATH; Debian's dpdk-dev)
@@ -32,8 +34,9 @@ workers_list=1
 seconds=5
 offload=""
 receive_check=""
+dispatch_only=""
 feeders=1
-memory=(--no-huge -m 1024)
+memory=()  # default: --no-huge -m (1024 + 128 per worker), as bench_pipeline's own default
 bench="$here/../build/bench_pipeline"
 testpmd="$(command -v dpdk-testpmd || true)"
 while [[ $# -gt 0 ]]; do
@@ -43,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --offload) offload="--offload"; shift ;;
     --checksum-on-receive) receive_check="--checksum-on-receive"; shift ;;
+    --dispatch-only) dispatch_only="--dispatch-only"; shift ;;
     --feeders) feeders="$2"; shift 2 ;;
     --eal) read -r -a memory <<< "$2"; shift 2 ;;
     --bench) bench="$2"; shift 2 ;;
@@ -52,7 +56,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -x "$bench" ]] || { echo "no bench_pipeline at $bench (build the bench_pipeline target)" >&2; exit 1; }
 [[ -n "$testpmd" && -x "$testpmd" ]] || { echo "dpdk-testpmd not found (apt-get install dpdk)" >&2; exit 1; }
-common=(--no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning "${memory[@]}")
+base_eal=(--no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
 
 # testpmd's forwarded packets/s: the Rx-pps of both ports, summed, averaged over the periodic
 # reports after the first (which includes the start).
@@ -71,15 +75,25 @@ testpmd_rate() {
 }
 
 for workers in $workers_list; do
+  if [[ ${#memory[@]} -eq 0 ]]; then
+    common=("${base_eal[@]}" --no-huge -m $((1024 + 128 * workers)))
+  else
+    common=("${base_eal[@]}" "${memory[@]}")
+  fi
   checksums="in software"
   [[ -n "$offload" ]] && checksums="offloaded (emulated NIC)"
   [[ -n "$receive_check" ]] && checksums+=", verified on receive"
   echo "=== $workers worker(s), $seconds s, checksums $checksums"
   lcores=$((workers + feeders - 1))
+  if [[ -n "$dispatch_only" ]]; then
+    lcores=$feeders
+    [[ "$workers" -ge 2 ]] || { echo "--dispatch-only needs 2 or more workers" >&2; exit 2; }
+  fi
   bench_out="$("$bench" --workers "$workers" --feeders "$feeders" --seconds "$seconds" $offload \
-    $receive_check \
+    $receive_check $dispatch_only \
     -- "${common[@]}" -l "0-$lcores" 2>&1)" || { echo "$bench_out"; exit 1; }
-  echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|warning)'
+  echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|dispatch|warning)'
+  [[ -n "$dispatch_only" ]] && continue
   sipline_rate="$(echo "$bench_out" | sed -n 's/^RESULT .* msgs_per_s=\([0-9]*\).*/\1/p')"
   testpmd_pps="$(testpmd_rate "$workers")"
   echo "testpmd io forward, $workers core(s), net_null x2: $testpmd_pps packets/s"

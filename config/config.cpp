@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 
 #include "config/toml_reader.hpp"
 #include "sip/method.hpp"
@@ -138,6 +139,72 @@ std::optional<IpPrefix> read_prefix(const TableReader& table, std::string_view k
   return prefix;
 }
 
+// The six octets of "02:00:00:00:00:fe" (two hex digits each, colons between).
+std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  std::array<std::uint8_t, 6> mac{};
+  for (std::size_t i = 0; i < mac.size(); ++i) {
+    const std::string_view pair = text.substr(i * 3, 2);
+    if (i + 1 < mac.size() && text[i * 3 + 2] != ':') return std::nullopt;
+    unsigned value = 0;
+    for (const char digit : pair) {
+      const int nibble = std::isdigit(static_cast<unsigned char>(digit)) ? digit - '0'
+                         : (digit >= 'a' && digit <= 'f')                ? digit - 'a' + 10
+                         : (digit >= 'A' && digit <= 'F')                ? digit - 'A' + 10
+                                                                         : -1;
+      if (nibble < 0) return std::nullopt;
+      value = value * 16 + static_cast<unsigned>(nibble);
+    }
+    mac[i] = static_cast<std::uint8_t>(value);
+  }
+  return mac;
+}
+
+// dataplane.static_neighbors = ["10.99.0.254 02:00:00:00:00:fe", ...]: "IP MAC", as
+// `arp -s` takes them. For a next hop whose MAC is fixed (a router, an SBC on a link where
+// ARP/ND are filtered): the entry never expires and is never re-resolved. The address must
+// be on one of our subnets (only neighbours on the link have a MAC we can send to).
+std::vector<StaticNeighbor> read_static_neighbors(const TableReader& dataplane,
+                                                  const std::optional<IpPrefix>& address,
+                                                  const std::optional<IpPrefix>& address6) {
+  std::vector<StaticNeighbor> neighbors;
+  const auto items = dataplane.string_array("static_neighbors", Presence::Optional);
+  if (!items) return neighbors;
+  for (const StringItem& item : *items) {
+    const std::string_view text = item.text;
+    const std::size_t space = text.find(' ');
+    const auto ip = parse_ip_address(text.substr(0, space));
+    const auto mac =
+        space == std::string_view::npos ? std::nullopt : parse_mac(text.substr(space + 1));
+    const std::string what = item.path + " " + quoted(item.text);
+    if (!ip || !mac) {
+      dataplane.diagnostics().error(
+          item.line, what + " must be \"IP MAC\" like \"10.99.0.254 02:00:00:00:00:fe\"");
+      continue;
+    }
+    if (((*mac)[0] & 0x01) != 0 || *mac == std::array<std::uint8_t, 6>{}) {
+      dataplane.diagnostics().error(item.line, what + ": the MAC must be a unicast address");
+      continue;
+    }
+    const std::optional<IpPrefix>& subnet = ip->family == AddressFamily::Ipv4 ? address : address6;
+    if (!subnet || !subnet->contains(*ip)) {
+      dataplane.diagnostics().error(
+          item.line,
+          what + " is outside " +
+              (ip->family == AddressFamily::Ipv4 ? "dataplane.address" : "dataplane.address6") +
+              (subnet ? " " + subnet->to_string() : std::string(" (not set)")));
+      continue;
+    }
+    const auto same_ip = [&](const StaticNeighbor& known) { return known.address == *ip; };
+    if (std::find_if(neighbors.begin(), neighbors.end(), same_ip) != neighbors.end()) {
+      dataplane.diagnostics().error(item.line, what + ": " + ip->to_string() + " is listed twice");
+      continue;
+    }
+    neighbors.push_back(StaticNeighbor{*ip, *mac});
+  }
+  return neighbors;
+}
+
 DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
   // The keys are only needed in DPDK mode, but a wrong value is reported in both modes.
   const Presence needed = dpdk_mode ? Presence::Required : Presence::Optional;
@@ -167,12 +234,13 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
   }
   config.mtu = static_cast<std::uint16_t>(
       dataplane.integer("mtu", 576, 9000, Presence::Optional).value_or(1500));
+  config.static_neighbors = read_static_neighbors(dataplane, address, config.address6);
   return config;
 }
 
 DataplaneConfig read_dataplane(const TableReader& dataplane) {
-  dataplane.reject_unknown_keys(
-      {"io", "workers", "eal", "port", "address", "address6", "gateway", "mtu"});
+  dataplane.reject_unknown_keys({"io", "workers", "eal", "port", "address", "address6", "gateway",
+                                 "mtu", "static_neighbors"});
   DataplaneConfig config;
   if (const auto io = dataplane.string("io", Presence::Optional)) {
     if (*io == "dpdk") {
@@ -350,16 +418,19 @@ std::optional<User> read_user(const TableReader& table) {
 
 std::vector<User> read_users(const std::vector<TableReader>& tables) {
   std::vector<User> users;
+  users.reserve(tables.size());
+  // User name → line of its first definition: a subscriber list may hold a million users, so
+  // the duplicate check must not be a linear search per user.
+  std::unordered_map<std::string, std::uint32_t> first_line;
+  first_line.reserve(tables.size());
   for (const TableReader& table : tables) {
     std::optional<User> user = read_user(table);
     if (!user) continue;
-    const auto same_user = std::find_if(users.begin(), users.end(), [&](const User& earlier) {
-      return earlier.user == user->user;
-    });
-    if (same_user != users.end()) {
+    const auto [earlier, inserted] = first_line.try_emplace(user->user, user->line);
+    if (!inserted) {
       table.diagnostics().error(user->line, "duplicate user " + quoted(user->user) +
                                                 " (first defined at line " +
-                                                std::to_string(same_user->line) + ")");
+                                                std::to_string(earlier->second) + ")");
       continue;
     }
     users.push_back(std::move(*user));
@@ -579,6 +650,82 @@ LimitsConfig read_limits(const TableReader& limits) {
   return config;
 }
 
+OverloadConfig read_overload(const TableReader& overload) {
+  overload.reject_unknown_keys({"enabled", "retry_after", "busy_ms", "queue_high_percent",
+                                "queue_low_percent", "register_backlog", "oc", "oc_validity_ms"});
+  OverloadConfig config;
+  config.enabled = overload.boolean("enabled").value_or(config.enabled);
+  config.oc = overload.boolean("oc").value_or(config.oc);
+  const auto read = [&overload](std::string_view key, std::int64_t min, std::int64_t max,
+                                std::uint32_t fallback) {
+    return static_cast<std::uint32_t>(
+        overload.integer(key, min, max, Presence::Optional).value_or(fallback));
+  };
+  config.retry_after_s = read("retry_after", 1, 86400, config.retry_after_s);
+  config.busy_ms = read("busy_ms", 1, 10000, config.busy_ms);
+  config.queue_high_percent = read("queue_high_percent", 1, 100, config.queue_high_percent);
+  config.queue_low_percent = read("queue_low_percent", 0, 99, config.queue_low_percent);
+  config.register_backlog = read("register_backlog", 1, 1048576, config.register_backlog);
+  config.oc_validity_ms = read("oc_validity_ms", 0, 3600000, config.oc_validity_ms);
+  if (config.queue_low_percent >= config.queue_high_percent) {
+    overload.diagnostics().error(overload.line_of_key("queue_low_percent"),
+                                 "overload.queue_low_percent (" +
+                                     std::to_string(config.queue_low_percent) +
+                                     ") must be below overload.queue_high_percent (" +
+                                     std::to_string(config.queue_high_percent) + ")");
+  }
+  return config;
+}
+
+// ---- [source_limits] --------------------------------------------------------------------
+
+// "192.0.2.0/24", "2001:db8::/32", or a bare address (one host: /32, /128).
+std::optional<IpPrefix> parse_trusted_source(std::string_view text) {
+  if (text.find('/') != std::string_view::npos) return parse_ip_prefix(text);
+  const auto address = parse_ip_address(text);
+  if (!address) return std::nullopt;
+  return IpPrefix{*address,
+                  static_cast<std::uint8_t>(address->family == AddressFamily::Ipv4 ? 32 : 128)};
+}
+
+SourceLimitsConfig read_source_limits(const TableReader& table) {
+  table.reject_unknown_keys({"requests_per_second", "burst", "failed_auth_limit",
+                             "failed_auth_window", "failed_auth_block", "table_size",
+                             "trusted_sources"});
+  SourceLimitsConfig config;
+  const auto read = [&table](std::string_view key, std::int64_t min, std::int64_t max,
+                             std::uint32_t fallback) {
+    return static_cast<std::uint32_t>(
+        table.integer(key, min, max, Presence::Optional).value_or(fallback));
+  };
+  config.requests_per_second = read("requests_per_second", 0, 1000000, config.requests_per_second);
+  config.burst = read("burst", 1, 1000000, config.burst);
+  config.failed_auth_limit = read("failed_auth_limit", 0, 1000000, config.failed_auth_limit);
+  config.failed_auth_window = read("failed_auth_window", 1, 86400, config.failed_auth_window);
+  config.failed_auth_block = read("failed_auth_block", 1, 604800, config.failed_auth_block);
+  const auto table_size = table.integer("table_size", 64, 16777216, Presence::Optional);
+  if (table_size && (*table_size & (*table_size - 1)) != 0) {
+    table.diagnostics().error(
+        table.line_of_key("table_size"),
+        "source_limits.table_size must be a power of two, not " + std::to_string(*table_size));
+  } else if (table_size) {
+    config.table_size = static_cast<std::uint32_t>(*table_size);
+  }
+  if (const auto items = table.string_array("trusted_sources", Presence::Optional)) {
+    for (const StringItem& item : *items) {
+      const auto prefix = parse_trusted_source(item.text);
+      if (!prefix) {
+        table.diagnostics().error(item.line, item.path + " " + quoted(item.text) +
+                                                 " must be an IP address or ADDRESS/PREFIX "
+                                                 "like \"192.0.2.0/24\" or \"2001:db8::/32\"");
+        continue;
+      }
+      config.trusted_sources.push_back(*prefix);
+    }
+  }
+  return config;
+}
+
 // ---- whole-document rules ----------------------------------------------------------------
 
 // The shipped demo password is public: serving it beyond this machine would hand out the
@@ -621,8 +768,8 @@ void check_dpdk_listen(const Config& config, const TableReader& listen) {
 Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
-  root.reject_unknown_keys(
-      {"listen", "dataplane", "domain", "registrar", "users", "routes", "log", "limits"});
+  root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "routes", "log",
+                            "limits", "overload", "source_limits"});
   Config config;
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
@@ -634,6 +781,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.routes = read_routes(root.array_of_tables("routes"));
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));
+  config.overload = read_overload(root.table("overload"));
+  config.source_limits = read_source_limits(root.table("source_limits"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
   return config;

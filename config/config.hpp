@@ -5,6 +5,7 @@
 // its meaning and its default are documented in config/README.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +31,13 @@ struct ListenConfig {
 enum class IoMode : std::uint8_t { Socket, Dpdk };
 
 // Used only when io = "dpdk"; with io = "socket" the keys are still type-checked.
+// A permanent neighbour entry: the next hop is never resolved by ARP/ND and never expires.
+struct StaticNeighbor {
+  IpAddress address;                  // on dataplane.address's (or address6's) subnet
+  std::array<std::uint8_t, 6> mac{};  // a unicast MAC
+  bool operator==(const StaticNeighbor&) const = default;
+};
+
 struct DpdkConfig {
   std::vector<std::string> eal;  // EAL arguments, passed to rte_eal_init as written
   std::uint16_t port = 0;        // DPDK port id
@@ -37,6 +45,7 @@ struct DpdkConfig {
   std::optional<IpPrefix> address6;
   std::optional<IpAddress> gateway;  // IPv4 next hop for destinations off the subnet
   std::uint16_t mtu = 1500;
+  std::vector<StaticNeighbor> static_neighbors;  // dataplane.static_neighbors
 };
 
 struct DataplaneConfig {
@@ -94,6 +103,31 @@ struct LimitsConfig {
   std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
 };
 
+// [overload]: admission control in the workers (dataplane/overload.hpp) and RFC 7339
+// overload control feedback to clients that offer it.
+struct OverloadConfig {
+  bool enabled = true;
+  std::uint32_t retry_after_s = 5;        // Retry-After of the 503 we shed with (§20.33)
+  std::uint32_t busy_ms = 20;             // worker CPU time spent without draining its socket: shed
+  std::uint32_t queue_high_percent = 60;  // socket backlog (of its buffer): shed silently
+  std::uint32_t queue_low_percent = 20;   // ... and below this: admit again
+  std::uint32_t register_backlog = 128;   // REGISTERs waiting for the control thread
+  bool oc = true;                         // RFC 7339 feedback in responses to oc clients
+  std::uint32_t oc_validity_ms = 500;     // RFC 7339 §5.2 oc-validity
+};
+
+// [source_limits]: per-source request rate and failed-authentication blocking
+// (dataplane/source_guard.hpp). 0 turns a limit off.
+struct SourceLimitsConfig {
+  std::uint32_t requests_per_second = 50;  // token bucket rate per source IP
+  std::uint32_t burst = 200;               // ... and its depth
+  std::uint32_t failed_auth_limit = 10;    // 403s (wrong password / unknown user) ...
+  std::uint32_t failed_auth_window = 60;   // ... within this many seconds ...
+  std::uint32_t failed_auth_block = 600;   // ... block the source this many seconds
+  std::uint32_t table_size = 65536;        // sources tracked per table, a power of two
+  std::vector<IpPrefix> trusted_sources;   // exempt (forward targets are added at start)
+};
+
 struct Config {
   std::string source;  // the file (or source name) it was loaded from
   ListenConfig listen;
@@ -104,6 +138,8 @@ struct Config {
   std::vector<Route> routes;  // first match wins (build an lb::RouteTable from them)
   LogLevel log_level = LogLevel::Info;
   LimitsConfig limits;
+  SourceLimitsConfig source_limits;
+  OverloadConfig overload;
 
   // Any user still has the shipped demo password.
   bool uses_demo_password() const;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 
 namespace sipline::dataplane {
 
@@ -37,6 +38,12 @@ AllocatorCheck check_allocator() {
   }
   check.jemalloc = true;
   return check;
+}
+
+bool release_freed_memory() {
+  // "arena.<i>.purge" with i = MALLCTL_ARENAS_ALL purges every arena's unused dirty pages.
+  const std::string name = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  return mallctl(name.c_str(), nullptr, nullptr, nullptr, 0) == 0;
 }
 
 }  // namespace sipline::dataplane

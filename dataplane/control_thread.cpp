@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <ctime>
 
 #include "dataplane/log.hpp"
+#include "dataplane/source_guard.hpp"
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
 
@@ -100,6 +102,11 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
     SIPLINE_LOG_DEBUG("REGISTER from %s for \"%s\": %u, %zu binding(s)", source_text.view().data(),
                       outcome.aor.c_str(), outcome.code, outcome.bindings_after.size());
   }
+  const bool auth_failed = outcome.auth == sip::AuthResult::WrongPassword ||
+                           outcome.auth == sip::AuthResult::UnknownUser;
+  if (auth_failed && pipeline_.guard != nullptr) {
+    pipeline_.guard->record_auth_failure(source_key(source), now);  // source_guard.hpp
+  }
   const ToTag tag = local_to_tag(request.call_id, pipeline_.to_tag_key);
   sip::LocalResponse local;
   local.code = outcome.code;
@@ -148,6 +155,8 @@ std::string ControlThread::run() {
   for (;;) {
     take_returns();
     bool busy = handle_registers(unix_now()) > 0;
+    SourceGuard* guard = shared_.pipeline->guard;
+    if (guard != nullptr) busy |= guard->drain_reports(unix_now()) > 0;
     if (shared_.duty != nullptr) busy |= shared_.duty->poll() > 0;
     // Sleep only when no ring has work; a busy loop still looks at timers and signals
     // (poll with timeout 0), so a stream of REGISTERs cannot starve expiry or SIGTERM.
@@ -159,6 +168,7 @@ std::string ControlThread::run() {
         for (std::size_t worker = 0; worker < fabric_->workers() && sleep; ++worker) {
           sleep = fabric_->work(worker, fabric_->control()).empty_approx();
         }
+        if (sleep && guard != nullptr) sleep = !guard->reports_pending();
       }
     }
     pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -209,7 +219,16 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
   std::size_t handled = 0;
   std::array<Packet*, kBurst> packets;
   for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
-    const std::size_t count = fabric_->work(worker, fabric_->control()).dequeue_burst(packets);
+    // Back-pressure: take only as many REGISTERs as there are response buffers. The rest
+    // wait in the ring, whose occupancy makes the worker shed new ones with 503
+    // (dataplane/overload.hpp) instead of this thread dropping answers it cannot write.
+    const std::size_t room = std::min(packets.size(), pool_->available());
+    if (room == 0) {
+      counters_.deferred_no_buffer.add();
+      break;
+    }
+    const std::size_t count =
+        fabric_->work(worker, fabric_->control()).dequeue_burst(std::span(packets.data(), room));
     for (std::size_t i = 0; i < count; ++i) {
       Packet* packet = packets[i];
       handle_register(packet, worker, now);
@@ -282,6 +301,12 @@ std::string ControlThread::counters_text() const {
   }
   text += format_total_counters(shared_.worker_counters);
   text += format_control_counters(counters_);
+  if (shared_.pipeline != nullptr && shared_.pipeline->guard != nullptr) {
+    text += shared_.pipeline->guard->counters_text();
+  }
+  if (shared_.location != nullptr) {
+    text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
+  }
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;
 }

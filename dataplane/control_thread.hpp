@@ -3,7 +3,7 @@
 // It owns everything that may be slow or needs a single writer:
 //   - REGISTER: workers hand REGISTERs for our domains over their work rings; the registrar
 //     (sip/registrar.hpp) decides; the result goes to the location table (single writer,
-//     QSBR-protected readers) and to the store (AsyncStore: a TBB arena thread does the
+//     QSBR-protected readers) and to the store (AsyncStore: its own thread does the
 //     SQLite writes, so this loop never waits for the disk); the response is written into a
 //     packet of the control pool and handed to the same worker, which sends it from its own
 //     socket in its next transmit burst (one sender per socket).

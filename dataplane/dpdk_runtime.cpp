@@ -26,6 +26,7 @@
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/runtime.hpp"
+#include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
 
 namespace sipline::dataplane {
@@ -153,25 +154,23 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   const std::uint64_t tsc_hz = rte_get_tsc_hz();
   dpdk::NeighborTable neighbors(dpdk::kNeighborCapacity,
                                 dpdk::milliseconds_to_ticks(tsc_hz, dpdk::kNeighborLifetimeMs));
+  if (const std::string full = add_static_neighbors(settings.static_neighbors, neighbors);
+      !full.empty()) {
+    SIPLINE_LOG_ERROR("%s", full.c_str());
+    return kExitConfigError;
+  }
 
+  dpdk::LcoreCommon lcore_common;
+  lcore_common.interface = &interface.value;
+  lcore_common.neighbors = &neighbors;
+  lcore_common.pools = pools.pools.get();
+  lcore_common.port = port.port.get();
+  lcore_common.workers = workers;
+  lcore_common.socket_id = socket;
   const auto make_net = [&](std::uint16_t lcore_index,
                             std::uint16_t tx_queue) -> std::unique_ptr<dpdk::LcoreNet> {
-    dpdk::LcoreSettings net;
-    net.interface = &interface.value;
-    net.neighbors = &neighbors;
-    net.pool = pools.pools->packets();
-    net.indirect_pool = pools.pools->indirect();
-    net.port = port.port.get();
-    net.tx_queue = tx_queue;
-    net.offloads = port.port->tx_offloads();
-    net.lcore_index = lcore_index;
-    net.lcore_count = static_cast<std::uint16_t>(workers + 1);
-    net.tsc_hz = tsc_hz;
-    net.socket_id = socket;
-    // The owner of a datagram verifies its UDP checksum, not the lcore that received it: one
-    // trunk (one RX queue) must not load its receiving worker with every checksum.
-    net.defer_udp_checksum = lcore_index < workers;
-    dpdk::LcoreNet::Created created = dpdk::LcoreNet::create(net);
+    dpdk::LcoreNet::Created created =
+        dpdk::LcoreNet::create(dpdk::lcore_settings(lcore_common, lcore_index, tx_queue));
     if (!created.value) SIPLINE_LOG_ERROR("%s", created.error.c_str());
     return std::move(created.value);
   };
@@ -189,6 +188,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   LocationTable location(workers);
   if (!restore_bindings(store, location)) return kExitRuntimeError;
   const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
+  // No control waker: the control lcore polls its duty every kControlDutyPollMs.
+  SourceGuard guard(source_limits_from(*config), workers);
+  context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
 

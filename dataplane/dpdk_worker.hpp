@@ -33,13 +33,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "dataplane/control_thread.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
 
 namespace sipline::dataplane {
@@ -86,6 +90,11 @@ class ListenIndex {
   std::array<Entry, kMaxListenSockets> entries_{};
   std::size_t count_ = 0;
 };
+
+// [dataplane] static_neighbors as permanent entries of `table`: empty when every entry went
+// in, else why the first that did not (its bucket holds only static entries).
+std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries,
+                                 dpdk::NeighborTable& table);
 
 // Conversions between the packet layer's endpoints and the pipeline's socket addresses.
 PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint);
@@ -143,6 +152,7 @@ class alignas(64) DpdkWorker {
   };
 
   void accept(rte_mbuf* frame, std::uint64_t now);
+  bool admit_source(const dpdk::Datagram& datagram, std::uint64_t now);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
   void send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now);
   void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control);
@@ -155,6 +165,7 @@ class alignas(64) DpdkWorker {
   WorkerCounters& counters_;
   std::unique_ptr<dpdk::LcoreNet> net_;
   Pipeline pipeline_;
+  std::unique_ptr<SourceAdmission> sources_;  // per-source limits (source_guard.hpp); null: none
   ListenIndex listen_;
   std::array<std::uint16_t, 4> rx_queues_{};  // Port::rx_queues_of
   std::uint16_t rx_queue_count_ = 0;

@@ -1,5 +1,6 @@
 #include "dataplane/location_store.hpp"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -281,14 +282,18 @@ OpenedStore open_store(const config::StoreConfig& config) {
 // --- AsyncStore -------------------------------------------------------------------------------
 
 AsyncStore::AsyncStore(std::unique_ptr<LocationStore> store)
-    // One thread and no slot reserved for an application thread: the control thread only
-    // enqueues, and the arena's own worker runs the jobs.
-    : store_(std::move(store)), arena_(1, 0) {
-  arena_.initialize();
+    : store_(std::move(store)), thread_([this] { run_queue(); }) {
+  pthread_setname_np(thread_.native_handle(), "sipline-store");
 }
 
 AsyncStore::~AsyncStore() {
   drain();
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  work_.notify_one();
+  thread_.join();
 }
 
 LoadResult AsyncStore::load_all(std::int64_t now) {
@@ -311,41 +316,46 @@ void AsyncStore::submit_flush() {
 }
 
 void AsyncStore::submit(Job job) {
-  bool start_consumer = false;
+  bool wake = false;
   {
     std::lock_guard lock(queue_mutex_);
     queue_.push_back(std::move(job));
     pending_.fetch_add(1, std::memory_order_release);
-    start_consumer = !consumer_running_;
-    consumer_running_ = true;
+    wake = store_waiting_;
   }
-  if (start_consumer) arena_.enqueue([this] { run_queue(); });
+  // Only a sleeping store thread needs the futex wake-up; a busy one finds the job itself.
+  if (wake) work_.notify_one();
 }
 
 void AsyncStore::run_queue() {
+  std::unique_lock lock(queue_mutex_);
   for (;;) {
-    Job job;
-    {
-      std::lock_guard lock(queue_mutex_);
-      if (queue_.empty()) {
-        consumer_running_ = false;
-        // Last touch of the object: drain() returns, and the destructor may run, only once
-        // this lock is released.
-        idle_.notify_all();
-        return;
-      }
-      job = std::move(queue_.front());
-      queue_.pop_front();
+    if (queue_.empty()) {
+      running_jobs_ = false;
+      idle_.notify_all();
+      if (stopping_) return;
+      store_waiting_ = true;
+      work_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      store_waiting_ = false;
+      continue;
     }
-    StoreResult result = job(*store_);
-    if (!result.ok()) record_failure(std::move(result.error));
-    pending_.fetch_sub(1, std::memory_order_release);
+    // Everything queued so far, in order, run without the lock.
+    std::deque<Job> batch;
+    batch.swap(queue_);
+    running_jobs_ = true;
+    lock.unlock();
+    for (Job& job : batch) {
+      StoreResult result = job(*store_);
+      if (!result.ok()) record_failure(std::move(result.error));
+      pending_.fetch_sub(1, std::memory_order_release);
+    }
+    lock.lock();
   }
 }
 
 void AsyncStore::drain() {
   std::unique_lock lock(queue_mutex_);
-  idle_.wait(lock, [this] { return !consumer_running_; });
+  idle_.wait(lock, [this] { return queue_.empty() && !running_jobs_; });
 }
 
 void AsyncStore::record_failure(std::string error) {

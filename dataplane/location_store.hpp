@@ -8,14 +8,15 @@
 // - SqliteStore: one SQLite file in WAL mode ("sqlite:PATH"); one row per binding, primary key
 //   (aor, contact). synchronous=NORMAL: in WAL mode a crash of sipline loses nothing, a power
 //   cut may lose the last few registrations (their phones re-register within one interval).
-// - AsyncStore: runs a store's blocking calls on a one-thread TBB task arena, in submission
-//   order, so the control loop never waits for the disk.
+// - AsyncStore: runs a store's blocking calls on one thread of its own, in submission order,
+//   so the control loop never waits for the disk. The thread sleeps on a condition variable
+//   when it has nothing to do. (It used to be a one-thread TBB arena: TBB's worker spins
+//   looking for tasks after each one before it parks, and a REGISTER load enqueued a task
+//   per registration, so the thread never parked: 95-98% of a core even with "memory".)
 //
 // The stores are blocking and not thread-safe: use one from one thread at a time (AsyncStore
 // makes that so).
 #pragma once
-
-#include <tbb/task_arena.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -28,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -125,9 +127,9 @@ class SqliteStore final : public LocationStore {
 // "memory" or "sqlite:PATH" from [registrar] store. Redis is refused here (not built yet).
 OpenedStore open_store(const config::StoreConfig& config);
 
-// Runs the blocking store on a TBB task arena with one thread: writes leave the control
-// thread at once and reach the store in submission order. The control thread is the only
-// caller of every member.
+// Runs the blocking store on one thread of its own: writes leave the control thread at once
+// and reach the store in submission order; the thread sleeps while the queue is empty. The control
+// thread is the only caller of every member.
 class AsyncStore {
  public:
   explicit AsyncStore(std::unique_ptr<LocationStore> store);
@@ -162,18 +164,19 @@ class AsyncStore {
   void record_failure(std::string error);
 
   std::unique_ptr<LocationStore> store_;
-  tbb::task_arena arena_;
   // The control thread holds queue_mutex_ only to append a job: never while a job runs.
   std::mutex queue_mutex_;
   std::deque<Job> queue_;
-  // At most one consumer task runs: the submit that finds none running starts one, and it runs
-  // until it finds the queue empty. One consumer keeps the queue's order the store's order.
-  bool consumer_running_ = false;
-  std::condition_variable idle_;
+  std::condition_variable work_;  // the store thread waits here for jobs
+  std::condition_variable idle_;  // drain() waits here for an empty queue
+  bool store_waiting_ = false;    // the store thread sleeps on work_: notify it
+  bool running_jobs_ = false;     // a batch taken from queue_ is being run
+  bool stopping_ = false;
   std::atomic<std::size_t> pending_{0};  // submitted and not yet finished
   std::atomic<std::uint64_t> failures_{0};
   std::mutex errors_mutex_;
   std::vector<std::string> errors_;
+  std::thread thread_;  // last: started once every member above exists
 };
 
 }  // namespace sipline::dataplane

@@ -132,5 +132,6 @@ int main(int argc, char** argv) {
   sipline::dataplane::block_control_signals();
   SIPLINE_LOG_INFO("sipline %s starting with %s", SIPLINE_VERSION, options.config_path.c_str());
   report_allocator();
+  sipline::dataplane::release_freed_memory();
   return sipline::dataplane::run_proxy(loaded.config);
 }

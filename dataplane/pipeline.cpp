@@ -4,12 +4,15 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "dataplane/source_guard.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
+#include "sip/overload_control.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/text.hpp"
@@ -142,13 +145,18 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
 
 Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
     : context_(context),
+      worker_index_(worker_index),
       message_(std::make_unique<sip::Message>()),
       authenticator_(sip::DigestAuthSettings{
           .realm = context.config->domain.realm(),
           .algorithms = context.config->registrar.algorithms,
           .secret = context.nonce_secret,
           .issuer = static_cast<std::uint16_t>(1 + worker_index),
-      }) {}
+      }) {
+  const int size = std::snprintf(retry_after_.data(), retry_after_.size(), "Retry-After: %u\r\n",
+                                 context.config->overload.retry_after_s);
+  retry_after_size_ = size > 0 ? static_cast<std::size_t>(size) : 0;
+}
 
 Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   sip::parse_message_into(*message_, in.bytes);
@@ -170,6 +178,19 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     Outcome outcome;
     outcome.verdict = Verdict::Absorbed;
     return outcome;
+  }
+  if (gate_ != nullptr && gate_->enabled()) {
+    const bool register_for_us = request.method == sip::Method::Register &&
+                                 sip::uri_is_ours(request.request_uri, context_.identity);
+    const RequestClass kind = classify_request(request, register_for_us);
+    const Admission admission = gate_->admit(kind);
+    if (admission != Admission::Admit) {
+      const Shed why = kind == RequestClass::RegisterForUs ? Shed::Register : Shed::NewRequest;
+      if (admission == Admission::Shed) return shed(in, why, out);
+      Outcome silent = drop(DropReason::Overload);
+      silent.shed = why;
+      return silent;
+    }
   }
   const sip::RoutePlan plan = sip::preprocess_routes(request, context_.identity);
   if (plan.strict_router) return drop(DropReason::StrictRoute);
@@ -229,6 +250,10 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
       authenticator_.authenticate(request, sip::AuthHeaderKind::Proxy, *context_.users, now);
   const sip::AuthReply reply = sip::auth_reply(check.result, sip::AuthHeaderKind::Proxy);
   if (reply.code == 0) return gate;
+  // A wrong password or an unknown user: counted against the source (source_guard.hpp).
+  if (reply.code == 403 && context_.guard != nullptr) {
+    context_.guard->report_auth_failure(worker_index_, in.peer);
+  }
   gate.passed = false;
   if (reply.code != 407) {
     gate.answer = respond(in, reply.code, {}, {}, out);
@@ -335,11 +360,24 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
   response.reason = reason;
   response.to_tag = tag.view();
   response.extra_headers = extra_headers;
-  const Output output = write_out(out, [&](std::span<char> buffer) {
+  Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_local_response(request, response, buffer);
   });
   if (!output.written.ok() || output.written.size > kMaxUdpSendPayload) {
     return drop(DropReason::TooLarge);
+  }
+  if (gate_ != nullptr && gate_->feedback_active() && request.via_count > 0) {
+    // write_local_response copies the Via lines first, as received (§8.2.6.2).
+    const std::span<char> buffer = output.in_fallback ? out.fallback : out.primary;
+    const std::string_view written(buffer.data(), output.written.size);
+    const std::size_t status_end = written.find("\r\n");
+    const sip::ViaRef& top = request.vias[0];
+    const std::size_t offset =
+        status_end + 2 +
+        static_cast<std::size_t>(top.text.data() - request.fields[top.field].raw.data());
+    if (status_end != std::string_view::npos) {
+      add_oc_feedback(output, out, offset, top.text, request.top_via);
+    }
   }
   // §18.2.2 / RFC 3581: back to the source address, at the port the top Via asks for.
   const PeerAddress destination =
@@ -365,15 +403,54 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
   if (!hop) return drop(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);
   if (socket < 0) return drop(DropReason::NoSocket);
-  const Output output = write_out(
+  Output output = write_out(
       out, [&](std::span<char> buffer) { return sip::write_forwarded_response(response, buffer); });
   const sip::Written& written = output.written;
   if (!written.ok()) {
     return drop(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack
                                                              : DropReason::TooLarge);
   }
+  if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
   if (written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
+}
+
+Outcome Pipeline::shed(const Inbound& in, Shed why, const OutputBuffers& out) {
+  Outcome outcome =
+      respond(in, 503, {}, std::string_view(retry_after_.data(), retry_after_size_), out);
+  outcome.shed = why;
+  return outcome;
+}
+
+void Pipeline::add_oc_feedback(Output& output, const OutputBuffers& out, std::size_t offset,
+                               std::string_view element, const sip::Via& via) const {
+  const sip::OcOffer offer = sip::read_oc_offer(via);
+  if (!offer.supported || !offer.loss) return;
+  const std::span<char> buffer = output.in_fallback ? out.fallback : out.primary;
+  const std::size_t limit = std::min(buffer.size(), kMaxUdpSendPayload);
+  // No room: the message goes without feedback (the client learns from the next one).
+  const std::size_t size = sip::splice_oc_feedback(buffer.first(limit), output.written.size, offset,
+                                                   element, via, gate_->feedback());
+  if (size != 0) output.written.size = size;
+}
+
+// The client's Via is the response's second (ours was popped): it is the top one of what we
+// forward, found again in the written bytes.
+void Pipeline::add_oc_feedback_forwarded(Output& output, const OutputBuffers& out) const {
+  const sip::Message& response = *message_;
+  if (response.via_count < 2) return;
+  const std::string_view element = response.vias[1].text;
+  if (element.find(";oc") == std::string_view::npos &&
+      element.find("; oc") == std::string_view::npos) {
+    return;  // cheap test before parsing the element
+  }
+  const sip::Parsed<sip::Via> via = sip::parse_via(element);
+  if (!via.ok()) return;
+  const std::span<char> buffer = output.in_fallback ? out.fallback : out.primary;
+  const std::string_view written(buffer.data(), output.written.size);
+  const std::size_t offset = written.find(element);
+  if (offset == std::string_view::npos) return;
+  add_oc_feedback(output, out, offset, element, via.value);
 }
 
 template <class Write>

@@ -19,6 +19,7 @@
 
 #include "config/config.hpp"
 #include "dataplane/location_table.hpp"
+#include "dataplane/overload.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/peer_address.hpp"
 #include "dataplane/stats.hpp"
@@ -28,6 +29,8 @@
 #include "sip/proxy_rules.hpp"
 
 namespace sipline::dataplane {
+
+class SourceGuard;  // source_guard.hpp
 
 // What every worker's pipeline reads; immutable once the workers run (except the location
 // table, which is RCU-protected).
@@ -40,6 +43,8 @@ struct PipelineContext {
   sip::NonceSecret nonce_secret{};        // shared with the registrar: nonces validate anywhere
   std::uint64_t to_tag_key = 0;           // per boot: keys the To tags of local responses
   LocationTable* location = nullptr;
+  // Per-source limits (source_guard.hpp): proxy-auth failures are reported to it. Null: none.
+  SourceGuard* guard = nullptr;
 
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
@@ -75,8 +80,13 @@ struct OutputBuffers {
   std::span<char> fallback;
 };
 
+// A request the overload gate refused (dataplane/overload.hpp): answered 503 when `verdict`
+// is Send, unanswered (counted) otherwise.
+enum class Shed : std::uint8_t { None, NewRequest, Register };
+
 struct Outcome {
   Verdict verdict = Verdict::Drop;
+  Shed shed = Shed::None;
   DropReason drop = DropReason::Parse;
   SendKind kind = SendKind::LocalResponse;
   std::uint16_t code = 0;    // LocalResponse: the status code (counters by class)
@@ -109,6 +119,10 @@ class Pipeline {
 
   const sip::Message& message() const { return *message_; }
 
+  // Admission control (overload.hpp): the worker's gate, consulted for every request and
+  // for RFC 7339 feedback in responses to clients that offered it. Null: admit everything.
+  void set_overload_gate(OverloadGate* gate) { gate_ = gate; }
+
  private:
   Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
@@ -127,6 +141,13 @@ class Pipeline {
     sip::Written written;
     bool in_fallback = false;
   };
+
+  // 503 + Retry-After for a request the gate refused (RFC 3261 §21.5.4, §20.33).
+  Outcome shed(const Inbound& in, Shed why, const OutputBuffers& out);
+  // RFC 7339 §5.2: the gate's feedback into the Via of `output` whose text is `element`.
+  void add_oc_feedback(Output& output, const OutputBuffers& out, std::size_t offset,
+                       std::string_view element, const sip::Via& via) const;
+  void add_oc_feedback_forwarded(Output& output, const OutputBuffers& out) const;
 
   AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);
 
@@ -149,11 +170,15 @@ class Pipeline {
   bool is_our_address(const PeerAddress& address) const;
 
   const PipelineContext& context_;
+  std::size_t worker_index_;
   std::unique_ptr<sip::Message> message_;
   sip::DigestAuthenticator authenticator_;
   // Extra header lines of local responses: Proxy-Authenticate (one per algorithm), Contact
   // lines of a 302 (one per registered contact).
   std::array<char, 8192> extra_{};
+  OverloadGate* gate_ = nullptr;
+  std::array<char, 32> retry_after_{};  // "Retry-After: N\r\n"
+  std::size_t retry_after_size_ = 0;
 };
 
 }  // namespace sipline::dataplane

@@ -15,6 +15,7 @@
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/socket_port.hpp"
+#include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
 #include "dataplane/worker.hpp"
 
@@ -65,6 +66,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
 
   const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
   Fabric fabric(workers, config->limits.ring_size);
+  SourceGuard guard(source_limits_from(*config), workers);
+  guard.set_control_waker(&fabric.waker(fabric.control()));
+  context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
   const WorkerShared shared{&fabric, counters.get(), context.get(), &location, &stop};

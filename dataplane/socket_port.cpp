@@ -1,5 +1,7 @@
 #include "dataplane/socket_port.hpp"
 
+#include <linux/sock_diag.h>
+
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -51,6 +53,16 @@ SocketPort::Opened SocketPort::open(std::span<const config::SocketAddress> liste
 SocketPort::~SocketPort() {
   for (int fd : fds_)
     ::close(fd);
+}
+
+SocketPort::QueueFill SocketPort::receive_queue(std::size_t socket) const {
+  std::uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t size = sizeof meminfo;
+  if (::getsockopt(fds_[socket], SOL_SOCKET, SO_MEMINFO, meminfo, &size) != 0 ||
+      size < sizeof(std::uint32_t) * (SK_MEMINFO_RCVBUF + 1)) {
+    return {};
+  }
+  return {meminfo[SK_MEMINFO_RMEM_ALLOC], meminfo[SK_MEMINFO_RCVBUF]};
 }
 
 std::size_t SocketPort::receive(std::size_t socket, std::span<Packet* const> packets) {

@@ -54,6 +54,15 @@ class SocketPort {
   // blocking; fills each packet's data, length, peer and socket. Returns how many.
   std::size_t receive(std::size_t socket, std::span<Packet* const> packets);
 
+  // How much waits in the socket's receive queue: octets the kernel charges for the queued
+  // datagrams (their truesize) and the buffer they count against (SO_MEMINFO). One system
+  // call; the overload gate asks at most once per few full receive batches.
+  struct QueueFill {
+    std::size_t queued = 0;
+    std::size_t capacity = 0;  // 0: unknown
+  };
+  QueueFill receive_queue(std::size_t socket) const;
+
   // Sends each datagram (at most kMaxSendBatch) on `socket`. A datagram the kernel refuses
   // (full buffer, unreachable, too large) is skipped and marked; the rest still go.
   struct SendResult {

@@ -17,6 +17,9 @@ struct Snapshot {
   std::uint64_t to_control = 0;
   std::uint64_t transmitted_for_control = 0;
   std::uint64_t acks_absorbed = 0;
+  std::uint64_t shed_new = 0;
+  std::uint64_t shed_register = 0;
+  std::uint64_t shed_unanswered = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -31,6 +34,9 @@ struct Snapshot {
     to_control += counters.to_control.read();
     transmitted_for_control += counters.transmitted_for_control.read();
     acks_absorbed += counters.acks_absorbed.read();
+    shed_new += counters.shed_new.read();
+    shed_register += counters.shed_register.read();
+    shed_unanswered += counters.shed_unanswered.read();
   }
 };
 
@@ -67,6 +73,9 @@ std::string format_fields(std::string line, const Snapshot& s) {
     const std::string key = "drop_" + std::string(drop_reason_name(static_cast<DropReason>(i)));
     append(line, key, s.dropped[i]);
   }
+  append(line, "shed_new", s.shed_new);
+  append(line, "shed_register", s.shed_register);
+  append(line, "shed_unanswered", s.shed_unanswered);
   line += '\n';
   return line;
 }
@@ -101,6 +110,12 @@ std::string_view drop_reason_name(DropReason reason) {
       return "ack_unrouted";
     case DropReason::StrictRoute:
       return "strict_route";
+    case DropReason::Overload:
+      return "overload";
+    case DropReason::RateLimited:
+      return "rate_limited";
+    case DropReason::BlockedSource:
+      return "blocked_source";
     case DropReason::kCount:
       break;
   }
@@ -128,6 +143,7 @@ std::string format_control_counters(const ControlCounters& c) {
   append(line, "dropped_ring_full", c.dropped_ring_full.read());
   append(line, "dropped_parse", c.dropped_parse.read());
   append(line, "store_errors", c.store_errors.read());
+  append(line, "deferred_no_buffer", c.deferred_no_buffer.read());
   line += '\n';
   return line;
 }

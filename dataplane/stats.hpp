@@ -19,19 +19,22 @@ namespace sipline::dataplane {
 
 // Why a worker dropped a datagram. Every drop is counted under exactly one reason.
 enum class DropReason : std::uint8_t {
-  Parse,        // not a SIP message we can answer (no response possible, RFC 3261 §16.3)
-  NoCallId,     // no Call-ID to pick an owner by
-  NotOurs,      // a response whose top Via is not ours (§16.7 step 3)
-  NoRouteBack,  // a response with no Via left to send it to, or an unusable one
-  Unroutable,   // a next hop we cannot turn into an address (host name, bad port)
-  NoSocket,     // no listen socket of the destination's address family
-  RingFull,     // the owner's hand-off ring was full
-  ControlFull,  // the control thread's REGISTER ring was full
-  TooLarge,     // the rewritten message does not fit a datagram
-  SendFailed,   // sendmmsg refused it (socket buffer full, unreachable, ...)
-  Loop,         // an ACK that would go back to ourselves (others are answered 482)
-  AckUnrouted,  // an ACK with nowhere to go (no route, unknown user...): never answered (§17)
-  StrictRoute,  // from an RFC 2543 strict router: not supported (counted, dropped)
+  Parse,          // not a SIP message we can answer (no response possible, RFC 3261 §16.3)
+  NoCallId,       // no Call-ID to pick an owner by
+  NotOurs,        // a response whose top Via is not ours (§16.7 step 3)
+  NoRouteBack,    // a response with no Via left to send it to, or an unusable one
+  Unroutable,     // a next hop we cannot turn into an address (host name, bad port)
+  NoSocket,       // no listen socket of the destination's address family
+  RingFull,       // the owner's hand-off ring was full
+  ControlFull,    // the control thread's REGISTER ring was full
+  TooLarge,       // the rewritten message does not fit a datagram
+  SendFailed,     // sendmmsg refused it (socket buffer full, unreachable, ...)
+  Loop,           // an ACK that would go back to ourselves (others are answered 482)
+  AckUnrouted,    // an ACK with nowhere to go (no route, unknown user...): never answered (§17)
+  StrictRoute,    // from an RFC 2543 strict router: not supported (counted, dropped)
+  Overload,       // a new request shed without an answer: the worker was far behind (overload.hpp)
+  RateLimited,    // a request over its source's rate (source_guard.hpp), before hand-off
+  BlockedSource,  // a request from a source blocked after failed authentications
   kCount
 };
 
@@ -65,6 +68,12 @@ struct alignas(kCacheLine) WorkerCounters {
   // ACKs for non-2xx responses we generated ourselves (§17.2.1: the transaction ends here).
   // Not a drop: nothing was lost.
   Counter acks_absorbed;
+  // Requests the overload gate refused (dataplane/overload.hpp), answered 503 + Retry-After
+  // (also counted in local_5xx): new dialogs / out-of-dialog requests, REGISTERs (control
+  // backlog or overload); shed_unanswered: of those, the ones no 503 could be written for.
+  Counter shed_new;
+  Counter shed_register;
+  Counter shed_unanswered;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();
@@ -79,6 +88,9 @@ struct alignas(kCacheLine) ControlCounters {
   Counter dropped_ring_full;  // the worker's transmit ring was full
   Counter dropped_parse;      // REGISTERs that no longer parsed (should not happen)
   Counter store_errors;       // location store writes that failed
+  // Passes that left REGISTERs in the rings because every response buffer was in use
+  // (back-pressure: the workers then shed REGISTERs with 503).
+  Counter deferred_no_buffer;
 };
 
 // One worker's line, in the format the end-to-end tests parse:

@@ -43,9 +43,15 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
       counters_(shared.counters[index]),
       port_(std::move(port)),
       pool_(static_cast<std::uint16_t>(index), kPacketsPerWorker),
+      gate_(shared.pipeline->config->overload),
       pipeline_(*shared.pipeline, index),
       hand_offs_(fabric_.endpoints()),
-      returns_(fabric_.endpoints()) {}
+      returns_(fabric_.endpoints()) {
+  pipeline_.set_overload_gate(&gate_);
+  if (shared.pipeline->guard != nullptr) {
+    sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
+  }
+}
 
 void Worker::run() {
   while (!shared_.stop->load(std::memory_order_relaxed)) {
@@ -59,6 +65,7 @@ void Worker::run() {
 }
 
 bool Worker::poll_once(std::int64_t now) {
+  observe_overload();
   bool worked = take_returns();
   worked |= receive_bursts(now);
   worked |= take_handed_in(now);
@@ -67,6 +74,30 @@ bool Worker::poll_once(std::int64_t now) {
   // Every ContactsView of this iteration is gone: old table versions may be freed.
   shared_.location->quiescent(index_);
   return worked;
+}
+
+// Once per iteration: the REGISTER backlog towards the control thread, the thread's CPU
+// time (the gate's busy clock) and the RFC 7339 window of the overload gate.
+void Worker::observe_overload() {
+  if (!gate_.enabled()) return;
+  gate_.set_register_backlog(fabric_.work(index_, fabric_.control()).size_approx());
+  timespec monotonic{};
+  timespec wall{};
+  timespec cpu{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &monotonic);
+  clock_gettime(CLOCK_REALTIME_COARSE, &wall);
+  // A system call (the others are vDSO), once per iteration: never per packet.
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  gate_.set_cpu_time(cpu.tv_sec * 1'000'000 + cpu.tv_nsec / 1000);
+  gate_.tick(monotonic.tv_sec * 1000 + monotonic.tv_nsec / 1'000'000,
+             wall.tv_sec * 1000 + wall.tv_nsec / 1'000'000);
+  if (gate_.overloaded() && !logged_shedding_) {
+    logged_shedding_ = true;
+    SIPLINE_LOG_WARN(
+        "worker %zu: overloaded (socket backlog); new requests are answered 503 "
+        "(counted as shed_new, shed_register)",
+        index_);
+  }
 }
 
 bool Worker::take_returns() {
@@ -102,11 +133,17 @@ bool Worker::receive_bursts(std::int64_t now) {
     const std::size_t received = port_->receive(socket, std::span(packets.data(), wanted));
     for (std::size_t i = received; i < wanted; ++i)
       pool_.release(packets[i]);
+    if (gate_.on_batch(received, wanted)) {
+      const SocketPort::QueueFill fill = port_->receive_queue(socket);
+      gate_.on_queue_sample(fill.queued, fill.capacity);
+    }
     if (received == 0) continue;
     any = true;
     counters_.received.add(received);
+    const std::int64_t now_ms = sources_ != nullptr ? monotonic_ms() : 0;
     for (std::size_t i = 0; i < received; ++i) {
       Packet* packet = packets[i];
+      if (sources_ != nullptr && !admit_source(packet, now, now_ms)) continue;
       const std::string_view call_id = sip::scan_call_id(packet->bytes());
       // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
       const std::size_t owner =
@@ -120,6 +157,17 @@ bool Worker::receive_bursts(std::int64_t now) {
     flush_hand_offs();
   }
   return any;
+}
+
+// Per-source limits (source_guard.hpp), before the Call-ID hand-off: a refused request is
+// dropped here, unanswered, and counted. False when it was.
+bool Worker::admit_source(Packet* packet, std::int64_t now, std::int64_t now_ms) {
+  const SourceVerdict verdict = sources_->admit(packet->bytes(), packet->peer, now, now_ms);
+  if (verdict == SourceVerdict::Pass) return true;
+  counters_.count_drop(verdict == SourceVerdict::Blocked ? DropReason::BlockedSource
+                                                         : DropReason::RateLimited);
+  pool_.release(packet);
+  return false;
 }
 
 void Worker::stage_hand_off(Packet* packet, std::size_t owner) {
@@ -178,6 +226,10 @@ bool Worker::take_handed_in(std::int64_t now) {
 void Worker::process(Packet* packet, std::int64_t now) {
   if (tx_.full()) flush_tx();
   const Outcome outcome = pipeline_.process(*packet, now, tx_.next_slot());
+  if (outcome.shed != Shed::None) {
+    (outcome.shed == Shed::Register ? counters_.shed_register : counters_.shed_new).add();
+    if (outcome.verdict != Verdict::Send) counters_.shed_unanswered.add();  // no 503 fitted
+  }
   switch (outcome.verdict) {
     case Verdict::Send:
       tx_.commit_slot(outcome);

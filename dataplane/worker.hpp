@@ -23,9 +23,11 @@
 
 #include "dataplane/fabric.hpp"
 #include "dataplane/log.hpp"
+#include "dataplane/overload.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/socket_port.hpp"
+#include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
 
 namespace sipline::dataplane {
@@ -101,11 +103,13 @@ class Worker {
   void process(Packet* packet, std::int64_t now);
   void stage_hand_off(Packet* packet, std::size_t owner);
   void flush_hand_offs();
+  bool admit_source(Packet* packet, std::int64_t now, std::int64_t now_ms);
   void give_back(Packet* packet);
   void flush_returns();
   void flush_tx();
   bool inbound_empty() const;
   void sleep_until_work();
+  void observe_overload();
 
   std::size_t index_;
   WorkerShared shared_;
@@ -113,8 +117,10 @@ class Worker {
   WorkerCounters& counters_;
   std::unique_ptr<SocketPort> port_;
   PacketPool pool_;
+  OverloadGate gate_;  // admission control; the pipeline consults it (overload.hpp)
   Pipeline pipeline_;
   TxQueue tx_;
+  std::unique_ptr<SourceAdmission> sources_;  // per-source limits (source_guard.hpp); null: none
 
   // Per destination endpoint: packets staged for its hand-off ring / its return ring.
   struct Staged {
@@ -128,6 +134,7 @@ class Worker {
   bool logged_control_full_ = false;
   bool logged_pool_empty_ = false;
   bool logged_send_failed_ = false;
+  bool logged_shedding_ = false;
 };
 
 }  // namespace sipline::dataplane

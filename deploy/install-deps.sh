@@ -15,8 +15,12 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libsofia-sip-ua-dev libosip2-dev
   sip-tester iproute2 iputils-ping ethtool tcpdump
+  # bench/overload: the offered-vs-goodput plot
+  gnuplot-nox
   # end-to-end tests (tests/e2e): Python driver, Linphone client, unshare for a private netns
   python3 linphone-cli util-linux
+  # end-to-end test of the per-source limits (tests/e2e/scanners.py): svmap, svwar, svcrack
+  sipvicious
 )
 
 missing=()

@@ -4,13 +4,14 @@
 #   2. Release build in build/ and every ctest test,
 #   3. Debug build with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/, the unit
 #      and corpus tests again (the end-to-end tests run once, against the release binary),
-#   4. the parser fuzz target for a bounded time (SIPLINE_FUZZ_SECONDS, default 60).
+#   4. the fuzz targets (parser, then the whole packet path) for a bounded time each
+#      (SIPLINE_FUZZ_SECONDS per target, default 50: the fuzz stage stays near 100 s).
 # Benchmarks are built in step 2 and smoke-run once (never timed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
-fuzz_seconds=${SIPLINE_FUZZ_SECONDS:-60}
+fuzz_seconds=${SIPLINE_FUZZ_SECONDS:-50}
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -38,7 +39,7 @@ step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE e2e
 
-step "fuzzing the parser for ${fuzz_seconds}s"
-./tests/fuzz/run.sh "$fuzz_seconds"
+step "fuzzing the parser and the packet path for ${fuzz_seconds}s each"
+./tests/fuzz/run.sh "$fuzz_seconds" all
 
 step "all tests passed"

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "bench/sipblast/templates.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
+#include "sip/params.hpp"
 #include "sip/token_list.hpp"
 
 namespace sipline::sipblast {
@@ -524,6 +526,14 @@ class Worker {
 
   Counters counters_;
   std::unique_ptr<LatencySet> latency_ = std::make_unique<LatencySet>();
+
+  // RFC 7339 client state (--oc): the server's last feedback and until when it holds.
+  void read_oc_feedback(std::int64_t now);
+  bool throttled_by_oc(std::int64_t now);
+  std::uint32_t oc_reduction_ = 0;  // percent of new calls not to send
+  std::int64_t oc_valid_until_ns_ = 0;
+  std::uint64_t oc_seq_milli_ = 0;                   // oc-seq of that feedback, in milliseconds
+  std::uint64_t oc_random_ = 0x9e3779b97f4a7c15ULL;  // xorshift state for the loss draw
 };
 
 std::string Worker::open_client_socket(int global_index) {
@@ -563,6 +573,7 @@ std::string Worker::open_client_socket(int global_index) {
   identity.request_uri = "sip:" + options_.ruri_user + "@" + options_.ruri_host;
   identity.register_domain = options_.register_domain;
   identity.register_expires = options_.register_expires;
+  identity.overload_control = options_.overload_control;
   sockets_.back().templates = std::make_unique<ClientTemplates>(identity);
   client_sockets_.push_back(static_cast<std::uint16_t>(sockets_.size() - 1));
   return {};
@@ -749,6 +760,10 @@ void Worker::start_one(std::int64_t now) {
     counters_.add(Stat::SkippedTableFull);
     return;
   }
+  if (throttled_by_oc(now)) {
+    counters_.add(Stat::Throttled);
+    return;
+  }
   slot = Slot{};
   slot.sequence = sequence;
   slot.started_ns = now;
@@ -886,11 +901,15 @@ void Worker::on_response(std::int64_t now) {
     counters_.add(Stat::UnmatchedResponses);
     return;
   }
+  if (options_.overload_control) read_oc_feedback(now);
   Slot& slot = slot_of(branch->sequence);
   if (slot.sequence != branch->sequence || slot.state == SlotState::Free) {
     counters_.add(Stat::DuplicateResponses);  // the transaction already ended
     return;
   }
+  // Shed by an overloaded server (RFC 3261 §21.5.4): the transaction fails below like any
+  // final response >= 300; this says why.
+  if (code == 503) counters_.add(Stat::Shed);
   switch (branch->kind) {
     case TxKind::Invite:
       on_invite_response(slot, now);
@@ -909,6 +928,53 @@ void Worker::on_response(std::int64_t now) {
       counters_.add(Stat::UnmatchedResponses);  // nobody answers an ACK
       return;
   }
+}
+
+// RFC 7339 §5.2, loss algorithm §7.3: oc=X in the top Via (ours) asks us to send X% fewer
+// new requests for oc-validity ms; oc-seq orders the feedback (an older one is ignored).
+void Worker::read_oc_feedback(std::int64_t now) {
+  const std::string_view params = message_->top_via.params;
+  if (params.empty()) return;
+  const auto value_of = [&](std::string_view name) -> std::optional<std::string_view> {
+    const std::optional<sip::Param> param =
+        sip::find_param(params, name, sip::ParamCursor::Style::Header);
+    if (!param || !param->has_value) return std::nullopt;
+    return param->value;
+  };
+  const std::optional<std::string_view> oc = value_of("oc");
+  if (!oc) return;
+  const auto number = [](std::string_view text, std::uint64_t fallback) {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && end != text.data() ? value : fallback;
+  };
+  std::uint64_t seq = 0;
+  if (const auto seq_text = value_of("oc-seq")) {
+    const std::size_t dot = seq_text->find('.');
+    seq = number(seq_text->substr(0, dot), 0) * 1000;
+    if (dot != std::string_view::npos) {
+      std::string_view fraction = seq_text->substr(dot + 1, 3);
+      std::uint64_t millis = number(fraction, 0);
+      for (std::size_t digits = fraction.size(); digits < 3; ++digits)
+        millis *= 10;
+      seq += millis;
+    }
+  }
+  if (seq != 0 && seq < oc_seq_milli_) return;  // reordered: older feedback
+  oc_seq_milli_ = std::max(oc_seq_milli_, seq);
+  const std::uint64_t validity_ms = value_of("oc-validity") ? number(*value_of("oc-validity"), 0)
+                                                            : 500;  // the RFC's example value
+  oc_reduction_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(number(*oc, 0), 100));
+  oc_valid_until_ns_ =
+      validity_ms == 0 ? 0 : now + static_cast<std::int64_t>(validity_ms) * 1'000'000;
+}
+
+bool Worker::throttled_by_oc(std::int64_t now) {
+  if (!options_.overload_control || oc_reduction_ == 0 || now >= oc_valid_until_ns_) return false;
+  oc_random_ ^= oc_random_ << 13;
+  oc_random_ ^= oc_random_ >> 7;
+  oc_random_ ^= oc_random_ << 17;
+  return oc_random_ % 100 < oc_reduction_;
 }
 
 void Worker::on_invite_response(Slot& slot, std::int64_t now) {

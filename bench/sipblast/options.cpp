@@ -220,6 +220,9 @@ std::string usage() {
                             password is --register-password)
   --spin-us US              keep polling this long when idle before sleeping (default 0)
   --busy-poll               never sleep (one full CPU per thread; for ceiling measurements)
+  --oc                      RFC 7339 overload control client: offer `oc` in Via, drop the
+                            share of new calls the server's oc=X feedback asks for (counted
+                            as throttled); 503 answers are counted as shed either way
   --coalesce-us US          after a busy round, pause this long before polling again: larger
                             batches per system call; adds up to US to each hop (default 0)
 )";
@@ -242,11 +245,13 @@ ParsedOptions parse_options(std::span<const std::string_view> args) {
       parsed.help = true;
       return parsed;
     }
-    const bool is_flag = name == "--quiet" || name == "--no-connect" || name == "--busy-poll";
+    const bool is_flag =
+        name == "--quiet" || name == "--no-connect" || name == "--busy-poll" || name == "--oc";
     if (is_flag) {
       if (name == "--quiet") options.quiet = true;
       if (name == "--no-connect") options.connect = false;
       if (name == "--busy-poll") options.busy_poll = true;
+      if (name == "--oc") options.overload_control = true;
       continue;
     }
     if (i + 1 >= args.size()) return fail(std::string(name) + ": missing value");

@@ -62,6 +62,9 @@ struct Options {
   // raises the ceiling at the price of CPU time. --busy-poll never sleeps.
   std::uint32_t spin_us = 0;
   bool busy_poll = false;
+  // RFC 7339 client: `oc` in our Via; feedback oc=X in responses makes us drop X% of new
+  // calls locally while it is valid (counted as throttled, not attempted).
+  bool overload_control = false;
   // After a round that did work, wait this long before the next one (interrupt moderation
   // by hand): bigger batches per system call, for ceiling measurements. Adds up to this
   // much to each hop's latency.

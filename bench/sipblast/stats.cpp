@@ -43,6 +43,8 @@ std::string_view stat_name(Stat stat) {
       "recv_calls",
       "send_calls",
       "sleeps",
+      "shed_503",
+      "throttled_oc",
   };
   static_assert(std::size(kNames) == kStatCount, "one name per Stat");
   return kNames[static_cast<std::size_t>(stat)];

@@ -51,6 +51,8 @@ enum class Stat : std::uint8_t {
   RecvCalls,         // recvmmsg calls that returned datagrams (msgs_recv / this = batch size)
   SendCalls,         // sendmmsg calls
   Sleeps,            // times the worker slept in epoll
+  Shed,              // a 503 (Service Unavailable) ended a transaction (part of FailedStatus)
+  Throttled,         // new calls not started: RFC 7339 oc feedback asked for it (--oc)
   kCount
 };
 

@@ -8,6 +8,10 @@ namespace sipline::sipblast {
 
 namespace {
 
+// RFC 7339 §5.1: a client that supports overload control says so in its Via ("loss" is the
+// algorithm it implements).
+constexpr const char* kOcOffer = ";oc;oc-algo=\"loss\"";
+
 constexpr std::string_view kBranchPrefix = "z9hG4bKsb";
 constexpr std::size_t kBranchLength = kBranchPrefix.size() + kInstanceLength + 1 + kSequenceWidth;
 
@@ -160,7 +164,8 @@ ClientTemplates::ClientTemplates(const ClientIdentity& identity)
   auto add_via = [&](PieceBuilder& builder, TxKind kind) {
     builder.text("Via: SIP/2.0/UDP " + sent_by + ";branch=");
     add_branch(builder, instance, kind);
-    builder.text(";rport\r\nMax-Forwards: 70\r\n");
+    builder.text(std::string(";rport") + (identity.overload_control ? kOcOffer : "") +
+                 "\r\nMax-Forwards: 70\r\n");
   };
   auto add_from = [&](PieceBuilder& builder) {
     builder.text("From: \"sipblast\" " + from_uri + ";tag=sb" + instance);
@@ -264,7 +269,7 @@ ClientTemplates::InDialog ClientTemplates::in_dialog(std::string_view method, Tx
   PieceBuilder via;
   via.text(" SIP/2.0\r\nVia: SIP/2.0/UDP " + sent_by + ";branch=");
   add_branch(via, instance, kind);
-  via.text(";rport\r\n");
+  via.text(std::string(";rport") + (identity_.overload_control ? kOcOffer : "") + "\r\n");
   pieces.before_routes = via.build();
   PieceBuilder from;
   from.text("Max-Forwards: 70\r\nFrom: \"sipblast\" <sip:" + identity_.from_user + "@" + host +

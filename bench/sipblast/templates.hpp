@@ -119,6 +119,7 @@ struct ClientIdentity {
   std::string request_uri;      // "sip:1002@127.0.0.1:5060"
   std::string register_domain;  // "127.0.0.1" (REGISTER Request-URI sip:<domain>, AOR host)
   std::uint32_t register_expires = 3600;
+  bool overload_control = false;  // RFC 7339 §5.1: ";oc;oc-algo=\"loss\"" in our Via
 };
 
 // The parts of a confirmed dialog that in-dialog requests need (RFC 3261 §12.2.1.1).

@@ -3,10 +3,14 @@
 #include <rte_arp.h>
 #include <rte_ip.h>
 
+#include "dataplane/dpdk/checksum.hpp"
+
 namespace sipline::dataplane::dpdk {
 namespace {
 
-Frame dropped(Frame frame, NetDrop reason) {
+// The helpers fill one Frame in place: copying it from layer to layer costs store-forwarding
+// stalls on its address bytes, per frame.
+Frame& dropped(Frame& frame, NetDrop reason) {
   frame.kind = FrameKind::Drop;
   frame.drop = reason;
   return frame;
@@ -69,9 +73,29 @@ bool bad_ipv6_source(const std::uint8_t* source, const Interface& interface) {
          interface.is_our_ipv6(source);
 }
 
+// The UDP checksum of a datagram whose headers lie in the first segment (`checksum`: the
+// field's value). Over IPv4 zero means the sender computed none (RFC 768); over IPv6 it is
+// mandatory (RFC 8200 §8.1). One segment (every frame of our MTU): summed here from the
+// headers' own bytes (checksum.hpp); a chain (a reassembled datagram): DPDK's mbuf walk.
+bool udp_checksum_correct(const rte_mbuf* mbuf, bool ipv6, const std::uint8_t* ip,
+                          std::uint16_t l4_offset, std::uint16_t checksum) {
+  if (checksum == 0) return !ipv6;
+  const std::uint8_t* udp = rte_pktmbuf_mtod(mbuf, const std::uint8_t*) + l4_offset;
+  const std::uint16_t udp_length = load_be16(udp + 4);
+  if (l4_offset + udp_length <= mbuf->data_len) {
+    const std::uint64_t pseudo = ipv6 ? ipv6_pseudo_header_sum(ip, udp_length, kProtoUdp)
+                                      : ipv4_pseudo_header_sum(ip, udp_length, kProtoUdp);
+    return udp_checksum_verifies(pseudo, udp, udp_length);
+  }
+  return ipv6 ? rte_ipv6_udptcp_cksum_mbuf_verify(mbuf, reinterpret_cast<const rte_ipv6_hdr*>(ip),
+                                                  l4_offset) == 0
+              : rte_ipv4_udptcp_cksum_mbuf_verify(mbuf, reinterpret_cast<const rte_ipv4_hdr*>(ip),
+                                                  l4_offset) == 0;
+}
+
 // UDP after either IP version: length, port, checksum (RFC 768; RFC 8200 §8.1).
-Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
-                   const void* ip_header, UdpChecksumCheck check) {
+Frame& classify_udp(const rte_mbuf* mbuf, Frame& frame, const Interface& interface,
+                    const void* ip_header, UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l4 = frame.l4_offset();
   if (l4 + kUdpHeader > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
@@ -98,15 +122,8 @@ Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface
         frame.udp_checksum_pending = true;
         break;
       }
-      if (frame.ipv6) {
-        if (checksum == 0 ||  // mandatory over IPv6 (RFC 8200 §8.1)
-            rte_ipv6_udptcp_cksum_mbuf_verify(mbuf, static_cast<const rte_ipv6_hdr*>(ip_header),
-                                              l4) != 0) {
-          return dropped(frame, NetDrop::UdpChecksum);
-        }
-      } else if (checksum != 0 &&  // zero: the sender computed none (RFC 768)
-                 rte_ipv4_udptcp_cksum_mbuf_verify(
-                     mbuf, static_cast<const rte_ipv4_hdr*>(ip_header), l4) != 0) {
+      if (!udp_checksum_correct(mbuf, frame.ipv6, static_cast<const std::uint8_t*>(ip_header), l4,
+                                checksum)) {
         return dropped(frame, NetDrop::UdpChecksum);
       }
       break;
@@ -117,8 +134,8 @@ Frame classify_udp(const rte_mbuf* mbuf, Frame frame, const Interface& interface
   return frame;
 }
 
-Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
-                    UdpChecksumCheck check) {
+Frame& classify_ipv4(const rte_mbuf* mbuf, Frame& frame, const Interface& interface,
+                     UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l2 = frame.l2_length;
   if (l2 + kIpv4Header > mbuf->data_len) return dropped(frame, NetDrop::Truncated);
@@ -149,8 +166,8 @@ Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   frame.ip_length = total_length;
   const rte_be32_t source = ip->src_addr;
   const rte_be32_t destination = ip->dst_addr;
-  frame.source.address = ipv4_address_at(&source);
-  frame.destination.address = ipv4_address_at(&destination);
+  assign_ipv4_address(frame.source.address, &source);
+  assign_ipv4_address(frame.destination.address, &destination);
   if (destination != interface.ipv4) return dropped(frame, NetDrop::NotOurAddress);
   if (bad_ipv4_source(source, interface)) return dropped(frame, NetDrop::BadSource);
 
@@ -186,8 +203,8 @@ Frame classify_ipv4(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   return frame;
 }
 
-Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interface,
-                    UdpChecksumCheck check) {
+Frame& classify_ipv6(const rte_mbuf* mbuf, Frame& frame, const Interface& interface,
+                     UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   const std::uint16_t l2 = frame.l2_length;
   frame.ipv6 = true;
@@ -201,8 +218,8 @@ Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   frame.ip_length = static_cast<std::uint16_t>(kIpv6Header + payload_length);
   const std::uint8_t* source = bytes + l2 + 8;
   const std::uint8_t* destination = bytes + l2 + 24;
-  frame.source.address = ipv6_address_at(source);
-  frame.destination.address = ipv6_address_at(destination);
+  assign_ipv6_address(frame.source.address, source);
+  assign_ipv6_address(frame.destination.address, destination);
   if (!interface.has_ipv6) return dropped(frame, NetDrop::NotOurAddress);
   const bool unicast_to_us = interface.is_our_ipv6(destination);
   if (bad_ipv6_source(source, interface)) return dropped(frame, NetDrop::BadSource);
@@ -263,10 +280,8 @@ Frame classify_ipv6(const rte_mbuf* mbuf, Frame frame, const Interface& interfac
   return frame;
 }
 
-}  // namespace
-
-Frame classify(const rte_mbuf* mbuf, const Interface& interface, UdpChecksumCheck check) {
-  Frame frame;
+Frame& classify_into(const rte_mbuf* mbuf, Frame& frame, const Interface& interface,
+                     UdpChecksumCheck check) {
   const auto* bytes = rte_pktmbuf_mtod(mbuf, const std::uint8_t*);
   if (mbuf->data_len < kEthernetHeader) return dropped(frame, NetDrop::Truncated);
   const rte_ether_addr destination_mac = load_mac(bytes);
@@ -298,6 +313,14 @@ Frame classify(const rte_mbuf* mbuf, const Interface& interface, UdpChecksumChec
   }
 }
 
+}  // namespace
+
+Frame classify(const rte_mbuf* mbuf, const Interface& interface, UdpChecksumCheck check) {
+  Frame frame;
+  classify_into(mbuf, frame, interface, check);
+  return frame;
+}
+
 std::string_view contiguous_bytes(const rte_mbuf* frame, std::uint32_t offset, std::uint32_t length,
                                   std::span<char> scratch) {
   if (length == 0) return {};
@@ -320,16 +343,9 @@ bool udp_checksum_ok(const rte_mbuf* frame) {
       break;
   }
   const auto* ip = rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, frame->l2_len);
-  const std::uint16_t l4 = frame->l2_len + frame->l3_len;
+  const auto l4 = static_cast<std::uint16_t>(frame->l2_len + frame->l3_len);
   const std::uint16_t checksum = load_be16(ip + frame->l3_len + 6);
-  if (RTE_ETH_IS_IPV6_HDR(frame->packet_type)) {
-    return checksum != 0 &&  // mandatory over IPv6 (RFC 8200 §8.1)
-           rte_ipv6_udptcp_cksum_mbuf_verify(frame, reinterpret_cast<const rte_ipv6_hdr*>(ip),
-                                             l4) == 0;
-  }
-  return checksum == 0 ||  // zero: the sender computed none (RFC 768)
-         rte_ipv4_udptcp_cksum_mbuf_verify(frame, reinterpret_cast<const rte_ipv4_hdr*>(ip), l4) ==
-             0;
+  return udp_checksum_correct(frame, RTE_ETH_IS_IPV6_HDR(frame->packet_type), ip, l4, checksum);
 }
 
 }  // namespace sipline::dataplane::dpdk

@@ -1,11 +1,30 @@
 #include "dataplane/dpdk/lcore_net.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 
 #include "dataplane/dpdk/arp.hpp"
 #include "dataplane/dpdk/icmp.hpp"
 
 namespace sipline::dataplane::dpdk {
+
+LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_index,
+                             std::uint16_t tx_queue) {
+  LcoreSettings settings;
+  settings.interface = common.interface;
+  settings.neighbors = common.neighbors;
+  settings.pool = common.pools->packets();
+  settings.indirect_pool = common.pools->indirect();
+  settings.port = common.port;
+  settings.tx_queue = tx_queue;
+  if (common.port != nullptr) settings.offloads = common.port->tx_offloads();
+  settings.lcore_index = lcore_index;
+  settings.lcore_count = static_cast<std::uint16_t>(common.workers + 1);
+  settings.tsc_hz = rte_get_tsc_hz();
+  settings.socket_id = common.socket_id;
+  settings.defer_udp_checksum = lcore_index < common.workers;
+  return settings;
+}
 
 Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch) {
   Datagram datagram;
@@ -14,11 +33,11 @@ Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch) {
   const auto* ip = rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, frame->l2_len);
   const std::uint8_t* udp = ip + frame->l3_len;
   if (ipv6) {
-    datagram.source.address = ipv6_address_at(ip + 8);
-    datagram.destination.address = ipv6_address_at(ip + 24);
+    assign_ipv6_address(datagram.source.address, ip + 8);
+    assign_ipv6_address(datagram.destination.address, ip + 24);
   } else {
-    datagram.source.address = ipv4_address_at(ip + 12);
-    datagram.destination.address = ipv4_address_at(ip + 16);
+    assign_ipv4_address(datagram.source.address, ip + 12);
+    assign_ipv4_address(datagram.destination.address, ip + 16);
   }
   datagram.source.port = load_be16(udp);
   datagram.destination.port = load_be16(udp + 2);

@@ -29,7 +29,9 @@
 
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -40,6 +42,7 @@
 #include "dataplane/dpdk/ip_frag.hpp"
 #include "dataplane/dpdk/neighbor_table.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
+#include "dataplane/dpdk/pools.hpp"
 #include "dataplane/dpdk/port.hpp"
 #include "dataplane/dpdk/udp_tx.hpp"
 
@@ -62,6 +65,24 @@ struct LcoreSettings {
   bool defer_udp_checksum = false;
 };
 
+// What every lcore on one port shares: lcore_settings() makes one lcore's settings of it.
+struct LcoreCommon {
+  const Interface* interface = nullptr;
+  NeighborTable* neighbors = nullptr;
+  const PacketPools* pools = nullptr;
+  Port* port = nullptr;       // null: frames collect in tx() (unit tests)
+  std::uint16_t workers = 1;  // worker lcores 0 .. workers - 1; the control lcore is `workers`
+  int socket_id = SOCKET_ID_ANY;
+};
+
+// Lcore `lcore_index` sending on `tx_queue`: the port's TX offloads, the TSC's rate, IP
+// identifications spread over workers + 1 lcores, and the UDP checksum left to the Call-ID
+// owner on worker lcores (LcoreSettings::defer_udp_checksum) — one trunk (one RX queue) must
+// not load its receiving worker with every checksum — and checked at once on the control
+// lcore.
+LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_index,
+                             std::uint16_t tx_queue);
+
 // A SIP datagram as the pipeline sees it.
 struct Datagram {
   std::string_view payload;  // empty if the frame was not marked by receive()
@@ -73,6 +94,19 @@ struct Datagram {
 // as contiguous bytes (a reassembled chain is copied into `scratch`, valid until the next
 // call with the same scratch) and both endpoints.
 Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch);
+
+// Starts fetching every cache line of a received frame's first segment (at most
+// kPrefetchFrameLimit octets): the worker reads all of it (UDP checksum, Call-ID scan, parse),
+// so fetching it while the previous frame is processed takes the misses off the hot path.
+inline constexpr std::uint32_t kPrefetchFrameLimit = 2048;
+inline void prefetch_frame_data(const rte_mbuf* frame) {
+  const auto* data = rte_pktmbuf_mtod(frame, const char*);
+  const std::uint32_t length = std::min<std::uint32_t>(frame->data_len, kPrefetchFrameLimit);
+  const auto first = reinterpret_cast<std::uintptr_t>(data) & ~std::uintptr_t{RTE_CACHE_LINE_MASK};
+  const auto end = reinterpret_cast<std::uintptr_t>(data) + length;
+  for (std::uintptr_t line = first; line < end; line += RTE_CACHE_LINE_SIZE)
+    rte_prefetch0(reinterpret_cast<const void*>(line));
+}
 
 class alignas(64) LcoreNet {
  public:

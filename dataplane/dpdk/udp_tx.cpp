@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "dataplane/dpdk/arp.hpp"
+#include "dataplane/dpdk/checksum.hpp"
 #include "dataplane/dpdk/icmp.hpp"
 #include "dataplane/dpdk/ip_frag.hpp"
 
@@ -93,16 +94,23 @@ bool add_udp_ip_headers(rte_mbuf* datagram, const Endpoint& from, const Endpoint
     if (plan.ipv4_offload) {
       flags |= RTE_MBUF_F_TX_IP_CKSUM;
     } else {
-      store_checksum(ip + 10, rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip)));
+      store_checksum(ip + 10, ipv4_header_checksum(ip, kIpv4Header));
     }
   }
   datagram->l3_len = header_length;
   datagram->l4_len = kUdpHeader;
+  const auto length16 = static_cast<std::uint16_t>(udp_length);
   if (plan.udp_offload) {
-    // The NIC expects the pseudo-header sum in the checksum field (rte_mbuf_core.h).
+    // The NIC expects the pseudo-header sum in the checksum field (rte_mbuf_core.h); the
+    // plan offloads only datagrams that fit one frame, so the length fits 16 bits.
     flags |= RTE_MBUF_F_TX_UDP_CKSUM;
-    store_checksum(udp + 6, ipv6 ? rte_ipv6_phdr_cksum(reinterpret_cast<rte_ipv6_hdr*>(ip), flags)
-                                 : rte_ipv4_phdr_cksum(reinterpret_cast<rte_ipv4_hdr*>(ip), flags));
+    store_checksum(udp + 6, checksum_fold(ipv6 ? ipv6_pseudo_header_sum(ip, udp_length, kProtoUdp)
+                                               : ipv4_pseudo_header_sum(ip, length16, kProtoUdp)));
+  } else if (datagram->nb_segs == 1) {
+    // The payload was just written into this mbuf: the sum reads it from L1.
+    store_checksum(udp + 6, udp_checksum(ipv6 ? ipv6_pseudo_header_sum(ip, udp_length, kProtoUdp)
+                                              : ipv4_pseudo_header_sum(ip, length16, kProtoUdp),
+                                         udp, length16));
   } else {
     store_checksum(udp + 6,
                    ipv6 ? rte_ipv6_udptcp_cksum_mbuf(datagram, reinterpret_cast<rte_ipv6_hdr*>(ip),

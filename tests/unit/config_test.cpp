@@ -219,9 +219,16 @@ address = "10.99.0.1/24"
 address6 = "2001:db8::1/64"
 gateway = "10.99.0.254"
 mtu = 9000
+static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:01:fe"]
 )"));
   ASSERT_NE(config, nullptr);
   const DataplaneConfig& dataplane = config->dataplane;
+  ASSERT_EQ(dataplane.dpdk.static_neighbors.size(), 2u);
+  EXPECT_EQ(dataplane.dpdk.static_neighbors[0],
+            (StaticNeighbor{ipv4(10, 99, 0, 254), {0x02, 0, 0, 0, 0, 0xfe}}));
+  EXPECT_EQ(dataplane.dpdk.static_neighbors[1].address.to_string(), "2001:db8::fe");
+  EXPECT_EQ(dataplane.dpdk.static_neighbors[1].mac,
+            (std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 0x01, 0xfe}));
   EXPECT_EQ(dataplane.io, IoMode::Dpdk);
   EXPECT_EQ(dataplane.workers, 4u);
   EXPECT_EQ(dataplane.dpdk.eal, (std::vector<std::string>{"-l", "0-4", "--in-memory"}));
@@ -393,6 +400,36 @@ gateway = "10.98.0.254"
                                     "gateway = \"10.98.0.254\"\n")),
             Errors{"test.toml:3: dataplane.gateway \"10.98.0.254\" is outside "
                    "dataplane.address 10.99.0.1/24"});
+}
+
+TEST(Errors, StaticNeighbors) {
+  EXPECT_EQ(load_errors(with_domain(R"([dataplane]
+address = "10.99.0.1/24"
+static_neighbors = [
+  "10.99.0.2",
+  "10.99.0.3 02:00:00:00:00",
+  "10.99.0.4 02-00-00-00-00-04",
+  "10.99.0.5 01:00:5e:00:00:05",
+  "10.98.0.6 02:00:00:00:00:06",
+  "2001:db8::7 02:00:00:00:00:07",
+  "10.99.0.8 02:00:00:00:00:08",
+  "10.99.0.8 02:00:00:00:00:09",
+]
+)")),
+            (Errors{"test.toml:4: dataplane.static_neighbors[0] \"10.99.0.2\" must be \"IP MAC\" "
+                    "like \"10.99.0.254 02:00:00:00:00:fe\"",
+                    "test.toml:5: dataplane.static_neighbors[1] \"10.99.0.3 02:00:00:00:00\" must "
+                    "be \"IP MAC\" like \"10.99.0.254 02:00:00:00:00:fe\"",
+                    "test.toml:6: dataplane.static_neighbors[2] \"10.99.0.4 02-00-00-00-00-04\" "
+                    "must be \"IP MAC\" like \"10.99.0.254 02:00:00:00:00:fe\"",
+                    "test.toml:7: dataplane.static_neighbors[3] \"10.99.0.5 01:00:5e:00:00:05\": "
+                    "the MAC must be a unicast address",
+                    "test.toml:8: dataplane.static_neighbors[4] \"10.98.0.6 02:00:00:00:00:06\" "
+                    "is outside dataplane.address 10.99.0.1/24",
+                    "test.toml:9: dataplane.static_neighbors[5] \"2001:db8::7 02:00:00:00:00:07\" "
+                    "is outside dataplane.address6 (not set)",
+                    "test.toml:11: dataplane.static_neighbors[7] \"10.99.0.8 02:00:00:00:00:09\": "
+                    "10.99.0.8 is listed twice"}));
 }
 
 TEST(Errors, DpdkListenMustBeTheDataplaneAddress) {

@@ -2,6 +2,11 @@
 // MAC, parking while ARP resolves it, and the bounded queue's drops.
 #include <gtest/gtest.h>
 
+#include <rte_ip.h>
+
+#include <random>
+
+#include "dataplane/dpdk/checksum.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/udp_tx.hpp"
 #include "tests/unit/dpdk_test_support.hpp"
@@ -251,6 +256,66 @@ TEST_F(DpdkUdpTx, LargestDatagramLeavesInFortyFiveFragments) {
   for (const Bytes& frame : frames)
     total += frame.size() - 14 - 20;
   EXPECT_EQ(total, 8u + kMaxUdpPayloadIpv4);
+}
+
+// checksum.hpp against DPDK's own routines, for every datagram length up to a full frame,
+// starting at an even and an odd address (the sum is byte-order and alignment independent).
+TEST(DpdkChecksum, UdpChecksumsEqualDpdksForEveryLengthAndAlignment) {
+  std::mt19937 random(1071);
+  alignas(64) std::array<std::uint8_t, 2 * 1600> buffer{};
+  for (const std::size_t start : {std::size_t{0}, std::size_t{1}}) {
+    for (std::uint16_t udp_length = kUdpHeader; udp_length <= 1480; ++udp_length) {
+      for (auto& byte : buffer)
+        byte = static_cast<std::uint8_t>(random());
+      std::uint8_t* ip4 = buffer.data() + start;
+      ip4[0] = 0x45;
+      ip4[9] = kProtoUdp;
+      store_be16(ip4 + 2, static_cast<std::uint16_t>(kIpv4Header + udp_length));
+      std::uint8_t* udp4 = ip4 + kIpv4Header;
+      store_be16(udp4 + 4, udp_length);
+      store_checksum(udp4 + 6, 0);
+      const auto* header4 = reinterpret_cast<const rte_ipv4_hdr*>(ip4);
+      const std::uint16_t expected4 = rte_ipv4_udptcp_cksum(header4, udp4);
+      const std::uint16_t ours4 =
+          udp_checksum(ipv4_pseudo_header_sum(ip4, udp_length, kProtoUdp), udp4, udp_length);
+      ASSERT_EQ(ours4, expected4) << "IPv4, " << udp_length << " octets at +" << start;
+      store_checksum(udp4 + 6, ours4);
+      EXPECT_TRUE(udp_checksum_verifies(ipv4_pseudo_header_sum(ip4, udp_length, kProtoUdp), udp4,
+                                        udp_length));
+      udp4[udp_length - 1] ^= 0x10;  // one bit of the last octet
+      EXPECT_FALSE(udp_checksum_verifies(ipv4_pseudo_header_sum(ip4, udp_length, kProtoUdp), udp4,
+                                         udp_length));
+      store_checksum(ip4 + 10, 0);
+      EXPECT_EQ(ipv4_header_checksum(ip4, kIpv4Header), rte_ipv4_cksum(header4));
+
+      std::uint8_t* ip6 = buffer.data() + start;
+      ip6[0] = 0x60;
+      ip6[6] = kProtoUdp;
+      store_be16(ip6 + 4, udp_length);
+      std::uint8_t* udp6 = ip6 + kIpv6Header;
+      store_checksum(udp6 + 6, 0);
+      const auto* header6 = reinterpret_cast<const rte_ipv6_hdr*>(ip6);
+      ASSERT_EQ(udp_checksum(ipv6_pseudo_header_sum(ip6, udp_length, kProtoUdp), udp6, udp_length),
+                rte_ipv6_udptcp_cksum(header6, udp6))
+          << "IPv6, " << udp_length << " octets at +" << start;
+    }
+  }
+}
+
+// A datagram whose sum is all ones would get the checksum 0, which means "none" over IPv4:
+// it is sent as 0xffff instead (RFC 768).
+TEST(DpdkChecksum, ZeroSumIsSentAsAllOnes) {
+  std::array<std::uint8_t, kIpv4Header + kUdpHeader> bytes{};
+  // Pseudo-header sum of protocol and length cancelled by a crafted source address.
+  const std::uint16_t udp_length = kUdpHeader;
+  store_be16(bytes.data() + kIpv4Header + 4, udp_length);
+  const std::uint16_t cancel = static_cast<std::uint16_t>(
+      ~checksum_fold(ipv4_pseudo_header_sum(bytes.data(), udp_length, kProtoUdp) +
+                     checksum_add(bytes.data() + kIpv4Header, udp_length, 0)));
+  store_checksum(bytes.data() + 12, cancel);
+  EXPECT_EQ(udp_checksum(ipv4_pseudo_header_sum(bytes.data(), udp_length, kProtoUdp),
+                         bytes.data() + kIpv4Header, udp_length),
+            0xffff);
 }
 
 }  // namespace

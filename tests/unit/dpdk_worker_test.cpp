@@ -9,6 +9,7 @@
 #include <rte_ring.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/source_guard.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
 #include "sip/message.hpp"
@@ -156,17 +158,16 @@ class DpdkWorkerTest : public ::testing::Test {
     rings_.registers = make_ring("wt_reg");
     drain_tx();
 
-    DpdkWorkerShared shared;
-    shared.pipeline = context_.get();
-    shared.location = &location_;
-    shared.counters = counters_.get();
-    shared.port = world_.port.get();
-    shared.rings = &rings_;
-    shared.workers = kWorkers;
-    shared.clock = TscClock::now();
-    shared.stop = &stop_;
+    shared_.pipeline = context_.get();
+    shared_.location = &location_;
+    shared_.counters = counters_.get();
+    shared_.port = world_.port.get();
+    shared_.rings = &rings_;
+    shared_.workers = kWorkers;
+    shared_.clock = TscClock::now();
+    shared_.stop = &stop_;
     for (std::uint16_t i = 0; i < kWorkers; ++i) {
-      workers_.push_back(std::make_unique<DpdkWorker>(i, shared, make_net(i, i)));
+      workers_.push_back(std::make_unique<DpdkWorker>(i, shared_, make_net(i, i)));
     }
     control_net_ = make_net(kWorkers, world_.port->control_queue());
     registers_ = std::make_unique<RegisterService>(*context_, location_, store_, control_counters_);
@@ -175,7 +176,7 @@ class DpdkWorkerTest : public ::testing::Test {
     settings.rings = &rings_;
     settings.registers = registers_.get();
     settings.counters = &control_counters_;
-    settings.clock = shared.clock;
+    settings.clock = shared_.clock;
     settings.workers = {workers_[0].get(), workers_[1].get()};
     control_ = std::make_unique<DpdkControl>(std::move(settings));
   }
@@ -192,19 +193,10 @@ class DpdkWorkerTest : public ::testing::Test {
   }
 
   std::unique_ptr<dpdk::LcoreNet> make_net(std::uint16_t lcore, std::uint16_t tx_queue) {
-    dpdk::LcoreSettings settings;
-    settings.interface = &interface_;
-    settings.neighbors = &neighbors_;
-    settings.pool = world_.pools->packets();
-    settings.indirect_pool = world_.pools->indirect();
-    settings.port = world_.port.get();
-    settings.tx_queue = tx_queue;
-    settings.offloads = world_.port->tx_offloads();
-    settings.lcore_index = lcore;
-    settings.lcore_count = kWorkers + 1;
-    settings.tsc_hz = rte_get_tsc_hz();
-    settings.defer_udp_checksum = lcore < kWorkers;  // as the runtime sets it
-    auto created = dpdk::LcoreNet::create(settings);
+    // As the runtime makes them.
+    const dpdk::LcoreCommon common{&interface_, &neighbors_, world_.pools.get(), world_.port.get(),
+                                   kWorkers};
+    auto created = dpdk::LcoreNet::create(dpdk::lcore_settings(common, lcore, tx_queue));
     EXPECT_TRUE(created.value) << created.error;
     return std::move(created.value);
   }
@@ -268,6 +260,7 @@ class DpdkWorkerTest : public ::testing::Test {
   ControlCounters control_counters_;
   DpdkRings rings_;
   std::atomic<bool> stop_{false};
+  DpdkWorkerShared shared_;  // what every worker of the fixture was built with
   std::vector<std::unique_ptr<DpdkWorker>> workers_;
   std::unique_ptr<dpdk::LcoreNet> control_net_;
   std::unique_ptr<RegisterService> registers_;
@@ -478,6 +471,75 @@ TEST_F(DpdkWorkerTest, BadChecksumOfAnotherWorkersCallIsDroppedByTheOwner) {
   EXPECT_TRUE(sent(1).empty());
   EXPECT_EQ(workers_[1]->net().counters().dropped_for(dpdk::NetDrop::UdpChecksum), 1u);
   EXPECT_EQ(counters_[1].forwarded_requests.read(), 0u);
+}
+
+// Per-source limits (source_guard.hpp) on a DPDK worker: requests over the source's rate and
+// every request of a blocked source are dropped before the hand-off, unanswered and counted.
+TEST_F(DpdkWorkerTest, SourceLimitsDropRequestsOverTheRateAndFromBlockedSources) {
+  SourceLimits limits;
+  limits.requests_per_second = 1;
+  limits.burst = 2;
+  limits.failed_auth_limit = 3;
+  limits.table_size = 64;
+  SourceGuard guard(limits, kWorkers);
+  context_->guard = &guard;
+  DpdkWorker guarded(0, shared_, make_net(0, 0));  // built with the guard in the context
+
+  arrive(0, std::vector<Bytes>{sip_frame_v4(invite(call_id_owned_by(0, "rate-1"))),
+                               sip_frame_v4(invite(call_id_owned_by(0, "rate-2"))),
+                               sip_frame_v4(invite(call_id_owned_by(1, "rate-3")))});
+  guarded.poll_once(rte_rdtsc());
+  EXPECT_EQ(sent(0).size(), 2u);  // the burst; the third was dropped before its hand-off
+  EXPECT_EQ(counters_[0].dropped[static_cast<std::size_t>(DropReason::RateLimited)].read(), 1u);
+  EXPECT_EQ(counters_[0].handed_off.read(), 0u);
+
+  const SourceKey peer = source_key(*peer_from_text("10.99.0.2:5062"));
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (int i = 0; i < 3; ++i)
+    guard.record_auth_failure(peer, now);
+  arrive(0, sip_frame_v4(invite(call_id_owned_by(0, "blocked"))));
+  guarded.poll_once(rte_rdtsc());
+  EXPECT_TRUE(sent(0).empty());
+  EXPECT_EQ(counters_[0].dropped[static_cast<std::size_t>(DropReason::BlockedSource)].read(), 1u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 2u);
+  context_->guard = nullptr;
+}
+
+// [dataplane] static_neighbors: each entry answers lookups at once and for good (no ARP
+// request, no expiry); one that finds its bucket full of static entries is reported.
+TEST(DpdkStaticNeighbors, ConfiguredEntriesArePermanentAndOverflowIsReported) {
+  const config::LoadResult loaded = config::load_config_text(R"toml(
+[listen]
+udp = ["10.99.0.1:5060"]
+[dataplane]
+address = "10.99.0.1/24"
+address6 = "2001:db8::1/64"
+static_neighbors = ["10.99.0.254 02:00:00:00:00:fe", "2001:db8::fe 02:00:00:00:01:fe"]
+[domain]
+names = ["sipline.test"]
+)toml",
+                                                             "neighbors.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  dpdk::NeighborTable table(64, 1000);
+  EXPECT_EQ(add_static_neighbors(loaded.config->dataplane.dpdk.static_neighbors, table), "");
+  const auto gateway = table.lookup(ip4(kGatewayIp), 1'000'000'000);  // long after any lifetime
+  ASSERT_TRUE(gateway.has_value());
+  EXPECT_TRUE(rte_is_same_ether_addr(&*gateway, &kGatewayMac));
+  const std::uint8_t router6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe};
+  const auto router = table.lookup(ip6(router6), 1'000'000'000);
+  ASSERT_TRUE(router.has_value());
+  EXPECT_EQ(router->addr_bytes[4], 0x01);
+
+  // One bucket (a table of eight slots) holds eight static entries, not nine.
+  dpdk::NeighborTable small(8, 1000);
+  std::vector<config::StaticNeighbor> many;
+  for (std::uint8_t host = 1; host <= 9; ++host) {
+    many.push_back(
+        {ip4(std::array<std::uint8_t, 4>{10, 99, 0, host}.data()), {0x02, 0, 0, 0, 0, host}});
+  }
+  EXPECT_EQ(add_static_neighbors(many, small),
+            "dataplane.static_neighbors: no room for 10.99.0.9 (its bucket of the neighbour "
+            "table holds only static entries)");
 }
 
 }  // namespace
