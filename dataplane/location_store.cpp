@@ -270,7 +270,7 @@ StoreResult SqliteStore::flush() {
 OpenedStore open_store(const config::StoreConfig& config) {
   switch (config.kind) {
     case config::StoreKind::Memory:
-      return {std::make_unique<MemoryStore>(), {}};
+      return {std::make_unique<VolatileStore>(), {}};
     case config::StoreKind::Sqlite:
       return SqliteStore::open(config.location);
     case config::StoreKind::Redis:

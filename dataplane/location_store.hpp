@@ -4,7 +4,10 @@
 // store is a write-through copy the control thread updates after each change of an AOR and
 // reads once at start (load_all) to restore the table.
 //
-// - MemoryStore: keeps nothing across restarts ("memory" in the config); for tests and labs.
+// - VolatileStore: keeps nothing at all ("memory" in the config): the location table is then
+//   the only copy, and a restart starts empty. A second in-memory copy would double the
+//   memory per binding and could never be read back (it dies with the process).
+// - MemoryStore: an in-process map with a database's semantics; for tests.
 // - SqliteStore: one SQLite file in WAL mode ("sqlite:PATH"); one row per binding, primary key
 //   (aor, contact). synchronous=NORMAL: in WAL mode a crash of sipline loses nothing, a power
 //   cut may lose the last few registrations (their phones re-register within one interval).
@@ -72,13 +75,24 @@ class LocationStore {
   virtual std::string describe() const = 0;
 };
 
+class VolatileStore final : public LocationStore {
+ public:
+  LoadResult load_all(std::int64_t) override { return {}; }
+  StoreResult save_aor(std::string_view, const std::vector<sip::Binding>& bindings) override {
+    return {{}, bindings.size()};
+  }
+  StoreResult purge_expired(std::int64_t) override { return {}; }
+  StoreResult flush() override { return {}; }
+  std::string describe() const override { return "memory"; }
+};
+
 class MemoryStore final : public LocationStore {
  public:
   LoadResult load_all(std::int64_t now) override;
   StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override;
   StoreResult purge_expired(std::int64_t now) override;
   StoreResult flush() override { return {}; }
-  std::string describe() const override { return "memory"; }
+  std::string describe() const override { return "memory (test map)"; }
 
  private:
   std::map<std::string, std::vector<sip::Binding>, std::less<>> bindings_;

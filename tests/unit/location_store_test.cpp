@@ -252,6 +252,20 @@ TEST(OpenStore, FollowsTheRegistrarStoreSetting) {
   EXPECT_EQ(redis.error, "registrar.store: the redis store is not available in this build");
 }
 
+// store = "memory": the location table is the only copy; the store writes nothing it could
+// read back, so a binding costs its table entry and nothing more.
+TEST(OpenStore, MemoryKeepsNoSecondCopy) {
+  const OpenedStore memory = open_store({config::StoreKind::Memory, ""});
+  ASSERT_NE(memory.store, nullptr);
+  sip::Binding binding;
+  binding.contact = "sip:1001@192.0.2.1:5060";
+  binding.expires_at = 2'000'000'000;
+  const StoreResult saved = memory.store->save_aor("1001", {binding});
+  EXPECT_TRUE(saved.ok());
+  EXPECT_EQ(saved.rows, 1u);
+  EXPECT_TRUE(memory.store->load_all(1'000'000'000).bindings.empty());
+}
+
 // The runtime's start-up path: what was saved before a restart is routable after it.
 TEST(SqliteStore, RestoredBindingsFillTheLocationTable) {
   TempDir dir;
