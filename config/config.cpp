@@ -652,7 +652,8 @@ LimitsConfig read_limits(const TableReader& limits) {
 
 OverloadConfig read_overload(const TableReader& overload) {
   overload.reject_unknown_keys({"enabled", "retry_after", "busy_ms", "queue_high_percent",
-                                "queue_low_percent", "register_backlog", "oc", "oc_validity_ms"});
+                                "queue_low_percent", "register_backlog", "answer_percent", "oc",
+                                "oc_validity_ms"});
   OverloadConfig config;
   config.enabled = overload.boolean("enabled").value_or(config.enabled);
   config.oc = overload.boolean("oc").value_or(config.oc);
@@ -667,6 +668,7 @@ OverloadConfig read_overload(const TableReader& overload) {
   config.queue_low_percent = read("queue_low_percent", 0, 99, config.queue_low_percent);
   config.register_backlog = read("register_backlog", 1, 1048576, config.register_backlog);
   config.oc_validity_ms = read("oc_validity_ms", 0, 3600000, config.oc_validity_ms);
+  config.answer_percent = read("answer_percent", 0, 100000, config.answer_percent);
   if (config.queue_low_percent >= config.queue_high_percent) {
     overload.diagnostics().error(overload.line_of_key("queue_low_percent"),
                                  "overload.queue_low_percent (" +

@@ -112,8 +112,11 @@ struct OverloadConfig {
   std::uint32_t queue_high_percent = 60;  // socket backlog (of its buffer): shed silently
   std::uint32_t queue_low_percent = 20;   // ... and below this: admit again
   std::uint32_t register_backlog = 128;   // REGISTERs waiting for the control thread
-  bool oc = true;                         // RFC 7339 feedback in responses to oc clients
-  std::uint32_t oc_validity_ms = 500;     // RFC 7339 §5.2 oc-validity
+  // While overloaded, 503s per window at most this % of the new requests admitted in it
+  // (at least a few); the other shed requests are dropped silently. 0: never answer.
+  std::uint32_t answer_percent = 25;
+  bool oc = true;                      // RFC 7339 feedback in responses to oc clients
+  std::uint32_t oc_validity_ms = 500;  // RFC 7339 §5.2 oc-validity
 };
 
 // [source_limits]: per-source request rate and failed-authentication blocking

@@ -57,7 +57,18 @@ Admission OverloadGate::admit(RequestClass request) {
                                     register_backlog_ >= settings_.register_backlog);
   if (!shed) return Admission::Admit;
   ++window_shed_;
-  return severe_ ? Admission::ShedSilently : Admission::Shed;
+  if (severe_) return Admission::ShedSilently;
+  // The 503 budget: answers in proportion to the calls admitted, so that answering the excess
+  // never costs more than a fixed share of the capacity (RFC 6357 §3: a server that spends its
+  // capacity on rejecting load is still overloaded).
+  const std::uint64_t admitted = window_new_ - window_shed_;
+  const std::uint64_t budget =
+      std::max<std::uint64_t>(kMinAnswersPerWindow, admitted * settings_.answer_percent / 100);
+  if (settings_.answer_percent == 0 || window_answered_ >= budget) {
+    return Admission::ShedSilently;
+  }
+  ++window_answered_;
+  return Admission::Shed;
 }
 
 void OverloadGate::set_reduction(std::uint8_t percent, std::int64_t unix_ms) {
@@ -101,7 +112,7 @@ void OverloadGate::tick(std::int64_t now_ms, std::int64_t unix_ms) {
     feedback_active_ = false;
   }
   window_start_ms_ = now_ms;
-  window_new_ = window_shed_ = 0;
+  window_new_ = window_shed_ = window_answered_ = 0;
   window_overloaded_ = overloaded_;
 }
 

@@ -68,6 +68,9 @@ class OverloadGate {
   static constexpr std::int64_t kWindowMs = 100;
   static constexpr std::uint8_t kDecayPercent = 2;
   static constexpr std::uint8_t kMaxReduction = 95;  // keep probing: never ask for 100%
+  // 503s per window that answer_percent never goes below: a client is told at least this
+  // often that it is being shed, even when almost nothing is admitted.
+  static constexpr std::uint64_t kMinAnswersPerWindow = 8;
 
   explicit OverloadGate(const config::OverloadConfig& settings) : settings_(settings) {}
 
@@ -112,6 +115,7 @@ class OverloadGate {
   std::int64_t window_start_ms_ = 0;
   std::uint64_t window_new_ = 0;
   std::uint64_t window_shed_ = 0;
+  std::uint64_t window_answered_ = 0;  // Shed (503) decisions in this window
   bool window_overloaded_ = false;
   sip::OcFeedback feedback_{};
   bool feedback_active_ = false;

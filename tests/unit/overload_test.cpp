@@ -188,6 +188,42 @@ TEST(OverloadGate, BusyMsOfCpuWithoutDrainingIsOverload) {
   EXPECT_FALSE(gate.overloaded());  // 4.9 ms of CPU since the socket was drained
 }
 
+// answer_percent: within one window, 503s up to max(8, admitted x percent / 100); the rest of
+// the shed requests go unanswered; the next window starts a new budget.
+TEST(OverloadGate, AnswersAreBudgetedByWhatWasAdmitted) {
+  config::OverloadConfig budgeted = settings();
+  budgeted.answer_percent = 50;
+  OverloadGate gate(budgeted);
+  gate.tick(1'000, 1'000);  // opens the first window
+  for (int i = 0; i < 40; ++i)
+    ASSERT_EQ(gate.admit(RequestClass::New), Admission::Admit);
+  gate.set_cpu_time(0);
+  gate.on_batch(32, 32);
+  gate.set_cpu_time(5'000);
+  gate.on_batch(32, 32);
+  ASSERT_TRUE(gate.overloaded());
+  std::size_t answered = 0, silent = 0;
+  for (int i = 0; i < 100; ++i) {
+    const Admission decision = gate.admit(RequestClass::New);
+    answered += decision == Admission::Shed ? 1 : 0;
+    silent += decision == Admission::ShedSilently ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 20u);  // 40 admitted x 50%
+  EXPECT_EQ(silent, 80u);
+  EXPECT_EQ(gate.admit(RequestClass::Continuing), Admission::Admit);
+
+  gate.tick(1'000 + OverloadGate::kWindowMs, 1'100);  // a new window: nothing admitted yet
+  answered = 0;
+  for (int i = 0; i < 20; ++i)
+    answered += gate.admit(RequestClass::New) == Admission::Shed ? 1 : 0;
+  EXPECT_EQ(answered, OverloadGate::kMinAnswersPerWindow);
+
+  budgeted.answer_percent = 0;
+  OverloadGate never(budgeted);
+  never.set_register_backlog(10);
+  EXPECT_EQ(never.admit(RequestClass::RegisterForUs), Admission::ShedSilently);
+}
+
 TEST(OverloadGate, RegisterBacklogShedsOnlyRegisters) {
   OverloadGate gate(settings());
   gate.set_register_backlog(3);
@@ -437,6 +473,7 @@ TEST(OverloadConfig, DefaultsAndErrorsWithLines) {
   EXPECT_TRUE(defaults.config->overload.enabled);
   EXPECT_EQ(defaults.config->overload.retry_after_s, 5u);
   EXPECT_EQ(defaults.config->overload.oc_validity_ms, 500u);
+  EXPECT_EQ(defaults.config->overload.answer_percent, 25u);
 
   const config::LoadResult bad = config::load_config_text(
       "[listen]\nudp = [\"127.0.0.1:5060\"]\n[domain]\nnames = [\"h\"]\n[registrar]\nstore = "
