@@ -83,6 +83,11 @@ const std::uint8_t kUacIp[4] = {10, 99, 0, 2};
 const std::uint8_t kUasIp[4] = {10, 99, 0, 3};
 constexpr std::size_t kMessagesPerCall = 7;
 
+// [overload] busy_ms = 10000 (the most config/ accepts): the feeder keeps RX queue 0 full, so
+// worker 0 never drains it and its overload gate (dataplane/overload.hpp) would start shedding
+// INVITEs after the default 20 ms, changing the mix. The gate still runs (its detection every
+// iteration, its admission check per request), but only a run of ~10 s or more trips it (the
+// shed INVITEs then show as "dropped" and as handed-but-not-forwarded messages).
 constexpr const char* kConfig = R"toml(
 [listen]
 udp = ["10.99.0.1:5060"]
@@ -98,6 +103,8 @@ names = ["sipline.test", "10.99.0.1"]
 store = "memory"
 [limits]
 ring_size = 4096
+[overload]
+busy_ms = 10000
 [[routes]]
 name = "to-uas"
 action = "forward"

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
 #include <cstring>
@@ -115,8 +116,19 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
       pipeline_(*shared.pipeline, index),
       listen_(shared.pipeline->listen),
       hand_offs_(shared.workers),
-      output_(std::make_unique<char[]>(kOutputSize)) {
+      output_(std::make_unique<char[]>(kOutputSize)),
+      gate_(shared.pipeline->config->overload) {
+  pipeline_.set_overload_gate(&gate_);
+  microseconds_per_cycle_ = 1e6 / static_cast<double>(shared.clock.hz != 0 ? shared.clock.hz : 1);
   if (shared.port != nullptr) rx_queue_count_ = shared.port->rx_queues_of(index, rx_queues_);
+  for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
+    // What rte_eth_rx_queue_setup was given after the PMD's adjustment; a PMD that does not
+    // say leaves the size the port asked for.
+    rte_eth_rxq_info info{};
+    rx_ring_sizes_[i] = rte_eth_rx_queue_info_get(shared.port->id(), rx_queues_[i], &info) == 0
+                            ? info.nb_desc
+                            : dpdk::kRxDescriptors;
+  }
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
@@ -155,10 +167,12 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
     unix_now_ = shared_.clock.unix_seconds(now);
     next_second_ = shared_.clock.tsc_of(unix_now_ + 1);
   }
+  observe_overload(now);
   bool worked = false;
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
     std::array<rte_mbuf*, dpdk::kBurst> burst;
     const std::uint16_t count = shared_.port->receive(rx_queues_[i], burst);
+    if (gate_.enabled() && gate_.on_batch(count, dpdk::kBurst)) sample_rx_queue(i);
     if (count != 0) {
       receive_frames({burst.data(), count}, now);
       worked = true;
@@ -168,6 +182,37 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
   net_->poll(now);
   shared_.location->quiescent(index_);
   return worked;
+}
+
+// Once per iteration: the gate's busy clock (TSC time: a poll-mode lcore is always on its
+// core), its RFC 7339 window, and the REGISTERs waiting for the control lcore. No syscall:
+// the TSC, and two loads of the register ring's tails.
+void DpdkWorker::observe_overload(std::uint64_t now) {
+  if (!gate_.enabled()) return;
+  gate_.set_register_backlog(rte_ring_count(shared_.rings->registers));
+  const TscClock& clock = shared_.clock;
+  // Signed: another lcore's TSC may lag the one the clock was read on by a few cycles.
+  const auto cycles = static_cast<std::int64_t>(now - clock.tsc_at_start);
+  const auto busy_us =
+      static_cast<std::int64_t>(static_cast<double>(cycles) * microseconds_per_cycle_);
+  gate_.set_cpu_time(busy_us);
+  const std::int64_t monotonic_ms = busy_us / 1000;
+  gate_.tick(monotonic_ms, clock.unix_at_start * 1000 + monotonic_ms);
+  if (gate_.overloaded() && !logged_shedding_) {
+    logged_shedding_ = true;
+    SIPLINE_LOG_WARN(
+        "worker %u: overloaded (RX queue backlog); new requests are answered 503 "
+        "(counted as shed_new, shed_register)",
+        index_);
+  }
+}
+
+// How full RX queue rx_queues_[slot] is, for the gate's severe state. A PMD without
+// rx_queue_count (a negative answer) gives no sample.
+void DpdkWorker::sample_rx_queue(std::uint16_t slot) {
+  const int queued = rte_eth_rx_queue_count(shared_.port->id(), rx_queues_[slot]);
+  if (queued < 0) return;
+  gate_.on_queue_sample(static_cast<std::size_t>(queued), rx_ring_sizes_[slot]);
 }
 
 void DpdkWorker::receive_frames(std::span<rte_mbuf*> frames, std::uint64_t now) {
@@ -235,6 +280,10 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   dpdk::PayloadBuffer buffer = net_->allocate_payload();
   const Outcome outcome =
       pipeline_.process(in, unix_now_, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
+  if (outcome.shed != Shed::None) {
+    (outcome.shed == Shed::Register ? counters_.shed_register : counters_.shed_new).add();
+    if (outcome.verdict != Verdict::Send) counters_.shed_unanswered.add();  // no 503 fitted
+  }
   switch (outcome.verdict) {
     case Verdict::Send:
       send(outcome, buffer, now);

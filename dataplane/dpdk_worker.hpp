@@ -3,7 +3,9 @@
 //
 // One loop iteration (busy-poll: the lcore never sleeps, never blocks, never makes a syscall,
 // never touches the heap):
-//   1. rx burst from RX queue i; each frame through LcoreNet::receive (classify, checksums,
+//   0. the overload gate's clocks and REGISTER backlog (below);
+//   1. rx burst from RX queue i (its length tells the overload gate whether the queue was
+//      drained); each frame through LcoreNet::receive (classify, checksums,
 //      reassembly): SIP datagram → scan its Call-ID → owner = hash(Call-ID) mod N. Owned
 //      here: processed at once; owned by worker j: staged for j's inbox ring. ARP / ICMP /
 //      ND: staged for the control lcore's ring.
@@ -23,6 +25,19 @@
 //
 // REGISTERs for our domains go to the control lcore's register ring as they arrived; the
 // control lcore answers them from its own TX queue.
+//
+// Admission control (overload.hpp): the same OverloadGate as a socket worker, consulted by the
+// same Pipeline after the Call-ID hand-off (only the owner's work is gated), detecting on a
+// busy-polling lcore's terms, once per iteration and never per packet:
+//   - an RX burst that comes back short (< kBurst) drained its queue: not overloaded;
+//   - "CPU time" is the TSC time of the iteration: a poll-mode lcore never leaves its core,
+//     so its wall time is its CPU time (on a core shared with other threads, as on a small
+//     test machine, it overstates it);
+//   - the queue sample (at most once per OverloadGate::kQueueSampleBatches full bursts) is
+//     rte_eth_rx_queue_count against the RX ring's descriptors; a PMD without it (negative
+//     answer, e.g. net_ring) gives no sample, and busy_ms alone detects overload;
+//   - the REGISTER backlog is the occupancy of the register ring, which all workers share
+//     (rte_ring_count: two loads of the ring's tails).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -42,6 +57,7 @@
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
 #include "dataplane/location_table.hpp"
+#include "dataplane/overload.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
@@ -159,6 +175,8 @@ class alignas(64) DpdkWorker {
   void flush(Staged& staged, rte_ring* ring, bool control);
   void flush_all();
   bool take_handed_in(std::uint64_t now);
+  void observe_overload(std::uint64_t now);
+  void sample_rx_queue(std::uint16_t slot);
 
   std::uint16_t index_;
   DpdkWorkerShared shared_;
@@ -177,6 +195,12 @@ class alignas(64) DpdkWorker {
   LcoreLoad load_;
   bool logged_ring_full_ = false;
   bool logged_control_full_ = false;
+  bool logged_shedding_ = false;
+  // Admission control (overload.hpp), read once per iteration and per request; last, so that
+  // the members above keep the cache lines the benchmark's figures were measured with.
+  OverloadGate gate_;
+  std::array<std::uint16_t, 4> rx_ring_sizes_{};  // descriptors of each RX queue polled
+  double microseconds_per_cycle_ = 0;             // TSC → the gate's busy clock
 };
 
 // The control lcore's share of DPDK mode, run by the ControlThread's loop on the EAL main

@@ -237,8 +237,12 @@ class DpdkWorkerTest : public ::testing::Test {
   // The forwarded INVITE the pipeline writes for `request` (our Via with its §16.11 branch,
   // the sender's Via stamped with received/rport, Max-Forwards decremented).
   std::string forwarded_invite(const std::string& request) const {
+    return forwarded_invite(request, *context_);
+  }
+  // The same for a request with the same Via, by a worker of `context`.
+  static std::string forwarded_invite(const std::string& request, const PipelineContext& context) {
     const sip::Message parsed = sip::parse_message(request);
-    const sip::Branch branch = sip::stateless_branch(parsed, context_->identity.branch_key);
+    const sip::Branch branch = sip::stateless_branch(parsed, context.identity.branch_key);
     std::string expected = request;
     const std::string old_via = "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n";
     expected.replace(expected.find(old_via), old_via.size(),
@@ -503,6 +507,130 @@ TEST_F(DpdkWorkerTest, SourceLimitsDropRequestsOverTheRateAndFromBlockedSources)
   EXPECT_EQ(counters_[0].dropped[static_cast<std::size_t>(DropReason::BlockedSource)].read(), 1u);
   EXPECT_EQ(counters_[0].forwarded_requests.read(), 2u);
   context_->guard = nullptr;
+}
+
+// Admission control on a DPDK worker (dataplane/overload.hpp), driven through its real inputs:
+// full RX bursts (32 frames) while its TSC clock advances past [overload] busy_ms without the
+// queue draining make it overloaded. A new INVITE is then answered 503 + Retry-After from the
+// worker's own TX queue, while the ACK and BYE of a call already admitted are forwarded; a
+// short burst (the queue drained) ends it.
+class DpdkOverloadTest : public DpdkWorkerTest {
+ protected:
+  struct Run {
+    std::vector<Bytes> overloaded;  // what left TX queue 0 for the burst that found it behind
+    std::vector<Bytes> drained;     // ... and for the short burst after it
+  };
+
+  // A worker of a configuration with `overload_section` appended, fed: a full burst of frames
+  // the packet layer drops (UDP to a port we do not serve) at t0; at t0 + 2 ms (busy_ms = 1)
+  // another full burst ending with a new INVITE, then the ACK and BYE of an admitted call;
+  // at t0 + 3 ms a short burst: one more new INVITE.
+  Run drive(const std::string& overload_section) {
+    const config::LoadResult loaded =
+        config::load_config_text(std::string(kConfig) + overload_section, "overload.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    overload_context_ = PipelineContext::create(loaded.config, &location_);
+    DpdkWorkerShared shared = shared_;
+    shared.pipeline = overload_context_.get();
+    DpdkWorker worker(0, shared, make_net(0, 0));
+
+    const std::uint64_t ms = rte_get_tsc_hz() / 1000;
+    const std::uint64_t t0 = rte_rdtsc();
+    arrive(0, std::vector<Bytes>(dpdk::kBurst, unserved_port_frame()));
+    worker.poll_once(t0);
+    EXPECT_TRUE(sent(0).empty());
+
+    std::vector<Bytes> burst(dpdk::kBurst - 3, unserved_port_frame());
+    burst.push_back(sip_frame_v4(new_invite_));
+    burst.push_back(sip_frame_v4(ack_));
+    burst.push_back(sip_frame_v4(bye_));
+    arrive(0, burst);
+    worker.poll_once(t0 + 2 * ms);
+    Run run;
+    run.overloaded = sent(0);
+
+    arrive(0, sip_frame_v4(later_invite_));
+    worker.poll_once(t0 + 3 * ms);
+    run.drained = sent(0);
+    return run;
+  }
+
+  static Bytes unserved_port_frame() {
+    return ethernet(kOurMac, kPeerMac, 0x0800,
+                    ipv4(kPeerIp, kOurIp, 17, udp(kPeerIp, kOurIp, kPeerPort, 9999, "load")));
+  }
+
+  // Frame `frame` carries `payload` from us to the UA (the 503) or to the next hop.
+  static void expect_frame(const Bytes& frame, const std::string& payload, bool to_next_hop) {
+    const std::uint16_t id = get16(frame, 14 + 4);
+    const Bytes expected =
+        to_next_hop ? ethernet(kNextHopMac, kOurMac, 0x0800,
+                               ipv4(kOurIp, kNextHopIp, 17,
+                                    udp(kOurIp, kNextHopIp, kSipPort, kNextHopPort, payload), id))
+                    : ethernet(kPeerMac, kOurMac, 0x0800,
+                               ipv4(kOurIp, kPeerIp, 17,
+                                    udp(kOurIp, kPeerIp, kSipPort, kPeerPort, payload), id));
+    EXPECT_EQ(frame, expected) << "payload sent: " << payload_of(frame);
+  }
+
+  static std::string in_dialog(const std::string& method, int cseq, const std::string& call_id) {
+    return method +
+           " sip:7000@10.99.0.3:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:1001@sipline.test>;tag=from-1\r\n"
+           "To: <sip:7000@10.99.0.1>;tag=callee-1\r\n"
+           "Call-ID: " +
+           call_id + "\r\nCSeq: " + std::to_string(cseq) + " " + method +
+           "\r\nContent-Length: 0\r\n\r\n";
+  }
+
+  const std::string shed_call_ = call_id_owned_by(0, "shed");
+  const std::string new_invite_ = invite(shed_call_);
+  const std::string admitted_call_ = call_id_owned_by(0, "admitted");
+  const std::string ack_ = in_dialog("ACK", 1, admitted_call_);
+  const std::string bye_ = in_dialog("BYE", 2, admitted_call_);
+  const std::string later_invite_ = invite(call_id_owned_by(0, "later"));
+  std::unique_ptr<PipelineContext> overload_context_;
+};
+
+TEST_F(DpdkOverloadTest, BusyLcoreShedsNewInvitesWith503AndForwardsTheAdmittedCall) {
+  const Run run = drive("[overload]\nbusy_ms = 1\nretry_after = 7\n");
+
+  ASSERT_EQ(run.overloaded.size(), 3u);
+  const std::string to_tag(local_to_tag(shed_call_, overload_context_->to_tag_key).view());
+  expect_frame(run.overloaded[0],
+               "SIP/2.0 503 Service Unavailable\r\n"
+               "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n"
+               "From: <sip:1001@sipline.test>;tag=from-1\r\n"
+               "To: <sip:7000@10.99.0.1>;tag=" +
+                   to_tag + "\r\nCall-ID: " + shed_call_ +
+                   "\r\nCSeq: 1 INVITE\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
+               false);
+  expect_frame(run.overloaded[1], forwarded_invite(ack_, *overload_context_), true);
+  expect_frame(run.overloaded[2], forwarded_invite(bye_, *overload_context_), true);
+  EXPECT_EQ(counters_[0].shed_new.read(), 1u);
+  EXPECT_EQ(counters_[0].shed_unanswered.read(), 0u);
+  EXPECT_EQ(counters_[0].local[4].read(), 1u);  // local_5xx: the 503
+
+  // The short burst drained the queue: the next INVITE is admitted.
+  ASSERT_EQ(run.drained.size(), 1u);
+  expect_frame(run.drained[0], forwarded_invite(later_invite_, *overload_context_), true);
+  EXPECT_EQ(counters_[0].shed_new.read(), 1u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 3u);
+}
+
+TEST_F(DpdkOverloadTest, DisabledGateForwardsEverything) {
+  const Run run = drive("[overload]\nenabled = false\nbusy_ms = 1\n");
+
+  ASSERT_EQ(run.overloaded.size(), 3u);
+  expect_frame(run.overloaded[0], forwarded_invite(new_invite_, *overload_context_), true);
+  expect_frame(run.overloaded[1], forwarded_invite(ack_, *overload_context_), true);
+  expect_frame(run.overloaded[2], forwarded_invite(bye_, *overload_context_), true);
+  ASSERT_EQ(run.drained.size(), 1u);
+  EXPECT_EQ(counters_[0].shed_new.read(), 0u);
+  EXPECT_EQ(counters_[0].local[4].read(), 0u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 4u);
 }
 
 // [dataplane] static_neighbors: each entry answers lookups at once and for good (no ARP
