@@ -360,6 +360,15 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
   response.reason = reason;
   response.to_tag = tag.view();
   response.extra_headers = extra_headers;
+  // §18.2.1 / RFC 3581 §4 on the Via the response copies; not for a request that failed to
+  // parse (its 400 copies the Via lines as they came).
+  const PeerText source_ip = format_peer_host(in.peer);
+  if (request.ok() && request.via_count > 0) {
+    const sip::SenderViaStamp stamp =
+        sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
+    response.received = stamp.received;
+    response.rport = stamp.rport;
+  }
   Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_local_response(request, response, buffer);
   });
@@ -376,7 +385,7 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
         status_end + 2 +
         static_cast<std::size_t>(top.text.data() - request.fields[top.field].raw.data());
     if (status_end != std::string_view::npos) {
-      add_oc_feedback(output, out, offset, top.text, request.top_via);
+      add_oc_feedback_stamped(output, out, offset, top.text, response);
     }
   }
   // §18.2.2 / RFC 3581: back to the source address, at the port the top Via asks for.
@@ -432,6 +441,31 @@ void Pipeline::add_oc_feedback(Output& output, const OutputBuffers& out, std::si
   const std::size_t size = sip::splice_oc_feedback(buffer.first(limit), output.written.size, offset,
                                                    element, via, gate_->feedback());
   if (size != 0) output.written.size = size;
+}
+
+// RFC 7339 feedback in the top Via of a local response, which may carry the received/rport
+// stamp: the element is then re-read where it was written (the stamp moved what follows
+// the rport and appended ;received), so the splice works on the bytes as they are.
+void Pipeline::add_oc_feedback_stamped(Output& output, const OutputBuffers& out, std::size_t offset,
+                                       std::string_view element,
+                                       const sip::LocalResponse& response) const {
+  const sip::Message& request = *message_;
+  if (response.received.empty() && response.rport == 0) {
+    add_oc_feedback(output, out, offset, element, request.top_via);
+    return;
+  }
+  std::size_t grown = response.received.empty() ? 0 : 10 + response.received.size();  // ;received=
+  if (response.rport != 0) {                                                          // "=<port>"
+    grown += 1;
+    for (std::uint32_t port = response.rport; port != 0; port /= 10)
+      ++grown;
+  }
+  const std::span<char> buffer = output.in_fallback ? out.fallback : out.primary;
+  if (offset + element.size() + grown > output.written.size) return;
+  const std::string_view stamped(buffer.data() + offset, element.size() + grown);
+  const sip::Parsed<sip::Via> via = sip::parse_via(stamped);
+  if (!via.ok()) return;
+  add_oc_feedback(output, out, offset, stamped, via.value);
 }
 
 // The client's Via is the response's second (ours was popped): it is the top one of what we

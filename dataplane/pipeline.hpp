@@ -27,6 +27,7 @@
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
 #include "sip/proxy_rules.hpp"
+#include "sip/rewrite.hpp"
 
 namespace sipline::dataplane {
 
@@ -147,6 +148,8 @@ class Pipeline {
   // RFC 7339 §5.2: the gate's feedback into the Via of `output` whose text is `element`.
   void add_oc_feedback(Output& output, const OutputBuffers& out, std::size_t offset,
                        std::string_view element, const sip::Via& via) const;
+  void add_oc_feedback_stamped(Output& output, const OutputBuffers& out, std::size_t offset,
+                               std::string_view element, const sip::LocalResponse& response) const;
   void add_oc_feedback_forwarded(Output& output, const OutputBuffers& out) const;
 
   AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);

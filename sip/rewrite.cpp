@@ -310,9 +310,27 @@ Written write_local_response(const Message& request, const LocalResponse& respon
   writer.append(response.reason.empty() ? reason_phrase(response.code) : response.reason);
   writer.append(kCrlf);
 
-  // §8.2.6.2: Via (all, in order), From, To, Call-ID and CSeq as received.
+  // §8.2.6.2: Via (all, in order), From, To, Call-ID and CSeq as received; the top Via with
+  // the transport's received/rport stamp (§18.2.1, RFC 3581 §4).
   RunCopier copier(writer);
-  copy_all_lines(copier, request, HeaderId::Via);
+  const bool stamp_sender =
+      (!response.received.empty() || response.rport != 0) && request.via_count > 0;
+  if (stamp_sender) {
+    RequestEdits stamp;
+    stamp.received = response.received;
+    stamp.rport = response.rport;
+    for (const HeaderField* field = request.find(HeaderId::Via); field != nullptr;
+         field = request.next(*field)) {
+      if (field == &request.fields[request.vias[0].field]) {
+        copier.flush();
+        write_stamped_sender_via(writer, request, *field, stamp);
+      } else {
+        copier.add(field->raw);
+      }
+    }
+  } else {
+    copy_all_lines(copier, request, HeaderId::Via);
+  }
   copy_first_line(copier, request, HeaderId::From);
   if (const HeaderField* to_line = request.find(HeaderId::To)) {
     if (!response.to_tag.empty() && !to_line_has_tag(request, *to_line)) {

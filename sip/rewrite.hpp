@@ -63,6 +63,12 @@ struct LocalResponse {
       extra_headers;      // complete lines, each ending in CRLF (Contact, WWW-Authenticate,
                           // Min-Expires, Retry-After, Allow, Unsupported, ...)
   std::string_view body;  // with its Content-Type among extra_headers
+  // The request's top Via as the response carries it (§18.2.1, RFC 3581 §4): the server
+  // transport that received the request stamps it like a forwarded request's sender Via,
+  // and the response copies the stamped value. sender_via_stamp() decides both; empty / 0:
+  // the Via lines are copied as received.
+  std::string_view received;
+  std::uint16_t rport = 0;
 };
 
 // §8.2.6: status line, Via lines (all of them, in order), From, To (+tag), Call-ID and CSeq

@@ -601,7 +601,8 @@ TEST_F(DpdkOverloadTest, BusyLcoreShedsNewInvitesWith503AndForwardsTheAdmittedCa
   const std::string to_tag(local_to_tag(shed_call_, overload_context_->to_tag_key).view());
   expect_frame(run.overloaded[0],
                "SIP/2.0 503 Service Unavailable\r\n"
-               "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport\r\n"
+               "Via: SIP/2.0/UDP 10.99.0.2:5062;branch=z9hG4bK-uac1;rport=5062;"
+               "received=10.99.0.2\r\n"
                "From: <sip:1001@sipline.test>;tag=from-1\r\n"
                "To: <sip:7000@10.99.0.1>;tag=" +
                    to_tag + "\r\nCall-ID: " + shed_call_ +

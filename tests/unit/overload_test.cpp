@@ -387,7 +387,9 @@ TEST_F(OverloadPipelineTest, ShedsANewInviteWith503AndRetryAfter) {
   EXPECT_EQ(format_peer(outcome.destination).view(), "192.0.2.10:5099");
   EXPECT_EQ(written(outcome),
             "SIP/2.0 503 Service Unavailable\r\n"
-            "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport\r\n"
+            // §18.2.1 / RFC 3581 §4: the Via as stamped by the transport that received it.
+            "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport=5099;"
+            "received=192.0.2.10\r\n"
             "From: <sip:1001@sipline.local>;tag=f1\r\n"
             "To: <sip:7000@sipline.local>;tag=" +
                 tag("call-1") +
@@ -424,8 +426,9 @@ TEST_F(OverloadPipelineTest, OcClientsGetTheLossFeedbackInTheirVia) {
   ASSERT_EQ(outcome.verdict, Verdict::Send);
   EXPECT_EQ(outcome.code, 503);
   const std::string text = written(outcome);
-  EXPECT_NE(text.find("Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport;oc=50;"
-                      "oc-algo=\"loss\";oc-validity=800;oc-seq=1700000000.350\r\nFrom:"),
+  EXPECT_NE(text.find("Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc1;rport=5099;"
+                      "received=192.0.2.10;oc=50;oc-algo=\"loss\";oc-validity=800;"
+                      "oc-seq=1700000000.350\r\nFrom:"),
             std::string::npos)
       << text;
   // A client that did not offer oc gets none.

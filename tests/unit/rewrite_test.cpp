@@ -532,6 +532,33 @@ TEST(LocalResponse, AllViasInOrderAndOnlyTheListedHeaders) {
   EXPECT_EQ(out, expected);
 }
 
+// §18.2.1 / RFC 3581 §4: the top Via of a local response is the one the transport stamped;
+// the other Via lines stay as received.
+TEST(LocalResponse, TopViaCarriesTheReceivedAndRportStamp) {
+  const auto request = parse(
+      "OPTIONS sip:1002@sipline.local SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.5:5062;rport;branch=z9hG4bK-top, SIP/2.0/UDP h2;branch=z9hG4bK-2\r\n"
+      "Via: SIP/2.0/UDP h3;branch=z9hG4bK-3\r\n"
+      "From: <sip:1001@sipline.local>;tag=a\r\n"
+      "To: <sip:1002@sipline.local>\r\n"
+      "Call-ID: stamp-1\r\n"
+      "CSeq: 1 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n");
+  LocalResponse response = local(404, "t1");
+  response.received = "198.51.100.7";
+  response.rport = 40123;
+  EXPECT_EQ(respond(*request, response),
+            "SIP/2.0 404 Not Found\r\n"
+            "Via: SIP/2.0/UDP 10.0.0.5:5062;rport=40123;branch=z9hG4bK-top;received=198.51.100.7, "
+            "SIP/2.0/UDP h2;branch=z9hG4bK-2\r\n"
+            "Via: SIP/2.0/UDP h3;branch=z9hG4bK-3\r\n"
+            "From: <sip:1001@sipline.local>;tag=a\r\n"
+            "To: <sip:1002@sipline.local>;tag=t1\r\n"
+            "Call-ID: stamp-1\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n");
+}
+
 TEST(LocalResponse, ExtraHeadersReasonAndBody) {
   const auto request = parse(kInvite);
   const LocalResponse response =
