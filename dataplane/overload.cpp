@@ -16,7 +16,12 @@ RequestClass classify_request(const sip::Message& request, bool register_for_us)
       break;
   }
   if (request.to.has_tag) return RequestClass::Continuing;  // in-dialog (§12.2)
-  if (register_for_us) return RequestClass::RegisterForUs;
+  if (register_for_us) {
+    return request.find(sip::HeaderId::Authorization) != nullptr
+               ? RequestClass::CredentialedRegister
+               : RequestClass::RegisterForUs;
+  }
+  if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) return RequestClass::Credentialed;
   return RequestClass::New;
 }
 
@@ -52,6 +57,12 @@ void OverloadGate::on_queue_sample(std::size_t queued_bytes, std::size_t buffer_
 
 Admission OverloadGate::admit(RequestClass request) {
   if (!settings_.enabled || request == RequestClass::Continuing) return Admission::Admit;
+  if (request == RequestClass::CredentialedRegister || request == RequestClass::Credentialed) {
+    if (severe_) return Admission::ShedSilently;
+    const bool control_full = request == RequestClass::CredentialedRegister &&
+                              register_backlog_ >= settings_.register_backlog;
+    return control_full ? Admission::Shed : Admission::Admit;
+  }
   ++window_new_;
   const bool shed = overloaded_ || (request == RequestClass::RegisterForUs &&
                                     register_backlog_ >= settings_.register_backlog);

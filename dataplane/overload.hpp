@@ -56,9 +56,15 @@ enum class Admission : std::uint8_t { Admit, Shed, ShedSilently };
 
 // What kind of request the gate is asked about.
 enum class RequestClass : std::uint8_t {
-  Continuing,     // ACK, CANCEL, BYE, PRACK, or any request with a To tag
-  RegisterForUs,  // a REGISTER the control thread would handle
-  New,            // anything else: a new dialog or an out-of-dialog transaction
+  Continuing,  // ACK, CANCEL, BYE, PRACK, or any request with a To tag
+  // The second half of a digest round trip (RFC 3261 §22.2, §22.3): a request that carries
+  // Authorization / Proxy-Authorization answers a challenge we already paid to send. Shedding
+  // it would waste that work and restart the round trip, so it passes unless the worker is
+  // severely overloaded (or, for a REGISTER, the control thread cannot take it).
+  CredentialedRegister,  // a REGISTER for us with Authorization
+  Credentialed,          // any other new request with credentials
+  RegisterForUs,         // a REGISTER the control thread would handle
+  New,                   // anything else: a new dialog or an out-of-dialog transaction
 };
 RequestClass classify_request(const sip::Message& request, bool register_for_us);
 

@@ -185,7 +185,9 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     const RequestClass kind = classify_request(request, register_for_us);
     const Admission admission = gate_->admit(kind);
     if (admission != Admission::Admit) {
-      const Shed why = kind == RequestClass::RegisterForUs ? Shed::Register : Shed::NewRequest;
+      const bool is_register =
+          kind == RequestClass::RegisterForUs || kind == RequestClass::CredentialedRegister;
+      const Shed why = is_register ? Shed::Register : Shed::NewRequest;
       if (admission == Admission::Shed) return shed(in, why, out);
       Outcome silent = drop(DropReason::Overload);
       silent.shed = why;

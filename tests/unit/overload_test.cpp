@@ -304,6 +304,36 @@ TEST(OverloadGate, ClassifiesRequests) {
   EXPECT_EQ(classify(request("BYE", "<sip:1@h>")), RequestClass::Continuing);
   EXPECT_EQ(classify(request("REGISTER", "<sip:1@h>"), true), RequestClass::RegisterForUs);
   EXPECT_EQ(classify(request("REGISTER", "<sip:1@h>"), false), RequestClass::New);
+  const auto with = [](std::string text, const std::string& line) {
+    return text.insert(text.find("Content-Length"), line + "\r\n");
+  };
+  EXPECT_EQ(classify(with(request("REGISTER", "<sip:1@h>"),
+                          "Authorization: Digest username=\"1\", realm=\"h\""),
+                     true),
+            RequestClass::CredentialedRegister);
+  EXPECT_EQ(classify(with(request("INVITE", "<sip:1@h>"),
+                          "Proxy-Authorization: Digest username=\"1\", realm=\"h\"")),
+            RequestClass::Credentialed);
+}
+
+// The answer to a challenge passes while overloaded: shedding it would waste the round trip.
+TEST(OverloadGate, CredentialedRequestsPassUnlessSevere) {
+  OverloadGate gate(settings());  // busy_ms = 5, register_backlog = 4
+  gate.set_cpu_time(0);
+  gate.on_batch(32, 32);
+  gate.set_cpu_time(5'000);
+  gate.on_batch(32, 32);
+  ASSERT_TRUE(gate.overloaded());
+  EXPECT_EQ(gate.admit(RequestClass::Credentialed), Admission::Admit);
+  EXPECT_EQ(gate.admit(RequestClass::CredentialedRegister), Admission::Admit);
+  EXPECT_EQ(gate.admit(RequestClass::RegisterForUs), Admission::Shed);
+  EXPECT_EQ(gate.admit(RequestClass::New), Admission::Shed);
+  gate.set_register_backlog(4);  // the control thread cannot take more
+  EXPECT_EQ(gate.admit(RequestClass::CredentialedRegister), Admission::Shed);
+  EXPECT_EQ(gate.admit(RequestClass::Credentialed), Admission::Admit);
+  gate.on_queue_sample(900, 1000);  // severe
+  EXPECT_EQ(gate.admit(RequestClass::Credentialed), Admission::ShedSilently);
+  EXPECT_EQ(gate.admit(RequestClass::CredentialedRegister), Admission::ShedSilently);
 }
 
 // --- the pipeline with a gate ---------------------------------------------------------------
