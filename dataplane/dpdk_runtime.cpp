@@ -6,8 +6,6 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
-#include <oneapi/tbb/global_control.h>
-
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -175,10 +173,6 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     return std::move(created.value);
   };
 
-  // Threads started from here on (the store's) inherit the main lcore's CPU set. TBB sizes
-  // itself by that set: with one CPU it would allow the store's arena no thread at all, and
-  // store writes would wait for shutdown. The store needs its one thread whatever the set.
-  const tbb::global_control store_thread(tbb::global_control::max_allowed_parallelism, 2);
   OpenedStore opened = open_store(config->registrar.store);
   if (!opened.store) {
     SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # dataplane and control plane
   dpdk dpdk-dev libdpdk-dev libpcap-dev libnuma-dev
-  libtbb-dev libjemalloc-dev libssl-dev libxxhash-dev libsqlite3-dev libhiredis-dev
+  libjemalloc-dev libssl-dev libxxhash-dev libsqlite3-dev libhiredis-dev
   libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
