@@ -167,7 +167,11 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
     unix_now_ = shared_.clock.unix_seconds(now);
     next_second_ = shared_.clock.tsc_of(unix_now_ + 1);
   }
-  observe_overload(now);
+  // Signed: another lcore's TSC may lag the one the clock was read on by a few cycles.
+  busy_us_ = static_cast<std::int64_t>(
+      static_cast<double>(static_cast<std::int64_t>(now - shared_.clock.tsc_at_start)) *
+      microseconds_per_cycle_);
+  observe_overload();
   bool worked = false;
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
     std::array<rte_mbuf*, dpdk::kBurst> burst;
@@ -187,17 +191,12 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
 // Once per iteration: the gate's busy clock (TSC time: a poll-mode lcore is always on its
 // core), its RFC 7339 window, and the REGISTERs waiting for the control lcore. No syscall:
 // the TSC, and two loads of the register ring's tails.
-void DpdkWorker::observe_overload(std::uint64_t now) {
+void DpdkWorker::observe_overload() {
   if (!gate_.enabled()) return;
   gate_.set_register_backlog(rte_ring_count(shared_.rings->registers));
-  const TscClock& clock = shared_.clock;
-  // Signed: another lcore's TSC may lag the one the clock was read on by a few cycles.
-  const auto cycles = static_cast<std::int64_t>(now - clock.tsc_at_start);
-  const auto busy_us =
-      static_cast<std::int64_t>(static_cast<double>(cycles) * microseconds_per_cycle_);
-  gate_.set_cpu_time(busy_us);
-  const std::int64_t monotonic_ms = busy_us / 1000;
-  gate_.tick(monotonic_ms, clock.unix_at_start * 1000 + monotonic_ms);
+  gate_.set_cpu_time(busy_us_);
+  const std::int64_t monotonic_ms = busy_us_ / 1000;
+  gate_.tick(monotonic_ms, shared_.clock.unix_at_start * 1000 + monotonic_ms);
   if (gate_.overloaded() && !logged_shedding_) {
     logged_shedding_ = true;
     SIPLINE_LOG_WARN(
@@ -238,7 +237,7 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
   }
   counters_.received.add();
   const dpdk::Datagram datagram = dpdk::read_datagram(received.frame, net_->scratch());
-  if (sources_ != nullptr && !admit_source(datagram, now)) {
+  if (sources_ != nullptr && !admit_source(datagram)) {
     rte_pktmbuf_free(received.frame);
     return;
   }
@@ -256,11 +255,10 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
 
 // Per-source limits (source_guard.hpp), before the Call-ID hand-off: false when the datagram
 // is to be dropped (counted here).
-bool DpdkWorker::admit_source(const dpdk::Datagram& datagram, std::uint64_t now) {
-  const TscClock& clock = shared_.clock;
-  const auto now_ms = static_cast<std::int64_t>((now - clock.tsc_at_start) / (clock.hz / 1000));
-  const SourceVerdict verdict =
-      sources_->admit(datagram.payload, peer_from_endpoint(datagram.source), unix_now_, now_ms);
+bool DpdkWorker::admit_source(const dpdk::Datagram& datagram) {
+  // The iteration's clock, not the packet's: no division per datagram.
+  const SourceVerdict verdict = sources_->admit(
+      datagram.payload, peer_from_endpoint(datagram.source), unix_now_, busy_us_ / 1000);
   if (verdict == SourceVerdict::Pass) return true;
   counters_.count_drop(verdict == SourceVerdict::Blocked ? DropReason::BlockedSource
                                                          : DropReason::RateLimited);
@@ -280,10 +278,7 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   dpdk::PayloadBuffer buffer = net_->allocate_payload();
   const Outcome outcome =
       pipeline_.process(in, unix_now_, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
-  if (outcome.shed != Shed::None) {
-    (outcome.shed == Shed::Register ? counters_.shed_register : counters_.shed_new).add();
-    if (outcome.verdict != Verdict::Send) counters_.shed_unanswered.add();  // no 503 fitted
-  }
+  count_shed(outcome, counters_);
   switch (outcome.verdict) {
     case Verdict::Send:
       send(outcome, buffer, now);

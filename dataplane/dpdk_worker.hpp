@@ -168,14 +168,14 @@ class alignas(64) DpdkWorker {
   };
 
   void accept(rte_mbuf* frame, std::uint64_t now);
-  bool admit_source(const dpdk::Datagram& datagram, std::uint64_t now);
+  bool admit_source(const dpdk::Datagram& datagram);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
   void send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now);
   void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control);
   void flush(Staged& staged, rte_ring* ring, bool control);
   void flush_all();
   bool take_handed_in(std::uint64_t now);
-  void observe_overload(std::uint64_t now);
+  void observe_overload();
   void sample_rx_queue(std::uint16_t slot);
 
   std::uint16_t index_;
@@ -201,6 +201,9 @@ class alignas(64) DpdkWorker {
   OverloadGate gate_;
   std::array<std::uint16_t, 4> rx_ring_sizes_{};  // descriptors of each RX queue polled
   double microseconds_per_cycle_ = 0;             // TSC → the gate's busy clock
+  // This iteration's TSC time since start, in µs: the gate's busy clock, and (/1000) the
+  // millisecond clock of the per-source buckets.
+  std::int64_t busy_us_ = 0;
 };
 
 // The control lcore's share of DPDK mode, run by the ControlThread's loop on the EAL main

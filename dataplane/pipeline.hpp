@@ -97,6 +97,14 @@ struct Outcome {
   PeerAddress destination;   // Send
 };
 
+// The overload counters of an outcome the gate shed (answered 503, or not: shed silently or
+// no room for the 503); both workers count through this.
+inline void count_shed(const Outcome& outcome, WorkerCounters& counters) {
+  if (outcome.shed == Shed::None) return;
+  (outcome.shed == Shed::Register ? counters.shed_register : counters.shed_new).add();
+  if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
+}
+
 // The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed
 // hash of the Call-ID. Deterministic, so a retransmitted request gets the same tag, and an
 // ACK for our response is recognised by recomputing it (§17.2.1, no transaction state).

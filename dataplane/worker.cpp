@@ -226,10 +226,7 @@ bool Worker::take_handed_in(std::int64_t now) {
 void Worker::process(Packet* packet, std::int64_t now) {
   if (tx_.full()) flush_tx();
   const Outcome outcome = pipeline_.process(*packet, now, tx_.next_slot());
-  if (outcome.shed != Shed::None) {
-    (outcome.shed == Shed::Register ? counters_.shed_register : counters_.shed_new).add();
-    if (outcome.verdict != Verdict::Send) counters_.shed_unanswered.add();  // no 503 fitted
-  }
+  count_shed(outcome, counters_);
   switch (outcome.verdict) {
     case Verdict::Send:
       tx_.commit_slot(outcome);
