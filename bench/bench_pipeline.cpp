@@ -94,6 +94,7 @@ udp = ["10.99.0.1:5060"]
 [dataplane]
 io = "dpdk"
 workers = WORKERS
+dispatchers = DISPATCHERS
 eal = ["--no-pci"]
 port = 0
 address = "10.99.0.1/24"
@@ -114,6 +115,7 @@ target = "sip:10.99.0.3:5070"
 struct Options {
   unsigned workers = 1;
   unsigned feeders = 1;
+  unsigned dispatchers = 0;  // dataplane.dispatchers: workers that own no calls
   double seconds = 5.0;
   unsigned calls = 4096;
   bool offload = false;
@@ -126,7 +128,8 @@ struct Options {
 [[noreturn]] void usage(const char* problem) {
   std::fprintf(stderr,
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
-               "[--calls C] [--feeders F] [--offload] [--checksum-on-receive] [--dispatch-only] "
+               "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
+               "[--dispatch-only] "
                "[--inline] [-- EAL args]\n",
                problem);
   std::exit(2);
@@ -163,6 +166,8 @@ Options parse_options(int argc, char** argv) {
       options.calls = static_cast<unsigned>(std::atoi(value));
     } else if (arg == "--feeders") {
       options.feeders = static_cast<unsigned>(std::atoi(value));
+    } else if (arg == "--dispatchers") {
+      options.dispatchers = static_cast<unsigned>(std::atoi(value));
     } else {
       usage("unknown option");
     }
@@ -170,8 +175,12 @@ Options parse_options(int argc, char** argv) {
   if (options.inline_worker) options.feeders = 1;
   if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
       (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
-      options.seconds <= 0 || (options.dispatch_only && options.workers < 2)) {
-    usage("out of range (--dispatch-only needs --workers 2 or more)");
+      options.seconds <= 0 || (options.dispatch_only && options.workers < 2) ||
+      options.dispatchers >= options.workers ||
+      (options.dispatchers > 0 && (options.dispatch_only || options.inline_worker))) {
+    usage(
+        "out of range (--dispatch-only needs --workers 2 or more; --dispatchers fewer than "
+        "--workers, and not with --dispatch-only or --inline)");
   }
   for (; i < argc; ++i)
     options.eal.emplace_back(argv[i]);
@@ -339,7 +348,7 @@ struct Feed {
   const std::vector<std::vector<std::uint8_t>>* frames = nullptr;
   rte_mempool* pool = nullptr;
   rte_ring* rx = nullptr;
-  std::vector<rte_ring*> tx;  // drained by the main feeder only
+  std::vector<rte_ring*> tx;  // the TX rings this feeder drains (split among the feeders)
   std::atomic<bool>* stop = nullptr;
   std::size_t start = 0;       // where in the mix this feeder starts
   std::uint64_t rx_flags = 0;  // what a NIC with checksum offload would set
@@ -383,8 +392,10 @@ void drain(Feed& feed) {
 int extra_feeder(void* argument) {
   auto& feed = *static_cast<Feed*>(argument);
   std::size_t next = feed.start;
-  while (!feed.stop->load(std::memory_order_relaxed))
+  while (!feed.stop->load(std::memory_order_relaxed)) {
     feed_burst(feed, next);
+    drain(feed);
+  }
   return 0;
 }
 
@@ -430,22 +441,29 @@ struct Snapshot {
 };
 
 Snapshot snapshot(const std::vector<std::unique_ptr<DpdkWorker>>& workers,
-                  const WorkerCounters* counters, const Feed& feed,
+                  const WorkerCounters* counters, const std::vector<Feed>& feeds,
                   const std::vector<std::string>& schedstat) {
   Snapshot s;
   s.tsc = rte_rdtsc();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     s.cpu_ns.push_back(schedstat[i].empty() ? 0 : thread_cpu_ns(schedstat[i]));
-    s.frames.push_back(counters[i].received.read());
-    s.handed_off.push_back(counters[i].handed_off.read());
-    s.received.push_back(counters[i].received.read() + counters[i].handed_in.read() -
-                         counters[i].handed_off.read());
+    // Handled here: received or handed in, less what went on to another worker or was lost
+    // at that worker's full inbox (a dispatcher faster than the owners loses the excess).
+    // Read in that order so that a snapshot taken while the worker runs never goes negative.
+    const std::uint64_t lost =
+        counters[i].dropped[static_cast<std::size_t>(DropReason::RingFull)].read();
+    const std::uint64_t handed_off = counters[i].handed_off.read();
+    const std::uint64_t received = counters[i].received.read();
+    s.frames.push_back(received);
+    s.handed_off.push_back(handed_off);
+    s.received.push_back(received + counters[i].handed_in.read() - handed_off - lost);
     s.forwarded.push_back(counters[i].forwarded_requests.read() +
                           counters[i].forwarded_responses.read());
     s.busy.push_back(workers[i]->load().busy_cycles.read());
     s.total.push_back(workers[i]->load().total_cycles.read());
   }
-  s.transmitted = feed.transmitted.load(std::memory_order_relaxed);
+  for (const Feed& feed : feeds)
+    s.transmitted += feed.transmitted.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -568,6 +586,7 @@ int run(const Options& options) {
 
   std::string text = kConfig;
   text.replace(text.find("WORKERS"), 7, std::to_string(workers));
+  text.replace(text.find("DISPATCHERS"), 11, std::to_string(options.dispatchers));
   const config::LoadResult loaded = config::load_config_text(text, "bench_pipeline.toml");
   if (!loaded.ok()) {
     std::fprintf(stderr, "bench_pipeline: config: %s\n", loaded.errors.front().c_str());
@@ -645,7 +664,10 @@ int run(const Options& options) {
       feeds[f].rx_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
     }
   }
-  feeds[0].tx = tx;
+  // Each feeder drains a share of the TX rings: with many workers one lcore freeing every
+  // transmitted mbuf would be the limit, as no NIC is.
+  for (std::size_t i = 0; i < tx.size(); ++i)
+    feeds[i % options.feeders].tx.push_back(tx[i]);
   for (std::uint16_t i = 0; i < launched; ++i) {
     rte_eal_remote_launch(&DpdkWorker::launch, worker_objects[i].get(), lcores[i]);
   }
@@ -674,12 +696,13 @@ int run(const Options& options) {
   std::vector<std::string> schedstat = worker_schedstat_paths(lcores, launched);
   schedstat.resize(workers);
   run_for(0.5);
-  const Snapshot before = snapshot(worker_objects, counters.get(), feeds[0], schedstat);
+  const Snapshot before = snapshot(worker_objects, counters.get(), feeds, schedstat);
   run_for(options.seconds);
-  const Snapshot after = snapshot(worker_objects, counters.get(), feeds[0], schedstat);
+  const Snapshot after = snapshot(worker_objects, counters.get(), feeds, schedstat);
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
-  drain(feeds[0]);
+  for (Feed& feed : feeds)
+    drain(feed);
 
   const double elapsed = static_cast<double>(after.tsc - before.tsc) / static_cast<double>(hz);
   if (options.dispatch_only) {
@@ -705,6 +728,16 @@ int run(const Options& options) {
         handled > 0 ? cpu_seconds * load * static_cast<double>(hz) / handled : 0.0;
     total_rate += rate;
     total_busy_rate += busy_rate;
+    if (i < options.dispatchers) {
+      const auto frames = static_cast<double>(after.frames[i] - before.frames[i]);
+      std::printf(
+          "worker %zu (dispatcher): %.0f frames/s received, %.0f handed off/s, load %.1f%%, "
+          "%.0f cycles/frame\n",
+          i, frames / elapsed,
+          static_cast<double>(after.handed_off[i] - before.handed_off[i]) / elapsed, 100.0 * load,
+          frames > 0 ? busy / frames : 0.0);
+      continue;
+    }
     std::printf(
         "worker %zu: %.0f SIP msgs/s handled (%.0f forwarded/s), load %.1f%%, %.0f msgs per "
         "busy core-second, %.0f cycles/msg; on CPU %.0f%% of the time, %.0f CPU cycles/msg\n",

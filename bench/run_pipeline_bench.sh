@@ -21,6 +21,8 @@
 #   --dispatch-only  only worker 0 runs, fed only Call-IDs it does not own: the cost of the
 #                    one-trunk dispatch path per frame (bench_pipeline.cpp); no testpmd run
 #   --feeders F      bench_pipeline feeder lcores (default 1; 2+ for many workers)
+#   --dispatchers D  dataplane.dispatchers: the first D workers own no calls and only hand off
+#                    (with --scaling, applied where the worker count is above D)
 #   --eal "ARGS"     EAL arguments replacing the memory defaults (--no-huge -m 1024+128/worker), e.g.
 #                    "--in-memory" with hugepages, plus -d PLUGIN for a copied DPDK
 #   --bench PATH     bench_pipeline binary (default build/bench_pipeline)
@@ -36,6 +38,7 @@ offload=""
 receive_check=""
 dispatch_only=""
 feeders=1
+dispatchers=0
 memory=()  # default: --no-huge -m (1024 + 128 per worker), as bench_pipeline's own default
 bench="$here/../build/bench_pipeline"
 testpmd="$(command -v dpdk-testpmd || true)"
@@ -48,6 +51,7 @@ while [[ $# -gt 0 ]]; do
     --checksum-on-receive) receive_check="--checksum-on-receive"; shift ;;
     --dispatch-only) dispatch_only="--dispatch-only"; shift ;;
     --feeders) feeders="$2"; shift 2 ;;
+    --dispatchers) dispatchers="$2"; shift 2 ;;
     --eal) read -r -a memory <<< "$2"; shift 2 ;;
     --bench) bench="$2"; shift 2 ;;
     --testpmd) testpmd="$2"; shift 2 ;;
@@ -83,13 +87,20 @@ for workers in $workers_list; do
   checksums="in software"
   [[ -n "$offload" ]] && checksums="offloaded (emulated NIC)"
   [[ -n "$receive_check" ]] && checksums+=", verified on receive"
-  echo "=== $workers worker(s), $seconds s, checksums $checksums"
+  owners_note=""
+  dispatch_arg=()
+  if [[ "$dispatchers" -gt 0 && "$workers" -gt "$dispatchers" ]]; then
+    dispatch_arg=(--dispatchers "$dispatchers")
+    owners_note=", $dispatchers of them dispatchers (own no calls)"
+  fi
+  echo "=== $workers worker(s)$owners_note, $seconds s, checksums $checksums"
   lcores=$((workers + feeders - 1))
   if [[ -n "$dispatch_only" ]]; then
     lcores=$feeders
     [[ "$workers" -ge 2 ]] || { echo "--dispatch-only needs 2 or more workers" >&2; exit 2; }
   fi
   bench_out="$("$bench" --workers "$workers" --feeders "$feeders" --seconds "$seconds" $offload \
+    "${dispatch_arg[@]}" \
     $receive_check $dispatch_only \
     -- "${common[@]}" -l "0-$lcores" 2>&1)" || { echo "$bench_out"; exit 1; }
   echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|dispatch|warning)'

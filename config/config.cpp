@@ -240,7 +240,7 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
 
 DataplaneConfig read_dataplane(const TableReader& dataplane) {
   dataplane.reject_unknown_keys({"io", "workers", "eal", "port", "address", "address6", "gateway",
-                                 "mtu", "static_neighbors"});
+                                 "mtu", "static_neighbors", "dispatchers"});
   DataplaneConfig config;
   if (const auto io = dataplane.string("io", Presence::Optional)) {
     if (*io == "dpdk") {
@@ -253,6 +253,15 @@ DataplaneConfig read_dataplane(const TableReader& dataplane) {
   }
   config.workers =
       static_cast<unsigned>(dataplane.integer("workers", 1, 64, Presence::Optional).value_or(2));
+  config.dispatchers = static_cast<unsigned>(
+      dataplane.integer("dispatchers", 0, 63, Presence::Optional).value_or(0));
+  if (config.dispatchers >= config.workers) {
+    dataplane.diagnostics().error(
+        dataplane.line_of_key("dispatchers"),
+        "dataplane.dispatchers = " + std::to_string(config.dispatchers) +
+            " leaves no worker to own calls: it must be less than dataplane.workers = " +
+            std::to_string(config.workers));
+  }
   config.dpdk = read_dpdk(dataplane, config.io == IoMode::Dpdk);
   return config;
 }

@@ -51,6 +51,10 @@ struct DpdkConfig {
 struct DataplaneConfig {
   IoMode io = IoMode::Socket;
   unsigned workers = 2;
+  // The first `dispatchers` workers own no calls: they receive, classify and hand every call
+  // to the other workers. One trunk (one 5-tuple, one RX queue) on many cores then leaves the
+  // receiving core only the hand-off to do. 0: every worker owns calls.
+  unsigned dispatchers = 0;
   DpdkConfig dpdk;
 };
 

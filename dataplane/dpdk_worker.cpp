@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -132,6 +133,8 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
+  dispatchers_ = static_cast<std::uint16_t>(
+      std::min<unsigned>(shared.pipeline->config->dataplane.dispatchers, shared.workers - 1U));
 }
 
 DpdkWorker::~DpdkWorker() {
@@ -244,8 +247,7 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
   const std::string_view call_id = sip::scan_call_id(datagram.payload);
   // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
   const std::size_t owner =
-      call_id.empty() ? index_
-                      : sip::owner_of(call_id, static_cast<std::uint32_t>(shared_.workers));
+      call_id.empty() ? index_ : sip::owner_of(call_id, shared_.workers, dispatchers_);
   if (owner == index_) {
     process(received.frame, datagram, now);
     return;

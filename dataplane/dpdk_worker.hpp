@@ -187,6 +187,7 @@ class alignas(64) DpdkWorker {
   ListenIndex listen_;
   std::array<std::uint16_t, 4> rx_queues_{};  // Port::rx_queues_of
   std::uint16_t rx_queue_count_ = 0;
+  std::uint16_t dispatchers_ = 0;   // workers 0..dispatchers_-1 own no calls (config)
   std::int64_t unix_now_ = 0;       // this iteration's wall clock, for the pipeline
   std::uint64_t next_second_ = 0;   // TSC at which unix_now_ moves on
   std::vector<Staged> hand_offs_;   // per owner

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -51,6 +52,9 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
+  const auto workers = static_cast<std::uint32_t>(fabric_.workers());
+  dispatchers_ = std::min<std::uint32_t>(shared.pipeline->config->dataplane.dispatchers,
+                                         workers == 0 ? 0 : workers - 1);
 }
 
 void Worker::run() {
@@ -147,7 +151,9 @@ bool Worker::receive_bursts(std::int64_t now) {
       const std::string_view call_id = sip::scan_call_id(packet->bytes());
       // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
       const std::size_t owner =
-          call_id.empty() ? index_ : sip::owner_of(call_id, static_cast<std::uint32_t>(workers));
+          call_id.empty()
+              ? index_
+              : sip::owner_of(call_id, static_cast<std::uint32_t>(workers), dispatchers_);
       if (owner == index_) {
         process(packet, now);
       } else {

@@ -121,6 +121,7 @@ class Worker {
   Pipeline pipeline_;
   TxQueue tx_;
   std::unique_ptr<SourceAdmission> sources_;  // per-source limits (source_guard.hpp); null: none
+  std::uint32_t dispatchers_ = 0;             // workers 0..dispatchers_-1 own no calls (config)
 
   // Per destination endpoint: packets staged for its hand-off ring / its return ring.
   struct Staged {

@@ -9,8 +9,30 @@
 namespace sipline::sip {
 namespace {
 
-bool is_call_id_name(std::string_view name) {
-  return (name.size() == 1 && ascii_lower(name[0]) == 'i') || iequals(name, "Call-ID");
+// Where the value of a Call-ID header line starts (just past its ':'), or nullptr when the
+// line [line, line_end) is another header. The name is "Call-ID" or its compact form "i"
+// (RFC 3261 §7.3.3), any case, then optional whitespace before the colon (HCOLON).
+// Most lines are rejected on their first octet, so no line needs a search for its colon.
+const char* call_id_value_start(const char* line, const char* line_end) {
+  constexpr std::string_view kName = "call-id";
+  const char* after_name = nullptr;
+  const auto length = static_cast<std::size_t>(line_end - line);
+  if (ascii_lower(*line) == 'i') {
+    after_name = line + 1;
+  } else if (length > kName.size() && iequals(std::string_view(line, kName.size()), kName)) {
+    after_name = line + kName.size();
+  } else {
+    return nullptr;
+  }
+  while (after_name < line_end && is_lws_char(*after_name))
+    ++after_name;
+  return after_name < line_end && *after_name == ':' ? after_name + 1 : nullptr;
+}
+
+// The end of the line that starts at `line`: its LF, or `end` for an unterminated last line.
+const char* line_end_of(const char* line, const char* end) {
+  const void* lf = std::memchr(line, '\n', static_cast<std::size_t>(end - line));
+  return lf == nullptr ? end : static_cast<const char*>(lf);
 }
 
 }  // namespace
@@ -23,32 +45,22 @@ std::string_view scan_call_id(std::string_view datagram) {
   // the worker that owns its call (found by tests/fuzz/fuzz_pipeline.cpp).
   while (line < end && (*line == '\r' || *line == '\n'))
     ++line;
-  // Skip the start line, then look at each header line's name only.
-  while (line < end) {
-    const char* lf =
-        static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
-    if (lf == nullptr) return {};
-    line = lf + 1;
-    if (line >= end || *line == '\r' || *line == '\n') return {};  // end of headers
+  if (line == end) return {};
+  // Skip the start line, then look at each header line's name only: one LF search per line.
+  const char* line_end = line_end_of(line, end);
+  while (line_end < end) {
+    line = line_end + 1;
+    if (line == end || *line == '\r' || *line == '\n') return {};  // end of headers
+    line_end = line_end_of(line, end);
     if (*line == ' ' || *line == '\t') continue;  // a folded continuation line (§7.3.1)
-    const char* colon =
-        static_cast<const char*>(std::memchr(line, ':', static_cast<std::size_t>(end - line)));
-    if (colon == nullptr) return {};
-    const char* next_lf =
-        static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
-    if (next_lf != nullptr && next_lf < colon) continue;  // a line without ':' (folding)
-    const std::string_view name =
-        trim_lws(std::string_view(line, static_cast<std::size_t>(colon - line)));
-    if (!is_call_id_name(name)) continue;
+    const char* value = call_id_value_start(line, line_end);
+    if (value == nullptr) continue;
     // The value may go on over folded continuation lines (§7.3.1: "Call-ID:" CRLF SP value
     // is legal), which the parser unfolds; stop at the first line that is not one.
-    const char* value_end = next_lf == nullptr ? end : next_lf;
-    while (value_end + 1 < end && (value_end[1] == ' ' || value_end[1] == '\t')) {
-      const char* following = static_cast<const char*>(
-          std::memchr(value_end + 1, '\n', static_cast<std::size_t>(end - value_end - 1)));
-      value_end = following == nullptr ? end : following;
-    }
-    return trim_lws(std::string_view(colon + 1, static_cast<std::size_t>(value_end - colon - 1)));
+    const char* value_end = line_end;
+    while (value_end + 1 < end && (value_end[1] == ' ' || value_end[1] == '\t'))
+      value_end = line_end_of(value_end + 1, end);
+    return trim_lws(std::string_view(value, static_cast<std::size_t>(value_end - value)));
   }
   return {};
 }

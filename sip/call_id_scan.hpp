@@ -15,9 +15,20 @@ std::string_view scan_call_id(std::string_view datagram);
 // Stable 64-bit hash of a Call-ID (xxHash3), used to pick the owning worker.
 std::uint64_t call_id_hash(std::string_view call_id);
 
-// The worker that owns a call among `workers` (hash mod N, DESIGN.md §1).
+// The worker that owns a call among `workers` (DESIGN.md §1): the hash scaled onto [0, N) by
+// a multiply and a shift (Lemire's reduction) rather than `% N`, a 64-bit division of 25-40
+// cycles that the receiving worker would pay for every datagram of a trunk.
 inline std::uint32_t owner_of(std::string_view call_id, std::uint32_t workers) {
-  return workers <= 1 ? 0 : static_cast<std::uint32_t>(call_id_hash(call_id) % workers);
+  if (workers <= 1) return 0;
+  const unsigned __int128 scaled = static_cast<unsigned __int128>(call_id_hash(call_id)) *
+                                   static_cast<unsigned __int128>(workers);
+  return static_cast<std::uint32_t>(scaled >> 64);
+}
+
+// The owner when the first `dispatchers` of `workers` own no calls (dataplane.dispatchers).
+inline std::uint32_t owner_of(std::string_view call_id, std::uint32_t workers,
+                              std::uint32_t dispatchers) {
+  return dispatchers + owner_of(call_id, workers - dispatchers);
 }
 
 }  // namespace sipline::sip

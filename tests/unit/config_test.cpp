@@ -115,6 +115,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_EQ(config->listen.udp, (std::vector{SocketAddress{ipv4(127, 0, 0, 1), 5060}}));
   EXPECT_EQ(config->dataplane.io, IoMode::Socket);
   EXPECT_EQ(config->dataplane.workers, 2u);
+  EXPECT_EQ(config->dataplane.dispatchers, 0u);
   EXPECT_TRUE(config->dataplane.dpdk.eal.empty());
   EXPECT_EQ(config->dataplane.dpdk.mtu, 1500);
   EXPECT_FALSE(config->dataplane.dpdk.gateway.has_value());
@@ -213,6 +214,7 @@ udp = ["10.99.0.1:5060"]
 [dataplane]
 io = "dpdk"
 workers = 4
+dispatchers = 1
 eal = ["-l", "0-4", "--in-memory"]
 port = 1
 address = "10.99.0.1/24"
@@ -231,6 +233,7 @@ static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:0
             (std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 0x01, 0xfe}));
   EXPECT_EQ(dataplane.io, IoMode::Dpdk);
   EXPECT_EQ(dataplane.workers, 4u);
+  EXPECT_EQ(dataplane.dispatchers, 1u);
   EXPECT_EQ(dataplane.dpdk.eal, (std::vector<std::string>{"-l", "0-4", "--in-memory"}));
   EXPECT_EQ(dataplane.dpdk.port, 1);
   EXPECT_EQ(dataplane.dpdk.address, (IpPrefix{ipv4(10, 99, 0, 1), 24}));
@@ -377,6 +380,11 @@ TEST(Errors, BadDataplane) {
             Errors{"test.toml:2: dataplane.workers must be 1..64, not 65"});
   EXPECT_EQ(load_errors(with_domain("[dataplane]\nio = \"netmap\"\n")),
             Errors{"test.toml:2: dataplane.io must be \"socket\" or \"dpdk\", not \"netmap\""});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = 2\ndispatchers = 2\n")),
+            Errors{"test.toml:3: dataplane.dispatchers = 2 leaves no worker to own calls: it "
+                   "must be less than dataplane.workers = 2"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\ndispatchers = -1\n")),
+            Errors{"test.toml:2: dataplane.dispatchers must be 0..63, not -1"});
 }
 
 TEST(Errors, DpdkKeys) {

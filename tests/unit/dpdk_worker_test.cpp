@@ -355,6 +355,35 @@ TEST_F(DpdkWorkerTest, ResponseForAnotherWorkersCallIsHandedOffAndSentByTheOwner
   EXPECT_EQ(counters_[0].forwarded_requests.read() + counters_[0].forwarded_responses.read(), 0u);
 }
 
+// dataplane.dispatchers = 1: worker 0 owns no call. Both INVITEs arrive on its queue (one
+// 5-tuple) and go to worker 1, including the one worker 0 would own without the setting; the
+// dispatcher sends nothing itself.
+TEST_F(DpdkWorkerTest, DispatcherHandsEveryCallToTheOwningWorkers) {
+  std::string text = kConfig;
+  text.replace(text.find("workers = 2\n"), 12, "workers = 2\ndispatchers = 1\n");
+  const config::LoadResult loaded = config::load_config_text(text, "dispatchers.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  const auto context = PipelineContext::create(loaded.config, &location_);
+  DpdkWorkerShared shared = shared_;
+  shared.pipeline = context.get();
+  DpdkWorker dispatcher(0, shared, make_net(0, 0));
+  DpdkWorker owner(1, shared, make_net(1, 1));
+  const std::string requests[] = {invite(call_id_owned_by(0, "dispatch")),
+                                  invite(call_id_owned_by(1, "dispatch"))};
+
+  for (const std::string& request : requests)
+    arrive(0, sip_frame_v4(request));
+  dispatcher.poll_once(rte_rdtsc());
+  EXPECT_TRUE(sent(0).empty());
+  EXPECT_EQ(counters_[0].handed_off.read(), 2u);
+  owner.poll_once(rte_rdtsc());
+  const std::vector<Bytes> forwarded = sent(1);
+  ASSERT_EQ(forwarded.size(), 2u);
+  EXPECT_EQ(payload_of(forwarded[0]), forwarded_invite(requests[0], *context));
+  EXPECT_EQ(payload_of(forwarded[1]), forwarded_invite(requests[1], *context));
+  EXPECT_EQ(counters_[1].handed_in.read(), 2u);
+}
+
 TEST_F(DpdkWorkerTest, FragmentedInviteIsReassembledForwardedAndFragmentedAgain) {
   // 4 KB: larger than one mbuf, so the rewrite goes through the 64 KiB output buffer.
   const std::string request =

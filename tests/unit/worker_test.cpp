@@ -91,10 +91,13 @@ std::string register_request(std::uint16_t client_port) {
 
 class WorkerTest : public ::testing::Test {
  protected:
-  WorkerTest() : location_(2), fabric_(2, 64), counters_(new WorkerCounters[2]) {
+  explicit WorkerTest(unsigned dispatchers = 0)
+      : location_(2), fabric_(2, 64), counters_(new WorkerCounters[2]) {
     const std::string text = "[listen]\nudp = [\"127.0.0.1:" + std::to_string(proxy_port()) +
                              "\"]\n"
-                             "[dataplane]\nworkers = 2\n"
+                             "[dataplane]\nworkers = 2\ndispatchers = " +
+                             std::to_string(dispatchers) +
+                             "\n"
                              "[domain]\nnames = [\"127.0.0.1\"]\n"
                              "[registrar]\nstore = \"memory\"\nauth = false\n"
                              "[[users]]\nuser = \"1002\"\npassword = \"pw\"\n"
@@ -184,6 +187,33 @@ TEST_F(WorkerTest, EveryCallIsForwardedOnceByItsOwnerAndPacketsGoHome) {
     EXPECT_EQ(counters_[w].forwarded_requests.read(), owned) << "worker " << w;
   }
   // Every packet came back to the pool it was taken from.
+  EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
+  EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
+}
+
+// dataplane.dispatchers = 1: worker 0 owns no call; whichever worker the kernel gives a
+// datagram to, worker 1 forwards every call.
+class DispatcherWorkerTest : public WorkerTest {
+ protected:
+  DispatcherWorkerTest() : WorkerTest(1) {}
+};
+
+TEST_F(DispatcherWorkerTest, EveryCallIsForwardedByTheWorkersThatOwnCalls) {
+  const LoopbackSocket client;
+  constexpr int kCalls = 40;
+  for (int call = 0; call < kCalls; ++call)
+    client.send_to(proxy_port(), invite(client.port, call));
+  run_steps(20);
+
+  std::size_t forwarded = 0;
+  for (std::string message = next_hop_.try_receive(); !message.empty();
+       message = next_hop_.try_receive()) {
+    ++forwarded;
+  }
+  EXPECT_EQ(forwarded, static_cast<std::size_t>(kCalls));
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 0u);
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), static_cast<std::uint64_t>(kCalls));
+  EXPECT_EQ(counters_[0].handed_off.read(), counters_[0].received.read());
   EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
   EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
 }
