@@ -4,11 +4,12 @@
 // One loop iteration (busy-poll: the lcore never sleeps, never blocks, never makes a syscall,
 // never touches the heap):
 //   0. the overload gate's clocks and REGISTER backlog (below);
-//   1. rx burst from RX queue i (its length tells the overload gate whether the queue was
-//      drained); each frame through LcoreNet::receive (classify, checksums,
-//      reassembly): SIP datagram → scan its Call-ID → owner = hash(Call-ID) mod N. Owned
-//      here: processed at once; owned by worker j: staged for j's inbox ring. ARP / ICMP /
-//      ND: staged for the control lcore's ring.
+//   1. rx bursts from RX queue i, up to 4 while they come full (each length tells the
+//      overload gate whether the queue was drained); each frame through LcoreNet::receive
+//      (classify, checksums, reassembly): SIP datagram → scan its Call-ID → owner =
+//      hash(Call-ID) scaled onto the owning workers (all, or those after
+//      dataplane.dispatchers). Owned here: processed at once; owned by worker j: staged for
+//      j's inbox ring. ARP / ICMP / ND: staged for the control lcore's ring.
 //   2. the staged frames go out in one burst enqueue per ring (a full ring frees the frames
 //      and counts them: drop_ring_full, control_ring_full);
 //   3. a burst of frames other workers handed to us is processed;
@@ -167,6 +168,8 @@ class alignas(64) DpdkWorker {
     std::uint16_t count = 0;
   };
 
+  // Each frame of a burst, prefetched ahead; hand-offs stay staged (flush_all sends them).
+  void accept_burst(std::span<rte_mbuf*> frames, std::uint64_t now);
   void accept(rte_mbuf* frame, std::uint64_t now);
   bool admit_source(const dpdk::Datagram& datagram);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
