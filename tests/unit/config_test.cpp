@@ -51,6 +51,16 @@ IpAddress ipv6_loopback() {
 
 // ---- the shipped configuration ---------------------------------------------------------
 
+// The production example in deploy/ stays loadable as the keys evolve.
+TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
+  const LoadResult result =
+      load_config_file(SIPLINE_CORPUS_DIR "/../../deploy/sipline-dpdk.example.toml");
+  ASSERT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors.front());
+  EXPECT_EQ(result.config->dataplane.io, IoMode::Dpdk);
+  EXPECT_EQ(result.config->dataplane.workers, 6u);
+  EXPECT_EQ(result.config->dataplane.dispatchers, 1u);
+}
+
 TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   const std::string path = SIPLINE_CORPUS_DIR "/../../config/sipline.toml";
   const LoadResult result = load_config_file(path);

@@ -136,6 +136,20 @@ class WorkerTest : public ::testing::Test {
     }
   }
 
+  // Sends `calls` INVITEs from `client`, lets the workers run, and returns what the next hop
+  // received.
+  std::vector<std::string> forward_calls(const LoopbackSocket& client, int calls) {
+    for (int call = 0; call < calls; ++call)
+      client.send_to(proxy_port(), invite(client.port, call));
+    run_steps(20);
+    std::vector<std::string> forwarded;
+    for (std::string message = next_hop_.try_receive(); !message.empty();
+         message = next_hop_.try_receive()) {
+      forwarded.push_back(message);
+    }
+    return forwarded;
+  }
+
   std::uint64_t sum(Counter WorkerCounters::*field) const {
     return (counters_[0].*field).read() + (counters_[1].*field).read();
   }
@@ -156,15 +170,7 @@ class WorkerTest : public ::testing::Test {
 TEST_F(WorkerTest, EveryCallIsForwardedOnceByItsOwnerAndPacketsGoHome) {
   const LoopbackSocket client;
   constexpr int kCalls = 40;
-  for (int call = 0; call < kCalls; ++call)
-    client.send_to(proxy_port(), invite(client.port, call));
-  run_steps(20);
-
-  std::vector<std::string> forwarded;
-  for (std::string message = next_hop_.try_receive(); !message.empty();
-       message = next_hop_.try_receive()) {
-    forwarded.push_back(message);
-  }
+  const std::vector<std::string> forwarded = forward_calls(client, kCalls);
   ASSERT_EQ(forwarded.size(), static_cast<std::size_t>(kCalls));
   const std::string expected = "INVITE sip:7000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
                                std::to_string(proxy_port()) + ";branch=z9hG4bK-sl";
@@ -201,16 +207,7 @@ class DispatcherWorkerTest : public WorkerTest {
 TEST_F(DispatcherWorkerTest, EveryCallIsForwardedByTheWorkersThatOwnCalls) {
   const LoopbackSocket client;
   constexpr int kCalls = 40;
-  for (int call = 0; call < kCalls; ++call)
-    client.send_to(proxy_port(), invite(client.port, call));
-  run_steps(20);
-
-  std::size_t forwarded = 0;
-  for (std::string message = next_hop_.try_receive(); !message.empty();
-       message = next_hop_.try_receive()) {
-    ++forwarded;
-  }
-  EXPECT_EQ(forwarded, static_cast<std::size_t>(kCalls));
+  EXPECT_EQ(forward_calls(client, kCalls).size(), static_cast<std::size_t>(kCalls));
   EXPECT_EQ(counters_[0].forwarded_requests.read(), 0u);
   EXPECT_EQ(counters_[1].forwarded_requests.read(), static_cast<std::uint64_t>(kCalls));
   EXPECT_EQ(counters_[0].handed_off.read(), counters_[0].received.read());
