@@ -666,18 +666,16 @@ OverloadConfig read_overload(const TableReader& overload) {
   OverloadConfig config;
   config.enabled = overload.boolean("enabled").value_or(config.enabled);
   config.oc = overload.boolean("oc").value_or(config.oc);
-  const auto read = [&overload](std::string_view key, std::int64_t min, std::int64_t max,
-                                std::uint32_t fallback) {
-    return static_cast<std::uint32_t>(
-        overload.integer(key, min, max, Presence::Optional).value_or(fallback));
-  };
-  config.retry_after_s = read("retry_after", 1, 86400, config.retry_after_s);
-  config.busy_ms = read("busy_ms", 1, 10000, config.busy_ms);
-  config.queue_high_percent = read("queue_high_percent", 1, 100, config.queue_high_percent);
-  config.queue_low_percent = read("queue_low_percent", 0, 99, config.queue_low_percent);
-  config.register_backlog = read("register_backlog", 1, 1048576, config.register_backlog);
-  config.oc_validity_ms = read("oc_validity_ms", 0, 3600000, config.oc_validity_ms);
-  config.answer_percent = read("answer_percent", 0, 100000, config.answer_percent);
+  config.retry_after_s = overload.count_or("retry_after", 1, 86400, config.retry_after_s);
+  config.busy_ms = overload.count_or("busy_ms", 1, 10000, config.busy_ms);
+  config.queue_high_percent =
+      overload.count_or("queue_high_percent", 1, 100, config.queue_high_percent);
+  config.queue_low_percent =
+      overload.count_or("queue_low_percent", 0, 99, config.queue_low_percent);
+  config.register_backlog =
+      overload.count_or("register_backlog", 1, 1048576, config.register_backlog);
+  config.oc_validity_ms = overload.count_or("oc_validity_ms", 0, 3600000, config.oc_validity_ms);
+  config.answer_percent = overload.count_or("answer_percent", 0, 100000, config.answer_percent);
   if (config.queue_low_percent >= config.queue_high_percent) {
     overload.diagnostics().error(overload.line_of_key("queue_low_percent"),
                                  "overload.queue_low_percent (" +
@@ -704,16 +702,15 @@ SourceLimitsConfig read_source_limits(const TableReader& table) {
                              "failed_auth_window", "failed_auth_block", "table_size",
                              "trusted_sources"});
   SourceLimitsConfig config;
-  const auto read = [&table](std::string_view key, std::int64_t min, std::int64_t max,
-                             std::uint32_t fallback) {
-    return static_cast<std::uint32_t>(
-        table.integer(key, min, max, Presence::Optional).value_or(fallback));
-  };
-  config.requests_per_second = read("requests_per_second", 0, 1000000, config.requests_per_second);
-  config.burst = read("burst", 1, 1000000, config.burst);
-  config.failed_auth_limit = read("failed_auth_limit", 0, 1000000, config.failed_auth_limit);
-  config.failed_auth_window = read("failed_auth_window", 1, 86400, config.failed_auth_window);
-  config.failed_auth_block = read("failed_auth_block", 1, 604800, config.failed_auth_block);
+  config.requests_per_second =
+      table.count_or("requests_per_second", 0, 1000000, config.requests_per_second);
+  config.burst = table.count_or("burst", 1, 1000000, config.burst);
+  config.failed_auth_limit =
+      table.count_or("failed_auth_limit", 0, 1000000, config.failed_auth_limit);
+  config.failed_auth_window =
+      table.count_or("failed_auth_window", 1, 86400, config.failed_auth_window);
+  config.failed_auth_block =
+      table.count_or("failed_auth_block", 1, 604800, config.failed_auth_block);
   const auto table_size = table.integer("table_size", 64, 16777216, Presence::Optional);
   if (table_size && (*table_size & (*table_size - 1)) != 0) {
     table.diagnostics().error(

@@ -61,6 +61,13 @@ class TableReader {
   std::optional<bool> boolean(std::string_view key) const;
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max,
                                       Presence presence) const;
+  // An optional count in [min, max] (min >= 0, max <= UINT32_MAX): the value, or `fallback`
+  // when the key is absent or wrong (the error is reported as for integer()).
+  std::uint32_t count_or(std::string_view key, std::int64_t min, std::int64_t max,
+                         std::uint32_t fallback) const {
+    return static_cast<std::uint32_t>(
+        integer(key, min, max, Presence::Optional).value_or(fallback));
+  }
   // Each element must be a string; nullopt when the key is absent or anything is wrong.
   std::optional<std::vector<StringItem>> string_array(std::string_view key,
                                                       Presence presence) const;

@@ -173,14 +173,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     return std::move(created.value);
   };
 
-  OpenedStore opened = open_store(config->registrar.store);
-  if (!opened.store) {
-    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
-    return kExitRuntimeError;
-  }
-  AsyncStore store(std::move(opened.store));
   LocationTable location(workers);
-  if (!restore_bindings(store, location)) return kExitRuntimeError;
+  const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
+  if (!store) return kExitRuntimeError;
   const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
   // No control waker: the control lcore polls its duty every kControlDutyPollMs.
   SourceGuard guard(source_limits_from(*config), workers);
@@ -207,7 +202,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   if (!control_net) return kExitRuntimeError;
 
   ControlThread control(ControlShared{nullptr, std::span(counters.get(), workers), context.get(),
-                                      &location, &store, nullptr});
+                                      &location, store.get(), nullptr});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -235,7 +230,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   }
   SIPLINE_LOG_INFO("dpdk: udp %s on %s with %u worker lcore(s), store %s",
                    listen_text(*config).c_str(), settings.address.to_string().c_str(),
-                   static_cast<unsigned>(workers), store.store().describe().c_str());
+                   static_cast<unsigned>(workers), store->store().describe().c_str());
   write_stderr("sipline: ready\n");
 
   const std::string reason = control.run();
@@ -244,9 +239,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   rte_eal_mp_wait_lcore();
   // The control lcore's last replies go out; the workers flushed theirs when they stopped.
   duty.poll();
-  store.drain();
-  store.submit_flush();
-  store.drain();
+  flush_location_store(*store);
   control.report_store_errors();
   write_stderr(control.counters_text());
   // Teardown order: lcore state (its held frames back to the pools), then the port, the

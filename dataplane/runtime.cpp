@@ -33,18 +33,31 @@ std::string listen_text(const config::Config& config) {
 
 }  // namespace
 
-bool restore_bindings(AsyncStore& store, LocationTable& location) {
-  LoadResult loaded = store.load_all(static_cast<std::int64_t>(std::time(nullptr)));
+std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
+                                                LocationTable& location) {
+  OpenedStore opened = open_store(config.registrar.store);
+  if (!opened.store) {
+    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
+    return nullptr;
+  }
+  auto store = std::make_unique<AsyncStore>(std::move(opened.store));
+  LoadResult loaded = store->load_all(static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {
-    SIPLINE_LOG_ERROR("location store %s: %s", store.store().describe().c_str(),
+    SIPLINE_LOG_ERROR("location store %s: %s", store->store().describe().c_str(),
                       loaded.error.c_str());
-    return false;
+    return nullptr;
   }
   const std::size_t count = loaded.bindings.size();
   location.restore(std::move(loaded.bindings));
   SIPLINE_LOG_INFO("location store %s: restored %zu binding(s) of %zu address(es)-of-record",
-                   store.store().describe().c_str(), count, location.size());
-  return true;
+                   store->store().describe().c_str(), count, location.size());
+  return store;
+}
+
+void flush_location_store(AsyncStore& store) {
+  store.drain();
+  store.submit_flush();
+  store.drain();
 }
 
 int run_proxy(std::shared_ptr<const config::Config> config) {
@@ -55,14 +68,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   }
   const std::size_t workers = config->dataplane.workers;
 
-  OpenedStore opened = open_store(config->registrar.store);
-  if (!opened.store) {
-    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
-    return kExitRuntimeError;
-  }
-  AsyncStore store(std::move(opened.store));
   LocationTable location(workers);
-  if (!restore_bindings(store, location)) return kExitRuntimeError;
+  const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
+  if (!store) return kExitRuntimeError;
 
   const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
   Fabric fabric(workers, config->limits.ring_size);
@@ -83,8 +91,8 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     }
     worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
   }
-  ControlThread control(
-      ControlShared{&fabric, std::span(counters.get(), workers), context.get(), &location, &store});
+  ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context.get(),
+                                      &location, store.get()});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {
@@ -93,7 +101,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     pthread_setname_np(threads.back().native_handle(), name.c_str());
   }
   SIPLINE_LOG_INFO("listening on udp %s with %zu worker(s), store %s", listen_text(*config).c_str(),
-                   workers, store.store().describe().c_str());
+                   workers, store->store().describe().c_str());
   write_stderr("sipline: ready\n");
 
   const std::string reason = control.run();
@@ -104,9 +112,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   for (std::thread& thread : threads)
     thread.join();
   // The workers are gone: whatever the control thread still had to write reaches the store.
-  store.drain();
-  store.submit_flush();
-  store.drain();
+  flush_location_store(*store);
   control.report_store_errors();
   write_stderr(control.counters_text());
   return kExitOk;

@@ -21,8 +21,13 @@ inline constexpr int kExitConfigError = 2;   // the configuration was refused
 // block_control_signals() first. io = "dpdk" goes to run_dpdk_proxy (dpdk_runtime.hpp).
 int run_proxy(std::shared_ptr<const config::Config> config);
 
-// Loads the live bindings of the store into the table before any worker looks; logs and
-// returns false when the store cannot be read.
-bool restore_bindings(AsyncStore& store, LocationTable& location);
+// The registrar's store (`config.registrar.store`), opened, with its live bindings loaded into
+// `location` before any worker looks; null, after logging why, when it cannot be opened or
+// read. Both runtimes start with it.
+std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
+                                                LocationTable& location);
+
+// After the workers have stopped: whatever the control thread still queued reaches the store.
+void flush_location_store(AsyncStore& store);
 
 }  // namespace sipline::dataplane
