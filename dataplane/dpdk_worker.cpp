@@ -417,6 +417,8 @@ bool DpdkWorker::take_handed_in(std::uint64_t now) {
   std::array<rte_mbuf*, dpdk::kBurst> frames;
   const std::uint16_t count =
       dequeue_burst(shared_.rings->inbox[index_], frames.data(), dpdk::kBurst);
+  // An owner fed only by hand-offs (dataplane.dispatchers) detects overload here.
+  if (gate_.enabled()) gate_.on_batch(count, dpdk::kBurst, Input::Inbox);
   prefetch_burst_start(frames.data(), count);
   for (std::uint16_t i = 0; i < count; ++i) {
     prefetch_ahead(frames.data(), count, i);

@@ -31,6 +31,9 @@
 // same Pipeline after the Call-ID hand-off (only the owner's work is gated), detecting on a
 // busy-polling lcore's terms, once per iteration and never per packet:
 //   - an RX burst that comes back short (< kBurst) drained its queue: not overloaded;
+//   - the inbox is a second input: full inbox bursts for busy_ms are overload too, so an
+//     owner fed only by hand-offs (dataplane.dispatchers) sheds when it falls behind; either
+//     input backing up counts, and a short burst clears only its own input;
 //   - "CPU time" is the TSC time of the iteration: a poll-mode lcore never leaves its core,
 //     so its wall time is its CPU time (on a core shared with other threads, as on a small
 //     test machine, it overstates it);

@@ -25,21 +25,34 @@ RequestClass classify_request(const sip::Message& request, bool register_for_us)
   return RequestClass::New;
 }
 
-bool OverloadGate::on_batch(std::size_t received, std::size_t wanted) {
+bool OverloadGate::on_batch(std::size_t received, std::size_t wanted, Input input) {
   if (!settings_.enabled) return false;
-  if (received < wanted || last_drained_cpu_us_ < 0) {
-    // The socket had less than we asked for: it is empty now, nothing is backing up.
-    last_drained_cpu_us_ = cpu_us_;
-    full_batches_ = 0;
-    overloaded_ = false;
-    severe_ = false;
+  const auto slot = static_cast<std::size_t>(input);
+  std::int64_t& drained = last_drained_cpu_us_[slot];
+  backing_up_[slot] = received >= wanted;
+  if (received < wanted || drained < 0) {
+    // The input had less than we asked for: it is empty now, nothing is backing up there.
+    drained = cpu_us_;
+    if (input == Input::Receive) {
+      full_batches_ = 0;
+      severe_ = false;
+    }
+    overloaded_ = undrained_too_long();
     if (received < wanted) return false;
   }
-  if (cpu_us_ - last_drained_cpu_us_ >= std::int64_t{settings_.busy_ms} * 1000) {
+  if (undrained_too_long()) {
     overloaded_ = true;
     window_overloaded_ = true;
   }
-  return full_batches_++ % kQueueSampleBatches == 0;
+  return input == Input::Receive && full_batches_++ % kQueueSampleBatches == 0;
+}
+
+bool OverloadGate::undrained_too_long() const {
+  const std::int64_t busy_us = std::int64_t{settings_.busy_ms} * 1000;
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    if (backing_up_[slot] && cpu_us_ - last_drained_cpu_us_[slot] >= busy_us) return true;
+  }
+  return false;
 }
 
 void OverloadGate::on_queue_sample(std::size_t queued_bytes, std::size_t buffer_bytes) {

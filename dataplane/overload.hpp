@@ -23,6 +23,10 @@
 //     an answer (counted): a 503 costs a send and the ACK that follows it, about a quarter
 //     of a forwarded call, and answering 4x capacity worth of excess would leave nothing for
 //     the calls admitted. The client's retransmission meets a shorter queue later.
+//   - a DPDK worker has a second input, its inbox of frames other workers handed off (with
+//     dataplane.dispatchers, an owner's only input): full inbox bursts for busy_ms of its
+//     time trip the same state. Either input backing up is overload; the inbox is not
+//     sampled for the severe state (it holds frame pointers, not bytes);
 //   - REGISTERs waiting for the control thread (its ring's occupancy) above
 //     register_backlog: REGISTERs are shed, so the control thread and the worker's pool
 //     are never exhausted by them.
@@ -55,6 +59,10 @@ namespace sipline::dataplane {
 enum class Admission : std::uint8_t { Admit, Shed, ShedSilently };
 
 // What kind of request the gate is asked about.
+// Where a batch came from: the socket / RX queue (sampled for the severe state), or a DPDK
+// worker's inbox of handed-off frames.
+enum class Input : std::uint8_t { Receive, Inbox };
+
 enum class RequestClass : std::uint8_t {
   Continuing,  // ACK, CANCEL, BYE, PRACK, or any request with a To tag
   // The second half of a digest round trip (RFC 3261 §22.2, §22.3): a request that carries
@@ -81,9 +89,9 @@ class OverloadGate {
   explicit OverloadGate(const config::OverloadConfig& settings) : settings_(settings) {}
 
   // --- detection (the worker, once per batch / iteration) ---
-  // A recvmmsg that asked for `wanted` and got `received`. Returns whether the caller should
-  // now read the socket's queue and report it with on_queue_sample().
-  bool on_batch(std::size_t received, std::size_t wanted);
+  // A recvmmsg (or burst dequeue) that asked for `wanted` and got `received`. Returns whether
+  // the caller should now read the socket's queue and report it with on_queue_sample().
+  bool on_batch(std::size_t received, std::size_t wanted, Input input = Input::Receive);
   void on_queue_sample(std::size_t queued_bytes, std::size_t buffer_bytes);
   // REGISTERs handed to the control thread and not yet taken (ring occupancy).
   void set_register_backlog(std::size_t waiting) { register_backlog_ = waiting; }
@@ -109,13 +117,18 @@ class OverloadGate {
 
  private:
   void set_reduction(std::uint8_t percent, std::int64_t unix_ms);
+  // Whether some input has gone busy_ms of CPU time without a short batch.
+  bool undrained_too_long() const;
 
   config::OverloadConfig settings_;
   bool overloaded_ = false;
   bool severe_ = false;
   std::size_t full_batches_ = 0;
   std::int64_t cpu_us_ = 0;
-  std::int64_t last_drained_cpu_us_ = -1;  // -1: not yet seen
+  // Per Input: the CPU time of its last short batch (-1: not yet seen), and whether its
+  // latest batch came back full (only then is it backing up).
+  std::int64_t last_drained_cpu_us_[2] = {-1, -1};
+  bool backing_up_[2] = {false, false};
   std::size_t register_backlog_ = 0;
   // RFC 7339 window
   std::int64_t window_start_ms_ = 0;

@@ -384,6 +384,43 @@ TEST_F(DpdkWorkerTest, DispatcherHandsEveryCallToTheOwningWorkers) {
   EXPECT_EQ(counters_[1].handed_in.read(), 2u);
 }
 
+// An owner fed only by its inbox (dataplane.dispatchers = 1; its own RX queue stays empty)
+// detects overload from full inbox bursts: after busy_ms (1) of full bursts it sheds new
+// INVITEs (503 within the answer budget, the rest dropped and counted).
+TEST_F(DpdkWorkerTest, OwnerFedOnlyByHandOffsShedsWhenItsInboxBacksUp) {
+  std::string text = std::string(kConfig) + "[overload]\nbusy_ms = 1\n";
+  text.replace(text.find("workers = 2\n"), 12, "workers = 2\ndispatchers = 1\n");
+  const config::LoadResult loaded = config::load_config_text(text, "owner_overload.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  const auto context = PipelineContext::create(loaded.config, &location_);
+  DpdkWorkerShared shared = shared_;
+  shared.pipeline = context.get();
+  DpdkWorker dispatcher(0, shared, make_net(0, 0));
+  DpdkWorker owner(1, shared, make_net(1, 1));
+
+  // Two full bursts of new INVITEs fill the owner's inbox (64 slots in this fixture).
+  std::vector<Bytes> invites;
+  for (int call = 0; call < 2 * int{dpdk::kBurst}; ++call)
+    invites.push_back(sip_frame_v4(invite("overload-" + std::to_string(call) + "@10.99.0.2")));
+  arrive(0, invites);
+  dispatcher.poll_once(rte_rdtsc());
+  ASSERT_EQ(counters_[0].handed_off.read(), 2u * dpdk::kBurst);
+
+  const std::uint64_t ms = rte_get_tsc_hz() / 1000;
+  const std::uint64_t t0 = rte_rdtsc();
+  owner.poll_once(t0);  // the first full burst starts the clock: all forwarded
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), std::uint64_t{dpdk::kBurst});
+  owner.poll_once(t0 + 2 * ms);  // still full 2 ms later: overloaded
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), std::uint64_t{dpdk::kBurst});
+  const std::uint64_t silently =
+      counters_[1].dropped[static_cast<std::size_t>(DropReason::Overload)].read();
+  const std::uint64_t answered = counters_[1].local[4].read();  // 503s, within the budget
+  EXPECT_EQ(counters_[1].shed_new.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_GE(answered, 1u);
+  EXPECT_EQ(answered + silently, std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(sent(1).size(), dpdk::kBurst + answered);
+}
+
 TEST_F(DpdkWorkerTest, FragmentedInviteIsReassembledForwardedAndFragmentedAgain) {
   // 4 KB: larger than one mbuf, so the rewrite goes through the 64 KiB output buffer.
   const std::string request =

@@ -188,6 +188,35 @@ TEST(OverloadGate, BusyMsOfCpuWithoutDrainingIsOverload) {
   EXPECT_FALSE(gate.overloaded());  // 4.9 ms of CPU since the socket was drained
 }
 
+// A DPDK owner fed only by hand-offs: its RX queue is always empty (short batches), its inbox
+// comes back full. The inbox alone trips overload; a short inbox burst ends it; an empty
+// inbox never holds an overload the RX queue ended.
+TEST(OverloadGate, FullInboxForBusyMsIsOverloadEvenWithAnEmptyRxQueue) {
+  OverloadGate gate(settings());  // busy_ms = 5
+  const auto iteration = [&gate](std::int64_t cpu_us, std::size_t rx, std::size_t inbox) {
+    gate.set_cpu_time(cpu_us);
+    gate.on_batch(rx, 32, Input::Receive);
+    gate.on_batch(inbox, 32, Input::Inbox);
+  };
+  iteration(1'000'000, 0, 32);
+  iteration(1'004'999, 0, 32);
+  EXPECT_FALSE(gate.overloaded());
+  iteration(1'005'000, 0, 32);
+  EXPECT_TRUE(gate.overloaded());
+  EXPECT_EQ(gate.admit(RequestClass::New), Admission::Shed);
+  iteration(1'005'100, 0, 32);
+  EXPECT_TRUE(gate.overloaded()) << "an empty RX queue does not end an inbox backlog";
+  iteration(1'005'200, 0, 7);
+  EXPECT_FALSE(gate.overloaded());
+
+  // The RX queue backs up while the inbox stays empty: the RX queue decides alone.
+  iteration(1'010'000, 32, 0);
+  iteration(1'015'000, 32, 0);
+  EXPECT_TRUE(gate.overloaded());
+  iteration(1'015'100, 5, 0);
+  EXPECT_FALSE(gate.overloaded());
+}
+
 // answer_percent: within one window, 503s up to max(8, admitted x percent / 100); the rest of
 // the shed requests go unanswered; the next window starts a new budget.
 TEST(OverloadGate, AnswersAreBudgetedByWhatWasAdmitted) {
