@@ -232,6 +232,28 @@ class DpdkWorkerTest : public ::testing::Test {
       sent(queue);
   }
 
+  // dataplane.dispatchers = 1 (and `extra` appended to the config): worker 0 dispatches,
+  // worker 1 owns every call. A null context when the config does not load.
+  struct DispatcherAndOwner {
+    std::unique_ptr<PipelineContext> context;
+    std::unique_ptr<DpdkWorker> dispatcher;
+    std::unique_ptr<DpdkWorker> owner;
+  };
+  DispatcherAndOwner dispatcher_and_owner(const std::string& extra) {
+    std::string text = std::string(kConfig) + extra;
+    text.replace(text.find("workers = 2\n"), 12, "workers = 2\ndispatchers = 1\n");
+    const config::LoadResult loaded = config::load_config_text(text, "dispatchers.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    if (!loaded.ok()) return {};
+    DispatcherAndOwner made;
+    made.context = PipelineContext::create(loaded.config, &location_);
+    DpdkWorkerShared shared = shared_;
+    shared.pipeline = made.context.get();
+    made.dispatcher = std::make_unique<DpdkWorker>(0, shared, make_net(0, 0));
+    made.owner = std::make_unique<DpdkWorker>(1, shared, make_net(1, 1));
+    return made;
+  }
+
   void step(std::uint16_t worker) { workers_[worker]->poll_once(rte_rdtsc()); }
 
   // The forwarded INVITE the pipeline writes for `request` (our Via with its §16.11 branch,
@@ -359,15 +381,11 @@ TEST_F(DpdkWorkerTest, ResponseForAnotherWorkersCallIsHandedOffAndSentByTheOwner
 // 5-tuple) and go to worker 1, including the one worker 0 would own without the setting; the
 // dispatcher sends nothing itself.
 TEST_F(DpdkWorkerTest, DispatcherHandsEveryCallToTheOwningWorkers) {
-  std::string text = kConfig;
-  text.replace(text.find("workers = 2\n"), 12, "workers = 2\ndispatchers = 1\n");
-  const config::LoadResult loaded = config::load_config_text(text, "dispatchers.toml");
-  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
-  const auto context = PipelineContext::create(loaded.config, &location_);
-  DpdkWorkerShared shared = shared_;
-  shared.pipeline = context.get();
-  DpdkWorker dispatcher(0, shared, make_net(0, 0));
-  DpdkWorker owner(1, shared, make_net(1, 1));
+  const DispatcherAndOwner pair = dispatcher_and_owner("");
+  ASSERT_NE(pair.context, nullptr);
+  DpdkWorker& dispatcher = *pair.dispatcher;
+  DpdkWorker& owner = *pair.owner;
+  const PipelineContext* context = pair.context.get();
   const std::string requests[] = {invite(call_id_owned_by(0, "dispatch")),
                                   invite(call_id_owned_by(1, "dispatch"))};
 
@@ -388,15 +406,10 @@ TEST_F(DpdkWorkerTest, DispatcherHandsEveryCallToTheOwningWorkers) {
 // detects overload from full inbox bursts: after busy_ms (1) of full bursts it sheds new
 // INVITEs (503 within the answer budget, the rest dropped and counted).
 TEST_F(DpdkWorkerTest, OwnerFedOnlyByHandOffsShedsWhenItsInboxBacksUp) {
-  std::string text = std::string(kConfig) + "[overload]\nbusy_ms = 1\n";
-  text.replace(text.find("workers = 2\n"), 12, "workers = 2\ndispatchers = 1\n");
-  const config::LoadResult loaded = config::load_config_text(text, "owner_overload.toml");
-  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
-  const auto context = PipelineContext::create(loaded.config, &location_);
-  DpdkWorkerShared shared = shared_;
-  shared.pipeline = context.get();
-  DpdkWorker dispatcher(0, shared, make_net(0, 0));
-  DpdkWorker owner(1, shared, make_net(1, 1));
+  const DispatcherAndOwner pair = dispatcher_and_owner("[overload]\nbusy_ms = 1\n");
+  ASSERT_NE(pair.context, nullptr);
+  DpdkWorker& dispatcher = *pair.dispatcher;
+  DpdkWorker& owner = *pair.owner;
 
   // Two full bursts of new INVITEs fill the owner's inbox (64 slots in this fixture).
   std::vector<Bytes> invites;
