@@ -61,6 +61,8 @@ class Network:
         self.sipline_prefix = []        # command prefix that starts sipline
         self.max_workers = None         # a cap on [dataplane] workers (None: as asked)
         self.dataplane = {}             # extra [dataplane] keys (DPDK: eal, port, address)
+        self.proxy_host6 = "::1"        # sipline's IPv6 address (ipv6_calls)
+        self.client_host6 = "::1"       # where the test's IPv6 agents bind
 
     @property
     def dpdk(self):
@@ -76,6 +78,10 @@ NET = Network()
 # plus the control lcore's: two tx_iface entries for one worker.
 DPDK_ADDRESS = "10.99.0.1"
 DPDK_PEER_ADDRESS = "10.99.0.2"
+# The dataplane's address6 and the peer's IPv6 address on the same /64 (documentation prefix,
+# RFC 3849), for the IPv6 test; run_dpdk_e2e.sh gives the peer its address.
+DPDK_ADDRESS6 = "2001:db8:99::1"
+DPDK_PEER_ADDRESS6 = "2001:db8:99::2"
 DPDK_INTERFACE = "veth-dp"
 
 
@@ -85,6 +91,8 @@ def configure_network(mode, dpdk_netns=None):
     if mode == "dpdk":
         NET.proxy_host = DPDK_ADDRESS
         NET.client_host = DPDK_PEER_ADDRESS
+        NET.proxy_host6 = DPDK_ADDRESS6
+        NET.client_host6 = DPDK_PEER_ADDRESS6
         NET.sipline_prefix = ["ip", "netns", "exec", dpdk_netns]
         # Two cores: one worker lcore busy-polls CPU 1, everything else shares CPU 0.
         NET.max_workers = 1
@@ -95,6 +103,7 @@ def configure_network(mode, dpdk_netns=None):
                         DPDK_INTERFACE, DPDK_INTERFACE, DPDK_INTERFACE)],
             "port": 0,
             "address": DPDK_ADDRESS + "/24",
+            "address6": DPDK_ADDRESS6 + "/64",
         }
     sipmsg.LOCAL_HOST = NET.client_host
     sipmsg.PROXY_HOST = NET.proxy_host

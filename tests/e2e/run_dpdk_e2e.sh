@@ -4,7 +4,8 @@
 #
 #   sipline-dp-<pid>     veth-dp   sipline, io = "dpdk", net_pcap on veth-dp, owns 10.99.0.1
 #        |  veth pair (MTU 1500)
-#   sipline-peer-<pid>   veth-peer 10.99.0.2/24: this driver (run_e2e.py --mode dpdk), SIPp,
+#   sipline-peer-<pid>   veth-peer 10.99.0.2/24 and 2001:db8:99::2/64: this driver
+#                                  (run_e2e.py --mode dpdk), SIPp,
 #                                  the Python agents and UAS
 #
 # All traffic stays inside these namespaces. They are deleted on every exit path (trap), with
@@ -66,6 +67,12 @@ for namespace in "$dp" "$peer"; do
 done
 ip -n "$dp" link set veth-dp up
 ip -n "$peer" address add 10.99.0.2/24 dev veth-peer
+# IPv6 on the peer's end only, for the ipv6_calls test: a static address (no DAD, no router
+# solicitations, no autoconfiguration); the dataplane owns 2001:db8:99::1 (harness.py).
+ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.disable_ipv6=0
+ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.accept_ra=0
+ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.router_solicitations=0
+ip -n "$peer" address add 2001:db8:99::2/64 dev veth-peer nodad
 ip -n "$peer" link set veth-peer up
 # veth offloads UDP checksums to a "NIC" that never computes them: the dataplane would see
 # unfinished checksums and drop the datagrams (TESTING.md).

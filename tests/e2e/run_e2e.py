@@ -158,19 +158,22 @@ def sipp_common(transport="u1"):
 
 def run_call_load(ctx, proxy_port, uas_port, calls, rate, transport, uac_scenario="uac_call.xml",
                   uas_scenario="uas_call.xml", uac_extra=(), callee="1002",
-                  allow_retransmissions=True):
-    """A SIPp UAS on uas_port (already registered as `callee`) and a SIPp UAC sending `calls`
-    calls at `rate` calls/s through the proxy. Requires every call to succeed on both sides."""
+                  allow_retransmissions=True, proxy=None, local_ip=None):
+    """A SIPp UAS on uas_port (already registered as `callee`, or the target of a route) and
+    a SIPp UAC sending `calls` calls at `rate` calls/s through the proxy (`proxy`: its
+    "host:port", by default NET's address; `local_ip`: the address both SIPps bind, by default
+    SIPp's choice). Requires every call to succeed on both sides."""
     uac_seconds = calls / rate
     time_limit = int(uac_seconds * 2 + 30)
-    uas = ctx.sipp("uas", uas_scenario, sipp_common("u1") + [
+    bind = ["-i", local_ip] if local_ip else []
+    uas = ctx.sipp("uas", uas_scenario, sipp_common("u1") + bind + [
         "-p", str(uas_port), "-s", callee, "-m", str(calls)], time_limit + 10).start()
     time.sleep(0.3)  # let the UAS bind before the first INVITE reaches it
     check(uas.process.poll() is None, "SIPp UAS exited at start:\n%s" % uas.diagnostics())
-    uac_args = [proxy_address(proxy_port), "-s", callee, "-r", str(rate), "-rp", "1000",
+    uac_args = [proxy or proxy_address(proxy_port), "-s", callee, "-r", str(rate), "-rp", "1000",
                 "-m", str(calls), "-l", str(max(rate * 2, 50)),
                 "-p", str(harness.free_udp_port(exclude=(proxy_port, uas_port)))]
-    uac_args += sipp_common(transport)
+    uac_args += sipp_common(transport) + bind
     uac = ctx.sipp("uac", uac_scenario, uac_args + list(uac_extra), time_limit)
     started = time.monotonic()
     uac.start()
@@ -602,6 +605,50 @@ def test_big_invite(ctx):
 
 
 # --- 6b. the corpus, one datagram per file --------------------------------------------------
+
+# --- IPv6 through the DPDK dataplane ---------------------------------------------------------
+
+def test_ipv6_calls(ctx):
+    """200 calls over IPv6. sipline listens on an IPv6 address as well as its IPv4 one; SIPp's
+    UAC and UAS bind an IPv6 address, and a forward route sends the INVITEs to the UAS by an
+    IPv6 literal: Vias, Request-URIs and the route target carry bracketed literals, and the
+    forwarded requests and responses go out over IPv6. Socket mode: ::1. DPDK mode: the
+    dataplane's address6 on the veth, so neighbour discovery runs both ways (the kernel's
+    solicitation answered by the control lcore, the peer's MAC learned) and the IPv6 UDP
+    checksums are computed and verified by the dataplane."""
+    calls = 200
+    net = harness.NET
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    proxy6 = "[%s]" % net.proxy_host6
+    routes = [{"name": "uas-ipv6", "action": "forward",
+               "target": "sip:[%s]:%d" % (net.client_host6, uas_port)}]
+    text = harness.sipline_config(
+        proxy_port, routes, names=("sipline.test", net.proxy_host, proxy6),
+        source_limits={"trusted_sources": [net.client_host, net.client_host6]})
+    ipv4_listen = "udp = %s" % harness.toml_value(["%s:%d" % (net.proxy_host, proxy_port)])
+    check(ipv4_listen in text, "the generated config has no listen line to extend")
+    text = text.replace(ipv4_listen, "udp = %s" % harness.toml_value(
+        ["%s:%d" % (net.proxy_host, proxy_port), "%s:%d" % (proxy6, proxy_port)]))
+    proxy = ctx.sipline(text).start()
+    _, _, retransmissions = run_call_load(
+        ctx, proxy_port, uas_port, calls, 50, "u1", proxy="%s:%d" % (proxy6, proxy_port),
+        local_ip=net.client_host6)
+    counters = require_clean_stop(proxy)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+    if retransmissions == 0:
+        check(total(counters, "forwarded_requests") == 3 * calls and
+              total(counters, "forwarded_responses") == 3 * calls,
+              "expected %d requests and %d responses forwarded: %s" % (
+                  3 * calls, 3 * calls, harness.brief(counters)))
+    if net.dpdk:
+        lcores = proxy.final_net
+        learned = sum(lcore.get("neighbors_learned", 0) for lcore in lcores.values())
+        check(learned >= 1, "the peer's IPv6 neighbour was never learned: %s" % lcores)
+        print("e2e: ipv6 neighbour discovery: %s" % {
+            name: {key: value for key, value in lcore.items()
+                   if key.startswith("nd_") or key == "neighbors_learned"}
+            for name, lcore in lcores.items()})
+
 
 def read_manifest(corpus):
     rows = []
@@ -1083,6 +1130,7 @@ TESTS = {
     "big_invite": test_big_invite,
     "sipvicious": scanners.test_sipvicious,  # issue #5 §3: per-source limits (scanners.py)
     "flood": test_flood,  # issue #5 §3: malformed datagrams mixed with calls (flooder.py)
+    "ipv6_calls": test_ipv6_calls,
 }
 NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # Issue 4 §3: scenarios 1-6 and the fragmented INVITE through the DPDK dataplane. The others
@@ -1090,7 +1138,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "errors", "big_invite")
+              "errors", "big_invite", "ipv6_calls")
 
 
 def run_one(options, name):
