@@ -5,7 +5,6 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
-#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -150,8 +149,7 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
-  dispatchers_ = static_cast<std::uint16_t>(
-      std::min<unsigned>(shared.pipeline->config->dataplane.dispatchers, shared.workers - 1U));
+  dispatchers_ = static_cast<std::uint16_t>(shared.pipeline->config->dataplane.dispatchers);
 }
 
 DpdkWorker::~DpdkWorker() {
@@ -204,7 +202,7 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
       if (count < dpdk::kBurst) break;
     }
   }
-  flush_all();
+  if (worked) flush_all();
   worked |= take_handed_in(now);
   net_->poll(now);
   shared_.location->quiescent(index_);
@@ -223,7 +221,7 @@ void DpdkWorker::observe_overload() {
   if (gate_.overloaded() && !logged_shedding_) {
     logged_shedding_ = true;
     SIPLINE_LOG_WARN(
-        "worker %u: overloaded (RX queue backlog); new requests are answered 503 "
+        "worker %u: overloaded (RX queue or inbox backlog); new requests are answered 503 "
         "(counted as shed_new, shed_register)",
         index_);
   }

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -52,9 +51,7 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
-  const auto workers = static_cast<std::uint32_t>(fabric_.workers());
-  dispatchers_ = std::min<std::uint32_t>(shared.pipeline->config->dataplane.dispatchers,
-                                         workers == 0 ? 0 : workers - 1);
+  dispatchers_ = shared.pipeline->config->dataplane.dispatchers;
 }
 
 void Worker::run() {

@@ -25,9 +25,12 @@ inline std::uint32_t owner_of(std::string_view call_id, std::uint32_t workers) {
   return static_cast<std::uint32_t>(scaled >> 64);
 }
 
-// The owner when the first `dispatchers` of `workers` own no calls (dataplane.dispatchers).
+// The owner when the first `dispatchers` of `workers` own no calls (dataplane.dispatchers;
+// config/ keeps it below `workers`, and a worker count without room for an owner falls back
+// to every worker owning calls).
 inline std::uint32_t owner_of(std::string_view call_id, std::uint32_t workers,
                               std::uint32_t dispatchers) {
+  if (dispatchers >= workers) return owner_of(call_id, workers);
   return dispatchers + owner_of(call_id, workers - dispatchers);
 }
 

@@ -79,6 +79,14 @@ TEST(CallIdScan, ReadsAValueFoldedOntoTheNextLineLikeTheParser) {
 
 TEST(CallIdScan, OwnerIsStableAndSpreads) {
   EXPECT_EQ(owner_of("anything", 1), 0u);
+  // dataplane.dispatchers: the first D workers never own; no room for an owner: all own.
+  for (int i = 0; i < 200; ++i) {
+    const std::string call_id = "call-" + std::to_string(i);
+    EXPECT_GE(owner_of(call_id, 4, 1), 1u);
+    EXPECT_LT(owner_of(call_id, 4, 1), 4u);
+    EXPECT_EQ(owner_of(call_id, 4, 3), 3u);
+    EXPECT_EQ(owner_of(call_id, 4, 4), owner_of(call_id, 4));
+  }
   EXPECT_EQ(owner_of("call-1@host", 4), owner_of("call-1@host", 4));
   int per_worker[4] = {};
   for (int i = 0; i < 4000; ++i)
