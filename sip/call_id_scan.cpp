@@ -1,5 +1,8 @@
 #include "sip/call_id_scan.hpp"
 
+// Inline XXH3: a Call-ID is a few dozen octets, hashed once per received frame, where a call
+// into the shared library costs about as much as the hash.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cstring>
