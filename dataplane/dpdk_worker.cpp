@@ -112,14 +112,12 @@ std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries
 }
 
 PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint) {
-  PeerAddress peer;
-  peer.storage = dpdk::sockaddr_from_endpoint(endpoint);
-  peer.length = dpdk::is_ipv6(endpoint.address) ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  return peer;
+  return PeerAddress(endpoint);
 }
 
 std::optional<dpdk::Endpoint> endpoint_from_peer(const PeerAddress& peer) {
-  return dpdk::endpoint_from_sockaddr(peer.storage);
+  if (peer.empty()) return std::nullopt;
+  return peer.endpoint();
 }
 
 // --- DpdkWorker -----------------------------------------------------------------------------

@@ -51,100 +51,94 @@ std::size_t format_ipv4(const in_addr& address, char* out) {
   return size;
 }
 
+// `size` octets of address (4 or 16, network order) and a port.
+PeerAddress peer_of(lb::AddressFamily family, const void* bytes, std::size_t size,
+                    std::uint16_t port) {
+  lb::SocketAddress endpoint;
+  endpoint.address.family = family;
+  std::memcpy(endpoint.address.bytes.data(), bytes, size);
+  endpoint.port = port;
+  return PeerAddress(endpoint);
+}
+PeerAddress ipv4_peer(const void* bytes, std::uint16_t port) {
+  return peer_of(lb::AddressFamily::Ipv4, bytes, 4, port);
+}
+PeerAddress ipv6_peer(const void* bytes, std::uint16_t port) {
+  return peer_of(lb::AddressFamily::Ipv6, bytes, 16, port);
+}
+
 }  // namespace
 
-// inet_pton wants a NUL-terminated string; copy the literal into a small stack buffer.
 std::optional<PeerAddress> peer_from_ip(std::string_view literal, bool ipv6, std::uint16_t port) {
   if (port == 0) return std::nullopt;
   if (!ipv6) {
     const std::optional<in_addr> address = parse_ipv4(literal);
     if (!address) return std::nullopt;
-    PeerAddress peer;
-    sockaddr_in v4{};
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(port);
-    v4.sin_addr = *address;
-    std::memcpy(&peer.storage, &v4, sizeof v4);
-    peer.length = sizeof v4;
-    return peer;
+    return ipv4_peer(&address->s_addr, port);
   }
+  // inet_pton wants a NUL-terminated string: the literal is copied into a small buffer.
   char text[INET6_ADDRSTRLEN + 1];
   if (literal.empty() || literal.size() >= sizeof text) return std::nullopt;
   std::memcpy(text, literal.data(), literal.size());
   text[literal.size()] = '\0';
-  PeerAddress peer;
-  if (ipv6) {
-    sockaddr_in6 address{};
-    address.sin6_family = AF_INET6;
-    address.sin6_port = htons(port);
-    if (inet_pton(AF_INET6, text, &address.sin6_addr) != 1) return std::nullopt;
-    std::memcpy(&peer.storage, &address, sizeof address);
-    peer.length = sizeof address;
-  } else {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    if (inet_pton(AF_INET, text, &address.sin_addr) != 1) return std::nullopt;
-    std::memcpy(&peer.storage, &address, sizeof address);
-    peer.length = sizeof address;
-  }
-  return peer;
+  in6_addr address;
+  if (inet_pton(AF_INET6, text, &address) != 1) return std::nullopt;
+  return ipv6_peer(address.s6_addr, port);
 }
 
-std::uint16_t PeerAddress::port() const {
-  if (storage.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+namespace {
+template <class SocketAddressIn>
+SocketName name_of(const SocketAddressIn& in) {
+  SocketName name;
+  std::memcpy(&name.storage, &in, sizeof in);
+  name.length = sizeof in;
+  return name;
+}
+}  // namespace
+
+SocketName socket_name(const PeerAddress& address) {
+  if (address.empty()) return SocketName{};
+  const lb::SocketAddress& endpoint = address.endpoint();
+  if (address.is_ipv6()) {
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(endpoint.port);
+    std::memcpy(&v6.sin6_addr, endpoint.address.bytes.data(), 16);
+    return name_of(v6);
   }
-  if (storage.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(endpoint.port);
+  std::memcpy(&v4.sin_addr, endpoint.address.bytes.data(), 4);
+  return name_of(v4);
+}
+
+std::optional<PeerAddress> peer_from_sockaddr(const sockaddr_storage& storage, socklen_t length) {
+  // Field by field (the socket API's own aliasing idiom), each family checked for its length.
+  if (storage.ss_family == AF_INET && length >= sizeof(sockaddr_in)) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(storage);
+    return ipv4_peer(&v4.sin_addr.s_addr, ntohs(v4.sin_port));
   }
-  return 0;
+  if (storage.ss_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(storage);
+    return ipv6_peer(v6.sin6_addr.s6_addr, ntohs(v6.sin6_port));
+  }
+  return std::nullopt;
 }
 
 PeerAddress with_port(const PeerAddress& address, std::uint16_t port) {
-  PeerAddress result = address;
-  if (result.storage.ss_family == AF_INET6) {
-    reinterpret_cast<sockaddr_in6*>(&result.storage)->sin6_port = htons(port);
-  } else if (result.storage.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&result.storage)->sin_port = htons(port);
-  }
-  return result;
+  if (address.empty()) return address;
+  lb::SocketAddress endpoint = address.endpoint();
+  endpoint.port = port;
+  return PeerAddress(endpoint);
 }
 
 bool same_peer(const PeerAddress& a, const PeerAddress& b) {
-  if (a.storage.ss_family != b.storage.ss_family) return false;
-  if (a.storage.ss_family == AF_INET) {
-    const auto& x = reinterpret_cast<const sockaddr_in&>(a.storage);
-    const auto& y = reinterpret_cast<const sockaddr_in&>(b.storage);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  if (a.storage.ss_family == AF_INET6) {
-    const auto& x = reinterpret_cast<const sockaddr_in6&>(a.storage);
-    const auto& y = reinterpret_cast<const sockaddr_in6&>(b.storage);
-    return x.sin6_port == y.sin6_port &&
-           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
-  }
-  return false;
+  return !a.empty() && !b.empty() && a.endpoint() == b.endpoint();
 }
 
 PeerAddress to_peer_address(const config::SocketAddress& address) {
-  PeerAddress peer;
-  if (address.address.family == config::AddressFamily::Ipv6) {
-    sockaddr_in6 v6{};
-    v6.sin6_family = AF_INET6;
-    v6.sin6_port = htons(address.port);
-    std::memcpy(&v6.sin6_addr, address.address.bytes.data(), 16);
-    std::memcpy(&peer.storage, &v6, sizeof v6);
-    peer.length = sizeof v6;
-  } else {
-    sockaddr_in v4{};
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(address.port);
-    std::memcpy(&v4.sin_addr, address.address.bytes.data(), 4);
-    std::memcpy(&peer.storage, &v4, sizeof v4);
-    peer.length = sizeof v4;
-  }
-  return peer;
+  return PeerAddress(address);
 }
 
 std::optional<PeerAddress> peer_from_host(std::string_view host, std::uint16_t port) {
@@ -168,19 +162,16 @@ std::optional<PeerAddress> peer_from_text(std::string_view text) {
 
 PeerText format_peer_host(const PeerAddress& address) {
   PeerText out;
-  if (address.storage.ss_family == AF_INET) {
-    out.size = static_cast<std::uint8_t>(format_ipv4(
-        reinterpret_cast<const sockaddr_in&>(address.storage).sin_addr, out.text.data()));
+  if (address.empty()) return out;
+  const lb::IpAddress& ip = address.endpoint().address;
+  if (!address.is_ipv6()) {
+    in_addr v4;
+    std::memcpy(&v4.s_addr, ip.bytes.data(), 4);
+    out.size = static_cast<std::uint8_t>(format_ipv4(v4, out.text.data()));
     return out;
   }
   char text[INET6_ADDRSTRLEN] = "";
-  if (address.storage.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address.storage).sin6_addr, text,
-              sizeof text);
-  } else if (address.storage.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address.storage).sin_addr, text,
-              sizeof text);
-  }
+  inet_ntop(AF_INET6, ip.bytes.data(), text, sizeof text);
   const std::size_t size = std::strlen(text);
   std::memcpy(out.text.data(), text, size);
   out.size = static_cast<std::uint8_t>(size);

@@ -17,14 +17,36 @@
 
 namespace sipline::dataplane {
 
-struct PeerAddress {
+// A UDP peer: an IPv4 or IPv6 address and a port, as bytes (lb::SocketAddress, 20 octets).
+// The pipeline copies one per message (the source in, the destination out) and DPDK frames
+// carry addresses as bytes, so the socket API's form (a 128-octet sockaddr_storage) is built
+// only at the socket calls: socket_name() and peer_from_sockaddr().
+class PeerAddress {
+ public:
+  PeerAddress() = default;  // no address (empty())
+  explicit PeerAddress(const lb::SocketAddress& endpoint) : endpoint_(endpoint), set_(true) {}
+
+  bool empty() const { return !set_; }
+  bool is_ipv6() const { return endpoint_.address.family == lb::AddressFamily::Ipv6; }
+  std::uint16_t port() const { return endpoint_.port; }
+  const lb::SocketAddress& endpoint() const { return endpoint_; }
+
+ private:
+  lb::SocketAddress endpoint_;
+  bool set_ = false;
+};
+
+// The socket API's form of an address, for bind/sendmmsg/sendto.
+struct SocketName {
   sockaddr_storage storage{};
   socklen_t length = 0;
 
-  bool is_ipv6() const { return storage.ss_family == AF_INET6; }
-  bool empty() const { return length == 0; }
-  std::uint16_t port() const;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
+SocketName socket_name(const PeerAddress& address);
+
+// What recvmmsg wrote as a datagram's source; std::nullopt for a family other than IPv4/IPv6.
+std::optional<PeerAddress> peer_from_sockaddr(const sockaddr_storage& storage, socklen_t length);
 
 // The same address with another port.
 PeerAddress with_port(const PeerAddress& address, std::uint16_t port);

@@ -42,8 +42,8 @@ SocketPort::Opened SocketPort::open(std::span<const config::SocketAddress> liste
     }
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
-    const PeerAddress local = to_peer_address(address);
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&local.storage), local.length) != 0) {
+    const SocketName local = socket_name(to_peer_address(address));
+    if (::bind(fd, local.get(), local.length) != 0) {
       return {nullptr, describe_errno("bind", address)};
     }
   }
@@ -72,8 +72,8 @@ std::size_t SocketPort::receive(std::size_t socket, std::span<Packet* const> pac
     Packet& packet = *packets[i];
     iovecs_[i] = {packet.data.data(), packet.data.size()};
     messages_[i].msg_hdr = {};
-    messages_[i].msg_hdr.msg_name = &packet.peer.storage;
-    messages_[i].msg_hdr.msg_namelen = sizeof packet.peer.storage;
+    messages_[i].msg_hdr.msg_name = &names_[i].storage;
+    messages_[i].msg_hdr.msg_namelen = sizeof names_[i].storage;
     messages_[i].msg_hdr.msg_iov = &iovecs_[i];
     messages_[i].msg_hdr.msg_iovlen = 1;
     messages_[i].msg_len = 0;
@@ -86,7 +86,8 @@ std::size_t SocketPort::receive(std::size_t socket, std::span<Packet* const> pac
   if (received <= 0) return 0;  // EAGAIN: nothing waiting
   for (int i = 0; i < received; ++i) {
     Packet& packet = *packets[i];
-    packet.peer.length = messages_[i].msg_hdr.msg_namelen;
+    packet.peer = peer_from_sockaddr(names_[i].storage, messages_[i].msg_hdr.msg_namelen)
+                      .value_or(PeerAddress{});
     packet.length = messages_[i].msg_len;
     packet.socket = static_cast<std::uint8_t>(socket);
   }
@@ -104,8 +105,9 @@ SocketPort::SendResult SocketPort::send(std::size_t socket,
       const OutboundDatagram& datagram = datagrams[next + i];
       iovecs_[i] = {const_cast<char*>(datagram.data), datagram.size};
       messages_[i].msg_hdr = {};
-      messages_[i].msg_hdr.msg_name = const_cast<sockaddr_storage*>(&datagram.destination->storage);
-      messages_[i].msg_hdr.msg_namelen = datagram.destination->length;
+      names_[i] = socket_name(*datagram.destination);
+      messages_[i].msg_hdr.msg_name = &names_[i].storage;
+      messages_[i].msg_hdr.msg_namelen = names_[i].length;
       messages_[i].msg_hdr.msg_iov = &iovecs_[i];
       messages_[i].msg_hdr.msg_iovlen = 1;
       messages_[i].msg_len = 0;

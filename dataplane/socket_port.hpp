@@ -78,6 +78,7 @@ class SocketPort {
   std::vector<bool> ipv6_;
   std::array<mmsghdr, kBurst> messages_{};
   std::array<iovec, kBurst> iovecs_{};
+  std::array<SocketName, kBurst> names_{};  // sources received, destinations being sent
 };
 
 }  // namespace sipline::dataplane

@@ -63,12 +63,7 @@ std::uint64_t random_seed() {
 }  // namespace
 
 SourceKey source_key(const PeerAddress& address) {
-  if (address.is_ipv6()) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(address.storage);
-    return key_from_bytes(in6.sin6_addr.s6_addr);
-  }
-  const auto& in4 = reinterpret_cast<const sockaddr_in&>(address.storage);
-  return ipv4_key(reinterpret_cast<const std::uint8_t*>(&in4.sin_addr.s_addr));
+  return source_key(address.endpoint().address);
 }
 
 SourceKey source_key(const lb::IpAddress& address) {

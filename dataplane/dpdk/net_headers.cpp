@@ -15,45 +15,6 @@ rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group) {
   return mac;
 }
 
-std::optional<Endpoint> endpoint_from_sockaddr(const sockaddr_storage& storage) {
-  // Field by field (the socket API's own aliasing idiom): a worker converts one destination per
-  // message, and copying the whole sockaddr first stalls on store forwarding.
-  Endpoint endpoint;
-  if (storage.ss_family == AF_INET) {
-    const auto& in4 = reinterpret_cast<const sockaddr_in&>(storage);
-    endpoint.address.family = lb::AddressFamily::Ipv4;
-    std::memcpy(endpoint.address.bytes.data(), &in4.sin_addr, 4);
-    endpoint.port = rte_be_to_cpu_16(in4.sin_port);
-    return endpoint;
-  }
-  if (storage.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(storage);
-    endpoint.address.family = lb::AddressFamily::Ipv6;
-    std::memcpy(endpoint.address.bytes.data(), &in6.sin6_addr, 16);
-    endpoint.port = rte_be_to_cpu_16(in6.sin6_port);
-    return endpoint;
-  }
-  return std::nullopt;
-}
-
-sockaddr_storage sockaddr_from_endpoint(const Endpoint& endpoint) {
-  sockaddr_storage storage{};
-  if (is_ipv6(endpoint.address)) {
-    sockaddr_in6 in6{};
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = rte_cpu_to_be_16(endpoint.port);
-    std::memcpy(&in6.sin6_addr, endpoint.address.bytes.data(), 16);
-    std::memcpy(&storage, &in6, sizeof in6);
-  } else {
-    sockaddr_in in4{};
-    in4.sin_family = AF_INET;
-    in4.sin_port = rte_cpu_to_be_16(endpoint.port);
-    std::memcpy(&in4.sin_addr, endpoint.address.bytes.data(), 4);
-    std::memcpy(&storage, &in4, sizeof in4);
-  }
-  return storage;
-}
-
 bool Interface::ipv6_on_link(const std::uint8_t* address) const {
   if (!has_ipv6) return false;
   const std::size_t whole = ipv6_prefix_length / 8;

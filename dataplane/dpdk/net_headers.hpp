@@ -163,10 +163,6 @@ inline bool is_ipv6(const IpAddress& address) {
 std::array<std::uint8_t, 16> solicited_node_group(const std::uint8_t* address);
 rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group);
 
-// Conversions for the worker, whose destinations are socket addresses.
-std::optional<Endpoint> endpoint_from_sockaddr(const sockaddr_storage& storage);
-sockaddr_storage sockaddr_from_endpoint(const Endpoint& endpoint);
-
 // --- the interface we own -------------------------------------------------------------------
 struct InterfaceSettings {
   lb::IpPrefix address;                  // IPv4 address and subnet ([dataplane] address)

@@ -85,6 +85,28 @@ TEST(PeerAddress, RefusesNamesAndPortZero) {
   EXPECT_FALSE(peer_from_host("[2001:db8::1", 5060));
 }
 
+// The socket API's form is built only at the socket calls; both ways keep address and port.
+TEST(PeerAddress, SocketNameRoundTripsBothFamilies) {
+  for (const char* text : {"192.0.2.1:5060", "[2001:db8::1]:5070"}) {
+    const PeerAddress peer = *peer_from_text(text);
+    const SocketName name = socket_name(peer);
+    EXPECT_EQ(name.length, peer.is_ipv6() ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) << text;
+    EXPECT_EQ(name.storage.ss_family, peer.is_ipv6() ? AF_INET6 : AF_INET) << text;
+    const std::optional<PeerAddress> back = peer_from_sockaddr(name.storage, name.length);
+    ASSERT_TRUE(back) << text;
+    EXPECT_TRUE(same_peer(*back, peer)) << text;
+    EXPECT_EQ(format_peer(*back).view(), text);
+  }
+  sockaddr_storage unix_name{};
+  unix_name.ss_family = AF_UNIX;
+  EXPECT_FALSE(peer_from_sockaddr(unix_name, sizeof unix_name));
+  sockaddr_storage short_name{};
+  short_name.ss_family = AF_INET6;
+  EXPECT_FALSE(peer_from_sockaddr(short_name, sizeof(sockaddr_in)));  // too short for IPv6
+  EXPECT_EQ(socket_name(PeerAddress{}).length, 0u);
+  EXPECT_FALSE(same_peer(PeerAddress{}, PeerAddress{}));
+}
+
 // The IPv4 literal parser and formatter workers use per message (no inet_pton/inet_ntop):
 // exactly inet_pton(AF_INET)'s dotted quads, and the shortest text back.
 TEST(PeerAddress, Ipv4LiteralsAsInetPtonAcceptsThem) {
@@ -94,7 +116,8 @@ TEST(PeerAddress, Ipv4LiteralsAsInetPtonAcceptsThem) {
     EXPECT_EQ(format_peer_host(*peer).view(), text);
     in_addr expected{};
     ASSERT_EQ(inet_pton(AF_INET, text, &expected), 1);
-    EXPECT_EQ(reinterpret_cast<const sockaddr_in&>(peer->storage).sin_addr.s_addr, expected.s_addr);
+    const SocketName name = socket_name(*peer);
+    EXPECT_EQ(reinterpret_cast<const sockaddr_in&>(name.storage).sin_addr.s_addr, expected.s_addr);
   }
   for (const char* text : {"", "1.2.3", "1.2.3.4.", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..2.3",
                            "1.2.3.4 ", "1.2.3.0004", "a.b.c.d", "1.2.3.-4"}) {
@@ -156,9 +179,8 @@ struct LoopbackSocket {
   }
   ~LoopbackSocket() { ::close(fd); }
   void send_to(std::uint16_t to, std::string_view bytes) const {
-    const PeerAddress peer = *peer_from_text("127.0.0.1:" + std::to_string(to));
-    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0,
-                       reinterpret_cast<const sockaddr*>(&peer.storage), peer.length),
+    const SocketName name = socket_name(*peer_from_text("127.0.0.1:" + std::to_string(to)));
+    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
               static_cast<ssize_t>(bytes.size()));
   }
   std::string receive() const {

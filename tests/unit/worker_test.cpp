@@ -41,9 +41,8 @@ struct LoopbackSocket {
   }
   ~LoopbackSocket() { ::close(fd); }
   void send_to(std::uint16_t to, const std::string& bytes) const {
-    const PeerAddress peer = *peer_from_text("127.0.0.1:" + std::to_string(to));
-    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0,
-                       reinterpret_cast<const sockaddr*>(&peer.storage), peer.length),
+    const SocketName name = socket_name(*peer_from_text("127.0.0.1:" + std::to_string(to)));
+    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
               static_cast<ssize_t>(bytes.size()));
   }
   std::string try_receive() const {
