@@ -10,6 +10,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "sip/octet_bits.hpp"
 #include "sip/parse_in_place.hpp"
 #include "sip/text.hpp"
 #include "sip/token_list.hpp"
@@ -123,37 +124,6 @@ void append_field(Message& m, HeaderId id, std::string_view name, std::string_vi
     m.fields[m.last_field[slot]].next_same = index;
   }
   m.last_field[slot] = index;
-}
-
-// Bitmap of the LFs among the 64 octets of `data` from `at` (bit i: octet at + i; octets past
-// the end count as no LF). A short last block is read as the last 64 octets of the data,
-// shifted, so that no load leaves the datagram.
-std::uint64_t line_feed_bits(std::string_view data, std::size_t at) {
-  constexpr std::size_t kBlock = 64;
-  const char* octets = data.data() + at;
-  unsigned shift = 0;
-  if (data.size() - at < kBlock) {
-    if (data.size() < kBlock) {  // a datagram this small: octet by octet
-      std::uint64_t bits = 0;
-      for (std::size_t i = 0; at + i < data.size(); ++i)
-        bits |= std::uint64_t{data[at + i] == '\n'} << i;
-      return bits;
-    }
-    shift = static_cast<unsigned>(at - (data.size() - kBlock));
-    octets -= shift;
-  }
-  std::uint64_t bits = 0;
-#if defined(__SSE2__)
-  const __m128i lf = _mm_set1_epi8('\n');
-  for (std::size_t i = 0; i < kBlock; i += 16) {
-    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(octets + i));
-    bits |= std::uint64_t{unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, lf)))} << i;
-  }
-#else
-  for (std::size_t i = 0; i < kBlock; ++i)
-    bits |= std::uint64_t{octets[i] == '\n'} << i;
-#endif
-  return bits >> shift;
 }
 
 // Where the name of the header line at `line` ends and its ':' stands (RFC 3261 §7.3.1:
