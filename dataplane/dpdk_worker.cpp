@@ -115,9 +115,8 @@ PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint) {
   return PeerAddress(endpoint);
 }
 
-std::optional<dpdk::Endpoint> endpoint_from_peer(const PeerAddress& peer) {
-  if (peer.empty()) return std::nullopt;
-  return peer.endpoint();
+const dpdk::Endpoint* endpoint_from_peer(const PeerAddress& peer) {
+  return peer.empty() ? nullptr : &peer.endpoint();
 }
 
 // --- DpdkWorker -----------------------------------------------------------------------------
@@ -336,7 +335,7 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
 }
 
 void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now) {
-  const std::optional<dpdk::Endpoint> to = endpoint_from_peer(outcome.destination);
+  const dpdk::Endpoint* const to = endpoint_from_peer(outcome.destination);
   const std::uint16_t source_port = listen_.port(outcome.socket);
   dpdk::SendResult result;
   if (!to) {
@@ -456,8 +455,8 @@ void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
   const std::uint16_t source_port = datagram.destination.port;
   rte_pktmbuf_free(frame);
   if (!reply.ok) return;
-  const std::optional<dpdk::Endpoint> to = endpoint_from_peer(reply.destination);
-  if (!to) return;
+  const dpdk::Endpoint* const to = endpoint_from_peer(reply.destination);
+  if (to == nullptr) return;
   const dpdk::SendResult sent = net.send({output_.get(), reply.size}, source_port, *to, now);
   if (sent.status == dpdk::SendStatus::Dropped) {
     settings_.counters->dropped_no_buffer.add();  // why: the control line of the net counters

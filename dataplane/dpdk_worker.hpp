@@ -116,9 +116,10 @@ class ListenIndex {
 std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries,
                                  dpdk::NeighborTable& table);
 
-// Conversions between the packet layer's endpoints and the pipeline's socket addresses.
+// The pipeline's peer addresses hold the packet layer's endpoints: nothing is converted.
 PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint);
-std::optional<dpdk::Endpoint> endpoint_from_peer(const PeerAddress& peer);
+// The peer's endpoint, or nullptr for no address; it lives as long as `peer`.
+const dpdk::Endpoint* endpoint_from_peer(const PeerAddress& peer);
 
 struct DpdkWorkerShared {
   const PipelineContext* pipeline = nullptr;
