@@ -395,34 +395,14 @@ RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& pla
   return next;
 }
 
-// What sender_via_stamp needs to know of the sender's Via parameters.
-struct ViaParamCensus {
-  int count = 0;           // all parameters
-  int rports = 0;          // rport parameters
-  bool valueless = false;  // the (last) rport has no value
-};
-
-static ViaParamCensus census_of(std::string_view params) {
-  ViaParamCensus census;
-  ParamCursor cursor(params, ParamCursor::Style::Header);
-  while (const std::optional<Param> param = cursor.next()) {
-    ++census.count;
-    if (!iequals(param->name, "rport")) continue;
-    ++census.rports;
-    census.valueless = !param->has_value;
-  }
-  return census;
-}
-
 SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
                                 std::uint16_t source_port) {
   SenderViaStamp stamp;
   if (request.via_count == 0) return stamp;
   const Via& via = request.top_via;
-  const ViaParamCensus census = census_of(via.params);
   // A Via already at the parameter limit is left as it came: one more would make the next
   // hop refuse the whole message (and us the response).
-  if (census.count + 1 >= static_cast<int>(kMaxParams)) return stamp;
+  if (via.param_count + 1u >= kMaxParams) return stamp;
   std::string_view host = via.sent_by.host;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -432,7 +412,7 @@ SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_
   }
   // Only a single valueless rport asks for the port (RFC 3581 §4): "rport=0" is a value,
   // and a Via repeating rport is left as it came.
-  if (census.rports == 1 && census.valueless) stamp.rport = source_port;
+  if (via.rport_count == 1 && via.last_rport_valueless) stamp.rport = source_port;
   return stamp;
 }
 

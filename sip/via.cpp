@@ -29,6 +29,8 @@ bool apply_branch(Via& via, const Param& param, bool value_is_token) {
 // RFC 3581 §3: "rport" alone in requests, "rport=port" once a server filled it in.
 bool apply_rport(Via& via, const Param& param) {
   via.has_rport = true;
+  ++via.rport_count;
+  via.last_rport_valueless = !param.has_value;
   if (!param.has_value) return true;
   const std::optional<std::uint64_t> port = parse_decimal(param.value, 65535);
   via.rport = std::uint16_t(port.value_or(0));
@@ -43,8 +45,12 @@ bool apply_ttl(Via& via, const Param& param) {
   return ttl.has_value();
 }
 
-bool apply_via_param(Via& via, const Param& param) {
-  if (iequals(param.name, "branch")) return apply_branch(via, param, is_token(param.value));
+// `value_is_token()` says whether the value is a token (only branch asks; the common-form
+// scan already knows).
+template <class ValueIsToken>
+bool apply_via_param(Via& via, const Param& param, ValueIsToken value_is_token) {
+  ++via.param_count;
+  if (iequals(param.name, "branch")) return apply_branch(via, param, value_is_token());
   if (iequals(param.name, "received")) {
     via.received = param.value;
     return is_received_address(param.value);
@@ -63,8 +69,7 @@ bool apply_via_param(Via& via, const Param& param) {
 // The parameters of the common form; the token test of branch came with the scan.
 bool apply_common_params(std::string_view params, Via& via) {
   return for_each_common_param(params, [&via](const Param& param, bool value_is_token) {
-    if (iequals(param.name, "branch")) return apply_branch(via, param, value_is_token);
-    return apply_via_param(via, param);
+    return apply_via_param(via, param, [value_is_token] { return value_is_token; });
   });
 }
 
@@ -170,7 +175,8 @@ class ViaParser {
     if (!scan_.next_is(';')) return false;
     via_.params = scan_.rest();
     const ParseError error = for_each_header_param(via_.params, [this](const Param& param) {
-      return apply_via_param(via_, param) ? ParseError::None : ParseError::BadVia;
+      const auto value_is_token = [&param] { return is_token(param.value); };
+      return apply_via_param(via_, param, value_is_token) ? ParseError::None : ParseError::BadVia;
     });
     if (error == ParseError::TooManyParams) error_ = error;
     return error == ParseError::None;

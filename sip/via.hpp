@@ -25,6 +25,10 @@ struct Via {
   bool has_branch = false;
   bool has_rport = false;  // ";rport" with or without value (RFC 3581)
   bool has_ttl = false;
+  // Counted as parsed, for the rport/received stamp (RFC 3581 §4) without a second walk.
+  std::uint8_t param_count = 0;  // every parameter (at most kMaxParams)
+  std::uint8_t rport_count = 0;  // rport parameters
+  bool last_rport_valueless = false;
   std::string_view params;  // all parameters, from the first ';', for other params
 };
 

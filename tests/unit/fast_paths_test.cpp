@@ -51,6 +51,9 @@ void expect_same_via(const Via& fast, const Via& general, std::string_view input
   EXPECT_EQ(fast.has_branch, general.has_branch);
   EXPECT_EQ(fast.has_rport, general.has_rport);
   EXPECT_EQ(fast.has_ttl, general.has_ttl);
+  EXPECT_EQ(fast.param_count, general.param_count);
+  EXPECT_EQ(fast.rport_count, general.rport_count);
+  EXPECT_EQ(fast.last_rport_valueless, general.last_rport_valueless);
   EXPECT_TRUE(same_view(fast.params, general.params));
 }
 

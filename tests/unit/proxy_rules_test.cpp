@@ -712,6 +712,49 @@ TEST(Routes, StrictRouterPlanFeedsTheRequestUri) {
   EXPECT_EQ(edits.request_uri, "sip:1002@192.0.2.20:5072");
 }
 
+// ---- the sender's Via (§18.2.1, RFC 3581 §4) -------------------------------------------------
+
+// The stamp reads the counts the Via parser keeps (param_count, rport_count), in both of its
+// paths: the common form and, with LWS around ';', the general rule.
+TEST(SenderViaStamp, OneValuelessRportAsksForThePortAndRepeatsDoNot) {
+  RequestSpec spec;
+  for (const char* via : {"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-abc1;rport",
+                          "SIP/2.0/UDP 192.0.2.10:5070 ; branch=z9hG4bK-abc1 ; rport"}) {
+    spec.via = via;
+    const SenderViaStamp stamp =
+        sender_via_stamp(*parse_ok(request_text(spec)), "198.51.100.7", 40000);
+    EXPECT_EQ(stamp.rport, 40000) << via;
+    EXPECT_EQ(stamp.received, "198.51.100.7") << via;  // rport asks for received too
+  }
+  for (const char* via : {"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-abc1;rport;rport",
+                          "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-abc1;rport=0",
+                          "SIP/2.0/UDP 192.0.2.10:5070;rport=5;branch=z9hG4bK-abc1;rport"}) {
+    spec.via = via;
+    EXPECT_EQ(sender_via_stamp(*parse_ok(request_text(spec)), "198.51.100.7", 40000).rport, 0)
+        << via;
+  }
+  // No rport and the sent-by host is the source address: nothing to add.
+  spec.via = "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bK-abc1";
+  const SenderViaStamp none =
+      sender_via_stamp(*parse_ok(request_text(spec)), "198.51.100.7", 40000);
+  EXPECT_TRUE(none.received.empty());
+  EXPECT_EQ(none.rport, 0);
+}
+
+TEST(SenderViaStamp, AViaOneParameterShortOfTheLimitIsLeftAsItCame) {
+  RequestSpec spec;
+  std::string via = "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-abc1;rport";
+  for (std::size_t count = 2; count + 2 < kMaxParams; ++count)
+    via += ";p" + std::to_string(count);
+  spec.via = via;  // kMaxParams - 2 parameters: received fits below the limit
+  EXPECT_EQ(sender_via_stamp(*parse_ok(request_text(spec)), "198.51.100.7", 40000).rport, 40000);
+  spec.via = via + ";last";  // kMaxParams - 1: the stamp would reach the limit
+  const SenderViaStamp stamp =
+      sender_via_stamp(*parse_ok(request_text(spec)), "198.51.100.7", 40000);
+  EXPECT_EQ(stamp.rport, 0);
+  EXPECT_TRUE(stamp.received.empty());
+}
+
 // ---- local responses -----------------------------------------------------------------------
 
 TEST(LocalResponsePort, RportSentByOrDefault) {
