@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dataplane/invite_filter.hpp"
+
 namespace sipline::dataplane {
 namespace {
 
@@ -62,7 +64,17 @@ SocketPort::QueueFill SocketPort::receive_queue(std::size_t socket) const {
       size < sizeof(std::uint32_t) * (SK_MEMINFO_RCVBUF + 1)) {
     return {};
   }
-  return {meminfo[SK_MEMINFO_RMEM_ALLOC], meminfo[SK_MEMINFO_RCVBUF]};
+  const bool has_drops = size >= sizeof(std::uint32_t) * (SK_MEMINFO_DROPS + 1);
+  return {meminfo[SK_MEMINFO_RMEM_ALLOC], meminfo[SK_MEMINFO_RCVBUF],
+          has_drops ? meminfo[SK_MEMINFO_DROPS] : 0};
+}
+
+bool SocketPort::set_invite_filter(std::uint32_t drop_percent) {
+  bool all = true;
+  for (int fd : fds_) {
+    all &= drop_percent > 0 ? attach_invite_filter(fd, drop_percent) : detach_invite_filter(fd);
+  }
+  return all;
 }
 
 std::size_t SocketPort::receive(std::size_t socket, std::span<Packet* const> packets) {

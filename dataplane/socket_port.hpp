@@ -10,6 +10,7 @@
 #include <array>
 #include <bitset>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -60,8 +61,13 @@ class SocketPort {
   struct QueueFill {
     std::size_t queued = 0;
     std::size_t capacity = 0;  // 0: unknown
+    std::uint32_t drops = 0;   // datagrams the kernel dropped for this socket since it opened
   };
   QueueFill receive_queue(std::size_t socket) const;
+
+  // Attaches (drop_percent > 0) or removes the INVITE-shedding socket filter
+  // (invite_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
+  bool set_invite_filter(std::uint32_t drop_percent);
 
   // Sends each datagram (at most kMaxSendBatch) on `socket`. A datagram the kernel refuses
   // (full buffer, unreachable, too large) is skipped and marked; the rest still go.

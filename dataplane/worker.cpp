@@ -2,8 +2,10 @@
 
 #include <poll.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "sip/call_id_scan.hpp"
@@ -52,6 +54,7 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
   dispatchers_ = shared.pipeline->config->dataplane.dispatchers;
+  kernel_drops_seen_.assign(port_->socket_count(), 0);  // its sockets are new
 }
 
 void Worker::run() {
@@ -69,6 +72,7 @@ bool Worker::poll_once(std::int64_t now) {
   observe_overload();
   bool worked = take_returns();
   worked |= receive_bursts(now);
+  sync_invite_filter();
   worked |= take_handed_in(now);
   flush_tx();
   flush_returns();
@@ -99,6 +103,31 @@ void Worker::observe_overload() {
         "(counted as shed_new, shed_register)",
         index_);
   }
+}
+
+// While overloaded, the kernel drops most new INVITEs before this worker reads them
+// (invite_filter.hpp): attached when the gate says overloaded, removed when it no longer
+// does. A change costs one setsockopt per socket; the gate changes state at most once per
+// receive batch.
+void Worker::sync_invite_filter() {
+  const std::uint32_t percent = shared_.pipeline->config->overload.invite_filter_percent;
+  if (!gate_.enabled() || percent == 0 || gate_.overloaded() == invite_filter_on_) return;
+  invite_filter_on_ = gate_.overloaded();
+  if (invite_filter_on_) counters_.invite_filter_on.add();
+  if (!port_->set_invite_filter(invite_filter_on_ ? percent : 0) && !logged_filter_refused_) {
+    logged_filter_refused_ = true;
+    SIPLINE_LOG_WARN("worker %zu: the kernel refused the INVITE socket filter: %s", index_,
+                     std::strerror(errno));
+  }
+  if (!invite_filter_on_) {
+    for (std::size_t socket = 0; socket < port_->socket_count(); ++socket)
+      count_kernel_drops(socket, port_->receive_queue(socket).drops);
+  }
+}
+
+void Worker::count_kernel_drops(std::size_t socket, std::uint32_t drops) {
+  counters_.kernel_drops.add(drops - kernel_drops_seen_[socket]);  // modulo 2^32
+  kernel_drops_seen_[socket] = drops;
 }
 
 bool Worker::take_returns() {
@@ -137,6 +166,7 @@ bool Worker::receive_bursts(std::int64_t now) {
     if (gate_.on_batch(received, wanted)) {
       const SocketPort::QueueFill fill = port_->receive_queue(socket);
       gate_.on_queue_sample(fill.queued, fill.capacity);
+      count_kernel_drops(socket, fill.drops);
     }
     if (received == 0) continue;
     any = true;

@@ -110,6 +110,8 @@ class Worker {
   bool inbound_empty() const;
   void sleep_until_work();
   void observe_overload();
+  void sync_invite_filter();
+  void count_kernel_drops(std::size_t socket, std::uint32_t drops);
 
   std::size_t index_;
   WorkerShared shared_;
@@ -136,6 +138,10 @@ class Worker {
   bool logged_pool_empty_ = false;
   bool logged_send_failed_ = false;
   bool logged_shedding_ = false;
+  bool logged_filter_refused_ = false;
+
+  bool invite_filter_on_ = false;
+  std::vector<std::uint32_t> kernel_drops_seen_;  // per socket: SK_MEMINFO_DROPS last read
 };
 
 }  // namespace sipline::dataplane

@@ -90,7 +90,7 @@ std::string register_request(std::uint16_t client_port) {
 
 class WorkerTest : public ::testing::Test {
  protected:
-  explicit WorkerTest(unsigned dispatchers = 0)
+  explicit WorkerTest(unsigned dispatchers = 0, const std::string& extra_config = {})
       : location_(2), fabric_(2, 64), counters_(new WorkerCounters[2]) {
     const std::string text = "[listen]\nudp = [\"127.0.0.1:" + std::to_string(proxy_port()) +
                              "\"]\n"
@@ -102,7 +102,7 @@ class WorkerTest : public ::testing::Test {
                              "[[users]]\nuser = \"1002\"\npassword = \"pw\"\n"
                              "[[routes]]\nname = \"out\"\naction = \"forward\"\n"
                              "target = \"sip:127.0.0.1:" +
-                             std::to_string(next_hop_.port) + "\"\n";
+                             std::to_string(next_hop_.port) + "\"\n" + extra_config;
     const config::LoadResult loaded = config::load_config_text(text, "worker_test.toml");
     EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
     context_ = PipelineContext::create(loaded.config, &location_);
@@ -212,6 +212,52 @@ TEST_F(DispatcherWorkerTest, EveryCallIsForwardedByTheWorkersThatOwnCalls) {
   EXPECT_EQ(counters_[0].handed_off.read(), counters_[0].received.read());
   EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
   EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
+}
+
+// A worker that falls behind (full receive batches for busy_ms of its CPU time) attaches the
+// INVITE socket filter: the INVITEs that arrive then never reach it (every one, at 100%),
+// other requests still do, and once it has drained its socket the filter comes off and the
+// kernel's drops are counted.
+class InviteFilterWorkerTest : public WorkerTest {
+ protected:
+  InviteFilterWorkerTest()
+      : WorkerTest(0, "[overload]\nbusy_ms = 1\ninvite_filter_percent = 100\n") {}
+
+  void poll_all() {
+    for (auto& worker : workers_)
+      worker->poll_once(kNow);
+  }
+};
+
+TEST_F(InviteFilterWorkerTest, AnOverloadedWorkerLetsTheKernelDropNewInvites) {
+  const LoopbackSocket client;
+  int call = 0;
+  // Keep the socket a little ahead of the workers (34 sent per 32-datagram batch read), so
+  // every batch is full until the gate trips; bounded well below the socket buffer.
+  for (int round = 0; round < 60 && sum(&WorkerCounters::invite_filter_on) == 0; ++round) {
+    for (int i = 0; i < 34; ++i)
+      client.send_to(proxy_port(), invite(client.port, call++));
+    poll_all();
+  }
+  ASSERT_EQ(sum(&WorkerCounters::invite_filter_on), 1u) << "no worker became overloaded";
+  // The filter is on until a worker's batch comes back short: nothing polls meanwhile.
+  for (int i = 0; i < 50; ++i)
+    client.send_to(proxy_port(), invite(client.port, 10000 + i));
+  client.send_to(proxy_port(), register_request(client.port));
+  for (int i = 0; i < 100 && sum(&WorkerCounters::kernel_drops) == 0; ++i) {
+    ::usleep(1000);
+    poll_all();
+    control_->handle_registers(kNow);
+  }
+  EXPECT_EQ(sum(&WorkerCounters::kernel_drops), 50u);
+  EXPECT_EQ(sum(&WorkerCounters::to_control), 1u);  // the REGISTER passed the filter
+  // Off again: every new INVITE arrives.
+  const std::uint64_t received = sum(&WorkerCounters::received);
+  for (int i = 0; i < 10; ++i)
+    client.send_to(proxy_port(), invite(client.port, 20000 + i));
+  run_steps(5);
+  EXPECT_EQ(sum(&WorkerCounters::received) - received, 10u);
+  EXPECT_EQ(sum(&WorkerCounters::invite_filter_on), 1u);
 }
 
 TEST_F(WorkerTest, RegisterIsAnsweredByTheControlThreadThroughAWorker) {
