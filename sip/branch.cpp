@@ -63,6 +63,7 @@ class FieldHasher {
 
  private:
   void append(const void* data, std::size_t size) {
+    if (size == 0) return;  // an empty field's view may hold a null pointer (no memcpy of it)
     if (!streaming_ && size <= sizeof buffer_ - used_) {
       std::memcpy(buffer_ + used_, data, size);
       used_ += size;
