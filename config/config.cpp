@@ -662,7 +662,7 @@ LimitsConfig read_limits(const TableReader& limits) {
 OverloadConfig read_overload(const TableReader& overload) {
   overload.reject_unknown_keys({"enabled", "retry_after", "busy_ms", "queue_high_percent",
                                 "queue_low_percent", "register_backlog", "answer_percent", "oc",
-                                "oc_validity_ms", "invite_filter_percent"});
+                                "oc_validity_ms", "shed_filter_percent"});
   OverloadConfig config;
   config.enabled = overload.boolean("enabled").value_or(config.enabled);
   config.oc = overload.boolean("oc").value_or(config.oc);
@@ -676,8 +676,8 @@ OverloadConfig read_overload(const TableReader& overload) {
       overload.count_or("register_backlog", 1, 1048576, config.register_backlog);
   config.oc_validity_ms = overload.count_or("oc_validity_ms", 0, 3600000, config.oc_validity_ms);
   config.answer_percent = overload.count_or("answer_percent", 0, 100000, config.answer_percent);
-  config.invite_filter_percent =
-      overload.count_or("invite_filter_percent", 0, 100, config.invite_filter_percent);
+  config.shed_filter_percent =
+      overload.count_or("shed_filter_percent", 0, 100, config.shed_filter_percent);
   if (config.queue_low_percent >= config.queue_high_percent) {
     overload.diagnostics().error(overload.line_of_key("queue_low_percent"),
                                  "overload.queue_low_percent (" +

@@ -119,10 +119,10 @@ struct OverloadConfig {
   // While overloaded, 503s per window at most this % of the new requests admitted in it
   // (at least a few); the other shed requests are dropped silently. 0: never answer.
   std::uint32_t answer_percent = 25;
-  // Socket mode: while overloaded, this % of datagrams starting "INVITE " are dropped by a
-  // socket filter in the kernel before the worker reads them (dataplane/invite_filter.hpp).
-  // 0: no filter.
-  std::uint32_t invite_filter_percent = 75;
+  // Socket mode: while overloaded, this % of datagrams starting "INVITE " or "REGISTER " are
+  // dropped by a socket filter in the kernel before the worker reads them
+  // (dataplane/shed_filter.hpp). 0: no filter.
+  std::uint32_t shed_filter_percent = 75;
   bool oc = true;                      // RFC 7339 feedback in responses to oc clients
   std::uint32_t oc_validity_ms = 500;  // RFC 7339 §5.2 oc-validity
 };

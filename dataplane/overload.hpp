@@ -37,9 +37,9 @@
 //   REGISTER for our domains: shed when the control backlog is high or the worker is
 //   overloaded; any other request: shed while overloaded.
 //
-// In socket mode the worker also lets the kernel shed (invite_filter.hpp): while overloaded,
-// a socket filter drops [overload] invite_filter_percent of the INVITEs before they are
-// queued, and the gate decides only about the rest.
+// In socket mode the worker also lets the kernel shed (shed_filter.hpp): while overloaded,
+// a socket filter drops [overload] shed_filter_percent of the INVITEs and REGISTERs before
+// they are queued, and the gate decides only about the rest.
 //
 // RFC 7339 loss algorithm (§7): every kWindowMs the gate compares the new requests it saw
 // with those it shed and moves the reduction half-way towards the one at which what the

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "dataplane/invite_filter.hpp"
+#include "dataplane/shed_filter.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -69,10 +69,10 @@ SocketPort::QueueFill SocketPort::receive_queue(std::size_t socket) const {
           has_drops ? meminfo[SK_MEMINFO_DROPS] : 0};
 }
 
-bool SocketPort::set_invite_filter(std::uint32_t drop_percent) {
+bool SocketPort::set_shed_filter(std::uint32_t drop_percent) {
   bool all = true;
   for (int fd : fds_) {
-    all &= drop_percent > 0 ? attach_invite_filter(fd, drop_percent) : detach_invite_filter(fd);
+    all &= drop_percent > 0 ? attach_shed_filter(fd, drop_percent) : detach_shed_filter(fd);
   }
   return all;
 }

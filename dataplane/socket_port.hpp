@@ -66,8 +66,8 @@ class SocketPort {
   QueueFill receive_queue(std::size_t socket) const;
 
   // Attaches (drop_percent > 0) or removes the INVITE-shedding socket filter
-  // (invite_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
-  bool set_invite_filter(std::uint32_t drop_percent);
+  // (shed_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
+  bool set_shed_filter(std::uint32_t drop_percent);
 
   // Sends each datagram (at most kMaxSendBatch) on `socket`. A datagram the kernel refuses
   // (full buffer, unreachable, too large) is skipped and marked; the rest still go.

@@ -20,7 +20,7 @@ struct Snapshot {
   std::uint64_t shed_new = 0;
   std::uint64_t shed_register = 0;
   std::uint64_t shed_unanswered = 0;
-  std::uint64_t invite_filter_on = 0;
+  std::uint64_t shed_filter_on = 0;
   std::uint64_t kernel_drops = 0;
 
   void add(const WorkerCounters& counters) {
@@ -39,7 +39,7 @@ struct Snapshot {
     shed_new += counters.shed_new.read();
     shed_register += counters.shed_register.read();
     shed_unanswered += counters.shed_unanswered.read();
-    invite_filter_on += counters.invite_filter_on.read();
+    shed_filter_on += counters.shed_filter_on.read();
     kernel_drops += counters.kernel_drops.read();
   }
 };
@@ -80,7 +80,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "shed_new", s.shed_new);
   append(line, "shed_register", s.shed_register);
   append(line, "shed_unanswered", s.shed_unanswered);
-  append(line, "invite_filter_on", s.invite_filter_on);
+  append(line, "shed_filter_on", s.shed_filter_on);
   append(line, "kernel_drops", s.kernel_drops);
   line += '\n';
   return line;

@@ -74,10 +74,10 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter shed_new;
   Counter shed_register;
   Counter shed_unanswered;
-  // Socket mode: times the INVITE filter was attached (invite_filter.hpp), and datagrams the
+  // Socket mode: times the shed filter was attached (shed_filter.hpp), and datagrams the
   // kernel dropped for this worker's sockets (the filter's and full buffers'; SO_MEMINFO,
   // read when the worker samples its queue and when the filter comes off).
-  Counter invite_filter_on;
+  Counter shed_filter_on;
   Counter kernel_drops;
 
   void count_local(std::uint16_t code) {

@@ -72,7 +72,7 @@ bool Worker::poll_once(std::int64_t now) {
   observe_overload();
   bool worked = take_returns();
   worked |= receive_bursts(now);
-  sync_invite_filter();
+  sync_shed_filter();
   worked |= take_handed_in(now);
   flush_tx();
   flush_returns();
@@ -105,21 +105,21 @@ void Worker::observe_overload() {
   }
 }
 
-// While overloaded, the kernel drops most new INVITEs before this worker reads them
-// (invite_filter.hpp): attached when the gate says overloaded, removed when it no longer
+// While overloaded, the kernel drops most new INVITEs and REGISTERs before this worker reads them
+// (shed_filter.hpp): attached when the gate says overloaded, removed when it no longer
 // does. A change costs one setsockopt per socket; the gate changes state at most once per
 // receive batch.
-void Worker::sync_invite_filter() {
-  const std::uint32_t percent = shared_.pipeline->config->overload.invite_filter_percent;
-  if (!gate_.enabled() || percent == 0 || gate_.overloaded() == invite_filter_on_) return;
-  invite_filter_on_ = gate_.overloaded();
-  if (invite_filter_on_) counters_.invite_filter_on.add();
-  if (!port_->set_invite_filter(invite_filter_on_ ? percent : 0) && !logged_filter_refused_) {
+void Worker::sync_shed_filter() {
+  const std::uint32_t percent = shared_.pipeline->config->overload.shed_filter_percent;
+  if (!gate_.enabled() || percent == 0 || gate_.overloaded() == shed_filter_on_) return;
+  shed_filter_on_ = gate_.overloaded();
+  if (shed_filter_on_) counters_.shed_filter_on.add();
+  if (!port_->set_shed_filter(shed_filter_on_ ? percent : 0) && !logged_filter_refused_) {
     logged_filter_refused_ = true;
-    SIPLINE_LOG_WARN("worker %zu: the kernel refused the INVITE socket filter: %s", index_,
+    SIPLINE_LOG_WARN("worker %zu: the kernel refused the shed socket filter: %s", index_,
                      std::strerror(errno));
   }
-  if (!invite_filter_on_) {
+  if (!shed_filter_on_) {
     for (std::size_t socket = 0; socket < port_->socket_count(); ++socket)
       count_kernel_drops(socket, port_->receive_queue(socket).drops);
   }

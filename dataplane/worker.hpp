@@ -110,7 +110,7 @@ class Worker {
   bool inbound_empty() const;
   void sleep_until_work();
   void observe_overload();
-  void sync_invite_filter();
+  void sync_shed_filter();
   void count_kernel_drops(std::size_t socket, std::uint32_t drops);
 
   std::size_t index_;
@@ -140,7 +140,7 @@ class Worker {
   bool logged_shedding_ = false;
   bool logged_filter_refused_ = false;
 
-  bool invite_filter_on_ = false;
+  bool shed_filter_on_ = false;
   std::vector<std::uint32_t> kernel_drops_seen_;  // per socket: SK_MEMINFO_DROPS last read
 };
 

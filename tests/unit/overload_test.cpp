@@ -536,12 +536,12 @@ TEST(OverloadConfig, DefaultsAndErrorsWithLines) {
   EXPECT_EQ(defaults.config->overload.retry_after_s, 5u);
   EXPECT_EQ(defaults.config->overload.oc_validity_ms, 500u);
   EXPECT_EQ(defaults.config->overload.answer_percent, 25u);
-  EXPECT_EQ(defaults.config->overload.invite_filter_percent, 75u);
+  EXPECT_EQ(defaults.config->overload.shed_filter_percent, 75u);
 
   const config::LoadResult bad = config::load_config_text(
       "[listen]\nudp = [\"127.0.0.1:5060\"]\n[domain]\nnames = [\"h\"]\n[registrar]\nstore = "
       "\"memory\"\n[overload]\nretry_after = 0\nqueue_high_percent = 10\nqueue_low_percent = 20\n"
-      "oc = \"yes\"\nsurprise = 1\ninvite_filter_percent = 101\n",
+      "oc = \"yes\"\nsurprise = 1\nshed_filter_percent = 101\n",
       "bad.toml");
   ASSERT_FALSE(bad.ok());
   std::string all;
@@ -551,7 +551,7 @@ TEST(OverloadConfig, DefaultsAndErrorsWithLines) {
   EXPECT_NE(all.find("bad.toml:10:"), std::string::npos) << all;  // low >= high
   EXPECT_NE(all.find("bad.toml:11:"), std::string::npos) << all;  // oc not a bool
   EXPECT_NE(all.find("bad.toml:12:"), std::string::npos) << all;  // unknown key
-  EXPECT_NE(all.find("bad.toml:13:"), std::string::npos) << all;  // invite_filter_percent > 100
+  EXPECT_NE(all.find("bad.toml:13:"), std::string::npos) << all;  // shed_filter_percent > 100
 }
 
 }  // namespace

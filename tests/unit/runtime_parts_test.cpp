@@ -252,10 +252,11 @@ std::map<std::string, int> drain_by_method(SocketPort& port, PacketPool& pool) {
   return seen;
 }
 
-// While a worker is overloaded its sockets drop a share of the new INVITEs in the kernel
-// (invite_filter.hpp): only datagrams that start with "INVITE ", at about the share asked
-// for, counted as the socket's drops; everything else arrives; detached, INVITEs arrive again.
-TEST(SocketPort, InviteFilterDropsAShareOfInvitesOnly) {
+// While a worker is overloaded its sockets drop a share of the new INVITEs and REGISTERs in
+// the kernel (shed_filter.hpp): only datagrams that start with "INVITE " or "REGISTER ", at
+// about the share asked for, counted as the socket's drops; everything else arrives;
+// detached, they arrive again.
+TEST(SocketPort, ShedFilterDropsAShareOfInvitesAndRegistersOnly) {
   const std::uint16_t port = free_port();
   const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
   SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
@@ -265,35 +266,42 @@ TEST(SocketPort, InviteFilterDropsAShareOfInvitesOnly) {
   const LoopbackSocket client;
   const std::uint32_t drops_before = socket_port.receive_queue(0).drops;
 
-  ASSERT_TRUE(socket_port.set_invite_filter(75));
+  ASSERT_TRUE(socket_port.set_shed_filter(75));
   std::map<std::string, int> seen;
   for (int round = 0; round < 10; ++round) {  // in rounds: the receive buffer never fills
-    for (int i = 0; i < 40; ++i)
+    for (int i = 0; i < 40; ++i) {
       client.send_to(port, "INVITE sip:7000@sipline.test SIP/2.0\r\nCall-ID: x\r\n\r\n");
-    for (const char* other :
-         {"BYE sip:7000@sipline.test SIP/2.0\r\n\r\n", "SIP/2.0 200 OK\r\n\r\n",
-          "INVITEX sip:a SIP/2.0\r\n\r\n", "invite sip:a SIP/2.0\r\n\r\n", "INVITE", "\r\n\r\n"}) {
+      client.send_to(port, "REGISTER sip:sipline.test SIP/2.0\r\nCall-ID: y\r\n\r\n");
+    }
+    for (const char* other : {"BYE sip:7000@sipline.test SIP/2.0\r\n\r\n", "SIP/2.0 200 OK\r\n\r\n",
+                              "INVITEX sip:a SIP/2.0\r\n\r\n", "invite sip:a SIP/2.0\r\n\r\n",
+                              "INVITE", "REGISTERX sip:a SIP/2.0\r\n\r\n", "REGISTER",
+                              "OPTIONS sip:a SIP/2.0\r\n\r\n", "\r\n\r\n"}) {
       client.send_to(port, other);
     }
     for (const auto& [method, count] : drain_by_method(socket_port, pool))
       seen[method] += count;
   }
-  // 400 INVITEs, 75% dropped at random: 100 expected, sd 8.7; the bounds are 6 sd away.
-  EXPECT_GE(seen["INVITE"], 10 + 40);
-  EXPECT_LE(seen["INVITE"], 10 + 160);  // + the 10 bare "INVITE" datagrams, too short to match
-  EXPECT_EQ(seen["BYE"], 10);
-  EXPECT_EQ(seen["SIP/2.0"], 10);
-  EXPECT_EQ(seen["INVITEX"], 10);
-  EXPECT_EQ(seen["invite"], 10);
-  EXPECT_EQ(seen[""], 10);  // keep-alives
+  // 400 of each, 75% dropped at random: 100 expected, sd 8.7; the bounds are 6 sd away. The
+  // 10 bare "INVITE" and "REGISTER" datagrams are too short to match and always arrive.
+  for (const char* method : {"INVITE", "REGISTER"}) {
+    EXPECT_GE(seen[method], 10 + 40) << method;
+    EXPECT_LE(seen[method], 10 + 160) << method;
+  }
+  for (const char* other : {"BYE", "SIP/2.0", "INVITEX", "invite", "REGISTERX", "OPTIONS", ""})
+    EXPECT_EQ(seen[other], 10) << other;  // "": keep-alives
   EXPECT_EQ(socket_port.receive_queue(0).drops - drops_before,
-            static_cast<std::uint32_t>(400 + 10 - seen["INVITE"]));
+            static_cast<std::uint32_t>(2 * (400 + 10) - seen["INVITE"] - seen["REGISTER"]));
 
-  ASSERT_TRUE(socket_port.set_invite_filter(0));
-  for (int i = 0; i < 40; ++i)
+  ASSERT_TRUE(socket_port.set_shed_filter(0));
+  for (int i = 0; i < 20; ++i) {
     client.send_to(port, "INVITE sip:7000@sipline.test SIP/2.0\r\n\r\n");
-  EXPECT_EQ(drain_by_method(socket_port, pool)["INVITE"], 40);
-  ASSERT_TRUE(socket_port.set_invite_filter(0));  // detaching twice is fine
+    client.send_to(port, "REGISTER sip:sipline.test SIP/2.0\r\n\r\n");
+  }
+  std::map<std::string, int> after = drain_by_method(socket_port, pool);
+  EXPECT_EQ(after["INVITE"], 20);
+  EXPECT_EQ(after["REGISTER"], 20);
+  ASSERT_TRUE(socket_port.set_shed_filter(0));  // detaching twice is fine
 }
 
 TEST(SocketPort, TwoPortsShareOneAddress) {
