@@ -111,10 +111,6 @@ std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries
   return {};
 }
 
-PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint) {
-  return PeerAddress(endpoint);
-}
-
 const dpdk::Endpoint* endpoint_from_peer(const PeerAddress& peer) {
   return peer.empty() ? nullptr : &peer.endpoint();
 }
@@ -278,8 +274,8 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
 // is to be dropped (counted here).
 bool DpdkWorker::admit_source(const dpdk::Datagram& datagram) {
   // The iteration's clock, not the packet's: no division per datagram.
-  const SourceVerdict verdict = sources_->admit(
-      datagram.payload, peer_from_endpoint(datagram.source), unix_now_, busy_us_ / 1000);
+  const SourceVerdict verdict =
+      sources_->admit(datagram.payload, PeerAddress(datagram.source), unix_now_, busy_us_ / 1000);
   if (verdict == SourceVerdict::Pass) return true;
   counters_.count_drop(verdict == SourceVerdict::Blocked ? DropReason::BlockedSource
                                                          : DropReason::RateLimited);
@@ -294,7 +290,7 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   }
   const bool ipv6 = dpdk::is_ipv6(datagram.destination.address);
   const int socket = listen_.find(ipv6, datagram.destination.port);
-  const Inbound in{datagram.payload, peer_from_endpoint(datagram.source),
+  const Inbound in{datagram.payload, PeerAddress(datagram.source),
                    static_cast<std::uint8_t>(socket < 0 ? 0 : socket)};
   dpdk::PayloadBuffer buffer = net_->allocate_payload();
   const Outcome outcome =
@@ -450,7 +446,7 @@ void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
   dpdk::LcoreNet& net = *settings_.net;
   const dpdk::Datagram datagram = dpdk::read_datagram(frame, net.scratch());
   const RegisterService::Reply reply =
-      settings_.registers->handle(datagram.payload, peer_from_endpoint(datagram.source),
+      settings_.registers->handle(datagram.payload, PeerAddress(datagram.source),
                                   settings_.clock.unix_seconds(now), {output_.get(), kOutputSize});
   const std::uint16_t source_port = datagram.destination.port;
   rte_pktmbuf_free(frame);

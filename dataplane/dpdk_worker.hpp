@@ -116,9 +116,9 @@ class ListenIndex {
 std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries,
                                  dpdk::NeighborTable& table);
 
-// The pipeline's peer addresses hold the packet layer's endpoints: nothing is converted.
-PeerAddress peer_from_endpoint(const dpdk::Endpoint& endpoint);
-// The peer's endpoint, or nullptr for no address; it lives as long as `peer`.
+// The pipeline's peer addresses hold the packet layer's endpoints (PeerAddress(endpoint) one
+// way, this the other): the peer's endpoint, or nullptr for no address; it lives as long as
+// `peer`.
 const dpdk::Endpoint* endpoint_from_peer(const PeerAddress& peer);
 
 struct DpdkWorkerShared {

@@ -65,7 +65,7 @@ class SocketPort {
   };
   QueueFill receive_queue(std::size_t socket) const;
 
-  // Attaches (drop_percent > 0) or removes the INVITE-shedding socket filter
+  // Attaches (drop_percent > 0) or removes the shed socket filter
   // (shed_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
   bool set_shed_filter(std::uint32_t drop_percent);
 

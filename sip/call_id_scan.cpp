@@ -9,31 +9,10 @@
 #include <optional>
 
 #include "sip/octet_bits.hpp"
-
 #include "sip/text.hpp"
 
 namespace sipline::sip {
 namespace {
-
-// Where the value of a Call-ID header line starts (just past its ':'), or nullptr when the
-// line [line, line_end) is another header. The name is "Call-ID" or its compact form "i"
-// (RFC 3261 §7.3.3), any case, then optional whitespace before the colon (HCOLON).
-// Most lines are rejected on their first octet, so no line needs a search for its colon.
-const char* call_id_value_start(const char* line, const char* line_end) {
-  constexpr std::string_view kName = "call-id";
-  const char* after_name = nullptr;
-  const auto length = static_cast<std::size_t>(line_end - line);
-  if (ascii_lower(*line) == 'i') {
-    after_name = line + 1;
-  } else if (length > kName.size() && iequals(std::string_view(line, kName.size()), kName)) {
-    after_name = line + kName.size();
-  } else {
-    return nullptr;
-  }
-  while (after_name < line_end && is_lws_char(*after_name))
-    ++after_name;
-  return after_name < line_end && *after_name == ':' ? after_name + 1 : nullptr;
-}
 
 // The end of the line that starts at `line`: its LF, or `end` for an unterminated last line.
 const char* line_end_of(const char* line, const char* end) {
@@ -41,29 +20,34 @@ const char* line_end_of(const char* line, const char* end) {
   return lf == nullptr ? end : static_cast<const char*>(lf);
 }
 
-// The Call-ID value of the header line at `line`, or nullptr when the line is another header.
-// Every other line fails on its first octet, or for the other names that start with 'c'
-// (CSeq, Contact, Content-*) on its first seven, before its end is searched for.
-std::optional<std::string_view> call_id_of_line(const char* line, const char* end) {
+// How long the header name at `line` is when it is "Call-ID" or its compact form "i"
+// (RFC 3261 §7.3.3), any case; 0 for any other name. Most lines fail on their first octet,
+// the other names that start with 'c' (CSeq, Contact, Content-*) on their first seven, so
+// only a Call-ID line's end is ever searched for.
+std::size_t call_id_name_length(const char* line, const char* end) {
   constexpr std::string_view kName = "call-id";
   const char first = ascii_lower(*line);
-  if (first == 'c') {
-    if (static_cast<std::size_t>(end - line) <= kName.size() ||
-        !iequals(std::string_view(line, kName.size()), kName)) {
-      return std::nullopt;
-    }
-  } else if (first != 'i') {
-    return std::nullopt;
-  }
+  if (first == 'i') return 1;
+  if (first != 'c' || static_cast<std::size_t>(end - line) <= kName.size()) return 0;
+  return iequals(std::string_view(line, kName.size()), kName) ? kName.size() : 0;
+}
+
+// The Call-ID value of the header line at `line` (LWS-trimmed), or std::nullopt when the line
+// is another header: the name, optional whitespace, then the colon (HCOLON).
+std::optional<std::string_view> call_id_of_line(const char* line, const char* end) {
+  const std::size_t name_length = call_id_name_length(line, end);
+  if (name_length == 0) return std::nullopt;
   const char* const line_end = line_end_of(line, end);
-  const char* const value = call_id_value_start(line, line_end);
-  if (value == nullptr) return std::nullopt;
+  const char* colon = line + name_length;
+  while (colon < line_end && is_lws_char(*colon))
+    ++colon;
+  if (colon == line_end || *colon != ':') return std::nullopt;
   // The value may go on over folded continuation lines (§7.3.1: "Call-ID:" CRLF SP value
   // is legal), which the parser unfolds; stop at the first line that is not one.
   const char* value_end = line_end;
   while (value_end + 1 < end && (value_end[1] == ' ' || value_end[1] == '\t'))
     value_end = line_end_of(value_end + 1, end);
-  return trim_lws(std::string_view(value, static_cast<std::size_t>(value_end - value)));
+  return trim_lws(std::string_view(colon + 1, static_cast<std::size_t>(value_end - colon - 1)));
 }
 
 }  // namespace
