@@ -282,7 +282,9 @@ OpenedStore open_store(const config::StoreConfig& config) {
 // --- AsyncStore -------------------------------------------------------------------------------
 
 AsyncStore::AsyncStore(std::unique_ptr<LocationStore> store)
-    : store_(std::move(store)), thread_([this] { run_queue(); }) {
+    : store_(std::move(store)), keeps_bindings_(store_->keeps_bindings()) {
+  if (!keeps_bindings_) return;
+  thread_ = std::thread([this] { run_queue(); });
   pthread_setname_np(thread_.native_handle(), "sipline-store");
 }
 
@@ -293,7 +295,7 @@ AsyncStore::~AsyncStore() {
     stopping_ = true;
   }
   work_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 LoadResult AsyncStore::load_all(std::int64_t now) {
@@ -301,8 +303,9 @@ LoadResult AsyncStore::load_all(std::int64_t now) {
   return store_->load_all(now);
 }
 
-void AsyncStore::submit_save(std::string aor, std::vector<sip::Binding> bindings) {
-  submit([aor = std::move(aor), bindings = std::move(bindings)](LocationStore& store) {
+void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  if (!keeps_bindings_) return;
+  submit([aor = std::string(aor), bindings](LocationStore& store) {
     return store.save_aor(aor, bindings);
   });
 }
@@ -316,6 +319,7 @@ void AsyncStore::submit_flush() {
 }
 
 void AsyncStore::submit(Job job) {
+  if (!keeps_bindings_) return;
   bool wake = false;
   {
     std::lock_guard lock(queue_mutex_);

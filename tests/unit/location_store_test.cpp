@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -366,6 +367,42 @@ TEST(AsyncStore, CountsAndReportsFailures) {
   EXPECT_EQ(async.take_errors(),
             (std::vector<std::string>{"cannot save fail-1", "cannot save fail-2"}));
   EXPECT_TRUE(async.take_errors().empty());
+}
+
+// The names of this process's threads, from /proc.
+std::vector<std::string> thread_names() {
+  std::vector<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+TEST(AsyncStore, AStoreThatKeepsNothingGetsNoThreadAndNoJobs) {
+  AsyncStore kept(std::make_unique<ProbeStore>());
+  const auto store_threads = [] {
+    const std::vector<std::string> names = thread_names();
+    return std::count(names.begin(), names.end(), "sipline-store");
+  };
+  const auto with_one = store_threads();
+  EXPECT_GE(with_one, 1);
+  {
+    AsyncStore volatile_store(std::make_unique<VolatileStore>());
+    EXPECT_EQ(store_threads(), with_one);
+    volatile_store.submit_save("1001", {make_binding("1001", "sip:1001@x", 1700000000)});
+    volatile_store.submit_purge(1700000000);
+    volatile_store.submit_flush();
+    EXPECT_EQ(volatile_store.pending(), 0u);
+    volatile_store.drain();
+    EXPECT_EQ(volatile_store.failures(), 0u);
+    EXPECT_TRUE(volatile_store.load_all(0).bindings.empty());
+  }
+  kept.submit_save("1001", {});
+  kept.drain();
+  EXPECT_EQ(kept.pending(), 0u);
 }
 
 }  // namespace
