@@ -60,7 +60,12 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
 void Worker::run() {
   while (!shared_.stop->load(std::memory_order_relaxed)) {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-    if (!poll_once(now)) sleep_until_work();
+    // After a drained iteration another one would only find the sockets empty, at the cost
+    // of a thread-CPU clock read and a recvmmsg that fails with EAGAIN: two system calls per
+    // wake-up, which at moderate rates (small batches) is a good share of the worker's CPU.
+    // poll() is level-triggered, so what arrived meanwhile ends the sleep at once.
+    const Iteration iteration = poll_once(now);
+    if (!iteration.worked || iteration.drained) sleep_until_work();
   }
   // Whatever is still staged goes home, so pools are whole when the runtime is torn down.
   flush_tx();
@@ -68,17 +73,18 @@ void Worker::run() {
   shared_.location->offline(index_);
 }
 
-bool Worker::poll_once(std::int64_t now) {
+Worker::Iteration Worker::poll_once(std::int64_t now) {
   observe_overload();
-  bool worked = take_returns();
-  worked |= receive_bursts(now);
+  const bool returned = take_returns();
+  const Iteration received = receive_bursts(now);
   sync_shed_filter();
-  worked |= take_handed_in(now);
+  const Iteration handed_in = take_handed_in(now);
   flush_tx();
   flush_returns();
   // Every ContactsView of this iteration is gone: old table versions may be freed.
   shared_.location->quiescent(index_);
-  return worked;
+  return Iteration{returned || received.worked || handed_in.worked,
+                   received.drained && handed_in.drained};
 }
 
 // Once per iteration: the REGISTER backlog towards the control thread, the thread's CPU
@@ -144,8 +150,8 @@ bool Worker::take_returns() {
   return any;
 }
 
-bool Worker::receive_bursts(std::int64_t now) {
-  bool any = false;
+Worker::Iteration Worker::receive_bursts(std::int64_t now) {
+  Iteration iteration{false, true};
   const std::size_t workers = fabric_.workers();
   std::array<Packet*, kBurst> packets;
   for (std::size_t socket = 0; socket < port_->socket_count(); ++socket) {
@@ -158,9 +164,11 @@ bool Worker::receive_bursts(std::int64_t now) {
         SIPLINE_LOG_WARN("worker %zu: all %zu packet buffers in use; receiving paused", index_,
                          pool_.size());
       }
+      iteration.drained = false;  // not read at all
       break;
     }
     const std::size_t received = port_->receive(socket, std::span(packets.data(), wanted));
+    if (received == wanted) iteration.drained = false;
     for (std::size_t i = received; i < wanted; ++i)
       pool_.release(packets[i]);
     if (gate_.on_batch(received, wanted)) {
@@ -169,7 +177,7 @@ bool Worker::receive_bursts(std::int64_t now) {
       count_kernel_drops(socket, fill.drops);
     }
     if (received == 0) continue;
-    any = true;
+    iteration.worked = true;
     counters_.received.add(received);
     const std::int64_t now_ms = sources_ != nullptr ? monotonic_ms() : 0;
     for (std::size_t i = 0; i < received; ++i) {
@@ -189,7 +197,7 @@ bool Worker::receive_bursts(std::int64_t now) {
     }
     flush_hand_offs();
   }
-  return any;
+  return iteration;
 }
 
 // Per-source limits (source_guard.hpp), before the Call-ID hand-off: a refused request is
@@ -234,14 +242,15 @@ void Worker::flush_hand_offs() {
   }
 }
 
-bool Worker::take_handed_in(std::int64_t now) {
-  bool any = false;
+Worker::Iteration Worker::take_handed_in(std::int64_t now) {
+  Iteration iteration{false, true};
   std::array<Packet*, kBurst> packets;
   for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
     if (from == index_) continue;
     const std::size_t count = fabric_.work(from, index_).dequeue_burst(packets);
+    if (count == packets.size()) iteration.drained = false;
     if (count == 0) continue;
-    any = true;
+    iteration.worked = true;
     for (std::size_t i = 0; i < count; ++i) {
       Packet* packet = packets[i];
       if (packet->intent == PacketIntent::Transmit) {
@@ -253,7 +262,7 @@ bool Worker::take_handed_in(std::int64_t now) {
       }
     }
   }
-  return any;
+  return iteration;
 }
 
 void Worker::process(Packet* packet, std::int64_t now) {

@@ -89,17 +89,22 @@ class Worker {
   // The thread body: loops until *shared.stop.
   void run();
 
-  // One iteration; returns whether it found any work. Public for tests that drive a worker
-  // step by step.
-  bool poll_once(std::int64_t now);
+  // What one iteration found.
+  struct Iteration {
+    bool worked = false;   // something was received, handed in or given back
+    bool drained = false;  // every socket read and inbound ring came back short of a burst
+  };
+
+  // One iteration. Public for tests that drive a worker step by step.
+  Iteration poll_once(std::int64_t now);
 
   std::size_t index() const { return index_; }
   const PacketPool& pool() const { return pool_; }
 
  private:
   bool take_returns();
-  bool receive_bursts(std::int64_t now);
-  bool take_handed_in(std::int64_t now);
+  Iteration receive_bursts(std::int64_t now);
+  Iteration take_handed_in(std::int64_t now);
   void process(Packet* packet, std::int64_t now);
   void stage_hand_off(Packet* packet, std::size_t owner);
   void flush_hand_offs();
