@@ -218,6 +218,7 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
   if (fabric_ == nullptr) return 0;
   std::size_t handled = 0;
   std::array<Packet*, kBurst> packets;
+  std::array<Packet*, kBurst> answers;
   for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
     // Back-pressure: take only as many REGISTERs as there are response buffers. The rest
     // wait in the ring, whose occupancy makes the worker shed new ones with 503
@@ -229,23 +230,31 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
     }
     const std::size_t count =
         fabric_->work(worker, fabric_->control()).dequeue_burst(std::span(packets.data(), room));
+    if (count == 0) continue;
+    std::size_t answered = 0;
     for (std::size_t i = 0; i < count; ++i) {
       Packet* packet = packets[i];
-      handle_register(packet, worker, now);
+      if (Packet* answer = answer_register(*packet, now)) answers[answered++] = answer;
       // Back to the worker that received it (its home), never full (fabric.hpp).
       fabric_->back(fabric_->control(), packet->home).enqueue(packet);
+    }
+    const std::span<Packet* const> batch(answers.data(), answered);
+    if (shared_.worker_sockets.empty()) {
+      hand_to_worker(worker, batch);
+    } else {
+      send_on_worker_sockets(worker, batch);
     }
     handled += count;
   }
   return handled;
 }
 
-// Socket mode: the response is written into a control-pool packet and handed to the worker
-// that passed the REGISTER, which sends it from its own socket (one sender per socket).
-void ControlThread::handle_register(Packet* packet, std::size_t worker, std::int64_t now) {
+// The answer to one REGISTER, written into a control-pool packet addressed where it must go
+// and marked with the socket the REGISTER came in on; null when there is nothing to send.
+Packet* ControlThread::answer_register(const Packet& request, std::int64_t now) {
   Packet* response = pool_->allocate();
   const RegisterService::Reply reply =
-      registers_.handle(packet->bytes(), packet->peer, now,
+      registers_.handle(request.bytes(), request.peer, now,
                         response != nullptr ? response->buffer() : std::span<char>());
   if (response == nullptr) {
     if (!logged_no_buffer_) {
@@ -253,23 +262,63 @@ void ControlThread::handle_register(Packet* packet, std::size_t worker, std::int
       SIPLINE_LOG_WARN("control thread: all %zu response buffers in use; REGISTER unanswered",
                        pool_->size());
     }
-    return;
+    return nullptr;
   }
   if (!reply.ok) {
     pool_->release(response);
-    return;
+    return nullptr;
   }
   response->length = static_cast<std::uint32_t>(reply.size);
   response->peer = reply.destination;
-  response->socket = packet->socket;
+  response->socket = request.socket;
   response->intent = PacketIntent::Transmit;
-  // The control → worker ring has a slot for every packet of the control pool: never full.
-  if (fabric_->work(fabric_->control(), worker).enqueue(response) != 1) {
-    counters_.dropped_ring_full.add();
-    pool_->release(response);
-    return;
+  return response;
+}
+
+// Socket mode: the answers of one burst leave at once, one sendmmsg per socket they came in
+// on (so from the address the phones sent to), beside the worker that reads that socket: the
+// kernel serialises sends on a socket. Handing them to the worker instead cost a wake-up of a
+// sleeping worker per REGISTER at moderate rates (eventfd write, context switch, poll, clock
+// read, an empty recvmmsg).
+void ControlThread::send_on_worker_sockets(std::size_t worker, std::span<Packet* const> answers) {
+  const std::vector<int>& sockets = shared_.worker_sockets[worker];
+  std::array<OutboundDatagram, kBurst> datagrams;
+  for (std::size_t socket = 0; socket < sockets.size(); ++socket) {
+    std::size_t count = 0;
+    for (const Packet* answer : answers) {
+      if (answer->socket == socket)
+        datagrams[count++] = {answer->data.data(), answer->length, &answer->peer};
+    }
+    if (count == 0) continue;
+    const DatagramSender::Result result =
+        sender_.send(sockets[socket], std::span(datagrams.data(), count));
+    counters_.responses.add(result.accepted);
+    if (result.accepted == count) continue;
+    counters_.dropped_send_failed.add(count - result.accepted);
+    if (!logged_send_failed_) {
+      logged_send_failed_ = true;
+      SIPLINE_LOG_WARN(
+          "control thread: sendmmsg refused a REGISTER answer: %s (counted as "
+          "dropped_send_failed)",
+          std::strerror(errno));
+    }
   }
-  counters_.responses.add();
+  pool_->release_burst(answers);
+}
+
+// Without the workers' sockets: each answer goes to the worker that passed the REGISTER,
+// which sends it in its next transmit burst (counted there as control_tx).
+void ControlThread::hand_to_worker(std::size_t worker, std::span<Packet* const> answers) {
+  if (answers.empty()) return;
+  for (Packet* answer : answers) {
+    // The control → worker ring has a slot for every packet of the control pool: never full.
+    if (fabric_->work(fabric_->control(), worker).enqueue(answer) != 1) {
+      counters_.dropped_ring_full.add();
+      pool_->release(answer);
+      continue;
+    }
+    counters_.responses.add();
+  }
   fabric_->waker(worker).wake();
 }
 

@@ -4,9 +4,11 @@
 //   - REGISTER: workers hand REGISTERs for our domains over their work rings; the registrar
 //     (sip/registrar.hpp) decides; the result goes to the location table (single writer,
 //     QSBR-protected readers) and to the store (AsyncStore: its own thread does the
-//     SQLite writes, so this loop never waits for the disk); the response is written into a
-//     packet of the control pool and handed to the same worker, which sends it from its own
-//     socket in its next transmit burst (one sender per socket).
+//     SQLite writes, so this loop never waits for the disk). In socket mode the responses of
+//     a burst are sent at once on the worker sockets the REGISTERs came in on (ControlShared::
+//     worker_sockets, one sendmmsg per socket); without those (tests of the hand-back path) it is
+//     written into a packet of the control pool and handed to the same worker, which sends it in
+//     its next transmit burst. DPDK mode answers through the control lcore's own TX queue.
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
 //   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters;
 //   - statistics: reads the workers' counters (relaxed loads, no lock).
@@ -19,12 +21,14 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "dataplane/fabric.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/socket_port.hpp"
 #include "dataplane/stats.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
@@ -90,6 +94,9 @@ struct ControlShared {
   LocationTable* location = nullptr;
   AsyncStore* store = nullptr;
   ControlDuty* duty = nullptr;
+  // Socket mode: each worker's socket descriptors, by worker and socket index. The control
+  // thread sends its REGISTER answers on them itself; empty: it hands them to the worker.
+  std::vector<std::vector<int>> worker_sockets;
 };
 
 class ControlThread {
@@ -121,7 +128,9 @@ class ControlThread {
 
  private:
   void take_returns();
-  void handle_register(Packet* packet, std::size_t worker, std::int64_t now);
+  Packet* answer_register(const Packet& request, std::int64_t now);
+  void send_on_worker_sockets(std::size_t worker, std::span<Packet* const> answers);
+  void hand_to_worker(std::size_t worker, std::span<Packet* const> answers);
 
   ControlShared shared_;
   Fabric* fabric_;
@@ -132,6 +141,8 @@ class ControlThread {
   int signal_fd_ = -1;
   int timer_fd_ = -1;
   bool logged_no_buffer_ = false;
+  bool logged_send_failed_ = false;
+  DatagramSender sender_;  // socket mode: answers on the workers' sockets
 };
 
 }  // namespace sipline::dataplane

@@ -201,8 +201,13 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   std::unique_ptr<dpdk::LcoreNet> control_net = make_net(workers, port.port->control_queue());
   if (!control_net) return kExitRuntimeError;
 
-  ControlThread control(ControlShared{nullptr, std::span(counters.get(), workers), context.get(),
-                                      &location, store.get(), nullptr});
+  ControlThread control(ControlShared{nullptr,
+                                      std::span(counters.get(), workers),
+                                      context.get(),
+                                      &location,
+                                      store.get(),
+                                      nullptr,
+                                      {}});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;

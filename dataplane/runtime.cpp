@@ -83,16 +83,19 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
 
   // Bind everything before any thread starts: a port in use is reported and nothing runs.
   std::vector<std::unique_ptr<Worker>> worker_objects;
+  std::vector<std::vector<int>> worker_sockets(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     SocketPort::Opened port = SocketPort::open(config->listen.udp);
     if (!port.port) {
       SIPLINE_LOG_ERROR("cannot listen: %s", port.error.c_str());
       return kExitRuntimeError;
     }
+    for (std::size_t socket = 0; socket < port.port->socket_count(); ++socket)
+      worker_sockets[i].push_back(port.port->fd(socket));
     worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
   }
   ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context.get(),
-                                      &location, store.get()});
+                                      &location, store.get(), nullptr, std::move(worker_sockets)});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

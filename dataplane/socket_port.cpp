@@ -106,10 +106,9 @@ std::size_t SocketPort::receive(std::size_t socket, std::span<Packet* const> pac
   return static_cast<std::size_t>(received);
 }
 
-SocketPort::SendResult SocketPort::send(std::size_t socket,
-                                        std::span<const OutboundDatagram> datagrams) {
-  SendResult result;
-  if (datagrams.size() > kMaxSendBatch) datagrams = datagrams.first(kMaxSendBatch);
+DatagramSender::Result DatagramSender::send(int fd, std::span<const OutboundDatagram> datagrams) {
+  Result result;
+  if (datagrams.size() > kMaxBatch) datagrams = datagrams.first(kMaxBatch);
   std::size_t next = 0;
   while (next < datagrams.size()) {
     const std::size_t count = std::min(datagrams.size() - next, kBurst);
@@ -124,8 +123,7 @@ SocketPort::SendResult SocketPort::send(std::size_t socket,
       messages_[i].msg_hdr.msg_iovlen = 1;
       messages_[i].msg_len = 0;
     }
-    const int sent =
-        ::sendmmsg(fds_[socket], messages_.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+    const int sent = ::sendmmsg(fd, messages_.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
     if (sent < 0) {
       if (errno == EINTR) continue;
       // The first datagram of the batch was refused: skip it, keep the others.

@@ -1,8 +1,9 @@
 // Kernel UDP sockets for one worker (DESIGN.md §5, io = "socket"): one socket per listen
 // address, each bound with SO_REUSEPORT so every worker has its own socket on the same
 // address and the kernel spreads datagrams over them by 4-tuple hash. Non-blocking;
-// datagrams move in batches with recvmmsg/sendmmsg. Each socket is used by exactly one
-// thread (its worker), which sends and receives on it.
+// datagrams move in batches with recvmmsg/sendmmsg. Each socket is read by exactly one
+// thread (its worker), which also sends on it; the control thread sends its REGISTER answers
+// on it too (the kernel serialises sends on a socket).
 #pragma once
 
 #include <sys/socket.h>
@@ -31,9 +32,29 @@ struct OutboundDatagram {
   const PeerAddress* destination = nullptr;
 };
 
+// sendmmsg on a UDP socket, with message arrays of its own: a SocketPort sends through one,
+// and the control thread through another (its REGISTER answers, on the workers' sockets).
+class DatagramSender {
+ public:
+  static constexpr std::size_t kMaxBatch = 64;
+
+  // Sends each datagram (at most kMaxBatch) on `fd`. A datagram the kernel refuses (full
+  // buffer, unreachable, too large) is skipped and marked; the rest still go.
+  struct Result {
+    std::size_t accepted = 0;
+    std::bitset<kMaxBatch> refused;  // by index in `datagrams`
+  };
+  Result send(int fd, std::span<const OutboundDatagram> datagrams);
+
+ private:
+  std::array<mmsghdr, kBurst> messages_{};
+  std::array<iovec, kBurst> iovecs_{};
+  std::array<SocketName, kBurst> names_{};  // destinations being sent
+};
+
 class SocketPort {
  public:
-  static constexpr std::size_t kMaxSendBatch = 64;
+  static constexpr std::size_t kMaxSendBatch = DatagramSender::kMaxBatch;
 
   struct Opened {
     std::unique_ptr<SocketPort> port;  // null on failure
@@ -69,13 +90,11 @@ class SocketPort {
   // (shed_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
   bool set_shed_filter(std::uint32_t drop_percent);
 
-  // Sends each datagram (at most kMaxSendBatch) on `socket`. A datagram the kernel refuses
-  // (full buffer, unreachable, too large) is skipped and marked; the rest still go.
-  struct SendResult {
-    std::size_t accepted = 0;
-    std::bitset<kMaxSendBatch> refused;  // by index in `datagrams`
-  };
-  SendResult send(std::size_t socket, std::span<const OutboundDatagram> datagrams);
+  // Sends each datagram (at most kMaxSendBatch) on `socket` (DatagramSender::send).
+  using SendResult = DatagramSender::Result;
+  SendResult send(std::size_t socket, std::span<const OutboundDatagram> datagrams) {
+    return sender_.send(fds_[socket], datagrams);
+  }
 
  private:
   SocketPort() = default;
@@ -84,7 +103,8 @@ class SocketPort {
   std::vector<bool> ipv6_;
   std::array<mmsghdr, kBurst> messages_{};
   std::array<iovec, kBurst> iovecs_{};
-  std::array<SocketName, kBurst> names_{};  // sources received, destinations being sent
+  std::array<SocketName, kBurst> names_{};  // sources received
+  DatagramSender sender_;
 };
 
 }  // namespace sipline::dataplane

@@ -147,6 +147,7 @@ std::string format_control_counters(const ControlCounters& c) {
   append(line, "responses", c.responses.read());
   append(line, "dropped_no_buffer", c.dropped_no_buffer.read());
   append(line, "dropped_ring_full", c.dropped_ring_full.read());
+  append(line, "dropped_send_failed", c.dropped_send_failed.read());
   append(line, "dropped_parse", c.dropped_parse.read());
   append(line, "store_errors", c.store_errors.read());
   append(line, "deferred_no_buffer", c.deferred_no_buffer.read());

@@ -87,12 +87,13 @@ struct alignas(kCacheLine) WorkerCounters {
 };
 
 struct alignas(kCacheLine) ControlCounters {
-  Counter registers;          // REGISTERs handled
-  Counter responses;          // responses handed to workers for sending
-  Counter dropped_no_buffer;  // no packet left in the control pool
-  Counter dropped_ring_full;  // the worker's transmit ring was full
-  Counter dropped_parse;      // REGISTERs that no longer parsed (should not happen)
-  Counter store_errors;       // location store writes that failed
+  Counter registers;            // REGISTERs handled
+  Counter responses;            // responses sent (socket mode) or handed to workers for sending
+  Counter dropped_no_buffer;    // no packet left in the control pool
+  Counter dropped_ring_full;    // the worker's transmit ring was full
+  Counter dropped_send_failed;  // sendto refused an answer (socket mode)
+  Counter dropped_parse;        // REGISTERs that no longer parsed (should not happen)
+  Counter store_errors;         // location store writes that failed
   // Passes that left REGISTERs in the rings because every response buffer was in use
   // (back-pressure: the workers then shed REGISTERs with 503).
   Counter deferred_no_buffer;

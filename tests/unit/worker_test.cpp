@@ -45,10 +45,19 @@ struct LoopbackSocket {
     EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
               static_cast<ssize_t>(bytes.size()));
   }
-  std::string try_receive() const {
+  std::string try_receive() const { return try_receive_from().bytes; }
+  struct Received {
+    std::string bytes;
+    std::uint16_t from_port = 0;
+  };
+  Received try_receive_from() const {
     char buffer[4096];
-    const ssize_t size = ::recv(fd, buffer, sizeof buffer, 0);
-    return size > 0 ? std::string(buffer, static_cast<std::size_t>(size)) : std::string();
+    sockaddr_in from{};
+    socklen_t length = sizeof from;
+    const ssize_t size =
+        ::recvfrom(fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
+    if (size <= 0) return {};
+    return {std::string(buffer, static_cast<std::size_t>(size)), ntohs(from.sin_port)};
   }
 };
 
@@ -110,11 +119,17 @@ class WorkerTest : public ::testing::Test {
     for (std::size_t i = 0; i < 2; ++i) {
       SocketPort::Opened port = SocketPort::open(loaded.config->listen.udp);
       EXPECT_TRUE(port.port) << port.error;
+      worker_sockets_.push_back({port.port->fd(0)});
       workers_.push_back(std::make_unique<Worker>(i, shared_, std::move(port.port)));
     }
     store_ = std::make_unique<AsyncStore>(std::make_unique<MemoryStore>());
-    control_ = std::make_unique<ControlThread>(ControlShared{
-        &fabric_, std::span(counters_.get(), 2), context_.get(), &location_, store_.get()});
+    control_ = std::make_unique<ControlThread>(ControlShared{&fabric_,
+                                                             std::span(counters_.get(), 2),
+                                                             context_.get(),
+                                                             &location_,
+                                                             store_.get(),
+                                                             nullptr,
+                                                             {}});
   }
 
   std::uint16_t proxy_port() {
@@ -162,6 +177,7 @@ class WorkerTest : public ::testing::Test {
   std::unique_ptr<PipelineContext> context_;
   WorkerShared shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::vector<int>> worker_sockets_;  // what the runtime gives the control thread
   std::unique_ptr<AsyncStore> store_;
   std::unique_ptr<ControlThread> control_;
 };
@@ -313,6 +329,34 @@ TEST_F(WorkerTest, RegisterIsAnsweredByTheControlThreadThroughAWorker) {
   // The timer expires the binding once its time has come.
   control_->tick(kNow + 601);
   EXPECT_TRUE(location_.lookup("1002").empty());
+}
+
+// What the runtime does: the control thread knows the workers' sockets and sends its answer
+// on the one the REGISTER came in on, so it leaves from the proxy's address and no worker
+// has to wake up to send it.
+TEST_F(WorkerTest, RegisterIsAnsweredByTheControlThreadOnTheSocketItCameIn) {
+  control_ = std::make_unique<ControlThread>(ControlShared{&fabric_, std::span(counters_.get(), 2),
+                                                           context_.get(), &location_, store_.get(),
+                                                           nullptr, worker_sockets_});
+  const LoopbackSocket phone;
+  phone.send_to(proxy_port(), register_request(phone.port));
+  run_steps(10);
+
+  const LoopbackSocket::Received answer = phone.try_receive_from();
+  ASSERT_FALSE(answer.bytes.empty());
+  EXPECT_EQ(answer.bytes.substr(0, answer.bytes.find("\r\n")), "SIP/2.0 200 OK");
+  EXPECT_EQ(answer.from_port, proxy_port());
+  EXPECT_TRUE(phone.try_receive().empty());  // once
+  EXPECT_EQ(sum(&WorkerCounters::to_control), 1u);
+  EXPECT_EQ(sum(&WorkerCounters::transmitted_for_control), 0u);
+  EXPECT_EQ(control_->counters().registers.read(), 1u);
+  EXPECT_EQ(control_->counters().responses.read(), 1u);
+  EXPECT_EQ(control_->counters().dropped_send_failed.read(), 0u);
+  ASSERT_EQ(location_.lookup("1002").size(), 1u);
+  // The REGISTER's packet went home; the control pool lent nothing.
+  run_steps(2);
+  EXPECT_EQ(workers_[0]->pool().available(), kPacketsPerWorker);
+  EXPECT_EQ(workers_[1]->pool().available(), kPacketsPerWorker);
 }
 
 }  // namespace
