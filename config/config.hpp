@@ -115,7 +115,7 @@ struct OverloadConfig {
   std::uint32_t busy_ms = 20;             // worker CPU time spent without draining its socket: shed
   std::uint32_t queue_high_percent = 60;  // socket backlog (of its buffer): shed silently
   std::uint32_t queue_low_percent = 20;   // ... and below this: admit again
-  std::uint32_t register_backlog = 128;   // REGISTERs waiting for the control thread
+  std::uint32_t register_backlog = 512;   // REGISTERs waiting for the control thread
   // While overloaded, 503s per window at most this % of the new requests admitted in it
   // (at least a few); the other shed requests are dropped silently. 0: never answer.
   std::uint32_t answer_percent = 25;
