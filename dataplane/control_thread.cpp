@@ -128,10 +128,16 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
 ControlThread::ControlThread(const ControlShared& shared)
     : shared_(shared),
       fabric_(shared.fabric),
-      pool_(shared.fabric != nullptr
-                ? std::make_unique<PacketPool>(shared.fabric->control(), kPacketsForControl)
-                : nullptr),
       registers_(*shared.pipeline, *shared.location, *shared.store, counters_) {
+  if (fabric_ != nullptr) {
+    if (shared_.worker_sockets.size() != fabric_->workers()) {
+      std::fprintf(stderr, "sipline: error: the control thread needs every worker's sockets\n");
+      std::abort();
+    }
+    answer_bytes_ = std::make_unique_for_overwrite<char[]>(kBurst * kPacketCapacity);
+    for (std::size_t i = 0; i < kBurst; ++i)
+      answers_[i].data = answer_bytes_.get() + i * kPacketCapacity;
+  }
   const sigset_t set = control_signals();
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -153,7 +159,6 @@ ControlThread::~ControlThread() {
 std::string ControlThread::run() {
   Waker* waker = fabric_ != nullptr ? &fabric_->waker(fabric_->control()) : nullptr;
   for (;;) {
-    take_returns();
     bool busy = handle_registers(unix_now()) > 0;
     SourceGuard* guard = shared_.pipeline->guard;
     if (guard != nullptr) busy |= guard->drain_reports(unix_now()) > 0;
@@ -203,91 +208,47 @@ std::string ControlThread::run() {
   }
 }
 
-void ControlThread::take_returns() {
-  if (fabric_ == nullptr) return;
-  std::array<Packet*, kBurst> packets;
-  for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
-    std::size_t count;
-    while ((count = fabric_->back(worker, fabric_->control()).dequeue_burst(packets)) > 0) {
-      pool_->release_burst(std::span(packets.data(), count));
-    }
-  }
-}
-
 std::size_t ControlThread::handle_registers(std::int64_t now) {
   if (fabric_ == nullptr) return 0;
   std::size_t handled = 0;
   std::array<Packet*, kBurst> packets;
-  std::array<Packet*, kBurst> answers;
   for (std::size_t worker = 0; worker < fabric_->workers(); ++worker) {
-    // Back-pressure: take only as many REGISTERs as there are response buffers. The rest
-    // wait in the ring, whose occupancy makes the worker shed new ones with 503
-    // (dataplane/overload.hpp) instead of this thread dropping answers it cannot write.
-    const std::size_t room = std::min(packets.size(), pool_->available());
-    if (room == 0) {
-      counters_.deferred_no_buffer.add();
-      break;
-    }
-    const std::size_t count =
-        fabric_->work(worker, fabric_->control()).dequeue_burst(std::span(packets.data(), room));
+    const std::size_t count = fabric_->work(worker, fabric_->control()).dequeue_burst(packets);
     if (count == 0) continue;
     std::size_t answered = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      Packet* packet = packets[i];
-      if (Packet* answer = answer_register(*packet, now)) answers[answered++] = answer;
+      const Packet& request = *packets[i];
+      Answer& answer = answers_[answered];
+      const RegisterService::Reply reply =
+          registers_.handle(request.bytes(), request.peer, now, answer.buffer());
+      if (reply.ok) {
+        answer.size = reply.size;
+        answer.destination = reply.destination;
+        answer.socket = request.socket;  // answered from the address it was sent to
+        ++answered;
+      }
       // Back to the worker that received it (its home), never full (fabric.hpp).
-      fabric_->back(fabric_->control(), packet->home).enqueue(packet);
+      fabric_->back(fabric_->control(), request.home).enqueue(packets[i]);
     }
-    const std::span<Packet* const> batch(answers.data(), answered);
-    if (shared_.worker_sockets.empty()) {
-      hand_to_worker(worker, batch);
-    } else {
-      send_on_worker_sockets(worker, batch);
-    }
+    send_answers(worker, std::span(answers_.data(), answered));
     handled += count;
   }
   return handled;
 }
 
-// The answer to one REGISTER, written into a control-pool packet addressed where it must go
-// and marked with the socket the REGISTER came in on; null when there is nothing to send.
-Packet* ControlThread::answer_register(const Packet& request, std::int64_t now) {
-  Packet* response = pool_->allocate();
-  const RegisterService::Reply reply =
-      registers_.handle(request.bytes(), request.peer, now,
-                        response != nullptr ? response->buffer() : std::span<char>());
-  if (response == nullptr) {
-    if (!logged_no_buffer_) {
-      logged_no_buffer_ = true;
-      SIPLINE_LOG_WARN("control thread: all %zu response buffers in use; REGISTER unanswered",
-                       pool_->size());
-    }
-    return nullptr;
-  }
-  if (!reply.ok) {
-    pool_->release(response);
-    return nullptr;
-  }
-  response->length = static_cast<std::uint32_t>(reply.size);
-  response->peer = reply.destination;
-  response->socket = request.socket;
-  response->intent = PacketIntent::Transmit;
-  return response;
-}
-
-// Socket mode: the answers of one burst leave at once, one sendmmsg per socket they came in
-// on (so from the address the phones sent to), beside the worker that reads that socket: the
-// kernel serialises sends on a socket. Handing them to the worker instead cost a wake-up of a
+// The answers of one burst leave at once, one sendmmsg per socket they came in on (so from
+// the address the phones sent to), beside the worker that reads that socket: the kernel
+// serialises sends on a socket. Handing them to the worker instead cost a wake-up of a
 // sleeping worker per REGISTER at moderate rates (eventfd write, context switch, poll, clock
 // read, an empty recvmmsg).
-void ControlThread::send_on_worker_sockets(std::size_t worker, std::span<Packet* const> answers) {
+void ControlThread::send_answers(std::size_t worker, std::span<const Answer> answers) {
   const std::vector<int>& sockets = shared_.worker_sockets[worker];
   std::array<OutboundDatagram, kBurst> datagrams;
   for (std::size_t socket = 0; socket < sockets.size(); ++socket) {
     std::size_t count = 0;
-    for (const Packet* answer : answers) {
-      if (answer->socket == socket)
-        datagrams[count++] = {answer->data.data(), answer->length, &answer->peer};
+    for (const Answer& answer : answers) {
+      if (answer.socket == socket)
+        datagrams[count++] = {answer.data, answer.size, &answer.destination};
     }
     if (count == 0) continue;
     const DatagramSender::Result result =
@@ -303,23 +264,6 @@ void ControlThread::send_on_worker_sockets(std::size_t worker, std::span<Packet*
           std::strerror(errno));
     }
   }
-  pool_->release_burst(answers);
-}
-
-// Without the workers' sockets: each answer goes to the worker that passed the REGISTER,
-// which sends it in its next transmit burst (counted there as control_tx).
-void ControlThread::hand_to_worker(std::size_t worker, std::span<Packet* const> answers) {
-  if (answers.empty()) return;
-  for (Packet* answer : answers) {
-    // The control → worker ring has a slot for every packet of the control pool: never full.
-    if (fabric_->work(fabric_->control(), worker).enqueue(answer) != 1) {
-      counters_.dropped_ring_full.add();
-      pool_->release(answer);
-      continue;
-    }
-    counters_.responses.add();
-  }
-  fabric_->waker(worker).wake();
 }
 
 void ControlThread::tick(std::int64_t now) {

@@ -6,9 +6,8 @@
 //     QSBR-protected readers) and to the store (AsyncStore: its own thread does the
 //     SQLite writes, so this loop never waits for the disk). In socket mode the responses of
 //     a burst are sent at once on the worker sockets the REGISTERs came in on (ControlShared::
-//     worker_sockets, one sendmmsg per socket); without those (tests of the hand-back path) it is
-//     written into a packet of the control pool and handed to the same worker, which sends it in
-//     its next transmit burst. DPDK mode answers through the control lcore's own TX queue.
+//     worker_sockets, one sendmmsg per socket); DPDK mode answers through the control lcore's
+//     own TX queue (DpdkControl, dpdk_worker.hpp).
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
 //   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters;
 //   - statistics: reads the workers' counters (relaxed loads, no lock).
@@ -94,8 +93,8 @@ struct ControlShared {
   LocationTable* location = nullptr;
   AsyncStore* store = nullptr;
   ControlDuty* duty = nullptr;
-  // Socket mode: each worker's socket descriptors, by worker and socket index. The control
-  // thread sends its REGISTER answers on them itself; empty: it hands them to the worker.
+  // Socket mode: each worker's socket descriptors, by worker and socket index (one entry per
+  // worker of `fabric`). The control thread sends its REGISTER answers on them.
   std::vector<std::vector<int>> worker_sockets;
 };
 
@@ -127,22 +126,30 @@ class ControlThread {
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
 
  private:
-  void take_returns();
-  Packet* answer_register(const Packet& request, std::int64_t now);
-  void send_on_worker_sockets(std::size_t worker, std::span<Packet* const> answers);
-  void hand_to_worker(std::size_t worker, std::span<Packet* const> answers);
+  // One REGISTER answer of the current burst (socket mode), in a buffer of its own.
+  struct Answer {
+    char* data = nullptr;  // kPacketCapacity octets of answer_bytes_
+    std::size_t size = 0;
+    PeerAddress destination;
+    std::uint8_t socket = 0;  // the worker socket the REGISTER came in on
+
+    std::span<char> buffer() const { return {data, kPacketCapacity}; }
+  };
+
+  void send_answers(std::size_t worker, std::span<const Answer> answers);
 
   ControlShared shared_;
   Fabric* fabric_;
-  std::unique_ptr<PacketPool> pool_;  // socket mode only
   ControlCounters counters_;
   RegisterService registers_;
   std::int64_t last_purge_ = 0;
   int signal_fd_ = -1;
   int timer_fd_ = -1;
-  bool logged_no_buffer_ = false;
   bool logged_send_failed_ = false;
-  DatagramSender sender_;  // socket mode: answers on the workers' sockets
+  // Socket mode: a burst's answers, sent on the workers' sockets.
+  std::unique_ptr<char[]> answer_bytes_;  // kBurst * kPacketCapacity, pages touched as used
+  std::array<Answer, kBurst> answers_;
+  DatagramSender sender_;
 };
 
 }  // namespace sipline::dataplane

@@ -21,7 +21,6 @@ Packet* PacketPool::allocate() {
   if (free_.empty()) return nullptr;
   Packet* packet = free_.back();
   free_.pop_back();
-  packet->intent = PacketIntent::Process;
   return packet;
 }
 
@@ -30,7 +29,6 @@ std::size_t PacketPool::allocate_burst(std::span<Packet*> out) {
   for (std::size_t i = 0; i < count; ++i) {
     out[i] = free_.back();
     free_.pop_back();
-    out[i]->intent = PacketIntent::Process;
   }
   return count;
 }

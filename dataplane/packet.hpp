@@ -4,8 +4,7 @@
 // "home"). A packet handed to another worker or to the control thread travels by pointer
 // over an SPSC ring and, once processed, comes back to its home over a return ring: only the
 // home thread ever touches its pool's free list, so nothing is locked and nothing is
-// allocated per packet. The control thread has a pool too, for the responses it asks
-// workers to send.
+// allocated per packet.
 #pragma once
 
 #include <array>
@@ -21,18 +20,11 @@
 
 namespace sipline::dataplane {
 
-// Who a packet is for when it is handed over a work ring.
-enum class PacketIntent : std::uint8_t {
-  Process,   // a received datagram for its owner's pipeline (or the control thread)
-  Transmit,  // ready-made bytes the receiving worker sends as they are (control responses)
-};
-
 struct alignas(kCacheLine) Packet {
-  PeerAddress peer;          // received: the source; Transmit: the destination
+  PeerAddress peer;          // received: the source; a control answer: the destination
   std::uint32_t length = 0;  // octets used in data
-  std::uint16_t home = 0;    // the pool it returns to (a worker index, or the control's)
+  std::uint16_t home = 0;    // the worker whose pool it returns to
   std::uint8_t socket = 0;   // listen socket index it arrived on / leaves from
-  PacketIntent intent = PacketIntent::Process;
   // Left uninitialised on purpose: a pool of them then costs only the pages that packets
   // actually use.
   std::array<char, kPacketCapacity> data;

@@ -37,13 +37,6 @@ inline constexpr std::size_t kMaxUdpSendPayload = 65507;
 // datagram is usually under 4 KiB), so the resident cost is about a page per packet.
 inline constexpr std::size_t kPacketsPerWorker = 1024;
 
-// The control thread's own pool: the responses it hands to workers for sending. 256 ran
-// out at 40-50k REGISTER/s (responses waiting in the workers' transmit rings); the control
-// thread now also takes REGISTERs only while it has buffers (back-pressure to the workers,
-// which shed with 503 above [overload] register_backlog), so the pool bounds memory, not
-// correctness. Untouched buffers cost no resident memory.
-inline constexpr std::size_t kPacketsForControl = 1024;
-
 // Output buffers a worker writes forwarded messages and local responses into before one
 // sendmmsg per socket; a full arena is flushed before the next packet is processed.
 inline constexpr std::size_t kTxSlots = kBurst;
@@ -65,7 +58,6 @@ static_assert(kMaxUdpSendPayload <= kPacketCapacity);
 // Return rings are sized to the pool they return to, so a return never finds its ring full;
 // ring capacities must be powers of two.
 static_assert(std::has_single_bit(kPacketsPerWorker));
-static_assert(std::has_single_bit(kPacketsForControl));
 static_assert(kBurst <= kPacketsPerWorker / 4,
               "a worker must be able to receive while packets are away");
 static_assert(kTxSlots >= kBurst);

@@ -15,7 +15,6 @@ struct Snapshot {
   std::uint64_t handed_off = 0;
   std::uint64_t handed_in = 0;
   std::uint64_t to_control = 0;
-  std::uint64_t transmitted_for_control = 0;
   std::uint64_t acks_absorbed = 0;
   std::uint64_t shed_new = 0;
   std::uint64_t shed_register = 0;
@@ -34,7 +33,6 @@ struct Snapshot {
     handed_off += counters.handed_off.read();
     handed_in += counters.handed_in.read();
     to_control += counters.to_control.read();
-    transmitted_for_control += counters.transmitted_for_control.read();
     acks_absorbed += counters.acks_absorbed.read();
     shed_new += counters.shed_new.read();
     shed_register += counters.shed_register.read();
@@ -68,7 +66,6 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "handed_off", s.handed_off);
   append(line, "handed_in", s.handed_in);
   append(line, "to_control", s.to_control);
-  append(line, "control_tx", s.transmitted_for_control);
   append(line, "forwarded_requests", s.forwarded_requests);
   append(line, "forwarded_responses", s.forwarded_responses);
   append(line, "local_1xx", s.local[0]);
@@ -146,11 +143,9 @@ std::string format_control_counters(const ControlCounters& c) {
   append(line, "registers", c.registers.read());
   append(line, "responses", c.responses.read());
   append(line, "dropped_no_buffer", c.dropped_no_buffer.read());
-  append(line, "dropped_ring_full", c.dropped_ring_full.read());
   append(line, "dropped_send_failed", c.dropped_send_failed.read());
   append(line, "dropped_parse", c.dropped_parse.read());
   append(line, "store_errors", c.store_errors.read());
-  append(line, "deferred_no_buffer", c.deferred_no_buffer.read());
   line += '\n';
   return line;
 }

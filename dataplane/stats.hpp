@@ -61,10 +61,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter forwarded_responses;   // responses sent back (§16.7)
   std::array<Counter, 6> local;  // responses we generated, by class: [0] = 1xx .. [5] = 6xx
   std::array<Counter, kDropReasonCount> dropped;
-  Counter handed_off;               // received here, owned by another worker
-  Counter handed_in;                // received by another worker, owned here
-  Counter to_control;               // REGISTERs passed to the control thread
-  Counter transmitted_for_control;  // control-thread responses sent from this worker's sockets
+  Counter handed_off;  // received here, owned by another worker
+  Counter handed_in;   // received by another worker, owned here
+  Counter to_control;  // REGISTERs passed to the control thread
   // ACKs for non-2xx responses we generated ourselves (§17.2.1: the transaction ends here).
   // Not a drop: nothing was lost.
   Counter acks_absorbed;
@@ -88,15 +87,11 @@ struct alignas(kCacheLine) WorkerCounters {
 
 struct alignas(kCacheLine) ControlCounters {
   Counter registers;            // REGISTERs handled
-  Counter responses;            // responses sent (socket mode) or handed to workers for sending
-  Counter dropped_no_buffer;    // no packet left in the control pool
-  Counter dropped_ring_full;    // the worker's transmit ring was full
-  Counter dropped_send_failed;  // sendto refused an answer (socket mode)
+  Counter responses;            // answers the kernel (or the DPDK TX queue) accepted
+  Counter dropped_no_buffer;    // an answer that did not fit its buffer (or no mbuf, DPDK)
+  Counter dropped_send_failed;  // sendmmsg refused an answer (socket mode)
   Counter dropped_parse;        // REGISTERs that no longer parsed (should not happen)
   Counter store_errors;         // location store writes that failed
-  // Passes that left REGISTERs in the rings because every response buffer was in use
-  // (back-pressure: the workers then shed REGISTERs with 503).
-  Counter deferred_no_buffer;
 };
 
 // One worker's line, in the format the end-to-end tests parse:

@@ -21,21 +21,7 @@ void TxQueue::commit_slot(const Outcome& outcome) {
   entry.socket = outcome.socket;
   entry.kind = outcome.kind;
   entry.code = outcome.code;
-  entry.for_control = false;
-  entry.packet = nullptr;
   entry.destination = outcome.destination;
-}
-
-void TxQueue::push_packet(Packet* packet) {
-  Entry& entry = entries_[count_++];
-  entry.data = packet->data.data();
-  entry.size = packet->length;
-  entry.socket = packet->socket;
-  entry.kind = SendKind::LocalResponse;
-  entry.code = 0;
-  entry.for_control = true;
-  entry.packet = packet;
-  entry.destination = packet->peer;
 }
 
 Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<SocketPort> port)
@@ -245,22 +231,16 @@ void Worker::flush_hand_offs() {
 Worker::Iteration Worker::take_handed_in(std::int64_t now) {
   Iteration iteration{false, true};
   std::array<Packet*, kBurst> packets;
-  for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
+  // Hand-offs come from other workers only (the control thread sends its answers itself).
+  for (std::size_t from = 0; from < fabric_.workers(); ++from) {
     if (from == index_) continue;
     const std::size_t count = fabric_.work(from, index_).dequeue_burst(packets);
     if (count == packets.size()) iteration.drained = false;
     if (count == 0) continue;
     iteration.worked = true;
-    for (std::size_t i = 0; i < count; ++i) {
-      Packet* packet = packets[i];
-      if (packet->intent == PacketIntent::Transmit) {
-        if (tx_.full()) flush_tx();
-        tx_.push_packet(packet);
-      } else {
-        counters_.handed_in.add();
-        process(packet, now);
-      }
-    }
+    counters_.handed_in.add(count);
+    for (std::size_t i = 0; i < count; ++i)
+      process(packets[i], now);
   }
   return iteration;
 }
@@ -352,8 +332,6 @@ void Worker::flush_tx() {
               "drop_send_failed)",
               index_, format_peer(entry.destination).view().data());
         }
-      } else if (entry.for_control) {
-        counters_.transmitted_for_control.add();
       } else if (entry.kind == SendKind::ForwardedRequest) {
         counters_.forwarded_requests.add();
       } else if (entry.kind == SendKind::ForwardedResponse) {
@@ -363,14 +341,11 @@ void Worker::flush_tx() {
       }
     }
   }
-  for (TxQueue::Entry& entry : entries) {
-    if (entry.packet != nullptr) give_back(entry.packet);
-  }
   tx_.clear();
 }
 
 bool Worker::inbound_empty() const {
-  for (std::size_t from = 0; from < fabric_.endpoints(); ++from) {
+  for (std::size_t from = 0; from < fabric_.workers(); ++from) {
     if (from != index_ && !fabric_.work(from, index_).empty_approx()) return false;
   }
   return true;

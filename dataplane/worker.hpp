@@ -33,8 +33,7 @@
 namespace sipline::dataplane {
 
 // Forwarded messages and local responses are written into these slots, then sent in one
-// sendmmsg per socket. Entries may also point at a packet to send as it is (a control-thread
-// response); such a packet goes home once sent.
+// sendmmsg per socket.
 class TxQueue {
  public:
   static constexpr std::size_t kMaxEntries = SocketPort::kMaxSendBatch;
@@ -52,15 +51,11 @@ class TxQueue {
     std::uint8_t socket = 0;
     SendKind kind = SendKind::LocalResponse;
     std::uint16_t code = 0;
-    bool for_control = false;  // a control-thread response
-    Packet* packet = nullptr;  // to release once sent
     PeerAddress destination;
   };
 
   // Commits the message written into next_slot().
   void commit_slot(const Outcome& outcome);
-  // Queues a ready-made packet (its peer is the destination).
-  void push_packet(Packet* packet);
 
   std::span<Entry> entries() { return {entries_.data(), count_}; }
   void clear() { used_slots_ = count_ = 0; }
