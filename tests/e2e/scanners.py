@@ -62,6 +62,19 @@ def run_tool(ctx, name, args, time_limit):
         return handle.read()
 
 
+def run_svwar(ctx, args):
+    """svwar first asks for a random 32-bit extension and gives up before scanning when that
+    probe is challenged: about one probe in 40 starts with "10" and meets the authenticated
+    route (--force does not help: svwar then stops at the first answer equal to the probe's).
+    Such a run scanned nothing, so it is run again with a new probe, at most three times."""
+    for _ in range(3):
+        output = run_tool(ctx, "svwar", args, 60)
+        if "authentication request for an unknown extension" not in output:
+            return output
+    raise TestFailure("svwar %s: three random probes in a row were challenged:\n%s"
+                      % (args, output))
+
+
 def table_rows(output):
     """The rows of a SIPVicious result table as {first column: second column}."""
     rows = {}
@@ -163,11 +176,16 @@ def test_sipvicious(ctx):
     found = {k: v for k, v in table_rows(output).items() if k.isdigit()}
     check(not found and "found nothing" in output,
           "svwar (REGISTER) must find nothing, found %s:\n%s" % (found, output))
-    output = run_tool(ctx, "svwar", ["-m", "INVITE"] + ranges, 60)
+    before = proxy.counters()
+    output = run_svwar(ctx, ["-m", "INVITE"] + ranges)
+    answered = total(proxy.counters(), "local_4xx") - total(before, "local_4xx")
+    check(answered >= 42, "svwar (INVITE) did not scan 990-1030: %d answers" % answered)
     found = {k: v for k, v in table_rows(output).items() if k.isdigit()}
     users = ["10%02d" % n for n in range(1, 10)]
     non_users = ["1000"] + [str(n) for n in range(1010, 1031)]
     statuses = {found.get(ext) for ext in users + non_users}
+    # Either every 10xx is listed with one status (the random probe got 404) or none is (the
+    # probe got the same 407 as every 10xx): in neither case are users told from non-users.
     check(len(statuses) == 1, "svwar (INVITE) tells users from non-users: %s" % found)
     print("e2e: sipvicious: svwar REGISTER found nothing; svwar INVITE: users 1001-1009 and "
           "non-users 1000, 1010-1030 all %r (%d extensions listed)" % (statuses.pop(),
@@ -175,8 +193,8 @@ def test_sipvicious(ctx):
 
     # A scan at scanner speed: 1,000 extensions, throttled at the default rate.
     before = proxy.counters()
-    run_tool(ctx, "svwar", ["-m", "OPTIONS", "-e", "1-1000", "--maximumtime", "3", "-p",
-                            str(port), ATTACKER], 60)
+    run_svwar(ctx, ["-m", "OPTIONS", "-e", "1-1000", "--maximumtime", "3", "-p", str(port),
+                    ATTACKER])
     after = proxy.counters()
     throttled = total(after, "drop_rate_limited") - total(before, "drop_rate_limited")
     check(throttled > 0, "a 1,000-extension svwar scan was not rate limited: %s"
