@@ -159,7 +159,7 @@ Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
 }
 
 Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
-  sip::parse_message_into(*message_, in.bytes);
+  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
   if (message_->is_response()) return process_response(in, out);
   return process_request(in, now, out);
 }

@@ -6,8 +6,8 @@
 //   every header line indexed by HeaderId (compact forms known, folding kept inside values),
 //   the Via list split into elements with the top Via parsed, From and To (display name,
 //   URI extent, parameters and tag; their URIs are parsed on demand with
-//   parse_uri(from.uri_text)), Call-ID, CSeq (checked against the request method),
-//   Max-Forwards, Content-Length and the body.
+//   parse_uri(from.uri_text); ParseScope::Proxy leaves a response's only indexed), Call-ID,
+//   CSeq (checked against the request method), Max-Forwards, Content-Length and the body.
 // Everything else (Contact, Route, Record-Route, Expires, Require, digest headers, ...) is
 // parsed on demand by the parsers in via.hpp, name_addr.hpp, scalar_headers.hpp,
 // token_list.hpp and digest.hpp, from the views indexed here.
@@ -82,6 +82,7 @@ struct Message {
   std::uint8_t via_count = 0;
   std::array<ViaRef, kMaxVias> vias;
   Via top_via;
+  bool addresses_parsed = false;  // from and to below (see ParseScope)
   NameAddr from;
   NameAddr to;
   std::string_view call_id;
@@ -118,16 +119,25 @@ struct Message {
   }
 };
 
+// How much parse_message_into parses eagerly.
+enum class ParseScope : std::uint8_t {
+  Full,   // everything listed at the top of this file
+  Proxy,  // the same, except a response's From and To: a proxy matches and forwards
+          // responses by their Via (RFC 3261 §16.7, §17.1.3) and reads neither, so a
+          // response's From and To are indexed, not parsed (addresses_parsed stays false)
+};
+
 // Parses one SIP message received as a UDP datagram. A body shorter than Content-Length is
 // BodyTruncated; octets beyond it are ignored (RFC 3261 §18.3); without Content-Length the
 // body is the rest of the datagram. Requests must carry Via, From, To, Call-ID and CSeq
-// (Max-Forwards is optional for RFC 2543 peers, RFC 4475 §3.4.1); responses too.
+// (Max-Forwards is optional for RFC 2543 peers, RFC 4475 §3.4.1); responses too (From and
+// To only when parsed, see ParseScope).
 // NRVO builds the result in the caller's storage; Message is large (about 10 KiB), so keep
 // one per worker rather than on a small stack.
 Message parse_message(std::string_view data);
 
 // Same, into existing storage (what a worker uses on its hot path: no 10 KiB return value
 // on the stack).
-void parse_message_into(Message& out, std::string_view data);
+void parse_message_into(Message& out, std::string_view data, ParseScope scope = ParseScope::Full);
 
 }  // namespace sipline::sip

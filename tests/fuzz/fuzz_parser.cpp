@@ -7,7 +7,9 @@
 //   - every view the parser returns lies inside the input;
 //   - the top Via that parsed eagerly parses again through parse_via();
 //   - a message that parsed, once forwarded (or answered with 400), parses again, keeps its
-//     Call-ID, and carries our Via on top (requests) or one Via fewer (responses).
+//     Call-ID, and carries our Via on top (requests) or one Via fewer (responses);
+//   - ParseScope::Proxy gives what the full scope gives, except for a response's From and
+//     To: same verdict for a request, a response refused only where the full scope refused.
 // Run it with tests/fuzz/run.sh.
 #include <array>
 #include <cstddef>
@@ -221,6 +223,22 @@ void forward_response(const Message& response) {
   check(forwarded.body == response.body, "forwarded response: body changed");
 }
 
+// The proxy's scope against the full one, on the same input.
+void compare_proxy_scope(const Message& full, std::string_view input) {
+  Message& proxy = output_message();
+  parse_message_into(proxy, input, ParseScope::Proxy);
+  check(proxy.kind == full.kind && proxy.call_id == full.call_id &&
+            proxy.via_count == full.via_count && proxy.body == full.body,
+        "proxy scope: a field other than From/To differs");
+  if (full.is_request()) {
+    check(proxy.error == full.error && proxy.addresses_parsed == full.addresses_parsed,
+          "proxy scope: request differs");
+  } else {
+    check(full.ok() ? proxy.ok() : true, "proxy scope: a response the full scope took refused");
+    check(!proxy.addresses_parsed, "proxy scope: a response's From/To parsed");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -233,6 +251,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Message& message = input_message();
   parse_message_into(message, input);
   check_views(message);
+  compare_proxy_scope(message, input);
   exercise_lazy_parsers(message);
 
   if (message.is_request()) {

@@ -411,5 +411,45 @@ TEST(FramingRules, TooManyHeaderLinesIsAnErrorNotACrash) {
   EXPECT_EQ(parse_message(text).error, ParseError::TooManyHeaders);
 }
 
+// ParseScope::Proxy: a response's From and To are indexed but not parsed (a proxy forwards
+// responses by their Via); a request's are parsed as in the full scope.
+TEST(ParseScopes, ProxyScopeLeavesOnlyAResponsesFromAndToUnparsed) {
+  const std::string response = read_corpus("rfc4475/unreason.dat");
+  Message m;
+  parse_message_into(m, response, ParseScope::Proxy);
+  ASSERT_TRUE(m.ok()) << describe(m.error);
+  EXPECT_FALSE(m.addresses_parsed);
+  EXPECT_TRUE(m.from.tag.empty());
+  ASSERT_NE(m.find(HeaderId::From), nullptr);
+  EXPECT_TRUE(m.find(HeaderId::From)->value.ends_with("tag=11141343"));
+  EXPECT_EQ(m.top_via.branch, "z9hG4bK1324923");
+  EXPECT_EQ(m.call_id, "unreason.1234ksdfak3j2erwedfsASdf");
+
+  parse_message_into(m, response, ParseScope::Full);
+  EXPECT_TRUE(m.addresses_parsed);
+  EXPECT_EQ(m.from.tag, "11141343");
+
+  parse_message_into(m, read_corpus("rfc4475/wsinv.dat"), ParseScope::Proxy);
+  ASSERT_TRUE(m.ok()) << describe(m.error);
+  EXPECT_TRUE(m.addresses_parsed);
+  EXPECT_EQ(m.from.tag, "98asjd8");
+}
+
+TEST(ParseScopes, ABadFromFailsARequestInEveryScopeAndAResponseOnlyInTheFullOne) {
+  const std::string tail =
+      "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y;tag=1\r\nTo: <sip:a@b.c>\r\n"
+      "Call-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  const std::string request = "OPTIONS sip:a@b.c SIP/2.0\r\n" + tail;
+  const std::string response = "SIP/2.0 200 OK\r\n" + tail;
+  Message m;
+  parse_message_into(m, request, ParseScope::Proxy);
+  EXPECT_EQ(m.error, ParseError::BadFrom);
+  parse_message_into(m, response, ParseScope::Full);
+  EXPECT_EQ(m.error, ParseError::BadFrom);
+  parse_message_into(m, response, ParseScope::Proxy);
+  EXPECT_TRUE(m.ok()) << describe(m.error);
+  EXPECT_EQ(m.status_code, 200);
+}
+
 }  // namespace
 }  // namespace sipline::sip

@@ -224,6 +224,23 @@ TEST_F(PipelineTest, ResponseToAForwardedRequestGoesBackToThePreviousHop) {
   EXPECT_EQ(written(outcome).find("127.0.0.1:5060"), std::string::npos);
 }
 
+// The proxy parses a response's Via, not its From or To (ParseScope::Proxy): a From it
+// could not parse is relayed as it came, like every line it does not own.
+TEST_F(PipelineTest, ResponseIsRelayedWithoutParsingItsFrom) {
+  const Outcome forwarded = process(Request().text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send);
+  std::string response = written(forwarded);
+  response.replace(0, response.find("\r\n"), "SIP/2.0 200 OK");
+  const std::size_t from = response.find("\r\nFrom: ");
+  ASSERT_NE(from, std::string::npos);
+  response.replace(from, response.find("\r\n", from + 2) - from, "\r\nFrom: <sip:x@y;tag=9");
+  const Outcome outcome = process(response);
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+  EXPECT_NE(written(outcome).find("\r\nFrom: <sip:x@y;tag=9\r\n"), std::string::npos);
+}
+
 // A phone behind NAT writes its private address in Via; the request arrives from the NAT's
 // public address and port. RFC 3581: the forwarded Via records both, and the response goes
 // back to them, not to the private sent-by.
