@@ -325,8 +325,11 @@ bool has_headroom(const sip::Message& input, std::size_t written_size) {
          input.via_count + 1u <= sip::kMaxVias;
 }
 
-const sip::Message& reparse(World& w, std::string_view text, const char* what) {
-  sip::parse_message_into(*w.reparsed, text);
+// What sipline wrote parses again in full, except a relayed response: it keeps the From and
+// To it came with, which the pipeline's scope (ParseScope::Proxy) did not parse.
+const sip::Message& reparse(World& w, std::string_view text, const char* what,
+                            sip::ParseScope scope = sip::ParseScope::Full) {
+  sip::parse_message_into(*w.reparsed, text, scope);
   if (!w.reparsed->ok()) {
     std::fprintf(stderr, "%s does not parse again: %.*s\n", what,
                  static_cast<int>(sip::describe(w.reparsed->error).size()),
@@ -378,7 +381,7 @@ void check_forwarded_response(World& w, const sip::Message& response, std::strin
   const std::uint16_t code = response.status_code;
   const std::uint8_t vias = response.via_count;
   const std::string_view body = response.body;
-  const sip::Message& forwarded = reparse(w, bytes, "forwarded response");
+  const sip::Message& forwarded = reparse(w, bytes, "forwarded response", sip::ParseScope::Proxy);
   check(forwarded.is_response() && forwarded.status_code == code,
         "forwarded response: status changed", bytes);
   check(forwarded.call_id == call_id, "forwarded response: Call-ID changed", bytes);
