@@ -429,7 +429,8 @@ TEST(ParseScopes, ProxyScopeLeavesOnlyAResponsesFromAndToUnparsed) {
   EXPECT_TRUE(m.addresses_parsed);
   EXPECT_EQ(m.from.tag, "11141343");
 
-  parse_message_into(m, read_corpus("rfc4475/wsinv.dat"), ParseScope::Proxy);
+  const std::string request = read_corpus("rfc4475/wsinv.dat");  // m views it
+  parse_message_into(m, request, ParseScope::Proxy);
   ASSERT_TRUE(m.ok()) << describe(m.error);
   EXPECT_TRUE(m.addresses_parsed);
   EXPECT_EQ(m.from.tag, "98asjd8");
