@@ -23,6 +23,12 @@ namespace {
 constexpr std::uint16_t kDefaultSipPort = 5060;
 constexpr std::uint16_t kDefaultSipsPort = 5061;
 
+// RFC 3261 §11.2: a 200 to OPTIONS SHOULD say what its sender supports. The proxy answers
+// OPTIONS and REGISTER itself and relays these methods (§16: a proxy relays any method).
+constexpr std::string_view kOptionsAnswerHeaders =
+    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, "
+    "SUBSCRIBE, NOTIFY\r\nAccept: application/sdp\r\n";
+
 template <class T>
 T random_value() {
   T value{};
@@ -209,11 +215,17 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RouteTable:
       break;
   }
-  if (request.method == sip::Method::Register &&
-      sip::uri_is_ours(request.request_uri, context_.identity)) {
-    Outcome outcome;
-    outcome.verdict = Verdict::ToControl;
-    return outcome;
+  if (sip::uri_is_ours(request.request_uri, context_.identity)) {
+    if (request.method == sip::Method::Register) {
+      Outcome outcome;
+      outcome.verdict = Verdict::ToControl;
+      return outcome;
+    }
+    // An OPTIONS for the proxy itself, no user part: a trunk's or an SBC's keepalive (§11).
+    // The proxy is its target and answers as a UAS, before the dial plan and its auth.
+    if (request.method == sip::Method::Options && !request.request_uri.has_user) {
+      return respond(in, 200, {}, kOptionsAnswerHeaders, out);
+    }
   }
   return route_by_table(in, plan, now, out);
 }

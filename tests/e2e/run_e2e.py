@@ -518,7 +518,8 @@ def test_methods(ctx):
 # --- 6. error answers -----------------------------------------------------------------------
 
 def test_errors(ctx):
-    """483, 416, 420 + Unsupported, 505, 404 (no route, unknown user) and 480 (no binding)."""
+    """483, 416, 420 + Unsupported, 505, 404 (no route, unknown user) and 480 (no binding);
+    and the one local 200 next to them: OPTIONS for the proxy itself (a trunk's keepalive)."""
     proxy_port, = harness.free_udp_ports(1)
     routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
@@ -543,11 +544,16 @@ def test_errors(ctx):
         expect(404, "no route for user 3000", uri="sip:3000@sipline.test")
         expect(404, "user 1099 is not configured", method="INVITE", uri="sip:1099@sipline.test")
         expect(480, "user 1005 has no binding", method="INVITE", uri="sip:1005@sipline.test")
+        answer = expect(200, "OPTIONS keepalive for the proxy itself", uri="sip:sipline.test",
+                        to="<sip:sipline.test>")
+        check("REGISTER" in (answer.get("Allow") or ""),
+              "the keepalive answer must list what the proxy supports: %s" % describe(answer))
     counters = require_clean_stop(proxy)
     check(total(counters, "forwarded") == 0,
           "an error case was forwarded: %s" % harness.brief(counters))
-    check(total(counters, "local_4xx") == 7 and total(counters, "local_5xx") == 1,
-          "expected 7 local 4xx and 1 local 5xx: %s" % harness.brief(counters))
+    check(total(counters, "local_4xx") == 7 and total(counters, "local_5xx") == 1 and
+          total(counters, "local_2xx") == 1,
+          "expected 7 local 4xx, 1 local 5xx and 1 local 2xx: %s" % harness.brief(counters))
 
 
 # --- 6a. a 4 KB INVITE: IP fragments on a 1500-octet link -----------------------------------

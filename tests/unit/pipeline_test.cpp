@@ -343,6 +343,40 @@ TEST_F(PipelineTest, RegisterForOurDomainGoesToTheControlThread) {
   EXPECT_EQ(process(request.text()).verdict, Verdict::ToControl);
 }
 
+// A trunk's or an SBC's keepalive: OPTIONS for the proxy itself (no user part) is answered
+// 200 by the proxy (RFC 3261 §11), with what it supports, and never reaches the dial plan
+// (which has no route for an empty user here: it would answer 404).
+TEST_F(PipelineTest, OptionsForTheProxyItselfIsAnswered200) {
+  Request request;
+  request.method = "OPTIONS";
+  request.uri = "sip:sipline.local";
+  request.to = "<sip:sipline.local>";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(outcome.code, 200);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+  const std::string answer = written(outcome);
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 200 OK\r\n")) << answer;
+  EXPECT_NE(answer.find("\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+            std::string::npos);
+  EXPECT_NE(answer.find("\r\nCSeq: 1 OPTIONS\r\n"), std::string::npos);
+  EXPECT_NE(answer.find("\r\nTo: <sip:sipline.local>;tag="), std::string::npos);
+}
+
+TEST_F(PipelineTest, OptionsForAUserOrAnotherHostIsRouted) {
+  Request request;
+  request.method = "OPTIONS";
+  request.uri = "sip:999@sipline.local";  // a user of ours: the dial plan, no route
+  Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 404);
+  request.uri = "sip:192.0.2.50";  // not us: the dial plan too
+  outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 404);
+}
+
 TEST_F(PipelineTest, NoMatchingRouteIs404) {
   Request request;
   request.uri = "sip:999@sipline.local";
