@@ -32,12 +32,24 @@ std::size_t call_id_name_length(const char* line, const char* end) {
   return iequals(std::string_view(line, kName.size()), kName) ? kName.size() : 0;
 }
 
+// The LFs after a line's start that the scan has already found: bit i stands for the octet
+// at block + i. The lowest one ends the line; none means that its LF lies in a later block.
+struct LaterLineFeeds {
+  const char* block;
+  std::uint64_t bits;
+
+  const char* line_end(const char* line, const char* end) const {
+    return bits != 0 ? block + __builtin_ctzll(bits) : line_end_of(line, end);
+  }
+};
+
 // The Call-ID value of the header line at `line` (LWS-trimmed), or std::nullopt when the line
 // is another header: the name, optional whitespace, then the colon (HCOLON).
-std::optional<std::string_view> call_id_of_line(const char* line, const char* end) {
+std::optional<std::string_view> call_id_of_line(const char* line, LaterLineFeeds later,
+                                                const char* end) {
   const std::size_t name_length = call_id_name_length(line, end);
   if (name_length == 0) return std::nullopt;
-  const char* const line_end = line_end_of(line, end);
+  const char* const line_end = later.line_end(line, end);
   const char* colon = line + name_length;
   while (colon < line_end && is_lws_char(*colon))
     ++colon;
@@ -66,13 +78,17 @@ std::string_view scan_call_id(std::string_view datagram) {
   while (line < end && (*line == '\r' || *line == '\n'))
     ++line;
   if (line == end) return {};
-  const auto first_lf = static_cast<std::size_t>(line_end_of(line, end) - base);
-  for (std::size_t block = first_lf; block < datagram.size(); block += kOctetBlock) {
+  // Every LF from the start line's own on starts a header line (or ends the headers).
+  for (auto block = static_cast<std::size_t>(line - base); block < datagram.size();
+       block += kOctetBlock) {
     for (std::uint64_t lfs = line_feed_bits(datagram, block); lfs != 0; lfs &= lfs - 1) {
       const char* const start = base + block + __builtin_ctzll(lfs) + 1;
       if (start == end || *start == '\r' || *start == '\n') return {};  // end of headers
       if (*start == ' ' || *start == '\t') continue;  // a folded continuation line (§7.3.1)
-      if (const std::optional<std::string_view> value = call_id_of_line(start, end)) return *value;
+      const LaterLineFeeds later{base + block, lfs & (lfs - 1)};
+      if (const std::optional<std::string_view> value = call_id_of_line(start, later, end)) {
+        return *value;
+      }
     }
   }
   return {};

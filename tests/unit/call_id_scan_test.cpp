@@ -28,6 +28,23 @@ TEST(CallIdScan, IgnoresBodyFoldsAndLookalikes) {
   EXPECT_EQ(scan_call_id("OPTIONS sip:a SIP/2.0\r\nCall-ID"), "");
 }
 
+// The scan finds LFs 64 octets at a time and takes a Call-ID line's end from the same
+// bitmap when it lies in the same block: every placement of the line across a block edge,
+// after a start line of every length up to two blocks, with and without leading CRLFs.
+TEST(CallIdScan, FindsTheValueWhereverTheLineMeetsABlockEdge) {
+  for (const std::string lead : {"", "\r\n"}) {
+    for (std::size_t pad = 0; pad < 140; ++pad) {
+      const std::string data = lead + "OPTIONS sip:" + std::string(pad, 'a') +
+                               "@b SIP/2.0\r\nVia: x\r\nCall-ID: c-" + std::to_string(pad) +
+                               "@h\r\nCSeq: 1 OPTIONS\r\n\r\n";
+      EXPECT_EQ(scan_call_id(data), "c-" + std::to_string(pad) + "@h") << data;
+      // The datagram ending right after the value: no LF after it.
+      const std::string cut = data.substr(0, data.find("@h\r\n") + 2);
+      EXPECT_EQ(scan_call_id(cut), "c-" + std::to_string(pad) + "@h") << cut;
+    }
+  }
+}
+
 TEST(CallIdScan, AgreesWithTheFullParserOnTheWholeCorpus) {
   int compared = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(SIPLINE_CORPUS_DIR)) {
