@@ -39,6 +39,14 @@ std::string_view line_content(std::string_view data, std::size_t begin, std::siz
   return data.substr(begin, content_end - begin);
 }
 
+// The first SP of a start line, or npos: find_octet inline, where string_view::find calls
+// memchr for the few octets before it.
+std::size_t first_space(std::string_view line) {
+  const char* const end = line.data() + line.size();
+  const char* const space = find_octet(line.data(), end, ' ');
+  return space == end ? std::string_view::npos : static_cast<std::size_t>(space - line.data());
+}
+
 bool is_sp_or_tab(char c) {
   return c == ' ' || c == '\t';
 }
@@ -61,11 +69,11 @@ ParseError check_version(std::string_view version) {
 // empty reason phrase is tolerated.
 void parse_status_line(Message& m, std::string_view line) {
   m.kind = MessageKind::Response;
-  const std::size_t sp = line.find(' ');
+  const std::size_t sp = first_space(line);
   m.version = line.substr(0, sp);
   if (sp == std::string_view::npos) return note_error(m, ParseError::BadStartLine);
   const std::string_view rest = line.substr(sp + 1);
-  const std::string_view code = rest.substr(0, rest.find(' '));
+  const std::string_view code = rest.substr(0, first_space(rest));
   const std::optional<std::uint64_t> value = parse_decimal(code, 999);
   if (code.size() != 3 || !value || *value < 100 || *value > 699) {
     return note_error(m, ParseError::BadStatusCode);
@@ -81,7 +89,7 @@ void parse_status_line(Message& m, std::string_view line) {
 // three elements (RFC 4475 §3.1.2.9 and §3.1.2.10 refuse extra or trailing SP).
 void parse_request_line(Message& m, std::string_view line) {
   m.kind = MessageKind::Request;
-  const std::size_t first_sp = line.find(' ');
+  const std::size_t first_sp = first_space(line);
   const std::size_t last_sp = line.rfind(' ');
   if (first_sp == std::string_view::npos || first_sp == last_sp) {
     return note_error(m, ParseError::BadStartLine);

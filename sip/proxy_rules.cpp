@@ -29,17 +29,17 @@ constexpr std::string_view strip_brackets(std::string_view host) {
 // What a bare or bracketed host text is: IPv6 when it has a ':', IPv4 when it is four dotted
 // decimal numbers, a host name otherwise. Only used on texts that a parser already accepted
 // as a host (maddr, received), so it need not validate.
+// One pass, no search call: these texts are a few octets long (a Via's received address on
+// every relayed response).
 HostKind address_kind(std::string_view host) {
-  if (host.find(':') != std::string_view::npos) return HostKind::Ipv6Reference;
   int dots = 0;
+  bool other = false;
   for (char c : host) {
-    if (c == '.') {
-      ++dots;
-    } else if (!is_digit(c)) {
-      return HostKind::Hostname;
-    }
+    if (c == ':') return HostKind::Ipv6Reference;
+    dots += c == '.';
+    other |= c != '.' && !is_digit(c);
   }
-  return dots == 3 ? HostKind::Ipv4 : HostKind::Hostname;
+  return !other && dots == 3 ? HostKind::Ipv4 : HostKind::Hostname;
 }
 
 std::uint16_t default_port(std::string_view transport, UriScheme scheme) {
