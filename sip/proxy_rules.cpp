@@ -28,9 +28,8 @@ constexpr std::string_view strip_brackets(std::string_view host) {
 
 // What a bare or bracketed host text is: IPv6 when it has a ':', IPv4 when it is four dotted
 // decimal numbers, a host name otherwise. Only used on texts that a parser already accepted
-// as a host (maddr, received), so it need not validate.
-// One pass, no search call: these texts are a few octets long (a Via's received address on
-// every relayed response).
+// as a host (maddr, received), so it need not validate. One pass and no search call: the
+// texts are a few octets long, and a relayed response's Via received address is one.
 HostKind address_kind(std::string_view host) {
   int dots = 0;
   bool other = false;
