@@ -44,6 +44,18 @@ inline std::uint64_t checksum_add(const void* data, std::size_t length, std::uin
   return sum;
 }
 
+// checksum_add() for a datagram's payload: the same sum, 64 octets per step with AVX2 where
+// the CPU has it (checked once at start; the build targets corei7, which lacks it). A SIP
+// message of 600 octets costs about 20 cycles there against 38 (EPYC VM, both measured); a
+// forwarded message is summed twice in software (received, sent).
+std::uint64_t checksum_add_payload(const void* data, std::size_t length, std::uint64_t sum);
+
+namespace detail {
+// The AVX2 form, for tests that compare it with checksum_add(); only where cpu_has_avx2().
+std::uint64_t checksum_add_avx2(const void* data, std::size_t length, std::uint64_t sum);
+bool cpu_has_avx2();
+}  // namespace detail
+
 // The one's-complement sum folded to 16 bits (not complemented).
 inline std::uint16_t checksum_fold(std::uint64_t sum) {
   sum = (sum & 0xffffffffu) + (sum >> 32);
@@ -74,8 +86,8 @@ inline std::uint64_t ipv6_pseudo_header_sum(const std::uint8_t* ip, std::uint32_
 // included, checksum field zero): complemented, and 0xffff for a zero result (RFC 768).
 inline std::uint16_t udp_checksum(std::uint64_t pseudo_header_sum, const std::uint8_t* udp,
                                   std::uint16_t udp_length) {
-  const auto checksum =
-      static_cast<std::uint16_t>(~checksum_fold(checksum_add(udp, udp_length, pseudo_header_sum)));
+  const auto checksum = static_cast<std::uint16_t>(
+      ~checksum_fold(checksum_add_payload(udp, udp_length, pseudo_header_sum)));
   return checksum == 0 ? 0xffff : checksum;
 }
 
@@ -83,7 +95,7 @@ inline std::uint16_t udp_checksum(std::uint64_t pseudo_header_sum, const std::ui
 // everything is all ones.
 inline bool udp_checksum_verifies(std::uint64_t pseudo_header_sum, const std::uint8_t* udp,
                                   std::uint16_t udp_length) {
-  return checksum_fold(checksum_add(udp, udp_length, pseudo_header_sum)) == 0xffff;
+  return checksum_fold(checksum_add_payload(udp, udp_length, pseudo_header_sum)) == 0xffff;
 }
 
 // The IPv4 header checksum field's value for the header at `ip` (field zero while summed).

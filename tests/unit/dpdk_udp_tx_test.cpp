@@ -5,6 +5,7 @@
 #include <rte_ip.h>
 
 #include <random>
+#include <vector>
 
 #include "dataplane/dpdk/checksum.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
@@ -300,6 +301,30 @@ TEST(DpdkChecksum, UdpChecksumsEqualDpdksForEveryLengthAndAlignment) {
           << "IPv6, " << udp_length << " octets at +" << start;
     }
   }
+}
+
+// The AVX2 payload sum folds to the same value as the portable one for every length and
+// start, and its 32-bit lanes do not overflow over more octets than any datagram holds
+// (all-ones octets are the largest words).
+TEST(DpdkChecksum, Avx2PayloadSumEqualsThePortableOne) {
+  if (!detail::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 random(1624);
+  std::vector<std::uint8_t> buffer(4096);
+  for (auto& byte : buffer)
+    byte = static_cast<std::uint8_t>(random());
+  for (const std::size_t start : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+    for (std::size_t length = 0; length + start <= buffer.size(); ++length) {
+      const std::uint8_t* data = buffer.data() + start;
+      ASSERT_EQ(checksum_fold(detail::checksum_add_avx2(data, length, 0x1234)),
+                checksum_fold(checksum_add(data, length, 0x1234)))
+          << length << " octets at +" << start;
+    }
+  }
+  const std::vector<std::uint8_t> ones(3 << 20, 0xff);
+  EXPECT_EQ(checksum_fold(detail::checksum_add_avx2(ones.data(), ones.size(), 0)),
+            checksum_fold(checksum_add(ones.data(), ones.size(), 0)));
+  EXPECT_EQ(checksum_fold(checksum_add_payload(ones.data(), 65535, 0)),
+            checksum_fold(checksum_add(ones.data(), 65535, 0)));
 }
 
 // A datagram whose sum is all ones would get the checksum 0, which means "none" over IPv4:
