@@ -201,7 +201,6 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     }
   }
   const sip::RoutePlan plan = sip::preprocess_routes(request, context_.identity);
-  if (plan.strict_router) return drop(DropReason::StrictRoute);
   const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_.identity);
   switch (next.source) {
     case sip::NextHopSource::BadRoute:

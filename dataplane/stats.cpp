@@ -111,8 +111,6 @@ std::string_view drop_reason_name(DropReason reason) {
       return "loop";
     case DropReason::AckUnrouted:
       return "ack_unrouted";
-    case DropReason::StrictRoute:
-      return "strict_route";
     case DropReason::Overload:
       return "overload";
     case DropReason::RateLimited:

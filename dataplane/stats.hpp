@@ -31,7 +31,6 @@ enum class DropReason : std::uint8_t {
   SendFailed,     // sendmmsg refused it (socket buffer full, unreachable, ...)
   Loop,           // an ACK that would go back to ourselves (others are answered 482)
   AckUnrouted,    // an ACK with nowhere to go (no route, unknown user...): never answered (§17)
-  StrictRoute,    // from an RFC 2543 strict router: not supported (counted, dropped)
   Overload,       // a new request shed without an answer: the worker was far behind (overload.hpp)
   RateLimited,    // a request over its source's rate (source_guard.hpp), before hand-off
   BlockedSource,  // a request from a source blocked after failed authentications

@@ -161,6 +161,17 @@ bool is_sip_uri(const Uri& uri) {
   return uri.scheme == UriScheme::Sip || uri.scheme == UriScheme::Sips;
 }
 
+// §16.6 step 7, once §16.4 has been planned: the URI of the top remaining Route value when
+// it is a sip/sips URI without ";lr" (a strict router), else empty. A value that does not
+// parse is left to next_hop_for_request (BadRoute).
+std::string_view strict_next_hop_uri(const RouteSummary& routes, const RoutePlan& plan) {
+  const std::optional<std::string_view> top = top_remaining_route(routes, plan);
+  if (!top) return {};
+  const Parsed<NameAddr> route = parse_name_addr(*top);
+  if (!route.ok() || !is_sip_uri(route.value.uri) || route.value.uri.lr) return {};
+  return route.value.uri_text;
+}
+
 // ---- §16.3 ---------------------------------------------------------------------------------
 
 RequestCheck respond(std::uint16_t code, std::string_view reason = {}) {
@@ -346,7 +357,11 @@ RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identit
   const RouteSummary routes = summarise_routes(request);
   if (routes.count == 0) return plan;
   // §16.4 first paragraph: a strict router sent us our own Record-Route URI as Request-URI.
-  if (!request.request_uri.has_user && uri_is_ours(request.request_uri, identity)) {
+  // Record-Route URIs only come back within a dialog (To tag): a new request for our domain
+  // with a preloaded Route (an outbound proxy, RFC 3261 §8.1.2: a REGISTER, an OPTIONS
+  // keepalive) is routed loosely, as Kamailio's loose_route() does.
+  if (request.to.has_tag && !request.request_uri.has_user &&
+      uri_is_ours(request.request_uri, identity)) {
     const Parsed<NameAddr> last = parse_name_addr(routes.last);
     if (last.ok()) {
       plan.strict_router = true;
@@ -357,6 +372,10 @@ RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identit
   if (const std::optional<std::string_view> top = top_remaining_route(routes, plan)) {
     const Parsed<NameAddr> route = parse_name_addr(*top);
     plan.pop_top_route = route.ok() && uri_is_ours(route.value.uri, identity);
+  }
+  plan.strict_next_hop_uri = strict_next_hop_uri(routes, plan);
+  if (!plan.strict_next_hop_uri.empty()) {
+    plan.displaced_request_uri = plan.strict_router ? plan.request_uri : request.request_uri_text;
   }
   return plan;
 }
@@ -426,7 +445,16 @@ RequestEdits forward_edits(const RoutePlan& plan, const LocalIdentity& identity,
   edits.via.rport = true;
   edits.request_uri = request_uri.empty() ? plan.request_uri : request_uri;
   if (identity.record_route) edits.record_route_uri = address.record_route_uri();
-  edits.pop_top_route = plan.pop_top_route;
+  // §16.4: our own value off the top, a strict router's trace off the end.
+  edits.pop_top_routes = plan.pop_top_route ? 1 : 0;
+  edits.pop_last_route = plan.strict_router;
+  if (!plan.strict_next_hop_uri.empty()) {
+    // §16.6 step 7: the Request-URI goes to the end of the Route header, the strict router's
+    // value (now on top) into the Request-URI.
+    edits.append_route_uri = request_uri.empty() ? plan.displaced_request_uri : request_uri;
+    edits.request_uri = plan.strict_next_hop_uri;
+    ++edits.pop_top_routes;
+  }
   return edits;
 }
 

@@ -173,18 +173,24 @@ bool request_has_looped(const Message& request, const LocalIdentity& identity);
 
 // ---- requests: §16.4 Route pre-processing and the next hop -----------------------------
 
-// What §16.4 asks to change before forwarding.
+// What §16.4 and §16.6 step 7 ask to change in the Route header and the Request-URI before
+// forwarding (RequestEdits applies it, forward_edits() maps it there).
 struct RoutePlan {
   // A strict router (RFC 2543, §16.4) put our Record-Route URI into the Request-URI: it is
   // replaced by the last Route value, and that value leaves the Route header. We recognise
-  // it as a Request-URI that names us, has no user part (our Record-Route URIs have none)
-  // and comes with Route headers. NOTE: RequestEdits cannot remove the last Route value yet
-  // (only the top one); a caller that forwards such a request must say so or refuse it.
+  // it as an in-dialog request (To tag) whose Request-URI names us, has no user part (our
+  // Record-Route URIs have none) and comes with Route headers.
   bool strict_router = false;
   std::string_view request_uri;  // strict_router: the new Request-URI (no angle brackets)
   // The top Route value (after the strict-router step) names us: remove it (§16.4). Done
   // whether or not it carries ";lr" (§16.4 does not ask for it).
   bool pop_top_route = false;
+  // §16.6 step 7: the top Route value left after the steps above is a sip/sips URI without
+  // ";lr", so the next hop is a strict router. Its URI becomes the Request-URI and that value
+  // leaves the Route header; the Request-URI it displaces (the strict-router step's, else
+  // the received one) becomes the last Route value. Empty: the next hop routes loosely.
+  std::string_view strict_next_hop_uri;
+  std::string_view displaced_request_uri;
 };
 
 RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identity);
@@ -210,8 +216,8 @@ enum class NextHopSource : std::uint8_t {
 struct RequestNextHop {
   NextHopSource source = NextHopSource::RouteTable;
   NextHop hop;  // RouteHeader and RequestUri only
-  // RouteHeader only: the next hop is a strict router (no ";lr"); §16.6 step 7 would move the
-  // Request-URI into the Route header, which RequestEdits cannot do yet.
+  // RouteHeader only: the next hop is a strict router (no ";lr"); the plan's
+  // strict_next_hop_uri carries the §16.6 step 7 edits.
   bool strict_next_hop = false;
 };
 
@@ -224,11 +230,6 @@ struct RequestNextHop {
 RequestNextHop next_hop_for_request(const Message& request, const RoutePlan& plan,
                                     const LocalIdentity& identity);
 
-// The §16.6 edits for forwarding a request from our listen address `listen_index` (steps 4,
-// 6, 8; the rewriter does step 3): our Via with `branch` (stateless_branch of the request)
-// and rport, Record-Route when configured, the plan's Route pop and Request-URI.
-// `request_uri`, when not empty, overrides the plan's (location service, §16.5). The views
-// point into `identity`, `plan`'s message and the caller's `branch`/`request_uri`.
 // What the sender's Via needs before a request is forwarded (§18.2.1, RFC 3581 §4):
 // `received` = the source IP when the Via asks for rport or its sent-by host is not that IP
 // (and it carries no received yet); `rport` = the source port when it holds a valueless
@@ -240,6 +241,12 @@ struct SenderViaStamp {
 SenderViaStamp sender_via_stamp(const Message& request, std::string_view source_ip,
                                 std::uint16_t source_port);
 
+// The §16.6 edits for forwarding a request from our listen address `listen_index` (steps 4,
+// 6, 7, 8; the rewriter does step 3): our Via with `branch` (stateless_branch of the request)
+// and rport, Record-Route when configured, the plan's Route edits and Request-URI.
+// `request_uri`, when not empty, overrides the plan's (location service, §16.5); it is also
+// the Request-URI that a strict next hop displaces. The views point into `identity`,
+// `plan`'s message and the caller's `branch`/`request_uri`.
 RequestEdits forward_edits(const RoutePlan& plan, const LocalIdentity& identity,
                            std::size_t listen_index, std::string_view branch,
                            std::string_view request_uri = {});

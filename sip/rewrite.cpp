@@ -110,12 +110,112 @@ std::string_view elements_after_first(std::string_view value) {
   return rest;
 }
 
+// A Route line's value with its last element removed: up to the end of the element before
+// it, whatever followed the last element on the line (an unsplittable rest) going with it;
+// empty when `value` holds one element.
+std::string_view without_last_element(std::string_view value, std::size_t elements) {
+  ListCursor cursor(value);
+  const char* cut = value.data();
+  for (std::size_t i = 0; i + 1 < elements; ++i) {
+    const std::optional<std::string_view> element = cursor.next();
+    if (!element) break;
+    cut = end_of(*element);
+  }
+  return {value.data(), static_cast<std::size_t>(cut - value.data())};
+}
+
+// The elements a ListCursor yields from `value` before it ends or meets one it cannot split:
+// the Route values proxy_rules.cpp counts (RouteCursor).
+std::size_t element_count(std::string_view value) {
+  ListCursor cursor(value);
+  std::size_t count = 0;
+  while (cursor.next())
+    ++count;
+  return count;
+}
+
+// The Route edits of RequestEdits, line by line. Values leave from the top (pop_top_routes)
+// and the end (pop_last_route), so what a line keeps is one stretch of it, written as
+// received; a line that keeps nothing is not written.
+class RouteEditor {
+ public:
+  RouteEditor(const Message& request, const RequestEdits& edits)
+      : request_(request), edits_(edits), to_pop_(edits.pop_top_routes) {
+    if (!edits.pop_last_route) return;
+    for (const HeaderField* field = request.find(HeaderId::Route); field != nullptr;
+         field = request.next(*field)) {
+      values_left_ += element_count(field->value);
+    }
+  }
+
+  bool active() const {
+    return edits_.pop_top_routes != 0 || edits_.pop_last_route || !edits_.append_route_uri.empty();
+  }
+
+  // The value `field` keeps, and whether it changed.
+  struct Kept {
+    std::string_view value;
+    bool changed = false;
+  };
+  Kept edit(const HeaderField& field) {
+    Kept kept{field.value, false};
+    for (; to_pop_ > 0 && !kept.value.empty(); --to_pop_) {
+      kept.value = elements_after_first(kept.value);
+      kept.changed = true;
+    }
+    if (edits_.pop_last_route) {
+      const std::size_t line_values = element_count(field.value);
+      const bool holds_last = line_values != 0 && values_left_ == line_values;
+      values_left_ -= line_values;
+      if (holds_last && !kept.value.empty()) {
+        kept.value = without_last_element(kept.value, element_count(kept.value));
+        kept.changed = true;
+      }
+    }
+    return kept;
+  }
+
+  void write_appended(Writer& writer) const {
+    if (edits_.append_route_uri.empty()) return;
+    writer.append("Route: <");
+    writer.append(edits_.append_route_uri);
+    writer.append(">\r\n");
+  }
+
+  bool after_last_route_line(std::size_t index) const {
+    return index == request_.last_field[static_cast<std::size_t>(HeaderId::Route)];
+  }
+  bool has_route_lines() const { return request_.find(HeaderId::Route) != nullptr; }
+
+ private:
+  const Message& request_;
+  const RequestEdits& edits_;
+  std::size_t to_pop_;
+  std::size_t values_left_ = 0;  // pop_last_route: Route values in this and later lines
+};
+
 // "<name>: <value>" CRLF, the name as written (compact forms stay compact).
 void write_header(Writer& writer, std::string_view name, std::string_view value) {
   writer.append(name);
   writer.append(kColonSpace);
   writer.append(value);
   writer.append(kCrlf);
+}
+
+// One Route line under the Route edits; the appended value follows the last Route line.
+void write_edited_route(Writer& writer, RunCopier& copier, RouteEditor& routes,
+                        const HeaderField& field, std::size_t index) {
+  const RouteEditor::Kept kept = routes.edit(field);
+  if (!kept.changed) {
+    copier.add(field.raw);
+  } else {
+    copier.flush();
+    if (!kept.value.empty()) write_header(writer, field.name, kept.value);
+  }
+  if (routes.after_last_route_line(index)) {
+    copier.flush();
+    routes.write_appended(writer);
+  }
 }
 
 void write_request_line(Writer& writer, const Message& request, std::string_view request_uri) {
@@ -252,9 +352,8 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     writer.append(kCrlf);
   }
 
-  const std::uint8_t popped_route =
-      edits.pop_top_route ? request.first_field[static_cast<std::size_t>(HeaderId::Route)]
-                          : kNoField;
+  RouteEditor routes(request, edits);
+  const bool edit_routes = routes.active();
   const bool stamp_sender = !edits.received.empty() || edits.rport != 0;
   RunCopier copier(writer);
   for (std::size_t index = 0; index < request.field_count; ++index) {
@@ -265,13 +364,15 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     } else if (field.id == HeaderId::MaxForwards) {
       copier.flush();
       write_decremented_max_forwards(writer, request, field);
-    } else if (index == popped_route) {
-      copier.flush();
-      const std::string_view remaining = elements_after_first(field.value);
-      if (!remaining.empty()) write_header(writer, field.name, remaining);
+    } else if (edit_routes && field.id == HeaderId::Route) {
+      write_edited_route(writer, copier, routes, field, index);
     } else {
       copier.add(field.raw);
     }
+  }
+  if (edit_routes && !routes.has_route_lines()) {
+    copier.flush();
+    routes.write_appended(writer);
   }
   copier.add(empty_line_and_body(request));
   copier.flush();

@@ -38,7 +38,10 @@ struct RequestEdits {
   OurVia via;
   std::string_view request_uri;       // empty: keep the received Request-URI
   std::string_view record_route_uri;  // empty: none; else "Record-Route: <uri;lr>" on top
-  bool pop_top_route = false;         // the top Route names us (§16.4); remove it
+  // Route edits (§16.4, §16.6 step 7), over the Route values in order across all Route lines:
+  std::uint8_t pop_top_routes = 0;    // values removed from the top: ours, a strict router's
+  bool pop_last_route = false;        // the last value (a strict router sent it as our R-URI)
+  std::string_view append_route_uri;  // empty: none; else "Route: <uri>" after the last Route
   // Applied to the sender's (top) Via, §18.2.1 and RFC 3581 §4: ";received=<received>" is
   // appended to it when `received` is not empty, and its valueless ";rport" becomes
   // ";rport=<rport>" when rport is not 0. sender_via_stamp() (proxy_rules.hpp) decides both.
@@ -47,8 +50,8 @@ struct RequestEdits {
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add
-// Record-Route, pop the top Route element, replace the Request-URI. Only `message` is
-// written (extra octets past Content-Length are dropped).
+// Record-Route, apply the Route edits, replace the Request-URI. Only `message` is written
+// (extra octets past Content-Length are dropped).
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out);
 

@@ -11,13 +11,17 @@
 //   - ParseScope::Proxy gives what the full scope gives, except for a response's From and
 //     To: same verdict for a request, a response refused only where the full scope refused.
 // Run it with tests/fuzz/run.sh.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "sip/branch.hpp"
 #include "sip/digest.hpp"
@@ -36,6 +40,7 @@ using namespace sipline::sip;
 constexpr BranchKey kKey{0x0123'4567'89ab'cdefULL};
 constexpr std::string_view kOurSentBy = "192.0.2.1:5060";
 constexpr std::string_view kOurRecordRoute = "sip:192.0.2.1;lr";
+constexpr std::string_view kAppendedRoute = "sip:displaced@192.0.2.9";
 
 // Writers may add our Via, a Record-Route, Max-Forwards and a To tag: room for them.
 constexpr std::size_t kOutputCapacity = kMaxMessageSize + 1024;
@@ -146,8 +151,40 @@ const Message& reparse_written(const Message& input, const Written& written, con
 // Room left for what the writers add, so that a failed re-parse is a real finding and not
 // the input sitting at a limit.
 bool has_headroom(const Message& input, std::size_t written_size) {
-  return written_size <= kMaxMessageSize && input.field_count + 3u <= kMaxHeaders &&
+  return written_size <= kMaxMessageSize && input.field_count + 4u <= kMaxHeaders &&
          input.via_count + 1u <= kMaxVias;
+}
+
+// The Route values of `message` in order across its Route lines, when every line splits
+// cleanly into a list (std::nullopt otherwise: the writer keeps an unsplittable rest as it
+// came, and the count is no longer exact).
+std::optional<std::vector<std::string_view>> route_values(const Message& message) {
+  std::vector<std::string_view> values;
+  for (const HeaderField* field = message.find(HeaderId::Route); field != nullptr;
+       field = message.next(*field)) {
+    ListCursor cursor(field->value);
+    while (const std::optional<std::string_view> value = cursor.next())
+      values.push_back(*value);
+    if (cursor.error() != ParseError::None) return std::nullopt;
+  }
+  return values;
+}
+
+// §16.4 / §16.6 step 7 edits: values leave from the top and the end, the appended one is last,
+// and the values in between are the received ones.
+void check_route_edits(const Message& request, const Message& forwarded,
+                       const RequestEdits& edits) {
+  const std::optional<std::vector<std::string_view>> before = route_values(request);
+  if (!before) return;
+  const std::optional<std::vector<std::string_view>> after = route_values(forwarded);
+  check(after.has_value(), "forwarded request: Route lines no longer split");
+  const std::size_t top = std::min<std::size_t>(edits.pop_top_routes, before->size());
+  const std::size_t last = edits.pop_last_route && before->size() > top ? 1 : 0;
+  std::vector<std::string_view> expected(before->begin() + static_cast<std::ptrdiff_t>(top),
+                                         before->end() - static_cast<std::ptrdiff_t>(last));
+  const std::string appended = "<" + std::string(kAppendedRoute) + ">";
+  if (!edits.append_route_uri.empty()) expected.push_back(appended);
+  check(*after == expected, "forwarded request: Route values");
 }
 
 void forward_request(const Message& request, std::uint8_t options) {
@@ -156,7 +193,9 @@ void forward_request(const Message& request, std::uint8_t options) {
   edits.via.sent_by = kOurSentBy;
   edits.via.branch = branch.view();
   edits.via.rport = (options & 1) != 0;
-  edits.pop_top_route = (options & 2) != 0;
+  edits.pop_top_routes = static_cast<std::uint8_t>(((options & 2) != 0) + ((options & 16) != 0));
+  edits.pop_last_route = (options & 32) != 0;
+  if ((options & 64) != 0) edits.append_route_uri = kAppendedRoute;
   if ((options & 4) != 0) edits.record_route_uri = kOurRecordRoute;
   if ((options & 8) != 0) {
     // What the pipeline does for a request from 192.0.2.77:40000 (RFC 3581 §4).
@@ -182,6 +221,7 @@ void forward_request(const Message& request, std::uint8_t options) {
       request.has_max_forwards ? request.max_forwards - 1u : kDefaultMaxForwards;
   check(forwarded.max_forwards == expected_max_forwards, "Max-Forwards not decremented");
   check(forwarded.body == request.body, "forwarded request: body changed");
+  check_route_edits(request, forwarded, edits);
   if (!edits.received.empty() || edits.rport != 0) {
     const Parsed<Via> sender = parse_via(forwarded.vias[1].text);
     check(sender.ok(), "stamped sender Via does not parse");

@@ -523,6 +523,43 @@ TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
   EXPECT_EQ(refused.code, 403);
 }
 
+// RFC 3261 §16.4: an RFC 2543 strict router before us sent our Record-Route URI as the
+// Request-URI; the remote target comes back from the end of the Route header.
+TEST_F(PipelineTest, RequestFromAStrictRouterGoesToTheLastRouteValue) {
+  Request request;
+  request.method = "BYE";
+  request.uri = "sip:127.0.0.1:5060";
+  request.to = "<sip:7000@sipline.local>;tag=callee";
+  request.extra = "Route: <sip:7000@192.0.2.20:5072>\r\n";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.20:5072");
+  const std::string text = written(outcome);
+  EXPECT_TRUE(text.starts_with("BYE sip:7000@192.0.2.20:5072 SIP/2.0\r\n")) << text;
+  EXPECT_EQ(text.find("Route:"), std::string::npos) << text;
+}
+
+// §16.6 step 7: the next hop is a strict router; it gets the request with its own URI as
+// Request-URI and the Request-URI at the end of the Route header.
+TEST_F(PipelineTest, RequestToAStrictRouterCarriesTheRequestUriInRoute) {
+  Request request;
+  request.method = "BYE";
+  request.uri = "sip:7000@192.0.2.20:5072";
+  request.to = "<sip:7000@sipline.local>;tag=callee";
+  request.extra = "Route: <sip:127.0.0.1:5060;lr>, <sip:192.0.2.30:5090>\r\n";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.30:5090");
+  const std::string text = written(outcome);
+  EXPECT_TRUE(text.starts_with("BYE sip:192.0.2.30:5090 SIP/2.0\r\n")) << text;
+  EXPECT_NE(text.find("\r\nRoute: <sip:7000@192.0.2.20:5072>\r\nContent-Length: 0\r\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("127.0.0.1:5060;lr"), std::string::npos) << text;
+  EXPECT_EQ(text.find("<sip:192.0.2.30:5090>"), std::string::npos) << text;
+}
+
 TEST_F(PipelineTest, InDialogRequestsOnAnAuthRouteAreNotChallenged) {
   location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
   Request request;

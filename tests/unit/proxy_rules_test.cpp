@@ -493,6 +493,14 @@ struct HeldRoute {
   RequestNextHop next;
 };
 
+// The bytes write_forwarded_request produces (empty when it fails).
+std::string forwarded_text(const Message& request, const RequestEdits& edits) {
+  std::vector<char> buffer(4096);
+  const Written written = write_forwarded_request(request, edits, buffer);
+  EXPECT_TRUE(written.ok());
+  return written.ok() ? std::string(buffer.data(), written.size) : std::string();
+}
+
 HeldRoute route_held(const std::string& text, const LocalIdentity& identity = test_identity()) {
   HeldRoute held;
   held.request = parse_ok(text);
@@ -677,13 +685,10 @@ TEST(Routes, ForwardEditsAndTheBytesTheyProduce) {
   EXPECT_EQ(edits.via.branch, branch.view());
   EXPECT_TRUE(edits.via.rport);
   EXPECT_EQ(edits.record_route_uri, "sip:127.0.0.1:5060");
-  EXPECT_TRUE(edits.pop_top_route);
+  EXPECT_EQ(edits.pop_top_routes, 1);
   EXPECT_EQ(edits.request_uri, "");
 
-  std::vector<char> buffer(4096);
-  const Written written = write_forwarded_request(*request, edits, buffer);
-  ASSERT_TRUE(written.ok());
-  const std::string text(buffer.data(), written.size);
+  const std::string text = forwarded_text(*request, edits);
   EXPECT_TRUE(
       text.starts_with("INVITE sip:1002@sipline.local SIP/2.0\r\n"
                        "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"
@@ -704,12 +709,96 @@ TEST(Routes, ForwardEditsAndTheBytesTheyProduce) {
 TEST(Routes, StrictRouterPlanFeedsTheRequestUri) {
   RequestSpec spec;
   spec.request_uri = "sip:127.0.0.1:5060;lr";
+  spec.to = "<sip:1002@sipline.local>;tag=t2";
   spec.extra = "Route: <sip:1002@192.0.2.20:5072>\r\n";
   const auto request = parse_ok(request_text(spec));
   const LocalIdentity identity = test_identity();
   const RoutePlan plan = preprocess_routes(*request, identity);
   const RequestEdits edits = forward_edits(plan, identity, 0, "z9hG4bK-x");
   EXPECT_EQ(edits.request_uri, "sip:1002@192.0.2.20:5072");
+  EXPECT_TRUE(edits.pop_last_route);
+  EXPECT_EQ(edits.pop_top_routes, 0);
+  EXPECT_EQ(edits.append_route_uri, "");
+
+  const std::string text = forwarded_text(*request, edits);
+  EXPECT_TRUE(text.starts_with("INVITE sip:1002@192.0.2.20:5072 SIP/2.0\r\n")) << text;
+  EXPECT_EQ(text.find("Route:"), std::string::npos) << text;
+}
+
+// A new request (no To tag) for our domain with a preloaded Route to us, as a UA with an
+// outbound proxy sends it (RFC 3261 §8.1.2): our Route is popped, nothing is strict.
+TEST(Routes, PreloadedRouteOnANewRequestForUsIsNotAStrictRouterTrace) {
+  RequestSpec spec;
+  spec.method = "REGISTER";
+  spec.request_uri = "sip:sipline.local";
+  spec.to = "<sip:1002@sipline.local>";
+  spec.extra = "Route: <sip:127.0.0.1:5060;lr>\r\n";
+  const HeldRoute held = route_held(request_text(spec));
+  EXPECT_FALSE(held.plan.strict_router);
+  EXPECT_TRUE(held.plan.pop_top_route);
+  EXPECT_EQ(held.plan.strict_next_hop_uri, "");
+  EXPECT_EQ(held.next.source, NextHopSource::RouteTable);
+}
+
+// §16.6 step 7: the next hop is a strict router (no ";lr"). Its URI becomes the Request-URI
+// and leaves the Route header; the Request-URI goes to the end of the Route header.
+TEST(Routes, StrictNextHopTakesTheRequestUriAndKeepsItAsLastRoute) {
+  RequestSpec spec;
+  spec.extra =
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:192.0.2.72;x=1>\r\nRoute: <sip:192.0.2.80;lr>\r\n";
+  const HeldRoute held = route_held(request_text(spec));
+  EXPECT_TRUE(held.plan.pop_top_route);
+  EXPECT_EQ(held.plan.strict_next_hop_uri, "sip:192.0.2.72;x=1");
+  EXPECT_EQ(held.plan.displaced_request_uri, "sip:1002@sipline.local");
+  EXPECT_EQ(held.next.source, NextHopSource::RouteHeader);
+  EXPECT_TRUE(held.next.strict_next_hop);
+  EXPECT_EQ(held.next.hop.host, "192.0.2.72");
+  EXPECT_EQ(held.next.hop.port, 5060);
+
+  const LocalIdentity identity = test_identity();
+  const RequestEdits edits = forward_edits(held.plan, identity, 0, "z9hG4bK-x");
+  EXPECT_EQ(edits.request_uri, "sip:192.0.2.72;x=1");
+  EXPECT_EQ(edits.pop_top_routes, 2);
+  EXPECT_FALSE(edits.pop_last_route);
+  EXPECT_EQ(edits.append_route_uri, "sip:1002@sipline.local");
+
+  const std::string text = forwarded_text(*held.request, edits);
+  EXPECT_TRUE(text.starts_with("INVITE sip:192.0.2.72;x=1 SIP/2.0\r\n")) << text;
+  EXPECT_NE(text.find("CSeq: 7 INVITE\r\nRoute: <sip:192.0.2.80;lr>\r\n"
+                      "Route: <sip:1002@sipline.local>\r\nContent-Length"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("192.0.2.72;x=1>"), std::string::npos) << text;
+  EXPECT_EQ(text.find("127.0.0.1:5060;lr"), std::string::npos) << text;
+
+  // A location-service target (§16.5) is the Request-URI the strict router displaces.
+  const RequestEdits located =
+      forward_edits(held.plan, identity, 0, "z9hG4bK-x", "sip:1002@192.0.2.20:5072");
+  EXPECT_EQ(located.request_uri, "sip:192.0.2.72;x=1");
+  EXPECT_EQ(located.append_route_uri, "sip:1002@192.0.2.20:5072");
+}
+
+// Between two strict routers: the one before us put our Record-Route URI into the
+// Request-URI (§16.4), the next one lacks ";lr" too (§16.6 step 7). The remote target comes
+// back from the end of the Route header and goes back there.
+TEST(Routes, StrictRoutersOnBothSides) {
+  RequestSpec spec;
+  spec.method = "BYE";
+  spec.request_uri = "sip:127.0.0.1:5060";
+  spec.to = "<sip:1002@sipline.local>;tag=t2";
+  spec.extra = "Route: <sip:192.0.2.72>, <sip:1002@192.0.2.20:5072>\r\n";
+  const HeldRoute held = route_held(request_text(spec));
+  EXPECT_TRUE(held.plan.strict_router);
+  EXPECT_FALSE(held.plan.pop_top_route);
+  EXPECT_EQ(held.plan.strict_next_hop_uri, "sip:192.0.2.72");
+  EXPECT_EQ(held.plan.displaced_request_uri, "sip:1002@192.0.2.20:5072");
+  EXPECT_EQ(held.next.hop.host, "192.0.2.72");
+
+  const RequestEdits edits = forward_edits(held.plan, test_identity(), 0, "z9hG4bK-x");
+  const std::string text = forwarded_text(*held.request, edits);
+  EXPECT_TRUE(text.starts_with("BYE sip:192.0.2.72 SIP/2.0\r\n")) << text;
+  EXPECT_NE(text.find("\r\nRoute: <sip:1002@192.0.2.20:5072>\r\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Route: <sip:192.0.2.72>"), std::string::npos) << text;
 }
 
 // ---- the sender's Via (§18.2.1, RFC 3581 §4) -------------------------------------------------

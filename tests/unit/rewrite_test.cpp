@@ -210,14 +210,14 @@ std::string forwarded_with_routes(const std::string& route_lines) {
 TEST(ForwardedRequest, TopRouteLineWithOneElementDropped) {
   const auto request = parse(with_routes("Route: <sip:us;lr>\r\nRoute: <sip:next;lr>\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:next;lr>\r\n"));
 }
 
 TEST(ForwardedRequest, TopRouteElementRemovedFromItsLine) {
   const auto request = parse(with_routes("Route: <sip:us;lr>,<sip:next;lr>\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:next;lr>\r\n"));
 }
 
@@ -225,7 +225,7 @@ TEST(ForwardedRequest, RemainingRouteElementsKeptAsWritten) {
   const auto request = parse(
       with_routes("route:  <sip:us;lr> ,\r\n <sip:b;lr>,  <sip:c;lr>\r\nRoute: <sip:d;lr>\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits),
             forwarded_with_routes("route: <sip:b;lr>,  <sip:c;lr>\r\nRoute: <sip:d;lr>\r\n"));
 }
@@ -235,7 +235,7 @@ TEST(ForwardedRequest, FoldedRouteLineLosesItsFirstElement) {
   const std::string received = read_corpus("rfc3665/3.2-F18-BYE.sip");
   const auto request = parse(received);
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   const std::size_t first_line_end = received.find("\r\n") + 2;
   const std::string expected =
       received.substr(0, first_line_end) + kOurViaLine +
@@ -249,7 +249,7 @@ TEST(ForwardedRequest, FoldedRouteLineLosesItsFirstElement) {
 TEST(ForwardedRequest, MalformedRestOfRouteLineKeptAfterPop) {
   const auto request = parse(with_routes("Route: <sip:us;lr> , ,<sip:b;lr>\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:b;lr>\r\n"));
 }
 
@@ -257,7 +257,7 @@ TEST(ForwardedRequest, RouteElementWithQuotedCommaPopped) {
   const auto request =
       parse(with_routes("Route: \"us, really\" <sip:us;lr>, <sip:b;lr;x=\"a,b\">\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:b;lr;x=\"a,b\">\r\n"));
 }
 
@@ -270,8 +270,71 @@ TEST(ForwardedRequest, RoutesKeptWhenNotPopping) {
 TEST(ForwardedRequest, PopWithoutRouteChangesNothingElse) {
   const auto request = parse(kInvite);
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   EXPECT_EQ(forward(*request, edits), forward(*request, basic_edits()));
+}
+
+// The Route edits of §16.4 and §16.6 step 7 count values across lines, in order.
+TEST(ForwardedRequest, TwoRouteValuesPoppedAcrossLines) {
+  const auto request = parse(with_routes("Route: <sip:us;lr>\r\nRoute: <sip:b>, <sip:c;lr>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_top_routes = 2;
+  EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:c;lr>\r\n"));
+}
+
+TEST(ForwardedRequest, LastRouteValueRemovedFromItsLine) {
+  const auto request = parse(with_routes("Route: <sip:a;lr>\r\nRoute: <sip:b;lr> ,  <sip:c>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_last_route = true;
+  EXPECT_EQ(forward(*request, edits),
+            forwarded_with_routes("Route: <sip:a;lr>\r\nRoute: <sip:b;lr>\r\n"));
+}
+
+TEST(ForwardedRequest, LastRouteLineDroppedWithItsOnlyValue) {
+  const auto request = parse(with_routes("Route: <sip:a;lr>, <sip:b;lr>\r\nRoute: <sip:c>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_last_route = true;
+  EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:a;lr>, <sip:b;lr>\r\n"));
+}
+
+TEST(ForwardedRequest, TopAndLastRemovedFromOneLine) {
+  const auto request = parse(with_routes("Route: <sip:us;lr>, <sip:b;lr>, <sip:c>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_top_routes = 1;
+  edits.pop_last_route = true;
+  EXPECT_EQ(forward(*request, edits), forwarded_with_routes("Route: <sip:b;lr>\r\n"));
+}
+
+TEST(ForwardedRequest, AppendedRouteFollowsTheLastRouteLine) {
+  const auto request =
+      parse(with_routes("Route: <sip:strict>\r\nSubject: between\r\nRoute: <sip:far;lr>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_top_routes = 1;
+  edits.request_uri = "sip:strict";
+  edits.append_route_uri = "sip:bob@biloxi.example.com";
+  const std::string expected = replace_once(
+      forwarded_with_routes(
+          "Subject: between\r\nRoute: <sip:far;lr>\r\nRoute: <sip:bob@biloxi.example.com>\r\n"),
+      "INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE sip:strict SIP/2.0");
+  EXPECT_EQ(forward(*request, edits), expected);
+}
+
+TEST(ForwardedRequest, AppendedRouteTakesThePlaceOfTheOnlyRouteLine) {
+  const auto request = parse(with_routes("Route: <sip:strict>\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.pop_top_routes = 1;
+  edits.append_route_uri = "sip:bob@biloxi.example.com";
+  EXPECT_EQ(forward(*request, edits),
+            forwarded_with_routes("Route: <sip:bob@biloxi.example.com>\r\n"));
+}
+
+TEST(ForwardedRequest, AppendedRouteWithoutRouteLinesEndsTheHeaders) {
+  const auto request = parse(kInvite);
+  RequestEdits edits = basic_edits();
+  edits.append_route_uri = "sip:x";
+  EXPECT_EQ(forward(*request, edits),
+            replace_once(forward(*request, basic_edits()), "Content-Length: 5\r\n",
+                         "Content-Length: 5\r\nRoute: <sip:x>\r\n"));
 }
 
 TEST(ForwardedRequest, CarrierInviteOnlyTheExpectedEdits) {
@@ -348,7 +411,7 @@ TEST(ForwardedRequest, RefusesResponsesAndUnparsedRequests) {
 TEST(ForwardedRequest, BufferOneByteTooSmall) {
   const auto request = parse(with_routes("Route: <sip:us;lr>,<sip:next;lr>\r\n"));
   RequestEdits edits = basic_edits();
-  edits.pop_top_route = true;
+  edits.pop_top_routes = 1;
   edits.record_route_uri = "sip:192.0.2.1";
   expect_exact_fit(
       [&](std::span<char> out) { return write_forwarded_request(*request, edits, out); });
