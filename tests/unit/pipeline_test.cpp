@@ -341,6 +341,9 @@ TEST_F(PipelineTest, RegisterForOurDomainGoesToTheControlThread) {
   request.uri = "sip:sipline.local";
   request.to = "<sip:1002@sipline.local>";
   EXPECT_EQ(process(request.text()).verdict, Verdict::ToControl);
+  // A UA with an outbound proxy preloads a Route to us (RFC 3261 §8.1.2): still ours.
+  request.extra = "Route: <sip:127.0.0.1:5060;lr>\r\n";
+  EXPECT_EQ(process(request.text()).verdict, Verdict::ToControl);
 }
 
 // A trunk's or an SBC's keepalive: OPTIONS for the proxy itself (no user part) is answered
