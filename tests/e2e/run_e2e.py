@@ -515,6 +515,61 @@ def test_methods(ctx):
     check(total(counters, "to_control") == 0, "the foreign REGISTER went to our registrar")
 
 
+# --- 5a. Route headers: loose and strict routers (RFC 3261 §16.4, §16.6 step 7) ------------
+
+def test_routing(ctx):
+    """In-dialog BYEs along Route headers to an echo UAS standing in for the next router: our
+    own Route is popped and a loose next hop gets the Request-URI unchanged; a next hop
+    without ;lr (an RFC 2543 strict router) gets its URI as Request-URI and the Request-URI as
+    last Route value; a BYE from a strict router (our address as Request-URI) goes on with the
+    last Route value as Request-URI. A REGISTER for us with a preloaded Route to us (a phone's
+    outbound proxy) reaches the registrar: 401."""
+    proxy_port, = harness.free_udp_ports(1)
+    echo = sipmsg.EchoUas()
+    ctx.cleanups.append(echo.close)
+    echo_address = "%s:%d" % (harness.NET.client_host, echo.port)
+    routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, names=("sipline.test",))).start()
+    ours = "<sip:%s;lr>" % proxy_address(proxy_port)
+    target = "sip:2000@" + echo_address  # the callee's Contact, behind the next router
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        def through(uri, route, what):
+            """The BYE as the next hop received it; its 200 must come back."""
+            agent.request("BYE", uri, headers=[("Route", route)],
+                          to="<sip:2000@sipline.test>;tag=callee", wait=False)
+            seen = len(echo.received)
+            echo.poll(0.3)
+            arrived = [m for m in echo.received[seen:] if m is not None and not m.is_response]
+            check(len(arrived) == 1, "%s: the next hop got %s" % (what, arrived))
+            require_status(agent.wait_final(agent.call_id, agent.cseq, 2.0), 200, what)
+            return arrived[0]
+
+        bye = through(target, "%s, <sip:%s;lr>" % (ours, echo_address), "loose next hop")
+        check(bye.start_line == "BYE %s SIP/2.0" % target and
+              bye.get_all("Route") == ["<sip:%s;lr>" % echo_address],
+              "loose next hop: %s, Route %s" % (bye.start_line, bye.get_all("Route")))
+
+        bye = through(target, "%s, <sip:%s>" % (ours, echo_address), "strict next hop")
+        check(bye.start_line == "BYE sip:%s SIP/2.0" % echo_address and
+              bye.get_all("Route") == ["<%s>" % target],
+              "strict next hop: %s, Route %s" % (bye.start_line, bye.get_all("Route")))
+
+        bye = through("sip:%s" % proxy_address(proxy_port),
+                      "<sip:%s;lr>, <%s>" % (echo_address, target), "from a strict router")
+        check(bye.start_line == "BYE %s SIP/2.0" % target and
+              bye.get_all("Route") == ["<sip:%s;lr>" % echo_address],
+              "from a strict router: %s, Route %s" % (bye.start_line, bye.get_all("Route")))
+
+        agent.call_id = sipmsg.new_token("e2e-") + "@" + harness.NET.client_host
+        answer = agent.request("REGISTER", "sip:sipline.test", headers=[("Route", ours)],
+                               to="<sip:1001@sipline.test>")
+        require_status(answer, 401, "REGISTER with a preloaded Route to us")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "forwarded") == 6 and total(counters, "dropped") == 0,
+          "expected 3 BYEs and their 200s forwarded, nothing dropped: %s" %
+          harness.brief(counters))
+
+
 # --- 6. error answers -----------------------------------------------------------------------
 
 def test_errors(ctx):
@@ -1128,6 +1183,7 @@ TESTS = {
     "redirect": test_redirect,
     "cancel": test_cancel,
     "methods": test_methods,
+    "routing": test_routing,
     "errors": test_errors,
     "corpus": test_corpus,
     "restart_sqlite": test_restart_sqlite,
@@ -1144,7 +1200,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "errors", "big_invite", "ipv6_calls")
+              "routing", "errors", "big_invite", "ipv6_calls")
 
 
 def run_one(options, name):

@@ -794,7 +794,8 @@ TEST(Routes, StrictRoutersOnBothSides) {
   EXPECT_EQ(held.plan.displaced_request_uri, "sip:1002@192.0.2.20:5072");
   EXPECT_EQ(held.next.hop.host, "192.0.2.72");
 
-  const RequestEdits edits = forward_edits(held.plan, test_identity(), 0, "z9hG4bK-x");
+  const LocalIdentity identity = test_identity();  // the edits' views point into it
+  const RequestEdits edits = forward_edits(held.plan, identity, 0, "z9hG4bK-x");
   const std::string text = forwarded_text(*held.request, edits);
   EXPECT_TRUE(text.starts_with("BYE sip:192.0.2.72 SIP/2.0\r\n")) << text;
   EXPECT_NE(text.find("\r\nRoute: <sip:1002@192.0.2.20:5072>\r\n"), std::string::npos) << text;
