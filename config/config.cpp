@@ -235,12 +235,23 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
   config.mtu = static_cast<std::uint16_t>(
       dataplane.integer("mtu", 576, 9000, Presence::Optional).value_or(1500));
   config.static_neighbors = read_static_neighbors(dataplane, address, config.address6);
+  if (const auto exception = dataplane.integer("exception_port", 0, 65535, Presence::Optional)) {
+    if (*exception == config.port) {
+      dataplane.diagnostics().error(dataplane.line_of_key("exception_port"),
+                                    "dataplane.exception_port " + std::to_string(*exception) +
+                                        " is dataplane.port: the kernel's TAP must be a port "
+                                        "of its own (--vdev=net_tap0,iface=NAME in "
+                                        "dataplane.eal)");
+    } else {
+      config.exception_port = static_cast<std::uint16_t>(*exception);
+    }
+  }
   return config;
 }
 
 DataplaneConfig read_dataplane(const TableReader& dataplane) {
   dataplane.reject_unknown_keys({"io", "workers", "eal", "port", "address", "address6", "gateway",
-                                 "mtu", "static_neighbors", "dispatchers"});
+                                 "mtu", "static_neighbors", "dispatchers", "exception_port"});
   DataplaneConfig config;
   if (const auto io = dataplane.string("io", Presence::Optional)) {
     if (*io == "dpdk") {

@@ -46,6 +46,9 @@ struct DpdkConfig {
   std::optional<IpAddress> gateway;  // IPv4 next hop for destinations off the subnet
   std::uint16_t mtu = 1500;
   std::vector<StaticNeighbor> static_neighbors;  // dataplane.static_neighbors
+  // A kernel TAP port (net_tap) for what the dataplane does not serve itself: TCP, other UDP
+  // ports, other ICMP, other EtherTypes (dataplane/dpdk/exception_path.hpp). None: dropped.
+  std::optional<std::uint16_t> exception_port;
 };
 
 struct DataplaneConfig {

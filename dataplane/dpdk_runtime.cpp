@@ -81,6 +81,27 @@ std::string listen_text(const config::Config& config) {
   return text;
 }
 
+// The kernel's TAP (dataplane.exception_port): one RX and one TX queue for the control lcore,
+// and the NIC's MAC, so that the kernel takes the frames the NIC received as its own.
+dpdk::Port::Opened open_exception_port(std::uint16_t id, const dpdk::Port& nic, rte_mempool* pool) {
+  const std::string name = "dataplane.exception_port = " + std::to_string(id);
+  if (!rte_eth_dev_is_valid_port(id)) {
+    return {nullptr, name +
+                         ": no such DPDK port (name the kernel's TAP with "
+                         "--vdev=net_tap0,iface=NAME in dataplane.eal)"};
+  }
+  rte_ether_addr mac = nic.mac();
+  if (const int error = rte_eth_dev_default_mac_addr_set(id, &mac); error != 0) {
+    return {nullptr, name + ": cannot give it the NIC's MAC: " + rte_strerror(-error)};
+  }
+  dpdk::PortSettings tap{id, 1, nic.mtu(), pool};
+  tap.control_queue = false;  // one RX and one TX queue: net_tap wants them paired
+  dpdk::Port::Opened opened = dpdk::Port::open(tap);
+  if (!opened.port) return {nullptr, name + ": " + opened.error};
+  SIPLINE_LOG_INFO("exception path to the kernel: %s", opened.port->describe().c_str());
+  return opened;
+}
+
 // Everything between EAL start and EAL stop; returns the exit code.
 int run_on_eal(std::shared_ptr<const config::Config> config) {
   const config::DpdkConfig& settings = config->dataplane.dpdk;
@@ -108,8 +129,12 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   const int socket = rte_eth_dev_socket_id(settings.port);
   const std::uint32_t ring_size = config->limits.ring_size;
 
-  // Every ring slot may hold an mbuf at once (worker inboxes and both control rings).
-  const std::uint32_t in_flight = (static_cast<std::uint32_t>(workers) + 2) * ring_size;
+  // Every ring slot may hold an mbuf at once (worker inboxes and both control rings); a TAP
+  // for the kernel fills its own RX and TX rings, and a batch each way.
+  std::uint32_t in_flight = (static_cast<std::uint32_t>(workers) + 2) * ring_size;
+  if (settings.exception_port) {
+    in_flight += dpdk::kRxDescriptors + dpdk::kTxDescriptors + dpdk::kBurst + dpdk::kTxBatch;
+  }
   dpdk::PacketPools::Created pools = dpdk::PacketPools::create(workers, in_flight, socket);
   if (!pools.pools) {
     SIPLINE_LOG_ERROR("%s", pools.error.c_str());
@@ -136,6 +161,16 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     return kExitRuntimeError;
   }
   SIPLINE_LOG_INFO("%s", port.port->describe().c_str());
+  std::unique_ptr<dpdk::Port> exception_port;
+  if (settings.exception_port) {
+    dpdk::Port::Opened tap =
+        open_exception_port(*settings.exception_port, *port.port, pools.pools->packets());
+    if (!tap.port) {
+      SIPLINE_LOG_ERROR("%s", tap.error.c_str());
+      return kExitRuntimeError;
+    }
+    exception_port = std::move(tap.port);
+  }
 
   const std::vector<std::uint16_t> ports = sip_ports(*config);
   dpdk::InterfaceSettings interface_settings;
@@ -165,6 +200,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   lcore_common.port = port.port.get();
   lcore_common.workers = workers;
   lcore_common.socket_id = socket;
+  lcore_common.exception_path = exception_port != nullptr;
+  lcore_common.exception_port = exception_port.get();
   const auto make_net = [&](std::uint16_t lcore_index,
                             std::uint16_t tx_queue) -> std::unique_ptr<dpdk::LcoreNet> {
     dpdk::LcoreNet::Created created =
@@ -252,6 +289,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   control.set_duty(nullptr);
   worker_objects.clear();
   control_net.reset();
+  exception_port.reset();
   port.port.reset();
   return kExitOk;
 }

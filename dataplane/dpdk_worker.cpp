@@ -476,6 +476,9 @@ std::string DpdkControl::counters_text() const {
     }
   }
   text += dpdk::format_net_counters("net control", settings_.net->counters());
+  if (const dpdk::ExceptionPath* exception = settings_.net->exception()) {
+    text += dpdk::format_net_counters("net kernel", exception->counters());
+  }
   if (settings_.port != nullptr) {
     rte_eth_stats stats{};
     if (rte_eth_stats_get(settings_.port->id(), &stats) == 0) {

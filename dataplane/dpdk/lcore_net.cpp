@@ -23,6 +23,8 @@ LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_inde
   settings.tsc_hz = rte_get_tsc_hz();
   settings.socket_id = common.socket_id;
   settings.defer_udp_checksum = lcore_index < common.workers;
+  settings.exception_path = common.exception_path;
+  if (lcore_index == common.workers) settings.exception_port = common.exception_port;
   return settings;
 }
 
@@ -65,12 +67,23 @@ LcoreNet::LcoreNet(const LcoreSettings& settings, std::unique_ptr<Reassembler> r
                              settings.lcore_count, settings.tsc_hz},
               tx_, counters_),
       reassembler_(std::move(reassembler)),
-      scratch_(std::make_unique<char[]>(kScratchSize)) {}
+      scratch_(std::make_unique<char[]>(kScratchSize)) {
+  // The control lcore (the last one) talks to the kernel; workers only hand frames to it.
+  const bool control_lcore = settings.lcore_index + 1u == settings.lcore_count;
+  if (settings.exception_path && control_lcore) {
+    exception_ = std::make_unique<ExceptionPath>(settings.exception_port);
+  }
+}
 
 LcoreNet::~LcoreNet() = default;
 
 void LcoreNet::drop(rte_mbuf* frame, NetDrop reason) {
   counters_.drop(reason);
+  rte_pktmbuf_free(frame);
+}
+
+void LcoreNet::consumed(rte_mbuf* frame) {
+  if (exception_) return exception_->to_kernel(frame);
   rte_pktmbuf_free(frame);
 }
 
@@ -117,6 +130,10 @@ LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
       return accept_sip(whole, datagram);
     }
     case FrameKind::Drop:
+      if (settings_.exception_path && punted_to_kernel(parsed.drop)) {
+        counters_.control_frames.add();
+        return {Verdict::Control, frame};
+      }
       drop(frame, parsed.drop);
       return {};
   }
@@ -145,7 +162,7 @@ void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {
         counters_.arp_replies.add();
         tx_.push(frame);
       } else if (result.verdict == ArpVerdict::Consumed) {
-        rte_pktmbuf_free(frame);
+        consumed(frame);
       } else {
         drop(frame, result.drop);
       }
@@ -167,13 +184,17 @@ void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {
         (type == kIcmp6EchoReply ? counters_.icmp_echo_replies : counters_.nd_advertisements).add();
         tx_.push(frame);
       } else if (result.verdict == IcmpVerdict::Consumed) {
-        rte_pktmbuf_free(frame);
+        consumed(frame);
       } else {
         drop(frame, result.drop);
       }
       return;
     }
     case FrameKind::Drop:
+      if (exception_ && punted_to_kernel(parsed.drop)) {
+        exception_->to_kernel(frame);
+        return;
+      }
       return drop(frame, parsed.drop);
     case FrameKind::Sip:
     case FrameKind::Fragment:
@@ -187,6 +208,10 @@ void LcoreNet::poll(std::uint64_t now) {
   reassembler_->expire(now);
   if (const std::uint32_t discarded = reassembler_->free_discarded(); discarded != 0) {
     counters_.drop(NetDrop::Reassembly, discarded);
+  }
+  if (exception_) {
+    exception_->flush();
+    exception_->from_kernel(tx_);
   }
   tx_.flush();
 }

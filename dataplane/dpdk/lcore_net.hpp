@@ -39,6 +39,7 @@
 #include <string_view>
 
 #include "dataplane/dpdk/classify.hpp"
+#include "dataplane/dpdk/exception_path.hpp"
 #include "dataplane/dpdk/ip_frag.hpp"
 #include "dataplane/dpdk/neighbor_table.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
@@ -63,6 +64,12 @@ struct LcoreSettings {
   // receive() leaves the UDP checksum of SIP datagrams to whoever processes them, who calls
   // verify_udp_checksum() first (classify.hpp, UdpChecksumCheck::Deferred).
   bool defer_udp_checksum = false;
+  // There is an exception path to the kernel (exception_path.hpp): receive() hands what it
+  // would punt to the control lcore instead of dropping it, and the control lcore's answer()
+  // sends it on. `exception_port` is the TAP, on the control lcore only (null there in unit
+  // tests: the frames collect in exception()->to_kernel_batch()).
+  bool exception_path = false;
+  Port* exception_port = nullptr;
 };
 
 // What every lcore on one port shares: lcore_settings() makes one lcore's settings of it.
@@ -73,6 +80,8 @@ struct LcoreCommon {
   Port* port = nullptr;       // null: frames collect in tx() (unit tests)
   std::uint16_t workers = 1;  // worker lcores 0 .. workers - 1; the control lcore is `workers`
   int socket_id = SOCKET_ID_ANY;
+  bool exception_path = false;     // LcoreSettings::exception_path, on every lcore
+  Port* exception_port = nullptr;  // the kernel TAP, given to the control lcore
 };
 
 // Lcore `lcore_index` sending on `tx_queue`: the port's TX offloads, the TSC's rate, IP
@@ -139,7 +148,9 @@ class alignas(64) LcoreNet {
 
   // Control lcore only (the neighbour table's writer): answers ARP for our address, ICMP
   // echo, IPv6 neighbour solicitations, and learns neighbours; the reply goes out in the
-  // next flush, anything else is freed and counted.
+  // next flush. With an exception path, what receive() punted goes to the kernel, and so do
+  // the ARP replies and neighbour advertisements learned from; anything else is freed and
+  // counted.
   void answer(rte_mbuf* frame, std::uint64_t now);
 
   // `payload` from our address:`source_port` to `to` (copied into mbufs; fragmented above
@@ -156,7 +167,7 @@ class alignas(64) LcoreNet {
   }
 
   // End of a loop iteration: parked datagrams (sent / re-requested / expired), reassembly
-  // time-outs and discards, then one TX burst.
+  // time-outs and discards, the exception path's frames both ways, then one TX burst.
   void poll(std::uint64_t now);
   void flush() { tx_.flush(); }
 
@@ -165,11 +176,17 @@ class alignas(64) LcoreNet {
   TxBatch& tx() { return tx_; }
   std::span<char> scratch() { return {scratch_.get(), kScratchSize}; }
   std::size_t held() const { return sender_.held(); }
+  // The control lcore's way to the kernel; null elsewhere and without an exception path.
+  ExceptionPath* exception() { return exception_.get(); }
+  const ExceptionPath* exception() const { return exception_.get(); }
 
  private:
   LcoreNet(const LcoreSettings& settings, std::unique_ptr<Reassembler> reassembler);
   Received accept_sip(rte_mbuf* frame, const Frame& parsed);
   void drop(rte_mbuf* frame, NetDrop reason);
+  // A frame the dataplane learned from (an ARP reply, a neighbour advertisement): the kernel
+  // gets it too when there is an exception path, else it is freed.
+  void consumed(rte_mbuf* frame);
 
   NetCounters counters_;
   LcoreSettings settings_;
@@ -177,6 +194,7 @@ class alignas(64) LcoreNet {
   UdpSender sender_;
   std::unique_ptr<Reassembler> reassembler_;
   std::unique_ptr<char[]> scratch_;
+  std::unique_ptr<ExceptionPath> exception_;
 };
 
 }  // namespace sipline::dataplane::dpdk

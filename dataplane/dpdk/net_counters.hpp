@@ -71,7 +71,7 @@ class NetCounter {
 struct alignas(64) NetCounters {
   NetCounter rx_frames;          // frames handed to receive()
   NetCounter sip_datagrams;      // complete UDP datagrams for the SIP pipeline
-  NetCounter control_frames;     // ARP / ICMP / ND frames for the control lcore
+  NetCounter control_frames;     // for the control lcore: ARP / ICMP / ND, and the kernel's
   NetCounter fragments;          // IP fragments taken by the reassembly table
   NetCounter reassembled;        // datagrams completed from fragments
   NetCounter arp_replies;        // ARP replies sent for our address

@@ -46,7 +46,7 @@ Port::Opened Port::open(const PortSettings& settings) {
   // it has must be polled, so it gets as many RX as TX queues (workers + 1, qpairs=), and the
   // extra one is polled by a worker (rx_queues_of()).
   const bool paired_queues = std::string_view(info.driver_name) == "net_af_packet";
-  const std::uint16_t tx_queues = settings.workers + 1;
+  const auto tx_queues = static_cast<std::uint16_t>(settings.workers + settings.control_queue);
   const std::uint16_t rx_queues = paired_queues ? tx_queues : settings.workers;
   if (rx_queues > info.max_rx_queues || tx_queues > info.max_tx_queues ||
       (paired_queues && info.max_rx_queues != rx_queues)) {
@@ -75,6 +75,7 @@ Port::Opened Port::open(const PortSettings& settings) {
   port->id_ = id;
   port->workers_ = settings.workers;
   port->rx_queues_ = rx_queues;
+  port->tx_queues_ = tx_queues;
   port->mtu_ = settings.mtu;
   port->driver_ = info.driver_name;
 
@@ -161,7 +162,7 @@ Port::~Port() {
 
 std::string Port::describe() const {
   std::string text = "port " + std::to_string(id_) + " (" + driver_ + "): mac " + mac_text(mac_) +
-                     ", " + std::to_string(rx_queues_) + " RX / " + std::to_string(workers_ + 1) +
+                     ", " + std::to_string(rx_queues_) + " RX / " + std::to_string(tx_queues_) +
                      " TX queues, mtu " + std::to_string(mtu_) + ", rss ";
   if (workers_ == 1) {
     text += "not needed";

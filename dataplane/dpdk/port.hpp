@@ -23,11 +23,14 @@ namespace sipline::dataplane::dpdk {
 
 struct PortSettings {
   std::uint16_t port_id = 0;
-  std::uint16_t workers = 1;  // RX queues; TX queues are workers + 1
+  std::uint16_t workers = 1;  // RX queues; TX queues are workers + 1 (see control_queue)
   std::uint16_t mtu = 1500;
   rte_mempool* rx_pool = nullptr;  // mbufs the NIC receives into
   std::uint16_t rx_descriptors = kRxDescriptors;
   std::uint16_t tx_descriptors = kTxDescriptors;
+  // One TX queue more than RX queues, for the control lcore. Off for a port that only the
+  // control lcore uses (the kernel's TAP, whose PMD wants as many TX as RX queues).
+  bool control_queue = true;
 };
 
 // What the NIC computes for us on send; anything false is done in software.
@@ -91,6 +94,7 @@ class Port {
   std::uint16_t id_ = 0;
   std::uint16_t workers_ = 0;
   std::uint16_t rx_queues_ = 0;
+  std::uint16_t tx_queues_ = 0;
   std::uint16_t mtu_ = 0;
   rte_ether_addr mac_{};
   std::uint64_t rss_hf_ = 0;

@@ -61,6 +61,7 @@ class Network:
         self.sipline_prefix = []        # command prefix that starts sipline
         self.max_workers = None         # a cap on [dataplane] workers (None: as asked)
         self.dataplane = {}             # extra [dataplane] keys (DPDK: eal, port, address)
+        self.dpdk_netns = None          # DPDK: the network namespace sipline runs in
         self.proxy_host6 = "::1"        # sipline's IPv6 address (ipv6_calls)
         self.client_host6 = "::1"       # where the test's IPv6 agents bind
 
@@ -94,6 +95,7 @@ def configure_network(mode, dpdk_netns=None):
         NET.proxy_host6 = DPDK_ADDRESS6
         NET.client_host6 = DPDK_PEER_ADDRESS6
         NET.sipline_prefix = ["ip", "netns", "exec", dpdk_netns]
+        NET.dpdk_netns = dpdk_netns
         # Two cores: one worker lcore busy-polls CPU 1, everything else shares CPU 0.
         NET.max_workers = 1
         NET.dataplane = {
@@ -191,9 +193,11 @@ PASSWORD = "e2e-secret-5060"
 
 def sipline_config(port, routes, workers=2, store="memory", names=None,
                    algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
-                   record_route=False, min_expires=60, max_expires=3600, source_limits=None):
+                   record_route=False, min_expires=60, max_expires=3600, source_limits=None,
+                   dataplane=None):
     """The TOML text of a config listening on NET.proxy_host:port (config/README.md); the
-    domains default to sipline.test and the proxy's address. `source_limits`: the
+    domains default to sipline.test and the proxy's address. `dataplane`: [dataplane] keys
+    that replace NET.dataplane's. `source_limits`: the
     [source_limits] keys; by default the test's own agents are trusted (SIPp sends hundreds of
     requests a second from NET.client_host, far beyond a phone's rate)."""
     if names is None:
@@ -204,7 +208,8 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
         "[listen]", "udp = %s" % toml_value(["%s:%d" % (NET.proxy_host, port)]), "",
         "[dataplane]", "io = %s" % toml_value(NET.mode), "workers = %d" % workers,
     ]
-    lines += ["%s = %s" % (key, toml_value(value)) for key, value in NET.dataplane.items()]
+    lines += ["%s = %s" % (key, toml_value(value))
+              for key, value in dict(NET.dataplane, **(dataplane or {})).items()]
     lines += [
         "",
         "[domain]", "names = %s" % toml_value(list(names)),
@@ -356,12 +361,13 @@ class Sipline:
         self.kill()
 
 
-NET_LINE = re.compile(r"^net (worker \d+|control): (.*)$")
+NET_LINE = re.compile(r"^net (worker \d+|control|kernel): (.*)$")
 
 
 def parse_net_counters(lines):
-    """DPDK mode: the last `net worker N: ...` / `net control: ...` line of each lcore, as
-    {"worker 0": {field: int}, "control": {...}} (the packet layer's counters)."""
+    """DPDK mode: the last `net worker N: ...` / `net control: ...` line of each lcore (and
+    `net kernel: ...`, the exception path's), as {"worker 0": {field: int}, "control": {...}}
+    (the packet layer's counters)."""
     result = {}
     for line in lines:
         match = NET_LINE.match(line)

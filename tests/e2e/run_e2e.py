@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -568,6 +569,66 @@ def test_routing(ctx):
     check(total(counters, "forwarded") == 6 and total(counters, "dropped") == 0,
           "expected 3 BYEs and their 200s forwarded, nothing dropped: %s" %
           harness.brief(counters))
+
+
+# --- 5b. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
+
+# A TCP server for the kernel side: accepts one connection, answers one line, exits.
+KERNEL_TCP_SERVER = """
+import socket, sys
+server = socket.socket()
+server.settimeout(30)
+server.bind((sys.argv[1], int(sys.argv[2])))
+server.listen(1)
+print("listening", flush=True)
+connection, _ = server.accept()
+connection.settimeout(10)
+line = connection.makefile("rb").readline()
+connection.sendall(b"kernel: " + line)
+connection.close()
+"""
+
+
+def test_exception_path(ctx):
+    """DPDK mode only. sipline with a net_tap port as dataplane.exception_port, the TAP given
+    the dataplane's address: a TCP exchange with a server of the kernel in sipline's namespace
+    (the SYN and everything after it reach the kernel through the control lcore, its answers
+    leave by the NIC, its ARP for the peer included), while SIP (an OPTIONS keepalive: 200)
+    and ping stay in the dataplane."""
+    check(harness.NET.dpdk, "exception_path needs the DPDK mode (run_dpdk_e2e.sh)")
+    proxy_port, = harness.free_udp_ports(1)
+    tap, tcp_port = "sl-exc0", 2222
+    dataplane = {"eal": harness.NET.dataplane["eal"] + ["--vdev=net_tap0,iface=%s" % tap],
+                 "exception_port": 1}
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, [], dataplane=dataplane)).start()
+    subprocess.run(["ip", "-n", harness.NET.dpdk_netns, "address", "add",
+                    "%s/24" % harness.DPDK_ADDRESS, "dev", tap], check=True, timeout=10)
+    server = subprocess.Popen(["ip", "netns", "exec", harness.NET.dpdk_netns, "python3", "-c",
+                               KERNEL_TCP_SERVER, harness.DPDK_ADDRESS, str(tcp_port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ctx.cleanups.append(lambda: server.kill())
+    check(server.stdout.readline().strip() == b"listening", "the kernel's TCP server did not start")
+    with socket.create_connection((harness.DPDK_ADDRESS, tcp_port), timeout=10) as connection:
+        connection.sendall(b"hello through the tap\n")
+        answer = connection.makefile("rb").readline()
+    check(answer == b"kernel: hello through the tap\n",
+          "TCP through the exception path: %r" % answer)
+    server.wait(timeout=10)
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        require_status(agent.request("OPTIONS", "sip:%s" % proxy_address(proxy_port)), 200,
+                       "OPTIONS keepalive next to the exception path")
+    ping = subprocess.run(["ping", "-c", "1", "-W", "3", harness.DPDK_ADDRESS],
+                          stdout=subprocess.DEVNULL, timeout=10)
+    check(ping.returncode == 0, "ping of the dataplane address failed")
+    require_clean_stop(proxy)
+    kernel = proxy.final_net.get("kernel", {})
+    control = proxy.final_net.get("control", {})
+    check(kernel.get("tx_frames", 0) >= 3 and kernel.get("rx_frames", 0) >= 3,
+          "the kernel's TAP moved too few frames: %s" % kernel)
+    check(control.get("icmp_echo_replies", 0) >= 1,
+          "the ping was not answered by the dataplane: %s" % control)
+    check(not any(key.startswith("drop_") for key in kernel),
+          "frames to or from the kernel were dropped: %s" % kernel)
 
 
 # --- 6. error answers -----------------------------------------------------------------------
@@ -1184,6 +1245,7 @@ TESTS = {
     "cancel": test_cancel,
     "methods": test_methods,
     "routing": test_routing,
+    "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "errors": test_errors,
     "corpus": test_corpus,
     "restart_sqlite": test_restart_sqlite,
@@ -1200,7 +1262,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "errors", "big_invite", "ipv6_calls")
+              "routing", "errors", "big_invite", "ipv6_calls", "exception_path")
 
 
 def run_one(options, name):

@@ -129,6 +129,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_TRUE(config->dataplane.dpdk.eal.empty());
   EXPECT_EQ(config->dataplane.dpdk.mtu, 1500);
   EXPECT_FALSE(config->dataplane.dpdk.gateway.has_value());
+  EXPECT_FALSE(config->dataplane.dpdk.exception_port.has_value());
   EXPECT_FALSE(config->domain.record_route);
   EXPECT_EQ(config->registrar.store.kind, StoreKind::Memory);
   EXPECT_EQ(config->registrar.store.location, "");
@@ -232,6 +233,7 @@ address6 = "2001:db8::1/64"
 gateway = "10.99.0.254"
 mtu = 9000
 static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:01:fe"]
+exception_port = 0
 )"));
   ASSERT_NE(config, nullptr);
   const DataplaneConfig& dataplane = config->dataplane;
@@ -251,6 +253,7 @@ static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:0
   EXPECT_EQ(dataplane.dpdk.address6->to_string(), "2001:db8::1/64");
   EXPECT_EQ(dataplane.dpdk.gateway, ipv4(10, 99, 0, 254));
   EXPECT_EQ(dataplane.dpdk.mtu, 9000);
+  EXPECT_EQ(dataplane.dpdk.exception_port, std::optional<std::uint16_t>(0));
 }
 
 TEST(Values, StoresAlgorithmsLogLevel) {
@@ -418,6 +421,9 @@ gateway = "10.98.0.254"
                                     "gateway = \"10.98.0.254\"\n")),
             Errors{"test.toml:3: dataplane.gateway \"10.98.0.254\" is outside "
                    "dataplane.address 10.99.0.1/24"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nport = 2\nexception_port = 2\n")),
+            Errors{"test.toml:3: dataplane.exception_port 2 is dataplane.port: the kernel's TAP "
+                   "must be a port of its own (--vdev=net_tap0,iface=NAME in dataplane.eal)"});
 }
 
 TEST(Errors, StaticNeighbors) {

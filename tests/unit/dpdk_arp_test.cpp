@@ -210,13 +210,7 @@ TEST(DpdkNeighborTable, BucketOfStaticEntriesRefusesDynamicOnes) {
 TEST(DpdkArpControl, AnswerQueuesTheReplyAndCountsIt) {
   const Interface interface = make_test_interface();
   NeighborTable neighbors(64, 1'000'000);
-  LcoreSettings settings;
-  settings.interface = &interface;
-  settings.neighbors = &neighbors;
-  settings.pool = test_pool();
-  settings.indirect_pool = test_indirect_pool();
-  settings.tsc_hz = 1'000'000;
-  auto created = LcoreNet::create(settings);
+  auto created = LcoreNet::create(test_lcore_settings(interface, neighbors));
   ASSERT_TRUE(created.value) << created.error;
   LcoreNet& control = *created.value;
   const rte_ether_addr unknown{};

@@ -217,13 +217,7 @@ class DpdkReceive : public ::testing::Test {
  protected:
   DpdkReceive() : neighbors_(64, 1'000'000) {
     interface_ = make_test_interface();
-    LcoreSettings settings;
-    settings.interface = &interface_;
-    settings.neighbors = &neighbors_;
-    settings.pool = test_pool();
-    settings.indirect_pool = test_indirect_pool();
-    settings.tsc_hz = 1'000'000;
-    auto created = LcoreNet::create(settings);
+    auto created = LcoreNet::create(test_lcore_settings(interface_, neighbors_));
     EXPECT_TRUE(created.value) << created.error;
     net_ = std::move(created.value);
   }

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "dataplane/dpdk/eal.hpp"
+#include "dataplane/dpdk/lcore_net.hpp"
+#include "dataplane/dpdk/neighbor_table.hpp"
 #include "dataplane/dpdk/net_headers.hpp"
 
 namespace sipline::dataplane::dpdk::testing {
@@ -100,6 +102,18 @@ inline IpAddress ip4(const std::uint8_t* bytes) {
 }
 inline IpAddress ip6(const std::uint8_t* bytes) {
   return ipv6_address_at(bytes);
+}
+
+// An lcore on `interface` with the test pools, no port (frames collect in tx()) and a 1 MHz
+// clock; the caller adds what its test needs (lcore index, exception path).
+inline LcoreSettings test_lcore_settings(const Interface& interface, NeighborTable& neighbors) {
+  LcoreSettings settings;
+  settings.interface = &interface;
+  settings.neighbors = &neighbors;
+  settings.pool = test_pool();
+  settings.indirect_pool = test_indirect_pool();
+  settings.tsc_hz = 1'000'000;
+  return settings;
 }
 
 inline Interface make_test_interface(std::uint16_t mtu = 1500, std::uint16_t vlan = 0) {
