@@ -129,11 +129,12 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   const int socket = rte_eth_dev_socket_id(settings.port);
   const std::uint32_t ring_size = config->limits.ring_size;
 
-  // Every ring slot may hold an mbuf at once (worker inboxes and both control rings); a TAP
-  // for the kernel fills its own RX and TX rings, and a batch each way.
+  // Every ring slot may hold an mbuf at once (worker inboxes and both control rings); an
+  // exception path adds its ring, the TAP's RX and TX rings and a batch each way.
   std::uint32_t in_flight = (static_cast<std::uint32_t>(workers) + 2) * ring_size;
   if (settings.exception_port) {
-    in_flight += dpdk::kRxDescriptors + dpdk::kTxDescriptors + dpdk::kBurst + dpdk::kTxBatch;
+    in_flight +=
+        ring_size + dpdk::kRxDescriptors + dpdk::kTxDescriptors + dpdk::kBurst + dpdk::kTxBatch;
   }
   dpdk::PacketPools::Created pools = dpdk::PacketPools::create(workers, in_flight, socket);
   if (!pools.pools) {
@@ -149,6 +150,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   }
   if (error.empty()) owned.rings.control_frames = owned.create("sipline_ctl", ring_size, error);
   if (error.empty()) owned.rings.registers = owned.create("sipline_reg", ring_size, error);
+  if (error.empty() && settings.exception_port) {
+    owned.rings.kernel_frames = owned.create("sipline_krn", ring_size, error);
+  }
   if (!error.empty()) {
     SIPLINE_LOG_ERROR("%s", error.c_str());
     return kExitRuntimeError;

@@ -248,7 +248,10 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
     case dpdk::LcoreNet::Verdict::Consumed:
       return;
     case dpdk::LcoreNet::Verdict::Control:
-      stage(to_control_, shared_.rings->control_frames, received.frame, true);
+      stage(to_control_, shared_.rings->control_frames, received.frame, Lane::Control);
+      return;
+    case dpdk::LcoreNet::Verdict::Kernel:
+      stage(to_kernel_, shared_.rings->kernel_frames, received.frame, Lane::Kernel);
       return;
     case dpdk::LcoreNet::Verdict::Sip:
       break;
@@ -267,7 +270,7 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
     process(received.frame, datagram, now);
     return;
   }
-  stage(hand_offs_[owner], shared_.rings->inbox[owner], received.frame, false);
+  stage(hand_offs_[owner], shared_.rings->inbox[owner], received.frame, Lane::HandOff);
 }
 
 // Per-source limits (source_guard.hpp), before the Call-ID hand-off: false when the datagram
@@ -360,18 +363,36 @@ void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::u
   }
 }
 
-void DpdkWorker::stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control) {
+void DpdkWorker::stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lane) {
   staged.frames[staged.count++] = frame;
-  if (staged.count == staged.frames.size()) flush(staged, ring, control);
+  if (staged.count == staged.frames.size()) flush(staged, ring, lane);
 }
 
-void DpdkWorker::flush(Staged& staged, rte_ring* ring, bool control) {
+void DpdkWorker::flush(Staged& staged, rte_ring* ring, Lane lane) {
   if (staged.count == 0) return;
   const std::uint16_t accepted = enqueue_burst(ring, staged.frames.data(), staged.count);
   const std::uint16_t refused = staged.count - accepted;
   if (refused != 0) rte_pktmbuf_free_bulk(staged.frames.data() + accepted, refused);
-  if (control) {
-    if (refused != 0) {
+  if (lane == Lane::HandOff) counters_.handed_off.add(accepted);
+  if (refused != 0) count_refused(ring, lane, refused);
+  staged.count = 0;
+}
+
+// Counted, and logged once per worker and lane.
+void DpdkWorker::count_refused(rte_ring* ring, Lane lane, std::uint16_t refused) {
+  switch (lane) {
+    case Lane::HandOff:
+      for (std::uint16_t i = 0; i < refused; ++i)
+        counters_.count_drop(DropReason::RingFull);
+      if (!logged_ring_full_) {
+        logged_ring_full_ = true;
+        SIPLINE_LOG_WARN(
+            "worker %u: a hand-off ring is full (%u slots); dropping datagrams (counted as "
+            "drop_ring_full)",
+            index_, rte_ring_get_capacity(ring));
+      }
+      return;
+    case Lane::Control:
       net_->counters().drop(dpdk::NetDrop::ControlRingFull, refused);
       if (!logged_control_full_) {
         logged_control_full_ = true;
@@ -380,27 +401,26 @@ void DpdkWorker::flush(Staged& staged, rte_ring* ring, bool control) {
             "(counted as drop_control_ring_full)",
             index_);
       }
-    }
-  } else {
-    counters_.handed_off.add(accepted);
-    for (std::uint16_t i = 0; i < refused; ++i)
-      counters_.count_drop(DropReason::RingFull);
-    if (refused != 0 && !logged_ring_full_) {
-      logged_ring_full_ = true;
-      SIPLINE_LOG_WARN(
-          "worker %u: a hand-off ring is full (%u slots); dropping datagrams (counted as "
-          "drop_ring_full)",
-          index_, rte_ring_get_capacity(ring));
-    }
+      return;
+    case Lane::Kernel:
+      net_->counters().drop(dpdk::NetDrop::KernelRingFull, refused);
+      if (!logged_kernel_full_) {
+        logged_kernel_full_ = true;
+        SIPLINE_LOG_WARN(
+            "worker %u: ring of frames for the kernel is full; dropping them (counted as "
+            "drop_kernel_ring_full)",
+            index_);
+      }
+      return;
   }
-  staged.count = 0;
 }
 
 void DpdkWorker::flush_all() {
   for (std::size_t owner = 0; owner < hand_offs_.size(); ++owner) {
-    flush(hand_offs_[owner], shared_.rings->inbox[owner], false);
+    flush(hand_offs_[owner], shared_.rings->inbox[owner], Lane::HandOff);
   }
-  flush(to_control_, shared_.rings->control_frames, true);
+  flush(to_control_, shared_.rings->control_frames, Lane::Control);
+  flush(to_kernel_, shared_.rings->kernel_frames, Lane::Kernel);
 }
 
 bool DpdkWorker::take_handed_in(std::uint64_t now) {
@@ -434,6 +454,12 @@ std::size_t DpdkControl::poll() {
   for (std::uint16_t i = 0; i < count; ++i)
     net.answer(frames[i], now);
   handled += count;
+  if (settings_.rings->kernel_frames != nullptr) {
+    count = dequeue_burst(settings_.rings->kernel_frames, frames.data(), dpdk::kBurst);
+    for (std::uint16_t i = 0; i < count; ++i)
+      net.to_kernel(frames[i]);
+    handled += count;
+  }
   count = dequeue_burst(settings_.rings->registers, frames.data(), dpdk::kBurst);
   for (std::uint16_t i = 0; i < count; ++i)
     answer_register(frames[i], now);
@@ -477,7 +503,7 @@ std::string DpdkControl::counters_text() const {
   }
   text += dpdk::format_net_counters("net control", settings_.net->counters());
   if (const dpdk::ExceptionPath* exception = settings_.net->exception()) {
-    text += dpdk::format_net_counters("net kernel", exception->counters());
+    text += exception->counters_text();
   }
   if (settings_.port != nullptr) {
     rte_eth_stats stats{};

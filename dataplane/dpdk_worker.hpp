@@ -75,6 +75,10 @@ struct DpdkRings {
   std::vector<rte_ring*> inbox;        // inbox[j]: datagrams whose Call-ID worker j owns
   rte_ring* control_frames = nullptr;  // ARP, ICMP echo, ND: for the control lcore
   rte_ring* registers = nullptr;       // REGISTERs for our domains: for the control lcore
+  // Frames for the kernel (exception_path.hpp), for the control lcore to pass on; null
+  // without an exception path. A ring of its own, so that a flood of them (a SYN flood on the
+  // dataplane's address) fills this ring and not the one ARP and ping depend on.
+  rte_ring* kernel_frames = nullptr;
 };
 
 // Unix seconds from the TSC, so a worker reads no clock through the kernel.
@@ -178,8 +182,11 @@ class alignas(64) DpdkWorker {
   bool admit_source(const dpdk::Datagram& datagram);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
   void send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now);
-  void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, bool control);
-  void flush(Staged& staged, rte_ring* ring, bool control);
+  // Where a staged frame goes: its Call-ID owner, the control lcore, the kernel.
+  enum class Lane : std::uint8_t { HandOff, Control, Kernel };
+  void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lane);
+  void flush(Staged& staged, rte_ring* ring, Lane lane);
+  void count_refused(rte_ring* ring, Lane lane, std::uint16_t refused);
   void flush_all();
   bool take_handed_in(std::uint64_t now);
   void observe_overload();
@@ -212,6 +219,8 @@ class alignas(64) DpdkWorker {
   // This iteration's TSC time since start, in µs: the gate's busy clock, and (/1000) the
   // millisecond clock of the per-source buckets.
   std::int64_t busy_us_ = 0;
+  Staged to_kernel_;  // frames for the kernel (exception path); after the hot members
+  bool logged_kernel_full_ = false;
 };
 
 // The control lcore's share of DPDK mode, run by the ControlThread's loop on the EAL main

@@ -32,4 +32,13 @@ std::size_t ExceptionPath::from_kernel(TxBatch& nic) {
   return count;
 }
 
+std::string ExceptionPath::counters_text() const {
+  const std::uint64_t refused = counters_.dropped_for(NetDrop::TxFull);
+  std::string text = "net kernel: rx_frames=" + std::to_string(counters_.rx_frames.read()) +
+                     " tx_frames=" + std::to_string(counters_.tx_frames.read()) +
+                     " dropped=" + std::to_string(refused);
+  if (refused != 0) text += " drop_tx_full=" + std::to_string(refused);
+  return text + "\n";
+}
+
 }  // namespace sipline::dataplane::dpdk

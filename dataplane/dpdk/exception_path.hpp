@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include <cstddef>
+#include <string>
 
 #include "dataplane/dpdk/net_counters.hpp"
 #include "dataplane/dpdk/port.hpp"
@@ -41,6 +42,8 @@ class ExceptionPath {
 
   // rx_frames: read from the kernel; tx_frames: taken by the kernel; drop_tx_full: refused.
   const NetCounters& counters() const { return counters_; }
+  // "net kernel: rx_frames=.. tx_frames=.. dropped=.." (and drop_tx_full=.. when not 0).
+  std::string counters_text() const;
   TxBatch& to_kernel_batch() { return to_kernel_; }
 
  private:

@@ -131,8 +131,8 @@ LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
     }
     case FrameKind::Drop:
       if (settings_.exception_path && punted_to_kernel(parsed.drop)) {
-        counters_.control_frames.add();
-        return {Verdict::Control, frame};
+        counters_.kernel_frames.add();
+        return {Verdict::Kernel, frame};
       }
       drop(frame, parsed.drop);
       return {};
@@ -191,16 +191,17 @@ void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {
       return;
     }
     case FrameKind::Drop:
-      if (exception_ && punted_to_kernel(parsed.drop)) {
-        exception_->to_kernel(frame);
-        return;
-      }
       return drop(frame, parsed.drop);
     case FrameKind::Sip:
     case FrameKind::Fragment:
       break;
   }
   drop(frame, NetDrop::Protocol);  // not a control frame: the caller's mistake, still counted
+}
+
+void LcoreNet::to_kernel(rte_mbuf* frame) {
+  if (!exception_) return drop(frame, NetDrop::Protocol);
+  exception_->to_kernel(frame);
 }
 
 void LcoreNet::poll(std::uint64_t now) {

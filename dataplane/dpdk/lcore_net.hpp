@@ -64,8 +64,8 @@ struct LcoreSettings {
   // receive() leaves the UDP checksum of SIP datagrams to whoever processes them, who calls
   // verify_udp_checksum() first (classify.hpp, UdpChecksumCheck::Deferred).
   bool defer_udp_checksum = false;
-  // There is an exception path to the kernel (exception_path.hpp): receive() hands what it
-  // would punt to the control lcore instead of dropping it, and the control lcore's answer()
+  // There is an exception path to the kernel (exception_path.hpp): receive() returns what
+  // the kernel may want as Kernel instead of dropping it, and the control lcore's to_kernel()
   // sends it on. `exception_port` is the TAP, on the control lcore only (null there in unit
   // tests: the frames collect in exception()->to_kernel_batch()).
   bool exception_path = false;
@@ -132,6 +132,7 @@ class alignas(64) LcoreNet {
   enum class Verdict : std::uint8_t {
     Sip,       // `frame` is a complete datagram for the pipeline; the caller frees it
     Control,   // `frame` is ARP / ICMP / ND for the control lcore's answer()
+    Kernel,    // `frame` is for the kernel: for the control lcore's to_kernel()
     Consumed,  // dropped and counted, or kept by the reassembly table; `frame` is null
   };
   struct Received {
@@ -148,10 +149,13 @@ class alignas(64) LcoreNet {
 
   // Control lcore only (the neighbour table's writer): answers ARP for our address, ICMP
   // echo, IPv6 neighbour solicitations, and learns neighbours; the reply goes out in the
-  // next flush. With an exception path, what receive() punted goes to the kernel, and so do
-  // the ARP replies and neighbour advertisements learned from; anything else is freed and
-  // counted.
+  // next flush. With an exception path, the ARP replies and neighbour advertisements learned
+  // from go to the kernel as well; anything else is freed and counted.
   void answer(rte_mbuf* frame, std::uint64_t now);
+
+  // Control lcore only: a frame receive() returned as Kernel, sent to the kernel in the next
+  // poll() (freed and counted as drop_protocol where there is no exception path).
+  void to_kernel(rte_mbuf* frame);
 
   // `payload` from our address:`source_port` to `to` (copied into mbufs; fragmented above
   // the MTU; parked while the next hop resolves).

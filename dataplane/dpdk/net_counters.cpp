@@ -60,6 +60,8 @@ std::string_view net_drop_name(NetDrop reason) {
       return "tx_full";
     case NetDrop::ControlRingFull:
       return "control_ring_full";
+    case NetDrop::KernelRingFull:
+      return "kernel_ring_full";
     case NetDrop::kCount:
       break;
   }
@@ -78,6 +80,7 @@ std::string format_net_counters(std::string_view name, const NetCounters& counte
   field("rx_frames", counters.rx_frames.read());
   field("sip_datagrams", counters.sip_datagrams.read());
   field("control_frames", counters.control_frames.read());
+  field("kernel_frames", counters.kernel_frames.read());
   field("fragments", counters.fragments.read());
   field("reassembled", counters.reassembled.read());
   field("udp_sent", counters.udp_sent.read());

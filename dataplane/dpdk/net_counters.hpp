@@ -49,6 +49,7 @@ enum class NetDrop : std::uint8_t {
   TxFull,          // the NIC queue did not take the frame
   // hand-over between lcores
   ControlRingFull,  // an ARP / ICMP / ND frame found the control lcore's ring full
+  KernelRingFull,   // a frame for the kernel (exception path) found its ring full
   kCount
 };
 
@@ -71,7 +72,8 @@ class NetCounter {
 struct alignas(64) NetCounters {
   NetCounter rx_frames;          // frames handed to receive()
   NetCounter sip_datagrams;      // complete UDP datagrams for the SIP pipeline
-  NetCounter control_frames;     // for the control lcore: ARP / ICMP / ND, and the kernel's
+  NetCounter control_frames;     // ARP / ICMP / ND frames for the control lcore
+  NetCounter kernel_frames;      // frames for the kernel (exception path), via the control lcore
   NetCounter fragments;          // IP fragments taken by the reassembly table
   NetCounter reassembled;        // datagrams completed from fragments
   NetCounter arp_replies;        // ARP replies sent for our address

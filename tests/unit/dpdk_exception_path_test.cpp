@@ -81,9 +81,9 @@ class DpdkExceptionPath : public ::testing::Test {
   // What the control lcore sends the kernel for `bytes` received by the worker.
   Bytes punted(LcoreNet& worker, LcoreNet& control, const Bytes& bytes) {
     const LcoreNet::Received received = worker.receive(to_mbuf(bytes), 1);
-    EXPECT_EQ(received.verdict, LcoreNet::Verdict::Control);
-    if (received.verdict != LcoreNet::Verdict::Control) return {};
-    control.answer(received.frame, 1);
+    EXPECT_EQ(received.verdict, LcoreNet::Verdict::Kernel);
+    if (received.verdict != LcoreNet::Verdict::Kernel) return {};
+    control.to_kernel(received.frame);
     return taken_bytes(control.exception()->to_kernel_batch());
   }
 
@@ -100,7 +100,8 @@ TEST_F(DpdkExceptionPath, WhatTheDataplaneDoesNotServeReachesTheKernelUnchanged)
   const std::vector<Bytes> frames = frames_for_the_kernel();
   for (const Bytes& frame : frames)
     EXPECT_EQ(punted(*worker, *control, frame), frame);
-  EXPECT_EQ(worker->counters().control_frames.read(), frames.size());
+  EXPECT_EQ(worker->counters().kernel_frames.read(), frames.size());
+  EXPECT_EQ(worker->counters().control_frames.read(), 0u);
   for (std::size_t reason = 0; reason < kNetDropCount; ++reason) {
     EXPECT_EQ(worker->counters().dropped[reason].read(), 0u) << net_drop_name(NetDrop(reason));
     EXPECT_EQ(control->counters().dropped[reason].read(), 0u) << net_drop_name(NetDrop(reason));
@@ -134,7 +135,7 @@ TEST_F(DpdkExceptionPath, BrokenAndForeignFramesStayDropped) {
   EXPECT_EQ(worker->counters().dropped_for(NetDrop::UdpChecksum), 1u);
   EXPECT_EQ(worker->counters().dropped_for(NetDrop::NotOurAddress), 1u);
   EXPECT_EQ(worker->counters().dropped_for(NetDrop::Ipv4Checksum), 1u);
-  EXPECT_EQ(worker->counters().control_frames.read(), 0u);
+  EXPECT_EQ(worker->counters().kernel_frames.read(), 0u);
 }
 
 // The kernel resolves its own next hops: it gets the ARP replies sent to our address (after
@@ -186,8 +187,8 @@ TEST_F(DpdkExceptionPath, FramesCrossTheTapBothWays) {
   // NIC -> kernel: punted by the worker, sent to the TAP by the control lcore's poll().
   const Bytes syn = frames_for_the_kernel()[0];
   const LcoreNet::Received received = worker->receive(to_mbuf(syn), 1);
-  ASSERT_EQ(received.verdict, LcoreNet::Verdict::Control);
-  control->answer(received.frame, 1);
+  ASSERT_EQ(received.verdict, LcoreNet::Verdict::Kernel);
+  control->to_kernel(received.frame);
   // Kernel -> NIC: the kernel's SYN-ACK (any frame) read from the TAP, out on the NIC.
   const Bytes syn_ack = ethernet(kPeerMac, kOurMac, 0x0800, ipv4(kOurIp, kPeerIp, 6, Bytes(20, 1)));
   ASSERT_EQ(rte_ring_enqueue(tap.from_kernel, to_mbuf(syn_ack)), 0);

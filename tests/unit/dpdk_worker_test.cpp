@@ -171,14 +171,20 @@ class DpdkWorkerTest : public ::testing::Test {
     }
     control_net_ = make_net(kWorkers, world_.port->control_queue());
     registers_ = std::make_unique<RegisterService>(*context_, location_, store_, control_counters_);
+    control_ = make_control(*control_net_, {workers_[0].get(), workers_[1].get()});
+  }
+
+  // The control duty on `net`, as the runtime sets it up.
+  std::unique_ptr<DpdkControl> make_control(dpdk::LcoreNet& net,
+                                            std::vector<const DpdkWorker*> workers = {}) {
     DpdkControl::Settings settings;
-    settings.net = control_net_.get();
+    settings.net = &net;
     settings.rings = &rings_;
     settings.registers = registers_.get();
     settings.counters = &control_counters_;
     settings.clock = shared_.clock;
-    settings.workers = {workers_[0].get(), workers_[1].get()};
-    control_ = std::make_unique<DpdkControl>(std::move(settings));
+    settings.workers = std::move(workers);
+    return std::make_unique<DpdkControl>(std::move(settings));
   }
 
   ~DpdkWorkerTest() override {
@@ -192,10 +198,13 @@ class DpdkWorkerTest : public ::testing::Test {
     drain_tx();
   }
 
-  std::unique_ptr<dpdk::LcoreNet> make_net(std::uint16_t lcore, std::uint16_t tx_queue) {
-    // As the runtime makes them.
-    const dpdk::LcoreCommon common{&interface_, &neighbors_, world_.pools.get(), world_.port.get(),
-                                   kWorkers};
+  // As the runtime makes them; with `exception_path`, the kernel's frames collect in the
+  // control lcore's exception()->to_kernel_batch() (no TAP port here).
+  std::unique_ptr<dpdk::LcoreNet> make_net(std::uint16_t lcore, std::uint16_t tx_queue,
+                                           bool exception_path = false) {
+    dpdk::LcoreCommon common{&interface_, &neighbors_, world_.pools.get(), world_.port.get(),
+                             kWorkers};
+    common.exception_path = exception_path;
     auto created = dpdk::LcoreNet::create(dpdk::lcore_settings(common, lcore, tx_queue));
     EXPECT_TRUE(created.value) << created.error;
     return std::move(created.value);
@@ -520,6 +529,32 @@ TEST_F(DpdkWorkerTest, ArpRequestIsAnsweredByTheControlLcore) {
   append(reply, {kPeerIp, 4});
   // The request's own mbuf turned around (the NIC pads short frames to 60 octets, RFC 894).
   EXPECT_EQ(frames[0], ethernet(kPeerMac, kOurMac, 0x0806, reply));
+}
+
+// With an exception path, TCP to our address takes the kernel's ring (not the one ARP uses)
+// to the control lcore, which sends it to the kernel unchanged.
+TEST_F(DpdkWorkerTest, FramesForTheKernelTakeTheirOwnRingToTheControlLcore) {
+  rings_.kernel_frames = make_ring("wt_krn");
+  DpdkWorker worker(0, shared_, make_net(0, 0, true));
+  const std::unique_ptr<dpdk::LcoreNet> control_net =
+      make_net(kWorkers, world_.port->control_queue(), true);
+  const std::unique_ptr<DpdkControl> control = make_control(*control_net);
+
+  const Bytes syn = ethernet(kOurMac, kPeerMac, 0x0800, ipv4(kPeerIp, kOurIp, 6, Bytes(20, 2)));
+  arrive(0, syn);
+  worker.poll_once(rte_rdtsc());
+  EXPECT_EQ(rte_ring_count(rings_.kernel_frames), 1u);
+  EXPECT_EQ(rte_ring_count(rings_.control_frames), 0u);
+  EXPECT_EQ(worker.net().counters().kernel_frames.read(), 1u);
+  EXPECT_EQ(control->poll(), 1u);
+  const std::span<rte_mbuf*> to_kernel = control_net->exception()->to_kernel_batch().take();
+  ASSERT_EQ(to_kernel.size(), 1u);
+  EXPECT_EQ(bytes_of(to_kernel[0]), syn);
+  rte_pktmbuf_free(to_kernel[0]);
+  EXPECT_TRUE(sent(0).empty());
+  EXPECT_TRUE(sent(kWorkers).empty());
+  rte_ring_free(rings_.kernel_frames);
+  rings_.kernel_frames = nullptr;
 }
 
 TEST_F(DpdkWorkerTest, NonSipTrafficIsDroppedAndCountedByReason) {
