@@ -370,7 +370,9 @@ void DpdkWorker::stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lan
 
 void DpdkWorker::flush(Staged& staged, rte_ring* ring, Lane lane) {
   if (staged.count == 0) return;
-  const std::uint16_t accepted = enqueue_burst(ring, staged.frames.data(), staged.count);
+  // No ring (frames for the kernel without an exception path's ring): all refused.
+  const std::uint16_t accepted =
+      ring == nullptr ? 0 : enqueue_burst(ring, staged.frames.data(), staged.count);
   const std::uint16_t refused = staged.count - accepted;
   if (refused != 0) rte_pktmbuf_free_bulk(staged.frames.data() + accepted, refused);
   if (lane == Lane::HandOff) counters_.handed_off.add(accepted);

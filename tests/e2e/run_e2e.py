@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -589,12 +590,16 @@ connection.close()
 """
 
 
+SYN_FLOOD = 20000  # TCP SYNs sent at the kernel in exception_path, within 5 s at most
+
+
 def test_exception_path(ctx):
     """DPDK mode only. sipline with a net_tap port as dataplane.exception_port, the TAP given
     the dataplane's address: a TCP exchange with a server of the kernel in sipline's namespace
     (the SYN and everything after it reach the kernel through the control lcore, its answers
-    leave by the NIC, its ARP for the peer included), while SIP (an OPTIONS keepalive: 200)
-    and ping stay in the dataplane."""
+    leave by the NIC, its ARP for the peer included); then a flood of 20,000 SYNs for the
+    kernel, after which SIP (an OPTIONS keepalive: 200) and ping are still answered by the
+    dataplane and the control ring ARP uses lost nothing."""
     check(harness.NET.dpdk, "exception_path needs the DPDK mode (run_dpdk_e2e.sh)")
     proxy_port, = harness.free_udp_ports(1)
     tap, tcp_port = "sl-exc0", 2222
@@ -614,6 +619,17 @@ def test_exception_path(ctx):
     check(answer == b"kernel: hello through the tap\n",
           "TCP through the exception path: %r" % answer)
     server.wait(timeout=10)
+    # A flood of TCP SYNs for the kernel (checksum left 0, so the kernel discards them after
+    # the dataplane passed them on): they take the kernel's ring, so SIP, ARP and ping stay
+    # served.
+    flood = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    syn = struct.pack("!HHIIBBHHH", 40000, tcp_port + 1, 1, 0, 0x50, 0x02, 65535, 0, 0)
+    deadline = time.monotonic() + 5
+    for sent in range(SYN_FLOOD):
+        flood.sendto(syn, (harness.DPDK_ADDRESS, 0))
+        if sent % 1000 == 0 and time.monotonic() > deadline:
+            break
+    flood.close()
     with sipmsg.Agent(proxy_port, user="1001") as agent:
         require_status(agent.request("OPTIONS", "sip:%s" % proxy_address(proxy_port)), 200,
                        "OPTIONS keepalive next to the exception path")
@@ -621,6 +637,11 @@ def test_exception_path(ctx):
                           stdout=subprocess.DEVNULL, timeout=10)
     check(ping.returncode == 0, "ping of the dataplane address failed")
     require_clean_stop(proxy)
+    worker = proxy.final_net.get("worker 0", {})
+    check(worker.get("kernel_frames", 0) + worker.get("drop_kernel_ring_full", 0) >= SYN_FLOOD // 2,
+          "the SYN flood did not take the kernel's way: %s" % worker)
+    check(worker.get("drop_control_ring_full", 0) == 0,
+          "the flood reached the control ring ARP and ping use: %s" % worker)
     kernel = proxy.final_net.get("kernel", {})
     control = proxy.final_net.get("control", {})
     check(kernel.get("tx_frames", 0) >= 3 and kernel.get("rx_frames", 0) >= 3,
