@@ -24,8 +24,8 @@ using namespace testing;  // NOLINT: the test support vocabulary
 [[maybe_unused]] ::testing::Environment* const kEal =
     ::testing::AddGlobalTestEnvironment(new EalEnvironment("dpdk_exception_path"));
 
-// Frames a host serves but the dataplane does not: TCP, UDP to another port, ICMP timestamp,
-// LLDP (to our MAC).
+// Frames a host serves but the dataplane does not: TCP (over IPv4 and IPv6), UDP to another
+// port, ICMP timestamp, LLDP (to our MAC).
 std::vector<Bytes> frames_for_the_kernel() {
   const Bytes tcp_syn = {0xc3, 0x50, 0x00, 0x16, 0,    0,    0, 1, 0, 0,
                          0,    0,    0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
@@ -33,6 +33,7 @@ std::vector<Bytes> frames_for_the_kernel() {
   put16(timestamp, 2, internet_checksum(timestamp));
   const Bytes snmp = udp(kPeerIp, kOurIp, 40000, 161, "snmp get-request");
   return {ethernet(kOurMac, kPeerMac, 0x0800, ipv4(kPeerIp, kOurIp, 6, tcp_syn)),
+          ethernet(kOurMac, kPeerMac, 0x86DD, ipv6(kPeerIp6, kOurIp6, 6, tcp_syn)),
           ethernet(kOurMac, kPeerMac, 0x0800, ipv4(kPeerIp, kOurIp, 17, snmp)),
           ethernet(kOurMac, kPeerMac, 0x0800, ipv4(kPeerIp, kOurIp, 1, timestamp)),
           ethernet(kOurMac, kPeerMac, 0x88cc, Bytes(46, 0x02))};
@@ -114,7 +115,7 @@ TEST_F(DpdkExceptionPath, WithoutItTheSameFramesAreDroppedByReason) {
   for (const Bytes& frame : frames_for_the_kernel())
     EXPECT_EQ(worker->receive(to_mbuf(frame), 1).verdict, LcoreNet::Verdict::Consumed);
   const NetCounters& counters = worker->counters();
-  EXPECT_EQ(counters.dropped_for(NetDrop::Protocol), 1u);
+  EXPECT_EQ(counters.dropped_for(NetDrop::Protocol), 2u);
   EXPECT_EQ(counters.dropped_for(NetDrop::UnknownPort), 1u);
   EXPECT_EQ(counters.dropped_for(NetDrop::IcmpType), 1u);
   EXPECT_EQ(counters.dropped_for(NetDrop::EtherType), 1u);
@@ -151,6 +152,25 @@ TEST_F(DpdkExceptionPath, ArpRepliesAreCopiedToTheKernelRequestsAreAnswered) {
   control->answer(to_mbuf(arp_frame(1, broadcast)), 6);
   EXPECT_EQ(control->exception()->to_kernel_batch().size(), 0u);
   EXPECT_EQ(control->tx().take().size(), 1u) << "the dataplane's own ARP reply";
+}
+
+// The same for IPv6: a solicited neighbour advertisement to us (RFC 4861 §4.4, with the
+// target's link-layer address) is learned and copied to the kernel.
+TEST_F(DpdkExceptionPath, NeighbourAdvertisementsAreCopiedToTheKernel) {
+  const auto control = make(1, true);
+  Bytes advertisement = {136, 0, 0, 0, 0x60, 0, 0, 0};  // solicited, override
+  append(advertisement, {kPeerIp6, 16});
+  advertisement.push_back(2);  // target link-layer address option, 8 octets
+  advertisement.push_back(1);
+  append_mac(advertisement, kPeerMac);
+  const Bytes frame =
+      ethernet(kOurMac, kPeerMac, 0x86DD,
+               ipv6(kPeerIp6, kOurIp6, 58, icmp6(kPeerIp6, kOurIp6, advertisement), 255));
+  const unsigned before = rte_mempool_avail_count(test_pool());
+  control->answer(to_mbuf(frame), 5);
+  EXPECT_EQ(taken_bytes(control->exception()->to_kernel_batch()), frame);
+  EXPECT_TRUE(neighbors_.lookup(ipv6_address_at(kPeerIp6), 5).has_value()) << "learned as well";
+  EXPECT_EQ(rte_mempool_avail_count(test_pool()), before);
 }
 
 // --- with a TAP port (net_ring standing in for net_tap) ---------------------------------------
