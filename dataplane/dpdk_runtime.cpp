@@ -205,6 +205,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   lcore_common.workers = workers;
   lcore_common.socket_id = socket;
   lcore_common.exception_path = exception_port != nullptr;
+  lcore_common.announce = true;
   lcore_common.exception_port = exception_port.get();
   const auto make_net = [&](std::uint16_t lcore_index,
                             std::uint16_t tx_queue) -> std::unique_ptr<dpdk::LcoreNet> {

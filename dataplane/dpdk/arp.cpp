@@ -88,4 +88,8 @@ rte_mbuf* build_arp_request(rte_mempool* pool, const Interface& interface, rte_b
   return frame;
 }
 
+rte_mbuf* build_arp_announcement(rte_mempool* pool, const Interface& interface) {
+  return build_arp_request(pool, interface, interface.ipv4);
+}
+
 }  // namespace sipline::dataplane::dpdk

@@ -38,4 +38,13 @@ ArpResult handle_arp(rte_mbuf* frame, const Frame& parsed, const Interface& inte
 // pool is empty.
 rte_mbuf* build_arp_request(rte_mempool* pool, const Interface& interface, rte_be32_t target);
 
+// RFC 5227 §1.1: ANNOUNCE_NUM announcements, ANNOUNCE_INTERVAL apart.
+inline constexpr unsigned kAnnounceNum = 2;
+inline constexpr std::uint64_t kAnnounceIntervalMs = 2000;
+
+// An ARP Announcement of our IPv4 address (RFC 5227 §2.3): a broadcast request whose sender
+// and target addresses are both ours, so that every host and switch on the link that cached
+// another MAC for it (a failover to this host) takes ours. nullptr when the pool is empty.
+rte_mbuf* build_arp_announcement(rte_mempool* pool, const Interface& interface);
+
 }  // namespace sipline::dataplane::dpdk

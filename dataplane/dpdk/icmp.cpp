@@ -257,4 +257,28 @@ rte_mbuf* build_neighbor_solicitation(rte_mempool* pool, const Interface& interf
   return frame;
 }
 
+rte_mbuf* build_unsolicited_advertisement(rte_mempool* pool, const Interface& interface) {
+  if (!interface.has_ipv6) return nullptr;
+  rte_mbuf* frame = rte_pktmbuf_alloc(pool);
+  if (frame == nullptr) return nullptr;
+  constexpr std::uint16_t kAdvertisement = kNdMessage + kNdLinkLayerOption;
+  const std::size_t l2 = ethernet_length(interface.vlan);
+  const std::size_t length = l2 + kIpv6Header + kAdvertisement;
+  auto* bytes = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(frame, length));
+  std::memset(bytes, 0, length);
+  write_ethernet(bytes, ipv6_multicast_mac(kAllNodes), interface.mac, interface.vlan,
+                 kEtherTypeIpv6);
+  write_ipv6_header(bytes + l2, kAdvertisement, kProtoIcmp6, kNdHopLimit, interface.ipv6.data(),
+                    kAllNodes);
+  std::uint8_t* advertisement = bytes + l2 + kIpv6Header;
+  advertisement[0] = kIcmp6NeighborAdvertisement;
+  advertisement[4] = kNaOverride;  // not solicited (§7.2.6)
+  std::memcpy(advertisement + 8, interface.ipv6.data(), 16);
+  advertisement[kNdMessage] = kNdOptionTargetLinkLayer;
+  advertisement[kNdMessage + 1] = 1;
+  store_mac(advertisement + kNdMessage + 2, interface.mac);
+  set_icmp6_checksum(frame, static_cast<std::uint16_t>(l2));
+  return frame;
+}
+
 }  // namespace sipline::dataplane::dpdk

@@ -45,4 +45,9 @@ IcmpResult handle_icmp6(rte_mbuf* frame, const Frame& parsed, const Interface& i
 rte_mbuf* build_neighbor_solicitation(rte_mempool* pool, const Interface& interface,
                                       const IpAddress& target);
 
+// An unsolicited neighbour advertisement of our IPv6 address to all nodes, override flag set,
+// our MAC as target link-layer option (RFC 4861 §7.2.6): neighbours that cached another MAC
+// for our address (a failover to this host) update it. nullptr without IPv6 or an mbuf.
+rte_mbuf* build_unsolicited_advertisement(rte_mempool* pool, const Interface& interface);
+
 }  // namespace sipline::dataplane::dpdk

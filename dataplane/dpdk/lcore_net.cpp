@@ -24,7 +24,10 @@ LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_inde
   settings.socket_id = common.socket_id;
   settings.defer_udp_checksum = lcore_index < common.workers;
   settings.exception_path = common.exception_path;
-  if (lcore_index == common.workers) settings.exception_port = common.exception_port;
+  if (lcore_index == common.workers) {
+    settings.exception_port = common.exception_port;
+    settings.announce = common.announce;
+  }
   return settings;
 }
 
@@ -73,6 +76,7 @@ LcoreNet::LcoreNet(const LcoreSettings& settings, std::unique_ptr<Reassembler> r
   if (settings.exception_path && control_lcore) {
     exception_ = std::make_unique<ExceptionPath>(settings.exception_port);
   }
+  if (settings.announce) announcements_left_ = kAnnounceNum;
 }
 
 LcoreNet::~LcoreNet() = default;
@@ -199,6 +203,20 @@ void LcoreNet::answer(rte_mbuf* frame, std::uint64_t now) {
   drop(frame, NetDrop::Protocol);  // not a control frame: the caller's mistake, still counted
 }
 
+// RFC 5227 §2.3 for IPv4, RFC 4861 §7.2.6 for IPv6; a frame the pool cannot give is counted.
+void LcoreNet::announce_addresses(std::uint64_t now) {
+  --announcements_left_;
+  next_announcement_ = now + milliseconds_to_ticks(settings_.tsc_hz, kAnnounceIntervalMs);
+  const auto send = [this](rte_mbuf* frame) {
+    if (frame == nullptr) return counters_.drop(NetDrop::NoBuffer);
+    counters_.announcements.add();
+    tx_.push(frame);
+  };
+  const Interface& interface = *settings_.interface;
+  send(build_arp_announcement(settings_.pool, interface));
+  if (interface.has_ipv6) send(build_unsolicited_advertisement(settings_.pool, interface));
+}
+
 void LcoreNet::to_kernel(rte_mbuf* frame) {
   if (!exception_) return drop(frame, NetDrop::Protocol);
   exception_->to_kernel(frame);
@@ -214,6 +232,7 @@ void LcoreNet::poll(std::uint64_t now) {
     exception_->flush();
     exception_->from_kernel(tx_);
   }
+  if (announcements_left_ != 0 && now >= next_announcement_) announce_addresses(now);
   tx_.flush();
 }
 

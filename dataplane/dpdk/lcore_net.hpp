@@ -70,6 +70,10 @@ struct LcoreSettings {
   // tests: the frames collect in exception()->to_kernel_batch()).
   bool exception_path = false;
   Port* exception_port = nullptr;
+  // poll() announces our addresses (ARP Announcement, unsolicited neighbour advertisement)
+  // kAnnounceNum times, kAnnounceIntervalMs apart, from the first call on: the control lcore
+  // of a running dataplane, so a host taking over an address is found at once.
+  bool announce = false;
 };
 
 // What every lcore on one port shares: lcore_settings() makes one lcore's settings of it.
@@ -82,6 +86,7 @@ struct LcoreCommon {
   int socket_id = SOCKET_ID_ANY;
   bool exception_path = false;     // LcoreSettings::exception_path, on every lcore
   Port* exception_port = nullptr;  // the kernel TAP, given to the control lcore
+  bool announce = false;           // LcoreSettings::announce, for the control lcore
 };
 
 // Lcore `lcore_index` sending on `tx_queue`: the port's TX offloads, the TSC's rate, IP
@@ -171,7 +176,8 @@ class alignas(64) LcoreNet {
   }
 
   // End of a loop iteration: parked datagrams (sent / re-requested / expired), reassembly
-  // time-outs and discards, the exception path's frames both ways, then one TX burst.
+  // time-outs and discards, the exception path's frames both ways, a due announcement of
+  // our addresses, then one TX burst.
   void poll(std::uint64_t now);
   void flush() { tx_.flush(); }
 
@@ -191,6 +197,7 @@ class alignas(64) LcoreNet {
   // A frame the dataplane learned from (an ARP reply, a neighbour advertisement): the kernel
   // gets it too when there is an exception path, else it is freed.
   void consumed(rte_mbuf* frame);
+  void announce_addresses(std::uint64_t now);
 
   NetCounters counters_;
   LcoreSettings settings_;
@@ -199,6 +206,8 @@ class alignas(64) LcoreNet {
   std::unique_ptr<Reassembler> reassembler_;
   std::unique_ptr<char[]> scratch_;
   std::unique_ptr<ExceptionPath> exception_;
+  unsigned announcements_left_ = 0;
+  std::uint64_t next_announcement_ = 0;  // TSC; 0: at the first poll
 };
 
 }  // namespace sipline::dataplane::dpdk

@@ -93,6 +93,7 @@ std::string format_net_counters(std::string_view name, const NetCounters& counte
   field("icmp_echo_replies", counters.icmp_echo_replies.read());
   field("nd_advertisements", counters.nd_advertisements.read());
   field("nd_solicitations", counters.nd_solicitations.read());
+  field("announcements", counters.announcements.read());
   std::uint64_t dropped = 0;
   for (const NetCounter& counter : counters.dropped)
     dropped += counter.read();

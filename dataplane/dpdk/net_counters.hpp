@@ -82,6 +82,7 @@ struct alignas(64) NetCounters {
   NetCounter icmp_echo_replies;  // ICMP and ICMPv6 echo replies sent
   NetCounter nd_advertisements;  // neighbour advertisements sent for our IPv6 address
   NetCounter nd_solicitations;   // neighbour solicitations sent to resolve a next hop
+  NetCounter announcements;      // ARP announcements and unsolicited advertisements sent
   NetCounter udp_sent;           // UDP datagrams handed to the NIC (after resolution)
   NetCounter udp_fragmented;     // of those, datagrams cut into fragments
   NetCounter tx_frames;          // frames the NIC accepted

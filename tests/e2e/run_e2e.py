@@ -652,6 +652,41 @@ def test_exception_path(ctx):
           "frames to or from the kernel were dropped: %s" % kernel)
 
 
+# --- 5c. DPDK: address announcements on start (RFC 5227 §2.3) ------------------------------
+
+def test_announce(ctx):
+    """DPDK mode only. Within a second of start the peer's link carries sipline's ARP
+    Announcement: a broadcast ARP request from the dataplane's MAC whose sender and target
+    addresses are both the dataplane's address (a standby taking over an address is found at
+    once)."""
+    check(harness.NET.dpdk, "announce needs the DPDK mode (run_dpdk_e2e.sh)")
+    link = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    ctx.cleanups.append(link.close)
+    link.bind(("veth-peer", 0))
+    link.settimeout(0.2)
+    proxy_port, = harness.free_udp_ports(1)
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, [])).start()
+    ours = socket.inet_aton(harness.DPDK_ADDRESS)
+    announced = None
+    deadline = time.monotonic() + 3
+    while announced is None and time.monotonic() < deadline:
+        try:
+            frame = link.recv(2048)
+        except socket.timeout:
+            continue
+        arp = frame[14:42]
+        if (frame[0:6] == b"\xff" * 6 and arp[6:8] == b"\x00\x01" and arp[14:18] == ours and
+                arp[24:28] == ours):
+            announced = frame
+    check(announced is not None, "no ARP Announcement of %s within 3 s of start" %
+          harness.DPDK_ADDRESS)
+    check(announced[6:12] == announced[22:28], "the announcement's Ethernet source is not its "
+          "sender MAC: %s" % announced[:42].hex())
+    require_clean_stop(proxy)
+    check(proxy.final_net.get("control", {}).get("announcements", 0) >= 1,
+          "net control counted no announcement: %s" % proxy.final_net.get("control"))
+
+
 # --- 6. error answers -----------------------------------------------------------------------
 
 def test_errors(ctx):
@@ -1267,6 +1302,7 @@ TESTS = {
     "methods": test_methods,
     "routing": test_routing,
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
+    "announce": test_announce,  # DPDK mode only
     "errors": test_errors,
     "corpus": test_corpus,
     "restart_sqlite": test_restart_sqlite,
@@ -1283,7 +1319,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "errors", "big_invite", "ipv6_calls", "exception_path")
+              "routing", "errors", "big_invite", "ipv6_calls", "exception_path", "announce")
 
 
 def run_one(options, name):

@@ -230,5 +230,47 @@ TEST(DpdkArpControl, AnswerQueuesTheReplyAndCountsIt) {
   EXPECT_EQ(control.counters().dropped_for(NetDrop::ArpNotForUs), 1u);
 }
 
+// RFC 5227 §2.3 / RFC 4861 §7.2.6: the control lcore of a running dataplane announces its
+// addresses from its first poll, twice, two seconds apart (a host taking over an address is
+// found at once, not when neighbours' caches time out).
+TEST(DpdkArpControl, ControlLcoreAnnouncesItsAddressesTwiceTwoSecondsApart) {
+  const Interface interface = make_test_interface();
+  NeighborTable neighbors(64, 1'000'000);
+  LcoreSettings settings = test_lcore_settings(interface, neighbors);  // 1 MHz clock
+  settings.announce = true;
+  auto created = LcoreNet::create(settings);
+  ASSERT_TRUE(created.value) << created.error;
+  LcoreNet& control = *created.value;
+
+  Bytes announcement =
+      ethernet(kBroadcast, kOurMac, 0x0806, arp_body(1, kOurMac, kOurIp, rte_ether_addr{}, kOurIp));
+  announcement.resize(60, 0);  // the minimum Ethernet frame (RFC 894)
+  const std::uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  Bytes body = {136, 0, 0, 0, 0x20, 0, 0, 0};  // override, not solicited
+  append(body, {kOurIp6, 16});
+  body.push_back(2);  // target link-layer address
+  body.push_back(1);
+  append_mac(body, kOurMac);
+  const rte_ether_addr all_nodes_mac{{0x33, 0x33, 0, 0, 0, 1}};
+  const Bytes advertisement =
+      ethernet(all_nodes_mac, kOurMac, 0x86DD,
+               ipv6(kOurIp6, all_nodes, 58, icmp6(kOurIp6, all_nodes, body), 255));
+
+  const auto sent_at = [&control](std::uint64_t now) {
+    control.poll(now);
+    std::vector<Bytes> frames;
+    for (rte_mbuf* frame : control.tx().take()) {
+      frames.push_back(bytes_of(frame));
+      rte_pktmbuf_free(frame);
+    }
+    return frames;
+  };
+  EXPECT_EQ(sent_at(10), (std::vector<Bytes>{announcement, advertisement}));
+  EXPECT_TRUE(sent_at(1'000'010).empty()) << "one second later";
+  EXPECT_EQ(sent_at(2'000'010), (std::vector<Bytes>{announcement, advertisement}));
+  EXPECT_TRUE(sent_at(9'000'000).empty()) << "twice only";
+  EXPECT_EQ(control.counters().announcements.read(), 4u);
+}
+
 }  // namespace
 }  // namespace sipline::dataplane::dpdk
