@@ -232,53 +232,59 @@ IcmpResult handle_icmp6(rte_mbuf* frame, const Frame& parsed, const Interface& i
   }
 }
 
-rte_mbuf* build_neighbor_solicitation(rte_mempool* pool, const Interface& interface,
-                                      const IpAddress& target) {
-  if (!interface.has_ipv6 || !is_ipv6(target)) return nullptr;
+namespace {
+
+// The neighbour discovery messages we originate (RFC 4861 §4.3, §4.4): `type` with `flags`
+// about `target`, from our IPv6 address to the multicast group `group`, with our MAC in
+// link-layer option `option`. nullptr when the pool is empty.
+struct NdMessage {
+  std::uint8_t type;
+  std::uint8_t flags;
+  const std::uint8_t* target;
+  const std::uint8_t* group;
+  std::uint8_t option;
+};
+rte_mbuf* build_nd_message(rte_mempool* pool, const Interface& interface,
+                           const NdMessage& message) {
   rte_mbuf* frame = rte_pktmbuf_alloc(pool);
   if (frame == nullptr) return nullptr;
-  constexpr std::uint16_t kSolicitation = kNdMessage + kNdLinkLayerOption;
+  constexpr std::uint16_t kMessage = kNdMessage + kNdLinkLayerOption;
   const std::size_t l2 = ethernet_length(interface.vlan);
-  const std::size_t length = l2 + kIpv6Header + kSolicitation;
+  const std::size_t length = l2 + kIpv6Header + kMessage;
   auto* bytes = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(frame, length));
   std::memset(bytes, 0, length);
-  const auto group = solicited_node_group(target.bytes.data());
-  write_ethernet(bytes, ipv6_multicast_mac(group.data()), interface.mac, interface.vlan,
+  write_ethernet(bytes, ipv6_multicast_mac(message.group), interface.mac, interface.vlan,
                  kEtherTypeIpv6);
-  write_ipv6_header(bytes + l2, kSolicitation, kProtoIcmp6, kNdHopLimit, interface.ipv6.data(),
-                    group.data());
-  std::uint8_t* solicitation = bytes + l2 + kIpv6Header;
-  solicitation[0] = kIcmp6NeighborSolicitation;
-  std::memcpy(solicitation + 8, target.bytes.data(), 16);
-  solicitation[kNdMessage] = kNdOptionSourceLinkLayer;
-  solicitation[kNdMessage + 1] = 1;
-  store_mac(solicitation + kNdMessage + 2, interface.mac);
+  write_ipv6_header(bytes + l2, kMessage, kProtoIcmp6, kNdHopLimit, interface.ipv6.data(),
+                    message.group);
+  std::uint8_t* icmp = bytes + l2 + kIpv6Header;
+  icmp[0] = message.type;
+  icmp[4] = message.flags;
+  std::memcpy(icmp + 8, message.target, 16);
+  icmp[kNdMessage] = message.option;
+  icmp[kNdMessage + 1] = 1;  // in units of 8 octets
+  store_mac(icmp + kNdMessage + 2, interface.mac);
   set_icmp6_checksum(frame, static_cast<std::uint16_t>(l2));
   return frame;
 }
 
+}  // namespace
+
+rte_mbuf* build_neighbor_solicitation(rte_mempool* pool, const Interface& interface,
+                                      const IpAddress& target) {
+  if (!interface.has_ipv6 || !is_ipv6(target)) return nullptr;
+  const auto group = solicited_node_group(target.bytes.data());
+  return build_nd_message(
+      pool, interface,
+      {kIcmp6NeighborSolicitation, 0, target.bytes.data(), group.data(), kNdOptionSourceLinkLayer});
+}
+
 rte_mbuf* build_unsolicited_advertisement(rte_mempool* pool, const Interface& interface) {
   if (!interface.has_ipv6) return nullptr;
-  rte_mbuf* frame = rte_pktmbuf_alloc(pool);
-  if (frame == nullptr) return nullptr;
-  constexpr std::uint16_t kAdvertisement = kNdMessage + kNdLinkLayerOption;
-  const std::size_t l2 = ethernet_length(interface.vlan);
-  const std::size_t length = l2 + kIpv6Header + kAdvertisement;
-  auto* bytes = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(frame, length));
-  std::memset(bytes, 0, length);
-  write_ethernet(bytes, ipv6_multicast_mac(kAllNodes), interface.mac, interface.vlan,
-                 kEtherTypeIpv6);
-  write_ipv6_header(bytes + l2, kAdvertisement, kProtoIcmp6, kNdHopLimit, interface.ipv6.data(),
-                    kAllNodes);
-  std::uint8_t* advertisement = bytes + l2 + kIpv6Header;
-  advertisement[0] = kIcmp6NeighborAdvertisement;
-  advertisement[4] = kNaOverride;  // not solicited (§7.2.6)
-  std::memcpy(advertisement + 8, interface.ipv6.data(), 16);
-  advertisement[kNdMessage] = kNdOptionTargetLinkLayer;
-  advertisement[kNdMessage + 1] = 1;
-  store_mac(advertisement + kNdMessage + 2, interface.mac);
-  set_icmp6_checksum(frame, static_cast<std::uint16_t>(l2));
-  return frame;
+  // Not solicited, override (§7.2.6): neighbours replace what they cached for our address.
+  return build_nd_message(pool, interface,
+                          {kIcmp6NeighborAdvertisement, kNaOverride, interface.ipv6.data(),
+                           kAllNodes, kNdOptionTargetLinkLayer});
 }
 
 }  // namespace sipline::dataplane::dpdk
