@@ -395,26 +395,25 @@ void DpdkWorker::count_refused(rte_ring* ring, Lane lane, std::uint16_t refused)
       }
       return;
     case Lane::Control:
-      net_->counters().drop(dpdk::NetDrop::ControlRingFull, refused);
-      if (!logged_control_full_) {
-        logged_control_full_ = true;
-        SIPLINE_LOG_WARN(
-            "worker %u: ring to the control lcore is full; dropping ARP/ICMP/ND frames "
-            "(counted as drop_control_ring_full)",
-            index_);
-      }
-      return;
+      return count_refused_frames(dpdk::NetDrop::ControlRingFull,
+                                  "ring to the control lcore is full; dropping ARP/ICMP/ND frames",
+                                  logged_control_full_, refused);
     case Lane::Kernel:
-      net_->counters().drop(dpdk::NetDrop::KernelRingFull, refused);
-      if (!logged_kernel_full_) {
-        logged_kernel_full_ = true;
-        SIPLINE_LOG_WARN(
-            "worker %u: ring of frames for the kernel is full; dropping them (counted as "
-            "drop_kernel_ring_full)",
-            index_);
-      }
-      return;
+      return count_refused_frames(dpdk::NetDrop::KernelRingFull,
+                                  "ring of frames for the kernel is full; dropping them",
+                                  logged_kernel_full_, refused);
   }
+}
+
+// Frames a packet-layer ring refused: counted under `reason` on this lcore's net line, and
+// `what` logged the first time (`logged` remembers it).
+void DpdkWorker::count_refused_frames(dpdk::NetDrop reason, const char* what, bool& logged,
+                                      std::uint16_t refused) {
+  net_->counters().drop(reason, refused);
+  if (logged) return;
+  logged = true;
+  const std::string name(dpdk::net_drop_name(reason));
+  SIPLINE_LOG_WARN("worker %u: %s (counted as drop_%s)", index_, what, name.c_str());
 }
 
 void DpdkWorker::flush_all() {

@@ -187,6 +187,8 @@ class alignas(64) DpdkWorker {
   void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lane);
   void flush(Staged& staged, rte_ring* ring, Lane lane);
   void count_refused(rte_ring* ring, Lane lane, std::uint16_t refused);
+  void count_refused_frames(dpdk::NetDrop reason, const char* what, bool& logged,
+                            std::uint16_t refused);
   void flush_all();
   bool take_handed_in(std::uint64_t now);
   void observe_overload();

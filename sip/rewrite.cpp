@@ -111,27 +111,24 @@ std::string_view elements_after_first(std::string_view value) {
 }
 
 // A Route line's value with its last element removed: up to the end of the element before
-// it, whatever followed the last element on the line (an unsplittable rest) going with it;
+// it (whatever followed the last element on the line, an unsplittable rest, goes with it);
 // empty when `value` holds one element.
-std::string_view without_last_element(std::string_view value, std::size_t elements) {
+std::string_view without_last_element(std::string_view value) {
   ListCursor cursor(value);
-  const char* cut = value.data();
-  for (std::size_t i = 0; i + 1 < elements; ++i) {
-    const std::optional<std::string_view> element = cursor.next();
-    if (!element) break;
-    cut = end_of(*element);
+  const char* before_last = value.data();
+  const char* last = value.data();
+  while (const std::optional<std::string_view> element = cursor.next()) {
+    before_last = last;
+    last = end_of(*element);
   }
-  return {value.data(), static_cast<std::size_t>(cut - value.data())};
+  return {value.data(), static_cast<std::size_t>(before_last - value.data())};
 }
 
-// The elements a ListCursor yields from `value` before it ends or meets one it cannot split:
-// the Route values proxy_rules.cpp counts (RouteCursor).
-std::size_t element_count(std::string_view value) {
+// Whether a ListCursor yields at least one element from `value`: a Route line holding a value
+// as proxy_rules.cpp counts them (RouteCursor).
+bool has_element(std::string_view value) {
   ListCursor cursor(value);
-  std::size_t count = 0;
-  while (cursor.next())
-    ++count;
-  return count;
+  return cursor.next().has_value();
 }
 
 // The Route edits of RequestEdits, line by line. Values leave from the top (pop_top_routes)
@@ -144,7 +141,7 @@ class RouteEditor {
     if (!edits.pop_last_route) return;
     for (const HeaderField* field = request.find(HeaderId::Route); field != nullptr;
          field = request.next(*field)) {
-      values_left_ += element_count(field->value);
+      if (has_element(field->value)) last_value_line_ = field;
     }
   }
 
@@ -163,14 +160,9 @@ class RouteEditor {
       kept.value = elements_after_first(kept.value);
       kept.changed = true;
     }
-    if (edits_.pop_last_route) {
-      const std::size_t line_values = element_count(field.value);
-      const bool holds_last = line_values != 0 && values_left_ == line_values;
-      values_left_ -= line_values;
-      if (holds_last && !kept.value.empty()) {
-        kept.value = without_last_element(kept.value, element_count(kept.value));
-        kept.changed = true;
-      }
+    if (&field == last_value_line_ && !kept.value.empty()) {
+      kept.value = without_last_element(kept.value);
+      kept.changed = true;
     }
     return kept;
   }
@@ -191,7 +183,8 @@ class RouteEditor {
   const Message& request_;
   const RequestEdits& edits_;
   std::size_t to_pop_;
-  std::size_t values_left_ = 0;  // pop_last_route: Route values in this and later lines
+  // pop_last_route: the last Route line that holds a value (the last value is its last one).
+  const HeaderField* last_value_line_ = nullptr;
 };
 
 // "<name>: <value>" CRLF, the name as written (compact forms stay compact).
