@@ -458,15 +458,7 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
   return users;
 }
 
-// ---- [[routes]] --------------------------------------------------------------------------
-
-std::optional<RouteAction> parse_action(std::string_view text) {
-  if (text == "location") return RouteAction::Location;
-  if (text == "forward") return RouteAction::Forward;
-  if (text == "redirect") return RouteAction::Redirect;
-  if (text == "reject") return RouteAction::Reject;
-  return std::nullopt;
-}
+// ---- next hops: forward route targets and pool members ----------------------------------
 
 std::optional<IpAddress> uri_host_address(const sip::HostPort& host_port) {
   std::string_view host = host_port.host;
@@ -482,25 +474,24 @@ bool is_sip_scheme(sip::UriScheme scheme) {
   return scheme == sip::UriScheme::Sip || scheme == sip::UriScheme::Sips;
 }
 
-// The forward next hop: a sip/sips URI whose host is an IP literal (no DNS yet, RFC 3263
-// resolution is for later).
-std::optional<ForwardTarget> read_forward_target(const TableReader& route,
-                                                 const std::string& text) {
-  const std::uint32_t line = route.line_of_key("target");
-  const std::string what = route.key_path("target") + " " + quoted(text);
+// A next hop (a forward route's target, a pool member): a sip/sips URI whose host is an IP
+// literal (no DNS yet, RFC 3263 resolution is for later). `path` names the key in messages.
+std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32_t line,
+                                           const std::string& path, const std::string& text) {
+  const std::string what = path + " " + quoted(text);
   const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
   if (!uri.ok() || !is_sip_scheme(uri.value.scheme)) {
-    route.diagnostics().error(line, what + " must be a sip: or sips: URI");
+    diagnostics.error(line, what + " must be a sip: or sips: URI");
     return std::nullopt;
   }
   const auto address = uri_host_address(uri.value.host_port);
   if (!address) {
-    route.diagnostics().error(line, what + " must have an IP address as host");
+    diagnostics.error(line, what + " must have an IP address as host");
     return std::nullopt;
   }
   const sip::HostPort& host_port = uri.value.host_port;
   if (host_port.has_port && host_port.port == 0) {
-    route.diagnostics().error(line, what + " must not use port 0");
+    diagnostics.error(line, what + " must not use port 0");
     return std::nullopt;
   }
   const std::uint16_t default_port = uri.value.scheme == sip::UriScheme::Sips ? 5061 : 5060;
@@ -509,6 +500,123 @@ std::optional<ForwardTarget> read_forward_target(const TableReader& route,
   target.scheme = uri.value.scheme;
   target.next_hop = SocketAddress{*address, host_port.has_port ? host_port.port : default_port};
   return target;
+}
+
+// ---- [[pools]] ---------------------------------------------------------------------------
+
+// One element of pools[i].members: "URI" (weight 1) or { uri = "URI", weight = N }.
+std::optional<lb::PoolMember> read_pool_member(const TableReader& pool, const ArrayItem& item) {
+  Diagnostics& diagnostics = pool.diagnostics();
+  if (const auto* text = item.node->as_string()) {
+    const auto target = read_next_hop(diagnostics, item.line, item.path, text->get());
+    if (!target) return std::nullopt;
+    return lb::PoolMember{target->uri, target->scheme, target->next_hop, 1};
+  }
+  const auto* table = item.node->as_table();
+  if (table == nullptr) {
+    diagnostics.error(item.line, item.path + " must be a string or a table, not " +
+                                     std::string(type_name(*item.node)));
+    return std::nullopt;
+  }
+  const TableReader member(*table, item.path, diagnostics);
+  member.reject_unknown_keys({"uri", "weight"});
+  const auto weight = member.integer("weight", 1, lb::kMaxMemberWeight, Presence::Optional);
+  const auto uri = member.string("uri", Presence::Required);
+  if (!uri) return std::nullopt;
+  const auto target =
+      read_next_hop(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *uri);
+  if (!target || (member.has("weight") && !weight)) return std::nullopt;
+  return lb::PoolMember{target->uri, target->scheme, target->next_hop,
+                        static_cast<std::uint32_t>(weight.value_or(1))};
+}
+
+std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {
+  std::vector<lb::PoolMember> members;
+  const auto items = pool.array("members", Presence::Required);
+  if (!items) return members;
+  if (items->empty()) {
+    pool.diagnostics().error(pool.line_of_key("members"),
+                             pool.key_path("members") + " must list at least one member");
+  } else if (items->size() > lb::kMaxPoolMembers) {
+    pool.diagnostics().error(pool.line_of_key("members"),
+                             pool.key_path("members") + " must list at most " +
+                                 std::to_string(lb::kMaxPoolMembers) + " members, not " +
+                                 std::to_string(items->size()));
+  }
+  std::vector<std::string> paths;  // of the members kept, for the duplicate message
+  for (const ArrayItem& item : *items) {
+    std::optional<lb::PoolMember> member = read_pool_member(pool, item);
+    if (!member) continue;
+    const auto same_address = std::find_if(
+        members.begin(), members.end(),
+        [&](const lb::PoolMember& earlier) { return earlier.address == member->address; });
+    if (same_address != members.end()) {
+      pool.diagnostics().error(
+          item.line, item.path + " " + quoted(member->uri) + ": " + member->address.to_string() +
+                         " is listed twice (first as " +
+                         paths[static_cast<std::size_t>(same_address - members.begin())] + ")");
+      continue;
+    }
+    members.push_back(std::move(*member));
+    paths.push_back(item.path);
+  }
+  return members;
+}
+
+std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
+  pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after"});
+  lb::PoolSpec spec;
+  spec.line = pool.line();
+  const auto name = pool.string("name", Presence::Required);
+  if (name && name->empty()) {
+    pool.diagnostics().error(pool.line_of_key("name"),
+                             pool.key_path("name") + " must not be empty");
+  }
+  spec.members = read_pool_members(pool);
+  spec.probe.interval_s = pool.count_or("probe_interval", 0, 3600, spec.probe.interval_s);
+  spec.probe.down_after = pool.count_or("down_after", 1, 100, spec.probe.down_after);
+  spec.probe.up_after = pool.count_or("up_after", 1, 100, spec.probe.up_after);
+  // A pool with bad members is still returned (the load fails on its errors anyway), so that
+  // routes naming it do not add "unknown pool" errors; one without a name cannot be named.
+  if (!name || name->empty()) return std::nullopt;
+  spec.name = *name;
+  return spec;
+}
+
+std::vector<lb::PoolSpec> read_pools(const std::vector<TableReader>& tables) {
+  std::vector<lb::PoolSpec> pools;
+  if (tables.size() > lb::kMaxPools) {
+    const TableReader& first_extra = tables[lb::kMaxPools];
+    first_extra.diagnostics().error(first_extra.line(),
+                                    "pools must list at most " + std::to_string(lb::kMaxPools) +
+                                        " pools, not " + std::to_string(tables.size()));
+  }
+  for (const TableReader& table : tables) {
+    std::optional<lb::PoolSpec> pool = read_pool(table);
+    if (!pool) continue;
+    const auto same_name =
+        std::find_if(pools.begin(), pools.end(),
+                     [&](const lb::PoolSpec& earlier) { return earlier.name == pool->name; });
+    if (same_name != pools.end()) {
+      table.diagnostics().error(table.line_of_key("name"),
+                                "duplicate pool name " + quoted(pool->name) +
+                                    " (first defined at line " + std::to_string(same_name->line) +
+                                    ")");
+      continue;
+    }
+    pools.push_back(std::move(*pool));
+  }
+  return pools;
+}
+
+// ---- [[routes]] --------------------------------------------------------------------------
+
+std::optional<RouteAction> parse_action(std::string_view text) {
+  if (text == "location") return RouteAction::Location;
+  if (text == "forward") return RouteAction::Forward;
+  if (text == "redirect") return RouteAction::Redirect;
+  if (text == "reject") return RouteAction::Reject;
+  return std::nullopt;
 }
 
 bool read_redirect_contact(const TableReader& route, const std::string& text) {
@@ -542,14 +650,53 @@ std::vector<std::string> read_methods(const TableReader& route) {
 
 struct ActionArguments {
   std::optional<ForwardTarget> forward;
+  std::optional<std::uint16_t> pool;
   std::string redirect_contact;
   std::uint16_t reject_code = 0;
 };
 
-// target and code belong to particular actions; anywhere else they are a mistake.
+// routes[i].pool: the index of the [[pools]] entry of that name.
+std::optional<std::uint16_t> read_route_pool(const TableReader& route, const std::string& name,
+                                             const std::vector<lb::PoolSpec>& pools) {
+  const auto named = std::find_if(pools.begin(), pools.end(),
+                                  [&](const lb::PoolSpec& pool) { return pool.name == name; });
+  if (named == pools.end()) {
+    route.diagnostics().error(
+        route.line_of_key("pool"),
+        route.key_path("pool") + " " + quoted(name) + " is not the name of any [[pools]]");
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(named - pools.begin());
+}
+
+// action = "forward" goes to a fixed next hop (target) or to a server pool (pool): one of them.
+void read_forward_destination(const TableReader& route, const std::optional<std::string>& target,
+                              const std::optional<std::string>& pool,
+                              const std::vector<lb::PoolSpec>& pools, ActionArguments& arguments) {
+  if (route.has("target") && route.has("pool")) {
+    route.diagnostics().error(route.line_of_key("pool"),
+                              route.key_path("target") + " and " + route.key_path("pool") +
+                                  " are both set: action \"forward\" takes one or the other");
+    return;
+  }
+  if (!route.has("target") && !route.has("pool")) {
+    route.diagnostics().error(
+        route.line(), route.key_path("target") + " or pool is required when action = \"forward\"");
+    return;
+  }
+  if (target) {
+    arguments.forward = read_next_hop(route.diagnostics(), route.line_of_key("target"),
+                                      route.key_path("target"), *target);
+  }
+  if (pool) arguments.pool = read_route_pool(route, *pool, pools);
+}
+
+// target, pool and code belong to particular actions; anywhere else they are a mistake.
 ActionArguments read_action_arguments(const TableReader& route, RouteAction action,
-                                      std::string_view action_text) {
+                                      std::string_view action_text,
+                                      const std::vector<lb::PoolSpec>& pools) {
   const auto target = route.string("target", Presence::Optional);
+  const auto pool = route.string("pool", Presence::Optional);
   const auto code = route.integer("code", 400, 699, Presence::Optional);
   const std::string quoted_action = quoted(action_text);
   const bool takes_target = action == RouteAction::Forward || action == RouteAction::Redirect;
@@ -558,6 +705,11 @@ ActionArguments read_action_arguments(const TableReader& route, RouteAction acti
                               route.key_path("target") + " is not used by action " + quoted_action +
                                   " (only by \"forward\" and \"redirect\")");
   }
+  if (route.has("pool") && action != RouteAction::Forward) {
+    route.diagnostics().error(route.line_of_key("pool"),
+                              route.key_path("pool") + " is not used by action " + quoted_action +
+                                  " (only by \"forward\")");
+  }
   if (route.has("code") && action != RouteAction::Reject) {
     route.diagnostics().error(route.line_of_key("code"),
                               route.key_path("code") + " is not used by action " + quoted_action +
@@ -565,12 +717,7 @@ ActionArguments read_action_arguments(const TableReader& route, RouteAction acti
   }
   ActionArguments arguments;
   if (action == RouteAction::Forward) {
-    if (target) {
-      arguments.forward = read_forward_target(route, *target);
-    } else if (!route.has("target")) {
-      route.diagnostics().error(
-          route.line(), route.key_path("target") + " is required when action = \"forward\"");
-    }
+    read_forward_destination(route, target, pool, pools, arguments);
   }
   if (action == RouteAction::Redirect && target && read_redirect_contact(route, *target)) {
     arguments.redirect_contact = *target;
@@ -586,8 +733,9 @@ ActionArguments read_action_arguments(const TableReader& route, RouteAction acti
   return arguments;
 }
 
-std::optional<Route> read_route(const TableReader& route) {
-  route.reject_unknown_keys({"name", "user_prefix", "methods", "action", "auth", "target", "code"});
+std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
+  route.reject_unknown_keys(
+      {"name", "user_prefix", "methods", "action", "auth", "target", "pool", "code"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -611,17 +759,20 @@ std::optional<Route> read_route(const TableReader& route) {
     return std::nullopt;
   }
   config.action = *action;
-  ActionArguments arguments = read_action_arguments(route, *action, *action_text);
+  ActionArguments arguments = read_action_arguments(route, *action, *action_text, pools);
   config.forward = std::move(arguments.forward);
+  config.pool = arguments.pool;
   config.redirect_contact = std::move(arguments.redirect_contact);
   config.reject_code = arguments.reject_code;
   return config;
 }
 
-std::vector<Route> read_routes(const std::vector<TableReader>& tables) {
+// After read_pools: a route names its pool, the rule holds the pool's index.
+std::vector<Route> read_routes(const std::vector<TableReader>& tables,
+                               const std::vector<lb::PoolSpec>& pools) {
   std::vector<Route> routes;
   for (const TableReader& table : tables) {
-    std::optional<Route> route = read_route(table);
+    std::optional<Route> route = read_route(table, pools);
     if (!route) continue;
     const auto same_name = std::find_if(routes.begin(), routes.end(), [&](const Route& earlier) {
       return !route->name.empty() && earlier.name == route->name;
@@ -789,8 +940,8 @@ void check_dpdk_listen(const Config& config, const TableReader& listen) {
 Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
-  root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "routes", "log",
-                            "limits", "overload", "source_limits"});
+  root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
+                            "routes", "log", "limits", "overload", "source_limits"});
   Config config;
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
@@ -799,7 +950,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.domain = read_domain(root.table("domain"));
   config.registrar = read_registrar(root.table("registrar"));
   config.users = read_users(root.array_of_tables("users"));
-  config.routes = read_routes(root.array_of_tables("routes"));
+  config.pools = read_pools(root.array_of_tables("pools"));  // before routes: they name pools
+  config.routes = read_routes(root.array_of_tables("routes"), config.pools);
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));
   config.overload = read_overload(root.table("overload"));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/address.hpp"
+#include "lb/pool.hpp"
 #include "lb/route_table.hpp"
 #include "sip/digest.hpp"
 #include "sip/uri.hpp"
@@ -149,7 +150,8 @@ struct Config {
   DomainConfig domain;
   RegistrarConfig registrar;
   std::vector<User> users;
-  std::vector<Route> routes;  // first match wins (build an lb::RouteTable from them)
+  std::vector<lb::PoolSpec> pools;  // [[pools]], in file order (routes name them by index)
+  std::vector<Route> routes;        // first match wins (build an lb::RouteTable from them)
   LogLevel log_level = LogLevel::Info;
   LimitsConfig limits;
   SourceLimitsConfig source_limits;

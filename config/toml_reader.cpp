@@ -5,7 +5,7 @@
 namespace sipline::config {
 namespace {
 
-std::string_view type_name(toml::node_type type) {
+std::string_view node_type_name(toml::node_type type) {
   switch (type) {
     case toml::node_type::table:
       return "a table";
@@ -60,6 +60,10 @@ std::uint32_t line_of(const toml::node& node) {
   return node.source().begin.line;
 }
 
+std::string_view type_name(const toml::node& node) {
+  return node_type_name(node.type());
+}
+
 void TableReader::reject_unknown_keys(std::initializer_list<std::string_view> known) const {
   for (const auto& [key, value] : table_) {
     if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
@@ -90,7 +94,7 @@ const toml::node* TableReader::node(std::string_view key, Presence presence) con
 void TableReader::wrong_type(std::string_view key, const toml::node& value,
                              std::string_view wanted) const {
   diagnostics_.error(line_of(value), key_path(key) + " must be " + std::string(wanted) + ", not " +
-                                         std::string(type_name(value.type())));
+                                         std::string(type_name(value)));
 }
 
 std::optional<std::string> TableReader::string(std::string_view key, Presence presence) const {
@@ -127,29 +131,49 @@ std::optional<std::int64_t> TableReader::integer(std::string_view key, std::int6
   return number->get();
 }
 
-std::optional<std::vector<StringItem>> TableReader::string_array(std::string_view key,
-                                                                 Presence presence) const {
+std::optional<std::vector<ArrayItem>> TableReader::items(std::string_view key, Presence presence,
+                                                         std::string_view wanted) const {
   const toml::node* value = node(key, presence);
   if (value == nullptr) return std::nullopt;
   const auto* elements = value->as_array();
   if (elements == nullptr) {
-    wrong_type(key, *value, "an array of strings");
+    wrong_type(key, *value, wanted);
     return std::nullopt;
   }
-  std::vector<StringItem> items;
-  bool all_strings = true;
+  std::vector<ArrayItem> found;
+  found.reserve(elements->size());
   for (std::size_t index = 0; index < elements->size(); ++index) {
     const toml::node& element = *elements->get(index);
-    const std::string element_key = std::string(key) + "[" + std::to_string(index) + "]";
-    if (const auto* text = element.as_string()) {
-      items.push_back(StringItem{text->get(), key_path(element_key), line_of(element)});
+    found.push_back(ArrayItem{&element,
+                              key_path(std::string(key) + "[" + std::to_string(index) + "]"),
+                              line_of(element)});
+  }
+  return found;
+}
+
+std::optional<std::vector<ArrayItem>> TableReader::array(std::string_view key,
+                                                         Presence presence) const {
+  return items(key, presence, "an array");
+}
+
+std::optional<std::vector<StringItem>> TableReader::string_array(std::string_view key,
+                                                                 Presence presence) const {
+  const auto elements = items(key, presence, "an array of strings");
+  if (!elements) return std::nullopt;
+  std::vector<StringItem> strings;
+  strings.reserve(elements->size());
+  bool all_strings = true;
+  for (const ArrayItem& element : *elements) {
+    if (const auto* text = element.node->as_string()) {
+      strings.push_back(StringItem{text->get(), element.path, element.line});
     } else {
-      wrong_type(element_key, element, "a string");
+      diagnostics_.error(element.line, element.path + " must be a string, not " +
+                                           std::string(type_name(*element.node)));
       all_strings = false;
     }
   }
   if (!all_strings) return std::nullopt;
-  return items;
+  return strings;
 }
 
 TableReader TableReader::table(std::string_view key) const {

@@ -36,11 +36,21 @@ class Diagnostics {
 };
 
 std::uint32_t line_of(const toml::node& node);
+// What a node is, for messages: "a string", "an integer", "a table", ...
+std::string_view type_name(const toml::node& node);
 
 // A string element of an array together with where it came from.
 struct StringItem {
   std::string text;
   std::string path;  // "listen.udp[1]"
+  std::uint32_t line = 0;
+};
+
+// An element of an array, of whatever type, together with where it came from: for arrays
+// whose elements may be of more than one kind (a string or an inline table).
+struct ArrayItem {
+  const toml::node* node = nullptr;  // never null; owned by the document
+  std::string path;                  // "pools[0].members[1]"
   std::uint32_t line = 0;
 };
 
@@ -71,6 +81,9 @@ class TableReader {
   // Each element must be a string; nullopt when the key is absent or anything is wrong.
   std::optional<std::vector<StringItem>> string_array(std::string_view key,
                                                       Presence presence) const;
+  // The elements of an array, unchecked: the caller tells each one's type (type_name() for
+  // its message). nullopt when the key is absent or not an array (reported).
+  std::optional<std::vector<ArrayItem>> array(std::string_view key, Presence presence) const;
   // A sub-table, or an empty table when absent (or wrong, after reporting it).
   TableReader table(std::string_view key) const;
   // The tables of an array of tables ([[key]]); empty when absent.
@@ -87,6 +100,8 @@ class TableReader {
  private:
   const toml::node* node(std::string_view key, Presence presence) const;
   void wrong_type(std::string_view key, const toml::node& node, std::string_view wanted) const;
+  std::optional<std::vector<ArrayItem>> items(std::string_view key, Presence presence,
+                                              std::string_view wanted) const;
 
   const toml::table& table_;
   std::string path_;

@@ -138,6 +138,10 @@ ControlThread::ControlThread(const ControlShared& shared)
     for (std::size_t i = 0; i < kBurst; ++i)
       answers_[i].data = answer_bytes_.get() + i * kPacketCapacity;
   }
+  if (shared_.pools != nullptr && shared_.pools->size() > 0) {
+    prober_ = std::make_unique<HealthProber>(*shared_.pipeline, *shared_.pools);
+    if (fabric_ != nullptr) prober_->set_sender(socket_probe_sender());
+  }
   const sigset_t set = control_signals();
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -156,9 +160,38 @@ ControlThread::~ControlThread() {
   ::close(timer_fd_);
 }
 
+// Socket mode: a probe leaves on worker 0's socket for that listen address, so its answer
+// comes back to the address the probe names in its Via.
+HealthProber::Send ControlThread::socket_probe_sender() {
+  return [this](std::string_view datagram, std::size_t socket, const PeerAddress& to) {
+    const std::vector<int>& sockets = shared_.worker_sockets.front();
+    if (socket >= sockets.size()) return false;
+    const OutboundDatagram outbound{datagram.data(), datagram.size(), &to};
+    return sender_.send(sockets[socket], std::span(&outbound, 1)).accepted == 1;
+  };
+}
+
+void ControlThread::poll_probes() {
+  if (prober_ != nullptr) prober_->poll(monotonic_ms());
+}
+
+// How long the loop may sleep with nothing to do: without a limit in socket mode (the 1 s
+// timerfd and the waker wake it), kControlDutyPollMs with a DPDK duty, and never past the
+// next probe (a probe interval of N s would otherwise stretch to the next whole timer tick).
+int ControlThread::sleep_limit_ms() const {
+  int limit = shared_.duty != nullptr ? kControlDutyPollMs : -1;
+  if (prober_ != nullptr && prober_->active()) {
+    const std::int64_t until_due =
+        std::clamp<std::int64_t>(prober_->checker().next_due_ms() - monotonic_ms(), 0, 1000);
+    limit = limit < 0 ? static_cast<int>(until_due) : std::min(limit, static_cast<int>(until_due));
+  }
+  return limit;
+}
+
 std::string ControlThread::run() {
   Waker* waker = fabric_ != nullptr ? &fabric_->waker(fabric_->control()) : nullptr;
   for (;;) {
+    poll_probes();
     bool busy = handle_registers(unix_now()) > 0;
     SourceGuard* guard = shared_.pipeline->guard;
     if (guard != nullptr) busy |= guard->drain_reports(unix_now()) > 0;
@@ -181,7 +214,7 @@ std::string ControlThread::run() {
     // Socket mode sleeps without a timeout (the timerfd wakes the loop every second anyway,
     // producers wake it through the waker). A duty (DPDK mode) is polled: its producers never
     // make a syscall to wake us.
-    const int idle_timeout = shared_.duty != nullptr ? kControlDutyPollMs : -1;
+    const int idle_timeout = sleep_limit_ms();
     if (::poll(fds, 3, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
       SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
     }
@@ -218,6 +251,10 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
     std::size_t answered = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const Packet& request = *packets[i];
+      if (prober_ != nullptr && prober_->take_answer(request.bytes())) {
+        fabric_->back(fabric_->control(), request.home).enqueue(packets[i]);
+        continue;
+      }
       Answer& answer = answers_[answered];
       const RegisterService::Reply reply =
           registers_.handle(request.bytes(), request.peer, now, answer.buffer());
@@ -300,6 +337,7 @@ std::string ControlThread::counters_text() const {
   if (shared_.location != nullptr) {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
+  if (prober_ != nullptr) text += prober_->counters_text();
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;
 }

@@ -8,6 +8,9 @@
 //     a burst are sent at once on the worker sockets the REGISTERs came in on (ControlShared::
 //     worker_sockets, one sendmmsg per socket); DPDK mode answers through the control lcore's
 //     own TX queue (DpdkControl, dpdk_worker.hpp).
+//   - health probes of the server pools (HealthProber): OPTIONS to every member each probe
+//     interval, sent on a worker socket (socket mode) or the control lcore's TX queue (DPDK);
+//     the answers come back from the workers over the same rings as REGISTERs;
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
 //   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters;
 //   - statistics: reads the workers' counters (relaxed loads, no lock).
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "dataplane/fabric.hpp"
+#include "dataplane/health_prober.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/packet.hpp"
@@ -96,6 +100,9 @@ struct ControlShared {
   // Socket mode: each worker's socket descriptors, by worker and socket index (one entry per
   // worker of `fabric`). The control thread sends its REGISTER answers on them.
   std::vector<std::vector<int>> worker_sockets;
+  // The pipeline's pools (PipelineContext::pools): the prober writes their health. Null or
+  // empty: no probes.
+  lb::PoolSet* pools = nullptr;
 };
 
 class ControlThread {
@@ -124,6 +131,10 @@ class ControlThread {
   RegisterService& registers() { return registers_; }
   // DPDK mode: the duty the loop runs on every pass (null: none).
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
+  // The pools' prober; null when no pool is configured.
+  HealthProber* prober() { return prober_.get(); }
+  // Sends the probes that are due (every pass of the loop; cheap when none is).
+  void poll_probes();
 
  private:
   // One REGISTER answer of the current burst (socket mode), in a buffer of its own.
@@ -137,6 +148,8 @@ class ControlThread {
   };
 
   void send_answers(std::size_t worker, std::span<const Answer> answers);
+  HealthProber::Send socket_probe_sender();
+  int sleep_limit_ms() const;
 
   ControlShared shared_;
   Fabric* fabric_;
@@ -150,6 +163,7 @@ class ControlThread {
   std::unique_ptr<char[]> answer_bytes_;  // kBurst * kPacketCapacity, pages touched as used
   std::array<Answer, kBurst> answers_;
   DatagramSender sender_;
+  std::unique_ptr<HealthProber> prober_;
 };
 
 }  // namespace sipline::dataplane

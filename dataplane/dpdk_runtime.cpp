@@ -249,11 +249,13 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       &location,
                                       store.get(),
                                       nullptr,
-                                      {}});
+                                      {},
+                                      &context->pools});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
   duty_settings.registers = &control.registers();
+  duty_settings.prober = control.prober();
   duty_settings.counters = &control.counters();
   duty_settings.clock = shared.clock;
   duty_settings.port = port.port.get();
@@ -261,6 +263,12 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     duty_settings.workers.push_back(worker.get());
   DpdkControl duty(std::move(duty_settings));
   control.set_duty(&duty);
+  if (HealthProber* prober = control.prober()) {
+    prober->set_sender(
+        [&duty, &context](std::string_view datagram, std::size_t socket, const PeerAddress& to) {
+          return duty.send_datagram(datagram, context->listen[socket].port(), to);
+        });
+  }
 
   for (std::uint16_t i = 0; i < workers; ++i) {
     const int launched =

@@ -298,7 +298,7 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   dpdk::PayloadBuffer buffer = net_->allocate_payload();
   const Outcome outcome =
       pipeline_.process(in, unix_now_, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
-  count_shed(outcome, counters_);
+  count_outcome_notes(outcome, counters_);
   switch (outcome.verdict) {
     case Verdict::Send:
       send(outcome, buffer, now);
@@ -472,6 +472,10 @@ std::size_t DpdkControl::poll() {
 void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
   dpdk::LcoreNet& net = *settings_.net;
   const dpdk::Datagram datagram = dpdk::read_datagram(frame, net.scratch());
+  if (settings_.prober != nullptr && settings_.prober->take_answer(datagram.payload)) {
+    rte_pktmbuf_free(frame);
+    return;
+  }
   const RegisterService::Reply reply =
       settings_.registers->handle(datagram.payload, PeerAddress(datagram.source),
                                   settings_.clock.unix_seconds(now), {output_.get(), kOutputSize});
@@ -486,6 +490,14 @@ void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
     return;
   }
   settings_.counters->responses.add();
+}
+
+bool DpdkControl::send_datagram(std::string_view payload, std::uint16_t source_port,
+                                const PeerAddress& to) {
+  const dpdk::Endpoint* const endpoint = endpoint_from_peer(to);
+  if (endpoint == nullptr) return false;
+  const dpdk::SendResult sent = settings_.net->send(payload, source_port, *endpoint, rte_rdtsc());
+  return sent.status != dpdk::SendStatus::Dropped;
 }
 
 std::string DpdkControl::counters_text() const {

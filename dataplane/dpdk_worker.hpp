@@ -235,6 +235,7 @@ class DpdkControl final : public ControlDuty {
     dpdk::LcoreNet* net = nullptr;  // the control lcore's packet layer
     const DpdkRings* rings = nullptr;
     RegisterService* registers = nullptr;
+    HealthProber* prober = nullptr;  // takes the answers to its probes; null: no pools
     ControlCounters* counters = nullptr;
     TscClock clock;
     std::vector<const DpdkWorker*> workers;  // for their counter lines
@@ -244,6 +245,10 @@ class DpdkControl final : public ControlDuty {
 
   std::size_t poll() override;
   std::string counters_text() const override;
+
+  // A datagram the control lcore originates (a health probe) from our address and
+  // `source_port`, on its TX queue; false when it could not be sent.
+  bool send_datagram(std::string_view payload, std::uint16_t source_port, const PeerAddress& to);
 
  private:
   void answer_register(rte_mbuf* frame, std::uint64_t now);

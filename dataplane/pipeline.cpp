@@ -144,6 +144,7 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
     users.emplace_back(user.user, user.password);
   context->users = std::make_unique<sip::UserTable>(std::move(users));
   context->routes = lb::RouteTable(config->routes);
+  context->pools = lb::PoolSet(config->pools);
   context->location = location;
   context->config = std::move(config);
   return context;
@@ -241,6 +242,7 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
     case lb::RouteAction::Location:
       return to_location(in, plan, out);
     case lb::RouteAction::Forward:
+      if (route->pool) return to_pool(in, plan, *route->pool, out);
       if (!route->forward) return drop(DropReason::Unroutable);  // config/ forbids this
       return forward(in, plan, to_peer_address(route->forward->next_hop), {}, out);
     case lb::RouteAction::Redirect:
@@ -335,6 +337,24 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
   return respond(in, 302, {}, lines.view(), out);
 }
 
+Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                          const OutputBuffers& out) {
+  const std::optional<std::size_t> member = context_.pools.choose(pool, message_->call_id);
+  if (member) {
+    const lb::PoolMember& chosen = context_.pools.pool(pool).members[*member];
+    return forward(in, plan, to_peer_address(chosen.address), {}, out);
+  }
+  // Every member is down: the caller may try another proxy (§21.5.4); the prober looks
+  // again within one probe interval.
+  char retry_after[32];
+  const int size = std::snprintf(retry_after, sizeof retry_after, "Retry-After: %u\r\n",
+                                 std::max(1u, context_.pools.pool(pool).probe.interval_s));
+  Outcome outcome = respond(
+      in, 503, {}, std::string_view(retry_after, static_cast<std::size_t>(std::max(size, 0))), out);
+  outcome.pool_unavailable = true;
+  return outcome;
+}
+
 Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                           const PeerAddress& next_hop, std::string_view request_uri,
                           const OutputBuffers& out) {
@@ -415,8 +435,13 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
       break;
     case sip::ResponseDrop::NotOurs:
       return drop(DropReason::NotOurs);
-    case sip::ResponseDrop::ForUs:
-      return drop(DropReason::NoRouteBack);
+    case sip::ResponseDrop::ForUs: {
+      // The answer to a request we sent ourselves (a pool member's answer to a probe, signed
+      // branch and our sent-by checked): the control thread's prober reads it.
+      Outcome outcome;
+      outcome.verdict = Verdict::ToControl;
+      return outcome;
+    }
     case sip::ResponseDrop::NotAResponse:
     case sip::ResponseDrop::Malformed:
       return drop(DropReason::Parse);

@@ -23,6 +23,7 @@
 #include "dataplane/packet.hpp"
 #include "dataplane/peer_address.hpp"
 #include "dataplane/stats.hpp"
+#include "lb/pool.hpp"
 #include "lb/route_table.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
@@ -41,8 +42,10 @@ struct PipelineContext {
   std::vector<PeerAddress> listen;        // socket index → bound address
   std::unique_ptr<sip::UserTable> users;  // who may authenticate (and who exists: 404)
   lb::RouteTable routes;                  // [[routes]], first match wins
-  sip::NonceSecret nonce_secret{};        // shared with the registrar: nonces validate anywhere
-  std::uint64_t to_tag_key = 0;           // per boot: keys the To tags of local responses
+  // [[pools]] and their members' health (written by the control thread's prober).
+  lb::PoolSet pools;
+  sip::NonceSecret nonce_secret{};  // shared with the registrar: nonces validate anywhere
+  std::uint64_t to_tag_key = 0;     // per boot: keys the To tags of local responses
   LocationTable* location = nullptr;
   // Per-source limits (source_guard.hpp): proxy-auth failures are reported to it. Null: none.
   SourceGuard* guard = nullptr;
@@ -55,7 +58,7 @@ struct PipelineContext {
 enum class Verdict : std::uint8_t {
   Send,       // bytes written into the transmit buffer: send them to `destination`
   Drop,       // nothing to send; counted under `drop`
-  ToControl,  // a REGISTER for us: hand the packet to the control thread
+  ToControl,  // a REGISTER for us, or the answer to a probe we sent: to the control thread
   Absorbed,   // an ACK for our own non-2xx response (§17.2.1): the transaction ends here
 };
 
@@ -94,12 +97,16 @@ struct Outcome {
   std::uint8_t socket = 0;   // Send: the listen socket to send from
   std::uint32_t size = 0;    // Send: octets written
   bool in_fallback = false;  // Send: written into OutputBuffers::fallback, not primary
-  PeerAddress destination;   // Send
+  // A request for a pool with no member up (answered 503, lb/pool.hpp).
+  bool pool_unavailable = false;
+  PeerAddress destination;  // Send
 };
 
-// The overload counters of an outcome the gate shed (answered 503, or not: shed silently or
-// no room for the 503); both workers count through this.
-inline void count_shed(const Outcome& outcome, WorkerCounters& counters) {
+// The counters of an outcome beyond its verdict: the overload gate shed it (answered 503, or
+// not: shed silently or no room for the 503), or its pool had no member up; both workers
+// count through this.
+inline void count_outcome_notes(const Outcome& outcome, WorkerCounters& counters) {
+  if (outcome.pool_unavailable) counters.pool_unavailable.add();
   if (outcome.shed == Shed::None) return;
   (outcome.shed == Shed::Register ? counters.shed_register : counters.shed_new).add();
   if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
@@ -139,6 +146,10 @@ class Pipeline {
                          const OutputBuffers& out);
   Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const OutputBuffers& out);
   Outcome redirect(const Inbound& in, const lb::RouteRule& route, const OutputBuffers& out);
+  // A new request for a server pool: to the member its Call-ID picks among those up, or 503
+  // + Retry-After when none is (RFC 3261 §21.5.4).
+  Outcome to_pool(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                  const OutputBuffers& out);
   // Proxy authentication for a route with auth = true: `passed`, or the answer to give
   // instead (Send of a 407/403/400, or Drop when it cannot be written).
   struct AuthGate {

@@ -95,7 +95,8 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
   }
   ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context.get(),
-                                      &location, store.get(), nullptr, std::move(worker_sockets)});
+                                      &location, store.get(), nullptr, std::move(worker_sockets),
+                                      &context->pools});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

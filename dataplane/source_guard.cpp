@@ -93,13 +93,18 @@ SourceLimits source_limits_from(const config::Config& config) {
   limits.failed_auth_block_s = section.failed_auth_block;
   limits.table_size = section.table_size;
   limits.trusted = section.trusted_sources;
-  // A forward target is a trunk or a server pool: its traffic is everybody's traffic.
-  for (const config::Route& route : config.routes) {
-    if (!route.forward) continue;
-    const lb::IpAddress& address = route.forward->next_hop.address;
+  // A forward target is a trunk or a server: its traffic is everybody's traffic.
+  const auto trust = [&limits](const lb::IpAddress& address) {
     const auto length =
         static_cast<std::uint8_t>(address.family == lb::AddressFamily::Ipv4 ? 32 : 128);
     limits.trusted.push_back(lb::IpPrefix{address, length});
+  };
+  for (const config::Route& route : config.routes) {
+    if (route.forward) trust(route.forward->next_hop.address);
+  }
+  for (const lb::PoolSpec& pool : config.pools) {
+    for (const lb::PoolMember& member : pool.members)
+      trust(member.address.address);
   }
   return limits;
 }

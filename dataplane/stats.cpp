@@ -21,6 +21,7 @@ struct Snapshot {
   std::uint64_t shed_unanswered = 0;
   std::uint64_t shed_filter_on = 0;
   std::uint64_t kernel_drops = 0;
+  std::uint64_t pool_unavailable = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -39,6 +40,7 @@ struct Snapshot {
     shed_unanswered += counters.shed_unanswered.read();
     shed_filter_on += counters.shed_filter_on.read();
     kernel_drops += counters.kernel_drops.read();
+    pool_unavailable += counters.pool_unavailable.read();
   }
 };
 
@@ -79,6 +81,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "shed_unanswered", s.shed_unanswered);
   append(line, "shed_filter_on", s.shed_filter_on);
   append(line, "kernel_drops", s.kernel_drops);
+  append(line, "pool_unavailable", s.pool_unavailable);
   line += '\n';
   return line;
 }

@@ -62,7 +62,7 @@ struct alignas(kCacheLine) WorkerCounters {
   std::array<Counter, kDropReasonCount> dropped;
   Counter handed_off;  // received here, owned by another worker
   Counter handed_in;   // received by another worker, owned here
-  Counter to_control;  // REGISTERs passed to the control thread
+  Counter to_control;  // REGISTERs and probe answers passed to the control thread
   // ACKs for non-2xx responses we generated ourselves (§17.2.1: the transaction ends here).
   // Not a drop: nothing was lost.
   Counter acks_absorbed;
@@ -77,6 +77,8 @@ struct alignas(kCacheLine) WorkerCounters {
   // read when the worker samples its queue and when the filter comes off).
   Counter shed_filter_on;
   Counter kernel_drops;
+  // Requests routed to a server pool whose members were all down (answered 503).
+  Counter pool_unavailable;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();

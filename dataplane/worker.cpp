@@ -248,7 +248,7 @@ Worker::Iteration Worker::take_handed_in(std::int64_t now) {
 void Worker::process(Packet* packet, std::int64_t now) {
   if (tx_.full()) flush_tx();
   const Outcome outcome = pipeline_.process(*packet, now, tx_.next_slot());
-  count_shed(outcome, counters_);
+  count_outcome_notes(outcome, counters_);
   switch (outcome.verdict) {
     case Verdict::Send:
       tx_.commit_slot(outcome);

@@ -46,11 +46,14 @@ struct RouteRule {
   // extension method of that name. Empty matches any method, extension methods included.
   std::vector<std::string> methods;
   RouteAction action = RouteAction::Location;
-  bool auth = false;                     // challenge (407) requests from our users before routing
-  std::optional<ForwardTarget> forward;  // set exactly when action == Forward
-  std::string redirect_contact;          // Redirect: 302 Contact; "" = registered contacts
-  std::uint16_t reject_code = 0;         // Reject: 400..699
-  std::uint32_t line = 0;                // the [[routes]] header line, for logs
+  bool auth = false;  // challenge (407) requests from our users before routing
+  // action == Forward: exactly one of these is set, a fixed next hop or a server pool (an
+  // index into Config::pools, whose member is chosen per call, lb/pool.hpp).
+  std::optional<ForwardTarget> forward;
+  std::optional<std::uint16_t> pool;
+  std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
+  std::uint16_t reject_code = 0;  // Reject: 400..699
+  std::uint32_t line = 0;         // the [[routes]] header line, for logs
 };
 
 class RouteTable {

@@ -168,14 +168,26 @@ std::uint64_t stateless_transaction_hash(const Message& request) {
 }
 
 Branch stateless_branch(const Message& request, BranchKey key) {
+  return signed_branch(stateless_transaction_hash(request), key);
+}
+
+Branch signed_branch(std::uint64_t transaction, BranchKey key) {
   Branch branch;
   char* out = branch.text.data();
   std::memcpy(out, kBranchPrefix.data(), kBranchPrefix.size());
   char* hash_hex = out + kBranchPrefix.size();
-  write_hex(stateless_transaction_hash(request), kHashHexLength, hash_hex);
+  write_hex(transaction, kHashHexLength, hash_hex);
   const std::uint32_t signature = signature_of({hash_hex, kHashHexLength}, key);
   write_hex(signature, kSignatureHexLength, hash_hex + kHashHexLength);
   return branch;
+}
+
+std::optional<std::uint64_t> our_branch_transaction(std::string_view branch, BranchKey key) {
+  if (!branch_is_ours(branch, key)) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : branch.substr(kBranchPrefix.size(), kHashHexLength))
+    value = value << 4 | kHexValues[static_cast<unsigned char>(c)];
+  return value;
 }
 
 bool branch_is_ours(std::string_view branch, BranchKey key) {

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "sip/message.hpp"
@@ -39,5 +40,13 @@ Branch stateless_branch(const Message& request, BranchKey key);
 
 // True when `branch` has our layout and a valid signature under `key`.
 bool branch_is_ours(std::string_view branch, BranchKey key);
+
+// A branch of our layout for a request the proxy originates itself (a health probe): the
+// 64-bit `transaction` in place of the hash, signed under `key`. The answers to it carry it
+// back, and our_branch_transaction() reads it out of them.
+Branch signed_branch(std::uint64_t transaction, BranchKey key);
+
+// The transaction number of one of our branches; std::nullopt when `branch` is not ours.
+std::optional<std::uint64_t> our_branch_transaction(std::string_view branch, BranchKey key);
 
 }  // namespace sipline::sip

@@ -194,12 +194,13 @@ PASSWORD = "e2e-secret-5060"
 def sipline_config(port, routes, workers=2, store="memory", names=None,
                    algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
                    record_route=False, min_expires=60, max_expires=3600, source_limits=None,
-                   dataplane=None):
+                   dataplane=None, pools=()):
     """The TOML text of a config listening on NET.proxy_host:port (config/README.md); the
     domains default to sipline.test and the proxy's address. `dataplane`: [dataplane] keys
     that replace NET.dataplane's. `source_limits`: the
     [source_limits] keys; by default the test's own agents are trusted (SIPp sends hundreds of
-    requests a second from NET.client_host, far beyond a phone's rate)."""
+    requests a second from NET.client_host, far beyond a phone's rate). `pools`: [[pools]]
+    tables as dicts."""
     if names is None:
         names = ("sipline.test", NET.proxy_host)
     if NET.max_workers is not None:
@@ -223,6 +224,10 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
     for user in USERS:
         lines += ["[[users]]", "user = %s" % toml_value(user),
                   "password = %s" % toml_value(PASSWORD), ""]
+    for pool in pools:
+        lines.append("[[pools]]")
+        lines += ["%s = %s" % (key, toml_value(value)) for key, value in pool.items()]
+        lines.append("")
     for route in routes:
         lines.append("[[routes]]")
         lines += ["%s = %s" % (key, toml_value(value)) for key, value in route.items()]

@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -572,7 +573,116 @@ def test_routing(ctx):
           harness.brief(counters))
 
 
-# --- 5b. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
+# --- 5b. Server pools with OPTIONS health probes --------------------------------------------
+
+class EchoServer:
+    """A sipmsg.EchoUas answering on a thread of its own until stopped, so that the proxy's
+    probes are answered whenever they come."""
+
+    def __init__(self, port=0):
+        self.echo = sipmsg.EchoUas(port)
+        self.port = self.echo.port
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                self.echo.poll(0.05)
+            except OSError:  # closed by stop()
+                return
+
+    def stop(self):
+        if self.running:
+            self.running = False
+            self.thread.join(5)
+            self.echo.close()
+
+    def requests(self, method):
+        return [m for m in list(self.echo.received)
+                if m is not None and not m.is_response and m.method == method]
+
+
+def wait_for_log(proxy, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in proxy.log_lines()):
+            return
+        time.sleep(0.05)
+    raise TestFailure("no log line with %r within %.0f s:\n%s" % (
+        text, timeout, harness.tail(proxy.log_path)))
+
+
+def test_pools(ctx):
+    """A route to a pool of three servers, probed with OPTIONS every second: two echo UASes
+    and a port where nothing answers. The silent member goes down after two lost probes and
+    gets no call; new INVITEs spread over the two others, each answered 200 through the
+    proxy. One echo stopped: it goes down, and every INVITE goes to the other. Both stopped:
+    503 with Retry-After, counted as pool_unavailable. One started again on its port: it is up
+    after one answered probe and takes the calls again."""
+    proxy_port, dead_port = harness.free_udp_ports(2)
+    servers = [EchoServer(), EchoServer()]
+    for server in servers:
+        ctx.cleanups.append(server.stop)
+    host = harness.NET.client_host
+    members = ["sip:%s:%d" % (host, server.port) for server in servers]
+    dead = "sip:%s:%d" % (host, dead_port)
+    pools = [{"name": "pbx", "members": members + [dead], "probe_interval": 1,
+              "down_after": 2, "up_after": 1}]
+    routes = [{"name": "to-pbx", "user_prefix": "8", "action": "forward", "pool": "pbx"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    wait_for_log(proxy, 'pool "pbx": member %s is down' % dead, 10)
+
+    def calls(count, expect):
+        """`count` INVITEs with new Call-IDs; each must be answered `expect`. Returns how many
+        each echo received."""
+        before = [len(server.requests("INVITE")) for server in servers]
+        with sipmsg.Agent(proxy_port, user="1001") as agent:
+            for n in range(count):
+                agent.call_id = sipmsg.new_token("pool-") + "@" + host
+                answer = agent.request("INVITE", "sip:8000@sipline.test",
+                                       to="<sip:8000@sipline.test>", timeout=3.0)
+                require_status(answer, expect, "INVITE %d to the pool" % n)
+                if expect == 503:
+                    check(answer.get("Retry-After") == "1",
+                          "503 without Retry-After: 1: %s" % describe(answer))
+        time.sleep(0.2)
+        return [len(server.requests("INVITE")) - b for server, b in zip(servers, before)]
+
+    spread = calls(40, 200)
+    check(sum(spread) == 40 and min(spread) > 0,
+          "40 INVITEs should reach the two live members, both: %s" % spread)
+    for server in servers:
+        options = server.requests("OPTIONS")
+        check(len(options) >= 2 and "branch=z9hG4bK-sl" in options[0].get("Via") and
+              options[0].start_line.startswith("OPTIONS sip:%s:" % host),
+              "the live members were not probed with OPTIONS: %s" % [o.start_line for o in options])
+
+    servers[0].stop()
+    wait_for_log(proxy, 'pool "pbx": member %s is down' % members[0], 10)
+    check(calls(20, 200) == [0, 20], "with member 0 down every INVITE goes to member 1")
+
+    servers[1].stop()
+    wait_for_log(proxy, 'pool "pbx": member %s is down' % members[1], 10)
+    calls(3, 503)
+
+    servers[0] = EchoServer(servers[0].port)  # started again on its port
+    ctx.cleanups.append(servers[0].stop)
+    wait_for_log(proxy, 'pool "pbx": member %s is up' % members[0], 10)
+    check(calls(10, 200)[0] == 10, "the member that came back takes the calls again")
+
+    require_clean_stop(proxy)
+    counters = proxy.final_counters
+    check(total(counters, "pool_unavailable") == 3,
+          "expected 3 requests answered 503 for the pool: %s" % harness.brief(counters))
+    pool_lines = [line for line in proxy.log_lines() if line.startswith("pool pbx member")]
+    check(len(pool_lines) >= 3 and "member 2 %s: down" % dead in " ".join(pool_lines) and
+          "lost=0" not in pool_lines[-1],
+          "the shutdown counters should list the members: %s" % pool_lines)
+
+
+# --- 5c. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
 
 # A TCP server for the kernel side: accepts one connection, answers one line, exits.
 KERNEL_TCP_SERVER = """
@@ -1301,6 +1411,7 @@ TESTS = {
     "cancel": test_cancel,
     "methods": test_methods,
     "routing": test_routing,
+    "pools": test_pools,
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "announce": test_announce,  # DPDK mode only
     "errors": test_errors,
@@ -1319,7 +1430,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "errors", "big_invite", "ipv6_calls", "exception_path", "announce")
+              "routing", "pools", "errors", "big_invite", "ipv6_calls", "exception_path",
+              "announce")
 
 
 def run_one(options, name):

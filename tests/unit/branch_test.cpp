@@ -236,3 +236,28 @@ TEST(Branch, TamperedOrForeignBranchesAreRejected) {
 
 }  // namespace
 }  // namespace sipline::sip
+
+namespace sipline::sip {
+namespace {
+
+TEST(SignedBranch, CarriesItsTransactionNumberBackUnderOurKey) {
+  const Branch branch = signed_branch(0x0000'0100'0000'0007ull, kKey);
+  EXPECT_EQ(branch.view(),
+            "z9hG4bK-sl0000010000000007" + hex(static_cast<std::uint32_t>(XXH3_64bits_withSeed(
+                                                   "0000010000000007", 16, kKey.secret)),
+                                               8));
+  EXPECT_TRUE(branch_is_ours(branch.view(), kKey));
+  EXPECT_EQ(our_branch_transaction(branch.view(), kKey), 0x0000'0100'0000'0007ull);
+}
+
+TEST(SignedBranch, IsNotOursUnderAnotherKeyOrWhenAltered) {
+  const Branch branch = signed_branch(42, kKey);
+  EXPECT_FALSE(our_branch_transaction(branch.view(), kOtherKey).has_value());
+  std::string altered(branch.view());
+  altered[kBranchPrefix.size() + 15] = altered[kBranchPrefix.size() + 15] == '0' ? '1' : '0';
+  EXPECT_FALSE(our_branch_transaction(altered, kKey).has_value());
+  EXPECT_FALSE(our_branch_transaction("z9hG4bK-sl", kKey).has_value());
+}
+
+}  // namespace
+}  // namespace sipline::sip

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -112,9 +114,35 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   EXPECT_EQ(fallback.reject_code, 404);
   EXPECT_FALSE(fallback.auth);
 
+  EXPECT_TRUE(config.pools.empty());
+
   EXPECT_EQ(config.log_level, LogLevel::Info);
   EXPECT_EQ(config.limits.transaction_table_size, 65536u);
   EXPECT_EQ(config.limits.ring_size, 4096u);
+}
+
+// The commented-out pool example at the end of the shipped config, uncommented, loads.
+TEST(ShippedConfig, CommentedPoolExampleLoads) {
+  std::ifstream file(SIPLINE_CORPUS_DIR "/../../config/sipline.toml");
+  std::stringstream contents;
+  contents << file.rdbuf();
+  std::string text = contents.str();
+  const std::size_t example = text.find("# [[pools]]");
+  ASSERT_NE(example, std::string::npos);
+  std::istringstream lines(text.substr(example));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# ")) line.erase(0, 2);
+    if (line == "#") line.clear();
+    text += line + "\n";
+  }
+  const auto config = load_ok(text);
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->pools.size(), 1u);
+  EXPECT_EQ(config->pools[0].name, "pbx");
+  ASSERT_EQ(config->pools[0].members.size(), 2u);
+  EXPECT_EQ(config->pools[0].members[1].weight, 2u);
+  ASSERT_EQ(config->routes.size(), 3u);
+  EXPECT_EQ(config->routes[2].pool, std::optional<std::uint16_t>(0));
 }
 
 // ---- defaults --------------------------------------------------------------------------
@@ -141,6 +169,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_EQ(config->registrar.default_expires, 3600u);
   EXPECT_EQ(config->registrar.max_contacts, 10u);
   EXPECT_TRUE(config->users.empty());
+  EXPECT_TRUE(config->pools.empty());
   EXPECT_TRUE(config->routes.empty());
   EXPECT_FALSE(config->uses_demo_password());
   EXPECT_EQ(config->log_level, LogLevel::Info);
@@ -217,6 +246,102 @@ code = 486
   EXPECT_EQ(config->routes[4].action, RouteAction::Reject);
   EXPECT_EQ(config->routes[4].reject_code, 486);
   EXPECT_EQ(config->routes[4].line, 18u);
+}
+
+TEST(Values, PoolsAndTheRoutesToThem) {
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "pbx"
+members = [
+  "sip:10.0.0.11:5060",
+  { uri = "sip:10.0.0.12", weight = 2 },
+  { uri = "sips:10.0.0.13", weight = 1000 },
+  "sip:[2001:db8::5]",
+]
+[[pools]]
+name = "sbc"
+members = ["sips:192.0.2.1:5071"]
+probe_interval = 0
+down_after = 100
+up_after = 1
+[[routes]]
+name = "to-sbc"
+user_prefix = "00"
+action = "forward"
+pool = "sbc"
+[[routes]]
+name = "to-pbx"
+action = "forward"
+pool = "pbx"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->pools.size(), 2u);
+  const lb::PoolSpec& pbx = config->pools[0];
+  EXPECT_EQ(pbx.name, "pbx");
+  EXPECT_EQ(pbx.line, 1u);
+  ASSERT_EQ(pbx.members.size(), 4u);
+  EXPECT_EQ(pbx.members[0], (lb::PoolMember{"sip:10.0.0.11:5060", sip::UriScheme::Sip,
+                                            SocketAddress{ipv4(10, 0, 0, 11), 5060}, 1}));
+  EXPECT_EQ(pbx.members[1], (lb::PoolMember{"sip:10.0.0.12", sip::UriScheme::Sip,
+                                            SocketAddress{ipv4(10, 0, 0, 12), 5060}, 2}));
+  EXPECT_EQ(pbx.members[2], (lb::PoolMember{"sips:10.0.0.13", sip::UriScheme::Sips,
+                                            SocketAddress{ipv4(10, 0, 0, 13), 5061}, 1000}));
+  EXPECT_EQ(pbx.members[3].uri, "sip:[2001:db8::5]");
+  EXPECT_EQ(pbx.members[3].address.to_string(), "[2001:db8::5]:5060");
+  EXPECT_EQ(pbx.members[3].weight, 1u);
+  EXPECT_EQ(pbx.probe, (lb::ProbeSettings{10, 3, 2}));  // the defaults
+
+  const lb::PoolSpec& sbc = config->pools[1];
+  EXPECT_EQ(sbc.name, "sbc");
+  EXPECT_EQ(sbc.line, 9u);
+  ASSERT_EQ(sbc.members.size(), 1u);
+  EXPECT_EQ(sbc.members[0].address, (SocketAddress{ipv4(192, 0, 2, 1), 5071}));
+  EXPECT_EQ(sbc.probe, (lb::ProbeSettings{0, 100, 1}));
+
+  ASSERT_EQ(config->routes.size(), 2u);
+  EXPECT_EQ(config->routes[0].action, RouteAction::Forward);
+  EXPECT_EQ(config->routes[0].pool, std::optional<std::uint16_t>(1));
+  EXPECT_FALSE(config->routes[0].forward.has_value());
+  EXPECT_EQ(config->routes[1].pool, std::optional<std::uint16_t>(0));
+  EXPECT_FALSE(config->routes[1].forward.has_value());
+}
+
+TEST(Values, MembersAsArrayOfTables) {
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "pbx"
+[[pools.members]]
+uri = "sip:10.0.0.11"
+weight = 3
+[[pools.members]]
+uri = "sip:10.0.0.12"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->pools.size(), 1u);
+  ASSERT_EQ(config->pools[0].members.size(), 2u);
+  EXPECT_EQ(config->pools[0].members[0].weight, 3u);
+  EXPECT_EQ(config->pools[0].members[1].weight, 1u);
+}
+
+TEST(Values, ForwardTargetRoutesHaveNoPool) {
+  const auto config = load_ok(
+      with_domain("[[routes]]\nname = \"t\"\naction = \"forward\"\ntarget = \"sip:10.0.0.1\"\n"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 1u);
+  EXPECT_TRUE(config->routes[0].forward.has_value());
+  EXPECT_FALSE(config->routes[0].pool.has_value());
+}
+
+TEST(Values, RouteMayNameAPoolDefinedFurtherDown) {
+  // The loader reads every [[pools]] before the routes, wherever they are in the file.
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "to-pbx"
+action = "forward"
+pool = "pbx"
+[[pools]]
+name = "pbx"
+members = ["sip:10.0.0.11"]
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->routes[0].pool, std::optional<std::uint16_t>(0));
 }
 
 TEST(Values, DpdkMode) {
@@ -494,7 +619,7 @@ action = "location"
 name = "out"
 action = "forward"
 )")),
-            Errors{"test.toml:5: routes[1].target is required when action = \"forward\""});
+            Errors{"test.toml:5: routes[1].target or pool is required when action = \"forward\""});
 }
 
 TEST(Errors, ForwardTargetMustBeASipUriWithAnIpHost) {
@@ -555,6 +680,166 @@ action = "location"
       load_errors(with_domain("[[routes]]\nname = \"a\"\nmethods = []\naction = \"location\"\n")),
       Errors{"test.toml:3: routes[0].methods must not be empty (leave it out to match any "
              "method)"});
+}
+
+// ---- [[pools]] and the routes naming them ----------------------------------------------
+
+TEST(Errors, PoolNames) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+members = ["sip:10.0.0.1"]
+[[pools]]
+name = ""
+members = ["sip:10.0.0.1"]
+[[pools]]
+name = "pbx"
+members = ["sip:10.0.0.1"]
+
+[[pools]]
+name = "pbx"
+members = ["sip:10.0.0.2"]
+)")),
+            (Errors{"test.toml:1: missing required key \"pools[0].name\"",
+                    "test.toml:4: pools[1].name must not be empty",
+                    "test.toml:11: duplicate pool name \"pbx\" (first defined at line 6)"}));
+}
+
+TEST(Errors, TooManyPools) {
+  std::string text;
+  for (std::size_t index = 0; index <= lb::kMaxPools; ++index) {
+    text += "[[pools]]\nname = \"p" + std::to_string(index) + "\"\nmembers = [\"sip:10.0.0.1\"]\n";
+  }
+  // pools[256] starts at line 3 * 256 + 1.
+  EXPECT_EQ(load_errors(with_domain(text)),
+            Errors{"test.toml:769: pools must list at most 256 pools, not 257"});
+}
+
+TEST(Errors, PoolMemberCount) {
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\n")),
+            Errors{"test.toml:1: missing required key \"pools[0].members\""});
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\nmembers = []\n")),
+            Errors{"test.toml:3: pools[0].members must list at least one member"});
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\nmembers = \"sip:10.0.0.1\"\n")),
+            Errors{"test.toml:3: pools[0].members must be an array, not a string"});
+  std::string members;
+  for (std::size_t index = 0; index <= lb::kMaxPoolMembers; ++index) {
+    members += "\"sip:10.0.0." + std::to_string(index + 1) + "\", ";
+  }
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\nmembers = [" + members + "]\n")),
+            Errors{"test.toml:3: pools[0].members must list at most 64 members, not 65"});
+  // 64 is fine.
+  members.erase(members.rfind("\"sip:"));
+  const auto config =
+      load_ok(with_domain("[[pools]]\nname = \"pbx\"\nmembers = [" + members + "]\n"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->pools[0].members.size(), lb::kMaxPoolMembers);
+}
+
+TEST(Errors, PoolMemberUriFollowsTheForwardTargetRules) {
+  const auto member_error = [](std::string_view member) {
+    const Errors errors = load_errors(
+        with_domain("[[pools]]\nname = \"pbx\"\nmembers = [\n  " + std::string(member) + "\n]\n"));
+    return errors.size() == 1 ? errors[0] : "";
+  };
+  EXPECT_EQ(member_error("\"tel:+15551234\""),
+            "test.toml:4: pools[0].members[0] \"tel:+15551234\" must be a sip: or sips: URI");
+  EXPECT_EQ(member_error("\"10.0.0.1:5060\""),
+            "test.toml:4: pools[0].members[0] \"10.0.0.1:5060\" must be a sip: or sips: URI");
+  EXPECT_EQ(member_error("\"sip:pbx.example.com\""),
+            "test.toml:4: pools[0].members[0] \"sip:pbx.example.com\" must have an IP address "
+            "as host");
+  EXPECT_EQ(member_error("\"sip:10.0.0.1:0\""),
+            "test.toml:4: pools[0].members[0] \"sip:10.0.0.1:0\" must not use port 0");
+  EXPECT_EQ(member_error("{ uri = \"sip:pbx.example.com\", weight = 2 }"),
+            "test.toml:4: pools[0].members[0].uri \"sip:pbx.example.com\" must have an IP "
+            "address as host");
+  EXPECT_EQ(member_error("{ weight = 2 }"),
+            "test.toml:4: missing required key \"pools[0].members[0].uri\"");
+  EXPECT_EQ(member_error("5060"),
+            "test.toml:4: pools[0].members[0] must be a string or a table, not an integer");
+  EXPECT_EQ(member_error("{ uri = 5060 }"),
+            "test.toml:4: pools[0].members[0].uri must be a string, not an integer");
+}
+
+TEST(Errors, PoolMemberAddressListedTwice) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "pbx"
+members = [
+  "sip:10.0.0.11",
+  "sips:10.0.0.11",
+  "sip:10.0.0.11:5060",
+  { uri = "sip:10.0.0.11:5061", weight = 2 },
+]
+)")),
+            (Errors{"test.toml:6: pools[0].members[2] \"sip:10.0.0.11:5060\": 10.0.0.11:5060 "
+                    "is listed twice (first as pools[0].members[0])",
+                    "test.toml:7: pools[0].members[3] \"sip:10.0.0.11:5061\": 10.0.0.11:5061 "
+                    "is listed twice (first as pools[0].members[1])"}));
+}
+
+TEST(Errors, PoolMemberWeightsAndUnknownKeys) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "pbx"
+members = [
+  { uri = "sip:10.0.0.11", weight = 0 },
+  { uri = "sip:10.0.0.12", weight = 1001 },
+  { uri = "sip:10.0.0.13", weight = "2" },
+  { uri = "sip:10.0.0.14", wieght = 2 },
+]
+probe_intervall = 5
+)")),
+            (Errors{"test.toml:4: pools[0].members[0].weight must be 1..1000, not 0",
+                    "test.toml:5: pools[0].members[1].weight must be 1..1000, not 1001",
+                    "test.toml:6: pools[0].members[2].weight must be an integer, not a string",
+                    "test.toml:7: unknown key \"pools[0].members[3].wieght\"",
+                    "test.toml:9: unknown key \"pools[0].probe_intervall\""}));
+}
+
+TEST(Errors, PoolProbeSettings) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "pbx"
+members = ["sip:10.0.0.11"]
+probe_interval = 3601
+down_after = 0
+up_after = 101
+)")),
+            (Errors{"test.toml:4: pools[0].probe_interval must be 0..3600, not 3601",
+                    "test.toml:5: pools[0].down_after must be 1..100, not 0",
+                    "test.toml:6: pools[0].up_after must be 1..100, not 101"}));
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\nmembers = [\"sip:10.0.0.11\"]\n"
+                                    "probe_interval = -1\n")),
+            Errors{"test.toml:4: pools[0].probe_interval must be 0..3600, not -1"});
+}
+
+TEST(Errors, RoutesNamingPools) {
+  const std::string pool = "[[pools]]\nname = \"pbx\"\nmembers = [\"sip:10.0.0.11\"]\n";
+  EXPECT_EQ(load_errors(with_domain(pool + R"([[routes]]
+name = "both"
+action = "forward"
+target = "sip:10.0.0.1"
+pool = "pbx"
+[[routes]]
+name = "neither"
+action = "forward"
+[[routes]]
+name = "redirect"
+action = "redirect"
+pool = "pbx"
+[[routes]]
+name = "unknown"
+action = "forward"
+pool = "pxb"
+[[routes]]
+name = "typed"
+action = "forward"
+pool = 0
+)")),
+            (Errors{"test.toml:8: routes[0].target and routes[0].pool are both set: action "
+                    "\"forward\" takes one or the other",
+                    "test.toml:9: routes[1].target or pool is required when action = \"forward\"",
+                    "test.toml:15: routes[2].pool is not used by action \"redirect\" (only by "
+                    "\"forward\")",
+                    "test.toml:19: routes[3].pool \"pxb\" is not the name of any [[pools]]",
+                    "test.toml:23: routes[4].pool must be a string, not an integer"}));
 }
 
 TEST(Errors, ExpiresOrder) {

@@ -1,0 +1,152 @@
+#include "dataplane/health_prober.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+
+#include "dataplane/log.hpp"
+#include "sip/branch.hpp"
+#include "sip/options_probe.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+std::string hex64(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016" PRIx64, value);
+  return text;
+}
+
+// Responses start with the SIP version (RFC 3261 §7.2), requests with a method token, which
+// cannot contain '/': a REGISTER is told from an answer without parsing it twice.
+bool looks_like_response(std::string_view datagram) {
+  const std::size_t start = datagram.find_first_not_of("\r\n");
+  if (start == std::string_view::npos || datagram.size() - start < 4) return false;
+  const std::string_view version = datagram.substr(start, 4);
+  return (version[0] | 0x20) == 's' && (version[1] | 0x20) == 'i' && (version[2] | 0x20) == 'p' &&
+         version[3] == '/';
+}
+
+std::uint64_t random_u64() {
+  std::uint64_t value = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) value = 0x5e1f;
+  return value;
+}
+
+}  // namespace
+
+HealthProber::HealthProber(const PipelineContext& context, lb::PoolSet& pools)
+    : context_(context),
+      pools_(pools),
+      checker_(pools),
+      message_(std::make_unique<sip::Message>()),
+      from_uri_("sip:sipline@" + context.config->domain.realm()),
+      boot_(hex64(random_u64())) {}
+
+void HealthProber::poll(std::int64_t now_ms) {
+  if (now_ms < checker_.next_due_ms()) return;
+  const lb::HealthChecker::Due due = checker_.poll(now_ms);
+  for (const lb::HealthChange& change : due.changes)
+    log_change(change);
+  for (const lb::ProbeId& probe : due.probes)
+    send_probe(probe);
+}
+
+int HealthProber::socket_for(const PeerAddress& to) const {
+  for (std::size_t i = 0; i < context_.listen.size(); ++i) {
+    if (context_.listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void HealthProber::send_probe(const lb::ProbeId& probe) {
+  const lb::PoolMember& member = pools_.pool(probe.pool).members[probe.member];
+  const PeerAddress to(member.address);
+  const int socket = socket_for(to);
+  if (socket < 0 || !send_) {
+    ++send_failed_;
+    return;
+  }
+  const sip::Branch branch = sip::signed_branch(probe.token(), context_.identity.branch_key);
+  const std::string call_id = "sl-probe-" + hex64(probe.token()) + "-" + boot_;
+  sip::OptionsProbe options;
+  options.target_uri = member.uri;
+  options.sent_by = context_.identity.listen_address(static_cast<std::size_t>(socket)).sent_by();
+  options.branch = branch.view();
+  options.from_uri = from_uri_;
+  options.from_tag = boot_;
+  options.call_id = call_id;
+  options.cseq = probe.sequence;
+  std::array<char, 1024> buffer;
+  const sip::Written written = sip::write_options_probe(options, buffer);
+  if (!written.ok() ||
+      !send_({buffer.data(), written.size}, static_cast<std::size_t>(socket), to)) {
+    ++send_failed_;
+  }
+}
+
+bool HealthProber::take_answer(std::string_view datagram) {
+  if (!looks_like_response(datagram)) return false;
+  sip::parse_message_into(*message_, datagram);
+  const sip::Message& response = *message_;
+  if (!response.is_response()) return false;
+  const bool options = response.ok() && response.cseq.method == sip::Method::Options &&
+                       response.via_count > 0 && response.top_via.has_branch;
+  const std::optional<std::uint64_t> token =
+      options ? sip::our_branch_transaction(response.top_via.branch, context_.identity.branch_key)
+              : std::nullopt;
+  if (!token) {
+    ++unmatched_;
+    return true;
+  }
+  const lb::HealthChecker::Answer answer =
+      checker_.answer(lb::ProbeId::from_token(*token), response.status_code);
+  if (answer.change) log_change(*answer.change);
+  // A provisional answer is neither counted nor unmatched: the final one follows.
+  if (!answer.counted && response.status_code >= 200) ++unmatched_;
+  return true;
+}
+
+void HealthProber::log_change(const lb::HealthChange& change) const {
+  const lb::PoolSpec& pool = pools_.pool(change.pool);
+  const lb::PoolMember& member = pool.members[change.member];
+  if (change.up) {
+    SIPLINE_LOG_INFO("pool \"%s\": member %s is up (%u probe(s) in a row answered)",
+                     pool.name.c_str(), member.uri.c_str(), change.streak);
+  } else if (change.last_status != 0) {
+    SIPLINE_LOG_WARN(
+        "pool \"%s\": member %s is down (%u probe(s) in a row failed, the last "
+        "answered %u)",
+        pool.name.c_str(), member.uri.c_str(), change.streak, change.last_status);
+  } else {
+    SIPLINE_LOG_WARN("pool \"%s\": member %s is down (%u probe(s) in a row unanswered)",
+                     pool.name.c_str(), member.uri.c_str(), change.streak);
+  }
+}
+
+std::string HealthProber::counters_text() const {
+  std::string text;
+  for (std::size_t pool = 0; pool < pools_.size(); ++pool) {
+    const lb::PoolSpec& spec = pools_.pool(pool);
+    for (std::size_t index = 0; index < spec.members.size(); ++index) {
+      const lb::MemberHealth& health = checker_.member(pool, index);
+      const bool up = (pools_.up_members(pool) >> index & 1) != 0;
+      text += "pool " + spec.name + " member " + std::to_string(index) + " " +
+              spec.members[index].uri + ": " + (up ? "up" : "down") +
+              " probes=" + std::to_string(health.sent) +
+              " answered=" + std::to_string(health.answered) +
+              " answered_5xx=" + std::to_string(health.answered_5xx) +
+              " lost=" + std::to_string(health.lost) +
+              " last_status=" + std::to_string(health.last_status) + "\n";
+    }
+  }
+  if (!text.empty()) {
+    text += "probes: send_failed=" + std::to_string(send_failed_) +
+            " unmatched_answers=" + std::to_string(unmatched_) + "\n";
+  }
+  return text;
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,69 @@
+// The health probes of the server pools, on the control thread (DESIGN.md §1: "backend
+// health probes"): every probe interval an OPTIONS to each pool member (sip/options_probe.hpp)
+// from the listen address of the member's family, and the answers, which the workers
+// recognise by our signed branch and hand over like REGISTERs. What probes and answers mean
+// for a member (lb/health_check.hpp) ends up in the PoolSet the workers choose members from;
+// a member going down or coming back is logged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/peer_address.hpp"
+#include "dataplane/pipeline.hpp"
+#include "lb/health_check.hpp"
+#include "lb/pool.hpp"
+#include "sip/message.hpp"
+
+namespace sipline::dataplane {
+
+class HealthProber {
+ public:
+  // Sends one datagram from listen address `socket` (an index into PipelineContext::listen)
+  // to `to`; false when it could not be sent (the probe then goes unanswered and counts as
+  // lost).
+  using Send =
+      std::function<bool(std::string_view datagram, std::size_t socket, const PeerAddress& to)>;
+
+  HealthProber(const PipelineContext& context, lb::PoolSet& pools);
+
+  // Socket mode sends on a worker socket, DPDK mode on the control lcore's TX queue.
+  void set_sender(Send send) { send_ = std::move(send); }
+
+  // Sends the probes due at `now_ms` (CLOCK_MONOTONIC) and logs the members that changed.
+  void poll(std::int64_t now_ms);
+
+  // A datagram a worker handed over: when it is a response, it is taken here (an answer to a
+  // probe, or counted as unmatched) and true is returned; false for a request.
+  bool take_answer(std::string_view datagram);
+
+  bool active() const { return checker_.next_due_ms() != INT64_MAX; }
+  const lb::HealthChecker& checker() const { return checker_; }
+
+  // One line per member: "pool NAME member I URI: up|down probes=.. answered=.. ...".
+  std::string counters_text() const;
+  std::uint64_t unmatched_answers() const { return unmatched_; }
+
+ private:
+  void send_probe(const lb::ProbeId& probe);
+  void log_change(const lb::HealthChange& change) const;
+  // The listen address to probe `to` from (same family), or -1.
+  int socket_for(const PeerAddress& to) const;
+
+  const PipelineContext& context_;
+  lb::PoolSet& pools_;
+  lb::HealthChecker checker_;
+  Send send_;
+  std::unique_ptr<sip::Message> message_;
+  std::string from_uri_;  // "sip:sipline@<first domain>"
+  std::string boot_;      // 16 hex digits, random per start: Call-IDs and tags differ per boot
+  std::uint64_t send_failed_ = 0;
+  std::uint64_t unmatched_ = 0;  // responses for us that answer no outstanding probe
+};
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,114 @@
+// Server pools: the SIP servers a [[routes]] rule with `pool` forwards to (a farm of
+// Asterisk/FreeSWITCH boxes, a carrier's redundant SBCs), each member's weight, and whether
+// the health prober (lb/health_check.hpp, run by the control thread) finds it up.
+//
+// A new request goes to one member chosen by weighted rendezvous hashing of its Call-ID
+// among the members that are up: every message of a call (INVITE, its retransmissions and
+// CANCEL, the ACK of a non-2xx answer) reaches the same member without any state, as
+// stateless forwarding needs (RFC 3261 §16.11), and when a member goes down only the calls
+// that hashed to it move; when it comes back exactly those return. A member's identity in
+// the hash is its URI, so the other members' calls stay put when the configuration adds or
+// removes one.
+//
+// Health is one 64-bit word per pool (a bit per member), written by the control thread and
+// read by the workers with relaxed loads: a worker never waits, and a request routed with a
+// word a moment old goes where it would have gone a moment earlier.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lb/address.hpp"
+#include "sip/uri.hpp"
+
+namespace sipline::lb {
+
+inline constexpr std::size_t kMaxPoolMembers = 64;  // one bit each in the health word
+inline constexpr std::size_t kMaxPools = 256;
+inline constexpr std::uint32_t kMaxMemberWeight = 1000;
+
+struct PoolMember {
+  std::string uri;  // as configured, "sip:10.0.0.11:5060": the probes' Request-URI
+  sip::UriScheme scheme = sip::UriScheme::Sip;
+  SocketAddress address;     // where requests and probes go (absent port: 5060, sips 5061)
+  std::uint32_t weight = 1;  // share of new calls relative to the other members, 1..1000
+
+  bool operator==(const PoolMember&) const = default;
+};
+
+// The OPTIONS health probes of a pool (RFC 3261 §11.1: OPTIONS asks a server what it can
+// do; any answer shows it is there).
+struct ProbeSettings {
+  // Seconds between two probes of a member; a probe not answered by the next one is lost.
+  // 0: the members are never probed and always count as up.
+  std::uint32_t interval_s = 10;
+  std::uint32_t down_after = 3;  // consecutive lost (or 5xx-answered) probes: member down
+  std::uint32_t up_after = 2;    // consecutive answered probes: a down member is up again
+
+  bool operator==(const ProbeSettings&) const = default;
+};
+
+struct PoolSpec {
+  std::string name;
+  std::vector<PoolMember> members;  // 1..kMaxPoolMembers, each address once
+  ProbeSettings probe;
+  std::uint32_t line = 0;  // the [[pools]] header line, for logs
+
+  bool operator==(const PoolSpec&) const = default;
+};
+
+// The member for `call_id_hash` among those whose bit is set in `up`: highest weighted
+// rendezvous score (Schindelhauer-Schomaker logarithmic method: weight / -ln(u), u drawn
+// from the hash of the key and the member's URI). std::nullopt when no member is up.
+std::optional<std::size_t> rendezvous_member(std::span<const PoolMember> members,
+                                             std::span<const std::uint64_t> member_seeds,
+                                             std::uint64_t up, std::uint64_t call_id_hash);
+
+// The hash a pool choice is keyed on.
+std::uint64_t pool_key_hash(std::string_view call_id);
+
+// The configured pools and the health of their members. Built once per configuration on the
+// control plane; choose() runs per request on a worker and never allocates.
+class PoolSet {
+ public:
+  PoolSet() = default;
+  explicit PoolSet(std::vector<PoolSpec> pools);
+
+  std::size_t size() const { return specs_.size(); }
+  const PoolSpec& pool(std::size_t index) const { return specs_[index]; }
+  std::span<const PoolSpec> specs() const { return specs_; }
+
+  // The member a new request with this Call-ID goes to (index into pool(index).members), or
+  // std::nullopt when every member is down.
+  std::optional<std::size_t> choose(std::size_t index, std::string_view call_id) const;
+
+  // Bit i set: member i is up. Every member starts up (the first probes go out at start).
+  std::uint64_t up_members(std::size_t index) const {
+    return health_[index].up.load(std::memory_order_relaxed);
+  }
+  // The control thread's prober is the only writer.
+  void set_up_members(std::size_t index, std::uint64_t up) {
+    health_[index].up.store(up, std::memory_order_relaxed);
+  }
+  // Every member of the pool, as a health word.
+  std::uint64_t all_members(std::size_t index) const;
+
+ private:
+  // One cache line per pool: the prober's store does not disturb the other pools' readers.
+  struct alignas(64) Health {
+    std::atomic<std::uint64_t> up{0};
+  };
+
+  std::vector<PoolSpec> specs_;
+  std::vector<std::vector<std::uint64_t>> seeds_;  // per pool, per member: its URI's hash
+  std::unique_ptr<Health[]> health_;
+};
+
+}  // namespace sipline::lb

@@ -1,0 +1,139 @@
+// The health decisions of pool members (lb/health_check.hpp): probes due per interval, lost
+// and 5xx-answered probes taking a member down after down_after, answers bringing it back
+// after up_after, and stale or foreign answers changing nothing.
+#include "lb/health_check.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sipline::lb {
+namespace {
+
+PoolSet two_member_pool(std::uint32_t interval_s = 10) {
+  PoolSpec pool;
+  pool.name = "pbx";
+  for (int i = 1; i <= 2; ++i) {
+    PoolMember member;
+    member.uri = "sip:10.0.0." + std::to_string(i);
+    member.address.address = *parse_ip_address("10.0.0." + std::to_string(i));
+    member.address.port = 5060;
+    pool.members.push_back(member);
+  }
+  pool.probe.interval_s = interval_s;
+  pool.probe.down_after = 3;
+  pool.probe.up_after = 2;
+  return PoolSet({pool});
+}
+
+// The probe of member `index` among `due`.
+ProbeId probe_of(const HealthChecker::Due& due, std::uint16_t index) {
+  for (const ProbeId& probe : due.probes) {
+    if (probe.member == index) return probe;
+  }
+  ADD_FAILURE() << "no probe for member " << index;
+  return {};
+}
+
+TEST(ProbeId, TokenRoundTrips) {
+  const ProbeId probe{255, 63, 0xfffffffe};
+  EXPECT_EQ(ProbeId::from_token(probe.token()), probe);
+}
+
+TEST(HealthChecker, ProbesEveryMemberAtOnceThenEveryInterval) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  const HealthChecker::Due first = checker.poll(1000);
+  ASSERT_EQ(first.probes.size(), 2u);
+  EXPECT_EQ(first.probes[0].sequence, 1u);
+  EXPECT_TRUE(checker.poll(1000 + 9999).probes.empty());
+  EXPECT_EQ(checker.next_due_ms(), 11'000);
+  const HealthChecker::Due second = checker.poll(11'000);
+  ASSERT_EQ(second.probes.size(), 2u);
+  EXPECT_EQ(second.probes[1].sequence, 2u);
+}
+
+TEST(HealthChecker, ThreeLostProbesTakeAMemberDown) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  std::int64_t now = 0;
+  for (int round = 0; round < 3; ++round) {
+    const HealthChecker::Due due = checker.poll(now);
+    EXPECT_TRUE(due.changes.empty()) << "round " << round;
+    EXPECT_TRUE(checker.answer(probe_of(due, 0), 200).counted);  // member 0 answers
+    now += 10'000;
+  }
+  // Member 1's third probe is found lost when the fourth is due.
+  const HealthChecker::Due fourth = checker.poll(now);
+  ASSERT_EQ(fourth.changes.size(), 1u);
+  EXPECT_EQ(fourth.changes[0].member, 1u);
+  EXPECT_FALSE(fourth.changes[0].up);
+  EXPECT_EQ(fourth.changes[0].streak, 3u);
+  EXPECT_EQ(pools.up_members(0), 0b01u);
+  EXPECT_EQ(checker.member(0, 1).lost, 3u);
+  EXPECT_FALSE(checker.member(0, 1).up);
+  // It is still probed while down, and two answers in a row bring it back.
+  EXPECT_FALSE(checker.answer(probe_of(fourth, 1), 200).change.has_value());
+  const HealthChecker::Due fifth = checker.poll(now + 10'000);
+  const HealthChecker::Answer back = checker.answer(probe_of(fifth, 1), 404);
+  ASSERT_TRUE(back.change.has_value());
+  EXPECT_TRUE(back.change->up);
+  EXPECT_EQ(back.change->streak, 2u);
+  EXPECT_EQ(pools.up_members(0), 0b11u);
+}
+
+TEST(HealthChecker, FiveHundredAnswersCountAsFailures) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  std::optional<HealthChange> change;
+  for (int round = 0; round < 3; ++round) {
+    const HealthChecker::Due due = checker.poll(round * 10'000);
+    change = checker.answer(probe_of(due, 0), 503).change;
+  }
+  ASSERT_TRUE(change.has_value());
+  EXPECT_FALSE(change->up);
+  EXPECT_EQ(change->last_status, 503);
+  EXPECT_EQ(checker.member(0, 0).answered_5xx, 3u);
+  EXPECT_EQ(pools.up_members(0) & 1, 0u);
+}
+
+TEST(HealthChecker, AFailureStreakIsBrokenByAnAnswer) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  for (int round = 0; round < 10; ++round) {
+    const HealthChecker::Due due = checker.poll(round * 10'000);
+    EXPECT_TRUE(due.changes.empty());
+    // Member 0 answers every other probe: never three failures in a row.
+    if (round % 2 == 0) checker.answer(probe_of(due, 0), 200);
+    checker.answer(probe_of(due, 1), 200);
+  }
+  EXPECT_EQ(pools.up_members(0), 0b11u);
+}
+
+TEST(HealthChecker, StaleDuplicateProvisionalAndForeignAnswersChangeNothing) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  const ProbeId first = probe_of(checker.poll(0), 0);
+  EXPECT_FALSE(checker.answer(first, 100).counted);  // provisional
+  EXPECT_TRUE(checker.answer(first, 200).counted);
+  EXPECT_FALSE(checker.answer(first, 200).counted);  // duplicate
+  const ProbeId second = probe_of(checker.poll(10'000), 0);
+  EXPECT_FALSE(checker.answer(first, 200).counted);  // late: not the outstanding probe
+  EXPECT_FALSE(checker.answer(ProbeId{7, 0, second.sequence}, 200).counted);  // no pool 7
+  EXPECT_FALSE(checker.answer(ProbeId{0, 9, second.sequence}, 200).counted);  // no member 9
+  EXPECT_FALSE(checker.answer(ProbeId{0, 0, 0}, 200).counted);
+  EXPECT_TRUE(checker.answer(second, 200).counted);
+  EXPECT_EQ(checker.member(0, 0).answered, 2u);
+}
+
+TEST(HealthChecker, APoolWithoutProbesIsNeverProbed) {
+  PoolSet pools = two_member_pool(0);
+  HealthChecker checker(pools);
+  EXPECT_EQ(checker.next_due_ms(), INT64_MAX);
+  EXPECT_TRUE(checker.poll(1'000'000).probes.empty());
+  EXPECT_EQ(pools.up_members(0), 0b11u);
+}
+
+}  // namespace
+}  // namespace sipline::lb
