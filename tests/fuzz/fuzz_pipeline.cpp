@@ -3,22 +3,23 @@
 //
 // Built once: a PipelineContext from a fixed in-memory config (IPv4 and IPv6 listen
 // addresses, record_route on, a route for every action: location with and without proxy
-// auth, forward to IPv4 and IPv6 targets, forward to ourselves, redirect to a fixed contact
-// and to the registered ones, reject), a LocationTable with a few bindings (IPv4, IPv6, a
-// host name, our own address), fixed secrets and a fixed clock, so that an input always gets
-// the same decisions. (What carries over between inputs is reset: registrations after each
-// REGISTER, the digest authenticators' nonce counts after each input with credentials; only
-// the serial inside a fresh challenge's nonce counts up.)
+// auth, forward to IPv4 and IPv6 targets, forward to ourselves, forward to a server pool,
+// redirect to a fixed contact and to the registered ones, reject), a LocationTable with a few
+// bindings (IPv4, IPv6, a host name, our own address), fixed secrets and a fixed clock, so that an
+// input always gets the same decisions. (What carries over between inputs is reset: registrations
+// after each REGISTER, the digest authenticators' nonce counts after each input with credentials;
+// only the serial inside a fresh challenge's nonce counts up.)
 //
 // Input layout: octet 0 picks the source (address, port, listen socket; IPv4, IPv6, our own
 // addresses), octet 1 the size of the primary output buffer (smaller than the fallback, as a
-// DPDK worker's mbuf data room is) and the status code of the response variant; the rest is
-// the datagram. Per input:
+// DPDK worker's mbuf data room is), the status code of the response variant and which pool
+// members are up; the rest is the datagram. Per input:
 //   1. the Call-ID scan the worker uses to pick the owner (sip/call_id_scan.hpp);
 //   2. Pipeline::process into the primary + fallback buffers;
 //   3. a REGISTER for us (ToControl) goes through the control thread's RegisterService,
 //      in-process (its store is a MemoryStore behind AsyncStore; the location table is put
-//      back to its seed bindings afterwards);
+//      back to its seed bindings afterwards); a response for the control thread (an answer
+//      to one of our probes) goes to the HealthProber, which must take it;
 //   4. a forwarded request is answered "200" by the next hop and that response goes through
 //      the pipeline again (when we stamped the sender's Via with its source, RFC 3581, the
 //      answer must reach exactly that source);
@@ -63,6 +64,7 @@
 
 #include "config/config.hpp"
 #include "dataplane/control_thread.hpp"
+#include "dataplane/health_prober.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/peer_address.hpp"
@@ -157,6 +159,15 @@ name = "trunk-v6"
 user_prefix = "8"
 action = "forward"
 target = "sips:[2001:db8::50]"
+[[pools]]
+name = "servers"
+members = ["sip:192.0.2.60", { uri = "sip:[2001:db8::60]:5062", weight = 3 }, "sip:127.0.0.1:5060"]
+probe_interval = 5
+[[routes]]
+name = "pool"
+user_prefix = "9"
+action = "forward"
+pool = "servers"
 [[routes]]
 name = "options-anywhere"
 methods = ["OPTIONS"]
@@ -218,6 +229,7 @@ struct World {
   std::unique_ptr<AsyncStore> store;
   ControlCounters control_counters;
   std::unique_ptr<RegisterService> registrar;
+  std::unique_ptr<HealthProber> prober;
   std::vector<std::pair<std::string, std::vector<sip::Binding>>> seed_bindings;
   std::array<PeerAddress, kSources.size()> sources{};
   // Buffers: output of the pipeline (primary, fallback), of the registrar, the request fed
@@ -277,6 +289,7 @@ World& world() {
       w->context->nonce_secret[i] = static_cast<std::uint8_t>(0xA5 ^ i);
     w->store = std::make_unique<AsyncStore>(std::make_unique<MemoryStore>());
     renew_authenticators(*w);
+    w->prober = std::make_unique<HealthProber>(*w->context, w->context->pools);
     w->seed_bindings = {
         {"1001", {binding("sip:1001@192.0.2.21:5062", "192.0.2.21:5062")}},
         {"1002",
@@ -406,8 +419,12 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
       check_drop(outcome);
       break;
     case Verdict::ToControl:
+      // Only the answer to a request we sent ourselves (our Via alone, signed branch).
+      check(response.is_request() || w.prober->take_answer(input),
+            "a response handed to the control thread that the prober refuses");
+      break;
     case Verdict::Absorbed:
-      check(response.is_request(), "a response handed to the control thread or absorbed");
+      check(response.is_request(), "a response absorbed");
       break;
   }
   return outcome;
@@ -607,6 +624,25 @@ void write_seed(const std::string& folder, const char* name, std::string_view se
   out << selectors << message;
 }
 
+// The pool members' 200 to the prober's OPTIONS (signed under the fixed branch key): the
+// answers the workers hand to the control thread, which the fuzzer could not forge.
+void write_probe_answer_seeds(const std::string& folder) {
+  World& w = world();
+  std::vector<std::string> probes;
+  w.prober->set_sender([&probes](std::string_view datagram, std::size_t, const PeerAddress&) {
+    probes.emplace_back(datagram);
+    return true;
+  });
+  w.prober->poll(0);
+  w.prober->set_sender(nullptr);
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    const std::string& probe = probes[i];
+    const std::size_t line_end = probe.find("\r\n");
+    write_seed(folder, ("seed-probe-answer-" + std::to_string(i)).c_str(),
+               std::string_view("\0\342", 2), "SIP/2.0 200 OK" + probe.substr(line_end));
+  }
+}
+
 void write_auth_seeds(const std::string& folder) {
   using sip::DigestAlgorithm;
   const char* invite_uri = "sip:1001@sipline.fuzz";
@@ -632,6 +668,7 @@ void write_auth_seeds(const std::string& folder) {
                  credentials("Authorization", DigestAlgorithm::Md5, "1100", "fuzz-1100", "REGISTER",
                              register_uri) +
                  "Content-Length: 0\r\n\r\n");
+  write_probe_answer_seeds(folder);
 }
 
 }  // namespace
@@ -652,6 +689,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (datagram.size() > sip::kMaxMessageSize) datagram = datagram.substr(0, sip::kMaxMessageSize);
 
   const std::size_t source = source_selector % kSources.size();
+  // The pool's members up: any of the eight combinations, none up included (503).
+  w.context->pools.set_up_members(0, buffer_selector >> 5);
   const Inbound in{datagram, w.sources[source], kSources[source].socket};
 
   // 1. The owner, as the receiving worker picks it.
@@ -691,7 +730,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check_drop(outcome);
       break;
     case Verdict::ToControl:
-      register_in_control(w, in);
+      if (w.request_copy->is_response()) {
+        check(w.prober->take_answer(in.bytes), "the prober refuses a response handed to it");
+      } else {
+        register_in_control(w, in);
+      }
       break;
     case Verdict::Absorbed:
       check(w.request_copy->is_request() && w.request_copy->method == sip::Method::Ack,
