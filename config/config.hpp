@@ -27,6 +27,8 @@ inline constexpr std::string_view kDemoPassword = "1234567890";
 
 struct ListenConfig {
   std::vector<SocketAddress> udp;
+
+  bool operator==(const ListenConfig&) const = default;
 };
 
 enum class IoMode : std::uint8_t { Socket, Dpdk };
@@ -50,6 +52,8 @@ struct DpdkConfig {
   // A kernel TAP port (net_tap) for what the dataplane does not serve itself: TCP, other UDP
   // ports, other ICMP, other EtherTypes (dataplane/dpdk/exception_path.hpp). None: dropped.
   std::optional<std::uint16_t> exception_port;
+
+  bool operator==(const DpdkConfig&) const = default;
 };
 
 struct DataplaneConfig {
@@ -60,6 +64,8 @@ struct DataplaneConfig {
   // receiving core only the hand-off to do. 0: every worker owns calls.
   unsigned dispatchers = 0;
   DpdkConfig dpdk;
+
+  bool operator==(const DataplaneConfig&) const = default;
 };
 
 struct DomainConfig {
@@ -76,6 +82,8 @@ enum class StoreKind : std::uint8_t { Memory, Sqlite, Redis };
 struct StoreConfig {
   StoreKind kind = StoreKind::Memory;
   std::string location;  // Sqlite: the file path; Redis: the whole "redis://host:port"
+
+  bool operator==(const StoreConfig&) const = default;
 };
 
 // SHA-256 then MD5: the strongest widely deployed algorithm first, MD5 for older phones.
@@ -109,6 +117,8 @@ enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
 struct LimitsConfig {
   std::uint32_t transaction_table_size = 65536;
   std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
+
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 // [overload]: admission control in the workers (dataplane/overload.hpp) and RFC 7339
@@ -129,6 +139,8 @@ struct OverloadConfig {
   std::uint32_t shed_filter_percent = 75;
   bool oc = true;                      // RFC 7339 feedback in responses to oc clients
   std::uint32_t oc_validity_ms = 500;  // RFC 7339 §5.2 oc-validity
+
+  bool operator==(const OverloadConfig&) const = default;
 };
 
 // [source_limits]: per-source request rate and failed-authentication blocking
@@ -141,6 +153,8 @@ struct SourceLimitsConfig {
   std::uint32_t failed_auth_block = 600;   // ... block the source this many seconds
   std::uint32_t table_size = 65536;        // sources tracked per table, a power of two
   std::vector<IpPrefix> trusted_sources;   // exempt (forward targets are added at start)
+
+  bool operator==(const SourceLimitsConfig&) const = default;
 };
 
 struct Config {

@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "dataplane/log.hpp"
+#include "dataplane/reload.hpp"
 #include "dataplane/source_guard.hpp"
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
@@ -63,13 +64,20 @@ void block_control_signals() {
 
 RegisterService::RegisterService(const PipelineContext& pipeline, LocationTable& location,
                                  AsyncStore& store, ControlCounters& counters)
-    : pipeline_(pipeline),
+    : pipeline_(&pipeline),
       location_(location),
       store_(store),
       counters_(counters),
       message_(std::make_unique<sip::Message>()),
       settings_(registrar_settings(*pipeline.config)),
       authenticator_(sip::registrar_auth_settings(settings_, pipeline.nonce_secret)) {}
+
+void RegisterService::rebind(const PipelineContext& pipeline) {
+  pipeline_ = &pipeline;
+  settings_ = registrar_settings(*pipeline.config);
+  authenticator_ =
+      sip::DigestAuthenticator(sip::registrar_auth_settings(settings_, pipeline.nonce_secret));
+}
 
 RegisterService::Reply RegisterService::handle(std::string_view bytes, const PeerAddress& source,
                                                std::int64_t now, std::span<char> out) {
@@ -84,7 +92,7 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
   counters_.registers.add();
   const PeerText source_text = format_peer(source);
   LocationTable& location = location_;
-  const sip::RegistrarContext context{settings_, *pipeline_.users, authenticator_};
+  const sip::RegistrarContext context{settings_, *pipeline_->users, authenticator_};
   const sip::RegisterOutcome outcome =
       sip::handle_register(request, source_text.view(), now, context,
                            [&location](std::string_view aor) { return location.bindings(aor); });
@@ -104,10 +112,10 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
   }
   const bool auth_failed = outcome.auth == sip::AuthResult::WrongPassword ||
                            outcome.auth == sip::AuthResult::UnknownUser;
-  if (auth_failed && pipeline_.guard != nullptr) {
-    pipeline_.guard->record_auth_failure(source_key(source), now);  // source_guard.hpp
+  if (auth_failed && pipeline_->guard != nullptr) {
+    pipeline_->guard->record_auth_failure(source_key(source), now);  // source_guard.hpp
   }
-  const ToTag tag = local_to_tag(request.call_id, pipeline_.to_tag_key);
+  const ToTag tag = local_to_tag(request.call_id, pipeline_->to_tag_key);
   sip::LocalResponse local;
   local.code = outcome.code;
   local.reason = outcome.reason;
@@ -138,7 +146,7 @@ ControlThread::ControlThread(const ControlShared& shared)
     for (std::size_t i = 0; i < kBurst; ++i)
       answers_[i].data = answer_bytes_.get() + i * kPacketCapacity;
   }
-  if (shared_.pools != nullptr && shared_.pools->size() > 0) {
+  if (shared_.pools != nullptr) {  // also without pools: a reload may add some
     prober_ = std::make_unique<HealthProber>(*shared_.pipeline, *shared_.pools);
     if (fabric_ != nullptr) prober_->set_sender(socket_probe_sender());
   }
@@ -232,7 +240,7 @@ std::string ControlThread::run() {
         if (info.ssi_signo == SIGUSR1) {
           write_stderr(counters_text());
         } else if (info.ssi_signo == SIGHUP) {
-          SIPLINE_LOG_INFO("SIGHUP: configuration reload is not supported yet; ignored");
+          reload();
         } else {
           return info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         }
@@ -314,7 +322,39 @@ void ControlThread::tick(std::int64_t now) {
     last_purge_ = now;
   }
   location.reclaim();
+  if (shared_.contexts != nullptr) shared_.contexts->reclaim();
   report_store_errors();
+}
+
+bool ControlThread::reload() {
+  if (shared_.contexts == nullptr) {
+    SIPLINE_LOG_WARN("SIGHUP: this runtime does not reload its configuration; ignored");
+    return false;
+  }
+  const std::string path = shared_.pipeline->config->source;
+  PreparedReload prepared = prepare_reload(path, *shared_.pipeline);
+  if (!prepared.context) {
+    for (const std::string& error : prepared.errors)
+      SIPLINE_LOG_ERROR("reload refused: %s", error.c_str());
+    SIPLINE_LOG_ERROR("SIGHUP: the configuration was not reloaded; the running one stays");
+    return false;
+  }
+  for (const std::string& warning : prepared.warnings)
+    SIPLINE_LOG_WARN("reload: %s", warning.c_str());
+  PipelineContext& next = *prepared.context;
+  // The control thread's own users of the context first (it is their only thread), so the
+  // pools' health words are right before any worker sees them.
+  if (prober_ != nullptr) prober_->reconfigure(next, next.pools);
+  registers_.rebind(next);
+  set_log_level(next.config->log_level);
+  shared_.pipeline = &next;
+  shared_.pools = &next.pools;
+  shared_.contexts->publish(std::move(prepared.context));
+  counters_.reloads.add();
+  SIPLINE_LOG_INFO("SIGHUP: configuration reloaded from %s: %zu user(s), %zu pool(s), %zu route(s)",
+                   path.c_str(), next.config->users.size(), next.config->pools.size(),
+                   next.config->routes.size());
+  return true;
 }
 
 void ControlThread::report_store_errors() {

@@ -12,7 +12,8 @@
 //     interval, sent on a worker socket (socket mode) or the control lcore's TX queue (DPDK);
 //     the answers come back from the workers over the same rings as REGISTERs;
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
-//   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters;
+//   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters, SIGHUP
+//     reloads the configuration file (reload.hpp: routing sections only);
 //   - statistics: reads the workers' counters (relaxed loads, no lock).
 // It sleeps in poll() on the signalfd, a 1 s timerfd and its waker's eventfd.
 #pragma once
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/health_prober.hpp"
 #include "dataplane/location_store.hpp"
@@ -65,8 +67,12 @@ class RegisterService {
   Reply handle(std::string_view request, const PeerAddress& source, std::int64_t now,
                std::span<char> out);
 
+  // A reloaded configuration: its users, domains and [registrar] settings from now on (the
+  // nonce secret is the same, so challenges already sent still verify).
+  void rebind(const PipelineContext& pipeline);
+
  private:
-  const PipelineContext& pipeline_;
+  const PipelineContext* pipeline_;
   LocationTable& location_;
   AsyncStore& store_;
   ControlCounters& counters_;
@@ -100,9 +106,12 @@ struct ControlShared {
   // Socket mode: each worker's socket descriptors, by worker and socket index (one entry per
   // worker of `fabric`). The control thread sends its REGISTER answers on them.
   std::vector<std::vector<int>> worker_sockets;
-  // The pipeline's pools (PipelineContext::pools): the prober writes their health. Null or
-  // empty: no probes.
+  // The pipeline's pools (PipelineContext::pools): the prober writes their health. Null: no
+  // prober.
   lb::PoolSet* pools = nullptr;
+  // Where a reload publishes its context (the workers read it there; `pipeline` and `pools`
+  // are its first). Null: SIGHUP is refused.
+  ContextExchange* contexts = nullptr;
 };
 
 class ControlThread {
@@ -135,6 +144,9 @@ class ControlThread {
   HealthProber* prober() { return prober_.get(); }
   // Sends the probes that are due (every pass of the loop; cheap when none is).
   void poll_probes();
+  // SIGHUP: reads the configuration file again and, when it loads and changes only what may
+  // change, publishes it to the workers (reload.hpp). Returns whether it was applied.
+  bool reload();
 
  private:
   // One REGISTER answer of the current burst (socket mode), in a buffer of its own.

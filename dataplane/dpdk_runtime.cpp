@@ -218,7 +218,10 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   LocationTable location(workers);
   const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
   if (!store) return kExitRuntimeError;
-  const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
+  std::unique_ptr<PipelineContext> created = PipelineContext::create(config, &location);
+  PipelineContext* const context = created.get();
+  // Owns the context from here, and those reloads publish (SIGHUP, reload.hpp).
+  ContextExchange contexts(std::move(created), workers);
   // No control waker: the control lcore polls its duty every kControlDutyPollMs.
   SourceGuard guard(source_limits_from(*config), workers);
   context->guard = &guard;
@@ -226,7 +229,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   std::atomic<bool> stop{false};
 
   DpdkWorkerShared shared;
-  shared.pipeline = context.get();
+  shared.pipeline = context;
+  shared.contexts = &contexts;
   shared.location = &location;
   shared.counters = counters.get();
   shared.port = port.port.get();
@@ -245,12 +249,13 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
 
   ControlThread control(ControlShared{nullptr,
                                       std::span(counters.get(), workers),
-                                      context.get(),
+                                      context,
                                       &location,
                                       store.get(),
                                       nullptr,
                                       {},
-                                      &context->pools});
+                                      &context->pools,
+                                      &contexts});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -264,10 +269,11 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   DpdkControl duty(std::move(duty_settings));
   control.set_duty(&duty);
   if (HealthProber* prober = control.prober()) {
-    prober->set_sender(
-        [&duty, &context](std::string_view datagram, std::size_t socket, const PeerAddress& to) {
-          return duty.send_datagram(datagram, context->listen[socket].port(), to);
-        });
+    prober->set_sender([&duty, listen = context->listen](
+                           std::string_view datagram, std::size_t socket, const PeerAddress& to) {
+      // The listen addresses are bound at start: a reload cannot change them.
+      return duty.send_datagram(datagram, listen[socket].port(), to);
+    });
   }
 
   for (std::uint16_t i = 0; i < workers; ++i) {

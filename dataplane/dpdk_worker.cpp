@@ -168,8 +168,9 @@ void DpdkWorker::run() {
     now = end;
   }
   net_->flush();
-  // A stopped worker holds no view into the location table.
+  // A stopped worker holds no view into the location table, nor a context.
   shared_.location->offline(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->offline(index_);
 }
 
 bool DpdkWorker::poll_once(std::uint64_t now) {
@@ -182,6 +183,11 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
   busy_us_ = static_cast<std::int64_t>(
       static_cast<double>(static_cast<std::int64_t>(now - shared_.clock.tsc_at_start)) *
       microseconds_per_cycle_);
+  if (shared_.contexts != nullptr) {
+    // A reloaded configuration is routed with from this iteration on.
+    const PipelineContext* current = shared_.contexts->acquire();
+    if (current != &pipeline_.context()) pipeline_.rebind(*current);
+  }
   observe_overload();
   bool worked = false;
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
@@ -199,6 +205,7 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
   worked |= take_handed_in(now);
   net_->poll(now);
   shared_.location->quiescent(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->quiescent(index_);
   return worked;
 }
 

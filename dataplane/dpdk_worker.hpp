@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/context_exchange.hpp"
 #include "dataplane/control_thread.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
@@ -126,7 +127,11 @@ std::string add_static_neighbors(std::span<const config::StaticNeighbor> entries
 const dpdk::Endpoint* endpoint_from_peer(const PeerAddress& peer);
 
 struct DpdkWorkerShared {
+  // The context at start; a reload frees it (only the constructor reads it).
   const PipelineContext* pipeline = nullptr;
+  // Reloads (context_exchange.hpp): the context is taken from here at every iteration. Null:
+  // `pipeline` for good (tests).
+  ContextExchange* contexts = nullptr;
   LocationTable* location = nullptr;
   WorkerCounters* counters = nullptr;  // one per worker
   dpdk::Port* port = nullptr;          // null: frames are fed and taken by hand (tests)

@@ -38,16 +38,26 @@ std::uint64_t random_u64() {
 }  // namespace
 
 HealthProber::HealthProber(const PipelineContext& context, lb::PoolSet& pools)
-    : context_(context),
-      pools_(pools),
-      checker_(pools),
+    : context_(&context),
+      pools_(&pools),
+      checker_(std::make_unique<lb::HealthChecker>(pools)),
       message_(std::make_unique<sip::Message>()),
       from_uri_("sip:sipline@" + context.config->domain.realm()),
       boot_(hex64(random_u64())) {}
 
+void HealthProber::reconfigure(const PipelineContext& context, lb::PoolSet& pools) {
+  auto checker =
+      std::make_unique<lb::HealthChecker>(pools, static_cast<std::uint16_t>(checker_->epoch() + 1));
+  checker->carry_over(*checker_);
+  checker_ = std::move(checker);
+  context_ = &context;
+  pools_ = &pools;
+  from_uri_ = "sip:sipline@" + context.config->domain.realm();
+}
+
 void HealthProber::poll(std::int64_t now_ms) {
-  if (now_ms < checker_.next_due_ms()) return;
-  const lb::HealthChecker::Due due = checker_.poll(now_ms);
+  if (now_ms < checker_->next_due_ms()) return;
+  const lb::HealthChecker::Due due = checker_->poll(now_ms);
   for (const lb::HealthChange& change : due.changes)
     log_change(change);
   for (const lb::ProbeId& probe : due.probes)
@@ -55,25 +65,25 @@ void HealthProber::poll(std::int64_t now_ms) {
 }
 
 int HealthProber::socket_for(const PeerAddress& to) const {
-  for (std::size_t i = 0; i < context_.listen.size(); ++i) {
-    if (context_.listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
+  for (std::size_t i = 0; i < context_->listen.size(); ++i) {
+    if (context_->listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
   }
   return -1;
 }
 
 void HealthProber::send_probe(const lb::ProbeId& probe) {
-  const lb::PoolMember& member = pools_.pool(probe.pool).members[probe.member];
+  const lb::PoolMember& member = pools_->pool(probe.pool).members[probe.member];
   const PeerAddress to(member.address);
   const int socket = socket_for(to);
   if (socket < 0 || !send_) {
     ++send_failed_;
     return;
   }
-  const sip::Branch branch = sip::signed_branch(probe.token(), context_.identity.branch_key);
+  const sip::Branch branch = sip::signed_branch(probe.token(), context_->identity.branch_key);
   const std::string call_id = "sl-probe-" + hex64(probe.token()) + "-" + boot_;
   sip::OptionsProbe options;
   options.target_uri = member.uri;
-  options.sent_by = context_.identity.listen_address(static_cast<std::size_t>(socket)).sent_by();
+  options.sent_by = context_->identity.listen_address(static_cast<std::size_t>(socket)).sent_by();
   options.branch = branch.view();
   options.from_uri = from_uri_;
   options.from_tag = boot_;
@@ -95,14 +105,14 @@ bool HealthProber::take_answer(std::string_view datagram) {
   const bool options = response.ok() && response.cseq.method == sip::Method::Options &&
                        response.via_count > 0 && response.top_via.has_branch;
   const std::optional<std::uint64_t> token =
-      options ? sip::our_branch_transaction(response.top_via.branch, context_.identity.branch_key)
+      options ? sip::our_branch_transaction(response.top_via.branch, context_->identity.branch_key)
               : std::nullopt;
   if (!token) {
     ++unmatched_;
     return true;
   }
   const lb::HealthChecker::Answer answer =
-      checker_.answer(lb::ProbeId::from_token(*token), response.status_code);
+      checker_->answer(lb::ProbeId::from_token(*token), response.status_code);
   if (answer.change) log_change(*answer.change);
   // A provisional answer is neither counted nor unmatched: the final one follows.
   if (!answer.counted && response.status_code >= 200) ++unmatched_;
@@ -110,7 +120,7 @@ bool HealthProber::take_answer(std::string_view datagram) {
 }
 
 void HealthProber::log_change(const lb::HealthChange& change) const {
-  const lb::PoolSpec& pool = pools_.pool(change.pool);
+  const lb::PoolSpec& pool = pools_->pool(change.pool);
   const lb::PoolMember& member = pool.members[change.member];
   if (change.up) {
     SIPLINE_LOG_INFO("pool \"%s\": member %s is up (%u probe(s) in a row answered)",
@@ -128,11 +138,11 @@ void HealthProber::log_change(const lb::HealthChange& change) const {
 
 std::string HealthProber::counters_text() const {
   std::string text;
-  for (std::size_t pool = 0; pool < pools_.size(); ++pool) {
-    const lb::PoolSpec& spec = pools_.pool(pool);
+  for (std::size_t pool = 0; pool < pools_->size(); ++pool) {
+    const lb::PoolSpec& spec = pools_->pool(pool);
     for (std::size_t index = 0; index < spec.members.size(); ++index) {
-      const lb::MemberHealth& health = checker_.member(pool, index);
-      const bool up = (pools_.up_members(pool) >> index & 1) != 0;
+      const lb::MemberHealth& health = checker_->member(pool, index);
+      const bool up = (pools_->up_members(pool) >> index & 1) != 0;
       text += "pool " + spec.name + " member " + std::to_string(index) + " " +
               spec.members[index].uri + ": " + (up ? "up" : "down") +
               " probes=" + std::to_string(health.sent) +

@@ -35,6 +35,10 @@ class HealthProber {
   // Socket mode sends on a worker socket, DPDK mode on the control lcore's TX queue.
   void set_sender(Send send) { send_ = std::move(send); }
 
+  // A reloaded configuration: probes `pools` from now on; members still configured keep
+  // their state (lb::HealthChecker::carry_over), answers to probes sent before are ignored.
+  void reconfigure(const PipelineContext& context, lb::PoolSet& pools);
+
   // Sends the probes due at `now_ms` (CLOCK_MONOTONIC) and logs the members that changed.
   void poll(std::int64_t now_ms);
 
@@ -42,8 +46,8 @@ class HealthProber {
   // probe, or counted as unmatched) and true is returned; false for a request.
   bool take_answer(std::string_view datagram);
 
-  bool active() const { return checker_.next_due_ms() != INT64_MAX; }
-  const lb::HealthChecker& checker() const { return checker_; }
+  bool active() const { return checker_->next_due_ms() != INT64_MAX; }
+  const lb::HealthChecker& checker() const { return *checker_; }
 
   // One line per member: "pool NAME member I URI: up|down probes=.. answered=.. ...".
   std::string counters_text() const;
@@ -55,9 +59,9 @@ class HealthProber {
   // The listen address to probe `to` from (same family), or -1.
   int socket_for(const PeerAddress& to) const;
 
-  const PipelineContext& context_;
-  lb::PoolSet& pools_;
-  lb::HealthChecker checker_;
+  const PipelineContext* context_;
+  lb::PoolSet* pools_;
+  std::unique_ptr<lb::HealthChecker> checker_;
   Send send_;
   std::unique_ptr<sip::Message> message_;
   std::string from_uri_;  // "sip:sipline@<first domain>"

@@ -150,19 +150,45 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   return context;
 }
 
+namespace {
+
+sip::DigestAuthSettings proxy_auth_settings(const PipelineContext& context,
+                                            std::size_t worker_index) {
+  return sip::DigestAuthSettings{
+      .realm = context.config->domain.realm(),
+      .algorithms = context.config->registrar.algorithms,
+      .secret = context.nonce_secret,
+      .issuer = static_cast<std::uint16_t>(1 + worker_index),
+  };
+}
+
+}  // namespace
+
+std::unique_ptr<PipelineContext> PipelineContext::reloaded(
+    std::shared_ptr<const config::Config> config, const PipelineContext& current) {
+  std::unique_ptr<PipelineContext> context = create(std::move(config), current.location);
+  context->identity.branch_key = current.identity.branch_key;
+  context->to_tag_key = current.to_tag_key;
+  context->nonce_secret = current.nonce_secret;
+  context->guard = current.guard;
+  return context;
+}
+
 Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
-    : context_(context),
+    : context_(&context),
       worker_index_(worker_index),
       message_(std::make_unique<sip::Message>()),
-      authenticator_(sip::DigestAuthSettings{
-          .realm = context.config->domain.realm(),
-          .algorithms = context.config->registrar.algorithms,
-          .secret = context.nonce_secret,
-          .issuer = static_cast<std::uint16_t>(1 + worker_index),
-      }) {
+      authenticator_(proxy_auth_settings(context, worker_index)) {
   const int size = std::snprintf(retry_after_.data(), retry_after_.size(), "Retry-After: %u\r\n",
                                  context.config->overload.retry_after_s);
   retry_after_size_ = size > 0 ? static_cast<std::size_t>(size) : 0;
+}
+
+void Pipeline::rebind(const PipelineContext& context) {
+  context_ = &context;
+  // The realm or the algorithms may have changed; the nonce secret did not, so nonces handed
+  // out before the reload still verify (their counts start again).
+  authenticator_ = sip::DigestAuthenticator(proxy_auth_settings(context, worker_index_));
 }
 
 Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
@@ -173,7 +199,7 @@ Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffe
 
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
-  const sip::RequestCheck check = sip::check_request(request, context_.identity);
+  const sip::RequestCheck check = sip::check_request(request, context_->identity);
   if (check.verdict == sip::RequestVerdict::Drop) return drop(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
     return respond(in, check.code, check.reason, check.extra.view(), out);
@@ -181,14 +207,14 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   // §17.2.1: the ACK for a non-2xx response we sent carries our To tag; it ends the
   // (stateless) transaction here and must not be forwarded.
   if (request.method == sip::Method::Ack && request.to.has_tag &&
-      request.to.tag == local_to_tag(request.call_id, context_.to_tag_key).view()) {
+      request.to.tag == local_to_tag(request.call_id, context_->to_tag_key).view()) {
     Outcome outcome;
     outcome.verdict = Verdict::Absorbed;
     return outcome;
   }
   if (gate_ != nullptr && gate_->enabled()) {
     const bool register_for_us = request.method == sip::Method::Register &&
-                                 sip::uri_is_ours(request.request_uri, context_.identity);
+                                 sip::uri_is_ours(request.request_uri, context_->identity);
     const RequestClass kind = classify_request(request, register_for_us);
     const Admission admission = gate_->admit(kind);
     if (admission != Admission::Admit) {
@@ -201,8 +227,8 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
       return silent;
     }
   }
-  const sip::RoutePlan plan = sip::preprocess_routes(request, context_.identity);
-  const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_.identity);
+  const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
+  const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_->identity);
   switch (next.source) {
     case sip::NextHopSource::BadRoute:
       return respond(in, 400, "Bad Route Header", {}, out);
@@ -215,7 +241,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RouteTable:
       break;
   }
-  if (sip::uri_is_ours(request.request_uri, context_.identity)) {
+  if (sip::uri_is_ours(request.request_uri, context_->identity)) {
     if (request.method == sip::Method::Register) {
       Outcome outcome;
       outcome.verdict = Verdict::ToControl;
@@ -232,7 +258,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
 
 Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                                  const OutputBuffers& out) {
-  const lb::RouteRule* route = context_.routes.match(*message_);
+  const lb::RouteRule* route = context_->routes.match(*message_);
   if (route == nullptr) return respond(in, 404, {}, {}, out);
   if (route->auth) {
     AuthGate gate = authenticate(in, now, out);
@@ -262,12 +288,12 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
   // challenge to a BYE).
   if (!sip::method_may_be_challenged(request.method) || request.to.has_tag) return gate;
   const sip::AuthCheck check =
-      authenticator_.authenticate(request, sip::AuthHeaderKind::Proxy, *context_.users, now);
+      authenticator_.authenticate(request, sip::AuthHeaderKind::Proxy, *context_->users, now);
   const sip::AuthReply reply = sip::auth_reply(check.result, sip::AuthHeaderKind::Proxy);
   if (reply.code == 0) return gate;
   // A wrong password or an unknown user: counted against the source (source_guard.hpp).
-  if (reply.code == 403 && context_.guard != nullptr) {
-    context_.guard->report_auth_failure(worker_index_, in.peer);
+  if (reply.code == 403 && context_->guard != nullptr) {
+    context_->guard->report_auth_failure(worker_index_, in.peer);
   }
   gate.passed = false;
   if (reply.code != 407) {
@@ -306,9 +332,9 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
                               const OutputBuffers& out) {
   const RequestUser aor = request_user(*message_);
   const std::string_view user = aor.view();
-  if (user.empty() || !context_.users->find(user)) return respond(in, 404, {}, {}, out);
+  if (user.empty() || !context_->users->find(user)) return respond(in, 404, {}, {}, out);
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
-  const ContactsView contacts = context_.location->lookup(user);
+  const ContactsView contacts = context_->location->lookup(user);
   if (contacts.empty()) return respond(in, 480, {}, {}, out);
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
@@ -326,8 +352,8 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
   } else {
     const RequestUser aor = request_user(*message_);
     const std::string_view user = aor.view();
-    if (user.empty() || !context_.users->find(user)) return respond(in, 404, {}, {}, out);
-    const ContactsView contacts = context_.location->lookup(user);
+    if (user.empty() || !context_->users->find(user)) return respond(in, 404, {}, {}, out);
+    const ContactsView contacts = context_->location->lookup(user);
     if (contacts.empty()) return respond(in, 480, {}, {}, out);
     for (const ContactView& contact : contacts) {
       append_contact_line(lines, contact.uri, contact.q_milli);
@@ -339,16 +365,16 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
 
 Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
                           const OutputBuffers& out) {
-  const std::optional<std::size_t> member = context_.pools.choose(pool, message_->call_id);
+  const std::optional<std::size_t> member = context_->pools.choose(pool, message_->call_id);
   if (member) {
-    const lb::PoolMember& chosen = context_.pools.pool(pool).members[*member];
+    const lb::PoolMember& chosen = context_->pools.pool(pool).members[*member];
     return forward(in, plan, to_peer_address(chosen.address), {}, out);
   }
   // Every member is down: the caller may try another proxy (§21.5.4); the prober looks
   // again within one probe interval.
   char retry_after[32];
   const int size = std::snprintf(retry_after, sizeof retry_after, "Retry-After: %u\r\n",
-                                 std::max(1u, context_.pools.pool(pool).probe.interval_s));
+                                 std::max(1u, context_->pools.pool(pool).probe.interval_s));
   Outcome outcome = respond(
       in, 503, {}, std::string_view(retry_after, static_cast<std::size_t>(std::max(size, 0))), out);
   outcome.pool_unavailable = true;
@@ -366,9 +392,9 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   }
   const int socket = socket_for(in, next_hop);
   if (socket < 0) return drop(DropReason::NoSocket);
-  const sip::Branch branch = sip::stateless_branch(request, context_.identity.branch_key);
+  const sip::Branch branch = sip::stateless_branch(request, context_->identity.branch_key);
   sip::RequestEdits edits = sip::forward_edits(
-      plan, context_.identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
+      plan, context_->identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
   const PeerText source_ip = format_peer_host(in.peer);
   const sip::SenderViaStamp stamp =
       sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
@@ -387,7 +413,7 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
                           std::string_view extra_headers, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   if (request.method == sip::Method::Ack) return drop(DropReason::AckUnrouted);  // §17
-  const ToTag tag = local_to_tag(request.call_id, context_.to_tag_key);
+  const ToTag tag = local_to_tag(request.call_id, context_->to_tag_key);
   sip::LocalResponse response;
   response.code = code;
   response.reason = reason;
@@ -429,7 +455,7 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
 
 Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) {
   const sip::Message& response = *message_;
-  const sip::ResponseRoute route = sip::route_response(response, context_.identity);
+  const sip::ResponseRoute route = sip::route_response(response, context_->identity);
   switch (route.drop) {
     case sip::ResponseDrop::None:
       break;
@@ -548,7 +574,7 @@ Outcome Pipeline::send(SendKind kind, std::uint16_t code, const Output& written,
 }
 
 int Pipeline::socket_for(const Inbound& in, const PeerAddress& destination) const {
-  const std::vector<PeerAddress>& listen = context_.listen;
+  const std::vector<PeerAddress>& listen = context_->listen;
   if (in.socket < listen.size() && listen[in.socket].is_ipv6() == destination.is_ipv6()) {
     return in.socket;
   }
@@ -559,7 +585,7 @@ int Pipeline::socket_for(const Inbound& in, const PeerAddress& destination) cons
 }
 
 bool Pipeline::is_our_address(const PeerAddress& address) const {
-  for (const PeerAddress& ours : context_.listen) {
+  for (const PeerAddress& ours : context_->listen) {
     if (same_peer(ours, address)) return true;
   }
   return false;

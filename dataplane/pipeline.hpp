@@ -53,6 +53,10 @@ struct PipelineContext {
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
                                                  LocationTable* location);
+  // For a reload: a context from `config` that keeps `current`'s per-boot secrets (branches,
+  // local To tags and nonces handed out before stay valid), location table and source guard.
+  static std::unique_ptr<PipelineContext> reloaded(std::shared_ptr<const config::Config> config,
+                                                   const PipelineContext& current);
 };
 
 enum class Verdict : std::uint8_t {
@@ -134,6 +138,11 @@ class Pipeline {
   }
 
   const sip::Message& message() const { return *message_; }
+  const PipelineContext& context() const { return *context_; }
+
+  // A reloaded configuration (context_exchange.hpp): routes with `context` from now on. Done
+  // by the worker between two iterations, never during one.
+  void rebind(const PipelineContext& context);
 
   // Admission control (overload.hpp): the worker's gate, consulted for every request and
   // for RFC 7339 feedback in responses to clients that offered it. Null: admit everything.
@@ -191,7 +200,7 @@ class Pipeline {
   int socket_for(const Inbound& in, const PeerAddress& destination) const;
   bool is_our_address(const PeerAddress& address) const;
 
-  const PipelineContext& context_;
+  const PipelineContext* context_;
   std::size_t worker_index_;
   std::unique_ptr<sip::Message> message_;
   sip::DigestAuthenticator authenticator_;

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/context_exchange.hpp"
 #include "dataplane/control_thread.hpp"
 #include "dataplane/dpdk_runtime.hpp"
 #include "dataplane/fabric.hpp"
@@ -72,14 +73,17 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
   if (!store) return kExitRuntimeError;
 
-  const std::unique_ptr<PipelineContext> context = PipelineContext::create(config, &location);
+  std::unique_ptr<PipelineContext> created = PipelineContext::create(config, &location);
+  PipelineContext* const context = created.get();
+  // Owns the context from here, and those reloads publish (SIGHUP, reload.hpp).
+  ContextExchange contexts(std::move(created), workers);
   Fabric fabric(workers, config->limits.ring_size);
   SourceGuard guard(source_limits_from(*config), workers);
   guard.set_control_waker(&fabric.waker(fabric.control()));
   context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
-  const WorkerShared shared{&fabric, counters.get(), context.get(), &location, &stop};
+  const WorkerShared shared{&fabric, counters.get(), context, &location, &stop, &contexts};
 
   // Bind everything before any thread starts: a port in use is reported and nothing runs.
   std::vector<std::unique_ptr<Worker>> worker_objects;
@@ -94,9 +98,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
       worker_sockets[i].push_back(port.port->fd(socket));
     worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
   }
-  ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context.get(),
+  ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context,
                                       &location, store.get(), nullptr, std::move(worker_sockets),
-                                      &context->pools});
+                                      &context->pools, &contexts});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

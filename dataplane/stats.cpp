@@ -147,6 +147,7 @@ std::string format_control_counters(const ControlCounters& c) {
   append(line, "dropped_send_failed", c.dropped_send_failed.read());
   append(line, "dropped_parse", c.dropped_parse.read());
   append(line, "store_errors", c.store_errors.read());
+  append(line, "reloads", c.reloads.read());
   line += '\n';
   return line;
 }

@@ -93,6 +93,7 @@ struct alignas(kCacheLine) ControlCounters {
   Counter dropped_send_failed;  // sendmmsg refused an answer (socket mode)
   Counter dropped_parse;        // REGISTERs that no longer parsed (should not happen)
   Counter store_errors;         // location store writes that failed
+  Counter reloads;              // configuration reloads applied (SIGHUP)
 };
 
 // One worker's line, in the format the end-to-end tests parse:

@@ -57,9 +57,11 @@ void Worker::run() {
   flush_tx();
   flush_returns();
   shared_.location->offline(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->offline(index_);
 }
 
 Worker::Iteration Worker::poll_once(std::int64_t now) {
+  adopt_current_context();
   observe_overload();
   const bool returned = take_returns();
   const Iteration received = receive_bursts(now);
@@ -67,10 +69,19 @@ Worker::Iteration Worker::poll_once(std::int64_t now) {
   const Iteration handed_in = take_handed_in(now);
   flush_tx();
   flush_returns();
-  // Every ContactsView of this iteration is gone: old table versions may be freed.
+  // Every ContactsView of this iteration is gone: old table versions may be freed; so may a
+  // context replaced by a reload.
   shared_.location->quiescent(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->quiescent(index_);
   return Iteration{returned || received.worked || handed_in.worked,
                    received.drained && handed_in.drained};
+}
+
+// Once per iteration, before any packet: a reloaded configuration is routed with from here on.
+void Worker::adopt_current_context() {
+  if (shared_.contexts == nullptr) return;
+  const PipelineContext* current = shared_.contexts->acquire();
+  if (current != &pipeline_.context()) pipeline_.rebind(*current);
 }
 
 // Once per iteration: the REGISTER backlog towards the control thread, the thread's CPU
@@ -102,7 +113,7 @@ void Worker::observe_overload() {
 // does. A change costs one setsockopt per socket; the gate changes state at most once per
 // receive batch.
 void Worker::sync_shed_filter() {
-  const std::uint32_t percent = shared_.pipeline->config->overload.shed_filter_percent;
+  const std::uint32_t percent = pipeline_.context().config->overload.shed_filter_percent;
   if (!gate_.enabled() || percent == 0 || gate_.overloaded() == shed_filter_on_) return;
   shed_filter_on_ = gate_.overloaded();
   if (shed_filter_on_) counters_.shed_filter_on.add();
@@ -352,8 +363,10 @@ bool Worker::inbound_empty() const {
 }
 
 void Worker::sleep_until_work() {
-  // Offline first: a sleeping worker must not hold back the location table's reclamation.
+  // Offline first: a sleeping worker must not hold back the location table's reclamation
+  // (nor a reload's).
   shared_.location->offline(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->offline(index_);
   Waker& waker = fabric_.waker(index_);
   waker.announce_sleep();
   bool signalled = false;
@@ -370,6 +383,7 @@ void Worker::sleep_until_work() {
   }
   waker.woke(signalled);
   shared_.location->online(index_);
+  if (shared_.contexts != nullptr) shared_.contexts->online(index_);
 }
 
 }  // namespace sipline::dataplane

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/overload.hpp"
@@ -72,9 +73,13 @@ class TxQueue {
 struct WorkerShared {
   Fabric* fabric = nullptr;
   WorkerCounters* counters = nullptr;  // one per worker
+  // The context at start; a reload frees it (only the constructor reads it).
   const PipelineContext* pipeline = nullptr;
   LocationTable* location = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  // Reloads (context_exchange.hpp): the context is taken from here at every iteration. Null:
+  // `pipeline` for good (tests).
+  ContextExchange* contexts = nullptr;
 };
 
 class Worker {
@@ -109,6 +114,7 @@ class Worker {
   void flush_tx();
   bool inbound_empty() const;
   void sleep_until_work();
+  void adopt_current_context();
   void observe_overload();
   void sync_shed_filter();
   void count_kernel_drops(std::size_t socket, std::uint32_t drops);

@@ -18,25 +18,56 @@ static_assert(kMaxPools <= 1u << 8 && kMaxPoolMembers <= 1u << 8,
               "a probe token holds the pool and the member in 8 bits each");
 
 std::uint64_t ProbeId::token() const {
-  return std::uint64_t{pool} << 40 | std::uint64_t{member} << 32 | sequence;
+  return std::uint64_t{epoch} << 48 | std::uint64_t{pool} << 40 | std::uint64_t{member} << 32 |
+         sequence;
 }
 
 ProbeId ProbeId::from_token(std::uint64_t token) {
   return ProbeId{static_cast<std::uint16_t>(token >> 40 & 0xFF),
-                 static_cast<std::uint16_t>(token >> 32 & 0xFF), static_cast<std::uint32_t>(token)};
+                 static_cast<std::uint16_t>(token >> 32 & 0xFF), static_cast<std::uint32_t>(token),
+                 static_cast<std::uint16_t>(token >> 48)};
 }
 
-HealthChecker::HealthChecker(PoolSet& pools) : pools_(pools), next_due_ms_(kNever) {
-  for (std::size_t pool = 0; pool < pools.size(); ++pool) {
+HealthChecker::HealthChecker(PoolSet& pools, std::uint16_t epoch)
+    : pools_(pools), next_due_ms_(kNever), epoch_(epoch) {
+  for (std::size_t pool = 0; pool < pools.size(); ++pool)
     members_.emplace_back(pools.pool(pool).members.size());
-    if (probed(pools.pool(pool))) next_due_ms_ = std::numeric_limits<std::int64_t>::min();
+  schedule();
+}
+
+// The earliest due time over the probed members (a member never probed is due at once).
+void HealthChecker::schedule() {
+  next_due_ms_ = kNever;
+  for (std::size_t pool = 0; pool < members_.size(); ++pool) {
+    if (!probed(pools_.pool(pool))) continue;
+    for (const MemberHealth& member : members_[pool])
+      next_due_ms_ = std::min(next_due_ms_, member.next_due_ms);
   }
+}
+
+void HealthChecker::carry_over(const HealthChecker& previous) {
+  for (std::size_t pool = 0; pool < members_.size(); ++pool) {
+    const PoolSpec& spec = pools_.pool(pool);
+    for (std::size_t old_pool = 0; old_pool < previous.members_.size(); ++old_pool) {
+      const PoolSpec& old_spec = previous.pools_.pool(old_pool);
+      if (old_spec.name != spec.name) continue;
+      for (std::size_t index = 0; index < spec.members.size(); ++index) {
+        for (std::size_t old = 0; old < old_spec.members.size(); ++old) {
+          if (old_spec.members[old].uri != spec.members[index].uri) continue;
+          members_[pool][index] = previous.members_[old_pool][old];
+          // Its probe in flight was numbered for the old layout: not counted either way.
+          members_[pool][index].outstanding = 0;
+        }
+      }
+    }
+    publish(pool);
+  }
+  schedule();
 }
 
 HealthChecker::Due HealthChecker::poll(std::int64_t now_ms) {
   Due due;
   if (now_ms < next_due_ms_) return due;
-  next_due_ms_ = kNever;
   for (std::size_t pool = 0; pool < members_.size(); ++pool) {
     const PoolSpec& spec = pools_.pool(pool);
     if (!probed(spec)) continue;
@@ -51,17 +82,21 @@ HealthChecker::Due HealthChecker::poll(std::int64_t now_ms) {
         member.outstanding = static_cast<std::uint32_t>(member.sent + 1);
         ++member.sent;
         due.probes.push_back(ProbeId{static_cast<std::uint16_t>(pool),
-                                     static_cast<std::uint16_t>(index), member.outstanding});
+                                     static_cast<std::uint16_t>(index), member.outstanding,
+                                     epoch_});
         member.next_due_ms = now_ms + interval_ms;
       }
-      next_due_ms_ = std::min(next_due_ms_, member.next_due_ms);
     }
   }
+  schedule();
   return due;
 }
 
 HealthChecker::Answer HealthChecker::answer(ProbeId probe, std::uint16_t status) {
-  if (probe.pool >= members_.size() || probe.member >= members_[probe.pool].size()) return {};
+  if (probe.epoch != epoch_ || probe.pool >= members_.size() ||
+      probe.member >= members_[probe.pool].size()) {
+    return {};
+  }
   MemberHealth& member = members_[probe.pool][probe.member];
   if (status < 200 || probe.sequence == 0 || probe.sequence != member.outstanding) return {};
   member.outstanding = 0;

@@ -26,6 +26,7 @@ struct ProbeId {
   std::uint16_t pool = 0;
   std::uint16_t member = 0;
   std::uint32_t sequence = 0;  // counts the probes sent to that member, from 1
+  std::uint16_t epoch = 0;     // the checker's: an answer from before a reload is not counted
 
   std::uint64_t token() const;
   static ProbeId from_token(std::uint64_t token);
@@ -57,8 +58,15 @@ struct HealthChange {
 
 class HealthChecker {
  public:
-  // Every member starts up; its first probe is due at once.
-  explicit HealthChecker(PoolSet& pools);
+  // Every member starts up; its first probe is due at once. `epoch` tells this checker's
+  // probes from those of the checker it replaced (a reload renumbers pools and members).
+  explicit HealthChecker(PoolSet& pools, std::uint16_t epoch = 0);
+
+  // A reload: every member of `previous` that is still configured (same pool name, same URI)
+  // keeps its state, counters and probe schedule; new members start up and are probed at
+  // once. The pools' health words are written accordingly.
+  void carry_over(const HealthChecker& previous);
+  std::uint16_t epoch() const { return epoch_; }
 
   struct Due {
     std::vector<ProbeId> probes;  // to send now
@@ -90,9 +98,12 @@ class HealthChecker {
                                              std::uint16_t status);
   void publish(std::size_t pool);
 
+  void schedule();
+
   PoolSet& pools_;
   std::vector<std::vector<MemberHealth>> members_;
   std::int64_t next_due_ms_;
+  std::uint16_t epoch_;
 };
 
 }  // namespace sipline::lb

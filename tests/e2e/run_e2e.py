@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -682,7 +683,74 @@ def test_pools(ctx):
           "the shutdown counters should list the members: %s" % pool_lines)
 
 
-# --- 5c. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
+# --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
+
+def test_reload(ctx):
+    """SIGHUP reloads the routing from the same file while calls flow: a route to echo UAS A
+    becomes a route to a pool holding echo UAS B, and a new route answers 488; the next
+    INVITEs follow the new routes (no restart: the same process, the same registrations). A
+    file that no longer loads, and one that changes [listen], are refused with the reason
+    logged (FILE:LINE for the first), and the running configuration stays."""
+    proxy_port, = harness.free_udp_ports(1)
+    first, second = EchoServer(), EchoServer()
+    for server in (first, second):
+        ctx.cleanups.append(server.stop)
+    host = harness.NET.client_host
+    before = [{"name": "out", "user_prefix": "7", "action": "forward",
+               "target": "sip:%s:%d" % (host, first.port)}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, before)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        def invite(user, expect, what):
+            agent.call_id = sipmsg.new_token("reload-") + "@" + host
+            answer = agent.request("INVITE", "sip:%s@sipline.test" % user,
+                                   to="<sip:%s@sipline.test>" % user, timeout=3.0)
+            require_status(answer, expect, what)
+
+        invite("7000", 200, "INVITE before the reload")
+        check(len(first.requests("INVITE")) == 1, "the INVITE did not reach echo A")
+
+        def rewrite(routes, pools=(), port=proxy_port):
+            with open(proxy.config_path, "w") as handle:
+                handle.write(harness.sipline_config(port, routes, pools=pools))
+
+        def hangup_and_wait(text):
+            seen = len(proxy.log_lines())
+            os.kill(proxy.process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                lines = proxy.log_lines()[seen:]
+                if any(text in line for line in lines):
+                    return lines
+                time.sleep(0.05)
+            raise TestFailure("no %r after SIGHUP:\n%s" % (text, harness.tail(proxy.log_path)))
+
+        pools = [{"name": "b", "members": ["sip:%s:%d" % (host, second.port)],
+                  "probe_interval": 1}]
+        after = [{"name": "out", "user_prefix": "7", "action": "forward", "pool": "b"},
+                 {"name": "busy", "user_prefix": "9", "action": "reject", "code": 488}]
+        rewrite(after, pools)
+        hangup_and_wait("configuration reloaded")
+        invite("7000", 200, "INVITE after the reload")
+        invite("9000", 488, "INVITE for the route the reload added")
+        check(len(first.requests("INVITE")) == 1 and len(second.requests("INVITE")) == 1,
+              "after the reload the INVITE should reach echo B only")
+
+        rewrite(after + [{"name": "bad", "action": "teleport"}], pools)
+        lines = hangup_and_wait("was not reloaded")
+        check(any(re.search(r"reload refused: .*\.toml:\d+: routes\[2\]\.action", line)
+                  for line in lines), "the refusal should say FILE:LINE: %s" % lines)
+        rewrite(after, pools, port=proxy_port + 1 if proxy_port < 65535 else proxy_port - 1)
+        lines = hangup_and_wait("was not reloaded")
+        check(any("[listen] differs from the running configuration" in line for line in lines),
+              "the refusal should name [listen]: %s" % lines)
+        invite("7000", 200, "INVITE after the refused reloads")
+        check(len(second.requests("INVITE")) == 2, "refused reloads changed the routing")
+    require_clean_stop(proxy)
+    control = [line for line in proxy.log_lines() if line.startswith("control:")]
+    check(control and "reloads=1" in control[-1], "expected reloads=1: %s" % control)
+
+
+# --- 5d. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
 
 # A TCP server for the kernel side: accepts one connection, answers one line, exits.
 KERNEL_TCP_SERVER = """
@@ -1412,6 +1480,7 @@ TESTS = {
     "methods": test_methods,
     "routing": test_routing,
     "pools": test_pools,
+    "reload": test_reload,
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "announce": test_announce,  # DPDK mode only
     "errors": test_errors,
@@ -1430,7 +1499,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "errors", "big_invite", "ipv6_calls", "exception_path",
+              "routing", "pools", "reload", "errors", "big_invite", "ipv6_calls", "exception_path",
               "announce")
 
 

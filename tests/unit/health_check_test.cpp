@@ -37,7 +37,7 @@ ProbeId probe_of(const HealthChecker::Due& due, std::uint16_t index) {
 }
 
 TEST(ProbeId, TokenRoundTrips) {
-  const ProbeId probe{255, 63, 0xfffffffe};
+  const ProbeId probe{255, 63, 0xfffffffe, 0xbeef};
   EXPECT_EQ(ProbeId::from_token(probe.token()), probe);
 }
 
@@ -133,6 +133,40 @@ TEST(HealthChecker, APoolWithoutProbesIsNeverProbed) {
   EXPECT_EQ(checker.next_due_ms(), INT64_MAX);
   EXPECT_TRUE(checker.poll(1'000'000).probes.empty());
   EXPECT_EQ(pools.up_members(0), 0b11u);
+}
+
+TEST(HealthChecker, AReloadKeepsTheStateOfMembersStillConfigured) {
+  PoolSet before = two_member_pool();
+  HealthChecker old_checker(before);
+  for (int round = 0; round < 3; ++round) {  // member 1 never answers: down
+    const HealthChecker::Due due = old_checker.poll(round * 10'000);
+    old_checker.answer(probe_of(due, 0), 200);
+  }
+  old_checker.poll(30'000);
+  ASSERT_EQ(before.up_members(0), 0b01u);
+  const ProbeId in_flight = ProbeId{0, 0, old_checker.member(0, 0).outstanding, 0};
+
+  // The reloaded pool: member 1 (down) listed first now, member 0 dropped, a new member.
+  PoolSpec spec = before.pool(0);
+  std::swap(spec.members[0], spec.members[1]);
+  spec.members[1].uri = "sip:10.0.0.9";
+  PoolSet after({spec});
+  HealthChecker checker(after, 1);
+  checker.carry_over(old_checker);
+  EXPECT_FALSE(checker.member(0, 0).up);
+  EXPECT_EQ(checker.member(0, 0).lost, old_checker.member(0, 1).lost);
+  EXPECT_EQ(checker.member(0, 0).next_due_ms, 40'000);
+  EXPECT_TRUE(checker.member(0, 1).up);
+  EXPECT_EQ(checker.member(0, 1).sent, 0u);
+  EXPECT_EQ(after.up_members(0), 0b10u);
+  EXPECT_EQ(checker.next_due_ms(), 0);  // the new member is probed at once
+  // An answer to a probe of the old checker is not counted, whatever it names.
+  EXPECT_FALSE(checker.answer(in_flight, 200).counted);
+  EXPECT_FALSE(checker.answer(ProbeId{0, 1, 1, 0}, 200).counted);
+  const HealthChecker::Due due = checker.poll(0);
+  ASSERT_EQ(due.probes.size(), 1u);
+  EXPECT_EQ(due.probes[0].epoch, 1u);
+  EXPECT_TRUE(checker.answer(due.probes[0], 200).counted);
 }
 
 }  // namespace

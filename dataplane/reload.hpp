@@ -1,0 +1,35 @@
+// Configuration reload on SIGHUP (the control thread's side; the workers' side is
+// context_exchange.hpp). The file the proxy started with is read again and checked as at
+// start; what a reload may change is the routing: [domain], [registrar] (but its store),
+// [[users]], [[pools]], [[routes]] and [log]. The rest is bound at start (sockets, DPDK ports
+// and lcores, rings and tables sized from [limits], the overload gates, the source guard, the
+// store): a file that changes it is refused whole, saying which sections need a restart, and
+// the running configuration stays. So does it when the file no longer loads (FILE:LINE
+// errors, as at start).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/pipeline.hpp"
+
+namespace sipline::dataplane {
+
+// The sections of `loaded` that differ from `running` and cannot change without a restart
+// ("listen", "dataplane", "registrar.store", "limits", "overload", "source_limits").
+std::vector<std::string> sections_needing_restart(const config::Config& running,
+                                                  const config::Config& loaded);
+
+struct PreparedReload {
+  std::unique_ptr<PipelineContext> context;  // null when refused
+  std::vector<std::string> errors;           // why it was refused
+  std::vector<std::string> warnings;         // applied, with these caveats
+};
+
+// Loads `path` and builds the context the workers will route with (PipelineContext::reloaded:
+// the per-boot secrets, location table and source guard of `current` are kept).
+PreparedReload prepare_reload(const std::string& path, const PipelineContext& current);
+
+}  // namespace sipline::dataplane
