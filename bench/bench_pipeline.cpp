@@ -112,6 +112,16 @@ action = "forward"
 target = "sip:10.99.0.3:5070"
 )toml";
 
+// --pool: the same route to a pool of four members (not probed; weights 1, 1, 2, 4), so that
+// each INVITE, ACK and BYE also pays the member choice (lb/pool.hpp).
+constexpr std::string_view kFixedTarget = "target = \"sip:10.99.0.3:5070\"";
+constexpr std::string_view kPoolTarget = R"toml(pool = "uas"
+[[pools]]
+name = "uas"
+members = ["sip:10.99.0.3:5070", "sip:10.99.0.3:5071", { uri = "sip:10.99.0.3:5072", weight = 2 },
+           { uri = "sip:10.99.0.3:5073", weight = 4 }]
+probe_interval = 0)toml";
+
 struct Options {
   unsigned workers = 1;
   unsigned feeders = 1;
@@ -122,6 +132,7 @@ struct Options {
   bool checksum_on_receive = false;
   bool dispatch_only = false;
   bool inline_worker = false;
+  bool pool = false;
   std::vector<std::string> eal;
 };
 
@@ -130,7 +141,7 @@ struct Options {
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
                "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
                "[--dispatch-only] "
-               "[--inline] [-- EAL args]\n",
+               "[--inline] [--pool] [-- EAL args]\n",
                problem);
   std::exit(2);
 }
@@ -149,6 +160,7 @@ Options parse_options(int argc, char** argv) {
         {"--checksum-on-receive", &options.checksum_on_receive},
         {"--dispatch-only", &options.dispatch_only},
         {"--inline", &options.inline_worker},
+        {"--pool", &options.pool},
     };
     const auto* flag = std::find_if(std::begin(switches), std::end(switches),
                                     [&](const auto& entry) { return entry.first == arg; });
@@ -588,13 +600,18 @@ int run(const Options& options) {
   std::string text = kConfig;
   text.replace(text.find("WORKERS"), 7, std::to_string(workers));
   text.replace(text.find("DISPATCHERS"), 11, std::to_string(options.dispatchers));
+  if (options.pool) text.replace(text.find(kFixedTarget), kFixedTarget.size(), kPoolTarget);
   const config::LoadResult loaded = config::load_config_text(text, "bench_pipeline.toml");
   if (!loaded.ok()) {
     std::fprintf(stderr, "bench_pipeline: config: %s\n", loaded.errors.front().c_str());
     return 1;
   }
   LocationTable location(workers);
-  const auto context = PipelineContext::create(loaded.config, &location);
+  std::unique_ptr<PipelineContext> created = PipelineContext::create(loaded.config, &location);
+  const PipelineContext* const context = created.get();
+  // As the runtime does: the workers take their context from the exchange reloads publish to,
+  // every iteration.
+  ContextExchange contexts(std::move(created), workers);
 
   dpdk::InterfaceSettings interface_settings;
   interface_settings.address = loaded.config->dataplane.dpdk.address;
@@ -618,7 +635,8 @@ int run(const Options& options) {
 
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
-  const DpdkWorkerShared shared{.pipeline = context.get(),
+  const DpdkWorkerShared shared{.pipeline = context,
+                                .contexts = &contexts,
                                 .location = &location,
                                 .counters = counters.get(),
                                 .port = port.port.get(),

@@ -142,9 +142,9 @@ std::string HealthProber::counters_text() const {
     const lb::PoolSpec& spec = pools_->pool(pool);
     for (std::size_t index = 0; index < spec.members.size(); ++index) {
       const lb::MemberHealth& health = checker_->member(pool, index);
-      const bool up = (pools_->up_members(pool) >> index & 1) != 0;
       text += "pool " + spec.name + " member " + std::to_string(index) + " " +
-              spec.members[index].uri + ": " + (up ? "up" : "down") +
+              spec.members[index].uri + ": " + (health.up ? "up" : "down") +
+              (spec.members[index].drain ? " drain" : "") +
               " probes=" + std::to_string(health.sent) +
               " answered=" + std::to_string(health.answered) +
               " answered_5xx=" + std::to_string(health.answered_5xx) +

@@ -79,9 +79,14 @@ PoolSet::PoolSet(std::vector<PoolSpec> pools)
   seeds_.reserve(specs_.size());
   for (std::size_t index = 0; index < specs_.size(); ++index) {
     std::vector<std::uint64_t> seeds;
-    for (const PoolMember& member : specs_[index].members)
+    std::uint64_t drained = 0;
+    for (std::size_t i = 0; i < specs_[index].members.size(); ++i) {
+      const PoolMember& member = specs_[index].members[i];
       seeds.push_back(XXH3_64bits(member.uri.data(), member.uri.size()));
+      if (member.drain) drained |= std::uint64_t{1} << i;
+    }
     seeds_.push_back(std::move(seeds));
+    drained_.push_back(drained);
     set_up_members(index, all_members(index));
   }
 }

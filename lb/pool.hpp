@@ -39,6 +39,9 @@ struct PoolMember {
   sip::UriScheme scheme = sip::UriScheme::Sip;
   SocketAddress address;     // where requests and probes go (absent port: 5060, sips 5061)
   std::uint32_t weight = 1;  // share of new calls relative to the other members, 1..1000
+  // Taken out of service by the operator (config, then SIGHUP): no new call, still probed.
+  // Calls it already has go on: their in-dialog requests follow Route/Contact, not the pool.
+  bool drain = false;
 
   bool operator==(const PoolMember&) const = default;
 };
@@ -89,13 +92,15 @@ class PoolSet {
   // std::nullopt when every member is down.
   std::optional<std::size_t> choose(std::size_t index, std::string_view call_id) const;
 
-  // Bit i set: member i is up. Every member starts up (the first probes go out at start).
+  // Bit i set: member i takes new calls: it is up and not drained. Every member starts up
+  // (the first probes go out at start).
   std::uint64_t up_members(std::size_t index) const {
     return health_[index].up.load(std::memory_order_relaxed);
   }
-  // The control thread's prober is the only writer.
+  // The control thread's prober is the only writer; drained members stay out whatever `up`
+  // says.
   void set_up_members(std::size_t index, std::uint64_t up) {
-    health_[index].up.store(up, std::memory_order_relaxed);
+    health_[index].up.store(up & ~drained_[index], std::memory_order_relaxed);
   }
   // Every member of the pool, as a health word.
   std::uint64_t all_members(std::size_t index) const;
@@ -108,6 +113,7 @@ class PoolSet {
 
   std::vector<PoolSpec> specs_;
   std::vector<std::vector<std::uint64_t>> seeds_;  // per pool, per member: its URI's hash
+  std::vector<std::uint64_t> drained_;             // per pool: the drained members' bits
   std::unique_ptr<Health[]> health_;
 };
 

@@ -96,6 +96,21 @@ TEST(PoolSet, ADownMemberGetsNoCallsAndOnlyItsCallsMove) {
     EXPECT_EQ(*pools.choose(0, call_id(n)), before[n]);
 }
 
+TEST(PoolSet, ADrainedMemberGetsNoNewCallsWhateverItsHealth) {
+  std::vector<PoolMember> members = {member("sip:10.0.0.1", 1), member("sip:10.0.0.2", 2),
+                                     member("sip:10.0.0.3", 3)};
+  members[1].drain = true;
+  PoolSet drained({pool_of(members)});
+  EXPECT_EQ(drained.up_members(0), 0b101u);
+  drained.set_up_members(0, 0b111);  // the prober finds it up: still out
+  EXPECT_EQ(drained.up_members(0), 0b101u);
+  // Its calls move as if it were down; the others' stay.
+  PoolSet down = three_members();
+  down.set_up_members(0, 0b101);
+  for (int n = 0; n < 1000; ++n)
+    EXPECT_EQ(drained.choose(0, call_id(n)), down.choose(0, call_id(n)));
+}
+
 TEST(PoolSet, NoMemberUpChoosesNone) {
   PoolSet pools = three_members();
   pools.set_up_members(0, 0);
