@@ -77,6 +77,13 @@ void HealthProber::send_probe(const lb::ProbeId& probe) {
   const int socket = socket_for(to);
   if (socket < 0 || !send_) {
     ++send_failed_;
+    if (socket < 0 && !logged_no_socket_) {
+      logged_no_socket_ = true;
+      SIPLINE_LOG_WARN(
+          "pool \"%s\": member %s cannot be probed (nor reached): no listen "
+          "address of its family; it goes down",
+          pools_->pool(probe.pool).name.c_str(), member.uri.c_str());
+    }
     return;
   }
   const sip::Branch branch = sip::signed_branch(probe.token(), context_->identity.branch_key);

@@ -67,6 +67,7 @@ class HealthProber {
   std::string from_uri_;  // "sip:sipline@<first domain>"
   std::string boot_;      // 16 hex digits, random per start: Call-IDs and tags differ per boot
   std::uint64_t send_failed_ = 0;
+  bool logged_no_socket_ = false;
   std::uint64_t unmatched_ = 0;  // responses for us that answer no outstanding probe
 };
 
