@@ -792,6 +792,24 @@ std::vector<Route> read_routes(const std::vector<TableReader>& tables,
 
 // ---- [log], [limits] ---------------------------------------------------------------------
 
+// ---- [admin] ----------------------------------------------------------------------------
+
+// A Unix socket path must fit sockaddr_un::sun_path (108 octets with its NUL).
+constexpr std::size_t kMaxUnixSocketPath = 107;
+
+AdminConfig read_admin(const TableReader& admin) {
+  admin.reject_unknown_keys({"socket"});
+  AdminConfig config;
+  config.socket = admin.string("socket", Presence::Optional).value_or("");
+  if (config.socket.size() > kMaxUnixSocketPath) {
+    admin.diagnostics().error(admin.line_of_key("socket"), "admin.socket " + quoted(config.socket) +
+                                                               " is longer than " +
+                                                               std::to_string(kMaxUnixSocketPath) +
+                                                               " octets (a Unix socket path)");
+  }
+  return config;
+}
+
 LogLevel read_log_level(const TableReader& log) {
   log.reject_unknown_keys({"level"});
   const auto level = log.string("level", Presence::Optional);
@@ -942,7 +960,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
-                            "routes", "log", "limits", "overload", "source_limits"});
+                            "routes", "log", "limits", "overload", "source_limits", "admin"});
   Config config;
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
@@ -957,6 +975,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.limits = read_limits(root.table("limits"));
   config.overload = read_overload(root.table("overload"));
   config.source_limits = read_source_limits(root.table("source_limits"));
+  config.admin = read_admin(root.table("admin"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
   return config;

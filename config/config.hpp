@@ -157,6 +157,15 @@ struct SourceLimitsConfig {
   bool operator==(const SourceLimitsConfig&) const = default;
 };
 
+// [admin]: the control socket siplinectl talks to (dataplane/admin_socket.hpp).
+struct AdminConfig {
+  // A Unix datagram socket path; "" (the default): no admin socket. Created at start with
+  // mode 0660, removed at exit.
+  std::string socket;
+
+  bool operator==(const AdminConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // the file (or source name) it was loaded from
   ListenConfig listen;
@@ -170,6 +179,7 @@ struct Config {
   LimitsConfig limits;
   SourceLimitsConfig source_limits;
   OverloadConfig overload;
+  AdminConfig admin;
 
   // Any user still has the shipped demo password.
   bool uses_demo_password() const;

@@ -217,16 +217,22 @@ std::string ControlThread::run() {
         if (sleep && guard != nullptr) sleep = !guard->reports_pending();
       }
     }
-    pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+    pollfd fds[4] = {{signal_fd_, POLLIN, 0},
+                     {timer_fd_, POLLIN, 0},
+                     {-1, POLLIN, 0},
+                     {shared_.admin != nullptr ? shared_.admin->fd() : -1, POLLIN, 0}};
     if (waker != nullptr) fds[2].fd = waker->fd();
     // Socket mode sleeps without a timeout (the timerfd wakes the loop every second anyway,
     // producers wake it through the waker). A duty (DPDK mode) is polled: its producers never
     // make a syscall to wake us.
     const int idle_timeout = sleep_limit_ms();
-    if (::poll(fds, 3, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
+    if (::poll(fds, 4, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
       SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
     }
     if (waker != nullptr) waker->woke((fds[2].revents & POLLIN) != 0);
+    if (fds[3].revents & POLLIN) {
+      shared_.admin->serve([this](std::string_view command) { return admin_command(command); });
+    }
 
     if (fds[1].revents & POLLIN) {
       std::uint64_t expirations = 0;
@@ -240,6 +246,7 @@ std::string ControlThread::run() {
         if (info.ssi_signo == SIGUSR1) {
           write_stderr(counters_text());
         } else if (info.ssi_signo == SIGHUP) {
+          SIPLINE_LOG_INFO("SIGHUP: reloading the configuration");
           reload();
         } else {
           return info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
@@ -326,21 +333,26 @@ void ControlThread::tick(std::int64_t now) {
   report_store_errors();
 }
 
-bool ControlThread::reload() {
+ControlThread::ReloadReport ControlThread::reload() {
+  ReloadReport report;
+  const auto say = [&report](LogLevel level, std::string message) {
+    log(level, "%s", message.c_str());
+    report.messages.push_back(std::move(message));
+  };
   if (shared_.contexts == nullptr) {
-    SIPLINE_LOG_WARN("SIGHUP: this runtime does not reload its configuration; ignored");
-    return false;
+    say(LogLevel::Warn, "reload: this runtime does not reload its configuration");
+    return report;
   }
   const std::string path = shared_.pipeline->config->source;
   PreparedReload prepared = prepare_reload(path, *shared_.pipeline);
   if (!prepared.context) {
     for (const std::string& error : prepared.errors)
-      SIPLINE_LOG_ERROR("reload refused: %s", error.c_str());
-    SIPLINE_LOG_ERROR("SIGHUP: the configuration was not reloaded; the running one stays");
-    return false;
+      say(LogLevel::Error, "reload refused: " + error);
+    say(LogLevel::Error, "the configuration was not reloaded; the running one stays");
+    return report;
   }
   for (const std::string& warning : prepared.warnings)
-    SIPLINE_LOG_WARN("reload: %s", warning.c_str());
+    say(LogLevel::Warn, "reload: " + warning);
   PipelineContext& next = *prepared.context;
   // The control thread's own users of the context first (it is their only thread), so the
   // pools' health words are right before any worker sees them.
@@ -351,10 +363,51 @@ bool ControlThread::reload() {
   shared_.pools = &next.pools;
   shared_.contexts->publish(std::move(prepared.context));
   counters_.reloads.add();
-  SIPLINE_LOG_INFO("SIGHUP: configuration reloaded from %s: %zu user(s), %zu pool(s), %zu route(s)",
-                   path.c_str(), next.config->users.size(), next.config->pools.size(),
-                   next.config->routes.size());
-  return true;
+  report.applied = true;
+  say(LogLevel::Info, "configuration reloaded from " + path + ": " +
+                          std::to_string(next.config->users.size()) + " user(s), " +
+                          std::to_string(next.config->pools.size()) + " pool(s), " +
+                          std::to_string(next.config->routes.size()) + " route(s)");
+  return report;
+}
+
+namespace {
+
+std::string bindings_text(const std::vector<sip::Binding>& bindings, std::int64_t now) {
+  std::string text;
+  for (const sip::Binding& binding : bindings) {
+    text += binding.contact + " expires_in=" + std::to_string(binding.expires_at - now) +
+            " q=" + std::to_string(binding.q_milli) + "/1000";
+    if (!binding.received.empty()) text += " received=" + binding.received;
+    if (!binding.instance.empty()) text += " instance=" + binding.instance;
+    text += "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string ControlThread::admin_command(std::string_view line) {
+  const std::size_t space = line.find(' ');
+  const std::string_view command = line.substr(0, space);
+  const std::string_view argument =
+      space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  if (command == "counters" && argument.empty()) return "ok\n" + counters_text();
+  if (command == "pools" && argument.empty()) {
+    return "ok\n" + (prober_ != nullptr ? prober_->counters_text() : std::string());
+  }
+  if (command == "registrations" && !argument.empty()) {
+    return "ok\n" + bindings_text(shared_.location->bindings(argument), unix_now());
+  }
+  if (command == "reload" && argument.empty()) {
+    const ReloadReport report = reload();
+    std::string text = report.applied ? "ok\n" : "error: not reloaded\n";
+    for (const std::string& message : report.messages)
+      text += message + "\n";
+    return text;
+  }
+  if (command == "help" && argument.empty()) return "ok\n" + std::string(kAdminHelp);
+  return "error: unknown command \"" + std::string(line) + "\" (try help)\n";
 }
 
 void ControlThread::report_store_errors() {

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/admin_socket.hpp"
 #include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/health_prober.hpp"
@@ -96,6 +97,14 @@ class ControlDuty {
 
 inline constexpr int kControlDutyPollMs = 1;
 
+// What `siplinectl help` prints.
+inline constexpr std::string_view kAdminHelp =
+    "counters             every counter line (as SIGUSR1 prints them)\n"
+    "pools                each pool member's health and probe counts\n"
+    "registrations USER   the registered contacts of USER\n"
+    "reload               read the configuration file again (as SIGHUP)\n"
+    "help                 this list\n";
+
 struct ControlShared {
   Fabric* fabric = nullptr;  // null in DPDK mode: no socket rings, no packet pool
   std::span<const WorkerCounters> worker_counters;
@@ -112,6 +121,8 @@ struct ControlShared {
   // Where a reload publishes its context (the workers read it there; `pipeline` and `pools`
   // are its first). Null: SIGHUP is refused.
   ContextExchange* contexts = nullptr;
+  // [admin] socket: served by the loop (null: none).
+  AdminSocket* admin = nullptr;
 };
 
 class ControlThread {
@@ -144,9 +155,18 @@ class ControlThread {
   HealthProber* prober() { return prober_.get(); }
   // Sends the probes that are due (every pass of the loop; cheap when none is).
   void poll_probes();
-  // SIGHUP: reads the configuration file again and, when it loads and changes only what may
-  // change, publishes it to the workers (reload.hpp). Returns whether it was applied.
-  bool reload();
+  // SIGHUP (or siplinectl reload): reads the configuration file again and, when it loads and
+  // changes only what may change, publishes it to the workers (reload.hpp). What it logged
+  // comes back too.
+  struct ReloadReport {
+    bool applied = false;
+    std::vector<std::string> messages;
+  };
+  ReloadReport reload();
+
+  // One line of the admin socket (admin_socket.hpp, siplinectl): the whole answer, "ok\n"
+  // and the text, or "error: why\n".
+  std::string admin_command(std::string_view line);
 
  private:
   // One REGISTER answer of the current burst (socket mode), in a buffer of its own.

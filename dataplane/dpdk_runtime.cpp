@@ -228,6 +228,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
   std::atomic<bool> stop{false};
 
+  // The admin socket (siplinectl) before any thread starts: in use means another sipline.
+  AdminSocket::Opened admin = open_admin_socket(*config);
+  if (!admin.error.empty()) return kExitRuntimeError;
   DpdkWorkerShared shared;
   shared.pipeline = context;
   shared.contexts = &contexts;
@@ -255,7 +258,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       nullptr,
                                       {},
                                       &context->pools,
-                                      &contexts});
+                                      &contexts,
+                                      admin.socket.get()});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;

@@ -17,6 +17,7 @@ std::vector<std::string> sections_needing_restart(const config::Config& running,
   if (!(running.limits == loaded.limits)) sections.emplace_back("limits");
   if (!(running.overload == loaded.overload)) sections.emplace_back("overload");
   if (!(running.source_limits == loaded.source_limits)) sections.emplace_back("source_limits");
+  if (!(running.admin == loaded.admin)) sections.emplace_back("admin");
   return sections;
 }
 

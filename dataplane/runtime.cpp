@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/admin_socket.hpp"
 #include "dataplane/context_exchange.hpp"
 #include "dataplane/control_thread.hpp"
 #include "dataplane/dpdk_runtime.hpp"
@@ -55,6 +56,13 @@ std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
   return store;
 }
 
+AdminSocket::Opened open_admin_socket(const config::Config& config) {
+  if (config.admin.socket.empty()) return {};
+  AdminSocket::Opened opened = AdminSocket::open(config.admin.socket);
+  if (!opened.socket) SIPLINE_LOG_ERROR("%s", opened.error.c_str());
+  return opened;
+}
+
 void flush_location_store(AsyncStore& store) {
   store.drain();
   store.submit_flush();
@@ -85,6 +93,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   std::atomic<bool> stop{false};
   const WorkerShared shared{&fabric, counters.get(), context, &location, &stop, &contexts};
 
+  // The admin socket (siplinectl) before any thread starts: in use means another sipline.
+  AdminSocket::Opened admin = open_admin_socket(*config);
+  if (!admin.error.empty()) return kExitRuntimeError;
   // Bind everything before any thread starts: a port in use is reported and nothing runs.
   std::vector<std::unique_ptr<Worker>> worker_objects;
   std::vector<std::vector<int>> worker_sockets(workers);
@@ -100,7 +111,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   }
   ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context,
                                       &location, store.get(), nullptr, std::move(worker_sockets),
-                                      &context->pools, &contexts});
+                                      &context->pools, &contexts, admin.socket.get()});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

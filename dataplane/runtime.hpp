@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "dataplane/admin_socket.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 
@@ -26,6 +27,10 @@ int run_proxy(std::shared_ptr<const config::Config> config);
 // read. Both runtimes start with it.
 std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
                                                 LocationTable& location);
+
+// The [admin] socket, or none when `config.admin.socket` is empty; `error` set (and logged)
+// when it cannot be opened. Both runtimes open it before any thread starts.
+AdminSocket::Opened open_admin_socket(const config::Config& config);
 
 // After the workers have stopped: whatever the control thread still queued reaches the store.
 void flush_location_store(AsyncStore& store);

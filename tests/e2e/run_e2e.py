@@ -750,7 +750,75 @@ def test_reload(ctx):
     check(control and "reloads=1" in control[-1], "expected reloads=1: %s" % control)
 
 
-# --- 5d. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
+# --- 5d. The admin socket and siplinectl -----------------------------------------------------
+
+def test_admin(ctx):
+    """siplinectl against the running proxy's [admin] socket: `counters` prints the worker
+    lines, `registrations 1001` the contact a REGISTER just bound, `pools` each member's
+    health, `reload` of a broken file exits 1 with the FILE:LINE reason, of a good one exits
+    0 and the new route answers; an unknown command exits 1. The socket file is gone after
+    the proxy stops. (Socket mode: the admin socket does not depend on the dataplane.)"""
+    proxy_port, = harness.free_udp_ports(1)
+    socket_path = ctx.workdir.file("admin.sock")
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    check(os.access(ctl, os.X_OK), "siplinectl not built next to sipline: %s" % ctl)
+    echo = EchoServer()
+    ctx.cleanups.append(echo.stop)
+    host = harness.NET.client_host
+    pools = [{"name": "pbx", "members": ["sip:%s:%d" % (host, echo.port)], "probe_interval": 1}]
+    routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
+
+    def config(extra_routes):
+        return harness.sipline_config(proxy_port, routes + extra_routes, pools=pools,
+                                      admin_socket=socket_path)
+
+    proxy = ctx.sipline(config([])).start()
+
+    def siplinectl(*words):
+        result = subprocess.run([ctl, "--socket", socket_path] + list(words),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+    code, out, _ = siplinectl("counters")
+    check(code == 0 and re.search(r"^worker 0: received=", out, re.M) and "control:" in out,
+          "siplinectl counters: %d %r" % (code, out))
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        contact = "<%s>" % contact_uri("1001", agent.port)
+        require_status(challenged_register(agent, "REGISTER 1001", contact=contact,
+                                           expires=300), 200, "REGISTER 1001")
+    code, out, _ = siplinectl("registrations", "1001")
+    check(code == 0 and out.startswith(contact_uri("1001", agent.port) + " expires_in="),
+          "siplinectl registrations 1001: %d %r" % (code, out))
+    deadline = time.monotonic() + 5
+    while True:
+        code, out, _ = siplinectl("pools")
+        if "answered=1" in out or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    check(code == 0 and re.search(r"^pool pbx member 0 sip:\S+: up probes=\d+ answered=[1-9]",
+                                  out, re.M), "siplinectl pools: %d %r" % (code, out))
+
+    with open(proxy.config_path, "w") as handle:
+        handle.write(config([{"name": "bad", "action": "teleport"}]))
+    code, out, err = siplinectl("reload")
+    check(code == 1 and re.search(r"reload refused: .*\.toml:\d+: routes\[1\]\.action", err),
+          "siplinectl reload of a broken file: %d %r %r" % (code, out, err))
+    with open(proxy.config_path, "w") as handle:
+        handle.write(config([{"name": "busy", "user_prefix": "9", "action": "reject",
+                              "code": 486}]))
+    code, out, err = siplinectl("reload")
+    check(code == 0 and "configuration reloaded" in out,
+          "siplinectl reload: %d %r %r" % (code, out, err))
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        require_status(agent.request("INVITE", "sip:9000@sipline.test",
+                                     to="<sip:9000@sipline.test>"), 486, "the reloaded route")
+    code, _, err = siplinectl("frobnicate")
+    check(code == 1 and "unknown command" in err, "unknown command: %d %r" % (code, err))
+    require_clean_stop(proxy)
+    check(not os.path.exists(socket_path), "the admin socket outlived the proxy")
+
+
+# --- 5e. DPDK: the exception path to the kernel (issue 4 §2) --------------------------------
 
 # A TCP server for the kernel side: accepts one connection, answers one line, exits.
 KERNEL_TCP_SERVER = """
@@ -1481,6 +1549,7 @@ TESTS = {
     "routing": test_routing,
     "pools": test_pools,
     "reload": test_reload,
+    "admin": test_admin,  # socket mode only (siplinectl talks to it from the same namespace)
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "announce": test_announce,  # DPDK mode only
     "errors": test_errors,

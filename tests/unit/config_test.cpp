@@ -115,6 +115,7 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   EXPECT_FALSE(fallback.auth);
 
   EXPECT_TRUE(config.pools.empty());
+  EXPECT_EQ(config.admin.socket, "state/sipline.sock");
 
   EXPECT_EQ(config.log_level, LogLevel::Info);
   EXPECT_EQ(config.limits.transaction_table_size, 65536u);
@@ -810,6 +811,18 @@ up_after = 101
   EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"pbx\"\nmembers = [\"sip:10.0.0.11\"]\n"
                                     "probe_interval = -1\n")),
             Errors{"test.toml:4: pools[0].probe_interval must be 0..3600, not -1"});
+}
+
+TEST(Errors, AdminSocket) {
+  const auto config = load_ok(with_domain("[admin]\nsocket = \"/run/sipline/admin.sock\"\n"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->admin.socket, "/run/sipline/admin.sock");
+  EXPECT_EQ(load_ok(with_domain(""))->admin.socket, "");  // off by default
+  EXPECT_EQ(
+      load_errors(with_domain("[admin]\nsocket = \"/" + std::string(107, 'a') + "\"\npath = 1\n")),
+      (Errors{"test.toml:2: admin.socket \"/" + std::string(107, 'a') +
+                  "\" is longer than 107 octets (a Unix socket path)",
+              "test.toml:3: unknown key \"admin.path\""}));
 }
 
 TEST(Errors, RoutesNamingPools) {

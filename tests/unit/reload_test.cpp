@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -25,36 +26,14 @@
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/worker.hpp"
+#include "tests/unit/loopback_socket.hpp"
 
 namespace sipline::dataplane {
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
 
-struct LoopbackSocket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  std::uint16_t port = 0;
-  LoopbackSocket() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t size = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    port = ntohs(address.sin_port);
-  }
-  ~LoopbackSocket() { ::close(fd); }
-  void send_to(std::uint16_t to, const std::string& bytes) const {
-    const SocketName name = socket_name(*peer_from_text("127.0.0.1:" + std::to_string(to)));
-    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  std::string try_receive() const {
-    char buffer[4096];
-    const ssize_t size = ::recv(fd, buffer, sizeof buffer, 0);
-    return size <= 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(size));
-  }
-};
+using test::LoopbackSocket;
 
 std::string invite(std::uint16_t client_port, const std::string& user, int call) {
   return "INVITE sip:" + user + "@127.0.0.1 SIP/2.0\r\n" +
@@ -164,7 +143,7 @@ TEST_F(ReloadTest, ReloadedRoutesAreUsedFromTheWorkersNextIteration) {
   write_config(route_to(second_hop_.port) +
                "[[routes]]\nname = \"nine\"\nuser_prefix = \"9\"\naction = \"reject\"\n"
                "code = 488\n");
-  ASSERT_TRUE(control_->reload());
+  ASSERT_TRUE(control_->reload().applied);
   EXPECT_EQ(control_->counters().reloads.read(), 1u);
   EXPECT_FALSE(call("7000", 2, second_hop_).empty());
   EXPECT_TRUE(first_hop_.try_receive().empty());
@@ -184,7 +163,7 @@ TEST_F(ReloadTest, AnswersToRequestsForwardedBeforeTheReloadStillFindTheirWay) {
   const std::string forwarded = call("7000", 1, first_hop_);
   ASSERT_FALSE(forwarded.empty());
   write_config(route_to(second_hop_.port));
-  ASSERT_TRUE(control_->reload());
+  ASSERT_TRUE(control_->reload().applied);
   run_steps(2);
   // Our branch is signed with the per-boot key, which the reload keeps.
   first_hop_.send_to(proxy_port(), answer_200(forwarded));
@@ -194,7 +173,7 @@ TEST_F(ReloadTest, AnswersToRequestsForwardedBeforeTheReloadStillFindTheirWay) {
 
 TEST_F(ReloadTest, AFileThatNoLongerLoadsIsRefusedAndTheRunningConfigurationStays) {
   write_config(route_to(second_hop_.port) + "[[routes]]\nname = \"bad\"\naction = \"teleport\"\n");
-  EXPECT_FALSE(control_->reload());
+  EXPECT_FALSE(control_->reload().applied);
   EXPECT_EQ(control_->counters().reloads.read(), 0u);
   EXPECT_FALSE(call("7000", 1, first_hop_).empty());
   EXPECT_EQ(contexts_->pending(), 0u);
@@ -208,7 +187,7 @@ TEST_F(ReloadTest, ChangingWhatIsBoundAtStartIsRefused) {
   EXPECT_EQ(prepared.errors[0], path_ +
                                     ": [listen] differs from the running configuration: it "
                                     "takes effect only at a restart");
-  EXPECT_FALSE(control_->reload());
+  EXPECT_FALSE(control_->reload().applied);
   EXPECT_FALSE(call("7000", 1, first_hop_).empty());
 }
 
@@ -227,6 +206,38 @@ TEST_F(ReloadTest, TheReloadedContextKeepsThePerBootSecrets) {
   ASSERT_EQ(prepared.warnings.size(), 1u);
 }
 
+TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
+  EXPECT_TRUE(control_->admin_command("help").starts_with("ok\ncounters "));
+  const std::string counters = control_->admin_command("counters");
+  EXPECT_TRUE(counters.starts_with("ok\nworker 0: received=")) << counters;
+  EXPECT_NE(counters.find("\ncontrol: registers=0 "), std::string::npos) << counters;
+  EXPECT_EQ(control_->admin_command("pools"), "ok\n");
+  EXPECT_EQ(control_->admin_command("registrations 1002"), "ok\n");
+  sip::Binding binding;
+  binding.contact = "sip:1002@127.0.0.1:5099";
+  binding.received = "127.0.0.1:5099";
+  binding.expires_at = std::time(nullptr) + 600;
+  binding.q_milli = 500;
+  location_.replace("1002", {binding});
+  const std::string registrations = control_->admin_command("registrations 1002");
+  EXPECT_TRUE(registrations.starts_with("ok\nsip:1002@127.0.0.1:5099 expires_in="))
+      << registrations;
+  EXPECT_NE(registrations.find(" q=500/1000 received=127.0.0.1:5099\n"), std::string::npos);
+  EXPECT_EQ(control_->admin_command("frobnicate now"),
+            "error: unknown command \"frobnicate now\" (try help)\n");
+  EXPECT_EQ(control_->admin_command("registrations"),
+            "error: unknown command \"registrations\" (try help)\n");
+
+  write_config(route_to(second_hop_.port) + "[[routes]]\nname = \"bad\"\naction = \"teleport\"\n");
+  const std::string refused = control_->admin_command("reload");
+  EXPECT_TRUE(refused.starts_with("error: not reloaded\nreload refused: " + path_ + ":"))
+      << refused;
+  write_config(route_to(second_hop_.port));
+  const std::string reloaded = control_->admin_command("reload");
+  EXPECT_TRUE(reloaded.starts_with("ok\nconfiguration reloaded from " + path_)) << reloaded;
+  EXPECT_FALSE(call("7000", 1, second_hop_).empty());
+}
+
 TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
   const auto load = [](const std::string& extra) {
     const config::LoadResult loaded =
@@ -241,9 +252,10 @@ TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
   const std::vector<std::string> all = sections_needing_restart(
       *running, *load("[listen]\nudp = [\"127.0.0.1:5070\"]\n[dataplane]\nworkers = 3\n"
                       "[registrar]\nstore = \"sqlite:reload-test.db\"\n[limits]\nring_size = 1024\n"
-                      "[overload]\nbusy_ms = 30\n[source_limits]\nburst = 10\n"));
+                      "[overload]\nbusy_ms = 30\n[source_limits]\nburst = 10\n"
+                      "[admin]\nsocket = \"/run/sipline.sock\"\n"));
   EXPECT_EQ(all, (std::vector<std::string>{"listen", "dataplane", "registrar.store", "limits",
-                                           "overload", "source_limits"}));
+                                           "overload", "source_limits", "admin"}));
 }
 
 }  // namespace

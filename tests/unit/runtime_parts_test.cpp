@@ -17,6 +17,7 @@
 #include "dataplane/socket_port.hpp"
 #include "dataplane/stats.hpp"
 #include "dataplane/waker.hpp"
+#include "tests/unit/loopback_socket.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -165,33 +166,7 @@ TEST(Waker, WakesOnlyASleeper) {
   EXPECT_EQ(::poll(&fd, 1, 0), 0);
 }
 
-// A UDP socket on 127.0.0.1 with a kernel-chosen port.
-struct LoopbackSocket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  std::uint16_t port = 0;
-  LoopbackSocket() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t size = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    port = ntohs(address.sin_port);
-  }
-  ~LoopbackSocket() { ::close(fd); }
-  void send_to(std::uint16_t to, std::string_view bytes) const {
-    const SocketName name = socket_name(*peer_from_text("127.0.0.1:" + std::to_string(to)));
-    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  std::string receive() const {
-    pollfd waiting{fd, POLLIN, 0};
-    if (::poll(&waiting, 1, 2000) != 1) return {};
-    char buffer[2048];
-    const ssize_t size = ::recv(fd, buffer, sizeof buffer, 0);
-    return size > 0 ? std::string(buffer, static_cast<std::size_t>(size)) : std::string();
-  }
-};
+using test::LoopbackSocket;
 
 std::uint16_t free_port() {
   const LoopbackSocket probe;

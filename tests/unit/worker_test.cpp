@@ -21,45 +21,14 @@
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
 #include "sip/call_id_scan.hpp"
+#include "tests/unit/loopback_socket.hpp"
 
 namespace sipline::dataplane {
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
 
-struct LoopbackSocket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  std::uint16_t port = 0;
-  LoopbackSocket() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t size = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    port = ntohs(address.sin_port);
-  }
-  ~LoopbackSocket() { ::close(fd); }
-  void send_to(std::uint16_t to, const std::string& bytes) const {
-    const SocketName name = socket_name(*peer_from_text("127.0.0.1:" + std::to_string(to)));
-    EXPECT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, name.get(), name.length),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  std::string try_receive() const { return try_receive_from().bytes; }
-  struct Received {
-    std::string bytes;
-    std::uint16_t from_port = 0;
-  };
-  Received try_receive_from() const {
-    char buffer[4096];
-    sockaddr_in from{};
-    socklen_t length = sizeof from;
-    const ssize_t size =
-        ::recvfrom(fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
-    if (size <= 0) return {};
-    return {std::string(buffer, static_cast<std::size_t>(size)), ntohs(from.sin_port)};
-  }
-};
+using test::LoopbackSocket;
 
 std::string invite(std::uint16_t client_port, int call) {
   const std::string via = "127.0.0.1:" + std::to_string(client_port);
