@@ -750,6 +750,45 @@ def test_reload(ctx):
     check(control and "reloads=1" in control[-1], "expected reloads=1: %s" % control)
 
 
+def test_reload_under_load(ctx):
+    """1,500 SIPp calls at 150 calls/s to a registered user while sipline is sent SIGHUP every
+    half second, the file alternating between two versions (a route and the log level
+    differ): every call completes on both sides, no message is dropped, and every reload is
+    applied (the workers swap contexts between iterations, nothing waits or is lost)."""
+    calls, rate = 1500, 150
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    versions = [call_config(proxy_port),
+                call_config(proxy_port).replace('level = "info"', 'level = "warn"') +
+                '\n[[routes]]\nname = "busy"\nuser_prefix = "9"\naction = "reject"\ncode = 486\n']
+    proxy = ctx.sipline(versions[0]).start()
+    register_user(proxy_port, "1002", uas_port)
+    stop = threading.Event()
+    sent = [0]
+
+    def hang_up():
+        while not stop.wait(0.5):
+            sent[0] += 1
+            with open(proxy.config_path + ".new", "w") as handle:
+                handle.write(versions[sent[0] % 2])
+            os.replace(proxy.config_path + ".new", proxy.config_path)  # never read half-written
+            os.kill(proxy.process.pid, signal.SIGHUP)
+
+    reloader = threading.Thread(target=hang_up, daemon=True)
+    reloader.start()
+    try:
+        run_call_load(ctx, proxy_port, uas_port, calls, rate, "u1")
+    finally:
+        stop.set()
+        reloader.join(5)
+    time.sleep(0.3)  # the last SIGHUP's reload
+    counters = require_clean_stop(proxy)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+    control = [line for line in proxy.log_lines() if line.startswith("control:")]
+    reloads = int(re.search(r"reloads=(\d+)", control[-1]).group(1)) if control else 0
+    check(sent[0] >= 10 and reloads == sent[0],
+          "%d SIGHUPs sent, %d reloads applied (%s)" % (sent[0], reloads, control))
+
+
 # --- 5d. The admin socket and siplinectl -----------------------------------------------------
 
 def test_admin(ctx):
@@ -1549,6 +1588,7 @@ TESTS = {
     "routing": test_routing,
     "pools": test_pools,
     "reload": test_reload,
+    "reload_under_load": test_reload_under_load,
     "admin": test_admin,  # socket mode only (siplinectl talks to it from the same namespace)
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "announce": test_announce,  # DPDK mode only
@@ -1568,7 +1608,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "reload", "errors", "big_invite", "ipv6_calls", "exception_path",
+              "routing", "pools", "reload", "reload_under_load", "errors", "big_invite",
+              "ipv6_calls", "exception_path",
               "announce")
 
 
