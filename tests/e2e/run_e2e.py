@@ -683,6 +683,58 @@ def test_pools(ctx):
           "the shutdown counters should list the members: %s" % pool_lines)
 
 
+def test_pools_under_load(ctx):
+    """1,500 SIPp calls at 150 calls/s to a pool of two SIPp UASes (not probed: a SIPp UAS
+    takes an OPTIONS for a failed call). Four seconds in, a reload drains member A: every
+    call still completes (those A had go on: their ACK and BYE follow its Contact, not the
+    pool), the calls split A ≈ 300 (before the drain) and B the rest, and nothing is
+    dropped."""
+    calls, rate, drain_after = 1500, 150, 4.0
+    proxy_port, port_a, port_b = harness.free_udp_ports(3)
+    host = harness.NET.client_host
+    members = ["sip:%s:%d" % (host, port) for port in (port_a, port_b)]
+
+    def config(drain_a):
+        first = {"uri": members[0], "drain": True} if drain_a else members[0]
+        pools = [{"name": "pbx", "members": [first, members[1]], "probe_interval": 0}]
+        routes = [{"name": "to-pbx", "user_prefix": "1002", "action": "forward", "pool": "pbx"}]
+        return harness.sipline_config(proxy_port, routes, pools=pools)
+
+    proxy = ctx.sipline(config(False)).start()
+    uas_limit = int(calls / rate + drain_after + 6)
+    servers = [ctx.sipp("uas-" + name, "uas_call.xml", sipp_common("u1") + [
+        "-p", str(port), "-s", "1002"], uas_limit).start()
+        for name, port in (("a", port_a), ("b", port_b))]
+    time.sleep(0.3)
+    uac = ctx.sipp("uac", "uac_call.xml", [
+        proxy_address(proxy_port), "-s", "1002", "-r", str(rate), "-rp", "1000",
+        "-m", str(calls), "-l", str(rate * 2),
+        "-p", str(harness.free_udp_port(exclude=(proxy_port, port_a, port_b)))] +
+        sipp_common("u1"), int(calls / rate * 2 + 30)).start()
+    time.sleep(drain_after)
+    with open(proxy.config_path + ".new", "w") as handle:
+        handle.write(config(True))
+    os.replace(proxy.config_path + ".new", proxy.config_path)
+    os.kill(proxy.process.pid, signal.SIGHUP)
+    uac.wait(int(calls / rate * 2 + 35))
+    for server in servers:
+        server.wait(uas_limit + 10)  # each exits at its -timeout, writing its statistics
+    uac.require_success(calls)
+    on_a, on_b = (server.count("SuccessfulCall") or 0 for server in servers)
+    failed = [server.count("FailedCall") for server in servers]
+    print("e2e: calls completed by member A %d (drained after %.0f s), by B %d" % (
+        on_a, drain_after, on_b))
+    check(on_a + on_b == calls and failed == [0, 0],
+          "the UASes completed %d + %d calls (failed %s), expected %d" % (
+              on_a, on_b, failed, calls))
+    # Before the drain A takes about half of 4 s x 150 calls/s; after it, none.
+    check(0 < on_a <= drain_after * rate * 0.75 and on_b >= calls - drain_after * rate * 0.75,
+          "draining A should leave it only the calls of the first %.0f s: A %d, B %d" % (
+              drain_after, on_a, on_b))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+
+
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
 
 def test_reload(ctx):
@@ -1587,6 +1639,7 @@ TESTS = {
     "methods": test_methods,
     "routing": test_routing,
     "pools": test_pools,
+    "pools_under_load": test_pools_under_load,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,  # socket mode only (siplinectl talks to it from the same namespace)
@@ -1608,7 +1661,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "reload", "reload_under_load", "errors", "big_invite",
+              "routing", "pools", "pools_under_load", "reload", "reload_under_load", "errors",
+              "big_invite",
               "ipv6_calls", "exception_path",
               "announce")
 
