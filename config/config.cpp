@@ -519,16 +519,23 @@ std::optional<lb::PoolMember> read_pool_member(const TableReader& pool, const Ar
     return std::nullopt;
   }
   const TableReader member(*table, item.path, diagnostics);
-  member.reject_unknown_keys({"uri", "weight", "drain"});
+  member.reject_unknown_keys({"uri", "weight", "priority", "drain"});
   const auto weight = member.integer("weight", 1, lb::kMaxMemberWeight, Presence::Optional);
+  const auto priority = member.integer("priority", 0, 255, Presence::Optional);
   const bool drain = member.boolean("drain").value_or(false);
   const auto uri = member.string("uri", Presence::Required);
   if (!uri) return std::nullopt;
   const auto target =
       read_next_hop(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *uri);
-  if (!target || (member.has("weight") && !weight)) return std::nullopt;
-  return lb::PoolMember{target->uri, target->scheme, target->next_hop,
-                        static_cast<std::uint32_t>(weight.value_or(1)), drain};
+  if (!target || (member.has("weight") && !weight) || (member.has("priority") && !priority)) {
+    return std::nullopt;
+  }
+  return lb::PoolMember{target->uri,
+                        target->scheme,
+                        target->next_hop,
+                        static_cast<std::uint32_t>(weight.value_or(1)),
+                        static_cast<std::uint8_t>(priority.value_or(0)),
+                        drain};
 }
 
 std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {

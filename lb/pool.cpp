@@ -37,6 +37,19 @@ bool uniform_weights(std::span<const PoolMember> members) {
   return true;
 }
 
+// The members of each priority present, as masks, lowest priority first.
+std::vector<std::uint64_t> priority_tiers(std::span<const PoolMember> members) {
+  std::vector<std::uint64_t> tiers;
+  for (unsigned priority = 0; priority <= 0xFF; ++priority) {
+    std::uint64_t mask = 0;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (members[i].priority == priority) mask |= std::uint64_t{1} << i;
+    }
+    if (mask != 0) tiers.push_back(mask);
+  }
+  return tiers;
+}
+
 }  // namespace
 
 std::uint64_t pool_key_hash(std::string_view call_id) {
@@ -87,6 +100,7 @@ PoolSet::PoolSet(std::vector<PoolSpec> pools)
     }
     seeds_.push_back(std::move(seeds));
     drained_.push_back(drained);
+    tiers_.push_back(priority_tiers(specs_[index].members));
     set_up_members(index, all_members(index));
   }
 }
@@ -97,8 +111,13 @@ std::uint64_t PoolSet::all_members(std::size_t index) const {
 }
 
 std::optional<std::size_t> PoolSet::choose(std::size_t index, std::string_view call_id) const {
-  return rendezvous_member(specs_[index].members, seeds_[index], up_members(index),
-                           pool_key_hash(call_id));
+  const std::uint64_t up = up_members(index);
+  for (const std::uint64_t tier : tiers_[index]) {
+    if ((up & tier) == 0) continue;
+    return rendezvous_member(specs_[index].members, seeds_[index], up & tier,
+                             pool_key_hash(call_id));
+  }
+  return std::nullopt;
 }
 
 }  // namespace sipline::lb

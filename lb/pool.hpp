@@ -3,12 +3,12 @@
 // the health prober (lb/health_check.hpp, run by the control thread) finds it up.
 //
 // A new request goes to one member chosen by weighted rendezvous hashing of its Call-ID
-// among the members that are up: every message of a call (INVITE, its retransmissions and
-// CANCEL, the ACK of a non-2xx answer) reaches the same member without any state, as
-// stateless forwarding needs (RFC 3261 §16.11), and when a member goes down only the calls
-// that hashed to it move; when it comes back exactly those return. A member's identity in
-// the hash is its URI, so the other members' calls stay put when the configuration adds or
-// removes one.
+// among the members that are up, of the lowest priority that has one up: every message of a call
+// (INVITE, its retransmissions and CANCEL, the ACK of a non-2xx answer) reaches the same member
+// without any state, as stateless forwarding needs (RFC 3261 §16.11), and when a member goes down
+// only the calls that hashed to it move; when it comes back exactly those return. A member's
+// identity in the hash is its URI, so the other members' calls stay put when the configuration adds
+// or removes one.
 //
 // Health is one 64-bit word per pool (a bit per member), written by the control thread and
 // read by the workers with relaxed loads: a worker never waits, and a request routed with a
@@ -39,6 +39,9 @@ struct PoolMember {
   sip::UriScheme scheme = sip::UriScheme::Sip;
   SocketAddress address;     // where requests and probes go (absent port: 5060, sips 5061)
   std::uint32_t weight = 1;  // share of new calls relative to the other members, 1..1000
+  // Failover order (as DNS SRV priorities, RFC 2782): members of a higher number take calls
+  // only while no member of a lower one is up: a standby SBC behind the carrier's active one.
+  std::uint8_t priority = 0;
   // Taken out of service by the operator (config, then SIGHUP): no new call, still probed.
   // Calls it already has go on: their in-dialog requests follow Route/Contact, not the pool.
   bool drain = false;
@@ -114,6 +117,8 @@ class PoolSet {
   std::vector<PoolSpec> specs_;
   std::vector<std::vector<std::uint64_t>> seeds_;  // per pool, per member: its URI's hash
   std::vector<std::uint64_t> drained_;             // per pool: the drained members' bits
+  // Per pool: the members of each priority as a mask, lowest priority first.
+  std::vector<std::vector<std::uint64_t>> tiers_;
   std::unique_ptr<Health[]> health_;
 };
 

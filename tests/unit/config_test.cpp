@@ -256,7 +256,7 @@ members = [
   "sip:10.0.0.11:5060",
   { uri = "sip:10.0.0.12", weight = 2 },
   { uri = "sips:10.0.0.13", weight = 1000, drain = false },
-  { uri = "sip:[2001:db8::5]", drain = true },
+  { uri = "sip:[2001:db8::5]", drain = true, priority = 255 },
 ]
 [[pools]]
 name = "sbc"
@@ -290,6 +290,8 @@ pool = "pbx"
   EXPECT_EQ(pbx.members[3].address.to_string(), "[2001:db8::5]:5060");
   EXPECT_EQ(pbx.members[3].weight, 1u);
   EXPECT_TRUE(pbx.members[3].drain);
+  EXPECT_EQ(pbx.members[3].priority, 255);
+  EXPECT_EQ(pbx.members[2].priority, 0);
   EXPECT_FALSE(pbx.members[0].drain);
   EXPECT_EQ(pbx.probe, (lb::ProbeSettings{10, 3, 2}));  // the defaults
 

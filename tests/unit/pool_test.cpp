@@ -111,6 +111,30 @@ TEST(PoolSet, ADrainedMemberGetsNoNewCallsWhateverItsHealth) {
     EXPECT_EQ(drained.choose(0, call_id(n)), down.choose(0, call_id(n)));
 }
 
+TEST(PoolSet, AHigherPriorityTakesCallsOnlyWhileNoLowerOneIsUp) {
+  // An active pair of SBCs (priority 0) and a standby (priority 1).
+  std::vector<PoolMember> members = {member("sip:10.0.0.1", 1), member("sip:10.0.0.2", 2),
+                                     member("sip:10.0.0.3", 3)};
+  members[2].priority = 1;
+  PoolSet pools({pool_of(members)});
+  std::array<int, 3> counts{};
+  for (int n = 0; n < 2000; ++n)
+    ++counts.at(*pools.choose(0, call_id(n)));
+  EXPECT_EQ(counts[2], 0);
+  EXPECT_GT(counts[0], 800);
+  EXPECT_GT(counts[1], 800);
+  pools.set_up_members(0, 0b101);  // one active left: still no call for the standby
+  for (int n = 0; n < 200; ++n)
+    EXPECT_EQ(pools.choose(0, call_id(n)), 0u);
+  pools.set_up_members(0, 0b100);  // both active down: the standby takes every call
+  for (int n = 0; n < 200; ++n)
+    EXPECT_EQ(pools.choose(0, call_id(n)), 2u);
+  pools.set_up_members(0, 0b111);  // back: the calls return to the same active members
+  const PoolSet without_standby({pool_of({members[0], members[1]})});
+  for (int n = 0; n < 200; ++n)
+    EXPECT_EQ(pools.choose(0, call_id(n)), without_standby.choose(0, call_id(n)));
+}
+
 TEST(PoolSet, NoMemberUpChoosesNone) {
   PoolSet pools = three_members();
   pools.set_up_members(0, 0);
