@@ -32,7 +32,6 @@ class AdminSocket {
   AdminSocket& operator=(const AdminSocket&) = delete;
 
   int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
 
   // The command (without its line end) → the whole answer.
   using Execute = std::function<std::string(std::string_view command)>;

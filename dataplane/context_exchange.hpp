@@ -32,9 +32,6 @@ class ContextExchange {
   void online(std::size_t worker) noexcept { qsbr_.online(worker); }
 
   // --- the control thread (one writer) ---
-  // The context now published; the writer may change what is meant to change in place (the
-  // pools' health words are atomics).
-  PipelineContext& current() { return *current_.load(std::memory_order_relaxed); }
   // Publishes `next`; the previous context is freed by a later reclaim().
   void publish(std::unique_ptr<PipelineContext> next);
   // Frees the contexts every worker has moved past; returns how many.

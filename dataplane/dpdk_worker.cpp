@@ -328,7 +328,8 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
       if (!logged_control_full_) {
         logged_control_full_ = true;
         SIPLINE_LOG_WARN(
-            "worker %u: REGISTER ring to the control lcore is full; dropping REGISTERs "
+            "worker %u: REGISTER ring to the control lcore is full; dropping REGISTERs and probe "
+            "answers "
             "(counted as drop_control_full)",
             index_);
       }

@@ -9,6 +9,7 @@
 #include "dataplane/log.hpp"
 #include "sip/branch.hpp"
 #include "sip/options_probe.hpp"
+#include "sip/text.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -23,10 +24,7 @@ std::string hex64(std::uint64_t value) {
 // cannot contain '/': a REGISTER is told from an answer without parsing it twice.
 bool looks_like_response(std::string_view datagram) {
   const std::size_t start = datagram.find_first_not_of("\r\n");
-  if (start == std::string_view::npos || datagram.size() - start < 4) return false;
-  const std::string_view version = datagram.substr(start, 4);
-  return (version[0] | 0x20) == 's' && (version[1] | 0x20) == 'i' && (version[2] | 0x20) == 'p' &&
-         version[3] == '/';
+  return start != std::string_view::npos && sip::istarts_with(datagram.substr(start), "SIP/");
 }
 
 std::uint64_t random_u64() {

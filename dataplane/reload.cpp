@@ -9,15 +9,15 @@ namespace sipline::dataplane {
 std::vector<std::string> sections_needing_restart(const config::Config& running,
                                                   const config::Config& loaded) {
   std::vector<std::string> sections;
-  if (!(running.listen == loaded.listen)) sections.emplace_back("listen");
-  if (!(running.dataplane == loaded.dataplane)) sections.emplace_back("dataplane");
-  if (!(running.registrar.store == loaded.registrar.store)) {
+  if (running.listen != loaded.listen) sections.emplace_back("listen");
+  if (running.dataplane != loaded.dataplane) sections.emplace_back("dataplane");
+  if (running.registrar.store != loaded.registrar.store) {
     sections.emplace_back("registrar.store");
   }
-  if (!(running.limits == loaded.limits)) sections.emplace_back("limits");
-  if (!(running.overload == loaded.overload)) sections.emplace_back("overload");
-  if (!(running.source_limits == loaded.source_limits)) sections.emplace_back("source_limits");
-  if (!(running.admin == loaded.admin)) sections.emplace_back("admin");
+  if (running.limits != loaded.limits) sections.emplace_back("limits");
+  if (running.overload != loaded.overload) sections.emplace_back("overload");
+  if (running.source_limits != loaded.source_limits) sections.emplace_back("source_limits");
+  if (running.admin != loaded.admin) sections.emplace_back("admin");
   return sections;
 }
 

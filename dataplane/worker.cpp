@@ -281,7 +281,8 @@ void Worker::process(Packet* packet, std::int64_t now) {
       if (!logged_control_full_) {
         logged_control_full_ = true;
         SIPLINE_LOG_WARN(
-            "worker %zu: REGISTER ring to the control thread is full; dropping REGISTERs "
+            "worker %zu: REGISTER ring to the control thread is full; dropping REGISTERs and probe "
+            "answers "
             "(counted as drop_control_full)",
             index_);
       }
