@@ -310,14 +310,10 @@ DomainConfig read_domain(const TableReader& domain) {
 // ---- [registrar] -------------------------------------------------------------------------
 
 std::optional<StoreConfig> parse_store(std::string_view text) {
-  if (text == "memory") return StoreConfig{StoreKind::Memory, ""};
+  if (text == "memory") return StoreConfig{StoreKind::Memory, "", {}};
   constexpr std::string_view kSqlite = "sqlite:";
-  constexpr std::string_view kRedis = "redis://";
   if (text.starts_with(kSqlite) && text.size() > kSqlite.size()) {
-    return StoreConfig{StoreKind::Sqlite, std::string(text.substr(kSqlite.size()))};
-  }
-  if (text.starts_with(kRedis) && text.size() > kRedis.size()) {
-    return StoreConfig{StoreKind::Redis, std::string(text)};
+    return StoreConfig{StoreKind::Sqlite, std::string(text.substr(kSqlite.size())), {}};
   }
   return std::nullopt;
 }
@@ -390,6 +386,14 @@ RegistrarConfig read_registrar(const TableReader& registrar) {
     const auto store = parse_store(*store_text);
     if (store) {
       config.store = *store;
+    } else if (store_text->starts_with("redis://")) {
+      ParsedRedisEndpoint parsed = parse_redis_url(*store_text);
+      if (parsed.endpoint) {
+        config.store = StoreConfig{StoreKind::Redis, *store_text, std::move(*parsed.endpoint)};
+      } else {
+        registrar.diagnostics().error(registrar.line_of_key("store"),
+                                      "registrar.store: " + parsed.error);
+      }
     } else {
       registrar.diagnostics().error(
           registrar.line_of_key("store"),

@@ -79,9 +79,31 @@ struct DomainConfig {
 
 enum class StoreKind : std::uint8_t { Memory, Sqlite, Redis };
 
+// Where a Redis location store lives: "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", as
+// redis-cli -u takes it (HOST: a name, an IPv4 address or [IPv6]; PORT 6379; DB 0).
+struct RedisEndpoint {
+  std::string host;
+  std::uint16_t port = 6379;
+  std::string user;      // Redis 6 ACL user ("AUTH user password"); empty: "AUTH password"
+  std::string password;  // empty: no AUTH
+  std::uint32_t db = 0;  // SELECT
+
+  // "redis://HOST:PORT/DB", without the credentials: for log lines.
+  std::string describe() const;
+  bool operator==(const RedisEndpoint&) const = default;
+};
+
+// The endpoint, or why the text is not one.
+struct ParsedRedisEndpoint {
+  std::optional<RedisEndpoint> endpoint;
+  std::string error;
+};
+ParsedRedisEndpoint parse_redis_url(std::string_view text);
+
 struct StoreConfig {
   StoreKind kind = StoreKind::Memory;
-  std::string location;  // Sqlite: the file path; Redis: the whole "redis://host:port"
+  std::string location;  // Sqlite: the file path; Redis: the whole "redis://..." as written
+  RedisEndpoint redis;   // Redis: location, parsed
 
   bool operator==(const StoreConfig&) const = default;
 };

@@ -217,22 +217,24 @@ std::string ControlThread::run() {
         if (sleep && guard != nullptr) sleep = !guard->reports_pending();
       }
     }
-    pollfd fds[4] = {{signal_fd_, POLLIN, 0},
+    pollfd fds[5] = {{signal_fd_, POLLIN, 0},
                      {timer_fd_, POLLIN, 0},
                      {-1, POLLIN, 0},
-                     {shared_.admin != nullptr ? shared_.admin->fd() : -1, POLLIN, 0}};
+                     {shared_.admin != nullptr ? shared_.admin->fd() : -1, POLLIN, 0},
+                     {shared_.sync != nullptr ? shared_.sync->ready_fd() : -1, POLLIN, 0}};
     if (waker != nullptr) fds[2].fd = waker->fd();
     // Socket mode sleeps without a timeout (the timerfd wakes the loop every second anyway,
     // producers wake it through the waker). A duty (DPDK mode) is polled: its producers never
     // make a syscall to wake us.
     const int idle_timeout = sleep_limit_ms();
-    if (::poll(fds, 4, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
+    if (::poll(fds, 5, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
       SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
     }
     if (waker != nullptr) waker->woke((fds[2].revents & POLLIN) != 0);
     if (fds[3].revents & POLLIN) {
       shared_.admin->serve([this](std::string_view command) { return admin_command(command); });
     }
+    if (fds[4].revents & POLLIN) apply_remote_changes(unix_now());
 
     if (fds[1].revents & POLLIN) {
       std::uint64_t expirations = 0;
@@ -331,6 +333,7 @@ void ControlThread::tick(std::int64_t now) {
   location.reclaim();
   if (shared_.contexts != nullptr) shared_.contexts->reclaim();
   report_store_errors();
+  apply_remote_changes(now);  // and the sync's warnings, which wake nothing
 }
 
 ControlThread::ReloadReport ControlThread::reload() {
@@ -410,6 +413,24 @@ std::string ControlThread::admin_command(std::string_view line) {
   return "error: unknown command \"" + std::string(line) + "\" (try help)\n";
 }
 
+std::size_t ControlThread::apply_remote_changes(std::int64_t now) {
+  if (shared_.sync == nullptr) return 0;
+  for (const std::string& event : shared_.sync->take_events()) {
+    SIPLINE_LOG_WARN("%s", event.c_str());
+  }
+  std::vector<AorUpdate> updates = shared_.sync->take_updates();
+  if (updates.empty()) return 0;
+  for (AorUpdate& update : updates) {
+    // Expired on this node's clock: the table would keep it until its next expiry pass.
+    std::erase_if(update.bindings, [now](const sip::Binding& b) { return b.expires_at <= now; });
+  }
+  const std::size_t count = updates.size();
+  shared_.location->apply(std::move(updates));
+  shared_.location->reclaim();
+  SIPLINE_LOG_DEBUG("location sync: applied %zu change(s) from other nodes", count);
+  return count;
+}
+
 void ControlThread::report_store_errors() {
   for (const std::string& error : shared_.store->take_errors()) {
     counters_.store_errors.add();
@@ -430,6 +451,7 @@ std::string ControlThread::counters_text() const {
   if (shared_.location != nullptr) {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
+  if (shared_.sync != nullptr) text += shared_.sync->counters_text();
   if (prober_ != nullptr) text += prober_->counters_text();
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;

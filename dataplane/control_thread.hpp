@@ -31,6 +31,7 @@
 #include "dataplane/fabric.hpp"
 #include "dataplane/health_prober.hpp"
 #include "dataplane/location_store.hpp"
+#include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
@@ -123,6 +124,9 @@ struct ControlShared {
   ContextExchange* contexts = nullptr;
   // [admin] socket: served by the loop (null: none).
   AdminSocket* admin = nullptr;
+  // Other nodes' registrations (Redis store): the loop applies them to `location` (null:
+  // none).
+  LocationSync* sync = nullptr;
 };
 
 class ControlThread {
@@ -142,6 +146,9 @@ class ControlThread {
 
   // Logs (and counts) what the store reported as failed since the last call.
   void report_store_errors();
+  // Applies the other nodes' changes the sync has queued (their expired bindings dropped);
+  // returns how many AORs it replaced.
+  std::size_t apply_remote_changes(std::int64_t now);
 
   // Every counter line: one per worker, the total, the control thread's.
   std::string counters_text() const;

@@ -216,8 +216,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   };
 
   LocationTable location(workers);
-  const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
-  if (!store) return kExitRuntimeError;
+  const LocationPersistence persistence = open_location_store(*config, location);
+  if (!persistence.store) return kExitRuntimeError;
+  AsyncStore& store = *persistence.store;
   std::unique_ptr<PipelineContext> created = PipelineContext::create(config, &location);
   PipelineContext* const context = created.get();
   // Owns the context from here, and those reloads publish (SIGHUP, reload.hpp).
@@ -254,12 +255,13 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       std::span(counters.get(), workers),
                                       context,
                                       &location,
-                                      store.get(),
+                                      &store,
                                       nullptr,
                                       {},
                                       &context->pools,
                                       &contexts,
-                                      admin.socket.get()});
+                                      admin.socket.get(),
+                                      persistence.sync.get()});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -295,7 +297,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   }
   SIPLINE_LOG_INFO("dpdk: udp %s on %s with %u worker lcore(s), store %s",
                    listen_text(*config).c_str(), settings.address.to_string().c_str(),
-                   static_cast<unsigned>(workers), store->store().describe().c_str());
+                   static_cast<unsigned>(workers), store.store().describe().c_str());
   write_stderr("sipline: ready\n");
 
   const std::string reason = control.run();
@@ -304,7 +306,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   rte_eal_mp_wait_lcore();
   // The control lcore's last replies go out; the workers flushed theirs when they stopped.
   duty.poll();
-  flush_location_store(*store);
+  flush_location_store(store);
   control.report_store_errors();
   write_stderr(control.counters_text());
   // Teardown order: lcore state (its held frames back to the pools), then the port, the

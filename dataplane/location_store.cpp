@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include "dataplane/redis_store.hpp"
+
 namespace sipline::dataplane {
 
 namespace {
@@ -267,16 +269,16 @@ StoreResult SqliteStore::flush() {
   return {execute("PRAGMA wal_checkpoint(TRUNCATE);")};
 }
 
-OpenedStore open_store(const config::StoreConfig& config) {
+OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node) {
   switch (config.kind) {
     case config::StoreKind::Memory:
       return {std::make_unique<VolatileStore>(), {}};
     case config::StoreKind::Sqlite:
       return SqliteStore::open(config.location);
     case config::StoreKind::Redis:
-      break;
+      return RedisStore::open(config.redis, node);
   }
-  return {nullptr, "registrar.store: the redis store is not available in this build"};
+  return {nullptr, "registrar.store: unknown kind"};
 }
 
 // --- AsyncStore -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ struct StoreResult {
 struct LoadResult {
   std::vector<sip::Binding> bindings;  // grouped by AOR, in the order save_aor() got them
   std::string error;
+  std::size_t unreadable = 0;  // stored values skipped because they did not decode (Redis)
 
   bool ok() const { return error.empty(); }
 };
@@ -71,7 +72,7 @@ class LocationStore {
   virtual StoreResult purge_expired(std::int64_t now) = 0;
   // Makes everything saved so far durable and compact (SQLite: checkpoints the WAL).
   virtual StoreResult flush() = 0;
-  // "memory" or "sqlite:PATH", for log lines.
+  // "memory", "sqlite:PATH" or "redis://HOST:PORT/DB", for log lines.
   virtual std::string describe() const = 0;
   // False for a store that writes nothing anywhere (VolatileStore): AsyncStore then skips it.
   virtual bool keeps_bindings() const { return true; }
@@ -141,8 +142,9 @@ class SqliteStore final : public LocationStore {
   Statement delete_expired_;
 };
 
-// "memory" or "sqlite:PATH" from [registrar] store. Redis is refused here (not built yet).
-OpenedStore open_store(const config::StoreConfig& config);
+// The store [registrar] store names. `node` identifies this process in a shared store's
+// change notices (Redis; see redis_store.hpp).
+OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node);
 
 // Runs the blocking store on one thread of its own: writes leave the control thread at once
 // and reach the store in submission order; the thread sleeps while the queue is empty. The control

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <ctime>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,25 +36,40 @@ std::string listen_text(const config::Config& config) {
 
 }  // namespace
 
-std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
-                                                LocationTable& location) {
-  OpenedStore opened = open_store(config.registrar.store);
-  if (!opened.store) {
-    SIPLINE_LOG_ERROR("location store: %s", opened.error.c_str());
-    return nullptr;
+LocationPersistence open_location_store(const config::Config& config, LocationTable& location) {
+  LocationPersistence opened;
+  // Marks this process's change notices in a shared store (a restart is a new node).
+  const std::uint64_t node = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  if (config.registrar.store.kind == config::StoreKind::Redis) {
+    LocationSync::Started started = LocationSync::start(config.registrar.store.redis, node);
+    if (!started.sync) {
+      SIPLINE_LOG_ERROR("%s", started.error.c_str());
+      return {};
+    }
+    opened.sync = std::move(started.sync);
   }
-  auto store = std::make_unique<AsyncStore>(std::move(opened.store));
-  LoadResult loaded = store->load_all(static_cast<std::int64_t>(std::time(nullptr)));
+  OpenedStore store = open_store(config.registrar.store, node);
+  if (!store.store) {
+    SIPLINE_LOG_ERROR("location store: %s", store.error.c_str());
+    return {};
+  }
+  opened.store = std::make_unique<AsyncStore>(std::move(store.store));
+  const std::string name = opened.store->store().describe();
+  LoadResult loaded = opened.store->load_all(static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {
-    SIPLINE_LOG_ERROR("location store %s: %s", store->store().describe().c_str(),
-                      loaded.error.c_str());
-    return nullptr;
+    SIPLINE_LOG_ERROR("location store %s: %s", name.c_str(), loaded.error.c_str());
+    return {};
+  }
+  if (loaded.unreadable != 0) {
+    SIPLINE_LOG_WARN("location store %s: skipped %zu value(s) that did not decode", name.c_str(),
+                     loaded.unreadable);
   }
   const std::size_t count = loaded.bindings.size();
   location.restore(std::move(loaded.bindings));
-  SIPLINE_LOG_INFO("location store %s: restored %zu binding(s) of %zu address(es)-of-record",
-                   store->store().describe().c_str(), count, location.size());
-  return store;
+  SIPLINE_LOG_INFO("location store %s: restored %zu binding(s) of %zu address(es)-of-record%s",
+                   name.c_str(), count, location.size(),
+                   opened.sync ? "; subscribed to the other nodes' changes" : "");
+  return opened;
 }
 
 AdminSocket::Opened open_admin_socket(const config::Config& config) {
@@ -78,8 +94,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   const std::size_t workers = config->dataplane.workers;
 
   LocationTable location(workers);
-  const std::unique_ptr<AsyncStore> store = open_location_store(*config, location);
-  if (!store) return kExitRuntimeError;
+  const LocationPersistence persistence = open_location_store(*config, location);
+  if (!persistence.store) return kExitRuntimeError;
+  AsyncStore& store = *persistence.store;
 
   std::unique_ptr<PipelineContext> created = PipelineContext::create(config, &location);
   PipelineContext* const context = created.get();
@@ -110,8 +127,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     worker_objects.push_back(std::make_unique<Worker>(i, shared, std::move(port.port)));
   }
   ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context,
-                                      &location, store.get(), nullptr, std::move(worker_sockets),
-                                      &context->pools, &contexts, admin.socket.get()});
+                                      &location, &store, nullptr, std::move(worker_sockets),
+                                      &context->pools, &contexts, admin.socket.get(),
+                                      persistence.sync.get()});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {
@@ -120,7 +138,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     pthread_setname_np(threads.back().native_handle(), name.c_str());
   }
   SIPLINE_LOG_INFO("listening on udp %s with %zu worker(s), store %s", listen_text(*config).c_str(),
-                   workers, store->store().describe().c_str());
+                   workers, store.store().describe().c_str());
   write_stderr("sipline: ready\n");
 
   const std::string reason = control.run();
@@ -131,7 +149,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   for (std::thread& thread : threads)
     thread.join();
   // The workers are gone: whatever the control thread still had to write reaches the store.
-  flush_location_store(*store);
+  flush_location_store(store);
   control.report_store_errors();
   write_stderr(control.counters_text());
   return kExitOk;

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "dataplane/admin_socket.hpp"
 #include "dataplane/location_store.hpp"
+#include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
 
 namespace sipline::dataplane {
@@ -23,10 +24,15 @@ inline constexpr int kExitConfigError = 2;   // the configuration was refused
 int run_proxy(std::shared_ptr<const config::Config> config);
 
 // The registrar's store (`config.registrar.store`), opened, with its live bindings loaded into
-// `location` before any worker looks; null, after logging why, when it cannot be opened or
-// read. Both runtimes start with it.
-std::unique_ptr<AsyncStore> open_location_store(const config::Config& config,
-                                                LocationTable& location);
+// `location` before any worker looks; and, with a Redis store, the subscription to the other
+// nodes' changes, made before the load so no change falls between the two (location_sync.hpp).
+// `store` is null, after logging why, when the store cannot be opened or read. Both runtimes
+// start with it.
+struct LocationPersistence {
+  std::unique_ptr<LocationSync> sync;  // Redis only
+  std::unique_ptr<AsyncStore> store;
+};
+LocationPersistence open_location_store(const config::Config& config, LocationTable& location);
 
 // The [admin] socket, or none when `config.admin.socket` is empty; `error` set (and logged)
 // when it cannot be opened. Both runtimes open it before any thread starts.

@@ -21,6 +21,8 @@ packages=(
   python3 linphone-cli util-linux
   # end-to-end test of the per-source limits (tests/e2e/scanners.py): svmap, svwar, svcrack
   sipvicious
+  # location store shared through Redis (tests start their own redis-server on loopback)
+  redis-server
 )
 
 missing=()

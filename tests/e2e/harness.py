@@ -128,6 +128,47 @@ def free_udp_ports(count):
     return ports
 
 
+class RedisServer:
+    """A private redis-server on a free loopback TCP port (no persistence), for the shared
+    location store; stop() and start() again on the same port simulate an outage (it comes
+    back empty)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.process = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=5.0):
+        log = open(self.workdir.file("redis-%d.log" % self.port), "a")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--loglevel", "warning"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            check(self.process.poll() is None, "redis-server exited with %s (is redis-server "
+                  "installed? deploy/install-deps.sh)" % self.process.returncode)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.02)
+        raise TestFailure("redis-server did not accept connections within %.0f s" % timeout)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+
 def kill_group(process, grace=3.0):
     """SIGTERM the process group, then SIGKILL it after `grace` seconds. Returns the exit code."""
     if process.poll() is None:

@@ -1475,6 +1475,95 @@ def test_restart_sqlite(ctx):
     require_clean_stop(fourth)
 
 
+def sync_counts(proxy):
+    """The `location sync:` counter line (SIGUSR1) as {field: int}."""
+    proxy.counters()
+    lines = [line for line in proxy.log_lines() if line.startswith("location sync:")]
+    check(lines, "%s printed no location sync line" % proxy.name)
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+
+def test_redis_shared_location(ctx):
+    """Two sipline nodes share one Redis location store (DESIGN.md §6): a user registered
+    through node A is reached through node B at once (A's change notice), a de-registration
+    at A reaches B, a node started later loads every live binding, and after Redis restarts
+    (empty) both nodes reconnect: B resynchronises, and A's next registration reaches B."""
+    redis = harness.RedisServer(ctx.workdir).start()
+    ctx.cleanups.append(redis.stop)
+    port_a, port_b, contact_port, late_port, after_port = harness.free_udp_ports(5)
+    nodes = {}
+    for name, port in (("a", port_a), ("b", port_b)):
+        nodes[name] = ctx.sipline(call_config(port, store=redis.url), name="sipline-" + name)
+        nodes[name].start()
+    node_a, node_b = nodes["a"], nodes["b"]
+    wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
+
+    def invite_through(port, user, expect, what, timeout=3.0):
+        with sipmsg.Agent(port, user="1001") as agent:
+            answer = agent.request("INVITE", "sip:%s@sipline.test" % user,
+                                   to="<sip:%s@sipline.test>" % user, timeout=timeout)
+        require_status(answer, expect, what)
+
+    def eventually(port, user, expect, what, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                invite_through(port, user, expect, what, timeout=1.0)
+                return
+            except TestFailure:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    # 1. Registered at A, reached through B.
+    register_user(port_a, "1003", contact_port)
+    echo = EchoServer(contact_port)
+    ctx.cleanups.append(echo.stop)
+    eventually(port_b, "1003", 200, "INVITE for 1003 (registered at A) through B")
+    check(len(echo.requests("INVITE")) >= 1, "the INVITE through B did not reach 1003's contact")
+    counts = sync_counts(node_b)
+    check(counts["connected"] == 1 and counts["notices"] >= 1 and counts["unreadable"] == 0,
+          "B's sync counters: %s" % counts)
+    check(sync_counts(node_a)["own"] >= 1, "A should skip its own notice: %s" % sync_counts(node_a))
+
+    # 2. De-registered at A: B answers 480 (a configured user without a binding).
+    with sipmsg.Agent(port_a, user="1003") as agent:
+        first, final = agent.register(PASSWORD, contact="<%s>" % contact_uri("1003", contact_port),
+                                      expires=0)
+    require_status(final, 200, "REGISTER 1003 with Expires: 0 at A")
+    eventually(port_b, "1003", 480, "INVITE for 1003 through B after the de-registration")
+
+    # 3. A node started later loads what is stored.
+    register_user(port_a, "1004", late_port)
+    late_echo = EchoServer(late_port)
+    ctx.cleanups.append(late_echo.stop)
+    require_clean_stop(node_b)
+    node_b = ctx.sipline(call_config(port_b, store=redis.url), name="sipline-b-again").start()
+    check(any("restored 1 binding(s)" in line for line in node_b.log_lines()),
+          "B should restore 1004's binding: %s" % harness.tail(node_b.log_path))
+    invite_through(port_b, "1004", 200, "INVITE for 1004 through B restarted")
+
+    # 4. Redis restarts empty: both reconnect; B resynchronises; A's next change reaches B.
+    redis.stop()
+    time.sleep(0.5)
+    redis.start()
+    wait_for_log(node_b, "location sync: subscribed again", 10)
+    register_user(port_a, "1005", after_port)  # A's writer reconnects within a second
+    after_echo = EchoServer(after_port)
+    ctx.cleanups.append(after_echo.stop)
+    eventually(port_b, "1005", 200, "INVITE for 1005 (registered at A after Redis restarted)")
+    counts = sync_counts(node_b)
+    check(counts["disconnects"] == 1 and counts["resyncs"] == 1 and counts["connected"] == 1,
+          "B's sync counters after the Redis restart: %s" % counts)
+    invite_through(port_b, "1004", 200, "INVITE for 1004 through B after the Redis restart")
+    require_clean_stop(node_a)
+    require_clean_stop(node_b)
+    control = [line for line in node_a.log_lines() if line.startswith("control:")]
+    check(control and "store_errors=0" in control[-1],
+          "A's save after the Redis restart should have been retried on a new connection: %s"
+          % control)
+
+
 # --- 9. Linphone ----------------------------------------------------------------------------
 
 LINPHONE_RC = """[sip]
@@ -1648,6 +1737,7 @@ TESTS = {
     "errors": test_errors,
     "corpus": test_corpus,
     "restart_sqlite": test_restart_sqlite,
+    "redis_shared_location": test_redis_shared_location,
     "workers_u1": test_workers_u1,
     "linphone": test_linphone,
     "big_invite": test_big_invite,

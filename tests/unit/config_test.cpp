@@ -396,6 +396,7 @@ level = "debug"
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->registrar.store.kind, StoreKind::Redis);
   EXPECT_EQ(config->registrar.store.location, "redis://127.0.0.1:6379");
+  EXPECT_EQ(config->registrar.store.redis, (RedisEndpoint{"127.0.0.1", 6379, "", "", 0}));
   EXPECT_EQ(config->registrar.algorithms,
             (std::vector{sip::DigestAlgorithm::Sha512_256, sip::DigestAlgorithm::Md5}));
   EXPECT_EQ(config->log_level, LogLevel::Debug);
@@ -868,6 +869,70 @@ TEST(Errors, ExpiresOrder) {
                    "registrar.min_expires..registrar.max_expires (60..3600)"});
   EXPECT_EQ(load_errors(with_domain("[registrar]\nmin_expires = 0\n")),
             Errors{"test.toml:2: registrar.min_expires must be 1..4294967295, not 0"});
+}
+
+TEST(Values, RedisUrls) {
+  const auto parse = [](std::string_view text) {
+    const ParsedRedisEndpoint parsed = parse_redis_url(text);
+    EXPECT_TRUE(parsed.endpoint.has_value()) << text << ": " << parsed.error;
+    return parsed.endpoint.value_or(RedisEndpoint{});
+  };
+  EXPECT_EQ(parse("redis://localhost"), (RedisEndpoint{"localhost", 6379, "", "", 0}));
+  EXPECT_EQ(parse("redis://10.0.0.5:7000/3"), (RedisEndpoint{"10.0.0.5", 7000, "", "", 3}));
+  EXPECT_EQ(parse("redis://[::1]:6380"), (RedisEndpoint{"::1", 6380, "", "", 0}));
+  EXPECT_EQ(parse("redis://[::1]"), (RedisEndpoint{"::1", 6379, "", "", 0}));
+  EXPECT_EQ(parse("redis://:p@ss@h/1"), (RedisEndpoint{"h", 6379, "", "p@ss", 1}));
+  EXPECT_EQ(parse("redis://sip:secret@h:1"), (RedisEndpoint{"h", 1, "sip", "secret", 0}));
+  EXPECT_EQ(parse("redis://secret@h"), (RedisEndpoint{"h", 6379, "", "secret", 0}));
+  EXPECT_EQ(parse("redis://h/"), (RedisEndpoint{"h", 6379, "", "", 0}));
+  // Log lines never show the credentials.
+  EXPECT_EQ(parse("redis://sip:secret@[2001:db8::7]:7000/2").describe(),
+            "redis://[2001:db8::7]:7000/2");
+}
+
+TEST(Errors, RedisStoreUrl) {
+  const auto error_of = [](std::string_view url) {
+    std::string text = "[registrar]\nstore = \"";
+    text.append(url).append("\"\n");
+    const Errors errors = load_errors(with_domain(text));
+    return errors.size() == 1 ? errors[0] : std::string("not one error");
+  };
+  const std::string expected = "; expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
+  EXPECT_EQ(error_of("redis://"),
+            "test.toml:2: registrar.store: \"redis://\" is not a Redis URL "
+            "(the host is missing)" +
+                expected);
+  EXPECT_EQ(error_of("redis://h:0"),
+            "test.toml:2: registrar.store: \"redis://h:0\" is not a "
+            "Redis URL (the port \"0\" is not a number from 1 to "
+            "65535)" +
+                expected);
+  EXPECT_EQ(error_of("redis://h:"),
+            "test.toml:2: registrar.store: \"redis://h:\" is not a "
+            "Redis URL (the port after ':' is empty)" +
+                expected);
+  EXPECT_EQ(error_of("redis://h:99999"),
+            "test.toml:2: registrar.store: \"redis://h:99999\" is "
+            "not a Redis URL (the port \"99999\" is not a number "
+            "from 1 to 65535)" +
+                expected);
+  EXPECT_EQ(error_of("redis://h/x"),
+            "test.toml:2: registrar.store: \"redis://h/x\" is not a "
+            "Redis URL (the database \"x\" is not a number)" +
+                expected);
+  EXPECT_EQ(error_of("redis://[::1"),
+            "test.toml:2: registrar.store: \"redis://[::1\" is not a "
+            "Redis URL (an IPv6 host needs its closing ']')" +
+                expected);
+  EXPECT_EQ(error_of("redis://user:@h"),
+            "test.toml:2: registrar.store: \"redis://user:@h\" is "
+            "not a Redis URL (the password before '@' is empty)" +
+                expected);
+  EXPECT_EQ(error_of("redis://a b"),
+            "test.toml:2: registrar.store: \"redis://a b\" is not a "
+            "Redis URL (the host \"a b\" is not a host name or an "
+            "address)" +
+                expected);
 }
 
 TEST(Errors, RegistrarStoreAndAlgorithms) {

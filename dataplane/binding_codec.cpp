@@ -1,0 +1,142 @@
+#include "dataplane/binding_codec.hpp"
+
+#include <charconv>
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::string_view kListMagic = "SLB1";
+constexpr std::string_view kNoticeMagic = "SLN1";
+// No field of a binding comes near this; a longer length is a corrupt value, not a big one.
+constexpr std::size_t kMaxField = 65535;
+
+void put(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+  out += ',';
+}
+
+template <typename Number>
+void put_number(std::string& out, Number value) {
+  put(out, std::to_string(value));
+}
+
+// Reads netstrings off the front of a text; any malformation makes every later read fail.
+class NetstringReader {
+ public:
+  explicit NetstringReader(std::string_view text) : rest_(text) {}
+
+  std::optional<std::string_view> next() {
+    const std::size_t colon = rest_.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon > 5) return fail();
+    std::size_t length = 0;
+    const auto [end, error] = std::from_chars(rest_.data(), rest_.data() + colon, length);
+    if (error != std::errc() || end != rest_.data() + colon || length > kMaxField) return fail();
+    if (rest_.size() < colon + 1 + length + 1 || rest_[colon + 1 + length] != ',') return fail();
+    const std::string_view field = rest_.substr(colon + 1, length);
+    rest_.remove_prefix(colon + 1 + length + 1);
+    return field;
+  }
+
+  template <typename Number>
+  std::optional<Number> next_number() {
+    const std::optional<std::string_view> field = next();
+    if (!field || field->empty()) return fail();
+    Number value{};
+    const auto [end, error] = std::from_chars(field->data(), field->data() + field->size(), value);
+    if (error != std::errc() || end != field->data() + field->size()) return fail();
+    return value;
+  }
+
+  bool done() const { return rest_.empty(); }
+
+ private:
+  std::nullopt_t fail() {
+    rest_ = "!";  // not a netstring: every later read fails too
+    return std::nullopt;
+  }
+
+  std::string_view rest_;
+};
+
+std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_view aor) {
+  sip::Binding binding;
+  binding.aor = std::string(aor);
+  const auto contact = reader.next();
+  const auto received = reader.next();
+  const auto call_id = reader.next();
+  const auto instance = reader.next();
+  const auto expires_at = reader.next_number<std::int64_t>();
+  const auto cseq = reader.next_number<std::uint32_t>();
+  const auto q_milli = reader.next_number<std::uint16_t>();
+  if (!q_milli || contact->empty()) return std::nullopt;  // a failed read fails every later one
+  binding.contact = std::string(*contact);
+  binding.received = std::string(*received);
+  binding.call_id = std::string(*call_id);
+  binding.instance = std::string(*instance);
+  binding.expires_at = *expires_at;
+  binding.cseq = *cseq;
+  binding.q_milli = *q_milli;
+  return binding;
+}
+
+void append_list(std::string& out, const std::vector<sip::Binding>& bindings) {
+  out += kListMagic;
+  for (const sip::Binding& binding : bindings) {
+    put(out, binding.contact);
+    put(out, binding.received);
+    put(out, binding.call_id);
+    put(out, binding.instance);
+    put_number(out, binding.expires_at);
+    put_number(out, binding.cseq);
+    put_number(out, binding.q_milli);
+  }
+}
+
+}  // namespace
+
+std::string encode_bindings(const std::vector<sip::Binding>& bindings) {
+  std::string out;
+  append_list(out, bindings);
+  return out;
+}
+
+std::optional<std::vector<sip::Binding>> decode_bindings(std::string_view encoded,
+                                                         std::string_view aor) {
+  if (!encoded.starts_with(kListMagic)) return std::nullopt;
+  NetstringReader reader(encoded.substr(kListMagic.size()));
+  std::vector<sip::Binding> bindings;
+  while (!reader.done()) {
+    std::optional<sip::Binding> binding = read_binding(reader, aor);
+    if (!binding) return std::nullopt;
+    bindings.push_back(std::move(*binding));
+  }
+  return bindings;
+}
+
+std::string encode_change_notice(std::uint64_t node, std::string_view aor,
+                                 const std::vector<sip::Binding>& bindings) {
+  std::string out(kNoticeMagic);
+  put_number(out, node);
+  put(out, aor);
+  append_list(out, bindings);
+  return out;
+}
+
+std::optional<ChangeNotice> decode_change_notice(std::string_view encoded) {
+  if (!encoded.starts_with(kNoticeMagic)) return std::nullopt;
+  std::string_view rest = encoded.substr(kNoticeMagic.size());
+  NetstringReader header(rest);
+  const auto node = header.next_number<std::uint64_t>();
+  const auto aor = header.next();
+  if (!aor || aor->empty()) return std::nullopt;
+  // The list starts where the AOR's netstring ended: after its ','.
+  const std::size_t list_start =
+      static_cast<std::size_t>(aor->data() + aor->size() + 1 - rest.data());
+  auto bindings = decode_bindings(rest.substr(list_start), *aor);
+  if (!bindings) return std::nullopt;
+  return ChangeNotice{*node, std::string(*aor), std::move(*bindings)};
+}
+
+}  // namespace sipline::dataplane

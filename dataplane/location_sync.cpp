@@ -1,0 +1,217 @@
+#include "dataplane/location_sync.hpp"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iterator>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "dataplane/binding_codec.hpp"
+#include "dataplane/redis_store.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+std::string_view text_of(const redisReply& reply) {
+  return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
+}
+
+// Bindings as a load returns them (grouped by AOR) → one update per AOR.
+std::vector<AorUpdate> group_by_aor(std::vector<sip::Binding> bindings) {
+  std::vector<AorUpdate> updates;
+  for (sip::Binding& binding : bindings) {
+    if (updates.empty() || updates.back().aor != binding.aor) updates.push_back({binding.aor, {}});
+    updates.back().bindings.push_back(std::move(binding));
+  }
+  return updates;
+}
+
+}  // namespace
+
+LocationSync::LocationSync(const config::RedisEndpoint& endpoint, std::uint64_t node)
+    : subscriber_(endpoint),
+      reader_(endpoint),
+      node_(node),
+      channel_(redis_change_channel(endpoint)),
+      ready_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+LocationSync::Started LocationSync::start(const config::RedisEndpoint& endpoint,
+                                          std::uint64_t node) {
+  std::unique_ptr<LocationSync> sync(new LocationSync(endpoint, node));
+  if (sync->ready_fd_ < 0 || sync->stop_fd_ < 0) {
+    return {nullptr, std::string("location sync: eventfd: ") + std::strerror(errno)};
+  }
+  if (std::string error = sync->subscribe(); !error.empty()) {
+    return {nullptr, "location sync: " + error};
+  }
+  sync->thread_ = std::thread([raw = sync.get()] { raw->run(); });
+  pthread_setname_np(sync->thread_.native_handle(), "sipline-sync");
+  return {std::move(sync), {}};
+}
+
+LocationSync::~LocationSync() {
+  if (thread_.joinable()) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(stop_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  if (ready_fd_ >= 0) ::close(ready_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+std::string LocationSync::subscribe() {
+  const RedisReplies replies = subscriber_.run(RedisCommand{"SUBSCRIBE", channel_});
+  if (!replies.ok()) return replies.error;
+  const redisReply& reply = *replies.replies.front();
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 1 ||
+      text_of(*reply.element[0]) != "subscribe") {
+    const std::string why = reply_error(reply);
+    subscriber_.disconnect();
+    return "SUBSCRIBE " + channel_ + ": " + (why.empty() ? "unexpected reply" : why);
+  }
+  connected_.store(true, std::memory_order_relaxed);
+  return {};
+}
+
+void LocationSync::run() {
+  for (;;) {
+    if (!subscriber_.connected() && !reconnect()) {
+      if (wait_for_stop(static_cast<int>(RedisConnection::kReconnectInterval.count()))) return;
+      continue;
+    }
+    if (!serve_connection()) return;
+  }
+}
+
+bool LocationSync::wait_for_stop(int timeout_ms) {
+  pollfd stop{stop_fd_, POLLIN, 0};
+  return ::poll(&stop, 1, timeout_ms) > 0;
+}
+
+// Reads notices until the connection is lost (true) or a stop is requested (false).
+bool LocationSync::serve_connection() {
+  const auto lost = [this](const std::string& why) {
+    connected_.store(false, std::memory_order_relaxed);
+    disconnects_.fetch_add(1, std::memory_order_relaxed);
+    note("location sync: lost the change channel: " + why + "; reconnecting");
+    return true;
+  };
+  for (;;) {
+    // Replies hiredis already holds first: SUBSCRIBE's read may have taken a notice with it.
+    for (;;) {
+      RedisConnection::BufferedReply buffered = subscriber_.next_buffered_reply();
+      if (!buffered.error.empty()) return lost(buffered.error);
+      if (!buffered.reply) break;
+      take_message(*buffered.reply);
+    }
+    pollfd fds[2] = {{subscriber_.fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return lost(std::string("poll: ") + std::strerror(errno));
+    }
+    if (fds[1].revents != 0) return false;
+    if (fds[0].revents == 0) continue;
+    if (std::string error = subscriber_.read_available(); !error.empty()) return lost(error);
+  }
+}
+
+// Subscribes again, then reads the whole store, since notices sent meanwhile are gone.
+bool LocationSync::reconnect() {
+  if (const std::string error = subscribe(); !error.empty()) return false;
+  LoadResult loaded = load_redis_bindings(reader_, static_cast<std::int64_t>(std::time(nullptr)));
+  if (!loaded.ok()) {
+    subscriber_.disconnect();  // try the whole again: a resync must follow every subscription
+    connected_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  const std::size_t count = loaded.bindings.size();
+  // Counted and noted before the updates are visible: whoever takes them sees the count too.
+  resyncs_.fetch_add(1, std::memory_order_relaxed);
+  note("location sync: subscribed again; read " + std::to_string(count) +
+       " binding(s) from the store");
+  queue(group_by_aor(std::move(loaded.bindings)));
+  return true;
+}
+
+void LocationSync::take_message(const redisReply& reply) {
+  // ["message", channel, payload]; anything else (a subscribe confirmation) is not a notice.
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
+      text_of(*reply.element[0]) != "message") {
+    return;
+  }
+  std::optional<ChangeNotice> notice = decode_change_notice(text_of(*reply.element[2]));
+  if (!notice) {
+    if (unreadable_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      note("location sync: a change notice on " + channel_ +
+           " did not decode (another program, or another version of sipline?); skipped and "
+           "counted as unreadable");
+    }
+    return;
+  }
+  if (notice->node == node_) {
+    own_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  notices_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<AorUpdate> updates;
+  updates.push_back({std::move(notice->aor), std::move(notice->bindings)});
+  queue(std::move(updates));
+}
+
+void LocationSync::queue(std::vector<AorUpdate> updates) {
+  if (updates.empty()) return;
+  const std::lock_guard lock(mutex_);
+  const bool was_empty = updates_.empty();
+  if (was_empty) {
+    updates_ = std::move(updates);
+  } else {
+    std::move(updates.begin(), updates.end(), std::back_inserter(updates_));
+  }
+  if (was_empty) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(ready_fd_, &one, sizeof one);
+  }
+}
+
+std::vector<AorUpdate> LocationSync::take_updates() {
+  const std::lock_guard lock(mutex_);
+  std::uint64_t value = 0;
+  [[maybe_unused]] const ssize_t read = ::read(ready_fd_, &value, sizeof value);
+  return std::exchange(updates_, {});
+}
+
+void LocationSync::note(std::string event) {
+  const std::lock_guard lock(mutex_);
+  if (events_.size() < 64) events_.push_back(std::move(event));
+}
+
+std::vector<std::string> LocationSync::take_events() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(events_, {});
+}
+
+LocationSync::Counts LocationSync::counts() const noexcept {
+  return {notices_.load(std::memory_order_relaxed),    own_.load(std::memory_order_relaxed),
+          unreadable_.load(std::memory_order_relaxed), disconnects_.load(std::memory_order_relaxed),
+          resyncs_.load(std::memory_order_relaxed),    connected_.load(std::memory_order_relaxed)};
+}
+
+std::string LocationSync::counters_text() const {
+  const Counts c = counts();
+  return "location sync: connected=" + std::to_string(c.connected ? 1 : 0) +
+         " notices=" + std::to_string(c.notices) + " own=" + std::to_string(c.own) +
+         " unreadable=" + std::to_string(c.unreadable) +
+         " disconnects=" + std::to_string(c.disconnects) + " resyncs=" + std::to_string(c.resyncs) +
+         "\n";
+}
+
+}  // namespace sipline::dataplane

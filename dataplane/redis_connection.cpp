@@ -1,0 +1,161 @@
+#include "dataplane/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <cstring>
+
+namespace sipline::dataplane {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds timeout) {
+  return timeval{static_cast<time_t>(timeout.count() / 1000),
+                 static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+}
+
+std::string context_error(const redisContext& context) {
+  return context.errstr[0] != '\0' ? std::string(context.errstr) : "connection lost";
+}
+
+}  // namespace
+
+void RedisReplyDeleter::operator()(redisReply* reply) const {
+  freeReplyObject(reply);
+}
+
+std::string reply_error(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return {};
+  return reply.str != nullptr ? std::string(reply.str, reply.len) : "error";
+}
+
+RedisConnection::RedisConnection(config::RedisEndpoint endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+
+RedisConnection::~RedisConnection() {
+  disconnect();
+}
+
+void RedisConnection::disconnect() noexcept {
+  if (context_ != nullptr) redisFree(context_);
+  context_ = nullptr;
+}
+
+std::string RedisConnection::fail(std::string why) {
+  disconnect();
+  return "redis " + endpoint_.describe() + ": " + why;
+}
+
+std::string RedisConnection::connect() {
+  if (context_ != nullptr) return {};
+  const auto now = std::chrono::steady_clock::now();
+  if (ever_failed_ && now - last_failed_attempt_ < kReconnectInterval) {
+    return last_error_ + " (next connection attempt within 1 s)";
+  }
+  std::string error = open_context();
+  if (error.empty()) error = authenticate_and_select();
+  if (!error.empty()) {
+    ever_failed_ = true;
+    last_failed_attempt_ = now;
+    last_error_ = error;
+  }
+  return error;
+}
+
+std::string RedisConnection::open_context() {
+  context_ = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(timeout_));
+  if (context_ == nullptr) return fail("cannot allocate a connection");
+  if (context_->err != 0) return fail("connect: " + context_error(*context_));
+  // Every later read and write waits at most this long: a hung Redis cannot hold the store
+  // thread (or shutdown) for ever.
+  if (redisSetTimeout(context_, to_timeval(timeout_)) != REDIS_OK) {
+    return fail("cannot set the socket timeout");
+  }
+  return {};
+}
+
+std::string RedisConnection::authenticate_and_select() {
+  std::vector<RedisCommand> commands;
+  if (!endpoint_.password.empty()) {
+    if (endpoint_.user.empty()) {
+      commands.push_back({"AUTH", endpoint_.password});
+    } else {
+      commands.push_back({"AUTH", endpoint_.user, endpoint_.password});
+    }
+  }
+  if (endpoint_.db != 0) commands.push_back({"SELECT", std::to_string(endpoint_.db)});
+  if (commands.empty()) return {};
+  RedisReplies replies = run(commands);
+  if (!replies.ok()) return replies.error;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const std::string error = reply_error(*replies.replies[i]);
+    if (!error.empty()) return fail(commands[i][0] + ": " + error);
+  }
+  return {};
+}
+
+RedisReplies RedisConnection::run(std::span<const RedisCommand> commands) {
+  const bool was_connected = context_ != nullptr;
+  RedisReplies result = run_once(commands);
+  if (!result.ok() && was_connected && context_ == nullptr) {
+    // A connection that worked before finds out only now that Redis restarted (or a proxy
+    // between closed it): once more on a fresh one. Every command sipline sends may run
+    // twice (a save replaces its AOR whole; a notice repeated changes nothing).
+    result = run_once(commands);
+  }
+  return result;
+}
+
+RedisReplies RedisConnection::run_once(std::span<const RedisCommand> commands) {
+  RedisReplies result;
+  if (context_ == nullptr) {
+    result.error = connect();
+    if (!result.error.empty()) return result;
+  }
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const RedisCommand& command : commands) {
+    argv.clear();
+    lengths.clear();
+    for (const std::string& argument : command) {
+      argv.push_back(argument.data());
+      lengths.push_back(argument.size());
+    }
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(),
+                               lengths.data()) != REDIS_OK) {
+      result.error = fail("cannot queue " + command.front() + ": " + context_error(*context_));
+      return result;
+    }
+  }
+  result.replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      result.error = fail(commands[i].front() + ": " + context_error(*context_));
+      result.replies.clear();
+      return result;
+    }
+    result.replies.emplace_back(static_cast<redisReply*>(reply));
+  }
+  return result;
+}
+
+int RedisConnection::fd() const noexcept {
+  return context_ != nullptr ? context_->fd : -1;
+}
+
+std::string RedisConnection::read_available() {
+  if (context_ == nullptr) return "not connected";
+  if (redisBufferRead(context_) != REDIS_OK) return fail(context_error(*context_));
+  return {};
+}
+
+RedisConnection::BufferedReply RedisConnection::next_buffered_reply() {
+  if (context_ == nullptr) return {nullptr, "not connected"};
+  void* reply = nullptr;
+  if (redisGetReplyFromReader(context_, &reply) != REDIS_OK) {
+    return {nullptr, fail("protocol error: " + context_error(*context_))};
+  }
+  return {RedisReply(static_cast<redisReply*>(reply)), {}};
+}
+
+}  // namespace sipline::dataplane

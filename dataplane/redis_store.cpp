@@ -1,0 +1,147 @@
+#include "dataplane/redis_store.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <iterator>
+
+#include "dataplane/binding_codec.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// Keys per SCAN step and per MGET: large enough that a million AORs load in a thousand
+// round trips, small enough that one step never blocks Redis noticeably.
+constexpr std::size_t kScanBatch = 1000;
+
+std::string_view reply_text(const redisReply& reply) {
+  return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
+}
+
+RedisCommand save_command(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  if (bindings.empty()) return {"DEL", redis_location_key(aor)};
+  std::int64_t latest = 0;
+  for (const sip::Binding& binding : bindings)
+    latest = std::max(latest, binding.expires_at);
+  return {"SET", redis_location_key(aor), encode_bindings(bindings), "EXAT",
+          std::to_string(std::max<std::int64_t>(latest, 1))};
+}
+
+// One SCAN step's keys, then their values: their live bindings and the next cursor ("0":
+// done).
+struct ScanStep {
+  std::string cursor;
+  std::string error;
+  LoadResult loaded;
+};
+
+ScanStep scan_step(RedisConnection& connection, const std::string& cursor, std::int64_t now) {
+  const std::string pattern = std::string(kRedisLocationKeyPrefix) + "*";
+  RedisReplies scanned = connection.run(
+      RedisCommand{"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanBatch)});
+  if (!scanned.ok()) return {{}, scanned.error, {}};
+  const redisReply& reply = *scanned.replies.front();
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+      reply.element[1]->type != REDIS_REPLY_ARRAY) {
+    return {{}, "SCAN: unexpected reply " + reply_error(reply), {}};
+  }
+  const redisReply& keys = *reply.element[1];
+  ScanStep step{std::string(reply_text(*reply.element[0])), {}, {}};
+  if (keys.elements == 0) return step;
+  RedisCommand mget{"MGET"};
+  for (std::size_t i = 0; i < keys.elements; ++i)
+    mget.emplace_back(reply_text(*keys.element[i]));
+  RedisReplies values = connection.run(mget);
+  if (!values.ok()) return {{}, values.error, {}};
+  const redisReply& list = *values.replies.front();
+  if (list.type != REDIS_REPLY_ARRAY || list.elements != keys.elements) {
+    return {{}, "MGET: unexpected reply " + reply_error(list), {}};
+  }
+  for (std::size_t i = 0; i < list.elements; ++i) {
+    if (list.element[i]->type != REDIS_REPLY_STRING) continue;  // expired since the SCAN
+    const std::string_view aor =
+        reply_text(*keys.element[i]).substr(kRedisLocationKeyPrefix.size());
+    auto bindings = decode_bindings(reply_text(*list.element[i]), aor);
+    if (!bindings) {
+      ++step.loaded.unreadable;
+      continue;
+    }
+    for (sip::Binding& binding : *bindings) {
+      if (binding.expires_at > now) step.loaded.bindings.push_back(std::move(binding));
+    }
+  }
+  return step;
+}
+
+}  // namespace
+
+std::string redis_location_key(std::string_view aor) {
+  return std::string(kRedisLocationKeyPrefix).append(aor);
+}
+
+std::string redis_change_channel(const config::RedisEndpoint& endpoint) {
+  return "sipline:location:changes:" + std::to_string(endpoint.db);
+}
+
+LoadResult load_redis_bindings(RedisConnection& connection, std::int64_t now) {
+  LoadResult result;
+  std::string cursor = "0";
+  do {
+    ScanStep step = scan_step(connection, cursor, now);
+    if (!step.error.empty()) return LoadResult{{}, std::move(step.error), 0};
+    std::move(step.loaded.bindings.begin(), step.loaded.bindings.end(),
+              std::back_inserter(result.bindings));
+    result.unreadable += step.loaded.unreadable;
+    cursor = std::move(step.cursor);
+  } while (cursor != "0");
+  return result;
+}
+
+RedisStore::RedisStore(const config::RedisEndpoint& endpoint, std::uint64_t node)
+    : connection_(endpoint), node_(node), channel_(redis_change_channel(endpoint)) {}
+
+OpenedStore RedisStore::open(const config::RedisEndpoint& endpoint, std::uint64_t node) {
+  std::unique_ptr<RedisStore> store(new RedisStore(endpoint, node));
+  const RedisReplies ping = store->connection_.run(RedisCommand{"PING"});
+  if (!ping.ok()) return {nullptr, ping.error};
+  if (std::string error = reply_error(*ping.replies.front()); !error.empty()) {
+    return {nullptr, "redis " + endpoint.describe() + ": PING: " + error};
+  }
+  return {std::move(store), {}};
+}
+
+std::string RedisStore::describe() const {
+  return connection_.endpoint().describe();
+}
+
+LoadResult RedisStore::load_all(std::int64_t now) {
+  return load_redis_bindings(connection_, now);
+}
+
+StoreResult RedisStore::save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  const RedisCommand commands[] = {
+      {"MULTI"},
+      save_command(aor, bindings),
+      {"PUBLISH", channel_, encode_change_notice(node_, aor, bindings)},
+      {"EXEC"},
+  };
+  const RedisReplies replies = connection_.run(commands);
+  if (!replies.ok()) return {replies.error, 0};
+  const redisReply& exec = *replies.replies.back();
+  if (exec.type != REDIS_REPLY_ARRAY) {
+    // A queued command was refused (EXECABORT), or the server is read-only (a replica).
+    std::string why = reply_error(exec);
+    for (const RedisReply& reply : replies.replies) {
+      if (why.empty()) why = reply_error(*reply);
+    }
+    return {"redis " + describe() + ": saving \"" + std::string(aor) + "\": " + why, 0};
+  }
+  for (std::size_t i = 0; i < exec.elements; ++i) {
+    if (std::string error = reply_error(*exec.element[i]); !error.empty()) {
+      return {"redis " + describe() + ": saving \"" + std::string(aor) + "\": " + error, 0};
+    }
+  }
+  return {{}, bindings.size()};
+}
+
+}  // namespace sipline::dataplane
