@@ -25,7 +25,7 @@ TEST(BindingCodec, RoundTripsEveryField) {
   // Octets a Contact may hold that a line- or space-separated format would trip on.
   const std::vector<sip::Binding> bindings = {
       full_binding("sip:1001@127.0.0.1:5070;transport=udp"),
-      full_binding(std::string("<sip:a b,c:d@x>\r\n\0;q=1", 24)),
+      full_binding(std::string("<sip:a b,c:d@x>\r\n\0;q=1", 22)),
   };
   const std::string encoded = encode_bindings(bindings);
   const auto decoded = decode_bindings(encoded, "1001");
