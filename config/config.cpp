@@ -809,8 +809,18 @@ std::vector<Route> read_routes(const std::vector<TableReader>& tables,
 constexpr std::size_t kMaxUnixSocketPath = 107;
 
 AdminConfig read_admin(const TableReader& admin) {
-  admin.reject_unknown_keys({"socket"});
+  admin.reject_unknown_keys({"socket", "metrics"});
   AdminConfig config;
+  if (const auto metrics = admin.string("metrics", Presence::Optional)) {
+    const ParsedSocketAddress parsed = parse_socket_address(*metrics);
+    if (parsed.ok()) {
+      config.metrics = parsed.value;
+    } else {
+      admin.diagnostics().error(
+          admin.line_of_key("metrics"),
+          "admin.metrics " + quoted(*metrics) + ": " + socket_address_problem(parsed.error));
+    }
+  }
   config.socket = admin.string("socket", Presence::Optional).value_or("");
   if (config.socket.size() > kMaxUnixSocketPath) {
     admin.diagnostics().error(admin.line_of_key("socket"), "admin.socket " + quoted(config.socket) +

@@ -179,11 +179,14 @@ struct SourceLimitsConfig {
   bool operator==(const SourceLimitsConfig&) const = default;
 };
 
-// [admin]: the control socket siplinectl talks to (dataplane/admin_socket.hpp).
+// [admin]: the control socket siplinectl talks to (dataplane/admin_socket.hpp) and the
+// metrics endpoint.
 struct AdminConfig {
   // A Unix datagram socket path; "" (the default): no admin socket. Created at start with
   // mode 0660, removed at exit.
   std::string socket;
+  // The Prometheus endpoint's TCP address (dataplane/metrics_endpoint.hpp); none by default.
+  std::optional<SocketAddress> metrics;
 
   bool operator==(const AdminConfig&) const = default;
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <ctime>
 
 #include "dataplane/log.hpp"
+#include "dataplane/metrics_text.hpp"
 #include "dataplane/reload.hpp"
 #include "dataplane/source_guard.hpp"
 #include "sip/proxy_rules.hpp"
@@ -217,17 +219,24 @@ std::string ControlThread::run() {
         if (sleep && guard != nullptr) sleep = !guard->reports_pending();
       }
     }
-    pollfd fds[5] = {{signal_fd_, POLLIN, 0},
-                     {timer_fd_, POLLIN, 0},
-                     {-1, POLLIN, 0},
-                     {shared_.admin != nullptr ? shared_.admin->fd() : -1, POLLIN, 0},
-                     {shared_.sync != nullptr ? shared_.sync->ready_fd() : -1, POLLIN, 0}};
+    constexpr std::size_t kFixedFds = 5;
+    std::array<pollfd, kFixedFds + kMaxMetricsConnections + 1> fds = {
+        {{signal_fd_, POLLIN, 0},
+         {timer_fd_, POLLIN, 0},
+         {-1, POLLIN, 0},
+         {shared_.admin != nullptr ? shared_.admin->fd() : -1, POLLIN, 0},
+         {shared_.sync != nullptr ? shared_.sync->ready_fd() : -1, POLLIN, 0}}};
     if (waker != nullptr) fds[2].fd = waker->fd();
+    std::size_t fd_count = kFixedFds;
+    if (shared_.metrics != nullptr) {
+      for (const pollfd& watched : shared_.metrics->watched())
+        fds[fd_count++] = watched;
+    }
     // Socket mode sleeps without a timeout (the timerfd wakes the loop every second anyway,
     // producers wake it through the waker). A duty (DPDK mode) is polled: its producers never
     // make a syscall to wake us.
     const int idle_timeout = sleep_limit_ms();
-    if (::poll(fds, 5, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
+    if (::poll(fds.data(), fd_count, sleep ? idle_timeout : 0) < 0 && errno != EINTR) {
       SIPLINE_LOG_ERROR("control thread: poll: %s", std::strerror(errno));
     }
     if (waker != nullptr) waker->woke((fds[2].revents & POLLIN) != 0);
@@ -235,6 +244,9 @@ std::string ControlThread::run() {
       shared_.admin->serve([this](std::string_view command) { return admin_command(command); });
     }
     if (fds[4].revents & POLLIN) apply_remote_changes(unix_now());
+    const bool metrics_ready = std::any_of(fds.begin() + kFixedFds, fds.begin() + fd_count,
+                                           [](const pollfd& fd) { return fd.revents != 0; });
+    if (metrics_ready) serve_metrics();
 
     if (fds[1].revents & POLLIN) {
       std::uint64_t expirations = 0;
@@ -334,6 +346,7 @@ void ControlThread::tick(std::int64_t now) {
   if (shared_.contexts != nullptr) shared_.contexts->reclaim();
   report_store_errors();
   apply_remote_changes(now);  // and the sync's warnings, which wake nothing
+  serve_metrics();            // closes connections that have waited too long
 }
 
 ControlThread::ReloadReport ControlThread::reload() {
@@ -413,6 +426,11 @@ std::string ControlThread::admin_command(std::string_view line) {
   return "error: unknown command \"" + std::string(line) + "\" (try help)\n";
 }
 
+void ControlThread::serve_metrics() {
+  if (shared_.metrics == nullptr) return;
+  shared_.metrics->serve([this] { return prometheus_exposition(counters_text()); }, monotonic_ms());
+}
+
 std::size_t ControlThread::apply_remote_changes(std::int64_t now) {
   if (shared_.sync == nullptr) return 0;
   for (const std::string& event : shared_.sync->take_events()) {
@@ -452,6 +470,9 @@ std::string ControlThread::counters_text() const {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
   if (shared_.sync != nullptr) text += shared_.sync->counters_text();
+  if (shared_.metrics != nullptr) {
+    text += "metrics: requests=" + std::to_string(shared_.metrics->requests()) + "\n";
+  }
   if (prober_ != nullptr) text += prober_->counters_text();
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;

@@ -33,6 +33,7 @@
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
+#include "dataplane/metrics_endpoint.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/socket_port.hpp"
@@ -127,6 +128,8 @@ struct ControlShared {
   // Other nodes' registrations (Redis store): the loop applies them to `location` (null:
   // none).
   LocationSync* sync = nullptr;
+  // [admin] metrics: served by the loop (null: none).
+  MetricsEndpoint* metrics = nullptr;
 };
 
 class ControlThread {
@@ -149,6 +152,8 @@ class ControlThread {
   // Applies the other nodes' changes the sync has queued (their expired bindings dropped);
   // returns how many AORs it replaced.
   std::size_t apply_remote_changes(std::int64_t now);
+  // Accepts, reads and answers metrics scrapes (metrics_endpoint.hpp); never blocks.
+  void serve_metrics();
 
   // Every counter line: one per worker, the total, the control thread's.
   std::string counters_text() const;

@@ -232,6 +232,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
   AdminSocket::Opened admin = open_admin_socket(*config);
   if (!admin.error.empty()) return kExitRuntimeError;
+  MetricsEndpoint::Opened metrics = open_metrics_endpoint(*config);
+  if (!metrics.error.empty()) return kExitRuntimeError;
   DpdkWorkerShared shared;
   shared.pipeline = context;
   shared.contexts = &contexts;
@@ -261,7 +263,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       &context->pools,
                                       &contexts,
                                       admin.socket.get(),
-                                      persistence.sync.get()});
+                                      persistence.sync.get(),
+                                      metrics.endpoint.get()});
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;

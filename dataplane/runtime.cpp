@@ -79,6 +79,17 @@ AdminSocket::Opened open_admin_socket(const config::Config& config) {
   return opened;
 }
 
+MetricsEndpoint::Opened open_metrics_endpoint(const config::Config& config) {
+  if (!config.admin.metrics) return {};
+  MetricsEndpoint::Opened opened = MetricsEndpoint::open(*config.admin.metrics);
+  if (opened.endpoint) {
+    SIPLINE_LOG_INFO("metrics: http://%s/metrics", config.admin.metrics->to_string().c_str());
+  } else {
+    SIPLINE_LOG_ERROR("%s", opened.error.c_str());
+  }
+  return opened;
+}
+
 void flush_location_store(AsyncStore& store) {
   store.drain();
   store.submit_flush();
@@ -113,6 +124,8 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
   AdminSocket::Opened admin = open_admin_socket(*config);
   if (!admin.error.empty()) return kExitRuntimeError;
+  MetricsEndpoint::Opened metrics = open_metrics_endpoint(*config);
+  if (!metrics.error.empty()) return kExitRuntimeError;
   // Bind everything before any thread starts: a port in use is reported and nothing runs.
   std::vector<std::unique_ptr<Worker>> worker_objects;
   std::vector<std::vector<int>> worker_sockets(workers);
@@ -129,7 +142,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   ControlThread control(ControlShared{&fabric, std::span(counters.get(), workers), context,
                                       &location, &store, nullptr, std::move(worker_sockets),
                                       &context->pools, &contexts, admin.socket.get(),
-                                      persistence.sync.get()});
+                                      persistence.sync.get(), metrics.endpoint.get()});
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

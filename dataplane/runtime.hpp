@@ -10,6 +10,7 @@
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
+#include "dataplane/metrics_endpoint.hpp"
 
 namespace sipline::dataplane {
 
@@ -37,6 +38,10 @@ LocationPersistence open_location_store(const config::Config& config, LocationTa
 // The [admin] socket, or none when `config.admin.socket` is empty; `error` set (and logged)
 // when it cannot be opened. Both runtimes open it before any thread starts.
 AdminSocket::Opened open_admin_socket(const config::Config& config);
+
+// The [admin] metrics endpoint, or none when `config.admin.metrics` is unset; `error` set
+// (and logged) when it cannot listen.
+MetricsEndpoint::Opened open_metrics_endpoint(const config::Config& config);
 
 // After the workers have stopped: whatever the control thread still queued reaches the store.
 void flush_location_store(AsyncStore& store);

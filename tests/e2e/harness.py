@@ -237,13 +237,13 @@ PASSWORD = "e2e-secret-5060"
 def sipline_config(port, routes, workers=2, store="memory", names=None,
                    algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
                    record_route=False, min_expires=60, max_expires=3600, source_limits=None,
-                   dataplane=None, pools=(), admin_socket=None):
+                   dataplane=None, pools=(), admin_socket=None, metrics=None):
     """The TOML text of a config listening on NET.proxy_host:port (config/README.md); the
     domains default to sipline.test and the proxy's address. `dataplane`: [dataplane] keys
     that replace NET.dataplane's. `source_limits`: the
     [source_limits] keys; by default the test's own agents are trusted (SIPp sends hundreds of
     requests a second from NET.client_host, far beyond a phone's rate). `pools`: [[pools]]
-    tables as dicts. `admin_socket`: [admin] socket."""
+    tables as dicts. `admin_socket`: [admin] socket. `metrics`: [admin] metrics (HOST:PORT)."""
     if names is None:
         names = ("sipline.test", NET.proxy_host)
     if NET.max_workers is not None:
@@ -275,8 +275,13 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
         lines.append("[[routes]]")
         lines += ["%s = %s" % (key, toml_value(value)) for key, value in route.items()]
         lines.append("")
-    if admin_socket is not None:
-        lines += ["[admin]", "socket = %s" % toml_value(admin_socket), ""]
+    if admin_socket is not None or metrics is not None:
+        lines.append("[admin]")
+        if admin_socket is not None:
+            lines.append("socket = %s" % toml_value(admin_socket))
+        if metrics is not None:
+            lines.append("metrics = %s" % toml_value(metrics))
+        lines.append("")
     if source_limits is None:
         source_limits = {"trusted_sources": [NET.client_host]}
     lines.append("[source_limits]")

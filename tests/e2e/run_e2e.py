@@ -15,6 +15,7 @@ Exit status 0 when every named test passed, 1 otherwise. Files of a failed test 
 """
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -848,8 +849,13 @@ def test_admin(ctx):
     lines, `registrations 1001` the contact a REGISTER just bound, `pools` each member's
     health, `reload` of a broken file exits 1 with the FILE:LINE reason, of a good one exits
     0 and the new route answers; an unknown command exits 1. The socket file is gone after
-    the proxy stops. (Socket mode: the admin socket does not depend on the dataplane.)"""
+    the proxy stops. The [admin] metrics endpoint answers GET /metrics in Prometheus's text
+    format with the same counters (the REGISTERs, the pool member up), 404 elsewhere.
+    (Socket mode: the admin socket does not depend on the dataplane.)"""
     proxy_port, = harness.free_udp_ports(1)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
     socket_path = ctx.workdir.file("admin.sock")
     ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
     check(os.access(ctl, os.X_OK), "siplinectl not built next to sipline: %s" % ctl)
@@ -861,7 +867,8 @@ def test_admin(ctx):
 
     def config(extra_routes):
         return harness.sipline_config(proxy_port, routes + extra_routes, pools=pools,
-                                      admin_socket=socket_path)
+                                      admin_socket=socket_path,
+                                      metrics="127.0.0.1:%d" % metrics_port)
 
     proxy = ctx.sipline(config([])).start()
 
@@ -888,6 +895,26 @@ def test_admin(ctx):
         time.sleep(0.2)
     check(code == 0 and re.search(r"^pool pbx member 0 sip:\S+: up probes=\d+ answered=[1-9]",
                                   out, re.M), "siplinectl pools: %d %r" % (code, out))
+
+    def scrape(path):
+        connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        result = response.status, response.getheader("Content-Type"), response.read().decode()
+        connection.close()
+        return result
+
+    status, content_type, body = scrape("/metrics")
+    check(status == 200 and content_type.startswith("text/plain; version=0.0.4"),
+          "GET /metrics: %s %s" % (status, content_type))
+    for pattern in (r'^sipline_worker_received\{worker="0"\} \d+$',
+                    r'^sipline_worker_received\{worker="1"\} \d+$',
+                    r"^sipline_control_registers [1-9]\d*$",
+                    r'^sipline_pool_member_up\{pool="pbx",member="0",uri="sip:[^"]+"\} 1$',
+                    r"^sipline_location_aors 1$"):
+        check(re.search(pattern, body, re.M), "no %s in /metrics:\n%s" % (pattern, body))
+    check("total" not in body, "the total line is left to the query: %s" % body)
+    check(scrape("/")[0] == 404, "GET / should be 404")
 
     with open(proxy.config_path, "w") as handle:
         handle.write(config([{"name": "bad", "action": "teleport"}]))

@@ -116,6 +116,8 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
 
   EXPECT_TRUE(config.pools.empty());
   EXPECT_EQ(config.admin.socket, "state/sipline.sock");
+  ASSERT_TRUE(config.admin.metrics.has_value());
+  EXPECT_EQ(config.admin.metrics->to_string(), "127.0.0.1:9464");
 
   EXPECT_EQ(config.log_level, LogLevel::Info);
   EXPECT_EQ(config.limits.transaction_table_size, 65536u);
@@ -826,6 +828,19 @@ TEST(Errors, AdminSocket) {
       (Errors{"test.toml:2: admin.socket \"/" + std::string(107, 'a') +
                   "\" is longer than 107 octets (a Unix socket path)",
               "test.toml:3: unknown key \"admin.path\""}));
+}
+
+TEST(Errors, AdminMetrics) {
+  const auto config = load_ok(with_domain("[admin]\nmetrics = \"[::1]:9464\"\n"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_TRUE(config->admin.metrics.has_value());
+  EXPECT_EQ(config->admin.metrics->to_string(), "[::1]:9464");
+  EXPECT_FALSE(load_ok(with_domain(""))->admin.metrics.has_value());  // off by default
+  EXPECT_EQ(load_errors(with_domain("[admin]\nmetrics = \"localhost:9464\"\n")),
+            Errors{"test.toml:2: admin.metrics \"localhost:9464\": host must be an IPv4 literal "
+                   "or a bracketed IPv6 literal like [::1]"});
+  EXPECT_EQ(load_errors(with_domain("[admin]\nmetrics = \"127.0.0.1\"\n")),
+            Errors{"test.toml:2: admin.metrics \"127.0.0.1\": port is missing (write HOST:PORT)"});
 }
 
 TEST(Errors, RoutesNamingPools) {

@@ -1,0 +1,77 @@
+#include "dataplane/metrics_text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sipline::dataplane {
+namespace {
+
+TEST(PrometheusExposition, WorkerLinesBecomeLabelledSamplesGroupedByName) {
+  const std::string text = prometheus_exposition(
+      "worker 0: received=10 forwarded=8 dropped=2\n"
+      "worker 1: received=5 forwarded=5 dropped=0\n"
+      "total: received=15 forwarded=13 dropped=2\n"
+      "control: registers=3 store_errors=0\n");
+  EXPECT_EQ(text,
+            "sipline_worker_received{worker=\"0\"} 10\n"
+            "sipline_worker_received{worker=\"1\"} 5\n"
+            "sipline_worker_forwarded{worker=\"0\"} 8\n"
+            "sipline_worker_forwarded{worker=\"1\"} 5\n"
+            "sipline_worker_dropped{worker=\"0\"} 2\n"
+            "sipline_worker_dropped{worker=\"1\"} 0\n"
+            "sipline_control_registers 3\n"
+            "sipline_control_store_errors 0\n");
+}
+
+TEST(PrometheusExposition, SubsystemsOfSeveralWordsAndNumberedLcores) {
+  EXPECT_EQ(prometheus_exposition("location sync: connected=1 notices=4\n"
+                                  "net worker 1: rx_frames=7\n"
+                                  "net control: arp_replies=2\n"
+                                  "location: aors=12\n"),
+            "sipline_location_sync_connected 1\n"
+            "sipline_location_sync_notices 4\n"
+            "sipline_net_rx_frames{worker=\"1\"} 7\n"
+            "sipline_net_control_arp_replies 2\n"
+            "sipline_location_aors 12\n");
+}
+
+TEST(PrometheusExposition, PoolMembersCarryPoolMemberAndUri) {
+  EXPECT_EQ(prometheus_exposition(
+                "pool pbx member 0 sip:10.0.0.1:5060;transport=udp: up probes=9 lost=0\n"
+                "pool pbx member 1 sip:[2001:db8::2]:5060: down drain probes=9 lost=9\n"
+                "probes: send_failed=0 unmatched_answers=1\n"),
+            "sipline_pool_member_up{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;transport="
+            "udp\"} 1\n"
+            "sipline_pool_member_up{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} 0\n"
+            "sipline_pool_member_drained{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;"
+            "transport=udp\"} 0\n"
+            "sipline_pool_member_drained{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} "
+            "1\n"
+            "sipline_pool_member_probes{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;"
+            "transport=udp\"} 9\n"
+            "sipline_pool_member_probes{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} "
+            "9\n"
+            "sipline_pool_member_lost{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;"
+            "transport=udp\"} 0\n"
+            "sipline_pool_member_lost{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} "
+            "9\n"
+            "sipline_probes_send_failed 0\n"
+            "sipline_probes_unmatched_answers 1\n");
+}
+
+TEST(PrometheusExposition, EscapesLabelValuesAndSkipsWhatIsNotACounter) {
+  EXPECT_EQ(prometheus_exposition("pool p member 0 sip:\"a\\b\":5060: up probes=1\n"
+                                  "worker 0: received=x mode=fast =3 sent=4\n"
+                                  "no colon here\n"
+                                  "\n"),
+            "sipline_pool_member_up{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} 1\n"
+            "sipline_pool_member_drained{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} "
+            "0\n"
+            "sipline_pool_member_probes{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} "
+            "1\n"
+            "sipline_worker_sent{worker=\"0\"} 4\n");
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
