@@ -847,9 +847,10 @@ LogLevel read_log_level(const TableReader& log) {
 LimitsConfig read_limits(const TableReader& limits) {
   limits.reject_unknown_keys({"transaction_table_size", "ring_size"});
   LimitsConfig config;
-  config.transaction_table_size = static_cast<std::uint32_t>(
-      limits.integer("transaction_table_size", 1024, 16777216, Presence::Optional)
-          .value_or(config.transaction_table_size));
+  if (const auto size =
+          limits.integer("transaction_table_size", 1024, 16777216, Presence::Optional)) {
+    config.transaction_table_size = static_cast<std::uint32_t>(*size);
+  }
   const auto ring_size = limits.integer("ring_size", 64, 1048576, Presence::Optional);
   if (ring_size && (*ring_size & (*ring_size - 1)) != 0) {
     limits.diagnostics().error(

@@ -137,7 +137,10 @@ using lb::route_action_name;
 enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
 
 struct LimitsConfig {
-  std::uint32_t transaction_table_size = 65536;
+  // Reserved for the per-core transaction table of DESIGN.md §4, which sipline does not have
+  // yet (it forwards statelessly, RFC 3261 §16.11): read and range-checked so that a file
+  // setting it loads, otherwise ignored; the runtime warns when a file sets it.
+  std::optional<std::uint32_t> transaction_table_size;
   std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
 
   bool operator==(const LimitsConfig&) const = default;

@@ -120,7 +120,7 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   EXPECT_EQ(config.admin.metrics->to_string(), "127.0.0.1:9464");
 
   EXPECT_EQ(config.log_level, LogLevel::Info);
-  EXPECT_EQ(config.limits.transaction_table_size, 65536u);
+  EXPECT_FALSE(config.limits.transaction_table_size.has_value());
   EXPECT_EQ(config.limits.ring_size, 4096u);
 }
 
@@ -176,7 +176,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_TRUE(config->routes.empty());
   EXPECT_FALSE(config->uses_demo_password());
   EXPECT_EQ(config->log_level, LogLevel::Info);
-  EXPECT_EQ(config->limits.transaction_table_size, 65536u);
+  EXPECT_FALSE(config->limits.transaction_table_size.has_value());
   EXPECT_EQ(config->limits.ring_size, 4096u);
 }
 
@@ -996,6 +996,10 @@ TEST(Errors, LogAndLimits) {
             Errors{"test.toml:2: limits.ring_size must be a power of two, not 3000"});
   EXPECT_EQ(load_errors(with_domain("[limits]\ntransaction_table_size = 10\n")),
             Errors{"test.toml:2: limits.transaction_table_size must be 1024..16777216, not 10"});
+  // Reserved (config.hpp): a file that sets it still loads.
+  const auto reserved = load_ok(with_domain("[limits]\ntransaction_table_size = 65536\n"));
+  ASSERT_NE(reserved, nullptr);
+  EXPECT_EQ(reserved->limits.transaction_table_size, std::optional<std::uint32_t>(65536));
 }
 
 TEST(Errors, EveryErrorIsReportedInLineOrder) {
