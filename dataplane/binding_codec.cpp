@@ -124,6 +124,12 @@ std::string encode_change_notice(std::uint64_t node, std::string_view aor,
   return out;
 }
 
+std::optional<std::uint64_t> change_notice_node(std::string_view encoded) {
+  if (!encoded.starts_with(kNoticeMagic)) return std::nullopt;
+  NetstringReader header(encoded.substr(kNoticeMagic.size()));
+  return header.next_number<std::uint64_t>();
+}
+
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded) {
   if (!encoded.starts_with(kNoticeMagic)) return std::nullopt;
   std::string_view rest = encoded.substr(kNoticeMagic.size());

@@ -35,5 +35,7 @@ struct ChangeNotice {
 std::string encode_change_notice(std::uint64_t node, std::string_view aor,
                                  const std::vector<sip::Binding>& bindings);
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded);
+// The publishing node only, without decoding the list: a node skips its own notices cheaply.
+std::optional<std::uint64_t> change_notice_node(std::string_view encoded);
 
 }  // namespace sipline::dataplane

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 #include "dataplane/redis_store.hpp"
@@ -232,6 +233,28 @@ StoreResult SqliteStore::save_aor(std::string_view aor, const std::vector<sip::B
   return result;
 }
 
+std::vector<StoreResult> SqliteStore::save_aors(std::span<const AorSave> saves) {
+  const auto all = [&saves](StoreResult result) {
+    return std::vector<StoreResult>(saves.size(), result);
+  };
+  if (std::string error = execute("BEGIN IMMEDIATE;"); !error.empty()) return all({error, 0});
+  std::vector<StoreResult> results;
+  results.reserve(saves.size());
+  for (const AorSave& save : saves) {
+    StoreResult result = write_aor(save.aor, save.bindings);
+    if (!result.ok()) {
+      execute("ROLLBACK;");
+      return all(result);
+    }
+    results.push_back(std::move(result));
+  }
+  if (std::string error = execute("COMMIT;"); !error.empty()) {
+    execute("ROLLBACK;");
+    return all({error, 0});
+  }
+  return results;
+}
+
 StoreResult SqliteStore::write_aor(std::string_view aor,
                                    const std::vector<sip::Binding>& bindings) {
   StoreResult result;
@@ -267,6 +290,14 @@ StoreResult SqliteStore::purge_expired(std::int64_t now) {
 StoreResult SqliteStore::flush() {
   // TRUNCATE: copy the WAL into the database file and empty it, so the file alone is complete.
   return {execute("PRAGMA wal_checkpoint(TRUNCATE);")};
+}
+
+std::vector<StoreResult> LocationStore::save_aors(std::span<const AorSave> saves) {
+  std::vector<StoreResult> results;
+  results.reserve(saves.size());
+  for (const AorSave& save : saves)
+    results.push_back(save_aor(save.aor, save.bindings));
+  return results;
 }
 
 OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node) {
@@ -307,17 +338,15 @@ LoadResult AsyncStore::load_all(std::int64_t now) {
 
 void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings) {
   if (!keeps_bindings_) return;
-  submit([aor = std::string(aor), bindings](LocationStore& store) {
-    return store.save_aor(aor, bindings);
-  });
+  submit(Job{Job::Kind::Save, AorSave{std::string(aor), bindings}, 0});
 }
 
 void AsyncStore::submit_purge(std::int64_t now) {
-  submit([now](LocationStore& store) { return store.purge_expired(now); });
+  submit(Job{Job::Kind::Purge, {}, now});
 }
 
 void AsyncStore::submit_flush() {
-  submit([](LocationStore& store) { return store.flush(); });
+  submit(Job{Job::Kind::Flush, {}, 0});
 }
 
 void AsyncStore::submit(Job job) {
@@ -343,6 +372,13 @@ void AsyncStore::run_queue() {
       store_waiting_ = true;
       work_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       store_waiting_ = false;
+      if (!stopping_) {
+        // Woken by the first job after a quiet spell: let a burst gather into one batch.
+        running_jobs_ = true;  // drain() waits for the batch, not an empty queue
+        lock.unlock();
+        std::this_thread::sleep_for(kStoreGatherDelay);
+        lock.lock();
+      }
       continue;
     }
     // Everything queued so far, in order, run without the lock.
@@ -350,13 +386,51 @@ void AsyncStore::run_queue() {
     batch.swap(queue_);
     running_jobs_ = true;
     lock.unlock();
-    for (Job& job : batch) {
-      StoreResult result = job(*store_);
-      if (!result.ok()) record_failure(std::move(result.error));
-      pending_.fetch_sub(1, std::memory_order_release);
-    }
+    run_batch(batch);
     lock.lock();
   }
+}
+
+void AsyncStore::run_batch(std::deque<Job>& batch) {
+  std::vector<Job> saves;
+  const auto flush_saves = [this, &saves] {
+    run_saves(saves);
+    saves.clear();
+  };
+  for (Job& job : batch) {
+    if (job.kind == Job::Kind::Save) {
+      saves.push_back(std::move(job));
+      continue;
+    }
+    flush_saves();  // in submission order: a purge or flush after the saves before it
+    StoreResult result =
+        job.kind == Job::Kind::Purge ? store_->purge_expired(job.now) : store_->flush();
+    if (!result.ok()) record_failure(std::move(result.error));
+    pending_.fetch_sub(1, std::memory_order_release);
+  }
+  flush_saves();
+}
+
+void AsyncStore::run_saves(std::span<Job> saves) {
+  if (saves.empty()) return;
+  // Each AOR's last save only, in the order of those last saves.
+  // (Decided for every save before any is moved: the map's keys view the AORs' strings.)
+  std::unordered_map<std::string_view, std::size_t> last;
+  last.reserve(saves.size());
+  for (std::size_t i = 0; i < saves.size(); ++i)
+    last[saves[i].save.aor] = i;
+  std::vector<bool> keep(saves.size());
+  for (std::size_t i = 0; i < saves.size(); ++i)
+    keep[i] = last[saves[i].save.aor] == i;
+  std::vector<AorSave> writes;
+  writes.reserve(last.size());
+  for (std::size_t i = 0; i < saves.size(); ++i) {
+    if (keep[i]) writes.push_back(std::move(saves[i].save));
+  }
+  for (StoreResult& result : store_->save_aors(writes)) {
+    if (!result.ok()) record_failure(std::move(result.error));
+  }
+  pending_.fetch_sub(saves.size(), std::memory_order_release);
 }
 
 void AsyncStore::drain() {

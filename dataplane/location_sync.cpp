@@ -120,6 +120,9 @@ bool LocationSync::serve_connection() {
     }
     if (fds[1].revents != 0) return false;
     if (fds[0].revents == 0) continue;
+    // Let notices gather: under a registration load (this node's own notices come back too)
+    // one wake-up then reads many, not one each.
+    std::this_thread::sleep_for(kSyncGatherDelay);
     if (std::string error = subscriber_.read_available(); !error.empty()) return lost(error);
   }
 }
@@ -148,17 +151,18 @@ void LocationSync::take_message(const redisReply& reply) {
       text_of(*reply.element[0]) != "message") {
     return;
   }
-  std::optional<ChangeNotice> notice = decode_change_notice(text_of(*reply.element[2]));
+  const std::string_view payload = text_of(*reply.element[2]);
+  if (change_notice_node(payload) == node_) {
+    own_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::optional<ChangeNotice> notice = decode_change_notice(payload);
   if (!notice) {
     if (unreadable_.fetch_add(1, std::memory_order_relaxed) == 0) {
       note("location sync: a change notice on " + channel_ +
            " did not decode (another program, or another version of sipline?); skipped and "
            "counted as unreadable");
     }
-    return;
-  }
-  if (notice->node == node_) {
-    own_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   notices_.fetch_add(1, std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,10 @@
 #include "dataplane/redis_connection.hpp"
 
 namespace sipline::dataplane {
+
+// How long the thread lets notices gather after one arrives: at most about 1,000 wake-ups a
+// second whatever the registration rate, for a millisecond more before a change applies.
+inline constexpr std::chrono::microseconds kSyncGatherDelay{1000};
 
 class LocationSync {
  public:

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 
 #include "dataplane/binding_codec.hpp"
@@ -13,6 +14,9 @@ namespace {
 // Keys per SCAN step and per MGET: large enough that a million AORs load in a thousand
 // round trips, small enough that one step never blocks Redis noticeably.
 constexpr std::size_t kScanBatch = 1000;
+// Saves pipelined in one round trip (four commands each): the replies of a round trip are
+// buffered whole, so this bounds that buffer.
+constexpr std::size_t kSavesPerRoundTrip = 256;
 
 std::string_view reply_text(const redisReply& reply) {
   return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
@@ -118,30 +122,57 @@ LoadResult RedisStore::load_all(std::int64_t now) {
   return load_redis_bindings(connection_, now);
 }
 
-StoreResult RedisStore::save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) {
-  const RedisCommand commands[] = {
-      {"MULTI"},
-      save_command(aor, bindings),
-      {"PUBLISH", channel_, encode_change_notice(node_, aor, bindings)},
-      {"EXEC"},
-  };
-  const RedisReplies replies = connection_.run(commands);
-  if (!replies.ok()) return {replies.error, 0};
-  const redisReply& exec = *replies.replies.back();
+std::array<RedisCommand, 4> RedisStore::save_commands(
+    std::string_view aor, const std::vector<sip::Binding>& bindings) const {
+  return {RedisCommand{"MULTI"}, save_command(aor, bindings),
+          RedisCommand{"PUBLISH", channel_, encode_change_notice(node_, aor, bindings)},
+          RedisCommand{"EXEC"}};
+}
+
+// The four replies of one save (MULTI, queued, queued, EXEC).
+StoreResult RedisStore::save_result(std::span<const RedisReply> replies, std::string_view aor,
+                                    std::size_t rows) const {
+  const redisReply& exec = *replies.back();
+  std::string why;
   if (exec.type != REDIS_REPLY_ARRAY) {
     // A queued command was refused (EXECABORT), or the server is read-only (a replica).
-    std::string why = reply_error(exec);
-    for (const RedisReply& reply : replies.replies) {
+    why = reply_error(exec);
+    for (const RedisReply& reply : replies) {
       if (why.empty()) why = reply_error(*reply);
     }
-    return {"redis " + describe() + ": saving \"" + std::string(aor) + "\": " + why, 0};
   }
-  for (std::size_t i = 0; i < exec.elements; ++i) {
-    if (std::string error = reply_error(*exec.element[i]); !error.empty()) {
-      return {"redis " + describe() + ": saving \"" + std::string(aor) + "\": " + error, 0};
+  for (std::size_t i = 0; why.empty() && exec.type == REDIS_REPLY_ARRAY && i < exec.elements; ++i) {
+    why = reply_error(*exec.element[i]);
+  }
+  if (why.empty()) return {{}, rows};
+  return {"redis " + describe() + ": saving \"" + std::string(aor) + "\": " + why, 0};
+}
+
+StoreResult RedisStore::save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) {
+  const RedisReplies replies = connection_.run(save_commands(aor, bindings));
+  if (!replies.ok()) return {replies.error, 0};
+  return save_result(replies.replies, aor, bindings.size());
+}
+
+std::vector<StoreResult> RedisStore::save_aors(std::span<const AorSave> saves) {
+  std::vector<StoreResult> results;
+  results.reserve(saves.size());
+  std::vector<RedisCommand> commands;
+  for (std::size_t first = 0; first < saves.size(); first += kSavesPerRoundTrip) {
+    const auto chunk = saves.subspan(first, std::min(kSavesPerRoundTrip, saves.size() - first));
+    commands.clear();
+    for (const AorSave& save : chunk) {
+      std::array<RedisCommand, 4> four = save_commands(save.aor, save.bindings);
+      std::move(four.begin(), four.end(), std::back_inserter(commands));
+    }
+    const RedisReplies replies = connection_.run(commands);
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      results.push_back(replies.ok() ? save_result(std::span(replies.replies).subspan(4 * i, 4),
+                                                   chunk[i].aor, chunk[i].bindings.size())
+                                     : StoreResult{replies.error, 0});
     }
   }
-  return {{}, bindings.size()};
+  return results;
 }
 
 }  // namespace sipline::dataplane

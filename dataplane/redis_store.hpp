@@ -17,7 +17,9 @@
 // gets it back at its next refresh). purge_expired() has nothing to do: Redis expires keys.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,12 +47,19 @@ class RedisStore final : public LocationStore {
 
   LoadResult load_all(std::int64_t now) override;
   StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override;
+  // Pipelined: up to 256 saves per round trip, each still its own MULTI/EXEC.
+  std::vector<StoreResult> save_aors(std::span<const AorSave> saves) override;
   StoreResult purge_expired(std::int64_t) override { return {}; }
   StoreResult flush() override { return {}; }
   std::string describe() const override;
 
  private:
   RedisStore(const config::RedisEndpoint& endpoint, std::uint64_t node);
+  // MULTI, SET (or DEL), PUBLISH, EXEC.
+  std::array<RedisCommand, 4> save_commands(std::string_view aor,
+                                            const std::vector<sip::Binding>& bindings) const;
+  StoreResult save_result(std::span<const RedisReply> replies, std::string_view aor,
+                          std::size_t rows) const;
 
   RedisConnection connection_;
   std::uint64_t node_;

@@ -69,6 +69,8 @@ TEST(ChangeNotice, CarriesNodeAorAndBindings) {
   const auto notice = decode_change_notice(encoded);
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->node, 0xfeedfacecafebeefULL);
+  EXPECT_EQ(change_notice_node(encoded), std::optional<std::uint64_t>(0xfeedfacecafebeefULL));
+  EXPECT_FALSE(change_notice_node("SLB1").has_value());
   EXPECT_EQ(notice->aor, "1001");
   EXPECT_EQ(notice->bindings, bindings);
 

@@ -127,6 +127,22 @@ TEST_P(StoreSemantics, EmptySaveDeletesTheAor) {
   EXPECT_TRUE(store_->save_aor("never-saved", {}).ok());
 }
 
+TEST_P(StoreSemantics, ABatchOfSavesIsWrittenInOrder) {
+  const std::vector<AorSave> saves = {
+      {"1001", {make_binding("1001", "sip:a@x", 2'000'000'000)}},
+      {"1002",
+       {make_binding("1002", "sip:b@x", 2'000'000'000),
+        make_binding("1002", "sip:c@x", 2'000'000'000)}},
+      {"1001", {}},  // removed again, in the same batch
+  };
+  const std::vector<StoreResult> results = store_->save_aors(saves);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok() && results[1].ok() && results[2].ok());
+  EXPECT_EQ(results[1].rows, 2u);
+  const LoadResult loaded = store_->load_all(0);
+  EXPECT_EQ(contacts_of(loaded.bindings), (Contacts{"1002 sip:b@x", "1002 sip:c@x"}));
+}
+
 TEST_P(StoreSemantics, LoadSkipsBindingsThatHaveExpired) {
   ASSERT_TRUE(store_
                   ->save_aor("1001", {make_binding("", "sip:old@x", 100),
@@ -302,18 +318,26 @@ TEST(SqliteStore, RestoredBindingsFillTheLocationTable) {
 class ProbeStore final : public LocationStore {
  public:
   LoadResult load_all(std::int64_t) override { return {}; }
-  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>&) override {
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override {
+    if (entered_) std::exchange(entered_, nullptr)->set_value();
     if (gate_) gate_->wait();
     thread_ = std::this_thread::get_id();
+    log_.push_back(std::string(aor) + "/" +
+                   (bindings.empty() ? std::string("-") : std::to_string(bindings[0].cseq)));
     if (aor.starts_with("fail")) return {"cannot save " + std::string(aor)};
     return {};
   }
-  StoreResult purge_expired(std::int64_t) override { return {}; }
+  StoreResult purge_expired(std::int64_t) override {
+    log_.push_back("purge");
+    return {};
+  }
   StoreResult flush() override { return {}; }
   std::string describe() const override { return "probe"; }
 
   std::shared_future<void>* gate_ = nullptr;
+  std::promise<void>* entered_ = nullptr;  // set when the first save starts
   std::thread::id thread_;
+  std::vector<std::string> log_;  // "AOR/cseq" per save ("-": removal), "purge"
 };
 
 TEST(AsyncStore, WritesReachTheStoreInSubmissionOrder) {
@@ -344,6 +368,41 @@ TEST(AsyncStore, WritesReachTheStoreInSubmissionOrder) {
   EXPECT_EQ(final_state,
             (std::vector<std::string>{"103 cseq 993", "105 cseq 995", "106 cseq 996",
                                       "107 cseq 997", "108 cseq 998", "109 cseq 999"}));
+}
+
+// What queued while the store was busy is one batch: of an AOR's saves only the last is
+// written, in the order of those last saves, and a purge stays between the saves around it.
+TEST(AsyncStore, ABatchWritesEachAorsLastSaveInOrder) {
+  auto probe = std::make_unique<ProbeStore>();
+  ProbeStore* store = probe.get();
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> entered;
+  std::future<void> first_save_started = entered.get_future();
+  store->gate_ = &gate;
+  store->entered_ = &entered;
+  AsyncStore async(std::move(probe));
+
+  const auto save = [&async](std::string aor, std::uint32_t cseq) {
+    sip::Binding binding = make_binding(aor, "sip:" + aor + "@x", 2'000'000'000);
+    binding.cseq = cseq;
+    async.submit_save(aor, {binding});
+  };
+  save("hold", 0);
+  first_save_started.wait();  // the store thread holds "hold": what follows queues up
+  save("1001", 1);
+  save("1002", 1);
+  save("1001", 2);
+  async.submit_purge(5);
+  save("1001", 3);
+  async.submit_save("1003", {});
+  save("1001", 4);
+  EXPECT_EQ(async.pending(), 8u);
+  release.set_value();
+  async.drain();
+  EXPECT_EQ(async.pending(), 0u);
+  EXPECT_EQ(store->log_,
+            (std::vector<std::string>{"hold/0", "1002/1", "1001/2", "purge", "1003/-", "1001/4"}));
 }
 
 TEST(AsyncStore, SubmitReturnsWhileTheStoreIsBusy) {

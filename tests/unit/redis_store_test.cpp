@@ -148,6 +148,30 @@ TEST_F(RedisStoreTest, LoadsPastOneScanBatchAndSkipsForeignValues) {
   EXPECT_EQ(loaded.unreadable, 1u);
 }
 
+TEST_F(RedisStoreTest, ABatchIsPipelinedAndEachSaveNotified) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  LocationSync::Started started = LocationSync::start(endpoint, 1);
+  ASSERT_NE(started.sync, nullptr) << started.error;
+  const auto store = open_or_fail(endpoint, 2);
+  ASSERT_NE(store, nullptr);
+  std::vector<AorSave> saves;
+  for (int user = 0; user < 600; ++user) {  // more than one round trip's worth (256)
+    std::string aor = "b";
+    aor += std::to_string(user);
+    saves.push_back({aor, {binding(aor, "sip:x@h", kNow + 100)}});
+  }
+  saves.push_back({"b7", {}});  // a removal within the batch
+  const std::vector<StoreResult> results = store->save_aors(saves);
+  ASSERT_EQ(results.size(), saves.size());
+  EXPECT_TRUE(
+      std::all_of(results.begin(), results.end(), [](const StoreResult& r) { return r.ok(); }));
+  EXPECT_EQ(store->load_all(kNow).bindings.size(), 599u);
+  const std::vector<AorUpdate> updates = wait_for_updates(*started.sync, saves.size());
+  ASSERT_EQ(updates.size(), saves.size());
+  EXPECT_EQ(updates.back().aor, "b7");
+  EXPECT_TRUE(updates.back().bindings.empty());
+}
+
 TEST_F(RedisStoreTest, DatabasesAreSeparate) {
   const auto zero = open_or_fail(endpoint_of(server_, 0), 1);
   const auto three = open_or_fail(endpoint_of(server_, 3), 1);
