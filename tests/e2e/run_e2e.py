@@ -15,7 +15,6 @@ Exit status 0 when every named test passed, 1 otherwise. Files of a failed test 
 """
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -844,6 +843,17 @@ def test_reload_under_load(ctx):
 
 # --- 5d. The admin socket and siplinectl -----------------------------------------------------
 
+# GET http://127.0.0.1:PORT/PATH, printed as JSON (run in sipline's namespace in DPDK mode).
+SCRAPE = """
+import http.client, json, sys
+connection = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+connection.request("GET", sys.argv[2])
+response = connection.getresponse()
+print(json.dumps({"status": response.status, "type": response.getheader("Content-Type"),
+                  "body": response.read().decode()}))
+"""
+
+
 def test_admin(ctx):
     """siplinectl against the running proxy's [admin] socket: `counters` prints the worker
     lines, `registrations 1001` the contact a REGISTER just bound, `pools` each member's
@@ -851,7 +861,7 @@ def test_admin(ctx):
     0 and the new route answers; an unknown command exits 1. The socket file is gone after
     the proxy stops. The [admin] metrics endpoint answers GET /metrics in Prometheus's text
     format with the same counters (the REGISTERs, the pool member up), 404 elsewhere.
-    (Socket mode: the admin socket does not depend on the dataplane.)"""
+    In DPDK mode siplinectl and the scrape run in sipline's network namespace."""
     proxy_port, = harness.free_udp_ports(1)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -872,8 +882,11 @@ def test_admin(ctx):
 
     proxy = ctx.sipline(config([])).start()
 
+    # DPDK mode: siplinectl and the scrape run in sipline's namespace (its autobound admin
+    # address and its metrics listener on 127.0.0.1 are there, not in the peer's).
     def siplinectl(*words):
-        result = subprocess.run([ctl, "--socket", socket_path] + list(words),
+        argv = harness.NET.sipline_prefix + [ctl, "--socket", socket_path] + list(words)
+        result = subprocess.run(argv,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
         return result.returncode, result.stdout.decode(), result.stderr.decode()
 
@@ -897,21 +910,22 @@ def test_admin(ctx):
                                   out, re.M), "siplinectl pools: %d %r" % (code, out))
 
     def scrape(path):
-        connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
-        connection.request("GET", path)
-        response = connection.getresponse()
-        result = response.status, response.getheader("Content-Type"), response.read().decode()
-        connection.close()
-        return result
+        result = subprocess.run(harness.NET.sipline_prefix + [sys.executable, "-c", SCRAPE,
+                                                      str(metrics_port), path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+        check(result.returncode == 0, "scraping %s failed: %s" % (path, result.stderr.decode()))
+        answer = json.loads(result.stdout)
+        return answer["status"], answer["type"], answer["body"]
 
     status, content_type, body = scrape("/metrics")
     check(status == 200 and content_type.startswith("text/plain; version=0.0.4"),
           "GET /metrics: %s %s" % (status, content_type))
-    for pattern in (r'^sipline_worker_received\{worker="0"\} \d+$',
-                    r'^sipline_worker_received\{worker="1"\} \d+$',
-                    r"^sipline_control_registers [1-9]\d*$",
-                    r'^sipline_pool_member_up\{pool="pbx",member="0",uri="sip:[^"]+"\} 1$',
-                    r"^sipline_location_aors 1$"):
+    patterns = [r'^sipline_worker_received\{worker="%d"\} \d+$' % worker
+                for worker in range(proxy.workers)]
+    for pattern in patterns + [
+            r"^sipline_control_registers [1-9]\d*$",
+            r'^sipline_pool_member_up\{pool="pbx",member="0",uri="sip:[^"]+"\} 1$',
+            r"^sipline_location_aors 1$"]:
         check(re.search(pattern, body, re.M), "no %s in /metrics:\n%s" % (pattern, body))
     check("total" not in body, "the total line is left to the query: %s" % body)
     check(scrape("/")[0] == 404, "GET / should be 404")
@@ -1758,7 +1772,7 @@ TESTS = {
     "pools_under_load": test_pools_under_load,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
-    "admin": test_admin,  # socket mode only (siplinectl talks to it from the same namespace)
+    "admin": test_admin,
     "exception_path": test_exception_path,  # DPDK mode only (issue 4 §2)
     "announce": test_announce,  # DPDK mode only
     "errors": test_errors,
@@ -1778,7 +1792,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "pools_under_load", "reload", "reload_under_load", "errors",
+              "routing", "pools", "pools_under_load", "reload", "reload_under_load", "admin",
+              "errors",
               "big_invite",
               "ipv6_calls", "exception_path",
               "announce")
