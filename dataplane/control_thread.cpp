@@ -422,8 +422,34 @@ std::string ControlThread::admin_command(std::string_view line) {
       text += message + "\n";
     return text;
   }
+  if ((command == "drain" || command == "undrain") && argument.find(' ') != std::string::npos) {
+    return drain_command(argument, command == "drain");
+  }
+  if (command == "unregister" && !argument.empty()) return unregister_command(argument);
   if (command == "help" && argument.empty()) return "ok\n" + std::string(kAdminHelp);
   return "error: unknown command \"" + std::string(line) + "\" (try help)\n";
+}
+
+std::string ControlThread::drain_command(std::string_view argument, bool drained) {
+  if (prober_ == nullptr) return "error: no pool is configured\n";
+  const std::size_t space = argument.find(' ');
+  const std::string error =
+      prober_->set_drained(argument.substr(0, space), argument.substr(space + 1), drained);
+  if (!error.empty()) return "error: " + error + "\n";
+  return "ok\n" + prober_->counters_text();
+}
+
+// Like a REGISTER with "Contact: *" and Expires 0 (RFC 3261 §10.2.2), by the operator: the
+// table, the store and (Redis) the other nodes forget every binding of the AOR.
+std::string ControlThread::unregister_command(std::string_view aor) {
+  const std::size_t removed = shared_.location->bindings(aor).size();
+  if (removed == 0) return "ok\nno binding for \"" + std::string(aor) + "\"\n";
+  shared_.location->remove(aor);
+  shared_.store->submit_save(aor, {});
+  shared_.location->reclaim();
+  SIPLINE_LOG_INFO("removed %zu binding(s) of \"%s\" by the admin socket", removed,
+                   std::string(aor).c_str());
+  return "ok\nremoved " + std::to_string(removed) + " binding(s) of \"" + std::string(aor) + "\"\n";
 }
 
 void ControlThread::serve_metrics() {

@@ -104,6 +104,9 @@ inline constexpr std::string_view kAdminHelp =
     "counters             every counter line (as SIGUSR1 prints them)\n"
     "pools                each pool member's health and probe counts\n"
     "registrations USER   the registered contacts of USER\n"
+    "unregister USER      remove every binding of USER (as Contact: * with Expires: 0)\n"
+    "drain POOL MEMBER    take a pool member (index or URI) out of new calls, at once\n"
+    "undrain POOL MEMBER  let it take new calls again\n"
     "reload               read the configuration file again (as SIGHUP)\n"
     "help                 this list\n";
 
@@ -192,6 +195,9 @@ class ControlThread {
   };
 
   void send_answers(std::size_t worker, std::span<const Answer> answers);
+  // Admin commands beyond one-liners: "drain|undrain POOL MEMBER", "unregister USER".
+  std::string drain_command(std::string_view argument, bool drained);
+  std::string unregister_command(std::string_view aor);
   HealthProber::Send socket_probe_sender();
   int sleep_limit_ms() const;
 

@@ -141,20 +141,43 @@ void HealthProber::log_change(const lb::HealthChange& change) const {
   }
 }
 
+std::string HealthProber::member_line(std::size_t pool, std::size_t index) const {
+  const lb::PoolSpec& spec = pools_->pool(pool);
+  const lb::MemberHealth& health = checker_->member(pool, index);
+  const bool drained = spec.members[index].drain || health.admin_drained;
+  return "pool " + spec.name + " member " + std::to_string(index) + " " + spec.members[index].uri +
+         ": " + (health.up ? "up" : "down") + (drained ? " drain" : "") +
+         " probes=" + std::to_string(health.sent) + " answered=" + std::to_string(health.answered) +
+         " answered_5xx=" + std::to_string(health.answered_5xx) +
+         " lost=" + std::to_string(health.lost) +
+         " last_status=" + std::to_string(health.last_status) + "\n";
+}
+
+std::string HealthProber::set_drained(std::string_view pool_name, std::string_view member,
+                                      bool drained) {
+  for (std::size_t pool = 0; pool < pools_->size(); ++pool) {
+    const lb::PoolSpec& spec = pools_->pool(pool);
+    if (spec.name != pool_name) continue;
+    for (std::size_t index = 0; index < spec.members.size(); ++index) {
+      if (spec.members[index].uri != member && std::to_string(index) != member) continue;
+      checker_->set_admin_drained(pool, index, drained);
+      SIPLINE_LOG_INFO(
+          "pool \"%s\": member %s %s by the admin socket%s", spec.name.c_str(),
+          spec.members[index].uri.c_str(), drained ? "drained" : "undrained",
+          !drained && spec.members[index].drain ? " (the config still drains it)" : "");
+      return {};
+    }
+    return "pool \"" + spec.name + "\" has no member \"" + std::string(member) +
+           "\" (give its index or its URI)";
+  }
+  return "no pool \"" + std::string(pool_name) + "\"";
+}
+
 std::string HealthProber::counters_text() const {
   std::string text;
   for (std::size_t pool = 0; pool < pools_->size(); ++pool) {
-    const lb::PoolSpec& spec = pools_->pool(pool);
-    for (std::size_t index = 0; index < spec.members.size(); ++index) {
-      const lb::MemberHealth& health = checker_->member(pool, index);
-      text += "pool " + spec.name + " member " + std::to_string(index) + " " +
-              spec.members[index].uri + ": " + (health.up ? "up" : "down") +
-              (spec.members[index].drain ? " drain" : "") +
-              " probes=" + std::to_string(health.sent) +
-              " answered=" + std::to_string(health.answered) +
-              " answered_5xx=" + std::to_string(health.answered_5xx) +
-              " lost=" + std::to_string(health.lost) +
-              " last_status=" + std::to_string(health.last_status) + "\n";
+    for (std::size_t index = 0; index < pools_->pool(pool).members.size(); ++index) {
+      text += member_line(pool, index);
     }
   }
   if (!text.empty()) {

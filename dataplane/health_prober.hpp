@@ -49,12 +49,18 @@ class HealthProber {
   bool active() const { return checker_->next_due_ms() != INT64_MAX; }
   const lb::HealthChecker& checker() const { return *checker_; }
 
-  // One line per member: "pool NAME member I URI: up|down probes=.. answered=.. ...".
+  // One line per member: "pool NAME member I URI: up|down [drain] probes=.. answered=.. ...".
   std::string counters_text() const;
+
+  // siplinectl drain/undrain POOL MEMBER (MEMBER: its index or its URI as configured): the
+  // member stops or resumes taking new calls at once, and stays so across reloads; a
+  // member the config drains stays drained. "" or why not.
+  std::string set_drained(std::string_view pool, std::string_view member, bool drained);
   std::uint64_t unmatched_answers() const { return unmatched_; }
 
  private:
   void send_probe(const lb::ProbeId& probe);
+  std::string member_line(std::size_t pool, std::size_t index) const;
   void log_change(const lb::HealthChange& change) const;
   // The listen address to probe `to` from (same family), or -1.
   int socket_for(const PeerAddress& to) const;

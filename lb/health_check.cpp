@@ -135,10 +135,16 @@ std::optional<HealthChange> HealthChecker::record_success(std::size_t pool, std:
                       member.success_streak, status};
 }
 
+void HealthChecker::set_admin_drained(std::size_t pool, std::size_t index, bool drained) {
+  members_[pool][index].admin_drained = drained;
+  publish(pool);
+}
+
 void HealthChecker::publish(std::size_t pool) {
   std::uint64_t up = 0;
   for (std::size_t index = 0; index < members_[pool].size(); ++index) {
-    if (members_[pool][index].up) up |= std::uint64_t{1} << index;
+    const MemberHealth& member = members_[pool][index];
+    if (member.up && !member.admin_drained) up |= std::uint64_t{1} << index;
   }
   pools_.set_up_members(pool, up);
 }

@@ -45,6 +45,9 @@ struct MemberHealth {
   std::uint64_t answered = 0;  // answers below 500
   std::uint64_t answered_5xx = 0;
   std::uint64_t lost = 0;
+  // Taken out of new calls by an operator (siplinectl drain), on top of the config's
+  // `drain`; still probed. Kept across reloads with the rest of the member's state.
+  bool admin_drained = false;
 };
 
 // A member that went down or came up, for the log.
@@ -88,6 +91,8 @@ class HealthChecker {
   const MemberHealth& member(std::size_t pool, std::size_t index) const {
     return members_[pool][index];
   }
+  // siplinectl drain / undrain: the member stops (or resumes) taking new calls at once.
+  void set_admin_drained(std::size_t pool, std::size_t index, bool drained);
   // The earliest time a probe is due, or INT64_MAX when no pool is probed.
   std::int64_t next_due_ms() const { return next_due_ms_; }
 

@@ -873,7 +873,8 @@ def test_admin(ctx):
     ctx.cleanups.append(echo.stop)
     host = harness.NET.client_host
     pools = [{"name": "pbx", "members": ["sip:%s:%d" % (host, echo.port)], "probe_interval": 1}]
-    routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
+    routes = [{"name": "users", "user_prefix": "10", "action": "location"},
+              {"name": "to-pbx", "user_prefix": "8", "action": "forward", "pool": "pbx"}]
 
     def config(extra_routes):
         return harness.sipline_config(proxy_port, routes + extra_routes, pools=pools,
@@ -930,10 +931,30 @@ def test_admin(ctx):
     check("total" not in body, "the total line is left to the query: %s" % body)
     check(scrape("/")[0] == 404, "GET / should be 404")
 
+    # An operator takes the pool's only member out at once, then puts it back.
+    def invite_pool(expect, what):
+        with sipmsg.Agent(proxy_port, user="1001") as agent:
+            require_status(agent.request("INVITE", "sip:8000@sipline.test",
+                                         to="<sip:8000@sipline.test>"), expect, what)
+
+    invite_pool(200, "INVITE to the pool before the drain")
+    code, out, _ = siplinectl("drain", "pbx", "0")
+    check(code == 0 and re.search(r"^pool pbx member 0 sip:\S+: up drain ", out, re.M),
+          "siplinectl drain pbx 0: %d %r" % (code, out))
+    invite_pool(503, "INVITE to the pool with its only member drained")
+    check(re.search(r'^sipline_pool_member_drained\{pool="pbx",member="0",[^}]*\} 1$',
+                    scrape("/metrics")[2], re.M), "the drain should show in /metrics")
+    code, out, _ = siplinectl("undrain", "pbx", "sip:%s:%d" % (host, echo.port))
+    check(code == 0 and re.search(r"^pool pbx member 0 sip:\S+: up probes=", out, re.M),
+          "siplinectl undrain pbx URI: %d %r" % (code, out))
+    invite_pool(200, "INVITE to the pool after the undrain")
+    code, _, err = siplinectl("drain", "pbx", "9")
+    check(code == 1 and 'has no member "9"' in err, "drain of no member: %d %r" % (code, err))
+
     with open(proxy.config_path, "w") as handle:
         handle.write(config([{"name": "bad", "action": "teleport"}]))
     code, out, err = siplinectl("reload")
-    check(code == 1 and re.search(r"reload refused: .*\.toml:\d+: routes\[1\]\.action", err),
+    check(code == 1 and re.search(r"reload refused: .*\.toml:\d+: routes\[2\]\.action", err),
           "siplinectl reload of a broken file: %d %r %r" % (code, out, err))
     with open(proxy.config_path, "w") as handle:
         handle.write(config([{"name": "busy", "user_prefix": "9", "action": "reject",
@@ -944,6 +965,11 @@ def test_admin(ctx):
     with sipmsg.Agent(proxy_port, user="1001") as agent:
         require_status(agent.request("INVITE", "sip:9000@sipline.test",
                                      to="<sip:9000@sipline.test>"), 486, "the reloaded route")
+    code, out, _ = siplinectl("unregister", "1001")
+    check(code == 0 and 'removed 1 binding(s) of "1001"' in out,
+          "siplinectl unregister 1001: %d %r" % (code, out))
+    code, out, _ = siplinectl("registrations", "1001")
+    check(code == 0 and out == "", "1001 should have no binding left: %d %r" % (code, out))
     code, _, err = siplinectl("frobnicate")
     check(code == 1 and "unknown command" in err, "unknown command: %d %r" % (code, err))
     require_clean_stop(proxy)

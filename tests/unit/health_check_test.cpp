@@ -169,5 +169,29 @@ TEST(HealthChecker, AReloadKeepsTheStateOfMembersStillConfigured) {
   EXPECT_TRUE(checker.answer(due.probes[0], 200).counted);
 }
 
+TEST(HealthChecker, AnAdminDrainTakesAnUpMemberOutAndStaysAcrossAReload) {
+  PoolSet before = two_member_pool();
+  HealthChecker old_checker(before);
+  old_checker.set_admin_drained(0, 1, true);
+  EXPECT_EQ(before.up_members(0), 0b01u);
+  EXPECT_TRUE(old_checker.member(0, 1).up);  // still probed and healthy, just not chosen
+
+  PoolSet after({before.pool(0)});
+  HealthChecker checker(after, 1);
+  checker.carry_over(old_checker);
+  EXPECT_TRUE(checker.member(0, 1).admin_drained);
+  EXPECT_EQ(after.up_members(0), 0b01u);
+  checker.set_admin_drained(0, 1, false);
+  EXPECT_EQ(after.up_members(0), 0b11u);
+
+  // A member the config drains stays out whatever the operator says.
+  PoolSpec spec = before.pool(0);
+  spec.members[0].drain = true;
+  PoolSet configured({spec});
+  HealthChecker third(configured, 2);
+  third.set_admin_drained(0, 0, false);
+  EXPECT_EQ(configured.up_members(0), 0b10u);
+}
+
 }  // namespace
 }  // namespace sipline::lb

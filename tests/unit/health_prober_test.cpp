@@ -192,6 +192,25 @@ TEST_F(PoolTest, UnansweredProbesTakeAMemberOutOfTheChoiceAndAnAnswerBringsItBac
   EXPECT_EQ(context_->pools.up_members(0), 0b11u);
 }
 
+TEST_F(PoolTest, AnOperatorDrainsAMemberByIndexOrUri) {
+  EXPECT_EQ(prober_->set_drained("pbx", "1", true), "");
+  EXPECT_EQ(context_->pools.up_members(0), 0b01u);
+  for (int n = 0; n < 20; ++n) {
+    const Outcome outcome = process(invite("drained-" + std::to_string(n)));
+    ASSERT_EQ(outcome.verdict, Verdict::Send);
+    EXPECT_EQ(std::string(format_peer(outcome.destination).view()), "127.0.0.1:5070");
+  }
+  EXPECT_NE(prober_->counters_text().find("pool pbx member 1 sip:[::1]:5071: up drain probes="),
+            std::string::npos)
+      << prober_->counters_text();
+  EXPECT_EQ(prober_->set_drained("pbx", "sip:[::1]:5071", false), "");
+  EXPECT_EQ(context_->pools.up_members(0), 0b11u);
+  EXPECT_EQ(prober_->set_drained("pbx", "7", true),
+            "pool \"pbx\" has no member \"7\" (give its index or its URI)");
+  EXPECT_EQ(prober_->set_drained("nope", "0", true), "no pool \"nope\"");
+  EXPECT_EQ(context_->pools.up_members(0), 0b11u);
+}
+
 TEST_F(PoolTest, AForgedOrForeignAnswerIsNotHandedToTheControlThread) {
   prober_->poll(0);
   std::string reply = answer(sent_[0].bytes, 200);

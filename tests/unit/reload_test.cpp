@@ -223,6 +223,13 @@ TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
   EXPECT_TRUE(registrations.starts_with("ok\nsip:1002@127.0.0.1:5099 expires_in="))
       << registrations;
   EXPECT_NE(registrations.find(" q=500/1000 received=127.0.0.1:5099\n"), std::string::npos);
+  EXPECT_EQ(control_->admin_command("unregister 1002"), "ok\nremoved 1 binding(s) of \"1002\"\n");
+  EXPECT_EQ(control_->admin_command("registrations 1002"), "ok\n");
+  EXPECT_TRUE(location_.bindings("1002").empty());
+  EXPECT_EQ(control_->admin_command("unregister 1002"), "ok\nno binding for \"1002\"\n");
+  EXPECT_EQ(control_->admin_command("drain pbx 0"), "error: no pool \"pbx\"\n");
+  EXPECT_EQ(control_->admin_command("drain pbx"),
+            "error: unknown command \"drain pbx\" (try help)\n");
   EXPECT_EQ(control_->admin_command("frobnicate now"),
             "error: unknown command \"frobnicate now\" (try help)\n");
   EXPECT_EQ(control_->admin_command("registrations"),
