@@ -100,6 +100,7 @@ bool LocationSync::wait_for_stop(int timeout_ms) {
 // Reads notices until the connection is lost (true) or a stop is requested (false).
 bool LocationSync::serve_connection() {
   const auto lost = [this](const std::string& why) {
+    subscriber_.disconnect();
     connected_.store(false, std::memory_order_relaxed);
     disconnects_.fetch_add(1, std::memory_order_relaxed);
     note("location sync: lost the change channel: " + why + "; reconnecting");

@@ -70,6 +70,9 @@ std::string RedisConnection::open_context() {
   if (redisSetTimeout(context_, to_timeval(timeout_)) != REDIS_OK) {
     return fail("cannot set the socket timeout");
   }
+  // TCP keepalive: a Redis host that vanishes without a reset (power, network) is noticed by
+  // the subscriber, which otherwise waits on a silent socket for ever.
+  if (redisEnableKeepAlive(context_) != REDIS_OK) return fail("cannot enable TCP keepalive");
   return {};
 }
 
