@@ -3,8 +3,11 @@
 #   parser    tests/fuzz/fuzz_parser.cpp: the SIP parser and the message writers;
 #   pipeline  tests/fuzz/fuzz_pipeline.cpp: the whole packet path (Call-ID scan, worker
 #             pipeline, control thread registrar) on a fixed config.
+#   control   tests/fuzz/fuzz_control.cpp: the metrics endpoint's HTTP heads, Redis change
+#             notices and binding lists, counter text into the Prometheus format.
 #
-#   tests/fuzz/run.sh [seconds] [parser|pipeline|all]    (default: 60 s, all = each in turn)
+#   tests/fuzz/run.sh [seconds] [parser|pipeline|control|all]   (default: 60 s, all = each in
+#   turn; control gets a third of `seconds`: its inputs are small and its code short)
 #
 # `seconds` is per target. Builds build-fuzz/ with clang + libFuzzer + ASan/UBSan when needed,
 # seeds a temporary corpus with tests/corpus and tests/fuzz/regressions, and runs the target.
@@ -19,11 +22,11 @@ set -euo pipefail
 
 seconds="${1:-60}"
 which="${2:-all}"
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ! [[ "$which" =~ ^(parser|pipeline|all)$ ]]; then
-  echo "usage: $0 [seconds] [parser|pipeline|all]" >&2
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ! [[ "$which" =~ ^(parser|pipeline|control|all)$ ]]; then
+  echo "usage: $0 [seconds] [parser|pipeline|control|all]" >&2
   exit 2
 fi
-targets=(parser pipeline)
+targets=(parser pipeline control)
 [[ "$which" != all ]] && targets=("$which")
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -70,15 +73,41 @@ seed_pipeline() {
   SIPLINE_FUZZ_WRITE_SEEDS="$seeds" "$build/fuzz_pipeline" -runs=0 "$work/empty" > /dev/null 2>&1
 }
 
+# HTTP heads, a change notice and a binding list (as sipline writes them), counter lines.
+seed_control() {
+  local seeds="$1"
+  printf 'GET /metrics HTTP/1.1
+Host: sipline
+Accept: */*
+
+' > "$seeds/http-get"
+  printf 'HEAD /metrics?x=1 HTTP/1.0
+
+' > "$seeds/http-head"
+  printf 'POST / HTTP/1.1
+Content-Length: 3
+
+abc' > "$seeds/http-post"
+  printf 'SLN116:1234567890123456,4:1001,SLB137:sip:1001@127.0.0.1:5070;transport=udp,14:127.0.0.1:5070,8:reg-1001,0:,10:2000000000,1:7,4:1000,'     > "$seeds/notice"
+  printf 'SLB17:sip:a@b,0:,0:,0:,1:9,1:1,4:1000,' > "$seeds/bindings"
+  printf 'worker 0: received=1 forwarded=2
+total: received=1
+pool p member 0 sip:10.0.0.1:5060: up drain probes=3
+location sync: connected=1
+'     > "$seeds/counters"
+}
+
 mkdir -p "$crashes"
 status=0
 for target in "${targets[@]}"; do
   seeds="$work/$target"
   mkdir -p "$seeds"
   "seed_$target" "$seeds"
-  echo "fuzz_$target: ${seconds}s, seeds $(find "$seeds" -type f | wc -l), crashes -> $crashes/"
+  time_limit=$seconds
+  [[ "$target" == control ]] && time_limit=$(( (seconds + 2) / 3 ))
+  echo "fuzz_$target: ${time_limit}s, seeds $(find "$seeds" -type f | wc -l), crashes -> $crashes/"
   # 65,535 octets of datagram (+ the pipeline target's two selector octets).
-  "$build/fuzz_$target" -max_total_time="$seconds" -max_len=65537 -timeout=10 \
+  "$build/fuzz_$target" -max_total_time="$time_limit" -max_len=65537 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$crashes/" "$seeds" || status=$?
   if [[ $status -ne 0 ]]; then
     echo "fuzz_$target FAILED (exit $status); inputs in $crashes/:" >&2
