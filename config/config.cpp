@@ -464,6 +464,9 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
 
 // ---- next hops: forward route targets and pool members ----------------------------------
 
+// The resolver of the load in progress (load_config_text sets it for its duration).
+thread_local const HostResolver* current_resolver = nullptr;
+
 std::optional<IpAddress> uri_host_address(const sip::HostPort& host_port) {
   std::string_view host = host_port.host;
   if (host_port.kind == sip::HostKind::Ipv6Reference && host.size() >= 2) {
@@ -479,7 +482,9 @@ bool is_sip_scheme(sip::UriScheme scheme) {
 }
 
 // A next hop (a forward route's target, a pool member): a sip/sips URI whose host is an IP
-// literal (no DNS yet, RFC 3263 resolution is for later). `path` names the key in messages.
+// literal or a name resolved now to one address (A/AAAA; the URI keeps the name, so the
+// Request-URI and probes carry it). No SRV or NAPTR (RFC 3263 §4.1-4.2): an absent port is
+// 5060 (5061 for sips). `path` names the key in messages.
 std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32_t line,
                                            const std::string& path, const std::string& text) {
   const std::string what = path + " " + quoted(text);
@@ -488,9 +493,18 @@ std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32
     diagnostics.error(line, what + " must be a sip: or sips: URI");
     return std::nullopt;
   }
-  const auto address = uri_host_address(uri.value.host_port);
+  std::optional<IpAddress> address = uri_host_address(uri.value.host_port);
+  if (!address && uri.value.host_port.kind == sip::HostKind::Hostname &&
+      current_resolver != nullptr) {
+    address = (*current_resolver)(uri.value.host_port.host);
+    if (!address) {
+      diagnostics.error(line, what + ": the host name \"" + std::string(uri.value.host_port.host) +
+                                  "\" does not resolve (A or AAAA)");
+      return std::nullopt;
+    }
+  }
   if (!address) {
-    diagnostics.error(line, what + " must have an IP address as host");
+    diagnostics.error(line, what + " must have an IP address or a host name as host");
     return std::nullopt;
   }
   const sip::HostPort& host_port = uri.value.host_port;
@@ -1037,7 +1051,12 @@ std::string_view log_level_name(LogLevel level) {
   return "";
 }
 
-LoadResult load_config_text(std::string_view text, std::string_view source_name) {
+LoadResult load_config_text(std::string_view text, std::string_view source_name,
+                            const HostResolver& resolve) {
+  struct ResolverScope {
+    explicit ResolverScope(const HostResolver& resolve) { current_resolver = &resolve; }
+    ~ResolverScope() { current_resolver = nullptr; }
+  } scope(resolve);
   Diagnostics diagnostics{std::string(source_name)};
   toml::table document;
   try {
@@ -1051,7 +1070,7 @@ LoadResult load_config_text(std::string_view text, std::string_view source_name)
   return LoadResult{std::make_shared<const Config>(std::move(config)), {}};
 }
 
-LoadResult load_config_file(const std::string& path) {
+LoadResult load_config_file(const std::string& path, const HostResolver& resolve) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr)
     return LoadResult{nullptr, {path + ": cannot open: " + std::strerror(errno)}};
@@ -1064,7 +1083,7 @@ LoadResult load_config_file(const std::string& path) {
   const int read_errno = errno;
   std::fclose(file);
   if (failed) return LoadResult{nullptr, {path + ": cannot read: " + std::strerror(read_errno)}};
-  return load_config_text(text, path);
+  return load_config_text(text, path, resolve);
 }
 
 }  // namespace sipline::config

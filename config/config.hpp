@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -221,8 +222,17 @@ struct LoadResult {
   bool ok() const { return config != nullptr; }
 };
 
-LoadResult load_config_file(const std::string& path);
-LoadResult load_config_text(std::string_view text, std::string_view source_name);
+// A host name of a forward target or pool member → one address (A or AAAA), or std::nullopt.
+using HostResolver = std::function<std::optional<IpAddress>(std::string_view name)>;
+// The system's (getaddrinfo: /etc/hosts, then DNS); an IPv4 address when the name has one.
+std::optional<IpAddress> resolve_with_system(std::string_view name);
+
+// Names are resolved while loading (at start, at each reload, by --check-config): a name that
+// does not resolve is an error at its line, like any other.
+LoadResult load_config_file(const std::string& path,
+                            const HostResolver& resolve = resolve_with_system);
+LoadResult load_config_text(std::string_view text, std::string_view source_name,
+                            const HostResolver& resolve = resolve_with_system);
 
 std::string_view io_mode_name(IoMode mode);       // "socket", "dpdk"
 std::string_view log_level_name(LogLevel level);  // "info", ...

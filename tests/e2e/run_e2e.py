@@ -748,8 +748,11 @@ def test_reload(ctx):
     for server in (first, second):
         ctx.cleanups.append(server.stop)
     host = harness.NET.client_host
+    # Socket mode names echo A by host name: resolved when the file is loaded (/etc/hosts;
+    # no DNS query leaves the machine).
+    first_host = "localhost" if harness.NET.mode == "socket" else host
     before = [{"name": "out", "user_prefix": "7", "action": "forward",
-               "target": "sip:%s:%d" % (host, first.port)}]
+               "target": "sip:%s:%d" % (first_host, first.port)}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, before)).start()
     with sipmsg.Agent(proxy_port, user="1001") as agent:
         def invite(user, expect, what):
@@ -1554,13 +1557,18 @@ def test_redis_shared_location(ctx):
     """Two sipline nodes share one Redis location store (DESIGN.md §6): a user registered
     through node A is reached through node B at once (A's change notice), a de-registration
     at A reaches B, a node started later loads every live binding, and after Redis restarts
-    (empty) both nodes reconnect: B resynchronises, and A's next registration reaches B."""
+    (empty) both nodes reconnect: B resynchronises, and A's next registration reaches B; an
+    operator's `siplinectl unregister` at A reaches B too."""
     redis = harness.RedisServer(ctx.workdir).start()
     ctx.cleanups.append(redis.stop)
     port_a, port_b, contact_port, late_port, after_port = harness.free_udp_ports(5)
+    socket_a = ctx.workdir.file("admin-a.sock")  # A's siplinectl, for step 5
     nodes = {}
     for name, port in (("a", port_a), ("b", port_b)):
-        nodes[name] = ctx.sipline(call_config(port, store=redis.url), name="sipline-" + name)
+        text = call_config(port, store=redis.url)
+        if name == "a":
+            text += '\n[admin]\nsocket = "%s"\n' % socket_a
+        nodes[name] = ctx.sipline(text, name="sipline-" + name)
         nodes[name].start()
     node_a, node_b = nodes["a"], nodes["b"]
     wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
@@ -1623,6 +1631,15 @@ def test_redis_shared_location(ctx):
     check(counts["disconnects"] == 1 and counts["resyncs"] == 1 and counts["connected"] == 1,
           "B's sync counters after the Redis restart: %s" % counts)
     invite_through(port_b, "1004", 200, "INVITE for 1004 through B after the Redis restart")
+
+    # 5. An operator removes 1005 at A (siplinectl unregister): B forgets it too.
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    result = subprocess.run([ctl, "--socket", socket_a, "unregister", "1005"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+    check(result.returncode == 0 and b'removed 1 binding(s) of "1005"' in result.stdout,
+          "siplinectl unregister 1005 at A: %d %r %r" % (
+              result.returncode, result.stdout, result.stderr))
+    eventually(port_b, "1005", 480, "INVITE for 1005 through B after unregister at A")
     require_clean_stop(node_a)
     require_clean_stop(node_b)
     control = [line for line in node_a.log_lines() if line.startswith("control:")]

@@ -16,15 +16,23 @@ using Errors = std::vector<std::string>;
 // of everything before it are those of the test text.
 constexpr std::string_view kDomain = "[domain]\nnames = [\"sipline.local\"]\n";
 
+// Host names in test configurations resolve here, never through the system's resolver (no
+// test sends a DNS query): two known names, nothing else.
+std::optional<IpAddress> test_resolver(std::string_view name) {
+  if (name == "proxy.example.com") return parse_ip_address("192.0.2.20");
+  if (name == "pbx.example.com") return parse_ip_address("2001:db8::20");
+  return std::nullopt;
+}
+
 std::shared_ptr<const Config> load_ok(const std::string& text) {
-  LoadResult result = load_config_text(text, "test.toml");
+  LoadResult result = load_config_text(text, "test.toml", test_resolver);
   EXPECT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors.front());
   EXPECT_EQ(result.errors, Errors{});
   return result.config;
 }
 
 Errors load_errors(const std::string& text) {
-  LoadResult result = load_config_text(text, "test.toml");
+  LoadResult result = load_config_text(text, "test.toml", test_resolver);
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(result.config, nullptr);
   return result.errors;
@@ -641,9 +649,9 @@ TEST(Errors, ForwardTargetMustBeASipUriWithAnIpHost) {
             "test.toml:4: routes[0].target \"tel:+15551234\" must be a sip: or sips: URI");
   EXPECT_EQ(target_error("127.0.0.1:5070"),
             "test.toml:4: routes[0].target \"127.0.0.1:5070\" must be a sip: or sips: URI");
-  EXPECT_EQ(target_error("sip:proxy.example.com"),
-            "test.toml:4: routes[0].target \"sip:proxy.example.com\" must have an IP address "
-            "as host");
+  EXPECT_EQ(target_error("sip:nowhere.example.com"),
+            "test.toml:4: routes[0].target \"sip:nowhere.example.com\": the host name "
+            "\"nowhere.example.com\" does not resolve (A or AAAA)");
   EXPECT_EQ(target_error("sip:127.0.0.1:0"),
             "test.toml:4: routes[0].target \"sip:127.0.0.1:0\" must not use port 0");
 }
@@ -752,14 +760,14 @@ TEST(Errors, PoolMemberUriFollowsTheForwardTargetRules) {
             "test.toml:4: pools[0].members[0] \"tel:+15551234\" must be a sip: or sips: URI");
   EXPECT_EQ(member_error("\"10.0.0.1:5060\""),
             "test.toml:4: pools[0].members[0] \"10.0.0.1:5060\" must be a sip: or sips: URI");
-  EXPECT_EQ(member_error("\"sip:pbx.example.com\""),
-            "test.toml:4: pools[0].members[0] \"sip:pbx.example.com\" must have an IP address "
-            "as host");
+  EXPECT_EQ(member_error("\"sip:nowhere.example.com\""),
+            "test.toml:4: pools[0].members[0] \"sip:nowhere.example.com\": the host name "
+            "\"nowhere.example.com\" does not resolve (A or AAAA)");
   EXPECT_EQ(member_error("\"sip:10.0.0.1:0\""),
             "test.toml:4: pools[0].members[0] \"sip:10.0.0.1:0\" must not use port 0");
-  EXPECT_EQ(member_error("{ uri = \"sip:pbx.example.com\", weight = 2 }"),
-            "test.toml:4: pools[0].members[0].uri \"sip:pbx.example.com\" must have an IP "
-            "address as host");
+  EXPECT_EQ(member_error("{ uri = \"sip:nowhere.example.com\", weight = 2 }"),
+            "test.toml:4: pools[0].members[0].uri \"sip:nowhere.example.com\": the host name "
+            "\"nowhere.example.com\" does not resolve (A or AAAA)");
   EXPECT_EQ(member_error("{ weight = 2 }"),
             "test.toml:4: missing required key \"pools[0].members[0].uri\"");
   EXPECT_EQ(member_error("5060"),
@@ -828,6 +836,38 @@ TEST(Errors, AdminSocket) {
       (Errors{"test.toml:2: admin.socket \"/" + std::string(107, 'a') +
                   "\" is longer than 107 octets (a Unix socket path)",
               "test.toml:3: unknown key \"admin.path\""}));
+}
+
+// A next hop named by host: resolved while loading (here by test_resolver), the URI keeps the
+// name (the Request-URI and the probes carry it).
+TEST(Values, NextHopsByHostName) {
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "pbx"
+members = ["sip:pbx.example.com", "sip:10.0.0.12"]
+[[routes]]
+name = "out"
+action = "forward"
+target = "sip:proxy.example.com:5070"
+[[routes]]
+name = "farm"
+user_prefix = "8"
+action = "forward"
+pool = "pbx"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_TRUE(config->routes[0].forward.has_value());
+  EXPECT_EQ(config->routes[0].forward->uri, "sip:proxy.example.com:5070");
+  EXPECT_EQ(config->routes[0].forward->next_hop.to_string(), "192.0.2.20:5070");
+  EXPECT_EQ(config->pools[0].members[0].uri, "sip:pbx.example.com");
+  EXPECT_EQ(config->pools[0].members[0].address.to_string(), "[2001:db8::20]:5060");
+}
+
+// The system's resolver, on the one name every machine resolves without asking a DNS server
+// (/etc/hosts): IPv4 first.
+TEST(Values, TheSystemResolverPrefersIpv4) {
+  const std::optional<IpAddress> localhost = resolve_with_system("localhost");
+  ASSERT_TRUE(localhost.has_value());
+  EXPECT_EQ(localhost->to_string(), "127.0.0.1");
 }
 
 TEST(Errors, AdminMetrics) {
