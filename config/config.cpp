@@ -464,8 +464,30 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
 
 // ---- next hops: forward route targets and pool members ----------------------------------
 
-// The resolver of the load in progress (load_config_text sets it for its duration).
+// The resolver of the load in progress (load_config_text sets it for its duration), and the
+// address families [listen] gives (read before any next hop).
 thread_local const HostResolver* current_resolver = nullptr;
+thread_local bool listens_ipv4 = true;
+thread_local bool listens_ipv6 = false;
+
+// The address of `name` to send to: the first IPv4 one when sipline listens on IPv4, else the
+// first IPv6 one when it listens on IPv6; "" or why there is none.
+struct ResolvedHost {
+  std::optional<IpAddress> address;
+  std::string error;
+};
+ResolvedHost resolve_host(std::string_view name) {
+  const std::vector<IpAddress> addresses = (*current_resolver)(name);
+  if (addresses.empty()) return {std::nullopt, "does not resolve (A or AAAA)"};
+  for (const AddressFamily family : {AddressFamily::Ipv4, AddressFamily::Ipv6}) {
+    if ((family == AddressFamily::Ipv4 ? listens_ipv4 : listens_ipv6)) {
+      for (const IpAddress& address : addresses) {
+        if (address.family == family) return {address, {}};
+      }
+    }
+  }
+  return {std::nullopt, "resolves only to addresses of a family sipline does not listen on"};
+}
 
 std::optional<IpAddress> uri_host_address(const sip::HostPort& host_port) {
   std::string_view host = host_port.host;
@@ -496,12 +518,13 @@ std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32
   std::optional<IpAddress> address = uri_host_address(uri.value.host_port);
   if (!address && uri.value.host_port.kind == sip::HostKind::Hostname &&
       current_resolver != nullptr) {
-    address = (*current_resolver)(uri.value.host_port.host);
-    if (!address) {
+    ResolvedHost resolved = resolve_host(uri.value.host_port.host);
+    if (!resolved.address) {
       diagnostics.error(line, what + ": the host name \"" + std::string(uri.value.host_port.host) +
-                                  "\" does not resolve (A or AAAA)");
+                                  "\" " + resolved.error);
       return std::nullopt;
     }
+    address = resolved.address;
   }
   if (!address) {
     diagnostics.error(line, what + " must have an IP address or a host name as host");
@@ -594,9 +617,17 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   lb::PoolSpec spec;
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);
+  // One word: the name is a field of the counter lines and of `siplinectl drain POOL MEMBER`.
+  const auto is_name_octet = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
+  };
   if (name && name->empty()) {
     pool.diagnostics().error(pool.line_of_key("name"),
                              pool.key_path("name") + " must not be empty");
+  } else if (name && !std::all_of(name->begin(), name->end(), is_name_octet)) {
+    pool.diagnostics().error(
+        pool.line_of_key("name"),
+        pool.key_path("name") + " " + quoted(*name) + " must be letters, digits, '_', '.' or '-'");
   }
   spec.members = read_pool_members(pool);
   spec.probe.interval_s = pool.count_or("probe_interval", 0, 3600, spec.probe.interval_s);
@@ -1001,6 +1032,10 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
   config.listen = read_listen(listen);
+  listens_ipv4 = listens_ipv6 = false;
+  for (const SocketAddress& address : config.listen.udp) {
+    (address.address.family == AddressFamily::Ipv4 ? listens_ipv4 : listens_ipv6) = true;
+  }
   config.dataplane = read_dataplane(root.table("dataplane"));
   config.domain = read_domain(root.table("domain"));
   config.registrar = read_registrar(root.table("registrar"));

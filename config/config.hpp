@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -222,10 +223,12 @@ struct LoadResult {
   bool ok() const { return config != nullptr; }
 };
 
-// A host name of a forward target or pool member → one address (A or AAAA), or std::nullopt.
-using HostResolver = std::function<std::optional<IpAddress>(std::string_view name)>;
-// The system's (getaddrinfo: /etc/hosts, then DNS); an IPv4 address when the name has one.
-std::optional<IpAddress> resolve_with_system(std::string_view name);
+// A host name of a forward target or pool member → its addresses (A and AAAA), none when it
+// does not resolve. The loader takes the first of a family sipline listens on, IPv4 first.
+using HostResolver = std::function<std::vector<IpAddress>(std::string_view name)>;
+// The system's (getaddrinfo: /etc/hosts, then DNS), waited for kResolveTimeout at most.
+inline constexpr std::chrono::milliseconds kResolveTimeout{2000};
+std::vector<IpAddress> resolve_with_system(std::string_view name);
 
 // Names are resolved while loading (at start, at each reload, by --check-config): a name that
 // does not resolve is an error at its line, like any other.

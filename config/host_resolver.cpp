@@ -3,42 +3,73 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstring>
-#include <optional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "config/config.hpp"
 
 namespace sipline::config {
+namespace {
 
-// getaddrinfo: /etc/hosts, then DNS, as nsswitch.conf says. IPv4 first: a next hop is sent to
-// from a listen address of its family, and most deployments listen on IPv4.
-std::optional<IpAddress> resolve_with_system(std::string_view name) {
+std::vector<IpAddress> lookup(const std::string& name) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* results = nullptr;
-  if (::getaddrinfo(std::string(name).c_str(), nullptr, &hints, &results) != 0) {
-    return std::nullopt;
-  }
-  std::optional<IpAddress> v4;
-  std::optional<IpAddress> v6;
+  if (::getaddrinfo(name.c_str(), nullptr, &hints, &results) != 0) return {};
+  std::vector<IpAddress> addresses;
   for (const addrinfo* result = results; result != nullptr; result = result->ai_next) {
     IpAddress address;
-    if (result->ai_family == AF_INET && !v4) {
+    if (result->ai_family == AF_INET) {
       address.family = AddressFamily::Ipv4;
-      const auto* in = reinterpret_cast<const sockaddr_in*>(result->ai_addr);
-      std::memcpy(address.bytes.data(), &in->sin_addr, 4);
-      v4 = address;
-    } else if (result->ai_family == AF_INET6 && !v6) {
+      std::memcpy(address.bytes.data(),
+                  &reinterpret_cast<const sockaddr_in*>(result->ai_addr)->sin_addr, 4);
+    } else if (result->ai_family == AF_INET6) {
       address.family = AddressFamily::Ipv6;
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(result->ai_addr);
-      std::memcpy(address.bytes.data(), &in6->sin6_addr, 16);
-      v6 = address;
+      std::memcpy(address.bytes.data(),
+                  &reinterpret_cast<const sockaddr_in6*>(result->ai_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) {
+      addresses.push_back(address);
     }
   }
   ::freeaddrinfo(results);
-  return v4 ? v4 : v6;
+  return addresses;
+}
+
+}  // namespace
+
+// getaddrinfo (/etc/hosts, then DNS, as nsswitch.conf says) on a thread of its own, waited for
+// kResolveTimeout at most: a reload runs on the control thread, which must not stall for the
+// resolver's own time-outs (glibc: 5 s per attempt and server). A lookup that outlives the
+// wait finishes in the background and is dropped.
+std::vector<IpAddress> resolve_with_system(std::string_view name) {
+  struct Lookup {
+    std::mutex mutex;
+    std::condition_variable done_signal;
+    bool done = false;
+    std::vector<IpAddress> addresses;
+  };
+  auto shared = std::make_shared<Lookup>();
+  std::thread([shared, name = std::string(name)] {
+    std::vector<IpAddress> addresses = lookup(name);
+    const std::lock_guard lock(shared->mutex);
+    shared->addresses = std::move(addresses);
+    shared->done = true;
+    shared->done_signal.notify_one();
+  }).detach();
+  std::unique_lock lock(shared->mutex);
+  if (!shared->done_signal.wait_for(lock, kResolveTimeout, [&shared] { return shared->done; })) {
+    return {};
+  }
+  return std::move(shared->addresses);
 }
 
 }  // namespace sipline::config

@@ -1,6 +1,7 @@
 // "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" → RedisEndpoint: the URL form redis-cli -u and
 // most Redis clients take (IANA's provisional "redis" scheme).
 #include <charconv>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,34 @@ std::string parse_host_port(std::string_view text, RedisEndpoint& endpoint) {
   return {};
 }
 
+// The URL as errors show it: the credentials (before the last '@') replaced by "***".
+std::string without_credentials(std::string_view text) {
+  const std::size_t at = text.rfind('@');
+  if (at == std::string_view::npos || !text.starts_with(kScheme)) return std::string(text);
+  std::string shown(kScheme);
+  shown.append("***").append(text.substr(at));
+  return shown;
+}
+
+// RFC 3986 §2.1 percent-decoding of the user and password (redis-cli decodes them too).
+std::optional<std::string> percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;  // two hex digits must follow
+    unsigned value = 0;
+    const char* first = text.data() + i + 1;
+    const auto [end, error] = std::from_chars(first, first + 2, value, 16);
+    if (error != std::errc() || end != first + 2) return std::nullopt;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RedisEndpoint::describe() const {
@@ -70,7 +99,7 @@ std::string RedisEndpoint::describe() const {
 ParsedRedisEndpoint parse_redis_url(std::string_view text) {
   const auto fail = [text](const std::string& why) {
     std::string error = "\"";
-    error.append(text)
+    error.append(without_credentials(text))
         .append("\" is not a Redis URL (")
         .append(why)
         .append("); expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]");
@@ -83,14 +112,16 @@ ParsedRedisEndpoint parse_redis_url(std::string_view text) {
   if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
     const std::string_view credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);
+    // "redis://PASSWORD@HOST" as redis-cli reads it, or "redis://[USER]:PASSWORD@HOST".
     const std::size_t colon = credentials.find(':');
-    if (colon == std::string_view::npos) {
-      endpoint.password =
-          std::string(credentials);  // "redis://PASSWORD@HOST" as redis-cli reads it
-    } else {
-      endpoint.user = std::string(credentials.substr(0, colon));
-      endpoint.password = std::string(credentials.substr(colon + 1));
+    const bool with_user = colon != std::string_view::npos;
+    const auto user = percent_decoded(with_user ? credentials.substr(0, colon) : "");
+    const auto password = percent_decoded(with_user ? credentials.substr(colon + 1) : credentials);
+    if (!user || !password) {
+      return fail("a '%' in the credentials is not followed by two hex digits");
     }
+    endpoint.user = *user;
+    endpoint.password = *password;
     if (endpoint.password.empty()) return fail("the password before '@' is empty");
   }
   std::string_view authority = rest;

@@ -20,6 +20,10 @@
 namespace sipline::dataplane {
 namespace {
 
+// Reads per wake-up at most (16 KiB each): the replies are parsed after them, so this bounds
+// the reader's buffer.
+constexpr int kMaxReadsPerWakeUp = 64;
+
 std::string_view text_of(const redisReply& reply) {
   return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
 }
@@ -122,9 +126,15 @@ bool LocationSync::serve_connection() {
     if (fds[1].revents != 0) return false;
     if (fds[0].revents == 0) continue;
     // Let notices gather: under a registration load (this node's own notices come back too)
-    // one wake-up then reads many, not one each.
+    // one wake-up then reads many, not one each. Then read while more is there: one read
+    // takes at most hiredis's 16 KiB, and a cluster's notices can come faster than that per
+    // gather delay.
     std::this_thread::sleep_for(kSyncGatherDelay);
-    if (std::string error = subscriber_.read_available(); !error.empty()) return lost(error);
+    for (int reads = 0; reads < kMaxReadsPerWakeUp; ++reads) {
+      if (std::string error = subscriber_.read_available(); !error.empty()) return lost(error);
+      pollfd more{subscriber_.fd(), POLLIN, 0};
+      if (::poll(&more, 1, 0) <= 0) break;
+    }
   }
 }
 

@@ -94,6 +94,9 @@ MetricsEndpoint::~MetricsEndpoint() {
 }
 
 std::size_t MetricsEndpoint::serve(const Render& render, std::int64_t now_ms) {
+  if (accept_paused_until_ms_ != 0 && now_ms >= accept_paused_until_ms_) {
+    accept_paused_until_ms_ = 0;  // the control thread's 1 s tick gets here
+  }
   accept_waiting(now_ms);
   std::size_t completed = 0;
   for (Connection& connection : connections_) {
@@ -109,9 +112,16 @@ std::size_t MetricsEndpoint::serve(const Render& render, std::int64_t now_ms) {
 }
 
 void MetricsEndpoint::accept_waiting(std::int64_t now_ms) {
+  if (now_ms < accept_paused_until_ms_) return;
   for (Connection& connection : connections_) {
     if (connection.fd >= 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+      // Out of descriptors or memory: the backlog stays readable, and watching it would wake
+      // the loop at once, again and again. Look again in a second.
+      accept_paused_until_ms_ = now_ms + 1000;
+      return;
+    }
     if (fd < 0) return;  // none waiting (EAGAIN), or an aborted one: the next poll tells
     connection.fd = fd;
     connection.opened_ms = now_ms;
@@ -163,7 +173,8 @@ void MetricsEndpoint::refresh_watched() {
   bool slot_free = false;
   for (const Connection& connection : connections_)
     slot_free |= connection.fd < 0;
-  watched_[0] = {slot_free ? listen_fd_ : -1, POLLIN, 0};
+  const bool accepting = slot_free && accept_paused_until_ms_ == 0;
+  watched_[0] = {accepting ? listen_fd_ : -1, POLLIN, 0};
   watched_count_ = 1;
   for (const Connection& connection : connections_) {
     if (connection.fd < 0) continue;

@@ -80,6 +80,7 @@ class MetricsEndpoint {
   std::array<pollfd, kMaxMetricsConnections + 1> watched_{};
   std::size_t watched_count_ = 1;
   std::uint64_t requests_ = 0;
+  std::int64_t accept_paused_until_ms_ = 0;  // accept failed for want of descriptors: wait
 };
 
 // The answer to one request head (everything up to the blank line), rendering the body only

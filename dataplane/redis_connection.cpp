@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace sipline::dataplane {
@@ -11,6 +12,13 @@ namespace {
 timeval to_timeval(std::chrono::milliseconds timeout) {
   return timeval{static_cast<time_t>(timeout.count() / 1000),
                  static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+}
+
+// The peer closed the connection (EOF, a reset, a broken pipe): nothing sent on it ran. A
+// time-out (EAGAIN) says nothing of the kind.
+bool found_closed(const redisContext& context) {
+  if (context.err == REDIS_ERR_EOF) return true;
+  return context.err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE);
 }
 
 std::string context_error(const redisContext& context) {
@@ -87,7 +95,9 @@ std::string RedisConnection::authenticate_and_select() {
   }
   if (endpoint_.db != 0) commands.push_back({"SELECT", std::to_string(endpoint_.db)});
   if (commands.empty()) return {};
-  RedisReplies replies = run(commands);
+  // run_once, not run(): a connection lost here must fail this attempt (and be throttled by
+  // connect()), not open another one from inside this one.
+  RedisReplies replies = run_once(commands);
   if (!replies.ok()) return replies.error;
   for (std::size_t i = 0; i < commands.size(); ++i) {
     const std::string error = reply_error(*replies.replies[i]);
@@ -99,10 +109,11 @@ std::string RedisConnection::authenticate_and_select() {
 RedisReplies RedisConnection::run(std::span<const RedisCommand> commands) {
   const bool was_connected = context_ != nullptr;
   RedisReplies result = run_once(commands);
-  if (!result.ok() && was_connected && context_ == nullptr) {
-    // A connection that worked before finds out only now that Redis restarted (or a proxy
-    // between closed it): once more on a fresh one. Every command sipline sends may run
-    // twice (a save replaces its AOR whole; a notice repeated changes nothing).
+  if (!result.ok() && was_connected && context_ == nullptr && last_failure_closed_) {
+    // A connection that worked before was found closed (Redis restarted, or a proxy between
+    // closed it): the commands did not run there; once more on a fresh connection. Not after
+    // a time-out: Redis may have run them, and a save sent again seconds later could undo a
+    // newer one from another node.
     result = run_once(commands);
   }
   return result;
@@ -110,6 +121,7 @@ RedisReplies RedisConnection::run(std::span<const RedisCommand> commands) {
 
 RedisReplies RedisConnection::run_once(std::span<const RedisCommand> commands) {
   RedisReplies result;
+  last_failure_closed_ = false;
   if (context_ == nullptr) {
     result.error = connect();
     if (!result.error.empty()) return result;
@@ -133,6 +145,7 @@ RedisReplies RedisConnection::run_once(std::span<const RedisCommand> commands) {
   for (std::size_t i = 0; i < commands.size(); ++i) {
     void* reply = nullptr;
     if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      last_failure_closed_ = i == 0 && found_closed(*context_);
       result.error = fail(commands[i].front() + ": " + context_error(*context_));
       result.replies.clear();
       return result;

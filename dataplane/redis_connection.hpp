@@ -58,8 +58,9 @@ class RedisConnection {
   void disconnect() noexcept;
 
   // Sends the commands in one write and reads one reply each (a pipeline: one round trip).
-  // Connects first when needed. An I/O error drops the connection; on a connection that was
-  // already open the commands are sent once more on a new one (Redis restarted meanwhile).
+  // Connects first when needed. An I/O error drops the connection; when an already open
+  // connection is found closed before the first reply (Redis restarted meanwhile) the commands
+  // are sent once more on a new one; after a time-out they are not (they may have run).
   RedisReplies run(std::span<const RedisCommand> commands);
   RedisReplies run(const RedisCommand& command) { return run(std::span(&command, 1)); }
 
@@ -88,6 +89,7 @@ class RedisConnection {
   std::chrono::steady_clock::time_point last_failed_attempt_{};
   bool ever_failed_ = false;
   std::string last_error_;
+  bool last_failure_closed_ = false;  // run_once's failure found the connection closed
 };
 
 }  // namespace sipline::dataplane

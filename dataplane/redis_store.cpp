@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <iterator>
+#include <string_view>
+#include <unordered_set>
 
 #include "dataplane/binding_codec.hpp"
 
@@ -39,7 +42,10 @@ struct ScanStep {
   LoadResult loaded;
 };
 
-ScanStep scan_step(RedisConnection& connection, const std::string& cursor, std::int64_t now) {
+// `seen`: the keys of the steps before. SCAN may return a key more than once (when the
+// keyspace is resized during the scan); read twice, its bindings would be restored twice.
+ScanStep scan_step(RedisConnection& connection, const std::string& cursor, std::int64_t now,
+                   std::unordered_set<std::string>& seen) {
   const std::string pattern = std::string(kRedisLocationKeyPrefix) + "*";
   RedisReplies scanned = connection.run(
       RedisCommand{"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanBatch)});
@@ -53,18 +59,21 @@ ScanStep scan_step(RedisConnection& connection, const std::string& cursor, std::
   ScanStep step{std::string(reply_text(*reply.element[0])), {}, {}};
   if (keys.elements == 0) return step;
   RedisCommand mget{"MGET"};
-  for (std::size_t i = 0; i < keys.elements; ++i)
-    mget.emplace_back(reply_text(*keys.element[i]));
+  for (std::size_t i = 0; i < keys.elements; ++i) {
+    std::string key(reply_text(*keys.element[i]));
+    if (seen.insert(key).second) mget.push_back(std::move(key));
+  }
+  if (mget.size() == 1) return step;  // every key was read in an earlier step
   RedisReplies values = connection.run(mget);
   if (!values.ok()) return {{}, values.error, {}};
   const redisReply& list = *values.replies.front();
-  if (list.type != REDIS_REPLY_ARRAY || list.elements != keys.elements) {
+  if (list.type != REDIS_REPLY_ARRAY || list.elements != mget.size() - 1) {
     return {{}, "MGET: unexpected reply " + reply_error(list), {}};
   }
   for (std::size_t i = 0; i < list.elements; ++i) {
     if (list.element[i]->type != REDIS_REPLY_STRING) continue;  // expired since the SCAN
     const std::string_view aor =
-        reply_text(*keys.element[i]).substr(kRedisLocationKeyPrefix.size());
+        std::string_view(mget[i + 1]).substr(kRedisLocationKeyPrefix.size());
     auto bindings = decode_bindings(reply_text(*list.element[i]), aor);
     if (!bindings) {
       ++step.loaded.unreadable;
@@ -90,8 +99,9 @@ std::string redis_change_channel(const config::RedisEndpoint& endpoint) {
 LoadResult load_redis_bindings(RedisConnection& connection, std::int64_t now) {
   LoadResult result;
   std::string cursor = "0";
+  std::unordered_set<std::string> seen;
   do {
-    ScanStep step = scan_step(connection, cursor, now);
+    ScanStep step = scan_step(connection, cursor, now, seen);
     if (!step.error.empty()) return LoadResult{{}, std::move(step.error), 0};
     std::move(step.loaded.bindings.begin(), step.loaded.bindings.end(),
               std::back_inserter(result.bindings));
@@ -111,7 +121,28 @@ OpenedStore RedisStore::open(const config::RedisEndpoint& endpoint, std::uint64_
   if (std::string error = reply_error(*ping.replies.front()); !error.empty()) {
     return {nullptr, "redis " + endpoint.describe() + ": PING: " + error};
   }
+  if (std::string error = store->check_version(); !error.empty()) return {nullptr, error};
   return {std::move(store), {}};
+}
+
+// SET ... EXAT needs Redis 6.2: refused at start rather than by every save.
+std::string RedisStore::check_version() {
+  const RedisReplies info = connection_.run(RedisCommand{"INFO", "server"});
+  if (!info.ok()) return info.error;
+  const std::string_view text = reply_text(*info.replies.front());
+  constexpr std::string_view kField = "redis_version:";
+  const std::size_t at = text.find(kField);
+  if (at == std::string_view::npos) return {};  // a Redis-compatible server that does not say
+  const std::string_view version =
+      text.substr(at + kField.size(), text.find('\r', at) - at - kField.size());
+  unsigned major = 0;
+  unsigned minor = 0;
+  if (std::sscanf(std::string(version).c_str(), "%u.%u", &major, &minor) == 2 &&
+      (major < 6 || (major == 6 && minor < 2))) {
+    return "redis " + describe() + ": version " + std::string(version) +
+           " is too old: the location store needs 6.2 or later (SET ... EXAT)";
+  }
+  return {};
 }
 
 std::string RedisStore::describe() const {

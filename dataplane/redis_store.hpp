@@ -13,8 +13,9 @@
 //   table; the notice carries the list, so no second read is needed.
 //
 // A save is one MULTI/EXEC (SET or DEL, then PUBLISH): the key and the notice never disagree.
-// Two nodes saving one AOR at once: the later save wins whole (the phone that lost its binding
-// gets it back at its next refresh). purge_expired() has nothing to do: Redis expires keys.
+// Two nodes saving one AOR at once: Redis keeps the later save whole; the nodes' tables may
+// disagree with it until the AOR's next change (dataplane/README.md lists what is not
+// guaranteed). purge_expired() has nothing to do: Redis expires keys.
 #pragma once
 
 #include <array>
@@ -55,6 +56,7 @@ class RedisStore final : public LocationStore {
 
  private:
   RedisStore(const config::RedisEndpoint& endpoint, std::uint64_t node);
+  std::string check_version();  // "" or why this Redis cannot be used
   // MULTI, SET (or DEL), PUBLISH, EXEC.
   std::array<RedisCommand, 4> save_commands(std::string_view aor,
                                             const std::vector<sip::Binding>& bindings) const;

@@ -6,8 +6,14 @@
 include(GNUInstallDirs)
 
 install(TARGETS sipline siplinectl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# The config lives in /etc whatever the prefix (a conffile in the package).
-install(FILES ${CMAKE_SOURCE_DIR}/config/sipline.toml DESTINATION /etc/sipline)
+# The config lives in /etc whatever the prefix (a conffile in the package). A hand install
+# (cmake --install) never overwrites one that is there: it is the operator's. (file(INSTALL)
+# adds DESTDIR to the destination itself.)
+install(CODE "
+  if(NOT EXISTS \"\$ENV{DESTDIR}/etc/sipline/sipline.toml\")
+    file(INSTALL \"${CMAKE_SOURCE_DIR}/config/sipline.toml\" DESTINATION /etc/sipline)
+  endif()
+")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/sipline-dpdk.example.toml
               ${CMAKE_SOURCE_DIR}/config/sipline.toml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

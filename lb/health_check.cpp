@@ -54,9 +54,17 @@ void HealthChecker::carry_over(const HealthChecker& previous) {
       for (std::size_t index = 0; index < spec.members.size(); ++index) {
         for (std::size_t old = 0; old < old_spec.members.size(); ++old) {
           if (old_spec.members[old].uri != spec.members[index].uri) continue;
-          members_[pool][index] = previous.members_[old_pool][old];
+          MemberHealth& member = members_[pool][index];
+          member = previous.members_[old_pool][old];
           // Its probe in flight was numbered for the old layout: not counted either way.
-          members_[pool][index].outstanding = 0;
+          member.outstanding = 0;
+          if (!probed(spec)) {
+            // Probing turned off: nothing would ever bring a member back that is down now.
+            member.up = true;
+            member.failure_streak = member.success_streak = 0;
+          } else if (spec.probe.interval_s != old_spec.probe.interval_s) {
+            member.next_due_ms = 0;  // the new interval starts now, not after the old one
+          }
         }
       }
     }

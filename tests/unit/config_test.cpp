@@ -18,10 +18,13 @@ constexpr std::string_view kDomain = "[domain]\nnames = [\"sipline.local\"]\n";
 
 // Host names in test configurations resolve here, never through the system's resolver (no
 // test sends a DNS query): two known names, nothing else.
-std::optional<IpAddress> test_resolver(std::string_view name) {
-  if (name == "proxy.example.com") return parse_ip_address("192.0.2.20");
-  if (name == "pbx.example.com") return parse_ip_address("2001:db8::20");
-  return std::nullopt;
+std::vector<IpAddress> test_resolver(std::string_view name) {
+  if (name == "proxy.example.com") return {*parse_ip_address("192.0.2.20")};
+  if (name == "pbx.example.com") return {*parse_ip_address("2001:db8::20")};
+  if (name == "both.example.com") {
+    return {*parse_ip_address("2001:db8::30"), *parse_ip_address("192.0.2.30")};
+  }
+  return {};
 }
 
 std::shared_ptr<const Config> load_ok(const std::string& text) {
@@ -841,7 +844,9 @@ TEST(Errors, AdminSocket) {
 // A next hop named by host: resolved while loading (here by test_resolver), the URI keeps the
 // name (the Request-URI and the probes carry it).
 TEST(Values, NextHopsByHostName) {
-  const auto config = load_ok(with_domain(R"([[pools]]
+  const auto config = load_ok(with_domain(R"([listen]
+udp = ["127.0.0.1:5060", "[::1]:5060"]
+[[pools]]
 name = "pbx"
 members = ["sip:pbx.example.com", "sip:10.0.0.12"]
 [[routes]]
@@ -862,12 +867,40 @@ pool = "pbx"
   EXPECT_EQ(config->pools[0].members[0].address.to_string(), "[2001:db8::20]:5060");
 }
 
+// A name with both families: the one sipline listens on (IPv4 first); none of them: an error.
+TEST(Values, NextHopsByHostNameTakeAFamilyWeListenOn) {
+  const std::string route = "[[routes]]\nname = \"out\"\naction = \"forward\"\n";
+  const auto v4 = load_ok(with_domain(route + "target = \"sip:both.example.com\"\n"));
+  ASSERT_NE(v4, nullptr);
+  EXPECT_EQ(v4->routes[0].forward->next_hop.to_string(), "192.0.2.30:5060");
+  const std::string v6_only = "[listen]\nudp = [\"[::1]:5060\"]\n";
+  const auto v6 = load_ok(with_domain(v6_only + route + "target = \"sip:both.example.com\"\n"));
+  ASSERT_NE(v6, nullptr);
+  EXPECT_EQ(v6->routes[0].forward->next_hop.to_string(), "[2001:db8::30]:5060");
+  EXPECT_EQ(load_errors(with_domain(v6_only + route + "target = \"sip:proxy.example.com\"\n")),
+            Errors{"test.toml:6: routes[0].target \"sip:proxy.example.com\": the host name "
+                   "\"proxy.example.com\" resolves only to addresses of a family sipline does "
+                   "not listen on"});
+}
+
 // The system's resolver, on the one name every machine resolves without asking a DNS server
-// (/etc/hosts): IPv4 first.
-TEST(Values, TheSystemResolverPrefersIpv4) {
-  const std::optional<IpAddress> localhost = resolve_with_system("localhost");
-  ASSERT_TRUE(localhost.has_value());
-  EXPECT_EQ(localhost->to_string(), "127.0.0.1");
+// (/etc/hosts).
+TEST(Values, TheSystemResolverReadsEtcHosts) {
+  const std::vector<IpAddress> localhost = resolve_with_system("localhost");
+  ASSERT_FALSE(localhost.empty());
+  EXPECT_NE(std::find_if(localhost.begin(), localhost.end(),
+                         [](const IpAddress& a) { return a.to_string() == "127.0.0.1"; }),
+            localhost.end());
+}
+
+TEST(Errors, PoolNamesAreOneWord) {
+  EXPECT_EQ(
+      load_errors(with_domain("[[pools]]\nname = \"eu west\"\nmembers = [\"sip:10.0.0.1\"]\n")),
+      Errors{"test.toml:2: pools[0].name \"eu west\" must be letters, digits, '_', '.' "
+             "or '-'"});
+  EXPECT_NE(
+      load_ok(with_domain("[[pools]]\nname = \"eu-west_1.a\"\nmembers = [\"sip:10.0.0.1\"]\n")),
+      nullptr);
 }
 
 TEST(Errors, AdminMetrics) {
@@ -939,6 +972,7 @@ TEST(Values, RedisUrls) {
   EXPECT_EQ(parse("redis://:p@ss@h/1"), (RedisEndpoint{"h", 6379, "", "p@ss", 1}));
   EXPECT_EQ(parse("redis://sip:secret@h:1"), (RedisEndpoint{"h", 1, "sip", "secret", 0}));
   EXPECT_EQ(parse("redis://secret@h"), (RedisEndpoint{"h", 6379, "", "secret", 0}));
+  EXPECT_EQ(parse("redis://s%69p:p%40ss%3a@h"), (RedisEndpoint{"h", 6379, "sip", "p@ss:", 0}));
   EXPECT_EQ(parse("redis://h/"), (RedisEndpoint{"h", 6379, "", "", 0}));
   // Log lines never show the credentials.
   EXPECT_EQ(parse("redis://sip:secret@[2001:db8::7]:7000/2").describe(),
@@ -980,8 +1014,17 @@ TEST(Errors, RedisStoreUrl) {
             "Redis URL (an IPv6 host needs its closing ']')" +
                 expected);
   EXPECT_EQ(error_of("redis://user:@h"),
-            "test.toml:2: registrar.store: \"redis://user:@h\" is "
+            "test.toml:2: registrar.store: \"redis://***@h\" is "
             "not a Redis URL (the password before '@' is empty)" +
+                expected);
+  // The credentials never reach an error message.
+  EXPECT_EQ(error_of("redis://sip:s3cret@h/x"),
+            "test.toml:2: registrar.store: \"redis://***@h/x\" is not a Redis URL (the "
+            "database \"x\" is not a number)" +
+                expected);
+  EXPECT_EQ(error_of("redis://:50%zz@h"),
+            "test.toml:2: registrar.store: \"redis://***@h\" is not a Redis URL (a '%' in the "
+            "credentials is not followed by two hex digits)" +
                 expected);
   EXPECT_EQ(error_of("redis://a b"),
             "test.toml:2: registrar.store: \"redis://a b\" is not a "

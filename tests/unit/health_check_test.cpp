@@ -169,6 +169,22 @@ TEST(HealthChecker, AReloadKeepsTheStateOfMembersStillConfigured) {
   EXPECT_TRUE(checker.answer(due.probes[0], 200).counted);
 }
 
+TEST(HealthChecker, AReloadThatTurnsProbingOffBringsDownMembersBack) {
+  PoolSet before = two_member_pool();
+  HealthChecker old_checker(before);
+  for (int round = 0; round < 3; ++round) {  // member 1 never answers: down
+    const HealthChecker::Due due = old_checker.poll(round * 10'000);
+    old_checker.answer(probe_of(due, 0), 200);
+  }
+  old_checker.poll(30'000);
+  ASSERT_EQ(before.up_members(0), 0b01u);
+  PoolSet after = two_member_pool(0);  // probe_interval = 0
+  HealthChecker checker(after, 1);
+  checker.carry_over(old_checker);
+  EXPECT_TRUE(checker.member(0, 1).up);
+  EXPECT_EQ(after.up_members(0), 0b11u);
+}
+
 TEST(HealthChecker, AnAdminDrainTakesAnUpMemberOutAndStaysAcrossAReload) {
   PoolSet before = two_member_pool();
   HealthChecker old_checker(before);
