@@ -36,6 +36,15 @@ ProbeId probe_of(const HealthChecker::Due& due, std::uint16_t index) {
   return {};
 }
 
+// Three rounds in which only member 0 answers: member 1 is down (down_after = 3).
+void take_member_1_down(HealthChecker& checker) {
+  for (int round = 0; round < 3; ++round) {
+    const HealthChecker::Due due = checker.poll(round * 10'000);
+    checker.answer(probe_of(due, 0), 200);
+  }
+  checker.poll(30'000);
+}
+
 TEST(ProbeId, TokenRoundTrips) {
   const ProbeId probe{255, 63, 0xfffffffe, 0xbeef};
   EXPECT_EQ(ProbeId::from_token(probe.token()), probe);
@@ -138,11 +147,7 @@ TEST(HealthChecker, APoolWithoutProbesIsNeverProbed) {
 TEST(HealthChecker, AReloadKeepsTheStateOfMembersStillConfigured) {
   PoolSet before = two_member_pool();
   HealthChecker old_checker(before);
-  for (int round = 0; round < 3; ++round) {  // member 1 never answers: down
-    const HealthChecker::Due due = old_checker.poll(round * 10'000);
-    old_checker.answer(probe_of(due, 0), 200);
-  }
-  old_checker.poll(30'000);
+  take_member_1_down(old_checker);
   ASSERT_EQ(before.up_members(0), 0b01u);
   const ProbeId in_flight = ProbeId{0, 0, old_checker.member(0, 0).outstanding, 0};
 
@@ -172,11 +177,7 @@ TEST(HealthChecker, AReloadKeepsTheStateOfMembersStillConfigured) {
 TEST(HealthChecker, AReloadThatTurnsProbingOffBringsDownMembersBack) {
   PoolSet before = two_member_pool();
   HealthChecker old_checker(before);
-  for (int round = 0; round < 3; ++round) {  // member 1 never answers: down
-    const HealthChecker::Due due = old_checker.poll(round * 10'000);
-    old_checker.answer(probe_of(due, 0), 200);
-  }
-  old_checker.poll(30'000);
+  take_member_1_down(old_checker);
   ASSERT_EQ(before.up_members(0), 0b01u);
   PoolSet after = two_member_pool(0);  // probe_interval = 0
   HealthChecker checker(after, 1);
