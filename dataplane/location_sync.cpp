@@ -24,10 +24,6 @@ namespace {
 // the reader's buffer.
 constexpr int kMaxReadsPerWakeUp = 64;
 
-std::string_view text_of(const redisReply& reply) {
-  return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
-}
-
 // Bindings as a load returns them (grouped by AOR) → one update per AOR.
 std::vector<AorUpdate> group_by_aor(std::vector<sip::Binding> bindings) {
   std::vector<AorUpdate> updates;
@@ -77,7 +73,7 @@ std::string LocationSync::subscribe() {
   if (!replies.ok()) return replies.error;
   const redisReply& reply = *replies.replies.front();
   if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 1 ||
-      text_of(*reply.element[0]) != "subscribe") {
+      reply_text(*reply.element[0]) != "subscribe") {
     const std::string why = reply_error(reply);
     subscriber_.disconnect();
     return "SUBSCRIBE " + channel_ + ": " + (why.empty() ? "unexpected reply" : why);
@@ -159,10 +155,10 @@ bool LocationSync::reconnect() {
 void LocationSync::take_message(const redisReply& reply) {
   // ["message", channel, payload]; anything else (a subscribe confirmation) is not a notice.
   if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
-      text_of(*reply.element[0]) != "message") {
+      reply_text(*reply.element[0]) != "message") {
     return;
   }
-  const std::string_view payload = text_of(*reply.element[2]);
+  const std::string_view payload = reply_text(*reply.element[2]);
   if (change_notice_node(payload) == node_) {
     own_.fetch_add(1, std::memory_order_relaxed);
     return;

@@ -31,9 +31,13 @@ void RedisReplyDeleter::operator()(redisReply* reply) const {
   freeReplyObject(reply);
 }
 
+std::string_view reply_text(const redisReply& reply) {
+  return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
+}
+
 std::string reply_error(const redisReply& reply) {
   if (reply.type != REDIS_REPLY_ERROR) return {};
-  return reply.str != nullptr ? std::string(reply.str, reply.len) : "error";
+  return reply.str != nullptr ? std::string(reply_text(reply)) : "error";
 }
 
 RedisConnection::RedisConnection(config::RedisEndpoint endpoint, std::chrono::milliseconds timeout)

@@ -37,6 +37,8 @@ struct RedisReplies {
   bool ok() const { return error.empty(); }
 };
 
+// A string, status or error reply's text (a view into the reply); "" for the other types.
+std::string_view reply_text(const redisReply& reply);
 // Redis's own error text, when the reply is one ("" otherwise).
 std::string reply_error(const redisReply& reply);
 

@@ -21,10 +21,6 @@ constexpr std::size_t kScanBatch = 1000;
 // buffered whole, so this bounds that buffer.
 constexpr std::size_t kSavesPerRoundTrip = 256;
 
-std::string_view reply_text(const redisReply& reply) {
-  return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
-}
-
 RedisCommand save_command(std::string_view aor, const std::vector<sip::Binding>& bindings) {
   if (bindings.empty()) return {"DEL", redis_location_key(aor)};
   std::int64_t latest = 0;
