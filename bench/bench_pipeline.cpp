@@ -6,7 +6,8 @@
 // The workers are the real DpdkWorker loop (dataplane/dpdk_worker.hpp) on their own lcores:
 // classify, Call-ID owner, hand-off, parse, §16.6/§16.7 rewrite, IP/UDP headers and
 // checksums, TX burst. Everything goes to RX queue 0, as one 5-tuple (a carrier trunk) would
-// under RSS, so with several workers only the Call-ID hand-off spreads the load.
+// under RSS, so with several workers only the Call-ID hand-off spreads the load (and, with
+// --spread, dataplane.spread: worker 0 passes full RX bursts unread to the workers in turn).
 //
 // The call mix, each call with its own Call-ID, forwarded statelessly through the proxy:
 //   UAC 10.99.0.2:5062 → INVITE (SDP) → UAS 10.99.0.3:5070 → 100, 180, 200 (SDP) → UAC;
@@ -95,6 +96,7 @@ udp = ["10.99.0.1:5060"]
 io = "dpdk"
 workers = WORKERS
 dispatchers = DISPATCHERS
+spread = SPREAD
 eal = ["--no-pci"]
 port = 0
 address = "10.99.0.1/24"
@@ -133,6 +135,7 @@ struct Options {
   bool dispatch_only = false;
   bool inline_worker = false;
   bool pool = false;
+  bool spread = false;  // dataplane.spread: full RX bursts passed to the workers in turn
   std::vector<std::string> eal;
 };
 
@@ -141,7 +144,7 @@ struct Options {
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
                "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
                "[--dispatch-only] "
-               "[--inline] [--pool] [-- EAL args]\n",
+               "[--inline] [--pool] [--spread] [-- EAL args]\n",
                problem);
   std::exit(2);
 }
@@ -161,6 +164,7 @@ Options parse_options(int argc, char** argv) {
         {"--dispatch-only", &options.dispatch_only},
         {"--inline", &options.inline_worker},
         {"--pool", &options.pool},
+        {"--spread", &options.spread},
     };
     const auto* flag = std::find_if(std::begin(switches), std::end(switches),
                                     [&](const auto& entry) { return entry.first == arg; });
@@ -189,10 +193,11 @@ Options parse_options(int argc, char** argv) {
       (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
       options.seconds <= 0 || (options.dispatch_only && options.workers < 2) ||
       options.dispatchers >= options.workers ||
-      (options.dispatchers > 0 && (options.dispatch_only || options.inline_worker))) {
+      ((options.dispatchers > 0 || options.spread) &&
+       (options.dispatch_only || options.inline_worker))) {
     usage(
         "out of range (--dispatch-only needs --workers 2 or more; --dispatchers fewer than "
-        "--workers, and not with --dispatch-only or --inline)");
+        "--workers; neither --dispatchers nor --spread with --dispatch-only or --inline)");
   }
   for (; i < argc; ++i)
     options.eal.emplace_back(argv[i]);
@@ -584,7 +589,8 @@ int run(const Options& options) {
   const int port_id =
       rte_eth_from_rings("bench_ring", rx.data(), workers, tx.data(), workers + 1, rte_socket_id());
   constexpr std::uint32_t kRingSize = 4096;
-  auto pools = dpdk::PacketPools::create(workers, (workers + 2) * kRingSize + 8 * 4096,
+  const std::uint32_t rings_in_flight = (workers * (options.spread ? 2u : 1u) + 2) * kRingSize;
+  auto pools = dpdk::PacketPools::create(workers, rings_in_flight + 8 * 4096,
                                          static_cast<int>(rte_socket_id()), "bench");
   if (port_id < 0 || !pools.pools) {
     std::fprintf(stderr, "bench_pipeline: port or pools: %s\n", pools.error.c_str());
@@ -600,6 +606,7 @@ int run(const Options& options) {
   std::string text = kConfig;
   text.replace(text.find("WORKERS"), 7, std::to_string(workers));
   text.replace(text.find("DISPATCHERS"), 11, std::to_string(options.dispatchers));
+  text.replace(text.find("SPREAD"), 6, options.spread ? "true" : "false");
   if (options.pool) text.replace(text.find(kFixedTarget), kFixedTarget.size(), kPoolTarget);
   const config::LoadResult loaded = config::load_config_text(text, "bench_pipeline.toml");
   if (!loaded.ok()) {
@@ -628,6 +635,10 @@ int run(const Options& options) {
     rings.inbox.push_back(rte_ring_create(("bench_in" + std::to_string(i)).c_str(), kRingSize,
                                           rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ));
   }
+  for (std::uint16_t i = 0; options.spread && workers > 1 && i < workers; ++i) {
+    rings.spread.push_back(rte_ring_create(("bench_sp" + std::to_string(i)).c_str(), kRingSize,
+                                           rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ));
+  }
   rings.control_frames =
       rte_ring_create("bench_ctl", kRingSize, rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ);
   rings.registers =
@@ -645,8 +656,9 @@ int run(const Options& options) {
                                 .clock = TscClock::now(),
                                 .stop = &stop};
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
-  const dpdk::LcoreCommon common{&interface.value, &neighbors, pools.pools.get(), port.port.get(),
-                                 workers};
+  dpdk::LcoreCommon common{&interface.value, &neighbors, pools.pools.get(), port.port.get(),
+                           workers};
+  common.spread = options.spread;
   for (std::uint16_t i = 0; i < workers; ++i) {
     dpdk::LcoreSettings net = dpdk::lcore_settings(common, i, i);
     if (options.offload) net.offloads = dpdk::TxOffloads{true, true, true};
@@ -667,8 +679,8 @@ int run(const Options& options) {
       frames.size() / kMessagesPerCall, kMessagesPerCall, frames.size(),
       payload_octets / frames.size(),
       options.dispatch_only ? " (only Call-IDs worker 0 does not own)" : "");
-  std::printf("bench_pipeline: %u worker lcore(s), %u feeder lcore(s), checksums %s, %s\n",
-              options.workers, options.feeders,
+  std::printf("bench_pipeline: %u worker lcore(s)%s, %u feeder lcore(s), checksums %s, %s\n",
+              options.workers, options.spread ? " spreading full bursts" : "", options.feeders,
               options.offload ? "offloaded (emulated NIC)" : "in software",
               port.port->describe().c_str());
 

@@ -23,6 +23,8 @@
 #   --feeders F      bench_pipeline feeder lcores (default 1; 2+ for many workers)
 #   --dispatchers D  dataplane.dispatchers: the first D workers own no calls and only hand off
 #                    (with --scaling, applied where the worker count is above D)
+#   --spread         dataplane.spread: full RX bursts go, unread, to the workers in turn; each
+#                    classifies and hands calls to their owners (with --scaling, from 2 workers)
 #   --eal "ARGS"     EAL arguments replacing the memory defaults (--no-huge -m 1024+128/worker), e.g.
 #                    "--in-memory" with hugepages, plus -d PLUGIN for a copied DPDK
 #   --bench PATH     bench_pipeline binary (default build/bench_pipeline)
@@ -39,6 +41,7 @@ receive_check=""
 dispatch_only=""
 feeders=1
 dispatchers=0
+spread=""
 memory=()  # default: --no-huge -m (1024 + 128 per worker), as bench_pipeline's own default
 bench="$here/../build/bench_pipeline"
 testpmd="$(command -v dpdk-testpmd || true)"
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --dispatch-only) dispatch_only="--dispatch-only"; shift ;;
     --feeders) feeders="$2"; shift 2 ;;
     --dispatchers) dispatchers="$2"; shift 2 ;;
+    --spread) spread="--spread"; shift ;;
     --eal) read -r -a memory <<< "$2"; shift 2 ;;
     --bench) bench="$2"; shift 2 ;;
     --testpmd) testpmd="$2"; shift 2 ;;
@@ -93,6 +97,11 @@ for workers in $workers_list; do
     dispatch_arg=(--dispatchers "$dispatchers")
     owners_note=", $dispatchers of them dispatchers (own no calls)"
   fi
+  spread_arg=()
+  if [[ -n "$spread" && "$workers" -gt 1 ]]; then
+    spread_arg=(--spread)
+    owners_note+=", spreading full RX bursts"
+  fi
   echo "=== $workers worker(s)$owners_note, $seconds s, checksums $checksums"
   lcores=$((workers + feeders - 1))
   if [[ -n "$dispatch_only" ]]; then
@@ -100,7 +109,7 @@ for workers in $workers_list; do
     [[ "$workers" -ge 2 ]] || { echo "--dispatch-only needs 2 or more workers" >&2; exit 2; }
   fi
   bench_out="$("$bench" --workers "$workers" --feeders "$feeders" --seconds "$seconds" $offload \
-    "${dispatch_arg[@]}" \
+    "${dispatch_arg[@]}" "${spread_arg[@]}" \
     $receive_check $dispatch_only \
     -- "${common[@]}" -l "0-$lcores" 2>&1)" || { echo "$bench_out"; exit 1; }
   echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|dispatch|warning)'

@@ -246,12 +246,14 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
       config.exception_port = static_cast<std::uint16_t>(*exception);
     }
   }
+  config.spread = dataplane.boolean("spread").value_or(false);
   return config;
 }
 
 DataplaneConfig read_dataplane(const TableReader& dataplane) {
   dataplane.reject_unknown_keys({"io", "workers", "eal", "port", "address", "address6", "gateway",
-                                 "mtu", "static_neighbors", "dispatchers", "exception_port"});
+                                 "mtu", "static_neighbors", "dispatchers", "exception_port",
+                                 "spread"});
   DataplaneConfig config;
   if (const auto io = dataplane.string("io", Presence::Optional)) {
     if (*io == "dpdk") {

@@ -54,6 +54,11 @@ struct DpdkConfig {
   // A kernel TAP port (net_tap) for what the dataplane does not serve itself: TCP, other UDP
   // ports, other ICMP, other EtherTypes (dataplane/dpdk/exception_path.hpp). None: dropped.
   std::optional<std::uint16_t> exception_port;
+  // A worker whose RX queue comes back full passes whole bursts, unread, to the other
+  // workers in turn; each classifies them and hands every call to its Call-ID owner. One
+  // trunk (one 5-tuple: RSS puts it on one queue) then loads no core with every frame's
+  // classification and Call-ID scan (dataplane/dpdk_worker.hpp, "Spreading").
+  bool spread = false;
 
   bool operator==(const DpdkConfig&) const = default;
 };

@@ -131,7 +131,10 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
 
   // Every ring slot may hold an mbuf at once (worker inboxes and both control rings); an
   // exception path adds its ring, the TAP's RX and TX rings and a batch each way.
-  std::uint32_t in_flight = (static_cast<std::uint32_t>(workers) + 2) * ring_size;
+  // dataplane.spread adds a ring per worker of frames another worker passed it.
+  const bool spread = settings.spread && workers > 1;
+  std::uint32_t in_flight =
+      (static_cast<std::uint32_t>(workers) * (spread ? 2 : 1) + 2) * ring_size;
   if (settings.exception_port) {
     in_flight +=
         ring_size + dpdk::kRxDescriptors + dpdk::kTxDescriptors + dpdk::kBurst + dpdk::kTxBatch;
@@ -147,6 +150,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   for (std::uint16_t i = 0; i < workers; ++i) {
     owned.rings.inbox.push_back(owned.create("sipline_in" + std::to_string(i), ring_size, error));
     if (!error.empty()) break;
+  }
+  for (std::uint16_t i = 0; spread && error.empty() && i < workers; ++i) {
+    owned.rings.spread.push_back(owned.create("sipline_sp" + std::to_string(i), ring_size, error));
   }
   if (error.empty()) owned.rings.control_frames = owned.create("sipline_ctl", ring_size, error);
   if (error.empty()) owned.rings.registers = owned.create("sipline_reg", ring_size, error);
@@ -207,6 +213,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   lcore_common.exception_path = exception_port != nullptr;
   lcore_common.announce = true;
   lcore_common.exception_port = exception_port.get();
+  lcore_common.spread = spread;
   const auto make_net = [&](std::uint16_t lcore_index,
                             std::uint16_t tx_queue) -> std::unique_ptr<dpdk::LcoreNet> {
     dpdk::LcoreNet::Created created =
@@ -301,6 +308,13 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   SIPLINE_LOG_INFO("dpdk: udp %s on %s with %u worker lcore(s), store %s",
                    listen_text(*config).c_str(), settings.address.to_string().c_str(),
                    static_cast<unsigned>(workers), store.store().describe().c_str());
+  if (spread) {
+    SIPLINE_LOG_INFO(
+        "dataplane.spread: full RX bursts are passed to the workers in turn, each classifies "
+        "and hands calls to their owners");
+  } else if (settings.spread) {
+    SIPLINE_LOG_WARN("dataplane.spread has no effect with one worker");
+  }
   write_stderr("sipline: ready\n");
 
   const std::string reason = control.run();

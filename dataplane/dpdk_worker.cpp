@@ -143,6 +143,18 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
   dispatchers_ = static_cast<std::uint16_t>(shared.pipeline->config->dataplane.dispatchers);
+  spread_ = shared.rings != nullptr && shared.rings->spread.size() == shared.workers &&
+            shared.workers > 1;
+  spread_next_ = next_spread_target(index);
+}
+
+// The worker after `worker`, skipping this one: a worker whose queue comes back full keeps
+// none of its full bursts, because it already pays for taking them off the queue and
+// passing them on, and owns its share of the calls besides.
+std::uint16_t DpdkWorker::next_spread_target(std::uint16_t worker) const {
+  std::uint16_t next = static_cast<std::uint16_t>(worker + 1 == shared_.workers ? 0 : worker + 1);
+  if (next == index_) next = static_cast<std::uint16_t>(next + 1 == shared_.workers ? 0 : next + 1);
+  return next;
 }
 
 DpdkWorker::~DpdkWorker() {
@@ -196,11 +208,12 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
       const std::uint16_t count = shared_.port->receive(rx_queues_[i], burst);
       if (gate_.enabled() && gate_.on_batch(count, dpdk::kBurst)) sample_rx_queue(i);
       if (count == 0) break;
-      accept_burst({burst.data(), count}, now);
+      take_burst({burst.data(), count}, now);
       worked = true;
       if (count < dpdk::kBurst) break;
     }
   }
+  if (spread_) worked |= take_spread(now);
   if (worked) flush_all();
   worked |= take_handed_in(now);
   net_->poll(now);
@@ -236,8 +249,49 @@ void DpdkWorker::sample_rx_queue(std::uint16_t slot) {
 }
 
 void DpdkWorker::receive_frames(std::span<rte_mbuf*> frames, std::uint64_t now) {
-  accept_burst(frames, now);
+  take_burst(frames, now);
   flush_all();
+}
+
+void DpdkWorker::take_burst(std::span<rte_mbuf*> frames, std::uint64_t now) {
+  if (spread_ && frames.size() == dpdk::kBurst) {
+    const std::uint16_t target = spread_next_;
+    spread_next_ = next_spread_target(target);
+    const std::uint16_t passed = enqueue_burst(shared_.rings->spread[target], frames.data(),
+                                               static_cast<std::uint16_t>(frames.size()));
+    net_->counters().spread_out.add(passed);
+    // What a full spread ring refused is handled here: that worker is behind already.
+    frames = frames.subspan(passed);
+  }
+  if (!frames.empty()) accept_burst(frames, now);
+}
+
+// Like an RX queue: up to kRxBurstsPerPoll bursts while they come full, so that the
+// hand-offs they make go out in batches as large as the receiving worker's.
+bool DpdkWorker::take_spread(std::uint64_t now) {
+  bool worked = false;
+  for (unsigned round = 0; round < kRxBurstsPerPoll; ++round) {
+    std::array<rte_mbuf*, dpdk::kBurst> frames;
+    const std::uint16_t count =
+        dequeue_burst(shared_.rings->spread[index_], frames.data(), dpdk::kBurst);
+    if (gate_.enabled()) gate_.on_batch(count, dpdk::kBurst, Input::Spread);
+    if (count == 0) break;
+    net_->counters().spread_in.add(count);
+    accept_burst({frames.data(), count}, now);
+    worked = true;
+    if (count < dpdk::kBurst) break;
+  }
+  return worked;
+}
+
+void DpdkWorker::steer(rte_mbuf* fragment, std::uint16_t owner) {
+  rte_mbuf* frames[1] = {fragment};
+  if (enqueue_burst(shared_.rings->spread[owner], frames, 1) == 1) return;
+  count_refused_frames(dpdk::NetDrop::SpreadRingFull,
+                       "the spread ring of the worker reassembling a fragment is full; dropping "
+                       "fragments",
+                       logged_steer_full_, 1);
+  rte_pktmbuf_free(fragment);
 }
 
 void DpdkWorker::accept_burst(std::span<rte_mbuf*> frames, std::uint64_t now) {
@@ -259,6 +313,9 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
       return;
     case dpdk::LcoreNet::Verdict::Kernel:
       stage(to_kernel_, shared_.rings->kernel_frames, received.frame, Lane::Kernel);
+      return;
+    case dpdk::LcoreNet::Verdict::Steer:
+      steer(received.frame, received.owner);
       return;
     case dpdk::LcoreNet::Verdict::Sip:
       break;

@@ -5,7 +5,9 @@
 // never touches the heap):
 //   0. the overload gate's clocks and REGISTER backlog (below);
 //   1. rx bursts from RX queue i, up to 4 while they come full (each length tells the
-//      overload gate whether the queue was drained); each frame through LcoreNet::receive
+//      overload gate whether the queue was drained; with dataplane.spread a full one may be
+//      passed whole to another worker, below), then a burst other workers spread to us;
+//      each frame through LcoreNet::receive
 //      (classify, checksums, reassembly): SIP datagram → scan its Call-ID → owner =
 //      hash(Call-ID) scaled onto the owning workers (all, or those after
 //      dataplane.dispatchers). Owned here: processed at once; owned by worker j: staged for
@@ -26,6 +28,25 @@
 //
 // REGISTERs for our domains go to the control lcore's register ring as they arrived; the
 // control lcore answers them from its own TX queue.
+//
+// Spreading (dataplane.spread): one trunk is one 5-tuple, so RSS puts all of it on one RX
+// queue, and the worker polling that queue classifies every frame and scans every Call-ID:
+// ~200 cycles a frame that no other core can share, which caps the whole box (a dispatcher,
+// dataplane.dispatchers, raises that cap but keeps it). With spread on, an RX burst that
+// comes back full (the queue has a backlog: this core alone is not keeping up) goes whole,
+// unread, to the next of the other workers in turn through that worker's spread ring: a
+// pointer copy per frame. Whoever takes it classifies it and hands each call to its owner
+// as if it had received it, so every core shares the classification. A short burst stays
+// here (the queue is keeping up; a second cross-core move would only add latency), and so
+// does what a full spread ring refuses. The price, documented for the operator:
+//   - a frame spread elsewhere crosses two cores (spread, then hand-off) instead of one;
+//   - two messages of one call that arrive within microseconds of each other may reach
+//     their owner in either order (they were classified on different cores), as with
+//     several UDP readers of one socket in Kamailio; RFC 3261 over UDP tolerates reordering
+//     (CSeq, §17 retransmissions), and messages of one call are normally a round trip apart;
+//   - the fragments of one datagram may reach different workers: each worker keeps only the
+//     fragments whose IP pair it reassembles (LcoreNet, fragment_owner) and passes the
+//     others to that worker's spread ring.
 //
 // Admission control (overload.hpp): the same OverloadGate as a socket worker, consulted by the
 // same Pipeline after the Call-ID hand-off (only the owner's work is gated), detecting on a
@@ -80,6 +101,9 @@ struct DpdkRings {
   // without an exception path. A ring of its own, so that a flood of them (a SYN flood on the
   // dataplane's address) fills this ring and not the one ARP and ping depend on.
   rte_ring* kernel_frames = nullptr;
+  // spread[j]: frames, unread, that other workers passed to worker j (dataplane.spread;
+  // empty when it is off or there is one worker).
+  std::vector<rte_ring*> spread;
 };
 
 // Unix seconds from the TSC, so a worker reads no clock through the kernel.
@@ -181,8 +205,15 @@ class alignas(64) DpdkWorker {
     std::uint16_t count = 0;
   };
 
+  // An RX burst: passed whole to another worker when spreading says so, else accepted here.
+  void take_burst(std::span<rte_mbuf*> frames, std::uint64_t now);
   // Each frame of a burst, prefetched ahead; hand-offs stay staged (flush_all sends them).
   void accept_burst(std::span<rte_mbuf*> frames, std::uint64_t now);
+  std::uint16_t next_spread_target(std::uint16_t worker) const;
+  // A burst of frames other workers spread to this one; whether there was any.
+  bool take_spread(std::uint64_t now);
+  // A fragment another worker reassembles (LcoreNet::Verdict::Steer).
+  void steer(rte_mbuf* fragment, std::uint16_t owner);
   void accept(rte_mbuf* frame, std::uint64_t now);
   bool admit_source(const dpdk::Datagram& datagram);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
@@ -228,6 +259,9 @@ class alignas(64) DpdkWorker {
   std::int64_t busy_us_ = 0;
   Staged to_kernel_;  // frames for the kernel (exception path); after the hot members
   bool logged_kernel_full_ = false;
+  bool spread_ = false;            // dataplane.spread with 2 or more workers
+  std::uint16_t spread_next_ = 0;  // the worker the next full burst goes to
+  bool logged_steer_full_ = false;
 };
 
 // The control lcore's share of DPDK mode, run by the ControlThread's loop on the EAL main

@@ -49,7 +49,7 @@ bool OverloadGate::on_batch(std::size_t received, std::size_t wanted, Input inpu
 
 bool OverloadGate::undrained_too_long() const {
   const std::int64_t busy_us = std::int64_t{settings_.busy_ms} * 1000;
-  for (std::size_t slot = 0; slot < 2; ++slot) {
+  for (std::size_t slot = 0; slot < kInputCount; ++slot) {
     if (backing_up_[slot] && cpu_us_ - last_drained_cpu_us_[slot] >= busy_us) return true;
   }
   return false;

@@ -63,9 +63,11 @@ namespace sipline::dataplane {
 enum class Admission : std::uint8_t { Admit, Shed, ShedSilently };
 
 // What kind of request the gate is asked about.
-// Where a batch came from: the socket / RX queue (sampled for the severe state), or a DPDK
-// worker's inbox of handed-off frames.
-enum class Input : std::uint8_t { Receive, Inbox };
+// Where a batch came from: the socket / RX queue (sampled for the severe state), a DPDK
+// worker's inbox of handed-off frames, or its ring of frames another worker spread to it
+// (dataplane.spread).
+enum class Input : std::uint8_t { Receive, Inbox, Spread };
+inline constexpr std::size_t kInputCount = 3;
 
 enum class RequestClass : std::uint8_t {
   Continuing,  // ACK, CANCEL, BYE, PRACK, or any request with a To tag
@@ -131,8 +133,8 @@ class OverloadGate {
   std::int64_t cpu_us_ = 0;
   // Per Input: the CPU time of its last short batch (-1: not yet seen), and whether its
   // latest batch came back full (only then is it backing up).
-  std::int64_t last_drained_cpu_us_[2] = {-1, -1};
-  bool backing_up_[2] = {false, false};
+  std::int64_t last_drained_cpu_us_[kInputCount] = {-1, -1, -1};
+  bool backing_up_[kInputCount] = {false, false, false};
   std::size_t register_backlog_ = 0;
   // RFC 7339 window
   std::int64_t window_start_ms_ = 0;

@@ -3,6 +3,8 @@
 #include <rte_cycles.h>
 #include <rte_ip.h>
 
+#include <cstring>
+
 #include "dataplane/dpdk/arp.hpp"
 #include "dataplane/dpdk/icmp.hpp"
 
@@ -27,8 +29,23 @@ LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_inde
   if (lcore_index == common.workers) {
     settings.exception_port = common.exception_port;
     settings.announce = common.announce;
+  } else if (common.spread && common.workers > 1) {
+    settings.fragment_owners = common.workers;
   }
   return settings;
+}
+
+std::uint16_t fragment_owner(const Frame& fragment, std::uint16_t owners) {
+  // The addresses' 32 bytes folded into one word, then scaled onto the owners by a
+  // multiply-shift (no division).
+  std::uint64_t words[4];
+  std::memcpy(&words[0], fragment.source.address.bytes.data(), 16);
+  std::memcpy(&words[2], fragment.destination.address.bytes.data(), 16);
+  std::uint64_t hash = 0;
+  for (const std::uint64_t word : words)
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+  hash ^= hash >> 32;
+  return static_cast<std::uint16_t>(((hash & 0xffffffffULL) * owners) >> 32);
 }
 
 Datagram read_datagram(const rte_mbuf* frame, std::span<char> scratch) {
@@ -122,6 +139,13 @@ LcoreNet::Received LcoreNet::receive(rte_mbuf* frame, std::uint64_t now) {
       counters_.control_frames.add();
       return {Verdict::Control, frame};
     case FrameKind::Fragment: {
+      if (settings_.fragment_owners > 1) {
+        const std::uint16_t owner = fragment_owner(parsed, settings_.fragment_owners);
+        if (owner != settings_.lcore_index) {
+          counters_.fragments_steered.add();
+          return {Verdict::Steer, frame, owner};
+        }
+      }
       counters_.fragments.add();
       rte_mbuf* whole = reassembler_->add(frame, parsed, now);
       if (whole == nullptr) return {};

@@ -74,6 +74,11 @@ struct LcoreSettings {
   // kAnnounceNum times, kAnnounceIntervalMs apart, from the first call on: the control lcore
   // of a running dataplane, so a host taking over an address is found at once.
   bool announce = false;
+  // dataplane.spread: frames reach any worker, so the fragments of one datagram may too.
+  // With 2 or more, receive() keeps only fragments whose IP pair fragment_owner() gives to
+  // lcore_index and returns the others as Steer; 0: every fragment is reassembled here (RSS
+  // hashes fragments on the IP pair, so they all reach one queue).
+  std::uint16_t fragment_owners = 0;
 };
 
 // What every lcore on one port shares: lcore_settings() makes one lcore's settings of it.
@@ -87,6 +92,7 @@ struct LcoreCommon {
   bool exception_path = false;     // LcoreSettings::exception_path, on every lcore
   Port* exception_port = nullptr;  // the kernel TAP, given to the control lcore
   bool announce = false;           // LcoreSettings::announce, for the control lcore
+  bool spread = false;             // dataplane.spread: fragments steered between workers
 };
 
 // Lcore `lcore_index` sending on `tx_queue`: the port's TX offloads, the TSC's rate, IP
@@ -96,6 +102,10 @@ struct LcoreCommon {
 // lcore.
 LcoreSettings lcore_settings(const LcoreCommon& common, std::uint16_t lcore_index,
                              std::uint16_t tx_queue);
+
+// Which of `owners` worker lcores reassembles a fragment (dataplane.spread): by its IP pair,
+// as RSS hashes fragments, so that every fragment of a datagram meets on one lcore.
+std::uint16_t fragment_owner(const Frame& fragment, std::uint16_t owners);
 
 // A SIP datagram as the pipeline sees it.
 struct Datagram {
@@ -139,10 +149,12 @@ class alignas(64) LcoreNet {
     Control,   // `frame` is ARP / ICMP / ND for the control lcore's answer()
     Kernel,    // `frame` is for the kernel: for the control lcore's to_kernel()
     Consumed,  // dropped and counted, or kept by the reassembly table; `frame` is null
+    Steer,     // `frame` is a fragment for worker `owner`'s reassembly table (fragment_owners)
   };
   struct Received {
     Verdict verdict = Verdict::Consumed;
     rte_mbuf* frame = nullptr;
+    std::uint16_t owner = 0;  // Steer only
   };
   // Takes one received frame.
   Received receive(rte_mbuf* frame, std::uint64_t now);

@@ -62,6 +62,8 @@ std::string_view net_drop_name(NetDrop reason) {
       return "control_ring_full";
     case NetDrop::KernelRingFull:
       return "kernel_ring_full";
+    case NetDrop::SpreadRingFull:
+      return "spread_ring_full";
     case NetDrop::kCount:
       break;
   }
@@ -94,6 +96,9 @@ std::string format_net_counters(std::string_view name, const NetCounters& counte
   field("nd_advertisements", counters.nd_advertisements.read());
   field("nd_solicitations", counters.nd_solicitations.read());
   field("announcements", counters.announcements.read());
+  field("spread_out", counters.spread_out.read());
+  field("spread_in", counters.spread_in.read());
+  field("fragments_steered", counters.fragments_steered.read());
   std::uint64_t dropped = 0;
   for (const NetCounter& counter : counters.dropped)
     dropped += counter.read();

@@ -50,6 +50,7 @@ enum class NetDrop : std::uint8_t {
   // hand-over between lcores
   ControlRingFull,  // an ARP / ICMP / ND frame found the control lcore's ring full
   KernelRingFull,   // a frame for the kernel (exception path) found its ring full
+  SpreadRingFull,   // a fragment found the spread ring of the lcore reassembling it full
   kCount
 };
 
@@ -87,6 +88,12 @@ struct alignas(64) NetCounters {
   NetCounter udp_fragmented;     // of those, datagrams cut into fragments
   NetCounter tx_frames;          // frames the NIC accepted
   NetCounter held;               // datagrams parked while their next hop resolved
+  // dataplane.spread (dpdk_worker.hpp, "Spreading"): frames passed unread to another worker,
+  // frames taken from the other workers that way, and fragments passed to the worker that
+  // reassembles their IP pair.
+  NetCounter spread_out;
+  NetCounter spread_in;
+  NetCounter fragments_steered;
   std::array<NetCounter, kNetDropCount> dropped;
 
   void drop(NetDrop reason, std::uint64_t amount = 1) {

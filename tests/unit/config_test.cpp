@@ -172,6 +172,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_EQ(config->dataplane.dpdk.mtu, 1500);
   EXPECT_FALSE(config->dataplane.dpdk.gateway.has_value());
   EXPECT_FALSE(config->dataplane.dpdk.exception_port.has_value());
+  EXPECT_FALSE(config->dataplane.dpdk.spread);
   EXPECT_FALSE(config->domain.record_route);
   EXPECT_EQ(config->registrar.store.kind, StoreKind::Memory);
   EXPECT_EQ(config->registrar.store.location, "");
@@ -377,6 +378,7 @@ gateway = "10.99.0.254"
 mtu = 9000
 static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:01:fe"]
 exception_port = 0
+spread = true
 )"));
   ASSERT_NE(config, nullptr);
   const DataplaneConfig& dataplane = config->dataplane;
@@ -397,6 +399,7 @@ exception_port = 0
   EXPECT_EQ(dataplane.dpdk.gateway, ipv4(10, 99, 0, 254));
   EXPECT_EQ(dataplane.dpdk.mtu, 9000);
   EXPECT_EQ(dataplane.dpdk.exception_port, std::optional<std::uint16_t>(0));
+  EXPECT_TRUE(dataplane.dpdk.spread);
 }
 
 TEST(Values, StoresAlgorithmsLogLevel) {
@@ -542,6 +545,8 @@ TEST(Errors, BadDataplane) {
                    "must be less than dataplane.workers = 2"});
   EXPECT_EQ(load_errors(with_domain("[dataplane]\ndispatchers = -1\n")),
             Errors{"test.toml:2: dataplane.dispatchers must be 0..63, not -1"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = 2\nspread = \"yes\"\n")),
+            Errors{"test.toml:3: dataplane.spread must be a boolean, not a string"});
 }
 
 TEST(Errors, DpdkKeys) {

@@ -8,6 +8,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "dataplane/control_thread.hpp"
+#include "dataplane/dpdk/classify.hpp"
 #include "dataplane/dpdk/dpdk_sizing.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/pools.hpp"
@@ -193,6 +195,12 @@ class DpdkWorkerTest : public ::testing::Test {
     control_net_.reset();
     for (rte_ring* ring : rings_.inbox)
       rte_ring_free(ring);
+    for (rte_ring* ring : rings_.spread) {
+      void* frame = nullptr;
+      while (rte_ring_dequeue(ring, &frame) == 0)
+        rte_pktmbuf_free(static_cast<rte_mbuf*>(frame));
+      rte_ring_free(ring);
+    }
     rte_ring_free(rings_.control_frames);
     rte_ring_free(rings_.registers);
     drain_tx();
@@ -201,10 +209,11 @@ class DpdkWorkerTest : public ::testing::Test {
   // As the runtime makes them; with `exception_path`, the kernel's frames collect in the
   // control lcore's exception()->to_kernel_batch() (no TAP port here).
   std::unique_ptr<dpdk::LcoreNet> make_net(std::uint16_t lcore, std::uint16_t tx_queue,
-                                           bool exception_path = false) {
+                                           bool exception_path = false, bool spread = false) {
     dpdk::LcoreCommon common{&interface_, &neighbors_, world_.pools.get(), world_.port.get(),
                              kWorkers};
     common.exception_path = exception_path;
+    common.spread = spread;
     auto created = dpdk::LcoreNet::create(dpdk::lcore_settings(common, lcore, tx_queue));
     EXPECT_TRUE(created.value) << created.error;
     return std::move(created.value);
@@ -261,6 +270,44 @@ class DpdkWorkerTest : public ::testing::Test {
     made.dispatcher = std::make_unique<DpdkWorker>(0, shared, make_net(0, 0));
     made.owner = std::make_unique<DpdkWorker>(1, shared, make_net(1, 1));
     return made;
+  }
+
+  // dataplane.spread = true: a spread ring per worker (64 slots), fragments steered.
+  struct SpreadPair {
+    std::unique_ptr<PipelineContext> context;
+    std::array<std::unique_ptr<DpdkWorker>, kWorkers> workers;
+    void step(std::uint16_t worker) { workers[worker]->poll_once(rte_rdtsc()); }
+    const dpdk::NetCounters& net(std::uint16_t worker) const {
+      return workers[worker]->net().counters();
+    }
+  };
+  SpreadPair spread_pair() {
+    std::string text = kConfig;
+    text.replace(text.find("workers = 2\n"), 12, "workers = 2\nspread = true\n");
+    const config::LoadResult loaded = config::load_config_text(text, "spread.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    if (!loaded.ok()) return {};
+    EXPECT_TRUE(loaded.config->dataplane.dpdk.spread);
+    SpreadPair made;
+    made.context = PipelineContext::create(loaded.config, &location_);
+    for (std::uint16_t i = 0; i < kWorkers; ++i)
+      rings_.spread.push_back(make_ring("wt_sp"));
+    DpdkWorkerShared shared = shared_;
+    shared.pipeline = made.context.get();
+    for (std::uint16_t i = 0; i < kWorkers; ++i)
+      made.workers[i] = std::make_unique<DpdkWorker>(i, shared, make_net(i, i, false, true));
+    return made;
+  }
+
+  // The payloads of every frame sent on the workers' TX queues, sorted.
+  std::vector<std::string> sent_payloads() {
+    std::vector<std::string> payloads;
+    for (std::uint16_t queue = 0; queue < kWorkers; ++queue) {
+      for (const Bytes& frame : sent(queue))
+        payloads.push_back(payload_of(frame));
+    }
+    std::sort(payloads.begin(), payloads.end());
+    return payloads;
   }
 
   void step(std::uint16_t worker) { workers_[worker]->poll_once(rte_rdtsc()); }
@@ -441,6 +488,115 @@ TEST_F(DpdkWorkerTest, OwnerFedOnlyByHandOffsShedsWhenItsInboxBacksUp) {
   EXPECT_GE(answered, 1u);
   EXPECT_EQ(answered + silently, std::uint64_t{dpdk::kBurst});
   EXPECT_EQ(sent(1).size(), dpdk::kBurst + answered);
+}
+
+// dataplane.spread: a full RX burst on worker 0's queue (one trunk) goes, unread, to worker
+// 1's spread ring; worker 1 classifies it, forwards the calls it owns and hands worker 0's
+// back; every INVITE leaves exactly once, rewritten as without spreading.
+TEST_F(DpdkWorkerTest, SpreadPassesAFullBurstUnreadToTheOtherWorker) {
+  SpreadPair pair = spread_pair();
+  ASSERT_NE(pair.context, nullptr);
+  std::vector<Bytes> frames;
+  std::vector<std::string> expected;
+  std::uint64_t owned_by_0 = 0;
+  for (int call = 0; call < int{dpdk::kBurst}; ++call) {
+    const std::string call_id = "spread-" + std::to_string(call) + "@10.99.0.2";
+    owned_by_0 += sip::owner_of(call_id, kWorkers) == 0 ? 1 : 0;
+    frames.push_back(sip_frame_v4(invite(call_id)));
+    expected.push_back(forwarded_invite(invite(call_id), *pair.context));
+  }
+  std::sort(expected.begin(), expected.end());
+  ASSERT_GT(owned_by_0, 0u);
+  ASSERT_LT(owned_by_0, std::uint64_t{dpdk::kBurst});
+
+  arrive(0, frames);
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_out.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(pair.net(0).rx_frames.read(), 0u) << "passed on unread";
+  EXPECT_EQ(counters_[0].received.read(), 0u);
+  pair.step(1);
+  EXPECT_EQ(pair.net(1).spread_in.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(pair.net(1).rx_frames.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(counters_[1].received.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(counters_[1].handed_off.read(), owned_by_0);
+  pair.step(0);
+  EXPECT_EQ(counters_[0].handed_in.read(), owned_by_0);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), owned_by_0);
+  EXPECT_EQ(counters_[1].forwarded_requests.read(), dpdk::kBurst - owned_by_0);
+  EXPECT_EQ(sent_payloads(), expected);
+}
+
+// A short burst means the queue is keeping up: the receiving worker handles it itself.
+TEST_F(DpdkWorkerTest, SpreadLeavesAShortBurstWithTheReceivingWorker) {
+  SpreadPair pair = spread_pair();
+  ASSERT_NE(pair.context, nullptr);
+  const std::string request = invite(call_id_owned_by(0, "short"));
+  arrive(0, {sip_frame_v4(request), sip_frame_v4(request), sip_frame_v4(request)});
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_out.read(), 0u);
+  EXPECT_EQ(pair.net(0).rx_frames.read(), 3u);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 3u);
+  pair.step(1);
+  EXPECT_EQ(pair.net(1).spread_in.read(), 0u);
+  EXPECT_EQ(sent(0).size(), 3u);
+}
+
+// The other worker's spread ring is full (that worker is behind): the burst stays here and
+// is handled as without spreading; nothing is lost.
+TEST_F(DpdkWorkerTest, SpreadKeepsABurstThatTheFullSpreadRingRefuses) {
+  SpreadPair pair = spread_pair();
+  ASSERT_NE(pair.context, nullptr);
+  const Bytes filler = sip_frame_v4(invite(call_id_owned_by(1, "filler")));
+  while (rte_ring_free_count(rings_.spread[1]) > 0) {
+    rte_mbuf* frame = to_mbuf(filler);
+    ASSERT_NE(frame, nullptr);
+    ASSERT_EQ(rte_ring_enqueue(rings_.spread[1], frame), 0);
+  }
+  std::vector<Bytes> frames;
+  for (int call = 0; call < int{dpdk::kBurst}; ++call)
+    frames.push_back(sip_frame_v4(invite(call_id_owned_by(0, "kept-" + std::to_string(call)))));
+  arrive(0, frames);
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_out.read(), 0u);
+  EXPECT_EQ(pair.net(0).rx_frames.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), std::uint64_t{dpdk::kBurst});
+  EXPECT_EQ(sent(0).size(), dpdk::kBurst);
+}
+
+// With spreading, the fragments of one datagram may reach any worker: each passes the
+// fragments whose IP pair another worker reassembles to that worker's spread ring, so they
+// meet there, and the datagram is reassembled and forwarded once.
+TEST_F(DpdkWorkerTest, SpreadSteersFragmentsToTheWorkerThatReassemblesTheirIpPair) {
+  SpreadPair pair = spread_pair();
+  ASSERT_NE(pair.context, nullptr);
+  const std::vector<Bytes> first =
+      ipv4_fragments(udp(kPeerIp, kOurIp, kPeerPort, kSipPort, std::string(3000, 'x')), 0x4343);
+  rte_mbuf* probe = to_mbuf(first[0]);
+  ASSERT_NE(probe, nullptr);
+  const std::uint16_t reassembler =
+      dpdk::fragment_owner(dpdk::classify(probe, interface_), kWorkers);
+  rte_pktmbuf_free(probe);
+  const auto other = static_cast<std::uint16_t>(1 - reassembler);
+
+  const std::string request = invite(call_id_owned_by(reassembler, "big-spread"),
+                                     "X-Pad: " + std::string(3900, 'p') + "\r\n");
+  arrive(other, ipv4_fragments(udp(kPeerIp, kOurIp, kPeerPort, kSipPort, request), 0x4242));
+  pair.step(other);
+  EXPECT_EQ(pair.net(other).fragments_steered.read(), 3u);
+  EXPECT_EQ(pair.net(other).fragments.read(), 0u);
+  EXPECT_TRUE(sent(other).empty());
+  pair.step(reassembler);
+  EXPECT_EQ(pair.net(reassembler).spread_in.read(), 3u);
+  EXPECT_EQ(pair.net(reassembler).fragments.read(), 3u);
+  EXPECT_EQ(pair.net(reassembler).reassembled.read(), 1u);
+
+  const std::vector<rte_mbuf*> frames = sent_mbufs(reassembler);
+  ASSERT_EQ(frames.size(), 3u);
+  const Reassembled whole = check_ipv4_fragments(frames, kNextHopMac);
+  for (rte_mbuf* frame : frames)
+    rte_pktmbuf_free(frame);
+  EXPECT_EQ(std::string(whole.segment.begin() + 8, whole.segment.end()),
+            forwarded_invite(request, *pair.context));
 }
 
 TEST_F(DpdkWorkerTest, FragmentedInviteIsReassembledForwardedAndFragmentedAgain) {

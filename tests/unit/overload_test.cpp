@@ -217,6 +217,27 @@ TEST(OverloadGate, FullInboxForBusyMsIsOverloadEvenWithAnEmptyRxQueue) {
   EXPECT_FALSE(gate.overloaded());
 }
 
+// dataplane.spread: the ring of bursts other workers pass on is an input of its own; its
+// backlog is overload, and neither the inbox nor the RX queue draining ends it.
+TEST(OverloadGate, FullSpreadRingForBusyMsIsOverloadAndOnlyItsOwnDrainEndsIt) {
+  OverloadGate gate(settings());  // busy_ms = 5
+  const auto iteration = [&gate](std::int64_t cpu_us, std::size_t inbox, std::size_t spread) {
+    gate.set_cpu_time(cpu_us);
+    gate.on_batch(0, 32, Input::Receive);
+    gate.on_batch(inbox, 32, Input::Inbox);
+    gate.on_batch(spread, 32, Input::Spread);
+  };
+  iteration(2'000'000, 3, 32);
+  iteration(2'004'999, 3, 32);
+  EXPECT_FALSE(gate.overloaded());
+  iteration(2'005'000, 3, 32);
+  EXPECT_TRUE(gate.overloaded());
+  iteration(2'005'100, 0, 32);
+  EXPECT_TRUE(gate.overloaded()) << "a drained inbox does not end a spread backlog";
+  iteration(2'005'200, 0, 31);
+  EXPECT_FALSE(gate.overloaded());
+}
+
 // answer_percent: within one window, 503s up to max(8, admitted x percent / 100); the rest of
 // the shed requests go unanswered; the next window starts a new budget.
 TEST(OverloadGate, AnswersAreBudgetedByWhatWasAdmitted) {
