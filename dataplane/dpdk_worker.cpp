@@ -254,7 +254,9 @@ void DpdkWorker::receive_frames(std::span<rte_mbuf*> frames, std::uint64_t now) 
 }
 
 void DpdkWorker::take_burst(std::span<rte_mbuf*> frames, std::uint64_t now) {
-  if (spread_ && frames.size() == dpdk::kBurst) {
+  // A worker that other workers are spreading to is not the only busy one (several trunks,
+  // all queues backing up): passing its bursts on would only swap them, so it keeps them.
+  if (spread_ && frames.size() == dpdk::kBurst && !spread_arrived_) {
     const std::uint16_t target = spread_next_;
     spread_next_ = next_spread_target(target);
     const std::uint16_t passed = enqueue_burst(shared_.rings->spread[target], frames.data(),
@@ -270,6 +272,7 @@ void DpdkWorker::take_burst(std::span<rte_mbuf*> frames, std::uint64_t now) {
 // hand-offs they make go out in batches as large as the receiving worker's.
 bool DpdkWorker::take_spread(std::uint64_t now) {
   bool worked = false;
+  spread_arrived_ = false;
   for (unsigned round = 0; round < kRxBurstsPerPoll; ++round) {
     std::array<rte_mbuf*, dpdk::kBurst> frames;
     const std::uint16_t count =
@@ -279,6 +282,7 @@ bool DpdkWorker::take_spread(std::uint64_t now) {
     net_->counters().spread_in.add(count);
     accept_burst({frames.data(), count}, now);
     worked = true;
+    spread_arrived_ = true;
     if (count < dpdk::kBurst) break;
   }
   return worked;

@@ -38,7 +38,9 @@
 // pointer copy per frame. Whoever takes it classifies it and hands each call to its owner
 // as if it had received it, so every core shares the classification. A short burst stays
 // here (the queue is keeping up; a second cross-core move would only add latency), and so
-// does what a full spread ring refuses. The price, documented for the operator:
+// does what a full spread ring refuses, and every burst of a worker that was itself handed
+// spread bursts in its last iteration (with several busy trunks, workers would only swap). The
+// price, documented for the operator:
 //   - a frame spread elsewhere crosses two cores (spread, then hand-off) instead of one;
 //   - two messages of one call that arrive within microseconds of each other may reach
 //     their owner in either order (they were classified on different cores), as with
@@ -261,6 +263,7 @@ class alignas(64) DpdkWorker {
   bool logged_kernel_full_ = false;
   bool spread_ = false;            // dataplane.spread with 2 or more workers
   std::uint16_t spread_next_ = 0;  // the worker the next full burst goes to
+  bool spread_arrived_ = false;    // the last iteration took frames from the spread ring
   bool logged_steer_full_ = false;
 };
 

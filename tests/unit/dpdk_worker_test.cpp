@@ -563,6 +563,32 @@ TEST_F(DpdkWorkerTest, SpreadKeepsABurstThatTheFullSpreadRingRefuses) {
   EXPECT_EQ(sent(0).size(), dpdk::kBurst);
 }
 
+// Several busy trunks: a worker that was itself handed spread bursts keeps its own full
+// bursts (passing them on would only swap work between busy workers).
+TEST_F(DpdkWorkerTest, SpreadStopsWhileOtherWorkersSpreadToThisOne) {
+  SpreadPair pair = spread_pair();
+  ASSERT_NE(pair.context, nullptr);
+  rte_mbuf* passed = to_mbuf(sip_frame_v4(invite(call_id_owned_by(0, "passed"))));
+  ASSERT_NE(passed, nullptr);
+  ASSERT_EQ(rte_ring_enqueue(rings_.spread[0], passed), 0);
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_in.read(), 1u);
+
+  std::vector<Bytes> frames;
+  for (int call = 0; call < int{dpdk::kBurst}; ++call)
+    frames.push_back(sip_frame_v4(invite(call_id_owned_by(0, "own-" + std::to_string(call)))));
+  arrive(0, frames);
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_out.read(), 0u);
+  EXPECT_EQ(pair.net(0).rx_frames.read(), 1u + dpdk::kBurst);
+  EXPECT_EQ(counters_[0].forwarded_requests.read(), 1u + dpdk::kBurst);
+
+  // Nothing more arrived from the other worker: the next full burst is passed on again.
+  arrive(0, frames);
+  pair.step(0);
+  EXPECT_EQ(pair.net(0).spread_out.read(), std::uint64_t{dpdk::kBurst});
+}
+
 // With spreading, the fragments of one datagram may reach any worker: each passes the
 // fragments whose IP pair another worker reassembles to that worker's spread ring, so they
 // meet there, and the datagram is reassembled and forwarded once.
