@@ -184,7 +184,7 @@ struct SourceLimitsConfig {
   std::uint32_t failed_auth_window = 60;   // ... within this many seconds ...
   std::uint32_t failed_auth_block = 600;   // ... block the source this many seconds
   std::uint32_t table_size = 65536;        // sources tracked per table, a power of two
-  std::vector<IpPrefix> trusted_sources;   // exempt (forward targets are added at start)
+  std::vector<IpPrefix> trusted_sources;   // exempt (forward targets and pool members too)
 
   bool operator==(const SourceLimitsConfig&) const = default;
 };

@@ -115,7 +115,8 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
   const bool auth_failed = outcome.auth == sip::AuthResult::WrongPassword ||
                            outcome.auth == sip::AuthResult::UnknownUser;
   if (auth_failed && pipeline_->guard != nullptr) {
-    pipeline_->guard->record_auth_failure(source_key(source), now);  // source_guard.hpp
+    // source_guard.hpp
+    pipeline_->guard->record_auth_failure(source_key(source), now, *pipeline_->trusted_sources);
   }
   const ToTag tag = local_to_tag(request.call_id, pipeline_->to_tag_key);
   sip::LocalResponse local;
@@ -204,7 +205,9 @@ std::string ControlThread::run() {
     poll_probes();
     bool busy = handle_registers(unix_now()) > 0;
     SourceGuard* guard = shared_.pipeline->guard;
-    if (guard != nullptr) busy |= guard->drain_reports(unix_now()) > 0;
+    if (guard != nullptr) {
+      busy |= guard->drain_reports(unix_now(), *shared_.pipeline->trusted_sources) > 0;
+    }
     if (shared_.duty != nullptr) busy |= shared_.duty->poll() > 0;
     // Sleep only when no ring has work; a busy loop still looks at timers and signals
     // (poll with timeout 0), so a stream of REGISTERs cannot starve expiry or SIGTERM.

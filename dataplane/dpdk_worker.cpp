@@ -346,7 +346,8 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
 bool DpdkWorker::admit_source(const dpdk::Datagram& datagram) {
   // The iteration's clock, not the packet's: no division per datagram.
   const SourceVerdict verdict =
-      sources_->admit(datagram.payload, PeerAddress(datagram.source), unix_now_, busy_us_ / 1000);
+      sources_->admit(datagram.payload, PeerAddress(datagram.source), unix_now_, busy_us_ / 1000,
+                      *pipeline_.context().trusted_sources);
   if (verdict == SourceVerdict::Pass) return true;
   counters_.count_drop(verdict == SourceVerdict::Blocked ? DropReason::BlockedSource
                                                          : DropReason::RateLimited);

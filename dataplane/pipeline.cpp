@@ -145,6 +145,8 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   context->users = std::make_unique<sip::UserTable>(std::move(users));
   context->routes = lb::RouteTable(config->routes);
   context->pools = lb::PoolSet(config->pools);
+  context->trusted_sources =
+      std::make_shared<const TrustedSources>(source_limits_from(*config).trusted);
   context->location = location;
   context->config = std::move(config);
   return context;
@@ -293,7 +295,7 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
   if (reply.code == 0) return gate;
   // A wrong password or an unknown user: counted against the source (source_guard.hpp).
   if (reply.code == 403 && context_->guard != nullptr) {
-    context_->guard->report_auth_failure(worker_index_, in.peer);
+    context_->guard->report_auth_failure(worker_index_, in.peer, *context_->trusted_sources);
   }
   gate.passed = false;
   if (reply.code != 407) {

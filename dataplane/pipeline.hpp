@@ -32,7 +32,8 @@
 
 namespace sipline::dataplane {
 
-class SourceGuard;  // source_guard.hpp
+class SourceGuard;     // source_guard.hpp
+class TrustedSources;  // source_guard.hpp
 
 // What every worker's pipeline reads; immutable once the workers run (except the location
 // table, which is RCU-protected).
@@ -49,6 +50,10 @@ struct PipelineContext {
   LocationTable* location = nullptr;
   // Per-source limits (source_guard.hpp): proxy-auth failures are reported to it. Null: none.
   SourceGuard* guard = nullptr;
+  // The sources the guard never limits: [source_limits] trusted_sources, every forward
+  // target and every pool member of this configuration (so a reload that adds a pool member
+  // trusts it at once). Never null.
+  std::shared_ptr<const TrustedSources> trusted_sources;
 
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,

@@ -2,8 +2,6 @@
 
 #include <utility>
 
-#include "dataplane/source_guard.hpp"
-
 namespace sipline::dataplane {
 
 std::vector<std::string> sections_needing_restart(const config::Config& running,
@@ -16,7 +14,10 @@ std::vector<std::string> sections_needing_restart(const config::Config& running,
   }
   if (running.limits != loaded.limits) sections.emplace_back("limits");
   if (running.overload != loaded.overload) sections.emplace_back("overload");
-  if (running.source_limits != loaded.source_limits) sections.emplace_back("source_limits");
+  // Its tables and rates are sized at start; the trusted sources are the context's.
+  config::SourceLimitsConfig running_limits = running.source_limits;
+  running_limits.trusted_sources = loaded.source_limits.trusted_sources;
+  if (running_limits != loaded.source_limits) sections.emplace_back("source_limits");
   if (running.admin != loaded.admin) sections.emplace_back("admin");
   return sections;
 }
@@ -36,13 +37,6 @@ PreparedReload prepare_reload(const std::string& path, const PipelineContext& cu
                               "at a restart");
   }
   if (!prepared.errors.empty()) return prepared;
-  // The source guard is built at start: the addresses it trusts for being forward targets or
-  // pool members are those of the configuration it started with.
-  if (source_limits_from(*current.config).trusted != source_limits_from(*loaded.config).trusted) {
-    prepared.warnings.push_back(
-        "the forward targets or pool members changed: [source_limits] keeps trusting the "
-        "addresses of the configuration sipline started with until a restart");
-  }
   prepared.context = PipelineContext::reloaded(std::move(loaded.config), current);
   return prepared;
 }

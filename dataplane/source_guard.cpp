@@ -278,7 +278,6 @@ std::size_t AuthFailureRing::pop(std::span<SourceKey> out) {
 SourceGuard::SourceGuard(SourceLimits limits, std::size_t workers)
     : limits_(std::move(limits)),
       seed_(random_seed()),
-      trusted_(limits_.trusted),
       blocks_(limits_.table_size, seed_ ^ 0x9e3779b97f4a7c15ULL),
       tracker_(limits_.failed_auth_limit, limits_.failed_auth_window_s, limits_.table_size,
                seed_ ^ 0x6a09e667f3bcc909ULL),
@@ -287,10 +286,11 @@ SourceGuard::SourceGuard(SourceLimits limits, std::size_t workers)
       source_evictions_(std::make_unique<PaddedCounter[]>(workers)),
       workers_(workers) {}
 
-void SourceGuard::report_auth_failure(std::size_t worker, const PeerAddress& source) {
+void SourceGuard::report_auth_failure(std::size_t worker, const PeerAddress& source,
+                                      const TrustedSources& trusted) {
   if (!limits_.auth_limited()) return;
   const SourceKey key = source_key(source);
-  if (trusted_.contains(key)) return;
+  if (trusted.contains(key)) return;
   GuardWorkerCounters& counters = worker_counters_[worker];
   if (!rings_[worker].push(key)) {
     counters.auth_reports_lost.add();
@@ -300,8 +300,9 @@ void SourceGuard::report_auth_failure(std::size_t worker, const PeerAddress& sou
   if (control_waker_ != nullptr) control_waker_->wake();
 }
 
-void SourceGuard::record_auth_failure(const SourceKey& key, std::int64_t now) {
-  if (!limits_.auth_limited() || trusted_.contains(key)) return;
+void SourceGuard::record_auth_failure(const SourceKey& key, std::int64_t now,
+                                      const TrustedSources& trusted) {
+  if (!limits_.auth_limited() || trusted.contains(key)) return;
   control_counters_.auth_failures.add();
   const std::uint64_t evictions_before = tracker_.evictions();
   const bool reached = tracker_.record_failure(key, now);
@@ -314,14 +315,14 @@ void SourceGuard::record_auth_failure(const SourceKey& key, std::int64_t now) {
   log_block(key, now);
 }
 
-std::size_t SourceGuard::drain_reports(std::int64_t now) {
+std::size_t SourceGuard::drain_reports(std::int64_t now, const TrustedSources& trusted) {
   std::size_t taken = 0;
   std::array<SourceKey, 32> keys;
   for (std::size_t worker = 0; worker < workers_; ++worker) {
     std::size_t count;
     while ((count = rings_[worker].pop(keys)) > 0) {
       for (std::size_t i = 0; i < count; ++i)
-        record_auth_failure(keys[i], now);
+        record_auth_failure(keys[i], now, trusted);
       taken += count;
     }
   }
@@ -395,11 +396,12 @@ SourceAdmission::SourceAdmission(SourceGuard& guard, std::size_t worker)
                guard.seed() + worker) {}
 
 SourceVerdict SourceAdmission::admit(std::string_view datagram, const PeerAddress& peer,
-                                     std::int64_t now_s, std::int64_t now_ms) {
+                                     std::int64_t now_s, std::int64_t now_ms,
+                                     const TrustedSources& trusted) {
   // Responses answer our own requests (RFC 3261 §7.2: they start with the SIP-Version).
   if (datagram.starts_with("SIP/")) return SourceVerdict::Pass;
   const SourceKey key = source_key(peer);
-  if (guard_.trusted().contains(key)) return SourceVerdict::Pass;
+  if (trusted.contains(key)) return SourceVerdict::Pass;
   if (guard_.block_list().blocked(key, now_s)) return SourceVerdict::Blocked;
   if (!guard_.limits().rate_limited()) return SourceVerdict::Pass;
   const bool allowed = limiter_.allow(key, now_ms);

@@ -310,18 +310,21 @@ class SourceGuard {
   SourceGuard(SourceLimits limits, std::size_t workers);
 
   const SourceLimits& limits() const { return limits_; }
-  const TrustedSources& trusted() const { return trusted_; }
   const BlockList& block_list() const { return blocks_; }
   // Socket mode: the control thread's waker, written after a report (null: it polls).
   void set_control_waker(Waker* waker) { control_waker_ = waker; }
 
+  // The trusted sources are the caller's: those of the configuration it runs with
+  // (PipelineContext::trusted_sources, replaced by a reload), never counted or blocked.
+
   // Worker `worker` (any mode): a proxy-auth failure from `source`.
-  void report_auth_failure(std::size_t worker, const PeerAddress& source);
+  void report_auth_failure(std::size_t worker, const PeerAddress& source,
+                           const TrustedSources& trusted);
 
   // Control thread: a REGISTER failure from `source` at `now` (unix s).
-  void record_auth_failure(const SourceKey& key, std::int64_t now);
+  void record_auth_failure(const SourceKey& key, std::int64_t now, const TrustedSources& trusted);
   // Control thread: counts what the workers reported; returns how many it took.
-  std::size_t drain_reports(std::int64_t now);
+  std::size_t drain_reports(std::int64_t now, const TrustedSources& trusted);
   bool reports_pending() const;
 
   // "guard: blocks=.. auth_failures=.. ..." and a newline.
@@ -339,7 +342,6 @@ class SourceGuard {
 
   SourceLimits limits_;
   std::uint64_t seed_;
-  TrustedSources trusted_;
   BlockList blocks_;
   FailedAuthTracker tracker_;  // control thread only
   std::unique_ptr<AuthFailureRing[]> rings_;
@@ -364,9 +366,10 @@ class SourceAdmission {
  public:
   SourceAdmission(SourceGuard& guard, std::size_t worker);
 
-  // `datagram` from `peer`; `now_s` unix seconds, `now_ms` a monotonic millisecond clock.
+  // `datagram` from `peer`; `now_s` unix seconds, `now_ms` a monotonic millisecond clock;
+  // `trusted` those of the worker's current configuration.
   SourceVerdict admit(std::string_view datagram, const PeerAddress& peer, std::int64_t now_s,
-                      std::int64_t now_ms);
+                      std::int64_t now_ms, const TrustedSources& trusted);
 
  private:
   SourceGuard& guard_;

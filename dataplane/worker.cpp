@@ -200,7 +200,8 @@ Worker::Iteration Worker::receive_bursts(std::int64_t now) {
 // Per-source limits (source_guard.hpp), before the Call-ID hand-off: a refused request is
 // dropped here, unanswered, and counted. False when it was.
 bool Worker::admit_source(Packet* packet, std::int64_t now, std::int64_t now_ms) {
-  const SourceVerdict verdict = sources_->admit(packet->bytes(), packet->peer, now, now_ms);
+  const SourceVerdict verdict = sources_->admit(packet->bytes(), packet->peer, now, now_ms,
+                                                *pipeline_.context().trusted_sources);
   if (verdict == SourceVerdict::Pass) return true;
   counters_.count_drop(verdict == SourceVerdict::Blocked ? DropReason::BlockedSource
                                                          : DropReason::RateLimited);

@@ -796,7 +796,7 @@ TEST_F(DpdkWorkerTest, SourceLimitsDropRequestsOverTheRateAndFromBlockedSources)
   const SourceKey peer = source_key(*peer_from_text("10.99.0.2:5062"));
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (int i = 0; i < 3; ++i)
-    guard.record_auth_failure(peer, now);
+    guard.record_auth_failure(peer, now, *context_->trusted_sources);
   arrive(0, sip_frame_v4(invite(call_id_owned_by(0, "blocked"))));
   guarded.poll_once(rte_rdtsc());
   EXPECT_TRUE(sent(0).empty());

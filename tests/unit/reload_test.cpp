@@ -25,6 +25,7 @@
 #include "dataplane/fabric.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_table.hpp"
+#include "dataplane/source_guard.hpp"
 #include "dataplane/worker.hpp"
 #include "tests/unit/loopback_socket.hpp"
 
@@ -202,8 +203,15 @@ TEST_F(ReloadTest, TheReloadedContextKeepsThePerBootSecrets) {
   EXPECT_EQ(prepared.context->to_tag_key, running.to_tag_key);
   EXPECT_EQ(prepared.context->nonce_secret, running.nonce_secret);
   EXPECT_EQ(prepared.context->location, running.location);
-  // New forward targets are not trusted by the source guard before a restart: said.
-  ASSERT_EQ(prepared.warnings.size(), 1u);
+  // The source guard trusts the reloaded configuration's forward targets from the workers'
+  // next iteration (they take the trusted set from their context), and no longer the old.
+  EXPECT_TRUE(prepared.warnings.empty());
+  const SourceKey new_target = source_key(*peer_from_text("127.0.0.2:40000"));
+  const SourceKey old_target = source_key(*peer_from_text("127.0.0.1:5060"));
+  EXPECT_FALSE(running.trusted_sources->contains(new_target));
+  EXPECT_TRUE(running.trusted_sources->contains(old_target));
+  EXPECT_TRUE(prepared.context->trusted_sources->contains(new_target));
+  EXPECT_FALSE(prepared.context->trusted_sources->contains(old_target));
 }
 
 TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
@@ -256,6 +264,10 @@ TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
   EXPECT_TRUE(sections_needing_restart(*running, *load("[log]\nlevel = \"debug\"\n")).empty());
   EXPECT_TRUE(
       sections_needing_restart(*running, *load("[registrar]\nmax_expires = 7200\n")).empty());
+  // The trusted sources are the reloaded context's; the guard's rates and tables are not.
+  EXPECT_TRUE(sections_needing_restart(
+                  *running, *load("[source_limits]\ntrusted_sources = [\"10.0.0.0/8\"]\n"))
+                  .empty());
   const std::vector<std::string> all = sections_needing_restart(
       *running, *load("[listen]\nudp = [\"127.0.0.1:5070\"]\n[dataplane]\nworkers = 3\n"
                       "[registrar]\nstore = \"sqlite:reload-test.db\"\n[limits]\nring_size = 1024\n"

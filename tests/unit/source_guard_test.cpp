@@ -145,6 +145,13 @@ TEST(FailedAuthTracker, ZeroLimitIsOff) {
     EXPECT_FALSE(tracker.record_failure(key("203.0.113.9:5060"), 0));
 }
 
+// No source trusted (the trusted set is the caller's: the configuration's, in the pipeline
+// context).
+const TrustedSources& no_trust() {
+  static const TrustedSources none{std::span<const lb::IpPrefix>()};
+  return none;
+}
+
 SourceLimits limits(std::uint32_t rate, std::uint32_t burst, std::uint32_t failures,
                     std::uint32_t block_s) {
   SourceLimits result;
@@ -163,22 +170,23 @@ TEST(SourceGuard, BlockedAfterTheLimitAndUnblockedAfterTheBlockTime) {
   const PeerAddress attacker = peer("203.0.113.9:5099");
   const PeerAddress user = peer("198.51.100.1:5060");
   const std::int64_t t0 = 1'700'000'000;
-  guard.record_auth_failure(source_key(attacker), t0);
-  guard.record_auth_failure(source_key(attacker), t0 + 1);
-  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 1, 0), SourceVerdict::Pass);
-  guard.record_auth_failure(source_key(attacker), t0 + 2);
+  guard.record_auth_failure(source_key(attacker), t0, no_trust());
+  guard.record_auth_failure(source_key(attacker), t0 + 1, no_trust());
+  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 1, 0, no_trust()), SourceVerdict::Pass);
+  guard.record_auth_failure(source_key(attacker), t0 + 2, no_trust());
   EXPECT_EQ(guard.control_counters().blocks.read(), 1u);
   EXPECT_EQ(guard.control_counters().auth_failures.read(), 3u);
   // Every request from any port of that address is dropped; others pass.
-  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2, 0), SourceVerdict::Blocked);
-  EXPECT_EQ(admission.admit(kRequest, peer("203.0.113.9:40000"), t0 + 599, 0),
+  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2, 0, no_trust()), SourceVerdict::Blocked);
+  EXPECT_EQ(admission.admit(kRequest, peer("203.0.113.9:40000"), t0 + 599, 0, no_trust()),
             SourceVerdict::Blocked);
-  EXPECT_EQ(admission.admit(kRequest, user, t0 + 2, 0), SourceVerdict::Pass);
+  EXPECT_EQ(admission.admit(kRequest, user, t0 + 2, 0, no_trust()), SourceVerdict::Pass);
   // Responses are never refused.
-  EXPECT_EQ(admission.admit(kResponse, attacker, t0 + 2, 0), SourceVerdict::Pass);
+  EXPECT_EQ(admission.admit(kResponse, attacker, t0 + 2, 0, no_trust()), SourceVerdict::Pass);
   // The block lasts failed_auth_block seconds.
-  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2 + 599, 0), SourceVerdict::Blocked);
-  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2 + 600, 0), SourceVerdict::Pass);
+  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2 + 599, 0, no_trust()),
+            SourceVerdict::Blocked);
+  EXPECT_EQ(admission.admit(kRequest, attacker, t0 + 2 + 600, 0, no_trust()), SourceVerdict::Pass);
   EXPECT_NE(guard.counters_text().find(" blocks=1 "), std::string::npos) << guard.counters_text();
 }
 
@@ -186,14 +194,14 @@ TEST(SourceGuard, WorkerReportsReachTheControlThreadsTracker) {
   SourceGuard guard(limits(0, 1, 4, 60), 2);
   const PeerAddress attacker = peer("[2001:db8::66]:5060");
   // Failures seen by two different workers add up to one total.
-  guard.report_auth_failure(0, attacker);
-  guard.report_auth_failure(1, attacker);
-  guard.report_auth_failure(0, attacker);
+  guard.report_auth_failure(0, attacker, no_trust());
+  guard.report_auth_failure(1, attacker, no_trust());
+  guard.report_auth_failure(0, attacker, no_trust());
   EXPECT_TRUE(guard.reports_pending());
-  EXPECT_EQ(guard.drain_reports(100), 3u);
+  EXPECT_EQ(guard.drain_reports(100, no_trust()), 3u);
   EXPECT_FALSE(guard.block_list().blocked(source_key(attacker), 100));
-  guard.report_auth_failure(1, attacker);
-  EXPECT_EQ(guard.drain_reports(101), 1u);
+  guard.report_auth_failure(1, attacker, no_trust());
+  EXPECT_EQ(guard.drain_reports(101, no_trust()), 1u);
   EXPECT_FALSE(guard.reports_pending());
   EXPECT_TRUE(guard.block_list().blocked(source_key(attacker), 101));
   EXPECT_FALSE(guard.block_list().blocked(key("[2001:db8::67]:5060"), 101));
@@ -204,9 +212,9 @@ TEST(SourceGuard, AFullReportRingLosesReportsAndCountsThem) {
   SourceGuard guard(limits(0, 1, 1'000'000, 60), 1);
   const PeerAddress attacker = peer("203.0.113.9:5060");
   for (std::size_t i = 0; i < AuthFailureRing::kCapacity + 10; ++i)
-    guard.report_auth_failure(0, attacker);
+    guard.report_auth_failure(0, attacker, no_trust());
   EXPECT_EQ(guard.worker_counters(0).auth_reports_lost.read(), 10u);
-  EXPECT_EQ(guard.drain_reports(0), AuthFailureRing::kCapacity);
+  EXPECT_EQ(guard.drain_reports(0, no_trust()), AuthFailureRing::kCapacity);
 }
 
 TEST(SourceGuard, RequestsOverTheRateAreRefusedResponsesAreNot) {
@@ -214,11 +222,11 @@ TEST(SourceGuard, RequestsOverTheRateAreRefusedResponsesAreNot) {
   SourceAdmission admission(guard, 0);
   const PeerAddress scanner = peer("203.0.113.9:5060");
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(admission.admit(kRequest, scanner, 0, 0), SourceVerdict::Pass);
-  EXPECT_EQ(admission.admit(kRequest, scanner, 0, 0), SourceVerdict::RateLimited);
+    EXPECT_EQ(admission.admit(kRequest, scanner, 0, 0, no_trust()), SourceVerdict::Pass);
+  EXPECT_EQ(admission.admit(kRequest, scanner, 0, 0, no_trust()), SourceVerdict::RateLimited);
   for (int i = 0; i < 100; ++i)
-    EXPECT_EQ(admission.admit(kResponse, scanner, 0, 0), SourceVerdict::Pass);
-  EXPECT_EQ(admission.admit(kRequest, scanner, 0, 100), SourceVerdict::Pass);
+    EXPECT_EQ(admission.admit(kResponse, scanner, 0, 0, no_trust()), SourceVerdict::Pass);
+  EXPECT_EQ(admission.admit(kRequest, scanner, 0, 100, no_trust()), SourceVerdict::Pass);
 }
 
 TEST(SourceGuard, TrustedPrefixesAreExemptFromBothLimits) {
@@ -226,22 +234,23 @@ TEST(SourceGuard, TrustedPrefixesAreExemptFromBothLimits) {
   settings.trusted.push_back(*lb::parse_ip_prefix("10.0.0.0/8"));
   settings.trusted.push_back(*lb::parse_ip_prefix("2001:db8::/32"));
   SourceGuard guard(settings, 1);
+  const TrustedSources trusted(settings.trusted);
   SourceAdmission admission(guard, 0);
   for (const char* text : {"10.1.2.3:5060", "[2001:db8:ffff::1]:5060"}) {
     const PeerAddress trunk = peer(text);
     for (int i = 0; i < 1000; ++i)
-      ASSERT_EQ(admission.admit(kRequest, trunk, 0, 0), SourceVerdict::Pass) << text;
+      ASSERT_EQ(admission.admit(kRequest, trunk, 0, 0, trusted), SourceVerdict::Pass) << text;
     for (int i = 0; i < 10; ++i)
-      guard.record_auth_failure(source_key(trunk), 0);
-    guard.report_auth_failure(0, trunk);
-    EXPECT_EQ(admission.admit(kRequest, trunk, 0, 0), SourceVerdict::Pass) << text;
+      guard.record_auth_failure(source_key(trunk), 0, trusted);
+    guard.report_auth_failure(0, trunk, trusted);
+    EXPECT_EQ(admission.admit(kRequest, trunk, 0, 0, trusted), SourceVerdict::Pass) << text;
   }
   EXPECT_EQ(guard.control_counters().blocks.read(), 0u);
   // Just outside the prefixes: limited.
   for (const char* text : {"11.0.0.1:5060", "[2001:db9::1]:5060"}) {
     const PeerAddress other = peer(text);
-    EXPECT_EQ(admission.admit(kRequest, other, 0, 0), SourceVerdict::Pass) << text;
-    EXPECT_EQ(admission.admit(kRequest, other, 0, 0), SourceVerdict::RateLimited) << text;
+    EXPECT_EQ(admission.admit(kRequest, other, 0, 0, trusted), SourceVerdict::Pass) << text;
+    EXPECT_EQ(admission.admit(kRequest, other, 0, 0, trusted), SourceVerdict::RateLimited) << text;
   }
 }
 
