@@ -469,6 +469,7 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
 // The resolver of the load in progress (load_config_text sets it for its duration), and the
 // address families [listen] gives (read before any next hop).
 thread_local const HostResolver* current_resolver = nullptr;
+thread_local const ServiceResolver* current_services = nullptr;  // null: no SRV lookups
 thread_local bool listens_ipv4 = true;
 thread_local bool listens_ipv6 = false;
 
@@ -505,6 +506,49 @@ bool is_sip_scheme(sip::UriScheme scheme) {
   return scheme == sip::UriScheme::Sip || scheme == sip::UriScheme::Sips;
 }
 
+// One server of a next hop's SRV records, with the address its target resolved to.
+struct ServiceHop {
+  ServiceRecord record;
+  IpAddress address;
+};
+struct ServiceHops {
+  std::vector<ServiceHop> hops;  // in the resolver's order; empty: no SRV records
+  std::string error;             // why the records cannot be used
+};
+
+// RFC 3263 §4.2: a sip: URI naming a domain without a port is looked up as the service
+// "_sip._udp.DOMAIN" (UDP: the one transport sipline speaks; a sips: URI would need TLS, so
+// it is not looked up), each record's target then resolved like any host name. No NAPTR
+// (§4.1): with one transport there is nothing to choose. No records: the caller falls back to
+// the domain's A/AAAA records, as §4.2 says.
+ServiceHops lookup_service_hops(const sip::Uri& uri) {
+  const sip::HostPort& host_port = uri.host_port;
+  if (current_services == nullptr || uri.scheme != sip::UriScheme::Sip ||
+      host_port.kind != sip::HostKind::Hostname || host_port.has_port) {
+    return {};
+  }
+  std::string domain(host_port.host);
+  if (domain.ends_with('.')) domain.pop_back();
+  const std::string service = "_sip._udp." + domain;
+  const std::vector<ServiceRecord> records = (*current_services)(service);
+  ServiceHops result;
+  if (records.size() == 1 && records.front().target == ".") {
+    result.error = "is not offered: its SRV record " + service + " names \".\" (RFC 2782)";
+    return result;
+  }
+  for (const ServiceRecord& record : records) {
+    if (record.target == "." || record.port == 0) continue;
+    ResolvedHost resolved = resolve_host(record.target);
+    if (!resolved.address) {
+      result.error = "has the SRV record " + service + " → " + record.target + ":" +
+                     std::to_string(record.port) + ", whose host name " + resolved.error;
+      return result;
+    }
+    result.hops.push_back(ServiceHop{record, *resolved.address});
+  }
+  return result;
+}
+
 // A next hop (a forward route's target, a pool member): a sip/sips URI whose host is an IP
 // literal or a name resolved now to one address (A/AAAA; the URI keeps the name, so the
 // Request-URI and probes carry it). No SRV or NAPTR (RFC 3263 §4.1-4.2): an absent port is
@@ -518,6 +562,21 @@ std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32
     return std::nullopt;
   }
   std::optional<IpAddress> address = uri_host_address(uri.value.host_port);
+  const ServiceHops service = lookup_service_hops(uri.value);
+  if (!service.error.empty()) {
+    diagnostics.error(line, what + ": the domain \"" + std::string(uri.value.host_port.host) +
+                                "\" " + service.error);
+    return std::nullopt;
+  }
+  if (!service.hops.empty()) {
+    // One next hop: the first record (lowest priority, heaviest). A pool member named by the
+    // same domain becomes one member per record instead, with failover among them.
+    ForwardTarget target;
+    target.uri = text;
+    target.scheme = uri.value.scheme;
+    target.next_hop = SocketAddress{service.hops.front().address, service.hops.front().record.port};
+    return target;
+  }
   if (!address && uri.value.host_port.kind == sip::HostKind::Hostname &&
       current_resolver != nullptr) {
     ResolvedHost resolved = resolve_host(uri.value.host_port.host);
@@ -547,19 +606,77 @@ std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32
 
 // ---- [[pools]] ---------------------------------------------------------------------------
 
-// One element of pools[i].members: "URI" (weight 1) or { uri = "URI", weight = N }.
-std::optional<lb::PoolMember> read_pool_member(const TableReader& pool, const ArrayItem& item) {
+// A pool member named by a domain with SRV records (RFC 3263 §4.2): one member per record,
+// its URI "sip:TARGET:PORT" (its identity in the Call-ID hash, and the probes' Request-URI),
+// its priority the rank of the record's priority among the domain's (lowest first: the
+// failover order RFC 2782 gives), its weight the record's (0 → 1, the smallest share a member
+// has here; above kMaxMemberWeight → kMaxMemberWeight). std::nullopt: no SRV records, an
+// ordinary member. An empty list: an error, reported. `weighted`: the member's table gave
+// its own weight or priority, which SRV records would contradict.
+std::optional<std::vector<lb::PoolMember>> service_members(Diagnostics& diagnostics,
+                                                           std::uint32_t line,
+                                                           const std::string& path,
+                                                           const std::string& text, bool drain,
+                                                           bool weighted) {
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
+  if (!uri.ok()) return std::nullopt;
+  const ServiceHops service = lookup_service_hops(uri.value);
+  const std::string what =
+      path + " " + quoted(text) + ": the domain \"" + std::string(uri.value.host_port.host) + "\" ";
+  if (!service.error.empty()) {
+    diagnostics.error(line, what + service.error);
+    return std::vector<lb::PoolMember>{};
+  }
+  if (service.hops.empty()) return std::nullopt;
+  if (weighted) {
+    diagnostics.error(line, what +
+                                "has SRV records, which give each server's weight and "
+                                "priority: leave them out here");
+    return std::vector<lb::PoolMember>{};
+  }
+  std::vector<std::uint16_t> priorities;
+  for (const ServiceHop& hop : service.hops)
+    priorities.push_back(hop.record.priority);
+  std::sort(priorities.begin(), priorities.end());
+  priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
+  if (priorities.size() > 256) {
+    diagnostics.error(line, what + "has SRV records of more than 256 priorities");
+    return std::vector<lb::PoolMember>{};
+  }
+  std::vector<lb::PoolMember> members;
+  for (const ServiceHop& hop : service.hops) {
+    const auto rank = std::lower_bound(priorities.begin(), priorities.end(), hop.record.priority) -
+                      priorities.begin();
+    lb::PoolMember member;
+    member.uri = "sip:" + hop.record.target + ":" + std::to_string(hop.record.port);
+    member.scheme = sip::UriScheme::Sip;
+    member.address = SocketAddress{hop.address, hop.record.port};
+    member.weight = std::clamp<std::uint32_t>(hop.record.weight, 1, lb::kMaxMemberWeight);
+    member.priority = static_cast<std::uint8_t>(rank);
+    member.drain = drain;
+    members.push_back(std::move(member));
+  }
+  return members;
+}
+
+// One element of pools[i].members: "URI" (weight 1) or { uri = "URI", weight = N, ... }; a
+// domain with SRV records gives one member per record. Empty: an error, reported.
+std::vector<lb::PoolMember> read_pool_member(const TableReader& pool, const ArrayItem& item) {
   Diagnostics& diagnostics = pool.diagnostics();
   if (const auto* text = item.node->as_string()) {
+    if (auto members =
+            service_members(diagnostics, item.line, item.path, text->get(), false, false)) {
+      return std::move(*members);
+    }
     const auto target = read_next_hop(diagnostics, item.line, item.path, text->get());
-    if (!target) return std::nullopt;
-    return lb::PoolMember{target->uri, target->scheme, target->next_hop, 1};
+    if (!target) return {};
+    return {lb::PoolMember{target->uri, target->scheme, target->next_hop, 1}};
   }
   const auto* table = item.node->as_table();
   if (table == nullptr) {
     diagnostics.error(item.line, item.path + " must be a string or a table, not " +
                                      std::string(type_name(*item.node)));
-    return std::nullopt;
+    return {};
   }
   const TableReader member(*table, item.path, diagnostics);
   member.reject_unknown_keys({"uri", "weight", "priority", "drain"});
@@ -567,18 +684,19 @@ std::optional<lb::PoolMember> read_pool_member(const TableReader& pool, const Ar
   const auto priority = member.integer("priority", 0, 255, Presence::Optional);
   const bool drain = member.boolean("drain").value_or(false);
   const auto uri = member.string("uri", Presence::Required);
-  if (!uri) return std::nullopt;
+  if (!uri) return {};
+  if (auto members = service_members(diagnostics, member.line_of_key("uri"), member.key_path("uri"),
+                                     *uri, drain, member.has("weight") || member.has("priority"))) {
+    return std::move(*members);
+  }
   const auto target =
       read_next_hop(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *uri);
   if (!target || (member.has("weight") && !weight) || (member.has("priority") && !priority)) {
-    return std::nullopt;
+    return {};
   }
-  return lb::PoolMember{target->uri,
-                        target->scheme,
-                        target->next_hop,
-                        static_cast<std::uint32_t>(weight.value_or(1)),
-                        static_cast<std::uint8_t>(priority.value_or(0)),
-                        drain};
+  return {lb::PoolMember{target->uri, target->scheme, target->next_hop,
+                         static_cast<std::uint32_t>(weight.value_or(1)),
+                         static_cast<std::uint8_t>(priority.value_or(0)), drain}};
 }
 
 std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {
@@ -588,28 +706,30 @@ std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {
   if (items->empty()) {
     pool.diagnostics().error(pool.line_of_key("members"),
                              pool.key_path("members") + " must list at least one member");
-  } else if (items->size() > lb::kMaxPoolMembers) {
-    pool.diagnostics().error(pool.line_of_key("members"),
-                             pool.key_path("members") + " must list at most " +
-                                 std::to_string(lb::kMaxPoolMembers) + " members, not " +
-                                 std::to_string(items->size()));
   }
   std::vector<std::string> paths;  // of the members kept, for the duplicate message
   for (const ArrayItem& item : *items) {
-    std::optional<lb::PoolMember> member = read_pool_member(pool, item);
-    if (!member) continue;
-    const auto same_address = std::find_if(
-        members.begin(), members.end(),
-        [&](const lb::PoolMember& earlier) { return earlier.address == member->address; });
-    if (same_address != members.end()) {
-      pool.diagnostics().error(
-          item.line, item.path + " " + quoted(member->uri) + ": " + member->address.to_string() +
-                         " is listed twice (first as " +
-                         paths[static_cast<std::size_t>(same_address - members.begin())] + ")");
-      continue;
+    for (lb::PoolMember& member : read_pool_member(pool, item)) {
+      const auto same_address = std::find_if(
+          members.begin(), members.end(),
+          [&](const lb::PoolMember& earlier) { return earlier.address == member.address; });
+      if (same_address != members.end()) {
+        pool.diagnostics().error(
+            item.line, item.path + " " + quoted(member.uri) + ": " + member.address.to_string() +
+                           " is listed twice (first as " +
+                           paths[static_cast<std::size_t>(same_address - members.begin())] + ")");
+        continue;
+      }
+      members.push_back(std::move(member));
+      paths.push_back(item.path);
     }
-    members.push_back(std::move(*member));
-    paths.push_back(item.path);
+  }
+  // Counted after SRV records have become members: one health bit each.
+  if (members.size() > lb::kMaxPoolMembers) {
+    pool.diagnostics().error(pool.line_of_key("members"),
+                             pool.key_path("members") + " must list at most " +
+                                 std::to_string(lb::kMaxPoolMembers) + " members, not " +
+                                 std::to_string(members.size()));
   }
   return members;
 }
@@ -1088,12 +1208,26 @@ std::string_view log_level_name(LogLevel level) {
   return "";
 }
 
+LoadResult load_config_text(std::string_view text, std::string_view source_name) {
+  return load_config_text(text, source_name, resolve_with_system, lookup_service_with_system);
+}
+
+LoadResult load_config_file(const std::string& path) {
+  return load_config_file(path, resolve_with_system, lookup_service_with_system);
+}
+
 LoadResult load_config_text(std::string_view text, std::string_view source_name,
-                            const HostResolver& resolve) {
+                            const HostResolver& hosts, const ServiceResolver& services) {
   struct ResolverScope {
-    explicit ResolverScope(const HostResolver& resolve) { current_resolver = &resolve; }
-    ~ResolverScope() { current_resolver = nullptr; }
-  } scope(resolve);
+    ResolverScope(const HostResolver& hosts, const ServiceResolver& services) {
+      current_resolver = &hosts;
+      current_services = services ? &services : nullptr;
+    }
+    ~ResolverScope() {
+      current_resolver = nullptr;
+      current_services = nullptr;
+    }
+  } scope(hosts, services);
   Diagnostics diagnostics{std::string(source_name)};
   toml::table document;
   try {
@@ -1107,7 +1241,8 @@ LoadResult load_config_text(std::string_view text, std::string_view source_name,
   return LoadResult{std::make_shared<const Config>(std::move(config)), {}};
 }
 
-LoadResult load_config_file(const std::string& path, const HostResolver& resolve) {
+LoadResult load_config_file(const std::string& path, const HostResolver& hosts,
+                            const ServiceResolver& services) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr)
     return LoadResult{nullptr, {path + ": cannot open: " + std::strerror(errno)}};
@@ -1120,7 +1255,7 @@ LoadResult load_config_file(const std::string& path, const HostResolver& resolve
   const int read_errno = errno;
   std::fclose(file);
   if (failed) return LoadResult{nullptr, {path + ": cannot read: " + std::strerror(read_errno)}};
-  return load_config_text(text, path, resolve);
+  return load_config_text(text, path, hosts, services);
 }
 
 }  // namespace sipline::config

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -235,12 +236,36 @@ using HostResolver = std::function<std::vector<IpAddress>(std::string_view name)
 inline constexpr std::chrono::milliseconds kResolveTimeout{2000};
 std::vector<IpAddress> resolve_with_system(std::string_view name);
 
+// One DNS SRV record (RFC 2782): where a service of a domain runs.
+struct ServiceRecord {
+  std::uint16_t priority = 0;  // lower first
+  std::uint16_t weight = 0;    // share among records of one priority
+  std::uint16_t port = 0;
+  std::string target;  // a host name, without the final dot; "." : the service is not offered
+
+  bool operator==(const ServiceRecord&) const = default;
+};
+// An SRV owner name ("_sip._udp.carrier.example") → its records, lowest priority first and,
+// within one priority, heaviest first; none when there are none (or no answer in time).
+using ServiceResolver = std::function<std::vector<ServiceRecord>(std::string_view service)>;
+// The system's (res_nquery, as resolv.conf says), waited for kResolveTimeout at most. Names
+// under "localhost" (RFC 6761 §6.3) are never sent to DNS: no records.
+std::vector<ServiceRecord> lookup_service_with_system(std::string_view service);
+// The SRV records of a DNS answer (the whole message, as res_nquery returns it), in the order
+// above; none when the message does not parse.
+std::vector<ServiceRecord> parse_srv_answer(std::span<const unsigned char> message);
+
 // Names are resolved while loading (at start, at each reload, by --check-config): a name that
-// does not resolve is an error at its line, like any other.
-LoadResult load_config_file(const std::string& path,
-                            const HostResolver& resolve = resolve_with_system);
+// does not resolve is an error at its line, like any other. A next hop named by a domain
+// without a port is first looked up as an SRV service (RFC 3263 §4.2; config/README.md,
+// [[pools]]). Without resolvers: the system's, both.
+LoadResult load_config_file(const std::string& path);
+LoadResult load_config_text(std::string_view text, std::string_view source_name);
+// With injected resolvers (tests): `services` empty means no SRV lookup at all.
+LoadResult load_config_file(const std::string& path, const HostResolver& hosts,
+                            const ServiceResolver& services = {});
 LoadResult load_config_text(std::string_view text, std::string_view source_name,
-                            const HostResolver& resolve = resolve_with_system);
+                            const HostResolver& hosts, const ServiceResolver& services = {});
 
 std::string_view io_mode_name(IoMode mode);       // "socket", "dpdk"
 std::string_view log_level_name(LogLevel level);  // "info", ...

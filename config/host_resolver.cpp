@@ -4,13 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "config/bounded_lookup.hpp"
 #include "config/config.hpp"
 
 namespace sipline::config {
@@ -46,30 +43,11 @@ std::vector<IpAddress> lookup(const std::string& name) {
 
 }  // namespace
 
-// getaddrinfo (/etc/hosts, then DNS, as nsswitch.conf says) on a thread of its own, waited for
-// kResolveTimeout at most: a reload runs on the control thread, which must not stall for the
-// resolver's own time-outs (glibc: 5 s per attempt and server). A lookup that outlives the
-// wait finishes in the background and is dropped.
+// getaddrinfo (/etc/hosts, then DNS, as nsswitch.conf says), waited for kResolveTimeout at
+// most (bounded_lookup.hpp).
 std::vector<IpAddress> resolve_with_system(std::string_view name) {
-  struct Lookup {
-    std::mutex mutex;
-    std::condition_variable done_signal;
-    bool done = false;
-    std::vector<IpAddress> addresses;
-  };
-  auto shared = std::make_shared<Lookup>();
-  std::thread([shared, name = std::string(name)] {
-    std::vector<IpAddress> addresses = lookup(name);
-    const std::lock_guard lock(shared->mutex);
-    shared->addresses = std::move(addresses);
-    shared->done = true;
-    shared->done_signal.notify_one();
-  }).detach();
-  std::unique_lock lock(shared->mutex);
-  if (!shared->done_signal.wait_for(lock, kResolveTimeout, [&shared] { return shared->done; })) {
-    return {};
-  }
-  return std::move(shared->addresses);
+  return bounded_lookup<std::vector<IpAddress>>([name = std::string(name)] { return lookup(name); },
+                                                kResolveTimeout);
 }
 
 }  // namespace sipline::config

@@ -27,15 +27,39 @@ std::vector<IpAddress> test_resolver(std::string_view name) {
   return {};
 }
 
+// SRV records (RFC 2782) of test domains, likewise never asked of DNS; every query is noted.
+std::vector<std::string>& service_queries() {
+  static std::vector<std::string> queries;
+  return queries;
+}
+std::vector<ServiceRecord> test_services(std::string_view service) {
+  service_queries().emplace_back(service);
+  if (service == "_sip._udp.carrier.example") {
+    return {{10, 60, 5060, "sbc1.carrier.example"},
+            {10, 20, 5070, "sbc2.carrier.example"},
+            {20, 0, 5060, "standby.carrier.example"}};
+  }
+  if (service == "_sip._udp.closed.example") return {{0, 0, 0, "."}};
+  if (service == "_sip._udp.broken.example") return {{0, 0, 5060, "nowhere.example.com"}};
+  return {};
+}
+
+std::vector<IpAddress> test_hosts(std::string_view name) {
+  if (name == "sbc1.carrier.example") return {*parse_ip_address("192.0.2.41")};
+  if (name == "sbc2.carrier.example") return {*parse_ip_address("192.0.2.42")};
+  if (name == "standby.carrier.example") return {*parse_ip_address("192.0.2.43")};
+  return test_resolver(name);
+}
+
 std::shared_ptr<const Config> load_ok(const std::string& text) {
-  LoadResult result = load_config_text(text, "test.toml", test_resolver);
+  LoadResult result = load_config_text(text, "test.toml", test_hosts, test_services);
   EXPECT_TRUE(result.ok()) << (result.errors.empty() ? "" : result.errors.front());
   EXPECT_EQ(result.errors, Errors{});
   return result.config;
 }
 
 Errors load_errors(const std::string& text) {
-  LoadResult result = load_config_text(text, "test.toml", test_resolver);
+  LoadResult result = load_config_text(text, "test.toml", test_hosts, test_services);
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(result.config, nullptr);
   return result.errors;
@@ -886,6 +910,137 @@ TEST(Values, NextHopsByHostNameTakeAFamilyWeListenOn) {
             Errors{"test.toml:6: routes[0].target \"sip:proxy.example.com\": the host name "
                    "\"proxy.example.com\" resolves only to addresses of a family sipline does "
                    "not listen on"});
+}
+
+// RFC 3263 §4.2: a pool member named by a domain without a port is its SRV service
+// _sip._udp.DOMAIN, one member per record: priorities become the failover order (ranks),
+// weights the shares (0 → 1), each target resolved like a host name.
+TEST(Values, PoolMemberNamedByADomainBecomesOneMemberPerSrvRecord) {
+  service_queries().clear();
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "trunk"
+members = ["sip:carrier.example", "sip:10.0.0.12"]
+[[pools]]
+name = "standby"
+members = [{ uri = "sip:carrier.example", drain = true }]
+)"));
+  ASSERT_NE(config, nullptr);
+  using lb::PoolMember;
+  const auto sip = sip::UriScheme::Sip;
+  EXPECT_EQ(config->pools[0].members,
+            (std::vector<PoolMember>{
+                {"sip:sbc1.carrier.example:5060", sip, {ipv4(192, 0, 2, 41), 5060}, 60, 0, false},
+                {"sip:sbc2.carrier.example:5070", sip, {ipv4(192, 0, 2, 42), 5070}, 20, 0, false},
+                {"sip:standby.carrier.example:5060", sip, {ipv4(192, 0, 2, 43), 5060}, 1, 1, false},
+                {"sip:10.0.0.12", sip, {ipv4(10, 0, 0, 12), 5060}, 1, 0, false}}));
+  // A table's drain applies to every server of the domain.
+  ASSERT_EQ(config->pools[1].members.size(), 3u);
+  for (const PoolMember& member : config->pools[1].members)
+    EXPECT_TRUE(member.drain) << member.uri;
+  EXPECT_EQ(service_queries(),
+            (std::vector<std::string>{"_sip._udp.carrier.example", "_sip._udp.carrier.example"}));
+}
+
+// A forward target named by such a domain goes to its first record (lowest priority,
+// heaviest) and keeps its URI; a port, a sips: URI or an IP literal means no SRV query; a
+// domain without records falls back to its A/AAAA records (RFC 3263 §4.2).
+TEST(Values, ForwardTargetNamedByADomainTakesItsFirstSrvRecord) {
+  service_queries().clear();
+  const std::string route = "[[routes]]\nname = \"out\"\naction = \"forward\"\n";
+  const auto srv = load_ok(with_domain(route + "target = \"sip:carrier.example\"\n"));
+  ASSERT_NE(srv, nullptr);
+  EXPECT_EQ(srv->routes[0].forward->uri, "sip:carrier.example");
+  EXPECT_EQ(srv->routes[0].forward->next_hop, (SocketAddress{ipv4(192, 0, 2, 41), 5060}));
+  EXPECT_EQ(service_queries(), std::vector<std::string>{"_sip._udp.carrier.example"});
+
+  service_queries().clear();
+  for (const char* target :
+       {"sip:proxy.example.com:5070", "sips:proxy.example.com", "sip:192.0.2.9"}) {
+    ASSERT_NE(load_ok(with_domain(route + "target = \"" + target + "\"\n")), nullptr) << target;
+  }
+  EXPECT_TRUE(service_queries().empty());
+  const auto fallback = load_ok(with_domain(route + "target = \"sip:proxy.example.com\"\n"));
+  ASSERT_NE(fallback, nullptr);
+  EXPECT_EQ(fallback->routes[0].forward->next_hop, (SocketAddress{ipv4(192, 0, 2, 20), 5060}));
+  EXPECT_EQ(service_queries(), std::vector<std::string>{"_sip._udp.proxy.example.com"});
+}
+
+TEST(Errors, SrvRecordsThatCannotBeUsedAreErrorsAtTheirLine) {
+  const std::string route = "[[routes]]\nname = \"out\"\naction = \"forward\"\n";
+  EXPECT_EQ(load_errors(with_domain(route + "target = \"sip:closed.example\"\n")),
+            Errors{"test.toml:4: routes[0].target \"sip:closed.example\": the domain "
+                   "\"closed.example\" is not offered: its SRV record _sip._udp.closed.example "
+                   "names \".\" (RFC 2782)"});
+  EXPECT_EQ(
+      load_errors(with_domain("[[pools]]\nname = \"p\"\nmembers = [\"sip:broken.example\"]\n")),
+      Errors{"test.toml:3: pools[0].members[0] \"sip:broken.example\": the domain "
+             "\"broken.example\" has the SRV record _sip._udp.broken.example → "
+             "nowhere.example.com:5060, whose host name does not resolve (A or AAAA)"});
+  EXPECT_EQ(load_errors(with_domain("[[pools]]\nname = \"p\"\nmembers = [\n"
+                                    "  { uri = \"sip:carrier.example\", weight = 5 },\n]\n")),
+            Errors{"test.toml:4: pools[0].members[0].uri \"sip:carrier.example\": the domain "
+                   "\"carrier.example\" has SRV records, which give each server's weight and "
+                   "priority: leave them out here"});
+}
+
+// A DNS answer as res_nquery returns it (RFC 1035 §4.1), built octet by octet: two SRV
+// records in the answer section (the second with a compressed target), an A record that is
+// skipped; sorted by priority, then heaviest first.
+TEST(Values, SrvAnswersAreParsedFromTheDnsMessage) {
+  std::vector<unsigned char> message = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0};
+  const auto name = [&message](std::initializer_list<std::string_view> labels) {
+    for (std::string_view label : labels) {
+      message.push_back(static_cast<unsigned char>(label.size()));
+      message.insert(message.end(), label.begin(), label.end());
+    }
+    message.push_back(0);
+  };
+  const auto u16 = [&message](unsigned value) {
+    message.push_back(static_cast<unsigned char>(value >> 8));
+    message.push_back(static_cast<unsigned char>(value & 0xff));
+  };
+  name({"_sip", "_udp", "carrier", "example"});  // the question, at offset 12
+  u16(33);
+  u16(1);
+  const auto record_head = [&](unsigned type, unsigned length) {
+    u16(0xc00c);  // the question's name
+    u16(type);
+    u16(1);
+    u16(0);
+    u16(300);  // TTL
+    u16(length);
+  };
+  record_head(33, 6 + 5 + 8 + 2);  // priority 20, weight 0, port 5060, sbc9.carrier.example
+  u16(20);
+  u16(0);
+  u16(5060);
+  message.push_back(4);
+  message.insert(message.end(), {'s', 'b', 'c', '9'});
+  message.push_back(7);
+  message.insert(message.end(), {'c', 'a', 'r', 'r', 'i', 'e', 'r'});
+  message.push_back(0xc0);  // "example", compressed: offset 12 + 5 + 5 + 8
+  message.push_back(static_cast<unsigned char>(12 + 5 + 5 + 8));
+  record_head(1, 4);  // an A record: not SRV
+  message.insert(message.end(), {192, 0, 2, 1});
+  record_head(33, 6 + 5 + 2);  // priority 10, weight 5, port 5070, "sbc1" + the question's tail
+  u16(10);
+  u16(5);
+  u16(5070);
+  message.push_back(4);
+  message.insert(message.end(), {'s', 'b', 'c', '1'});
+  message.push_back(0xc0);
+  message.push_back(static_cast<unsigned char>(12 + 5 + 5));
+  EXPECT_EQ(parse_srv_answer(message),
+            (std::vector<ServiceRecord>{{10, 5, 5070, "sbc1.carrier.example"},
+                                        {20, 0, 5060, "sbc9.carrier.example"}}));
+  message.resize(message.size() - 3);  // truncated inside the last record
+  EXPECT_TRUE(parse_srv_answer(message).empty());
+}
+
+// Names under localhost are never sent to a DNS server (RFC 6761 §6.3).
+TEST(Values, SrvLookupsUnderLocalhostAreNotSent) {
+  EXPECT_TRUE(lookup_service_with_system("_sip._udp.localhost").empty());
+  EXPECT_TRUE(lookup_service_with_system("_sip._udp.pbx.LOCALHOST.").empty());
 }
 
 // The system's resolver, on the one name every machine resolves without asking a DNS server
