@@ -498,6 +498,9 @@ std::string ControlThread::counters_text() const {
   if (shared_.location != nullptr) {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
+  if (shared_.store != nullptr && shared_.store->store().keeps_bindings()) {
+    text += shared_.store->counters_text();
+  }
   if (shared_.sync != nullptr) text += shared_.sync->counters_text();
   if (shared_.metrics != nullptr) {
     text += "metrics: requests=" + std::to_string(shared_.metrics->requests()) + "\n";

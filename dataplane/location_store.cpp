@@ -4,11 +4,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
 
+#include "dataplane/log.hpp"
 #include "dataplane/redis_store.hpp"
 
 namespace sipline::dataplane {
@@ -368,10 +370,34 @@ void AsyncStore::run_queue() {
     if (queue_.empty()) {
       running_jobs_ = false;
       idle_.notify_all();
-      if (stopping_) return;
+      if (stopping_) {
+        lock.unlock();
+        // A last try for what is still unsaved; what the store still refuses is lost.
+        if (!unsaved_.empty()) retry_unsaved();
+        if (!unsaved_.empty()) {
+          SIPLINE_LOG_WARN(
+              "location store: %zu address(es)-of-record never saved (%s refused "
+              "them until the end)",
+              unsaved_.size(), store_->describe().c_str());
+        }
+        return;
+      }
       store_waiting_ = true;
-      work_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      const auto woken = [this] { return !queue_.empty() || stopping_; };
+      if (unsaved_.empty()) {
+        work_.wait(lock, woken);
+      } else {
+        work_.wait_until(lock, next_retry_, woken);
+      }
       store_waiting_ = false;
+      if (queue_.empty() && !stopping_) {
+        // Woken by the retry interval.
+        running_jobs_ = true;
+        lock.unlock();
+        retry_unsaved();
+        lock.lock();
+        continue;
+      }
       if (!stopping_) {
         // Woken by the first job after a quiet spell: let a burst gather into one batch.
         running_jobs_ = true;  // drain() waits for the batch, not an empty queue
@@ -387,8 +413,54 @@ void AsyncStore::run_queue() {
     running_jobs_ = true;
     lock.unlock();
     run_batch(batch);
+    // A steady load never leaves the queue empty: retries are due between batches too.
+    if (retry_due()) retry_unsaved();
     lock.lock();
   }
+}
+
+bool AsyncStore::retry_due() const {
+  return !unsaved_.empty() && std::chrono::steady_clock::now() >= next_retry_;
+}
+
+void AsyncStore::keep_unsaved(AorSave save) {
+  if (unsaved_.empty()) next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
+  const auto kept = unsaved_.find(save.aor);
+  if (kept != unsaved_.end()) {
+    kept->second = std::move(save.bindings);
+  } else if (unsaved_.size() >= kMaxUnsavedAors) {
+    unsaved_dropped_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    unsaved_.emplace(std::move(save.aor), std::move(save.bindings));
+  }
+  unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
+}
+
+void AsyncStore::retry_unsaved() {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::vector<AorSave> writes;
+  writes.reserve(unsaved_.size());
+  for (auto& [aor, bindings] : unsaved_) {
+    std::erase_if(bindings, [now](const sip::Binding& b) { return b.expires_at <= now; });
+    writes.push_back(AorSave{aor, std::move(bindings)});
+  }
+  unsaved_.clear();
+  next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
+  const std::vector<StoreResult> results = store_->save_aors(writes);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (results[i].ok()) {
+      retried_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      keep_unsaved(std::move(writes[i]));
+    }
+  }
+  unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
+}
+
+std::string AsyncStore::counters_text() const {
+  return "location store: unsaved=" + std::to_string(unsaved()) +
+         " retried=" + std::to_string(retried()) +
+         " unsaved_dropped=" + std::to_string(unsaved_dropped()) + "\n";
 }
 
 void AsyncStore::run_batch(std::deque<Job>& batch) {
@@ -427,9 +499,16 @@ void AsyncStore::run_saves(std::span<Job> saves) {
   for (std::size_t i = 0; i < saves.size(); ++i) {
     if (keep[i]) writes.push_back(std::move(saves[i].save));
   }
-  for (StoreResult& result : store_->save_aors(writes)) {
-    if (!result.ok()) record_failure(std::move(result.error));
+  // A newer save replaces whatever of its AOR waited for a retry.
+  for (const AorSave& write : writes)
+    unsaved_.erase(write.aor);
+  std::vector<StoreResult> results = store_->save_aors(writes);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (results[i].ok()) continue;
+    record_failure(std::move(results[i].error));
+    keep_unsaved(std::move(writes[i]));
   }
+  unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
   pending_.fetch_sub(saves.size(), std::memory_order_release);
 }
 

@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -176,6 +177,17 @@ OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node);
 // registration went to the store thread and its wake-ups).
 inline constexpr std::chrono::microseconds kStoreGatherDelay{1000};
 
+// A save the store refused (Redis unreachable, SQLite busy or out of disk) is not lost: the
+// AOR's bindings of that save are kept and written again every kStoreRetryInterval until the
+// store takes them, unless a newer save of the AOR comes first (it replaces the AOR whole, so
+// it replaces the kept one too). Bindings that expired meanwhile are left out of the retry.
+// At most kMaxUnsavedAors AORs are kept; a failed save beyond that is dropped and counted
+// (unsaved_dropped). The first failure of a save counts as a failure (failures(),
+// store_errors); retries that fail again do not, the control thread's `location store:`
+// line shows what is still unsaved.
+inline constexpr std::chrono::milliseconds kStoreRetryInterval{1000};
+inline constexpr std::size_t kMaxUnsavedAors = 65536;
+
 class AsyncStore {
  public:
   explicit AsyncStore(std::unique_ptr<LocationStore> store);
@@ -201,6 +213,15 @@ class AsyncStore {
   // control thread to log.
   std::vector<std::string> take_errors();
   const LocationStore& store() const noexcept { return *store_; }
+  // AORs whose last save failed and waits for a retry; saves written by a retry; failed saves
+  // dropped because kMaxUnsavedAors were waiting already.
+  std::size_t unsaved() const noexcept { return unsaved_count_.load(std::memory_order_relaxed); }
+  std::uint64_t retried() const noexcept { return retried_.load(std::memory_order_relaxed); }
+  std::uint64_t unsaved_dropped() const noexcept {
+    return unsaved_dropped_.load(std::memory_order_relaxed);
+  }
+  // "location store: unsaved=.. retried=.. unsaved_dropped=.." and a newline.
+  std::string counters_text() const;
 
  private:
   struct Job {
@@ -217,6 +238,10 @@ class AsyncStore {
   void run_batch(std::deque<Job>& batch);
   void run_saves(std::span<Job> saves);
   void record_failure(std::string error);
+  // Store thread: keeps a refused save for a retry; writes what is kept, when it is due.
+  void keep_unsaved(AorSave save);
+  void retry_unsaved();
+  bool retry_due() const;
 
   std::unique_ptr<LocationStore> store_;
   const bool keeps_bindings_;  // store_->keeps_bindings(): otherwise no thread, no jobs
@@ -232,6 +257,12 @@ class AsyncStore {
   std::atomic<std::uint64_t> failures_{0};
   std::mutex errors_mutex_;
   std::vector<std::string> errors_;
+  // Store thread only: the AORs whose last save failed, with that save's bindings.
+  std::unordered_map<std::string, std::vector<sip::Binding>> unsaved_;
+  std::chrono::steady_clock::time_point next_retry_{};
+  std::atomic<std::size_t> unsaved_count_{0};
+  std::atomic<std::uint64_t> retried_{0};
+  std::atomic<std::uint64_t> unsaved_dropped_{0};
   std::thread thread_;  // last: started once every member above exists (when keeps_bindings_)
 };
 

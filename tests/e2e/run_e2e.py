@@ -1567,10 +1567,11 @@ def test_redis_shared_location(ctx):
     through node A is reached through node B at once (A's change notice), a de-registration
     at A reaches B, a node started later loads every live binding, and after Redis restarts
     (empty) both nodes reconnect: B resynchronises, and A's next registration reaches B; an
-    operator's `siplinectl unregister` at A reaches B too."""
+    operator's `siplinectl unregister` at A reaches B too; a registration at A while Redis is
+    down reaches B once Redis is back, without a new REGISTER (A's store retries the save)."""
     redis = harness.RedisServer(ctx.workdir).start()
     ctx.cleanups.append(redis.stop)
-    port_a, port_b, contact_port, late_port, after_port = harness.free_udp_ports(5)
+    port_a, port_b, contact_port, late_port, after_port, down_port = harness.free_udp_ports(6)
     socket_a = ctx.workdir.file("admin-a.sock")  # A's siplinectl, for step 5
     nodes = {}
     for name, port in (("a", port_a), ("b", port_b)):
@@ -1649,12 +1650,34 @@ def test_redis_shared_location(ctx):
           "siplinectl unregister 1005 at A: %d %r %r" % (
               result.returncode, result.stdout, result.stderr))
     eventually(port_b, "1005", 480, "INVITE for 1005 through B after unregister at A")
+
+    def last_line(node, head):
+        lines = [line for line in node.log_lines() if line.startswith(head)]
+        return lines[-1] if lines else ""
+
+    node_a.counters()  # SIGUSR1: the counter lines, in A's log
+    check("store_errors=0" in last_line(node_a, "control:"),
+          "A's save after the Redis restart should have been retried on a new connection: %s"
+          % last_line(node_a, "control:"))
+
+    # 6. Redis is down while 1006 registers at A: A answers 200 and its save is refused; once
+    #    Redis is back, A's store writes the save again by itself and B learns 1006.
+    redis.stop()
+    register_user(port_a, "1006", down_port)
+    down_echo = EchoServer(down_port)
+    ctx.cleanups.append(down_echo.stop)
+    wait_for_log(node_a, "location store: redis", 5)  # the refused save, logged
+    redis.start()
+    eventually(port_b, "1006", 200, "INVITE for 1006 through B (registered at A while Redis "
+               "was down)", timeout=10.0)
     require_clean_stop(node_a)
     require_clean_stop(node_b)
-    control = [line for line in node_a.log_lines() if line.startswith("control:")]
-    check(control and "store_errors=0" in control[-1],
-          "A's save after the Redis restart should have been retried on a new connection: %s"
-          % control)
+    check("store_errors=1" in last_line(node_a, "control:"),
+          "A's save while Redis was down should be its one store error: %s"
+          % last_line(node_a, "control:"))
+    check("unsaved=0 retried=1 " in last_line(node_a, "location store:"),
+          "A's store should have written the refused save again: %s"
+          % last_line(node_a, "location store:"))
 
 
 # --- 9. Linphone ----------------------------------------------------------------------------

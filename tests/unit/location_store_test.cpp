@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -432,6 +436,122 @@ TEST(AsyncStore, CountsAndReportsFailures) {
   EXPECT_EQ(async.take_errors(),
             (std::vector<std::string>{"cannot save fail-1", "cannot save fail-2"}));
   EXPECT_TRUE(async.take_errors().empty());
+}
+
+// Refuses every save while `down` is set (Redis unreachable, a full disk); keeps a log of the
+// saves it took ("AOR/cseq", "AOR/-" for a removal), read under its mutex.
+class FlakyStore final : public LocationStore {
+ public:
+  LoadResult load_all(std::int64_t) override { return {}; }
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override {
+    if (down_.load()) return {"store down: " + std::string(aor)};
+    const std::lock_guard lock(mutex_);
+    taken_.push_back(std::string(aor) + "/" +
+                     (bindings.empty() ? std::string("-") : std::to_string(bindings[0].cseq)));
+    return {};
+  }
+  StoreResult purge_expired(std::int64_t) override { return {}; }
+  StoreResult flush() override { return {}; }
+  std::string describe() const override { return "flaky"; }
+  std::vector<std::string> taken() {
+    const std::lock_guard lock(mutex_);
+    return taken_;
+  }
+
+  std::atomic<bool> down_{true};
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> taken_;
+};
+
+// Waits (at most 5 s) until `async` has written `count` saves by retrying.
+bool wait_for_retries(const AsyncStore& async, std::uint64_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (async.retried() < count && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return async.retried() >= count;
+}
+
+sip::Binding live_binding(const std::string& aor, std::uint32_t cseq) {
+  sip::Binding binding = make_binding(aor, "sip:" + aor + "@x", std::time(nullptr) + 3600);
+  binding.cseq = cseq;
+  return binding;
+}
+
+// A save the store refused is written again once the store is back, without a new
+// REGISTER; its first failure counts, the retries do not.
+TEST(AsyncStore, RefusedSavesAreWrittenOnceTheStoreIsBack) {
+  auto flaky = std::make_unique<FlakyStore>();
+  FlakyStore* store = flaky.get();
+  AsyncStore async(std::move(flaky));
+  async.submit_save("1001", {live_binding("1001", 1)});
+  async.submit_save("1002", {});
+  async.drain();
+  EXPECT_EQ(async.failures(), 2u);
+  EXPECT_EQ(async.unsaved(), 2u);
+  EXPECT_TRUE(store->taken().empty());
+  EXPECT_EQ(async.counters_text(), "location store: unsaved=2 retried=0 unsaved_dropped=0\n");
+
+  // Still down at the first retry: kept, not counted again.
+  std::this_thread::sleep_for(kStoreRetryInterval + std::chrono::milliseconds(300));
+  EXPECT_EQ(async.unsaved(), 2u);
+  EXPECT_EQ(async.failures(), 2u);
+
+  store->down_ = false;
+  ASSERT_TRUE(wait_for_retries(async, 2));
+  async.drain();
+  std::vector<std::string> taken = store->taken();
+  std::sort(taken.begin(), taken.end());
+  EXPECT_EQ(taken, (std::vector<std::string>{"1001/1", "1002/-"}));
+  EXPECT_EQ(async.unsaved(), 0u);
+  EXPECT_EQ(async.failures(), 2u);
+}
+
+// A newer save of the AOR replaces the one waiting (a save replaces the AOR whole): the old
+// content is never written after it.
+TEST(AsyncStore, ANewerSaveReplacesTheOneWaitingForARetry) {
+  auto flaky = std::make_unique<FlakyStore>();
+  FlakyStore* store = flaky.get();
+  AsyncStore async(std::move(flaky));
+  async.submit_save("1001", {live_binding("1001", 1)});
+  async.drain();
+  ASSERT_EQ(async.unsaved(), 1u);
+  store->down_ = false;
+  async.submit_save("1001", {live_binding("1001", 2)});
+  async.drain();
+  EXPECT_EQ(async.unsaved(), 0u);
+  std::this_thread::sleep_for(kStoreRetryInterval + std::chrono::milliseconds(300));
+  async.drain();
+  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001/2"});
+  EXPECT_EQ(async.retried(), 0u);
+}
+
+// Bindings that expired while they waited are left out: the retry removes the AOR.
+TEST(AsyncStore, ARetryLeavesOutBindingsThatExpiredMeanwhile) {
+  auto flaky = std::make_unique<FlakyStore>();
+  FlakyStore* store = flaky.get();
+  AsyncStore async(std::move(flaky));
+  sip::Binding short_lived = live_binding("1001", 1);
+  short_lived.expires_at = std::time(nullptr) + 1;
+  async.submit_save("1001", {short_lived, live_binding("1001", 9)});
+  async.drain();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  store->down_ = false;
+  ASSERT_TRUE(wait_for_retries(async, 1));
+  async.drain();
+  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001/9"});
+}
+
+// At most kMaxUnsavedAors wait; beyond, a refused save is dropped and counted.
+TEST(AsyncStore, TheUnsavedBacklogIsBounded) {
+  AsyncStore async(std::make_unique<FlakyStore>());
+  for (std::size_t i = 0; i <= kMaxUnsavedAors; ++i)
+    async.submit_save(std::to_string(100000 + i), {});
+  async.drain();
+  EXPECT_EQ(async.unsaved(), kMaxUnsavedAors);
+  EXPECT_EQ(async.unsaved_dropped(), 1u);
+  EXPECT_EQ(async.failures(), kMaxUnsavedAors + 1);
 }
 
 // The names of this process's threads, from /proc.

@@ -212,6 +212,28 @@ TEST_F(RedisStoreTest, WritesFailWhileRedisIsDownAndWorkOnceItIsBack) {
   EXPECT_EQ(store->load_all(kNow).bindings.size(), 1u);
 }
 
+// A registration saved while Redis is down reaches Redis once it is back, with no new
+// REGISTER: the store thread keeps the refused save and writes it again (AsyncStore).
+TEST_F(RedisStoreTest, ASaveRefusedWhileRedisIsDownIsWrittenWhenItIsBack) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  AsyncStore async(open_or_fail(endpoint, 1));
+  server_.stop();
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  async.submit_save("1001", {binding("1001", "sip:x@h", now + 600)});
+  async.drain();
+  EXPECT_EQ(async.failures(), 1u);
+  EXPECT_EQ(async.unsaved(), 1u);
+  ASSERT_TRUE(server_.start());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (async.retried() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(async.retried(), 1u);
+  EXPECT_EQ(async.unsaved(), 0u);
+  const RedisReply exists = command(endpoint, {"EXISTS", "sipline:location:1001"});
+  ASSERT_NE(exists, nullptr);
+  EXPECT_EQ(exists->integer, 1);
+}
+
 TEST_F(RedisStoreTest, ASyncQueuesOtherNodesChangesAndSkipsItsOwn) {
   const config::RedisEndpoint endpoint = endpoint_of(server_);
   LocationSync::Started started = LocationSync::start(endpoint, 1);
