@@ -61,6 +61,19 @@ class OwnedRings {
   std::vector<rte_ring*> all_;
 };
 
+// The CPUs an lcore may run on ("1", or "2,3" for an lcore given a set with --lcores), for
+// the start-up log. (rte_lcore_to_cpu_id is an index within the socket, not a CPU number.)
+std::string lcore_cpus(unsigned lcore) {
+  const rte_cpuset_t set = rte_lcore_cpuset(lcore);
+  std::string cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    if (!cpus.empty()) cpus += ',';
+    cpus += std::to_string(cpu);
+  }
+  return cpus.empty() ? "?" : cpus;
+}
+
 // The UDP ports of [listen] udp, once each: the ports the interface serves.
 std::vector<std::uint16_t> sip_ports(const config::Config& config) {
   std::vector<std::uint16_t> ports;
@@ -302,8 +315,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
       rte_eal_mp_wait_lcore();
       return kExitRuntimeError;
     }
-    SIPLINE_LOG_INFO("worker %u runs on lcore %u (cpu %d), TX queue %u", static_cast<unsigned>(i),
-                     lcores[i], rte_lcore_to_cpu_id(lcores[i]), static_cast<unsigned>(i));
+    SIPLINE_LOG_INFO("worker %u runs on lcore %u (cpu %s), TX queue %u", static_cast<unsigned>(i),
+                     lcores[i], lcore_cpus(lcores[i]).c_str(), static_cast<unsigned>(i));
   }
   SIPLINE_LOG_INFO("dpdk: udp %s on %s with %u worker lcore(s), store %s",
                    listen_text(*config).c_str(), settings.address.to_string().c_str(),
