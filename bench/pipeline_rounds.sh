@@ -124,17 +124,13 @@ run_bench() {  # round, mode, workers
   echo "$round $mode $w $rate" >> "$results"
 }
 
+# shellcheck source=bench/testpmd_rate.sh
+source "$here/testpmd_rate.sh"
 run_testpmd() {  # cores
-  local c=$1 out
-  # Stopped by the time-out (SIGINT: testpmd prints its totals and exits non-zero).
+  local c=$1
   # shellcheck disable=SC2046
-  out="$(timeout -s INT $((seconds + 5)) "$testpmd" $(eal_for "$c") "$(lcore_map "$c" 0)" \
-    --vdev=net_null0 --vdev=net_null1 -- --forward-mode=io --nb-cores="$c" --rxq="$c" \
-    --txq="$c" --total-num-mbufs=$((c > 2 ? 262144 : 65536)) --stats-period 1 --auto-start \
-    2>&1)" || true
-  awk -v c="$c" '/Rx-pps:/ { s += $2; if (++n % 2 == 0) { r[++k] = s; s = 0 } }
-      END { t = 0; for (i = 2; i <= k; ++i) t += r[i];
-            printf "testpmd %d core(s): %.0f packets/s\n", c, (k > 1 ? t / (k - 1) : 0) }' <<< "$out"
+  echo "testpmd $c core(s): $(testpmd_packets_per_s "$testpmd" "$seconds" "$c" $(eal_for "$c") \
+    "$(lcore_map "$c" 0)") packets/s"
 }
 
 echo "workers on CPUs ${first[*]:0:$largest} (one per core), feeders on ${feeders[*]}"

@@ -66,21 +66,8 @@ done
 [[ -n "$testpmd" && -x "$testpmd" ]] || { echo "dpdk-testpmd not found (apt-get install dpdk)" >&2; exit 1; }
 base_eal=(--no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
 
-# testpmd's forwarded packets/s: the Rx-pps of both ports, summed, averaged over the periodic
-# reports after the first (which includes the start).
-testpmd_rate() {
-  local cores=$1 out
-  out="$(mktemp)"
-  timeout -s INT $((seconds + 4)) "$testpmd" -l "0-$cores" "${common[@]}" \
-    --vdev=net_null0 --vdev=net_null1 -- --forward-mode=io --nb-cores="$cores" \
-    --rxq="$cores" --txq="$cores" --total-num-mbufs=$((cores > 2 ? 262144 : 65536)) \
-    --stats-period 1 --auto-start \
-    > "$out" 2>&1 || true
-  awk '/Rx-pps:/ { sum += $2; if (++n % 2 == 0) { rates[++r] = sum; sum = 0 } }
-       END { t = 0; for (i = 2; i <= r; ++i) t += rates[i];
-             if (r > 1) printf "%.0f\n", t / (r - 1); else print 0 }' "$out"
-  rm -f "$out"
-}
+# shellcheck source=bench/testpmd_rate.sh
+source "$here/testpmd_rate.sh"
 
 for workers in $workers_list; do
   if [[ ${#memory[@]} -eq 0 ]]; then
@@ -115,7 +102,7 @@ for workers in $workers_list; do
   echo "$bench_out" | grep -E '^(bench_pipeline:|worker|total|dispatch|warning)'
   [[ -n "$dispatch_only" ]] && continue
   sipline_rate="$(echo "$bench_out" | sed -n 's/^RESULT .* msgs_per_s=\([0-9]*\).*/\1/p')"
-  testpmd_pps="$(testpmd_rate "$workers")"
+  testpmd_pps="$(testpmd_packets_per_s "$testpmd" "$seconds" "$workers" "${common[@]}" -l "0-$workers")"
   echo "testpmd io forward, $workers core(s), net_null x2: $testpmd_pps packets/s"
   awk -v s="$sipline_rate" -v t="$testpmd_pps" -v w="$workers" 'BEGIN {
     printf "sipline: %.0f SIP msgs/s (%.0f per worker core); testpmd: %.0f packets/s; ratio %.4f (1/%.0f)\n",

@@ -549,40 +549,48 @@ ServiceHops lookup_service_hops(const sip::Uri& uri) {
   return result;
 }
 
-// A next hop (a forward route's target, a pool member): a sip/sips URI whose host is an IP
-// literal or a name resolved now to one address (A/AAAA; the URI keeps the name, so the
-// Request-URI and probes carry it). No SRV or NAPTR (RFC 3263 §4.1-4.2): an absent port is
-// 5060 (5061 for sips). `path` names the key in messages.
-std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32_t line,
-                                           const std::string& path, const std::string& text) {
+// A next hop (a forward route's target, a pool member) as written: a sip/sips URI whose host
+// is an IP literal or a name resolved now (the URI keeps the name, so the Request-URI and
+// probes carry it). A domain without a port is first its SRV service (lookup_service_hops);
+// with records, `servers` holds them and `target` goes to the first (lowest priority,
+// heaviest); without, the name's A/AAAA address, and an absent port is 5060 (5061 for sips).
+// `path` names the key in messages.
+struct NextHop {
+  ForwardTarget target;
+  std::string domain;               // with SRV records: the domain they belong to
+  std::vector<ServiceHop> servers;  // the domain's SRV records, each resolved; or none
+};
+std::optional<NextHop> read_next_hops(Diagnostics& diagnostics, std::uint32_t line,
+                                      const std::string& path, const std::string& text) {
   const std::string what = path + " " + quoted(text);
   const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
   if (!uri.ok() || !is_sip_scheme(uri.value.scheme)) {
     diagnostics.error(line, what + " must be a sip: or sips: URI");
     return std::nullopt;
   }
-  std::optional<IpAddress> address = uri_host_address(uri.value.host_port);
-  const ServiceHops service = lookup_service_hops(uri.value);
+  const sip::HostPort& host_port = uri.value.host_port;
+  NextHop hop;
+  hop.target.uri = text;
+  hop.target.scheme = uri.value.scheme;
+  ServiceHops service = lookup_service_hops(uri.value);
   if (!service.error.empty()) {
-    diagnostics.error(line, what + ": the domain \"" + std::string(uri.value.host_port.host) +
-                                "\" " + service.error);
+    diagnostics.error(
+        line, what + ": the domain \"" + std::string(host_port.host) + "\" " + service.error);
     return std::nullopt;
   }
   if (!service.hops.empty()) {
-    // One next hop: the first record (lowest priority, heaviest). A pool member named by the
-    // same domain becomes one member per record instead, with failover among them.
-    ForwardTarget target;
-    target.uri = text;
-    target.scheme = uri.value.scheme;
-    target.next_hop = SocketAddress{service.hops.front().address, service.hops.front().record.port};
-    return target;
+    const ServiceHop& first = service.hops.front();
+    hop.target.next_hop = SocketAddress{first.address, first.record.port};
+    hop.domain = std::string(host_port.host);
+    hop.servers = std::move(service.hops);
+    return hop;
   }
-  if (!address && uri.value.host_port.kind == sip::HostKind::Hostname &&
-      current_resolver != nullptr) {
-    ResolvedHost resolved = resolve_host(uri.value.host_port.host);
+  std::optional<IpAddress> address = uri_host_address(host_port);
+  if (!address && host_port.kind == sip::HostKind::Hostname && current_resolver != nullptr) {
+    ResolvedHost resolved = resolve_host(host_port.host);
     if (!resolved.address) {
-      diagnostics.error(line, what + ": the host name \"" + std::string(uri.value.host_port.host) +
-                                  "\" " + resolved.error);
+      diagnostics.error(
+          line, what + ": the host name \"" + std::string(host_port.host) + "\" " + resolved.error);
       return std::nullopt;
     }
     address = resolved.address;
@@ -591,67 +599,62 @@ std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32
     diagnostics.error(line, what + " must have an IP address or a host name as host");
     return std::nullopt;
   }
-  const sip::HostPort& host_port = uri.value.host_port;
   if (host_port.has_port && host_port.port == 0) {
     diagnostics.error(line, what + " must not use port 0");
     return std::nullopt;
   }
   const std::uint16_t default_port = uri.value.scheme == sip::UriScheme::Sips ? 5061 : 5060;
-  ForwardTarget target;
-  target.uri = text;
-  target.scheme = uri.value.scheme;
-  target.next_hop = SocketAddress{*address, host_port.has_port ? host_port.port : default_port};
-  return target;
+  hop.target.next_hop = SocketAddress{*address, host_port.has_port ? host_port.port : default_port};
+  return hop;
+}
+
+// A forward route's target: one next hop (of a domain's SRV records, the first).
+std::optional<ForwardTarget> read_next_hop(Diagnostics& diagnostics, std::uint32_t line,
+                                           const std::string& path, const std::string& text) {
+  std::optional<NextHop> hop = read_next_hops(diagnostics, line, path, text);
+  if (!hop) return std::nullopt;
+  return std::move(hop->target);
 }
 
 // ---- [[pools]] ---------------------------------------------------------------------------
 
-// A pool member named by a domain with SRV records (RFC 3263 §4.2): one member per record,
-// its URI "sip:TARGET:PORT" (its identity in the Call-ID hash, and the probes' Request-URI),
-// its priority the rank of the record's priority among the domain's (lowest first: the
-// failover order RFC 2782 gives), its weight the record's (0 → 1, the smallest share a member
-// has here; above kMaxMemberWeight → kMaxMemberWeight). std::nullopt: no SRV records, an
-// ordinary member. An empty list: an error, reported. `weighted`: the member's table gave
-// its own weight or priority, which SRV records would contradict.
-std::optional<std::vector<lb::PoolMember>> service_members(Diagnostics& diagnostics,
-                                                           std::uint32_t line,
-                                                           const std::string& path,
-                                                           const std::string& text, bool drain,
-                                                           bool weighted) {
-  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
-  if (!uri.ok()) return std::nullopt;
-  const ServiceHops service = lookup_service_hops(uri.value);
+// The members a pool member named by a domain with SRV records gives (RFC 3263 §4.2): one per
+// record, its URI "sip:TARGET:PORT" (its identity in the Call-ID hash, and the probes'
+// Request-URI), its priority the rank of the record's priority among the domain's (lowest
+// first: the failover order RFC 2782 gives), its weight the record's (0 → 1, the smallest
+// share a member has here; above kMaxMemberWeight → kMaxMemberWeight). `weighted`: the
+// member's table gave its own weight or priority, which the records would contradict. Empty:
+// an error, reported.
+std::vector<lb::PoolMember> service_members(Diagnostics& diagnostics, std::uint32_t line,
+                                            const std::string& path, const NextHop& hop, bool drain,
+                                            bool weighted) {
   const std::string what =
-      path + " " + quoted(text) + ": the domain \"" + std::string(uri.value.host_port.host) + "\" ";
-  if (!service.error.empty()) {
-    diagnostics.error(line, what + service.error);
-    return std::vector<lb::PoolMember>{};
-  }
-  if (service.hops.empty()) return std::nullopt;
+      path + " " + quoted(hop.target.uri) + ": the domain \"" + hop.domain + "\" ";
   if (weighted) {
     diagnostics.error(line, what +
                                 "has SRV records, which give each server's weight and "
                                 "priority: leave them out here");
-    return std::vector<lb::PoolMember>{};
+    return {};
   }
   std::vector<std::uint16_t> priorities;
-  for (const ServiceHop& hop : service.hops)
-    priorities.push_back(hop.record.priority);
+  for (const ServiceHop& server : hop.servers)
+    priorities.push_back(server.record.priority);
   std::sort(priorities.begin(), priorities.end());
   priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
   if (priorities.size() > 256) {
     diagnostics.error(line, what + "has SRV records of more than 256 priorities");
-    return std::vector<lb::PoolMember>{};
+    return {};
   }
   std::vector<lb::PoolMember> members;
-  for (const ServiceHop& hop : service.hops) {
-    const auto rank = std::lower_bound(priorities.begin(), priorities.end(), hop.record.priority) -
-                      priorities.begin();
+  for (const ServiceHop& server : hop.servers) {
+    const auto rank =
+        std::lower_bound(priorities.begin(), priorities.end(), server.record.priority) -
+        priorities.begin();
     lb::PoolMember member;
-    member.uri = "sip:" + hop.record.target + ":" + std::to_string(hop.record.port);
+    member.uri = "sip:" + server.record.target + ":" + std::to_string(server.record.port);
     member.scheme = sip::UriScheme::Sip;
-    member.address = SocketAddress{hop.address, hop.record.port};
-    member.weight = std::clamp<std::uint32_t>(hop.record.weight, 1, lb::kMaxMemberWeight);
+    member.address = SocketAddress{server.address, server.record.port};
+    member.weight = std::clamp<std::uint32_t>(server.record.weight, 1, lb::kMaxMemberWeight);
     member.priority = static_cast<std::uint8_t>(rank);
     member.drain = drain;
     members.push_back(std::move(member));
@@ -664,13 +667,11 @@ std::optional<std::vector<lb::PoolMember>> service_members(Diagnostics& diagnost
 std::vector<lb::PoolMember> read_pool_member(const TableReader& pool, const ArrayItem& item) {
   Diagnostics& diagnostics = pool.diagnostics();
   if (const auto* text = item.node->as_string()) {
-    if (auto members =
-            service_members(diagnostics, item.line, item.path, text->get(), false, false)) {
-      return std::move(*members);
-    }
-    const auto target = read_next_hop(diagnostics, item.line, item.path, text->get());
-    if (!target) return {};
-    return {lb::PoolMember{target->uri, target->scheme, target->next_hop, 1}};
+    const auto hop = read_next_hops(diagnostics, item.line, item.path, text->get());
+    if (!hop) return {};
+    if (!hop->servers.empty())
+      return service_members(diagnostics, item.line, item.path, *hop, false, false);
+    return {lb::PoolMember{hop->target.uri, hop->target.scheme, hop->target.next_hop, 1}};
   }
   const auto* table = item.node->as_table();
   if (table == nullptr) {
@@ -685,16 +686,16 @@ std::vector<lb::PoolMember> read_pool_member(const TableReader& pool, const Arra
   const bool drain = member.boolean("drain").value_or(false);
   const auto uri = member.string("uri", Presence::Required);
   if (!uri) return {};
-  if (auto members = service_members(diagnostics, member.line_of_key("uri"), member.key_path("uri"),
-                                     *uri, drain, member.has("weight") || member.has("priority"))) {
-    return std::move(*members);
+  const auto hop =
+      read_next_hops(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *uri);
+  if (!hop) return {};
+  if (!hop->servers.empty()) {
+    return service_members(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *hop,
+                           drain, member.has("weight") || member.has("priority"));
   }
-  const auto target =
-      read_next_hop(diagnostics, member.line_of_key("uri"), member.key_path("uri"), *uri);
-  if (!target || (member.has("weight") && !weight) || (member.has("priority") && !priority)) {
-    return {};
-  }
-  return {lb::PoolMember{target->uri, target->scheme, target->next_hop,
+  if ((member.has("weight") && !weight) || (member.has("priority") && !priority)) return {};
+  const ForwardTarget& target = hop->target;
+  return {lb::PoolMember{target.uri, target.scheme, target.next_hop,
                          static_cast<std::uint32_t>(weight.value_or(1)),
                          static_cast<std::uint8_t>(priority.value_or(0)), drain}};
 }

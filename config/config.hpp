@@ -249,8 +249,11 @@ struct ServiceRecord {
 // within one priority, heaviest first; none when there are none (or no answer in time).
 using ServiceResolver = std::function<std::vector<ServiceRecord>(std::string_view service)>;
 // The system's (res_nquery, as resolv.conf says), waited for kResolveTimeout at most. Names
-// under "localhost" (RFC 6761 §6.3) are never sent to DNS: no records.
+// under "localhost" are never sent to DNS: no records.
 std::vector<ServiceRecord> lookup_service_with_system(std::string_view service);
+// "localhost" or a name under it, any case, with or without the final dot: resolved locally,
+// never by DNS servers (RFC 6761 §6.3).
+bool is_localhost_name(std::string_view name);
 // The SRV records of a DNS answer (the whole message, as res_nquery returns it), in the order
 // above; none when the message does not parse.
 std::vector<ServiceRecord> parse_srv_answer(std::span<const unsigned char> message);

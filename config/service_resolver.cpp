@@ -19,17 +19,6 @@ namespace {
 // 512 octets without EDNS, 1232 with the usual EDNS size; TCP answers can be larger).
 constexpr std::size_t kAnswerSize = 65536;
 
-// RFC 6761 §6.3: names under "localhost." are resolved locally, never by DNS servers.
-bool under_localhost(std::string_view name) {
-  if (name.ends_with('.')) name.remove_suffix(1);
-  const auto lower_equals = [](std::string_view text, std::string_view lower) {
-    return std::equal(text.begin(), text.end(), lower.begin(), lower.end(),
-                      [](char a, char b) { return (a | 0x20) == b; });
-  };
-  return lower_equals(name, "localhost") ||
-         (name.size() > 10 && lower_equals(name.substr(name.size() - 10), ".localhost"));
-}
-
 std::vector<ServiceRecord> query(const std::string& service) {
   struct __res_state state {};
   if (res_ninit(&state) != 0) return {};
@@ -42,6 +31,16 @@ std::vector<ServiceRecord> query(const std::string& service) {
 }
 
 }  // namespace
+
+bool is_localhost_name(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);
+  const auto lower_equals = [](std::string_view text, std::string_view lower) {
+    return std::equal(text.begin(), text.end(), lower.begin(), lower.end(),
+                      [](char a, char b) { return (a | 0x20) == b; });
+  };
+  return lower_equals(name, "localhost") ||
+         (name.size() > 10 && lower_equals(name.substr(name.size() - 10), ".localhost"));
+}
 
 std::vector<ServiceRecord> parse_srv_answer(std::span<const unsigned char> message) {
   ns_msg handle{};
@@ -77,7 +76,7 @@ std::vector<ServiceRecord> parse_srv_answer(std::span<const unsigned char> messa
 
 // res_nquery, waited for kResolveTimeout at most (bounded_lookup.hpp), as host names are.
 std::vector<ServiceRecord> lookup_service_with_system(std::string_view service) {
-  if (under_localhost(service)) return {};
+  if (is_localhost_name(service)) return {};
   return bounded_lookup<std::vector<ServiceRecord>>(
       [name = std::string(service)] { return query(name); }, kResolveTimeout);
 }

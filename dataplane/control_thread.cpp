@@ -370,8 +370,6 @@ ControlThread::ReloadReport ControlThread::reload() {
     say(LogLevel::Error, "the configuration was not reloaded; the running one stays");
     return report;
   }
-  for (const std::string& warning : prepared.warnings)
-    say(LogLevel::Warn, "reload: " + warning);
   PipelineContext& next = *prepared.context;
   // The control thread's own users of the context first (it is their only thread), so the
   // pools' health words are right before any worker sees them.

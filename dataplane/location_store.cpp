@@ -433,7 +433,6 @@ void AsyncStore::keep_unsaved(AorSave save) {
   } else {
     unsaved_.emplace(std::move(save.aor), std::move(save.bindings));
   }
-  unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
 }
 
 void AsyncStore::retry_unsaved() {
@@ -500,8 +499,10 @@ void AsyncStore::run_saves(std::span<Job> saves) {
     if (keep[i]) writes.push_back(std::move(saves[i].save));
   }
   // A newer save replaces whatever of its AOR waited for a retry.
-  for (const AorSave& write : writes)
-    unsaved_.erase(write.aor);
+  if (!unsaved_.empty()) {
+    for (const AorSave& write : writes)
+      unsaved_.erase(write.aor);
+  }
   std::vector<StoreResult> results = store_->save_aors(writes);
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (results[i].ok()) continue;

@@ -238,7 +238,8 @@ class AsyncStore {
   void run_batch(std::deque<Job>& batch);
   void run_saves(std::span<Job> saves);
   void record_failure(std::string error);
-  // Store thread: keeps a refused save for a retry; writes what is kept, when it is due.
+  // Store thread: keeps a refused save for a retry (the caller publishes unsaved_count_);
+  // writes what is kept, when it is due.
   void keep_unsaved(AorSave save);
   void retry_unsaved();
   bool retry_due() const;

@@ -18,14 +18,14 @@
 namespace sipline::dataplane {
 
 // The sections of `loaded` that differ from `running` and cannot change without a restart
-// ("listen", "dataplane", "registrar.store", "limits", "overload", "source_limits").
+// ("listen", "dataplane", "registrar.store", "limits", "overload", "source_limits" but its
+// trusted_sources, which the reloaded context carries).
 std::vector<std::string> sections_needing_restart(const config::Config& running,
                                                   const config::Config& loaded);
 
 struct PreparedReload {
   std::unique_ptr<PipelineContext> context;  // null when refused
   std::vector<std::string> errors;           // why it was refused
-  std::vector<std::string> warnings;         // applied, with these caveats
 };
 
 // Loads `path` and builds the context the workers will route with (PipelineContext::reloaded:

@@ -963,6 +963,15 @@ TEST(Values, ForwardTargetNamedByADomainTakesItsFirstSrvRecord) {
   ASSERT_NE(fallback, nullptr);
   EXPECT_EQ(fallback->routes[0].forward->next_hop, (SocketAddress{ipv4(192, 0, 2, 20), 5060}));
   EXPECT_EQ(service_queries(), std::vector<std::string>{"_sip._udp.proxy.example.com"});
+
+  // A pool member without SRV records is asked for them once, then resolved by A/AAAA.
+  service_queries().clear();
+  const auto pool = load_ok(
+      with_domain("[listen]\nudp = [\"[::1]:5060\"]\n[[pools]]\nname = \"p\"\n"
+                  "members = [\"sip:pbx.example.com\", { uri = \"sip:pbx.example.com:5070\" }]\n"));
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->pools[0].members[0].address.to_string(), "[2001:db8::20]:5060");
+  EXPECT_EQ(service_queries(), std::vector<std::string>{"_sip._udp.pbx.example.com"});
 }
 
 TEST(Errors, SrvRecordsThatCannotBeUsedAreErrorsAtTheirLine) {
@@ -1039,6 +1048,14 @@ TEST(Values, SrvAnswersAreParsedFromTheDnsMessage) {
 
 // Names under localhost are never sent to a DNS server (RFC 6761 §6.3).
 TEST(Values, SrvLookupsUnderLocalhostAreNotSent) {
+  for (const char* name :
+       {"localhost", "_sip._udp.localhost", "_sip._udp.pbx.LOCALHOST.", "LocalHost."}) {
+    EXPECT_TRUE(is_localhost_name(name)) << name;
+  }
+  for (const char* name : {"notlocalhost", "_sip._udp.notlocalhost", "localhost.example",
+                           "_sip._udp.carrier.example", "localhos"}) {
+    EXPECT_FALSE(is_localhost_name(name)) << name;
+  }
   EXPECT_TRUE(lookup_service_with_system("_sip._udp.localhost").empty());
   EXPECT_TRUE(lookup_service_with_system("_sip._udp.pbx.LOCALHOST.").empty());
 }
