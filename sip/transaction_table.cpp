@@ -1,0 +1,177 @@
+#include "sip/transaction_table.hpp"
+
+#include <bit>
+#include <cstring>
+#include <utility>
+
+namespace sipline::sip {
+
+TransactionTable::TransactionTable(std::size_t capacity, std::size_t stored_requests)
+    : entries_(capacity),
+      buckets_(std::bit_ceil(std::max<std::size_t>(2 * capacity, 2)), kNone),
+      bucket_of_entry_(capacity, kNoSlot),
+      heap_position_(capacity, kNoSlot),
+      slot_of_entry_(capacity, kNoSlot),
+      stored_size_(stored_requests, 0),
+      // Not value-initialised: a slot's pages become resident when a request is first stored.
+      slots_(new char[stored_requests * kStoredRequestSize]),
+      stored_requests_(stored_requests) {
+  bucket_mask_ = buckets_.size() - 1;
+  heap_.reserve(capacity);
+  free_entries_.reserve(capacity);
+  for (std::size_t i = capacity; i-- > 0;)
+    free_entries_.push_back(static_cast<Index>(i));
+  free_slots_.reserve(stored_requests);
+  for (std::size_t i = stored_requests; i-- > 0;)
+    free_slots_.push_back(static_cast<std::uint32_t>(i));
+}
+
+TransactionTable::Index TransactionTable::find(std::uint64_t key) const {
+  for (std::size_t bucket = bucket_of(key);; bucket = (bucket + 1) & bucket_mask_) {
+    const Index index = buckets_[bucket];
+    if (index == kNone) return kNone;
+    if (entries_[index].key == key) return index;
+  }
+}
+
+TransactionTable::Index TransactionTable::insert(std::uint64_t key) {
+  if (free_entries_.empty()) return kNone;
+  const Index index = free_entries_.back();
+  free_entries_.pop_back();
+  entries_[index] = Entry{};
+  entries_[index].key = key;
+  // At most half the buckets are ever used, so an empty one is always found.
+  std::size_t bucket = bucket_of(key);
+  while (buckets_[bucket] != kNone)
+    bucket = (bucket + 1) & bucket_mask_;
+  buckets_[bucket] = index;
+  bucket_of_entry_[index] = static_cast<std::uint32_t>(bucket);
+  ++size_;
+  return index;
+}
+
+void TransactionTable::erase(Index index) {
+  if (bucket_of_entry_[index] == kNoSlot) return;
+  heap_remove(index);
+  release_request(index);
+  unlink_bucket(index);
+  free_entries_.push_back(index);
+  --size_;
+}
+
+// Backward-shift deletion: every later entry of the probe run that may move into the hole
+// (its home bucket is not between the hole and itself) does, so a run never has a gap.
+void TransactionTable::unlink_bucket(Index index) {
+  std::size_t hole = bucket_of_entry_[index];
+  bucket_of_entry_[index] = kNoSlot;
+  buckets_[hole] = kNone;
+  for (std::size_t next = (hole + 1) & bucket_mask_; buckets_[next] != kNone;
+       next = (next + 1) & bucket_mask_) {
+    const Index moving = buckets_[next];
+    const std::size_t home = bucket_of(entries_[moving].key);
+    // Distances along the ring: `moving` may fill the hole when its home is no further from
+    // it than the hole is.
+    if (((next - home) & bucket_mask_) >= ((next - hole) & bucket_mask_)) {
+      buckets_[hole] = moving;
+      bucket_of_entry_[moving] = static_cast<std::uint32_t>(hole);
+      buckets_[next] = kNone;
+      hole = next;
+    }
+  }
+}
+
+bool TransactionTable::store_request(Index index, std::string_view request) {
+  if (request.size() > kStoredRequestSize) return false;
+  if (slot_of_entry_[index] == kNoSlot) {
+    if (free_slots_.empty()) return false;
+    slot_of_entry_[index] = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  const std::uint32_t slot = slot_of_entry_[index];
+  if (!request.empty())
+    std::memcpy(&slots_[slot * kStoredRequestSize], request.data(), request.size());
+  stored_size_[slot] = static_cast<std::uint32_t>(request.size());
+  return true;
+}
+
+std::string_view TransactionTable::stored_request(Index index) const {
+  const std::uint32_t slot = slot_of_entry_[index];
+  if (slot == kNoSlot) return {};
+  return {&slots_[slot * kStoredRequestSize], stored_size_[slot]};
+}
+
+void TransactionTable::release_request(Index index) {
+  const std::uint32_t slot = slot_of_entry_[index];
+  if (slot == kNoSlot) return;
+  slot_of_entry_[index] = kNoSlot;
+  free_slots_.push_back(slot);
+}
+
+void TransactionTable::arm(Index index, std::int64_t deadline_ms) {
+  entries_[index].deadline_ms = deadline_ms;
+  std::uint32_t position = heap_position_[index];
+  if (position == kNoSlot) {
+    position = static_cast<std::uint32_t>(heap_.size());
+    heap_.push_back(index);
+    heap_position_[index] = position;
+  }
+  sift_up(position);
+  sift_down(heap_position_[index]);
+}
+
+TransactionTable::Index TransactionTable::pop_expired(std::int64_t now_ms) {
+  if (heap_.empty() || entries_[heap_.front()].deadline_ms > now_ms) return kNone;
+  const Index index = heap_.front();
+  heap_remove(index);
+  return index;
+}
+
+std::optional<std::int64_t> TransactionTable::next_deadline() const {
+  if (heap_.empty()) return std::nullopt;
+  return entries_[heap_.front()].deadline_ms;
+}
+
+void TransactionTable::heap_remove(Index index) {
+  const std::uint32_t position = heap_position_[index];
+  if (position == kNoSlot) return;
+  const std::size_t last = heap_.size() - 1;
+  if (position != last) heap_swap(position, last);
+  heap_.pop_back();
+  heap_position_[index] = kNoSlot;
+  if (position != last) {
+    sift_up(position);
+    sift_down(position);
+  }
+}
+
+void TransactionTable::heap_swap(std::size_t a, std::size_t b) {
+  std::swap(heap_[a], heap_[b]);
+  heap_position_[heap_[a]] = static_cast<std::uint32_t>(a);
+  heap_position_[heap_[b]] = static_cast<std::uint32_t>(b);
+}
+
+void TransactionTable::sift_up(std::size_t position) {
+  while (position > 0) {
+    const std::size_t parent = (position - 1) / 2;
+    if (entries_[heap_[parent]].deadline_ms <= entries_[heap_[position]].deadline_ms) return;
+    heap_swap(parent, position);
+    position = parent;
+  }
+}
+
+void TransactionTable::sift_down(std::size_t position) {
+  for (;;) {
+    std::size_t smallest = position;
+    for (const std::size_t child : {2 * position + 1, 2 * position + 2}) {
+      if (child < heap_.size() &&
+          entries_[heap_[child]].deadline_ms < entries_[heap_[smallest]].deadline_ms) {
+        smallest = child;
+      }
+    }
+    if (smallest == position) return;
+    heap_swap(position, smallest);
+    position = smallest;
+  }
+}
+
+}  // namespace sipline::sip

@@ -1,0 +1,112 @@
+// The per-core transaction table (DESIGN.md §4): the INVITE transactions a worker keeps state
+// for, so that a pool member that answers 5xx or nothing at all can be replaced by the next
+// one (RFC 3261 §16.6-§16.8: a proxy that is stateful for a request may send it to further
+// targets until one answers).
+//
+// One table per worker, touched by that worker only (every message of a call reaches the
+// worker that owns its Call-ID), so nothing here locks. Everything is sized at construction:
+//   - entries: `capacity`, found by key through an open-addressing index (linear probing,
+//     backward-shift deletion: no tombstones, so lookups stay short however long it runs);
+//   - stored requests: `stored_requests` slots of kStoredRequestSize octets, the INVITE as
+//     received, kept only while it may still be sent to another member;
+//   - timers: one deadline per entry, in a binary heap that knows each entry's position (arm,
+//     re-arm and cancel in O(log n), no stale timer left behind).
+// A full table, or no free slot, is the caller's to count: the call then goes on statelessly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace sipline::sip {
+
+class TransactionTable {
+ public:
+  using Index = std::uint32_t;
+  static constexpr Index kNone = ~Index{0};
+  // An INVITE of a carrier with SDP is 2-3 KiB; larger ones are forwarded without failover.
+  static constexpr std::size_t kStoredRequestSize = 4096;
+
+  // Where the transaction stands, in the terms of the client transaction towards the member
+  // it was last sent to (RFC 3261 §17.1.1.2).
+  enum class Phase : std::uint8_t {
+    Calling,     // sent, nothing heard yet: the failover timer runs
+    Proceeding,  // a provisional response came (Timer C runs, §16.6 step 11)
+    Completed,   // a final response went upstream: kept to absorb the ACK and retransmissions
+  };
+
+  struct Entry {
+    std::uint64_t key = 0;     // the UAC's branch and sent-by, hashed (branch.hpp)
+    std::uint64_t branch = 0;  // the transaction number in our branch of the current attempt
+    std::uint64_t tried = 0;   // pool members tried so far, one bit each
+    std::int64_t deadline_ms = 0;
+    std::uint16_t pool = 0;
+    std::uint16_t member = 0;  // the current attempt's member
+    std::uint8_t attempt = 0;  // 0: the first member
+    Phase phase = Phase::Calling;
+    bool may_fail_over = true;  // cleared by a provisional above 100 and by CANCEL
+    bool cancelled = false;     // the caller sent CANCEL
+    std::uint8_t epoch = 0;     // the caller's: which configuration chose `pool` and `member`
+  };
+
+  TransactionTable(std::size_t capacity, std::size_t stored_requests);
+  TransactionTable(const TransactionTable&) = delete;
+  TransactionTable& operator=(const TransactionTable&) = delete;
+
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return entries_.size(); }
+  bool empty() const { return size_ == 0; }
+
+  Index find(std::uint64_t key) const;
+  // A new entry for `key` (which must not be in the table), or kNone when the table is full.
+  Index insert(std::uint64_t key);
+  // Removes the entry, its timer and its stored request.
+  void erase(Index index);
+
+  Entry& at(Index index) { return entries_[index]; }
+  const Entry& at(Index index) const { return entries_[index]; }
+
+  // Keeps a copy of `request` with the entry: false (nothing kept) when it is larger than a
+  // slot or every slot is in use.
+  bool store_request(Index index, std::string_view request);
+  // The stored copy, empty when there is none.
+  std::string_view stored_request(Index index) const;
+  void release_request(Index index);
+  std::size_t stored_count() const { return stored_requests_ - free_slots_.size(); }
+
+  // Sets the entry's deadline (replacing any earlier one).
+  void arm(Index index, std::int64_t deadline_ms);
+  // The entry whose deadline passed earliest, its timer disarmed; kNone when none has passed.
+  Index pop_expired(std::int64_t now_ms);
+  // The earliest deadline, if any timer is armed.
+  std::optional<std::int64_t> next_deadline() const;
+
+ private:
+  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+
+  std::size_t bucket_of(std::uint64_t key) const { return key & bucket_mask_; }
+  void unlink_bucket(Index index);
+  void heap_remove(Index index);
+  void heap_swap(std::size_t a, std::size_t b);
+  void sift_up(std::size_t position);
+  void sift_down(std::size_t position);
+
+  std::vector<Entry> entries_;
+  std::vector<Index> free_entries_;
+  std::vector<Index> buckets_;  // entry index or kNone; twice the capacity, a power of two
+  std::size_t bucket_mask_ = 0;
+  std::vector<std::uint32_t> bucket_of_entry_;  // where each live entry sits in buckets_
+  std::vector<std::uint32_t> heap_position_;    // kNoSlot when the entry has no timer
+  std::vector<Index> heap_;
+  std::vector<std::uint32_t> slot_of_entry_;  // stored request slot, or kNoSlot
+  std::vector<std::uint32_t> stored_size_;    // octets in each slot
+  std::unique_ptr<char[]> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t stored_requests_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace sipline::sip
