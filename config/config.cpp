@@ -735,8 +735,34 @@ std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {
   return members;
 }
 
+// failover_codes: final responses (300..699) after which the next member is tried.
+std::vector<std::uint16_t> read_failover_codes(const TableReader& pool,
+                                               std::vector<std::uint16_t> fallback) {
+  const auto items = pool.array("failover_codes", Presence::Optional);
+  if (!items) return fallback;
+  std::vector<std::uint16_t> codes;
+  for (const ArrayItem& item : *items) {
+    const std::optional<std::int64_t> code = item.node->value<std::int64_t>();
+    if (!item.node->is_integer() || !code || *code < 300 || *code > 699) {
+      pool.diagnostics().error(item.line, item.path + " must be a final status code 300..699");
+      continue;
+    }
+    codes.push_back(static_cast<std::uint16_t>(*code));
+  }
+  return codes;
+}
+
+lb::FailoverSettings read_failover(const TableReader& pool) {
+  lb::FailoverSettings failover;
+  failover.enabled = pool.boolean("failover").value_or(false);
+  failover.codes = read_failover_codes(pool, failover.codes);
+  failover.timeout_ms = pool.count_or("failover_timeout_ms", 100, 60000, failover.timeout_ms);
+  return failover;
+}
+
 std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
-  pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after"});
+  pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after",
+                            "failover", "failover_codes", "failover_timeout_ms"});
   lb::PoolSpec spec;
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);
@@ -756,6 +782,7 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   spec.probe.interval_s = pool.count_or("probe_interval", 0, 3600, spec.probe.interval_s);
   spec.probe.down_after = pool.count_or("down_after", 1, 100, spec.probe.down_after);
   spec.probe.up_after = pool.count_or("up_after", 1, 100, spec.probe.up_after);
+  spec.failover = read_failover(pool);
   // A pool with bad members is still returned (the load fails on its errors anyway), so that
   // routes naming it do not add "unknown pool" errors; one without a name cannot be named.
   if (!name || name->empty()) return std::nullopt;

@@ -145,10 +145,10 @@ using lb::route_action_name;
 enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
 
 struct LimitsConfig {
-  // Reserved for the per-core transaction table of DESIGN.md §4, which sipline does not have
-  // yet (it forwards statelessly, RFC 3261 §16.11): read and range-checked so that a file
-  // setting it loads, otherwise ignored; the runtime warns when a file sets it.
-  std::optional<std::uint32_t> transaction_table_size;
+  // Per worker: the INVITE transactions its transaction table (DESIGN.md §4) tracks for the
+  // pools with failover, and 1/8 of it (at least 64) requests of 4 KiB kept for resending.
+  // Allocated only when some pool has failover; everything else is forwarded statelessly.
+  std::uint32_t transaction_table_size = 16384;
   std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
 
   bool operator==(const LimitsConfig&) const = default;

@@ -129,6 +129,7 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
       output_(std::make_unique<char[]>(kOutputSize)),
       gate_(shared.pipeline->config->overload) {
   pipeline_.set_overload_gate(&gate_);
+  pipeline_.set_counters(&counters_);
   microseconds_per_cycle_ = 1e6 / static_cast<double>(shared.clock.hz != 0 ? shared.clock.hz : 1);
   if (shared.port != nullptr) rx_queue_count_ = shared.port->rx_queues_of(index, rx_queues_);
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
@@ -214,6 +215,8 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
     }
   }
   if (spread_) worked |= take_spread(now);
+  // Failover timers, only when some pool fails over: the TSC clock of the overload gate.
+  if (pipeline_.transactions() != nullptr) worked |= send_transaction_work(busy_us_ / 1000, now);
   if (worked) flush_all();
   worked |= take_handed_in(now);
   net_->poll(now);
@@ -372,6 +375,8 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
     case Verdict::Send:
       send(outcome, buffer, now);
       rte_pktmbuf_free(frame);
+      // What the answer of a failing-over call set off (our ACK, the next member's INVITE).
+      if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN, now);
       return;
     case Verdict::Drop:
       counters_.count_drop(outcome.drop);
@@ -401,6 +406,27 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   }
   rte_pktmbuf_free(buffer.mbuf);
   rte_pktmbuf_free(frame);
+  if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN, now);
+}
+
+bool DpdkWorker::send_transaction_work(std::int64_t now_ms, std::uint64_t now) {
+  bool sent = false;
+  pipeline_.set_clock_ms(now_ms);
+  while (pipeline_.has_transaction_work(now_ms)) {
+    dpdk::PayloadBuffer buffer = net_->allocate_payload();
+    const std::optional<Outcome> outcome = pipeline_.next_transaction_send(
+        now_ms, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
+    if (outcome && outcome->verdict == Verdict::Send) {
+      send(*outcome, buffer, now);
+      sent = true;
+      continue;
+    }
+    rte_pktmbuf_free(buffer.mbuf);
+    if (!outcome) break;
+    if (outcome->verdict == Verdict::Drop) counters_.count_drop(outcome->drop);
+    if (outcome->verdict == Verdict::Absorbed) counters_.acks_absorbed.add();
+  }
+  return sent;
 }
 
 void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now) {

@@ -220,6 +220,9 @@ class alignas(64) DpdkWorker {
   bool admit_source(const dpdk::Datagram& datagram);
   void process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::uint64_t now);
   void send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now);
+  // The failover transactions' sends (Pipeline::next_transaction_send) due by `now_ms`;
+  // true when there was any.
+  bool send_transaction_work(std::int64_t now_ms, std::uint64_t now);
   // Where a staged frame goes: its Call-ID owner, the control lcore, the kernel.
   enum class Lane : std::uint8_t { HandOff, Control, Kernel };
   void stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lane);

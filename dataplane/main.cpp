@@ -131,11 +131,6 @@ int main(int argc, char** argv) {
   // the signals from its signalfd.
   sipline::dataplane::block_control_signals();
   SIPLINE_LOG_INFO("sipline %s starting with %s", SIPLINE_VERSION, options.config_path.c_str());
-  if (loaded.config->limits.transaction_table_size) {
-    SIPLINE_LOG_WARN(
-        "limits.transaction_table_size is ignored: sipline keeps no transaction table yet (it "
-        "forwards statelessly, RFC 3261 §16.11)");
-  }
   report_allocator();
   sipline::dataplane::release_freed_memory();
   return sipline::dataplane::run_proxy(loaded.config);

@@ -184,9 +184,18 @@ Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
   const int size = std::snprintf(retry_after_.data(), retry_after_.size(), "Retry-After: %u\r\n",
                                  context.config->overload.retry_after_s);
   retry_after_size_ = size > 0 ? static_cast<std::size_t>(size) : 0;
+  prepare_transactions(context);
 }
 
 void Pipeline::rebind(const PipelineContext& context) {
+  // Calls tracked under the old pools may not fail over to a member of the new ones: indices
+  // may now name other members (or other pools).
+  if (context.pools.specs().size() != context_->pools.specs().size() ||
+      !std::equal(context.pools.specs().begin(), context.pools.specs().end(),
+                  context_->pools.specs().begin())) {
+    ++pools_epoch_;
+  }
+  prepare_transactions(context);
   context_ = &context;
   // The realm or the algorithms may have changed; the nonce secret did not, so nonces handed
   // out before the reload still verify (their counts start again).
@@ -213,6 +222,11 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     Outcome outcome;
     outcome.verdict = Verdict::Absorbed;
     return outcome;
+  }
+  // §17.2.3: the INVITE again, its CANCEL or its ACK, for a call that fails over: they go
+  // where its current attempt went, whatever the route table would say now.
+  if (transactions_ && !transactions_->empty()) {
+    if (std::optional<Outcome> tracked = match_transaction(in, out)) return *tracked;
   }
   if (gate_ != nullptr && gate_->enabled()) {
     const bool register_for_us = request.method == sip::Method::Register &&
@@ -369,7 +383,12 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
                           const OutputBuffers& out) {
   const std::optional<std::size_t> member = context_->pools.choose(pool, message_->call_id);
   if (member) {
-    const lb::PoolMember& chosen = context_->pools.pool(pool).members[*member];
+    const lb::PoolSpec& spec = context_->pools.pool(pool);
+    if (spec.failover.enabled && transactions_ && message_->method == sip::Method::Invite &&
+        !message_->to.has_tag) {
+      return track_invite(in, plan, pool, *member, out);
+    }
+    const lb::PoolMember& chosen = spec.members[*member];
     return forward(in, plan, to_peer_address(chosen.address), {}, out);
   }
   // Every member is down: the caller may try another proxy (§21.5.4); the prober looks
@@ -385,7 +404,7 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
 
 Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                           const PeerAddress& next_hop, std::string_view request_uri,
-                          const OutputBuffers& out) {
+                          const OutputBuffers& out, const sip::Branch* branch_override) {
   const sip::Message& request = *message_;
   if (is_our_address(next_hop)) {
     // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
@@ -394,7 +413,9 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   }
   const int socket = socket_for(in, next_hop);
   if (socket < 0) return drop(DropReason::NoSocket);
-  const sip::Branch branch = sip::stateless_branch(request, context_->identity.branch_key);
+  const sip::Branch branch = branch_override != nullptr
+                                 ? *branch_override
+                                 : sip::stateless_branch(request, context_->identity.branch_key);
   sip::RequestEdits edits = sip::forward_edits(
       plan, context_->identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
   const PeerText source_ip = format_peer_host(in.peer);
@@ -473,6 +494,9 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     case sip::ResponseDrop::NotAResponse:
     case sip::ResponseDrop::Malformed:
       return drop(DropReason::Parse);
+  }
+  if (transactions_ && !transactions_->empty() && response.cseq.method == sip::Method::Invite) {
+    if (std::optional<Outcome> tracked = on_invite_response(in, out)) return *tracked;
   }
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
   if (!hop) return drop(DropReason::Unroutable);

@@ -9,10 +9,12 @@
 // caller's transmit buffer and says where it goes; the worker does the I/O and counting.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "sip/message.hpp"
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/transaction_table.hpp"
 
 namespace sipline::dataplane {
 
@@ -153,6 +156,28 @@ class Pipeline {
   // for RFC 7339 feedback in responses to clients that offered it. Null: admit everything.
   void set_overload_gate(OverloadGate* gate) { gate_ = gate; }
 
+  // The worker's counters, for what the failover transactions do beyond one outcome
+  // (failover_*, acks_sent). Null: not counted.
+  void set_counters(WorkerCounters* counters) { counters_ = counters; }
+
+  // Failover (lb::FailoverSettings, invite_failover.cpp): sends that follow from the last
+  // process() call (our ACK to a member's non-2xx answer, the INVITE again to the next
+  // member) or from a timer that expired by `now_ms` (a monotonic clock). The worker asks
+  // after every process() and once per loop iteration, and sends each outcome until there is
+  // none. Without a pool that fails over, there never is any.
+  // The failover timers' clock (monotonic ms), set by the worker once per loop iteration
+  // before it asks for transaction work; new timers are armed from it.
+  void set_clock_ms(std::int64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
+  bool has_transaction_work(std::int64_t now_ms) const {
+    if (pending_count_ != 0) return true;
+    if (!transactions_ || transactions_->empty()) return false;
+    const std::optional<std::int64_t> deadline = transactions_->next_deadline();
+    return deadline && *deadline <= now_ms;
+  }
+  std::optional<Outcome> next_transaction_send(std::int64_t now_ms, const OutputBuffers& out);
+  // The table (null until a pool with failover is configured), for tests and statistics.
+  const sip::TransactionTable* transactions() const { return transactions_.get(); }
+
  private:
   Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
@@ -187,8 +212,10 @@ class Pipeline {
 
   AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);
 
+  // `branch`: ours for this request (a failover attempt's); null: the stateless one (§16.11).
   Outcome forward(const Inbound& in, const sip::RoutePlan& plan, const PeerAddress& next_hop,
-                  std::string_view request_uri, const OutputBuffers& out);
+                  std::string_view request_uri, const OutputBuffers& out,
+                  const sip::Branch* branch = nullptr);
   Outcome respond(const Inbound& in, std::uint16_t code, std::string_view reason,
                   std::string_view extra_headers, const OutputBuffers& out);
   Outcome respond_check(const Inbound& in, const sip::RequestCheck& check,
@@ -204,6 +231,56 @@ class Pipeline {
   // families match, else the first of the destination's family; -1 when there is none.
   int socket_for(const Inbound& in, const PeerAddress& destination) const;
   bool is_our_address(const PeerAddress& address) const;
+
+  // --- failover transactions (invite_failover.cpp) ---
+  using TxIndex = sip::TransactionTable::Index;
+  // What a transaction needs beyond the table's entry: where its INVITE came from and where
+  // its current attempt went (addresses are the dataplane's, so they live here, not in sip/).
+  struct TxOrigin {
+    PeerAddress source;  // the caller (or the proxy before us)
+    PeerAddress member;  // the current attempt's destination
+    std::uint8_t socket = 0;
+  };
+  // Written: a message written when its cause was processed (our ACK to a member, our 100
+  // Trying to the caller), in queued_; Resend: the INVITE to the next member.
+  enum class PendingKind : std::uint8_t { Written, Resend };
+  struct Pending {
+    PendingKind kind = PendingKind::Written;
+    TxIndex index = sip::TransactionTable::kNone;
+  };
+
+  void prepare_transactions(const PipelineContext& context);
+  // A request that belongs to a transaction we track (its INVITE again, CANCEL, ACK): where
+  // it goes; std::nullopt when it belongs to none.
+  std::optional<Outcome> match_transaction(const Inbound& in, const OutputBuffers& out);
+  // A new INVITE for a pool with failover: tracked, then sent to `member`.
+  Outcome track_invite(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                       std::size_t member, const OutputBuffers& out);
+  // A response to an INVITE we track; std::nullopt: forward it as any response.
+  std::optional<Outcome> on_invite_response(const Inbound& in, const OutputBuffers& out);
+  std::optional<std::size_t> next_member(TxIndex index) const;
+  bool fails_over_on(TxIndex index, std::uint16_t code) const;
+  Outcome resend_to_next_member(TxIndex index, const OutputBuffers& out);
+  // An expired timer: what to send, std::nullopt when nothing (the entry is dropped).
+  std::optional<Outcome> expire(TxIndex index, const OutputBuffers& out);
+  // Our ACK for the final response in message_, to where it came from; written into `out`.
+  Outcome send_ack(const Inbound& in, TxIndex index, std::span<char> out);
+  void queue(PendingKind kind, TxIndex index);
+  Outcome take_pending(const OutputBuffers& out);
+  Inbound stored_inbound(TxIndex index);
+  void count(Counter WorkerCounters::*counter) const {
+    if (counters_ != nullptr) (counters_->*counter).add();
+  }
+
+  std::unique_ptr<sip::TransactionTable> transactions_;
+  std::vector<TxOrigin> origins_;  // per table entry
+  std::array<Pending, 4> pending_{};
+  std::size_t pending_count_ = 0;
+  std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)
+  Outcome queued_outcome_;
+  std::int64_t now_ms_ = 0;
+  std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
+  WorkerCounters* counters_ = nullptr;
 
   const PipelineContext* context_;
   std::size_t worker_index_;

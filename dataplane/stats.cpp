@@ -22,6 +22,12 @@ struct Snapshot {
   std::uint64_t shed_filter_on = 0;
   std::uint64_t kernel_drops = 0;
   std::uint64_t pool_unavailable = 0;
+  std::uint64_t failover_tracked = 0;
+  std::uint64_t failover_retries = 0;
+  std::uint64_t failover_timeouts = 0;
+  std::uint64_t failover_exhausted = 0;
+  std::uint64_t failover_untracked = 0;
+  std::uint64_t acks_sent = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -41,6 +47,12 @@ struct Snapshot {
     shed_filter_on += counters.shed_filter_on.read();
     kernel_drops += counters.kernel_drops.read();
     pool_unavailable += counters.pool_unavailable.read();
+    failover_tracked += counters.failover_tracked.read();
+    failover_retries += counters.failover_retries.read();
+    failover_timeouts += counters.failover_timeouts.read();
+    failover_exhausted += counters.failover_exhausted.read();
+    failover_untracked += counters.failover_untracked.read();
+    acks_sent += counters.acks_sent.read();
   }
 };
 
@@ -82,6 +94,12 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "shed_filter_on", s.shed_filter_on);
   append(line, "kernel_drops", s.kernel_drops);
   append(line, "pool_unavailable", s.pool_unavailable);
+  append(line, "failover_tracked", s.failover_tracked);
+  append(line, "failover_retries", s.failover_retries);
+  append(line, "failover_timeouts", s.failover_timeouts);
+  append(line, "failover_exhausted", s.failover_exhausted);
+  append(line, "failover_untracked", s.failover_untracked);
+  append(line, "acks_sent", s.acks_sent);
   line += '\n';
   return line;
 }
@@ -120,6 +138,8 @@ std::string_view drop_reason_name(DropReason reason) {
       return "rate_limited";
     case DropReason::BlockedSource:
       return "blocked_source";
+    case DropReason::FailedOver:
+      return "failed_over";
     case DropReason::kCount:
       break;
   }

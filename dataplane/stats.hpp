@@ -34,6 +34,7 @@ enum class DropReason : std::uint8_t {
   Overload,       // a new request shed without an answer: the worker was far behind (overload.hpp)
   RateLimited,    // a request over its source's rate (source_guard.hpp), before hand-off
   BlockedSource,  // a request from a source blocked after failed authentications
+  FailedOver,     // a provisional answer from a member the call already failed over from
   kCount
 };
 
@@ -79,6 +80,17 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter kernel_drops;
   // Requests routed to a server pool whose members were all down (answered 503).
   Counter pool_unavailable;
+  // Pool failover (lb::FailoverSettings): INVITEs tracked in the transaction table; sent
+  // again to another member; attempts that got no answer in time; calls whose members all
+  // failed (the last answer, or our 408, went to the caller); INVITEs forwarded untracked
+  // because the table or its stored-request slots were full; ACKs we sent to members for
+  // their non-2xx answers (§17.1.1.3).
+  Counter failover_tracked;
+  Counter failover_retries;
+  Counter failover_timeouts;
+  Counter failover_exhausted;
+  Counter failover_untracked;
+  Counter acks_sent;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "dataplane/source_guard.hpp"
 #include "sip/call_id_scan.hpp"
 
 namespace sipline::dataplane {
@@ -36,6 +37,7 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
       hand_offs_(fabric_.endpoints()),
       returns_(fabric_.endpoints()) {
   pipeline_.set_overload_gate(&gate_);
+  pipeline_.set_counters(&counters_);
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
@@ -67,6 +69,9 @@ Worker::Iteration Worker::poll_once(std::int64_t now) {
   const Iteration received = receive_bursts(now);
   sync_shed_filter();
   const Iteration handed_in = take_handed_in(now);
+  // Failover timers: checked once per iteration (a sleeping worker wakes every
+  // kIdlePollTimeoutMs), only when some pool fails over.
+  if (pipeline_.transactions() != nullptr) send_transaction_work(monotonic_ms());
   flush_tx();
   flush_returns();
   // Every ContactsView of this iteration is gone: old table versions may be freed; so may a
@@ -263,13 +268,11 @@ void Worker::process(Packet* packet, std::int64_t now) {
   count_outcome_notes(outcome, counters_);
   switch (outcome.verdict) {
     case Verdict::Send:
-      tx_.commit_slot(outcome);
-      break;
     case Verdict::Drop:
-      counters_.count_drop(outcome.drop);
-      break;
     case Verdict::Absorbed:
-      counters_.acks_absorbed.add();
+      commit_outcome(outcome);
+      // What the answer of a failing-over call set off (our ACK, the next member's INVITE).
+      if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN);
       break;
     case Verdict::ToControl: {
       const std::size_t control = fabric_.control();
@@ -291,6 +294,33 @@ void Worker::process(Packet* packet, std::int64_t now) {
     }
   }
   give_back(packet);
+}
+
+void Worker::commit_outcome(const Outcome& outcome) {
+  switch (outcome.verdict) {
+    case Verdict::Send:
+      tx_.commit_slot(outcome);
+      break;
+    case Verdict::Drop:
+      counters_.count_drop(outcome.drop);
+      break;
+    case Verdict::Absorbed:
+      counters_.acks_absorbed.add();
+      break;
+    case Verdict::ToControl:  // never from a transaction's work; process() handles it
+      break;
+  }
+}
+
+void Worker::send_transaction_work(std::int64_t now_ms) {
+  pipeline_.set_clock_ms(now_ms);
+  while (pipeline_.has_transaction_work(now_ms)) {
+    if (tx_.full()) flush_tx();
+    const std::optional<Outcome> outcome =
+        pipeline_.next_transaction_send(now_ms, OutputBuffers{tx_.next_slot(), {}});
+    if (!outcome) break;
+    commit_outcome(*outcome);
+  }
 }
 
 void Worker::give_back(Packet* packet) {

@@ -106,6 +106,9 @@ class Worker {
   Iteration receive_bursts(std::int64_t now);
   Iteration take_handed_in(std::int64_t now);
   void process(Packet* packet, std::int64_t now);
+  // The failover transactions' sends (Pipeline::next_transaction_send) due by `now_ms`.
+  void send_transaction_work(std::int64_t now_ms);
+  void commit_outcome(const Outcome& outcome);
   void stage_hand_off(Packet* packet, std::size_t owner);
   void flush_hand_offs();
   bool admit_source(Packet* packet, std::int64_t now, std::int64_t now_ms);

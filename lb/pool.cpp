@@ -110,8 +110,9 @@ std::uint64_t PoolSet::all_members(std::size_t index) const {
   return count >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;
 }
 
-std::optional<std::size_t> PoolSet::choose(std::size_t index, std::string_view call_id) const {
-  const std::uint64_t up = up_members(index);
+std::optional<std::size_t> PoolSet::choose(std::size_t index, std::string_view call_id,
+                                           std::uint64_t excluded) const {
+  const std::uint64_t up = up_members(index) & ~excluded;
   for (const std::uint64_t tier : tiers_[index]) {
     if ((up & tier) == 0) continue;
     return rendezvous_member(specs_[index].members, seeds_[index], up & tier,

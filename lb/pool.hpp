@@ -61,10 +61,24 @@ struct ProbeSettings {
   bool operator==(const ProbeSettings&) const = default;
 };
 
+// Per-call failover (RFC 3261 §16.7 step 6, §21.5.4): an INVITE that its member answers with
+// one of `codes`, or does not answer at all within `timeout_ms`, goes to the next member up
+// (the next by the same Call-ID hash, the tried ones left out), as long as no provisional
+// response above 100 came (the callee may already be ringing) and the caller did not cancel.
+// Needs the worker's transaction table (DESIGN.md §4, sip/transaction_table.hpp).
+struct FailoverSettings {
+  bool enabled = false;
+  std::vector<std::uint16_t> codes = {500, 502, 503, 504};
+  std::uint32_t timeout_ms = 2000;  // no response at all (not even 100) within this: next member
+
+  bool operator==(const FailoverSettings&) const = default;
+};
+
 struct PoolSpec {
   std::string name;
   std::vector<PoolMember> members;  // 1..kMaxPoolMembers, each address once
   ProbeSettings probe;
+  FailoverSettings failover;
   std::uint32_t line = 0;  // the [[pools]] header line, for logs
 
   bool operator==(const PoolSpec&) const = default;
@@ -93,7 +107,13 @@ class PoolSet {
 
   // The member a new request with this Call-ID goes to (index into pool(index).members), or
   // std::nullopt when every member is down.
-  std::optional<std::size_t> choose(std::size_t index, std::string_view call_id) const;
+  std::optional<std::size_t> choose(std::size_t index, std::string_view call_id) const {
+    return choose(index, call_id, 0);
+  }
+  // The same with the members of `excluded` (one bit each) left out: the next member for a
+  // call whose earlier members failed it (failover).
+  std::optional<std::size_t> choose(std::size_t index, std::string_view call_id,
+                                    std::uint64_t excluded) const;
 
   // Bit i set: member i takes new calls: it is up and not drained. Every member starts up
   // (the first probes go out at start).

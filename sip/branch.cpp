@@ -167,6 +167,11 @@ std::uint64_t stateless_transaction_hash(const Message& request) {
   return hash_rfc2543_fields(request);
 }
 
+std::optional<std::uint64_t> cookie_transaction_hash(const Via& via) {
+  if (!has_usable_cookie_branch(via)) return std::nullopt;
+  return hash_cookie_branch(via);
+}
+
 Branch stateless_branch(const Message& request, BranchKey key) {
   return signed_branch(stateless_transaction_hash(request), key);
 }

@@ -38,6 +38,12 @@ std::uint64_t stateless_transaction_hash(const Message& request);
 
 Branch stateless_branch(const Message& request, BranchKey key);
 
+// The transaction hash of a request whose top Via is `via`, when that Via carries a usable
+// RFC 3261 branch (magic cookie and more): what stateless_transaction_hash() gives for such a
+// request. A response carries the request's top Via as its second one (under ours), so a
+// proxy finds the transaction a response answers with it (§17.2.3). std::nullopt otherwise.
+std::optional<std::uint64_t> cookie_transaction_hash(const Via& via);
+
 // True when `branch` has our layout and a valid signature under `key`.
 bool branch_is_ours(std::string_view branch, BranchKey key);
 

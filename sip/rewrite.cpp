@@ -447,4 +447,30 @@ Written write_local_response(const Message& request, const LocalResponse& respon
   return writer.result();
 }
 
+Written write_ack_for_response(const Message& response, std::string_view request_uri,
+                               std::span<char> out) {
+  if (!response.ok() || !response.is_response() || response.status_code < 300 ||
+      response.via_count == 0) {
+    return Written{0, WriteError::NotAResponse};
+  }
+  const HeaderField* from = response.find(HeaderId::From);
+  const HeaderField* to = response.find(HeaderId::To);
+  if (from == nullptr || to == nullptr) return Written{0, WriteError::NotAResponse};
+  Writer writer(out);
+  writer.append("ACK ");
+  writer.append(request_uri);
+  writer.append(" SIP/2.0\r\nVia: ");
+  writer.append(response.vias[0].text);
+  writer.append("\r\nMax-Forwards: 70\r\nFrom: ");
+  writer.append(from->value);
+  writer.append("\r\nTo: ");
+  writer.append(to->value);
+  writer.append("\r\nCall-ID: ");
+  writer.append(response.call_id);
+  writer.append("\r\nCSeq: ");
+  writer.append_decimal(response.cseq.number);
+  writer.append(" ACK\r\nContent-Length: 0\r\n\r\n");
+  return writer.result();
+}
+
 }  // namespace sipline::sip

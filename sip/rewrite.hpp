@@ -81,4 +81,14 @@ struct LocalResponse {
 Written write_local_response(const Message& request, const LocalResponse& response,
                              std::span<char> out);
 
+// §17.1.1.3: the ACK a client transaction sends for a non-2xx final response to an INVITE
+// it sent (a stateful proxy's own, hop by hop). Request-URI: the INVITE's (`request_uri`);
+// one Via: the response's top Via, ours, as the INVITE carried it; From, Call-ID and the CSeq
+// number from the response (which copied them from the INVITE), To with the response's tag;
+// Max-Forwards 70, no body. The INVITE had no Route header (a proxy sends an INVITE to a pool
+// member only when none was left), so the ACK has none. NotAResponse for anything but a
+// parsed final response.
+Written write_ack_for_response(const Message& response, std::string_view request_uri,
+                               std::span<char> out);
+
 }  // namespace sipline::sip

@@ -210,6 +210,15 @@ def call_config(port, workers=2, store="memory", auth_calls=False, algorithms=("
                                   algorithms=algorithms, record_route=record_route)
 
 
+def sipp_duration_ms(text):
+    """SIPp's statistics durations ("HH:MM:SS:uuuuuu") in milliseconds; None if unreadable."""
+    parts = text.split(":")
+    if len(parts) != 4 or not all(part.isdigit() for part in parts):
+        return None
+    hours, minutes, seconds, micros = (int(part) for part in parts)
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + micros / 1000.0
+
+
 def require_clean_stop(proxy):
     counters = proxy.stop_checked()
     print("e2e: %s counters at shutdown: %s" % (proxy.name, harness.brief(counters)))
@@ -733,6 +742,128 @@ def test_pools_under_load(ctx):
               drain_after, on_a, on_b))
     counters = require_clean_stop(proxy)
     check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+
+
+def test_pool_failover(ctx):
+    """Per-call failover (`failover = true`): 200 SIPp calls at 25 calls/s to a pool of three
+    members, not probed: A (a SIPp UAS answering every INVITE 503, uas_503.xml), B (a SIPp
+    UAS that takes calls, uas_call.xml) and C (a port where nothing listens). Each call's
+    Call-ID orders the members; a call that meets A first gets A's 503 ACKed by sipline and
+    goes on to the next member, one that meets C waits failover_timeout_ms (300) and goes
+    on. Every call completes, on B; A got its ACK for every 503 (its scenario requires it);
+    the caller never saw a 503, and its calls took as long as the waits for C say; sipline
+    counts every call tracked, retries and timeouts, nothing exhausted or untracked,
+    nothing dropped; sipline answered each INVITE 100 Trying itself (RFC 3261 §17.2.1), so
+    the caller never retransmitted it.
+
+    Before sipline answered 100 itself, the caller retransmitted its INVITE after T1 =
+    500 ms, the retransmission went on to the current member, and arriving at B just after
+    B's 200 it made SIPp's UAS abort the call (SIPp 3.6.1 takes an INVITE retransmission
+    after its 200 for an unexpected message; a real UAS absorbs it). The test found that;
+    it keeps a short failover_timeout_ms (300) only to run quickly."""
+    calls, rate, timeout_ms = 200, 25, 300
+    proxy_port, port_a, port_b, port_c = harness.free_udp_ports(4)
+    host = harness.NET.client_host
+    members = ["sip:%s:%d" % (host, port) for port in (port_a, port_b, port_c)]
+    pools = [{"name": "pbx", "members": members, "probe_interval": 0, "failover": True,
+              "failover_codes": [503], "failover_timeout_ms": timeout_ms}]
+    routes = [{"name": "to-pbx", "user_prefix": "1002", "action": "forward", "pool": "pbx"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    uac_limit = int(calls / rate * 2 + 30)
+    # A runs until told to stop (SIGUSR1: SIPp's graceful quit, statistics written); its
+    # -timeout only bounds it. B ends after its `calls` calls.
+    uas_a = ctx.sipp("uas-a", "uas_503.xml", sipp_common("u1") + [
+        "-p", str(port_a), "-s", "1002"], uac_limit + 20).start()
+    uas_b = ctx.sipp("uas-b", "uas_call.xml", sipp_common("u1") + [
+        "-p", str(port_b), "-s", "1002", "-m", str(calls)], uac_limit + 20).start()
+    time.sleep(0.3)
+    for server in (uas_a, uas_b):
+        check(server.process.poll() is None, "SIPp %s exited at start:\n%s" % (
+            server.name, server.diagnostics()))
+    uac = ctx.sipp("uac", "uac_call.xml", [
+        proxy_address(proxy_port), "-s", "1002", "-r", str(rate), "-rp", "1000",
+        "-m", str(calls), "-l", str(rate * 2),
+        "-p", str(harness.free_udp_port(exclude=(proxy_port, port_a, port_b, port_c)))] +
+        sipp_common("u1"), uac_limit)
+    started = time.monotonic()
+    uac.start()
+    uac.wait(uac_limit + 5)
+    elapsed = time.monotonic() - started
+    try:
+        uas_b.wait(15)
+    except TestFailure:
+        raise TestFailure("SIPp UAS B did not finish its %d calls after the UAC ended (UAC "
+                          "exit %s).\n%s\n%s" % (calls, uac.process.returncode,
+                                                 uac.diagnostics(), uas_b.diagnostics()))
+    # A's last 503 was ACKed long ago (at least a BYE's round trip): nothing is in flight.
+    if uas_a.process.poll() is None:
+        os.kill(uas_a.process.pid, signal.SIGUSR1)
+    uas_a.wait(15)
+    uac.require_success(calls)
+    uas_b.require_success(calls)
+    on_a, failed_a = uas_a.count("SuccessfulCall"), uas_a.count("FailedCall")
+    print("e2e: %d calls in %.1f s; member A answered 503 to %s INVITEs (%s without our ACK), "
+          "B completed %s; UAC retransmissions %s" % (
+              calls, elapsed, on_a, failed_a, uas_b.count("SuccessfulCall"),
+              uac.count("Retransmissions")))
+    check(on_a is not None and on_a > 0 and failed_a == 0,
+          "member A should have answered some INVITEs 503 and got our ACK for each: %s "
+          "successful, %s failed (a failed call there: no ACK within %s ms)\n%s" % (
+              on_a, failed_a, RECV_TIMEOUT_MS, uas_a.diagnostics()))
+    # A 503 relayed to the caller fails its call (unexpected) or, after the call, is logged
+    # as a message for a dead call.
+    try:
+        with open(uac.err_path, errors="replace") as handle:
+            relayed = handle.read().count("SIP/2.0 503 ")
+    except OSError:  # SIPp writes no error file when nothing went wrong
+        relayed = 0
+    check(relayed == 0, "the caller received %d 503s (failover must absorb them):\n%s" % (
+        relayed, uac.diagnostics()))
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "failover_tracked") == calls,
+          "expected every one of the %d INVITEs tracked: %s" % (calls, brief))
+    check(total(counters, "local_1xx") == calls,
+          "expected our 100 Trying for each of the %d INVITEs: %s" % (calls, brief))
+    # Each call meets A first, or C first, or B first (a third each, by its Call-ID).
+    timeouts = total(counters, "failover_timeouts")
+    check(total(counters, "failover_retries") > 0 and timeouts > 0,
+          "some calls should have failed over from A (503) and some from C (no answer): %s"
+          % brief)
+    check(total(counters, "failover_retries") >= timeouts,
+          "every timeout (B is always left) must lead to a retry: %s" % brief)
+    # A call waits failover_timeout_ms for C each time: the callers' mean call length shows
+    # that those waits were not cut short (an attempt timed out early would leave its
+    # member's late answers to a call that went on elsewhere).
+    mean_ms = sipp_duration_ms(uac.stats().get("CallLength(C)", ""))
+    floor_ms = 0.8 * timeouts * timeout_ms / calls
+    print("e2e: %d timeouts, mean call length %s ms (floor %.0f ms), %d ACKs sent" % (
+        timeouts, mean_ms, floor_ms, total(counters, "acks_sent")))
+    check(mean_ms is not None and mean_ms >= floor_ms,
+          "mean call length %s ms: %d timeouts of %d ms over %d calls need at least %.0f ms"
+          % (mean_ms, timeouts, timeout_ms, calls, floor_ms))
+    # Every 503 A sent got our ACK: the first of each call (A's successful calls) and the
+    # 503s A sent again for an INVITE retransmission the caller sent while A was the
+    # current attempt (A's Retransmissions; their ACKs reach A after its call ended).
+    retransmitted_a = uas_a.count("Retransmissions") or 0
+    check(total(counters, "acks_sent") == on_a + retransmitted_a,
+          "sipline sent %d ACKs; member A sent %d 503s (%d calls, %d again): %s" % (
+              total(counters, "acks_sent"), on_a + retransmitted_a, on_a, retransmitted_a,
+              brief))
+    retransmissions = sum(sipp.count("Retransmissions") or 0 for sipp in (uac, uas_a, uas_b))
+    if retransmissions == 0:
+        # Each call: INVITE, ACK, BYE from the caller, the INVITE again per retry and our
+        # ACKs; back only 180, 200 and the BYE's 200 (no 503 relayed).
+        check(total(counters, "forwarded_requests") == 3 * calls + total(
+            counters, "failover_retries") + total(counters, "acks_sent") and
+              total(counters, "forwarded_responses") == 3 * calls,
+              "expected %d requests (3 per call, retries, our ACKs) and %d responses "
+              "forwarded: %s" % (3 * calls + total(counters, "failover_retries") +
+                                 total(counters, "acks_sent"), 3 * calls, brief))
+    check(total(counters, "failover_exhausted") == 0 and
+          total(counters, "failover_untracked") == 0,
+          "no call should run out of members (B takes them all) or go untracked: %s" % brief)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % brief)
 
 
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
@@ -1845,6 +1976,7 @@ TESTS = {
     "routing": test_routing,
     "pools": test_pools,
     "pools_under_load": test_pools_under_load,
+    "pool_failover": test_pool_failover,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,
@@ -1867,7 +1999,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "pools_under_load", "reload", "reload_under_load", "admin",
+              "routing", "pools", "pools_under_load", "pool_failover", "reload",
+              "reload_under_load", "admin",
               "errors",
               "big_invite",
               "ipv6_calls", "exception_path",

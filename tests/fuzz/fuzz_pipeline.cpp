@@ -163,6 +163,10 @@ target = "sips:[2001:db8::50]"
 name = "servers"
 members = ["sip:192.0.2.60", { uri = "sip:[2001:db8::60]:5062", weight = 3 }, "sip:127.0.0.1:5060"]
 probe_interval = 5
+failover = true
+failover_timeout_ms = 500
+[limits]
+transaction_table_size = 1024  # the smallest: a renewed pipeline allocates its table again
 [[routes]]
 name = "pool"
 user_prefix = "9"
@@ -240,6 +244,11 @@ struct World {
   std::vector<char> variant = std::vector<char>(kPacketCapacity + 64);
   std::vector<char> answer = std::vector<char>(kPacketCapacity + 64);
   std::vector<char> answer_out = std::vector<char>(kPacketCapacity);
+  std::vector<char> transaction_out = std::vector<char>(kPacketCapacity);
+  // Failover (the pool fails over): the next hop's answer to a forwarded INVITE this input
+  // (200, 503 or none) and the transaction timers' clock, moved on at the end of each input.
+  std::uint16_t invite_answer = 200;
+  std::int64_t clock_ms = 0;
   std::unique_ptr<sip::Message> reparsed = std::make_unique<sip::Message>();
   std::unique_ptr<sip::Message> request_copy = std::make_unique<sip::Message>();
   // SIPLINE_FUZZ_VERBOSE=1: one line per input with the outcome (replaying by hand).
@@ -402,6 +411,42 @@ void check_forwarded_response(World& w, const sip::Message& response, std::strin
   check(forwarded.body == body, "forwarded response: body changed", bytes);
 }
 
+// The failover transactions' sends (invite_failover.cpp) due by `now_ms` (INT64_MIN: only
+// what the last process() set off): each is a Drop or a Send of our ACK, the INVITE again
+// (to another member) or a 408 to its caller.
+void drain_transactions(World& w, std::int64_t now_ms) {
+  const OutputBuffers out{w.transaction_out, {}};
+  for (int sends = 0; sends < 64 && w.pipeline->has_transaction_work(now_ms); ++sends) {
+    const std::optional<Outcome> outcome = w.pipeline->next_transaction_send(now_ms, out);
+    if (!outcome) break;
+    if (outcome->verdict == Verdict::Drop) {
+      check_drop(*outcome);
+      continue;
+    }
+    check(outcome->verdict == Verdict::Send, "transaction work neither sends nor drops");
+    const std::string_view bytes = check_send(w, *outcome, out);
+    const bool ack = bytes.substr(0, 4) == "ACK ";
+    const bool invite = bytes.substr(0, 7) == "INVITE ";
+    check(ack || invite || bytes.substr(0, 12) == "SIP/2.0 408 ",
+          "transaction work is not an ACK, an INVITE or a 408", bytes);
+    if (ack || invite) {
+      check(!is_listen_address(w, outcome->destination), "transaction work sent to ourselves");
+    }
+  }
+}
+
+// At the end of an input every timer fires (the clock moves 10 minutes at a time) until no
+// transaction is left: the next input starts with an empty table.
+void settle_transactions(World& w) {
+  const sip::TransactionTable* table = w.pipeline->transactions();
+  for (int round = 0; round < 8 && table != nullptr && !table->empty(); ++round) {
+    w.clock_ms += 600'000;
+    w.pipeline->set_clock_ms(w.clock_ms);
+    drain_transactions(w, w.clock_ms);
+  }
+  check(table == nullptr || table->empty(), "transactions left after every timer fired");
+}
+
 // A response datagram through the pipeline (§16.7); `input` must stay alive.
 Outcome process_response(World& w, std::string_view input, const PeerAddress& from,
                          std::uint8_t socket, std::span<char> primary, std::span<char> fallback) {
@@ -411,6 +456,13 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
   switch (outcome.verdict) {
     case Verdict::Send: {
       check(response.is_response(), "a response path Send for a request");
+      if (outcome.kind == SendKind::ForwardedRequest) {
+        // Our ACK to a pool member's failure of a call that fails over (§17.1.1.3).
+        const std::string_view bytes = check_send(w, outcome, out);
+        check(bytes.substr(0, 4) == "ACK " && response.status_code >= 300,
+              "a response turned into a request other than our ACK", bytes);
+        break;
+      }
       check(outcome.kind == SendKind::ForwardedResponse, "a response answered locally");
       check_forwarded_response(w, response, check_send(w, outcome, out));
       break;
@@ -427,6 +479,7 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
       check(response.is_request(), "a response absorbed");
       break;
   }
+  drain_transactions(w, INT64_MIN);
   return outcome;
 }
 
@@ -444,7 +497,10 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
                               const PeerAddress& sender, bool stamped_with_source) {
   const std::size_t line_end = bytes.find("\r\n");
   if (line_end == std::string_view::npos) fail("forwarded request has no CRLF", bytes);
-  constexpr std::string_view kStatusLine = "SIP/2.0 200 OK";
+  const bool is_invite = bytes.substr(0, 7) == "INVITE ";
+  if (is_invite && w.invite_answer == 0) return;  // no answer: the failover timer's case
+  const bool fail_it = is_invite && w.invite_answer == 503;
+  const std::string_view kStatusLine = fail_it ? "SIP/2.0 503 Fuzz" : "SIP/2.0 200 OK";
   const std::size_t size = kStatusLine.size() + bytes.size() - line_end;
   if (size > sip::kMaxMessageSize) return;
   std::memcpy(w.answer.data(), kStatusLine.data(), kStatusLine.size());
@@ -453,7 +509,8 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
   const std::string_view answer(w.answer.data(), size);
   const Outcome outcome =
       process_response(w, answer, forwarded.destination, forwarded.socket, w.answer_out, {});
-  if (!stamped_with_source) return;
+  // A 503 of a call that fails over is ACKed by us, not passed back.
+  if (!stamped_with_source || (fail_it && outcome.kind == SendKind::ForwardedRequest)) return;
   if (outcome.verdict != Verdict::Send) {
     std::fprintf(stderr, "verdict %d drop %s\n", static_cast<int>(outcome.verdict),
                  std::string(drop_reason_name(outcome.drop)).c_str());
@@ -705,9 +762,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // 2. The pipeline.
+  constexpr std::array<std::uint16_t, 4> kInviteAnswers{{200, 200, 503, 0}};
+  w.invite_answer = kInviteAnswers[(buffer_selector >> 3) % kInviteAnswers.size()];
   const std::size_t primary_size = kPrimarySizes[buffer_selector % kPrimarySizes.size()];
   const OutputBuffers out{std::span(w.primary).first(primary_size), w.fallback};
   const Outcome outcome = w.pipeline->process(in, kNow, out);
+  drain_transactions(w, INT64_MIN);
   switch (outcome.verdict) {
     case Verdict::Send: {
       const std::string_view bytes = check_send(w, outcome, out);
@@ -752,6 +812,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // 3. The same datagram on the response path.
   if (w.request_copy->is_request()) request_as_response(w, datagram, buffer_selector, in);
 
+  settle_transactions(w);
   // The worker's quiescent state: no ContactsView survives the iteration.
   w.location->quiescent(0);
   if (mentions_authorization(datagram)) renew_authenticators(w);

@@ -155,7 +155,7 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   EXPECT_EQ(config.admin.metrics->to_string(), "127.0.0.1:9464");
 
   EXPECT_EQ(config.log_level, LogLevel::Info);
-  EXPECT_FALSE(config.limits.transaction_table_size.has_value());
+  EXPECT_EQ(config.limits.transaction_table_size, 16384u);
   EXPECT_EQ(config.limits.ring_size, 4096u);
 }
 
@@ -212,7 +212,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_TRUE(config->routes.empty());
   EXPECT_FALSE(config->uses_demo_password());
   EXPECT_EQ(config->log_level, LogLevel::Info);
-  EXPECT_FALSE(config->limits.transaction_table_size.has_value());
+  EXPECT_EQ(config->limits.transaction_table_size, 16384u);
   EXPECT_EQ(config->limits.ring_size, 4096u);
 }
 
@@ -858,6 +858,39 @@ up_after = 101
             Errors{"test.toml:4: pools[0].probe_interval must be 0..3600, not -1"});
 }
 
+TEST(Values, PoolFailover) {
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "pbx"
+members = ["sip:10.0.0.11", "sip:10.0.0.12"]
+failover = true
+failover_codes = [503, 480]
+failover_timeout_ms = 1500
+[[pools]]
+name = "sbc"
+members = ["sip:192.0.2.1"]
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->pools[0].failover,
+            (lb::FailoverSettings{true, std::vector<std::uint16_t>{503, 480}, 1500}));
+  // Off by default, with the default codes and timeout ready for `failover = true`.
+  EXPECT_EQ(config->pools[1].failover,
+            (lb::FailoverSettings{false, std::vector<std::uint16_t>{500, 502, 503, 504}, 2000}));
+}
+
+TEST(Errors, PoolFailover) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "pbx"
+members = ["sip:10.0.0.11"]
+failover = "yes"
+failover_codes = [503, 200, "500"]
+failover_timeout_ms = 50
+)")),
+            (Errors{"test.toml:4: pools[0].failover must be a boolean, not a string",
+                    "test.toml:5: pools[0].failover_codes[1] must be a final status code 300..699",
+                    "test.toml:5: pools[0].failover_codes[2] must be a final status code 300..699",
+                    "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50"}));
+}
+
 TEST(Errors, AdminSocket) {
   const auto config = load_ok(with_domain("[admin]\nsocket = \"/run/sipline/admin.sock\"\n"));
   ASSERT_NE(config, nullptr);
@@ -1256,10 +1289,9 @@ TEST(Errors, LogAndLimits) {
             Errors{"test.toml:2: limits.ring_size must be a power of two, not 3000"});
   EXPECT_EQ(load_errors(with_domain("[limits]\ntransaction_table_size = 10\n")),
             Errors{"test.toml:2: limits.transaction_table_size must be 1024..16777216, not 10"});
-  // Reserved (config.hpp): a file that sets it still loads.
-  const auto reserved = load_ok(with_domain("[limits]\ntransaction_table_size = 65536\n"));
-  ASSERT_NE(reserved, nullptr);
-  EXPECT_EQ(reserved->limits.transaction_table_size, std::optional<std::uint32_t>(65536));
+  const auto sized = load_ok(with_domain("[limits]\ntransaction_table_size = 65536\n"));
+  ASSERT_NE(sized, nullptr);
+  EXPECT_EQ(sized->limits.transaction_table_size, 65536u);
 }
 
 TEST(Errors, EveryErrorIsReportedInLineOrder) {

@@ -1,0 +1,301 @@
+// Per-call failover for the server pools (lb::FailoverSettings): the part of the pipeline
+// that is transaction-stateful (RFC 3261 §16.6-§16.8, §17), on the worker's own transaction
+// table (sip/transaction_table.hpp, DESIGN.md §4).
+//
+// An INVITE for a pool with `failover = true` gets an entry keyed by its transaction (the
+// caller's branch and sent-by, §17.2.3) and a copy of its bytes. Then:
+//   - a member's final answer in `failover_codes` is ACKed by us (§17.1.1.3: the client
+//     transaction's own ACK, hop by hop) and the INVITE goes to the next member up, with a
+//     new branch (a new client transaction, §16.6 step 8), the members tried left out;
+//   - no answer at all within `failover_timeout_ms`: the same, without an ACK;
+//   - a provisional above 100 ends failover (the callee may be ringing), and so does CANCEL;
+//   - any other final answer, or the last member's, goes to the caller and is ACKed by us:
+//     the caller's ACK for it is absorbed here (we are its server transaction's end);
+//   - nothing left to try and no answer: 408 to the caller (§16.7 step 6 treats a timeout
+//     as a 408), 487 if it cancelled.
+// The proxy answers the INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
+// again; its CANCEL and ACK find the entry before routing and go to the current attempt's
+// member with its branch. A 2xx goes to the caller and ends the entry
+// (its ACK is end to end, §13.2.2.4); answers to an earlier attempt are ACKed (non-2xx),
+// relayed (2xx: a late second dialog is the caller's to end, §13.2.2.4) or dropped (1xx).
+//
+// What it does not do: fork (one member at a time), send CANCEL to a member itself (after
+// Timer C the entry is dropped and the call goes on statelessly; the caller's own timers end
+// it), retransmit the INVITE to a member itself (UDP loss between proxy and member is left
+// to the failover timer), or fail over non-INVITE requests (forwarded statelessly as before).
+#include <algorithm>
+#include <bit>
+
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+#include "sip/call_id_scan.hpp"
+#include "sip/proxy_rules.hpp"
+#include "sip/via.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// Timer C (§16.6 step 11: more than 3 minutes): how long an INVITE that got a provisional
+// answer is tracked; after it the call goes on statelessly.
+constexpr std::int64_t kTimerCMs = 180'000;
+// How long a completed transaction is kept to absorb the caller's ACK and re-ACK the member's
+// retransmitted answer: Timer D's 32 s for unreliable transports (§17.1.1.2).
+constexpr std::int64_t kTimerDMs = 32'000;
+
+Outcome dropped(DropReason reason) {
+  Outcome outcome;
+  outcome.verdict = Verdict::Drop;
+  outcome.drop = reason;
+  return outcome;
+}
+
+// The transaction number in our branch of attempt `attempt`: the first is the stateless
+// branch's (so a call whose entry is gone still sends CANCEL and ACK where its INVITE went),
+// the next ones differ by an odd multiplier.
+std::uint64_t attempt_branch(std::uint64_t key, std::uint8_t attempt) {
+  return attempt == 0 ? key : key ^ (0x9E3779B97F4A7C15ull * attempt);
+}
+
+// The Request-URI of a stored request: between the request line's first and last SP.
+std::string_view stored_request_uri(std::string_view request) {
+  const std::string_view line = request.substr(0, request.find('\r'));
+  const std::size_t first = line.find(' ');
+  const std::size_t last = line.rfind(' ');
+  if (first == std::string_view::npos || last <= first) return {};
+  return line.substr(first + 1, last - first - 1);
+}
+
+}  // namespace
+
+void Pipeline::prepare_transactions(const PipelineContext& context) {
+  if (transactions_) return;
+  const bool wanted = std::any_of(context.pools.specs().begin(), context.pools.specs().end(),
+                                  [](const lb::PoolSpec& pool) { return pool.failover.enabled; });
+  if (!wanted) return;
+  // Once, at start or at the reload that first enables failover: between two iterations,
+  // never per packet.
+  const std::size_t capacity = context.config->limits.transaction_table_size;
+  transactions_ =
+      std::make_unique<sip::TransactionTable>(capacity, std::max<std::size_t>(64, capacity / 8));
+  origins_.resize(capacity);
+}
+
+std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const OutputBuffers& out) {
+  const sip::Message& request = *message_;
+  const sip::Method method = request.method;
+  if (method != sip::Method::Invite && method != sip::Method::Cancel &&
+      method != sip::Method::Ack) {
+    return std::nullopt;
+  }
+  const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(request.top_via);
+  if (!key) return std::nullopt;
+  const TxIndex index = transactions_->find(*key);
+  if (index == sip::TransactionTable::kNone) return std::nullopt;
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (method == sip::Method::Ack && entry.phase == sip::TransactionTable::Phase::Completed) {
+    // We ACKed the member's answer ourselves: the caller's ACK ends here (§17.2.1).
+    Outcome outcome;
+    outcome.verdict = Verdict::Absorbed;
+    return outcome;
+  }
+  if (method == sip::Method::Invite && entry.phase != sip::TransactionTable::Phase::Completed) {
+    // A retransmission: our server transaction answers it with 100 again (§17.2.1); the
+    // member has the INVITE (a completed one goes on, to make the member repeat its answer).
+    return respond(in, 100, {}, {}, out);
+  }
+  if (method == sip::Method::Cancel) {
+    entry.cancelled = true;
+    entry.may_fail_over = false;
+  }
+  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
+  const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
+  return forward(in, plan, origins_[index].member, {}, out, &branch);
+}
+
+Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                               std::size_t member, const OutputBuffers& out) {
+  const PeerAddress destination =
+      to_peer_address(context_->pools.pool(pool).members[member].address);
+  const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
+  TxIndex index = sip::TransactionTable::kNone;
+  // An RFC 2543 peer's INVITE (no usable branch) cannot be matched to its answers: untracked.
+  if (key) index = transactions_->insert(*key);
+  if (index != sip::TransactionTable::kNone && !transactions_->store_request(index, in.bytes)) {
+    transactions_->erase(index);
+    index = sip::TransactionTable::kNone;
+  }
+  if (index == sip::TransactionTable::kNone) {
+    count(&WorkerCounters::failover_untracked);
+    return forward(in, plan, destination, {}, out);
+  }
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.branch = attempt_branch(*key, 0);
+  entry.pool = pool;
+  entry.member = static_cast<std::uint16_t>(member);
+  entry.tried = std::uint64_t{1} << member;
+  entry.epoch = pools_epoch_;
+  origins_[index] = TxOrigin{in.peer, destination, in.socket};
+  const Outcome outcome = forward(in, plan, destination, {}, out);
+  if (outcome.verdict != Verdict::Send || outcome.kind != SendKind::ForwardedRequest) {
+    transactions_->erase(index);  // answered locally (482, ...) or dropped: nothing to track
+    return outcome;
+  }
+  transactions_->arm(index, now_ms_ + context_->pools.pool(pool).failover.timeout_ms);
+  count(&WorkerCounters::failover_tracked);
+  // §17.2.1: the INVITE server transaction answers 100 Trying at once (the answer may be
+  // seconds of failover away); it also stops the caller's retransmissions (§17.1.1.2).
+  queued_outcome_ = respond(in, 100, {}, {}, OutputBuffers{queued_, {}});
+  if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
+  return outcome;
+}
+
+std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const OutputBuffers& out) {
+  const sip::Message& response = *message_;
+  if (response.via_count < 2) return std::nullopt;
+  const sip::Parsed<sip::Via> caller_via = sip::parse_via(response.vias[1].text);
+  if (!caller_via.ok()) return std::nullopt;
+  const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(caller_via.value);
+  if (!key) return std::nullopt;
+  const TxIndex index = transactions_->find(*key);
+  if (index == sip::TransactionTable::kNone) return std::nullopt;
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const std::uint16_t code = response.status_code;
+  const std::optional<std::uint64_t> attempt =
+      sip::our_branch_transaction(response.top_via.branch, context_->identity.branch_key);
+  if (attempt != entry.branch) {
+    // An attempt we already left: ACK its final answer, let a 2xx through, drop the rest.
+    if (code >= 300) return send_ack(in, index, out.primary);
+    if (code >= 200) return std::nullopt;
+    return dropped(DropReason::FailedOver);
+  }
+  if (code < 200) {
+    if (entry.phase == sip::TransactionTable::Phase::Calling) {
+      entry.phase = sip::TransactionTable::Phase::Proceeding;
+      transactions_->arm(index, now_ms_ + kTimerCMs);
+    }
+    if (code > 100) entry.may_fail_over = false;
+    return std::nullopt;
+  }
+  if (code < 300) {
+    transactions_->erase(index);
+    return std::nullopt;
+  }
+  if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
+      next_member(index)) {
+    queue(PendingKind::Resend, index);
+    return send_ack(in, index, out.primary);
+  }
+  if (entry.phase != sip::TransactionTable::Phase::Completed) {
+    if (fails_over_on(index, code)) count(&WorkerCounters::failover_exhausted);
+    entry.phase = sip::TransactionTable::Phase::Completed;
+    transactions_->arm(index, now_ms_ + kTimerDMs);
+  }
+  // The answer goes to the caller (the outcome); our ACK to the member follows it.
+  queued_outcome_ = send_ack(in, index, queued_);
+  if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
+  return std::nullopt;
+}
+
+bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (!entry.may_fail_over || entry.epoch != pools_epoch_) return false;
+  const std::vector<std::uint16_t>& codes = context_->pools.pool(entry.pool).failover.codes;
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (!entry.may_fail_over || entry.epoch != pools_epoch_) return std::nullopt;
+  const std::string_view call_id = sip::scan_call_id(transactions_->stored_request(index));
+  return context_->pools.choose(entry.pool, call_id, entry.tried);
+}
+
+Outcome Pipeline::send_ack(const Inbound& in, TxIndex index, std::span<char> out) {
+  const std::string_view request_uri = stored_request_uri(transactions_->stored_request(index));
+  const sip::Written written = sip::write_ack_for_response(*message_, request_uri, out);
+  if (!written.ok() || request_uri.empty()) return dropped(DropReason::TooLarge);
+  const int socket = socket_for(in, in.peer);
+  if (socket < 0) return dropped(DropReason::NoSocket);
+  count(&WorkerCounters::acks_sent);
+  return send(SendKind::ForwardedRequest, 0, Output{written, false}, in.peer,
+              static_cast<std::uint8_t>(socket));
+}
+
+void Pipeline::queue(PendingKind kind, TxIndex index) {
+  // Drained after every process() call, which queues at most one of each kind.
+  if (pending_count_ < pending_.size()) pending_[pending_count_++] = Pending{kind, index};
+}
+
+std::optional<Outcome> Pipeline::next_transaction_send(std::int64_t now_ms,
+                                                       const OutputBuffers& out) {
+  set_clock_ms(now_ms);  // a caller with only pending sends passes INT64_MIN: no change
+  if (pending_count_ != 0) return take_pending(out);
+  if (!transactions_) return std::nullopt;
+  for (;;) {
+    const TxIndex index = transactions_->pop_expired(now_ms);
+    if (index == sip::TransactionTable::kNone) return std::nullopt;
+    if (std::optional<Outcome> outcome = expire(index, out)) return outcome;
+  }
+}
+
+Outcome Pipeline::take_pending(const OutputBuffers& out) {
+  const Pending pending = pending_[0];
+  std::copy(pending_.begin() + 1, pending_.begin() + static_cast<std::ptrdiff_t>(pending_count_),
+            pending_.begin());
+  --pending_count_;
+  if (pending.kind == PendingKind::Resend) return resend_to_next_member(pending.index, out);
+  if (queued_outcome_.size > out.primary.size()) return dropped(DropReason::TooLarge);
+  std::copy_n(queued_.data(), queued_outcome_.size, out.primary.data());
+  return queued_outcome_;
+}
+
+Inbound Pipeline::stored_inbound(TxIndex index) {
+  const TxOrigin& origin = origins_[index];
+  return Inbound{transactions_->stored_request(index), origin.source, origin.socket};
+}
+
+Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const std::optional<std::size_t> member = next_member(index);
+  const Inbound in = stored_inbound(index);
+  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
+  if (!member || !message_->ok()) {
+    transactions_->erase(index);
+    return dropped(DropReason::Unroutable);
+  }
+  const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
+  entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
+  entry.branch = attempt_branch(entry.key, entry.attempt);
+  entry.member = static_cast<std::uint16_t>(*member);
+  entry.tried |= std::uint64_t{1} << *member;
+  entry.phase = sip::TransactionTable::Phase::Calling;
+  origins_[index].member = to_peer_address(pool.members[*member].address);
+  transactions_->arm(index, now_ms_ + pool.failover.timeout_ms);
+  count(&WorkerCounters::failover_retries);
+  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
+  const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
+  return forward(in, plan, origins_[index].member, {}, out, &branch);
+}
+
+std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.phase != sip::TransactionTable::Phase::Calling) {
+    // Timer C or the completed transaction's wait ran out: the call goes on statelessly.
+    transactions_->erase(index);
+    return std::nullopt;
+  }
+  count(&WorkerCounters::failover_timeouts);
+  if (next_member(index)) return resend_to_next_member(index, out);
+  // No member answered and none is left (or the caller cancelled and the member did not
+  // answer its CANCEL with a 487): we answer the INVITE ourselves, 487 Request Terminated
+  // after a CANCEL (§9.2), else 408 (§16.7 step 6 takes a timeout for a 408).
+  const bool cancelled = entry.cancelled;
+  if (!cancelled) count(&WorkerCounters::failover_exhausted);
+  entry.phase = sip::TransactionTable::Phase::Completed;
+  transactions_->arm(index, now_ms_ + kTimerDMs);
+  const Inbound in = stored_inbound(index);
+  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
+  return respond(in, cancelled ? 487 : 408, {}, {}, out);
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,389 @@
+// Per-call failover of a server pool (dataplane/invite_failover.cpp) on byte buffers: the
+// pipeline with a real config and its transaction table, driven message by message and clock
+// tick by clock tick; every assertion is on the bytes it writes and where they go.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+#include "sip/message.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+constexpr std::int64_t kStartMs = 5'000'000;
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory"
+[limits]
+transaction_table_size = 1024
+[[pools]]
+name = "pbx"
+members = ["sip:192.0.2.21:5060", "sip:192.0.2.22:5060", "sip:192.0.2.23:5060"]
+probe_interval = 0
+failover = true
+failover_codes = [503]
+failover_timeout_ms = 500
+[[pools]]
+name = "plain"
+members = ["sip:192.0.2.31:5060", "sip:192.0.2.32:5060"]
+probe_interval = 0
+[[routes]]
+name = "to-pbx"
+user_prefix = "8"
+action = "forward"
+pool = "pbx"
+[[routes]]
+name = "to-plain"
+user_prefix = "9"
+action = "forward"
+pool = "plain"
+)toml";
+
+std::string invite(std::string_view user, std::string_view branch, std::string_view call_id) {
+  return "INVITE sip:" + std::string(user) + "@sipline.local SIP/2.0\r\n" +
+         "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=" + std::string(branch) + ";rport\r\n" +
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@sipline.local>;tag=from-1\r\n"
+         "To: <sip:" +
+         std::string(user) + "@sipline.local>\r\n" + "Call-ID: " + std::string(call_id) +
+         "\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: <sip:1001@192.0.2.10:5099>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// The caller's request for the same transaction: CANCEL (or ACK, with the To tag of the
+// final answer), same branch (§9.1, §17.1.1.3).
+std::string same_transaction(std::string request, std::string_view method, std::string_view tag) {
+  request.replace(0, 6, method);
+  const std::size_t cseq = request.find("CSeq: 1 INVITE");
+  request.replace(cseq, 14, "CSeq: 1 " + std::string(method));
+  if (!tag.empty()) {
+    const std::size_t to_end = request.find("\r\n", request.find("To: "));
+    request.insert(to_end, ";tag=" + std::string(tag));
+  }
+  return request;
+}
+
+// A member's answer to the request it received (`forwarded`): its Via lines kept, a To tag
+// added for anything above 100.
+std::string answer(const std::string& forwarded, std::string_view status) {
+  std::string response = forwarded;
+  response.replace(0, response.find("\r\n"), "SIP/2.0 " + std::string(status));
+  if (status.substr(0, 3) != "100") {
+    const std::size_t to_end = response.find("\r\n", response.find("To: "));
+    response.insert(to_end, ";tag=member-tag");
+  }
+  return response;
+}
+
+std::string top_branch(const std::string& message) {
+  const std::size_t start = message.find("branch=") + 7;
+  return message.substr(start, message.find_first_of(";\r", start) - start);
+}
+
+struct Sent {
+  Outcome outcome;
+  std::string bytes;
+  std::string to() const { return std::string(format_peer(outcome.destination).view()); }
+};
+
+class InviteFailoverTest : public ::testing::Test {
+ protected:
+  explicit InviteFailoverTest(std::string_view config_text = kConfig)
+      : location_(1), out_(kPacketCapacity) {
+    const config::LoadResult loaded = config::load_config_text(config_text, "failover_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    pipeline_ = std::make_unique<Pipeline>(*context_, 0);
+    pipeline_->set_counters(&counters_);
+    tick(kStartMs);
+  }
+
+  // The clock moves to `now_ms`; returns what the expired timers sent.
+  std::vector<Sent> tick(std::int64_t now_ms) {
+    pipeline_->set_clock_ms(now_ms);
+    return drain(now_ms);
+  }
+
+  std::vector<Sent> drain(std::int64_t now_ms) {
+    std::vector<Sent> sent;
+    while (pipeline_->has_transaction_work(now_ms)) {
+      const std::optional<Outcome> outcome =
+          pipeline_->next_transaction_send(now_ms, OutputBuffers{out_, {}});
+      if (!outcome) break;
+      sent.push_back(Sent{*outcome, std::string(out_.data(), outcome->size)});
+    }
+    return sent;
+  }
+
+  // One received datagram from `from`: what process() sent, then what followed from it.
+  std::vector<Sent> receive(const std::string& text, std::string_view from = "192.0.2.10:5099") {
+    const Outcome outcome =
+        pipeline_->process(Inbound{text, *peer_from_text(from), 0}, kNow, OutputBuffers{out_, {}});
+    std::vector<Sent> sent{Sent{outcome, std::string(out_.data(), outcome.size)}};
+    for (Sent& more : drain(INT64_MIN))
+      sent.push_back(std::move(more));
+    return sent;
+  }
+
+  // A new INVITE: forwarded to a member, and (when tracked) answered 100 Trying by us at
+  // once (§17.2.1). Returns the forwarded INVITE.
+  Sent send_invite(const std::string& text, bool tracked = true) {
+    const std::vector<Sent> sent = receive(text);
+    EXPECT_EQ(sent.size(), tracked ? 2u : 1u);
+    EXPECT_EQ(sent[0].outcome.verdict, Verdict::Send);
+    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedRequest);
+    if (tracked && sent.size() == 2) expect_trying(sent[1]);
+    return sent[0];
+  }
+
+  static void expect_trying(const Sent& sent) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::LocalResponse);
+    EXPECT_EQ(sent.outcome.code, 100);
+    EXPECT_EQ(sent.to(), "192.0.2.10:5099");
+    EXPECT_EQ(sent.bytes.rfind("SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;", 0), 0u);
+  }
+
+  std::string branch_text(std::uint64_t transaction) const {
+    return std::string(sip::signed_branch(transaction, context_->identity.branch_key).view());
+  }
+
+  LocationTable location_;
+  std::vector<char> out_;
+  WorkerCounters counters_;
+  std::unique_ptr<PipelineContext> context_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(InviteFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBranch) {
+  const std::string request = invite("8000", "z9hG4bK-call1", "call-1@192.0.2.10");
+  const Sent first = send_invite(request);
+  EXPECT_EQ(counters_.failover_tracked.read(), 1u);
+  ASSERT_NE(pipeline_->transactions(), nullptr);
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);
+  // The first attempt carries the stateless branch: without the entry it would be the same.
+  const sip::Message parsed = sip::parse_message(request);
+  EXPECT_EQ(top_branch(first.bytes),
+            std::string(sip::stateless_branch(parsed, context_->identity.branch_key).view()));
+
+  const std::vector<Sent> after_503 =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(after_503.size(), 2u);
+  // §17.1.1.3: our ACK to the member, on the INVITE's branch, with the 503's To tag.
+  const Sent& ack = after_503[0];
+  ASSERT_EQ(ack.outcome.verdict, Verdict::Send);
+  EXPECT_EQ(ack.to(), first.to());
+  EXPECT_EQ(ack.bytes,
+            "ACK sip:8000@sipline.local SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=" +
+                top_branch(first.bytes) +
+                ";rport\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:1001@sipline.local>;tag=from-1\r\n"
+                "To: <sip:8000@sipline.local>;tag=member-tag\r\n"
+                "Call-ID: call-1@192.0.2.10\r\n"
+                "CSeq: 1 ACK\r\n"
+                "Content-Length: 0\r\n\r\n");
+  // Then the INVITE to another member, a new client transaction (new branch, still ours).
+  const Sent& second = after_503[1];
+  ASSERT_EQ(second.outcome.verdict, Verdict::Send);
+  EXPECT_EQ(second.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_NE(second.to(), first.to());
+  EXPECT_NE(top_branch(second.bytes), top_branch(first.bytes));
+  EXPECT_TRUE(sip::branch_is_ours(top_branch(second.bytes), context_->identity.branch_key));
+  // The same request otherwise: the caller's Via (stamped) and everything below it.
+  EXPECT_EQ(second.bytes.substr(second.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")),
+            first.bytes.substr(first.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")));
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+  EXPECT_EQ(counters_.acks_sent.read(), 1u);
+
+  // The second member's 200 goes to the caller and ends the transaction.
+  const std::vector<Sent> after_200 = receive(answer(second.bytes, "200 OK"), second.to());
+  ASSERT_EQ(after_200.size(), 1u);
+  EXPECT_EQ(after_200[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(after_200[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(after_200[0].bytes.rfind("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;", 0), 0u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+}
+
+TEST_F(InviteFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-call2", "call-2@192.0.2.10"));
+  EXPECT_TRUE(tick(kStartMs + 499).empty());
+  const std::vector<Sent> retry = tick(kStartMs + 500);
+  ASSERT_EQ(retry.size(), 1u);  // no ACK: nothing answered
+  EXPECT_EQ(retry[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_NE(retry[0].to(), first.to());
+  EXPECT_EQ(retry[0].bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(counters_.failover_timeouts.read(), 1u);
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+
+  // A 100 from it stops the timer: no third attempt however long it rings.
+  EXPECT_EQ(receive(answer(retry[0].bytes, "100 Trying"), retry[0].to())[0].outcome.kind,
+            SendKind::ForwardedResponse);
+  EXPECT_TRUE(tick(kStartMs + 10'000).empty());
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+}
+
+TEST_F(InviteFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
+  const std::string request = invite("8000", "z9hG4bK-call3", "call-3@192.0.2.10");
+  Sent attempt = send_invite(request);
+  std::set<std::string> members{attempt.to()};
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<Sent> sent = receive(answer(attempt.bytes, "503 Busy Here"), attempt.to());
+    ASSERT_EQ(sent.size(), 2u);
+    attempt = sent[1];
+    members.insert(attempt.to());
+  }
+  EXPECT_EQ(members.size(), 3u);  // each member once
+  const std::vector<Sent> last = receive(answer(attempt.bytes, "503 Busy Here"), attempt.to());
+  ASSERT_EQ(last.size(), 2u);
+  // The 503 to the caller first, then our ACK to the member.
+  EXPECT_EQ(last[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(last[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(last[1].bytes.rfind("ACK sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(last[1].to(), attempt.to());
+  EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
+  EXPECT_EQ(counters_.acks_sent.read(), 3u);
+
+  // The caller's ACK for that 503 ends here: the member has ours.
+  const std::vector<Sent> caller_ack = receive(same_transaction(request, "ACK", "member-tag"));
+  EXPECT_EQ(caller_ack[0].outcome.verdict, Verdict::Absorbed);
+  // The member's retransmitted 503: ACKed again, and relayed again (the caller's transaction
+  // absorbs a duplicate).
+  const std::vector<Sent> again = receive(answer(attempt.bytes, "503 Busy Here"), attempt.to());
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[1].bytes.rfind("ACK ", 0), 0u);
+  // Timer D: then the entry is gone.
+  EXPECT_TRUE(tick(kStartMs + 32'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(InviteFailoverTest, NoAnswerFromAnyMemberIs408ToTheCaller) {
+  send_invite(invite("8000", "z9hG4bK-call4", "call-4@192.0.2.10"));
+  EXPECT_EQ(tick(kStartMs + 500).size(), 1u);
+  EXPECT_EQ(tick(kStartMs + 1000).size(), 1u);
+  const std::vector<Sent> timeout = tick(kStartMs + 1500);
+  ASSERT_EQ(timeout.size(), 1u);
+  EXPECT_EQ(timeout[0].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(timeout[0].outcome.code, 408);
+  EXPECT_EQ(timeout[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(timeout[0].bytes.rfind("SIP/2.0 408 Request Timeout\r\n", 0), 0u);
+  EXPECT_EQ(counters_.failover_timeouts.read(), 3u);
+  EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
+}
+
+TEST_F(InviteFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-call5", "call-5@192.0.2.10"));
+  EXPECT_EQ(receive(answer(first.bytes, "180 Ringing"), first.to())[0].outcome.kind,
+            SendKind::ForwardedResponse);
+  const std::vector<Sent> sent =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(sent[0].bytes.rfind("SIP/2.0 503 ", 0), 0u);
+  EXPECT_EQ(sent[1].bytes.rfind("ACK ", 0), 0u);
+  EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+TEST_F(InviteFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttempt) {
+  const std::string request = invite("8000", "z9hG4bK-call6", "call-6@192.0.2.10");
+  const Sent first = send_invite(request);
+  const Sent second = tick(kStartMs + 500).at(0);
+  // The caller's retransmission is answered 100 again; the member already has the INVITE.
+  const std::vector<Sent> retransmission = receive(request);
+  ASSERT_EQ(retransmission.size(), 1u);
+  expect_trying(retransmission[0]);
+  // A late 100 from the first member: dropped; its late 503: ACKed, not relayed.
+  const std::vector<Sent> late_trying = receive(answer(first.bytes, "100 Trying"), first.to());
+  EXPECT_EQ(late_trying[0].outcome.verdict, Verdict::Drop);
+  EXPECT_EQ(late_trying[0].outcome.drop, DropReason::FailedOver);
+  const std::vector<Sent> late_503 =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(late_503.size(), 1u);
+  EXPECT_EQ(late_503[0].bytes.rfind("ACK ", 0), 0u);
+  EXPECT_EQ(late_503[0].to(), first.to());
+  EXPECT_EQ(top_branch(late_503[0].bytes), top_branch(first.bytes));
+  // CANCEL: to the second member, on the second branch (§9.1); failover ends with it.
+  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
+  EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(cancel.to(), second.to());
+  EXPECT_EQ(top_branch(cancel.bytes), top_branch(second.bytes));
+  // The second member does not answer either: no third attempt after a CANCEL; the caller
+  // gets 487 for its INVITE (§9.2), with the INVITE's CSeq.
+  const std::vector<Sent> terminated = tick(kStartMs + 1000);
+  ASSERT_EQ(terminated.size(), 1u);
+  EXPECT_EQ(terminated[0].outcome.code, 487);
+  EXPECT_EQ(terminated[0].to(), "192.0.2.10:5099");
+  EXPECT_NE(terminated[0].bytes.find("\r\nCSeq: 1 INVITE\r\n"), std::string::npos);
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+  EXPECT_EQ(counters_.failover_exhausted.read(), 0u);
+  EXPECT_TRUE(tick(kStartMs + 1000 + 32'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(InviteFailoverTest, APoolWithoutFailoverStaysStateless) {
+  const Sent sent = send_invite(invite("9000", "z9hG4bK-call7", "call-7@192.0.2.10"), false);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  const std::vector<Sent> relayed =
+      receive(answer(sent.bytes, "503 Service Unavailable"), sent.to());
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(relayed[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(counters_.failover_tracked.read(), 0u);
+}
+
+TEST_F(InviteFailoverTest, AFullTableForwardsStatelesslyAndCountsIt) {
+  // 1024 entries (the smallest table) keep 128 requests: the 129th call is not tracked.
+  const std::size_t slots = 128;
+  for (std::size_t i = 0; i <= slots; ++i) {
+    const std::string id = std::to_string(i);
+    send_invite(invite("8000", "z9hG4bK-full" + id, "full-" + id + "@192.0.2.10"), i < slots);
+  }
+  EXPECT_EQ(counters_.failover_tracked.read(), slots);
+  EXPECT_EQ(counters_.failover_untracked.read(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->size(), slots);
+}
+
+class NoFailoverConfigTest : public InviteFailoverTest {
+ protected:
+  NoFailoverConfigTest()
+      : InviteFailoverTest(R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local"]
+[registrar]
+store = "memory"
+[[pools]]
+name = "plain"
+members = ["sip:192.0.2.31:5060"]
+probe_interval = 0
+[[routes]]
+name = "to-plain"
+action = "forward"
+pool = "plain"
+)toml") {}
+};
+
+TEST_F(NoFailoverConfigTest, NoTableIsAllocatedWithoutAPoolThatFailsOver) {
+  EXPECT_EQ(pipeline_->transactions(), nullptr);
+  EXPECT_FALSE(pipeline_->has_transaction_work(INT64_MAX));
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
