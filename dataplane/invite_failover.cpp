@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
@@ -126,6 +127,14 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   }
   if (index == sip::TransactionTable::kNone) {
     count(&WorkerCounters::failover_untracked);
+    if (key && !logged_table_full_) {
+      logged_table_full_ = true;
+      SIPLINE_LOG_WARN(
+          "worker %zu: transaction table full (%zu calls, %zu INVITEs stored): INVITEs to "
+          "failover pools are forwarded without failover (counted as failover_untracked); "
+          "see [limits] transaction_table_size",
+          worker_index_, transactions_->size(), transactions_->stored_count());
+    }
     return forward(in, plan, destination, {}, out);
   }
   sip::TransactionTable::Entry& entry = transactions_->at(index);
@@ -134,7 +143,16 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   entry.member = static_cast<std::uint16_t>(member);
   entry.tried = std::uint64_t{1} << member;
   entry.epoch = pools_epoch_;
-  origins_[index] = TxOrigin{in.peer, destination, in.socket};
+  TxOrigin& origin = origins_[index];
+  origin.source = in.peer;
+  origin.member = destination;
+  origin.socket = in.socket;
+  const std::string_view request_uri = message_->request_uri_text;
+  origin.request_uri_size = 0;
+  if (request_uri.size() <= origin.request_uri.size()) {
+    std::copy(request_uri.begin(), request_uri.end(), origin.request_uri.begin());
+    origin.request_uri_size = static_cast<std::uint8_t>(request_uri.size());
+  }
   const Outcome outcome = forward(in, plan, destination, {}, out);
   if (outcome.verdict != Verdict::Send || outcome.kind != SendKind::ForwardedRequest) {
     transactions_->erase(index);  // answered locally (482, ...) or dropped: nothing to track
@@ -173,7 +191,10 @@ std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const Out
       entry.phase = sip::TransactionTable::Phase::Proceeding;
       transactions_->arm(index, now_ms_ + kTimerCMs);
     }
-    if (code > 100) entry.may_fail_over = false;
+    if (code > 100) {
+      entry.may_fail_over = false;
+      release_when_settled(index);
+    }
     return std::nullopt;
   }
   if (code < 300) {
@@ -192,6 +213,7 @@ std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const Out
   }
   // The answer goes to the caller (the outcome); our ACK to the member follows it.
   queued_outcome_ = send_ack(in, index, queued_);
+  release_when_settled(index);
   if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
   return std::nullopt;
 }
@@ -210,8 +232,21 @@ std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
   return context_->pools.choose(entry.pool, call_id, entry.tried);
 }
 
+std::string_view Pipeline::request_uri_of(TxIndex index) const {
+  const TxOrigin& origin = origins_[index];
+  if (origin.request_uri_size != 0) return {origin.request_uri.data(), origin.request_uri_size};
+  return stored_request_uri(transactions_->stored_request(index));
+}
+
+void Pipeline::release_when_settled(TxIndex index) {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const bool settled =
+      entry.phase == sip::TransactionTable::Phase::Completed || !entry.may_fail_over;
+  if (settled && origins_[index].request_uri_size != 0) transactions_->release_request(index);
+}
+
 Outcome Pipeline::send_ack(const Inbound& in, TxIndex index, std::span<char> out) {
-  const std::string_view request_uri = stored_request_uri(transactions_->stored_request(index));
+  const std::string_view request_uri = request_uri_of(index);
   const sip::Written written = sip::write_ack_for_response(*message_, request_uri, out);
   if (!written.ok() || request_uri.empty()) return dropped(DropReason::TooLarge);
   const int socket = socket_for(in, in.peer);

@@ -240,6 +240,10 @@ class Pipeline {
     PeerAddress source;  // the caller (or the proxy before us)
     PeerAddress member;  // the current attempt's destination
     std::uint8_t socket = 0;
+    // The INVITE's Request-URI, for our ACKs once the stored INVITE is released (a call that
+    // can no longer fail over); 0: longer than this, the stored INVITE is kept instead.
+    std::uint8_t request_uri_size = 0;
+    std::array<char, 96> request_uri{};
   };
   // Written: a message written when its cause was processed (our ACK to a member, our 100
   // Trying to the caller), in queued_; Resend: the INVITE to the next member.
@@ -268,6 +272,10 @@ class Pipeline {
   void queue(PendingKind kind, TxIndex index);
   Outcome take_pending(const OutputBuffers& out);
   Inbound stored_inbound(TxIndex index);
+  std::string_view request_uri_of(TxIndex index) const;
+  // A call that can no longer fail over needs its stored INVITE no more (only the
+  // Request-URI, kept in its origin when it fits): the slot goes back for new calls.
+  void release_when_settled(TxIndex index);
   void count(Counter WorkerCounters::*counter) const {
     if (counters_ != nullptr) (counters_->*counter).add();
   }
@@ -280,6 +288,7 @@ class Pipeline {
   Outcome queued_outcome_;
   std::int64_t now_ms_ = 0;
   std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
+  bool logged_table_full_ = false;
   WorkerCounters* counters_ = nullptr;
 
   const PipelineContext* context_;

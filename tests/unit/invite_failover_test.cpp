@@ -290,15 +290,34 @@ TEST_F(InviteFailoverTest, NoAnswerFromAnyMemberIs408ToTheCaller) {
 
 TEST_F(InviteFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
   const Sent first = send_invite(invite("8000", "z9hG4bK-call5", "call-5@192.0.2.10"));
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 1u);
   EXPECT_EQ(receive(answer(first.bytes, "180 Ringing"), first.to())[0].outcome.kind,
             SendKind::ForwardedResponse);
+  // It can no longer fail over: its stored INVITE goes back (the entry stays, for the ACK of
+  // a final answer and for CANCEL, with the Request-URI kept beside it).
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
   const std::vector<Sent> sent =
       receive(answer(first.bytes, "503 Service Unavailable"), first.to());
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
   EXPECT_EQ(sent[0].bytes.rfind("SIP/2.0 503 ", 0), 0u);
-  EXPECT_EQ(sent[1].bytes.rfind("ACK ", 0), 0u);
+  EXPECT_EQ(sent[1].bytes.rfind("ACK sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+TEST_F(InviteFailoverTest, RingingCallsGiveTheirStoredInviteBack) {
+  // The stored-request slots (128 of the 1024-entry table) bound what can fail over; a call
+  // that rings gives its slot back, so ringing calls do not use them up.
+  for (std::size_t i = 0; i < 200; ++i) {
+    const std::string id = std::to_string(i);
+    const Sent sent = send_invite(invite("8000", "z9hG4bK-ring" + id, "ring-" + id + "@h"));
+    receive(answer(sent.bytes, "180 Ringing"), sent.to());
+  }
+  EXPECT_EQ(counters_.failover_tracked.read(), 200u);
+  EXPECT_EQ(counters_.failover_untracked.read(), 0u);
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 200u);
 }
 
 TEST_F(InviteFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttempt) {
