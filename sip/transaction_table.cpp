@@ -12,18 +12,22 @@ TransactionTable::TransactionTable(std::size_t capacity, std::size_t stored_requ
       bucket_of_entry_(capacity, kNoSlot),
       heap_position_(capacity, kNoSlot),
       slot_of_entry_(capacity, kNoSlot),
-      stored_size_(stored_requests, 0),
-      // Not value-initialised: a slot's pages become resident when a request is first stored.
-      slots_(new char[stored_requests * kStoredRequestSize]),
+      stored_size_(capacity, 0),
       stored_requests_(stored_requests) {
+  for (std::size_t c = 0; c < classes_.size(); ++c) {
+    SlotClass& slots = classes_[c];
+    slots.size = kSlotClassSizes[c];
+    // Not value-initialised: a slot's pages become resident when a request is first stored.
+    slots.memory.reset(new char[stored_requests * slots.size]);
+    slots.free.reserve(stored_requests);
+    for (std::size_t i = stored_requests; i-- > 0;)
+      slots.free.push_back(static_cast<std::uint32_t>(c << kClassShift | i));
+  }
   bucket_mask_ = buckets_.size() - 1;
   heap_.reserve(capacity);
   free_entries_.reserve(capacity);
   for (std::size_t i = capacity; i-- > 0;)
     free_entries_.push_back(static_cast<Index>(i));
-  free_slots_.reserve(stored_requests);
-  for (std::size_t i = stored_requests; i-- > 0;)
-    free_slots_.push_back(static_cast<std::uint32_t>(i));
 }
 
 TransactionTable::Index TransactionTable::find(std::uint64_t key) const {
@@ -82,29 +86,39 @@ void TransactionTable::unlink_bucket(Index index) {
 
 bool TransactionTable::store_request(Index index, std::string_view request) {
   if (request.size() > kStoredRequestSize) return false;
-  if (slot_of_entry_[index] == kNoSlot) {
-    if (free_slots_.empty()) return false;
-    slot_of_entry_[index] = free_slots_.back();
-    free_slots_.pop_back();
+  std::size_t wanted = 0;
+  while (kSlotClassSizes[wanted] < request.size())
+    ++wanted;
+  std::uint32_t slot = slot_of_entry_[index];
+  if (slot != kNoSlot && classes_[slot >> kClassShift].size < request.size()) {
+    release_request(index);  // outgrown: a larger class
+    slot = kNoSlot;
   }
-  const std::uint32_t slot = slot_of_entry_[index];
-  if (!request.empty())
-    std::memcpy(&slots_[slot * kStoredRequestSize], request.data(), request.size());
-  stored_size_[slot] = static_cast<std::uint32_t>(request.size());
+  if (slot == kNoSlot) {
+    if (stored_count_ == stored_requests_) return false;
+    SlotClass& slots = classes_[wanted];
+    slot = slots.free.back();  // never empty: each class has room for every stored request
+    slots.free.pop_back();
+    slot_of_entry_[index] = slot;
+    ++stored_count_;
+  }
+  if (!request.empty()) std::memcpy(slot_memory(slot), request.data(), request.size());
+  stored_size_[index] = static_cast<std::uint32_t>(request.size());
   return true;
 }
 
 std::string_view TransactionTable::stored_request(Index index) const {
   const std::uint32_t slot = slot_of_entry_[index];
   if (slot == kNoSlot) return {};
-  return {&slots_[slot * kStoredRequestSize], stored_size_[slot]};
+  return {slot_memory(slot), stored_size_[index]};
 }
 
 void TransactionTable::release_request(Index index) {
   const std::uint32_t slot = slot_of_entry_[index];
   if (slot == kNoSlot) return;
   slot_of_entry_[index] = kNoSlot;
-  free_slots_.push_back(slot);
+  classes_[slot >> kClassShift].free.push_back(slot);
+  --stored_count_;
 }
 
 void TransactionTable::arm(Index index, std::int64_t deadline_ms) {

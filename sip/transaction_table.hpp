@@ -7,13 +7,18 @@
 // worker that owns its Call-ID), so nothing here locks. Everything is sized at construction:
 //   - entries: `capacity`, found by key through an open-addressing index (linear probing,
 //     backward-shift deletion: no tombstones, so lookups stay short however long it runs);
-//   - stored requests: `stored_requests` slots of kStoredRequestSize octets, the INVITE as
-//     received, kept only while it may still be sent to another member;
+//   - stored requests: up to `stored_requests` INVITEs as received, of at most
+//     kStoredRequestSize octets, kept only while they may still be sent to another member.
+//     Each goes into a slot of the smallest of four size classes (512, 1024, 2048, 4096
+//     octets) that fits it: a 700-octet INVITE costs 1 KiB, not 4. Every class has room for
+//     all `stored_requests` (virtual memory; pages become resident as slots are first used,
+//     and free slots are reused last-in first-out, so the resident set follows the load);
 //   - timers: one deadline per entry, in a binary heap that knows each entry's position (arm,
 //     re-arm and cancel in O(log n), no stale timer left behind).
 // A full table, or no free slot, is the caller's to count: the call then goes on statelessly.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,6 +34,8 @@ class TransactionTable {
   static constexpr Index kNone = ~Index{0};
   // An INVITE of a carrier with SDP is 2-3 KiB; larger ones are forwarded without failover.
   static constexpr std::size_t kStoredRequestSize = 4096;
+  static constexpr std::array<std::size_t, 4> kSlotClassSizes = {512, 1024, 2048, 4096};
+  static_assert(kSlotClassSizes.back() == kStoredRequestSize);
 
   // Where the transaction stands, in the terms of the client transaction towards the member
   // it was last sent to (RFC 3261 §17.1.1.2).
@@ -75,7 +82,12 @@ class TransactionTable {
   // The stored copy, empty when there is none.
   std::string_view stored_request(Index index) const;
   void release_request(Index index);
-  std::size_t stored_count() const { return stored_requests_ - free_slots_.size(); }
+  // The size of the slot the entry's request occupies (its size class), 0 when none.
+  std::size_t slot_size(Index index) const {
+    const std::uint32_t slot = slot_of_entry_[index];
+    return slot == kNoSlot ? 0 : classes_[slot >> kClassShift].size;
+  }
+  std::size_t stored_count() const { return stored_count_; }
 
   // Sets the entry's deadline (replacing any earlier one).
   void arm(Index index, std::int64_t deadline_ms);
@@ -101,11 +113,24 @@ class TransactionTable {
   std::vector<std::uint32_t> bucket_of_entry_;  // where each live entry sits in buckets_
   std::vector<std::uint32_t> heap_position_;    // kNoSlot when the entry has no timer
   std::vector<Index> heap_;
-  std::vector<std::uint32_t> slot_of_entry_;  // stored request slot, or kNoSlot
-  std::vector<std::uint32_t> stored_size_;    // octets in each slot
-  std::unique_ptr<char[]> slots_;
-  std::vector<std::uint32_t> free_slots_;
+  // One size class of the request store: `stored_requests` slots of `size` octets.
+  struct SlotClass {
+    std::size_t size = 0;
+    std::unique_ptr<char[]> memory;
+    std::vector<std::uint32_t> free;  // last freed on top
+  };
+  char* slot_memory(std::uint32_t slot) const {
+    const SlotClass& slots = classes_[slot >> kClassShift];
+    return &slots.memory[(slot & kSlotMask) * slots.size];
+  }
+  static constexpr unsigned kClassShift = 30;  // a slot id: class << 30 | index in the class
+  static constexpr std::uint32_t kSlotMask = (std::uint32_t{1} << kClassShift) - 1;
+
+  std::vector<std::uint32_t> slot_of_entry_;  // stored request slot id, or kNoSlot
+  std::vector<std::uint32_t> stored_size_;    // octets stored, per entry
+  std::array<SlotClass, kSlotClassSizes.size()> classes_;
   std::size_t stored_requests_ = 0;
+  std::size_t stored_count_ = 0;
   std::size_t size_ = 0;
 };
 

@@ -670,5 +670,43 @@ TEST(TransactionTable, RandomTimersAgainstModel) {
   EXPECT_GT(popped_total, 5'000u);
 }
 
+TEST(TransactionTableStore, ARequestTakesTheSmallestSlotClassThatFitsIt) {
+  TransactionTable table(8, 4);
+  const TransactionTable::Index a = table.insert(1);
+  const std::string small(100, 's');
+  const std::string invite(700, 'i');
+  const std::string carrier(3000, 'c');
+  ASSERT_TRUE(table.store_request(a, small));
+  EXPECT_EQ(table.slot_size(a), 512u);
+  ASSERT_TRUE(table.store_request(a, std::string(512, 'x')));  // exactly a class: stays
+  EXPECT_EQ(table.slot_size(a), 512u);
+  ASSERT_TRUE(table.store_request(a, invite));  // outgrown: moves to 1 KiB, one slot still
+  EXPECT_EQ(table.slot_size(a), 1024u);
+  EXPECT_EQ(table.stored_request(a), invite);
+  EXPECT_EQ(table.stored_count(), 1u);
+  ASSERT_TRUE(table.store_request(a, small));  // shrinking keeps the slot it has
+  EXPECT_EQ(table.slot_size(a), 1024u);
+  EXPECT_EQ(table.stored_request(a), small);
+  const TransactionTable::Index b = table.insert(2);
+  ASSERT_TRUE(table.store_request(b, carrier));
+  EXPECT_EQ(table.slot_size(b), 4096u);
+  EXPECT_EQ(table.stored_request(b), carrier);
+  EXPECT_EQ(table.stored_request(a), small);
+  // The count of stored requests bounds all classes together: 4 here, whatever their sizes.
+  const TransactionTable::Index c = table.insert(3);
+  const TransactionTable::Index d = table.insert(4);
+  const TransactionTable::Index e = table.insert(5);
+  EXPECT_TRUE(table.store_request(c, small));
+  EXPECT_TRUE(table.store_request(d, carrier));
+  EXPECT_FALSE(table.store_request(e, small));
+  EXPECT_EQ(table.slot_size(e), 0u);
+  table.release_request(d);
+  EXPECT_EQ(table.slot_size(d), 0u);
+  EXPECT_TRUE(table.store_request(e, invite));
+  EXPECT_EQ(table.stored_request(b), carrier);
+  EXPECT_EQ(table.stored_request(c), small);
+  EXPECT_EQ(table.stored_request(e), invite);
+}
+
 }  // namespace
 }  // namespace sipline::sip
