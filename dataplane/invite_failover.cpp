@@ -118,16 +118,17 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
-  TxIndex index = sip::TransactionTable::kNone;
-  // An RFC 2543 peer's INVITE (no usable branch) cannot be matched to its answers: untracked.
-  if (key) index = transactions_->insert(*key);
+  // Untracked: an RFC 2543 peer's INVITE (no usable branch: its answers cannot be matched)
+  // and one too large to keep for a resend.
+  const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize;
+  TxIndex index = trackable ? transactions_->insert(*key) : sip::TransactionTable::kNone;
   if (index != sip::TransactionTable::kNone && !transactions_->store_request(index, in.bytes)) {
     transactions_->erase(index);
     index = sip::TransactionTable::kNone;
   }
   if (index == sip::TransactionTable::kNone) {
     count(&WorkerCounters::failover_untracked);
-    if (key && !logged_table_full_) {
+    if (trackable && !logged_table_full_) {
       logged_table_full_ = true;
       SIPLINE_LOG_WARN(
           "worker %zu: transaction table full (%zu calls, %zu INVITEs stored): INVITEs to "

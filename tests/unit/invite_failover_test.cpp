@@ -378,6 +378,57 @@ TEST_F(InviteFailoverTest, AFullTableForwardsStatelesslyAndCountsIt) {
   EXPECT_EQ(pipeline_->transactions()->size(), slots);
 }
 
+// A reload that changes the pools: member indices may name other members now, so the calls
+// being set up go on without failover; a reload that leaves the pools alone changes nothing.
+TEST_F(InviteFailoverTest, AReloadThatChangesThePoolsEndsFailoverForCallsInProgress) {
+  const Sent kept = send_invite(invite("8000", "z9hG4bK-reload1", "reload-1@192.0.2.10"));
+  const Sent ended = send_invite(invite("8000", "z9hG4bK-reload2", "reload-2@192.0.2.10"));
+
+  const config::LoadResult same = config::load_config_text(kConfig, "failover_test.toml");
+  ASSERT_TRUE(same.ok());
+  const std::unique_ptr<PipelineContext> unchanged =
+      PipelineContext::reloaded(same.config, *context_);
+  pipeline_->rebind(*unchanged);
+  const std::vector<Sent> failed_over =
+      receive(answer(kept.bytes, "503 Service Unavailable"), kept.to());
+  ASSERT_EQ(failed_over.size(), 2u);  // our ACK, then the next member
+  EXPECT_EQ(failed_over[1].outcome.kind, SendKind::ForwardedRequest);
+
+  std::string changed_text(kConfig);
+  changed_text.replace(changed_text.find("sip:192.0.2.23:5060"), 19, "sip:192.0.2.24:5060");
+  const config::LoadResult changed = config::load_config_text(changed_text, "failover_test.toml");
+  ASSERT_TRUE(changed.ok());
+  const std::unique_ptr<PipelineContext> other =
+      PipelineContext::reloaded(changed.config, *unchanged);
+  pipeline_->rebind(*other);
+  const std::vector<Sent> relayed =
+      receive(answer(ended.bytes, "503 Service Unavailable"), ended.to());
+  ASSERT_EQ(relayed.size(), 2u);  // the 503 to the caller, then our ACK to the member
+  EXPECT_EQ(relayed[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(relayed[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(relayed[1].bytes.rfind("ACK ", 0), 0u);
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+
+  // A new call after the reload fails over among the new members.
+  const Sent fresh = send_invite(invite("8000", "z9hG4bK-reload3", "reload-3@192.0.2.10"));
+  EXPECT_EQ(receive(answer(fresh.bytes, "503 Service Unavailable"), fresh.to()).size(), 2u);
+  EXPECT_EQ(counters_.failover_retries.read(), 2u);
+}
+
+TEST_F(InviteFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
+  std::string large = invite("8000", "z9hG4bK-large", "large@192.0.2.10");
+  large.insert(large.find("Content-Length"),
+               "X-Padding: " + std::string(sip::TransactionTable::kStoredRequestSize, 'p') +
+                   "\r\n");
+  const Sent sent = send_invite(large, false);  // no 100 Trying: nothing to track
+  EXPECT_EQ(counters_.failover_untracked.read(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  const std::vector<Sent> relayed =
+      receive(answer(sent.bytes, "503 Service Unavailable"), sent.to());
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(relayed[0].outcome.kind, SendKind::ForwardedResponse);
+}
+
 class NoFailoverConfigTest : public InviteFailoverTest {
  protected:
   NoFailoverConfigTest()
