@@ -145,9 +145,12 @@ std::string HealthProber::member_line(std::size_t pool, std::size_t index) const
   const lb::PoolSpec& spec = pools_->pool(pool);
   const lb::MemberHealth& health = checker_->member(pool, index);
   const bool drained = spec.members[index].drain || health.admin_drained;
+  // Taken out by a worker's failover until it answers a probe (lb::PoolSet::mark_unanswering).
+  const bool unanswering = ((pools_->unanswering_members(pool) >> index) & 1) != 0;
   return "pool " + spec.name + " member " + std::to_string(index) + " " + spec.members[index].uri +
-         ": " + (health.up ? "up" : "down") + (drained ? " drain" : "") +
-         " probes=" + std::to_string(health.sent) + " answered=" + std::to_string(health.answered) +
+         ": " + (health.up && !unanswering ? "up" : "down") + (drained ? " drain" : "") +
+         (unanswering ? " unanswering" : "") + " probes=" + std::to_string(health.sent) +
+         " answered=" + std::to_string(health.answered) +
          " answered_5xx=" + std::to_string(health.answered_5xx) +
          " lost=" + std::to_string(health.lost) +
          " last_status=" + std::to_string(health.last_status) + "\n";

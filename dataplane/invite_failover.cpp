@@ -7,7 +7,8 @@
 //   - a member's final answer in `failover_codes` is ACKed by us (§17.1.1.3: the client
 //     transaction's own ACK, hop by hop) and the INVITE goes to the next member up, with a
 //     new branch (a new client transaction, §16.6 step 8), the members tried left out;
-//   - no answer at all within `failover_timeout_ms`: the same, without an ACK;
+//   - no answer at all within `failover_timeout_ms`: the same, without an ACK; in a probed
+//     pool the member also takes no new call until it answers a probe again;
 //   - a provisional above 100 ends failover (the callee may be ringing), and so does CANCEL;
 //   - any other final answer, or the last member's, goes to the caller and is ACKed by us:
 //     the caller's ACK for it is absorbed here (we are its server transaction's end);
@@ -290,6 +291,21 @@ Inbound Pipeline::stored_inbound(TxIndex index) {
   return Inbound{transactions_->stored_request(index), origin.source, origin.socket};
 }
 
+void Pipeline::mark_unanswering(TxIndex index) {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.epoch != pools_epoch_) return;
+  const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
+  if (pool.probe.interval_s == 0 || !context_->pools.mark_unanswering(entry.pool, entry.member)) {
+    return;
+  }
+  count(&WorkerCounters::failover_unanswering);
+  SIPLINE_LOG_WARN(
+      "worker %zu: pool \"%s\": member %s did not answer an INVITE within %u ms: no new calls "
+      "to it until it answers a probe",
+      worker_index_, pool.name.c_str(), pool.members[entry.member].uri.c_str(),
+      pool.failover.timeout_ms);
+}
+
 Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   const std::optional<std::size_t> member = next_member(index);
@@ -321,6 +337,7 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
     return std::nullopt;
   }
   count(&WorkerCounters::failover_timeouts);
+  mark_unanswering(index);
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
   // answer its CANCEL with a 487): we answer the INVITE ourselves, 487 Request Terminated

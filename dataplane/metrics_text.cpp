@@ -107,7 +107,7 @@ void add_values(Exposition& out, const std::string& prefix, const std::vector<La
   }
 }
 
-// "pool NAME member I URI: up|down [drain] key=value ..."
+// "pool NAME member I URI: up|down [drain] [unanswering] key=value ..."
 void add_pool_member(Exposition& out, std::span<const std::string_view> words) {
   if (words.size() < 6 || words[2] != "member" || !words[4].ends_with(':')) return;
   const std::vector<Label> labels = {{"pool", std::string(words[1])},
@@ -116,8 +116,10 @@ void add_pool_member(Exposition& out, std::span<const std::string_view> words) {
   const auto rest = words.subspan(5);
   const bool up = std::find(rest.begin(), rest.end(), "up") != rest.end();
   const bool drained = std::find(rest.begin(), rest.end(), "drain") != rest.end();
+  const bool unanswering = std::find(rest.begin(), rest.end(), "unanswering") != rest.end();
   out.add("sipline_pool_member_up", labels, up ? "1" : "0");
   out.add("sipline_pool_member_drained", labels, drained ? "1" : "0");
+  out.add("sipline_pool_member_unanswering", labels, unanswering ? "1" : "0");
   add_values(out, "sipline_pool_member_", labels, rest);
 }
 

@@ -265,6 +265,9 @@ class Pipeline {
   std::optional<std::size_t> next_member(TxIndex index) const;
   bool fails_over_on(TxIndex index, std::uint16_t code) const;
   Outcome resend_to_next_member(TxIndex index, const OutputBuffers& out);
+  // The attempt's member did not answer at all: out of new calls until it answers a probe
+  // (probed pools only: nothing else would bring it back).
+  void mark_unanswering(TxIndex index);
   // An expired timer: what to send, std::nullopt when nothing (the entry is dropped).
   std::optional<Outcome> expire(TxIndex index, const OutputBuffers& out);
   // Our ACK for the final response in message_, to where it came from; written into `out`.

@@ -28,6 +28,7 @@ struct Snapshot {
   std::uint64_t failover_exhausted = 0;
   std::uint64_t failover_untracked = 0;
   std::uint64_t acks_sent = 0;
+  std::uint64_t failover_unanswering = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -53,6 +54,7 @@ struct Snapshot {
     failover_exhausted += counters.failover_exhausted.read();
     failover_untracked += counters.failover_untracked.read();
     acks_sent += counters.acks_sent.read();
+    failover_unanswering += counters.failover_unanswering.read();
   }
 };
 
@@ -100,6 +102,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "failover_exhausted", s.failover_exhausted);
   append(line, "failover_untracked", s.failover_untracked);
   append(line, "acks_sent", s.acks_sent);
+  append(line, "failover_unanswering", s.failover_unanswering);
   line += '\n';
   return line;
 }

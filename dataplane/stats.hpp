@@ -91,6 +91,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter failover_exhausted;
   Counter failover_untracked;
   Counter acks_sent;
+  // Pool members this worker took out of new calls for not answering an INVITE at all
+  // (lb::PoolSet::mark_unanswering), until they answer a probe.
+  Counter failover_unanswering;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();

@@ -114,7 +114,15 @@ HealthChecker::Answer HealthChecker::answer(ProbeId probe, std::uint16_t status)
     return {true, record_failure(probe.pool, probe.member, status)};
   }
   ++member.answered;
-  return {true, record_success(probe.pool, probe.member, status)};
+  Answer counted{true, record_success(probe.pool, probe.member, status)};
+  // A member a worker's failover took out for not answering an INVITE answers again.
+  if (pools_.clear_unanswering(probe.pool, probe.member) && member.up) {
+    publish(probe.pool);
+    if (!counted.change) {
+      counted.change = HealthChange{probe.pool, probe.member, true, member.success_streak, status};
+    }
+  }
+  return counted;
 }
 
 std::optional<HealthChange> HealthChecker::record_failure(std::size_t pool, std::size_t index,

@@ -120,10 +120,35 @@ class PoolSet {
   std::uint64_t up_members(std::size_t index) const {
     return health_[index].up.load(std::memory_order_relaxed);
   }
-  // The control thread's prober is the only writer; drained members stay out whatever `up`
-  // says.
+  // The control thread's prober writes the word; drained members, and members a worker found
+  // unanswering, stay out whatever `up` says.
   void set_up_members(std::size_t index, std::uint64_t up) {
-    health_[index].up.store(up & ~drained_[index], std::memory_order_relaxed);
+    Health& health = health_[index];
+    const std::uint64_t unanswering = health.unanswering.load(std::memory_order_relaxed);
+    health.up.store(up & ~drained_[index] & ~unanswering, std::memory_order_relaxed);
+    // A worker that marked a member between the load and the store: take it out again.
+    const std::uint64_t late = health.unanswering.load(std::memory_order_relaxed) & ~unanswering;
+    if (late != 0) health.up.fetch_and(~late, std::memory_order_relaxed);
+  }
+  // Failover (FailoverSettings) found `member` not answering an INVITE at all: it takes no new
+  // call until it answers a probe again (the prober clears the mark; only probed pools are
+  // marked, or nothing would bring it back). Any worker may call it. True when the member
+  // was not marked yet.
+  // Const: the workers hold the set const; the health words are atomics they may change.
+  bool mark_unanswering(std::size_t index, std::size_t member) const {
+    const std::uint64_t bit = std::uint64_t{1} << member;
+    Health& health = health_[index];
+    const std::uint64_t before = health.unanswering.fetch_or(bit, std::memory_order_relaxed);
+    health.up.fetch_and(~bit, std::memory_order_relaxed);
+    return (before & bit) == 0;
+  }
+  // The prober: the member answered a probe. True when it was marked.
+  bool clear_unanswering(std::size_t index, std::size_t member) {
+    const std::uint64_t bit = std::uint64_t{1} << member;
+    return (health_[index].unanswering.fetch_and(~bit, std::memory_order_relaxed) & bit) != 0;
+  }
+  std::uint64_t unanswering_members(std::size_t index) const {
+    return health_[index].unanswering.load(std::memory_order_relaxed);
   }
   // Every member of the pool, as a health word.
   std::uint64_t all_members(std::size_t index) const;
@@ -132,6 +157,7 @@ class PoolSet {
   // One cache line per pool: the prober's store does not disturb the other pools' readers.
   struct alignas(64) Health {
     std::atomic<std::uint64_t> up{0};
+    std::atomic<std::uint64_t> unanswering{0};  // marked by workers, cleared by the prober
   };
 
   std::vector<PoolSpec> specs_;

@@ -120,6 +120,34 @@ TEST(HealthChecker, AFailureStreakIsBrokenByAnAnswer) {
   EXPECT_EQ(pools.up_members(0), 0b11u);
 }
 
+// A worker's failover found member 1 not answering an INVITE (PoolSet::mark_unanswering):
+// it is out at once, stays out through the prober's stores, and its next answered probe
+// brings it back (reported as a change, for the log).
+TEST(HealthChecker, AMemberMarkedUnansweringIsBackAtItsNextAnsweredProbe) {
+  PoolSet pools = two_member_pool();
+  HealthChecker checker(pools);
+  const HealthChecker::Due first = checker.poll(0);
+  EXPECT_TRUE(pools.mark_unanswering(0, 1));
+  EXPECT_FALSE(pools.mark_unanswering(0, 1));  // once
+  EXPECT_EQ(pools.up_members(0), 0b01u);
+  checker.answer(probe_of(first, 0), 200);  // the prober publishes: member 1 stays out
+  checker.set_admin_drained(0, 0, false);
+  EXPECT_EQ(pools.up_members(0), 0b01u);
+  EXPECT_EQ(checker.member(0, 1).up, true);  // the probes never found it down
+  const HealthChecker::Answer back = checker.answer(probe_of(first, 1), 200);
+  EXPECT_TRUE(back.counted);
+  ASSERT_TRUE(back.change.has_value());
+  EXPECT_TRUE(back.change->up);
+  EXPECT_EQ(back.change->member, 1);
+  EXPECT_EQ(pools.unanswering_members(0), 0u);
+  EXPECT_EQ(pools.up_members(0), 0b11u);
+  // A 5xx answer does not bring it back.
+  EXPECT_TRUE(pools.mark_unanswering(0, 1));
+  const HealthChecker::Due second = checker.poll(10'000);
+  EXPECT_FALSE(checker.answer(probe_of(second, 1), 503).change.has_value());
+  EXPECT_EQ(pools.up_members(0), 0b01u);
+}
+
 TEST(HealthChecker, StaleDuplicateProvisionalAndForeignAnswersChangeNothing) {
   PoolSet pools = two_member_pool();
   HealthChecker checker(pools);

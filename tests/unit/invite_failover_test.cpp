@@ -417,9 +417,9 @@ TEST_F(InviteFailoverTest, AReloadThatChangesThePoolsEndsFailoverForCallsInProgr
 
 TEST_F(InviteFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
   std::string large = invite("8000", "z9hG4bK-large", "large@192.0.2.10");
-  large.insert(large.find("Content-Length"),
-               "X-Padding: " + std::string(sip::TransactionTable::kStoredRequestSize, 'p') +
-                   "\r\n");
+  large.insert(
+      large.find("Content-Length"),
+      "X-Padding: " + std::string(sip::TransactionTable::kStoredRequestSize, 'p') + "\r\n");
   const Sent sent = send_invite(large, false);  // no 100 Trying: nothing to track
   EXPECT_EQ(counters_.failover_untracked.read(), 1u);
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
@@ -427,6 +427,42 @@ TEST_F(InviteFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
       receive(answer(sent.bytes, "503 Service Unavailable"), sent.to());
   ASSERT_EQ(relayed.size(), 1u);
   EXPECT_EQ(relayed[0].outcome.kind, SendKind::ForwardedResponse);
+}
+
+class ProbedFailoverTest : public InviteFailoverTest {
+ protected:
+  ProbedFailoverTest() : InviteFailoverTest(probed_config()) {}
+  static std::string probed_config() {
+    std::string text(kConfig);
+    text.replace(text.find("probe_interval = 0"), 18, "probe_interval = 5");
+    return text;
+  }
+  // The pbx member an INVITE was sent to: 192.0.2.21 is member 0.
+  static std::size_t member_of(const Sent& sent) {
+    return static_cast<std::size_t>(sent.to()[9] - '1');
+  }
+};
+
+TEST_F(ProbedFailoverTest, AMemberThatDoesNotAnswerAtAllTakesNoNewCallsUntilItAnswersAProbe) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-quiet1", "quiet-1@192.0.2.10"));
+  const std::size_t quiet = member_of(first);
+  ASSERT_LT(quiet, 3u);
+  EXPECT_EQ(context_->pools.up_members(0), 0b111u);
+  const std::vector<Sent> retry = tick(kStartMs + 500);
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_NE(member_of(retry[0]), quiet);
+  EXPECT_EQ(context_->pools.unanswering_members(0), std::uint64_t{1} << quiet);
+  EXPECT_EQ(context_->pools.up_members(0), 0b111u & ~(std::uint64_t{1} << quiet));
+  EXPECT_EQ(counters_.failover_unanswering.read(), 1u);
+  // New calls avoid it from now on, whatever their Call-ID.
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = std::to_string(i);
+    EXPECT_NE(member_of(send_invite(invite("8000", "z9hG4bK-after" + id, "after-" + id + "@h"))),
+              quiet);
+  }
+  // The prober's next store of the health word keeps it out (it has not answered a probe).
+  context_->pools.set_up_members(0, 0b111u);
+  EXPECT_EQ(context_->pools.up_members(0), 0b111u & ~(std::uint64_t{1} << quiet));
 }
 
 class NoFailoverConfigTest : public InviteFailoverTest {

@@ -39,7 +39,7 @@ TEST(PrometheusExposition, SubsystemsOfSeveralWordsAndNumberedLcores) {
 TEST(PrometheusExposition, PoolMembersCarryPoolMemberAndUri) {
   EXPECT_EQ(prometheus_exposition(
                 "pool pbx member 0 sip:10.0.0.1:5060;transport=udp: up probes=9 lost=0\n"
-                "pool pbx member 1 sip:[2001:db8::2]:5060: down drain probes=9 lost=9\n"
+                "pool pbx member 1 sip:[2001:db8::2]:5060: down drain unanswering probes=9 lost=9\n"
                 "probes: send_failed=0 unmatched_answers=1\n"),
             "sipline_pool_member_up{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;transport="
             "udp\"} 1\n"
@@ -48,6 +48,10 @@ TEST(PrometheusExposition, PoolMembersCarryPoolMemberAndUri) {
             "transport=udp\"} 0\n"
             "sipline_pool_member_drained{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} "
             "1\n"
+            "sipline_pool_member_unanswering{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;"
+            "transport=udp\"} 0\n"
+            "sipline_pool_member_unanswering{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:"
+            "5060\"} 1\n"
             "sipline_pool_member_probes{pool=\"pbx\",member=\"0\",uri=\"sip:10.0.0.1:5060;"
             "transport=udp\"} 9\n"
             "sipline_pool_member_probes{pool=\"pbx\",member=\"1\",uri=\"sip:[2001:db8::2]:5060\"} "
@@ -68,6 +72,8 @@ TEST(PrometheusExposition, EscapesLabelValuesAndSkipsWhatIsNotACounter) {
             "sipline_pool_member_up{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} 1\n"
             "sipline_pool_member_drained{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} "
             "0\n"
+            "sipline_pool_member_unanswering{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":"
+            "5060\"} 0\n"
             "sipline_pool_member_probes{pool=\"p\",member=\"0\",uri=\"sip:\\\"a\\\\b\\\":5060\"} "
             "1\n"
             "sipline_worker_sent{worker=\"0\"} 4\n");
