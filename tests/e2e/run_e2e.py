@@ -692,6 +692,52 @@ def test_pools(ctx):
           "the shutdown counters should list the members: %s" % pool_lines)
 
 
+def test_pool_unanswering(ctx):
+    """Failover in a probed pool: an echo UAS and a port where nothing listens, probed every
+    5 s (down after 3 lost probes: 15 s). The first INVITE that meets the silent member waits
+    failover_timeout_ms (300) and is answered by the echo; that worker takes the silent
+    member out of new calls at once ("unanswering"), so the 30 calls that follow, sent
+    within the next few seconds (long before the probes would take it down), never wait for
+    it: exactly one failover timeout for 31 calls, every call answered 200, the member line
+    says `down unanswering`."""
+    proxy_port, dead_port = harness.free_udp_ports(2)
+    echo = EchoServer()
+    ctx.cleanups.append(echo.stop)
+    host = harness.NET.client_host
+    dead = "sip:%s:%d" % (host, dead_port)
+    pools = [{"name": "pbx", "members": ["sip:%s:%d" % (host, echo.port), dead],
+              "probe_interval": 5, "down_after": 3, "up_after": 1, "failover": True,
+              "failover_timeout_ms": 300}]
+    routes = [{"name": "to-pbx", "user_prefix": "8", "action": "forward", "pool": "pbx"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    started = time.monotonic()
+    waited = []
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        for n in range(31):
+            agent.call_id = sipmsg.new_token("unanswering-") + "@" + host
+            sent = time.monotonic()
+            answer = agent.request("INVITE", "sip:8000@sipline.test",
+                                   to="<sip:8000@sipline.test>", timeout=3.0)
+            require_status(answer, 200, "INVITE %d to the pool" % n)
+            if time.monotonic() - sent > 0.25:
+                waited.append(n)
+    elapsed = time.monotonic() - started
+    check(elapsed < 12, "31 calls took %.1f s: the probes may have taken the member down "
+          "first, the test proves nothing" % elapsed)
+    wait_for_log(proxy, "member %s did not answer an INVITE within 300 ms" % dead, 2)
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "failover_timeouts") == 1 and len(waited) <= 1 and
+          total(counters, "failover_unanswering") == 1,
+          "one call should have waited for the silent member, none after it was marked: "
+          "calls that waited %s, counters %s" % (waited, brief))
+    check(total(counters, "failover_tracked") == 31 and total(counters, "dropped") == 0,
+          "expected 31 tracked calls and nothing dropped: %s" % brief)
+    lines = [line for line in proxy.log_lines() if line.startswith("pool pbx member 1 ")]
+    check(lines and ": down unanswering " in lines[-1],
+          "the silent member's line should say down unanswering: %s" % lines)
+
+
 def test_pools_under_load(ctx):
     """1,500 SIPp calls at 150 calls/s to a pool of two SIPp UASes (not probed: a SIPp UAS
     takes an OPTIONS for a failed call). Four seconds in, a reload drains member A: every
@@ -1976,6 +2022,7 @@ TESTS = {
     "routing": test_routing,
     "pools": test_pools,
     "pools_under_load": test_pools_under_load,
+    "pool_unanswering": test_pool_unanswering,
     "pool_failover": test_pool_failover,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
@@ -1999,7 +2046,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "pools_under_load", "pool_failover", "reload",
+              "routing", "pools", "pools_under_load", "pool_failover", "pool_unanswering", "reload",
               "reload_under_load", "admin",
               "errors",
               "big_invite",
