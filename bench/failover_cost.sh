@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What per-call failover (a pool with `failover = true`, dataplane/invite_failover.cpp) costs
+# What per-call failover (a pool with `failover = true`, dataplane/pool_failover.cpp) costs
 # the proxy: the same sipblast call load (INVITE/100/180/200/ACK/BYE/200, UAC and UAS in one
 # sipblast on CPU 0) through sipline (socket mode, one worker, CPU 1) to a one-member pool,
 # with failover off and on, in alternating rounds. Reports sipline's CPU time (user + system,

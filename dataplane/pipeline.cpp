@@ -223,8 +223,8 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     outcome.verdict = Verdict::Absorbed;
     return outcome;
   }
-  // §17.2.3: the INVITE again, its CANCEL or its ACK, for a call that fails over: they go
-  // where its current attempt went, whatever the route table would say now.
+  // §17.2.3: a request again, or an INVITE's CANCEL or ACK, for a call that fails over:
+  // they go where its current attempt went, whatever the route table would say now.
   if (transactions_ && !transactions_->empty()) {
     if (std::optional<Outcome> tracked = match_transaction(in, out)) return *tracked;
   }
@@ -384,9 +384,10 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
   const std::optional<std::size_t> member = context_->pools.choose(pool, message_->call_id);
   if (member) {
     const lb::PoolSpec& spec = context_->pools.pool(pool);
-    if (spec.failover.enabled && transactions_ && message_->method == sip::Method::Invite &&
-        !message_->to.has_tag) {
-      return track_invite(in, plan, pool, *member, out);
+    const sip::Method method = message_->method;
+    if (spec.failover.enabled && transactions_ && !message_->to.has_tag &&
+        method != sip::Method::Ack && method != sip::Method::Cancel) {
+      return track_request(in, plan, pool, *member, out);
     }
     const lb::PoolMember& chosen = spec.members[*member];
     return forward(in, plan, to_peer_address(chosen.address), {}, out);
@@ -495,8 +496,8 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     case sip::ResponseDrop::Malformed:
       return drop(DropReason::Parse);
   }
-  if (transactions_ && !transactions_->empty() && response.cseq.method == sip::Method::Invite) {
-    if (std::optional<Outcome> tracked = on_invite_response(in, out)) return *tracked;
+  if (transactions_ && !transactions_->empty()) {
+    if (std::optional<Outcome> tracked = on_tracked_response(in, out)) return *tracked;
   }
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
   if (!hop) return drop(DropReason::Unroutable);

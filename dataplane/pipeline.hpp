@@ -160,7 +160,7 @@ class Pipeline {
   // (failover_*, acks_sent). Null: not counted.
   void set_counters(WorkerCounters* counters) { counters_ = counters; }
 
-  // Failover (lb::FailoverSettings, invite_failover.cpp): sends that follow from the last
+  // Failover (lb::FailoverSettings, pool_failover.cpp): sends that follow from the last
   // process() call (our ACK to a member's non-2xx answer, the INVITE again to the next
   // member) or from a timer that expired by `now_ms` (a monotonic clock). The worker asks
   // after every process() and once per loop iteration, and sends each outcome until there is
@@ -232,7 +232,7 @@ class Pipeline {
   int socket_for(const Inbound& in, const PeerAddress& destination) const;
   bool is_our_address(const PeerAddress& address) const;
 
-  // --- failover transactions (invite_failover.cpp) ---
+  // --- failover transactions (pool_failover.cpp) ---
   using TxIndex = sip::TransactionTable::Index;
   // What a transaction needs beyond the table's entry: where its INVITE came from and where
   // its current attempt went (addresses are the dataplane's, so they live here, not in sip/).
@@ -257,14 +257,18 @@ class Pipeline {
   // A request that belongs to a transaction we track (its INVITE again, CANCEL, ACK): where
   // it goes; std::nullopt when it belongs to none.
   std::optional<Outcome> match_transaction(const Inbound& in, const OutputBuffers& out);
-  // A new INVITE for a pool with failover: tracked, then sent to `member`.
-  Outcome track_invite(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                       std::size_t member, const OutputBuffers& out);
-  // A response to an INVITE we track; std::nullopt: forward it as any response.
-  std::optional<Outcome> on_invite_response(const Inbound& in, const OutputBuffers& out);
+  // A new request for a pool with failover: tracked, then sent to `member`.
+  Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                        std::size_t member, const OutputBuffers& out);
+  // A response to a request we track; std::nullopt: forward it as any response.
+  std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
   std::optional<std::size_t> next_member(TxIndex index) const;
   bool fails_over_on(TxIndex index, std::uint16_t code) const;
+  // The stored request to the next member it can be sent to, or our final answer when none
+  // is left (answer_exhausted).
   Outcome resend_to_next_member(TxIndex index, const OutputBuffers& out);
+  // No member left: 487 after a CANCEL, the last failover code answered, or 408.
+  Outcome answer_exhausted(TxIndex index, const Inbound& in, const OutputBuffers& out);
   // The attempt's member did not answer at all: out of new calls until it answers a probe
   // (probed pools only: nothing else would bring it back).
   void mark_unanswering(TxIndex index);

@@ -1,5 +1,5 @@
-// The per-core transaction table (DESIGN.md §4): the INVITE transactions a worker keeps state
-// for, so that a pool member that answers 5xx or nothing at all can be replaced by the next
+// The per-core transaction table (DESIGN.md §4): the transactions a worker keeps state for,
+// so that a pool member that answers 5xx or nothing at all can be replaced by the next
 // one (RFC 3261 §16.6-§16.8: a proxy that is stateful for a request may send it to further
 // targets until one answers).
 //
@@ -51,12 +51,14 @@ class TransactionTable {
     std::uint64_t tried = 0;   // pool members tried so far, one bit each
     std::int64_t deadline_ms = 0;
     std::uint16_t pool = 0;
-    std::uint16_t member = 0;  // the current attempt's member
-    std::uint8_t attempt = 0;  // 0: the first member
+    std::uint16_t last_code = 0;  // the failover code the current attempt's member answered
+    std::uint16_t member = 0;     // the current attempt's member
+    std::uint8_t attempt = 0;     // 0: the first member
     Phase phase = Phase::Calling;
     bool may_fail_over = true;  // cleared by a provisional above 100 and by CANCEL
     bool cancelled = false;     // the caller sent CANCEL
     std::uint8_t epoch = 0;     // the caller's: which configuration chose `pool` and `member`
+    bool invite = true;         // an INVITE transaction (§17.1.1), else a non-INVITE (§17.1.2)
   };
 
   TransactionTable(std::size_t capacity, std::size_t stored_requests);

@@ -245,9 +245,9 @@ struct World {
   std::vector<char> answer = std::vector<char>(kPacketCapacity + 64);
   std::vector<char> answer_out = std::vector<char>(kPacketCapacity);
   std::vector<char> transaction_out = std::vector<char>(kPacketCapacity);
-  // Failover (the pool fails over): the next hop's answer to a forwarded INVITE this input
+  // Failover (the pool fails over): the next hop's answer to a forwarded request this input
   // (200, 503 or none) and the transaction timers' clock, moved on at the end of each input.
-  std::uint16_t invite_answer = 200;
+  std::uint16_t next_hop_answer = 200;
   std::int64_t clock_ms = 0;
   std::unique_ptr<sip::Message> reparsed = std::make_unique<sip::Message>();
   std::unique_ptr<sip::Message> request_copy = std::make_unique<sip::Message>();
@@ -411,9 +411,9 @@ void check_forwarded_response(World& w, const sip::Message& response, std::strin
   check(forwarded.body == body, "forwarded response: body changed", bytes);
 }
 
-// The failover transactions' sends (invite_failover.cpp) due by `now_ms` (INT64_MIN: only
-// what the last process() set off): each is a Drop or a Send of our ACK, the INVITE again
-// (to another member) or a 408 to its caller.
+// The failover transactions' sends (pool_failover.cpp) due by `now_ms` (INT64_MIN: only
+// what the last process() set off): each is a Drop or a Send of our ACK, a request again (to
+// another member), or our 100 / 408 / 487 to its caller.
 void drain_transactions(World& w, std::int64_t now_ms) {
   const OutputBuffers out{w.transaction_out, {}};
   for (int sends = 0; sends < 64 && w.pipeline->has_transaction_work(now_ms); ++sends) {
@@ -425,11 +425,13 @@ void drain_transactions(World& w, std::int64_t now_ms) {
     }
     check(outcome->verdict == Verdict::Send, "transaction work neither sends nor drops");
     const std::string_view bytes = check_send(w, *outcome, out);
-    const bool ack = bytes.substr(0, 4) == "ACK ";
-    const bool invite = bytes.substr(0, 7) == "INVITE ";
-    check(ack || invite || bytes.substr(0, 12) == "SIP/2.0 408 ",
-          "transaction work is not an ACK, an INVITE or a 408", bytes);
-    if (ack || invite) {
+    // Our ACK, a request sent on to the next member, 100 Trying, or a final answer to a
+    // caller no member is left for (408, 487, the last failover code).
+    const bool response = bytes.substr(0, 8) == "SIP/2.0 ";
+    check(!response || bytes.substr(8, 4) == "100 " ||
+              (outcome->kind == SendKind::LocalResponse && outcome->code >= 300),
+          "transaction work answers other than 100 or a final answer", bytes);
+    if (!response) {
       check(!is_listen_address(w, outcome->destination), "transaction work sent to ourselves");
     }
   }
@@ -457,10 +459,14 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
     case Verdict::Send: {
       check(response.is_response(), "a response path Send for a request");
       if (outcome.kind == SendKind::ForwardedRequest) {
-        // Our ACK to a pool member's failure of a call that fails over (§17.1.1.3).
+        // A pool member failed a request that fails over: our ACK for an INVITE's answer
+        // (§17.1.1.3), or a non-INVITE sent on to the next member at once.
         const std::string_view bytes = check_send(w, outcome, out);
-        check(bytes.substr(0, 4) == "ACK " && response.status_code >= 300,
-              "a response turned into a request other than our ACK", bytes);
+        const bool invite = response.cseq.method == sip::Method::Invite;
+        check(response.status_code >= 300 &&
+                  (invite ? bytes.substr(0, 4) == "ACK " : bytes.substr(0, 4) != "ACK "),
+              "a response turned into a request other than our ACK or a failover", bytes);
+        check(!is_listen_address(w, outcome.destination), "a failover sent to ourselves");
         break;
       }
       check(outcome.kind == SendKind::ForwardedResponse, "a response answered locally");
@@ -497,9 +503,8 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
                               const PeerAddress& sender, bool stamped_with_source) {
   const std::size_t line_end = bytes.find("\r\n");
   if (line_end == std::string_view::npos) fail("forwarded request has no CRLF", bytes);
-  const bool is_invite = bytes.substr(0, 7) == "INVITE ";
-  if (is_invite && w.invite_answer == 0) return;  // no answer: the failover timer's case
-  const bool fail_it = is_invite && w.invite_answer == 503;
+  if (w.next_hop_answer == 0) return;  // no answer: the failover timer's case
+  const bool fail_it = w.next_hop_answer == 503;
   const std::string_view kStatusLine = fail_it ? "SIP/2.0 503 Fuzz" : "SIP/2.0 200 OK";
   const std::size_t size = kStatusLine.size() + bytes.size() - line_end;
   if (size > sip::kMaxMessageSize) return;
@@ -509,7 +514,7 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
   const std::string_view answer(w.answer.data(), size);
   const Outcome outcome =
       process_response(w, answer, forwarded.destination, forwarded.socket, w.answer_out, {});
-  // A 503 of a call that fails over is ACKed by us, not passed back.
+  // A 503 of a call that fails over is not passed back (an INVITE's is ACKed by us).
   if (!stamped_with_source || (fail_it && outcome.kind == SendKind::ForwardedRequest)) return;
   if (outcome.verdict != Verdict::Send) {
     std::fprintf(stderr, "verdict %d drop %s\n", static_cast<int>(outcome.verdict),
@@ -762,8 +767,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // 2. The pipeline.
-  constexpr std::array<std::uint16_t, 4> kInviteAnswers{{200, 200, 503, 0}};
-  w.invite_answer = kInviteAnswers[(buffer_selector >> 3) % kInviteAnswers.size()];
+  constexpr std::array<std::uint16_t, 4> kNextHopAnswers{{200, 200, 503, 0}};
+  w.next_hop_answer = kNextHopAnswers[(buffer_selector >> 3) % kNextHopAnswers.size()];
   const std::size_t primary_size = kPrimarySizes[buffer_selector % kPrimarySizes.size()];
   const OutputBuffers out{std::span(w.primary).first(primary_size), w.fallback};
   const Outcome outcome = w.pipeline->process(in, kNow, out);

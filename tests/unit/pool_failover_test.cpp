@@ -1,4 +1,4 @@
-// Per-call failover of a server pool (dataplane/invite_failover.cpp) on byte buffers: the
+// Per-call failover of a server pool (dataplane/pool_failover.cpp) on byte buffers: the
 // pipeline with a real config and its transaction table, driven message by message and clock
 // tick by clock tick; every assertion is on the bytes it writes and where they go.
 #include <gtest/gtest.h>
@@ -102,9 +102,9 @@ struct Sent {
   std::string to() const { return std::string(format_peer(outcome.destination).view()); }
 };
 
-class InviteFailoverTest : public ::testing::Test {
+class PoolFailoverTest : public ::testing::Test {
  protected:
-  explicit InviteFailoverTest(std::string_view config_text = kConfig)
+  explicit PoolFailoverTest(std::string_view config_text = kConfig)
       : location_(1), out_(kPacketCapacity) {
     const config::LoadResult loaded = config::load_config_text(config_text, "failover_test.toml");
     EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
@@ -170,7 +170,7 @@ class InviteFailoverTest : public ::testing::Test {
   std::unique_ptr<Pipeline> pipeline_;
 };
 
-TEST_F(InviteFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBranch) {
+TEST_F(PoolFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBranch) {
   const std::string request = invite("8000", "z9hG4bK-call1", "call-1@192.0.2.10");
   const Sent first = send_invite(request);
   EXPECT_EQ(counters_.failover_tracked.read(), 1u);
@@ -222,7 +222,7 @@ TEST_F(InviteFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBra
   EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
 }
 
-TEST_F(InviteFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) {
+TEST_F(PoolFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) {
   const Sent first = send_invite(invite("8000", "z9hG4bK-call2", "call-2@192.0.2.10"));
   EXPECT_TRUE(tick(kStartMs + 499).empty());
   const std::vector<Sent> retry = tick(kStartMs + 500);
@@ -240,7 +240,7 @@ TEST_F(InviteFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember
   EXPECT_EQ(counters_.failover_retries.read(), 1u);
 }
 
-TEST_F(InviteFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
+TEST_F(PoolFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
   const std::string request = invite("8000", "z9hG4bK-call3", "call-3@192.0.2.10");
   Sent attempt = send_invite(request);
   std::set<std::string> members{attempt.to()};
@@ -274,7 +274,7 @@ TEST_F(InviteFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
 }
 
-TEST_F(InviteFailoverTest, NoAnswerFromAnyMemberIs408ToTheCaller) {
+TEST_F(PoolFailoverTest, NoAnswerFromAnyMemberIs408ToTheCaller) {
   send_invite(invite("8000", "z9hG4bK-call4", "call-4@192.0.2.10"));
   EXPECT_EQ(tick(kStartMs + 500).size(), 1u);
   EXPECT_EQ(tick(kStartMs + 1000).size(), 1u);
@@ -288,7 +288,7 @@ TEST_F(InviteFailoverTest, NoAnswerFromAnyMemberIs408ToTheCaller) {
   EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
 }
 
-TEST_F(InviteFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
+TEST_F(PoolFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
   const Sent first = send_invite(invite("8000", "z9hG4bK-call5", "call-5@192.0.2.10"));
   EXPECT_EQ(pipeline_->transactions()->stored_count(), 1u);
   EXPECT_EQ(receive(answer(first.bytes, "180 Ringing"), first.to())[0].outcome.kind,
@@ -306,7 +306,7 @@ TEST_F(InviteFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
 }
 
-TEST_F(InviteFailoverTest, RingingCallsGiveTheirStoredInviteBack) {
+TEST_F(PoolFailoverTest, RingingCallsGiveTheirStoredInviteBack) {
   // The stored-request slots (128 of the 1024-entry table) bound what can fail over; a call
   // that rings gives its slot back, so ringing calls do not use them up.
   for (std::size_t i = 0; i < 200; ++i) {
@@ -320,7 +320,7 @@ TEST_F(InviteFailoverTest, RingingCallsGiveTheirStoredInviteBack) {
   EXPECT_EQ(pipeline_->transactions()->size(), 200u);
 }
 
-TEST_F(InviteFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttempt) {
+TEST_F(PoolFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttempt) {
   const std::string request = invite("8000", "z9hG4bK-call6", "call-6@192.0.2.10");
   const Sent first = send_invite(request);
   const Sent second = tick(kStartMs + 500).at(0);
@@ -356,7 +356,7 @@ TEST_F(InviteFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAtt
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
 }
 
-TEST_F(InviteFailoverTest, APoolWithoutFailoverStaysStateless) {
+TEST_F(PoolFailoverTest, APoolWithoutFailoverStaysStateless) {
   const Sent sent = send_invite(invite("9000", "z9hG4bK-call7", "call-7@192.0.2.10"), false);
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
   const std::vector<Sent> relayed =
@@ -366,7 +366,7 @@ TEST_F(InviteFailoverTest, APoolWithoutFailoverStaysStateless) {
   EXPECT_EQ(counters_.failover_tracked.read(), 0u);
 }
 
-TEST_F(InviteFailoverTest, AFullTableForwardsStatelesslyAndCountsIt) {
+TEST_F(PoolFailoverTest, AFullTableForwardsStatelesslyAndCountsIt) {
   // 1024 entries (the smallest table) keep 128 requests: the 129th call is not tracked.
   const std::size_t slots = 128;
   for (std::size_t i = 0; i <= slots; ++i) {
@@ -380,7 +380,7 @@ TEST_F(InviteFailoverTest, AFullTableForwardsStatelesslyAndCountsIt) {
 
 // A reload that changes the pools: member indices may name other members now, so the calls
 // being set up go on without failover; a reload that leaves the pools alone changes nothing.
-TEST_F(InviteFailoverTest, AReloadThatChangesThePoolsEndsFailoverForCallsInProgress) {
+TEST_F(PoolFailoverTest, AReloadThatChangesThePoolsEndsFailoverForCallsInProgress) {
   const Sent kept = send_invite(invite("8000", "z9hG4bK-reload1", "reload-1@192.0.2.10"));
   const Sent ended = send_invite(invite("8000", "z9hG4bK-reload2", "reload-2@192.0.2.10"));
 
@@ -415,7 +415,7 @@ TEST_F(InviteFailoverTest, AReloadThatChangesThePoolsEndsFailoverForCallsInProgr
   EXPECT_EQ(counters_.failover_retries.read(), 2u);
 }
 
-TEST_F(InviteFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
+TEST_F(PoolFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
   std::string large = invite("8000", "z9hG4bK-large", "large@192.0.2.10");
   large.insert(
       large.find("Content-Length"),
@@ -429,9 +429,71 @@ TEST_F(InviteFailoverTest, AnInviteTooLargeToKeepIsForwardedStatelessly) {
   EXPECT_EQ(relayed[0].outcome.kind, SendKind::ForwardedResponse);
 }
 
-class ProbedFailoverTest : public InviteFailoverTest {
+// A non-INVITE (MESSAGE): no 100 from us (§16.2), no ACK; a 503 sends it on at once.
+TEST_F(PoolFailoverTest, ANonInviteFailsOverWithoutAckOr100) {
+  const std::string message =
+      same_transaction(invite("8000", "z9hG4bK-msg1", "msg-1@192.0.2.10"), "MESSAGE", "");
+  const Sent first = send_invite(message, false);
+  EXPECT_EQ(first.bytes.rfind("MESSAGE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(counters_.failover_tracked.read(), 1u);
+  const std::vector<Sent> after_503 =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(after_503.size(), 1u);  // the MESSAGE to the next member, nothing else
+  const Sent& second = after_503[0];
+  EXPECT_EQ(second.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(second.bytes.rfind("MESSAGE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_NE(second.to(), first.to());
+  EXPECT_NE(top_branch(second.bytes), top_branch(first.bytes));
+  EXPECT_EQ(counters_.acks_sent.read(), 0u);
+  // The caller's retransmission goes on to the current member, on its branch.
+  const Sent again = receive(message).at(0);
+  EXPECT_EQ(again.to(), second.to());
+  EXPECT_EQ(top_branch(again.bytes), top_branch(second.bytes));
+  // No answer from it either: the third member; then its 200 ends the transaction.
+  const std::vector<Sent> third = tick(kStartMs + 500);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].bytes.rfind("MESSAGE ", 0), 0u);
+  const std::vector<Sent> ok = receive(answer(third[0].bytes, "200 OK"), third[0].to());
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(ok[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(PoolFailoverTest, ANonInviteThatEveryMemberFailsGetsTheLastAnswerAndNoAck) {
+  const std::string message =
+      same_transaction(invite("8000", "z9hG4bK-msg2", "msg-2@192.0.2.10"), "MESSAGE", "");
+  Sent attempt = send_invite(message, false);
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<Sent> sent = receive(answer(attempt.bytes, "503 Busy"), attempt.to());
+    ASSERT_EQ(sent.size(), 1u);
+    attempt = sent[0];
+  }
+  const std::vector<Sent> last = receive(answer(attempt.bytes, "503 Busy"), attempt.to());
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(last[0].bytes.rfind("SIP/2.0 503 Busy\r\n", 0), 0u);
+  EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
+  EXPECT_EQ(counters_.acks_sent.read(), 0u);
+  // Timer K (5 s) ends it.
+  EXPECT_TRUE(tick(kStartMs + 5'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+// A BYE (in-dialog, To tag) to the pool is not tracked, whatever the table holds.
+TEST_F(PoolFailoverTest, InDialogRequestsAreNotTracked) {
+  send_invite(invite("8000", "z9hG4bK-dlg", "dlg@192.0.2.10"));
+  const std::string bye =
+      same_transaction(invite("8000", "z9hG4bK-bye", "dlg@192.0.2.10"), "BYE", "member-tag");
+  const std::vector<Sent> sent = receive(bye);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(counters_.failover_tracked.read(), 1u);
+}
+
+class ProbedFailoverTest : public PoolFailoverTest {
  protected:
-  ProbedFailoverTest() : InviteFailoverTest(probed_config()) {}
+  ProbedFailoverTest() : PoolFailoverTest(probed_config()) {}
   static std::string probed_config() {
     std::string text(kConfig);
     text.replace(text.find("probe_interval = 0"), 18, "probe_interval = 5");
@@ -465,10 +527,49 @@ TEST_F(ProbedFailoverTest, AMemberThatDoesNotAnswerAtAllTakesNoNewCallsUntilItAn
   EXPECT_EQ(context_->pools.up_members(0), 0b111u & ~(std::uint64_t{1} << quiet));
 }
 
-class NoFailoverConfigTest : public InviteFailoverTest {
+// A member the request cannot be sent to (here one of our own addresses, which forward()
+// answers 482) is passed over; with no other member left the caller gets the code the last
+// member failed with, from us.
+class OwnAddressMemberTest : public PoolFailoverTest {
+ protected:
+  OwnAddressMemberTest() : PoolFailoverTest(config()) {}
+  static std::string config() {
+    std::string text(kConfig);
+    const std::string others = "\"sip:192.0.2.22:5060\", \"sip:192.0.2.23:5060\"";
+    text.replace(text.find(others), others.size(), "\"sip:127.0.0.1:5060\"");
+    return text;
+  }
+};
+
+TEST_F(OwnAddressMemberTest, AMemberThatIsOurselvesIsPassedOver) {
+  // A call whose Call-ID picks the real member first (one that picks ourselves is answered
+  // 482 at once, as without failover).
+  Sent first;
+  for (int i = 0;; ++i) {
+    ASSERT_LT(i, 64);
+    const std::string id = std::to_string(i);
+    const std::vector<Sent> sent = receive(invite("8000", "z9hG4bK-own" + id, "own-" + id + "@h"));
+    if (sent[0].outcome.kind == SendKind::ForwardedRequest) {
+      first = sent[0];
+      break;
+    }
+    EXPECT_EQ(sent[0].outcome.code, 482);
+  }
+  EXPECT_EQ(first.to(), "192.0.2.21:5060");
+  const std::vector<Sent> after = receive(answer(first.bytes, "503 Busy"), first.to());
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].bytes.rfind("ACK ", 0), 0u);
+  EXPECT_EQ(after[1].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(after[1].outcome.code, 503);
+  EXPECT_EQ(after[1].to(), "192.0.2.10:5099");
+  EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
+  EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+class NoFailoverConfigTest : public PoolFailoverTest {
  protected:
   NoFailoverConfigTest()
-      : InviteFailoverTest(R"toml(
+      : PoolFailoverTest(R"toml(
 [listen]
 udp = ["127.0.0.1:5060"]
 [domain]

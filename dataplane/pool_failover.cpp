@@ -2,28 +2,33 @@
 // that is transaction-stateful (RFC 3261 §16.6-§16.8, §17), on the worker's own transaction
 // table (sip/transaction_table.hpp, DESIGN.md §4).
 //
-// An INVITE for a pool with `failover = true` gets an entry keyed by its transaction (the
-// caller's branch and sent-by, §17.2.3) and a copy of its bytes. Then:
-//   - a member's final answer in `failover_codes` is ACKed by us (§17.1.1.3: the client
-//     transaction's own ACK, hop by hop) and the INVITE goes to the next member up, with a
-//     new branch (a new client transaction, §16.6 step 8), the members tried left out;
+// A new request (no To tag; not ACK or CANCEL) for a pool with `failover = true` gets an
+// entry keyed by its transaction (the caller's branch and sent-by, §17.2.3) and a copy of
+// its bytes. Then:
+//   - a member's final answer in `failover_codes` is not passed on: for an INVITE we ACK it
+//     (§17.1.1.3: the client transaction's own ACK, hop by hop); the request goes to the next
+//     member up, with a new branch (a new client transaction, §16.6 step 8), the members
+//     tried left out;
 //   - no answer at all within `failover_timeout_ms`: the same, without an ACK; in a probed
 //     pool the member also takes no new call until it answers a probe again;
-//   - a provisional above 100 ends failover (the callee may be ringing), and so does CANCEL;
-//   - any other final answer, or the last member's, goes to the caller and is ACKed by us:
-//     the caller's ACK for it is absorbed here (we are its server transaction's end);
+//   - for an INVITE, a provisional above 100 ends failover (the callee may be ringing), and
+//     so does CANCEL;
+//   - any other final answer, or the last member's, goes to the caller; an INVITE's is ACKed
+//     by us and the caller's ACK for it absorbed here (we are its server transaction's end);
 //   - nothing left to try and no answer: 408 to the caller (§16.7 step 6 treats a timeout
 //     as a 408), 487 if it cancelled.
-// The proxy answers the INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
-// again; its CANCEL and ACK find the entry before routing and go to the current attempt's
-// member with its branch. A 2xx goes to the caller and ends the entry
-// (its ACK is end to end, §13.2.2.4); answers to an earlier attempt are ACKed (non-2xx),
-// relayed (2xx: a late second dialog is the caller's to end, §13.2.2.4) or dropped (1xx).
+// The proxy answers an INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
+// again; a non-INVITE gets no 100 (§16.2 advises against it) and its retransmissions go on
+// to the current member. CANCEL and ACK find the INVITE's entry before routing and go to the
+// current attempt's member with its branch. A 2xx goes to the caller and ends the entry (an
+// INVITE's ACK is end to end, §13.2.2.4); answers to an earlier attempt are ACKed (INVITE,
+// non-2xx) or dropped (other non-2xx, any 1xx), or relayed (2xx: a late second dialog is
+// the caller's to end, §13.2.2.4).
 //
 // What it does not do: fork (one member at a time), send CANCEL to a member itself (after
 // Timer C the entry is dropped and the call goes on statelessly; the caller's own timers end
-// it), retransmit the INVITE to a member itself (UDP loss between proxy and member is left
-// to the failover timer), or fail over non-INVITE requests (forwarded statelessly as before).
+// it), or retransmit a request to a member itself (UDP loss between proxy and member is left
+// to the failover timer; a non-INVITE's own retransmissions reach the current member).
 #include <algorithm>
 #include <bit>
 
@@ -43,6 +48,10 @@ constexpr std::int64_t kTimerCMs = 180'000;
 // How long a completed transaction is kept to absorb the caller's ACK and re-ACK the member's
 // retransmitted answer: Timer D's 32 s for unreliable transports (§17.1.1.2).
 constexpr std::int64_t kTimerDMs = 32'000;
+// A non-INVITE: the final answer is due within Timer F (64 x T1, §17.1.2.2) even after a
+// provisional; a completed one absorbs retransmissions for Timer K (T4, 5 s).
+constexpr std::int64_t kTimerFMs = 32'000;
+constexpr std::int64_t kTimerKMs = 5'000;
 
 Outcome dropped(DropReason reason) {
   Outcome outcome;
@@ -85,15 +94,17 @@ void Pipeline::prepare_transactions(const PipelineContext& context) {
 std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   const sip::Method method = request.method;
-  if (method != sip::Method::Invite && method != sip::Method::Cancel &&
-      method != sip::Method::Ack) {
-    return std::nullopt;
-  }
+  const bool ack_or_cancel = method == sip::Method::Ack || method == sip::Method::Cancel;
+  // In-dialog requests (To tag) are never tracked; ACK and CANCEL carry the INVITE's branch.
+  if (request.to.has_tag && !ack_or_cancel) return std::nullopt;
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(request.top_via);
   if (!key) return std::nullopt;
   const TxIndex index = transactions_->find(*key);
   if (index == sip::TransactionTable::kNone) return std::nullopt;
   sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (ack_or_cancel ? !entry.invite : (method == sip::Method::Invite) != entry.invite) {
+    return std::nullopt;  // not this transaction's (a peer reusing a branch)
+  }
   if (method == sip::Method::Ack && entry.phase == sip::TransactionTable::Phase::Completed) {
     // We ACKed the member's answer ourselves: the caller's ACK ends here (§17.2.1).
     Outcome outcome;
@@ -114,12 +125,12 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   return forward(in, plan, origins_[index].member, {}, out, &branch);
 }
 
-Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                               std::size_t member, const OutputBuffers& out) {
+Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
+                                std::size_t member, const OutputBuffers& out) {
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
-  // Untracked: an RFC 2543 peer's INVITE (no usable branch: its answers cannot be matched)
+  // Untracked: an RFC 2543 peer's request (no usable branch: its answers cannot be matched)
   // and one too large to keep for a resend.
   const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize;
   TxIndex index = trackable ? transactions_->insert(*key) : sip::TransactionTable::kNone;
@@ -132,7 +143,7 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
     if (trackable && !logged_table_full_) {
       logged_table_full_ = true;
       SIPLINE_LOG_WARN(
-          "worker %zu: transaction table full (%zu calls, %zu INVITEs stored): INVITEs to "
+          "worker %zu: transaction table full (%zu calls, %zu requests stored): requests to "
           "failover pools are forwarded without failover (counted as failover_untracked); "
           "see [limits] transaction_table_size",
           worker_index_, transactions_->size(), transactions_->stored_count());
@@ -145,6 +156,7 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   entry.member = static_cast<std::uint16_t>(member);
   entry.tried = std::uint64_t{1} << member;
   entry.epoch = pools_epoch_;
+  entry.invite = message_->method == sip::Method::Invite;
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
   origin.member = destination;
@@ -162,6 +174,7 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   }
   transactions_->arm(index, now_ms_ + context_->pools.pool(pool).failover.timeout_ms);
   count(&WorkerCounters::failover_tracked);
+  if (!entry.invite) return outcome;
   // §17.2.1: the INVITE server transaction answers 100 Trying at once (the answer may be
   // seconds of failover away); it also stops the caller's retransmissions (§17.1.1.2).
   queued_outcome_ = respond(in, 100, {}, {}, OutputBuffers{queued_, {}});
@@ -169,7 +182,7 @@ Outcome Pipeline::track_invite(const Inbound& in, const sip::RoutePlan& plan, st
   return outcome;
 }
 
-std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const OutputBuffers& out) {
+std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const OutputBuffers& out) {
   const sip::Message& response = *message_;
   if (response.via_count < 2) return std::nullopt;
   const sip::Parsed<sip::Via> caller_via = sip::parse_via(response.vias[1].text);
@@ -179,21 +192,27 @@ std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const Out
   const TxIndex index = transactions_->find(*key);
   if (index == sip::TransactionTable::kNone) return std::nullopt;
   sip::TransactionTable::Entry& entry = transactions_->at(index);
+  // The answer to this transaction's request (an INVITE's CANCEL has its own answers).
+  if ((response.cseq.method == sip::Method::Invite) != entry.invite ||
+      response.cseq.method == sip::Method::Cancel) {
+    return std::nullopt;
+  }
   const std::uint16_t code = response.status_code;
   const std::optional<std::uint64_t> attempt =
       sip::our_branch_transaction(response.top_via.branch, context_->identity.branch_key);
   if (attempt != entry.branch) {
-    // An attempt we already left: ACK its final answer, let a 2xx through, drop the rest.
-    if (code >= 300) return send_ack(in, index, out.primary);
-    if (code >= 200) return std::nullopt;
+    // An attempt we already left: ACK an INVITE's final answer, let a 2xx through, drop the
+    // rest.
+    if (code >= 300 && entry.invite) return send_ack(in, index, out.primary);
+    if (code >= 200 && code < 300) return std::nullopt;
     return dropped(DropReason::FailedOver);
   }
   if (code < 200) {
     if (entry.phase == sip::TransactionTable::Phase::Calling) {
       entry.phase = sip::TransactionTable::Phase::Proceeding;
-      transactions_->arm(index, now_ms_ + kTimerCMs);
+      transactions_->arm(index, now_ms_ + (entry.invite ? kTimerCMs : kTimerFMs));
     }
-    if (code > 100) {
+    if (code > 100 && entry.invite) {
       entry.may_fail_over = false;
       release_when_settled(index);
     }
@@ -205,17 +224,20 @@ std::optional<Outcome> Pipeline::on_invite_response(const Inbound& in, const Out
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
+    entry.last_code = code;
+    if (!entry.invite) return resend_to_next_member(index, out);  // no ACK for a non-INVITE
     queue(PendingKind::Resend, index);
     return send_ack(in, index, out.primary);
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed) {
     if (fails_over_on(index, code)) count(&WorkerCounters::failover_exhausted);
     entry.phase = sip::TransactionTable::Phase::Completed;
-    transactions_->arm(index, now_ms_ + kTimerDMs);
+    transactions_->arm(index, now_ms_ + (entry.invite ? kTimerDMs : kTimerKMs));
   }
+  release_when_settled(index);
+  if (!entry.invite) return std::nullopt;
   // The answer goes to the caller (the outcome); our ACK to the member follows it.
   queued_outcome_ = send_ack(in, index, queued_);
-  release_when_settled(index);
   if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
   return std::nullopt;
 }
@@ -308,25 +330,44 @@ void Pipeline::mark_unanswering(TxIndex index) {
 
 Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  const std::optional<std::size_t> member = next_member(index);
   const Inbound in = stored_inbound(index);
   sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
-  if (!member || !message_->ok()) {
+  if (!message_->ok()) {  // it parsed when it came in: cannot happen
     transactions_->erase(index);
-    return dropped(DropReason::Unroutable);
+    return dropped(DropReason::Parse);
   }
-  const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
-  entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
-  entry.branch = attempt_branch(entry.key, entry.attempt);
-  entry.member = static_cast<std::uint16_t>(*member);
-  entry.tried |= std::uint64_t{1} << *member;
-  entry.phase = sip::TransactionTable::Phase::Calling;
-  origins_[index].member = to_peer_address(pool.members[*member].address);
-  transactions_->arm(index, now_ms_ + pool.failover.timeout_ms);
-  count(&WorkerCounters::failover_retries);
-  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
   const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
-  return forward(in, plan, origins_[index].member, {}, out, &branch);
+  while (const std::optional<std::size_t> member = next_member(index)) {
+    const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
+    entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
+    entry.branch = attempt_branch(entry.key, entry.attempt);
+    entry.member = static_cast<std::uint16_t>(*member);
+    entry.tried |= std::uint64_t{1} << *member;
+    entry.phase = sip::TransactionTable::Phase::Calling;
+    origins_[index].member = to_peer_address(pool.members[*member].address);
+    const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
+    const Outcome sent = forward(in, plan, origins_[index].member, {}, out, &branch);
+    if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
+      transactions_->arm(index, now_ms_ + pool.failover.timeout_ms);
+      count(&WorkerCounters::failover_retries);
+      return sent;
+    }
+    // A member it cannot be sent to (one of our own addresses: forward() answered 482; no
+    // socket of its family): the next one.
+  }
+  return answer_exhausted(index, in, out);
+}
+
+Outcome Pipeline::answer_exhausted(TxIndex index, const Inbound& in, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  // We answer the caller ourselves: 487 Request Terminated after a CANCEL (§9.2), else the
+  // failover code the last member answered (swallowed, §16.7 step 6 would have sent it on),
+  // else 408 (§16.7 step 6 takes a timeout for a 408).
+  const std::uint16_t code = entry.cancelled ? 487 : entry.last_code != 0 ? entry.last_code : 408;
+  if (!entry.cancelled) count(&WorkerCounters::failover_exhausted);
+  entry.phase = sip::TransactionTable::Phase::Completed;
+  transactions_->arm(index, now_ms_ + (entry.invite ? kTimerDMs : kTimerKMs));
+  return respond(in, code, {}, {}, out);
 }
 
 std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out) {
@@ -338,17 +379,13 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
   }
   count(&WorkerCounters::failover_timeouts);
   mark_unanswering(index);
+  entry.last_code = 0;  // this member said nothing
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
-  // answer its CANCEL with a 487): we answer the INVITE ourselves, 487 Request Terminated
-  // after a CANCEL (§9.2), else 408 (§16.7 step 6 takes a timeout for a 408).
-  const bool cancelled = entry.cancelled;
-  if (!cancelled) count(&WorkerCounters::failover_exhausted);
-  entry.phase = sip::TransactionTable::Phase::Completed;
-  transactions_->arm(index, now_ms_ + kTimerDMs);
+  // answer its CANCEL with a 487).
   const Inbound in = stored_inbound(index);
   sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
-  return respond(in, cancelled ? 487 : 408, {}, {}, out);
+  return answer_exhausted(index, in, out);
 }
 
 }  // namespace sipline::dataplane
