@@ -130,17 +130,19 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
-  // Untracked: an RFC 2543 peer's request (no usable branch: its answers cannot be matched)
-  // and one too large to keep for a resend.
+  // Untracked: an RFC 2543 peer's request (no usable branch: its answers cannot be matched),
+  // one too large to keep for a resend, and one whose branch another transaction of ours
+  // holds (a peer reusing a branch for another method).
   const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize;
-  TxIndex index = trackable ? transactions_->insert(*key) : sip::TransactionTable::kNone;
+  const bool fresh = trackable && transactions_->find(*key) == sip::TransactionTable::kNone;
+  TxIndex index = fresh ? transactions_->insert(*key) : sip::TransactionTable::kNone;
   if (index != sip::TransactionTable::kNone && !transactions_->store_request(index, in.bytes)) {
     transactions_->erase(index);
     index = sip::TransactionTable::kNone;
   }
   if (index == sip::TransactionTable::kNone) {
     count(&WorkerCounters::failover_untracked);
-    if (trackable && !logged_table_full_) {
+    if (fresh && !logged_table_full_) {
       logged_table_full_ = true;
       SIPLINE_LOG_WARN(
           "worker %zu: transaction table full (%zu calls, %zu requests stored): requests to "
@@ -322,10 +324,10 @@ void Pipeline::mark_unanswering(TxIndex index) {
   }
   count(&WorkerCounters::failover_unanswering);
   SIPLINE_LOG_WARN(
-      "worker %zu: pool \"%s\": member %s did not answer an INVITE within %u ms: no new calls "
-      "to it until it answers a probe",
+      "worker %zu: pool \"%s\": member %s did not answer %s within %u ms: no new calls to it "
+      "until it answers a probe",
       worker_index_, pool.name.c_str(), pool.members[entry.member].uri.c_str(),
-      pool.failover.timeout_ms);
+      entry.invite ? "an INVITE" : "a request", pool.failover.timeout_ms);
 }
 
 Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {

@@ -480,6 +480,19 @@ TEST_F(PoolFailoverTest, ANonInviteThatEveryMemberFailsGetsTheLastAnswerAndNoAck
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
 }
 
+// A peer that reuses an INVITE's branch for another request: that one is not this
+// transaction's (§17.2.3 matches the method too), and it is forwarded untracked.
+TEST_F(PoolFailoverTest, ARequestReusingATrackedBranchIsForwardedUntracked) {
+  const std::string request = invite("8000", "z9hG4bK-reused", "reused@192.0.2.10");
+  send_invite(request);
+  const std::vector<Sent> sent = receive(same_transaction(request, "MESSAGE", ""));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(sent[0].bytes.rfind("MESSAGE ", 0), 0u);
+  EXPECT_EQ(counters_.failover_untracked.read(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);
+}
+
 // A BYE (in-dialog, To tag) to the pool is not tracked, whatever the table holds.
 TEST_F(PoolFailoverTest, InDialogRequestsAreNotTracked) {
   send_invite(invite("8000", "z9hG4bK-dlg", "dlg@192.0.2.10"));
