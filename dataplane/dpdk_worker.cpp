@@ -376,13 +376,13 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
       send(outcome, buffer, now);
       rte_pktmbuf_free(frame);
       // What the answer of a failing-over call set off (our ACK, the next member's INVITE).
-      if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN, now);
+      if (pipeline_.has_transaction_work(kPendingSendsOnly)) {
+        send_transaction_work(kPendingSendsOnly, now);
+      }
       return;
     case Verdict::Drop:
-      counters_.count_drop(outcome.drop);
-      break;
     case Verdict::Absorbed:
-      counters_.acks_absorbed.add();
+      count_unsent(outcome, counters_);
       break;
     case Verdict::ToControl: {
       rte_pktmbuf_free(buffer.mbuf);
@@ -406,7 +406,9 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   }
   rte_pktmbuf_free(buffer.mbuf);
   rte_pktmbuf_free(frame);
-  if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN, now);
+  if (pipeline_.has_transaction_work(kPendingSendsOnly)) {
+    send_transaction_work(kPendingSendsOnly, now);
+  }
 }
 
 bool DpdkWorker::send_transaction_work(std::int64_t now_ms, std::uint64_t now) {
@@ -423,8 +425,7 @@ bool DpdkWorker::send_transaction_work(std::int64_t now_ms, std::uint64_t now) {
     }
     rte_pktmbuf_free(buffer.mbuf);
     if (!outcome) break;
-    if (outcome->verdict == Verdict::Drop) counters_.count_drop(outcome->drop);
-    if (outcome->verdict == Verdict::Absorbed) counters_.acks_absorbed.add();
+    count_unsent(*outcome, counters_);
   }
   return sent;
 }

@@ -39,13 +39,6 @@ T random_value() {
   return value;
 }
 
-Outcome drop(DropReason reason) {
-  Outcome outcome;
-  outcome.verdict = Verdict::Drop;
-  outcome.drop = reason;
-  return outcome;
-}
-
 std::optional<PeerAddress> peer_from_next_hop(const sip::NextHop& hop) {
   if (!hop.is_ip()) return std::nullopt;
   return peer_from_ip(hop.host, hop.kind == sip::HostKind::Ipv6Reference, hop.port);
@@ -211,7 +204,7 @@ Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffe
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   const sip::RequestCheck check = sip::check_request(request, context_->identity);
-  if (check.verdict == sip::RequestVerdict::Drop) return drop(DropReason::Parse);
+  if (check.verdict == sip::RequestVerdict::Drop) return dropped(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
     return respond(in, check.code, check.reason, check.extra.view(), out);
   }
@@ -238,7 +231,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
           kind == RequestClass::RegisterForUs || kind == RequestClass::CredentialedRegister;
       const Shed why = is_register ? Shed::Register : Shed::NewRequest;
       if (admission == Admission::Shed) return shed(in, why, out);
-      Outcome silent = drop(DropReason::Overload);
+      Outcome silent = dropped(DropReason::Overload);
       silent.shed = why;
       return silent;
     }
@@ -251,7 +244,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RouteHeader:
     case sip::NextHopSource::RequestUri: {
       const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop);
-      if (!hop) return drop(DropReason::Unroutable);
+      if (!hop) return dropped(DropReason::Unroutable);
       return forward(in, plan, *hop, {}, out);
     }
     case sip::NextHopSource::RouteTable:
@@ -285,14 +278,14 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
       return to_location(in, plan, out);
     case lb::RouteAction::Forward:
       if (route->pool) return to_pool(in, plan, *route->pool, out);
-      if (!route->forward) return drop(DropReason::Unroutable);  // config/ forbids this
+      if (!route->forward) return dropped(DropReason::Unroutable);  // config/ forbids this
       return forward(in, plan, to_peer_address(route->forward->next_hop), {}, out);
     case lb::RouteAction::Redirect:
       return redirect(in, *route, out);
     case lb::RouteAction::Reject:
       return respond(in, route->reject_code, {}, {}, out);
   }
-  return drop(DropReason::Unroutable);
+  return dropped(DropReason::Unroutable);
 }
 
 Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
@@ -319,7 +312,7 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
   const sip::Written challenges =
       authenticator_.write_challenges(sip::AuthHeaderKind::Proxy, reply.stale, now, extra_);
   if (!challenges.ok()) {
-    gate.answer = drop(DropReason::TooLarge);
+    gate.answer = dropped(DropReason::TooLarge);
     return gate;
   }
   gate.answer = respond(in, 407, {}, {extra_.data(), challenges.size}, out);
@@ -375,7 +368,7 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
       append_contact_line(lines, contact.uri, contact.q_milli);
     }
   }
-  if (lines.overflow()) return drop(DropReason::TooLarge);
+  if (lines.overflow()) return dropped(DropReason::TooLarge);
   return respond(in, 302, {}, lines.view(), out);
 }
 
@@ -409,11 +402,11 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   const sip::Message& request = *message_;
   if (is_our_address(next_hop)) {
     // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
-    if (request.method == sip::Method::Ack) return drop(DropReason::Loop);
+    if (request.method == sip::Method::Ack) return dropped(DropReason::Loop);
     return respond(in, 482, {}, {}, out);
   }
   const int socket = socket_for(in, next_hop);
-  if (socket < 0) return drop(DropReason::NoSocket);
+  if (socket < 0) return dropped(DropReason::NoSocket);
   const sip::Branch branch = branch_override != nullptr
                                  ? *branch_override
                                  : sip::stateless_branch(request, context_->identity.branch_key);
@@ -428,7 +421,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
     return sip::write_forwarded_request(request, edits, buffer);
   });
   if (!output.written.ok() || output.written.size > kMaxUdpSendPayload) {
-    return drop(DropReason::TooLarge);
+    return dropped(DropReason::TooLarge);
   }
   return send(SendKind::ForwardedRequest, 0, output, next_hop, static_cast<std::uint8_t>(socket));
 }
@@ -436,7 +429,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
 Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_view reason,
                           std::string_view extra_headers, const OutputBuffers& out) {
   const sip::Message& request = *message_;
-  if (request.method == sip::Method::Ack) return drop(DropReason::AckUnrouted);  // §17
+  if (request.method == sip::Method::Ack) return dropped(DropReason::AckUnrouted);  // §17
   const ToTag tag = local_to_tag(request.call_id, context_->to_tag_key);
   sip::LocalResponse response;
   response.code = code;
@@ -456,7 +449,7 @@ Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_vie
     return sip::write_local_response(request, response, buffer);
   });
   if (!output.written.ok() || output.written.size > kMaxUdpSendPayload) {
-    return drop(DropReason::TooLarge);
+    return dropped(DropReason::TooLarge);
   }
   if (gate_ != nullptr && gate_->feedback_active() && request.via_count > 0) {
     // write_local_response copies the Via lines first, as received (§8.2.6.2).
@@ -484,7 +477,7 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     case sip::ResponseDrop::None:
       break;
     case sip::ResponseDrop::NotOurs:
-      return drop(DropReason::NotOurs);
+      return dropped(DropReason::NotOurs);
     case sip::ResponseDrop::ForUs: {
       // The answer to a request we sent ourselves (a pool member's answer to a probe, signed
       // branch and our sent-by checked): the control thread's prober reads it.
@@ -494,24 +487,24 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     }
     case sip::ResponseDrop::NotAResponse:
     case sip::ResponseDrop::Malformed:
-      return drop(DropReason::Parse);
+      return dropped(DropReason::Parse);
   }
   if (transactions_ && !transactions_->empty()) {
     if (std::optional<Outcome> tracked = on_tracked_response(in, out)) return *tracked;
   }
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
-  if (!hop) return drop(DropReason::Unroutable);
+  if (!hop) return dropped(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);
-  if (socket < 0) return drop(DropReason::NoSocket);
+  if (socket < 0) return dropped(DropReason::NoSocket);
   Output output = write_out(
       out, [&](std::span<char> buffer) { return sip::write_forwarded_response(response, buffer); });
   const sip::Written& written = output.written;
   if (!written.ok()) {
-    return drop(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack
-                                                             : DropReason::TooLarge);
+    return dropped(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack
+                                                                : DropReason::TooLarge);
   }
   if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
-  if (written.size > kMaxUdpSendPayload) return drop(DropReason::TooLarge);
+  if (written.size > kMaxUdpSendPayload) return dropped(DropReason::TooLarge);
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -124,6 +125,25 @@ inline void count_outcome_notes(const Outcome& outcome, WorkerCounters& counters
   if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
 }
 
+// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK (not a
+// drop: nothing was lost). Send and ToControl are the worker's to count when it has done them.
+inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
+  if (outcome.verdict == Verdict::Drop) counters.count_drop(outcome.drop);
+  if (outcome.verdict == Verdict::Absorbed) counters.acks_absorbed.add();
+}
+
+// An outcome that sends nothing, counted under `reason`.
+inline Outcome dropped(DropReason reason) {
+  Outcome outcome;
+  outcome.verdict = Verdict::Drop;
+  outcome.drop = reason;
+  return outcome;
+}
+
+// Pipeline::next_transaction_send's clock for "only what the last process() set off": no
+// timer is due before it.
+inline constexpr std::int64_t kPendingSendsOnly = std::numeric_limits<std::int64_t>::min();
+
 // The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed
 // hash of the Call-ID. Deterministic, so a retransmitted request gets the same tag, and an
 // ACK for our response is recognised by recomputing it (§17.2.1, no transaction state).
@@ -167,7 +187,7 @@ class Pipeline {
   // none. Without a pool that fails over, there never is any.
   // The failover timers' clock (monotonic ms), set by the worker once per loop iteration
   // before it asks for transaction work; new timers are armed from it.
-  void set_clock_ms(std::int64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
+  void set_clock_ms(std::int64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }  // monotonic
   bool has_transaction_work(std::int64_t now_ms) const {
     if (pending_count_ != 0) return true;
     if (!transactions_ || transactions_->empty()) return false;

@@ -30,7 +30,6 @@
 // it), or retransmit a request to a member itself (UDP loss between proxy and member is left
 // to the failover timer; a non-INVITE's own retransmissions reach the current member).
 #include <algorithm>
-#include <bit>
 
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
@@ -52,13 +51,6 @@ constexpr std::int64_t kTimerDMs = 32'000;
 // provisional; a completed one absorbs retransmissions for Timer K (T4, 5 s).
 constexpr std::int64_t kTimerFMs = 32'000;
 constexpr std::int64_t kTimerKMs = 5'000;
-
-Outcome dropped(DropReason reason) {
-  Outcome outcome;
-  outcome.verdict = Verdict::Drop;
-  outcome.drop = reason;
-  return outcome;
-}
 
 // The transaction number in our branch of attempt `attempt`: the first is the stateless
 // branch's (so a call whose entry is gone still sends CANCEL and ACK where its INVITE went),
@@ -289,7 +281,7 @@ void Pipeline::queue(PendingKind kind, TxIndex index) {
 
 std::optional<Outcome> Pipeline::next_transaction_send(std::int64_t now_ms,
                                                        const OutputBuffers& out) {
-  set_clock_ms(now_ms);  // a caller with only pending sends passes INT64_MIN: no change
+  set_clock_ms(now_ms);  // kPendingSendsOnly leaves it as it is
   if (pending_count_ != 0) return take_pending(out);
   if (!transactions_) return std::nullopt;
   for (;;) {

@@ -272,7 +272,9 @@ void Worker::process(Packet* packet, std::int64_t now) {
     case Verdict::Absorbed:
       commit_outcome(outcome);
       // What the answer of a failing-over call set off (our ACK, the next member's INVITE).
-      if (pipeline_.has_transaction_work(INT64_MIN)) send_transaction_work(INT64_MIN);
+      if (pipeline_.has_transaction_work(kPendingSendsOnly)) {
+        send_transaction_work(kPendingSendsOnly);
+      }
       break;
     case Verdict::ToControl: {
       const std::size_t control = fabric_.control();
@@ -296,20 +298,13 @@ void Worker::process(Packet* packet, std::int64_t now) {
   give_back(packet);
 }
 
+// Send, Drop or Absorbed (ToControl is process()'s own case).
 void Worker::commit_outcome(const Outcome& outcome) {
-  switch (outcome.verdict) {
-    case Verdict::Send:
-      tx_.commit_slot(outcome);
-      break;
-    case Verdict::Drop:
-      counters_.count_drop(outcome.drop);
-      break;
-    case Verdict::Absorbed:
-      counters_.acks_absorbed.add();
-      break;
-    case Verdict::ToControl:  // never from a transaction's work; process() handles it
-      break;
+  if (outcome.verdict == Verdict::Send) {
+    tx_.commit_slot(outcome);
+    return;
   }
+  count_unsent(outcome, counters_);
 }
 
 void Worker::send_transaction_work(std::int64_t now_ms) {

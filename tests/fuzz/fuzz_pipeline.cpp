@@ -411,7 +411,7 @@ void check_forwarded_response(World& w, const sip::Message& response, std::strin
   check(forwarded.body == body, "forwarded response: body changed", bytes);
 }
 
-// The failover transactions' sends (pool_failover.cpp) due by `now_ms` (INT64_MIN: only
+// The failover transactions' sends (pool_failover.cpp) due by `now_ms` (kPendingSendsOnly: only
 // what the last process() set off): each is a Drop or a Send of our ACK, a request again (to
 // another member), or our 100 / 408 / 487 to its caller.
 void drain_transactions(World& w, std::int64_t now_ms) {
@@ -485,7 +485,7 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
       check(response.is_request(), "a response absorbed");
       break;
   }
-  drain_transactions(w, INT64_MIN);
+  drain_transactions(w, kPendingSendsOnly);
   return outcome;
 }
 
@@ -772,7 +772,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t primary_size = kPrimarySizes[buffer_selector % kPrimarySizes.size()];
   const OutputBuffers out{std::span(w.primary).first(primary_size), w.fallback};
   const Outcome outcome = w.pipeline->process(in, kNow, out);
-  drain_transactions(w, INT64_MIN);
+  drain_transactions(w, kPendingSendsOnly);
   switch (outcome.verdict) {
     case Verdict::Send: {
       const std::string_view bytes = check_send(w, outcome, out);

@@ -136,7 +136,7 @@ class PoolFailoverTest : public ::testing::Test {
     const Outcome outcome =
         pipeline_->process(Inbound{text, *peer_from_text(from), 0}, kNow, OutputBuffers{out_, {}});
     std::vector<Sent> sent{Sent{outcome, std::string(out_.data(), outcome.size)}};
-    for (Sent& more : drain(INT64_MIN))
+    for (Sent& more : drain(kPendingSendsOnly))
       sent.push_back(std::move(more));
     return sent;
   }
