@@ -212,9 +212,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   // (stateless) transaction here and must not be forwarded.
   if (request.method == sip::Method::Ack && request.to.has_tag &&
       request.to.tag == local_to_tag(request.call_id, context_->to_tag_key).view()) {
-    Outcome outcome;
-    outcome.verdict = Verdict::Absorbed;
-    return outcome;
+    return absorbed(0);
   }
   // §17.2.3: a request again, or an INVITE's CANCEL or ACK, for a call that fails over:
   // they go where its current attempt went, whatever the route table would say now.

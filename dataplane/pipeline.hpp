@@ -72,7 +72,9 @@ enum class Verdict : std::uint8_t {
   Send,       // bytes written into the transmit buffer: send them to `destination`
   Drop,       // nothing to send; counted under `drop`
   ToControl,  // a REGISTER for us, or the answer to a probe we sent: to the control thread
-  Absorbed,   // an ACK for our own non-2xx response (§17.2.1): the transaction ends here
+  // Nothing to send and nothing lost: an ACK for our own non-2xx response (§17.2.1), or a
+  // member's 100 Trying to an INVITE we answered 100 ourselves (§16.7 step 5).
+  Absorbed,
 };
 
 enum class SendKind : std::uint8_t { ForwardedRequest, ForwardedResponse, LocalResponse };
@@ -106,7 +108,8 @@ struct Outcome {
   Shed shed = Shed::None;
   DropReason drop = DropReason::Parse;
   SendKind kind = SendKind::LocalResponse;
-  std::uint16_t code = 0;    // LocalResponse: the status code (counters by class)
+  std::uint16_t code = 0;    // LocalResponse: the status code (counters by class); Absorbed:
+                             // the response's (100), 0 for an ACK
   std::uint8_t socket = 0;   // Send: the listen socket to send from
   std::uint32_t size = 0;    // Send: octets written
   bool in_fallback = false;  // Send: written into OutputBuffers::fallback, not primary
@@ -125,11 +128,14 @@ inline void count_outcome_notes(const Outcome& outcome, WorkerCounters& counters
   if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
 }
 
-// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK (not a
-// drop: nothing was lost). Send and ToControl are the worker's to count when it has done them.
+// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK or 100
+// (not a drop: nothing was lost). Send and ToControl are the worker's to count when it has
+// done them.
 inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
   if (outcome.verdict == Verdict::Drop) counters.count_drop(outcome.drop);
-  if (outcome.verdict == Verdict::Absorbed) counters.acks_absorbed.add();
+  if (outcome.verdict == Verdict::Absorbed) {
+    (outcome.code == 100 ? counters.trying_absorbed : counters.acks_absorbed).add();
+  }
 }
 
 // An outcome that sends nothing, counted under `reason`.
@@ -137,6 +143,14 @@ inline Outcome dropped(DropReason reason) {
   Outcome outcome;
   outcome.verdict = Verdict::Drop;
   outcome.drop = reason;
+  return outcome;
+}
+
+// An outcome that sends nothing and loses nothing: `code` 0 for an ACK, else the response's.
+inline Outcome absorbed(std::uint16_t code) {
+  Outcome outcome;
+  outcome.verdict = Verdict::Absorbed;
+  outcome.code = code;
   return outcome;
 }
 
@@ -259,6 +273,9 @@ class Pipeline {
   struct TxOrigin {
     PeerAddress source;  // the caller (or the proxy before us)
     PeerAddress member;  // the current attempt's destination
+    // When the current attempt's failover timer runs out; the table's timer runs to the
+    // INVITE's next retransmission before that (Timer A, §17.1.1.2).
+    std::int64_t attempt_deadline_ms = 0;
     std::uint8_t socket = 0;
     // The INVITE's Request-URI, for our ACKs once the stored INVITE is released (a call that
     // can no longer fail over); 0: longer than this, the stored INVITE is kept instead.
@@ -292,6 +309,15 @@ class Pipeline {
   // The attempt's member did not answer at all: out of new calls until it answers a probe
   // (probed pools only: nothing else would bring it back).
   void mark_unanswering(TxIndex index);
+  // Sends the current attempt's request to `member` (our branch of the attempt) and starts
+  // its timers: the failover timer, and for an INVITE Timer A's retransmissions before it.
+  Outcome send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                       const OutputBuffers& out);
+  // Timer A fired (§17.1.1.2): the INVITE to the current member again, on the same branch.
+  Outcome retransmit(TxIndex index, const OutputBuffers& out);
+  // The stored request, parsed again into message_ (it parsed when it came in); empty
+  // bytes when there is none.
+  Inbound reparse_stored(TxIndex index);
   // An expired timer: what to send, std::nullopt when nothing (the entry is dropped).
   std::optional<Outcome> expire(TxIndex index, const OutputBuffers& out);
   // Our ACK for the final response in message_, to where it came from; written into `out`.

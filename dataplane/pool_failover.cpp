@@ -18,17 +18,20 @@
 //   - nothing left to try and no answer: 408 to the caller (§16.7 step 6 treats a timeout
 //     as a 408), 487 if it cancelled.
 // The proxy answers an INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
-// again; a non-INVITE gets no 100 (§16.2 advises against it) and its retransmissions go on
-// to the current member. CANCEL and ACK find the INVITE's entry before routing and go to the
-// current attempt's member with its branch. A 2xx goes to the caller and ends the entry (an
-// INVITE's ACK is end to end, §13.2.2.4); answers to an earlier attempt are ACKed (INVITE,
-// non-2xx) or dropped (other non-2xx, any 1xx), or relayed (2xx: a late second dialog is
-// the caller's to end, §13.2.2.4).
+// again (a member's own 100 is not passed on, §16.7 step 5); so it retransmits the INVITE to the
+// member itself (Timer A, §17.1.1.2: after T1, then at doubling intervals, on the same branch)
+// until the member answers anything or the failover timer (in Timer B's place) runs out: a lost
+// datagram costs T1, not a failover and the member's place in the pool. A non-INVITE gets no 100
+// (§16.2 advises against it) and its own retransmissions go on to the current member. CANCEL and
+// ACK find the INVITE's entry before routing and go to the current attempt's member with its
+// branch. A 2xx goes to the caller and ends the entry (an INVITE's ACK is end to end, §13.2.2.4);
+// answers to an earlier attempt are ACKed (INVITE, non-2xx) or dropped (other non-2xx, any 1xx), or
+// relayed (2xx: a late second dialog is the caller's to end, §13.2.2.4).
 //
 // What it does not do: fork (one member at a time), send CANCEL to a member itself (after
 // Timer C the entry is dropped and the call goes on statelessly; the caller's own timers end
-// it), or retransmit a request to a member itself (UDP loss between proxy and member is left
-// to the failover timer; a non-INVITE's own retransmissions reach the current member).
+// it), or retransmit a non-INVITE itself (Timer E: the caller's own retransmissions reach
+// the current member).
 #include <algorithm>
 
 #include "dataplane/log.hpp"
@@ -51,6 +54,11 @@ constexpr std::int64_t kTimerDMs = 32'000;
 // provisional; a completed one absorbs retransmissions for Timer K (T4, 5 s).
 constexpr std::int64_t kTimerFMs = 32'000;
 constexpr std::int64_t kTimerKMs = 5'000;
+// T1 (§17.1.1.1), the round-trip estimate: an INVITE the member has not answered goes again
+// T1 after it was sent, then after 2 T1, 4 T1, ... (Timer A, §17.1.1.2).
+constexpr std::int64_t kT1Ms = 500;
+// More than fit in the longest failover_timeout_ms (60 s: 7); bounds the shift.
+constexpr std::uint8_t kMaxRetransmits = 16;
 
 // The transaction number in our branch of attempt `attempt`: the first is the stateless
 // branch's (so a call whose entry is gone still sends CANCEL and ACK where its INVITE went),
@@ -99,9 +107,7 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   }
   if (method == sip::Method::Ack && entry.phase == sip::TransactionTable::Phase::Completed) {
     // We ACKed the member's answer ourselves: the caller's ACK ends here (§17.2.1).
-    Outcome outcome;
-    outcome.verdict = Verdict::Absorbed;
-    return outcome;
+    return absorbed(0);
   }
   if (method == sip::Method::Invite && entry.phase != sip::TransactionTable::Phase::Completed) {
     // A retransmission: our server transaction answers it with 100 again (§17.2.1); the
@@ -161,12 +167,13 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
     std::copy(request_uri.begin(), request_uri.end(), origin.request_uri.begin());
     origin.request_uri_size = static_cast<std::uint8_t>(request_uri.size());
   }
-  const Outcome outcome = forward(in, plan, destination, {}, out);
+  // Attempt 0's branch is the stateless one (branch.hpp), so a call whose entry is gone
+  // still sends CANCEL and ACK where its INVITE went.
+  const Outcome outcome = send_attempt(index, in, plan, out);
   if (outcome.verdict != Verdict::Send || outcome.kind != SendKind::ForwardedRequest) {
     transactions_->erase(index);  // answered locally (482, ...) or dropped: nothing to track
     return outcome;
   }
-  transactions_->arm(index, now_ms_ + context_->pools.pool(pool).failover.timeout_ms);
   count(&WorkerCounters::failover_tracked);
   if (!entry.invite) return outcome;
   // §17.2.1: the INVITE server transaction answers 100 Trying at once (the answer may be
@@ -210,6 +217,10 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
       entry.may_fail_over = false;
       release_when_settled(index);
     }
+    // §16.7 step 5: a 100 is not passed on; we answered the caller's INVITE 100 ourselves.
+    // (A non-INVITE got none from us, §16.2: the member's tells its client to retransmit
+    // less often, §17.1.2.2.)
+    if (code == 100 && entry.invite) return absorbed(100);
     return std::nullopt;
   }
   if (code < 300) {
@@ -316,17 +327,56 @@ void Pipeline::mark_unanswering(TxIndex index) {
   }
   count(&WorkerCounters::failover_unanswering);
   SIPLINE_LOG_WARN(
-      "worker %zu: pool \"%s\": member %s did not answer %s within %u ms: no new calls to it "
-      "until it answers a probe",
+      "worker %zu: pool \"%s\": member %s did not answer %s within %u ms (%u retransmissions): no "
+      "new calls to it until it answers a probe",
       worker_index_, pool.name.c_str(), pool.members[entry.member].uri.c_str(),
-      entry.invite ? "an INVITE" : "a request", pool.failover.timeout_ms);
+      entry.invite ? "an INVITE" : "a request", pool.failover.timeout_ms,
+      static_cast<unsigned>(entry.retransmits));
+}
+
+Inbound Pipeline::reparse_stored(TxIndex index) {
+  Inbound in = stored_inbound(index);
+  if (in.bytes.empty()) return in;
+  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
+  if (!message_->ok()) in.bytes = {};  // it parsed when it came in: cannot happen
+  return in;
+}
+
+Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                               const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  TxOrigin& origin = origins_[index];
+  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
+  const Outcome sent = forward(in, plan, origin.member, {}, out, &branch);
+  if (sent.verdict != Verdict::Send || sent.kind != SendKind::ForwardedRequest) return sent;
+  entry.phase = sip::TransactionTable::Phase::Calling;
+  entry.retransmits = 0;
+  origin.attempt_deadline_ms = now_ms_ + context_->pools.pool(entry.pool).failover.timeout_ms;
+  transactions_->arm(index, entry.invite ? std::min(now_ms_ + kT1Ms, origin.attempt_deadline_ms)
+                                         : origin.attempt_deadline_ms);
+  return sent;
+}
+
+Outcome Pipeline::retransmit(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const TxOrigin& origin = origins_[index];
+  // Timer A fired at the entry's deadline; it runs twice as long each time (§17.1.1.2).
+  entry.retransmits = static_cast<std::uint8_t>(entry.retransmits + 1);
+  const std::int64_t next = entry.deadline_ms + (kT1Ms << entry.retransmits);
+  transactions_->arm(index, std::min(next, origin.attempt_deadline_ms));
+  const Inbound in = reparse_stored(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
+  const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
+  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
+  const Outcome sent = forward(in, plan, origin.member, {}, out, &branch);
+  if (sent.verdict == Verdict::Send) count(&WorkerCounters::failover_retransmits);
+  return sent;
 }
 
 Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  const Inbound in = stored_inbound(index);
-  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
-  if (!message_->ok()) {  // it parsed when it came in: cannot happen
+  const Inbound in = reparse_stored(index);
+  if (in.bytes.empty()) {
     transactions_->erase(index);
     return dropped(DropReason::Parse);
   }
@@ -337,12 +387,9 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
     entry.branch = attempt_branch(entry.key, entry.attempt);
     entry.member = static_cast<std::uint16_t>(*member);
     entry.tried |= std::uint64_t{1} << *member;
-    entry.phase = sip::TransactionTable::Phase::Calling;
     origins_[index].member = to_peer_address(pool.members[*member].address);
-    const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
-    const Outcome sent = forward(in, plan, origins_[index].member, {}, out, &branch);
+    const Outcome sent = send_attempt(index, in, plan, out);
     if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
-      transactions_->arm(index, now_ms_ + pool.failover.timeout_ms);
       count(&WorkerCounters::failover_retries);
       return sent;
     }
@@ -371,14 +418,21 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
     transactions_->erase(index);
     return std::nullopt;
   }
+  if (entry.deadline_ms < origins_[index].attempt_deadline_ms &&
+      entry.retransmits < kMaxRetransmits) {
+    return retransmit(index, out);
+  }
   count(&WorkerCounters::failover_timeouts);
   mark_unanswering(index);
   entry.last_code = 0;  // this member said nothing
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
   // answer its CANCEL with a 487).
-  const Inbound in = stored_inbound(index);
-  sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
+  const Inbound in = reparse_stored(index);
+  if (in.bytes.empty()) {
+    transactions_->erase(index);
+    return dropped(DropReason::Parse);
+  }
   return answer_exhausted(index, in, out);
 }
 

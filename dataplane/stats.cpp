@@ -29,6 +29,8 @@ struct Snapshot {
   std::uint64_t failover_untracked = 0;
   std::uint64_t acks_sent = 0;
   std::uint64_t failover_unanswering = 0;
+  std::uint64_t failover_retransmits = 0;
+  std::uint64_t trying_absorbed = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -55,6 +57,8 @@ struct Snapshot {
     failover_untracked += counters.failover_untracked.read();
     acks_sent += counters.acks_sent.read();
     failover_unanswering += counters.failover_unanswering.read();
+    failover_retransmits += counters.failover_retransmits.read();
+    trying_absorbed += counters.trying_absorbed.read();
   }
 };
 
@@ -103,6 +107,8 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "failover_untracked", s.failover_untracked);
   append(line, "acks_sent", s.acks_sent);
   append(line, "failover_unanswering", s.failover_unanswering);
+  append(line, "failover_retransmits", s.failover_retransmits);
+  append(line, "trying_absorbed", s.trying_absorbed);
   line += '\n';
   return line;
 }

@@ -94,6 +94,10 @@ struct alignas(kCacheLine) WorkerCounters {
   // Pool members this worker took out of new calls for not answering an INVITE at all
   // (lb::PoolSet::mark_unanswering), until they answer a probe.
   Counter failover_unanswering;
+  // INVITEs sent again to the member that has not answered them yet (Timer A, §17.1.1.2).
+  Counter failover_retransmits;
+  // A member's 100 Trying to an INVITE the proxy answered 100 itself: not relayed (§16.7).
+  Counter trying_absorbed;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();

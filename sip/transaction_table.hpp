@@ -51,15 +51,18 @@ class TransactionTable {
     std::uint64_t tried = 0;   // pool members tried so far, one bit each
     std::int64_t deadline_ms = 0;
     std::uint16_t pool = 0;
-    std::uint16_t last_code = 0;  // the failover code the current attempt's member answered
-    std::uint16_t member = 0;     // the current attempt's member
-    std::uint8_t attempt = 0;     // 0: the first member
+    std::uint16_t last_code = 0;   // the failover code the current attempt's member answered
+    std::uint16_t member = 0;      // the current attempt's member
+    std::uint8_t attempt = 0;      // 0: the first member
+    std::uint8_t retransmits = 0;  // of the current attempt's request (Timer A, §17.1.1.2)
     Phase phase = Phase::Calling;
     bool may_fail_over = true;  // cleared by a provisional above 100 and by CANCEL
     bool cancelled = false;     // the caller sent CANCEL
     std::uint8_t epoch = 0;     // the caller's: which configuration chose `pool` and `member`
     bool invite = true;         // an INVITE transaction (§17.1.1), else a non-INVITE (§17.1.2)
   };
+
+  static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");
 
   TransactionTable(std::size_t capacity, std::size_t stored_requests);
   TransactionTable(const TransactionTable&) = delete;

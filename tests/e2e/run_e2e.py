@@ -589,8 +589,8 @@ class EchoServer:
     """A sipmsg.EchoUas answering on a thread of its own until stopped, so that the proxy's
     probes are answered whenever they come."""
 
-    def __init__(self, port=0):
-        self.echo = sipmsg.EchoUas(port)
+    def __init__(self, port=0, lose_invites=0):
+        self.echo = sipmsg.EchoUas(port, lose_invites)
         self.port = self.echo.port
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -910,6 +910,72 @@ def test_pool_failover(ctx):
           total(counters, "failover_untracked") == 0,
           "no call should run out of members (B takes them all) or go untracked: %s" % brief)
     check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % brief)
+
+
+def test_pool_retransmit(ctx):
+    """Timer A (RFC 3261 §17.1.1.2) towards pool members. sipline answers a tracked INVITE
+    100 Trying itself, so the caller stops retransmitting; sipline retransmits it to the
+    member instead. Pool "lossy" (failover_timeout_ms 2000, probed): one echo UAS that loses
+    the first two copies of every INVITE. Each of 4 calls is answered 200 after the third
+    copy, at least 1.5 s after it was sent (T1 = 500 ms, then 2 T1); the member got three
+    byte-identical copies per call (the same branch: one client transaction); nothing timed
+    out, failed over or marked the member. Pool "silent" (failover_timeout_ms 1200): an echo
+    UAS that answers no INVITE gets exactly two copies (at 0 and T1; the next would be at
+    1.5 s, after the failover timer) and the caller gets 408 from sipline."""
+    calls = 4
+    proxy_port, = harness.free_udp_ports(1)
+    lossy, silent = EchoServer(lose_invites=2), EchoServer(lose_invites=1000)
+    for server in (lossy, silent):
+        ctx.cleanups.append(server.stop)
+    host = harness.NET.client_host
+    pools = [{"name": "lossy", "members": ["sip:%s:%d" % (host, lossy.port)],
+              "probe_interval": 5, "failover": True, "failover_timeout_ms": 2000},
+             {"name": "silent", "members": ["sip:%s:%d" % (host, silent.port)],
+              "probe_interval": 0, "failover": True, "failover_timeout_ms": 1200}]
+    routes = [{"name": "to-lossy", "user_prefix": "8", "action": "forward", "pool": "lossy"},
+              {"name": "to-silent", "user_prefix": "9", "action": "forward", "pool": "silent"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        for n in range(calls):
+            agent.call_id = sipmsg.new_token("lossy-") + "@" + host
+            sent = time.monotonic()
+            answer = agent.request("INVITE", "sip:8000@sipline.test",
+                                   to="<sip:8000@sipline.test>", timeout=4.0)
+            took = time.monotonic() - sent
+            require_status(answer, 200, "INVITE %d to the lossy member" % n)
+            check(took >= 1.45, "call %d was answered after %.2f s: the member's third copy "
+                  "cannot have been sent before 1.5 s" % (n, took))
+        agent.call_id = sipmsg.new_token("silent-") + "@" + host
+        sent = time.monotonic()
+        answer = agent.request("INVITE", "sip:9000@sipline.test",
+                               to="<sip:9000@sipline.test>", timeout=4.0)
+        took = time.monotonic() - sent
+        require_status(answer, 408, "INVITE to the silent member")
+        check(1.15 <= took < 3.0, "the 408 came after %.2f s, expected the failover timer's "
+              "1.2 s" % took)
+    copies = {}
+    for raw, message in zip(list(lossy.echo.raw), list(lossy.echo.received)):
+        if message is not None and not message.is_response and message.method == "INVITE":
+            copies.setdefault(message.get("Call-ID"), []).append(raw)
+    check(len(copies) == calls and all(
+        len(sent) == 3 and len(set(sent)) == 1 for sent in copies.values()),
+        "the lossy member should have got 3 identical copies of each of %d INVITEs: %s" % (
+            calls, {call_id: len(sent) for call_id, sent in copies.items()}))
+    silent_invites = silent.requests("INVITE")
+    check(len(silent_invites) == 2, "the silent member got %d INVITEs, expected 2 (at 0 and "
+          "T1)" % len(silent_invites))
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "failover_retransmits") == 2 * calls + 1,
+          "expected %d retransmissions: %s" % (2 * calls + 1, brief))
+    check(total(counters, "failover_timeouts") == 1 and
+          total(counters, "failover_exhausted") == 1 and
+          total(counters, "failover_retries") == 0 and
+          total(counters, "failover_unanswering") == 0,
+          "only the silent member's call should have timed out (no member to retry, not "
+          "probed: not marked): %s" % brief)
+    check(total(counters, "failover_tracked") == calls + 1 and total(counters, "dropped") == 0,
+          "expected %d tracked calls and nothing dropped: %s" % (calls + 1, brief))
 
 
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
@@ -2024,6 +2090,7 @@ TESTS = {
     "pools_under_load": test_pools_under_load,
     "pool_unanswering": test_pool_unanswering,
     "pool_failover": test_pool_failover,
+    "pool_retransmit": test_pool_retransmit,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,
@@ -2046,7 +2113,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # workers_u1: two busy-polling workers do not fit a 2-core machine; restart_sqlite: nothing
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
-              "routing", "pools", "pools_under_load", "pool_failover", "pool_unanswering", "reload",
+              "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
+              "pool_unanswering", "reload",
               "reload_under_load", "admin",
               "errors",
               "big_invite",

@@ -289,12 +289,16 @@ class EchoUas:
     Runs in the caller's thread via poll(); answers go back to the datagram's source (the
     proxy), with the Via list copied as RFC 3261 §8.2.6.2 requires."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, lose_invites=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
         self.received = []  # parsed messages (None for unparsable bytes)
         self.raw = []
+        # A lossy link: the first `lose_invites` copies of each INVITE (by Call-ID) are
+        # recorded but not answered, as if they had been lost on the way.
+        self.lose_invites = lose_invites
+        self.invite_copies = {}
 
     def close(self):
         self.sock.close()
@@ -314,8 +318,15 @@ class EchoUas:
             self.raw.append(data)
             self.received.append(message)
             if answer and message is not None and not message.is_response and \
-                    message.method != "ACK":
+                    message.method != "ACK" and not self.lost(message):
                 self.sock.sendto(self.answer(message, 200, "OK"), source)
+
+    def lost(self, message):
+        if message.method != "INVITE":
+            return False
+        call_id = message.get("Call-ID")
+        self.invite_copies[call_id] = self.invite_copies.get(call_id, 0) + 1
+        return self.invite_copies[call_id] <= self.lose_invites
 
     @staticmethod
     def answer(request, code, reason):

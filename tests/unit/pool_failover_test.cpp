@@ -53,6 +53,15 @@ action = "forward"
 pool = "plain"
 )toml";
 
+// kConfig with `from` (which it must hold) replaced by `to`.
+std::string config_with(std::string_view from, std::string_view to) {
+  std::string text(kConfig);
+  const std::size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
 std::string invite(std::string_view user, std::string_view branch, std::string_view call_id) {
   return "INVITE sip:" + std::string(user) + "@sipline.local SIP/2.0\r\n" +
          "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=" + std::string(branch) + ";rport\r\n" +
@@ -233,9 +242,15 @@ TEST_F(PoolFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) 
   EXPECT_EQ(counters_.failover_timeouts.read(), 1u);
   EXPECT_EQ(counters_.failover_retries.read(), 1u);
 
-  // A 100 from it stops the timer: no third attempt however long it rings.
-  EXPECT_EQ(receive(answer(retry[0].bytes, "100 Trying"), retry[0].to())[0].outcome.kind,
-            SendKind::ForwardedResponse);
+  // A 100 from it stops the timer: no third attempt however long it rings. It is not passed
+  // on (§16.7 step 5): the caller has ours.
+  const Outcome trying = receive(answer(retry[0].bytes, "100 Trying"), retry[0].to())[0].outcome;
+  EXPECT_EQ(trying.verdict, Verdict::Absorbed);
+  EXPECT_EQ(trying.code, 100);
+  WorkerCounters counted;
+  count_unsent(trying, counted);
+  EXPECT_EQ(counted.trying_absorbed.read(), 1u);
+  EXPECT_EQ(counted.acks_absorbed.read(), 0u);
   EXPECT_TRUE(tick(kStartMs + 10'000).empty());
   EXPECT_EQ(counters_.failover_retries.read(), 1u);
 }
@@ -504,14 +519,97 @@ TEST_F(PoolFailoverTest, InDialogRequestsAreNotTracked) {
   EXPECT_EQ(counters_.failover_tracked.read(), 1u);
 }
 
+// failover_timeout_ms = 2000, longer than T1 (500 ms): an INVITE the member has not answered
+// is sent to it again before the proxy gives up on it (Timer A, RFC 3261 §17.1.1.2).
+class RetransmittingFailoverTest : public PoolFailoverTest {
+ protected:
+  RetransmittingFailoverTest()
+      : PoolFailoverTest(config_with("failover_timeout_ms = 500", "failover_timeout_ms = 2000")) {}
+};
+
+TEST_F(RetransmittingFailoverTest, AnUnansweredInviteGoesAgainAfterT1ThenAtDoublingIntervals) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-lossy1", "lossy-1@192.0.2.10"));
+  EXPECT_TRUE(tick(kStartMs + 499).empty());
+  // T1 after it was sent: the same bytes (same branch: the same client transaction) to the
+  // same member.
+  const std::vector<Sent> again = tick(kStartMs + 500);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(again[0].to(), first.to());
+  EXPECT_EQ(again[0].bytes, first.bytes);
+  EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
+  // Then 2 T1 later (1.5 s after the first send), not before.
+  EXPECT_TRUE(tick(kStartMs + 1'499).empty());
+  const std::vector<Sent> third = tick(kStartMs + 1'500);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].bytes, first.bytes);
+  EXPECT_EQ(third[0].to(), first.to());
+  EXPECT_EQ(counters_.failover_retransmits.read(), 2u);
+  // 4 T1 later would be 3.5 s: the failover timer (2 s) comes first, and the INVITE goes to
+  // another member on a new branch, retransmitted on the same schedule from its own start.
+  EXPECT_TRUE(tick(kStartMs + 1'999).empty());
+  const std::vector<Sent> next = tick(kStartMs + 2'000);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0].to(), first.to());
+  EXPECT_NE(top_branch(next[0].bytes), top_branch(first.bytes));
+  EXPECT_EQ(counters_.failover_timeouts.read(), 1u);
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
+  EXPECT_TRUE(tick(kStartMs + 2'499).empty());
+  const std::vector<Sent> next_again = tick(kStartMs + 2'500);
+  ASSERT_EQ(next_again.size(), 1u);
+  EXPECT_EQ(next_again[0].bytes, next[0].bytes);
+  EXPECT_EQ(next_again[0].to(), next[0].to());
+  EXPECT_EQ(counters_.failover_retransmits.read(), 3u);
+  // A member that answers the retransmission 503 is ACKed and replaced as after the first.
+  const std::vector<Sent> after_503 =
+      receive(answer(next_again[0].bytes, "503 Service Unavailable"), next[0].to());
+  ASSERT_EQ(after_503.size(), 2u);
+  EXPECT_EQ(after_503[0].bytes.rfind("ACK sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(after_503[1].bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_NE(after_503[1].to(), first.to());
+  EXPECT_NE(after_503[1].to(), next[0].to());
+}
+
+TEST_F(RetransmittingFailoverTest, AnyAnswerFromTheMemberStopsTheRetransmissions) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-lossy2", "lossy-2@192.0.2.10"));
+  ASSERT_EQ(tick(kStartMs + 500).size(), 1u);
+  // Its 100 answers the INVITE (either copy: the same branch): Proceeding, Timer C runs.
+  EXPECT_EQ(receive(answer(first.bytes, "100 Trying"), first.to())[0].outcome.verdict,
+            Verdict::Absorbed);
+  EXPECT_TRUE(tick(kStartMs + 179'000).empty());
+  EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
+  EXPECT_EQ(counters_.failover_timeouts.read(), 0u);
+  EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+TEST_F(RetransmittingFailoverTest, TheCallersRetransmissionIsAnswered100AndNotPassedOn) {
+  const std::string request = invite("8000", "z9hG4bK-lossy3", "lossy-3@192.0.2.10");
+  send_invite(request);
+  // The caller retransmits before our 100 reached it: we answer; the member's copies come
+  // from our own timer only.
+  const std::vector<Sent> answered = receive(request);
+  ASSERT_EQ(answered.size(), 1u);
+  expect_trying(answered[0]);
+  EXPECT_EQ(tick(kStartMs + 500).size(), 1u);
+  EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
+}
+
+TEST_F(RetransmittingFailoverTest, ANonInviteIsNotRetransmittedByTheProxy) {
+  // Timer E is the caller's: its own retransmissions reach the member (§17.1.2.2).
+  const Sent first = send_invite(
+      same_transaction(invite("8000", "z9hG4bK-lossy4", "lossy-4@192.0.2.10"), "MESSAGE", ""),
+      false);
+  EXPECT_TRUE(tick(kStartMs + 1'999).empty());
+  const std::vector<Sent> next = tick(kStartMs + 2'000);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0].to(), first.to());
+  EXPECT_EQ(counters_.failover_retransmits.read(), 0u);
+}
+
 class ProbedFailoverTest : public PoolFailoverTest {
  protected:
-  ProbedFailoverTest() : PoolFailoverTest(probed_config()) {}
-  static std::string probed_config() {
-    std::string text(kConfig);
-    text.replace(text.find("probe_interval = 0"), 18, "probe_interval = 5");
-    return text;
-  }
+  ProbedFailoverTest()
+      : PoolFailoverTest(config_with("probe_interval = 0", "probe_interval = 5")) {}
   // The pbx member an INVITE was sent to: 192.0.2.21 is member 0.
   static std::size_t member_of(const Sent& sent) {
     return static_cast<std::size_t>(sent.to()[9] - '1');
@@ -545,13 +643,9 @@ TEST_F(ProbedFailoverTest, AMemberThatDoesNotAnswerAtAllTakesNoNewCallsUntilItAn
 // member failed with, from us.
 class OwnAddressMemberTest : public PoolFailoverTest {
  protected:
-  OwnAddressMemberTest() : PoolFailoverTest(config()) {}
-  static std::string config() {
-    std::string text(kConfig);
-    const std::string others = "\"sip:192.0.2.22:5060\", \"sip:192.0.2.23:5060\"";
-    text.replace(text.find(others), others.size(), "\"sip:127.0.0.1:5060\"");
-    return text;
-  }
+  OwnAddressMemberTest()
+      : PoolFailoverTest(config_with(R"("sip:192.0.2.22:5060", "sip:192.0.2.23:5060")",
+                                     R"("sip:127.0.0.1:5060")")) {}
 };
 
 TEST_F(OwnAddressMemberTest, AMemberThatIsOurselvesIsPassedOver) {
