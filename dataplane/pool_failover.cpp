@@ -20,13 +20,14 @@
 // The proxy answers an INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
 // again (a member's own 100 is not passed on, §16.7 step 5); so it retransmits the INVITE to the
 // member itself (Timer A, §17.1.1.2: after T1, then at doubling intervals, on the same branch)
-// until the member answers anything or the failover timer (in Timer B's place) runs out: a lost
-// datagram costs T1, not a failover and the member's place in the pool. A non-INVITE gets no 100
-// (§16.2 advises against it) and its own retransmissions go on to the current member. CANCEL and
-// ACK find the INVITE's entry before routing and go to the current attempt's member with its
-// branch. A 2xx goes to the caller and ends the entry (an INVITE's ACK is end to end, §13.2.2.4);
-// answers to an earlier attempt are ACKed (INVITE, non-2xx) or dropped (other non-2xx, any 1xx), or
-// relayed (2xx: a late second dialog is the caller's to end, §13.2.2.4).
+// until the member answers anything, the caller cancels, or the failover timer (in Timer B's
+// place) runs out: a lost datagram costs T1, not a failover and the member's place in the pool. A
+// non-INVITE gets no 100 (§16.2 advises against it) and its own retransmissions go on to the
+// current member. CANCEL and ACK find the INVITE's entry before routing and go to the current
+// attempt's member with its branch. A 2xx goes to the caller and ends the entry (an INVITE's ACK is
+// end to end, §13.2.2.4); answers to an earlier attempt are ACKed (INVITE, non-2xx) or dropped
+// (other non-2xx, any 1xx), or relayed (2xx: a late second dialog is the caller's to end,
+// §13.2.2.4).
 //
 // What it does not do: fork (one member at a time), send CANCEL to a member itself (after
 // Timer C the entry is dropped and the call goes on statelessly; the caller's own timers end
@@ -117,6 +118,12 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   if (method == sip::Method::Cancel) {
     entry.cancelled = true;
     entry.may_fail_over = false;
+    // No more INVITE copies (Timer A) after the CANCEL: one that reached the member after
+    // it (a CANCEL for a transaction it does not know gets 481) would ring a call the caller
+    // gave up. The failover timer still ends an unanswered attempt (487 to the caller).
+    if (entry.phase == sip::TransactionTable::Phase::Calling) {
+      transactions_->arm(index, origins_[index].attempt_deadline_ms);
+    }
   }
   const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
   const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);

@@ -594,6 +594,24 @@ TEST_F(RetransmittingFailoverTest, TheCallersRetransmissionIsAnswered100AndNotPa
   EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
 }
 
+TEST_F(RetransmittingFailoverTest, TheCallersCancelStopsTheRetransmissions) {
+  const std::string request = invite("8000", "z9hG4bK-lossy5", "lossy-5@192.0.2.10");
+  const Sent first = send_invite(request);
+  ASSERT_EQ(tick(kStartMs + 500).size(), 1u);
+  // The CANCEL goes to the member at once; a copy of the INVITE after it could ring a call
+  // the caller gave up, so none follows.
+  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
+  EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(cancel.to(), first.to());
+  EXPECT_TRUE(tick(kStartMs + 1'999).empty());
+  EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
+  // The member said nothing at all: the caller gets 487 from us when the failover timer ends.
+  const std::vector<Sent> answered = tick(kStartMs + 2'000);
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].outcome.code, 487);
+  EXPECT_EQ(answered[0].to(), "192.0.2.10:5099");
+}
+
 TEST_F(RetransmittingFailoverTest, ANonInviteIsNotRetransmittedByTheProxy) {
   // Timer E is the caller's: its own retransmissions reach the member (§17.1.2.2).
   const Sent first = send_invite(
