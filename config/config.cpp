@@ -835,6 +835,35 @@ bool read_redirect_contact(const TableReader& route, const std::string& text) {
   return false;
 }
 
+// "192.0.2.0/24", "2001:db8::/32", or a bare address (one host: /32, /128).
+std::optional<IpPrefix> parse_source_prefix(std::string_view text) {
+  if (text.find('/') != std::string_view::npos) return parse_ip_prefix(text);
+  const auto address = parse_ip_address(text);
+  if (!address) return std::nullopt;
+  return IpPrefix{*address,
+                  static_cast<std::uint8_t>(address->family == AddressFamily::Ipv4 ? 32 : 128)};
+}
+
+// `key`, a list of source addresses and prefixes (parse_source_prefix); std::nullopt when
+// absent. An entry that is neither is an error at its line and left out.
+std::optional<std::vector<IpPrefix>> read_source_prefixes(const TableReader& table,
+                                                          const std::string& key) {
+  const auto items = table.string_array(key, Presence::Optional);
+  if (!items) return std::nullopt;
+  std::vector<IpPrefix> prefixes;
+  for (const StringItem& item : *items) {
+    const auto prefix = parse_source_prefix(item.text);
+    if (!prefix) {
+      table.diagnostics().error(item.line, item.path + " " + quoted(item.text) +
+                                               " must be an IP address or ADDRESS/PREFIX "
+                                               "like \"192.0.2.0/24\" or \"2001:db8::/32\"");
+      continue;
+    }
+    prefixes.push_back(*prefix);
+  }
+  return prefixes;
+}
+
 std::vector<std::string> read_methods(const TableReader& route) {
   std::vector<std::string> methods;
   const auto items = route.string_array("methods", Presence::Optional);
@@ -942,7 +971,7 @@ ActionArguments read_action_arguments(const TableReader& route, RouteAction acti
 
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
   route.reject_unknown_keys(
-      {"name", "user_prefix", "methods", "action", "auth", "target", "pool", "code"});
+      {"name", "user_prefix", "methods", "sources", "action", "auth", "target", "pool", "code"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -953,6 +982,14 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
                                   " must use SIP user characters (RFC 3261 §25.1)");
   }
   config.methods = read_methods(route);
+  if (const auto sources = read_source_prefixes(route, "sources")) {
+    if (sources->empty()) {
+      route.diagnostics().error(
+          route.line_of_key("sources"),
+          route.key_path("sources") + " must not be empty (leave it out to match any source)");
+    }
+    config.sources = *sources;
+  }
   config.auth = route.boolean("auth").value_or(false);
   const auto action_text = route.string("action", Presence::Required);
   if (!action_text) return std::nullopt;
@@ -1088,15 +1125,6 @@ OverloadConfig read_overload(const TableReader& overload) {
 
 // ---- [source_limits] --------------------------------------------------------------------
 
-// "192.0.2.0/24", "2001:db8::/32", or a bare address (one host: /32, /128).
-std::optional<IpPrefix> parse_trusted_source(std::string_view text) {
-  if (text.find('/') != std::string_view::npos) return parse_ip_prefix(text);
-  const auto address = parse_ip_address(text);
-  if (!address) return std::nullopt;
-  return IpPrefix{*address,
-                  static_cast<std::uint8_t>(address->family == AddressFamily::Ipv4 ? 32 : 128)};
-}
-
 SourceLimitsConfig read_source_limits(const TableReader& table) {
   table.reject_unknown_keys({"requests_per_second", "burst", "failed_auth_limit",
                              "failed_auth_window", "failed_auth_block", "table_size",
@@ -1119,17 +1147,8 @@ SourceLimitsConfig read_source_limits(const TableReader& table) {
   } else if (table_size) {
     config.table_size = static_cast<std::uint32_t>(*table_size);
   }
-  if (const auto items = table.string_array("trusted_sources", Presence::Optional)) {
-    for (const StringItem& item : *items) {
-      const auto prefix = parse_trusted_source(item.text);
-      if (!prefix) {
-        table.diagnostics().error(item.line, item.path + " " + quoted(item.text) +
-                                                 " must be an IP address or ADDRESS/PREFIX "
-                                                 "like \"192.0.2.0/24\" or \"2001:db8::/32\"");
-        continue;
-      }
-      config.trusted_sources.push_back(*prefix);
-    }
+  if (auto trusted = read_source_prefixes(table, "trusted_sources")) {
+    config.trusted_sources = std::move(*trusted);
   }
   return config;
 }

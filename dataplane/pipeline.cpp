@@ -265,7 +265,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
 
 Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                                  const OutputBuffers& out) {
-  const lb::RouteRule* route = context_->routes.match(*message_);
+  const lb::RouteRule* route = context_->routes.match(*message_, in.peer.endpoint().address);
   if (route == nullptr) return respond(in, 404, {}, {}, out);
   if (route->auth) {
     AuthGate gate = authenticate(in, now, out);

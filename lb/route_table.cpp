@@ -1,5 +1,6 @@
 #include "lb/route_table.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "sip/method.hpp"
@@ -60,12 +61,19 @@ bool RouteTable::methods_match(const MethodFilter& filter, const RouteRule& rule
   return false;
 }
 
-const RouteRule* RouteTable::match(const sip::Message& request) const {
+bool RouteTable::source_matches(const RouteRule& rule, const IpAddress& source) {
+  if (rule.sources.empty()) return true;
+  return std::any_of(rule.sources.begin(), rule.sources.end(),
+                     [&source](const IpPrefix& prefix) { return prefix.contains(source); });
+}
+
+const RouteRule* RouteTable::match(const sip::Message& request, const IpAddress& source) const {
   if (!request.is_request()) return nullptr;
   const std::string_view user = request.request_uri.user;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RouteRule& rule = rules_[i];
-    if (methods_match(filters_[i], rule, request) && user.starts_with(rule.user_prefix)) {
+    if (methods_match(filters_[i], rule, request) && user.starts_with(rule.user_prefix) &&
+        source_matches(rule, source)) {
       return &rule;
     }
   }

@@ -1,12 +1,12 @@
-// The dial plan: [[routes]] rules tried in order, the first whose methods and Request-URI
-// user prefix match a request decides what happens to it (location lookup, stateless
-// forward, redirect, reject). No rule matches: the proxy answers 404 (RFC 3261 §16.5: no
-// target for a Request-URI in our domain).
+// The dial plan: [[routes]] rules tried in order, the first whose methods, Request-URI user
+// prefix and source addresses match a request decides what happens to it (location lookup,
+// stateless forward, redirect, reject). No rule matches: the proxy answers 404 (RFC 3261
+// §16.5: no target for a Request-URI in our domain).
 //
 // The rules are built once per configuration (control plane: std::string, std::vector);
 // RouteTable::match runs per request on a worker and never allocates: a method test is one
 // mask test (plus, for extension methods only, a few string compares), the user test one
-// prefix compare.
+// prefix compare, the source test (rules that list sources only) a byte compare per prefix.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,10 @@ struct RouteRule {
   // Method names, case-sensitive (RFC 3261 §7.1): "INVITE" is the INVITE method, "invite" an
   // extension method of that name. Empty matches any method, extension methods included.
   std::vector<std::string> methods;
+  // The addresses the request may come from (the datagram's source, not its Via, which the
+  // sender writes): a carrier's trunk-facing route lists the carrier's SBCs, so that nobody
+  // else reaches the servers behind it without credentials. Empty: any source.
+  std::vector<IpPrefix> sources;
   RouteAction action = RouteAction::Location;
   bool auth = false;  // challenge (407) requests from our users before routing
   // action == Forward: exactly one of these is set, a fixed next hop or a server pool (an
@@ -61,9 +65,10 @@ class RouteTable {
   RouteTable() = default;
   explicit RouteTable(std::vector<RouteRule> rules);
 
-  // The first rule matching the request's method and Request-URI user, nullptr when none
-  // does (or `request` is not a request). The pointer stays valid as long as the table.
-  const RouteRule* match(const sip::Message& request) const;
+  // The first rule matching the request's method, its Request-URI user and `source` (where
+  // its datagram came from), nullptr when none does (or `request` is not a request). The
+  // pointer stays valid as long as the table.
+  const RouteRule* match(const sip::Message& request, const IpAddress& source) const;
 
   std::span<const RouteRule> rules() const { return rules_; }
 
@@ -78,6 +83,7 @@ class RouteTable {
   static MethodFilter filter_for(const RouteRule& rule);
   static bool methods_match(const MethodFilter& filter, const RouteRule& rule,
                             const sip::Message& request);
+  static bool source_matches(const RouteRule& rule, const IpAddress& source);
 
   std::vector<RouteRule> rules_;
   std::vector<MethodFilter> filters_;  // one per rule, same order

@@ -978,6 +978,58 @@ def test_pool_retransmit(ctx):
           "expected %d tracked calls and nothing dropped: %s" % (calls + 1, brief))
 
 
+def test_route_sources(ctx):
+    """Routes restricted by source address (`sources`): a trunk-facing route takes requests
+    from the carrier's addresses only. Three routes for the same user prefix: one for
+    203.0.113.0/24 (echo UAS A), one for the test client's own address (echo UAS B), a
+    catch-all that answers 403. The client's INVITE reaches B, none reaches A. After a
+    reload that moves the second route to 198.51.100.0/24, the client's INVITE is answered
+    403 by the catch-all and reaches neither."""
+    proxy_port, = harness.free_udp_ports(1)
+    servers = {"a": EchoServer(), "b": EchoServer()}
+    for server in servers.values():
+        ctx.cleanups.append(server.stop)
+    host = harness.NET.client_host
+
+    def config(client_prefix):
+        routes = [{"name": "from-carrier", "user_prefix": "7", "sources": ["203.0.113.0/24"],
+                   "action": "forward", "target": "sip:%s:%d" % (host, servers["a"].port)},
+                  {"name": "from-client", "user_prefix": "7", "sources": [client_prefix],
+                   "action": "forward", "target": "sip:%s:%d" % (host, servers["b"].port)},
+                  {"name": "others", "action": "reject", "code": 403}]
+        return harness.sipline_config(proxy_port, routes)
+
+    proxy = ctx.sipline(config(host)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        def invite(expect, what):
+            agent.call_id = sipmsg.new_token("sources-") + "@" + host
+            answer = agent.request("INVITE", "sip:7000@sipline.test",
+                                   to="<sip:7000@sipline.test>", timeout=3.0)
+            require_status(answer, expect, what)
+
+        invite(200, "INVITE from the client's address")
+        check(len(servers["b"].requests("INVITE")) == 1 and
+              not servers["a"].requests("INVITE"),
+              "the INVITE should have reached B only: A %d, B %d" % (
+                  len(servers["a"].requests("INVITE")), len(servers["b"].requests("INVITE"))))
+        seen = len(proxy.log_lines())
+        with open(proxy.config_path, "w") as handle:
+            handle.write(config("198.51.100.0/24"))
+        os.kill(proxy.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while not any("configuration reloaded" in line for line in proxy.log_lines()[seen:]):
+            check(time.monotonic() < deadline, "no reload after SIGHUP:\n%s" %
+                  harness.tail(proxy.log_path))
+            time.sleep(0.05)
+        invite(403, "INVITE from an address no route lists any more")
+        check(len(servers["b"].requests("INVITE")) == 1 and
+              not servers["a"].requests("INVITE"),
+              "no INVITE should have reached a member after the reload")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "local_4xx") == 1 and total(counters, "dropped") == 0,
+          "expected one 403 and nothing dropped: %s" % harness.brief(counters))
+
+
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
 
 def test_reload(ctx):
@@ -2091,6 +2143,7 @@ TESTS = {
     "pool_unanswering": test_pool_unanswering,
     "pool_failover": test_pool_failover,
     "pool_retransmit": test_pool_retransmit,
+    "route_sources": test_route_sources,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,
@@ -2114,7 +2167,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "reload",
+              "pool_unanswering", "route_sources", "reload",
               "reload_under_load", "admin",
               "errors",
               "big_invite",

@@ -96,6 +96,10 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   EXPECT_EQ(result.config->dataplane.io, IoMode::Dpdk);
   EXPECT_EQ(result.config->dataplane.workers, 6u);
   EXPECT_EQ(result.config->dataplane.dispatchers, 1u);
+  // The carrier's inbound route takes requests from its SBCs only.
+  ASSERT_FALSE(result.config->routes.empty());
+  EXPECT_EQ(result.config->routes[0].name, "did-inbound");
+  EXPECT_EQ(result.config->routes[0].sources.size(), 2u);
 }
 
 TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
@@ -181,6 +185,8 @@ TEST(ShippedConfig, CommentedPoolExampleLoads) {
   EXPECT_EQ(config->pools[0].members[1].weight, 2u);
   ASSERT_EQ(config->routes.size(), 3u);
   EXPECT_EQ(config->routes[2].pool, std::optional<std::uint16_t>(0));
+  ASSERT_EQ(config->routes[2].sources.size(), 1u);
+  EXPECT_EQ(config->routes[2].sources[0].to_string(), "10.0.0.0/24");
 }
 
 // ---- defaults --------------------------------------------------------------------------
@@ -223,10 +229,26 @@ TEST(Defaults, RouteOptionalKeys) {
   EXPECT_EQ(config->routes[0].user_prefix, "");
   EXPECT_TRUE(config->routes[0].methods.empty());
   EXPECT_FALSE(config->routes[0].auth);
+  EXPECT_TRUE(config->routes[0].sources.empty());  // any source
   EXPECT_EQ(config->routes[0].line, 1u);
 }
 
 // ---- values parsed into types ----------------------------------------------------------
+
+TEST(Values, RouteSourcesArePrefixesOrSingleAddresses) {
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "from-carrier"
+sources = ["203.0.113.0/24", "198.51.100.7", "2001:db8:5::/48", "2001:db8::9"]
+action = "location"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 1u);
+  std::vector<std::string> sources;
+  for (const lb::IpPrefix& prefix : config->routes[0].sources)
+    sources.push_back(prefix.to_string());
+  EXPECT_EQ(sources, (std::vector<std::string>{"203.0.113.0/24", "198.51.100.7/32",
+                                               "2001:db8:5::/48", "2001:db8::9/128"}));
+}
 
 TEST(Values, ListenAddressesIncludingIpv6) {
   const auto config =
@@ -728,6 +750,24 @@ action = "location"
       load_errors(with_domain("[[routes]]\nname = \"a\"\nmethods = []\naction = \"location\"\n")),
       Errors{"test.toml:3: routes[0].methods must not be empty (leave it out to match any "
              "method)"});
+}
+
+TEST(Errors, RouteSources) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+sources = ["203.0.113.0/33", "carrier.example", "10.0.0.1/8"]
+action = "location"
+[[routes]]
+name = "b"
+sources = []
+action = "location"
+)")),
+            (Errors{"test.toml:3: routes[0].sources[0] \"203.0.113.0/33\" must be an IP address or "
+                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "test.toml:3: routes[0].sources[1] \"carrier.example\" must be an IP address "
+                    "or ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "test.toml:7: routes[1].sources must not be empty (leave it out to match any "
+                    "source)"}));
 }
 
 // ---- [[pools]] and the routes naming them ----------------------------------------------

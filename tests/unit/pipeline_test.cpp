@@ -72,6 +72,12 @@ name = "out"
 user_prefix = "7"
 action = "forward"
 target = "sip:127.0.0.1:5070"
+[[routes]]
+name = "from-carrier"
+user_prefix = "+1"
+sources = ["203.0.113.0/24", "2001:db8:5::/48"]
+action = "forward"
+target = "sip:127.0.0.1:5080"
 )toml";
 
 struct Request {
@@ -125,12 +131,12 @@ class PipelineTest : public ::testing::Test {
     pipeline_ = std::make_unique<Pipeline>(*context_, 0);
   }
 
-  Outcome process(const std::string& text) {
+  Outcome process(const std::string& text, std::string_view from = "192.0.2.10:5099") {
     Packet* packet = pool_.allocate();
     EXPECT_NE(packet, nullptr);
     std::copy(text.begin(), text.end(), packet->data.begin());
     packet->length = static_cast<std::uint32_t>(text.size());
-    packet->peer = *peer_from_text("192.0.2.10:5099");
+    packet->peer = *peer_from_text(from);
     packet->socket = 0;
     const Outcome outcome = pipeline_->process(*packet, kNow, out_);
     pool_.release(packet);
@@ -386,6 +392,28 @@ TEST_F(PipelineTest, NoMatchingRouteIs404) {
   const Outcome outcome = process(request.text());
   ASSERT_EQ(outcome.verdict, Verdict::Send);
   EXPECT_EQ(outcome.code, 404);
+}
+
+// A route with `sources` takes requests from those addresses only (the datagram's source: the
+// Via is the sender's to write); from anywhere else the request goes on down the table.
+TEST_F(PipelineTest, ARouteWithSourcesTakesOnlyRequestsFromThem) {
+  Request request;
+  request.uri = "sip:+15550100@sipline.local";
+  request.via = "SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bK-carrier1";
+  const Outcome from_carrier = process(request.text(), "203.0.113.9:5060");
+  ASSERT_EQ(from_carrier.verdict, Verdict::Send);
+  EXPECT_EQ(from_carrier.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(from_carrier.destination), "127.0.0.1:5080");
+  EXPECT_EQ(written(from_carrier).rfind("INVITE sip:+15550100@sipline.local SIP/2.0\r\n", 0), 0u);
+  const Outcome from_v6_carrier = process(request.text(), "[2001:db8:5::20]:5060");
+  ASSERT_EQ(from_v6_carrier.verdict, Verdict::Send);
+  EXPECT_EQ(from_v6_carrier.kind, SendKind::ForwardedRequest);
+  // The same bytes (a Via naming the carrier) from another address: no route takes it.
+  const Outcome spoofed = process(request.text(), "192.0.2.66:5060");
+  ASSERT_EQ(spoofed.verdict, Verdict::Send);
+  EXPECT_EQ(spoofed.kind, SendKind::LocalResponse);
+  EXPECT_EQ(spoofed.code, 404);
+  EXPECT_EQ(peer_text(spoofed.destination), "192.0.2.66:5060");
 }
 
 TEST_F(PipelineTest, LocationForAnUnconfiguredUserIs404) {

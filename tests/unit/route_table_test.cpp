@@ -44,10 +44,14 @@ RouteRule rule(const std::string& name, const std::string& user_prefix,
   return made;
 }
 
-// The name of the matching rule, "" when none matches.
-std::string matched(const RouteTable& table, const std::string& method, const std::string& uri) {
+// Where the requests of these tests come from, unless a test says otherwise.
+const IpAddress kSource = *parse_ip_address("192.0.2.10");
+
+// The name of the rule matching a request from `source`, "" when none matches.
+std::string matched(const RouteTable& table, const std::string& method, const std::string& uri,
+                    const IpAddress& source = kSource) {
   const auto message = request(method, uri);
-  const RouteRule* found = table.match(*message);
+  const RouteRule* found = table.match(*message, source);
   return found == nullptr ? "" : found->name;
 }
 
@@ -123,6 +127,29 @@ TEST(RouteTable, MethodsAndPrefixMustBothMatch) {
   EXPECT_EQ(matched(table, "INVITE", "sip:2002@sipline.local"), "fallback");
 }
 
+// A trunk-facing route lists the carrier's addresses: the same request from anywhere else
+// goes on to the next rule (here a catch-all), whatever its user and method.
+TEST(RouteTable, ARuleWithSourcesMatchesOnlyRequestsFromThem) {
+  RouteRule carrier = rule("from-carrier", "+1", {"INVITE"}, RouteAction::Forward);
+  carrier.sources = {*parse_ip_prefix("203.0.113.0/25"), *parse_ip_prefix("2001:db8:5::/48"),
+                     *parse_ip_prefix("198.51.100.7/32")};
+  const RouteTable table({carrier, rule("others", "", {}, RouteAction::Reject)});
+  const std::string uri = "sip:+15550100@sipline.local";
+  for (const char* inside :
+       {"203.0.113.0", "203.0.113.127", "2001:db8:5:ffff::1", "198.51.100.7"}) {
+    EXPECT_EQ(matched(table, "INVITE", uri, *parse_ip_address(inside)), "from-carrier") << inside;
+  }
+  for (const char* outside : {"203.0.113.128", "203.0.112.255", "2001:db8:6::1", "198.51.100.8",
+                              "10.0.0.1", "::ffff:203.0.113.1"}) {
+    EXPECT_EQ(matched(table, "INVITE", uri, *parse_ip_address(outside)), "others") << outside;
+  }
+  // The other conditions still apply to the listed sources.
+  EXPECT_EQ(matched(table, "BYE", uri, *parse_ip_address("203.0.113.1")), "others");
+  EXPECT_EQ(
+      matched(table, "INVITE", "sip:15550100@sipline.local", *parse_ip_address("203.0.113.1")),
+      "others");
+}
+
 TEST(RouteTable, ResponsesNeverMatch) {
   const RouteTable table({rule("any", "", {})});
   HeldMessage response;
@@ -132,7 +159,7 @@ TEST(RouteTable, ResponsesNeverMatch) {
       "Content-Length: 0\r\n\r\n";
   sip::parse_message_into(response, response.bytes);
   ASSERT_TRUE(response.ok());
-  EXPECT_EQ(table.match(response), nullptr);
+  EXPECT_EQ(table.match(response, kSource), nullptr);
 }
 
 TEST(RouteTable, KeepsEveryRuleField) {
@@ -149,7 +176,7 @@ TEST(RouteTable, KeepsEveryRuleField) {
 
   ASSERT_EQ(table.rules().size(), 2u);
   const auto invite = request("INVITE", "sip:0044123@sipline.local");
-  const RouteRule* found = table.match(*invite);
+  const RouteRule* found = table.match(*invite, kSource);
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found, &table.rules()[0]);
   EXPECT_EQ(found->action, RouteAction::Forward);
@@ -160,7 +187,7 @@ TEST(RouteTable, KeepsEveryRuleField) {
   EXPECT_EQ(*found->forward, target);
 
   const auto bye = request("BYE", "sip:0044123@sipline.local");
-  const RouteRule* rejected = table.match(*bye);
+  const RouteRule* rejected = table.match(*bye, kSource);
   ASSERT_NE(rejected, nullptr);
   EXPECT_EQ(rejected->reject_code, 486);
 }
@@ -171,7 +198,7 @@ TEST(RouteTable, CopiesMatchTheirOwnRules) {
   const RouteTable copy = *original;
   original.reset();
   const auto message = request("FROBNICATE", "sip:1002@sipline.local");
-  const RouteRule* found = copy.match(*message);
+  const RouteRule* found = copy.match(*message, kSource);
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found, &copy.rules()[0]);
 }
