@@ -447,17 +447,7 @@ void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::u
     counters_.count_drop(DropReason::SendFailed);
     return;
   }
-  switch (outcome.kind) {
-    case SendKind::ForwardedRequest:
-      counters_.forwarded_requests.add();
-      break;
-    case SendKind::ForwardedResponse:
-      counters_.forwarded_responses.add();
-      break;
-    case SendKind::LocalResponse:
-      counters_.count_local(outcome.code);
-      break;
-  }
+  count_sent(outcome.kind, outcome.code, counters_);
 }
 
 void DpdkWorker::stage(Staged& staged, rte_ring* ring, rte_mbuf* frame, Lane lane) {

@@ -15,6 +15,7 @@
 #include "sip/overload_control.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/status_codes.hpp"
+#include "sip/stun.hpp"
 #include "sip/text.hpp"
 
 namespace sipline::dataplane {
@@ -196,9 +197,35 @@ void Pipeline::rebind(const PipelineContext& context) {
 }
 
 Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
+  // RFC 5626 §4.4.2: STUN keep-alives share the SIP port; their first octets tell them apart.
+  if (sip::looks_like_stun(in.bytes)) return answer_stun(in, out);
   sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
+  // Only CRLFs (or nothing): RFC 5626 §4.4.1's keep-alive, which UAs send over UDP as well.
+  // Nothing to answer (no pong on UDP) and nothing wrong.
+  if (message_->error == sip::ParseError::Empty) return absorbed(Absorb::Keepalive);
   if (message_->is_response()) return process_response(in, out);
   return process_request(in, now, out);
+}
+
+Outcome Pipeline::answer_stun(const Inbound& in, const OutputBuffers& out) {
+  const lb::SocketAddress& source = in.peer.endpoint();
+  sip::StunPeer peer;
+  peer.ipv6 = source.address.family == lb::AddressFamily::Ipv6;
+  peer.address = source.address.bytes;
+  peer.port = source.port;
+  const sip::StunAnswer answer = sip::answer_stun(in.bytes, peer, out.primary);
+  switch (answer.reply) {
+    case sip::StunReply::None:
+      return dropped(DropReason::Parse);  // §7.3: discarded
+    case sip::StunReply::Indication:
+      return absorbed(Absorb::Keepalive);
+    case sip::StunReply::BindingSuccess:
+    case sip::StunReply::UnknownAttributes:
+      break;
+  }
+  // From the socket it came in on: the UA checks the flow it keeps open (RFC 5626 §4.4.2).
+  return send(SendKind::StunAnswer, 0, Output{sip::Written{answer.size, {}}, false}, in.peer,
+              in.socket);
 }
 
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
@@ -212,7 +239,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   // (stateless) transaction here and must not be forwarded.
   if (request.method == sip::Method::Ack && request.to.has_tag &&
       request.to.tag == local_to_tag(request.call_id, context_->to_tag_key).view()) {
-    return absorbed(0);
+    return absorbed(Absorb::Ack);
   }
   // §17.2.3: a request again, or an INVITE's CANCEL or ACK, for a call that fails over:
   // they go where its current attempt went, whatever the route table would say now.

@@ -72,12 +72,23 @@ enum class Verdict : std::uint8_t {
   Send,       // bytes written into the transmit buffer: send them to `destination`
   Drop,       // nothing to send; counted under `drop`
   ToControl,  // a REGISTER for us, or the answer to a probe we sent: to the control thread
-  // Nothing to send and nothing lost: an ACK for our own non-2xx response (§17.2.1), or a
-  // member's 100 Trying to an INVITE we answered 100 ourselves (§16.7 step 5).
+  // Nothing to send and nothing lost (which: Outcome::absorb).
   Absorbed,
 };
 
-enum class SendKind : std::uint8_t { ForwardedRequest, ForwardedResponse, LocalResponse };
+enum class SendKind : std::uint8_t {
+  ForwardedRequest,
+  ForwardedResponse,
+  LocalResponse,
+  StunAnswer,  // to a STUN Binding request on the SIP port (RFC 5626 §4.4.2, sip/stun.hpp)
+};
+
+// What an Absorbed outcome took in.
+enum class Absorb : std::uint8_t {
+  Ack,        // the ACK for our own non-2xx response (RFC 3261 §17.2.1)
+  Trying,     // a member's 100 Trying to an INVITE we answered 100 ourselves (§16.7 step 5)
+  Keepalive,  // a CRLF keep-alive (RFC 5626 §4.4.1, sent over UDP too) or a STUN indication
+};
 
 // A received datagram as the pipeline reads it, whichever port received it: its bytes (a view
 // into the receive buffer - a Packet in socket mode, the mbuf itself or the lcore's scratch
@@ -108,11 +119,11 @@ struct Outcome {
   Shed shed = Shed::None;
   DropReason drop = DropReason::Parse;
   SendKind kind = SendKind::LocalResponse;
-  std::uint16_t code = 0;    // LocalResponse: the status code (counters by class); Absorbed:
-                             // the response's (100), 0 for an ACK
-  std::uint8_t socket = 0;   // Send: the listen socket to send from
-  std::uint32_t size = 0;    // Send: octets written
-  bool in_fallback = false;  // Send: written into OutputBuffers::fallback, not primary
+  std::uint16_t code = 0;       // LocalResponse: the status code (counters by class)
+  Absorb absorb = Absorb::Ack;  // Absorbed: what
+  std::uint8_t socket = 0;      // Send: the listen socket to send from
+  std::uint32_t size = 0;       // Send: octets written
+  bool in_fallback = false;     // Send: written into OutputBuffers::fallback, not primary
   // A request for a pool with no member up (answered 503, lb/pool.hpp).
   bool pool_unavailable = false;
   PeerAddress destination;  // Send
@@ -128,13 +139,40 @@ inline void count_outcome_notes(const Outcome& outcome, WorkerCounters& counters
   if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
 }
 
-// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK or 100
-// (not a drop: nothing was lost). Send and ToControl are the worker's to count when it has
-// done them.
+// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK, 100 or
+// keep-alive (not a drop: nothing was lost). Send and ToControl are the worker's to count when
+// it has done them (count_sent).
 inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
   if (outcome.verdict == Verdict::Drop) counters.count_drop(outcome.drop);
-  if (outcome.verdict == Verdict::Absorbed) {
-    (outcome.code == 100 ? counters.trying_absorbed : counters.acks_absorbed).add();
+  if (outcome.verdict != Verdict::Absorbed) return;
+  switch (outcome.absorb) {
+    case Absorb::Ack:
+      counters.acks_absorbed.add();
+      break;
+    case Absorb::Trying:
+      counters.trying_absorbed.add();
+      break;
+    case Absorb::Keepalive:
+      counters.keepalives.add();
+      break;
+  }
+}
+
+// The counter of a message the kernel (or the TX queue) accepted.
+inline void count_sent(SendKind kind, std::uint16_t code, WorkerCounters& counters) {
+  switch (kind) {
+    case SendKind::ForwardedRequest:
+      counters.forwarded_requests.add();
+      break;
+    case SendKind::ForwardedResponse:
+      counters.forwarded_responses.add();
+      break;
+    case SendKind::LocalResponse:
+      counters.count_local(code);
+      break;
+    case SendKind::StunAnswer:
+      counters.stun_answered.add();
+      break;
   }
 }
 
@@ -146,11 +184,11 @@ inline Outcome dropped(DropReason reason) {
   return outcome;
 }
 
-// An outcome that sends nothing and loses nothing: `code` 0 for an ACK, else the response's.
-inline Outcome absorbed(std::uint16_t code) {
+// An outcome that sends nothing and loses nothing.
+inline Outcome absorbed(Absorb what) {
   Outcome outcome;
   outcome.verdict = Verdict::Absorbed;
-  outcome.code = code;
+  outcome.absorb = what;
   return outcome;
 }
 
@@ -214,6 +252,8 @@ class Pipeline {
 
  private:
   Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  // A STUN message on the SIP port: its answer (sip/stun.hpp), or nothing.
+  Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);

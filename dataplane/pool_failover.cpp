@@ -108,7 +108,7 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   }
   if (method == sip::Method::Ack && entry.phase == sip::TransactionTable::Phase::Completed) {
     // We ACKed the member's answer ourselves: the caller's ACK ends here (§17.2.1).
-    return absorbed(0);
+    return absorbed(Absorb::Ack);
   }
   if (method == sip::Method::Invite && entry.phase != sip::TransactionTable::Phase::Completed) {
     // A retransmission: our server transaction answers it with 100 again (§17.2.1); the
@@ -227,7 +227,7 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     // §16.7 step 5: a 100 is not passed on; we answered the caller's INVITE 100 ourselves.
     // (A non-INVITE got none from us, §16.2: the member's tells its client to retransmit
     // less often, §17.1.2.2.)
-    if (code == 100 && entry.invite) return absorbed(100);
+    if (code == 100 && entry.invite) return absorbed(Absorb::Trying);
     return std::nullopt;
   }
   if (code < 300) {

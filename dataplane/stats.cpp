@@ -31,6 +31,8 @@ struct Snapshot {
   std::uint64_t failover_unanswering = 0;
   std::uint64_t failover_retransmits = 0;
   std::uint64_t trying_absorbed = 0;
+  std::uint64_t keepalives = 0;
+  std::uint64_t stun_answered = 0;
 
   void add(const WorkerCounters& counters) {
     received += counters.received.read();
@@ -59,6 +61,8 @@ struct Snapshot {
     failover_unanswering += counters.failover_unanswering.read();
     failover_retransmits += counters.failover_retransmits.read();
     trying_absorbed += counters.trying_absorbed.read();
+    keepalives += counters.keepalives.read();
+    stun_answered += counters.stun_answered.read();
   }
 };
 
@@ -109,6 +113,8 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "failover_unanswering", s.failover_unanswering);
   append(line, "failover_retransmits", s.failover_retransmits);
   append(line, "trying_absorbed", s.trying_absorbed);
+  append(line, "keepalives", s.keepalives);
+  append(line, "stun_answered", s.stun_answered);
   line += '\n';
   return line;
 }

@@ -98,6 +98,10 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter failover_retransmits;
   // A member's 100 Trying to an INVITE the proxy answered 100 itself: not relayed (§16.7).
   Counter trying_absorbed;
+  // Keep-alives on the SIP port (RFC 5626 §4.4): CRLF-only datagrams and STUN indications
+  // taken in without an answer; STUN Binding requests answered.
+  Counter keepalives;
+  Counter stun_answered;
 
   void count_local(std::uint16_t code) {
     if (code >= 100 && code < 700) local[code / 100 - 1].add();

@@ -370,12 +370,8 @@ void Worker::flush_tx() {
               "drop_send_failed)",
               index_, format_peer(entry.destination).view().data());
         }
-      } else if (entry.kind == SendKind::ForwardedRequest) {
-        counters_.forwarded_requests.add();
-      } else if (entry.kind == SendKind::ForwardedResponse) {
-        counters_.forwarded_responses.add();
       } else {
-        counters_.count_local(entry.code);
+        count_sent(entry.kind, entry.code, counters_);
       }
     }
   }

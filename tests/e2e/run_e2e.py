@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
+import zlib
 import time
 import traceback
 
@@ -1028,6 +1029,75 @@ def test_route_sources(ctx):
     counters = require_clean_stop(proxy)
     check(total(counters, "local_4xx") == 1 and total(counters, "dropped") == 0,
           "expected one 403 and nothing dropped: %s" % harness.brief(counters))
+
+
+def stun_binding_request(transaction_id, fingerprint):
+    """RFC 5389 §6: a Binding request without attributes, with FINGERPRINT (§15.5, CRC-32
+    from Python's zlib, not sipline's) when asked."""
+    length = 8 if fingerprint else 0
+    message = struct.pack("!HHI", 0x0001, length, 0x2112A442) + transaction_id
+    if fingerprint:
+        message += struct.pack("!HHI", 0x8028, 4, zlib.crc32(message) ^ 0x5354554E)
+    return message
+
+
+def read_stun_success(answer, transaction_id, fingerprint):
+    """The (host, port) of a Binding success response's XOR-MAPPED-ADDRESS (IPv4); checks its
+    header, transaction ID and FINGERPRINT."""
+    check(len(answer) >= 32, "STUN answer too short: %r" % answer)
+    kind, length, cookie = struct.unpack("!HHI", answer[:8])
+    check(kind == 0x0101 and cookie == 0x2112A442 and length == len(answer) - 20 and
+          answer[8:20] == transaction_id, "not our Binding success response: %r" % answer)
+    attribute, size, _, family, xport = struct.unpack("!HHBBH", answer[20:28])
+    check(attribute == 0x0020 and size == 8 and family == 1,
+          "expected XOR-MAPPED-ADDRESS (IPv4) first: %r" % answer)
+    host = socket.inet_ntoa(bytes(a ^ b for a, b in zip(answer[28:32], answer[4:8])))
+    if fingerprint:
+        check(len(answer) == 40 and struct.unpack("!HHI", answer[32:40]) == (
+            0x8028, 4, zlib.crc32(answer[:32]) ^ 0x5354554E),
+            "the answer's FINGERPRINT does not match its CRC-32: %r" % answer)
+    else:
+        check(len(answer) == 32, "unexpected attributes after XOR-MAPPED-ADDRESS: %r" % answer)
+    return host, xport ^ 0x2112
+
+
+def test_keepalives(ctx):
+    """NAT keep-alives on the SIP port (RFC 5626 §4.4): a STUN Binding request, with and
+    without FINGERPRINT, is answered from the SIP port with the client's own address and port
+    in XOR-MAPPED-ADDRESS (RFC 5389, checked with Python's struct and zlib); CRLF keep-alives
+    (and an empty datagram) get no answer and count as keepalives, not as errors; the proxy
+    answers SIP on the same socket afterwards."""
+    proxy_port, = harness.free_udp_ports(1)
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, [])).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        own = (sipmsg.LOCAL_HOST, agent.port)
+        for n, fingerprint in enumerate((False, True, True)):
+            transaction_id = os.urandom(12)
+            agent.send_raw(stun_binding_request(transaction_id, fingerprint))
+            agent.sock.settimeout(3.0)
+            try:
+                answer, source = agent.sock.recvfrom(2048)
+            except socket.timeout:
+                raise TestFailure("no answer to STUN Binding request %d" % n)
+            check(source == agent.proxy, "the STUN answer came from %s, not the SIP port %s" % (
+                source, agent.proxy))
+            mapped = read_stun_success(answer, transaction_id, fingerprint)
+            check(mapped == own, "XOR-MAPPED-ADDRESS says %s, the client is %s" % (mapped, own))
+        for keepalive in (b"\r\n\r\n", b"\r\n\r\n", b"\r\n", b""):
+            agent.send_raw(keepalive)
+        agent.sock.settimeout(0.5)
+        try:
+            unexpected = agent.sock.recvfrom(2048)
+            raise TestFailure("a CRLF keep-alive was answered: %r" % (unexpected,))
+        except socket.timeout:
+            pass
+        answer = agent.request("OPTIONS", "sip:%s:%d" % (sipmsg.PROXY_HOST, proxy_port))
+        require_status(answer, 200, "OPTIONS after the keep-alives")
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "stun_answered") == 3 and total(counters, "keepalives") == 4,
+          "expected 3 STUN answers and 4 keep-alives counted: %s" % brief)
+    check(total(counters, "dropped") == 0, "keep-alives must not count as drops: %s" % brief)
 
 
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
@@ -2144,6 +2214,7 @@ TESTS = {
     "pool_failover": test_pool_failover,
     "pool_retransmit": test_pool_retransmit,
     "route_sources": test_route_sources,
+    "keepalives": test_keepalives,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,
@@ -2167,7 +2238,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "route_sources", "reload",
+              "pool_unanswering", "route_sources", "keepalives", "reload",
               "reload_under_load", "admin",
               "errors",
               "big_invite",

@@ -37,6 +37,9 @@
 //   - a forwarded request keeps method, Call-ID, CSeq and body, carries our Via on top (our
 //     sent-by, a branch whose signature validates), Max-Forwards decremented, our
 //     Record-Route, and is not sent to one of our own addresses;
+//   - a STUN answer (RFC 5626 keep-alive) goes back to its source from the socket it came
+//     in on and is a Binding response with the request's transaction ID; what is absorbed
+//     is an ACK for our answer, a member's 100 (response path) or a CRLF/STUN keep-alive;
 //   - a local response has the outcome's status code, the request's Call-ID and CSeq, a To
 //     tag, the request's Vias, and goes back to the source address from the socket it came in;
 //   - a forwarded response has the status code, Call-ID and body of the input and one Via
@@ -78,6 +81,7 @@
 #include "sip/limits.hpp"
 #include "sip/message.hpp"
 #include "sip/registrar.hpp"
+#include "sip/stun.hpp"
 #include "sip/via.hpp"
 
 namespace {
@@ -482,7 +486,10 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
             "a response handed to the control thread that the prober refuses");
       break;
     case Verdict::Absorbed:
-      check(response.is_request(), "a response absorbed");
+      // A member's 100 to an INVITE we answered 100 ourselves (§16.7 step 5).
+      check(response.is_request() ||
+                (outcome.absorb == Absorb::Trying && response.status_code == 100),
+            "a response absorbed");
       break;
   }
   drain_transactions(w, kPendingSendsOnly);
@@ -563,6 +570,20 @@ void check_forwarded_request(World& w, const Outcome& outcome, std::string_view 
                                      strip_brackets(sender_via.value.received) == source.view();
     answer_forwarded_request(w, outcome, bytes, sender, stamped_with_source);
   }
+}
+
+// A STUN Binding request's answer (RFC 5389, sip/stun.hpp): back to the source from the socket
+// it came in on, a Binding success or error response with the request's transaction ID.
+void check_stun_answer(const Outcome& outcome, std::string_view bytes, const Inbound& in) {
+  check(sip::looks_like_stun(in.bytes), "a STUN answer to something else than STUN");
+  check(outcome.socket == in.socket && same_host(outcome.destination, in.peer) &&
+            outcome.destination.port() == in.peer.port(),
+        "a STUN answer not sent back to its source");
+  check(bytes.size() <= sip::kStunMaxAnswerSize && sip::looks_like_stun(bytes) &&
+            (bytes.substr(0, 2) == std::string_view("\x01\x01", 2) ||
+             bytes.substr(0, 2) == std::string_view("\x01\x11", 2)) &&
+            bytes.substr(8, 12) == in.bytes.substr(8, 12),
+        "a STUN answer that is not a Binding response to the request", bytes);
 }
 
 void check_local_response(World& w, const Outcome& outcome, std::string_view bytes,
@@ -788,6 +809,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           check(w.request_copy->is_response(), "a request forwarded as a response");
           check_forwarded_response(w, *w.request_copy, bytes);
           break;
+        case SendKind::StunAnswer:
+          check_stun_answer(outcome, bytes, in);
+          break;
       }
       break;
     }
@@ -802,7 +826,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       break;
     case Verdict::Absorbed:
-      check(w.request_copy->is_request() && w.request_copy->method == sip::Method::Ack,
+      if (outcome.absorb == Absorb::Keepalive) {
+        // CRLFs only, or nothing (RFC 5626 §4.4.1), or a STUN indication.
+        check(sip::looks_like_stun(datagram) ||
+                  datagram.find_first_not_of("\r\n") == std::string_view::npos,
+              "a keep-alive that is neither CRLFs nor STUN");
+        break;
+      }
+      check(outcome.absorb == Absorb::Ack && w.request_copy->is_request() &&
+                w.request_copy->method == sip::Method::Ack,
             "absorbed something else than an ACK");
       break;
   }

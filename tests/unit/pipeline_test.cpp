@@ -416,6 +416,44 @@ TEST_F(PipelineTest, ARouteWithSourcesTakesOnlyRequestsFromThem) {
   EXPECT_EQ(peer_text(spoofed.destination), "192.0.2.66:5060");
 }
 
+// RFC 5626 §4.4: the keep-alives UAs behind NATs send to the port they registered through.
+TEST_F(PipelineTest, CrlfKeepalivesAreTakenInWithoutAnswerOrError) {
+  for (const std::string keepalive : {"\r\n\r\n", "\r\n", ""}) {
+    const Outcome outcome = process(keepalive);
+    EXPECT_EQ(outcome.verdict, Verdict::Absorbed);
+    EXPECT_EQ(outcome.absorb, Absorb::Keepalive);
+    WorkerCounters counters;
+    count_unsent(outcome, counters);
+    EXPECT_EQ(counters.keepalives.read(), 1u);
+    EXPECT_EQ(counters.dropped[static_cast<std::size_t>(DropReason::Parse)].read(), 0u);
+  }
+}
+
+TEST_F(PipelineTest, AStunBindingRequestIsAnsweredToItsSource) {
+  // RFC 5389 §6: Binding request, no attributes, transaction ID 1..12.
+  std::string request("\x00\x01\x00\x00\x21\x12\xa4\x42", 8);
+  for (char id = 1; id <= 12; ++id)
+    request.push_back(id);
+  const Outcome outcome = process(request, "192.0.2.10:5099");
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::StunAnswer);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.10:5099");
+  EXPECT_EQ(outcome.socket, 0);
+  // Success, our source in XOR-MAPPED-ADDRESS: 5099 ^ 0x2112, 192.0.2.10 ^ 0x2112a442.
+  std::string expected("\x01\x01\x00\x0c\x21\x12\xa4\x42", 8);
+  expected += request.substr(8, 12);
+  expected += std::string("\x00\x20\x00\x08\x00\x01\x32\xf9\xe1\x12\xa6\x48", 12);
+  EXPECT_EQ(written(outcome), expected);
+  WorkerCounters counters;
+  count_sent(outcome.kind, outcome.code, counters);
+  EXPECT_EQ(counters.stun_answered.read(), 1u);
+  EXPECT_EQ(counters.local[0].read() + counters.forwarded_responses.read(), 0u);
+  // A STUN message that is not whole: discarded, counted as a parse drop.
+  const Outcome broken = process(request.substr(0, 20) + "x");
+  EXPECT_EQ(broken.verdict, Verdict::Drop);
+  EXPECT_EQ(broken.drop, DropReason::Parse);
+}
+
 TEST_F(PipelineTest, LocationForAnUnconfiguredUserIs404) {
   Request request;
   request.uri = "sip:1077@sipline.local";  // route "local" matches, no such user

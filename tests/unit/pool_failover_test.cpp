@@ -246,7 +246,7 @@ TEST_F(PoolFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) 
   // on (§16.7 step 5): the caller has ours.
   const Outcome trying = receive(answer(retry[0].bytes, "100 Trying"), retry[0].to())[0].outcome;
   EXPECT_EQ(trying.verdict, Verdict::Absorbed);
-  EXPECT_EQ(trying.code, 100);
+  EXPECT_EQ(trying.absorb, Absorb::Trying);
   WorkerCounters counted;
   count_unsent(trying, counted);
   EXPECT_EQ(counted.trying_absorbed.read(), 1u);
