@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 
 #include "config/toml_reader.hpp"
@@ -470,6 +471,7 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
 // address families [listen] gives (read before any next hop).
 thread_local const HostResolver* current_resolver = nullptr;
 thread_local const ServiceResolver* current_services = nullptr;  // null: no SRV lookups
+thread_local bool resolved_names = false;  // the load in progress looked a name up
 thread_local bool listens_ipv4 = true;
 thread_local bool listens_ipv6 = false;
 
@@ -480,6 +482,7 @@ struct ResolvedHost {
   std::string error;
 };
 ResolvedHost resolve_host(std::string_view name) {
+  resolved_names = true;
   const std::vector<IpAddress> addresses = (*current_resolver)(name);
   if (addresses.empty()) return {std::nullopt, "does not resolve (A or AAAA)"};
   for (const AddressFamily family : {AddressFamily::Ipv4, AddressFamily::Ipv6}) {
@@ -530,6 +533,7 @@ ServiceHops lookup_service_hops(const sip::Uri& uri) {
   std::string domain(host_port.host);
   if (domain.ends_with('.')) domain.pop_back();
   const std::string service = "_sip._udp." + domain;
+  resolved_names = true;
   const std::vector<ServiceRecord> records = (*current_services)(service);
   ServiceHops result;
   if (records.size() == 1 && records.front().target == ".") {
@@ -1040,6 +1044,13 @@ std::vector<Route> read_routes(const std::vector<TableReader>& tables,
 // A Unix socket path must fit sockaddr_un::sun_path (108 octets with its NUL).
 constexpr std::size_t kMaxUnixSocketPath = 107;
 
+DnsConfig read_dns(const TableReader& dns) {
+  dns.reject_unknown_keys({"refresh_interval"});
+  DnsConfig config;
+  config.refresh_interval_s = dns.count_or("refresh_interval", 0, 86400, config.refresh_interval_s);
+  return config;
+}
+
 AdminConfig read_admin(const TableReader& admin) {
   admin.reject_unknown_keys({"socket", "metrics"});
   AdminConfig config;
@@ -1196,7 +1207,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
-                            "routes", "log", "limits", "overload", "source_limits", "admin"});
+                            "routes", "log", "limits", "overload", "source_limits", "admin",
+                            "dns"});
   Config config;
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
@@ -1216,6 +1228,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.overload = read_overload(root.table("overload"));
   config.source_limits = read_source_limits(root.table("source_limits"));
   config.admin = read_admin(root.table("admin"));
+  config.dns = read_dns(root.table("dns"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
   return config;
@@ -1275,6 +1288,7 @@ LoadResult load_config_text(std::string_view text, std::string_view source_name,
       current_services = nullptr;
     }
   } scope(hosts, services);
+  resolved_names = false;
   Diagnostics diagnostics{std::string(source_name)};
   toml::table document;
   try {
@@ -1285,6 +1299,8 @@ LoadResult load_config_text(std::string_view text, std::string_view source_name,
   }
   Config config = read_document(document, source_name, diagnostics);
   if (!diagnostics.empty()) return LoadResult{nullptr, diagnostics.formatted()};
+  config.resolves_names = resolved_names;
+  config.text_hash = std::hash<std::string_view>{}(text);
   return LoadResult{std::make_shared<const Config>(std::move(config)), {}};
 }
 

@@ -190,6 +190,15 @@ struct SourceLimitsConfig {
   bool operator==(const SourceLimitsConfig&) const = default;
 };
 
+// [dns]: next hops named by host or domain are resolved at load (start, reload); every
+// `refresh_interval_s` the control thread resolves them again and applies a change of their
+// addresses as a reload would (0: only at load).
+struct DnsConfig {
+  std::uint32_t refresh_interval_s = 300;
+
+  bool operator==(const DnsConfig&) const = default;
+};
+
 // [admin]: the control socket siplinectl talks to (dataplane/admin_socket.hpp) and the
 // metrics endpoint.
 struct AdminConfig {
@@ -216,6 +225,13 @@ struct Config {
   SourceLimitsConfig source_limits;
   OverloadConfig overload;
   AdminConfig admin;
+  DnsConfig dns;
+  // Some next hop was named by a host or domain (resolved while loading): what a DNS refresh
+  // looks at again.
+  bool resolves_names = false;
+  // A hash of the text it was loaded from: a DNS refresh reads the file again and applies it
+  // only when the text is the one running (an edit waits for the operator's reload).
+  std::uint64_t text_hash = 0;
 
   // Any user still has the shipped demo password.
   bool uses_demo_password() const;

@@ -336,6 +336,7 @@ void ControlThread::send_answers(std::size_t worker, std::span<const Answer> ans
 }
 
 void ControlThread::tick(std::int64_t now) {
+  refresh_names(now);
   LocationTable& location = *shared_.location;
   const std::vector<std::string> expired = location.expire(now);
   for (const std::string& aor : expired) {
@@ -352,6 +353,82 @@ void ControlThread::tick(std::int64_t now) {
   serve_metrics();            // closes connections that have waited too long
 }
 
+config::LoadResult ControlThread::load(const std::string& path) const {
+  return shared_.load_config ? shared_.load_config(path) : config::load_config_file(path);
+}
+
+void ControlThread::publish(PreparedReload prepared) {
+  PipelineContext& next = *prepared.context;
+  // The control thread's own users of the context first (it is their only thread), so the
+  // pools' health words are right before any worker sees them.
+  if (prober_ != nullptr) prober_->reconfigure(next, next.pools);
+  registers_.rebind(next);
+  set_log_level(next.config->log_level);
+  shared_.pipeline = &next;
+  shared_.pools = &next.pools;
+  shared_.contexts->publish(std::move(prepared.context));
+}
+
+void ControlThread::refresh_names(std::int64_t now) {
+  if (shared_.contexts == nullptr) return;  // this runtime does not reload
+  if (name_refresh_.valid()) {
+    if (name_refresh_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      apply_name_refresh(name_refresh_.get());
+    }
+    return;
+  }
+  const config::Config& running = *shared_.pipeline->config;
+  const std::uint32_t interval = running.dns.refresh_interval_s;
+  if (interval == 0 || !running.resolves_names) {
+    next_name_refresh_ = 0;
+    return;
+  }
+  if (next_name_refresh_ == 0 || next_name_refresh_ > now + interval) {
+    next_name_refresh_ = now + interval;
+  }
+  if (now < next_name_refresh_) return;
+  next_name_refresh_ = now + interval;
+  // On a thread of its own: each lookup may wait kResolveTimeout, and this loop answers
+  // REGISTERs.
+  name_refresh_ =
+      std::async(std::launch::async, [this, path = running.source] { return load(path); });
+}
+
+void ControlThread::finish_name_refresh() {
+  if (name_refresh_.valid()) apply_name_refresh(name_refresh_.get());
+}
+
+void ControlThread::apply_name_refresh(config::LoadResult loaded) {
+  const config::Config& running = *shared_.pipeline->config;
+  const auto problem = [this](const std::string& text) {
+    if (logged_refresh_problem_) return;
+    logged_refresh_problem_ = true;
+    SIPLINE_LOG_WARN("DNS refresh: %s; the running next hops stay", text.c_str());
+  };
+  if (!loaded.ok()) {
+    // A name that no longer resolves, most likely: keep sending where we did.
+    problem(running.source + " no longer loads: " + loaded.errors.front());
+    return;
+  }
+  if (loaded.config->text_hash != running.text_hash) {
+    problem(running.source +
+            " changed since it was loaded: its names are resolved again at its reload (SIGHUP)");
+    return;
+  }
+  logged_refresh_problem_ = false;
+  const std::string changes = next_hop_changes(running, *loaded.config);
+  if (changes.empty()) return;
+  PreparedReload prepared =
+      prepare_reload_from(std::move(loaded), running.source, *shared_.pipeline);
+  if (!prepared.context) {
+    problem(prepared.errors.front());
+    return;
+  }
+  publish(std::move(prepared));
+  counters_.dns_refreshes.add();
+  SIPLINE_LOG_INFO("DNS refresh: new addresses: %s", changes.c_str());
+}
+
 ControlThread::ReloadReport ControlThread::reload() {
   ReloadReport report;
   const auto say = [&report](LogLevel level, std::string message) {
@@ -363,22 +440,15 @@ ControlThread::ReloadReport ControlThread::reload() {
     return report;
   }
   const std::string path = shared_.pipeline->config->source;
-  PreparedReload prepared = prepare_reload(path, *shared_.pipeline);
+  PreparedReload prepared = prepare_reload_from(load(path), path, *shared_.pipeline);
   if (!prepared.context) {
     for (const std::string& error : prepared.errors)
       say(LogLevel::Error, "reload refused: " + error);
     say(LogLevel::Error, "the configuration was not reloaded; the running one stays");
     return report;
   }
-  PipelineContext& next = *prepared.context;
-  // The control thread's own users of the context first (it is their only thread), so the
-  // pools' health words are right before any worker sees them.
-  if (prober_ != nullptr) prober_->reconfigure(next, next.pools);
-  registers_.rebind(next);
-  set_log_level(next.config->log_level);
-  shared_.pipeline = &next;
-  shared_.pools = &next.pools;
-  shared_.contexts->publish(std::move(prepared.context));
+  const PipelineContext& next = *prepared.context;
+  publish(std::move(prepared));
   counters_.reloads.add();
   report.applied = true;
   say(LogLevel::Info, "configuration reloaded from " + path + ": " +

@@ -14,6 +14,9 @@
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
 //   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters, SIGHUP
 //     reloads the configuration file (reload.hpp: routing sections only);
+//   - DNS refresh: every [dns] refresh_interval, the next hops named by host or domain are
+//     resolved again (the file loaded on a thread of its own: lookups may take seconds), and
+//     new addresses are published as a reload would;
 //   - statistics: reads the workers' counters (relaxed loads, no lock).
 // It sleeps in poll() on the signalfd, a 1 s timerfd and its waker's eventfd.
 #pragma once
@@ -21,6 +24,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +41,7 @@
 #include "dataplane/metrics_endpoint.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/reload.hpp"
 #include "dataplane/socket_port.hpp"
 #include "dataplane/stats.hpp"
 #include "sip/digest_auth.hpp"
@@ -133,6 +139,9 @@ struct ControlShared {
   LocationSync* sync = nullptr;
   // [admin] metrics: served by the loop (null: none).
   MetricsEndpoint* metrics = nullptr;
+  // How a reload and a DNS refresh load the file (tests give resolvers of their own). Null:
+  // config::load_config_file, with the system's resolvers.
+  std::function<config::LoadResult(const std::string& path)> load_config = nullptr;
 };
 
 class ControlThread {
@@ -178,6 +187,11 @@ class ControlThread {
     std::vector<std::string> messages;
   };
   ReloadReport reload();
+  // The DNS refresh's share of tick(): starts the next load when one is due, applies a
+  // finished one when the file is unchanged and some next hop's address changed.
+  void refresh_names(std::int64_t now);
+  // Waits for a DNS refresh in flight to finish and applies it (tests).
+  void finish_name_refresh();
 
   // One line of the admin socket (admin_socket.hpp, siplinectl): the whole answer, "ok\n"
   // and the text, or "error: why\n".
@@ -200,6 +214,10 @@ class ControlThread {
   std::string unregister_command(std::string_view aor);
   HealthProber::Send socket_probe_sender();
   int sleep_limit_ms() const;
+  config::LoadResult load(const std::string& path) const;
+  // Makes `prepared`'s context the running one (reload and DNS refresh).
+  void publish(PreparedReload prepared);
+  void apply_name_refresh(config::LoadResult loaded);
 
   ControlShared shared_;
   Fabric* fabric_;
@@ -214,6 +232,9 @@ class ControlThread {
   std::array<Answer, kBurst> answers_;
   DatagramSender sender_;
   std::unique_ptr<HealthProber> prober_;
+  std::future<config::LoadResult> name_refresh_;  // the DNS refresh in flight, if any
+  std::int64_t next_name_refresh_ = 0;            // unix seconds; 0: not scheduled yet
+  bool logged_refresh_problem_ = false;           // once until a refresh succeeds again
 };
 
 }  // namespace sipline::dataplane

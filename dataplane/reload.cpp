@@ -23,8 +23,12 @@ std::vector<std::string> sections_needing_restart(const config::Config& running,
 }
 
 PreparedReload prepare_reload(const std::string& path, const PipelineContext& current) {
+  return prepare_reload_from(config::load_config_file(path), path, current);
+}
+
+PreparedReload prepare_reload_from(config::LoadResult loaded, const std::string& path,
+                                   const PipelineContext& current) {
   PreparedReload prepared;
-  config::LoadResult loaded = config::load_config_file(path);
   if (!loaded.ok()) {
     prepared.errors = std::move(loaded.errors);
     return prepared;
@@ -39,6 +43,42 @@ PreparedReload prepare_reload(const std::string& path, const PipelineContext& cu
   if (!prepared.errors.empty()) return prepared;
   prepared.context = PipelineContext::reloaded(std::move(loaded.config), current);
   return prepared;
+}
+
+namespace {
+
+std::string members_text(const lb::PoolSpec& pool) {
+  std::string text;
+  for (const lb::PoolMember& member : pool.members) {
+    if (!text.empty()) text += ", ";
+    text += member.address.to_string();
+  }
+  return text;
+}
+
+void add_change(std::string& changes, const std::string& what, const std::string& before,
+                const std::string& after) {
+  if (!changes.empty()) changes += "; ";
+  changes += what + ": " + before + " -> " + after;
+}
+
+}  // namespace
+
+std::string next_hop_changes(const config::Config& running, const config::Config& loaded) {
+  std::string changes;
+  for (std::size_t i = 0; i < running.pools.size() && i < loaded.pools.size(); ++i) {
+    if (running.pools[i] == loaded.pools[i]) continue;
+    add_change(changes, "pool \"" + loaded.pools[i].name + "\"", members_text(running.pools[i]),
+               members_text(loaded.pools[i]));
+  }
+  for (std::size_t i = 0; i < running.routes.size() && i < loaded.routes.size(); ++i) {
+    const std::optional<lb::ForwardTarget>& before = running.routes[i].forward;
+    const std::optional<lb::ForwardTarget>& after = loaded.routes[i].forward;
+    if (!before || !after || before->next_hop == after->next_hop) continue;
+    add_change(changes, "route \"" + loaded.routes[i].name + "\"", before->next_hop.to_string(),
+               after->next_hop.to_string());
+  }
+  return changes;
 }
 
 }  // namespace sipline::dataplane

@@ -31,5 +31,13 @@ struct PreparedReload {
 // Loads `path` and builds the context the workers will route with (PipelineContext::reloaded:
 // the per-boot secrets, location table and source guard of `current` are kept).
 PreparedReload prepare_reload(const std::string& path, const PipelineContext& current);
+// The same from a load already done (a DNS refresh loads on a thread of its own).
+PreparedReload prepare_reload_from(config::LoadResult loaded, const std::string& path,
+                                   const PipelineContext& current);
+
+// What a DNS refresh changed (the same file loaded again, its names resolved again): the pools
+// whose members and the forward routes whose targets now have other addresses, one
+// "pool \"pbx\": 192.0.2.1:5060 -> 192.0.2.2:5060" clause each, "; " between; "" when none.
+std::string next_hop_changes(const config::Config& running, const config::Config& loaded);
 
 }  // namespace sipline::dataplane

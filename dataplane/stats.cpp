@@ -183,6 +183,7 @@ std::string format_control_counters(const ControlCounters& c) {
   append(line, "dropped_parse", c.dropped_parse.read());
   append(line, "store_errors", c.store_errors.read());
   append(line, "reloads", c.reloads.read());
+  append(line, "dns_refreshes", c.dns_refreshes.read());
   line += '\n';
   return line;
 }

@@ -117,6 +117,7 @@ struct alignas(kCacheLine) ControlCounters {
   Counter dropped_parse;        // REGISTERs that no longer parsed (should not happen)
   Counter store_errors;         // location store writes that failed
   Counter reloads;              // configuration reloads applied (SIGHUP)
+  Counter dns_refreshes;        // DNS refreshes that changed a next hop's address
 };
 
 // One worker's line, in the format the end-to-end tests parse:

@@ -57,8 +57,8 @@ class Context:
     def scenario(self, name):
         return os.path.join(SIPP_DIR, name)
 
-    def sipline(self, config_text, name="sipline"):
-        proxy = harness.Sipline(self.binary, self.workdir, config_text, name)
+    def sipline(self, config_text, name="sipline", hosts_file=None):
+        proxy = harness.Sipline(self.binary, self.workdir, config_text, name, hosts_file)
         self.cleanups.append(proxy.kill)
         return proxy
 
@@ -1098,6 +1098,46 @@ def test_keepalives(ctx):
     check(total(counters, "stun_answered") == 3 and total(counters, "keepalives") == 4,
           "expected 3 STUN answers and 4 keep-alives counted: %s" % brief)
     check(total(counters, "dropped") == 0, "keep-alives must not count as drops: %s" % brief)
+
+
+def test_dns_refresh(ctx):
+    """[dns] refresh_interval: a forward target named by host name follows the name to its new
+    address without a reload. sipline reads a hosts file of the test's own (bind-mounted over
+    /etc/hosts in a private mount namespace: no DNS query leaves the machine). The name first
+    points where nothing answers (the INVITE goes unanswered); the test rewrites the file;
+    within the refresh interval (1 s) sipline resolves the name again, logs the change, and
+    the next INVITE reaches the echo UAS and is answered 200."""
+    proxy_port, = harness.free_udp_ports(1)
+    echo = EchoServer()
+    ctx.cleanups.append(echo.stop)
+    host = harness.NET.client_host
+    nowhere = "10.99.0.3" if harness.NET.dpdk else "127.0.0.2"  # nothing listens there
+    name = "sbc.sipline-e2e.test"
+    hosts = ctx.workdir.file("hosts")
+
+    def point_name_at(address):
+        with open(hosts, "w") as handle:  # the same file: the bind mount shows the new text
+            handle.write("127.0.0.1 localhost\n%s %s\n" % (address, name))
+
+    point_name_at(nowhere)
+    routes = [{"name": "out", "user_prefix": "7", "action": "forward",
+               "target": "sip:%s:%d" % (name, echo.port)}]
+    config = harness.sipline_config(proxy_port, routes) + "\n[dns]\nrefresh_interval = 1\n"
+    proxy = ctx.sipline(config, hosts_file=hosts).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        def invite(timeout):
+            agent.call_id = sipmsg.new_token("dns-") + "@" + host
+            return agent.request("INVITE", "sip:7000@sipline.test",
+                                 to="<sip:7000@sipline.test>", timeout=timeout)
+
+        check(invite(1.0) is None and not echo.requests("INVITE"),
+              "the INVITE should have gone to %s, where nothing answers" % nowhere)
+        point_name_at(host)
+        wait_for_log(proxy, 'DNS refresh: new addresses: route "out": %s:%d -> %s:%d' % (
+            nowhere, echo.port, host, echo.port), 5)
+        require_status(invite(3.0), 200, "INVITE after the DNS refresh")
+        check(len(echo.requests("INVITE")) == 1, "the echo UAS should have got one INVITE")
+    require_clean_stop(proxy)
 
 
 # --- 5c. Configuration reload (SIGHUP) ------------------------------------------------------
@@ -2215,6 +2255,7 @@ TESTS = {
     "pool_retransmit": test_pool_retransmit,
     "route_sources": test_route_sources,
     "keepalives": test_keepalives,
+    "dns_refresh": test_dns_refresh,
     "reload": test_reload,
     "reload_under_load": test_reload_under_load,
     "admin": test_admin,
@@ -2238,7 +2279,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "route_sources", "keepalives", "reload",
+              "pool_unanswering", "route_sources", "keepalives", "dns_refresh", "reload",
               "reload_under_load", "admin",
               "errors",
               "big_invite",

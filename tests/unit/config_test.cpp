@@ -198,6 +198,9 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_EQ(config->dataplane.io, IoMode::Socket);
   EXPECT_EQ(config->dataplane.workers, 2u);
   EXPECT_EQ(config->dataplane.dispatchers, 0u);
+  EXPECT_EQ(config->dns.refresh_interval_s, 300u);
+  EXPECT_FALSE(config->resolves_names);  // no next hop at all
+  EXPECT_NE(config->text_hash, 0u);
   EXPECT_TRUE(config->dataplane.dpdk.eal.empty());
   EXPECT_EQ(config->dataplane.dpdk.mtu, 1500);
   EXPECT_FALSE(config->dataplane.dpdk.gateway.has_value());
@@ -248,6 +251,29 @@ action = "location"
     sources.push_back(prefix.to_string());
   EXPECT_EQ(sources, (std::vector<std::string>{"203.0.113.0/24", "198.51.100.7/32",
                                                "2001:db8:5::/48", "2001:db8::9/128"}));
+}
+
+TEST(Values, DnsRefreshAndWhetherNamesWereResolved) {
+  const config::HostResolver hosts = [](std::string_view) {
+    return std::vector<IpAddress>{ipv4(192, 0, 2, 7)};
+  };
+  const std::string by_name = with_domain(
+      "[dns]\nrefresh_interval = 0\n[[routes]]\nname = \"out\"\naction = \"forward\"\n"
+      "target = \"sip:sbc.example:5060\"\n");
+  const LoadResult named = load_config_text(by_name, "test.toml", hosts);
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named.config->dns.refresh_interval_s, 0u);
+  EXPECT_TRUE(named.config->resolves_names);
+  const LoadResult literal =
+      load_config_text(with_domain("[[routes]]\nname = \"out\"\naction = \"forward\"\n"
+                                   "target = \"sip:192.0.2.7:5060\"\n"),
+                       "test.toml", hosts);
+  ASSERT_TRUE(literal.ok());
+  EXPECT_FALSE(literal.config->resolves_names);
+  // The hash tells one text from another (a DNS refresh applies only an unchanged file).
+  EXPECT_EQ(load_config_text(by_name, "test.toml", hosts).config->text_hash,
+            named.config->text_hash);
+  EXPECT_NE(literal.config->text_hash, named.config->text_hash);
 }
 
 TEST(Values, ListenAddressesIncludingIpv6) {
@@ -750,6 +776,13 @@ action = "location"
       load_errors(with_domain("[[routes]]\nname = \"a\"\nmethods = []\naction = \"location\"\n")),
       Errors{"test.toml:3: routes[0].methods must not be empty (leave it out to match any "
              "method)"});
+}
+
+TEST(Errors, DnsSection) {
+  EXPECT_EQ(load_errors(with_domain("[dns]\nrefresh_interval = 86401\n")),
+            Errors{"test.toml:2: dns.refresh_interval must be 0..86400, not 86401"});
+  EXPECT_EQ(load_errors(with_domain("[dns]\nttl = 5\n")),
+            Errors{"test.toml:2: unknown key \"dns.ttl\""});
 }
 
 TEST(Errors, RouteSources) {

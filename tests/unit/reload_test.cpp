@@ -62,7 +62,7 @@ class ReloadTest : public ::testing::Test {
   ReloadTest() : location_(2), fabric_(2, 64), counters_(new WorkerCounters[2]) {
     path_ = ::testing::TempDir() + "reload_test_" + std::to_string(::getpid()) + ".toml";
     write_config(route_to(first_hop_.port));
-    const config::LoadResult loaded = config::load_config_file(path_);
+    const config::LoadResult loaded = load(path_);
     EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
     std::unique_ptr<PipelineContext> created = PipelineContext::create(loaded.config, &location_);
     PipelineContext* const context = created.get();
@@ -75,9 +75,31 @@ class ReloadTest : public ::testing::Test {
       workers_.push_back(std::make_unique<Worker>(i, shared_, std::move(port.port)));
     }
     store_ = std::make_unique<AsyncStore>(std::make_unique<MemoryStore>());
-    control_ = std::make_unique<ControlThread>(
-        ControlShared{&fabric_, std::span(counters_.get(), 2), context, &location_, store_.get(),
-                      nullptr, worker_sockets_, &context->pools, contexts_.get()});
+    ControlShared control{&fabric_,        std::span(counters_.get(), 2),
+                          context,         &location_,
+                          store_.get(),    nullptr,
+                          worker_sockets_, &context->pools,
+                          contexts_.get()};
+    control.load_config = [this](const std::string& path) { return load(path); };
+    control_ = std::make_unique<ControlThread>(control);
+  }
+
+  // The file with the test's resolvers: "sbc.carrier.test" is 127.0.0.1, and the domain
+  // "carrier.test" has one SRV record, to it at `srv_port_` (RFC 3263 §4.2).
+  config::LoadResult load(const std::string& path) const {
+    const config::HostResolver hosts = [](std::string_view name) {
+      std::vector<lb::IpAddress> addresses;
+      if (name == "sbc.carrier.test") addresses.push_back(*lb::parse_ip_address("127.0.0.1"));
+      return addresses;
+    };
+    const config::ServiceResolver services = [this](std::string_view service) {
+      std::vector<config::ServiceRecord> records;
+      if (service == "_sip._udp.carrier.test") {
+        records.push_back(config::ServiceRecord{0, 0, srv_port_, "sbc.carrier.test"});
+      }
+      return records;
+    };
+    return config::load_config_file(path, hosts, services);
   }
   ~ReloadTest() override { std::remove(path_.c_str()); }
 
@@ -127,6 +149,7 @@ class ReloadTest : public ::testing::Test {
   LoopbackSocket first_hop_;
   LoopbackSocket second_hop_;
   std::uint16_t proxy_port_ = 0;
+  std::uint16_t srv_port_ = 0;  // the SRV record's port, what a DNS refresh finds
   LocationTable location_;
   Fabric fabric_;
   std::unique_ptr<WorkerCounters[]> counters_;
@@ -158,6 +181,88 @@ TEST_F(ReloadTest, ReloadedRoutesAreUsedFromTheWorkersNextIteration) {
   run_steps(1);
   EXPECT_EQ(contexts_->reclaim(), 1u);
   EXPECT_EQ(contexts_->pending(), 0u);
+}
+
+// [dns] refresh_interval: the route's target is the domain "carrier.test" (its SRV record,
+// resolved at load); when the record moves to another port, the next refresh sends new calls
+// there, without a reload, and counts it.
+TEST_F(ReloadTest, ADnsRefreshFollowsANextHopToItsNewAddress) {
+  srv_port_ = first_hop_.port;
+  const std::string by_name =
+      "[dns]\nrefresh_interval = 10\n"
+      "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
+      "target = \"sip:carrier.test\"\n";
+  write_config(by_name);
+  ASSERT_TRUE(control_->reload().applied);
+  EXPECT_FALSE(call("7000", 1, first_hop_).empty());
+
+  // Not due yet: nothing is looked up.
+  srv_port_ = second_hop_.port;
+  control_->tick(kNow);
+  control_->tick(kNow + 9);
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 0u);
+  // Due: the file is loaded again with the new record, and published.
+  control_->tick(kNow + 10);
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 1u);
+  EXPECT_EQ(control_->counters().reloads.read(), 1u);  // the operator's only
+  EXPECT_FALSE(call("7000", 2, second_hop_).empty());
+  EXPECT_TRUE(first_hop_.try_receive().empty());
+
+  // The same addresses again: nothing is published.
+  control_->tick(kNow + 20);
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 1u);
+
+  // A file edited since it was loaded waits for the operator's reload, whatever DNS says.
+  srv_port_ = first_hop_.port;
+  write_config(by_name +
+               "[[routes]]\nname = \"nine\"\nuser_prefix = \"9\"\n"
+               "action = \"reject\"\ncode = 488\n");
+  control_->tick(kNow + 30);
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 1u);
+  EXPECT_FALSE(call("7000", 3, second_hop_).empty());
+}
+
+TEST_F(ReloadTest, NoDnsRefreshWithoutNamesOrWhenTurnedOff) {
+  // The fixture's route names 127.0.0.1: nothing to look up.
+  control_->tick(kNow);
+  control_->tick(kNow + 1000);
+  control_->finish_name_refresh();
+  srv_port_ = first_hop_.port;
+  write_config(
+      "[dns]\nrefresh_interval = 0\n[[routes]]\nname = \"out\"\n"
+      "user_prefix = \"7\"\naction = \"forward\"\ntarget = \"sip:carrier.test\"\n");
+  ASSERT_TRUE(control_->reload().applied);
+  srv_port_ = second_hop_.port;
+  control_->tick(kNow + 2000);
+  control_->tick(kNow + 100000);
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 0u);
+  EXPECT_FALSE(call("7000", 1, first_hop_).empty());
+}
+
+TEST(NextHopChanges, NamesThePoolsAndRoutesWhoseAddressesMoved) {
+  const auto load = [](const std::string& address) {
+    const config::LoadResult loaded = config::load_config_text(
+        "[domain]\nnames = [\"127.0.0.1\"]\n"
+        "[[pools]]\nname = \"pbx\"\nmembers = [\"sip:pbx.test:5060\", \"sip:10.0.0.2\"]\n"
+        "[[routes]]\nname = \"out\"\naction = \"forward\"\ntarget = \"sip:sbc.test:5070\"\n"
+        "[[routes]]\nname = \"in\"\naction = \"forward\"\npool = \"pbx\"\n",
+        "dns.toml", [address](std::string_view) {
+          return std::vector<lb::IpAddress>{*lb::parse_ip_address(address)};
+        });
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    return loaded.config;
+  };
+  const auto before = load("192.0.2.1");
+  EXPECT_TRUE(before->resolves_names);
+  EXPECT_EQ(next_hop_changes(*before, *load("192.0.2.1")), "");
+  EXPECT_EQ(next_hop_changes(*before, *load("192.0.2.9")),
+            "pool \"pbx\": 192.0.2.1:5060, 10.0.0.2:5060 -> 192.0.2.9:5060, 10.0.0.2:5060; "
+            "route \"out\": 192.0.2.1:5070 -> 192.0.2.9:5070");
 }
 
 TEST_F(ReloadTest, AnswersToRequestsForwardedBeforeTheReloadStillFindTheirWay) {
