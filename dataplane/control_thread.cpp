@@ -388,6 +388,7 @@ void ControlThread::refresh_names(std::int64_t now) {
   }
   if (now < next_name_refresh_) return;
   next_name_refresh_ = now + interval;
+  refreshed_text_hash_ = running.text_hash;
   // On a thread of its own: each lookup may wait kResolveTimeout, and this loop answers
   // REGISTERs.
   name_refresh_ =
@@ -400,6 +401,8 @@ void ControlThread::finish_name_refresh() {
 
 void ControlThread::apply_name_refresh(config::LoadResult loaded) {
   const config::Config& running = *shared_.pipeline->config;
+  // A reload ran meanwhile: its names are fresh, and this result may be of the older file.
+  if (running.text_hash != refreshed_text_hash_) return;
   const auto problem = [this](const std::string& text) {
     if (logged_refresh_problem_) return;
     logged_refresh_problem_ = true;

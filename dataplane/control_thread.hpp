@@ -234,6 +234,7 @@ class ControlThread {
   std::unique_ptr<HealthProber> prober_;
   std::future<config::LoadResult> name_refresh_;  // the DNS refresh in flight, if any
   std::int64_t next_name_refresh_ = 0;            // unix seconds; 0: not scheduled yet
+  std::uint64_t refreshed_text_hash_ = 0;         // the running file's when the refresh started
   bool logged_refresh_problem_ = false;           // once until a refresh succeeds again
 };
 

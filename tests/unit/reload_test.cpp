@@ -226,6 +226,27 @@ TEST_F(ReloadTest, ADnsRefreshFollowsANextHopToItsNewAddress) {
   EXPECT_FALSE(call("7000", 3, second_hop_).empty());
 }
 
+TEST_F(ReloadTest, ARefreshOvertakenByAReloadIsDropped) {
+  srv_port_ = first_hop_.port;
+  const std::string by_name =
+      "[dns]\nrefresh_interval = 10\n"
+      "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
+      "target = \"sip:carrier.test\"\n";
+  write_config(by_name);
+  ASSERT_TRUE(control_->reload().applied);
+  control_->tick(kNow);
+  srv_port_ = second_hop_.port;
+  control_->tick(kNow + 10);  // the refresh starts (it may read either file)
+  write_config(by_name +
+               "[[routes]]\nname = \"nine\"\nuser_prefix = \"9\"\n"
+               "action = \"reject\"\ncode = 488\n");
+  ASSERT_TRUE(control_->reload().applied);  // resolves the names itself
+  control_->finish_name_refresh();
+  EXPECT_EQ(control_->counters().dns_refreshes.read(), 0u);
+  EXPECT_EQ(control_->counters().reloads.read(), 2u);
+  EXPECT_FALSE(call("7000", 1, second_hop_).empty());
+}
+
 TEST_F(ReloadTest, NoDnsRefreshWithoutNamesOrWhenTurnedOff) {
   // The fixture's route names 127.0.0.1: nothing to look up.
   control_->tick(kNow);
