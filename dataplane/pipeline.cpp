@@ -239,6 +239,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   // (stateless) transaction here and must not be forwarded.
   if (request.method == sip::Method::Ack && request.to.has_tag &&
       request.to.tag == local_to_tag(request.call_id, context_->to_tag_key).view()) {
+    if (transactions_ && !transactions_->empty()) note_ack_for_our_answer();
     return absorbed(Absorb::Ack);
   }
   // §17.2.3: a request again, or an INVITE's CANCEL or ACK, for a call that fails over:

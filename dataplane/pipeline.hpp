@@ -355,6 +355,11 @@ class Pipeline {
                        const OutputBuffers& out);
   // Timer A fired (§17.1.1.2): the INVITE to the current member again, on the same branch.
   Outcome retransmit(TxIndex index, const OutputBuffers& out);
+  // Timer G fired (§17.2.1): our own final answer to the caller again.
+  Outcome retransmit_answer(TxIndex index, const OutputBuffers& out);
+  // The ACK in message_ carries our To tag: when it is for our final answer to a tracked
+  // INVITE, that answer is not sent again.
+  void note_ack_for_our_answer();
   // The stored request, parsed again into message_ (it parsed when it came in); empty
   // bytes when there is none.
   Inbound reparse_stored(TxIndex index);

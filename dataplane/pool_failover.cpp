@@ -13,10 +13,14 @@
 //     pool the member also takes no new call until it answers a probe again;
 //   - for an INVITE, a provisional above 100 ends failover (the callee may be ringing), and
 //     so does CANCEL;
-//   - any other final answer, or the last member's, goes to the caller; an INVITE's is ACKed
-//     by us and the caller's ACK for it absorbed here (we are its server transaction's end);
+//   - any other final answer, or the last member's, goes to the caller as it is, and the
+//     caller's ACK for it goes on to the member on the attempt's branch: the member's own
+//     retransmissions (until that ACK) cover a lost answer on either leg, as statelessly;
 //   - nothing left to try and no answer: 408 to the caller (§16.7 step 6 treats a timeout
-//     as a 408), 487 if it cancelled.
+//     as a 408), 487 if it cancelled; that answer is ours, so our server transaction sends
+//     it again (Timer G, §17.2.1: the caller stopped retransmitting at our 100) until the
+//     caller's ACK, which ends here, or Timer H; a member's late final answer is then ACKed
+//     by us and dropped.
 // The proxy answers an INVITE 100 Trying at once (§17.2.1) and its retransmissions with 100
 // again (a member's own 100 is not passed on, §16.7 step 5); so it retransmits the INVITE to the
 // member itself (Timer A, §17.1.1.2: after T1, then at doubling intervals, on the same branch)
@@ -58,6 +62,10 @@ constexpr std::int64_t kTimerKMs = 5'000;
 // T1 (§17.1.1.1), the round-trip estimate: an INVITE the member has not answered goes again
 // T1 after it was sent, then after 2 T1, 4 T1, ... (Timer A, §17.1.1.2).
 constexpr std::int64_t kT1Ms = 500;
+// T2 (§17.1.2.2): the longest interval between two copies of our final answer (Timer G).
+constexpr std::int64_t kT2Ms = 4'000;
+// Timer H (64 x T1, §17.2.1): how long our final answer to an INVITE waits for its ACK.
+constexpr std::int64_t kTimerHMs = 32'000;
 // More than fit in the longest failover_timeout_ms (60 s: 7); bounds the shift.
 constexpr std::uint8_t kMaxRetransmits = 16;
 
@@ -106,11 +114,17 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   if (ack_or_cancel ? !entry.invite : (method == sip::Method::Invite) != entry.invite) {
     return std::nullopt;  // not this transaction's (a peer reusing a branch)
   }
-  if (method == sip::Method::Ack && entry.phase == sip::TransactionTable::Phase::Completed) {
-    // We ACKed the member's answer ourselves: the caller's ACK ends here (§17.2.1).
-    return absorbed(Absorb::Ack);
+  const bool completed = entry.phase == sip::TransactionTable::Phase::Completed;
+  if (completed && entry.answered_here) {
+    // Our own final answer: the caller's ACK for it ends here (§17.2.1); a retransmission of
+    // the request gets the answer again (§17.2.1, §17.2.2).
+    if (method == sip::Method::Ack) return absorbed(Absorb::Ack);
+    if (method != sip::Method::Cancel) return respond(in, entry.last_code, {}, {}, out);
   }
-  if (method == sip::Method::Invite && entry.phase != sip::TransactionTable::Phase::Completed) {
+  // A member's final answer went to the caller as it was: the caller's ACK goes on to the
+  // member on the attempt's branch (below), and stops the member's retransmissions, which
+  // reach the caller too (so a lost answer on either leg is sent again, as statelessly).
+  if (method == sip::Method::Invite && !completed) {
     // A retransmission: our server transaction answers it with 100 again (§17.2.1); the
     // member has the INVITE (a completed one goes on, to make the member repeat its answer).
     return respond(in, 100, {}, {}, out);
@@ -208,9 +222,9 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
   const std::uint16_t code = response.status_code;
   const std::optional<std::uint64_t> attempt =
       sip::our_branch_transaction(response.top_via.branch, context_->identity.branch_key);
-  if (attempt != entry.branch) {
-    // An attempt we already left: ACK an INVITE's final answer, let a 2xx through, drop the
-    // rest.
+  if (attempt != entry.branch || entry.answered_here) {
+    // An attempt we already left, or one the caller already has our answer for: ACK an
+    // INVITE's final answer, let a 2xx through, drop the rest.
     if (code >= 300 && entry.invite) return send_ack(in, index, out.primary);
     if (code >= 200 && code < 300) return std::nullopt;
     return dropped(DropReason::FailedOver);
@@ -247,10 +261,7 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     transactions_->arm(index, now_ms_ + (entry.invite ? kTimerDMs : kTimerKMs));
   }
   release_when_settled(index);
-  if (!entry.invite) return std::nullopt;
-  // The answer goes to the caller (the outcome); our ACK to the member follows it.
-  queued_outcome_ = send_ack(in, index, queued_);
-  if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
+  // The answer goes to the caller, and the caller's ACK to the member (match_transaction).
   return std::nullopt;
 }
 
@@ -276,6 +287,7 @@ std::string_view Pipeline::request_uri_of(TxIndex index) const {
 
 void Pipeline::release_when_settled(TxIndex index) {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.answered_here) return;  // our answer is written again from it
   const bool settled =
       entry.phase == sip::TransactionTable::Phase::Completed || !entry.may_fail_over;
   if (settled && origins_[index].request_uri_size != 0) transactions_->release_request(index);
@@ -414,14 +426,57 @@ Outcome Pipeline::answer_exhausted(TxIndex index, const Inbound& in, const Outpu
   const std::uint16_t code = entry.cancelled ? 487 : entry.last_code != 0 ? entry.last_code : 408;
   if (!entry.cancelled) count(&WorkerCounters::failover_exhausted);
   entry.phase = sip::TransactionTable::Phase::Completed;
-  transactions_->arm(index, now_ms_ + (entry.invite ? kTimerDMs : kTimerKMs));
+  entry.answered_here = true;
+  entry.last_code = code;
+  if (entry.invite) {
+    // §17.2.1: the caller stopped retransmitting at our 100, so a lost final answer would
+    // never be asked for again: it goes again after T1, 2 T1, ... (at most T2 apart) until
+    // the caller's ACK, or Timer H.
+    entry.retransmits = 0;
+    origins_[index].attempt_deadline_ms = now_ms_ + kTimerHMs;
+    transactions_->arm(index, now_ms_ + kT1Ms);
+  } else {
+    transactions_->arm(index, now_ms_ + kTimerKMs);
+  }
   return respond(in, code, {}, {}, out);
+}
+
+Outcome Pipeline::retransmit_answer(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.retransmits = static_cast<std::uint8_t>(entry.retransmits + 1);
+  const std::int64_t next = entry.deadline_ms + std::min(kT1Ms << entry.retransmits, kT2Ms);
+  transactions_->arm(index, std::min(next, origins_[index].attempt_deadline_ms));
+  const Inbound in = reparse_stored(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
+  count(&WorkerCounters::answers_retransmitted);
+  return respond(in, entry.last_code, {}, {}, out);
+}
+
+void Pipeline::note_ack_for_our_answer() {
+  const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
+  if (!key) return;
+  const TxIndex index = transactions_->find(*key);
+  if (index == sip::TransactionTable::kNone) return;
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (!entry.answered_here || entry.caller_acked) return;
+  // Timer G stops; the entry stays until Timer H's end to ACK a member's late answer.
+  entry.caller_acked = true;
+  transactions_->arm(index, origins_[index].attempt_deadline_ms);
+  // Nothing is written from the stored INVITE any more (our ACKs take the Request-URI kept
+  // beside the entry, when it fitted): its slot goes back for new calls.
+  if (origins_[index].request_uri_size != 0) transactions_->release_request(index);
 }
 
 std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (entry.phase != sip::TransactionTable::Phase::Calling) {
-    // Timer C or the completed transaction's wait ran out: the call goes on statelessly.
+    if (entry.answered_here && entry.invite && !entry.caller_acked &&
+        entry.deadline_ms < origins_[index].attempt_deadline_ms &&
+        entry.retransmits < kMaxRetransmits) {
+      return retransmit_answer(index, out);  // Timer G
+    }
+    // Timer C, or the completed transaction's wait (D, H, K) ran out: the call goes on
+    // statelessly.
     transactions_->erase(index);
     return std::nullopt;
   }

@@ -30,6 +30,7 @@ struct Snapshot {
   std::uint64_t acks_sent = 0;
   std::uint64_t failover_unanswering = 0;
   std::uint64_t failover_retransmits = 0;
+  std::uint64_t answers_retransmitted = 0;
   std::uint64_t trying_absorbed = 0;
   std::uint64_t keepalives = 0;
   std::uint64_t stun_answered = 0;
@@ -60,6 +61,7 @@ struct Snapshot {
     acks_sent += counters.acks_sent.read();
     failover_unanswering += counters.failover_unanswering.read();
     failover_retransmits += counters.failover_retransmits.read();
+    answers_retransmitted += counters.answers_retransmitted.read();
     trying_absorbed += counters.trying_absorbed.read();
     keepalives += counters.keepalives.read();
     stun_answered += counters.stun_answered.read();
@@ -112,6 +114,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "acks_sent", s.acks_sent);
   append(line, "failover_unanswering", s.failover_unanswering);
   append(line, "failover_retransmits", s.failover_retransmits);
+  append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "trying_absorbed", s.trying_absorbed);
   append(line, "keepalives", s.keepalives);
   append(line, "stun_answered", s.stun_answered);

@@ -84,7 +84,7 @@ struct alignas(kCacheLine) WorkerCounters {
   // again to another member; attempts that got no answer in time; calls whose members all
   // failed (the last answer, or our 408, went to the caller); INVITEs forwarded untracked
   // because the table or its stored-request slots were full; ACKs we sent to members for
-  // their non-2xx answers (§17.1.1.3).
+  // the non-2xx answers we did not pass on (a failover code, a late answer; §17.1.1.3).
   Counter failover_tracked;
   Counter failover_retries;
   Counter failover_timeouts;
@@ -96,6 +96,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter failover_unanswering;
   // INVITEs sent again to the member that has not answered them yet (Timer A, §17.1.1.2).
   Counter failover_retransmits;
+  // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
+  // caller until its ACK (Timer G, §17.2.1).
+  Counter answers_retransmitted;
   // A member's 100 Trying to an INVITE the proxy answered 100 itself: not relayed (§16.7).
   Counter trying_absorbed;
   // Keep-alives on the SIP port (RFC 5626 §4.4): CRLF-only datagrams and STUN indications

@@ -60,6 +60,10 @@ class TransactionTable {
     bool cancelled = false;     // the caller sent CANCEL
     std::uint8_t epoch = 0;     // the caller's: which configuration chose `pool` and `member`
     bool invite = true;         // an INVITE transaction (§17.1.1), else a non-INVITE (§17.1.2)
+    // The final answer to the caller is ours (408, 487, the last failover code), `last_code`:
+    // our server transaction sends it again (Timer G for an INVITE) until the caller's ACK.
+    bool answered_here = false;
+    bool caller_acked = false;  // the caller's ACK for our own final answer came
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

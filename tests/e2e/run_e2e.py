@@ -922,7 +922,9 @@ def test_pool_retransmit(ctx):
     byte-identical copies per call (the same branch: one client transaction); nothing timed
     out, failed over or marked the member. Pool "silent" (failover_timeout_ms 1200): an echo
     UAS that answers no INVITE gets exactly two copies (at 0 and T1; the next would be at
-    1.5 s, after the failover timer) and the caller gets 408 from sipline."""
+    1.5 s, after the failover timer) and the caller gets 408 from sipline, which sends it
+    again T1 later (Timer G: the caller stopped retransmitting at our 100) and no more after
+    the caller's ACK."""
     calls = 4
     proxy_port, = harness.free_udp_ports(1)
     lossy, silent = EchoServer(lose_invites=2), EchoServer(lose_invites=1000)
@@ -947,13 +949,24 @@ def test_pool_retransmit(ctx):
             check(took >= 1.45, "call %d was answered after %.2f s: the member's third copy "
                   "cannot have been sent before 1.5 s" % (n, took))
         agent.call_id = sipmsg.new_token("silent-") + "@" + host
+        branch = sipmsg.new_token("z9hG4bK")
         sent = time.monotonic()
-        answer = agent.request("INVITE", "sip:9000@sipline.test",
+        answer = agent.request("INVITE", "sip:9000@sipline.test", branch=branch, cseq=1,
                                to="<sip:9000@sipline.test>", timeout=4.0)
         took = time.monotonic() - sent
         require_status(answer, 408, "INVITE to the silent member")
         check(1.15 <= took < 3.0, "the 408 came after %.2f s, expected the failover timer's "
               "1.2 s" % took)
+        # Timer G (§17.2.1): the caller stopped retransmitting at our 100, so our 408 comes
+        # again T1 later until the caller ACKs it (on the INVITE's branch, §17.1.1.3).
+        again = agent.wait_final(agent.call_id, 1, 1.5)
+        check(again is not None and again.status == 408 and
+              again.get("To") == answer.get("To"),
+              "our 408 was not sent again before the caller's ACK: %s" % again)
+        agent.request("ACK", "sip:9000@sipline.test", branch=branch, cseq=1,
+                      to=answer.get("To"), wait=False)
+        check(agent.wait_final(agent.call_id, 1, 2.5) is None,
+              "our 408 was sent again after the caller's ACK")
     copies = {}
     for raw, message in zip(list(lossy.echo.raw), list(lossy.echo.received)):
         if message is not None and not message.is_response and message.method == "INVITE":
@@ -977,6 +990,9 @@ def test_pool_retransmit(ctx):
           "probed: not marked): %s" % brief)
     check(total(counters, "failover_tracked") == calls + 1 and total(counters, "dropped") == 0,
           "expected %d tracked calls and nothing dropped: %s" % (calls + 1, brief))
+    check(total(counters, "answers_retransmitted") == 1 and
+          total(counters, "acks_absorbed") == 1,
+          "expected our 408 sent once more and the caller's ACK absorbed: %s" % brief)
 
 
 def test_route_sources(ctx):
