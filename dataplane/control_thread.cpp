@@ -463,6 +463,39 @@ ControlThread::ReloadReport ControlThread::reload() {
 
 namespace {
 
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words)
+    text += (text.empty() ? "" : ",") + word;
+  return text;
+}
+
+// One line per [[routes]] entry, in matching order: what it matches and what it does, a
+// forward target with the address its name resolved to (the last reload or DNS refresh).
+std::string routes_text(const config::Config& config) {
+  std::string text;
+  for (const lb::RouteRule& route : config.routes) {
+    std::vector<std::string> sources;
+    for (const lb::IpPrefix& prefix : route.sources)
+      sources.push_back(prefix.to_string());
+    text += "route " + route.name + ": user_prefix=\"" + route.user_prefix +
+            "\" methods=" + (route.methods.empty() ? "any" : joined(route.methods)) +
+            " sources=" + (sources.empty() ? "any" : joined(sources)) +
+            (route.auth ? " auth" : "") + " " + std::string(lb::route_action_name(route.action));
+    if (route.forward) {
+      text += " " + route.forward->uri + " (" + route.forward->next_hop.to_string() + ")";
+    } else if (route.pool) {
+      text += " pool " + config.pools[*route.pool].name;
+    } else if (route.action == lb::RouteAction::Reject) {
+      text += " " + std::to_string(route.reject_code);
+    } else if (!route.redirect_contact.empty()) {
+      text += " " + route.redirect_contact;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
 std::string bindings_text(const std::vector<sip::Binding>& bindings, std::int64_t now) {
   std::string text;
   for (const sip::Binding& binding : bindings) {
@@ -485,6 +518,9 @@ std::string ControlThread::admin_command(std::string_view line) {
   if (command == "counters" && argument.empty()) return "ok\n" + counters_text();
   if (command == "pools" && argument.empty()) {
     return "ok\n" + (prober_ != nullptr ? prober_->counters_text() : std::string());
+  }
+  if (command == "routes" && argument.empty()) {
+    return "ok\n" + routes_text(*shared_.pipeline->config);
   }
   if (command == "registrations" && !argument.empty()) {
     return "ok\n" + bindings_text(shared_.location->bindings(argument), unix_now());

@@ -109,6 +109,7 @@ inline constexpr int kControlDutyPollMs = 1;
 inline constexpr std::string_view kAdminHelp =
     "counters             every counter line (as SIGUSR1 prints them)\n"
     "pools                each pool member's health and probe counts\n"
+    "routes               the dial plan in order, with the addresses next hops resolved to\n"
     "registrations USER   the registered contacts of USER\n"
     "unregister USER      remove every binding of USER (as Contact: * with Expires: 0)\n"
     "drain POOL MEMBER    take a pool member (index or URI) out of new calls, at once\n"

@@ -1280,7 +1280,8 @@ print(json.dumps({"status": response.status, "type": response.getheader("Content
 
 def test_admin(ctx):
     """siplinectl against the running proxy's [admin] socket: `counters` prints the worker
-    lines, `registrations 1001` the contact a REGISTER just bound, `pools` each member's
+    lines, `routes` the dial plan in order, `registrations 1001` the contact a REGISTER just
+    bound, `pools` each member's
     health, `reload` of a broken file exits 1 with the FILE:LINE reason, of a good one exits
     0 and the new route answers; an unknown command exits 1. The socket file is gone after
     the proxy stops. The [admin] metrics endpoint answers GET /metrics in Prometheus's text
@@ -1318,6 +1319,10 @@ def test_admin(ctx):
     code, out, _ = siplinectl("counters")
     check(code == 0 and re.search(r"^worker 0: received=", out, re.M) and "control:" in out,
           "siplinectl counters: %d %r" % (code, out))
+    code, out, _ = siplinectl("routes")
+    check(code == 0 and out == 'route users: user_prefix="10" methods=any sources=any location\n'
+          'route to-pbx: user_prefix="8" methods=any sources=any forward pool pbx\n',
+          "siplinectl routes: %d %r" % (code, out))
     with sipmsg.Agent(proxy_port, user="1001") as agent:
         contact = "<%s>" % contact_uri("1001", agent.port)
         require_status(challenged_register(agent, "REGISTER 1001", contact=contact,

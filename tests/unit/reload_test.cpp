@@ -208,6 +208,11 @@ TEST_F(ReloadTest, ADnsRefreshFollowsANextHopToItsNewAddress) {
   EXPECT_EQ(control_->counters().dns_refreshes.read(), 1u);
   EXPECT_EQ(control_->counters().reloads.read(), 1u);  // the operator's only
   EXPECT_FALSE(call("7000", 2, second_hop_).empty());
+  // siplinectl routes shows where the name points now.
+  EXPECT_EQ(control_->admin_command("routes"),
+            "ok\nroute out: user_prefix=\"7\" methods=any sources=any forward sip:carrier.test "
+            "(127.0.0.1:" +
+                std::to_string(second_hop_.port) + ")\n");
   EXPECT_TRUE(first_hop_.try_receive().empty());
 
   // The same addresses again: nothing is published.
@@ -345,6 +350,10 @@ TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
   EXPECT_TRUE(counters.starts_with("ok\nworker 0: received=")) << counters;
   EXPECT_NE(counters.find("\ncontrol: registers=0 "), std::string::npos) << counters;
   EXPECT_EQ(control_->admin_command("pools"), "ok\n");
+  const std::string first = std::to_string(first_hop_.port);
+  EXPECT_EQ(control_->admin_command("routes"),
+            "ok\nroute out: user_prefix=\"7\" methods=any sources=any forward sip:127.0.0.1:" +
+                first + " (127.0.0.1:" + first + ")\n");
   EXPECT_EQ(control_->admin_command("registrations 1002"), "ok\n");
   sip::Binding binding;
   binding.contact = "sip:1002@127.0.0.1:5099";
@@ -376,6 +385,16 @@ TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
   const std::string reloaded = control_->admin_command("reload");
   EXPECT_TRUE(reloaded.starts_with("ok\nconfiguration reloaded from " + path_)) << reloaded;
   EXPECT_FALSE(call("7000", 1, second_hop_).empty());
+
+  write_config(
+      "[[routes]]\nname = \"phones\"\nuser_prefix = \"1\"\nmethods = [\"INVITE\", \"MESSAGE\"]\n"
+      "sources = [\"10.0.0.0/8\", \"192.0.2.7\"]\nauth = true\naction = \"location\"\n"
+      "[[routes]]\nname = \"busy\"\naction = \"reject\"\ncode = 486\n");
+  ASSERT_TRUE(control_->admin_command("reload").starts_with("ok\n"));
+  EXPECT_EQ(control_->admin_command("routes"),
+            "ok\nroute phones: user_prefix=\"1\" methods=INVITE,MESSAGE "
+            "sources=10.0.0.0/8,192.0.2.7/32 auth location\n"
+            "route busy: user_prefix=\"\" methods=any sources=any reject 486\n");
 }
 
 TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
