@@ -349,6 +349,10 @@ class Pipeline {
   // The attempt's member did not answer at all: out of new calls until it answers a probe
   // (probed pools only: nothing else would bring it back).
   void mark_unanswering(TxIndex index);
+  // message_ (the request, its ACK or CANCEL) to the current attempt's member on the
+  // attempt's branch.
+  Outcome forward_to_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                             const OutputBuffers& out);
   // Sends the current attempt's request to `member` (our branch of the attempt) and starts
   // its timers: the failover timer, and for an INVITE Timer A's retransmissions before it.
   Outcome send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,

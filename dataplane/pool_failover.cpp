@@ -139,9 +139,7 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
       transactions_->arm(index, origins_[index].attempt_deadline_ms);
     }
   }
-  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
-  const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
-  return forward(in, plan, origins_[index].member, {}, out, &branch);
+  return forward_to_attempt(index, in, sip::preprocess_routes(request, context_->identity), out);
 }
 
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
@@ -361,12 +359,18 @@ Inbound Pipeline::reparse_stored(TxIndex index) {
   return in;
 }
 
+Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                                     const OutputBuffers& out) {
+  const sip::Branch branch =
+      sip::signed_branch(transactions_->at(index).branch, context_->identity.branch_key);
+  return forward(in, plan, origins_[index].member, {}, out, &branch);
+}
+
 Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
                                const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   TxOrigin& origin = origins_[index];
-  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
-  const Outcome sent = forward(in, plan, origin.member, {}, out, &branch);
+  const Outcome sent = forward_to_attempt(index, in, plan, out);
   if (sent.verdict != Verdict::Send || sent.kind != SendKind::ForwardedRequest) return sent;
   entry.phase = sip::TransactionTable::Phase::Calling;
   entry.retransmits = 0;
@@ -385,9 +389,8 @@ Outcome Pipeline::retransmit(TxIndex index, const OutputBuffers& out) {
   transactions_->arm(index, std::min(next, origin.attempt_deadline_ms));
   const Inbound in = reparse_stored(index);
   if (in.bytes.empty()) return dropped(DropReason::Parse);
-  const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
-  const sip::Branch branch = sip::signed_branch(entry.branch, context_->identity.branch_key);
-  const Outcome sent = forward(in, plan, origin.member, {}, out, &branch);
+  const Outcome sent =
+      forward_to_attempt(index, in, sip::preprocess_routes(*message_, context_->identity), out);
   if (sent.verdict == Verdict::Send) count(&WorkerCounters::failover_retransmits);
   return sent;
 }

@@ -111,6 +111,13 @@ class ReloadTest : public ::testing::Test {
     return proxy_port_;
   }
 
+  // A route to the domain "carrier.test" (its SRV record, see load()), refreshed every 10 s.
+  static std::string route_by_name() {
+    return "[dns]\nrefresh_interval = 10\n"
+           "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
+           "target = \"sip:carrier.test\"\n";
+  }
+
   static std::string route_to(std::uint16_t port) {
     return "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
            "target = \"sip:127.0.0.1:" +
@@ -188,10 +195,7 @@ TEST_F(ReloadTest, ReloadedRoutesAreUsedFromTheWorkersNextIteration) {
 // there, without a reload, and counts it.
 TEST_F(ReloadTest, ADnsRefreshFollowsANextHopToItsNewAddress) {
   srv_port_ = first_hop_.port;
-  const std::string by_name =
-      "[dns]\nrefresh_interval = 10\n"
-      "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
-      "target = \"sip:carrier.test\"\n";
+  const std::string by_name = route_by_name();
   write_config(by_name);
   ASSERT_TRUE(control_->reload().applied);
   EXPECT_FALSE(call("7000", 1, first_hop_).empty());
@@ -233,10 +237,7 @@ TEST_F(ReloadTest, ADnsRefreshFollowsANextHopToItsNewAddress) {
 
 TEST_F(ReloadTest, ARefreshOvertakenByAReloadIsDropped) {
   srv_port_ = first_hop_.port;
-  const std::string by_name =
-      "[dns]\nrefresh_interval = 10\n"
-      "[[routes]]\nname = \"out\"\nuser_prefix = \"7\"\naction = \"forward\"\n"
-      "target = \"sip:carrier.test\"\n";
+  const std::string by_name = route_by_name();
   write_config(by_name);
   ASSERT_TRUE(control_->reload().applied);
   control_->tick(kNow);
