@@ -973,9 +973,45 @@ ActionArguments read_action_arguments(const TableReader& route, RouteAction acti
   return arguments;
 }
 
+// strip and prepend (number translation) change the user that location and redirect look up
+// and that a forward sends on; a reject or a redirect to a fixed Contact has no use for them.
+void read_user_translation(const TableReader& route, Route& config) {
+  const bool translates = route.has("strip") || route.has("prepend");
+  const bool redirects_to_contacts =
+      config.action == RouteAction::Redirect && config.redirect_contact.empty();
+  if (translates && config.action != RouteAction::Location &&
+      config.action != RouteAction::Forward && !redirects_to_contacts) {
+    const std::string key = route.has("strip") ? "strip" : "prepend";
+    route.diagnostics().error(route.line_of_key(key),
+                              route.key_path(key) +
+                                  " is not used by this route (only by \"location\", \"forward\" "
+                                  "and a \"redirect\" to the registered contacts)");
+    return;
+  }
+  const std::size_t prefix_size = config.user_prefix.size();
+  config.strip = static_cast<std::uint8_t>(route.count_or("strip", 0, 255, 0));
+  if (config.strip > prefix_size) {
+    route.diagnostics().error(route.line_of_key("strip"),
+                              route.key_path("strip") + " = " + std::to_string(config.strip) +
+                                  " is longer than user_prefix " + quoted(config.user_prefix) +
+                                  " (" + std::to_string(prefix_size) +
+                                  (prefix_size == 1 ? " octet" : " octets") +
+                                  "): only what the prefix matched may be stripped");
+    config.strip = 0;
+  }
+  config.prepend = route.string("prepend", Presence::Optional).value_or("");
+  if (!is_user_text(config.prepend) || config.prepend.size() > lb::kMaxPrependSize) {
+    route.diagnostics().error(route.line_of_key("prepend"),
+                              route.key_path("prepend") + " " + quoted(config.prepend) +
+                                  " must be at most " + std::to_string(lb::kMaxPrependSize) +
+                                  " SIP user characters (RFC 3261 §25.1)");
+    config.prepend.clear();
+  }
+}
+
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
-  route.reject_unknown_keys(
-      {"name", "user_prefix", "methods", "sources", "action", "auth", "target", "pool", "code"});
+  route.reject_unknown_keys({"name", "user_prefix", "methods", "sources", "action", "auth",
+                             "target", "pool", "code", "strip", "prepend"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -1012,6 +1048,7 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   config.pool = arguments.pool;
   config.redirect_contact = std::move(arguments.redirect_contact);
   config.reject_code = arguments.reject_code;
+  read_user_translation(route, config);
   return config;
 }
 

@@ -481,7 +481,10 @@ std::string routes_text(const config::Config& config) {
     text += "route " + route.name + ": user_prefix=\"" + route.user_prefix +
             "\" methods=" + (route.methods.empty() ? "any" : joined(route.methods)) +
             " sources=" + (sources.empty() ? "any" : joined(sources)) +
-            (route.auth ? " auth" : "") + " " + std::string(lb::route_action_name(route.action));
+            (route.auth ? " auth" : "") +
+            (route.strip != 0 ? " strip=" + std::to_string(route.strip) : "") +
+            (route.prepend.empty() ? "" : " prepend=\"" + route.prepend + "\"") + " " +
+            std::string(lb::route_action_name(route.action));
     if (route.forward) {
       text += " " + route.forward->uri + " (" + route.forward->next_hop.to_string() + ")";
     } else if (route.pool) {

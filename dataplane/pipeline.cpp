@@ -299,15 +299,18 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
     AuthGate gate = authenticate(in, now, out);
     if (!gate.passed) return gate.answer;
   }
+  const DialPlanResult dial_plan = dial(*route);
+  if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
+  const Dialled& dialled = dial_plan.dialled;
   switch (route->action) {
     case lb::RouteAction::Location:
-      return to_location(in, plan, out);
+      return to_location(in, plan, dialled, out);
     case lb::RouteAction::Forward:
-      if (route->pool) return to_pool(in, plan, *route->pool, out);
+      if (route->pool) return to_pool(in, plan, *route->pool, dialled, out);
       if (!route->forward) return dropped(DropReason::Unroutable);  // config/ forbids this
-      return forward(in, plan, to_peer_address(route->forward->next_hop), {}, out);
+      return forward(in, plan, to_peer_address(route->forward->next_hop), dialled.request_uri, out);
     case lb::RouteAction::Redirect:
-      return redirect(in, *route, out);
+      return redirect(in, *route, dialled, out);
     case lb::RouteAction::Reject:
       return respond(in, route->reject_code, {}, {}, out);
   }
@@ -354,18 +357,39 @@ struct RequestUser {
   std::string_view view() const { return {text.data(), size}; }
 };
 
-static RequestUser request_user(const sip::Message& request) {
+static RequestUser request_user(std::string_view written) {
   RequestUser user;
-  if (!request.request_uri.has_user) return user;
-  const std::size_t size =
-      sip::unescape(request.request_uri.user, user.text.data(), user.text.size());
+  if (written.empty()) return user;
+  const std::size_t size = sip::unescape(written, user.text.data(), user.text.size());
   if (size != std::string_view::npos) user.size = size;
   return user;
 }
 
-Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
+Pipeline::DialPlanResult Pipeline::dial(const lb::RouteRule& route) {
+  const sip::Uri& uri = message_->request_uri;
+  DialPlanResult result;
+  if (uri.has_user) result.dialled.user = uri.user;
+  if (!route.translates_user()) return result;
+  translated_ = sip::translate_user(*message_, route.strip, route.prepend);
+  switch (translated_.result) {
+    case sip::Translation::Translated:
+      result.dialled = Dialled{translated_.uri(), translated_.user()};
+      break;
+    case sip::Translation::NoUser:
+      break;
+    case sip::Translation::Empty:
+      result.refusal = 484;  // §21.4.22 Address Incomplete
+      break;
+    case sip::Translation::TooLong:
+      result.refusal = 414;  // §21.4.12 Request-URI Too Long
+      break;
+  }
+  return result;
+}
+
+Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan, const Dialled& dialled,
                               const OutputBuffers& out) {
-  const RequestUser aor = request_user(*message_);
+  const RequestUser aor = request_user(dialled.user);
   const std::string_view user = aor.view();
   if (user.empty() || !context_->users->find(user)) return respond(in, 404, {}, {}, out);
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
@@ -379,13 +403,13 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
   return forward(in, plan, *destination, contact.uri, out);
 }
 
-Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
+Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,
                            const OutputBuffers& out) {
   LineWriter lines(extra_);
   if (!route.redirect_contact.empty()) {
     append_contact_line(lines, route.redirect_contact, 1000);
   } else {
-    const RequestUser aor = request_user(*message_);
+    const RequestUser aor = request_user(dialled.user);
     const std::string_view user = aor.view();
     if (user.empty() || !context_->users->find(user)) return respond(in, 404, {}, {}, out);
     const ContactsView contacts = context_->location->lookup(user);
@@ -399,17 +423,17 @@ Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route,
 }
 
 Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                          const OutputBuffers& out) {
+                          const Dialled& dialled, const OutputBuffers& out) {
   const std::optional<std::size_t> member = context_->pools.choose(pool, message_->call_id);
   if (member) {
     const lb::PoolSpec& spec = context_->pools.pool(pool);
     const sip::Method method = message_->method;
     if (spec.failover.enabled && transactions_ && !message_->to.has_tag &&
         method != sip::Method::Ack && method != sip::Method::Cancel) {
-      return track_request(in, plan, pool, *member, out);
+      return track_request(in, plan, pool, *member, dialled.request_uri, out);
     }
     const lb::PoolMember& chosen = spec.members[*member];
-    return forward(in, plan, to_peer_address(chosen.address), {}, out);
+    return forward(in, plan, to_peer_address(chosen.address), dialled.request_uri, out);
   }
   // Every member is down: the caller may try another proxy (§21.5.4); the prober looks
   // again within one probe interval.

@@ -33,6 +33,7 @@
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/transaction_table.hpp"
+#include "sip/user_translation.hpp"
 
 namespace sipline::dataplane {
 
@@ -257,12 +258,28 @@ class Pipeline {
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);
-  Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const OutputBuffers& out);
-  Outcome redirect(const Inbound& in, const lb::RouteRule& route, const OutputBuffers& out);
+  // What the dial plan made of the Request-URI (its route's strip and prepend,
+  // sip/user_translation.hpp): the Request-URI to send on (empty: as received) and the user,
+  // as written, that location and redirect look up.
+  struct Dialled {
+    std::string_view request_uri;
+    std::string_view user;
+  };
+  // The route's number translation applied to message_ (into translated_), or the answer to
+  // give instead (484 when nothing is left of the user, 414 when the result is too long).
+  struct DialPlanResult {
+    Dialled dialled;
+    std::optional<std::uint16_t> refusal;
+  };
+  DialPlanResult dial(const lb::RouteRule& route);
+  Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const Dialled& dialled,
+                      const OutputBuffers& out);
+  Outcome redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,
+                   const OutputBuffers& out);
   // A new request for a server pool: to the member its Call-ID picks among those up, or 503
   // + Retry-After when none is (RFC 3261 §21.5.4).
   Outcome to_pool(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                  const OutputBuffers& out);
+                  const Dialled& dialled, const OutputBuffers& out);
   // Proxy authentication for a route with auth = true: `passed`, or the answer to give
   // instead (Send of a 407/403/400, or Drop when it cannot be written).
   struct AuthGate {
@@ -320,7 +337,11 @@ class Pipeline {
     // The INVITE's Request-URI, for our ACKs once the stored INVITE is released (a call that
     // can no longer fail over); 0: longer than this, the stored INVITE is kept instead.
     std::uint8_t request_uri_size = 0;
-    std::array<char, 96> request_uri{};
+    // The dial plan translated the Request-URI (then always kept in request_uri): every
+    // request of the transaction goes to a member with that one, not the received one.
+    bool dialled = false;
+    static constexpr std::size_t kRequestUriCapacity = 96;
+    std::array<char, kRequestUriCapacity> request_uri{};
   };
   // Written: a message written when its cause was processed (our ACK to a member, our 100
   // Trying to the caller), in queued_; Resend: the INVITE to the next member.
@@ -336,7 +357,7 @@ class Pipeline {
   std::optional<Outcome> match_transaction(const Inbound& in, const OutputBuffers& out);
   // A new request for a pool with failover: tracked, then sent to `member`.
   Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                        std::size_t member, const OutputBuffers& out);
+                        std::size_t member, std::string_view dialled_uri, const OutputBuffers& out);
   // A response to a request we track; std::nullopt: forward it as any response.
   std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
   std::optional<std::size_t> next_member(TxIndex index) const;
@@ -400,6 +421,7 @@ class Pipeline {
   // Extra header lines of local responses: Proxy-Authenticate (one per algorithm), Contact
   // lines of a 302 (one per registered contact).
   std::array<char, 8192> extra_{};
+  sip::TranslatedUri translated_;  // the Request-URI a route's number translation wrote
   OverloadGate* gate_ = nullptr;
   std::array<char, 32> retry_after_{};  // "Retry-After: N\r\n"
   std::size_t retry_after_size_ = 0;

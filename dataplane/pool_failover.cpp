@@ -143,14 +143,17 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
 }
 
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                                std::size_t member, const OutputBuffers& out) {
+                                std::size_t member, std::string_view dialled_uri,
+                                const OutputBuffers& out) {
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
   // Untracked: an RFC 2543 peer's request (no usable branch: its answers cannot be matched),
   // one too large to keep for a resend, and one whose branch another transaction of ours
   // holds (a peer reusing a branch for another method).
-  const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize;
+  // A translated Request-URI lives in the origin only: it must fit there.
+  const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize &&
+                         dialled_uri.size() <= TxOrigin::kRequestUriCapacity;
   const bool fresh = trackable && transactions_->find(*key) == sip::TransactionTable::kNone;
   TxIndex index = fresh ? transactions_->insert(*key) : sip::TransactionTable::kNone;
   if (index != sip::TransactionTable::kNone && !transactions_->store_request(index, in.bytes)) {
@@ -167,7 +170,7 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
           "see [limits] transaction_table_size",
           worker_index_, transactions_->size(), transactions_->stored_count());
     }
-    return forward(in, plan, destination, {}, out);
+    return forward(in, plan, destination, dialled_uri, out);
   }
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.branch = attempt_branch(*key, 0);
@@ -180,7 +183,8 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   origin.source = in.peer;
   origin.member = destination;
   origin.socket = in.socket;
-  const std::string_view request_uri = message_->request_uri_text;
+  origin.dialled = !dialled_uri.empty();
+  const std::string_view request_uri = origin.dialled ? dialled_uri : message_->request_uri_text;
   origin.request_uri_size = 0;
   if (request_uri.size() <= origin.request_uri.size()) {
     std::copy(request_uri.begin(), request_uri.end(), origin.request_uri.begin());
@@ -363,7 +367,10 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
                                      const OutputBuffers& out) {
   const sip::Branch branch =
       sip::signed_branch(transactions_->at(index).branch, context_->identity.branch_key);
-  return forward(in, plan, origins_[index].member, {}, out, &branch);
+  // The INVITE's Request-URI as the dial plan translated it, for the INVITE again and for its
+  // CANCEL and ACK alike (§9.1, §17.1.1.3: theirs equals the INVITE's).
+  const std::string_view request_uri = origins_[index].dialled ? request_uri_of(index) : "";
+  return forward(in, plan, origins_[index].member, request_uri, out, &branch);
 }
 
 Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,

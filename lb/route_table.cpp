@@ -47,6 +47,9 @@ RouteTable::MethodFilter RouteTable::filter_for(const RouteRule& rule) {
       filter.known |= method_bit(method);
     }
   }
+  if ((filter.known & method_bit(sip::Method::Invite)) != 0) {
+    filter.known |= method_bit(sip::Method::Ack) | method_bit(sip::Method::Cancel);
+  }
   return filter;
 }
 

@@ -44,6 +44,8 @@ struct RouteRule {
   std::string user_prefix;
   // Method names, case-sensitive (RFC 3261 §7.1): "INVITE" is the INVITE method, "invite" an
   // extension method of that name. Empty matches any method, extension methods included.
+  // INVITE brings its ACK and CANCEL with it: a stateless proxy sends them where the INVITE
+  // went by routing them alike (§16.11, §9.1), so a route cannot take the INVITE alone.
   std::vector<std::string> methods;
   // The addresses the request may come from (the datagram's source, not its Via, which the
   // sender writes): a carrier's trunk-facing route lists the carrier's SBCs, so that nobody
@@ -51,6 +53,12 @@ struct RouteRule {
   std::vector<IpPrefix> sources;
   RouteAction action = RouteAction::Location;
   bool auth = false;  // challenge (407) requests from our users before routing
+  // Number translation (location, forward, redirect to registered contacts): the
+  // Request-URI user loses its first `strip` octets (as written, at most user_prefix's
+  // length: what is stripped is what matched) and gains `prepend` in front. A forward sends
+  // the request with that Request-URI; location and redirect look that user up.
+  std::uint8_t strip = 0;
+  std::string prepend;
   // action == Forward: exactly one of these is set, a fixed next hop or a server pool (an
   // index into Config::pools, whose member is chosen per call, lb/pool.hpp).
   std::optional<ForwardTarget> forward;
@@ -58,7 +66,12 @@ struct RouteRule {
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
   std::uint32_t line = 0;         // the [[routes]] header line, for logs
+
+  bool translates_user() const { return strip != 0 || !prepend.empty(); }
 };
+
+// The longest `prepend` config/ accepts: a country, trunk or routing code, not a number.
+inline constexpr std::size_t kMaxPrependSize = 32;
 
 class RouteTable {
  public:

@@ -1047,6 +1047,67 @@ def test_route_sources(ctx):
           "expected one 403 and nothing dropped: %s" % harness.brief(counters))
 
 
+def test_number_translation(ctx):
+    """Number translation on routes (`strip`, `prepend`). A DID route strips "+44207946" from
+    "+442079461002" and looks the extension 1002 up: the INVITE reaches 1002's registered
+    contact (a Python agent), To unchanged, and the callee's 486 reaches the caller. A
+    national route strips "0", prepends "+44" and forwards to an echo UAS: the INVITE and its
+    CANCEL both arrive with Request-URI sip:+442079460000@sipline.test;user=phone, To as
+    dialled. "+44207946" alone (nothing left of the user) is answered 484."""
+    proxy_port, = harness.free_udp_ports(1)
+    uas = EchoServer()
+    ctx.cleanups.append(uas.stop)
+    host = harness.NET.client_host
+    routes = [{"name": "did", "user_prefix": "+44207946", "strip": 9, "action": "location"},
+              {"name": "national", "user_prefix": "0", "strip": 1, "prepend": "+44",
+               "methods": ["INVITE"], "action": "forward",
+               "target": "sip:%s:%d" % (host, uas.port)},
+              {"name": "others", "action": "reject", "code": 404}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    with sipmsg.Agent(proxy_port, user="1002") as callee, \
+            sipmsg.Agent(proxy_port, user="1001") as caller:
+        final = challenged_register(callee, "REGISTER 1002", expires=300,
+                                    contact="<%s>" % contact_uri("1002", callee.port))
+        require_status(final, 200, "REGISTER 1002 with credentials")
+        did = "sip:+442079461002@sipline.test"
+        caller.request("INVITE", did, to="<%s>" % did, wait=False)
+        arrived = callee.receive(3.0)
+        check(arrived is not None and not arrived.is_response and arrived.method == "INVITE",
+              "the DID's INVITE did not reach 1002: %s" % describe(arrived))
+        check(arrived.start_line == "INVITE %s SIP/2.0" % contact_uri("1002", callee.port),
+              "the INVITE should carry 1002's contact: %s" % arrived.start_line)
+        check(arrived.get("To") == "<%s>" % did, "To changed: %s" % arrived.get("To"))
+        callee.send_raw(sipmsg.EchoUas.answer(arrived, 486, "Busy Here"))
+        require_status(caller.wait_final(caller.call_id, caller.cseq), 486,
+                       "the callee's answer to the DID's INVITE")
+
+        national = "sip:02079460000@sipline.test;user=phone"
+        dialled = "<sip:02079460000@sipline.test>"
+        caller.call_id = sipmsg.new_token("translate-") + "@" + host
+        branch = sipmsg.new_token("z9hG4bK")
+        require_status(caller.request("INVITE", national, to=dialled, branch=branch), 200,
+                       "INVITE through the national route")
+        # §9.1: the CANCEL, routed alike (the route lists INVITE only), is translated alike.
+        require_status(caller.request("CANCEL", national, to=dialled, branch=branch,
+                                      cseq=caller.cseq), 200, "CANCEL through the national route")
+        translated = "sip:+442079460000@sipline.test;user=phone"
+        for method in ("INVITE", "CANCEL"):
+            received = uas.requests(method)
+            check(len(received) == 1 and
+                  received[0].start_line == "%s %s SIP/2.0" % (method, translated) and
+                  received[0].get("To") == dialled,
+                  "the UAS should have one %s for %s, To %s: %s" % (
+                      method, translated, dialled, [m.start_line for m in received]))
+
+        incomplete = "sip:+44207946@sipline.test"
+        caller.call_id = sipmsg.new_token("translate-") + "@" + host
+        require_status(caller.request("INVITE", incomplete, to="<%s>" % incomplete), 484,
+                       "INVITE for a DID with no extension")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "local_4xx") == 1 and total(counters, "dropped") == 0,
+          "expected one 484 and nothing dropped: %s" % harness.brief(counters))
+
+
 def stun_binding_request(transaction_id, fingerprint):
     """RFC 5389 §6: a Binding request without attributes, with FINGERPRINT (§15.5, CRC-32
     from Python's zlib, not sipline's) when asked."""
@@ -2275,6 +2336,7 @@ TESTS = {
     "pool_failover": test_pool_failover,
     "pool_retransmit": test_pool_retransmit,
     "route_sources": test_route_sources,
+    "number_translation": test_number_translation,
     "keepalives": test_keepalives,
     "dns_refresh": test_dns_refresh,
     "reload": test_reload,
@@ -2300,8 +2362,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "route_sources", "keepalives", "dns_refresh", "reload",
-              "reload_under_load", "admin",
+              "pool_unanswering", "route_sources", "number_translation", "keepalives",
+              "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",
               "big_invite",
               "ipv6_calls", "exception_path",

@@ -4,7 +4,8 @@
 // Built once: a PipelineContext from a fixed in-memory config (IPv4 and IPv6 listen
 // addresses, record_route on, a route for every action: location with and without proxy
 // auth, forward to IPv4 and IPv6 targets, forward to ourselves, forward to a server pool,
-// redirect to a fixed contact and to the registered ones, reject), a LocationTable with a few
+// redirect to a fixed contact and to the registered ones, reject; number translation to a
+// target, a pool and a location lookup), a LocationTable with a few
 // bindings (IPv4, IPv6, a host name, our own address), fixed secrets and a fixed clock, so that an
 // input always gets the same decisions. (What carries over between inputs is reset: registrations
 // after each REGISTER, the digest authenticators' nonce counts after each input with credentials;
@@ -163,6 +164,25 @@ name = "trunk-v6"
 user_prefix = "8"
 action = "forward"
 target = "sips:[2001:db8::50]"
+[[routes]]
+name = "e164-to-pool"
+user_prefix = "+44"
+strip = 3
+prepend = "9"
+action = "forward"
+pool = "servers"
+[[routes]]
+name = "national-trunk"
+user_prefix = "0"
+strip = 1
+prepend = "+44"
+action = "forward"
+target = "sip:192.0.2.50:5070"
+[[routes]]
+name = "did-location"
+user_prefix = "+1555"
+strip = 5
+action = "location"
 [[pools]]
 name = "servers"
 members = ["sip:192.0.2.60", { uri = "sip:[2001:db8::60]:5062", weight = 3 }, "sip:127.0.0.1:5060"]

@@ -253,6 +253,36 @@ action = "location"
                                                "2001:db8:5::/48", "2001:db8::9/128"}));
 }
 
+TEST(Values, RouteNumberTranslation) {
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "did"
+user_prefix = "+4420712345"
+strip = 11
+prepend = "5"
+action = "location"
+[[routes]]
+name = "national"
+user_prefix = "0"
+strip = 1
+prepend = "+44"
+action = "forward"
+target = "sip:127.0.0.1:5070"
+[[routes]]
+name = "plain"
+action = "redirect"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 3u);
+  EXPECT_EQ(config->routes[0].strip, 11);
+  EXPECT_EQ(config->routes[0].prepend, "5");
+  EXPECT_TRUE(config->routes[0].translates_user());
+  EXPECT_EQ(config->routes[1].strip, 1);
+  EXPECT_EQ(config->routes[1].prepend, "+44");
+  EXPECT_EQ(config->routes[2].strip, 0);
+  EXPECT_EQ(config->routes[2].prepend, "");
+  EXPECT_FALSE(config->routes[2].translates_user());
+}
+
 TEST(Values, DnsRefreshAndWhetherNamesWereResolved) {
   const config::HostResolver hosts = [](std::string_view) {
     return std::vector<IpAddress>{ipv4(192, 0, 2, 7)};
@@ -801,6 +831,48 @@ action = "location"
                     "or ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
                     "test.toml:7: routes[1].sources must not be empty (leave it out to match any "
                     "source)"}));
+}
+
+TEST(Errors, RouteNumberTranslation) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+user_prefix = "9"
+strip = 2
+prepend = "+4 4"
+action = "location"
+[[routes]]
+name = "b"
+strip = -1
+action = "location"
+[[routes]]
+name = "c"
+prepend = "+4444444444444444444444444444444444"
+action = "location"
+)")),
+            (Errors{"test.toml:4: routes[0].strip = 2 is longer than user_prefix \"9\" (1 "
+                    "octet): only what the prefix matched may be stripped",
+                    "test.toml:5: routes[0].prepend \"+4 4\" must be at most 32 SIP user "
+                    "characters (RFC 3261 §25.1)",
+                    "test.toml:9: routes[1].strip must be 0..255, not -1",
+                    "test.toml:13: routes[2].prepend \"+4444444444444444444444444444444444\" "
+                    "must be at most 32 SIP user characters (RFC 3261 §25.1)"}));
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "deny"
+user_prefix = "9"
+strip = 1
+action = "reject"
+code = 403
+[[routes]]
+name = "fixed"
+prepend = "+44"
+action = "redirect"
+target = "sip:voicemail@127.0.0.1"
+)")),
+            (Errors{"test.toml:4: routes[0].strip is not used by this route (only by "
+                    "\"location\", \"forward\" and a \"redirect\" to the registered contacts)",
+                    "test.toml:9: routes[1].prepend is not used by this route (only by "
+                    "\"location\", \"forward\" and a \"redirect\" to the registered "
+                    "contacts)"}));
 }
 
 // ---- [[pools]] and the routes naming them ----------------------------------------------

@@ -78,6 +78,18 @@ user_prefix = "+1"
 sources = ["203.0.113.0/24", "2001:db8:5::/48"]
 action = "forward"
 target = "sip:127.0.0.1:5080"
+[[routes]]
+name = "did"
+user_prefix = "+4420712345"
+strip = 11
+action = "location"
+[[routes]]
+name = "national"
+user_prefix = "0"
+strip = 1
+prepend = "+44"
+action = "forward"
+target = "sip:127.0.0.1:5070"
 )toml";
 
 struct Request {
@@ -414,6 +426,51 @@ TEST_F(PipelineTest, ARouteWithSourcesTakesOnlyRequestsFromThem) {
   EXPECT_EQ(spoofed.kind, SendKind::LocalResponse);
   EXPECT_EQ(spoofed.code, 404);
   EXPECT_EQ(peer_text(spoofed.destination), "192.0.2.66:5060");
+}
+
+// Number translation (strip, prepend): the forwarded Request-URI carries the translated user,
+// and the INVITE's CANCEL and ACK (routed alike, statelessly) carry the same Request-URI
+// (§9.1, §17.1.1.3). Nothing else changes: the To header keeps what the caller dialled.
+TEST_F(PipelineTest, ForwardSendsTheTranslatedRequestUri) {
+  Request request;
+  request.uri = "sip:02071234567@sipline.local;user=phone";
+  request.to = "<sip:02071234567@sipline.local>";
+  for (const std::string method : {"INVITE", "CANCEL", "ACK"}) {
+    request.method = method;
+    const Outcome outcome = process(request.text());
+    ASSERT_EQ(outcome.verdict, Verdict::Send) << method;
+    EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+    EXPECT_EQ(peer_text(outcome.destination), "127.0.0.1:5070");
+    const std::string sent = written(outcome);
+    EXPECT_EQ(sent.rfind(method + " sip:+442071234567@sipline.local;user=phone SIP/2.0\r\n", 0), 0u)
+        << sent;
+    EXPECT_NE(sent.find("\r\nTo: <sip:02071234567@sipline.local>\r\n"), std::string::npos);
+  }
+}
+
+// A DID route strips the carrier's number down to the extension and looks that up.
+TEST_F(PipelineTest, LocationLooksUpTheTranslatedUser) {
+  location_.replace("1002", {binding("sip:1002@10.0.0.5:5070", "192.0.2.20:6000")});
+  Request request;
+  request.uri = "sip:+44207123451002@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.20:6000");
+  EXPECT_EQ(written(outcome).rfind("INVITE sip:1002@10.0.0.5:5070 SIP/2.0\r\n", 0), 0u);
+  request.uri = "sip:+44207123459999@sipline.local";  // 9999 is nobody
+  EXPECT_EQ(process(request.text()).code, 404);
+}
+
+// §21.4.22: a number that the route strips to nothing is incomplete (overlap dialling).
+TEST_F(PipelineTest, ATranslationLeavingNoUserIs484) {
+  Request request;
+  request.uri = "sip:+4420712345@sipline.local";
+  const Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(outcome.code, 484);
+  EXPECT_EQ(written(outcome).rfind("SIP/2.0 484 Address Incomplete\r\n", 0), 0u);
 }
 
 // RFC 5626 §4.4: the keep-alives UAs behind NATs send to the port they registered through.

@@ -51,6 +51,12 @@ name = "to-plain"
 user_prefix = "9"
 action = "forward"
 pool = "plain"
+[[routes]]
+name = "to-pbx-e164"
+user_prefix = "+44"
+strip = 3
+action = "forward"
+pool = "pbx"
 )toml";
 
 // kConfig with `from` (which it must hold) replaced by `to`.
@@ -229,6 +235,33 @@ TEST_F(PoolFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBranc
   EXPECT_EQ(after_200[0].bytes.rfind("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;", 0), 0u);
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
   EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+}
+
+// A route's number translation holds for the whole transaction: the INVITE to each member,
+// our ACK to a member's 503, the caller's CANCEL (whose Request-URI is the one dialled) and
+// the INVITE again after a timeout all carry the translated Request-URI (§9.1, §17.1.1.3).
+TEST_F(PoolFailoverTest, TheTranslatedRequestUriGoesToEveryMember) {
+  const std::string request = invite("+448000", "z9hG4bK-e164", "call-e164@192.0.2.10");
+  const Sent first = send_invite(request);
+  EXPECT_EQ(first.bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_NE(first.bytes.find("\r\nTo: <sip:+448000@sipline.local>\r\n"), std::string::npos);
+  const std::vector<Sent> after_503 =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(after_503.size(), 2u);
+  EXPECT_EQ(after_503[0].bytes.rfind("ACK sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  const Sent& second = after_503[1];
+  EXPECT_EQ(second.bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  // Silent: the third member gets it, translated, from the stored INVITE.
+  const std::vector<Sent> third = tick(kStartMs + 500);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  // It rings (its stored INVITE goes back), then the caller cancels.
+  receive(answer(third[0].bytes, "180 Ringing"), third[0].to());
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
+  EXPECT_EQ(cancel.to(), third[0].to());
+  EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(top_branch(cancel.bytes), top_branch(third[0].bytes));
 }
 
 TEST_F(PoolFailoverTest, NoAnswerWithinTheTimeoutSendsTheInviteToTheNextMember) {

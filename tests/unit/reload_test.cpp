@@ -390,11 +390,15 @@ TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
   write_config(
       "[[routes]]\nname = \"phones\"\nuser_prefix = \"1\"\nmethods = [\"INVITE\", \"MESSAGE\"]\n"
       "sources = [\"10.0.0.0/8\", \"192.0.2.7\"]\nauth = true\naction = \"location\"\n"
+      "[[routes]]\nname = \"did\"\nuser_prefix = \"+44207\"\nstrip = 6\nprepend = \"1\"\n"
+      "action = \"location\"\n"
       "[[routes]]\nname = \"busy\"\naction = \"reject\"\ncode = 486\n");
   ASSERT_TRUE(control_->admin_command("reload").starts_with("ok\n"));
   EXPECT_EQ(control_->admin_command("routes"),
             "ok\nroute phones: user_prefix=\"1\" methods=INVITE,MESSAGE "
             "sources=10.0.0.0/8,192.0.2.7/32 auth location\n"
+            "route did: user_prefix=\"+44207\" methods=any sources=any strip=6 prepend=\"1\" "
+            "location\n"
             "route busy: user_prefix=\"\" methods=any sources=any reject 486\n");
 }
 

@@ -102,6 +102,22 @@ TEST(RouteTable, ListedMethodsOnly) {
   EXPECT_EQ(matched(table, "FROBNICATE", "sip:1002@sipline.local"), "");
 }
 
+// §16.11, §9.1: a stateless proxy sends an INVITE's CANCEL and ACK where the INVITE went by
+// routing them alike; a route that listed INVITE alone would send them elsewhere (here to a
+// catch-all reject), so INVITE brings them along. Other methods do not.
+TEST(RouteTable, InviteBringsItsAckAndCancel) {
+  const RouteTable table(
+      {rule("calls", "", {"INVITE"}), rule("messages", "", {"MESSAGE"}), rule("rest", "", {})});
+  EXPECT_EQ(matched(table, "INVITE", "sip:1002@sipline.local"), "calls");
+  EXPECT_EQ(matched(table, "ACK", "sip:1002@sipline.local"), "calls");
+  EXPECT_EQ(matched(table, "CANCEL", "sip:1002@sipline.local"), "calls");
+  EXPECT_EQ(matched(table, "BYE", "sip:1002@sipline.local"), "rest");
+  EXPECT_EQ(matched(table, "MESSAGE", "sip:1002@sipline.local"), "messages");
+  const RouteTable without_invite({rule("messages", "", {"MESSAGE"}), rule("rest", "", {})});
+  EXPECT_EQ(matched(without_invite, "CANCEL", "sip:1002@sipline.local"), "rest");
+  EXPECT_EQ(matched(without_invite, "ACK", "sip:1002@sipline.local"), "rest");
+}
+
 TEST(RouteTable, AbsentMethodsMatchEveryMethod) {
   const RouteTable table({rule("any", "", {})});
   for (const std::string method :
