@@ -19,14 +19,19 @@
 #include <random>
 #include <type_traits>
 
-#include "bench/sipblast/digest_client.hpp"
 #include "bench/sipblast/templates.hpp"
 #include "sip/digest_auth.hpp"
+#include "sip/digest_client.hpp"
 #include "sip/message.hpp"
 #include "sip/params.hpp"
 #include "sip/token_list.hpp"
 
 namespace sipline::sipblast {
+
+using sip::Challenge;
+using sip::ChallengeError;
+using sip::CredentialsInput;
+using sip::PickedChallenge;
 
 std::int64_t monotonic_ns() {
   timespec now{};

@@ -1,7 +1,7 @@
 // sipblast answering digest challenges: the credentials it writes must be accepted by the
 // proxy's own verifier (sip/digest_auth) for MD5 and SHA-256, whichever the server offers
 // first, and refused when the password is wrong.
-#include "bench/sipblast/digest_client.hpp"
+#include "sip/digest_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +18,11 @@ namespace {
 
 using namespace sipline::sipblast;
 namespace sip = sipline::sip;
+using sip::ChallengeError;
+using sip::CredentialsInput;
+using sip::pick_challenge;
+using sip::PickedChallenge;
+using sip::write_authorization;
 
 constexpr std::int64_t kNow = 1'800'000'000;
 

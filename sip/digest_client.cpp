@@ -1,26 +1,50 @@
-#include "bench/sipblast/digest_client.hpp"
+#include "sip/digest_client.hpp"
 
 #include <cstdio>
+#include <cstring>
 
-#include "bench/sipblast/templates.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/token_list.hpp"
 
-namespace sipline::sipblast {
+namespace sipline::sip {
+namespace {
 
-PickedChallenge pick_challenge(const sip::Message& response) {
-  const sip::HeaderId id = response.status_code == 407 ? sip::HeaderId::ProxyAuthenticate
-                                                       : sip::HeaderId::WWWAuthenticate;
+// Appends into a fixed buffer; finish() is 0 when anything did not fit.
+class LineWriter {
+ public:
+  explicit LineWriter(std::span<char> out) : out_(out) {}
+  LineWriter& raw(std::string_view text) {
+    if (text.size() > out_.size() - size_) {
+      overflow_ = true;
+      return *this;
+    }
+    std::memcpy(out_.data() + size_, text.data(), text.size());
+    size_ += text.size();
+    return *this;
+  }
+  std::size_t finish() const { return overflow_ ? 0 : size_; }
+
+ private:
+  std::span<char> out_;
+  std::size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+}  // namespace
+
+PickedChallenge pick_challenge(const Message& response) {
+  const HeaderId id =
+      response.status_code == 407 ? HeaderId::ProxyAuthenticate : HeaderId::WWWAuthenticate;
   PickedChallenge picked;
   picked.error = ChallengeError::NoChallenge;
-  for (const sip::HeaderField* field = response.find(id); field != nullptr;
+  for (const HeaderField* field = response.find(id); field != nullptr;
        field = response.next(*field)) {
-    const auto parsed = sip::parse_digest(field->value);
+    const auto parsed = parse_digest(field->value);
     if (!parsed.ok() || !parsed.value.is_digest) continue;
-    const sip::DigestParams& params = parsed.value;
-    if (!sip::digest_algorithm_supported(params.algorithm)) continue;
+    const DigestParams& params = parsed.value;
+    if (!digest_algorithm_supported(params.algorithm)) continue;
     const bool qop_offered = !params.qop.empty();
-    const bool qop_auth = qop_offered && sip::option_list_contains(params.qop, "auth");
+    const bool qop_auth = qop_offered && option_list_contains(params.qop, "auth");
     if (qop_offered && !qop_auth) continue;  // auth-int only: we do not hash bodies
     Challenge& challenge = picked.challenge;
     challenge.algorithm = params.algorithm;
@@ -39,11 +63,11 @@ PickedChallenge pick_challenge(const sip::Message& response) {
 
 std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
                                 const CredentialsInput& input) {
-  const sip::DigestHex ha1 =
-      sip::digest_ha1(challenge.algorithm, input.user, challenge.realm.view(), input.password);
+  const DigestHex ha1 =
+      digest_ha1(challenge.algorithm, input.user, challenge.realm.view(), input.password);
   char nc[9];
   std::snprintf(nc, sizeof nc, "%08x", input.nonce_count);
-  sip::DigestResponseInput digest;
+  DigestResponseInput digest;
   digest.algorithm = challenge.algorithm;
   digest.ha1 = ha1.view();
   digest.method = input.method;
@@ -54,10 +78,10 @@ std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
     digest.cnonce = input.cnonce;
     digest.qop = "auth";
   }
-  const sip::DigestHex response = sip::digest_response(digest);
+  const DigestHex response = digest_response(digest);
   if (response.size == 0) return 0;
 
-  MessageWriter writer(out);
+  LineWriter writer(out);
   writer
       .raw(challenge.proxy ? "Proxy-Authorization: Digest username=\""
                            : "Authorization: Digest username=\"")
@@ -71,7 +95,7 @@ std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
       .raw("\", response=\"")
       .raw(response.view())
       .raw("\", algorithm=")
-      .raw(sip::digest_algorithm_name(challenge.algorithm));
+      .raw(digest_algorithm_name(challenge.algorithm));
   if (challenge.qop_auth) {
     writer.raw(", cnonce=\"").raw(input.cnonce).raw("\", qop=auth, nc=").raw({nc, 8});
   }
@@ -81,4 +105,4 @@ std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
   return writer.finish();
 }
 
-}  // namespace sipline::sipblast
+}  // namespace sipline::sip

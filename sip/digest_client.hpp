@@ -1,7 +1,8 @@
 // The client half of HTTP Digest as a SIP UA uses it (RFC 3261 §22.2, RFC 7616, RFC 8760):
 // pick a challenge from a 401/407 and write the Authorization (or Proxy-Authorization)
 // header line that answers it. The hashes come from sip/digest_auth.hpp, the same code the
-// proxy verifies with.
+// proxy verifies with. Used by sipline registering with a carrier (trunk registrations) and
+// by sipblast answering challenges at load.
 #pragma once
 
 #include <array>
@@ -14,7 +15,7 @@
 #include "sip/digest.hpp"
 #include "sip/message.hpp"
 
-namespace sipline::sipblast {
+namespace sipline::sip {
 
 // Text copied out of a datagram into fixed storage, so that a challenge can be kept in a
 // transaction slot until the answered request is acknowledged.
@@ -34,7 +35,7 @@ struct FixedText {
 };
 
 struct Challenge {
-  sip::DigestAlgorithm algorithm = sip::DigestAlgorithm::Md5;
+  DigestAlgorithm algorithm = DigestAlgorithm::Md5;
   bool qop_auth = false;  // qop="auth" offered: answer with qop, cnonce and nc (RFC 7616 §3.4)
   bool proxy = false;     // from a 407: answer in Proxy-Authorization (RFC 3261 §22.3)
   FixedText<64> realm;
@@ -56,7 +57,7 @@ struct PickedChallenge {
 // The first Digest challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) whose
 // algorithm we support, in the server's order of preference (RFC 8760 §2.4: the server lists
 // the algorithms it prefers first, the client takes the first it supports).
-PickedChallenge pick_challenge(const sip::Message& response);
+PickedChallenge pick_challenge(const Message& response);
 
 struct CredentialsInput {
   std::string_view user;
@@ -72,4 +73,4 @@ struct CredentialsInput {
 std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
                                 const CredentialsInput& input);
 
-}  // namespace sipline::sipblast
+}  // namespace sipline::sip
