@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 #include <unordered_map>
 
 #include "config/toml_reader.hpp"
@@ -794,30 +795,39 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   return spec;
 }
 
+// [[pools]], [[routes]], [[trunk_registrations]]: each table read by `read_one`; one whose
+// name an earlier one has is reported at its name and left out (`what`: "pool", ...).
+template <class Read>
+auto read_uniquely_named(const std::vector<TableReader>& tables, std::string_view what,
+                         Read read_one) {
+  using Item = typename std::invoke_result_t<Read, const TableReader&>::value_type;
+  std::vector<Item> items;
+  for (const TableReader& table : tables) {
+    std::optional<Item> item = read_one(table);
+    if (!item) continue;
+    const auto same_name = std::find_if(items.begin(), items.end(), [&](const Item& earlier) {
+      return !item->name.empty() && earlier.name == item->name;
+    });
+    if (same_name != items.end()) {
+      table.diagnostics().error(table.line_of_key("name"),
+                                "duplicate " + std::string(what) + " name " + quoted(item->name) +
+                                    " (first defined at line " + std::to_string(same_name->line) +
+                                    ")");
+      continue;
+    }
+    items.push_back(std::move(*item));
+  }
+  return items;
+}
+
 std::vector<lb::PoolSpec> read_pools(const std::vector<TableReader>& tables) {
-  std::vector<lb::PoolSpec> pools;
   if (tables.size() > lb::kMaxPools) {
     const TableReader& first_extra = tables[lb::kMaxPools];
     first_extra.diagnostics().error(first_extra.line(),
                                     "pools must list at most " + std::to_string(lb::kMaxPools) +
                                         " pools, not " + std::to_string(tables.size()));
   }
-  for (const TableReader& table : tables) {
-    std::optional<lb::PoolSpec> pool = read_pool(table);
-    if (!pool) continue;
-    const auto same_name =
-        std::find_if(pools.begin(), pools.end(),
-                     [&](const lb::PoolSpec& earlier) { return earlier.name == pool->name; });
-    if (same_name != pools.end()) {
-      table.diagnostics().error(table.line_of_key("name"),
-                                "duplicate pool name " + quoted(pool->name) +
-                                    " (first defined at line " + std::to_string(same_name->line) +
-                                    ")");
-      continue;
-    }
-    pools.push_back(std::move(*pool));
-  }
-  return pools;
+  return read_uniquely_named(tables, "pool", read_pool);
 }
 
 // ---- [[routes]] --------------------------------------------------------------------------
@@ -1055,23 +1065,8 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
 // After read_pools: a route names its pool, the rule holds the pool's index.
 std::vector<Route> read_routes(const std::vector<TableReader>& tables,
                                const std::vector<lb::PoolSpec>& pools) {
-  std::vector<Route> routes;
-  for (const TableReader& table : tables) {
-    std::optional<Route> route = read_route(table, pools);
-    if (!route) continue;
-    const auto same_name = std::find_if(routes.begin(), routes.end(), [&](const Route& earlier) {
-      return !route->name.empty() && earlier.name == route->name;
-    });
-    if (same_name != routes.end()) {
-      table.diagnostics().error(table.line_of_key("name"),
-                                "duplicate route name " + quoted(route->name) +
-                                    " (first defined at line " + std::to_string(same_name->line) +
-                                    ")");
-      continue;
-    }
-    routes.push_back(std::move(*route));
-  }
-  return routes;
+  return read_uniquely_named(
+      tables, "route", [&pools](const TableReader& table) { return read_route(table, pools); });
 }
 
 // ---- [log], [limits] ---------------------------------------------------------------------
@@ -1240,12 +1235,81 @@ void check_dpdk_listen(const Config& config, const TableReader& listen) {
   }
 }
 
+// ---- [[trunk_registrations]] ---------------------------------------------------------------
+
+// `key` holds SIP user characters (RFC 3261 §25.1), or is absent.
+std::optional<std::string> read_user_key(const TableReader& table, std::string_view key,
+                                         Presence presence) {
+  auto value = table.string(key, presence);
+  if (value && (value->empty() || !is_user_text(*value))) {
+    table.diagnostics().error(table.line_of_key(key),
+                              table.key_path(key) + " " + quoted(*value) +
+                                  " must be a SIP user name (RFC 3261 §25.1 user characters)");
+    return std::nullopt;
+  }
+  return value;
+}
+
+// registrar: a sip: URI without user part (§10.2: the Request-URI names the domain).
+std::optional<ForwardTarget> read_registrar_uri(const TableReader& table) {
+  const auto text = table.string("registrar", Presence::Required);
+  if (!text) return std::nullopt;
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(*text);
+  if (uri.ok() && uri.value.has_user) {
+    table.diagnostics().error(table.line_of_key("registrar"),
+                              table.key_path("registrar") + " " + quoted(*text) +
+                                  " must name the registrar's domain, without a user part "
+                                  "(RFC 3261 §10.2)");
+    return std::nullopt;
+  }
+  return read_next_hop(table.diagnostics(), table.line_of_key("registrar"),
+                       table.key_path("registrar"), *text);
+}
+
+std::optional<TrunkRegistration> read_trunk_registration(const TableReader& table) {
+  table.reject_unknown_keys({"name", "registrar", "user", "domain", "auth_user", "password",
+                             "contact_user", "expires", "retry_interval"});
+  TrunkRegistration trunk;
+  trunk.line = table.line();
+  const auto name = table.string("name", Presence::Required);
+  auto registrar = read_registrar_uri(table);
+  const auto user = read_user_key(table, "user", Presence::Required);
+  const auto auth_user = read_user_key(table, "auth_user", Presence::Optional);
+  const auto contact_user = read_user_key(table, "contact_user", Presence::Optional);
+  const auto password = table.string("password", Presence::Required);
+  if (password && password->empty()) {
+    table.diagnostics().error(table.line_of_key("password"),
+                              table.key_path("password") + " must not be empty");
+  }
+  const auto domain = table.string("domain", Presence::Optional);
+  if (domain && !is_hostname(*domain) && !lb::parse_ip_address(*domain)) {
+    table.diagnostics().error(
+        table.line_of_key("domain"),
+        table.key_path("domain") + " " + quoted(*domain) + " must be a host name or an IP address");
+  }
+  trunk.expires_s = table.count_or("expires", 60, 86400, trunk.expires_s);
+  trunk.retry_interval_s = table.count_or("retry_interval", 5, 3600, trunk.retry_interval_s);
+  if (!name || !registrar || !user || !password || password->empty()) return std::nullopt;
+  trunk.name = *name;
+  trunk.user = *user;
+  trunk.auth_user = auth_user.value_or(*user);
+  trunk.contact_user = contact_user.value_or(*user);
+  trunk.password = *password;
+  trunk.domain = domain.value_or(std::string(sip::parse_uri(registrar->uri).value.host_port.host));
+  trunk.registrar = std::move(*registrar);
+  return trunk;
+}
+
+std::vector<TrunkRegistration> read_trunk_registrations(const std::vector<TableReader>& tables) {
+  return read_uniquely_named(tables, "trunk registration", read_trunk_registration);
+}
+
 Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
-                            "routes", "log", "limits", "overload", "source_limits", "admin",
-                            "dns"});
+                            "routes", "trunk_registrations", "log", "limits", "overload",
+                            "source_limits", "admin", "dns"});
   Config config;
   config.source = std::string(source_name);
   const TableReader listen = root.table("listen");
@@ -1260,6 +1324,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.users = read_users(root.array_of_tables("users"));
   config.pools = read_pools(root.array_of_tables("pools"));  // before routes: they name pools
   config.routes = read_routes(root.array_of_tables("routes"), config.pools);
+  config.trunk_registrations =
+      read_trunk_registrations(root.array_of_tables("trunk_registrations"));
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));
   config.overload = read_overload(root.table("overload"));

@@ -211,6 +211,27 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+// [[trunk_registrations]]: sipline registers with a carrier's registrar as a UA does (a
+// registration-based SIP trunk, RFC 3261 §10.2), so that the carrier sends the trunk's calls
+// to our Contact, and answers its digest challenges (dataplane/trunk_registrar.hpp).
+struct TrunkRegistration {
+  std::string name;
+  // Request-URI of the REGISTER (the registrar's domain, no user part, §10.2) and where it is
+  // sent, resolved as a forward target is.
+  ForwardTarget registrar;
+  std::string user;       // the address-of-record's user (To and From)
+  std::string domain;     // ... and its domain: the registrar URI's host unless given
+  std::string auth_user;  // digest username: `user` unless given
+  std::string password;
+  std::string contact_user;        // Contact: <sip:CONTACT_USER@our address>; `user` unless given
+  std::uint32_t expires_s = 3600;  // asked for; the registrar's answer decides
+  std::uint32_t retry_interval_s = 60;  // after a failure (refused, timed out)
+  std::uint32_t line = 0;
+
+  std::string aor() const { return "sip:" + user + "@" + domain; }
+  bool operator==(const TrunkRegistration&) const = default;
+};
+
 struct Config {
   std::string source;  // the file (or source name) it was loaded from
   ListenConfig listen;
@@ -220,6 +241,7 @@ struct Config {
   std::vector<User> users;
   std::vector<lb::PoolSpec> pools;  // [[pools]], in file order (routes name them by index)
   std::vector<Route> routes;        // first match wins (build an lb::RouteTable from them)
+  std::vector<TrunkRegistration> trunk_registrations;
   LogLevel log_level = LogLevel::Info;
   LimitsConfig limits;
   SourceLimitsConfig source_limits;

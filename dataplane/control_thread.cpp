@@ -153,6 +153,8 @@ ControlThread::ControlThread(const ControlShared& shared)
     prober_ = std::make_unique<HealthProber>(*shared_.pipeline, *shared_.pools);
     if (fabric_ != nullptr) prober_->set_sender(socket_probe_sender());
   }
+  trunks_ = std::make_unique<TrunkRegistrar>(*shared_.pipeline, monotonic_ms);
+  if (fabric_ != nullptr) trunks_->set_sender(socket_probe_sender());
   const sigset_t set = control_signals();
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -184,6 +186,7 @@ HealthProber::Send ControlThread::socket_probe_sender() {
 
 void ControlThread::poll_probes() {
   if (prober_ != nullptr) prober_->poll(monotonic_ms());
+  trunks_->poll();
 }
 
 // How long the loop may sleep with nothing to do: without a limit in socket mode (the 1 s
@@ -194,6 +197,11 @@ int ControlThread::sleep_limit_ms() const {
   if (prober_ != nullptr && prober_->active()) {
     const std::int64_t until_due =
         std::clamp<std::int64_t>(prober_->checker().next_due_ms() - monotonic_ms(), 0, 1000);
+    limit = limit < 0 ? static_cast<int>(until_due) : std::min(limit, static_cast<int>(until_due));
+  }
+  if (!trunks_->empty()) {
+    const std::int64_t until_due =
+        std::clamp<std::int64_t>(trunks_->next_due_ms() - monotonic_ms(), 0, 1000);
     limit = limit < 0 ? static_cast<int>(until_due) : std::min(limit, static_cast<int>(until_due));
   }
   return limit;
@@ -266,6 +274,8 @@ std::string ControlThread::run() {
           SIPLINE_LOG_INFO("SIGHUP: reloading the configuration");
           reload();
         } else {
+          trunks_->unregister_all();
+          if (shared_.duty != nullptr) shared_.duty->poll();  // DPDK: flushes its TX queue
           return info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         }
       }
@@ -283,7 +293,8 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
     std::size_t answered = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const Packet& request = *packets[i];
-      if (prober_ != nullptr && prober_->take_answer(request.bytes())) {
+      if (trunks_->take_answer(request.bytes()) ||
+          (prober_ != nullptr && prober_->take_answer(request.bytes()))) {
         fabric_->back(fabric_->control(), request.home).enqueue(packets[i]);
         continue;
       }
@@ -362,6 +373,7 @@ void ControlThread::publish(PreparedReload prepared) {
   // The control thread's own users of the context first (it is their only thread), so the
   // pools' health words are right before any worker sees them.
   if (prober_ != nullptr) prober_->reconfigure(next, next.pools);
+  trunks_->reconfigure(next);
   registers_.rebind(next);
   set_log_level(next.config->log_level);
   shared_.pipeline = &next;
@@ -525,6 +537,7 @@ std::string ControlThread::admin_command(std::string_view line) {
   if (command == "routes" && argument.empty()) {
     return "ok\n" + routes_text(*shared_.pipeline->config);
   }
+  if (command == "trunks" && argument.empty()) return "ok\n" + trunks_->status_text();
   if (command == "registrations" && !argument.empty()) {
     return "ok\n" + bindings_text(shared_.location->bindings(argument), unix_now());
   }
@@ -616,6 +629,7 @@ std::string ControlThread::counters_text() const {
     text += "metrics: requests=" + std::to_string(shared_.metrics->requests()) + "\n";
   }
   if (prober_ != nullptr) text += prober_->counters_text();
+  text += trunks_->status_text();
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;
 }

@@ -44,6 +44,7 @@
 #include "dataplane/reload.hpp"
 #include "dataplane/socket_port.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/trunk_registrar.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
 #include "sip/registrar.hpp"
@@ -110,6 +111,7 @@ inline constexpr std::string_view kAdminHelp =
     "counters             every counter line (as SIGUSR1 prints them)\n"
     "pools                each pool member's health and probe counts\n"
     "routes               the dial plan in order, with the addresses next hops resolved to\n"
+    "trunks               each trunk registration with a carrier: state, expiry, counts\n"
     "registrations USER   the registered contacts of USER\n"
     "unregister USER      remove every binding of USER (as Contact: * with Expires: 0)\n"
     "drain POOL MEMBER    take a pool member (index or URI) out of new calls, at once\n"
@@ -178,7 +180,10 @@ class ControlThread {
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
   // The pools' prober; null when no pool is configured.
   HealthProber* prober() { return prober_.get(); }
-  // Sends the probes that are due (every pass of the loop; cheap when none is).
+  // The registrations with carriers ([[trunk_registrations]]); never null.
+  TrunkRegistrar* trunks() { return trunks_.get(); }
+  // Sends the probes and trunk REGISTERs that are due (every pass of the loop; cheap when
+  // none is).
   void poll_probes();
   // SIGHUP (or siplinectl reload): reads the configuration file again and, when it loads and
   // changes only what may change, publishes it to the workers (reload.hpp). What it logged
@@ -233,6 +238,7 @@ class ControlThread {
   std::array<Answer, kBurst> answers_;
   DatagramSender sender_;
   std::unique_ptr<HealthProber> prober_;
+  std::unique_ptr<TrunkRegistrar> trunks_;
   std::future<config::LoadResult> name_refresh_;  // the DNS refresh in flight, if any
   std::int64_t next_name_refresh_ = 0;            // unix seconds; 0: not scheduled yet
   std::uint64_t refreshed_text_hash_ = 0;         // the running file's when the refresh started

@@ -290,6 +290,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   duty_settings.rings = &owned.rings;
   duty_settings.registers = &control.registers();
   duty_settings.prober = control.prober();
+  duty_settings.trunks = control.trunks();
   duty_settings.counters = &control.counters();
   duty_settings.clock = shared.clock;
   duty_settings.port = port.port.get();
@@ -297,13 +298,15 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     duty_settings.workers.push_back(worker.get());
   DpdkControl duty(std::move(duty_settings));
   control.set_duty(&duty);
-  if (HealthProber* prober = control.prober()) {
-    prober->set_sender([&duty, listen = context->listen](
-                           std::string_view datagram, std::size_t socket, const PeerAddress& to) {
-      // The listen addresses are bound at start: a reload cannot change them.
-      return duty.send_datagram(datagram, listen[socket].port(), to);
-    });
-  }
+  // The control lcore's own requests (health probes, trunk REGISTERs) leave on its TX queue.
+  const HealthProber::Send control_sender = [&duty, listen = context->listen](
+                                                std::string_view datagram, std::size_t socket,
+                                                const PeerAddress& to) {
+    // The listen addresses are bound at start: a reload cannot change them.
+    return duty.send_datagram(datagram, listen[socket].port(), to);
+  };
+  if (HealthProber* prober = control.prober()) prober->set_sender(control_sender);
+  control.trunks()->set_sender(control_sender);
 
   for (std::uint16_t i = 0; i < workers; ++i) {
     const int launched =

@@ -280,7 +280,8 @@ class DpdkControl final : public ControlDuty {
     dpdk::LcoreNet* net = nullptr;  // the control lcore's packet layer
     const DpdkRings* rings = nullptr;
     RegisterService* registers = nullptr;
-    HealthProber* prober = nullptr;  // takes the answers to its probes; null: no pools
+    HealthProber* prober = nullptr;    // takes the answers to its probes; null: no pools
+    TrunkRegistrar* trunks = nullptr;  // takes the answers to its REGISTERs
     ControlCounters* counters = nullptr;
     TscClock clock;
     std::vector<const DpdkWorker*> workers;  // for their counter lines

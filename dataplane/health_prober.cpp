@@ -1,39 +1,16 @@
 #include "dataplane/health_prober.hpp"
 
-#include <openssl/rand.h>
-
 #include <array>
 #include <cinttypes>
 #include <cstdio>
 
 #include "dataplane/log.hpp"
+#include "dataplane/random_id.hpp"
 #include "sip/branch.hpp"
 #include "sip/options_probe.hpp"
 #include "sip/text.hpp"
 
 namespace sipline::dataplane {
-namespace {
-
-std::string hex64(std::uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016" PRIx64, value);
-  return text;
-}
-
-// Responses start with the SIP version (RFC 3261 §7.2), requests with a method token, which
-// cannot contain '/': a REGISTER is told from an answer without parsing it twice.
-bool looks_like_response(std::string_view datagram) {
-  const std::size_t start = datagram.find_first_not_of("\r\n");
-  return start != std::string_view::npos && sip::istarts_with(datagram.substr(start), "SIP/");
-}
-
-std::uint64_t random_u64() {
-  std::uint64_t value = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) value = 0x5e1f;
-  return value;
-}
-
-}  // namespace
 
 HealthProber::HealthProber(const PipelineContext& context, lb::PoolSet& pools)
     : context_(&context),
@@ -103,7 +80,8 @@ void HealthProber::send_probe(const lb::ProbeId& probe) {
 }
 
 bool HealthProber::take_answer(std::string_view datagram) {
-  if (!looks_like_response(datagram)) return false;
+  // A REGISTER is told from an answer without parsing it twice.
+  if (!sip::looks_like_response(datagram)) return false;
   sip::parse_message_into(*message_, datagram);
   const sip::Message& response = *message_;
   if (!response.is_response()) return false;

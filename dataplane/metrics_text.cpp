@@ -123,10 +123,20 @@ void add_pool_member(Exposition& out, std::span<const std::string_view> words) {
   add_values(out, "sipline_pool_member_", labels, rest);
 }
 
+// "trunk NAME: registering|registered|failed AOR at URI (ADDRESS) key=value ..."
+void add_trunk(Exposition& out, std::span<const std::string_view> words) {
+  if (words.size() < 3 || !words[1].ends_with(':')) return;
+  const std::vector<Label> labels = {
+      {"trunk", std::string(words[1].substr(0, words[1].size() - 1))}};
+  out.add("sipline_trunk_registered", labels, words[2] == "registered" ? "1" : "0");
+  add_values(out, "sipline_trunk_", labels, words.subspan(3));
+}
+
 void add_line(Exposition& out, std::string_view line) {
   const std::vector<std::string_view> words = split_words(line);
   if (words.empty()) return;
   if (words[0] == "pool") return add_pool_member(out, words);
+  if (words[0] == "trunk") return add_trunk(out, words);
   // HEAD: the words up to the one ending in ':'.
   const auto head_end =
       std::find_if(words.begin(), words.end(), [](std::string_view w) { return w.ends_with(':'); });

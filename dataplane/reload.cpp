@@ -78,6 +78,15 @@ std::string next_hop_changes(const config::Config& running, const config::Config
     add_change(changes, "route \"" + loaded.routes[i].name + "\"", before->next_hop.to_string(),
                after->next_hop.to_string());
   }
+  const auto& running_trunks = running.trunk_registrations;
+  const auto& loaded_trunks = loaded.trunk_registrations;
+  for (std::size_t i = 0; i < running_trunks.size() && i < loaded_trunks.size(); ++i) {
+    const lb::SocketAddress& before = running_trunks[i].registrar.next_hop;
+    const lb::SocketAddress& after = loaded_trunks[i].registrar.next_hop;
+    if (before == after) continue;
+    add_change(changes, "trunk registration \"" + loaded_trunks[i].name + "\"", before.to_string(),
+               after.to_string());
+  }
   return changes;
 }
 

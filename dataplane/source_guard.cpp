@@ -106,6 +106,9 @@ SourceLimits source_limits_from(const config::Config& config) {
     for (const lb::PoolMember& member : pool.members)
       trust(member.address.address);
   }
+  // A carrier's registrar is its SBC, which also sends us the trunk's calls.
+  for (const config::TrunkRegistration& trunk : config.trunk_registrations)
+    trust(trunk.registrar.next_hop.address);
   return limits;
 }
 

@@ -491,4 +491,9 @@ Message parse_message(std::string_view data) {
   return message;
 }
 
+bool looks_like_response(std::string_view datagram) {
+  const std::size_t start = datagram.find_first_not_of("\r\n");
+  return start != std::string_view::npos && istarts_with(datagram.substr(start), "SIP/");
+}
+
 }  // namespace sipline::sip

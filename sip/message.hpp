@@ -140,4 +140,8 @@ Message parse_message(std::string_view data);
 // on the stack).
 void parse_message_into(Message& out, std::string_view data, ParseScope scope = ParseScope::Full);
 
+// Responses start with the SIP version (§7.2), requests with a method token, which cannot
+// contain '/': a datagram's kind without parsing it (leading CRLFs skipped, §7.5).
+bool looks_like_response(std::string_view datagram);
+
 }  // namespace sipline::sip

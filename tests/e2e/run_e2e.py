@@ -1108,6 +1108,163 @@ def test_number_translation(ctx):
           "expected one 484 and nothing dropped: %s" % harness.brief(counters))
 
 
+class FakeCarrierRegistrar:
+    """A carrier's registrar on a thread of its own: records every REGISTER with its arrival
+    time and answers through `answer(message, count)` (count: REGISTERs so far, this one
+    included), which returns the response bytes or None (the REGISTER is "lost")."""
+
+    def __init__(self, answer):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((harness.NET.client_host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        self.registers = []  # (monotonic time, raw bytes, parsed)
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.05)
+        while self.running:
+            try:
+                data, source = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            message = sipmsg.parse(data)
+            if message is None or message.is_response or message.method != "REGISTER":
+                continue
+            self.registers.append((time.monotonic(), data, message))
+            reply = self.answer(message, len(self.registers))
+            if reply is not None:
+                self.sock.sendto(reply, source)
+
+    def stop(self):
+        if self.running:
+            self.running = False
+            self.thread.join(5)
+            self.sock.close()
+
+
+def test_trunk_registration(ctx):
+    """A registration-based trunk ([[trunk_registrations]]): sipline registers with a fake
+    carrier registrar (Python) as a UA. The registrar loses the first REGISTER: the same bytes
+    come again after T1 (≥ 0.4 s). It challenges that one (401: SHA-256 with qop=auth and
+    opaque, then MD5); the next REGISTER (same Call-ID and From tag, CSeq + 1, To and From the
+    AOR, Request-URI the registrar's domain, Contact our address with the contact user,
+    Expires 3600) carries SHA-256 credentials for the auth user, which the test verifies with
+    Python's hashlib; it is answered 200 granting 4 s. The refresh comes when 90% of that has
+    passed (3.6 s, ±0.8 s), CSeq + 1, with the challenge's credentials again (nc 2), and is
+    answered 200 granting 600 s. Then the carrier's INVITE to the registered number reaches
+    the PBX (an echo UAS) through a DID route. At SIGTERM sipline removes its binding (a
+    REGISTER with Expires 0 and credentials, CSeq + 1); the shutdown counters show the trunk
+    unregistered, registered twice before, no failure."""
+    proxy_port, = harness.free_udp_ports(1)
+    pbx = EchoServer()
+    ctx.cleanups.append(pbx.stop)
+    host = harness.NET.client_host
+    realm, nonce, opaque = "carrier.test", sipmsg.new_token("n"), "op-42"
+    problems = []
+
+    def verify_credentials(message, nc):
+        credentials = sipmsg.parse_challenge(message.get("Authorization") or "")
+        expected = sipmsg.digest_response(
+            "SHA-256", "trunk-auth", realm, "carrier-secret", "REGISTER", credentials.get("uri"),
+            nonce, credentials.get("nc"), credentials.get("cnonce"), "auth")
+        wanted = {"username": "trunk-auth", "realm": realm, "nonce": nonce,
+                  "uri": "sip:carrier.test:%d" % registrar.port, "algorithm": "SHA-256",
+                  "qop": "auth", "nc": "%08x" % nc, "opaque": opaque, "response": expected}
+        for key, value in wanted.items():
+            if credentials.get(key) != value:
+                problems.append("Authorization %s=%r, expected %r" % (
+                    key, credentials.get(key), value))
+
+    def answer(message, count):
+        if count == 1:
+            return None  # lost: Timer E sends it again
+        if count == 2:
+            return sipmsg.EchoUas.answer(message, 401, "Unauthorized").replace(
+                b"Content-Length", ("WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
+                                    "qop=\"auth\", algorithm=SHA-256, opaque=\"%s\"\r\n"
+                                    "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
+                                    "algorithm=MD5\r\nContent-Length" % (
+                                        realm, nonce, opaque, realm, nonce)).encode(), 1)
+        verify_credentials(message, count - 2)
+        granted = 4 if count == 3 else 600
+        contact = message.get("Contact") or ""
+        return sipmsg.EchoUas.answer(message, 200, "OK").replace(
+            b"Content-Length", ("Contact: %s;expires=%d\r\nContent-Length" % (
+                contact, granted)).encode(), 1)
+
+    registrar = FakeCarrierRegistrar(answer)
+    ctx.cleanups.append(registrar.stop)
+    routes = [{"name": "did", "user_prefix": "+1555123", "sources": [host],
+               "action": "forward", "target": "sip:%s:%d" % (host, pbx.port)}]
+    config = harness.sipline_config(proxy_port, routes, names=("sipline.test", harness.NET.proxy_host))
+    config += "\n".join([
+        "[[trunk_registrations]]", 'name = "carrier"',
+        'registrar = "sip:carrier.test:%d"' % registrar.port,
+        'user = "+15551230000"', 'auth_user = "trunk-auth"', 'password = "carrier-secret"', ""])
+    hosts_file = ctx.workdir.file("hosts")
+    with open(hosts_file, "w") as handle:
+        handle.write("127.0.0.1 localhost\n%s carrier.test\n" % host)
+    proxy = ctx.sipline(config, hosts_file=hosts_file).start()
+    deadline = time.monotonic() + 10
+    while len(registrar.registers) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    registers = list(registrar.registers)
+    check(len(registers) >= 4, "expected 4 REGISTERs within 10 s, got %d:\n%s" % (
+        len(registers), harness.tail(proxy.log_path)))
+    check(not problems, "; ".join(problems))
+    (t1, lost, first), (t2, again, _), (t3, _, answered), (t4, _, refresh) = registers[:4]
+    check(again == lost and 0.4 <= t2 - t1 <= 1.5,
+          "the lost REGISTER should come again, byte for byte, after T1: %.2f s later" % (t2 - t1))
+    aor = "<sip:+15551230000@carrier.test>"
+    contact = "<sip:+15551230000@%s:%d>" % (harness.NET.proxy_host, proxy_port)
+    check(first.start_line == "REGISTER sip:carrier.test:%d SIP/2.0" % registrar.port and
+          first.get("To") == aor and (first.get("From") or "").startswith(aor + ";tag=") and
+          first.get("Contact") == contact and first.get("Expires") == "3600" and
+          first.get("Authorization") is None,
+          "first REGISTER: %s" % lost.decode(errors="replace"))
+    cseq = int(first.get("CSeq").split()[0])
+    for number, message in ((cseq + 1, answered), (cseq + 2, refresh)):
+        check(message.get("Call-ID") == first.get("Call-ID") and
+              message.get("From") == first.get("From") and
+              message.get("CSeq") == "%d REGISTER" % number,
+              "REGISTER with CSeq %d should keep Call-ID and From: %s / %s / %s" % (
+                  number, message.get("Call-ID"), message.get("From"), message.get("CSeq")))
+    check(2.8 <= t4 - t3 <= 4.4, "the refresh should come 3.6 s after the 4 s grant, came "
+          "%.2f s later" % (t4 - t3))
+
+    with sipmsg.Agent(proxy_port, user="carrier") as carrier:
+        uri = "sip:+15551230000@%s:%d" % (harness.NET.proxy_host, proxy_port)
+        require_status(carrier.request("INVITE", uri, to="<%s>" % uri), 200,
+                       "the carrier's INVITE to the registered number")
+    check(len(pbx.requests("INVITE")) == 1, "the INVITE should reach the PBX once")
+    seen = proxy.log_lines()
+    check(any("trunk registration \"carrier\": sip:+15551230000@carrier.test registered" in line
+              for line in seen), "no registration log line:\n%s" % harness.tail(proxy.log_path))
+    require_clean_stop(proxy)
+    # Shutdown removed the binding (Expires 0, the challenge answered again, CSeq + 1).
+    deadline = time.monotonic() + 3
+    while len(registrar.registers) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check(len(registrar.registers) == 5, "expected one REGISTER at shutdown, got %d in all" %
+          len(registrar.registers))
+    removal = registrar.registers[4][2]
+    check(removal.get("Expires") == "0" and removal.get("CSeq") == "%d REGISTER" % (cseq + 3) and
+          removal.get("Call-ID") == first.get("Call-ID"),
+          "the shutdown REGISTER should remove the binding: %s" %
+          registrar.registers[4][1].decode(errors="replace"))
+    check(not problems, "; ".join(problems))
+    final = [line for line in proxy.log_lines() if line.startswith("trunk carrier: ")]
+    check(final and final[-1].startswith("trunk carrier: unregistered ") and
+          " registrations=2 failures=0" in final[-1],
+          "shutdown line should show the trunk registered twice, no failure, unregistered: %s"
+          % final)
+
+
 def stun_binding_request(transaction_id, fingerprint):
     """RFC 5389 §6: a Binding request without attributes, with FINGERPRINT (§15.5, CRC-32
     from Python's zlib, not sipline's) when asked."""
@@ -2337,6 +2494,7 @@ TESTS = {
     "pool_retransmit": test_pool_retransmit,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
+    "trunk_registration": test_trunk_registration,
     "keepalives": test_keepalives,
     "dns_refresh": test_dns_refresh,
     "reload": test_reload,
@@ -2362,7 +2520,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "route_sources", "number_translation", "keepalives",
+              "pool_unanswering", "route_sources", "number_translation", "trunk_registration",
+              "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",
               "big_invite",

@@ -20,7 +20,8 @@
 //   3. a REGISTER for us (ToControl) goes through the control thread's RegisterService,
 //      in-process (its store is a MemoryStore behind AsyncStore; the location table is put
 //      back to its seed bindings afterwards); a response for the control thread (an answer
-//      to one of our probes) goes to the HealthProber, which must take it;
+//      to one of our probes or trunk REGISTERs) goes to the TrunkRegistrar, then the
+//      HealthProber, which must take it;
 //   4. a forwarded request is answered "200" by the next hop and that response goes through
 //      the pipeline again (when we stamped the sender's Via with its source, RFC 3581, the
 //      answer must reach exactly that source);
@@ -75,6 +76,7 @@
 #include "dataplane/pipeline.hpp"
 #include "dataplane/sizing.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/trunk_registrar.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
 #include "sip/digest.hpp"
@@ -196,6 +198,11 @@ name = "pool"
 user_prefix = "9"
 action = "forward"
 pool = "servers"
+[[trunk_registrations]]
+name = "carrier"
+registrar = "sip:192.0.2.50:5070"
+user = "+15551230000"
+password = "fuzz-trunk"
 [[routes]]
 name = "options-anywhere"
 methods = ["OPTIONS"]
@@ -258,6 +265,7 @@ struct World {
   ControlCounters control_counters;
   std::unique_ptr<RegisterService> registrar;
   std::unique_ptr<HealthProber> prober;
+  std::unique_ptr<TrunkRegistrar> trunks;
   std::vector<std::pair<std::string, std::vector<sip::Binding>>> seed_bindings;
   std::array<PeerAddress, kSources.size()> sources{};
   // Buffers: output of the pipeline (primary, fallback), of the registrar, the request fed
@@ -323,6 +331,8 @@ World& world() {
     w->store = std::make_unique<AsyncStore>(std::make_unique<MemoryStore>());
     renew_authenticators(*w);
     w->prober = std::make_unique<HealthProber>(*w->context, w->context->pools);
+    w->trunks = std::make_unique<TrunkRegistrar>(*w->context, [] { return std::int64_t{0}; });
+    w->trunks->poll();  // its first REGISTER in flight (no sender: "lost")
     w->seed_bindings = {
         {"1001", {binding("sip:1001@192.0.2.21:5062", "192.0.2.21:5062")}},
         {"1002",
@@ -502,7 +512,7 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
       break;
     case Verdict::ToControl:
       // Only the answer to a request we sent ourselves (our Via alone, signed branch).
-      check(response.is_request() || w.prober->take_answer(input),
+      check(response.is_request() || w.trunks->take_answer(input) || w.prober->take_answer(input),
             "a response handed to the control thread that the prober refuses");
       break;
     case Verdict::Absorbed:
@@ -840,7 +850,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case Verdict::ToControl:
       if (w.request_copy->is_response()) {
-        check(w.prober->take_answer(in.bytes), "the prober refuses a response handed to it");
+        check(w.trunks->take_answer(in.bytes) || w.prober->take_answer(in.bytes),
+              "the prober refuses a response handed to it");
       } else {
         register_in_control(w, in);
       }

@@ -283,6 +283,41 @@ action = "redirect"
   EXPECT_FALSE(config->routes[2].translates_user());
 }
 
+TEST(Values, TrunkRegistrations) {
+  const auto config = load_ok(with_domain(R"([[trunk_registrations]]
+name = "carrier"
+registrar = "sip:192.0.2.50"
+user = "+15551230000"
+password = "s3cret"
+[[trunk_registrations]]
+name = "backup"
+registrar = "sip:192.0.2.51:5080"
+user = "+15551230001"
+domain = "carrier.example"
+auth_user = "acct-77"
+contact_user = "trunk2"
+password = "other"
+expires = 300
+retry_interval = 20
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->trunk_registrations.size(), 2u);
+  const config::TrunkRegistration& first = config->trunk_registrations[0];
+  EXPECT_EQ(first.registrar.uri, "sip:192.0.2.50");
+  EXPECT_EQ(first.registrar.next_hop.to_string(), "192.0.2.50:5060");
+  EXPECT_EQ(first.aor(), "sip:+15551230000@192.0.2.50");
+  EXPECT_EQ(first.auth_user, "+15551230000");
+  EXPECT_EQ(first.contact_user, "+15551230000");
+  EXPECT_EQ(first.expires_s, 3600u);
+  EXPECT_EQ(first.retry_interval_s, 60u);
+  const config::TrunkRegistration& second = config->trunk_registrations[1];
+  EXPECT_EQ(second.aor(), "sip:+15551230001@carrier.example");
+  EXPECT_EQ(second.auth_user, "acct-77");
+  EXPECT_EQ(second.contact_user, "trunk2");
+  EXPECT_EQ(second.expires_s, 300u);
+  EXPECT_EQ(second.retry_interval_s, 20u);
+}
+
 TEST(Values, DnsRefreshAndWhetherNamesWereResolved) {
   const config::HostResolver hosts = [](std::string_view) {
     return std::vector<IpAddress>{ipv4(192, 0, 2, 7)};
@@ -873,6 +908,44 @@ target = "sip:voicemail@127.0.0.1"
                     "test.toml:9: routes[1].prepend is not used by this route (only by "
                     "\"location\", \"forward\" and a \"redirect\" to the registered "
                     "contacts)"}));
+}
+
+TEST(Errors, TrunkRegistrations) {
+  EXPECT_EQ(load_errors(with_domain(R"([[trunk_registrations]]
+name = "a"
+registrar = "sip:acct@192.0.2.50"
+user = "bad user"
+password = ""
+expires = 30
+[[trunk_registrations]]
+name = "b"
+registrar = "sip:192.0.2.50"
+user = "1"
+password = "x"
+domain = "not a host"
+retry_interval = 0
+[[trunk_registrations]]
+name = "b"
+registrar = "sip:192.0.2.51"
+user = "2"
+password = "y"
+[[trunk_registrations]]
+name = "c"
+registrar = "sip:192.0.2.52"
+)")),
+            (Errors{"test.toml:3: trunk_registrations[0].registrar \"sip:acct@192.0.2.50\" must "
+                    "name the registrar's domain, without a user part (RFC 3261 §10.2)",
+                    "test.toml:4: trunk_registrations[0].user \"bad user\" must be a SIP user name "
+                    "(RFC 3261 §25.1 user characters)",
+                    "test.toml:5: trunk_registrations[0].password must not be empty",
+                    "test.toml:6: trunk_registrations[0].expires must be 60..86400, not 30",
+                    "test.toml:12: trunk_registrations[1].domain \"not a host\" must be a host "
+                    "name or an IP address",
+                    "test.toml:13: trunk_registrations[1].retry_interval must be 5..3600, not 0",
+                    "test.toml:15: duplicate trunk registration name \"b\" (first defined at "
+                    "line 7)",
+                    "test.toml:19: missing required key \"trunk_registrations[3].user\"",
+                    "test.toml:19: missing required key \"trunk_registrations[3].password\""}));
 }
 
 // ---- [[pools]] and the routes naming them ----------------------------------------------

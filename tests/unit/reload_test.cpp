@@ -271,13 +271,15 @@ TEST_F(ReloadTest, NoDnsRefreshWithoutNamesOrWhenTurnedOff) {
   EXPECT_FALSE(call("7000", 1, first_hop_).empty());
 }
 
-TEST(NextHopChanges, NamesThePoolsAndRoutesWhoseAddressesMoved) {
+TEST(NextHopChanges, NamesThePoolsRoutesAndTrunksWhoseAddressesMoved) {
   const auto load = [](const std::string& address) {
     const config::LoadResult loaded = config::load_config_text(
         "[domain]\nnames = [\"127.0.0.1\"]\n"
         "[[pools]]\nname = \"pbx\"\nmembers = [\"sip:pbx.test:5060\", \"sip:10.0.0.2\"]\n"
         "[[routes]]\nname = \"out\"\naction = \"forward\"\ntarget = \"sip:sbc.test:5070\"\n"
-        "[[routes]]\nname = \"in\"\naction = \"forward\"\npool = \"pbx\"\n",
+        "[[routes]]\nname = \"in\"\naction = \"forward\"\npool = \"pbx\"\n"
+        "[[trunk_registrations]]\nname = \"carrier\"\nregistrar = \"sip:reg.test:5080\"\n"
+        "user = \"+15551230000\"\npassword = \"p\"\n",
         "dns.toml", [address](std::string_view) {
           return std::vector<lb::IpAddress>{*lb::parse_ip_address(address)};
         });
@@ -289,7 +291,8 @@ TEST(NextHopChanges, NamesThePoolsAndRoutesWhoseAddressesMoved) {
   EXPECT_EQ(next_hop_changes(*before, *load("192.0.2.1")), "");
   EXPECT_EQ(next_hop_changes(*before, *load("192.0.2.9")),
             "pool \"pbx\": 192.0.2.1:5060, 10.0.0.2:5060 -> 192.0.2.9:5060, 10.0.0.2:5060; "
-            "route \"out\": 192.0.2.1:5070 -> 192.0.2.9:5070");
+            "route \"out\": 192.0.2.1:5070 -> 192.0.2.9:5070; "
+            "trunk registration \"carrier\": 192.0.2.1:5080 -> 192.0.2.9:5080");
 }
 
 TEST_F(ReloadTest, AnswersToRequestsForwardedBeforeTheReloadStillFindTheirWay) {
