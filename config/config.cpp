@@ -1304,6 +1304,25 @@ std::vector<TrunkRegistration> read_trunk_registrations(const std::vector<TableR
   return read_uniquely_named(tables, "trunk registration", read_trunk_registration);
 }
 
+// A trunk's Contact (and Via) is a listen address of its registrar's family, which must name
+// a host the carrier can send to: 0.0.0.0 and :: do not.
+void check_trunk_contacts(const Config& config, Diagnostics& diagnostics) {
+  for (std::size_t i = 0; i < config.trunk_registrations.size(); ++i) {
+    const TrunkRegistration& trunk = config.trunk_registrations[i];
+    const AddressFamily family = trunk.registrar.next_hop.address.family;
+    const bool has_contact_address =
+        std::any_of(config.listen.udp.begin(), config.listen.udp.end(), [&](const auto& listen) {
+          return listen.address.family == family && !listen.address.is_unspecified();
+        });
+    if (has_contact_address) continue;
+    diagnostics.error(trunk.line, "trunk_registrations[" + std::to_string(i) + "] " +
+                                      quoted(trunk.name) + ": no listen.udp address of the " +
+                                      (family == AddressFamily::Ipv4 ? "IPv4" : "IPv6") +
+                                      " registrar's family names a host for our Contact "
+                                      "(0.0.0.0 and :: do not)");
+  }
+}
+
 Config read_document(const toml::table& document, std::string_view source_name,
                      Diagnostics& diagnostics) {
   const TableReader root(document, "", diagnostics);
@@ -1326,6 +1345,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.routes = read_routes(root.array_of_tables("routes"), config.pools);
   config.trunk_registrations =
       read_trunk_registrations(root.array_of_tables("trunk_registrations"));
+  check_trunk_contacts(config, diagnostics);
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));
   config.overload = read_overload(root.table("overload"));

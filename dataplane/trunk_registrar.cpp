@@ -90,7 +90,9 @@ void TrunkRegistrar::unregister(Trunk& trunk) {
 int TrunkRegistrar::socket_for(const Trunk& trunk) const {
   const lb::AddressFamily family = trunk.spec.registrar.next_hop.address.family;
   for (std::size_t i = 0; i < context_->listen.size(); ++i) {
-    if (context_->listen[i].endpoint().address.family == family) return static_cast<int>(i);
+    const lb::IpAddress& address = context_->listen[i].endpoint().address;
+    // A wildcard address names no host the carrier could send to (config/ requires another).
+    if (address.family == family && !address.is_unspecified()) return static_cast<int>(i);
   }
   return -1;
 }

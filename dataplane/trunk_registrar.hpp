@@ -113,7 +113,8 @@ class TrunkRegistrar {
   void on_success(Trunk& trunk, const sip::Message& ok, std::int64_t now_ms);
   void on_challenge(Trunk& trunk, const sip::Message& challenge, std::int64_t now_ms);
   Trunk make_trunk(const config::TrunkRegistration& spec);
-  // The listen address of the registrar's family, or -1.
+  // The first listen address of the registrar's family that names a host (not 0.0.0.0 or
+  // ::), or -1: our Contact and Via.
   int socket_for(const Trunk& trunk) const;
   std::string contact_uri(const Trunk& trunk) const;
 

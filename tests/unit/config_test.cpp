@@ -948,6 +948,16 @@ registrar = "sip:192.0.2.52"
                     "test.toml:19: missing required key \"trunk_registrations[3].password\""}));
 }
 
+TEST(Errors, TrunkRegistrationNeedsAContactAddress) {
+  EXPECT_EQ(load_errors("[listen]\nudp = [\"0.0.0.0:5060\", \"[::1]:5060\"]\n"
+                        "[domain]\nnames = [\"example.test\"]\n"
+                        "[[trunk_registrations]]\nname = \"carrier\"\n"
+                        "registrar = \"sip:192.0.2.50\"\nuser = \"1\"\npassword = \"p\"\n"),
+            Errors{"test.toml:5: trunk_registrations[0] \"carrier\": no listen.udp address of the "
+                   "IPv4 registrar's family names a host for our Contact (0.0.0.0 and :: do "
+                   "not)"});
+}
+
 // ---- [[pools]] and the routes naming them ----------------------------------------------
 
 TEST(Errors, PoolNames) {
