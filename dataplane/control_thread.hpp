@@ -11,6 +11,8 @@
 //   - health probes of the server pools (HealthProber): OPTIONS to every member each probe
 //     interval, sent on a worker socket (socket mode) or the control lcore's TX queue (DPDK);
 //     the answers come back from the workers over the same rings as REGISTERs;
+//   - trunk registrations (TrunkRegistrar): REGISTERs of our own to carriers' registrars,
+//     sent and answered as the probes are; unregistered at SIGINT/SIGTERM;
 //   - timers: binding expiry every second (table expire + store purge), QSBR reclamation;
 //   - signals, through a signalfd: SIGINT/SIGTERM stop, SIGUSR1 prints the counters, SIGHUP
 //     reloads the configuration file (reload.hpp: routing sections only);

@@ -19,6 +19,12 @@ bool same_settings(config::TrunkRegistration a, const config::TrunkRegistration&
   return a == b;
 }
 
+// Whole seconds until `until_ms`, rounded up (a grant of 3600 s shows 3600 for its first
+// second), never negative.
+std::int64_t seconds_left(std::int64_t until_ms, std::int64_t now_ms) {
+  return std::max<std::int64_t>(0, (until_ms - now_ms + 999) / 1000);
+}
+
 // Refresh when 90% of the granted time has passed (at least 1 s after the answer).
 std::int64_t refresh_delay_ms(std::uint32_t granted_s) {
   return std::max<std::int64_t>(1000, static_cast<std::int64_t>(granted_s) * 900);
@@ -301,8 +307,7 @@ std::string TrunkRegistrar::status_text() const {
             trunk.spec.aor() + " at " + trunk.spec.registrar.uri + " (" +
             trunk.spec.registrar.next_hop.to_string() + ")";
     if (registered) {
-      text += " expires_in=" + std::to_string(std::max<std::int64_t>(
-                                   0, (trunk.registered_until_ms - now_ms) / 1000));
+      text += " expires_in=" + std::to_string(seconds_left(trunk.registered_until_ms, now_ms));
     }
     text += " last=" + std::to_string(trunk.last_status) +
             " sent=" + std::to_string(trunk.registers_sent) +

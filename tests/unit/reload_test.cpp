@@ -405,6 +405,30 @@ TEST_F(ReloadTest, TheAdminCommandsAnswerFromTheControlThread) {
             "route busy: user_prefix=\"\" methods=any sources=any reject 486\n");
 }
 
+// A trunk registration a reload adds registers at once, through worker 0's socket; the
+// registrar's answer comes back through the workers to the control thread; siplinectl trunks
+// shows it registered.
+TEST_F(ReloadTest, AReloadedTrunkRegistersAndSiplinectlShowsIt) {
+  EXPECT_EQ(control_->admin_command("trunks"), "ok\n");
+  const std::string registrar = "127.0.0.1:" + std::to_string(second_hop_.port);
+  write_config(route_to(first_hop_.port) +
+               "[[trunk_registrations]]\nname = \"carrier\"\nregistrar = \"sip:" + registrar +
+               "\"\nuser = \"+15551230000\"\npassword = \"pw\"\n");
+  ASSERT_TRUE(control_->reload().applied);
+  control_->poll_probes();
+  const std::string request = second_hop_.try_receive();
+  ASSERT_EQ(request.rfind("REGISTER sip:" + registrar + " SIP/2.0\r\n", 0), 0u) << request;
+  EXPECT_NE(request.find("\r\nContact: <sip:+15551230000@127.0.0.1:" +
+                         std::to_string(proxy_port()) + ">\r\n"),
+            std::string::npos)
+      << request;
+  second_hop_.send_to(proxy_port(), "SIP/2.0 200 OK" + request.substr(request.find("\r\n")));
+  run_steps(10);
+  EXPECT_EQ(control_->admin_command("trunks"),
+            "ok\ntrunk carrier: registered sip:+15551230000@127.0.0.1 at sip:" + registrar + " (" +
+                registrar + ") expires_in=3600 last=200 sent=1 registrations=1 failures=0\n");
+}
+
 TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
   const auto load = [](const std::string& extra) {
     const config::LoadResult loaded =
