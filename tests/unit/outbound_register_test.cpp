@@ -10,10 +10,16 @@
 namespace sipline::sip {
 namespace {
 
-std::unique_ptr<Message> parse(const std::string& text) {
-  auto message = std::make_unique<Message>();
-  parse_message_into(*message, text);
-  EXPECT_TRUE(message->ok()) << describe(message->error) << "\n" << text;
+// A parsed message with the bytes its views point into (Message is large: on the heap).
+struct HeldMessage : Message {
+  std::string bytes;
+};
+
+std::unique_ptr<HeldMessage> parse(std::string text) {
+  auto message = std::make_unique<HeldMessage>();
+  message->bytes = std::move(text);
+  parse_message_into(*message, message->bytes);
+  EXPECT_TRUE(message->ok()) << describe(message->error) << "\n" << message->bytes;
   return message;
 }
 
