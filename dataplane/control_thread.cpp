@@ -175,7 +175,11 @@ ControlThread::~ControlThread() {
 
 // Socket mode: a probe leaves on worker 0's socket for that listen address, so its answer
 // comes back to the address the probe names in its Via.
-HealthProber::Send ControlThread::socket_probe_sender() {
+bool ControlThread::take_own_answer(std::string_view datagram) {
+  return trunks_->take_answer(datagram) || (prober_ != nullptr && prober_->take_answer(datagram));
+}
+
+OwnRequestSender ControlThread::socket_probe_sender() {
   return [this](std::string_view datagram, std::size_t socket, const PeerAddress& to) {
     const std::vector<int>& sockets = shared_.worker_sockets.front();
     if (socket >= sockets.size()) return false;
@@ -194,16 +198,13 @@ void ControlThread::poll_probes() {
 // next probe (a probe interval of N s would otherwise stretch to the next whole timer tick).
 int ControlThread::sleep_limit_ms() const {
   int limit = shared_.duty != nullptr ? kControlDutyPollMs : -1;
-  if (prober_ != nullptr && prober_->active()) {
-    const std::int64_t until_due =
-        std::clamp<std::int64_t>(prober_->checker().next_due_ms() - monotonic_ms(), 0, 1000);
-    limit = limit < 0 ? static_cast<int>(until_due) : std::min(limit, static_cast<int>(until_due));
-  }
-  if (!trunks_->empty()) {
-    const std::int64_t until_due =
-        std::clamp<std::int64_t>(trunks_->next_due_ms() - monotonic_ms(), 0, 1000);
-    limit = limit < 0 ? static_cast<int>(until_due) : std::min(limit, static_cast<int>(until_due));
-  }
+  const auto not_past = [&limit](std::int64_t due_ms) {
+    const int until_due =
+        static_cast<int>(std::clamp<std::int64_t>(due_ms - monotonic_ms(), 0, 1000));
+    limit = limit < 0 ? until_due : std::min(limit, until_due);
+  };
+  if (prober_ != nullptr && prober_->active()) not_past(prober_->checker().next_due_ms());
+  if (!trunks_->empty()) not_past(trunks_->next_due_ms());
   return limit;
 }
 
@@ -293,8 +294,7 @@ std::size_t ControlThread::handle_registers(std::int64_t now) {
     std::size_t answered = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const Packet& request = *packets[i];
-      if (trunks_->take_answer(request.bytes()) ||
-          (prober_ != nullptr && prober_->take_answer(request.bytes()))) {
+      if (take_own_answer(request.bytes())) {
         fabric_->back(fabric_->control(), request.home).enqueue(packets[i]);
         continue;
       }

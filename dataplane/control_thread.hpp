@@ -184,6 +184,10 @@ class ControlThread {
   HealthProber* prober() { return prober_.get(); }
   // The registrations with carriers ([[trunk_registrations]]); never null.
   TrunkRegistrar* trunks() { return trunks_.get(); }
+  // A datagram a worker handed over that answers a request of our own (a trunk REGISTER, a
+  // health probe): taken (true), or false for anything else (a REGISTER for the registrar).
+  // Both I/O modes ask this before the registrar.
+  bool take_own_answer(std::string_view datagram);
   // Sends the probes and trunk REGISTERs that are due (every pass of the loop; cheap when
   // none is).
   void poll_probes();
@@ -220,7 +224,7 @@ class ControlThread {
   // Admin commands beyond one-liners: "drain|undrain POOL MEMBER", "unregister USER".
   std::string drain_command(std::string_view argument, bool drained);
   std::string unregister_command(std::string_view aor);
-  HealthProber::Send socket_probe_sender();
+  OwnRequestSender socket_probe_sender();
   int sleep_limit_ms() const;
   config::LoadResult load(const std::string& path) const;
   // Makes `prepared`'s context the running one (reload and DNS refresh).

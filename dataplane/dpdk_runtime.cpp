@@ -289,8 +289,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
   duty_settings.registers = &control.registers();
-  duty_settings.prober = control.prober();
-  duty_settings.trunks = control.trunks();
+  duty_settings.take_own_answer = [&control](std::string_view datagram) {
+    return control.take_own_answer(datagram);
+  };
   duty_settings.counters = &control.counters();
   duty_settings.clock = shared.clock;
   duty_settings.port = port.port.get();
@@ -299,9 +300,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   DpdkControl duty(std::move(duty_settings));
   control.set_duty(&duty);
   // The control lcore's own requests (health probes, trunk REGISTERs) leave on its TX queue.
-  const HealthProber::Send control_sender = [&duty, listen = context->listen](
-                                                std::string_view datagram, std::size_t socket,
-                                                const PeerAddress& to) {
+  const OwnRequestSender control_sender = [&duty, listen = context->listen](
+                                              std::string_view datagram, std::size_t socket,
+                                              const PeerAddress& to) {
     // The listen addresses are bound at start: a reload cannot change them.
     return duty.send_datagram(datagram, listen[socket].port(), to);
   };

@@ -559,8 +559,7 @@ std::size_t DpdkControl::poll() {
 void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
   dpdk::LcoreNet& net = *settings_.net;
   const dpdk::Datagram datagram = dpdk::read_datagram(frame, net.scratch());
-  if ((settings_.trunks != nullptr && settings_.trunks->take_answer(datagram.payload)) ||
-      (settings_.prober != nullptr && settings_.prober->take_answer(datagram.payload))) {
+  if (settings_.take_own_answer && settings_.take_own_answer(datagram.payload)) {
     rte_pktmbuf_free(frame);
     return;
   }

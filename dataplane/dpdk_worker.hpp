@@ -74,9 +74,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -280,8 +282,9 @@ class DpdkControl final : public ControlDuty {
     dpdk::LcoreNet* net = nullptr;  // the control lcore's packet layer
     const DpdkRings* rings = nullptr;
     RegisterService* registers = nullptr;
-    HealthProber* prober = nullptr;    // takes the answers to its probes; null: no pools
-    TrunkRegistrar* trunks = nullptr;  // takes the answers to its REGISTERs
+    // Takes the answers to the control thread's own requests (ControlThread::take_own_answer);
+    // null: none are sent.
+    std::function<bool(std::string_view)> take_own_answer;
     ControlCounters* counters = nullptr;
     TscClock clock;
     std::vector<const DpdkWorker*> workers;  // for their counter lines

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "dataplane/log.hpp"
-#include "dataplane/random_id.hpp"
+#include "dataplane/own_requests.hpp"
 #include "sip/branch.hpp"
 #include "sip/options_probe.hpp"
 #include "sip/text.hpp"

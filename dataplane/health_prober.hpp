@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/own_requests.hpp"
 #include "dataplane/peer_address.hpp"
 #include "dataplane/pipeline.hpp"
 #include "lb/health_check.hpp"
@@ -24,11 +25,8 @@ namespace sipline::dataplane {
 
 class HealthProber {
  public:
-  // Sends one datagram from listen address `socket` (an index into PipelineContext::listen)
-  // to `to`; false when it could not be sent (the probe then goes unanswered and counts as
-  // lost).
-  using Send =
-      std::function<bool(std::string_view datagram, std::size_t socket, const PeerAddress& to)>;
+  // A probe that could not be sent goes unanswered and counts as lost.
+  using Send = OwnRequestSender;
 
   HealthProber(const PipelineContext& context, lb::PoolSet& pools);
 

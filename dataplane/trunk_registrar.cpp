@@ -1,11 +1,12 @@
 #include "dataplane/trunk_registrar.hpp"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <utility>
 
 #include "dataplane/log.hpp"
-#include "dataplane/random_id.hpp"
+#include "dataplane/own_requests.hpp"
 #include "sip/branch.hpp"
 #include "sip/outbound_register.hpp"
 

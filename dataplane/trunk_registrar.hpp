@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/own_requests.hpp"
 #include "dataplane/peer_address.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/digest_client.hpp"
@@ -40,9 +41,7 @@ inline constexpr std::int64_t kTimerFMs = 64 * kTimerT1Ms;
 
 class TrunkRegistrar {
  public:
-  // Sends one datagram from listen address `socket` to `to`; false when it could not be sent.
-  using Send =
-      std::function<bool(std::string_view datagram, std::size_t socket, const PeerAddress& to)>;
+  using Send = OwnRequestSender;
   using Clock = std::function<std::int64_t()>;  // monotonic milliseconds
 
   TrunkRegistrar(const PipelineContext& context, Clock clock);

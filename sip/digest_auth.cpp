@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "sip/header_id.hpp"
+#include "sip/span_writer.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
 
@@ -212,31 +213,6 @@ std::optional<std::uint32_t> parse_nonce_count(std::string_view text) {
 constexpr bool nonce_id_less(NonceId a, NonceId b) {
   return a.issued_at != b.issued_at ? a.issued_at < b.issued_at : a.serial < b.serial;
 }
-
-// Appends text to a caller buffer; remembers overflow instead of failing each call.
-class LineWriter {
- public:
-  explicit LineWriter(std::span<char> out) : out_(out) {}
-
-  LineWriter& operator<<(std::string_view text) {
-    if (overflow_ || text.size() > out_.size() - size_) {
-      overflow_ = true;
-      return *this;
-    }
-    std::memcpy(out_.data() + size_, text.data(), text.size());
-    size_ += text.size();
-    return *this;
-  }
-
-  Written result() const {
-    return overflow_ ? Written{size_, WriteError::BufferTooSmall} : Written{size_};
-  }
-
- private:
-  std::span<char> out_;
-  std::size_t size_ = 0;
-  bool overflow_ = false;
-};
 
 std::string_view challenge_header_name(AuthHeaderKind kind) {
   return kind == AuthHeaderKind::Www ? "WWW-Authenticate" : "Proxy-Authenticate";
@@ -505,7 +481,7 @@ bool DigestAuthenticator::offered(DigestAlgorithm algorithm) const {
 Written DigestAuthenticator::write_challenges(AuthHeaderKind kind, bool stale, std::int64_t now,
                                               std::span<char> out) {
   const NonceText nonce = nonces_.issue(now);
-  LineWriter line(out);
+  SpanWriter line(out);
   for (DigestAlgorithm algorithm : algorithms()) {
     line << challenge_header_name(kind) << ": Digest realm=\"" << nonces_.realm() << "\", nonce=\""
          << nonce.view() << "\", opaque=\"" << nonces_.opaque()
@@ -513,7 +489,7 @@ Written DigestAuthenticator::write_challenges(AuthHeaderKind kind, bool stale, s
     if (stale) line << ", stale=true";
     line << "\r\n";
   }
-  return line.result();
+  return line.written();
 }
 
 std::string DigestAuthenticator::challenges(AuthHeaderKind kind, bool stale, std::int64_t now) {

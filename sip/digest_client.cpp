@@ -1,36 +1,12 @@
 #include "sip/digest_client.hpp"
 
 #include <cstdio>
-#include <cstring>
 
 #include "sip/digest_auth.hpp"
+#include "sip/span_writer.hpp"
 #include "sip/token_list.hpp"
 
 namespace sipline::sip {
-namespace {
-
-// Appends into a fixed buffer; finish() is 0 when anything did not fit.
-class LineWriter {
- public:
-  explicit LineWriter(std::span<char> out) : out_(out) {}
-  LineWriter& raw(std::string_view text) {
-    if (text.size() > out_.size() - size_) {
-      overflow_ = true;
-      return *this;
-    }
-    std::memcpy(out_.data() + size_, text.data(), text.size());
-    size_ += text.size();
-    return *this;
-  }
-  std::size_t finish() const { return overflow_ ? 0 : size_; }
-
- private:
-  std::span<char> out_;
-  std::size_t size_ = 0;
-  bool overflow_ = false;
-};
-
-}  // namespace
 
 PickedChallenge pick_challenge(const Message& response) {
   const HeaderId id =
@@ -81,28 +57,19 @@ std::size_t write_authorization(std::span<char> out, const Challenge& challenge,
   const DigestHex response = digest_response(digest);
   if (response.size == 0) return 0;
 
-  LineWriter writer(out);
-  writer
-      .raw(challenge.proxy ? "Proxy-Authorization: Digest username=\""
+  SpanWriter line(out);
+  line << (challenge.proxy ? "Proxy-Authorization: Digest username=\""
                            : "Authorization: Digest username=\"")
-      .raw(input.user)
-      .raw("\", realm=\"")
-      .raw(challenge.realm.view())
-      .raw("\", nonce=\"")
-      .raw(challenge.nonce.view())
-      .raw("\", uri=\"")
-      .raw(input.uri)
-      .raw("\", response=\"")
-      .raw(response.view())
-      .raw("\", algorithm=")
-      .raw(digest_algorithm_name(challenge.algorithm));
+       << input.user << "\", realm=\"" << challenge.realm.view() << "\", nonce=\""
+       << challenge.nonce.view() << "\", uri=\"" << input.uri << "\", response=\""
+       << response.view() << "\", algorithm=" << digest_algorithm_name(challenge.algorithm);
   if (challenge.qop_auth) {
-    writer.raw(", cnonce=\"").raw(input.cnonce).raw("\", qop=auth, nc=").raw({nc, 8});
+    line << ", cnonce=\"" << input.cnonce << "\", qop=auth, nc=" << std::string_view(nc, 8);
   }
   // RFC 7616 §3.4: the opaque comes back unchanged.
-  if (challenge.opaque.size != 0) writer.raw(", opaque=\"").raw(challenge.opaque.view()).raw("\"");
-  writer.raw("\r\n");
-  return writer.finish();
+  if (challenge.opaque.size != 0) line << ", opaque=\"" << challenge.opaque.view() << "\"";
+  line << "\r\n";
+  return line.written().size;
 }
 
 }  // namespace sipline::sip
