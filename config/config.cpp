@@ -740,6 +740,19 @@ std::vector<lb::PoolMember> read_pool_members(const TableReader& pool) {
   return members;
 }
 
+// `key` holds SIP user characters (RFC 3261 §25.1), or is absent.
+std::optional<std::string> read_user_key(const TableReader& table, std::string_view key,
+                                         Presence presence) {
+  auto value = table.string(key, presence);
+  if (value && (value->empty() || !is_user_text(*value))) {
+    table.diagnostics().error(table.line_of_key(key),
+                              table.key_path(key) + " " + quoted(*value) +
+                                  " must be a SIP user name (RFC 3261 §25.1 user characters)");
+    return std::nullopt;
+  }
+  return value;
+}
+
 // failover_codes: final responses (300..699) after which the next member is tried.
 std::vector<std::uint16_t> read_failover_codes(const TableReader& pool,
                                                std::vector<std::uint16_t> fallback) {
@@ -765,9 +778,33 @@ lb::FailoverSettings read_failover(const TableReader& pool) {
   return failover;
 }
 
+// auth_user and password: the account the members' challenges are answered with (both or
+// neither; the username defaults to nothing, since a carrier's differs from any of ours).
+lb::PoolCredentials read_pool_credentials(const TableReader& pool) {
+  const auto auth_user = read_user_key(pool, "auth_user", Presence::Optional);
+  const auto password = pool.string("password", Presence::Optional);
+  if (password && password->empty()) {
+    pool.diagnostics().error(pool.line_of_key("password"),
+                             pool.key_path("password") + " must not be empty");
+    return {};
+  }
+  if (password.has_value() != pool.has("auth_user")) {
+    const std::string_view given = password ? "password" : "auth_user";
+    const std::string_view missing = password ? "auth_user" : "password";
+    pool.diagnostics().error(pool.line_of_key(given), pool.key_path(given) + " needs " +
+                                                          pool.key_path(missing) +
+                                                          " (the account for the members' "
+                                                          "401/407 challenges)");
+    return {};
+  }
+  if (!password || !auth_user) return {};
+  return lb::PoolCredentials{*auth_user, *password};
+}
+
 std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after",
-                            "failover", "failover_codes", "failover_timeout_ms"});
+                            "failover", "failover_codes", "failover_timeout_ms", "auth_user",
+                            "password"});
   lb::PoolSpec spec;
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);
@@ -788,6 +825,7 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   spec.probe.down_after = pool.count_or("down_after", 1, 100, spec.probe.down_after);
   spec.probe.up_after = pool.count_or("up_after", 1, 100, spec.probe.up_after);
   spec.failover = read_failover(pool);
+  spec.credentials = read_pool_credentials(pool);
   // A pool with bad members is still returned (the load fails on its errors anyway), so that
   // routes naming it do not add "unknown pool" errors; one without a name cannot be named.
   if (!name || name->empty()) return std::nullopt;
@@ -1236,19 +1274,6 @@ void check_dpdk_listen(const Config& config, const TableReader& listen) {
 }
 
 // ---- [[trunk_registrations]] ---------------------------------------------------------------
-
-// `key` holds SIP user characters (RFC 3261 §25.1), or is absent.
-std::optional<std::string> read_user_key(const TableReader& table, std::string_view key,
-                                         Presence presence) {
-  auto value = table.string(key, presence);
-  if (value && (value->empty() || !is_user_text(*value))) {
-    table.diagnostics().error(table.line_of_key(key),
-                              table.key_path(key) + " " + quoted(*value) +
-                                  " must be a SIP user name (RFC 3261 §25.1 user characters)");
-    return std::nullopt;
-  }
-  return value;
-}
 
 // registrar: a sip: URI without user part (§10.2: the Request-URI names the domain).
 std::optional<ForwardTarget> read_registrar_uri(const TableReader& table) {

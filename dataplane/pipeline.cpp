@@ -428,7 +428,7 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
   if (member) {
     const lb::PoolSpec& spec = context_->pools.pool(pool);
     const sip::Method method = message_->method;
-    if (spec.failover.enabled && transactions_ && !message_->to.has_tag &&
+    if (spec.tracks_transactions() && transactions_ && !message_->to.has_tag &&
         method != sip::Method::Ack && method != sip::Method::Cancel) {
       return track_request(in, plan, pool, *member, dialled.request_uri, out);
     }
@@ -448,7 +448,8 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
 
 Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                           const PeerAddress& next_hop, std::string_view request_uri,
-                          const OutputBuffers& out, const sip::Branch* branch_override) {
+                          const OutputBuffers& out, const sip::Branch* branch_override,
+                          std::string_view extra_headers) {
   const sip::Message& request = *message_;
   if (is_our_address(next_hop)) {
     // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
@@ -467,6 +468,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
       sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
   edits.received = stamp.received;
   edits.rport = stamp.rport;
+  edits.extra_headers = extra_headers;
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);
   });

@@ -306,7 +306,7 @@ class Pipeline {
   // `branch`: ours for this request (a failover attempt's); null: the stateless one (§16.11).
   Outcome forward(const Inbound& in, const sip::RoutePlan& plan, const PeerAddress& next_hop,
                   std::string_view request_uri, const OutputBuffers& out,
-                  const sip::Branch* branch = nullptr);
+                  const sip::Branch* branch = nullptr, std::string_view extra_headers = {});
   Outcome respond(const Inbound& in, std::uint16_t code, std::string_view reason,
                   std::string_view extra_headers, const OutputBuffers& out);
   Outcome respond_check(const Inbound& in, const sip::RequestCheck& check,
@@ -325,6 +325,12 @@ class Pipeline {
 
   // --- failover transactions (pool_failover.cpp) ---
   using TxIndex = sip::TransactionTable::Index;
+  // The transaction number in our branch of attempt `attempt`: the first is the stateless
+  // branch's (so a call whose entry is gone still sends CANCEL and ACK where its INVITE
+  // went), the next ones differ by an odd multiplier.
+  static std::uint64_t attempt_branch(std::uint64_t key, std::uint8_t attempt) {
+    return attempt == 0 ? key : key ^ (0x9E3779B97F4A7C15ull * attempt);
+  }
   // What a transaction needs beyond the table's entry: where its INVITE came from and where
   // its current attempt went (addresses are the dataplane's, so they live here, not in sip/).
   struct TxOrigin {
@@ -344,8 +350,9 @@ class Pipeline {
     std::array<char, kRequestUriCapacity> request_uri{};
   };
   // Written: a message written when its cause was processed (our ACK to a member, our 100
-  // Trying to the caller), in queued_; Resend: the INVITE to the next member.
-  enum class PendingKind : std::uint8_t { Written, Resend };
+  // Trying to the caller), in queued_; Resend: the INVITE to the next member; Authenticated:
+  // the INVITE to the same member again, with the credentials answering its challenge.
+  enum class PendingKind : std::uint8_t { Written, Resend, Authenticated };
   struct Pending {
     PendingKind kind = PendingKind::Written;
     TxIndex index = sip::TransactionTable::kNone;
@@ -362,6 +369,20 @@ class Pipeline {
   std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
   std::optional<std::size_t> next_member(TxIndex index) const;
   bool fails_over_on(TxIndex index, std::uint16_t code) const;
+  // How long the current attempt may go unanswered: the pool's failover timeout, or Timer B
+  // (Timer F for a non-INVITE) in a pool that does not fail over.
+  std::int64_t attempt_timeout_ms(TxIndex index) const;
+  // --- answering a member's 401/407 with the pool's credentials (pool_challenge.cpp) ---
+  // The response in message_ is a challenge to the current attempt that the pool's
+  // credentials answer: the Authorization line is attached to the stored request.
+  bool answer_challenge(TxIndex index);
+  // The stored request to the same member again, on a new branch, with that line.
+  Outcome resend_with_credentials(TxIndex index, const OutputBuffers& out);
+  // The member challenged the credentials we answered with: counted, logged once.
+  void note_challenge_refused(TxIndex index);
+  // Our Authorization line, written when the challenge came.
+  std::array<char, 1024> authorization_{};
+  std::uint64_t cnonces_ = 0;  // cnonces drawn by this worker
   // The stored request to the next member it can be sent to, or our final answer when none
   // is left (answer_exhausted).
   Outcome resend_to_next_member(TxIndex index, const OutputBuffers& out);
@@ -412,6 +433,7 @@ class Pipeline {
   std::int64_t now_ms_ = 0;
   std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
   bool logged_table_full_ = false;
+  bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;
 
   const PipelineContext* context_;

@@ -2,9 +2,9 @@
 // that is transaction-stateful (RFC 3261 §16.6-§16.8, §17), on the worker's own transaction
 // table (sip/transaction_table.hpp, DESIGN.md §4).
 //
-// A new request (no To tag; not ACK or CANCEL) for a pool with `failover = true` gets an
-// entry keyed by its transaction (the caller's branch and sent-by, §17.2.3) and a copy of
-// its bytes. Then:
+// A new request (no To tag; not ACK or CANCEL) for a pool with `failover = true` (or with
+// credentials for its members' challenges: pool_challenge.cpp) gets an entry keyed by its
+// transaction (the caller's branch and sent-by, §17.2.3) and a copy of its bytes. Then:
 //   - a member's final answer in `failover_codes` is not passed on: for an INVITE we ACK it
 //     (§17.1.1.3: the client transaction's own ACK, hop by hop); the request goes to the next
 //     member up, with a new branch (a new client transaction, §16.6 step 8), the members
@@ -66,15 +66,11 @@ constexpr std::int64_t kT1Ms = 500;
 constexpr std::int64_t kT2Ms = 4'000;
 // Timer H (64 x T1, §17.2.1): how long our final answer to an INVITE waits for its ACK.
 constexpr std::int64_t kTimerHMs = 32'000;
+// Timer B (and F for a non-INVITE), 64 x T1 (§17.1.1.2): how long an attempt to a pool that
+// does not fail over (one tracked to answer challenges) waits for any answer.
+constexpr std::int64_t kTimerBMs = 32'000;
 // More than fit in the longest failover_timeout_ms (60 s: 7); bounds the shift.
 constexpr std::uint8_t kMaxRetransmits = 16;
-
-// The transaction number in our branch of attempt `attempt`: the first is the stateless
-// branch's (so a call whose entry is gone still sends CANCEL and ACK where its INVITE went),
-// the next ones differ by an odd multiplier.
-std::uint64_t attempt_branch(std::uint64_t key, std::uint8_t attempt) {
-  return attempt == 0 ? key : key ^ (0x9E3779B97F4A7C15ull * attempt);
-}
 
 // The Request-URI of a stored request: between the request line's first and last SP.
 std::string_view stored_request_uri(std::string_view request) {
@@ -89,8 +85,9 @@ std::string_view stored_request_uri(std::string_view request) {
 
 void Pipeline::prepare_transactions(const PipelineContext& context) {
   if (transactions_) return;
-  const bool wanted = std::any_of(context.pools.specs().begin(), context.pools.specs().end(),
-                                  [](const lb::PoolSpec& pool) { return pool.failover.enabled; });
+  const bool wanted =
+      std::any_of(context.pools.specs().begin(), context.pools.specs().end(),
+                  [](const lb::PoolSpec& pool) { return pool.tracks_transactions(); });
   if (!wanted) return;
   // Once, at start or at the reload that first enables failover: between two iterations,
   // never per packet.
@@ -250,6 +247,17 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     transactions_->erase(index);
     return std::nullopt;
   }
+  const bool challenge = code == 401 || code == 407;
+  if (challenge && entry.phase != sip::TransactionTable::Phase::Completed) {
+    if (entry.challenge_answered) {
+      note_challenge_refused(index);
+    } else if (answer_challenge(index)) {
+      entry.last_code = code;  // what the caller gets should the resend fail (cannot happen)
+      if (!entry.invite) return resend_with_credentials(index, out);  // no ACK (§17.1.2)
+      queue(PendingKind::Authenticated, index);
+      return send_ack(in, index, out.primary);
+    }
+  }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
     entry.last_code = code;
@@ -270,13 +278,24 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
 bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return false;
-  const std::vector<std::uint16_t>& codes = context_->pools.pool(entry.pool).failover.codes;
+  const lb::FailoverSettings& failover = context_->pools.pool(entry.pool).failover;
+  if (!failover.enabled) return false;  // tracked to answer challenges only
+  const std::vector<std::uint16_t>& codes = failover.codes;
   return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const lb::FailoverSettings* failover =
+      entry.epoch == pools_epoch_ ? &context_->pools.pool(entry.pool).failover : nullptr;
+  if (failover != nullptr && failover->enabled) return failover->timeout_ms;
+  return kTimerBMs;
 }
 
 std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return std::nullopt;
+  if (!context_->pools.pool(entry.pool).failover.enabled) return std::nullopt;
   const std::string_view call_id = sip::scan_call_id(transactions_->stored_request(index));
   return context_->pools.choose(entry.pool, call_id, entry.tried);
 }
@@ -329,6 +348,9 @@ Outcome Pipeline::take_pending(const OutputBuffers& out) {
             pending_.begin());
   --pending_count_;
   if (pending.kind == PendingKind::Resend) return resend_to_next_member(pending.index, out);
+  if (pending.kind == PendingKind::Authenticated) {
+    return resend_with_credentials(pending.index, out);
+  }
   if (queued_outcome_.size > out.primary.size()) return dropped(DropReason::TooLarge);
   std::copy_n(queued_.data(), queued_outcome_.size, out.primary.data());
   return queued_outcome_;
@@ -351,7 +373,7 @@ void Pipeline::mark_unanswering(TxIndex index) {
       "worker %zu: pool \"%s\": member %s did not answer %s within %u ms (%u retransmissions): no "
       "new calls to it until it answers a probe",
       worker_index_, pool.name.c_str(), pool.members[entry.member].uri.c_str(),
-      entry.invite ? "an INVITE" : "a request", pool.failover.timeout_ms,
+      entry.invite ? "an INVITE" : "a request", static_cast<unsigned>(attempt_timeout_ms(index)),
       static_cast<unsigned>(entry.retransmits));
 }
 
@@ -370,7 +392,13 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
   // The INVITE's Request-URI as the dial plan translated it, for the INVITE again and for its
   // CANCEL and ACK alike (§9.1, §17.1.1.3: theirs equals the INVITE's).
   const std::string_view request_uri = origins_[index].dialled ? request_uri_of(index) : "";
-  return forward(in, plan, origins_[index].member, request_uri, out, &branch);
+  // Credentials answering the member's challenge go with the request itself, not with its
+  // CANCEL or ACK (§22.1: neither can be challenged).
+  const sip::Method method = message_->method;
+  const std::string_view credentials = method == sip::Method::Ack || method == sip::Method::Cancel
+                                           ? std::string_view{}
+                                           : transactions_->stored_trailer(index);
+  return forward(in, plan, origins_[index].member, request_uri, out, &branch, credentials);
 }
 
 Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
@@ -381,7 +409,7 @@ Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::Rout
   if (sent.verdict != Verdict::Send || sent.kind != SendKind::ForwardedRequest) return sent;
   entry.phase = sip::TransactionTable::Phase::Calling;
   entry.retransmits = 0;
-  origin.attempt_deadline_ms = now_ms_ + context_->pools.pool(entry.pool).failover.timeout_ms;
+  origin.attempt_deadline_ms = now_ms_ + attempt_timeout_ms(index);
   transactions_->arm(index, entry.invite ? std::min(now_ms_ + kT1Ms, origin.attempt_deadline_ms)
                                          : origin.attempt_deadline_ms);
   return sent;
@@ -415,6 +443,9 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
     entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
     entry.branch = attempt_branch(entry.key, entry.attempt);
     entry.member = static_cast<std::uint16_t>(*member);
+    // The last member's credentials answered its own nonce; the next one challenges anew.
+    entry.challenge_answered = false;
+    transactions_->drop_trailer(index);
     entry.tried |= std::uint64_t{1} << *member;
     origins_[index].member = to_peer_address(pool.members[*member].address);
     const Outcome sent = send_attempt(index, in, plan, out);

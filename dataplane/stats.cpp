@@ -30,6 +30,8 @@ struct Snapshot {
   std::uint64_t acks_sent = 0;
   std::uint64_t failover_unanswering = 0;
   std::uint64_t failover_retransmits = 0;
+  std::uint64_t pool_challenges_answered = 0;
+  std::uint64_t pool_challenges_refused = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t trying_absorbed = 0;
   std::uint64_t keepalives = 0;
@@ -61,6 +63,8 @@ struct Snapshot {
     acks_sent += counters.acks_sent.read();
     failover_unanswering += counters.failover_unanswering.read();
     failover_retransmits += counters.failover_retransmits.read();
+    pool_challenges_answered += counters.pool_challenges_answered.read();
+    pool_challenges_refused += counters.pool_challenges_refused.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     trying_absorbed += counters.trying_absorbed.read();
     keepalives += counters.keepalives.read();
@@ -114,6 +118,8 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "acks_sent", s.acks_sent);
   append(line, "failover_unanswering", s.failover_unanswering);
   append(line, "failover_retransmits", s.failover_retransmits);
+  append(line, "pool_challenges_answered", s.pool_challenges_answered);
+  append(line, "pool_challenges_refused", s.pool_challenges_refused);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "trying_absorbed", s.trying_absorbed);
   append(line, "keepalives", s.keepalives);

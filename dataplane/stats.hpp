@@ -96,6 +96,11 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter failover_unanswering;
   // INVITEs sent again to the member that has not answered them yet (Timer A, §17.1.1.2).
   Counter failover_retransmits;
+  // A pool member's 401/407 answered with the pool's credentials (the request sent to it again,
+  // lb::PoolCredentials); challenges not answered: the member challenged our credentials
+  // again, or offered no challenge we can answer (passed to the caller).
+  Counter pool_challenges_answered;
+  Counter pool_challenges_refused;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

@@ -74,13 +74,28 @@ struct FailoverSettings {
   bool operator==(const FailoverSettings&) const = default;
 };
 
+// The account a carrier's SBCs challenge our requests for (RFC 3261 §22.2): a member's 401
+// or 407 to a request sent to the pool is answered with these, once per attempt, instead
+// of being passed to the caller, who has no credentials for the carrier's realm.
+struct PoolCredentials {
+  std::string auth_user;  // the digest username
+  std::string password;   // empty: the pool answers no challenge
+
+  bool configured() const { return !password.empty(); }
+  bool operator==(const PoolCredentials&) const = default;
+};
+
 struct PoolSpec {
   std::string name;
   std::vector<PoolMember> members;  // 1..kMaxPoolMembers, each address once
   ProbeSettings probe;
   FailoverSettings failover;
+  PoolCredentials credentials;
   std::uint32_t line = 0;  // the [[pools]] header line, for logs
 
+  // Requests sent to the pool are transaction-stateful (the worker's transaction table):
+  // to try another member, or to send the request again with credentials.
+  bool tracks_transactions() const { return failover.enabled || credentials.configured(); }
   bool operator==(const PoolSpec&) const = default;
 };
 

@@ -367,6 +367,10 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     copier.flush();
     routes.write_appended(writer);
   }
+  if (!edits.extra_headers.empty()) {
+    copier.flush();
+    writer.append(edits.extra_headers);
+  }
   copier.add(empty_line_and_body(request));
   copier.flush();
   return writer.result();

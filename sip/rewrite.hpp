@@ -47,6 +47,9 @@ struct RequestEdits {
   // ";rport=<rport>" when rport is not 0. sender_via_stamp() (proxy_rules.hpp) decides both.
   std::string_view received;
   std::uint16_t rport = 0;
+  // Complete header lines, each ending in CRLF, written after the received ones (our
+  // Proxy-Authorization answering a pool member's challenge, §22.2).
+  std::string_view extra_headers;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add

@@ -13,6 +13,7 @@ TransactionTable::TransactionTable(std::size_t capacity, std::size_t stored_requ
       heap_position_(capacity, kNoSlot),
       slot_of_entry_(capacity, kNoSlot),
       stored_size_(capacity, 0),
+      trailer_size_(capacity, 0),
       stored_requests_(stored_requests) {
   for (std::size_t c = 0; c < classes_.size(); ++c) {
     SlotClass& slots = classes_[c];
@@ -84,11 +85,17 @@ void TransactionTable::unlink_bucket(Index index) {
   }
 }
 
+std::size_t TransactionTable::class_for(std::size_t size) {
+  std::size_t wanted = 0;
+  while (kSlotClassSizes[wanted] < size)
+    ++wanted;
+  return wanted;
+}
+
 bool TransactionTable::store_request(Index index, std::string_view request) {
   if (request.size() > kStoredRequestSize) return false;
-  std::size_t wanted = 0;
-  while (kSlotClassSizes[wanted] < request.size())
-    ++wanted;
+  const std::size_t wanted = class_for(request.size());
+  trailer_size_[index] = 0;
   std::uint32_t slot = slot_of_entry_[index];
   if (slot != kNoSlot && classes_[slot >> kClassShift].size < request.size()) {
     release_request(index);  // outgrown: a larger class
@@ -113,8 +120,37 @@ std::string_view TransactionTable::stored_request(Index index) const {
   return {slot_memory(slot), stored_size_[index]};
 }
 
+bool TransactionTable::attach_trailer(Index index, std::string_view trailer) {
+  const std::uint32_t slot = slot_of_entry_[index];
+  const std::size_t request_size = stored_size_[index];
+  const std::size_t total = request_size + trailer.size();
+  if (slot == kNoSlot || total > kStoredRequestSize) return false;
+  std::uint32_t target = slot;
+  if (classes_[slot >> kClassShift].size < total) {
+    // A slot of the larger class, taken before the old one is given back (the copy reads
+    // it); every class has room for every stored request, so one is free.
+    SlotClass& larger = classes_[class_for(total)];
+    target = larger.free.back();
+    larger.free.pop_back();
+    std::memcpy(slot_memory(target), slot_memory(slot), request_size);
+    classes_[slot >> kClassShift].free.push_back(slot);
+    slot_of_entry_[index] = target;
+  }
+  if (!trailer.empty())
+    std::memcpy(slot_memory(target) + request_size, trailer.data(), trailer.size());
+  trailer_size_[index] = static_cast<std::uint16_t>(trailer.size());
+  return true;
+}
+
+std::string_view TransactionTable::stored_trailer(Index index) const {
+  const std::uint32_t slot = slot_of_entry_[index];
+  if (slot == kNoSlot) return {};
+  return {slot_memory(slot) + stored_size_[index], trailer_size_[index]};
+}
+
 void TransactionTable::release_request(Index index) {
   const std::uint32_t slot = slot_of_entry_[index];
+  trailer_size_[index] = 0;
   if (slot == kNoSlot) return;
   slot_of_entry_[index] = kNoSlot;
   classes_[slot >> kClassShift].free.push_back(slot);

@@ -64,6 +64,9 @@ class TransactionTable {
     // our server transaction sends it again (Timer G for an INVITE) until the caller's ACK.
     bool answered_here = false;
     bool caller_acked = false;  // the caller's ACK for our own final answer came
+    // The current attempt is the request sent again with credentials for its member's
+    // 401/407 (lb::PoolCredentials): a second challenge goes to the caller.
+    bool challenge_answered = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");
@@ -91,6 +94,13 @@ class TransactionTable {
   // The stored copy, empty when there is none.
   std::string_view stored_request(Index index) const;
   void release_request(Index index);
+  // Header lines kept after the stored request (an Authorization line answering a
+  // member's challenge), added to every copy of it sent to the current member; moves the
+  // request to a larger slot when needed. False (nothing changed) when no request is stored
+  // or both would not fit one slot.
+  bool attach_trailer(Index index, std::string_view trailer);
+  std::string_view stored_trailer(Index index) const;
+  void drop_trailer(Index index) { trailer_size_[index] = 0; }
   // The size of the slot the entry's request occupies (its size class), 0 when none.
   std::size_t slot_size(Index index) const {
     const std::uint32_t slot = slot_of_entry_[index];
@@ -110,6 +120,7 @@ class TransactionTable {
 
   std::size_t bucket_of(std::uint64_t key) const { return key & bucket_mask_; }
   void unlink_bucket(Index index);
+  static std::size_t class_for(std::size_t size);
   void heap_remove(Index index);
   void heap_swap(std::size_t a, std::size_t b);
   void sift_up(std::size_t position);
@@ -137,6 +148,7 @@ class TransactionTable {
 
   std::vector<std::uint32_t> slot_of_entry_;  // stored request slot id, or kNoSlot
   std::vector<std::uint32_t> stored_size_;    // octets stored, per entry
+  std::vector<std::uint16_t> trailer_size_;   // octets of trailer after them, per entry
   std::array<SlotClass, kSlotClassSizes.size()> classes_;
   std::size_t stored_requests_ = 0;
   std::size_t stored_count_ = 0;

@@ -1108,16 +1108,18 @@ def test_number_translation(ctx):
           "expected one 484 and nothing dropped: %s" % harness.brief(counters))
 
 
-class FakeCarrierRegistrar:
-    """A carrier's registrar on a thread of its own: records every REGISTER with its arrival
-    time and answers through `answer(message, count)` (count: REGISTERs so far, this one
-    included), which returns the response bytes or None (the REGISTER is "lost")."""
+class FakeCarrier:
+    """A carrier's registrar or SBC on a thread of its own: records every request of
+    `methods` with its arrival time and answers through `answer(message, count)` (count:
+    requests so far, this one included), which returns the response bytes or None (the
+    request is "lost", or needs no answer)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, methods=("REGISTER",)):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((harness.NET.client_host, 0))
         self.port = self.sock.getsockname()[1]
         self.answer = answer
+        self.methods = methods
         self.registers = []  # (monotonic time, raw bytes, parsed)
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -1133,7 +1135,7 @@ class FakeCarrierRegistrar:
             except OSError:
                 return
             message = sipmsg.parse(data)
-            if message is None or message.is_response or message.method != "REGISTER":
+            if message is None or message.is_response or message.method not in self.methods:
                 continue
             self.registers.append((time.monotonic(), data, message))
             reply = self.answer(message, len(self.registers))
@@ -1197,7 +1199,7 @@ def test_trunk_registration(ctx):
             b"Content-Length", ("Contact: %s;expires=%d\r\nContent-Length" % (
                 contact, granted)).encode(), 1)
 
-    registrar = FakeCarrierRegistrar(answer)
+    registrar = FakeCarrier(answer)
     ctx.cleanups.append(registrar.stop)
     routes = [{"name": "did", "user_prefix": "+1555123", "sources": [host],
                "action": "forward", "target": "sip:%s:%d" % (host, pbx.port)}]
@@ -1263,6 +1265,102 @@ def test_trunk_registration(ctx):
           " registrations=2 failures=0" in final[-1],
           "shutdown line should show the trunk registered twice, no failure, unregistered: %s"
           % final)
+
+
+def test_carrier_challenge(ctx):
+    """A carrier that challenges our INVITEs ([[pools]] auth_user and password): the fake
+    carrier SBC (Python) answers an INVITE without credentials 407 (SHA-256 with qop=auth and
+    opaque, then MD5). sipline answers the caller 100 itself, ACKs the 407 on the INVITE's
+    branch (the caller never sees it) and sends the INVITE again on a new branch of ours,
+    same CSeq, with Proxy-Authorization, which the test verifies with Python's hashlib
+    (SHA-256, nc 1, the Request-URI the carrier was sent: the route's translated number). The
+    carrier answers 200; it reaches the caller. A second call, whose credentials the carrier
+    challenges again, gets the carrier's 407 (counted as refused), and the caller's ACK for it
+    goes to the carrier on the branch of our INVITE with credentials."""
+    proxy_port, = harness.free_udp_ports(1)
+    realm, nonce, opaque = "carrier.test", sipmsg.new_token("n"), "op-7"
+    problems = []
+    challenge = ("Proxy-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
+                 "algorithm=SHA-256, opaque=\"%s\"\r\n"
+                 "Proxy-Authenticate: Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5\r\n" % (
+                     realm, nonce, opaque, realm, nonce))
+
+    def verify_credentials(message):
+        credentials = sipmsg.parse_challenge(message.get("Proxy-Authorization") or "")
+        expected = sipmsg.digest_response(
+            "SHA-256", "trunk-auth", realm, "carrier-secret", "INVITE", credentials.get("uri"),
+            nonce, credentials.get("nc"), credentials.get("cnonce"), "auth")
+        wanted = {"username": "trunk-auth", "realm": realm, "nonce": nonce,
+                  "uri": message.start_line.split()[1], "algorithm": "SHA-256", "qop": "auth",
+                  "nc": "00000001", "opaque": opaque, "response": expected}
+        for key, value in wanted.items():
+            if credentials.get(key) != value:
+                problems.append("Proxy-Authorization %s=%r, expected %r" % (
+                    key, credentials.get(key), value))
+
+    def answer(message, count):
+        if message.method == "ACK":
+            return None
+        refuse = message.start_line.startswith("INVITE sip:+449")
+        if message.get("Proxy-Authorization") is None or refuse:
+            return sipmsg.EchoUas.answer(message, 407, "Proxy Authentication Required").replace(
+                b"Content-Length", (challenge + "Content-Length").encode(), 1)
+        verify_credentials(message)
+        return sipmsg.EchoUas.answer(message, 200, "OK")
+
+    carrier = FakeCarrier(answer, methods=("INVITE", "ACK", "CANCEL", "BYE"))
+    ctx.cleanups.append(carrier.stop)
+    pools = [{"name": "carrier", "members": ["sip:%s:%d" % (harness.NET.client_host, carrier.port)],
+              "probe_interval": 0, "auth_user": "trunk-auth", "password": "carrier-secret"}]
+    routes = [{"name": "national", "user_prefix": "0", "strip": 1, "prepend": "+44",
+               "action": "forward", "pool": "carrier"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    with sipmsg.Agent(proxy_port) as caller:
+        uri = "sip:02079460000@%s:%d" % (harness.NET.proxy_host, proxy_port)
+        final = caller.request("INVITE", uri, timeout=5.0)
+        require_status(final, 200, "the INVITE the carrier challenged")
+        check(not problems, "; ".join(problems))
+        invites = [entry for entry in carrier.registers if entry[2].method == "INVITE"]
+        acks = [entry for entry in carrier.registers if entry[2].method == "ACK"]
+        check(len(invites) == 2 and len(acks) == 1,
+              "expected 2 INVITEs and our ACK at the carrier, got %s" % [
+                  entry[2].start_line for entry in carrier.registers])
+        first, second, ack = invites[0][2], invites[1][2], acks[0][2]
+        check(first.start_line == "INVITE sip:+442079460000@%s:%d SIP/2.0" % (
+            harness.NET.proxy_host, proxy_port), "translated Request-URI: %s" % first.start_line)
+        check(ack.top_via_branch() == first.top_via_branch() and ack.get("CSeq") == "1 ACK" and
+              ack.start_line.split()[1] == first.start_line.split()[1],
+              "our ACK for the 407 should be on the first INVITE's branch: %s" % ack.raw)
+        check(second.top_via_branch() != first.top_via_branch() and
+              second.get("CSeq") == first.get("CSeq") == "1 INVITE" and
+              second.call_id() == first.call_id() and second.get("From") == first.get("From"),
+              "the INVITE with credentials: a new branch, the caller's CSeq, Call-ID and From")
+
+        refused_uri = "sip:09990000@%s:%d" % (harness.NET.proxy_host, proxy_port)
+        branch = sipmsg.new_token("z9hG4bK")
+        refused = caller.request("INVITE", refused_uri, branch=branch, call_id="refused-" +
+                                 caller.call_id, timeout=5.0)
+        require_status(refused, 407, "the INVITE whose credentials the carrier refused")
+        caller.request("ACK", refused_uri, branch=branch, call_id="refused-" + caller.call_id,
+                       cseq=caller.cseq, to=refused.get("To"), wait=False)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and sum(
+                1 for entry in carrier.registers if entry[2].method == "ACK") < 3:
+            time.sleep(0.05)
+        acks = [entry[2] for entry in carrier.registers if entry[2].method == "ACK"]
+        invites = [entry[2] for entry in carrier.registers if entry[2].method == "INVITE"]
+        check(len(acks) == 3 and len(invites) == 4,
+              "expected 4 INVITEs and 3 ACKs at the carrier, got %s" % [
+                  entry[2].start_line for entry in carrier.registers])
+        check(acks[2].top_via_branch() == invites[3].top_via_branch(),
+              "the caller's ACK for the refused call should go on our last INVITE's branch")
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "pool_challenges_answered") == 2 and
+          total(counters, "pool_challenges_refused") == 1 and
+          total(counters, "acks_sent") == 2 and total(counters, "failover_tracked") == 2,
+          "expected 2 challenges answered, 1 refused, 2 ACKs of ours, 2 tracked: %s" % brief)
+    check(total(counters, "dropped") == 0, "nothing should be dropped: %s" % brief)
 
 
 def stun_binding_request(transaction_id, fingerprint):
@@ -2495,6 +2593,7 @@ TESTS = {
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
+    "carrier_challenge": test_carrier_challenge,
     "keepalives": test_keepalives,
     "dns_refresh": test_dns_refresh,
     "reload": test_reload,
@@ -2521,6 +2620,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "route_sources", "number_translation", "trunk_registration",
+              "carrier_challenge",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",

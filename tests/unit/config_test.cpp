@@ -1119,6 +1119,49 @@ failover_timeout_ms = 50
                     "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50"}));
 }
 
+TEST(Values, PoolCredentials) {
+  const auto config = load_ok(with_domain(R"([[pools]]
+name = "carrier"
+members = ["sip:10.0.0.11"]
+auth_user = "acct-77"
+password = "trunk-secret"
+[[pools]]
+name = "pbx"
+members = ["sip:10.0.0.12"]
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->pools[0].credentials, (lb::PoolCredentials{"acct-77", "trunk-secret"}));
+  // Answering challenges makes the pool transaction-stateful, without failover.
+  EXPECT_TRUE(config->pools[0].tracks_transactions());
+  EXPECT_FALSE(config->pools[0].failover.enabled);
+  EXPECT_FALSE(config->pools[1].credentials.configured());
+  EXPECT_FALSE(config->pools[1].tracks_transactions());
+}
+
+TEST(Errors, PoolCredentials) {
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "a"
+members = ["sip:10.0.0.11"]
+password = "secret"
+[[pools]]
+name = "b"
+members = ["sip:10.0.0.12"]
+auth_user = "acct"
+[[pools]]
+name = "c"
+members = ["sip:10.0.0.13"]
+auth_user = "acct 7"
+password = ""
+)")),
+            (Errors{"test.toml:4: pools[0].password needs pools[0].auth_user (the account for the "
+                    "members' 401/407 challenges)",
+                    "test.toml:8: pools[1].auth_user needs pools[1].password (the account for the "
+                    "members' 401/407 challenges)",
+                    "test.toml:12: pools[2].auth_user \"acct 7\" must be a SIP user name (RFC 3261 "
+                    "§25.1 user characters)",
+                    "test.toml:13: pools[2].password must not be empty"}));
+}
+
 TEST(Errors, AdminSocket) {
   const auto config = load_ok(with_domain("[admin]\nsocket = \"/run/sipline/admin.sock\"\n"));
   ASSERT_NE(config, nullptr);

@@ -13,6 +13,8 @@
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
+#include "sip/digest.hpp"
+#include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
 
 namespace sipline::dataplane {
@@ -748,6 +750,276 @@ TEST_F(OwnAddressMemberTest, AMemberThatIsOurselvesIsPassedOver) {
   EXPECT_EQ(after[1].to(), "192.0.2.10:5099");
   EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+// Pools whose members challenge our requests (lb::PoolCredentials, pool_challenge.cpp): a
+// carrier trunk without failover (7...), and two SBCs with failover (6...).
+constexpr std::string_view kChallengedPools = R"toml(
+[[pools]]
+name = "carrier"
+members = ["sip:192.0.2.41:5060"]
+probe_interval = 0
+auth_user = "acct-77"
+password = "trunk-secret"
+[[pools]]
+name = "carrier-sbcs"
+members = ["sip:192.0.2.51:5060", "sip:192.0.2.52:5060"]
+probe_interval = 0
+failover = true
+failover_codes = [503]
+failover_timeout_ms = 500
+auth_user = "acct-88"
+password = "other-secret"
+[[routes]]
+name = "to-carrier"
+user_prefix = "7"
+action = "forward"
+pool = "carrier"
+[[routes]]
+name = "to-carrier-sbcs"
+user_prefix = "6"
+action = "forward"
+pool = "carrier-sbcs"
+)toml";
+
+constexpr std::string_view kProxyChallenge =
+    "Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"n-1\", algorithm=SHA-256, "
+    "qop=\"auth\", opaque=\"o-1\"\r\n"
+    "Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"n-1\", algorithm=MD5, "
+    "qop=\"auth\", opaque=\"o-1\"\r\n";
+
+// `message` with `lines` added before its Content-Length line.
+std::string with_lines(std::string message, std::string_view lines) {
+  message.insert(message.rfind("Content-Length: "), lines);
+  return message;
+}
+
+// The value of the last `name` header line of `message` ("" when there is none).
+std::string last_header(const std::string& message, std::string_view name) {
+  const std::size_t at = message.rfind("\r\n" + std::string(name) + ": ");
+  if (at == std::string::npos) return {};
+  const std::size_t start = at + name.size() + 4;
+  return message.substr(start, message.find("\r\n", start) - start);
+}
+
+class PoolChallengeTest : public PoolFailoverTest {
+ protected:
+  PoolChallengeTest() : PoolFailoverTest(std::string(kConfig) + std::string(kChallengedPools)) {}
+
+  // The credentials in `line` (an Authorization or Proxy-Authorization value) answer the
+  // challenge for `method` and `uri` with the pool's password: checked with the proxy's own
+  // digest code.
+  static void expect_credentials(const std::string& line, std::string_view user,
+                                 std::string_view password, std::string_view method,
+                                 std::string_view uri, std::string_view nonce) {
+    const sip::Parsed<sip::DigestParams> params = sip::parse_digest(line);
+    ASSERT_TRUE(params.ok()) << line;
+    EXPECT_EQ(params.value.username, user);
+    EXPECT_EQ(params.value.realm, "carrier.example");
+    EXPECT_EQ(params.value.uri, uri);
+    EXPECT_EQ(params.value.nonce, nonce);
+    EXPECT_EQ(params.value.nc, "00000001");
+    EXPECT_EQ(params.value.opaque, "o-1");
+    EXPECT_EQ(params.value.cnonce.size(), 16u);
+    sip::DigestResponseInput input;
+    input.algorithm = params.value.algorithm;
+    const sip::DigestHex ha1 =
+        sip::digest_ha1(params.value.algorithm, user, "carrier.example", password);
+    input.ha1 = ha1.view();
+    input.method = method;
+    input.uri = uri;
+    input.nonce = nonce;
+    input.nc = params.value.nc;
+    input.cnonce = params.value.cnonce;
+    input.qop = "auth";
+    EXPECT_EQ(sip::digest_response(input).view(), params.value.response) << line;
+  }
+};
+
+TEST_F(PoolChallengeTest, A407IsAckedAndTheInviteSentAgainWithCredentials) {
+  const std::string request = invite("7000", "z9hG4bK-auth1", "auth-1@192.0.2.10");
+  const Sent first = send_invite(request);  // tracked: our 100 Trying to the caller
+  EXPECT_EQ(first.to(), "192.0.2.41:5060");
+  EXPECT_EQ(last_header(first.bytes, "Proxy-Authorization"), "");
+
+  const std::vector<Sent> after_407 =
+      receive(with_lines(answer(first.bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+              first.to());
+  ASSERT_EQ(after_407.size(), 2u);
+  // Our ACK for the 407 (§17.1.1.3): the caller never sees the challenge.
+  const Sent& ack = after_407[0];
+  EXPECT_EQ(ack.to(), first.to());
+  EXPECT_EQ(ack.bytes.rfind("ACK sip:7000@sipline.local SIP/2.0\r\nVia: SIP/2.0/UDP "
+                            "127.0.0.1:5060;branch=" +
+                                top_branch(first.bytes) + ";rport\r\n",
+                            0),
+            0u)
+      << ack.bytes;
+  EXPECT_EQ(counters_.acks_sent.read(), 1u);
+  // The INVITE again, to the same member, on a new branch of ours, the CSeq the caller's,
+  // with Proxy-Authorization for the first challenge we support (SHA-256) as its last line.
+  const Sent& second = after_407[1];
+  EXPECT_EQ(second.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(second.to(), first.to());
+  EXPECT_NE(top_branch(second.bytes), top_branch(first.bytes));
+  EXPECT_TRUE(sip::branch_is_ours(top_branch(second.bytes), context_->identity.branch_key));
+  EXPECT_EQ(last_header(second.bytes, "CSeq"), "1 INVITE");
+  const std::string credentials = last_header(second.bytes, "Proxy-Authorization");
+  EXPECT_EQ(credentials.rfind("Digest username=\"acct-77\"", 0), 0u) << credentials;
+  EXPECT_NE(credentials.find("algorithm=SHA-256"), std::string::npos) << credentials;
+  expect_credentials(credentials, "acct-77", "trunk-secret", "INVITE", "sip:7000@sipline.local",
+                     "n-1");
+  EXPECT_EQ(second.bytes.substr(second.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10"),
+                                second.bytes.find("Proxy-Authorization") -
+                                    second.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")),
+            first.bytes.substr(first.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10"),
+                               first.bytes.find("\r\n\r\n") + 2 -
+                                   first.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")));
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 1u);
+
+  // Timer A: T1 later the same authenticated INVITE, byte for byte.
+  const std::vector<Sent> copy = tick(kStartMs + 500);
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].bytes, second.bytes);
+  // The caller's CANCEL goes on the new branch, without credentials (§22.1).
+  const std::vector<Sent> cancel = receive(same_transaction(request, "CANCEL", ""));
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].to(), first.to());
+  EXPECT_EQ(cancel[0].bytes.rfind("CANCEL sip:7000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(top_branch(cancel[0].bytes), top_branch(second.bytes));
+  EXPECT_EQ(last_header(cancel[0].bytes, "Proxy-Authorization"), "");
+  // The member's 487 goes to the caller, whose ACK goes on the new branch too.
+  const std::vector<Sent> terminated =
+      receive(answer(second.bytes, "487 Request Terminated"), second.to());
+  ASSERT_EQ(terminated.size(), 1u);
+  EXPECT_EQ(terminated[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(terminated[0].to(), "192.0.2.10:5099");
+  const std::vector<Sent> ack_487 = receive(same_transaction(request, "ACK", "member-tag"));
+  ASSERT_EQ(ack_487.size(), 1u);
+  EXPECT_EQ(top_branch(ack_487[0].bytes), top_branch(second.bytes));
+  EXPECT_EQ(last_header(ack_487[0].bytes, "Proxy-Authorization"), "");
+  EXPECT_EQ(counters_.pool_challenges_refused.read(), 0u);
+}
+
+TEST_F(PoolChallengeTest, ASecondChallengeGoesToTheCallerAndIsCounted) {
+  const std::string request = invite("7001", "z9hG4bK-auth2", "auth-2@192.0.2.10");
+  const Sent first = send_invite(request);
+  const std::string challenge =
+      with_lines(answer(first.bytes, "407 Proxy Authentication Required"), kProxyChallenge);
+  const std::vector<Sent> after_407 = receive(challenge, first.to());
+  ASSERT_EQ(after_407.size(), 2u);
+  const Sent second = after_407[1];
+  // Our credentials challenged again: the member refused them. The 407 goes to the caller.
+  const std::vector<Sent> refused = receive(
+      with_lines(answer(second.bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+      second.to());
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(refused[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(refused[0].bytes.rfind("SIP/2.0 407 Proxy Authentication Required\r\n", 0), 0u);
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 1u);
+  EXPECT_EQ(counters_.pool_challenges_refused.read(), 1u);
+  // A retransmission of the first 407 (our ACK was lost) is ACKed again, not answered again.
+  const std::vector<Sent> late = receive(challenge, first.to());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].bytes.rfind("ACK sip:7001@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(top_branch(late[0].bytes), top_branch(first.bytes));
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 1u);
+}
+
+TEST_F(PoolChallengeTest, ANonInvitesChallengeIsAnsweredAtOnceWithoutAck) {
+  const std::string message =
+      same_transaction(invite("7002", "z9hG4bK-msg-auth", "msg-auth@192.0.2.10"), "MESSAGE", "");
+  const Sent first = send_invite(message, false);
+  const std::vector<Sent> after_401 =
+      receive(with_lines(answer(first.bytes, "401 Unauthorized"),
+                         "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"n-2\", "
+                         "algorithm=MD5, qop=\"auth\", opaque=\"o-1\"\r\n"),
+              first.to());
+  ASSERT_EQ(after_401.size(), 1u);  // the MESSAGE again, nothing else
+  const Sent& second = after_401[0];
+  EXPECT_EQ(second.bytes.rfind("MESSAGE sip:7002@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(second.to(), first.to());
+  EXPECT_NE(top_branch(second.bytes), top_branch(first.bytes));
+  // A 401 is answered in Authorization (§22.2), not Proxy-Authorization.
+  EXPECT_EQ(last_header(second.bytes, "Proxy-Authorization"), "");
+  expect_credentials(last_header(second.bytes, "Authorization"), "acct-77", "trunk-secret",
+                     "MESSAGE", "sip:7002@sipline.local", "n-2");
+  EXPECT_EQ(counters_.acks_sent.read(), 0u);
+  // The caller's retransmission goes to the member on the new branch, with the credentials.
+  const Sent again = receive(message).at(0);
+  EXPECT_EQ(again.bytes, second.bytes);
+  const std::vector<Sent> ok = receive(answer(second.bytes, "200 OK"), second.to());
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(PoolChallengeTest, AChallengeWeCannotAnswerGoesToTheCaller) {
+  const Sent first = send_invite(invite("7003", "z9hG4bK-basic", "basic@192.0.2.10"));
+  const std::vector<Sent> sent =
+      receive(with_lines(answer(first.bytes, "407 Proxy Authentication Required"),
+                         "Proxy-Authenticate: Basic realm=\"carrier.example\"\r\n"),
+              first.to());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(sent[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 0u);
+  EXPECT_EQ(counters_.pool_challenges_refused.read(), 1u);
+}
+
+TEST_F(PoolChallengeTest, APoolThatDoesNotFailOverWaitsTimerBThen408) {
+  const Sent first = send_invite(invite("7004", "z9hG4bK-silent", "silent@192.0.2.10"));
+  // Timer A's copies, no failover after 500 ms or 2 s: there is no other member to try.
+  std::size_t copies = 0;
+  for (std::int64_t t = kStartMs + 500; t < kStartMs + 32'000; t += 500) {
+    for (const Sent& sent : tick(t)) {
+      EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
+      EXPECT_EQ(sent.bytes, first.bytes);
+      ++copies;
+    }
+  }
+  EXPECT_EQ(copies, 6u);  // at 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s
+  const std::vector<Sent> timeout = tick(kStartMs + 32'000);
+  ASSERT_EQ(timeout.size(), 1u);
+  EXPECT_EQ(timeout[0].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(timeout[0].outcome.code, 408);
+  EXPECT_EQ(counters_.failover_retries.read(), 0u);
+}
+
+TEST_F(PoolChallengeTest, FailingOverDropsTheLastMembersCredentials) {
+  const std::string request = invite("6000", "z9hG4bK-sbcs", "sbcs@192.0.2.10");
+  const Sent first = send_invite(request);
+  const std::vector<Sent> after_407 =
+      receive(with_lines(answer(first.bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+              first.to());
+  ASSERT_EQ(after_407.size(), 2u);
+  const Sent second = after_407[1];
+  EXPECT_EQ(second.to(), first.to());
+  expect_credentials(last_header(second.bytes, "Proxy-Authorization"), "acct-88", "other-secret",
+                     "INVITE", "sip:6000@sipline.local", "n-1");
+  // That SBC is overloaded: the next one gets the INVITE without the first one's nonce ...
+  const std::vector<Sent> after_503 =
+      receive(answer(second.bytes, "503 Service Unavailable"), second.to());
+  ASSERT_EQ(after_503.size(), 2u);
+  const Sent third = after_503[1];
+  EXPECT_NE(third.to(), first.to());
+  EXPECT_EQ(last_header(third.bytes, "Proxy-Authorization"), "");
+  // ... and its own challenge is answered in turn.
+  std::string challenge(kProxyChallenge);
+  for (std::size_t at = challenge.find("n-1"); at != std::string::npos;
+       at = challenge.find("n-1", at)) {
+    challenge.replace(at, 3, "n-3");
+  }
+  const std::vector<Sent> after_second_407 = receive(
+      with_lines(answer(third.bytes, "407 Proxy Authentication Required"), challenge), third.to());
+  ASSERT_EQ(after_second_407.size(), 2u);
+  const Sent fourth = after_second_407[1];
+  EXPECT_EQ(fourth.to(), third.to());
+  expect_credentials(last_header(fourth.bytes, "Proxy-Authorization"), "acct-88", "other-secret",
+                     "INVITE", "sip:6000@sipline.local", "n-3");
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 2u);
+  EXPECT_EQ(counters_.failover_retries.read(), 1u);
 }
 
 class NoFailoverConfigTest : public PoolFailoverTest {
