@@ -139,6 +139,15 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   context->users = std::make_unique<sip::UserTable>(std::move(users));
   context->routes = lb::RouteTable(config->routes);
   context->pools = lb::PoolSet(config->pools);
+  for (std::size_t pool = 0; pool < config->pools.size(); ++pool) {
+    const lb::PoolSpec& spec = config->pools[pool];
+    if (!spec.credentials.configured()) continue;
+    for (std::size_t member = 0; member < spec.members.size(); ++member) {
+      context->challenging_members.push_back(PipelineContext::ChallengingMember{
+          to_peer_address(spec.members[member].address), static_cast<std::uint16_t>(pool),
+          static_cast<std::uint16_t>(member)});
+    }
+  }
   context->trusted_sources =
       std::make_shared<const TrustedSources>(source_limits_from(*config).trusted);
   context->location = location;
@@ -271,6 +280,11 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RequestUri: {
       const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop);
       if (!hop) return dropped(DropReason::Unroutable);
+      if (!context_->challenging_members.empty()) {
+        if (std::optional<Outcome> tracked = track_for_challenges(in, plan, *hop, out)) {
+          return *tracked;
+        }
+      }
       return forward(in, plan, *hop, {}, out);
     }
     case sip::NextHopSource::RouteTable:

@@ -59,6 +59,15 @@ struct PipelineContext {
   // target and every pool member of this configuration (so a reload that adds a pool member
   // trusts it at once). Never null.
   std::shared_ptr<const TrustedSources> trusted_sources;
+  // The members of the pools with credentials (lb::PoolCredentials): a request routed to one
+  // by its Route or Request-URI (a BYE, a re-INVITE) is tracked too, so that the member's
+  // challenge to it is answered.
+  struct ChallengingMember {
+    PeerAddress address;
+    std::uint16_t pool = 0;
+    std::uint16_t member = 0;
+  };
+  std::vector<ChallengingMember> challenging_members;
 
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
@@ -362,9 +371,11 @@ class Pipeline {
   // A request that belongs to a transaction we track (its INVITE again, CANCEL, ACK): where
   // it goes; std::nullopt when it belongs to none.
   std::optional<Outcome> match_transaction(const Inbound& in, const OutputBuffers& out);
-  // A new request for a pool with failover: tracked, then sent to `member`.
+  // A new request for a pool with failover: tracked, then sent to `member`. `pinned`: the
+  // request named the member itself (track_for_challenges), it never fails over.
   Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                        std::size_t member, std::string_view dialled_uri, const OutputBuffers& out);
+                        std::size_t member, std::string_view dialled_uri, const OutputBuffers& out,
+                        bool pinned = false);
   // A response to a request we track; std::nullopt: forward it as any response.
   std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
   std::optional<std::size_t> next_member(TxIndex index) const;
@@ -373,6 +384,10 @@ class Pipeline {
   // (Timer F for a non-INVITE) in a pool that does not fail over.
   std::int64_t attempt_timeout_ms(TxIndex index) const;
   // --- answering a member's 401/407 with the pool's credentials (pool_challenge.cpp) ---
+  // A request (not ACK or CANCEL) routed by its Route or Request-URI to `hop`: tracked when
+  // `hop` is a member of a pool with credentials; std::nullopt otherwise (forward it).
+  std::optional<Outcome> track_for_challenges(const Inbound& in, const sip::RoutePlan& plan,
+                                              const PeerAddress& hop, const OutputBuffers& out);
   // The response in message_ is a challenge to the current attempt that the pool's
   // credentials answer: the Authorization line is attached to the stored request.
   bool answer_challenge(TxIndex index);

@@ -14,6 +14,9 @@
 //     be challenged);
 //   - once per attempt: a second challenge means the member refused the credentials; it
 //     goes to the caller as any final answer, counted and logged.
+// Requests within a dialog (a BYE, a re-INVITE) reach the carrier by their Route or
+// Request-URI, not through the route table: one whose next hop is a member of a pool with
+// credentials is tracked too (track_for_challenges), pinned to that member (no failover).
 // The CSeq stays the caller's (§22.2 would have a UA increase it): the caller's CANCEL,
 // ACK and later requests carry its own numbers, and a proxy that changed one would have to
 // change them all for the rest of the dialog; the challenged transaction is over (we ACKed
@@ -45,6 +48,21 @@ Cnonce make_cnonce(std::uint64_t counter, std::uint64_t key) {
 }
 
 }  // namespace
+
+std::optional<Outcome> Pipeline::track_for_challenges(const Inbound& in, const sip::RoutePlan& plan,
+                                                      const PeerAddress& hop,
+                                                      const OutputBuffers& out) {
+  const sip::Method method = message_->method;
+  if (!transactions_ || method == sip::Method::Ack || method == sip::Method::Cancel) {
+    return std::nullopt;
+  }
+  for (const PipelineContext::ChallengingMember& member : context_->challenging_members) {
+    if (same_peer(member.address, hop)) {
+      return track_request(in, plan, member.pool, member.member, {}, out, true);
+    }
+  }
+  return std::nullopt;
+}
 
 bool Pipeline::answer_challenge(TxIndex index) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);

@@ -101,8 +101,11 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   const sip::Message& request = *message_;
   const sip::Method method = request.method;
   const bool ack_or_cancel = method == sip::Method::Ack || method == sip::Method::Cancel;
-  // In-dialog requests (To tag) are never tracked; ACK and CANCEL carry the INVITE's branch.
-  if (request.to.has_tag && !ack_or_cancel) return std::nullopt;
+  // In-dialog requests (To tag) are tracked only when sent to a member with credentials
+  // (track_for_challenges); ACK and CANCEL carry the INVITE's branch.
+  if (request.to.has_tag && !ack_or_cancel && context_->challenging_members.empty()) {
+    return std::nullopt;
+  }
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(request.top_via);
   if (!key) return std::nullopt;
   const TxIndex index = transactions_->find(*key);
@@ -141,7 +144,7 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
 
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
                                 std::size_t member, std::string_view dialled_uri,
-                                const OutputBuffers& out) {
+                                const OutputBuffers& out, bool pinned) {
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
@@ -176,6 +179,7 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   entry.tried = std::uint64_t{1} << member;
   entry.epoch = pools_epoch_;
   entry.invite = message_->method == sip::Method::Invite;
+  entry.pinned = pinned;
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
   origin.member = destination;
@@ -279,7 +283,7 @@ bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return false;
   const lb::FailoverSettings& failover = context_->pools.pool(entry.pool).failover;
-  if (!failover.enabled) return false;  // tracked to answer challenges only
+  if (!failover.enabled || entry.pinned) return false;  // tracked to answer challenges only
   const std::vector<std::uint16_t>& codes = failover.codes;
   return std::find(codes.begin(), codes.end(), code) != codes.end();
 }
@@ -288,14 +292,14 @@ std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   const lb::FailoverSettings* failover =
       entry.epoch == pools_epoch_ ? &context_->pools.pool(entry.pool).failover : nullptr;
-  if (failover != nullptr && failover->enabled) return failover->timeout_ms;
+  if (failover != nullptr && failover->enabled && !entry.pinned) return failover->timeout_ms;
   return kTimerBMs;
 }
 
 std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return std::nullopt;
-  if (!context_->pools.pool(entry.pool).failover.enabled) return std::nullopt;
+  if (!context_->pools.pool(entry.pool).failover.enabled || entry.pinned) return std::nullopt;
   const std::string_view call_id = sip::scan_call_id(transactions_->stored_request(index));
   return context_->pools.choose(entry.pool, call_id, entry.tried);
 }

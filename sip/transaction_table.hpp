@@ -56,17 +56,22 @@ class TransactionTable {
     std::uint8_t attempt = 0;      // 0: the first member
     std::uint8_t retransmits = 0;  // of the current attempt's request (Timer A, §17.1.1.2)
     Phase phase = Phase::Calling;
-    bool may_fail_over = true;  // cleared by a provisional above 100 and by CANCEL
-    bool cancelled = false;     // the caller sent CANCEL
-    std::uint8_t epoch = 0;     // the caller's: which configuration chose `pool` and `member`
-    bool invite = true;         // an INVITE transaction (§17.1.1), else a non-INVITE (§17.1.2)
+    std::uint8_t epoch = 0;  // the caller's: which configuration chose `pool` and `member`
+    // One bit each, so that the entry stays 48 octets:
+    bool may_fail_over : 1 = true;  // cleared by a provisional above 100 and by CANCEL
+    bool cancelled : 1 = false;     // the caller sent CANCEL
+    bool invite : 1 = true;  // an INVITE transaction (§17.1.1), else a non-INVITE (§17.1.2)
     // The final answer to the caller is ours (408, 487, the last failover code), `last_code`:
     // our server transaction sends it again (Timer G for an INVITE) until the caller's ACK.
-    bool answered_here = false;
-    bool caller_acked = false;  // the caller's ACK for our own final answer came
+    bool answered_here : 1 = false;
+    bool caller_acked : 1 = false;  // the caller's ACK for our own final answer came
     // The current attempt is the request sent again with credentials for its member's
     // 401/407 (lb::PoolCredentials): a second challenge goes to the caller.
-    bool challenge_answered = false;
+    bool challenge_answered : 1 = false;
+    // Sent to `member` by its Route or Request-URI (a BYE or re-INVITE of a call through a
+    // carrier), not chosen from the pool: tracked only to answer the member's challenge, it
+    // never fails over.
+    bool pinned : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

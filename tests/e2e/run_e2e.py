@@ -1274,7 +1274,8 @@ def test_carrier_challenge(ctx):
     branch (the caller never sees it) and sends the INVITE again on a new branch of ours,
     same CSeq, with Proxy-Authorization, which the test verifies with Python's hashlib
     (SHA-256, nc 1, the Request-URI the carrier was sent: the route's translated number). The
-    carrier answers 200; it reaches the caller. A second call, whose credentials the carrier
+    carrier answers 200; it reaches the caller. The caller's BYE, sent to the carrier's
+    address, is challenged and answered alike (no ACK for a non-INVITE). A second call, whose credentials the carrier
     challenges again, gets the carrier's 407 (counted as refused), and the caller's ACK for it
     goes to the carrier on the branch of our INVITE with credentials."""
     proxy_port, = harness.free_udp_ports(1)
@@ -1288,8 +1289,9 @@ def test_carrier_challenge(ctx):
     def verify_credentials(message):
         credentials = sipmsg.parse_challenge(message.get("Proxy-Authorization") or "")
         expected = sipmsg.digest_response(
-            "SHA-256", "trunk-auth", realm, "carrier-secret", "INVITE", credentials.get("uri"),
-            nonce, credentials.get("nc"), credentials.get("cnonce"), "auth")
+            "SHA-256", "trunk-auth", realm, "carrier-secret", message.method,
+            credentials.get("uri"), nonce, credentials.get("nc"), credentials.get("cnonce"),
+            "auth")
         wanted = {"username": "trunk-auth", "realm": realm, "nonce": nonce,
                   "uri": message.start_line.split()[1], "algorithm": "SHA-256", "qop": "auth",
                   "nc": "00000001", "opaque": opaque, "response": expected}
@@ -1335,6 +1337,19 @@ def test_carrier_challenge(ctx):
               second.get("CSeq") == first.get("CSeq") == "1 INVITE" and
               second.call_id() == first.call_id() and second.get("From") == first.get("From"),
               "the INVITE with credentials: a new branch, the caller's CSeq, Call-ID and From")
+        # The BYE, sent to the carrier's address (its Request-URI) through the proxy, is
+        # challenged and answered alike.
+        bye_uri = "sip:+442079460000@%s:%d" % (harness.NET.client_host, carrier.port)
+        require_status(caller.request("BYE", bye_uri, to=final.get("To"), timeout=5.0), 200,
+                       "the BYE the carrier challenged")
+        byes = [entry[2] for entry in carrier.registers if entry[2].method == "BYE"]
+        check(len(byes) == 2 and byes[0].get("Proxy-Authorization") is None and
+              byes[1].get("Proxy-Authorization") is not None and
+              byes[1].top_via_branch() != byes[0].top_via_branch() and
+              byes[1].get("CSeq") == byes[0].get("CSeq") == "2 BYE",
+              "expected the BYE twice at the carrier, the second with credentials: %s" % [
+                  message.raw for message in byes])
+        check(not problems, "; ".join(problems))
 
         refused_uri = "sip:09990000@%s:%d" % (harness.NET.proxy_host, proxy_port)
         branch = sipmsg.new_token("z9hG4bK")
@@ -1356,10 +1371,10 @@ def test_carrier_challenge(ctx):
               "the caller's ACK for the refused call should go on our last INVITE's branch")
     counters = require_clean_stop(proxy)
     brief = harness.brief(counters)
-    check(total(counters, "pool_challenges_answered") == 2 and
+    check(total(counters, "pool_challenges_answered") == 3 and
           total(counters, "pool_challenges_refused") == 1 and
-          total(counters, "acks_sent") == 2 and total(counters, "failover_tracked") == 2,
-          "expected 2 challenges answered, 1 refused, 2 ACKs of ours, 2 tracked: %s" % brief)
+          total(counters, "acks_sent") == 2 and total(counters, "failover_tracked") == 3,
+          "expected 3 challenges answered, 1 refused, 2 ACKs of ours, 3 tracked: %s" % brief)
     check(total(counters, "dropped") == 0, "nothing should be dropped: %s" % brief)
 
 

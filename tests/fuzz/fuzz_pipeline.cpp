@@ -191,6 +191,8 @@ members = ["sip:192.0.2.60", { uri = "sip:[2001:db8::60]:5062", weight = 3 }, "s
 probe_interval = 5
 failover = true
 failover_timeout_ms = 500
+auth_user = "fuzz-account"
+password = "fuzz-secret"
 [limits]
 transaction_table_size = 1024  # the smallest: a renewed pipeline allocates its table again
 [[routes]]
@@ -283,6 +285,9 @@ struct World {
   std::int64_t clock_ms = 0;
   std::unique_ptr<sip::Message> reparsed = std::make_unique<sip::Message>();
   std::unique_ptr<sip::Message> request_copy = std::make_unique<sip::Message>();
+  // The response as it parsed: after a tracked request is sent again (failover, a challenge
+  // answered) the pipeline's own Message holds that request.
+  std::unique_ptr<sip::Message> response_copy = std::make_unique<sip::Message>();
   // SIPLINE_FUZZ_VERBOSE=1: one line per input with the outcome (replaying by hand).
   bool verbose = std::getenv("SIPLINE_FUZZ_VERBOSE") != nullptr;
 };
@@ -488,7 +493,8 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
                          std::uint8_t socket, std::span<char> primary, std::span<char> fallback) {
   const OutputBuffers out{primary, fallback};
   const Outcome outcome = w.pipeline->process(Inbound{input, from, socket}, kNow, out);
-  const sip::Message& response = w.pipeline->message();
+  sip::parse_message_into(*w.response_copy, input, sip::ParseScope::Proxy);
+  const sip::Message& response = *w.response_copy;
   switch (outcome.verdict) {
     case Verdict::Send: {
       check(response.is_response(), "a response path Send for a request");
@@ -501,6 +507,14 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
                   (invite ? bytes.substr(0, 4) == "ACK " : bytes.substr(0, 4) != "ACK "),
               "a response turned into a request other than our ACK or a failover", bytes);
         check(!is_listen_address(w, outcome.destination), "a failover sent to ourselves");
+        break;
+      }
+      if (outcome.kind == SendKind::LocalResponse) {
+        // A non-INVITE that failed over to no member left it can be sent to (our own
+        // address, one out for not answering): its caller gets our final answer at once.
+        check(outcome.code >= 300 && response.cseq.method != sip::Method::Invite &&
+                  response.status_code >= 300,
+              "a response answered locally", check_send(w, outcome, out));
         break;
       }
       check(outcome.kind == SendKind::ForwardedResponse, "a response answered locally");
@@ -542,7 +556,13 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
   if (line_end == std::string_view::npos) fail("forwarded request has no CRLF", bytes);
   if (w.next_hop_answer == 0) return;  // no answer: the failover timer's case
   const bool fail_it = w.next_hop_answer == 503;
-  const std::string_view kStatusLine = fail_it ? "SIP/2.0 503 Fuzz" : "SIP/2.0 200 OK";
+  // A challenge (the "servers" pool answers it with its credentials, pool_challenge.cpp).
+  const bool challenge = w.next_hop_answer == 407;
+  const std::string_view kStatusLine =
+      fail_it     ? "SIP/2.0 503 Fuzz"
+      : challenge ? "SIP/2.0 407 Fuzz\r\nProxy-Authenticate: Digest realm=\"fuzz\", "
+                    "nonce=\"n-1\", algorithm=SHA-256, qop=\"auth\", opaque=\"o\""
+                  : "SIP/2.0 200 OK";
   const std::size_t size = kStatusLine.size() + bytes.size() - line_end;
   if (size > sip::kMaxMessageSize) return;
   std::memcpy(w.answer.data(), kStatusLine.data(), kStatusLine.size());
@@ -551,8 +571,12 @@ void answer_forwarded_request(World& w, const Outcome& forwarded, std::string_vi
   const std::string_view answer(w.answer.data(), size);
   const Outcome outcome =
       process_response(w, answer, forwarded.destination, forwarded.socket, w.answer_out, {});
-  // A 503 of a call that fails over is not passed back (an INVITE's is ACKed by us).
-  if (!stamped_with_source || (fail_it && outcome.kind == SendKind::ForwardedRequest)) return;
+  // A 503 of a call that fails over, or a challenge we answer, is not passed back (an
+  // INVITE's is ACKed by us).
+  if (!stamped_with_source ||
+      ((fail_it || challenge) && outcome.kind == SendKind::ForwardedRequest)) {
+    return;
+  }
   if (outcome.verdict != Verdict::Send) {
     std::fprintf(stderr, "verdict %d drop %s\n", static_cast<int>(outcome.verdict),
                  std::string(drop_reason_name(outcome.drop)).c_str());
@@ -818,7 +842,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // 2. The pipeline.
-  constexpr std::array<std::uint16_t, 4> kNextHopAnswers{{200, 200, 503, 0}};
+  constexpr std::array<std::uint16_t, 8> kNextHopAnswers{{200, 200, 503, 0, 200, 407, 503, 200}};
   w.next_hop_answer = kNextHopAnswers[(buffer_selector >> 3) % kNextHopAnswers.size()];
   const std::size_t primary_size = kPrimarySizes[buffer_selector % kPrimarySizes.size()];
   const OutputBuffers out{std::span(w.primary).first(primary_size), w.fallback};

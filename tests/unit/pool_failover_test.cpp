@@ -1022,6 +1022,54 @@ TEST_F(PoolChallengeTest, FailingOverDropsTheLastMembersCredentials) {
   EXPECT_EQ(counters_.failover_retries.read(), 1u);
 }
 
+// A BYE of a call through the carrier: routed by its Request-URI (the carrier's Contact) to
+// a member of the pool with credentials, it is tracked, and its 407 answered too.
+TEST_F(PoolChallengeTest, AnInDialogRequestToAMemberIsAnsweredForAndNeverFailsOver) {
+  std::string bye = same_transaction(invite("7005", "z9hG4bK-bye-auth", "bye-auth@192.0.2.10"),
+                                     "BYE", "member-tag");
+  bye.replace(0, bye.find(" SIP/2.0"), "BYE sip:7005@192.0.2.41:5060");
+  const std::vector<Sent> sent = receive(bye);
+  ASSERT_EQ(sent.size(), 1u);  // a non-INVITE: no 100 from us
+  const Sent& first = sent[0];
+  EXPECT_EQ(first.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(first.to(), "192.0.2.41:5060");
+  EXPECT_EQ(counters_.failover_tracked.read(), 1u);
+  const std::vector<Sent> after_407 =
+      receive(with_lines(answer(first.bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+              first.to());
+  ASSERT_EQ(after_407.size(), 1u);
+  const Sent& second = after_407[0];
+  EXPECT_EQ(second.bytes.rfind("BYE sip:7005@192.0.2.41:5060 SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(last_header(second.bytes, "To"), "<sip:7005@sipline.local>;tag=member-tag");
+  expect_credentials(last_header(second.bytes, "Proxy-Authorization"), "acct-77", "trunk-secret",
+                     "BYE", "sip:7005@192.0.2.41:5060", "n-1");
+  // The caller's retransmission takes the new branch and the credentials.
+  EXPECT_EQ(receive(bye).at(0).bytes, second.bytes);
+  const std::vector<Sent> ok = receive(answer(second.bytes, "200 OK"), second.to());
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(ok[0].to(), "192.0.2.10:5099");
+
+  // To a member of the pool that fails over: its 503 goes to the caller, no other member.
+  std::string other = same_transaction(invite("6001", "z9hG4bK-bye-sbc", "bye-sbc@192.0.2.10"),
+                                       "BYE", "member-tag");
+  other.replace(0, other.find(" SIP/2.0"), "BYE sip:6001@192.0.2.51:5060");
+  const Sent to_sbc = receive(other).at(0);
+  EXPECT_EQ(to_sbc.to(), "192.0.2.51:5060");
+  const std::vector<Sent> busy = receive(answer(to_sbc.bytes, "503 Busy"), to_sbc.to());
+  ASSERT_EQ(busy.size(), 1u);
+  EXPECT_EQ(busy[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(busy[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(counters_.failover_retries.read(), 0u);
+  EXPECT_EQ(counters_.failover_exhausted.read(), 0u);
+  // A BYE to anywhere else is not tracked.
+  std::string elsewhere = same_transaction(
+      invite("7006", "z9hG4bK-bye-else", "bye-else@192.0.2.10"), "BYE", "member-tag");
+  elsewhere.replace(0, elsewhere.find(" SIP/2.0"), "BYE sip:7006@192.0.2.99:5060");
+  EXPECT_EQ(receive(elsewhere).at(0).to(), "192.0.2.99:5060");
+  EXPECT_EQ(counters_.failover_tracked.read(), 2u);
+}
+
 class NoFailoverConfigTest : public PoolFailoverTest {
  protected:
   NoFailoverConfigTest()

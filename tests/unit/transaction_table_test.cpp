@@ -708,5 +708,43 @@ TEST(TransactionTableStore, ARequestTakesTheSmallestSlotClassThatFitsIt) {
   EXPECT_EQ(table.stored_request(e), invite);
 }
 
+// A trailer (our Authorization line) goes after the stored request, in the same slot or, when
+// both do not fit it, in one of a larger class; the request's bytes stay as they were.
+TEST(TransactionTableStore, ATrailerFollowsTheRequestAndMayMoveItToALargerSlot) {
+  TransactionTable table(8, 2);
+  const TransactionTable::Index a = table.insert(1);
+  EXPECT_FALSE(table.attach_trailer(a, "Authorization: x\r\n"));  // nothing stored
+  const std::string request(400, 'r');
+  ASSERT_TRUE(table.store_request(a, request));
+  ASSERT_TRUE(table.attach_trailer(a, std::string(100, 't')));  // 500: fits its 512 slot
+  EXPECT_EQ(table.slot_size(a), 512u);
+  EXPECT_EQ(table.stored_request(a), request);
+  EXPECT_EQ(table.stored_trailer(a), std::string(100, 't'));
+  const std::string longer(300, 'u');
+  ASSERT_TRUE(table.attach_trailer(a, longer));  // 700: moves to 1 KiB, one slot still
+  EXPECT_EQ(table.slot_size(a), 1024u);
+  EXPECT_EQ(table.stored_count(), 1u);
+  EXPECT_EQ(table.stored_request(a), request);
+  EXPECT_EQ(table.stored_trailer(a), longer);
+  // The 512 slot went back: another request takes it.
+  const TransactionTable::Index b = table.insert(2);
+  ASSERT_TRUE(table.store_request(b, std::string(500, 'b')));
+  EXPECT_EQ(table.stored_request(a), request);
+  EXPECT_EQ(table.stored_trailer(a), longer);
+  // Too large for any slot together: refused, nothing changed.
+  EXPECT_FALSE(table.attach_trailer(a, std::string(4096 - 399, 'v')));
+  EXPECT_EQ(table.stored_trailer(a), longer);
+  table.drop_trailer(a);
+  EXPECT_TRUE(table.stored_trailer(a).empty());
+  EXPECT_EQ(table.stored_request(a), request);
+  // Storing a request again, and releasing it, drops the trailer too.
+  ASSERT_TRUE(table.attach_trailer(a, longer));
+  ASSERT_TRUE(table.store_request(a, request));
+  EXPECT_TRUE(table.stored_trailer(a).empty());
+  ASSERT_TRUE(table.attach_trailer(a, longer));
+  table.release_request(a);
+  EXPECT_TRUE(table.stored_trailer(a).empty());
+}
+
 }  // namespace
 }  // namespace sipline::sip
