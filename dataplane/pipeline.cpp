@@ -483,6 +483,9 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   edits.received = stamp.received;
   edits.rport = stamp.rport;
   edits.extra_headers = extra_headers;
+  if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
+    edits.consumed_realm = context_->config->domain.realm();
+  }
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);
   });

@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "sip/digest.hpp"
 #include "sip/limits.hpp"
 #include "sip/params.hpp"
 #include "sip/status_codes.hpp"
@@ -332,6 +333,17 @@ void write_stamped_sender_via(Writer& writer, const Message& request, const Head
   writer.append({end_of(element), static_cast<std::size_t>(end_of(line.raw) - end_of(element))});
 }
 
+namespace {
+
+// A Proxy-Authorization line with Digest credentials for `realm` (never for an empty one).
+bool credentials_for_realm(const HeaderField& field, std::string_view realm) {
+  if (realm.empty()) return false;
+  const Parsed<DigestParams> credentials = parse_digest(field.value);
+  return credentials.ok() && credentials.value.realm == realm;
+}
+
+}  // namespace
+
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out) {
   if (!request.is_request() || !request.ok()) return Written{0, WriteError::NotARequest};
@@ -359,6 +371,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
       write_decremented_max_forwards(writer, request, field);
     } else if (edit_routes && field.id == HeaderId::Route) {
       write_edited_route(writer, copier, routes, field, index);
+    } else if (field.id == HeaderId::ProxyAuthorization &&
+               credentials_for_realm(field, edits.consumed_realm)) {
+      continue;  // ours: the next hop does not get them
     } else {
       copier.add(field.raw);
     }

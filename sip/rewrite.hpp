@@ -50,6 +50,10 @@ struct RequestEdits {
   // Complete header lines, each ending in CRLF, written after the received ones (our
   // Proxy-Authorization answering a pool member's challenge, §22.2).
   std::string_view extra_headers;
+  // Proxy-Authorization lines whose Digest realm is this one are not copied: credentials for
+  // our own realm were for us (RFC 7235 §4.4: consumed by the proxy that asked for them),
+  // and the next hop must not get them. Empty: every line is copied.
+  std::string_view consumed_realm;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add

@@ -1268,8 +1268,10 @@ def test_trunk_registration(ctx):
 
 
 def test_carrier_challenge(ctx):
-    """A carrier that challenges our INVITEs ([[pools]] auth_user and password): the fake
-    carrier SBC (Python) answers an INVITE without credentials 407 (SHA-256 with qop=auth and
+    """A carrier that challenges our INVITEs ([[pools]] auth_user and password): the phone
+    authenticates to sipline first (the route's own 407), and its credentials for sipline's
+    realm do not reach the carrier (consumed, RFC 7235 §4.4). The fake carrier SBC (Python)
+    answers an INVITE without credentials 407 (SHA-256 with qop=auth and
     opaque, then MD5). sipline answers the caller 100 itself, ACKs the 407 on the INVITE's
     branch (the caller never sees it) and sends the INVITE again on a new branch of ours,
     same CSeq, with Proxy-Authorization, which the test verifies with Python's hashlib
@@ -1315,11 +1317,17 @@ def test_carrier_challenge(ctx):
     pools = [{"name": "carrier", "members": ["sip:%s:%d" % (harness.NET.client_host, carrier.port)],
               "probe_interval": 0, "auth_user": "trunk-auth", "password": "carrier-secret"}]
     routes = [{"name": "national", "user_prefix": "0", "strip": 1, "prepend": "+44",
-               "action": "forward", "pool": "carrier"}]
+               "action": "forward", "pool": "carrier", "auth": True}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
     with sipmsg.Agent(proxy_port) as caller:
         uri = "sip:02079460000@%s:%d" % (harness.NET.proxy_host, proxy_port)
-        final = caller.request("INVITE", uri, timeout=5.0)
+        # The phone authenticates to sipline first (the route's own 407, realm sipline.test).
+        ours = caller.request("INVITE", uri)
+        require_status(ours, 407, "sipline's own challenge")
+        credentials = caller.answer_challenge(ours, "Proxy-Authenticate", caller.user,
+                                              harness.PASSWORD, "INVITE", uri, "SHA-256")
+        final = caller.request("INVITE", uri, headers=[("Proxy-Authorization", credentials)],
+                               timeout=5.0)
         require_status(final, 200, "the INVITE the carrier challenged")
         check(not problems, "; ".join(problems))
         invites = [entry for entry in carrier.registers if entry[2].method == "INVITE"]
@@ -1330,11 +1338,17 @@ def test_carrier_challenge(ctx):
         first, second, ack = invites[0][2], invites[1][2], acks[0][2]
         check(first.start_line == "INVITE sip:+442079460000@%s:%d SIP/2.0" % (
             harness.NET.proxy_host, proxy_port), "translated Request-URI: %s" % first.start_line)
-        check(ack.top_via_branch() == first.top_via_branch() and ack.get("CSeq") == "1 ACK" and
+        check(ack.top_via_branch() == first.top_via_branch() and ack.get("CSeq") == "2 ACK" and
               ack.start_line.split()[1] == first.start_line.split()[1],
               "our ACK for the 407 should be on the first INVITE's branch: %s" % ack.raw)
+        # The phone's credentials for sipline's realm were consumed (RFC 7235 §4.4): the
+        # carrier sees none at first, then only ours for its realm.
+        check(first.get_all("Proxy-Authorization") == [] and
+              len(second.get_all("Proxy-Authorization")) == 1,
+              "credentials at the carrier: %s / %s" % (first.get_all("Proxy-Authorization"),
+                                                       second.get_all("Proxy-Authorization")))
         check(second.top_via_branch() != first.top_via_branch() and
-              second.get("CSeq") == first.get("CSeq") == "1 INVITE" and
+              second.get("CSeq") == first.get("CSeq") == "2 INVITE" and
               second.call_id() == first.call_id() and second.get("From") == first.get("From"),
               "the INVITE with credentials: a new branch, the caller's CSeq, Call-ID and From")
         # The BYE, sent to the carrier's address (its Request-URI) through the proxy, is
@@ -1346,15 +1360,20 @@ def test_carrier_challenge(ctx):
         check(len(byes) == 2 and byes[0].get("Proxy-Authorization") is None and
               byes[1].get("Proxy-Authorization") is not None and
               byes[1].top_via_branch() != byes[0].top_via_branch() and
-              byes[1].get("CSeq") == byes[0].get("CSeq") == "2 BYE",
+              byes[1].get("CSeq") == byes[0].get("CSeq") == "3 BYE",
               "expected the BYE twice at the carrier, the second with credentials: %s" % [
                   message.raw for message in byes])
         check(not problems, "; ".join(problems))
 
         refused_uri = "sip:09990000@%s:%d" % (harness.NET.proxy_host, proxy_port)
         branch = sipmsg.new_token("z9hG4bK")
+        ours = caller.request("INVITE", refused_uri, call_id="refused-" + caller.call_id)
+        require_status(ours, 407, "sipline's own challenge to the second call")
+        credentials = caller.answer_challenge(ours, "Proxy-Authenticate", caller.user,
+                                              harness.PASSWORD, "INVITE", refused_uri, "SHA-256")
         refused = caller.request("INVITE", refused_uri, branch=branch, call_id="refused-" +
-                                 caller.call_id, timeout=5.0)
+                                 caller.call_id, timeout=5.0,
+                                 headers=[("Proxy-Authorization", credentials)])
         require_status(refused, 407, "the INVITE whose credentials the carrier refused")
         caller.request("ACK", refused_uri, branch=branch, call_id="refused-" + caller.call_id,
                        cseq=caller.cseq, to=refused.get("To"), wait=False)
@@ -1376,6 +1395,7 @@ def test_carrier_challenge(ctx):
           total(counters, "acks_sent") == 2 and total(counters, "failover_tracked") == 3,
           "expected 3 challenges answered, 1 refused, 2 ACKs of ours, 3 tracked: %s" % brief)
     check(total(counters, "dropped") == 0, "nothing should be dropped: %s" % brief)
+    check(total(counters, "local_4xx") == 2, "expected sipline's two own 407s: %s" % brief)
 
 
 def stun_binding_request(transaction_id, fingerprint):

@@ -634,11 +634,22 @@ TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
       "\", algorithm=SHA-256, qop=auth, "
       "nc=00000001, cnonce=\"c0ffee\", opaque=\"" +
       opaque + "\"\r\n";
+  // Credentials for another realm, a proxy further on (RFC 3261 §22.3: one line each).
+  const std::string downstream =
+      "Proxy-Authorization: Digest username=\"x\", realm=\"far.example\", nonce=\"n\", "
+      "uri=\"sip:1009@sipline.local\", response=\"0123\"\r\n";
+  request.extra += downstream;
   request.via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc2;rport";
   const Outcome forwarded = process(request.text());
   ASSERT_EQ(forwarded.verdict, Verdict::Send) << written(forwarded);
   EXPECT_EQ(forwarded.kind, SendKind::ForwardedRequest) << written(forwarded);
   EXPECT_EQ(peer_text(forwarded.destination), "192.0.2.60:5080");
+  // Ours are consumed (RFC 7235 §4.4), the other realm's go on as they were.
+  const std::string sent = written(forwarded);
+  EXPECT_EQ(sent.find("realm=\"sipline.local\""), std::string::npos) << sent;
+  EXPECT_NE(sent.find("\r\nCSeq: 1 INVITE\r\n" + downstream + "Content-Length: 0\r\n\r\n"),
+            std::string::npos)
+      << sent;
 
   // A wrong password gets 403.
   const std::size_t at = request.extra.find("response=\"") + 10;

@@ -197,6 +197,34 @@ TEST(ForwardedRequest, RequestUriReplaced) {
   EXPECT_EQ(forward(*request, edits), expected);
 }
 
+// Credentials for our realm are consumed (RFC 7235 §4.4), in whichever line they are; other
+// realms', and a line that is not Digest credentials, go on; extra lines come last.
+TEST(ForwardedRequest, OurRealmsCredentialsAreConsumedAndExtraLinesAppended) {
+  const std::string ours =
+      "Proxy-Authorization: Digest username=\"1001\", realm=\"sipline.local\", nonce=\"a\", "
+      "uri=\"sip:bob@biloxi.example.com\", response=\"0\"\r\n";
+  const std::string theirs =
+      "Proxy-Authorization: Digest username=\"u\", realm=\"biloxi.example.com\", nonce=\"b\", "
+      "uri=\"sip:bob@biloxi.example.com\", response=\"1\"\r\n";
+  const std::string other_scheme = "Proxy-Authorization: Token abc\r\n";
+  const auto request = parse(replace_once(kInvite, "CSeq: 1 INVITE\r\n",
+                                          "CSeq: 1 INVITE\r\n" + theirs + ours + other_scheme));
+  RequestEdits edits = basic_edits();
+  edits.consumed_realm = "sipline.local";
+  edits.extra_headers = "Proxy-Authorization: Digest username=\"acct\"\r\n";
+  const std::string expected =
+      replace_once(replace_once(replace_once(kInvite, "Max-Forwards: 70", "Max-Forwards: 69"),
+                                "SIP/2.0\r\n", "SIP/2.0\r\n" + kOurViaLine),
+                   "CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\n" + theirs + other_scheme);
+  EXPECT_EQ(forward(*request, edits),
+            replace_once(expected, "Content-Length: 5\r\n",
+                         "Content-Length: 5\r\nProxy-Authorization: Digest username=\"acct\"\r\n"));
+  // Without a consumed realm every line is copied.
+  edits.consumed_realm = {};
+  edits.extra_headers = {};
+  EXPECT_NE(forward(*request, edits).find(ours), std::string::npos);
+}
+
 std::string with_routes(const std::string& route_lines) {
   return replace_once(kInvite, "CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\n" + route_lines);
 }
