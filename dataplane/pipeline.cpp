@@ -150,6 +150,7 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   }
   context->trusted_sources =
       std::make_shared<const TrustedSources>(source_limits_from(*config).trusted);
+  context->identity_sources = std::make_shared<const TrustedSources>(server_prefixes(*config));
   context->location = location;
   context->config = std::move(config);
   return context;
@@ -485,6 +486,14 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   edits.extra_headers = extra_headers;
   if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
     edits.consumed_realm = context_->config->domain.realm();
+  }
+  // RFC 3325 §5: an identity asserted from outside the trust domain (a phone, anyone) is not
+  // passed on; the servers' (a PBX, the carrier) is.
+  if ((request.find(sip::HeaderId::PAssertedIdentity) != nullptr ||
+       request.find(sip::HeaderId::PPreferredIdentity) != nullptr) &&
+      !context_->identity_sources->contains(source_key(in.peer))) {
+    edits.drop_identity = true;
+    count(&WorkerCounters::identity_removed);
   }
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);

@@ -94,22 +94,29 @@ SourceLimits source_limits_from(const config::Config& config) {
   limits.table_size = section.table_size;
   limits.trusted = section.trusted_sources;
   // A forward target is a trunk or a server: its traffic is everybody's traffic.
-  const auto trust = [&limits](const lb::IpAddress& address) {
+  const std::vector<lb::IpPrefix> servers = server_prefixes(config);
+  limits.trusted.insert(limits.trusted.end(), servers.begin(), servers.end());
+  return limits;
+}
+
+std::vector<lb::IpPrefix> server_prefixes(const config::Config& config) {
+  std::vector<lb::IpPrefix> prefixes;
+  const auto add = [&prefixes](const lb::IpAddress& address) {
     const auto length =
         static_cast<std::uint8_t>(address.family == lb::AddressFamily::Ipv4 ? 32 : 128);
-    limits.trusted.push_back(lb::IpPrefix{address, length});
+    prefixes.push_back(lb::IpPrefix{address, length});
   };
   for (const config::Route& route : config.routes) {
-    if (route.forward) trust(route.forward->next_hop.address);
+    if (route.forward) add(route.forward->next_hop.address);
   }
   for (const lb::PoolSpec& pool : config.pools) {
     for (const lb::PoolMember& member : pool.members)
-      trust(member.address.address);
+      add(member.address.address);
   }
   // A carrier's registrar is its SBC, which also sends us the trunk's calls.
   for (const config::TrunkRegistration& trunk : config.trunk_registrations)
-    trust(trunk.registrar.next_hop.address);
-  return limits;
+    add(trunk.registrar.next_hop.address);
+  return prefixes;
 }
 
 // ---- TrustedSources ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ struct Snapshot {
   std::uint64_t failover_retransmits = 0;
   std::uint64_t pool_challenges_answered = 0;
   std::uint64_t pool_challenges_refused = 0;
+  std::uint64_t identity_removed = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t trying_absorbed = 0;
   std::uint64_t keepalives = 0;
@@ -65,6 +66,7 @@ struct Snapshot {
     failover_retransmits += counters.failover_retransmits.read();
     pool_challenges_answered += counters.pool_challenges_answered.read();
     pool_challenges_refused += counters.pool_challenges_refused.read();
+    identity_removed += counters.identity_removed.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     trying_absorbed += counters.trying_absorbed.read();
     keepalives += counters.keepalives.read();
@@ -120,6 +122,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "failover_retransmits", s.failover_retransmits);
   append(line, "pool_challenges_answered", s.pool_challenges_answered);
   append(line, "pool_challenges_refused", s.pool_challenges_refused);
+  append(line, "identity_removed", s.identity_removed);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "trying_absorbed", s.trying_absorbed);
   append(line, "keepalives", s.keepalives);

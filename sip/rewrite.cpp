@@ -374,6 +374,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     } else if (field.id == HeaderId::ProxyAuthorization &&
                credentials_for_realm(field, edits.consumed_realm)) {
       continue;  // ours: the next hop does not get them
+    } else if (edits.drop_identity && (field.id == HeaderId::PAssertedIdentity ||
+                                       field.id == HeaderId::PPreferredIdentity)) {
+      continue;
     } else {
       copier.add(field.raw);
     }

@@ -54,6 +54,9 @@ struct RequestEdits {
   // our own realm were for us (RFC 7235 §4.4: consumed by the proxy that asked for them),
   // and the next hop must not get them. Empty: every line is copied.
   std::string_view consumed_realm;
+  // P-Asserted-Identity and P-Preferred-Identity lines are not copied (RFC 3325 §5: from a
+  // source outside the trust domain).
+  bool drop_identity = false;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add

@@ -511,6 +511,35 @@ TEST_F(PipelineTest, AStunBindingRequestIsAnsweredToItsSource) {
   EXPECT_EQ(broken.drop, DropReason::Parse);
 }
 
+// RFC 3325 §5: an asserted identity is passed on only from within the trust domain, the
+// servers the configuration routes to; from anyone else (a phone) both identity headers go.
+TEST_F(PipelineTest, IdentityHeadersFromOutsideTheTrustDomainAreNotPassedOn) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  Request request;
+  request.extra =
+      "P-Asserted-Identity: <sip:+442079460000@sipline.local>\r\n"
+      "P-Preferred-Identity: <sip:+442079460001@sipline.local>\r\n"
+      "Privacy: none\r\n";
+  const Outcome from_phone = process(request.text(), "192.0.2.10:5099");
+  ASSERT_EQ(from_phone.kind, SendKind::ForwardedRequest) << written(from_phone);
+  const std::string sent = written(from_phone);
+  EXPECT_EQ(sent.find("P-Asserted-Identity"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("P-Preferred-Identity"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("\r\nCSeq: 1 INVITE\r\nPrivacy: none\r\nContent-Length: 0\r\n"),
+            std::string::npos)
+      << sent;
+  EXPECT_EQ(counters.identity_removed.read(), 1u);
+  // The same from a server we route to (the forward target 127.0.0.1:5070): kept.
+  request.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-pai2;rport";
+  const Outcome from_server = process(request.text(), "127.0.0.1:5070");
+  ASSERT_EQ(from_server.kind, SendKind::ForwardedRequest) << written(from_server);
+  EXPECT_NE(written(from_server).find("\r\n" + request.extra), std::string::npos)
+      << written(from_server);
+  EXPECT_EQ(counters.identity_removed.read(), 1u);
+  pipeline_->set_counters(nullptr);
+}
+
 TEST_F(PipelineTest, LocationForAnUnconfiguredUserIs404) {
   Request request;
   request.uri = "sip:1077@sipline.local";  // route "local" matches, no such user

@@ -225,6 +225,20 @@ TEST(ForwardedRequest, OurRealmsCredentialsAreConsumedAndExtraLinesAppended) {
   EXPECT_NE(forward(*request, edits).find(ours), std::string::npos);
 }
 
+TEST(ForwardedRequest, IdentityHeadersDroppedWhenAsked) {
+  const std::string identity =
+      "P-Asserted-Identity: <sip:+15551230000@atlanta.example.com>\r\n"
+      "P-Preferred-Identity: <sip:alice@atlanta.example.com>\r\n";
+  const auto request =
+      parse(replace_once(kInvite, "CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\n" + identity));
+  RequestEdits edits = basic_edits();
+  EXPECT_NE(forward(*request, edits).find(identity), std::string::npos);
+  edits.drop_identity = true;
+  EXPECT_EQ(forward(*request, edits),
+            replace_once(replace_once(kInvite, "Max-Forwards: 70", "Max-Forwards: 69"),
+                         "SIP/2.0\r\n", "SIP/2.0\r\n" + kOurViaLine));
+}
+
 std::string with_routes(const std::string& route_lines) {
   return replace_once(kInvite, "CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\n" + route_lines);
 }
