@@ -425,10 +425,19 @@ RegistrarConfig read_registrar(const TableReader& registrar) {
 // ---- [[users]] ---------------------------------------------------------------------------
 
 std::optional<User> read_user(const TableReader& table) {
-  table.reject_unknown_keys({"user", "password"});
+  table.reject_unknown_keys({"user", "password", "caller_id"});
   const auto user = table.string("user", Presence::Required);
   const auto password = table.string("password", Presence::Required);
+  const auto caller_id = table.string("caller_id", Presence::Optional);
   bool valid = user && password;
+  if (caller_id &&
+      (caller_id->empty() || caller_id->size() > kMaxCallerIdSize || !is_user_text(*caller_id))) {
+    table.diagnostics().error(table.line_of_key("caller_id"),
+                              table.key_path("caller_id") + " " + quoted(*caller_id) +
+                                  " must be 1.." + std::to_string(kMaxCallerIdSize) +
+                                  " SIP user characters (RFC 3261 §25.1), e.g. \"+442079460001\"");
+    valid = false;
+  }
   if (user && (user->empty() || !is_user_text(*user))) {
     table.diagnostics().error(table.line_of_key("user"),
                               table.key_path("user") + " " + quoted(*user) +
@@ -441,7 +450,7 @@ std::optional<User> read_user(const TableReader& table) {
     valid = false;
   }
   if (!valid) return std::nullopt;
-  return User{*user, *password, table.line()};
+  return User{*user, *password, table.line(), caller_id.value_or("")};
 }
 
 std::vector<User> read_users(const std::vector<TableReader>& tables) {
@@ -1059,7 +1068,7 @@ void read_user_translation(const TableReader& route, Route& config) {
 
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
   route.reject_unknown_keys({"name", "user_prefix", "methods", "sources", "action", "auth",
-                             "target", "pool", "code", "strip", "prepend"});
+                             "target", "pool", "code", "strip", "prepend", "assert_identity"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -1079,6 +1088,13 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
     config.sources = *sources;
   }
   config.auth = route.boolean("auth").value_or(false);
+  config.assert_identity = route.boolean("assert_identity").value_or(false);
+  if (config.assert_identity && !config.auth) {
+    route.diagnostics().error(route.line_of_key("assert_identity"),
+                              route.key_path("assert_identity") +
+                                  " needs auth = true (only an authenticated user's identity is "
+                                  "asserted)");
+  }
   const auto action_text = route.string("action", Presence::Required);
   if (!action_text) return std::nullopt;
   const auto action = parse_action(*action_text);
@@ -1091,6 +1107,12 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
     return std::nullopt;
   }
   config.action = *action;
+  if (config.assert_identity &&
+      (*action == RouteAction::Redirect || *action == RouteAction::Reject)) {
+    route.diagnostics().error(
+        route.line_of_key("assert_identity"),
+        route.key_path("assert_identity") + " applies to routes that forward (location, forward)");
+  }
   ActionArguments arguments = read_action_arguments(route, *action, *action_text, pools);
   config.forward = std::move(arguments.forward);
   config.pool = arguments.pool;

@@ -134,7 +134,13 @@ struct User {
   std::string user;
   std::string password;
   std::uint32_t line = 0;  // the [[users]] header line, for messages
+  // The number this user's calls present (P-Asserted-Identity of routes with
+  // assert_identity): a DID in E.164, say. Empty: the user name.
+  std::string caller_id;
 };
+
+// The longest caller_id: an E.164 number is at most 15 digits and its '+'.
+inline constexpr std::size_t kMaxCallerIdSize = 32;
 
 // The [[routes]] rules are lb/'s types (lb/route_table.hpp); these names are config/'s.
 using RouteAction = lb::RouteAction;

@@ -493,7 +493,7 @@ std::string routes_text(const config::Config& config) {
     text += "route " + route.name + ": user_prefix=\"" + route.user_prefix +
             "\" methods=" + (route.methods.empty() ? "any" : joined(route.methods)) +
             " sources=" + (sources.empty() ? "any" : joined(sources)) +
-            (route.auth ? " auth" : "") +
+            (route.auth ? " auth" : "") + (route.assert_identity ? " assert_identity" : "") +
             (route.strip != 0 ? " strip=" + std::to_string(route.strip) : "") +
             (route.prepend.empty() ? "" : " prepend=\"" + route.prepend + "\"") + " " +
             std::string(lb::route_action_name(route.action));

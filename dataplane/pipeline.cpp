@@ -151,6 +151,10 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   context->trusted_sources =
       std::make_shared<const TrustedSources>(source_limits_from(*config).trusted);
   context->identity_sources = std::make_shared<const TrustedSources>(server_prefixes(*config));
+  for (const config::User& user : config->users) {
+    if (!user.caller_id.empty()) context->caller_ids.emplace_back(user.user, user.caller_id);
+  }
+  std::sort(context->caller_ids.begin(), context->caller_ids.end());
   context->location = location;
   context->config = std::move(config);
   return context;
@@ -169,6 +173,31 @@ sip::DigestAuthSettings proxy_auth_settings(const PipelineContext& context,
 }
 
 }  // namespace
+
+std::string_view Pipeline::asserted_identity_for(std::string_view user) {
+  // RFC 3325 §9.1: a SIP URI in our domain naming the user by its caller ID.
+  const std::string_view realm = context_->config->domain.realm();
+  const std::string_view id = context_->caller_id_of(user);
+  constexpr std::string_view kHead = "P-Asserted-Identity: <sip:";
+  const std::size_t size = kHead.size() + id.size() + 1 + realm.size() + 3;
+  if (size > asserted_line_.size()) return {};
+  char* at = std::copy(kHead.begin(), kHead.end(), asserted_line_.data());
+  at = std::copy(id.begin(), id.end(), at);
+  *at++ = '@';
+  at = std::copy(realm.begin(), realm.end(), at);
+  at = std::copy_n(">\r\n", 3, at);
+  return {asserted_line_.data(), size};
+}
+
+std::string_view PipelineContext::caller_id_of(std::string_view user) const {
+  const auto found =
+      std::lower_bound(caller_ids.begin(), caller_ids.end(), user,
+                       [](const std::pair<std::string, std::string>& entry, std::string_view key) {
+                         return std::string_view(entry.first) < key;
+                       });
+  if (found != caller_ids.end() && found->first == user) return found->second;
+  return user;
+}
 
 std::unique_ptr<PipelineContext> PipelineContext::reloaded(
     std::shared_ptr<const config::Config> config, const PipelineContext& current) {
@@ -240,6 +269,7 @@ Outcome Pipeline::answer_stun(const Inbound& in, const OutputBuffers& out) {
 
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
+  asserted_identity_ = {};
   const sip::RequestCheck check = sip::check_request(request, context_->identity);
   if (check.verdict == sip::RequestVerdict::Drop) return dropped(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
@@ -313,6 +343,9 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
   if (route->auth) {
     AuthGate gate = authenticate(in, now, out);
     if (!gate.passed) return gate.answer;
+    if (route->assert_identity && !gate.user.empty()) {
+      asserted_identity_ = asserted_identity_for(gate.user);
+    }
   }
   const DialPlanResult dial_plan = dial(*route);
   if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
@@ -343,7 +376,10 @@ Pipeline::AuthGate Pipeline::authenticate(const Inbound& in, std::int64_t now,
   const sip::AuthCheck check =
       authenticator_.authenticate(request, sip::AuthHeaderKind::Proxy, *context_->users, now);
   const sip::AuthReply reply = sip::auth_reply(check.result, sip::AuthHeaderKind::Proxy);
-  if (reply.code == 0) return gate;
+  if (reply.code == 0) {
+    gate.user = check.username;
+    return gate;
+  }
   // A wrong password or an unknown user: counted against the source (source_guard.hpp).
   if (reply.code == 403 && context_->guard != nullptr) {
     context_->guard->report_auth_failure(worker_index_, in.peer, *context_->trusted_sources);
@@ -484,6 +520,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   edits.received = stamp.received;
   edits.rport = stamp.rport;
   edits.extra_headers = extra_headers;
+  edits.asserted_identity = asserted_identity_;
   if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
     edits.consumed_realm = context_->config->domain.realm();
   }

@@ -72,6 +72,10 @@ struct PipelineContext {
     std::uint16_t member = 0;
   };
   std::vector<ChallengingMember> challenging_members;
+  // [[users]] caller_id, sorted by user: what an asserted identity names (assert_identity).
+  std::vector<std::pair<std::string, std::string>> caller_ids;
+  // The caller ID of `user`, else `user` itself. Never allocates.
+  std::string_view caller_id_of(std::string_view user) const;
 
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
@@ -297,6 +301,7 @@ class Pipeline {
   // instead (Send of a 407/403/400, or Drop when it cannot be written).
   struct AuthGate {
     bool passed = true;
+    std::string_view user;  // passed with credentials: whose (a view into the request)
     Outcome answer;
   };
   // What a write_* call produced and into which buffer.
@@ -399,6 +404,13 @@ class Pipeline {
   Outcome resend_with_credentials(TxIndex index, const OutputBuffers& out);
   // The member challenged the credentials we answered with: counted, logged once.
   void note_challenge_refused(TxIndex index);
+  // --- asserting the caller's identity (RFC 3325, route assert_identity) ---
+  // "P-Asserted-Identity: <sip:CALLER_ID@REALM>\r\n" for `user`, in asserted_line_.
+  std::string_view asserted_identity_for(std::string_view user);
+  // The line the request being forwarded carries: set by the route for a new request, by the
+  // transaction for its copies, empty otherwise (process_request clears it).
+  std::string_view asserted_identity_;
+  std::array<char, 320> asserted_line_{};
   // Our Authorization line, written when the challenge came.
   std::array<char, 1024> authorization_{};
   std::uint64_t cnonces_ = 0;  // cnonces drawn by this worker

@@ -180,6 +180,7 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   entry.epoch = pools_epoch_;
   entry.invite = message_->method == sip::Method::Invite;
   entry.pinned = pinned;
+  entry.asserts_identity = !asserted_identity_.empty();
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
   origin.member = destination;
@@ -399,9 +400,17 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
   // Credentials answering the member's challenge go with the request itself, not with its
   // CANCEL or ACK (§22.1: neither can be challenged).
   const sip::Method method = message_->method;
-  const std::string_view credentials = method == sip::Method::Ack || method == sip::Method::Cancel
-                                           ? std::string_view{}
-                                           : transactions_->stored_trailer(index);
+  const bool request_itself = method != sip::Method::Ack && method != sip::Method::Cancel;
+  const std::string_view credentials =
+      request_itself ? transactions_->stored_trailer(index) : std::string_view{};
+  // Our P-Asserted-Identity again, for the user whose credentials the request carries (they
+  // passed when it came in; the stored bytes and the caller's copies are the same request).
+  asserted_identity_ = {};
+  if (request_itself && transactions_->at(index).asserts_identity) {
+    const std::string_view user =
+        sip::credentials_user(*message_, context_->config->domain.realm());
+    if (!user.empty()) asserted_identity_ = asserted_identity_for(user);
+  }
   return forward(in, plan, origins_[index].member, request_uri, out, &branch, credentials);
 }
 

@@ -53,6 +53,10 @@ struct RouteRule {
   std::vector<IpPrefix> sources;
   RouteAction action = RouteAction::Location;
   bool auth = false;  // challenge (407) requests from our users before routing
+  // With auth: a request forwarded for an authenticated user carries our
+  // P-Asserted-Identity for that user (RFC 3325 §9.1), its caller ID or its name, in place of
+  // any the request had.
+  bool assert_identity = false;
   // Number translation (location, forward, redirect to registered contacts): the
   // Request-URI user loses its first `strip` octets (as written, at most user_prefix's
   // length: what is stripped is what matched) and gains `prepend` in front. A forward sends

@@ -584,4 +584,13 @@ AuthCheck DigestAuthenticator::authenticate(const Message& request, AuthHeaderKi
   return AuthCheck{malformed ? AuthResult::Malformed : AuthResult::NoCredentials, {}};
 }
 
+std::string_view credentials_user(const Message& request, std::string_view realm) {
+  for (const HeaderField* field = request.find(HeaderId::ProxyAuthorization); field != nullptr;
+       field = request.next(*field)) {
+    const Parsed<DigestParams> credentials = parse_digest(field->value);
+    if (credentials.ok() && credentials.value.realm == realm) return credentials.value.username;
+  }
+  return {};
+}
+
 }  // namespace sipline::sip

@@ -203,6 +203,10 @@ class NonceCountTable {
 // Call-ID, CSeq number and the top Via branch, hashed with XXH3.
 std::uint64_t request_fingerprint(const Message& request);
 
+// The username of the request's first Proxy-Authorization Digest credentials for `realm`
+// (unverified: the caller knows they passed); empty when there are none.
+std::string_view credentials_user(const Message& request, std::string_view realm);
+
 // ---------------------------------------------------------------------------------------
 // Users
 

@@ -374,8 +374,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     } else if (field.id == HeaderId::ProxyAuthorization &&
                credentials_for_realm(field, edits.consumed_realm)) {
       continue;  // ours: the next hop does not get them
-    } else if (edits.drop_identity && (field.id == HeaderId::PAssertedIdentity ||
-                                       field.id == HeaderId::PPreferredIdentity)) {
+    } else if ((edits.drop_identity || !edits.asserted_identity.empty()) &&
+               (field.id == HeaderId::PAssertedIdentity ||
+                field.id == HeaderId::PPreferredIdentity)) {
       continue;
     } else {
       copier.add(field.raw);
@@ -385,8 +386,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     copier.flush();
     routes.write_appended(writer);
   }
-  if (!edits.extra_headers.empty()) {
+  if (!edits.asserted_identity.empty() || !edits.extra_headers.empty()) {
     copier.flush();
+    writer.append(edits.asserted_identity);
     writer.append(edits.extra_headers);
   }
   copier.add(empty_line_and_body(request));

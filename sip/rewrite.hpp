@@ -57,6 +57,9 @@ struct RequestEdits {
   // P-Asserted-Identity and P-Preferred-Identity lines are not copied (RFC 3325 §5: from a
   // source outside the trust domain).
   bool drop_identity = false;
+  // Our "P-Asserted-Identity: ...\r\n" line (RFC 3325 §9.1), written before extra_headers
+  // in place of every received identity line. Empty: none.
+  std::string_view asserted_identity;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add

@@ -72,6 +72,9 @@ class TransactionTable {
     // carrier), not chosen from the pool: tracked only to answer the member's challenge, it
     // never fails over.
     bool pinned : 1 = false;
+    // The route asserts the caller's identity (assert_identity): every copy of the request
+    // carries our P-Asserted-Identity, rebuilt from the stored request's credentials.
+    bool asserts_identity : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

@@ -1270,7 +1270,9 @@ def test_trunk_registration(ctx):
 def test_carrier_challenge(ctx):
     """A carrier that challenges our INVITEs ([[pools]] auth_user and password): the phone
     authenticates to sipline first (the route's own 407), and its credentials for sipline's
-    realm do not reach the carrier (consumed, RFC 7235 §4.4). The fake carrier SBC (Python)
+    realm do not reach the carrier (consumed, RFC 7235 §4.4), and the P-Asserted-Identity it
+    tries is replaced by the one sipline asserts for it (assert_identity: its caller_id). The
+    fake carrier SBC (Python)
     answers an INVITE without credentials 407 (SHA-256 with qop=auth and
     opaque, then MD5). sipline answers the caller 100 itself, ACKs the 407 on the INVITE's
     branch (the caller never sees it) and sends the INVITE again on a new branch of ours,
@@ -1317,8 +1319,10 @@ def test_carrier_challenge(ctx):
     pools = [{"name": "carrier", "members": ["sip:%s:%d" % (harness.NET.client_host, carrier.port)],
               "probe_interval": 0, "auth_user": "trunk-auth", "password": "carrier-secret"}]
     routes = [{"name": "national", "user_prefix": "0", "strip": 1, "prepend": "+44",
-               "action": "forward", "pool": "carrier", "auth": True}]
-    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+               "action": "forward", "pool": "carrier", "auth": True, "assert_identity": True}]
+    config = harness.sipline_config(proxy_port, routes, pools=pools)
+    config = config.replace('user = "1001"\n', 'user = "1001"\ncaller_id = "+442079461001"\n', 1)
+    proxy = ctx.sipline(config).start()
     with sipmsg.Agent(proxy_port) as caller:
         uri = "sip:02079460000@%s:%d" % (harness.NET.proxy_host, proxy_port)
         # The phone authenticates to sipline first (the route's own 407, realm sipline.test).
@@ -1326,8 +1330,12 @@ def test_carrier_challenge(ctx):
         require_status(ours, 407, "sipline's own challenge")
         credentials = caller.answer_challenge(ours, "Proxy-Authenticate", caller.user,
                                               harness.PASSWORD, "INVITE", uri, "SHA-256")
-        final = caller.request("INVITE", uri, headers=[("Proxy-Authorization", credentials)],
-                               timeout=5.0)
+        # The number the phone would like to present is replaced by the one sipline asserts
+        # for user 1001 (RFC 3325 §9.1: its caller_id).
+        final = caller.request("INVITE", uri, headers=[
+            ("Proxy-Authorization", credentials),
+            ("P-Asserted-Identity", "<sip:+15550000000@%s>" % harness.NET.proxy_host)],
+            timeout=5.0)
         require_status(final, 200, "the INVITE the carrier challenged")
         check(not problems, "; ".join(problems))
         invites = [entry for entry in carrier.registers if entry[2].method == "INVITE"]
@@ -1343,6 +1351,11 @@ def test_carrier_challenge(ctx):
               "our ACK for the 407 should be on the first INVITE's branch: %s" % ack.raw)
         # The phone's credentials for sipline's realm were consumed (RFC 7235 §4.4): the
         # carrier sees none at first, then only ours for its realm.
+        asserted = "<sip:+442079461001@sipline.test>"
+        check(first.get_all("P-Asserted-Identity") == [asserted] and
+              second.get_all("P-Asserted-Identity") == [asserted],
+              "P-Asserted-Identity at the carrier: %s / %s" % (
+                  first.get_all("P-Asserted-Identity"), second.get_all("P-Asserted-Identity")))
         check(first.get_all("Proxy-Authorization") == [] and
               len(second.get_all("Proxy-Authorization")) == 1,
               "credentials at the carrier: %s / %s" % (first.get_all("Proxy-Authorization"),

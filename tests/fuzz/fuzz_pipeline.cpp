@@ -110,6 +110,7 @@ algorithms = ["SHA-256", "MD5", "SHA-512-256"]
 [[users]]
 user = "1001"
 password = "fuzz-1001"
+caller_id = "+15551231001"
 [[users]]
 user = "1002"
 password = "fuzz-1002"
@@ -128,6 +129,7 @@ user_prefix = "1001"
 methods = ["INVITE", "MESSAGE"]
 action = "location"
 auth = true
+assert_identity = true
 [[routes]]
 name = "users"
 user_prefix = "10"

@@ -1119,6 +1119,53 @@ failover_timeout_ms = 50
                     "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50"}));
 }
 
+TEST(Values, CallerIdAndAssertedIdentity) {
+  const auto config = load_ok(with_domain(R"([[users]]
+user = "1001"
+password = "pw-1001"
+caller_id = "+442079460001"
+[[users]]
+user = "1002"
+password = "pw-1002"
+[[routes]]
+name = "out"
+user_prefix = "0"
+action = "forward"
+target = "sip:192.0.2.50"
+auth = true
+assert_identity = true
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->users[0].caller_id, "+442079460001");
+  EXPECT_EQ(config->users[1].caller_id, "");
+  EXPECT_TRUE(config->routes[0].assert_identity);
+}
+
+TEST(Errors, CallerIdAndAssertedIdentity) {
+  EXPECT_EQ(load_errors(with_domain(R"([[users]]
+user = "1001"
+password = "pw-1001"
+caller_id = "+44 20"
+[[routes]]
+name = "a"
+action = "forward"
+target = "sip:192.0.2.50"
+assert_identity = true
+[[routes]]
+name = "b"
+action = "reject"
+code = 403
+auth = true
+assert_identity = true
+)")),
+            (Errors{"test.toml:4: users[0].caller_id \"+44 20\" must be 1..32 SIP user characters "
+                    "(RFC 3261 §25.1), e.g. \"+442079460001\"",
+                    "test.toml:9: routes[0].assert_identity needs auth = true (only an "
+                    "authenticated user's identity is asserted)",
+                    "test.toml:15: routes[1].assert_identity applies to routes that forward "
+                    "(location, forward)"}));
+}
+
 TEST(Values, PoolCredentials) {
   const auto config = load_ok(with_domain(R"([[pools]]
 name = "carrier"

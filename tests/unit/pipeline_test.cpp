@@ -36,6 +36,7 @@ password = "secret-1005"
 [[users]]
 user = "1009"
 password = "secret-1009"
+caller_id = "+442079460009"
 [[users]]
 user = "1099"
 password = "secret-1099"
@@ -44,6 +45,7 @@ name = "challenged"
 user_prefix = "1009"
 action = "location"
 auth = true
+assert_identity = true
 [[routes]]
 name = "redirect-registered"
 user_prefix = "1005"
@@ -668,6 +670,8 @@ TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
       "Proxy-Authorization: Digest username=\"x\", realm=\"far.example\", nonce=\"n\", "
       "uri=\"sip:1009@sipline.local\", response=\"0123\"\r\n";
   request.extra += downstream;
+  // The identity the phone would like to present: replaced by the one we assert for it.
+  request.extra += "P-Asserted-Identity: <sip:+15550000000@sipline.local>\r\n";
   request.via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-abc2;rport";
   const Outcome forwarded = process(request.text());
   ASSERT_EQ(forwarded.verdict, Verdict::Send) << written(forwarded);
@@ -676,9 +680,13 @@ TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
   // Ours are consumed (RFC 7235 §4.4), the other realm's go on as they were.
   const std::string sent = written(forwarded);
   EXPECT_EQ(sent.find("realm=\"sipline.local\""), std::string::npos) << sent;
-  EXPECT_NE(sent.find("\r\nCSeq: 1 INVITE\r\n" + downstream + "Content-Length: 0\r\n\r\n"),
+  // RFC 3325 §9.1: our assertion for the authenticated user, by its caller ID.
+  EXPECT_NE(sent.find("\r\nCSeq: 1 INVITE\r\n" + downstream +
+                      "Content-Length: 0\r\n"
+                      "P-Asserted-Identity: <sip:+442079460009@sipline.local>\r\n\r\n"),
             std::string::npos)
       << sent;
+  EXPECT_EQ(sent.find("+15550000000"), std::string::npos) << sent;
 
   // A wrong password gets 403.
   const std::size_t at = request.extra.find("response=\"") + 10;
