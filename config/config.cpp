@@ -1116,6 +1116,16 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   ActionArguments arguments = read_action_arguments(route, *action, *action_text, pools);
   config.forward = std::move(arguments.forward);
   config.pool = arguments.pool;
+  // The pool's credentials answer its members' challenges for whatever the route lets
+  // through: a route open to anyone would let anyone call through the trunk's account.
+  if (config.pool && pools[*config.pool].credentials.configured() && !config.auth &&
+      config.sources.empty()) {
+    route.diagnostics().error(route.line_of_key("pool"),
+                              route.key_path("pool") + " " + quoted(pools[*config.pool].name) +
+                                  " answers its members' challenges with its credentials: the "
+                                  "route needs auth = true or sources (else anyone reaching "
+                                  "sipline calls through that account)");
+  }
   config.redirect_contact = std::move(arguments.redirect_contact);
   config.reject_code = arguments.reject_code;
   read_user_translation(route, config);

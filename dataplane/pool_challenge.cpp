@@ -53,7 +53,11 @@ std::optional<Outcome> Pipeline::track_for_challenges(const Inbound& in, const s
                                                       const PeerAddress& hop,
                                                       const OutputBuffers& out) {
   const sip::Method method = message_->method;
-  if (!transactions_ || method == sip::Method::Ack || method == sip::Method::Cancel) {
+  // Only within a dialog (To tag): a new request that names the carrier itself skipped the
+  // route table, and with it the route's auth and sources; its challenge goes back to its
+  // sender, as any other hop's. Never a REGISTER: the trunk's account is not a phone's.
+  if (!transactions_ || !message_->to.has_tag || method == sip::Method::Ack ||
+      method == sip::Method::Cancel || method == sip::Method::Register) {
     return std::nullopt;
   }
   for (const PipelineContext::ChallengingMember& member : context_->challenging_members) {

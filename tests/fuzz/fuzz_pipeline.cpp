@@ -173,6 +173,7 @@ name = "e164-to-pool"
 user_prefix = "+44"
 strip = 3
 prepend = "9"
+sources = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8", "127.0.0.1", "::1"]
 action = "forward"
 pool = "servers"
 [[routes]]
@@ -200,6 +201,7 @@ transaction_table_size = 1024  # the smallest: a renewed pipeline allocates its 
 [[routes]]
 name = "pool"
 user_prefix = "9"
+sources = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8", "127.0.0.1", "::1"]
 action = "forward"
 pool = "servers"
 [[trunk_registrations]]

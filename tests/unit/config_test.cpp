@@ -1185,6 +1185,25 @@ members = ["sip:10.0.0.12"]
   EXPECT_FALSE(config->pools[1].tracks_transactions());
 }
 
+TEST(Errors, ARouteToAPoolWithCredentialsNeedsAuthOrSources) {
+  const std::string pool = R"([[pools]]
+name = "carrier"
+members = ["sip:10.0.0.11"]
+auth_user = "acct"
+password = "secret"
+[[routes]]
+name = "out"
+action = "forward"
+pool = "carrier"
+)";
+  EXPECT_EQ(load_errors(with_domain(pool)),
+            Errors{"test.toml:9: routes[0].pool \"carrier\" answers its members' challenges with "
+                   "its credentials: the route needs auth = true or sources (else anyone "
+                   "reaching sipline calls through that account)"});
+  EXPECT_NE(load_ok(with_domain(pool + "auth = true\n")), nullptr);
+  EXPECT_NE(load_ok(with_domain(pool + "sources = [\"10.1.0.0/16\"]\n")), nullptr);
+}
+
 TEST(Errors, PoolCredentials) {
   EXPECT_EQ(load_errors(with_domain(R"([[pools]]
 name = "a"

@@ -773,11 +773,13 @@ password = "other-secret"
 [[routes]]
 name = "to-carrier"
 user_prefix = "7"
+sources = ["192.0.2.10"]
 action = "forward"
 pool = "carrier"
 [[routes]]
 name = "to-carrier-sbcs"
 user_prefix = "6"
+sources = ["192.0.2.10"]
 action = "forward"
 pool = "carrier-sbcs"
 )toml";
@@ -1068,6 +1070,28 @@ TEST_F(PoolChallengeTest, AnInDialogRequestToAMemberIsAnsweredForAndNeverFailsOv
   elsewhere.replace(0, elsewhere.find(" SIP/2.0"), "BYE sip:7006@192.0.2.99:5060");
   EXPECT_EQ(receive(elsewhere).at(0).to(), "192.0.2.99:5060");
   EXPECT_EQ(counters_.failover_tracked.read(), 2u);
+}
+
+// A new request with a preloaded Route naming a member itself bypasses the route table
+// (and its routes' auth and sources): it is forwarded, not tracked, and the member's
+// challenge goes back to its sender, unanswered by us.
+TEST_F(PoolChallengeTest, ANewRequestRoutedToAMemberDirectlyIsNotAnsweredFor) {
+  for (const std::string method : {"INVITE", "REGISTER"}) {
+    std::string request = invite("7007", "z9hG4bK-direct-" + method, "direct@192.0.2.10");
+    if (method != "INVITE") request = same_transaction(request, method, "");
+    request = with_lines(request, "Route: <sip:192.0.2.41:5060;lr>\r\n");
+    const std::vector<Sent> sent = receive(request, "198.51.100.66:5060");
+    ASSERT_EQ(sent.size(), 1u) << method;
+    EXPECT_EQ(sent[0].to(), "192.0.2.41:5060") << sent[0].bytes;
+    const std::vector<Sent> challenge = receive(
+        with_lines(answer(sent[0].bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+        sent[0].to());
+    ASSERT_EQ(challenge.size(), 1u);
+    EXPECT_EQ(challenge[0].outcome.kind, SendKind::ForwardedResponse);
+    EXPECT_EQ(challenge[0].to(), "198.51.100.66:5060");
+  }
+  EXPECT_EQ(counters_.failover_tracked.read(), 0u);
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 0u);
 }
 
 class NoFailoverConfigTest : public PoolFailoverTest {
