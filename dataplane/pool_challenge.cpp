@@ -13,7 +13,8 @@
 //     too; the caller's CANCEL and ACK go on the new branch without it (§22.1: neither can
 //     be challenged);
 //   - once per attempt: a second challenge means the member refused the credentials; it
-//     goes to the caller as any final answer, counted and logged.
+//     goes to the caller as any final answer, counted and logged. Except once with
+//     stale=true (RFC 7616 §3.3: right credentials, an expired nonce): answered again.
 // Requests within a dialog (a BYE, a re-INVITE) reach the carrier by their Route or
 // Request-URI, not through the route table: one whose next hop is a member of a pool with
 // credentials is tracked too (track_for_challenges), pinned to that member (no failover).
@@ -72,15 +73,19 @@ bool Pipeline::answer_challenge(TxIndex index) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   // Not once the callee may be ringing or the caller cancelled (may_fail_over is cleared by
   // both), nor for a pool a reload changed since the request came.
-  if (entry.epoch != pools_epoch_ || !entry.may_fail_over || entry.challenge_answered) {
-    return false;
-  }
+  if (entry.epoch != pools_epoch_ || !entry.may_fail_over) return false;
   const lb::PoolCredentials& credentials = context_->pools.pool(entry.pool).credentials;
   if (!credentials.configured() || transactions_->stored_request(index).empty()) return false;
   const sip::PickedChallenge picked = sip::pick_challenge(*message_);
   if (picked.error != sip::ChallengeError::None) {
-    count(&WorkerCounters::pool_challenges_refused);
-    return false;
+    if (!entry.challenge_answered) count(&WorkerCounters::pool_challenges_refused);
+    return false;  // (a second challenge is counted by the caller)
+  }
+  if (entry.challenge_answered) {
+    // Once per attempt, and once more for a stale nonce (RFC 7616 §3.3: the credentials
+    // were right, the nonce had expired in between).
+    if (!picked.challenge.stale || entry.stale_answered) return false;
+    entry.stale_answered = true;
   }
   const Cnonce cnonce = make_cnonce(++cnonces_, context_->to_tag_key ^ entry.key);
   const sip::CredentialsInput input{

@@ -254,14 +254,14 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
   }
   const bool challenge = code == 401 || code == 407;
   if (challenge && entry.phase != sip::TransactionTable::Phase::Completed) {
-    if (entry.challenge_answered) {
-      note_challenge_refused(index);
-    } else if (answer_challenge(index)) {
+    const bool answered_before = entry.challenge_answered;
+    if (answer_challenge(index)) {
       entry.last_code = code;  // what the caller gets should the resend fail (cannot happen)
       if (!entry.invite) return resend_with_credentials(index, out);  // no ACK (§17.1.2)
       queue(PendingKind::Authenticated, index);
       return send_ack(in, index, out.primary);
     }
+    if (answered_before) note_challenge_refused(index);
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
@@ -458,6 +458,7 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
     entry.member = static_cast<std::uint16_t>(*member);
     // The last member's credentials answered its own nonce; the next one challenges anew.
     entry.challenge_answered = false;
+    entry.stale_answered = false;
     transactions_->drop_trailer(index);
     entry.tried |= std::uint64_t{1} << *member;
     origins_[index].member = to_peer_address(pool.members[*member].address);

@@ -4,6 +4,7 @@
 
 #include "sip/digest_auth.hpp"
 #include "sip/span_writer.hpp"
+#include "sip/text.hpp"
 #include "sip/token_list.hpp"
 
 namespace sipline::sip {
@@ -26,6 +27,7 @@ PickedChallenge pick_challenge(const Message& response) {
     challenge.algorithm = params.algorithm;
     challenge.qop_auth = qop_auth;
     challenge.proxy = response.status_code == 407;
+    challenge.stale = iequals(params.stale, "true");
     if (!challenge.realm.assign(params.realm) || !challenge.nonce.assign(params.nonce) ||
         !challenge.opaque.assign(params.opaque)) {
       picked.error = ChallengeError::TooLong;

@@ -38,6 +38,9 @@ struct Challenge {
   DigestAlgorithm algorithm = DigestAlgorithm::Md5;
   bool qop_auth = false;  // qop="auth" offered: answer with qop, cnonce and nc (RFC 7616 §3.4)
   bool proxy = false;     // from a 407: answer in Proxy-Authorization (RFC 3261 §22.3)
+  // RFC 7616 §3.3: the credentials were right, their nonce was not (too old): the client may
+  // answer again with the new one without asking its user.
+  bool stale = false;
   FixedText<64> realm;
   FixedText<128> nonce;
   FixedText<64> opaque;

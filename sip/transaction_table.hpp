@@ -75,6 +75,9 @@ class TransactionTable {
     // The route asserts the caller's identity (assert_identity): every copy of the request
     // carries our P-Asserted-Identity, rebuilt from the stored request's credentials.
     bool asserts_identity : 1 = false;
+    // The member challenged our credentials again with stale=true (RFC 7616 §3.3), and was
+    // answered once more with its new nonce.
+    bool stale_answered : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

@@ -929,6 +929,35 @@ TEST_F(PoolChallengeTest, ASecondChallengeGoesToTheCallerAndIsCounted) {
   EXPECT_EQ(counters_.pool_challenges_answered.read(), 1u);
 }
 
+// RFC 7616 §3.3: a second challenge with stale=true says our credentials were right and
+// their nonce too old: answered once more, with the new nonce; a third goes to the caller.
+TEST_F(PoolChallengeTest, AStaleNonceIsAnsweredOnceMore) {
+  const Sent first = send_invite(invite("7008", "z9hG4bK-stale", "stale@192.0.2.10"));
+  const Sent second =
+      receive(with_lines(answer(first.bytes, "407 Proxy Authentication Required"), kProxyChallenge),
+              first.to())
+          .at(1);
+  const std::string stale =
+      "Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"n-2\", algorithm=SHA-256, "
+      "qop=\"auth\", opaque=\"o-1\", stale=TRUE\r\n";
+  const std::vector<Sent> after_stale = receive(
+      with_lines(answer(second.bytes, "407 Proxy Authentication Required"), stale), second.to());
+  ASSERT_EQ(after_stale.size(), 2u);  // our ACK, the INVITE with the new nonce
+  EXPECT_EQ(top_branch(after_stale[0].bytes), top_branch(second.bytes));
+  const Sent& third = after_stale[1];
+  EXPECT_NE(top_branch(third.bytes), top_branch(second.bytes));
+  expect_credentials(last_header(third.bytes, "Proxy-Authorization"), "acct-77", "trunk-secret",
+                     "INVITE", "sip:7008@sipline.local", "n-2");
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 2u);
+  EXPECT_EQ(counters_.pool_challenges_refused.read(), 0u);
+  const std::vector<Sent> again = receive(
+      with_lines(answer(third.bytes, "407 Proxy Authentication Required"), stale), third.to());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(again[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(counters_.pool_challenges_refused.read(), 1u);
+}
+
 TEST_F(PoolChallengeTest, ANonInvitesChallengeIsAnsweredAtOnceWithoutAck) {
   const std::string message =
       same_transaction(invite("7002", "z9hG4bK-msg-auth", "msg-auth@192.0.2.10"), "MESSAGE", "");
