@@ -163,6 +163,7 @@ void TrunkRegistrar::transmit(Trunk& trunk) {
 void TrunkRegistrar::fail(Trunk& trunk, std::int64_t now_ms, std::string why) {
   trunk.in_flight = false;
   trunk.challenge_fresh = false;
+  trunk.stale_answered = false;
   trunk.state = State::Failed;
   trunk.expires_asked = trunk.spec.expires_s;
   ++trunk.failures;
@@ -256,6 +257,7 @@ void TrunkRegistrar::on_success(Trunk& trunk, const sip::Message& ok, std::int64
   const bool was_registered = trunk.state == State::Registered;
   trunk.state = State::Registered;
   trunk.challenge_fresh = false;
+  trunk.stale_answered = false;
   ++trunk.registrations;
   trunk.registered_until_ms = now_ms + static_cast<std::int64_t>(granted) * 1000;
   trunk.next_send_ms = now_ms + refresh_delay_ms(granted);
@@ -268,12 +270,17 @@ void TrunkRegistrar::on_success(Trunk& trunk, const sip::Message& ok, std::int64
 
 void TrunkRegistrar::on_challenge(Trunk& trunk, const sip::Message& challenge,
                                   std::int64_t now_ms) {
-  if (trunk.challenge_fresh) {
+  const sip::PickedChallenge picked = sip::pick_challenge(challenge);
+  // Challenged again: refused, unless the nonce had merely gone stale (RFC 7616 §3.3: the
+  // credentials were right), which is answered once more.
+  const bool stale_again =
+      picked.error == sip::ChallengeError::None && picked.challenge.stale && !trunk.stale_answered;
+  if (trunk.challenge_fresh && !stale_again) {
     fail(trunk, now_ms,
          "credentials refused (challenged again, " + std::to_string(challenge.status_code) + ")");
     return;
   }
-  const sip::PickedChallenge picked = sip::pick_challenge(challenge);
+  trunk.stale_answered = trunk.challenge_fresh;
   if (picked.error != sip::ChallengeError::None) {
     fail(trunk, now_ms,
          "no digest challenge it can answer in its " + std::to_string(challenge.status_code));

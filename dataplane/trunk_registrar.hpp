@@ -95,6 +95,8 @@ class TrunkRegistrar {
     std::optional<sip::Challenge> challenge;
     std::uint32_t nonce_count = 0;
     bool challenge_fresh = false;
+    // That one came with stale=true (RFC 7616 §3.3): answered once more, not a refusal.
+    bool stale_answered = false;
     std::int64_t registered_until_ms = 0;
     std::uint16_t last_status = 0;
     std::string last_failure;

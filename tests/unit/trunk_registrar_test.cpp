@@ -226,6 +226,27 @@ TEST_F(TrunkRegistrarTest, ChallengedAgainAfterFreshCredentialsIsAFailure) {
   EXPECT_NE(header(answered[0].datagram, "Authorization").find("nc=00000001"), std::string::npos);
 }
 
+// RFC 7616 §3.3: challenged again with stale=true, the credentials were right and the nonce
+// had expired: answered once more with the new nonce; a second stale one is a refusal.
+TEST_F(TrunkRegistrarTest, AStaleNonceIsAnsweredOnceMore) {
+  const std::string first = at(1'000'000).at(0).datagram;
+  registrar_->take_answer(answer(first, "401 Unauthorized", kChallenge));
+  const std::string second = take().at(0).datagram;
+  const std::string stale =
+      "WWW-Authenticate: Digest realm=\"carrier.example\", nonce=\"def456\", qop=\"auth\", "
+      "algorithm=SHA-256, opaque=\"o1\", stale=true\r\n";
+  registrar_->take_answer(answer(second, "401 Unauthorized", stale));
+  const std::vector<Sent> third = take();
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_NE(header(third[0].datagram, "Authorization").find("nonce=\"def456\""), std::string::npos);
+  EXPECT_EQ(status_line().find("failures=1"), std::string::npos) << status_line();
+  registrar_->take_answer(answer(third[0].datagram, "401 Unauthorized", stale));
+  EXPECT_TRUE(take().empty());
+  EXPECT_NE(status_line().find("failures=1 (credentials refused (challenged again, 401))"),
+            std::string::npos)
+      << status_line();
+}
+
 TEST_F(TrunkRegistrarTest, IntervalTooBriefAsksAgainWithMinExpires) {
   const std::string first = at(1'000'000).at(0).datagram;
   registrar_->take_answer(answer(first, "423 Interval Too Brief", "Min-Expires: 1800\r\n"));
