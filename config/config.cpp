@@ -787,9 +787,38 @@ lb::FailoverSettings read_failover(const TableReader& pool) {
   return failover;
 }
 
+// credentials: the account of a trunk registration (the carrier's trunk account answers
+// both its REGISTER and its calls' challenges), so its password is written once.
+std::optional<lb::PoolCredentials> read_trunk_credentials(
+    const TableReader& pool, const std::vector<TrunkRegistration>& trunks) {
+  const auto name = pool.string("credentials", Presence::Optional);
+  if (!name) return std::nullopt;
+  if (pool.has("auth_user") || pool.has("password")) {
+    pool.diagnostics().error(pool.line_of_key("credentials"),
+                             pool.key_path("credentials") +
+                                 " names a trunk registration's account: leave out auth_user "
+                                 "and password");
+    return lb::PoolCredentials{};
+  }
+  const auto trunk = std::find_if(trunks.begin(), trunks.end(),
+                                  [&](const TrunkRegistration& t) { return t.name == *name; });
+  if (trunk == trunks.end()) {
+    pool.diagnostics().error(pool.line_of_key("credentials"),
+                             pool.key_path("credentials") + " " + quoted(*name) +
+                                 " names no [[trunk_registrations]] entry");
+    return lb::PoolCredentials{};
+  }
+  return lb::PoolCredentials{trunk->auth_user, trunk->password};
+}
+
 // auth_user and password: the account the members' challenges are answered with (both or
-// neither; the username defaults to nothing, since a carrier's differs from any of ours).
-lb::PoolCredentials read_pool_credentials(const TableReader& pool) {
+// neither; the username defaults to nothing, since a carrier's differs from any of ours), or
+// `credentials` naming a trunk registration.
+lb::PoolCredentials read_pool_credentials(const TableReader& pool,
+                                          const std::vector<TrunkRegistration>& trunks) {
+  if (std::optional<lb::PoolCredentials> shared = read_trunk_credentials(pool, trunks)) {
+    return *shared;
+  }
   const auto auth_user = read_user_key(pool, "auth_user", Presence::Optional);
   const auto password = pool.string("password", Presence::Optional);
   if (password && password->empty()) {
@@ -810,10 +839,11 @@ lb::PoolCredentials read_pool_credentials(const TableReader& pool) {
   return lb::PoolCredentials{*auth_user, *password};
 }
 
-std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
+std::optional<lb::PoolSpec> read_pool(const TableReader& pool,
+                                      const std::vector<TrunkRegistration>& trunks) {
   pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after",
                             "failover", "failover_codes", "failover_timeout_ms", "auth_user",
-                            "password"});
+                            "password", "credentials"});
   lb::PoolSpec spec;
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);
@@ -834,7 +864,7 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool) {
   spec.probe.down_after = pool.count_or("down_after", 1, 100, spec.probe.down_after);
   spec.probe.up_after = pool.count_or("up_after", 1, 100, spec.probe.up_after);
   spec.failover = read_failover(pool);
-  spec.credentials = read_pool_credentials(pool);
+  spec.credentials = read_pool_credentials(pool, trunks);
   // A pool with bad members is still returned (the load fails on its errors anyway), so that
   // routes naming it do not add "unknown pool" errors; one without a name cannot be named.
   if (!name || name->empty()) return std::nullopt;
@@ -867,14 +897,16 @@ auto read_uniquely_named(const std::vector<TableReader>& tables, std::string_vie
   return items;
 }
 
-std::vector<lb::PoolSpec> read_pools(const std::vector<TableReader>& tables) {
+std::vector<lb::PoolSpec> read_pools(const std::vector<TableReader>& tables,
+                                     const std::vector<TrunkRegistration>& trunks) {
   if (tables.size() > lb::kMaxPools) {
     const TableReader& first_extra = tables[lb::kMaxPools];
     first_extra.diagnostics().error(first_extra.line(),
                                     "pools must list at most " + std::to_string(lb::kMaxPools) +
                                         " pools, not " + std::to_string(tables.size()));
   }
-  return read_uniquely_named(tables, "pool", read_pool);
+  return read_uniquely_named(
+      tables, "pool", [&trunks](const TableReader& table) { return read_pool(table, trunks); });
 }
 
 // ---- [[routes]] --------------------------------------------------------------------------
@@ -1398,10 +1430,12 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.domain = read_domain(root.table("domain"));
   config.registrar = read_registrar(root.table("registrar"));
   config.users = read_users(root.array_of_tables("users"));
-  config.pools = read_pools(root.array_of_tables("pools"));  // before routes: they name pools
-  config.routes = read_routes(root.array_of_tables("routes"), config.pools);
+  // Trunks before pools (a pool may use a trunk's account), pools before routes (they name
+  // pools).
   config.trunk_registrations =
       read_trunk_registrations(root.array_of_tables("trunk_registrations"));
+  config.pools = read_pools(root.array_of_tables("pools"), config.trunk_registrations);
+  config.routes = read_routes(root.array_of_tables("routes"), config.pools);
   check_trunk_contacts(config, diagnostics);
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));

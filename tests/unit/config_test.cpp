@@ -1204,6 +1204,37 @@ pool = "carrier"
   EXPECT_NE(load_ok(with_domain(pool + "sources = [\"10.1.0.0/16\"]\n")), nullptr);
 }
 
+// A pool may answer its members' challenges with a trunk registration's account.
+TEST(Values, PoolCredentialsOfATrunk) {
+  const auto config = load_ok(with_domain(R"([[trunk_registrations]]
+name = "carrier"
+registrar = "sip:192.0.2.50"
+user = "+15551230000"
+auth_user = "acct-4711"
+password = "from-the-carrier"
+[[pools]]
+name = "carrier-sbcs"
+members = ["sip:192.0.2.50"]
+credentials = "carrier"
+)"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->pools[0].credentials, (lb::PoolCredentials{"acct-4711", "from-the-carrier"}));
+  EXPECT_EQ(load_errors(with_domain(R"([[pools]]
+name = "a"
+members = ["sip:192.0.2.50"]
+credentials = "nobody"
+[[pools]]
+name = "b"
+members = ["sip:192.0.2.51"]
+credentials = "nobody"
+password = "x"
+)")),
+            (Errors{"test.toml:4: pools[0].credentials \"nobody\" names no [[trunk_registrations]] "
+                    "entry",
+                    "test.toml:8: pools[1].credentials names a trunk registration's account: "
+                    "leave out auth_user and password"}));
+}
+
 TEST(Errors, PoolCredentials) {
   EXPECT_EQ(load_errors(with_domain(R"([[pools]]
 name = "a"
