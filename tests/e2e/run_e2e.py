@@ -1268,7 +1268,8 @@ def test_trunk_registration(ctx):
 
 
 def test_carrier_challenge(ctx):
-    """A carrier that challenges our INVITEs ([[pools]] auth_user and password): the phone
+    """A carrier that challenges our INVITEs ([[pools]] credentials: the account of the
+    trunk registration, which registers with the same fake carrier): the phone
     authenticates to sipline first (the route's own 407), and its credentials for sipline's
     realm do not reach the carrier (consumed, RFC 7235 §4.4), and the P-Asserted-Identity it
     tries is replaced by the one sipline asserts for it (assert_identity: its caller_id). The
@@ -1307,6 +1308,10 @@ def test_carrier_challenge(ctx):
     def answer(message, count):
         if message.method == "ACK":
             return None
+        if message.method == "REGISTER":  # the trunk registration whose account calls use
+            return sipmsg.EchoUas.answer(message, 200, "OK").replace(
+                b"Content-Length", ("Contact: %s;expires=600\r\nContent-Length" % (
+                    message.get("Contact") or "")).encode(), 1)
         refuse = message.start_line.startswith("INVITE sip:+449")
         if message.get("Proxy-Authorization") is None or refuse:
             return sipmsg.EchoUas.answer(message, 407, "Proxy Authentication Required").replace(
@@ -1314,14 +1319,19 @@ def test_carrier_challenge(ctx):
         verify_credentials(message)
         return sipmsg.EchoUas.answer(message, 200, "OK")
 
-    carrier = FakeCarrier(answer, methods=("INVITE", "ACK", "CANCEL", "BYE"))
+    carrier = FakeCarrier(answer, methods=("REGISTER", "INVITE", "ACK", "CANCEL", "BYE"))
     ctx.cleanups.append(carrier.stop)
-    pools = [{"name": "carrier", "members": ["sip:%s:%d" % (harness.NET.client_host, carrier.port)],
-              "probe_interval": 0, "auth_user": "trunk-auth", "password": "carrier-secret"}]
+    carrier_uri = "sip:%s:%d" % (harness.NET.client_host, carrier.port)
+    # The pool answers with the account of the trunk registration (credentials = TRUNK).
+    pools = [{"name": "carrier", "members": [carrier_uri], "probe_interval": 0,
+              "credentials": "carrier-trunk"}]
     routes = [{"name": "national", "user_prefix": "0", "strip": 1, "prepend": "+44",
                "action": "forward", "pool": "carrier", "auth": True, "assert_identity": True}]
     config = harness.sipline_config(proxy_port, routes, pools=pools)
     config = config.replace('user = "1001"\n', 'user = "1001"\ncaller_id = "+442079461001"\n', 1)
+    config += "\n".join([
+        "[[trunk_registrations]]", 'name = "carrier-trunk"', 'registrar = "%s"' % carrier_uri,
+        'user = "+442079461000"', 'auth_user = "trunk-auth"', 'password = "carrier-secret"', ""])
     proxy = ctx.sipline(config).start()
     with sipmsg.Agent(proxy_port) as caller:
         uri = "sip:02079460000@%s:%d" % (harness.NET.proxy_host, proxy_port)
@@ -1338,6 +1348,8 @@ def test_carrier_challenge(ctx):
             timeout=5.0)
         require_status(final, 200, "the INVITE the carrier challenged")
         check(not problems, "; ".join(problems))
+        check(any(entry[2].method == "REGISTER" for entry in carrier.registers),
+              "the trunk registration never registered")
         invites = [entry for entry in carrier.registers if entry[2].method == "INVITE"]
         acks = [entry for entry in carrier.registers if entry[2].method == "ACK"]
         check(len(invites) == 2 and len(acks) == 1,
