@@ -125,4 +125,14 @@ Parsed<DigestParams> parse_digest(std::string_view value) {
   return DigestParser(value).parse();
 }
 
+std::optional<DigestParams> digest_credentials_for_realm(std::string_view value,
+                                                         std::string_view realm) {
+  if (realm.empty()) return std::nullopt;
+  const Parsed<DigestParams> credentials = parse_digest(value);
+  if (!credentials.ok() || !credentials.value.is_digest || credentials.value.realm != realm) {
+    return std::nullopt;
+  }
+  return credentials.value;
+}
+
 }  // namespace sipline::sip

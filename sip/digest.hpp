@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "sip/parse_error.hpp"
@@ -46,5 +47,11 @@ struct DigestParams {
 
 // Parses `scheme 1*SP auth-param *(COMMA auth-param)`; unknown parameters are skipped.
 Parsed<DigestParams> parse_digest(std::string_view value);
+
+// The Digest credentials in `value` when they are for `realm` (RFC 3261 §22.4: credentials
+// for other realms are meant for other elements); none for other schemes, for values that do
+// not parse and for an empty realm.
+std::optional<DigestParams> digest_credentials_for_realm(std::string_view value,
+                                                         std::string_view realm);
 
 }  // namespace sipline::sip

@@ -587,8 +587,9 @@ AuthCheck DigestAuthenticator::authenticate(const Message& request, AuthHeaderKi
 std::string_view credentials_user(const Message& request, std::string_view realm) {
   for (const HeaderField* field = request.find(HeaderId::ProxyAuthorization); field != nullptr;
        field = request.next(*field)) {
-    const Parsed<DigestParams> credentials = parse_digest(field->value);
-    if (credentials.ok() && credentials.value.realm == realm) return credentials.value.username;
+    const std::optional<DigestParams> credentials =
+        digest_credentials_for_realm(field->value, realm);
+    if (credentials) return credentials->username;
   }
   return {};
 }

@@ -333,17 +333,6 @@ void write_stamped_sender_via(Writer& writer, const Message& request, const Head
   writer.append({end_of(element), static_cast<std::size_t>(end_of(line.raw) - end_of(element))});
 }
 
-namespace {
-
-// A Proxy-Authorization line with Digest credentials for `realm` (never for an empty one).
-bool credentials_for_realm(const HeaderField& field, std::string_view realm) {
-  if (realm.empty()) return false;
-  const Parsed<DigestParams> credentials = parse_digest(field.value);
-  return credentials.ok() && credentials.value.realm == realm;
-}
-
-}  // namespace
-
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out) {
   if (!request.is_request() || !request.ok()) return Written{0, WriteError::NotARequest};
@@ -372,7 +361,7 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     } else if (edit_routes && field.id == HeaderId::Route) {
       write_edited_route(writer, copier, routes, field, index);
     } else if (field.id == HeaderId::ProxyAuthorization &&
-               credentials_for_realm(field, edits.consumed_realm)) {
+               digest_credentials_for_realm(field.value, edits.consumed_realm)) {
       continue;  // ours: the next hop does not get them
     } else if ((edits.drop_identity || !edits.asserted_identity.empty()) &&
                (field.id == HeaderId::PAssertedIdentity ||

@@ -193,5 +193,17 @@ TEST(Digest, Malformed) {
   EXPECT_EQ(parse_digest("Digest uri=sip:bob@biloxi.com").error, ParseError::BadAuthorization);
 }
 
+TEST(Digest, CredentialsForRealmOnlyDigestForThatRealm) {
+  const std::optional<DigestParams> ours =
+      digest_credentials_for_realm(R"(Digest username="1001", realm="sip.example")", "sip.example");
+  ASSERT_TRUE(ours.has_value());
+  EXPECT_EQ(ours->username, "1001");
+  EXPECT_FALSE(
+      digest_credentials_for_realm(R"(Digest username="1001", realm="carrier")", "sip.example"));
+  EXPECT_FALSE(digest_credentials_for_realm(R"(Basic realm="sip.example")", "sip.example"));
+  EXPECT_FALSE(digest_credentials_for_realm(R"(Digest realm="sip.example)", "sip.example"));
+  EXPECT_FALSE(digest_credentials_for_realm(R"(Digest username="1001")", ""));
+}
+
 }  // namespace
 }  // namespace sipline::sip
