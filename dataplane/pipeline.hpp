@@ -430,6 +430,10 @@ class Pipeline {
   // its timers: the failover timer, and for an INVITE Timer A's retransmissions before it.
   Outcome send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
                        const OutputBuffers& out);
+  // A new client transaction for the stored request (§16.6 step 8): the next attempt's
+  // branch, then send_attempt to the entry's member.
+  Outcome send_next_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                            const OutputBuffers& out);
   // Timer A fired (§17.1.1.2): the INVITE to the current member again, on the same branch.
   Outcome retransmit(TxIndex index, const OutputBuffers& out);
   // Timer G fired (§17.2.1): our own final answer to the caller again.
@@ -440,6 +444,8 @@ class Pipeline {
   // The stored request, parsed again into message_ (it parsed when it came in); empty
   // bytes when there is none.
   Inbound reparse_stored(TxIndex index);
+  // reparse_stored for a transaction that cannot go on without it: erased when it is empty.
+  Inbound reparse_stored_or_erase(TxIndex index);
   // An expired timer: what to send, std::nullopt when nothing (the entry is dropped).
   std::optional<Outcome> expire(TxIndex index, const OutputBuffers& out);
   // Our ACK for the final response in message_, to where it came from; written into `out`.

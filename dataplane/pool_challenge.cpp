@@ -101,16 +101,10 @@ bool Pipeline::answer_challenge(TxIndex index) {
 }
 
 Outcome Pipeline::resend_with_credentials(TxIndex index, const OutputBuffers& out) {
-  sip::TransactionTable::Entry& entry = transactions_->at(index);
-  const Inbound in = reparse_stored(index);
-  if (in.bytes.empty()) {
-    transactions_->erase(index);
-    return dropped(DropReason::Parse);
-  }
-  entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
-  entry.branch = attempt_branch(entry.key, entry.attempt);
+  const Inbound in = reparse_stored_or_erase(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
   const Outcome sent =
-      send_attempt(index, in, sip::preprocess_routes(*message_, context_->identity), out);
+      send_next_attempt(index, in, sip::preprocess_routes(*message_, context_->identity), out);
   if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
     count(&WorkerCounters::pool_challenges_answered);
     return sent;

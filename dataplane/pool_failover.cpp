@@ -390,6 +390,12 @@ Inbound Pipeline::reparse_stored(TxIndex index) {
   return in;
 }
 
+Inbound Pipeline::reparse_stored_or_erase(TxIndex index) {
+  const Inbound in = reparse_stored(index);
+  if (in.bytes.empty()) transactions_->erase(index);
+  return in;
+}
+
 Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
                                      const OutputBuffers& out) {
   const sip::Branch branch =
@@ -428,6 +434,14 @@ Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::Rout
   return sent;
 }
 
+Outcome Pipeline::send_next_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                                    const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
+  entry.branch = attempt_branch(entry.key, entry.attempt);
+  return send_attempt(index, in, plan, out);
+}
+
 Outcome Pipeline::retransmit(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   const TxOrigin& origin = origins_[index];
@@ -445,16 +459,11 @@ Outcome Pipeline::retransmit(TxIndex index, const OutputBuffers& out) {
 
 Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  const Inbound in = reparse_stored(index);
-  if (in.bytes.empty()) {
-    transactions_->erase(index);
-    return dropped(DropReason::Parse);
-  }
+  const Inbound in = reparse_stored_or_erase(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
   const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
   while (const std::optional<std::size_t> member = next_member(index)) {
     const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
-    entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
-    entry.branch = attempt_branch(entry.key, entry.attempt);
     entry.member = static_cast<std::uint16_t>(*member);
     // The last member's credentials answered its own nonce; the next one challenges anew.
     entry.challenge_answered = false;
@@ -462,7 +471,7 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
     transactions_->drop_trailer(index);
     entry.tried |= std::uint64_t{1} << *member;
     origins_[index].member = to_peer_address(pool.members[*member].address);
-    const Outcome sent = send_attempt(index, in, plan, out);
+    const Outcome sent = send_next_attempt(index, in, plan, out);
     if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
       count(&WorkerCounters::failover_retries);
       return sent;
@@ -545,11 +554,8 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
   // answer its CANCEL with a 487).
-  const Inbound in = reparse_stored(index);
-  if (in.bytes.empty()) {
-    transactions_->erase(index);
-    return dropped(DropReason::Parse);
-  }
+  const Inbound in = reparse_stored_or_erase(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
   return answer_exhausted(index, in, out);
 }
 
