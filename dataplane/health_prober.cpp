@@ -18,7 +18,7 @@ HealthProber::HealthProber(const PipelineContext& context, lb::PoolSet& pools)
       checker_(std::make_unique<lb::HealthChecker>(pools)),
       message_(std::make_unique<sip::Message>()),
       from_uri_("sip:sipline@" + context.config->domain.realm()),
-      boot_(hex64(random_u64())) {}
+      boot_(hex64_string(random_u64())) {}
 
 void HealthProber::reconfigure(const PipelineContext& context, lb::PoolSet& pools) {
   auto checker =
@@ -62,7 +62,7 @@ void HealthProber::send_probe(const lb::ProbeId& probe) {
     return;
   }
   const sip::Branch branch = sip::signed_branch(probe.token(), context_->identity.branch_key);
-  const std::string call_id = "sl-probe-" + hex64(probe.token()) + "-" + boot_;
+  const std::string call_id = "sl-probe-" + hex64_string(probe.token()) + "-" + boot_;
   sip::OptionsProbe options;
   options.target_uri = member.uri;
   options.sent_by = context_->identity.listen_address(static_cast<std::size_t>(socket)).sent_by();

@@ -5,15 +5,14 @@
 
 #include <openssl/rand.h>
 
-#include <cinttypes>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "dataplane/peer_address.hpp"
+#include "sip/hex.hpp"
 
 namespace sipline::dataplane {
 
@@ -29,10 +28,9 @@ inline std::uint64_t random_u64() {
   return value;
 }
 
-inline std::string hex64(std::uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016" PRIx64, value);
-  return text;
+// For the control thread's identifiers (Call-IDs, tags, cnonces), kept as strings.
+inline std::string hex64_string(std::uint64_t value) {
+  return std::string(sip::hex64(value).view());
 }
 
 }  // namespace sipline::dataplane

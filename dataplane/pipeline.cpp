@@ -12,6 +12,7 @@
 #include "dataplane/source_guard.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
+#include "sip/hex.hpp"
 #include "sip/overload_control.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/status_codes.hpp"
@@ -106,7 +107,6 @@ void append_contact_line(LineWriter& writer, std::string_view uri, std::uint16_t
 }  // namespace
 
 ToTag local_to_tag(std::string_view call_id, std::uint64_t key) {
-  static constexpr char kHex[] = "0123456789abcdef";
   // Keyed so that the tags of one boot cannot be predicted from the Call-ID by others.
   std::uint64_t hash = sip::call_id_hash(call_id) ^ key;
   hash ^= hash >> 33;
@@ -115,8 +115,7 @@ ToTag local_to_tag(std::string_view call_id, std::uint64_t key) {
   ToTag tag;
   tag.text[0] = 's';
   tag.text[1] = 'l';
-  for (std::size_t i = 0; i < 16; ++i)
-    tag.text[2 + i] = kHex[(hash >> (60 - 4 * i)) & 0xF];
+  sip::write_hex_digits(hash, std::span<char>(tag.text).subspan(2));
   return tag;
 }
 

@@ -28,24 +28,15 @@
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/digest_client.hpp"
+#include "sip/hex.hpp"
 
 namespace sipline::dataplane {
 namespace {
 
 // RFC 7616 §3.4: the cnonce is the client's own nonce, unpredictable to the server: a keyed
 // hash of a per-worker counter (the key is random per start), 16 hex digits.
-struct Cnonce {
-  std::array<char, 16> digits{};
-  std::string_view view() const { return {digits.data(), digits.size()}; }
-};
-
-Cnonce make_cnonce(std::uint64_t counter, std::uint64_t key) {
-  std::uint64_t value = XXH3_64bits_withSeed(&counter, sizeof counter, key);
-  Cnonce cnonce;
-  for (std::size_t i = cnonce.digits.size(); i-- > 0; value >>= 4) {
-    cnonce.digits[i] = "0123456789abcdef"[value & 0xF];
-  }
-  return cnonce;
+sip::Hex64 make_cnonce(std::uint64_t counter, std::uint64_t key) {
+  return sip::hex64(XXH3_64bits_withSeed(&counter, sizeof counter, key));
 }
 
 }  // namespace
@@ -87,7 +78,7 @@ bool Pipeline::answer_challenge(TxIndex index) {
     if (!picked.challenge.stale || entry.stale_answered) return false;
     entry.stale_answered = true;
   }
-  const Cnonce cnonce = make_cnonce(++cnonces_, context_->to_tag_key ^ entry.key);
+  const sip::Hex64 cnonce = make_cnonce(++cnonces_, context_->to_tag_key ^ entry.key);
   const sip::CredentialsInput input{
       credentials.auth_user, credentials.password, message_->cseq.method_text,
       request_uri_of(index), cnonce.view(),        1};

@@ -37,7 +37,7 @@ TrunkRegistrar::TrunkRegistrar(const PipelineContext& context, Clock clock)
     : context_(&context),
       clock_(std::move(clock)),
       message_(std::make_unique<sip::Message>()),
-      boot_(hex64(random_u64())) {
+      boot_(hex64_string(random_u64())) {
   for (const config::TrunkRegistration& spec : context.config->trunk_registrations)
     trunks_.push_back(make_trunk(spec));
 }
@@ -46,7 +46,7 @@ TrunkRegistrar::Trunk TrunkRegistrar::make_trunk(const config::TrunkRegistration
   Trunk trunk;
   trunk.spec = spec;
   // §10.2: one Call-ID for all registrations of this boot, a From tag of our own.
-  const std::string id = hex64(random_u64());
+  const std::string id = hex64_string(random_u64());
   trunk.call_id = "sl-reg-" + id + "-" + boot_;
   trunk.from_tag = id;
   trunk.expires_asked = spec.expires_s;
@@ -126,7 +126,7 @@ void TrunkRegistrar::start(Trunk& trunk, std::int64_t now_ms) {
   std::size_t credentials_size = 0;
   if (trunk.challenge) {
     // RFC 7616 §3.4: the cnonce is ours, fresh for each request; nc counts the nonce's uses.
-    const std::string cnonce = hex64(random_u64());
+    const std::string cnonce = hex64_string(random_u64());
     credentials_size = sip::write_authorization(
         credentials, *trunk.challenge,
         sip::CredentialsInput{trunk.spec.auth_user, trunk.spec.password, "REGISTER",

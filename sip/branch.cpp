@@ -20,12 +20,13 @@
 #include <array>
 #include <cstring>
 
+#include "sip/hex.hpp"
+
 namespace sipline::sip {
 namespace {
 
 constexpr std::size_t kHashHexLength = 16;
 constexpr std::size_t kSignatureHexLength = 8;
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 static_assert(kBranchLength == kBranchPrefix.size() + kHashHexLength + kSignatureHexLength);
 
@@ -110,13 +111,6 @@ std::uint64_t hash_rfc2543_fields(const Message& request) {
   return hasher.digest();
 }
 
-void write_hex(std::uint64_t value, std::size_t digits, char* out) {
-  for (std::size_t i = digits; i-- > 0;) {
-    out[i] = kHexDigits[value & 0xF];
-    value >>= 4;
-  }
-}
-
 std::uint32_t signature_of(std::string_view hash_hex, BranchKey key) {
   return static_cast<std::uint32_t>(
       XXH3_64bits_withSeed(hash_hex.data(), hash_hex.size(), key.secret));
@@ -181,9 +175,9 @@ Branch signed_branch(std::uint64_t transaction, BranchKey key) {
   char* out = branch.text.data();
   std::memcpy(out, kBranchPrefix.data(), kBranchPrefix.size());
   char* hash_hex = out + kBranchPrefix.size();
-  write_hex(transaction, kHashHexLength, hash_hex);
+  write_hex_digits(transaction, {hash_hex, kHashHexLength});
   const std::uint32_t signature = signature_of({hash_hex, kHashHexLength}, key);
-  write_hex(signature, kSignatureHexLength, hash_hex + kHashHexLength);
+  write_hex_digits(signature, {hash_hex + kHashHexLength, kSignatureHexLength});
   return branch;
 }
 

@@ -17,14 +17,13 @@
 #include <cstring>
 
 #include "sip/header_id.hpp"
+#include "sip/hex.hpp"
 #include "sip/span_writer.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
 
 namespace sipline::sip {
 namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 enum class HashKind : std::uint8_t { None, Md5, Sha256, Sha512_256 };
 
@@ -120,13 +119,6 @@ class Hash {
   SHA256_CTX sha256_;
   SHA512_CTX sha512_;
 };
-
-void write_hex(const std::uint8_t* bytes, std::size_t size, char* out) {
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHexDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kHexDigits[bytes[i] & 0x0F];
-  }
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -252,7 +244,7 @@ DigestHex digest_hash(DigestAlgorithm algorithm, std::initializer_list<std::stri
   }
   std::uint8_t digest[SHA256_DIGEST_LENGTH];
   const std::size_t size = hash.finish(digest);
-  write_hex(digest, size, hex.chars.data());
+  write_hex_octets({digest, size}, hex.chars.data());
   hex.size = std::uint8_t(2 * size);
   return hex;
 }
@@ -296,7 +288,7 @@ NonceService::NonceService(const NonceSettings& settings)
       lifetime_s_(settings.lifetime_s),
       next_serial_(std::uint64_t(settings.issuer) << 48) {
   const auto opaque_mac = hmac_sha256(secret_, {"opaque:", realm_});
-  write_hex(opaque_mac.data(), opaque_.size() / 2, opaque_.data());
+  write_hex_octets({opaque_mac.data(), opaque_.size() / 2}, opaque_.data());
 }
 
 std::array<std::uint8_t, 16> NonceService::mac(std::uint64_t issued_at,
@@ -321,8 +313,8 @@ NonceText NonceService::issue(std::int64_t now) {
   put_u64(serial, fields + 8);
   const auto tag = mac(issued_at, serial);
   NonceText text;
-  write_hex(fields, sizeof fields, text.chars.data());
-  write_hex(tag.data(), tag.size(), text.chars.data() + 32);
+  write_hex_octets(fields, text.chars.data());
+  write_hex_octets(tag, text.chars.data() + 32);
   return text;
 }
 

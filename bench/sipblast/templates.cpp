@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "sip/call_id_scan.hpp"
+#include "sip/hex.hpp"
 
 namespace sipline::sipblast {
 
@@ -357,14 +358,7 @@ std::size_t ClientTemplates::register_request(std::span<char> out, TxKind kind,
 // --- server ----------------------------------------------------------------------------------
 
 std::array<char, 16> uas_tag(std::string_view call_id) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t hash = sip::call_id_hash(call_id);
-  std::array<char, 16> tag{};
-  for (int i = 15; i >= 0; --i) {
-    tag[static_cast<std::size_t>(i)] = kHex[hash & 0xF];
-    hash >>= 4;
-  }
-  return tag;
+  return sip::hex64(sip::call_id_hash(call_id)).digits;
 }
 
 UasResponder::UasResponder(const ServerIdentity& identity)

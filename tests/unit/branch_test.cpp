@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "sip/hex.hpp"
 #include "sip/message.hpp"
 #include "tests/unit/test_support.hpp"
 
@@ -257,6 +258,18 @@ TEST(SignedBranch, IsNotOursUnderAnotherKeyOrWhenAltered) {
   altered[kBranchPrefix.size() + 15] = altered[kBranchPrefix.size() + 15] == '0' ? '1' : '0';
   EXPECT_FALSE(our_branch_transaction(altered, kKey).has_value());
   EXPECT_FALSE(our_branch_transaction("z9hG4bK-sl", kKey).has_value());
+}
+
+TEST(Hex, DigitsMostSignificantFirstAndOctetsInOrder) {
+  EXPECT_EQ(hex64(0x0123456789abcdefULL).view(), "0123456789abcdef");
+  EXPECT_EQ(hex64(0xf).view(), "000000000000000f");
+  std::array<char, 5> five{};
+  write_hex_digits(0xabcdef12345ULL, five);  // the low 20 bits only
+  EXPECT_EQ(std::string_view(five.data(), five.size()), "12345");
+  const std::array<std::uint8_t, 3> octets{0x00, 0x9f, 0xa0};
+  std::array<char, 6> text{};
+  write_hex_octets(octets, text.data());
+  EXPECT_EQ(std::string_view(text.data(), text.size()), "009fa0");
 }
 
 }  // namespace
