@@ -268,7 +268,6 @@ Outcome Pipeline::answer_stun(const Inbound& in, const OutputBuffers& out) {
 
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
-  asserted_identity_ = {};
   const sip::RequestCheck check = sip::check_request(request, context_->identity);
   if (check.verdict == sip::RequestVerdict::Drop) return dropped(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
@@ -339,23 +338,26 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
                                  const OutputBuffers& out) {
   const lb::RouteRule* route = context_->routes.match(*message_, in.peer.endpoint().address);
   if (route == nullptr) return respond(in, 404, {}, {}, out);
+  std::string_view asserted_identity;
   if (route->auth) {
     AuthGate gate = authenticate(in, now, out);
     if (!gate.passed) return gate.answer;
     if (route->assert_identity && !gate.user.empty()) {
-      asserted_identity_ = asserted_identity_for(gate.user);
+      asserted_identity = asserted_identity_for(gate.user);
     }
   }
   const DialPlanResult dial_plan = dial(*route);
   if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
-  const Dialled& dialled = dial_plan.dialled;
+  Dialled dialled = dial_plan.dialled;
+  dialled.asserted_identity = asserted_identity;
   switch (route->action) {
     case lb::RouteAction::Location:
       return to_location(in, plan, dialled, out);
     case lb::RouteAction::Forward:
       if (route->pool) return to_pool(in, plan, *route->pool, dialled, out);
       if (!route->forward) return dropped(DropReason::Unroutable);  // config/ forbids this
-      return forward(in, plan, to_peer_address(route->forward->next_hop), dialled.request_uri, out);
+      return forward(in, plan, to_peer_address(route->forward->next_hop), dialled.request_uri, out,
+                     dialled.forward_extras());
     case lb::RouteAction::Redirect:
       return redirect(in, *route, dialled, out);
     case lb::RouteAction::Reject:
@@ -423,7 +425,8 @@ Pipeline::DialPlanResult Pipeline::dial(const lb::RouteRule& route) {
   translated_ = sip::translate_user(*message_, route.strip, route.prepend);
   switch (translated_.result) {
     case sip::Translation::Translated:
-      result.dialled = Dialled{translated_.uri(), translated_.user()};
+      result.dialled.request_uri = translated_.uri();
+      result.dialled.user = translated_.user();
       break;
     case sip::Translation::NoUser:
       break;
@@ -450,7 +453,7 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan, con
   const ContactView& contact = contacts[0];
   const std::optional<PeerAddress> destination = contact_destination(contact);
   if (!destination) return respond(in, 480, {}, {}, out);
-  return forward(in, plan, *destination, contact.uri, out);
+  return forward(in, plan, *destination, contact.uri, out, dialled.forward_extras());
 }
 
 Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,
@@ -480,10 +483,11 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
     const sip::Method method = message_->method;
     if (spec.tracks_transactions() && transactions_ && !message_->to.has_tag &&
         method != sip::Method::Ack && method != sip::Method::Cancel) {
-      return track_request(in, plan, pool, *member, dialled.request_uri, out);
+      return track_request(in, plan, pool, *member, dialled, out);
     }
     const lb::PoolMember& chosen = spec.members[*member];
-    return forward(in, plan, to_peer_address(chosen.address), dialled.request_uri, out);
+    return forward(in, plan, to_peer_address(chosen.address), dialled.request_uri, out,
+                   dialled.forward_extras());
   }
   // Every member is down: the caller may try another proxy (§21.5.4); the prober looks
   // again within one probe interval.
@@ -498,8 +502,7 @@ Outcome Pipeline::to_pool(const Inbound& in, const sip::RoutePlan& plan, std::ui
 
 Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                           const PeerAddress& next_hop, std::string_view request_uri,
-                          const OutputBuffers& out, const sip::Branch* branch_override,
-                          std::string_view extra_headers) {
+                          const OutputBuffers& out, const ForwardExtras& extras) {
   const sip::Message& request = *message_;
   if (is_our_address(next_hop)) {
     // Sending it to ourselves would only loop until Max-Forwards runs out (§16.3 step 4).
@@ -508,8 +511,8 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   }
   const int socket = socket_for(in, next_hop);
   if (socket < 0) return dropped(DropReason::NoSocket);
-  const sip::Branch branch = branch_override != nullptr
-                                 ? *branch_override
+  const sip::Branch branch = extras.branch != nullptr
+                                 ? *extras.branch
                                  : sip::stateless_branch(request, context_->identity.branch_key);
   sip::RequestEdits edits = sip::forward_edits(
       plan, context_->identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
@@ -518,8 +521,8 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
       sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
   edits.received = stamp.received;
   edits.rport = stamp.rport;
-  edits.extra_headers = extra_headers;
-  edits.asserted_identity = asserted_identity_;
+  edits.extra_headers = extras.trailer;
+  edits.asserted_identity = extras.asserted_identity;
   if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
     edits.consumed_realm = context_->config->domain.realm();
   }

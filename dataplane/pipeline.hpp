@@ -214,6 +214,16 @@ inline Outcome absorbed(Absorb what) {
 // timer is due before it.
 inline constexpr std::int64_t kPendingSendsOnly = std::numeric_limits<std::int64_t>::min();
 
+// What a forwarded request carries beyond the received one and the route's edits.
+struct ForwardExtras {
+  // Ours for this request (a tracked attempt's); null: the stateless one (§16.11).
+  const sip::Branch* branch = nullptr;
+  // "P-Asserted-Identity: ...\r\n" in place of any identity header (RFC 3325 §9.1).
+  std::string_view asserted_identity;
+  // Complete lines after the received ones: our answer to a member's challenge.
+  std::string_view trailer;
+};
+
 // The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed
 // hash of the Call-ID. Deterministic, so a retransmitted request gets the same tag, and an
 // ACK for our response is recognised by recomputing it (§17.2.1, no transaction state).
@@ -275,12 +285,19 @@ class Pipeline {
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);
-  // What the dial plan made of the Request-URI (its route's strip and prepend,
-  // sip/user_translation.hpp): the Request-URI to send on (empty: as received) and the user,
-  // as written, that location and redirect look up.
+  // What the route made of the request: the dial plan's Request-URI (its strip and prepend,
+  // sip/user_translation.hpp) to send on (empty: as received), the user, as written, that
+  // location and redirect look up, and the P-Asserted-Identity line it puts in for the
+  // authenticated caller (assert_identity, RFC 3325 §9.1; empty: none).
   struct Dialled {
     std::string_view request_uri;
     std::string_view user;
+    std::string_view asserted_identity;
+    ForwardExtras forward_extras() const {
+      ForwardExtras extras;
+      extras.asserted_identity = asserted_identity;
+      return extras;
+    }
   };
   // The route's number translation applied to message_ (into translated_), or the answer to
   // give instead (484 when nothing is left of the user, 414 when the result is too long).
@@ -321,10 +338,9 @@ class Pipeline {
 
   AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);
 
-  // `branch`: ours for this request (a failover attempt's); null: the stateless one (§16.11).
   Outcome forward(const Inbound& in, const sip::RoutePlan& plan, const PeerAddress& next_hop,
                   std::string_view request_uri, const OutputBuffers& out,
-                  const sip::Branch* branch = nullptr, std::string_view extra_headers = {});
+                  const ForwardExtras& extras = {});
   Outcome respond(const Inbound& in, std::uint16_t code, std::string_view reason,
                   std::string_view extra_headers, const OutputBuffers& out);
   Outcome respond_check(const Inbound& in, const sip::RequestCheck& check,
@@ -383,7 +399,7 @@ class Pipeline {
   // A new request for a pool with failover: tracked, then sent to `member`. `pinned`: the
   // request named the member itself (track_for_challenges), it never fails over.
   Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                        std::size_t member, std::string_view dialled_uri, const OutputBuffers& out,
+                        std::size_t member, const Dialled& dialled, const OutputBuffers& out,
                         bool pinned = false);
   // A response to a request we track; std::nullopt: forward it as any response.
   std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
@@ -407,9 +423,6 @@ class Pipeline {
   // --- asserting the caller's identity (RFC 3325, route assert_identity) ---
   // "P-Asserted-Identity: <sip:CALLER_ID@REALM>\r\n" for `user`, in asserted_line_.
   std::string_view asserted_identity_for(std::string_view user);
-  // The line the request being forwarded carries: set by the route for a new request, by the
-  // transaction for its copies, empty otherwise (process_request clears it).
-  std::string_view asserted_identity_;
   std::array<char, 320> asserted_line_{};
   // Our Authorization line, written when the challenge came.
   std::array<char, 1024> authorization_{};

@@ -54,7 +54,7 @@ std::optional<Outcome> Pipeline::track_for_challenges(const Inbound& in, const s
   }
   for (const PipelineContext::ChallengingMember& member : context_->challenging_members) {
     if (same_peer(member.address, hop)) {
-      return track_request(in, plan, member.pool, member.member, {}, out, true);
+      return track_request(in, plan, member.pool, member.member, Dialled{}, out, true);
     }
   }
   return std::nullopt;

@@ -143,8 +143,9 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
 }
 
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
-                                std::size_t member, std::string_view dialled_uri,
+                                std::size_t member, const Dialled& dialled,
                                 const OutputBuffers& out, bool pinned) {
+  const std::string_view dialled_uri = dialled.request_uri;
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
@@ -170,7 +171,7 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
           "see [limits] transaction_table_size",
           worker_index_, transactions_->size(), transactions_->stored_count());
     }
-    return forward(in, plan, destination, dialled_uri, out);
+    return forward(in, plan, destination, dialled_uri, out, dialled.forward_extras());
   }
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.branch = attempt_branch(*key, 0);
@@ -180,7 +181,7 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   entry.epoch = pools_epoch_;
   entry.invite = message_->method == sip::Method::Invite;
   entry.pinned = pinned;
-  entry.asserts_identity = !asserted_identity_.empty();
+  entry.asserts_identity = !dialled.asserted_identity.empty();
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
   origin.member = destination;
@@ -411,13 +412,15 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
       request_itself ? transactions_->stored_trailer(index) : std::string_view{};
   // Our P-Asserted-Identity again, for the user whose credentials the request carries (they
   // passed when it came in; the stored bytes and the caller's copies are the same request).
-  asserted_identity_ = {};
+  ForwardExtras extras;
+  extras.branch = &branch;
+  extras.trailer = credentials;
   if (request_itself && transactions_->at(index).asserts_identity) {
     const std::string_view user =
         sip::credentials_user(*message_, context_->config->domain.realm());
-    if (!user.empty()) asserted_identity_ = asserted_identity_for(user);
+    if (!user.empty()) extras.asserted_identity = asserted_identity_for(user);
   }
-  return forward(in, plan, origins_[index].member, request_uri, out, &branch, credentials);
+  return forward(in, plan, origins_[index].member, request_uri, out, extras);
 }
 
 Outcome Pipeline::send_attempt(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
