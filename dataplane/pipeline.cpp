@@ -532,7 +532,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
        request.find(sip::HeaderId::PPreferredIdentity) != nullptr) &&
       !context_->identity_sources->contains(source_key(in.peer))) {
     edits.drop_identity = true;
-    count(&WorkerCounters::identity_removed);
+    if (!extras.stored_copy) count(&WorkerCounters::identity_removed);
   }
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);

@@ -222,6 +222,9 @@ struct ForwardExtras {
   std::string_view asserted_identity;
   // Complete lines after the received ones: our answer to a member's challenge.
   std::string_view trailer;
+  // Sent again from a tracked transaction's stored request (Timer A, the next member, our
+  // credentials): what was done to it was counted when it came in.
+  bool stored_copy = false;
 };
 
 // The To tag of every response we generate for a Call-ID: "sl" + 16 hex digits of a keyed

@@ -415,6 +415,7 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
   ForwardExtras extras;
   extras.branch = &branch;
   extras.trailer = credentials;
+  extras.stored_copy = in.bytes.data() == transactions_->stored_request(index).data();
   if (request_itself && transactions_->at(index).asserts_identity) {
     const std::string_view user =
         sip::credentials_user(*message_, context_->config->domain.realm());

@@ -631,6 +631,25 @@ TEST_F(RetransmittingFailoverTest, AnUnansweredInviteGoesAgainAfterT1ThenAtDoubl
   EXPECT_NE(after_503[1].to(), next[0].to());
 }
 
+// RFC 3325 §5: a phone's asserted identity is removed from the INVITE and from every copy
+// we send of it; the counter counts the request, once, not our copies.
+TEST_F(RetransmittingFailoverTest, IdentityRemovedOnceForTheRequestNotPerCopy) {
+  std::string text = invite("8000", "z9hG4bK-pai-copies", "pai-copies@192.0.2.10");
+  text.insert(text.find("Content-Length:"), "P-Asserted-Identity: <sip:+15550100@evil>\r\n");
+  const Sent first = send_invite(text);
+  EXPECT_EQ(first.bytes.find("P-Asserted-Identity"), std::string::npos) << first.bytes;
+  EXPECT_EQ(counters_.identity_removed.read(), 1u);
+  const std::vector<Sent> again = tick(kStartMs + 500);  // Timer A
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, first.bytes);
+  ASSERT_EQ(tick(kStartMs + 1'500).size(), 1u);           // Timer A again
+  const std::vector<Sent> next = tick(kStartMs + 2'000);  // the next member
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0].to(), first.to());
+  EXPECT_EQ(next[0].bytes.find("P-Asserted-Identity"), std::string::npos) << next[0].bytes;
+  EXPECT_EQ(counters_.identity_removed.read(), 1u);
+}
+
 TEST_F(RetransmittingFailoverTest, AnyAnswerFromTheMemberStopsTheRetransmissions) {
   const Sent first = send_invite(invite("8000", "z9hG4bK-lossy2", "lossy-2@192.0.2.10"));
   ASSERT_EQ(tick(kStartMs + 500).size(), 1u);
