@@ -14,6 +14,7 @@
 #include "sip/call_id_scan.hpp"
 #include "sip/hex.hpp"
 #include "sip/overload_control.hpp"
+#include "sip/privacy.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/stun.hpp"
@@ -526,14 +527,10 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
     edits.consumed_realm = context_->config->domain.realm();
   }
-  // RFC 3325 §5: an identity asserted from outside the trust domain (a phone, anyone) is not
-  // passed on; the servers' (a PBX, the carrier) is.
-  if ((request.find(sip::HeaderId::PAssertedIdentity) != nullptr ||
-       request.find(sip::HeaderId::PPreferredIdentity) != nullptr) &&
-      !context_->identity_sources->contains(source_key(in.peer))) {
-    edits.drop_identity = true;
-    if (!extras.stored_copy) count(&WorkerCounters::identity_removed);
-  }
+  const IdentityEdits identity =
+      identity_edits(in.peer, next_hop, !extras.asserted_identity.empty(), !extras.stored_copy);
+  edits.drop_identity = identity.drop_received;
+  if (identity.withhold_ours) edits.asserted_identity = {};
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);
   });
@@ -541,6 +538,28 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
     return dropped(DropReason::TooLarge);
   }
   return send(SendKind::ForwardedRequest, 0, output, next_hop, static_cast<std::uint8_t>(socket));
+}
+
+Pipeline::IdentityEdits Pipeline::identity_edits(const PeerAddress& from, const PeerAddress& to,
+                                                 bool asserting, bool count_it) {
+  IdentityEdits edits;
+  const bool carried = sip::carries_identity(*message_);
+  if (!carried && !asserting) return edits;
+  const TrustedSources& trust_domain = *context_->identity_sources;
+  // §5: an identity asserted from outside (a phone, anyone) is not passed on; the servers'
+  // (a PBX, the carrier) is.
+  const bool from_outside = carried && !trust_domain.contains(source_key(from));
+  // §5, §7: none leaves toward an element outside when the user asked for privacy (a phone
+  // gets no number the caller withheld; the carrier, inside, hides it from the callee).
+  const bool kept_private =
+      !trust_domain.contains(source_key(to)) && sip::withholds_identity(*message_);
+  edits.drop_received = from_outside || kept_private;
+  edits.withhold_ours = kept_private;
+  if (count_it && from_outside) count(&WorkerCounters::identity_removed);
+  if (count_it && kept_private && (asserting || !from_outside)) {
+    count(&WorkerCounters::identity_withheld);
+  }
+  return edits;
 }
 
 Outcome Pipeline::respond(const Inbound& in, std::uint16_t code, std::string_view reason,
@@ -613,8 +632,11 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
   if (!hop) return dropped(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);
   if (socket < 0) return dropped(DropReason::NoSocket);
-  Output output = write_out(
-      out, [&](std::span<char> buffer) { return sip::write_forwarded_response(response, buffer); });
+  sip::ResponseEdits edits;
+  edits.drop_identity = identity_edits(in.peer, *hop, false, true).drop_received;
+  Output output = write_out(out, [&](std::span<char> buffer) {
+    return sip::write_forwarded_response(response, edits, buffer);
+  });
   const sip::Written& written = output.written;
   if (!written.ok()) {
     return dropped(written.error == sip::WriteError::NoViaToPop ? DropReason::NoRouteBack

@@ -341,6 +341,16 @@ class Pipeline {
 
   AuthGate authenticate(const Inbound& in, std::int64_t now, const OutputBuffers& out);
 
+  // RFC 3325 §5 at the edge of the trust domain (identity_sources: the servers we route to)
+  // for message_ going from `from` to `to`: an identity from outside it is removed (counted
+  // identity_removed); one the user asked to keep private (Privacy: id, §7), received or
+  // `asserting` ours, does not leave it (identity_withheld). `count`: false for our copies.
+  struct IdentityEdits {
+    bool drop_received = false;  // no P-Asserted-Identity / P-Preferred-Identity line copied
+    bool withhold_ours = false;  // nor ours written
+  };
+  IdentityEdits identity_edits(const PeerAddress& from, const PeerAddress& to, bool asserting,
+                               bool count_it);
   Outcome forward(const Inbound& in, const sip::RoutePlan& plan, const PeerAddress& next_hop,
                   std::string_view request_uri, const OutputBuffers& out,
                   const ForwardExtras& extras = {});

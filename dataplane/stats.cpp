@@ -33,6 +33,7 @@ struct Snapshot {
   std::uint64_t pool_challenges_answered = 0;
   std::uint64_t pool_challenges_refused = 0;
   std::uint64_t identity_removed = 0;
+  std::uint64_t identity_withheld = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t trying_absorbed = 0;
   std::uint64_t keepalives = 0;
@@ -67,6 +68,7 @@ struct Snapshot {
     pool_challenges_answered += counters.pool_challenges_answered.read();
     pool_challenges_refused += counters.pool_challenges_refused.read();
     identity_removed += counters.identity_removed.read();
+    identity_withheld += counters.identity_withheld.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     trying_absorbed += counters.trying_absorbed.read();
     keepalives += counters.keepalives.read();
@@ -123,6 +125,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "pool_challenges_answered", s.pool_challenges_answered);
   append(line, "pool_challenges_refused", s.pool_challenges_refused);
   append(line, "identity_removed", s.identity_removed);
+  append(line, "identity_withheld", s.identity_withheld);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "trying_absorbed", s.trying_absorbed);
   append(line, "keepalives", s.keepalives);

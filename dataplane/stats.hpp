@@ -101,9 +101,12 @@ struct alignas(kCacheLine) WorkerCounters {
   // again, or offered no challenge we can answer (passed to the caller).
   Counter pool_challenges_answered;
   Counter pool_challenges_refused;
-  // Requests forwarded without the P-Asserted-Identity / P-Preferred-Identity they came with:
-  // from a source outside the trust domain (RFC 3325 §5).
+  // Requests and responses forwarded without the P-Asserted-Identity / P-Preferred-Identity
+  // they came with: from a source outside the trust domain (RFC 3325 §5).
   Counter identity_removed;
+  // ... or without the identity (received or ours) they would have carried: the user asked
+  // for privacy (Privacy: id) and the next hop is outside the trust domain (RFC 3325 §7).
+  Counter identity_withheld;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

@@ -385,23 +385,55 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
   return writer.result();
 }
 
-Written write_forwarded_response(const Message& response, std::span<char> out) {
+namespace {
+
+// §16.7 step 3 removes the element, not the line: "Via: a, b" becomes "Via: b"; nothing is
+// written when the line held only the top element.
+void write_popped_via_line(Writer& writer, const Message& response) {
+  const std::uint8_t top_line = response.vias[0].field;
+  if (response.via_count < 2 || response.vias[1].field != top_line) return;
+  const HeaderField& via_line = response.fields[top_line];
+  const std::string_view value = via_line.value;
+  const char* rest = response.vias[1].text.data();
+  write_header(writer, via_line.name, value.substr(static_cast<std::size_t>(rest - value.data())));
+}
+
+// The response field by field, without its identity lines.
+void write_response_without_identity(Writer& writer, const Message& response) {
+  RunCopier copier(writer);
+  const char* begin = response.message.data();
+  copier.add({begin, static_cast<std::size_t>(response.fields[0].raw.data() - begin)});
+  for (std::size_t index = 0; index < response.field_count; ++index) {
+    const HeaderField& field = response.fields[index];
+    if (index == response.vias[0].field) {
+      copier.flush();
+      write_popped_via_line(writer, response);
+    } else if (field.id != HeaderId::PAssertedIdentity &&
+               field.id != HeaderId::PPreferredIdentity) {
+      copier.add(field.raw);
+    }
+  }
+  copier.add(empty_line_and_body(response));
+  copier.flush();
+}
+
+}  // namespace
+
+Written write_forwarded_response(const Message& response, const ResponseEdits& edits,
+                                 std::span<char> out) {
   if (!response.is_response() || !response.ok()) return Written{0, WriteError::NotAResponse};
   if (response.via_count == 0) return Written{0, WriteError::NoViaToPop};
-  const std::uint8_t top_line = response.vias[0].field;
-  const HeaderField& via_line = response.fields[top_line];
-  const bool line_has_more = response.via_count > 1 && response.vias[1].field == top_line;
-
   Writer writer(out);
+  if (edits.drop_identity) {
+    write_response_without_identity(writer, response);
+    return writer.result();
+  }
+  // The common case in three copies: what precedes the top Via line, the line without its
+  // top element, what follows.
+  const HeaderField& via_line = response.fields[response.vias[0].field];
   const char* begin = response.message.data();
   writer.append({begin, static_cast<std::size_t>(via_line.raw.data() - begin)});
-  if (line_has_more) {
-    // §16.7 step 3 removes the element, not the line: "Via: a, b" becomes "Via: b".
-    const std::string_view value = via_line.value;
-    const char* rest = response.vias[1].text.data();
-    write_header(writer, via_line.name,
-                 value.substr(static_cast<std::size_t>(rest - value.data())));
-  }
+  write_popped_via_line(writer, response);
   const char* after = end_of(via_line.raw);
   writer.append({after, static_cast<std::size_t>(end_of(response.message) - after)});
   return writer.result();

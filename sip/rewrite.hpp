@@ -68,8 +68,14 @@ struct RequestEdits {
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out);
 
+struct ResponseEdits {
+  // P-Asserted-Identity and P-Preferred-Identity lines are not copied (RFC 3325 §5, §7).
+  bool drop_identity = false;
+};
+
 // §16.7 step 3: remove the top Via element (the whole line if it holds only that element).
-Written write_forwarded_response(const Message& response, std::span<char> out);
+Written write_forwarded_response(const Message& response, const ResponseEdits& edits,
+                                 std::span<char> out);
 
 struct LocalResponse {
   std::uint16_t code = 0;

@@ -245,8 +245,11 @@ void answer_bad_request(const Message& request) {
   check(answer.to.has_tag, "local response: To has no tag");
 }
 
-void forward_response(const Message& response) {
-  const Written written = write_forwarded_response(response, output_buffer());
+// `drop_identity`: the field-by-field path that leaves out P-Asserted/P-Preferred-Identity.
+void forward_response(const Message& response, bool drop_identity) {
+  ResponseEdits edits;
+  edits.drop_identity = drop_identity;
+  const Written written = write_forwarded_response(response, edits, output_buffer());
   if (!written.ok()) return;
   check(written.size <= output_buffer().size(), "writer claims more than the buffer");
   // With a single Via the response was for us: nothing is left to forward it on. Only the
@@ -261,6 +264,12 @@ void forward_response(const Message& response) {
   check(forwarded.via_count + 1 == response.via_count, "forwarded response: Via count");
   check(forwarded.vias[0].text == response.vias[1].text, "forwarded response: wrong Via popped");
   check(forwarded.body == response.body, "forwarded response: body changed");
+  check(forwarded.call_id == response.call_id, "forwarded response: Call-ID changed");
+  if (drop_identity) {
+    check(forwarded.find(HeaderId::PAssertedIdentity) == nullptr &&
+              forwarded.find(HeaderId::PPreferredIdentity) == nullptr,
+          "forwarded response: identity kept");
+  }
 }
 
 // The proxy's scope against the full one, on the same input.
@@ -298,7 +307,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (message.ok()) forward_request(message, options);
     answer_bad_request(message);
   } else if (message.ok()) {
-    forward_response(message);
+    forward_response(message, false);
+    forward_response(message, true);
   }
   return 0;
 }

@@ -136,6 +136,21 @@ std::string quoted_param(std::string_view text, std::string_view name) {
   return std::string(text.substr(value, text.find('"', value) - value));
 }
 
+// User 1009's Proxy-Authorization line answering the 407 `challenge` for an INVITE to `uri`.
+std::string credentials_1009(std::string_view challenge, const std::string& uri) {
+  const std::string nonce = quoted_param(challenge, "nonce");
+  const std::string opaque = quoted_param(challenge, "opaque");
+  const sip::DigestHex ha1 =
+      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1009", "sipline.local", "secret-1009");
+  const sip::DigestHex response =
+      sip::digest_response({sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", uri, nonce,
+                            "00000001", "c0ffee", "auth"});
+  return "Proxy-Authorization: Digest username=\"1009\", realm=\"sipline.local\", nonce=\"" +
+         nonce + "\", uri=\"" + uri + "\", response=\"" + std::string(response.view()) +
+         "\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"" + opaque +
+         "\"\r\n";
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   PipelineTest() : location_(1), pool_(0, 2), out_(kPacketCapacity) {
@@ -542,6 +557,103 @@ TEST_F(PipelineTest, IdentityHeadersFromOutsideTheTrustDomainAreNotPassedOn) {
   pipeline_->set_counters(nullptr);
 }
 
+// RFC 3325 §5, §7: a caller who asked for privacy (Privacy: id) keeps the asserted identity
+// inside the trust domain: a phone (outside) does not get it, a server (inside) does.
+TEST_F(PipelineTest, PrivacyIdKeepsTheIdentityFromElementsOutsideTheTrustDomain) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  location_.replace("1002", {binding("sip:1002@192.0.2.20:6000", "")});
+  Request from_carrier;  // through the forward target's address: a server we route to
+  from_carrier.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-priv1;rport";
+  from_carrier.uri = "sip:1002@sipline.local";
+  from_carrier.extra =
+      "P-Asserted-Identity: <sip:+442079460000@carrier.example>\r\nPrivacy: id\r\n";
+  const Outcome to_phone = process(from_carrier.text(), "127.0.0.1:5070");
+  ASSERT_EQ(to_phone.kind, SendKind::ForwardedRequest) << written(to_phone);
+  EXPECT_EQ(peer_text(to_phone.destination), "192.0.2.20:6000");
+  EXPECT_EQ(written(to_phone).find("P-Asserted-Identity"), std::string::npos) << written(to_phone);
+  EXPECT_NE(written(to_phone).find("\r\nPrivacy: id\r\n"), std::string::npos);
+  EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  EXPECT_EQ(counters.identity_removed.read(), 0u);
+  // Without Privacy: id the phone gets it (the carrier's assertion of who calls).
+  Request public_call = from_carrier;
+  public_call.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-priv2;rport";
+  public_call.extra = "P-Asserted-Identity: <sip:+442079460000@carrier.example>\r\n";
+  const Outcome shown = process(public_call.text(), "127.0.0.1:5070");
+  EXPECT_NE(written(shown).find("\r\n" + public_call.extra), std::string::npos) << written(shown);
+  // To a server (the forward target, inside): kept, Privacy and all.
+  Request onward = from_carrier;
+  onward.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-priv3;rport";
+  onward.uri = "sip:7000@sipline.local";
+  const Outcome inside = process(onward.text(), "127.0.0.1:5070");
+  ASSERT_EQ(peer_text(inside.destination), "127.0.0.1:5070");
+  EXPECT_NE(written(inside).find("\r\n" + onward.extra), std::string::npos) << written(inside);
+  EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  pipeline_->set_counters(nullptr);
+}
+
+// Our own assertion for an authenticated caller (assert_identity) is not written toward a
+// phone when the caller asked for privacy.
+TEST_F(PipelineTest, PrivacyIdWithholdsOurAssertedIdentityFromAPhone) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
+  Request request;
+  request.uri = "sip:1009@sipline.local";
+  request.to = "<sip:1009@sipline.local>";
+  const Outcome challenge = process(request.text());
+  ASSERT_EQ(challenge.code, 407);
+  request.extra = credentials_1009(written(challenge), request.uri) + "Privacy: id\r\n";
+  request.via = "SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bK-priv4;rport";
+  const Outcome forwarded = process(request.text());
+  ASSERT_EQ(forwarded.kind, SendKind::ForwardedRequest) << written(forwarded);
+  EXPECT_EQ(peer_text(forwarded.destination), "192.0.2.60:5080");
+  EXPECT_EQ(written(forwarded).find("P-Asserted-Identity"), std::string::npos)
+      << written(forwarded);
+  EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  pipeline_->set_counters(nullptr);
+}
+
+// Responses cross the same boundary: a phone's asserted identity (a 200 claiming to be
+// someone) is removed; a server's, with Privacy: id, does not reach a phone.
+TEST_F(PipelineTest, ResponsesCrossTheTrustBoundaryAsRequestsDo) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  // The phone calls out through the forward target; the server answers with the callee's
+  // identity, private.
+  const Outcome out_call = process(Request().text());
+  std::string answer = written(out_call);
+  answer.replace(0, answer.find("\r\n"), "SIP/2.0 200 OK");
+  const std::string identity = "P-Asserted-Identity: <sip:+15551230000@carrier.example>\r\n";
+  answer.insert(answer.find("Content-Length:"), identity + "Privacy: id\r\n");
+  const Outcome private_answer = process(answer, "127.0.0.1:5070");
+  ASSERT_EQ(private_answer.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(peer_text(private_answer.destination), "192.0.2.10:5099");
+  EXPECT_EQ(written(private_answer).find("P-Asserted-Identity"), std::string::npos)
+      << written(private_answer);
+  EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  // Without Privacy: passed on.
+  answer.erase(answer.find("Privacy: id\r\n"), 13);
+  const Outcome public_answer = process(answer, "127.0.0.1:5070");
+  EXPECT_NE(written(public_answer).find(identity), std::string::npos) << written(public_answer);
+  // A call from the server to the phone: the phone's 200 may not assert anything.
+  location_.replace("1002", {binding("sip:1002@192.0.2.20:6000", "")});
+  Request in_call;
+  in_call.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-priv5;rport";
+  in_call.uri = "sip:1002@sipline.local";
+  const Outcome to_phone = process(in_call.text(), "127.0.0.1:5070");
+  std::string phone_answer = written(to_phone);
+  phone_answer.replace(0, phone_answer.find("\r\n"), "SIP/2.0 200 OK");
+  phone_answer.insert(phone_answer.find("Content-Length:"), identity);
+  const Outcome claimed = process(phone_answer, "192.0.2.20:6000");
+  ASSERT_EQ(claimed.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(peer_text(claimed.destination), "127.0.0.1:5070");
+  EXPECT_EQ(written(claimed).find("P-Asserted-Identity"), std::string::npos) << written(claimed);
+  EXPECT_EQ(counters.identity_removed.read(), 1u);
+  EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  pipeline_->set_counters(nullptr);
+}
+
 TEST_F(PipelineTest, LocationForAnUnconfiguredUserIs404) {
   Request request;
   request.uri = "sip:1077@sipline.local";  // route "local" matches, no such user
@@ -651,20 +763,7 @@ TEST_F(PipelineTest, AuthRouteChallengesThenForwardsWithValidCredentials) {
   EXPECT_NE(text.find("algorithm=SHA-256", sha256), std::string::npos);
   EXPECT_NE(text.find("algorithm=MD5", sha256), std::string::npos);
 
-  const std::string nonce = quoted_param(text, "nonce");
-  const std::string opaque = quoted_param(text, "opaque");
-  const sip::DigestHex ha1 =
-      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1009", "sipline.local", "secret-1009");
-  const sip::DigestHex response =
-      sip::digest_response({sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", request.uri, nonce,
-                            "00000001", "c0ffee", "auth"});
-  request.extra =
-      "Proxy-Authorization: Digest username=\"1009\", realm=\"sipline.local\", "
-      "nonce=\"" +
-      nonce + "\", uri=\"" + request.uri + "\", response=\"" + std::string(response.view()) +
-      "\", algorithm=SHA-256, qop=auth, "
-      "nc=00000001, cnonce=\"c0ffee\", opaque=\"" +
-      opaque + "\"\r\n";
+  request.extra = credentials_1009(text, request.uri);
   // Credentials for another realm, a proxy further on (RFC 3261 §22.3: one line each).
   const std::string downstream =
       "Proxy-Authorization: Digest username=\"x\", realm=\"far.example\", nonce=\"n\", "

@@ -467,7 +467,7 @@ TEST(ForwardedRequest, BufferOneByteTooSmall) {
 // --- write_forwarded_response ------------------------------------------------------------
 
 std::string forward_response(const Message& response) {
-  return write_ok([&](std::span<char> out) { return write_forwarded_response(response, out); });
+  return write_ok([&](std::span<char> out) { return write_forwarded_response(response, {}, out); });
 }
 
 TEST(ForwardedResponse, TopViaLineDropped) {
@@ -559,18 +559,61 @@ TEST(ForwardedResponse, CarrierResponseOnlyTopViaRemoved) {
   EXPECT_EQ(forward_response(*response), replace_once(received, std::string(top_line.raw), ""));
 }
 
+// RFC 3325 §5, §7: identity lines left out, wherever they are; the top Via element popped
+// from its line as always; everything else, the body included, byte for byte.
+TEST(ForwardedResponse, IdentityLinesDroppedWhenAsked) {
+  const std::string received =
+      "SIP/2.0 200 OK\r\n"
+      "P-Asserted-Identity: <sip:+442079460001@carrier.example>\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-sl0123456789abcdef01234567;rport=5060,"
+      " SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
+      "From: <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
+      "To: <sip:bob@biloxi.example.com>;tag=8321234356\r\n"
+      "P-Preferred-Identity: <sip:bob@biloxi.example.com>\r\n"
+      "Call-ID: 3848276298220188511@atlanta.example.com\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Privacy: id\r\n"
+      "P-Asserted-Identity: <tel:+442079460001>\r\n"
+      "Content-Length: 4\r\n"
+      "\r\n"
+      "body";
+  const auto response = parse(received);
+  ResponseEdits edits;
+  edits.drop_identity = true;
+  const std::string forwarded = write_ok(
+      [&](std::span<char> out) { return write_forwarded_response(*response, edits, out); });
+  EXPECT_EQ(forwarded,
+            "SIP/2.0 200 OK\r\n"
+            "Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
+            "From: <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
+            "To: <sip:bob@biloxi.example.com>;tag=8321234356\r\n"
+            "Call-ID: 3848276298220188511@atlanta.example.com\r\n"
+            "CSeq: 1 INVITE\r\n"
+            "Privacy: id\r\n"
+            "Content-Length: 4\r\n"
+            "\r\n"
+            "body");
+  expect_exact_fit(
+      [&](std::span<char> out) { return write_forwarded_response(*response, edits, out); });
+  // Not asked: the identity lines stay.
+  const std::string kept = forward_response(*response);
+  EXPECT_NE(kept.find("P-Asserted-Identity: <tel:+442079460001>\r\n"), std::string::npos);
+  EXPECT_NE(kept.find("P-Preferred-Identity"), std::string::npos);
+}
+
 TEST(ForwardedResponse, RefusesRequests) {
   const auto request = parse(kInvite);
   std::vector<char> buffer(4096);
-  EXPECT_EQ(write_forwarded_response(*request, buffer).error, WriteError::NotAResponse);
+  EXPECT_EQ(write_forwarded_response(*request, {}, buffer).error, WriteError::NotAResponse);
 }
 
 TEST(ForwardedResponse, BufferOneByteTooSmall) {
   const auto split = parse(kResponse);
-  expect_exact_fit([&](std::span<char> out) { return write_forwarded_response(*split, out); });
+  expect_exact_fit([&](std::span<char> out) { return write_forwarded_response(*split, {}, out); });
   const std::string received = read_corpus("rfc3665/3.2-F9-180.sip");
   const auto whole_line = parse(received);
-  expect_exact_fit([&](std::span<char> out) { return write_forwarded_response(*whole_line, out); });
+  expect_exact_fit(
+      [&](std::span<char> out) { return write_forwarded_response(*whole_line, {}, out); });
 }
 
 // --- write_local_response ----------------------------------------------------------------
