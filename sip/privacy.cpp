@@ -4,11 +4,6 @@
 
 namespace sipline::sip {
 
-bool carries_identity(const Message& message) {
-  return message.find(HeaderId::PAssertedIdentity) != nullptr ||
-         message.find(HeaderId::PPreferredIdentity) != nullptr;
-}
-
 bool withholds_identity(const Message& message) {
   for (const HeaderField* field = message.find(HeaderId::Privacy); field != nullptr;
        field = message.next(*field)) {
