@@ -58,6 +58,9 @@ class Network:
         self.mode = "socket"
         self.proxy_host = "127.0.0.1"   # sipline's listen address
         self.client_host = "127.0.0.1"  # SIPp, the Python agents and UAS bind here
+        # A second host for a server that must not share the phones' address (the privacy
+        # test: trust is by IP address, RFC 3325 §5). Loopback holds all of 127/8.
+        self.server_host = "127.0.0.2"
         self.sipline_prefix = []        # command prefix that starts sipline
         self.max_workers = None         # a cap on [dataplane] workers (None: as asked)
         self.dataplane = {}             # extra [dataplane] keys (DPDK: eal, port, address)
@@ -79,6 +82,7 @@ NET = Network()
 # plus the control lcore's: two tx_iface entries for one worker.
 DPDK_ADDRESS = "10.99.0.1"
 DPDK_PEER_ADDRESS = "10.99.0.2"
+DPDK_PEER_SERVER_ADDRESS = "10.99.0.3"  # the peer's second address (NET.server_host)
 # The dataplane's address6 and the peer's IPv6 address on the same /64 (documentation prefix,
 # RFC 3849), for the IPv6 test; run_dpdk_e2e.sh gives the peer its address.
 DPDK_ADDRESS6 = "2001:db8:99::1"
@@ -92,6 +96,7 @@ def configure_network(mode, dpdk_netns=None):
     if mode == "dpdk":
         NET.proxy_host = DPDK_ADDRESS
         NET.client_host = DPDK_PEER_ADDRESS
+        NET.server_host = DPDK_PEER_SERVER_ADDRESS
         NET.proxy_host6 = DPDK_ADDRESS6
         NET.client_host6 = DPDK_PEER_ADDRESS6
         NET.sipline_prefix = ["ip", "netns", "exec", dpdk_netns]

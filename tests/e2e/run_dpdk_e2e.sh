@@ -6,7 +6,8 @@
 #        |  veth pair (MTU 1500)
 #   sipline-peer-<pid>   veth-peer 10.99.0.2/24 and 2001:db8:99::2/64: this driver
 #                                  (run_e2e.py --mode dpdk), SIPp,
-#                                  the Python agents and UAS
+#                                  the Python agents and UAS; 10.99.0.3/24: a
+#                                  server kept apart from the phones (privacy)
 #
 # All traffic stays inside these namespaces. They are deleted on every exit path (trap), with
 # whatever still runs in them. Needs root (namespaces, veth, packet capture): CI runs as root;
@@ -67,6 +68,8 @@ for namespace in "$dp" "$peer"; do
 done
 ip -n "$dp" link set veth-dp up
 ip -n "$peer" address add 10.99.0.2/24 dev veth-peer
+# A second address: a server the trust-boundary test keeps apart from the phones (harness.py).
+ip -n "$peer" address add 10.99.0.3/24 dev veth-peer
 # IPv6 on the peer's end only, for the ipv6_calls test: a static address (no DAD, no router
 # solicitations, no autoconfiguration); the dataplane owns 2001:db8:99::1 (harness.py).
 ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.disable_ipv6=0

@@ -1114,9 +1114,10 @@ class FakeCarrier:
     requests so far, this one included), which returns the response bytes or None (the
     request is "lost", or needs no answer)."""
 
-    def __init__(self, answer, methods=("REGISTER",)):
+    def __init__(self, answer, methods=("REGISTER",), host=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((harness.NET.client_host, 0))
+        self.host = host or harness.NET.client_host
+        self.sock.bind((self.host, 0))
         self.port = self.sock.getsockname()[1]
         self.answer = answer
         self.methods = methods
@@ -1421,6 +1422,87 @@ def test_carrier_challenge(ctx):
           "expected 3 challenges answered, 1 refused, 2 ACKs of ours, 3 tracked: %s" % brief)
     check(total(counters, "dropped") == 0, "nothing should be dropped: %s" % brief)
     check(total(counters, "local_4xx") == 2, "expected sipline's two own 407s: %s" % brief)
+
+
+def test_privacy(ctx):
+    """RFC 3325's trust boundary with the carrier and the phone on different addresses: the
+    carrier, a pool member on NET.server_host, is inside the trust domain; the phones, on
+    NET.client_host, are not. A call from the carrier with Privacy: id reaches the phone
+    without the P-Asserted-Identity (§7), a call without it with the carrier's assertion; the
+    phone's 200, claiming an identity, reaches the carrier without it (§5). A call out: the
+    phone's P-Asserted-Identity is removed before the carrier, and the carrier's 200 with
+    Privacy: id (connected line restricted) reaches the phone without its identity."""
+    proxy_port, phone_port = harness.free_udp_ports(2)
+    carrier_identity = "<sip:+442079460000@carrier.test>"
+    phone_identity = "<sip:+15550000000@%s>" % harness.NET.proxy_host
+
+    def carrier_answer(message, count):
+        if message.method != "INVITE":
+            return None
+        return sipmsg.EchoUas.answer(message, 200, "OK").replace(b"Content-Length", (
+            "P-Asserted-Identity: %s\r\nPrivacy: id\r\nContent-Length" %
+            carrier_identity).encode(), 1)
+
+    carrier = FakeCarrier(carrier_answer, methods=("INVITE", "ACK", "BYE"),
+                          host=harness.NET.server_host)
+    ctx.cleanups.append(carrier.stop)
+    pools = [{"name": "carrier", "members": ["sip:%s:%d" % (carrier.host, carrier.port)],
+              "probe_interval": 0}]
+    routes = [{"name": "national", "user_prefix": "0", "action": "forward", "pool": "carrier"},
+              {"name": "users", "user_prefix": "10", "action": "location"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    register_user(proxy_port, "1002", phone_port)
+    user_uri = "sip:1002@%s:%d" % (harness.NET.proxy_host, proxy_port)
+    with sipmsg.Agent(proxy_port, port=phone_port, user="1002") as phone, \
+            sipmsg.Agent(proxy_port, user="carrier", host=harness.NET.server_host) as trunk:
+
+        def call_in(privacy, call_id):
+            headers = [("P-Asserted-Identity", carrier_identity)]
+            headers += [("Privacy", "id")] if privacy else []
+            trunk.request("INVITE", user_uri, headers=headers, call_id=call_id, wait=False)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                message = phone.receive(deadline - time.monotonic())
+                if message is not None and not message.is_response and \
+                        message.call_id() == call_id:
+                    return message
+            raise harness.TestFailure("the phone got no INVITE for %s" % call_id)
+
+        private = call_in(True, "private-" + trunk.call_id)
+        check(private.get_all("P-Asserted-Identity") == [] and
+              private.get("Privacy") == "id",
+              "Privacy: id: the phone must get no asserted identity: %s" % private.raw)
+        # The phone answers claiming an identity: not passed on to the carrier (§5).
+        answer = sipmsg.EchoUas.answer(private, 200, "OK").replace(b"Content-Length", (
+            "P-Asserted-Identity: %s\r\nContent-Length" % phone_identity).encode(), 1)
+        phone.send_raw(answer)
+        final = trunk.wait_final("private-" + trunk.call_id, trunk.cseq)
+        require_status(final, 200, "the phone's answer at the carrier")
+        check(final.get_all("P-Asserted-Identity") == [],
+              "the phone's asserted identity must not reach the carrier: %s" % final.raw)
+        shown = call_in(False, "shown-" + trunk.call_id)
+        check(shown.get_all("P-Asserted-Identity") == [carrier_identity],
+              "without Privacy the phone gets the carrier's assertion: %s" % shown.raw)
+        phone.send_raw(sipmsg.EchoUas.answer(shown, 486, "Busy Here"))
+        require_status(trunk.wait_final("shown-" + trunk.call_id, trunk.cseq), 486,
+                       "the phone's 486 at the carrier")
+
+        out_uri = "sip:02079460000@%s:%d" % (harness.NET.proxy_host, proxy_port)
+        out = phone.request("INVITE", out_uri, headers=[("P-Asserted-Identity", phone_identity)],
+                            timeout=5.0)
+        require_status(out, 200, "the call out through the carrier")
+        check(out.get_all("P-Asserted-Identity") == [],
+              "Privacy: id in the carrier's 200: the phone must get no identity: %s" % out.raw)
+        invites = [entry[2] for entry in carrier.registers if entry[2].method == "INVITE"]
+        check(len(invites) == 1 and invites[0].get_all("P-Asserted-Identity") == [],
+              "the phone's asserted identity must not reach the carrier: %s" % [
+                  message.raw for message in invites])
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "identity_removed") == 2 and
+          total(counters, "identity_withheld") == 2,
+          "expected 2 identities removed (the phone's 200 and INVITE), 2 withheld (the private "
+          "INVITE and 200): %s" % brief)
 
 
 def stun_binding_request(transaction_id, fingerprint):
@@ -2654,6 +2736,7 @@ TESTS = {
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
     "carrier_challenge": test_carrier_challenge,
+    "privacy": test_privacy,
     "keepalives": test_keepalives,
     "dns_refresh": test_dns_refresh,
     "reload": test_reload,
@@ -2680,7 +2763,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "route_sources", "number_translation", "trunk_registration",
-              "carrier_challenge",
+              "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",

@@ -181,14 +181,15 @@ PROXY_HOST = "127.0.0.1"
 class Agent:
     """One UDP socket on LOCAL_HOST that sends requests to the proxy and collects answers."""
 
-    def __init__(self, proxy_port, port=0, user="1001"):
+    def __init__(self, proxy_port, port=0, user="1001", host=None):
         self.proxy = (PROXY_HOST, proxy_port)
+        self.host = host or LOCAL_HOST  # another of the test's own addresses, when given
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((LOCAL_HOST, port))
+        self.sock.bind((self.host, port))
         self.port = self.sock.getsockname()[1]
         self.user = user
         self.cseq = 0
-        self.call_id = new_token("e2e-") + "@" + LOCAL_HOST
+        self.call_id = new_token("e2e-") + "@" + self.host
         self.from_tag = new_token()
 
     def close(self):
@@ -201,7 +202,7 @@ class Agent:
         self.close()
 
     def via(self, branch=None):
-        return "SIP/2.0/UDP %s:%d;rport;branch=%s" % (LOCAL_HOST, self.port,
+        return "SIP/2.0/UDP %s:%d;rport;branch=%s" % (self.host, self.port,
                                                        branch or new_token("z9hG4bK"))
 
     def send_raw(self, data, destination=None):
