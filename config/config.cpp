@@ -283,8 +283,11 @@ DataplaneConfig read_dataplane(const TableReader& dataplane) {
 
 // ---- [domain] ----------------------------------------------------------------------------
 
+std::optional<std::vector<IpPrefix>> read_source_prefixes(const TableReader& table,
+                                                          const std::string& key);
+
 DomainConfig read_domain(const TableReader& domain) {
-  domain.reject_unknown_keys({"names", "record_route"});
+  domain.reject_unknown_keys({"names", "record_route", "trust_domain"});
   DomainConfig config;
   if (const auto names = domain.string_array("names", Presence::Required)) {
     if (names->empty()) {
@@ -308,6 +311,9 @@ DomainConfig read_domain(const TableReader& domain) {
     }
   }
   config.record_route = domain.boolean("record_route").value_or(false);
+  if (auto trusted = read_source_prefixes(domain, "trust_domain")) {
+    config.trust_domain = std::move(*trusted);
+  }
   return config;
 }
 

@@ -81,6 +81,10 @@ struct DomainConfig {
   // Request-URI host. IPv6 literals are written as URI references: "[::1]".
   std::vector<std::string> names;
   bool record_route = false;
+  // Other elements of the RFC 3325 trust domain (a PBX that reaches us as a registered user,
+  // an upstream SBC): their P-Asserted-Identity is passed on and they may receive one kept
+  // private. The servers the configuration routes to are always in it.
+  std::vector<IpPrefix> trust_domain;
 
   const std::string& realm() const { return names.front(); }  // digest realm: first name
 };

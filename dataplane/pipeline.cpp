@@ -150,7 +150,10 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   }
   context->trusted_sources =
       std::make_shared<const TrustedSources>(source_limits_from(*config).trusted);
-  context->identity_sources = std::make_shared<const TrustedSources>(server_prefixes(*config));
+  std::vector<lb::IpPrefix> trust_domain = server_prefixes(*config);
+  trust_domain.insert(trust_domain.end(), config->domain.trust_domain.begin(),
+                      config->domain.trust_domain.end());
+  context->identity_sources = std::make_shared<const TrustedSources>(trust_domain);
   for (const config::User& user : config->users) {
     if (!user.caller_id.empty()) context->caller_ids.emplace_back(user.user, user.caller_id);
   }

@@ -59,9 +59,9 @@ struct PipelineContext {
   // target and every pool member of this configuration (so a reload that adds a pool member
   // trusts it at once). Never null.
   std::shared_ptr<const TrustedSources> trusted_sources;
-  // The sources whose P-Asserted-Identity and P-Preferred-Identity are passed on (RFC 3325
-  // §5: only from within the trust domain): the servers of this configuration
-  // (server_prefixes()). Never null.
+  // The trust domain of RFC 3325 §5: whose P-Asserted-Identity and P-Preferred-Identity are
+  // passed on, and who may receive one the user keeps private (§7): the servers of this
+  // configuration (server_prefixes()) and [domain] trust_domain. Never null.
   std::shared_ptr<const TrustedSources> identity_sources;
   // The members of the pools with credentials (lb::PoolCredentials): a request routed to one
   // by its Route or Request-URI (a BYE, a re-INVITE) is tracked too, so that the member's

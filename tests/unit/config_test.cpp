@@ -627,6 +627,19 @@ TEST(Errors, MissingDomain) {
                    "address or a bracketed IPv6 address"});
 }
 
+TEST(Values, TrustDomainListsAddressesAndPrefixes) {
+  const auto config = load_ok(
+      "[domain]\nnames = [\"sipline.local\"]\ntrust_domain = [\"192.0.2.7\", "
+      "\"2001:db8:5::/48\"]\n");
+  ASSERT_EQ(config->domain.trust_domain.size(), 2u);
+  EXPECT_EQ(config->domain.trust_domain[0].to_string(), "192.0.2.7/32");
+  EXPECT_EQ(config->domain.trust_domain[1].to_string(), "2001:db8:5::/48");
+  EXPECT_TRUE(load_ok(std::string(kDomain))->domain.trust_domain.empty());
+  EXPECT_EQ(load_errors("[domain]\nnames = [\"sipline.local\"]\n\ntrust_domain = [\"pbx.lan\"]\n"),
+            Errors{"test.toml:4: domain.trust_domain[0] \"pbx.lan\" must be an IP address or "
+                   "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\""});
+}
+
 TEST(Errors, WrongTypes) {
   EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = \"2\"\n")),
             Errors{"test.toml:2: dataplane.workers must be an integer, not a string"});

@@ -25,6 +25,7 @@ constexpr std::string_view kConfig = R"toml(
 udp = ["127.0.0.1:5060"]
 [domain]
 names = ["sipline.local", "127.0.0.1"]
+trust_domain = ["192.0.2.30"]  # a PBX registered as user 1099
 [registrar]
 store = "memory"
 [[users]]
@@ -589,6 +590,29 @@ TEST_F(PipelineTest, PrivacyIdKeepsTheIdentityFromElementsOutsideTheTrustDomain)
   ASSERT_EQ(peer_text(inside.destination), "127.0.0.1:5070");
   EXPECT_NE(written(inside).find("\r\n" + onward.extra), std::string::npos) << written(inside);
   EXPECT_EQ(counters.identity_withheld.read(), 1u);
+  pipeline_->set_counters(nullptr);
+}
+
+// [domain] trust_domain: a PBX that reaches us as a registered user is inside too: its
+// asserted identity goes on, and a private one reaches it.
+TEST_F(PipelineTest, TrustDomainAddressesAreInsideTheBoundary) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  location_.replace("1099", {binding("sip:1099@192.0.2.30:5060", "")});
+  Request from_pbx;
+  from_pbx.via = "SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bK-pbx1;rport";
+  from_pbx.extra = "P-Asserted-Identity: <sip:2001@pbx.example>\r\n";
+  const Outcome out = process(from_pbx.text(), "192.0.2.30:5060");
+  ASSERT_EQ(out.kind, SendKind::ForwardedRequest) << written(out);
+  EXPECT_NE(written(out).find("\r\n" + from_pbx.extra), std::string::npos) << written(out);
+  Request to_pbx;
+  to_pbx.via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-pbx2;rport";
+  to_pbx.uri = "sip:1099@sipline.local";
+  to_pbx.extra = "P-Asserted-Identity: <sip:+442079460000@carrier.example>\r\nPrivacy: id\r\n";
+  const Outcome in = process(to_pbx.text(), "127.0.0.1:5070");
+  ASSERT_EQ(peer_text(in.destination), "192.0.2.30:5060");
+  EXPECT_NE(written(in).find("\r\n" + to_pbx.extra), std::string::npos) << written(in);
+  EXPECT_EQ(counters.identity_removed.read() + counters.identity_withheld.read(), 0u);
   pipeline_->set_counters(nullptr);
 }
 
