@@ -103,6 +103,7 @@ workers = 2
 [domain]
 names = ["sipline.fuzz", "127.0.0.1", "[::1]"]
 record_route = true
+trust_domain = ["198.51.100.0/24"]
 [registrar]
 store = "memory"
 auth = true
