@@ -14,6 +14,7 @@
 #include "sip/method.hpp"
 #include "sip/params.hpp"
 #include "sip/text.hpp"
+#include "sip/token_run.hpp"
 
 namespace sipline::sip {
 
@@ -118,7 +119,13 @@ struct CommonValue {
 };
 
 inline CommonValue common_value(std::string_view text, std::size_t pos) {
-  std::uint8_t all = kValueToken;
+  // Most values are tokens (branches, tags): their run ends at the stop octet.
+  pos = token_run_end(text, pos);
+  if (pos == text.size() ||
+      (kCommonValueOctets[static_cast<unsigned char>(text[pos])] & kValueStop) != 0) {
+    return CommonValue{pos, true};
+  }
+  std::uint8_t all = 0;  // text[pos] is a value octet that is not a token octet
   for (; pos < text.size(); ++pos) {
     const std::uint8_t octet = kCommonValueOctets[static_cast<unsigned char>(text[pos])];
     if ((octet & kValueStop) != 0) break;
@@ -127,6 +134,7 @@ inline CommonValue common_value(std::string_view text, std::size_t pos) {
   return CommonValue{pos, all == kValueToken};
 }
 
+// Names (transport, parameter names) are a few octets: an octet loop ends sooner.
 inline std::size_t token_end(std::string_view text, std::size_t pos) {
   while (pos < text.size() && is_token_char(text[pos]))
     ++pos;

@@ -5,8 +5,10 @@
 //     corpus, on the inputs of via_test.cpp, and on systematic edits of them;
 //   - for_each_common_param (sip/header_scanner.hpp) must yield the parameters, and the token
 //     test of their values, exactly as for_each_header_param and is_token do;
-//   - the vector scans of sip/text.hpp must find what an octet loop finds, for every length
-//     and position (their last chunk overlaps, short ranges are compared octet by octet);
+//   - the vector scans of sip/text.hpp and sip/token_run.hpp must find what an octet loop
+//     finds, for every length and position (their last chunk overlaps, short ranges are
+//     compared octet by octet), and the token class test must agree with is_token_char on
+//     all 256 octets;
 //   - Uri{}, Via{} and NameAddr{} are all zero octets (Message's reset clears them that way).
 #include <gtest/gtest.h>
 
@@ -22,6 +24,7 @@
 #include "sip/parse_in_place.hpp"
 #include "sip/text.hpp"
 #include "sip/token_list.hpp"
+#include "sip/token_run.hpp"
 #include "sip/uri.hpp"
 #include "sip/via.hpp"
 #include "tests/unit/test_support.hpp"
@@ -314,6 +317,45 @@ TEST(VectorScans, FindTheFirstOfSeveral) {
   EXPECT_FALSE(
       has_octet_at_most("\x21\x7f\x80\xff\x21\x7f\x80\xff\x21\x7f\x80\xff\x21\x7f\x80\xff!", 0x20));
   EXPECT_TRUE(has_octet_at_most("0123456789abcdef0123456789abcdef ", 0x20));
+}
+
+// The end of a token run as the octet loop finds it.
+std::size_t token_run_end_by_octets(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && is_token_char(text[pos]))
+    ++pos;
+  return pos;
+}
+
+TEST(VectorScans, TokenRunEndsWhereTheOctetLoopSaysForEveryOctet) {
+  // Each of the 256 octets placed after a run of token octets, at every offset of a 16-octet
+  // step and in the overlapping last step; one octet of slack past the end is never read.
+  for (int octet = 0; octet < 256; ++octet) {
+    for (std::size_t length = 1; length <= 40; ++length) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string text(length + 1, 'a');
+        text[at] = static_cast<char>(octet);
+        text.back() = ' ';  // outside the view: a token run that reached it would be wrong
+        const std::string_view view(text.data(), length);
+        for (const std::size_t from : {std::size_t{0}, at / 2, at}) {
+          ASSERT_EQ(token_run_end(view, from), token_run_end_by_octets(view, from))
+              << "octet " << octet << " length " << length << " at " << at << " from " << from;
+        }
+      }
+    }
+  }
+}
+
+TEST(VectorScans, TokenRunOfAWholeTextAndOfNothing) {
+  const std::string_view branch = "z9hG4bK-inv-0123456789abcdef.!%*_+`'~ABCXYZ";
+  EXPECT_EQ(token_run_end(branch, 0), branch.size());
+  EXPECT_EQ(token_run_end(branch, branch.size()), branch.size());
+  EXPECT_EQ(token_run_end("branch=z9hG4bK;rport;received=192.0.2.1", 0), 6u);
+  EXPECT_EQ(token_run_end("0123456789abcdef@", 0), 16u);
+  EXPECT_EQ(token_run_end("\x80"
+                          "0123456789abcdef",
+                          0),
+            0u);
+  EXPECT_EQ(token_run_end("", 0), 0u);
 }
 
 // --- the parsed-value structs -----------------------------------------------------------------
