@@ -50,7 +50,8 @@ namespace sipline::dataplane {
 namespace {
 
 // Timer C (§16.6 step 11: more than 3 minutes): how long an INVITE that got a provisional
-// answer is tracked; after it the call goes on statelessly.
+// answer is tracked after the last provisional above 100 (§16.7 step 2); after it the call
+// goes on statelessly.
 constexpr std::int64_t kTimerCMs = 180'000;
 // How long a completed transaction is kept to absorb the caller's ACK and re-ACK the member's
 // retransmitted answer: Timer D's 32 s for unreliable transports (§17.1.1.2).
@@ -238,6 +239,11 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     if (entry.phase == sip::TransactionTable::Phase::Calling) {
       entry.phase = sip::TransactionTable::Phase::Proceeding;
       transactions_->arm(index, now_ms_ + (entry.invite ? kTimerCMs : kTimerFMs));
+    } else if (code > 100 && entry.invite &&
+               entry.phase == sip::TransactionTable::Phase::Proceeding) {
+      // §16.7 step 2: every provisional from 101 to 199 resets Timer C; a callee that keeps
+      // ringing (or sends early media) keeps its entry, for the hop-by-hop ACK of its answer.
+      transactions_->arm(index, now_ms_ + kTimerCMs);
     }
     if (code > 100 && entry.invite) {
       entry.may_fail_over = false;

@@ -358,6 +358,37 @@ TEST_F(PoolFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
 }
 
+TEST_F(PoolFailoverTest, EachProvisionalAbove100ResetsTimerC) {
+  const std::string request = invite("8000", "z9hG4bK-call5c", "call-5c@192.0.2.10");
+  const Sent first = send_invite(request);
+  receive(answer(first.bytes, "180 Ringing"), first.to());
+  // Still ringing 100 s later (a 183 with early media): Timer C starts again (§16.7 step 2).
+  tick(kStartMs + 100'000);
+  receive(answer(first.bytes, "183 Session Progress"), first.to());
+  EXPECT_TRUE(tick(kStartMs + 180'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);  // 180 s after the 180, 80 after the 183
+  // The callee declines after 200 s: relayed, and the caller's ACK still goes to the member
+  // on the attempt's branch, hop by hop (§17.1.1.3), not on a stateless one.
+  tick(kStartMs + 200'000);
+  const std::vector<Sent> declined = receive(answer(first.bytes, "486 Busy Here"), first.to());
+  ASSERT_EQ(declined.size(), 1u);
+  EXPECT_EQ(declined[0].outcome.kind, SendKind::ForwardedResponse);
+  const std::vector<Sent> caller_ack = receive(same_transaction(request, "ACK", "member-tag"));
+  ASSERT_EQ(caller_ack.size(), 1u);
+  EXPECT_EQ(caller_ack[0].to(), first.to());
+  EXPECT_EQ(top_branch(caller_ack[0].bytes), top_branch(first.bytes));
+}
+
+TEST_F(PoolFailoverTest, TimerCEndsTrackingOfACallThatRingsWithoutNews) {
+  const std::string request = invite("8000", "z9hG4bK-call5d", "call-5d@192.0.2.10");
+  const Sent first = send_invite(request);
+  receive(answer(first.bytes, "180 Ringing"), first.to());
+  EXPECT_TRUE(tick(kStartMs + 179'999).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);
+  EXPECT_TRUE(tick(kStartMs + 180'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);  // the call goes on statelessly
+}
+
 TEST_F(PoolFailoverTest, RingingCallsGiveTheirStoredInviteBack) {
   // The stored-request slots (128 of the 1024-entry table) bound what can fail over; a call
   // that rings gives its slot back, so ringing calls do not use them up.
