@@ -618,8 +618,10 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     case sip::ResponseDrop::NotOurs:
       return dropped(DropReason::NotOurs);
     case sip::ResponseDrop::ForUs: {
-      // The answer to a request we sent ourselves (a pool member's answer to a probe, signed
-      // branch and our sent-by checked): the control thread's prober reads it.
+      // The answer to a request we sent ourselves (signed branch and our sent-by checked):
+      // the CANCEL a worker sent at Timer C is answered here; a pool member's answer to a
+      // probe goes to the control thread's prober.
+      if (response.cseq.method == sip::Method::Cancel) return absorbed(Absorb::CancelAnswer);
       Outcome outcome;
       outcome.verdict = Verdict::ToControl;
       return outcome;

@@ -106,6 +106,9 @@ enum class Absorb : std::uint8_t {
   Ack,        // the ACK for our own non-2xx response (RFC 3261 §17.2.1)
   Trying,     // a member's 100 Trying to an INVITE we answered 100 ourselves (§16.7 step 5)
   Keepalive,  // a CRLF keep-alive (RFC 5626 §4.4.1, sent over UDP too) or a STUN indication
+  // A member's answer to the CANCEL we sent it when Timer C ran out (§16.8): the INVITE's own
+  // final answer (487) is what goes to the caller.
+  CancelAnswer,
 };
 
 // A received datagram as the pipeline reads it, whichever port received it: its bytes (a view
@@ -157,9 +160,9 @@ inline void count_outcome_notes(const Outcome& outcome, WorkerCounters& counters
   if (outcome.verdict != Verdict::Send) counters.shed_unanswered.add();
 }
 
-// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK, 100 or
-// keep-alive (not a drop: nothing was lost). Send and ToControl are the worker's to count when
-// it has done them (count_sent).
+// The counters of an outcome that sends nothing: a drop by its reason, an absorbed ACK, 100,
+// keep-alive or answer to our CANCEL (not a drop: nothing was lost). Send and ToControl are the
+// worker's to count when it has done them (count_sent).
 inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
   if (outcome.verdict == Verdict::Drop) counters.count_drop(outcome.drop);
   if (outcome.verdict != Verdict::Absorbed) return;
@@ -172,6 +175,9 @@ inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
       break;
     case Absorb::Keepalive:
       counters.keepalives.add();
+      break;
+    case Absorb::CancelAnswer:
+      counters.timer_c_cancel_answers.add();
       break;
   }
 }
@@ -464,6 +470,12 @@ class Pipeline {
   Outcome retransmit(TxIndex index, const OutputBuffers& out);
   // Timer G fired (§17.2.1): our own final answer to the caller again.
   Outcome retransmit_answer(TxIndex index, const OutputBuffers& out);
+  // The member's first provisional answer to the current attempt (message_): the CANCEL
+  // that Timer C would send is written from it now, while the answer is at hand (§16.8).
+  void keep_cancel(TxIndex index);
+  // Timer C ran out while the callee rang (§16.8): our CANCEL to the member, then again at
+  // Timer E's intervals until the INVITE's final answer ends it or Timer F runs out.
+  std::optional<Outcome> cancel_ringing(TxIndex index, const OutputBuffers& out);
   // The ACK in message_ carries our To tag: when it is for our final answer to a tracked
   // INVITE, that answer is not sent again.
   void note_ack_for_our_answer();

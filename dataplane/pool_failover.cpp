@@ -33,11 +33,17 @@
 // (other non-2xx, any 1xx), or relayed (2xx: a late second dialog is the caller's to end,
 // §13.2.2.4).
 //
-// What it does not do: fork (one member at a time), send CANCEL to a member itself (after
-// Timer C the entry is dropped and the call goes on statelessly; the caller's own timers end
-// it), or retransmit a non-INVITE itself (Timer E: the caller's own retransmissions reach
-// the current member).
+// Timer C (§16.8): once the member answered an INVITE provisionally, it runs from its last
+// answer from 101 to 199 (§16.7 step 2); when it runs out, the proxy sends the member a CANCEL
+// of its own (written from the member's first provisional answer, so it matches the INVITE it
+// got, §9.1) and again at Timer E's intervals until the INVITE's final answer (a 487, which
+// goes to the caller like any final answer) or Timer F; the member's answer to that CANCEL is
+// absorbed.
+//
+// What it does not do: fork (one member at a time), or retransmit a non-INVITE itself
+// (Timer E: the caller's own retransmissions reach the current member).
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
@@ -245,6 +251,9 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
       // ringing (or sends early media) keeps its entry, for the hop-by-hop ACK of its answer.
       transactions_->arm(index, now_ms_ + kTimerCMs);
     }
+    // §16.8: once the member answered provisionally, Timer C cancels the attempt; its
+    // CANCEL is written now, from this answer, while the stored INVITE may still go.
+    if (entry.invite) keep_cancel(index);
     if (code > 100 && entry.invite) {
       entry.may_fail_over = false;
       release_when_settled(index);
@@ -449,6 +458,7 @@ Outcome Pipeline::send_next_attempt(TxIndex index, const Inbound& in, const sip:
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
   entry.branch = attempt_branch(entry.key, entry.attempt);
+  transactions_->keep_cancel(index, 0);  // the last attempt's, for its branch and member
   return send_attempt(index, in, plan, out);
 }
 
@@ -526,6 +536,46 @@ Outcome Pipeline::retransmit_answer(TxIndex index, const OutputBuffers& out) {
   return respond(in, entry.last_code, {}, {}, out);
 }
 
+void Pipeline::keep_cancel(TxIndex index) {
+  if (!transactions_->stored_cancel(index).empty()) return;
+  const sip::Written written = sip::write_cancel_for_provisional(
+      *message_, request_uri_of(index), transactions_->cancel_space(index));
+  if (written.ok()) transactions_->keep_cancel(index, written.size);
+}
+
+std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  TxOrigin& origin = origins_[index];
+  const std::string_view cancel = transactions_->stored_cancel(index);
+  if (entry.cancel_sent && now_ms_ >= origin.attempt_deadline_ms) {
+    // Timer F of our CANCEL ran out and no final answer came: the call goes on statelessly.
+    transactions_->erase(index);
+    return std::nullopt;
+  }
+  if (cancel.empty() || cancel.size() > out.primary.size()) {
+    count(&WorkerCounters::timer_c_uncancelled);
+    transactions_->erase(index);  // as before: the caller's own timers end the call
+    return std::nullopt;
+  }
+  if (!entry.cancel_sent) {
+    // A CANCEL is a non-INVITE client transaction of its own (§9.1): Timer E from T1,
+    // doubling up to T2, until Timer F (64 x T1).
+    entry.cancel_sent = true;
+    entry.retransmits = 0;
+    origin.attempt_deadline_ms = now_ms_ + kTimerFMs;
+    count(&WorkerCounters::timer_c_cancels);
+  } else {
+    entry.retransmits = static_cast<std::uint8_t>(std::min<int>(entry.retransmits + 1, 8));
+  }
+  const std::int64_t interval = std::min(kT1Ms << entry.retransmits, kT2Ms);
+  transactions_->arm(index, std::min(now_ms_ + interval, origin.attempt_deadline_ms));
+  std::memcpy(out.primary.data(), cancel.data(), cancel.size());
+  const int socket = socket_for(Inbound{{}, origin.member, origin.socket}, origin.member);
+  if (socket < 0) return dropped(DropReason::NoSocket);
+  return send(SendKind::ForwardedRequest, 0, Output{sip::Written{cancel.size()}, false},
+              origin.member, static_cast<std::uint8_t>(socket));
+}
+
 void Pipeline::note_ack_for_our_answer() {
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
   if (!key) return;
@@ -549,8 +599,12 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
         entry.retransmits < kMaxRetransmits) {
       return retransmit_answer(index, out);  // Timer G
     }
-    // Timer C, or the completed transaction's wait (D, H, K) ran out: the call goes on
-    // statelessly.
+    if (entry.phase == sip::TransactionTable::Phase::Proceeding && entry.invite &&
+        !entry.answered_here) {
+      return cancel_ringing(index, out);  // Timer C, then Timer E's copies
+    }
+    // The completed transaction's wait (D, H, K) or a non-INVITE's Timer F ran out: the call
+    // goes on statelessly.
     transactions_->erase(index);
     return std::nullopt;
   }

@@ -35,6 +35,9 @@ struct Snapshot {
   std::uint64_t identity_removed = 0;
   std::uint64_t identity_withheld = 0;
   std::uint64_t answers_retransmitted = 0;
+  std::uint64_t timer_c_cancels = 0;
+  std::uint64_t timer_c_uncancelled = 0;
+  std::uint64_t timer_c_cancel_answers = 0;
   std::uint64_t trying_absorbed = 0;
   std::uint64_t keepalives = 0;
   std::uint64_t stun_answered = 0;
@@ -70,6 +73,9 @@ struct Snapshot {
     identity_removed += counters.identity_removed.read();
     identity_withheld += counters.identity_withheld.read();
     answers_retransmitted += counters.answers_retransmitted.read();
+    timer_c_cancels += counters.timer_c_cancels.read();
+    timer_c_uncancelled += counters.timer_c_uncancelled.read();
+    timer_c_cancel_answers += counters.timer_c_cancel_answers.read();
     trying_absorbed += counters.trying_absorbed.read();
     keepalives += counters.keepalives.read();
     stun_answered += counters.stun_answered.read();
@@ -127,6 +133,9 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "identity_removed", s.identity_removed);
   append(line, "identity_withheld", s.identity_withheld);
   append(line, "answers_retransmitted", s.answers_retransmitted);
+  append(line, "timer_c_cancels", s.timer_c_cancels);
+  append(line, "timer_c_uncancelled", s.timer_c_uncancelled);
+  append(line, "timer_c_cancel_answers", s.timer_c_cancel_answers);
   append(line, "trying_absorbed", s.trying_absorbed);
   append(line, "keepalives", s.keepalives);
   append(line, "stun_answered", s.stun_answered);

@@ -110,6 +110,12 @@ struct alignas(kCacheLine) WorkerCounters {
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;
+  // Timer C ran out while the callee rang (§16.8): our CANCEL sent to the member (its first
+  // copy; Timer E's copies are not counted again), or not sent because none was kept (a
+  // CANCEL larger than sip::TransactionTable::kCancelSize): tracking then just ends.
+  Counter timer_c_cancels;
+  Counter timer_c_uncancelled;
+  Counter timer_c_cancel_answers;  // the members' answers to them (absorbed, not relayed)
   // A member's 100 Trying to an INVITE the proxy answered 100 itself: not relayed (§16.7).
   Counter trying_absorbed;
   // Keep-alives on the SIP port (RFC 5626 §4.4): CRLF-only datagrams and STUN indications

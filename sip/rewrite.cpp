@@ -15,6 +15,7 @@
 
 #include "sip/digest.hpp"
 #include "sip/limits.hpp"
+#include "sip/name_addr.hpp"
 #include "sip/params.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/text.hpp"
@@ -492,30 +493,77 @@ Written write_local_response(const Message& request, const LocalResponse& respon
   return writer.result();
 }
 
-Written write_ack_for_response(const Message& response, std::string_view request_uri,
-                               std::span<char> out) {
-  if (!response.ok() || !response.is_response() || response.status_code < 300 ||
-      response.via_count == 0) {
+namespace {
+
+// The To value without its ";tag=..." parameter (LWS around ';' and '=' included): the To
+// of the request the response answers (§8.2.6.2: the UAS adds the tag, nothing else).
+struct ToValue {
+  std::string_view before;
+  std::string_view after;  // what followed the tag parameter
+};
+ToValue without_tag(std::string_view to_value) {
+  // Parsed here: a proxy's parse of a response leaves its To indexed only (ParseScope::Proxy).
+  const Parsed<NameAddr> parsed = parse_name_addr(to_value, UriDepth::Deferred);
+  if (!parsed.ok()) return ToValue{to_value, {}};
+  const NameAddr& to = parsed.value;
+  if (!to.has_tag || to.tag.empty()) return ToValue{to_value, {}};
+  const std::size_t tag_at = static_cast<std::size_t>(to.tag.data() - to_value.data());
+  if (tag_at > to_value.size()) return ToValue{to_value, {}};
+  const std::size_t semicolon = to_value.rfind(';', tag_at);
+  if (semicolon == std::string_view::npos) return ToValue{to_value, {}};
+  return ToValue{to_value.substr(0, semicolon), to_value.substr(tag_at + to.tag.size())};
+}
+
+// A request of our client transaction for the INVITE that `response` answers (its ACK or
+// CANCEL, hop by hop): the INVITE's Request-URI, the response's top Via (ours) alone, From,
+// Call-ID and the CSeq number as the response has them, Max-Forwards 70, no body.
+// `accepted` says which status codes it may be written from.
+template <class Accepted>
+Written write_hop_request(const Message& response, std::string_view method,
+                          std::string_view request_uri, bool untag_to, Accepted accepted,
+                          std::span<char> out) {
+  if (!response.ok() || !response.is_response() || !accepted(response.status_code) ||
+      response.via_count == 0 || request_uri.empty()) {
     return Written{0, WriteError::NotAResponse};
   }
   const HeaderField* from = response.find(HeaderId::From);
   const HeaderField* to = response.find(HeaderId::To);
   if (from == nullptr || to == nullptr) return Written{0, WriteError::NotAResponse};
+  const ToValue to_value = untag_to ? without_tag(to->value) : ToValue{to->value, {}};
   Writer writer(out);
-  writer.append("ACK ");
+  writer.append(method);
+  writer.append(" ");
   writer.append(request_uri);
   writer.append(" SIP/2.0\r\nVia: ");
   writer.append(response.vias[0].text);
   writer.append("\r\nMax-Forwards: 70\r\nFrom: ");
   writer.append(from->value);
   writer.append("\r\nTo: ");
-  writer.append(to->value);
+  writer.append(to_value.before);
+  writer.append(to_value.after);
   writer.append("\r\nCall-ID: ");
   writer.append(response.call_id);
   writer.append("\r\nCSeq: ");
   writer.append_decimal(response.cseq.number);
-  writer.append(" ACK\r\nContent-Length: 0\r\n\r\n");
+  writer.append(" ");
+  writer.append(method);
+  writer.append("\r\nContent-Length: 0\r\n\r\n");
   return writer.result();
+}
+
+}  // namespace
+
+Written write_ack_for_response(const Message& response, std::string_view request_uri,
+                               std::span<char> out) {
+  return write_hop_request(
+      response, "ACK", request_uri, false, [](std::uint16_t code) { return code >= 300; }, out);
+}
+
+Written write_cancel_for_provisional(const Message& response, std::string_view request_uri,
+                                     std::span<char> out) {
+  return write_hop_request(
+      response, "CANCEL", request_uri, true,
+      [](std::uint16_t code) { return code >= 100 && code < 200; }, out);
 }
 
 }  // namespace sipline::sip

@@ -110,4 +110,14 @@ Written write_local_response(const Message& request, const LocalResponse& respon
 Written write_ack_for_response(const Message& response, std::string_view request_uri,
                                std::span<char> out);
 
+// §9.1, §16.8: the CANCEL a stateful proxy sends for an INVITE it forwarded once the next
+// hop answered provisionally, written from that provisional answer (`response`, 1xx): the
+// INVITE's Request-URI (`request_uri`); one Via, the response's top Via (ours, as the INVITE
+// carried it, so the CANCEL matches the INVITE's transaction, §9.2); From, Call-ID and the CSeq
+// number from the response (copied from the INVITE), To without the tag the callee added (the
+// INVITE's To had none); Max-Forwards 70, no body, no Route (as for the ACK above).
+// NotAResponse for anything but a parsed provisional response.
+Written write_cancel_for_provisional(const Message& response, std::string_view request_uri,
+                                     std::span<char> out);
+
 }  // namespace sipline::sip

@@ -14,6 +14,9 @@ TransactionTable::TransactionTable(std::size_t capacity, std::size_t stored_requ
       slot_of_entry_(capacity, kNoSlot),
       stored_size_(capacity, 0),
       trailer_size_(capacity, 0),
+      // Not value-initialised either: a CANCEL's page becomes resident when a call rings.
+      cancels_(new char[capacity * kCancelSize]),
+      cancel_size_(capacity, 0),
       stored_requests_(stored_requests) {
   for (std::size_t c = 0; c < classes_.size(); ++c) {
     SlotClass& slots = classes_[c];
@@ -59,6 +62,7 @@ void TransactionTable::erase(Index index) {
   if (bucket_of_entry_[index] == kNoSlot) return;
   heap_remove(index);
   release_request(index);
+  cancel_size_[index] = 0;
   unlink_bucket(index);
   free_entries_.push_back(index);
   --size_;

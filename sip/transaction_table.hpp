@@ -13,6 +13,9 @@
 //     octets) that fits it: a 700-octet INVITE costs 1 KiB, not 4. Every class has room for
 //     all `stored_requests` (virtual memory; pages become resident as slots are first used,
 //     and free slots are reused last-in first-out, so the resident set follows the load);
+//   - a CANCEL per entry, of at most kCancelSize octets, written when the callee first rang
+//     and sent by the proxy itself should Timer C end the call (§16.8); virtual memory too,
+//     resident as entries ring, so ringing calls never take the INVITEs' slots;
 //   - timers: one deadline per entry, in a binary heap that knows each entry's position (arm,
 //     re-arm and cancel in O(log n), no stale timer left behind).
 // A full table, or no free slot, is the caller's to count: the call then goes on statelessly.
@@ -23,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +40,9 @@ class TransactionTable {
   static constexpr std::size_t kStoredRequestSize = 4096;
   static constexpr std::array<std::size_t, 4> kSlotClassSizes = {512, 1024, 2048, 4096};
   static_assert(kSlotClassSizes.back() == kStoredRequestSize);
+  // A CANCEL is the INVITE's Request-URI, our Via, From, To, Call-ID and CSeq: a few
+  // hundred octets (a larger one is not kept: Timer C then ends tracking without it).
+  static constexpr std::size_t kCancelSize = 512;
 
   // Where the transaction stands, in the terms of the client transaction towards the member
   // it was last sent to (RFC 3261 §17.1.1.2).
@@ -78,6 +85,9 @@ class TransactionTable {
     // The member challenged our credentials again with stale=true (RFC 7616 §3.3), and was
     // answered once more with its new nonce.
     bool stale_answered : 1 = false;
+    // Timer C ran out while the callee rang: our CANCEL went to the member (§16.8), and goes
+    // again (Timer E) until the INVITE's final answer or Timer F.
+    bool cancel_sent : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");
@@ -118,6 +128,18 @@ class TransactionTable {
     return slot == kNoSlot ? 0 : classes_[slot >> kClassShift].size;
   }
   std::size_t stored_count() const { return stored_count_; }
+
+  // The entry's CANCEL (§16.8): written in place into cancel_space(), then kept with
+  // keep_cancel(size); stored_cancel() is empty until then and after erase().
+  std::span<char> cancel_space(Index index) {
+    return {&cancels_[std::size_t{index} * kCancelSize], kCancelSize};
+  }
+  void keep_cancel(Index index, std::size_t size) {
+    cancel_size_[index] = static_cast<std::uint16_t>(size);
+  }
+  std::string_view stored_cancel(Index index) const {
+    return {&cancels_[std::size_t{index} * kCancelSize], cancel_size_[index]};
+  }
 
   // Sets the entry's deadline (replacing any earlier one).
   void arm(Index index, std::int64_t deadline_ms);
@@ -161,6 +183,8 @@ class TransactionTable {
   std::vector<std::uint32_t> stored_size_;    // octets stored, per entry
   std::vector<std::uint16_t> trailer_size_;   // octets of trailer after them, per entry
   std::array<SlotClass, kSlotClassSizes.size()> classes_;
+  std::unique_ptr<char[]> cancels_;         // kCancelSize octets per entry
+  std::vector<std::uint16_t> cancel_size_;  // octets of the entry's CANCEL, 0: none
   std::size_t stored_requests_ = 0;
   std::size_t stored_count_ = 0;
   std::size_t size_ = 0;

@@ -379,14 +379,99 @@ TEST_F(PoolFailoverTest, EachProvisionalAbove100ResetsTimerC) {
   EXPECT_EQ(top_branch(caller_ack[0].bytes), top_branch(first.bytes));
 }
 
-TEST_F(PoolFailoverTest, TimerCEndsTrackingOfACallThatRingsWithoutNews) {
+// The first Via line of a message ("Via: ..." without its CRLF).
+std::string first_via_line(const std::string& message) {
+  const std::size_t start = message.find("\r\nVia: ") + 2;
+  return message.substr(start, message.find("\r\n", start) - start);
+}
+
+TEST_F(PoolFailoverTest, TimerCCancelsARingingCallAndTheCallerGetsThe487) {
   const std::string request = invite("8000", "z9hG4bK-call5d", "call-5d@192.0.2.10");
   const Sent first = send_invite(request);
   receive(answer(first.bytes, "180 Ringing"), first.to());
   EXPECT_TRUE(tick(kStartMs + 179'999).empty());
+  // §16.8: Timer C ran out after a provisional: our CANCEL to the member, matching the
+  // INVITE it got (our Via with the attempt's branch; To without the callee's tag, §9.1).
+  const std::vector<Sent> cancel = tick(kStartMs + 180'000);
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(cancel[0].to(), first.to());
+  EXPECT_EQ(cancel[0].bytes, "CANCEL sip:8000@sipline.local SIP/2.0\r\n" +
+                                 first_via_line(first.bytes) +
+                                 "\r\nMax-Forwards: 70\r\n"
+                                 "From: <sip:1001@sipline.local>;tag=from-1\r\n"
+                                 "To: <sip:8000@sipline.local>\r\n"
+                                 "Call-ID: call-5d@192.0.2.10\r\n"
+                                 "CSeq: 1 CANCEL\r\n"
+                                 "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+  // Timer E: again after T1, then 2 T1 (§17.1.2.2), byte for byte.
+  EXPECT_TRUE(tick(kStartMs + 180'499).empty());
+  const std::vector<Sent> again = tick(kStartMs + 180'500);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, cancel[0].bytes);
+  EXPECT_TRUE(tick(kStartMs + 181'499).empty());
+  EXPECT_EQ(tick(kStartMs + 181'500).size(), 1u);
+  // The member's 200 for our CANCEL (its only Via ours): the answer to our own request,
+  // absorbed (not the prober's).
+  const std::vector<Sent> cancel_ok = receive(answer(cancel[0].bytes, "200 OK"), first.to());
+  ASSERT_EQ(cancel_ok.size(), 1u);
+  EXPECT_EQ(cancel_ok[0].outcome.verdict, Verdict::Absorbed);
+  EXPECT_EQ(cancel_ok[0].outcome.absorb, Absorb::CancelAnswer);
+  // The member's 487 ends it: relayed to the caller, no more CANCELs, and the caller's ACK
+  // goes to the member on the attempt's branch.
+  const std::vector<Sent> terminated =
+      receive(answer(first.bytes, "487 Request Terminated"), first.to());
+  ASSERT_EQ(terminated.size(), 1u);
+  EXPECT_EQ(terminated[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(terminated[0].to(), "192.0.2.10:5099");
+  EXPECT_EQ(terminated[0].bytes.rfind("SIP/2.0 487 ", 0), 0u);
+  EXPECT_TRUE(tick(kStartMs + 190'000).empty());
+  const std::vector<Sent> caller_ack = receive(same_transaction(request, "ACK", "member-tag"));
+  ASSERT_EQ(caller_ack.size(), 1u);
+  EXPECT_EQ(caller_ack[0].to(), first.to());
+  EXPECT_EQ(top_branch(caller_ack[0].bytes), top_branch(first.bytes));
+  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+  EXPECT_EQ(counters_.timer_c_uncancelled.read(), 0u);
+}
+
+TEST_F(PoolFailoverTest, TimerCAfterAMembers100AloneCancelsToo) {
+  // A 100 is a provisional answer too (§16.8): the member got the INVITE and went quiet.
+  const Sent first = send_invite(invite("8000", "z9hG4bK-call5e", "call-5e@192.0.2.10"));
+  receive(answer(first.bytes, "100 Trying"), first.to());
+  const std::vector<Sent> cancel = tick(kStartMs + 180'000);
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_NE(cancel[0].bytes.find("\r\nTo: <sip:8000@sipline.local>\r\n"), std::string::npos);
+  EXPECT_EQ(top_branch(cancel[0].bytes), top_branch(first.bytes));
+  // No answer at all: Timer E's copies (T1, 2 T1, then T2 apart) until Timer F, 64 T1 after
+  // the first; then the entry goes and the call goes on statelessly.
+  std::size_t copies = 0;
+  for (std::int64_t at = 180'500; at < 212'000; at += 500) {
+    copies += tick(kStartMs + at).size();
+  }
+  EXPECT_EQ(copies, 10u);  // +0.5, +1.5, +3.5, +7.5, +11.5, ... +31.5 s
   EXPECT_EQ(pipeline_->transactions()->size(), 1u);
-  EXPECT_TRUE(tick(kStartMs + 180'000).empty());
-  EXPECT_EQ(pipeline_->transactions()->size(), 0u);  // the call goes on statelessly
+  EXPECT_TRUE(tick(kStartMs + 212'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+}
+
+TEST_F(PoolFailoverTest, AFailedOverCallCancelsTheMemberThatRang) {
+  // The first member answered 100 then 503: the CANCEL it would have got is not the next
+  // member's; the next member rings, and Timer C cancels that attempt.
+  const Sent first = send_invite(invite("8000", "z9hG4bK-call5f", "call-5f@192.0.2.10"));
+  receive(answer(first.bytes, "100 Trying"), first.to());
+  const std::vector<Sent> failed =
+      receive(answer(first.bytes, "503 Service Unavailable"), first.to());
+  ASSERT_EQ(failed.size(), 2u);  // our ACK, then the INVITE to the next member
+  const Sent second = failed[1];
+  ASSERT_NE(second.to(), first.to());
+  receive(answer(second.bytes, "180 Ringing"), second.to());
+  const std::vector<Sent> cancel = tick(kStartMs + 180'000);
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].to(), second.to());
+  EXPECT_EQ(first_via_line(cancel[0].bytes), first_via_line(second.bytes));
 }
 
 TEST_F(PoolFailoverTest, RingingCallsGiveTheirStoredInviteBack) {

@@ -804,5 +804,49 @@ TEST(LocalResponse, BufferOneByteTooSmall) {
       [&](std::span<char> out) { return write_local_response(*request, tag_is_last, out); });
 }
 
+// --- our CANCEL at Timer C (§9.1, §16.8) ------------------------------------------------
+
+std::string cancel_from(const std::string& response, std::string_view request_uri) {
+  const std::unique_ptr<HeldMessage> parsed = parse(response);
+  std::string out(1024, '\0');
+  const Written written = write_cancel_for_provisional(*parsed, request_uri, out);
+  if (!written.ok()) return "error";
+  out.resize(written.size);
+  return out;
+}
+
+const std::string kRinging =
+    "SIP/2.0 183 Session Progress\r\n"
+    "Via: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKours1\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=z9hG4bKcaller;rport=5099\r\n"
+    "From: \"Alice\" <sip:1001@example.com>;tag=a1\r\n"
+    "t: \"Bob\" <sip:2002@example.com>;user=phone ; tag = b2;x=1\r\n"
+    "Call-ID: c1@192.0.2.10\r\n"
+    "CSeq: 41 INVITE\r\n"
+    "Content-Length: 0\r\n\r\n";
+
+TEST(CancelForProvisional, MatchesTheInviteAndDropsOnlyTheCalleesTag) {
+  EXPECT_EQ(cancel_from(kRinging, "sip:2002@192.0.2.20"),
+            "CANCEL sip:2002@192.0.2.20 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKours1\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: \"Alice\" <sip:1001@example.com>;tag=a1\r\n"
+            "To: \"Bob\" <sip:2002@example.com>;user=phone ;x=1\r\n"
+            "Call-ID: c1@192.0.2.10\r\n"
+            "CSeq: 41 CANCEL\r\n"
+            "Content-Length: 0\r\n\r\n");
+}
+
+TEST(CancelForProvisional, OnlyFromAProvisionalAnswerWithARequestUri) {
+  std::string final_answer = kRinging;
+  final_answer.replace(8, 3, "200");
+  EXPECT_EQ(cancel_from(final_answer, "sip:2002@192.0.2.20"), "error");
+  EXPECT_EQ(cancel_from(kRinging, ""), "error");
+  std::string trying = kRinging;
+  trying.replace(8, 3, "100");
+  EXPECT_NE(cancel_from(trying, "sip:2002@192.0.2.20").find("\r\nCSeq: 41 CANCEL\r\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sipline::sip
