@@ -790,6 +790,7 @@ lb::FailoverSettings read_failover(const TableReader& pool) {
   failover.enabled = pool.boolean("failover").value_or(false);
   failover.codes = read_failover_codes(pool, failover.codes);
   failover.timeout_ms = pool.count_or("failover_timeout_ms", 100, 60000, failover.timeout_ms);
+  failover.timer_c_ms = pool.count_or("timer_c_ms", 1000, 3'600'000, failover.timer_c_ms);
   return failover;
 }
 
@@ -848,8 +849,8 @@ lb::PoolCredentials read_pool_credentials(const TableReader& pool,
 std::optional<lb::PoolSpec> read_pool(const TableReader& pool,
                                       const std::vector<TrunkRegistration>& trunks) {
   pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after",
-                            "failover", "failover_codes", "failover_timeout_ms", "auth_user",
-                            "password", "credentials"});
+                            "failover", "failover_codes", "failover_timeout_ms", "timer_c_ms",
+                            "auth_user", "password", "credentials"});
   lb::PoolSpec spec;
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);

@@ -422,6 +422,8 @@ class Pipeline {
                         bool pinned = false);
   // A response to a request we track; std::nullopt: forward it as any response.
   std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
+  // Timer C of the entry's pool (lb::FailoverSettings::timer_c_ms).
+  std::int64_t timer_c_ms(TxIndex index) const;
   std::optional<std::size_t> next_member(TxIndex index) const;
   bool fails_over_on(TxIndex index, std::uint16_t code) const;
   // How long the current attempt may go unanswered: the pool's failover timeout, or Timer B

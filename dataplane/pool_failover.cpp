@@ -55,9 +55,8 @@
 namespace sipline::dataplane {
 namespace {
 
-// Timer C (§16.6 step 11: more than 3 minutes): how long an INVITE that got a provisional
-// answer is tracked after the last provisional above 100 (§16.7 step 2); after it the call
-// goes on statelessly.
+// Timer C (§16.6 step 11: more than 3 minutes) for a call whose pool a reload changed; the
+// pool's own `timer_c_ms` (lb::FailoverSettings) otherwise.
 constexpr std::int64_t kTimerCMs = 180'000;
 // How long a completed transaction is kept to absorb the caller's ACK and re-ACK the member's
 // retransmitted answer: Timer D's 32 s for unreliable transports (§17.1.1.2).
@@ -244,12 +243,12 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
   if (code < 200) {
     if (entry.phase == sip::TransactionTable::Phase::Calling) {
       entry.phase = sip::TransactionTable::Phase::Proceeding;
-      transactions_->arm(index, now_ms_ + (entry.invite ? kTimerCMs : kTimerFMs));
+      transactions_->arm(index, now_ms_ + (entry.invite ? timer_c_ms(index) : kTimerFMs));
     } else if (code > 100 && entry.invite &&
                entry.phase == sip::TransactionTable::Phase::Proceeding) {
       // §16.7 step 2: every provisional from 101 to 199 resets Timer C; a callee that keeps
       // ringing (or sends early media) keeps its entry, for the hop-by-hop ACK of its answer.
-      transactions_->arm(index, now_ms_ + kTimerCMs);
+      transactions_->arm(index, now_ms_ + timer_c_ms(index));
     }
     // §16.8: once the member answered provisionally, Timer C cancels the attempt; its
     // CANCEL is written now, from this answer, while the stored INVITE may still go.
@@ -311,6 +310,12 @@ std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
       entry.epoch == pools_epoch_ ? &context_->pools.pool(entry.pool).failover : nullptr;
   if (failover != nullptr && failover->enabled && !entry.pinned) return failover->timeout_ms;
   return kTimerBMs;
+}
+
+std::int64_t Pipeline::timer_c_ms(TxIndex index) const {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.epoch != pools_epoch_) return kTimerCMs;  // its pool may be gone
+  return context_->pools.pool(entry.pool).failover.timer_c_ms;
 }
 
 std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {

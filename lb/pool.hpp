@@ -70,6 +70,10 @@ struct FailoverSettings {
   bool enabled = false;
   std::vector<std::uint16_t> codes = {500, 502, 503, 504};
   std::uint32_t timeout_ms = 2000;  // no response at all (not even 100) within this: next member
+  // Timer C (RFC 3261 §16.6 step 11): an INVITE answered provisionally but not finally within
+  // this after its last provisional answer is cancelled by the proxy (§16.8). The RFC wants
+  // more than 3 minutes; a shorter one is a no-answer policy (Kamailio's fr_inv_timer).
+  std::uint32_t timer_c_ms = 180'000;
 
   bool operator==(const FailoverSettings&) const = default;
 };

@@ -590,8 +590,8 @@ class EchoServer:
     """A sipmsg.EchoUas answering on a thread of its own until stopped, so that the proxy's
     probes are answered whenever they come."""
 
-    def __init__(self, port=0, lose_invites=0):
-        self.echo = sipmsg.EchoUas(port, lose_invites)
+    def __init__(self, port=0, lose_invites=0, ring=False):
+        self.echo = sipmsg.EchoUas(port, lose_invites, ring)
         self.port = self.echo.port
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -993,6 +993,73 @@ def test_pool_retransmit(ctx):
     check(total(counters, "answers_retransmitted") == 1 and
           total(counters, "acks_absorbed") == 1,
           "expected our 408 sent once more and the caller's ACK absorbed: %s" % brief)
+
+
+def test_pool_timer_c(ctx):
+    """Timer C (RFC 3261 §16.6 step 11, §16.8) towards a pool member whose callee rings and
+    never answers. Pool "ringing" (failover, timer_c_ms 2000, not probed): one UAS that
+    answers INVITE 180 only, CANCEL 200 and then the INVITE 487. The caller gets sipline's
+    100 and the 180, then, about 2 s after the 180, the 487 that sipline's own CANCEL brought.
+    The member got exactly one INVITE, one CANCEL and the caller's ACK for the 487: the CANCEL
+    matches the INVITE it got (Request-URI, top Via, From, Call-ID, CSeq number; To without
+    the callee's tag, §9.1) and the ACK has the INVITE's branch (hop by hop, §17.1.1.3).
+    Counters: one CANCEL, its answer absorbed, nothing dropped."""
+    proxy_port, = harness.free_udp_ports(1)
+    member = EchoServer(ring=True)
+    ctx.cleanups.append(member.stop)
+    host = harness.NET.client_host
+    pools = [{"name": "ringing", "members": ["sip:%s:%d" % (host, member.port)],
+              "probe_interval": 0, "failover": True, "timer_c_ms": 2000}]
+    routes = [{"name": "to-ringing", "user_prefix": "8", "action": "forward",
+               "pool": "ringing"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    statuses, final = [], None
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        agent.call_id = sipmsg.new_token("ring-") + "@" + host
+        branch = sipmsg.new_token("z9hG4bK")
+        agent.request("INVITE", "sip:8000@sipline.test", branch=branch, cseq=1,
+                      to="<sip:8000@sipline.test>", wait=False)
+        sent = time.monotonic()
+        deadline = sent + 8.0
+        while final is None and time.monotonic() < deadline:
+            message = agent.receive(deadline - time.monotonic())
+            if message is None or not message.is_response:
+                continue
+            statuses.append((message.status, time.monotonic() - sent))
+            if message.status >= 200:
+                final = message
+        require_status(final, 487, "INVITE to the member whose callee never answers")
+        ringing_at = [at for status, at in statuses if status == 180]
+        check([status for status, _ in statuses] == [100, 180, 487] and
+              1.9 <= statuses[-1][1] - ringing_at[0] < 4.0,
+              "expected 100, 180, then 487 about 2 s (Timer C) after the 180: %s" % statuses)
+        agent.request("ACK", "sip:8000@sipline.test", branch=branch, cseq=1,
+                      to=final.get("To"), wait=False)
+        ack_deadline = time.monotonic() + 3.0
+        while not member.requests("ACK") and time.monotonic() < ack_deadline:
+            time.sleep(0.05)
+    invites, cancels, acks = (member.requests(m) for m in ("INVITE", "CANCEL", "ACK"))
+    check(len(invites) == 1 and len(cancels) == 1 and len(acks) == 1,
+          "the member should have got one INVITE, one CANCEL and one ACK: %d, %d, %d" % (
+              len(invites), len(cancels), len(acks)))
+    invite, cancel, ack = invites[0], cancels[0], acks[0]
+    check(cancel.start_line == invite.start_line.replace("INVITE", "CANCEL", 1) and
+          cancel.get_all("Via") == invite.get_all("Via")[:1] and
+          cancel.get("From") == invite.get("From") and
+          cancel.get("To") == invite.get("To") and
+          cancel.get("Call-ID") == invite.get("Call-ID") and
+          cancel.get("CSeq") == "1 CANCEL",
+          "sipline's CANCEL does not match the INVITE the member got (§9.1):\n%s\n%s" % (
+              cancel.raw, invite.raw))
+    check(ack.top_via_branch() == invite.top_via_branch(),
+          "the caller's ACK for the 487 reached the member on branch %s, its INVITE had %s" % (
+              ack.top_via_branch(), invite.top_via_branch()))
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "timer_c_cancels") == 1 and
+          total(counters, "timer_c_cancel_answers") == 1 and
+          total(counters, "timer_c_uncancelled") == 0 and total(counters, "dropped") == 0,
+          "expected one CANCEL at Timer C, its answer absorbed, nothing dropped: %s" % brief)
 
 
 def test_route_sources(ctx):
@@ -2732,6 +2799,7 @@ TESTS = {
     "pool_unanswering": test_pool_unanswering,
     "pool_failover": test_pool_failover,
     "pool_retransmit": test_pool_retransmit,
+    "pool_timer_c": test_pool_timer_c,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -2762,7 +2830,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "route_sources", "number_translation", "trunk_registration",
+              "pool_unanswering", "pool_timer_c", "route_sources", "number_translation", "trunk_registration",
               "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -290,7 +290,7 @@ class EchoUas:
     Runs in the caller's thread via poll(); answers go back to the datagram's source (the
     proxy), with the Via list copied as RFC 3261 §8.2.6.2 requires."""
 
-    def __init__(self, port=0, lose_invites=0):
+    def __init__(self, port=0, lose_invites=0, ring=False):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
@@ -300,6 +300,10 @@ class EchoUas:
         # recorded but not answered, as if they had been lost on the way.
         self.lose_invites = lose_invites
         self.invite_copies = {}
+        # A callee that rings and never answers: INVITE gets 180 Ringing only; a CANCEL gets
+        # 200, and its INVITE 487 Request Terminated (RFC 3261 §9.2), with the 180's To tag.
+        self.ring = ring
+        self.ringing = {}  # Call-ID -> (INVITE, To tag)
 
     def close(self):
         self.sock.close()
@@ -320,7 +324,21 @@ class EchoUas:
             self.received.append(message)
             if answer and message is not None and not message.is_response and \
                     message.method != "ACK" and not self.lost(message):
-                self.sock.sendto(self.answer(message, 200, "OK"), source)
+                if self.ring and message.method in ("INVITE", "CANCEL"):
+                    self.ring_or_terminate(message, source)
+                else:
+                    self.sock.sendto(self.answer(message, 200, "OK"), source)
+
+    def ring_or_terminate(self, message, source):
+        call_id = message.get("Call-ID")
+        if message.method == "INVITE":
+            invite, tag = self.ringing.setdefault(call_id, (message, new_token()))
+            self.sock.sendto(self.answer(invite, 180, "Ringing", tag), source)
+            return
+        self.sock.sendto(self.answer(message, 200, "OK"), source)
+        if call_id in self.ringing:
+            invite, tag = self.ringing.pop(call_id)
+            self.sock.sendto(self.answer(invite, 487, "Request Terminated", tag), source)
 
     def lost(self, message):
         if message.method != "INVITE":
@@ -330,11 +348,11 @@ class EchoUas:
         return self.invite_copies[call_id] <= self.lose_invites
 
     @staticmethod
-    def answer(request, code, reason):
+    def answer(request, code, reason, tag=None):
         headers = [("Via", via) for via in request.get_all("Via")]
         to = request.get("To") or ""
         if ";tag=" not in to:
-            to += ";tag=" + new_token()
+            to += ";tag=" + (tag or new_token())
         headers += [("From", request.get("From") or ""), ("To", to),
                     ("Call-ID", request.get("Call-ID") or ""), ("CSeq", request.get("CSeq") or "")]
         return build("SIP/2.0 %d %s" % (code, reason), headers)

@@ -1106,16 +1106,19 @@ members = ["sip:10.0.0.11", "sip:10.0.0.12"]
 failover = true
 failover_codes = [503, 480]
 failover_timeout_ms = 1500
+timer_c_ms = 60000
 [[pools]]
 name = "sbc"
 members = ["sip:192.0.2.1"]
 )"));
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->pools[0].failover,
-            (lb::FailoverSettings{true, std::vector<std::uint16_t>{503, 480}, 1500}));
-  // Off by default, with the default codes and timeout ready for `failover = true`.
-  EXPECT_EQ(config->pools[1].failover,
-            (lb::FailoverSettings{false, std::vector<std::uint16_t>{500, 502, 503, 504}, 2000}));
+            (lb::FailoverSettings{true, std::vector<std::uint16_t>{503, 480}, 1500, 60000}));
+  // Off by default, with the default codes and timeout ready for `failover = true`; Timer C
+  // as RFC 3261 §16.6 step 11 wants it, more than 3 minutes.
+  EXPECT_EQ(
+      config->pools[1].failover,
+      (lb::FailoverSettings{false, std::vector<std::uint16_t>{500, 502, 503, 504}, 2000, 180000}));
 }
 
 TEST(Errors, PoolFailover) {
@@ -1125,11 +1128,13 @@ members = ["sip:10.0.0.11"]
 failover = "yes"
 failover_codes = [503, 200, "500"]
 failover_timeout_ms = 50
+timer_c_ms = 999
 )")),
             (Errors{"test.toml:4: pools[0].failover must be a boolean, not a string",
                     "test.toml:5: pools[0].failover_codes[1] must be a final status code 300..699",
                     "test.toml:5: pools[0].failover_codes[2] must be a final status code 300..699",
-                    "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50"}));
+                    "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50",
+                    "test.toml:7: pools[0].timer_c_ms must be 1000..3600000, not 999"}));
 }
 
 TEST(Values, CallerIdAndAssertedIdentity) {

@@ -704,6 +704,25 @@ class RetransmittingFailoverTest : public PoolFailoverTest {
       : PoolFailoverTest(config_with("failover_timeout_ms = 500", "failover_timeout_ms = 2000")) {}
 };
 
+// A pool with its own Timer C (`timer_c_ms`): a no-answer policy shorter than the RFC's.
+class PoolTimerCTest : public PoolFailoverTest {
+ protected:
+  PoolTimerCTest()
+      : PoolFailoverTest(config_with("failover_timeout_ms = 500",
+                                     "failover_timeout_ms = 500\ntimer_c_ms = 5000")) {}
+};
+
+TEST_F(PoolTimerCTest, ThePoolsTimerCIsTheOneThatCancels) {
+  const Sent first = send_invite(invite("8000", "z9hG4bK-short1", "short-1@192.0.2.10"));
+  receive(answer(first.bytes, "180 Ringing"), first.to());
+  EXPECT_TRUE(tick(kStartMs + 4'999).empty());
+  const std::vector<Sent> cancel = tick(kStartMs + 5'000);
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
+  EXPECT_EQ(cancel[0].to(), first.to());
+  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+}
+
 TEST_F(RetransmittingFailoverTest, AnUnansweredInviteGoesAgainAfterT1ThenAtDoublingIntervals) {
   const Sent first = send_invite(invite("8000", "z9hG4bK-lossy1", "lossy-1@192.0.2.10"));
   EXPECT_TRUE(tick(kStartMs + 499).empty());
