@@ -619,8 +619,8 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
       return dropped(DropReason::NotOurs);
     case sip::ResponseDrop::ForUs: {
       // The answer to a request we sent ourselves (signed branch and our sent-by checked):
-      // the CANCEL a worker sent at Timer C is answered here; a pool member's answer to a
-      // probe goes to the control thread's prober.
+      // a worker's own CANCEL (Timer C's, or for the caller's) is answered here; a pool member's
+      // answer to a probe goes to the control thread's prober.
       if (response.cseq.method == sip::Method::Cancel) return absorbed(Absorb::CancelAnswer);
       Outcome outcome;
       outcome.verdict = Verdict::ToControl;

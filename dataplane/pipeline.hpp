@@ -106,8 +106,8 @@ enum class Absorb : std::uint8_t {
   Ack,        // the ACK for our own non-2xx response (RFC 3261 §17.2.1)
   Trying,     // a member's 100 Trying to an INVITE we answered 100 ourselves (§16.7 step 5)
   Keepalive,  // a CRLF keep-alive (RFC 5626 §4.4.1, sent over UDP too) or a STUN indication
-  // A member's answer to the CANCEL we sent it when Timer C ran out (§16.8): the INVITE's own
-  // final answer (487) is what goes to the caller.
+  // A member's answer to a CANCEL of ours (Timer C's, §16.8, or for the caller's, §16.10):
+  // the INVITE's own final answer (487) is what goes to the caller.
   CancelAnswer,
 };
 
@@ -177,7 +177,7 @@ inline void count_unsent(const Outcome& outcome, WorkerCounters& counters) {
       counters.keepalives.add();
       break;
     case Absorb::CancelAnswer:
-      counters.timer_c_cancel_answers.add();
+      counters.cancel_answers.add();
       break;
   }
 }
@@ -404,8 +404,9 @@ class Pipeline {
   };
   // Written: a message written when its cause was processed (our ACK to a member, our 100
   // Trying to the caller), in queued_; Resend: the INVITE to the next member; Authenticated:
-  // the INVITE to the same member again, with the credentials answering its challenge.
-  enum class PendingKind : std::uint8_t { Written, Resend, Authenticated };
+  // the INVITE to the same member again, with the credentials answering its challenge;
+  // Cancel: our CANCEL to the member, for the caller's.
+  enum class PendingKind : std::uint8_t { Written, Resend, Authenticated, Cancel };
   struct Pending {
     PendingKind kind = PendingKind::Written;
     TxIndex index = sip::TransactionTable::kNone;
@@ -478,6 +479,12 @@ class Pipeline {
   // Timer C ran out while the callee rang (§16.8): our CANCEL to the member, then again at
   // Timer E's intervals until the INVITE's final answer ends it or Timer F runs out.
   std::optional<Outcome> cancel_ringing(TxIndex index, const OutputBuffers& out);
+  // Our CANCEL (kept by keep_cancel) to the member: its first copy starts Timer E and F.
+  Outcome send_cancel(TxIndex index, const OutputBuffers& out);
+  // The caller's CANCEL (message_) for the tracked INVITE at `index`: answered 200 by us
+  // (§16.10), our own CANCEL sent once the member answered provisionally (§9.1);
+  // std::nullopt when the caller's goes on to the member instead (no CANCEL of ours kept).
+  std::optional<Outcome> answer_cancel(TxIndex index, const Inbound& in, const OutputBuffers& out);
   // The ACK in message_ carries our To tag: when it is for our final answer to a tracked
   // INVITE, that answer is not sent again.
   void note_ack_for_our_answer();

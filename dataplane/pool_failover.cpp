@@ -27,11 +27,12 @@
 // until the member answers anything, the caller cancels, or the failover timer (in Timer B's
 // place) runs out: a lost datagram costs T1, not a failover and the member's place in the pool. A
 // non-INVITE gets no 100 (§16.2 advises against it) and its own retransmissions go on to the
-// current member. CANCEL and ACK find the INVITE's entry before routing and go to the current
-// attempt's member with its branch. A 2xx goes to the caller and ends the entry (an INVITE's ACK is
-// end to end, §13.2.2.4); answers to an earlier attempt are ACKed (INVITE, non-2xx) or dropped
-// (other non-2xx, any 1xx), or relayed (2xx: a late second dialog is the caller's to end,
-// §13.2.2.4).
+// current member. CANCEL and ACK find the INVITE's entry before routing: the caller's CANCEL is
+// answered 200 here and the member gets our own CANCEL once it answered provisionally
+// (§16.10, §9.1); the ACK goes to the current attempt's member with its branch. A 2xx goes to the
+// caller and ends the entry (an INVITE's ACK is end to end, §13.2.2.4); answers to an earlier
+// attempt are ACKed (INVITE, non-2xx) or dropped (other non-2xx, any 1xx), or relayed (2xx: a late
+// second dialog is the caller's to end, §13.2.2.4).
 //
 // Timer C (§16.8): once the member answered an INVITE provisionally, it runs from its last
 // answer from 101 to 199 (§16.7 step 2); when it runs out, the proxy sends the member a CANCEL
@@ -136,16 +137,38 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
     return respond(in, 100, {}, {}, out);
   }
   if (method == sip::Method::Cancel) {
-    entry.cancelled = true;
-    entry.may_fail_over = false;
-    // No more INVITE copies (Timer A) after the CANCEL: one that reached the member after
-    // it (a CANCEL for a transaction it does not know gets 481) would ring a call the caller
-    // gave up. The failover timer still ends an unanswered attempt (487 to the caller).
-    if (entry.phase == sip::TransactionTable::Phase::Calling) {
-      transactions_->arm(index, origins_[index].attempt_deadline_ms);
-    }
+    if (std::optional<Outcome> answered = answer_cancel(index, in, out)) return *answered;
   }
   return forward_to_attempt(index, in, sip::preprocess_routes(request, context_->identity), out);
+}
+
+std::optional<Outcome> Pipeline::answer_cancel(TxIndex index, const Inbound& in,
+                                               const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const bool pending = entry.phase != sip::TransactionTable::Phase::Completed;
+  const bool calling = entry.phase == sip::TransactionTable::Phase::Calling;
+  // Ringing, but no CANCEL of ours was kept (larger than its slot): the caller's goes on to
+  // the member on the attempt's branch instead, and the member answers it.
+  if (pending && !calling && !entry.cancel_sent && transactions_->stored_cancel(index).empty()) {
+    entry.cancelled = true;
+    return std::nullopt;
+  }
+  // §16.10: a stateful proxy answers a CANCEL that matches a transaction 200 itself, and
+  // cancels its own client transaction: at once when the member answered provisionally,
+  // else when it does (§9.1: a CANCEL must not overtake the INVITE).
+  if (pending && !entry.cancelled) {
+    entry.cancelled = true;
+    entry.may_fail_over = false;
+    if (calling) {
+      // No more INVITE copies (Timer A) either: one reaching the member after the CANCEL
+      // would ring a call the caller gave up. The failover timer still ends an unanswered
+      // attempt (487 to the caller).
+      transactions_->arm(index, origins_[index].attempt_deadline_ms);
+    } else if (!entry.cancel_sent) {
+      queue(PendingKind::Cancel, index);
+    }
+  }
+  return respond(in, 200, {}, {}, out);
 }
 
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
@@ -252,7 +275,11 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     }
     // §16.8: once the member answered provisionally, Timer C cancels the attempt; its
     // CANCEL is written now, from this answer, while the stored INVITE may still go.
-    if (entry.invite) keep_cancel(index);
+    if (entry.invite) {
+      keep_cancel(index);
+      // The caller cancelled before this answer: our CANCEL may go now (§9.1).
+      if (entry.cancelled && !entry.cancel_sent) queue(PendingKind::Cancel, index);
+    }
     if (code > 100 && entry.invite) {
       entry.may_fail_over = false;
       release_when_settled(index);
@@ -377,6 +404,7 @@ Outcome Pipeline::take_pending(const OutputBuffers& out) {
   if (pending.kind == PendingKind::Authenticated) {
     return resend_with_credentials(pending.index, out);
   }
+  if (pending.kind == PendingKind::Cancel) return send_cancel(pending.index, out);
   if (queued_outcome_.size > out.primary.size()) return dropped(DropReason::TooLarge);
   std::copy_n(queued_.data(), queued_outcome_.size, out.primary.data());
   return queued_outcome_;
@@ -550,17 +578,30 @@ void Pipeline::keep_cancel(TxIndex index) {
 
 std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  TxOrigin& origin = origins_[index];
-  const std::string_view cancel = transactions_->stored_cancel(index);
-  if (entry.cancel_sent && now_ms_ >= origin.attempt_deadline_ms) {
+  if (entry.cancel_sent) {
     // Timer F of our CANCEL ran out and no final answer came: the call goes on statelessly.
-    transactions_->erase(index);
+    if (now_ms_ >= origins_[index].attempt_deadline_ms) {
+      transactions_->erase(index);
+      return std::nullopt;
+    }
+    return send_cancel(index, out);  // Timer E
+  }
+  count(&WorkerCounters::timer_c_fired);
+  if (transactions_->stored_cancel(index).empty()) {
+    count(&WorkerCounters::cancels_unsent);
+    transactions_->erase(index);  // the caller's own timers end the call
     return std::nullopt;
   }
+  return send_cancel(index, out);
+}
+
+Outcome Pipeline::send_cancel(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  TxOrigin& origin = origins_[index];
+  const std::string_view cancel = transactions_->stored_cancel(index);
   if (cancel.empty() || cancel.size() > out.primary.size()) {
-    count(&WorkerCounters::timer_c_uncancelled);
-    transactions_->erase(index);  // as before: the caller's own timers end the call
-    return std::nullopt;
+    count(&WorkerCounters::cancels_unsent);
+    return dropped(DropReason::TooLarge);
   }
   if (!entry.cancel_sent) {
     // A CANCEL is a non-INVITE client transaction of its own (§9.1): Timer E from T1,
@@ -568,7 +609,7 @@ std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffe
     entry.cancel_sent = true;
     entry.retransmits = 0;
     origin.attempt_deadline_ms = now_ms_ + kTimerFMs;
-    count(&WorkerCounters::timer_c_cancels);
+    count(&WorkerCounters::cancels_sent);
   } else {
     entry.retransmits = static_cast<std::uint8_t>(std::min<int>(entry.retransmits + 1, 8));
   }

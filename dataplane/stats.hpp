@@ -110,12 +110,14 @@ struct alignas(kCacheLine) WorkerCounters {
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;
-  // Timer C ran out while the callee rang (§16.8): our CANCEL sent to the member (its first
-  // copy; Timer E's copies are not counted again), or not sent because none was kept (a
-  // CANCEL larger than sip::TransactionTable::kCancelSize): tracking then just ends.
-  Counter timer_c_cancels;
-  Counter timer_c_uncancelled;
-  Counter timer_c_cancel_answers;  // the members' answers to them (absorbed, not relayed)
+  // Our own CANCELs to pool members (§16.8, §16.10; first copies, not Timer E's): when Timer C
+  // ran out after a provisional answer (also counted timer_c_fired), or for the caller's
+  // CANCEL, which the proxy answered 200 itself; not sent because none was kept (larger than
+  // sip::TransactionTable::kCancelSize); the members' answers to them (absorbed).
+  Counter cancels_sent;
+  Counter timer_c_fired;
+  Counter cancels_unsent;
+  Counter cancel_answers;
   // A member's 100 Trying to an INVITE the proxy answered 100 itself: not relayed (§16.7).
   Counter trying_absorbed;
   // Keep-alives on the SIP port (RFC 5626 §4.4): CRLF-only datagrams and STUN indications

@@ -1003,7 +1003,10 @@ def test_pool_timer_c(ctx):
     The member got exactly one INVITE, one CANCEL and the caller's ACK for the 487: the CANCEL
     matches the INVITE it got (Request-URI, top Via, From, Call-ID, CSeq number; To without
     the callee's tag, §9.1) and the ACK has the INVITE's branch (hop by hop, §17.1.1.3).
-    Counters: one CANCEL, its answer absorbed, nothing dropped."""
+    A second call, cancelled by the caller while it rings: sipline answers the CANCEL 200
+    itself and sends the member its own (its Via alone, §16.10); the caller gets the 487.
+    Counters: Timer C fired once, two CANCELs of ours, both answers absorbed, nothing
+    dropped."""
     proxy_port, = harness.free_udp_ports(1)
     member = EchoServer(ring=True)
     ctx.cleanups.append(member.stop)
@@ -1038,7 +1041,42 @@ def test_pool_timer_c(ctx):
         ack_deadline = time.monotonic() + 3.0
         while not member.requests("ACK") and time.monotonic() < ack_deadline:
             time.sleep(0.05)
-    invites, cancels, acks = (member.requests(m) for m in ("INVITE", "CANCEL", "ACK"))
+        first_call = agent.call_id
+        # A second call, cancelled by the caller while it rings: sipline answers the CANCEL
+        # 200 itself and sends its own to the member (§16.10); the 487 comes back.
+        agent.call_id = sipmsg.new_token("ring-") + "@" + host
+        branch = sipmsg.new_token("z9hG4bK")
+        agent.request("INVITE", "sip:8000@sipline.test", branch=branch, cseq=1,
+                      to="<sip:8000@sipline.test>", wait=False)
+        got = []
+        deadline = time.monotonic() + 6.0
+        while time.monotonic() < deadline and not any(m.status >= 200 for m in got):
+            message = agent.receive(deadline - time.monotonic())
+            if message is None or not message.is_response:
+                continue
+            got.append(message)
+            if message.status == 180:
+                agent.request("CANCEL", "sip:8000@sipline.test", branch=branch, cseq=1,
+                              to="<sip:8000@sipline.test>", wait=False)
+        cancel_ok = [m for m in got if m.get("CSeq") == "1 CANCEL"]
+        check(len(cancel_ok) == 1 and cancel_ok[0].status == 200,
+              "the caller's CANCEL should be answered 200: %s" % got)
+        final = agent.wait_final(agent.call_id, 1, 4.0)
+        require_status(final, 487, "the cancelled INVITE")
+        agent.request("ACK", "sip:8000@sipline.test", branch=branch, cseq=1,
+                      to=final.get("To"), wait=False)
+        ack_deadline = time.monotonic() + 3.0
+        while len(member.requests("ACK")) < 2 and time.monotonic() < ack_deadline:
+            time.sleep(0.05)
+    second = [m for m in member.requests("CANCEL") if m.get("Call-ID") == agent.call_id]
+    second_invite = [m for m in member.requests("INVITE") if m.get("Call-ID") == agent.call_id]
+    check(len(second) == 1 and len(second_invite) == 1 and
+          second[0].get_all("Via") == second_invite[0].get_all("Via")[:1],
+          "the member should have got sipline's own CANCEL (its Via alone) for the cancelled "
+          "call: %s" % [m.raw for m in second])
+    invites, cancels, acks = (
+        [m for m in member.requests(method) if m.get("Call-ID") == first_call]
+        for method in ("INVITE", "CANCEL", "ACK"))
     check(len(invites) == 1 and len(cancels) == 1 and len(acks) == 1,
           "the member should have got one INVITE, one CANCEL and one ACK: %d, %d, %d" % (
               len(invites), len(cancels), len(acks)))
@@ -1056,10 +1094,11 @@ def test_pool_timer_c(ctx):
               ack.top_via_branch(), invite.top_via_branch()))
     counters = require_clean_stop(proxy)
     brief = harness.brief(counters)
-    check(total(counters, "timer_c_cancels") == 1 and
-          total(counters, "timer_c_cancel_answers") == 1 and
-          total(counters, "timer_c_uncancelled") == 0 and total(counters, "dropped") == 0,
-          "expected one CANCEL at Timer C, its answer absorbed, nothing dropped: %s" % brief)
+    check(total(counters, "timer_c_fired") == 1 and total(counters, "cancels_sent") == 2 and
+          total(counters, "cancel_answers") == 2 and
+          total(counters, "cancels_unsent") == 0 and total(counters, "dropped") == 0,
+          "expected two CANCELs of ours (Timer C's, the caller's), their answers absorbed, "
+          "nothing dropped: %s" % brief)
 
 
 def test_route_sources(ctx):

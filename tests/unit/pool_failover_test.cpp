@@ -257,10 +257,14 @@ TEST_F(PoolFailoverTest, TheTranslatedRequestUriGoesToEveryMember) {
   const std::vector<Sent> third = tick(kStartMs + 500);
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].bytes.rfind("INVITE sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
-  // It rings (its stored INVITE goes back), then the caller cancels.
+  // It rings (its stored INVITE goes back), then the caller cancels: we answer the CANCEL
+  // and send our own to the member (§16.10), with the Request-URI it got.
   receive(answer(third[0].bytes, "180 Ringing"), third[0].to());
   EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
-  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
+  const std::vector<Sent> cancelled = receive(same_transaction(request, "CANCEL", ""));
+  ASSERT_EQ(cancelled.size(), 2u);
+  EXPECT_EQ(cancelled[0].outcome.code, 200);
+  const Sent& cancel = cancelled[1];
   EXPECT_EQ(cancel.to(), third[0].to());
   EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
   EXPECT_EQ(top_branch(cancel.bytes), top_branch(third[0].bytes));
@@ -404,7 +408,8 @@ TEST_F(PoolFailoverTest, TimerCCancelsARingingCallAndTheCallerGetsThe487) {
                                  "Call-ID: call-5d@192.0.2.10\r\n"
                                  "CSeq: 1 CANCEL\r\n"
                                  "Content-Length: 0\r\n\r\n");
-  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
+  EXPECT_EQ(counters_.timer_c_fired.read(), 1u);
   // Timer E: again after T1, then 2 T1 (§17.1.2.2), byte for byte.
   EXPECT_TRUE(tick(kStartMs + 180'499).empty());
   const std::vector<Sent> again = tick(kStartMs + 180'500);
@@ -431,8 +436,54 @@ TEST_F(PoolFailoverTest, TimerCCancelsARingingCallAndTheCallerGetsThe487) {
   ASSERT_EQ(caller_ack.size(), 1u);
   EXPECT_EQ(caller_ack[0].to(), first.to());
   EXPECT_EQ(top_branch(caller_ack[0].bytes), top_branch(first.bytes));
-  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
-  EXPECT_EQ(counters_.timer_c_uncancelled.read(), 0u);
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
+  EXPECT_EQ(counters_.cancels_unsent.read(), 0u);
+}
+
+TEST_F(PoolFailoverTest, TheCallersCancelIsAnsweredAndOursWaitsForAProvisional) {
+  const std::string request = invite("8000", "z9hG4bK-call5g", "call-5g@192.0.2.10");
+  const Sent first = send_invite(request);
+  // §16.10: the proxy answers the CANCEL itself; the member has not answered the INVITE, so
+  // our CANCEL waits (§9.1), and so does its retransmission.
+  const std::string caller_cancel = same_transaction(request, "CANCEL", "");
+  for (int copy = 0; copy < 2; ++copy) {
+    const std::vector<Sent> answered = receive(caller_cancel);
+    ASSERT_EQ(answered.size(), 1u);
+    EXPECT_EQ(answered[0].outcome.kind, SendKind::LocalResponse);
+    EXPECT_EQ(answered[0].outcome.code, 200);
+    EXPECT_EQ(answered[0].to(), "192.0.2.10:5099");
+    EXPECT_NE(answered[0].bytes.find("\r\nCSeq: 1 CANCEL\r\n"), std::string::npos);
+  }
+  EXPECT_EQ(counters_.cancels_sent.read(), 0u);
+  // The member rings: its 180 goes to the caller, and our CANCEL to the member at once.
+  const std::vector<Sent> ringing = receive(answer(first.bytes, "180 Ringing"), first.to());
+  ASSERT_EQ(ringing.size(), 2u);
+  EXPECT_EQ(ringing[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(ringing[0].to(), "192.0.2.10:5099");
+  const Sent& cancel = ringing[1];
+  EXPECT_EQ(cancel.to(), first.to());
+  EXPECT_EQ(cancel.bytes, "CANCEL sip:8000@sipline.local SIP/2.0\r\n" +
+                              first_via_line(first.bytes) +
+                              "\r\nMax-Forwards: 70\r\n"
+                              "From: <sip:1001@sipline.local>;tag=from-1\r\n"
+                              "To: <sip:8000@sipline.local>\r\n"
+                              "Call-ID: call-5g@192.0.2.10\r\n"
+                              "CSeq: 1 CANCEL\r\n"
+                              "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
+  // Another 180 and the caller's CANCEL again: no second CANCEL of ours.
+  EXPECT_EQ(receive(answer(first.bytes, "180 Ringing"), first.to()).size(), 1u);
+  EXPECT_EQ(receive(caller_cancel).size(), 1u);
+  // Its answer is absorbed; the 487 goes to the caller and ends Timer E.
+  const std::vector<Sent> cancel_ok = receive(answer(cancel.bytes, "200 OK"), first.to());
+  EXPECT_EQ(cancel_ok[0].outcome.absorb, Absorb::CancelAnswer);
+  const std::vector<Sent> terminated =
+      receive(answer(first.bytes, "487 Request Terminated"), first.to());
+  ASSERT_EQ(terminated.size(), 1u);
+  EXPECT_EQ(terminated[0].to(), "192.0.2.10:5099");
+  EXPECT_TRUE(tick(kStartMs + 10'000).empty());
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
+  EXPECT_EQ(counters_.timer_c_fired.read(), 0u);
 }
 
 TEST_F(PoolFailoverTest, TimerCAfterAMembers100AloneCancelsToo) {
@@ -454,7 +505,7 @@ TEST_F(PoolFailoverTest, TimerCAfterAMembers100AloneCancelsToo) {
   EXPECT_EQ(pipeline_->transactions()->size(), 1u);
   EXPECT_TRUE(tick(kStartMs + 212'000).empty());
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
-  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
 }
 
 TEST_F(PoolFailoverTest, AFailedOverCallCancelsTheMemberThatRang) {
@@ -506,11 +557,12 @@ TEST_F(PoolFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttem
   EXPECT_EQ(late_503[0].bytes.rfind("ACK ", 0), 0u);
   EXPECT_EQ(late_503[0].to(), first.to());
   EXPECT_EQ(top_branch(late_503[0].bytes), top_branch(first.bytes));
-  // CANCEL: to the second member, on the second branch (§9.1); failover ends with it.
-  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
-  EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
-  EXPECT_EQ(cancel.to(), second.to());
-  EXPECT_EQ(top_branch(cancel.bytes), top_branch(second.bytes));
+  // CANCEL: answered by us (§16.10); ours to the second member waits for its provisional
+  // answer (§9.1: it would overtake the INVITE); failover ends with it.
+  const std::vector<Sent> cancelled = receive(same_transaction(request, "CANCEL", ""));
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].outcome.code, 200);
+  EXPECT_EQ(cancelled[0].to(), "192.0.2.10:5099");
   // The second member does not answer either: no third attempt after a CANCEL; the caller
   // gets 487 for its INVITE (§9.2), with the INVITE's CSeq.
   const std::vector<Sent> terminated = tick(kStartMs + 1000);
@@ -529,7 +581,7 @@ TEST_F(PoolFailoverTest, RetransmissionCancelAndLateAnswersFollowTheCurrentAttem
   EXPECT_EQ(again[0].to(), "192.0.2.10:5099");
   EXPECT_EQ(tick(kStartMs + 2500).size(), 1u);
   EXPECT_EQ(counters_.answers_retransmitted.read(), 2u);
-  // A late 487 from the second member (to the CANCEL): ACKed by us, not relayed.
+  // A late final answer from the second member: ACKed by us, not relayed.
   const std::vector<Sent> late_487 =
       receive(answer(second.bytes, "487 Request Terminated"), second.to());
   ASSERT_EQ(late_487.size(), 1u);
@@ -720,7 +772,7 @@ TEST_F(PoolTimerCTest, ThePoolsTimerCIsTheOneThatCancels) {
   ASSERT_EQ(cancel.size(), 1u);
   EXPECT_EQ(cancel[0].bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
   EXPECT_EQ(cancel[0].to(), first.to());
-  EXPECT_EQ(counters_.timer_c_cancels.read(), 1u);
+  EXPECT_EQ(counters_.cancels_sent.read(), 1u);
 }
 
 TEST_F(RetransmittingFailoverTest, AnUnansweredInviteGoesAgainAfterT1ThenAtDoublingIntervals) {
@@ -813,11 +865,13 @@ TEST_F(RetransmittingFailoverTest, TheCallersCancelStopsTheRetransmissions) {
   const std::string request = invite("8000", "z9hG4bK-lossy5", "lossy-5@192.0.2.10");
   const Sent first = send_invite(request);
   ASSERT_EQ(tick(kStartMs + 500).size(), 1u);
-  // The CANCEL goes to the member at once; a copy of the INVITE after it could ring a call
-  // the caller gave up, so none follows.
-  const Sent cancel = receive(same_transaction(request, "CANCEL", "")).at(0);
-  EXPECT_EQ(cancel.bytes.rfind("CANCEL sip:8000@sipline.local SIP/2.0\r\n", 0), 0u);
-  EXPECT_EQ(cancel.to(), first.to());
+  // The caller's CANCEL is answered by us; ours waits for the member's provisional answer
+  // (§9.1), and a copy of the INVITE after the CANCEL could ring a call the caller gave up,
+  // so none follows.
+  const std::vector<Sent> cancelled = receive(same_transaction(request, "CANCEL", ""));
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].outcome.code, 200);
+  EXPECT_EQ(cancelled[0].to(), "192.0.2.10:5099");
   EXPECT_TRUE(tick(kStartMs + 1'999).empty());
   EXPECT_EQ(counters_.failover_retransmits.read(), 1u);
   // The member said nothing at all: the caller gets 487 from us when the failover timer ends.
@@ -1037,9 +1091,15 @@ TEST_F(PoolChallengeTest, A407IsAckedAndTheInviteSentAgainWithCredentials) {
   const std::vector<Sent> copy = tick(kStartMs + 500);
   ASSERT_EQ(copy.size(), 1u);
   EXPECT_EQ(copy[0].bytes, second.bytes);
-  // The caller's CANCEL goes on the new branch, without credentials (§22.1).
-  const std::vector<Sent> cancel = receive(same_transaction(request, "CANCEL", ""));
-  ASSERT_EQ(cancel.size(), 1u);
+  // The caller cancels before the member answered: we answer the CANCEL; ours follows the
+  // member's 100 (§9.1), on the new branch, without credentials (§22.1).
+  const std::vector<Sent> cancelled = receive(same_transaction(request, "CANCEL", ""));
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].outcome.code, 200);
+  std::vector<Sent> cancel = receive(answer(second.bytes, "100 Trying"), second.to());
+  ASSERT_EQ(cancel.size(), 2u);
+  EXPECT_EQ(cancel[0].outcome.absorb, Absorb::Trying);
+  cancel.erase(cancel.begin());
   EXPECT_EQ(cancel[0].to(), first.to());
   EXPECT_EQ(cancel[0].bytes.rfind("CANCEL sip:7000@sipline.local SIP/2.0\r\n", 0), 0u);
   EXPECT_EQ(top_branch(cancel[0].bytes), top_branch(second.bytes));
