@@ -456,8 +456,8 @@ void check_forwarded_response(World& w, const sip::Message& response, std::strin
 }
 
 // The failover transactions' sends (pool_failover.cpp) due by `now_ms` (kPendingSendsOnly: only
-// what the last process() set off): each is a Drop or a Send of our ACK, a request again (to
-// another member), or our 100 / 408 / 487 to its caller.
+// what the last process() set off): each is a Drop or a Send of our ACK or CANCEL, a request
+// again (to another member), or our 100 / 408 / 487 to its caller.
 void drain_transactions(World& w, std::int64_t now_ms) {
   const OutputBuffers out{w.transaction_out, {}};
   for (int sends = 0; sends < 64 && w.pipeline->has_transaction_work(now_ms); ++sends) {
@@ -535,9 +535,12 @@ Outcome process_response(World& w, std::string_view input, const PeerAddress& fr
             "a response handed to the control thread that the prober refuses");
       break;
     case Verdict::Absorbed:
-      // A member's 100 to an INVITE we answered 100 ourselves (§16.7 step 5).
+      // A member's 100 to an INVITE we answered 100 ourselves (§16.7 step 5), or its answer
+      // to a CANCEL of ours (§16.8, §16.10).
       check(response.is_request() ||
-                (outcome.absorb == Absorb::Trying && response.status_code == 100),
+                (outcome.absorb == Absorb::Trying && response.status_code == 100) ||
+                (outcome.absorb == Absorb::CancelAnswer &&
+                 response.cseq.method == sip::Method::Cancel),
             "a response absorbed");
       break;
   }
