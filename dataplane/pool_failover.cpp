@@ -151,6 +151,7 @@ std::optional<Outcome> Pipeline::answer_cancel(TxIndex index, const Inbound& in,
   // the member on the attempt's branch instead, and the member answers it.
   if (pending && !calling && !entry.cancel_sent && transactions_->stored_cancel(index).empty()) {
     entry.cancelled = true;
+    entry.may_fail_over = false;
     return std::nullopt;
   }
   // §16.10: a stateful proxy answers a CANCEL that matches a transaction 200 itself, and
@@ -267,10 +268,11 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     if (entry.phase == sip::TransactionTable::Phase::Calling) {
       entry.phase = sip::TransactionTable::Phase::Proceeding;
       transactions_->arm(index, now_ms_ + (entry.invite ? timer_c_ms(index) : kTimerFMs));
-    } else if (code > 100 && entry.invite &&
+    } else if (code > 100 && entry.invite && !entry.cancel_sent &&
                entry.phase == sip::TransactionTable::Phase::Proceeding) {
       // §16.7 step 2: every provisional from 101 to 199 resets Timer C; a callee that keeps
       // ringing (or sends early media) keeps its entry, for the hop-by-hop ACK of its answer.
+      // (Once our CANCEL went, Timer E and F run instead.)
       transactions_->arm(index, now_ms_ + timer_c_ms(index));
     }
     // §16.8: once the member answered provisionally, Timer C cancels the attempt; its

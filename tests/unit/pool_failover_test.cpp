@@ -471,9 +471,13 @@ TEST_F(PoolFailoverTest, TheCallersCancelIsAnsweredAndOursWaitsForAProvisional) 
                               "CSeq: 1 CANCEL\r\n"
                               "Content-Length: 0\r\n\r\n");
   EXPECT_EQ(counters_.cancels_sent.read(), 1u);
-  // Another 180 and the caller's CANCEL again: no second CANCEL of ours.
+  // Another 180 and the caller's CANCEL again: no second CANCEL of ours, and the 180 does
+  // not stop Timer E (it restarts Timer C only before our CANCEL).
   EXPECT_EQ(receive(answer(first.bytes, "180 Ringing"), first.to()).size(), 1u);
   EXPECT_EQ(receive(caller_cancel).size(), 1u);
+  const std::vector<Sent> again = tick(kStartMs + 500);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, cancel.bytes);
   // Its answer is absorbed; the 487 goes to the caller and ends Timer E.
   const std::vector<Sent> cancel_ok = receive(answer(cancel.bytes, "200 OK"), first.to());
   EXPECT_EQ(cancel_ok[0].outcome.absorb, Absorb::CancelAnswer);
