@@ -590,8 +590,8 @@ class EchoServer:
     """A sipmsg.EchoUas answering on a thread of its own until stopped, so that the proxy's
     probes are answered whenever they come."""
 
-    def __init__(self, port=0, lose_invites=0, ring=False):
-        self.echo = sipmsg.EchoUas(port, lose_invites, ring)
+    def __init__(self, port=0, lose_invites=0, ring=False, ring_after=0.0):
+        self.echo = sipmsg.EchoUas(port, lose_invites, ring, ring_after)
         self.port = self.echo.port
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -1003,10 +1003,7 @@ def test_pool_timer_c(ctx):
     The member got exactly one INVITE, one CANCEL and the caller's ACK for the 487: the CANCEL
     matches the INVITE it got (Request-URI, top Via, From, Call-ID, CSeq number; To without
     the callee's tag, §9.1) and the ACK has the INVITE's branch (hop by hop, §17.1.1.3).
-    A second call, cancelled by the caller while it rings: sipline answers the CANCEL 200
-    itself and sends the member its own (its Via alone, §16.10); the caller gets the 487.
-    Counters: Timer C fired once, two CANCELs of ours, both answers absorbed, nothing
-    dropped."""
+    Counters: Timer C fired once, one CANCEL of ours, its answer absorbed, nothing dropped."""
     proxy_port, = harness.free_udp_ports(1)
     member = EchoServer(ring=True)
     ctx.cleanups.append(member.stop)
@@ -1041,42 +1038,7 @@ def test_pool_timer_c(ctx):
         ack_deadline = time.monotonic() + 3.0
         while not member.requests("ACK") and time.monotonic() < ack_deadline:
             time.sleep(0.05)
-        first_call = agent.call_id
-        # A second call, cancelled by the caller while it rings: sipline answers the CANCEL
-        # 200 itself and sends its own to the member (§16.10); the 487 comes back.
-        agent.call_id = sipmsg.new_token("ring-") + "@" + host
-        branch = sipmsg.new_token("z9hG4bK")
-        agent.request("INVITE", "sip:8000@sipline.test", branch=branch, cseq=1,
-                      to="<sip:8000@sipline.test>", wait=False)
-        got = []
-        deadline = time.monotonic() + 6.0
-        while time.monotonic() < deadline and not any(m.status >= 200 for m in got):
-            message = agent.receive(deadline - time.monotonic())
-            if message is None or not message.is_response:
-                continue
-            got.append(message)
-            if message.status == 180:
-                agent.request("CANCEL", "sip:8000@sipline.test", branch=branch, cseq=1,
-                              to="<sip:8000@sipline.test>", wait=False)
-        cancel_ok = [m for m in got if m.get("CSeq") == "1 CANCEL"]
-        check(len(cancel_ok) == 1 and cancel_ok[0].status == 200,
-              "the caller's CANCEL should be answered 200: %s" % got)
-        final = agent.wait_final(agent.call_id, 1, 4.0)
-        require_status(final, 487, "the cancelled INVITE")
-        agent.request("ACK", "sip:8000@sipline.test", branch=branch, cseq=1,
-                      to=final.get("To"), wait=False)
-        ack_deadline = time.monotonic() + 3.0
-        while len(member.requests("ACK")) < 2 and time.monotonic() < ack_deadline:
-            time.sleep(0.05)
-    second = [m for m in member.requests("CANCEL") if m.get("Call-ID") == agent.call_id]
-    second_invite = [m for m in member.requests("INVITE") if m.get("Call-ID") == agent.call_id]
-    check(len(second) == 1 and len(second_invite) == 1 and
-          second[0].get_all("Via") == second_invite[0].get_all("Via")[:1],
-          "the member should have got sipline's own CANCEL (its Via alone) for the cancelled "
-          "call: %s" % [m.raw for m in second])
-    invites, cancels, acks = (
-        [m for m in member.requests(method) if m.get("Call-ID") == first_call]
-        for method in ("INVITE", "CANCEL", "ACK"))
+    invites, cancels, acks = (member.requests(m) for m in ("INVITE", "CANCEL", "ACK"))
     check(len(invites) == 1 and len(cancels) == 1 and len(acks) == 1,
           "the member should have got one INVITE, one CANCEL and one ACK: %d, %d, %d" % (
               len(invites), len(cancels), len(acks)))
@@ -1094,11 +1056,88 @@ def test_pool_timer_c(ctx):
               ack.top_via_branch(), invite.top_via_branch()))
     counters = require_clean_stop(proxy)
     brief = harness.brief(counters)
-    check(total(counters, "timer_c_fired") == 1 and total(counters, "cancels_sent") == 2 and
-          total(counters, "cancel_answers") == 2 and
+    check(total(counters, "timer_c_fired") == 1 and total(counters, "cancels_sent") == 1 and
+          total(counters, "cancel_answers") == 1 and
           total(counters, "cancels_unsent") == 0 and total(counters, "dropped") == 0,
-          "expected two CANCELs of ours (Timer C's, the caller's), their answers absorbed, "
-          "nothing dropped: %s" % brief)
+          "expected one CANCEL of ours at Timer C, its answer absorbed, nothing dropped: %s" %
+          brief)
+
+
+def test_pool_cancel(ctx):
+    """The caller's CANCEL of an INVITE tracked for a pool (RFC 3261 §16.10, §9.1). Pool
+    "ringing": a member that rings at once; pool "slow": one whose 180 comes 1 s after the
+    INVITE (both answer CANCEL 200, then the INVITE 487). In both calls the caller gets 200
+    for its CANCEL from sipline at once and then the member's 487, and the member gets one
+    CANCEL of sipline's own, matching its INVITE (its Via alone), and the caller's ACK on the
+    INVITE's branch. To the slow member that CANCEL goes only after its 180 (a CANCEL must not
+    overtake the INVITE), and no INVITE copy follows the caller's CANCEL (Timer A stops).
+    Counters: two CANCELs of ours, both answers absorbed, Timer C never fired, nothing
+    dropped."""
+    proxy_port, = harness.free_udp_ports(1)
+    ringing, slow = EchoServer(ring=True), EchoServer(ring=True, ring_after=1.0)
+    for server in (ringing, slow):
+        ctx.cleanups.append(server.stop)
+    host = harness.NET.client_host
+    pools = [{"name": "ringing", "members": ["sip:%s:%d" % (host, ringing.port)],
+              "probe_interval": 0, "failover": True},
+             {"name": "slow", "members": ["sip:%s:%d" % (host, slow.port)],
+              "probe_interval": 0, "failover": True, "failover_timeout_ms": 4000}]
+    routes = [{"name": "to-ringing", "user_prefix": "8", "action": "forward",
+               "pool": "ringing"},
+              {"name": "to-slow", "user_prefix": "9", "action": "forward", "pool": "slow"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, pools=pools)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as agent:
+        for uri, member, cancel_at in (("sip:8000@sipline.test", ringing, 180),
+                                       ("sip:9000@sipline.test", slow, 100)):
+            agent.call_id = sipmsg.new_token("cancel-") + "@" + host
+            branch = sipmsg.new_token("z9hG4bK")
+            agent.request("INVITE", uri, branch=branch, cseq=1, to="<%s>" % uri, wait=False)
+            got, final = [], None
+            deadline = time.monotonic() + 6.0
+            while final is None and time.monotonic() < deadline:
+                message = agent.receive(deadline - time.monotonic())
+                if message is None or not message.is_response:
+                    continue
+                got.append(message)
+                if message.status == cancel_at and message.get("CSeq") == "1 INVITE":
+                    agent.request("CANCEL", uri, branch=branch, cseq=1, to="<%s>" % uri,
+                                  wait=False)
+                if message.status >= 200 and message.get("CSeq") == "1 INVITE":
+                    final = message
+            answered = [m.status for m in got if m.get("CSeq") == "1 CANCEL"]
+            check(answered == [200], "the caller's CANCEL to %s should be answered 200 once: "
+                  "%s" % (uri, got))
+            require_status(final, 487, "the cancelled INVITE to %s" % uri)
+            agent.request("ACK", uri, branch=branch, cseq=1, to=final.get("To"), wait=False)
+            ack_deadline = time.monotonic() + 3.0
+            while not any(m.get("Call-ID") == agent.call_id for m in member.requests("ACK")) \
+                    and time.monotonic() < ack_deadline:
+                time.sleep(0.05)
+            echo = member.echo
+            mine = [(m, at) for m, at in zip(list(echo.received), list(echo.received_at))
+                    if m is not None and not m.is_response and m.get("Call-ID") == agent.call_id]
+            by_method = {}
+            for message, at in mine:
+                by_method.setdefault(message.method, []).append((message, at))
+            invites, cancels, acks = (by_method.get(m, []) for m in ("INVITE", "CANCEL", "ACK"))
+            check(len(invites) == 1 and len(cancels) == 1 and len(acks) == 1,
+                  "%s: the member should have got one INVITE, one CANCEL and one ACK: %s" % (
+                      uri, [m.start_line for m, _ in mine]))
+            invite, cancel = invites[0][0], cancels[0][0]
+            check(cancel.get_all("Via") == invite.get_all("Via")[:1] and
+                  cancel.get("CSeq") == "1 CANCEL" and cancel.get("To") == invite.get("To"),
+                  "%s: the CANCEL at the member is not sipline's own for its INVITE:\n%s" % (
+                      uri, cancel.raw))
+            check(acks[0][0].top_via_branch() == invite.top_via_branch(),
+                  "%s: the caller's ACK should reach the member on its INVITE's branch" % uri)
+            rang = echo.rang_at.get(agent.call_id)
+            check(rang is not None and cancels[0][1] >= rang,
+                  "%s: the CANCEL reached the member before its 180 was sent (§9.1)" % uri)
+    counters = require_clean_stop(proxy)
+    brief = harness.brief(counters)
+    check(total(counters, "cancels_sent") == 2 and total(counters, "cancel_answers") == 2 and
+          total(counters, "timer_c_fired") == 0 and total(counters, "dropped") == 0,
+          "expected two CANCELs of ours, their answers absorbed, nothing dropped: %s" % brief)
 
 
 def test_route_sources(ctx):
@@ -2839,6 +2878,7 @@ TESTS = {
     "pool_failover": test_pool_failover,
     "pool_retransmit": test_pool_retransmit,
     "pool_timer_c": test_pool_timer_c,
+    "pool_cancel": test_pool_cancel,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -2869,7 +2909,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "pool_timer_c", "route_sources", "number_translation", "trunk_registration",
+              "pool_unanswering", "pool_timer_c", "pool_cancel", "route_sources", "number_translation", "trunk_registration",
               "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -290,7 +290,7 @@ class EchoUas:
     Runs in the caller's thread via poll(); answers go back to the datagram's source (the
     proxy), with the Via list copied as RFC 3261 §8.2.6.2 requires."""
 
-    def __init__(self, port=0, lose_invites=0, ring=False):
+    def __init__(self, port=0, lose_invites=0, ring=False, ring_after=0.0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
@@ -304,6 +304,12 @@ class EchoUas:
         # 200, and its INVITE 487 Request Terminated (RFC 3261 §9.2), with the 180's To tag.
         self.ring = ring
         self.ringing = {}  # Call-ID -> (INVITE, To tag)
+        # ... whose 180 comes `ring_after` seconds after the INVITE (a slow callee), when
+        # received_at and rang_at (monotonic times) say what came before what.
+        self.ring_after = ring_after
+        self.due = []  # (when, INVITE, source, tag): 180s not sent yet
+        self.received_at = []
+        self.rang_at = {}  # Call-ID -> when its 180 was sent
 
     def close(self):
         self.sock.close()
@@ -311,17 +317,22 @@ class EchoUas:
     def poll(self, duration, answer=True):
         deadline = time.monotonic() + duration
         while True:
-            left = deadline - time.monotonic()
+            self.send_due_ringing()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return
+            if self.due:
+                left = min(left, max(0.001, self.due[0][0] - now))
             self.sock.settimeout(left)
             try:
                 data, source = self.sock.recvfrom(65535)
             except socket.timeout:
-                return
+                continue
             message = parse(data)
             self.raw.append(data)
             self.received.append(message)
+            self.received_at.append(time.monotonic())
             if answer and message is not None and not message.is_response and \
                     message.method != "ACK" and not self.lost(message):
                 if self.ring and message.method in ("INVITE", "CANCEL"):
@@ -329,11 +340,22 @@ class EchoUas:
                 else:
                     self.sock.sendto(self.answer(message, 200, "OK"), source)
 
+    def send_due_ringing(self):
+        while self.due and self.due[0][0] <= time.monotonic():
+            _, invite, source, tag = self.due.pop(0)
+            self.sock.sendto(self.answer(invite, 180, "Ringing", tag), source)
+            self.rang_at[invite.get("Call-ID")] = time.monotonic()
+
     def ring_or_terminate(self, message, source):
         call_id = message.get("Call-ID")
         if message.method == "INVITE":
+            first = call_id not in self.ringing
             invite, tag = self.ringing.setdefault(call_id, (message, new_token()))
-            self.sock.sendto(self.answer(invite, 180, "Ringing", tag), source)
+            if self.ring_after <= 0:
+                self.sock.sendto(self.answer(invite, 180, "Ringing", tag), source)
+                self.rang_at[call_id] = time.monotonic()
+            elif first:
+                self.due.append((time.monotonic() + self.ring_after, invite, source, tag))
             return
         self.sock.sendto(self.answer(message, 200, "OK"), source)
         if call_id in self.ringing:
