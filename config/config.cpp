@@ -768,7 +768,9 @@ std::optional<std::string> read_user_key(const TableReader& table, std::string_v
   return value;
 }
 
-// failover_codes: final responses (300..699) after which the next member is tried.
+// failover_codes: final responses (300..599) after which the next member is tried. Not a 6xx:
+// it is a global failure, after which a proxy must not create new branches (RFC 3261 §16.7
+// step 5).
 std::vector<std::uint16_t> read_failover_codes(const TableReader& pool,
                                                std::vector<std::uint16_t> fallback) {
   const auto items = pool.array("failover_codes", Presence::Optional);
@@ -776,8 +778,14 @@ std::vector<std::uint16_t> read_failover_codes(const TableReader& pool,
   std::vector<std::uint16_t> codes;
   for (const ArrayItem& item : *items) {
     const std::optional<std::int64_t> code = item.node->value<std::int64_t>();
-    if (!item.node->is_integer() || !code || *code < 300 || *code > 699) {
-      pool.diagnostics().error(item.line, item.path + " must be a final status code 300..699");
+    if (item.node->is_integer() && code && *code >= 600 && *code <= 699) {
+      pool.diagnostics().error(item.line, item.path + " is " + std::to_string(*code) +
+                                              ": a 6xx is a global failure, no other member "
+                                              "may be tried after it (RFC 3261 §16.7 step 5)");
+      continue;
+    }
+    if (!item.node->is_integer() || !code || *code < 300 || *code > 599) {
+      pool.diagnostics().error(item.line, item.path + " must be a final status code 300..599");
       continue;
     }
     codes.push_back(static_cast<std::uint16_t>(*code));

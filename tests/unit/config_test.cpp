@@ -1126,13 +1126,15 @@ TEST(Errors, PoolFailover) {
 name = "pbx"
 members = ["sip:10.0.0.11"]
 failover = "yes"
-failover_codes = [503, 200, "500"]
+failover_codes = [503, 200, "500", 603]
 failover_timeout_ms = 50
 timer_c_ms = 999
 )")),
             (Errors{"test.toml:4: pools[0].failover must be a boolean, not a string",
-                    "test.toml:5: pools[0].failover_codes[1] must be a final status code 300..699",
-                    "test.toml:5: pools[0].failover_codes[2] must be a final status code 300..699",
+                    "test.toml:5: pools[0].failover_codes[1] must be a final status code 300..599",
+                    "test.toml:5: pools[0].failover_codes[2] must be a final status code 300..599",
+                    "test.toml:5: pools[0].failover_codes[3] is 603: a 6xx is a global failure, "
+                    "no other member may be tried after it (RFC 3261 §16.7 step 5)",
                     "test.toml:6: pools[0].failover_timeout_ms must be 100..60000, not 50",
                     "test.toml:7: pools[0].timer_c_ms must be 1000..3600000, not 999"}));
 }
