@@ -630,14 +630,16 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     case sip::ResponseDrop::Malformed:
       return dropped(DropReason::Parse);
   }
+  sip::ResponseEdits edits;
   if (transactions_ && !transactions_->empty()) {
-    if (std::optional<Outcome> tracked = on_tracked_response(in, out)) return *tracked;
+    const TrackedResponse tracked = on_tracked_response(in, out);
+    if (tracked.outcome) return *tracked.outcome;
+    edits.status_code = tracked.relayed_code;
   }
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
   if (!hop) return dropped(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);
   if (socket < 0) return dropped(DropReason::NoSocket);
-  sip::ResponseEdits edits;
   edits.drop_identity = identity_edits(in.peer, *hop, false, true).drop_received;
   Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_response(response, edits, buffer);

@@ -421,8 +421,13 @@ class Pipeline {
   Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
                         std::size_t member, const Dialled& dialled, const OutputBuffers& out,
                         bool pinned = false);
-  // A response to a request we track; std::nullopt: forward it as any response.
-  std::optional<Outcome> on_tracked_response(const Inbound& in, const OutputBuffers& out);
+  // What on_tracked_response made of a response: an outcome of its own, or none: forward it
+  // as any response, with `relayed_code` in place of its status code when not 0.
+  struct TrackedResponse {
+    std::optional<Outcome> outcome;
+    std::uint16_t relayed_code = 0;
+  };
+  TrackedResponse on_tracked_response(const Inbound& in, const OutputBuffers& out);
   // Timer C of the entry's pool (lb::FailoverSettings::timer_c_ms).
   std::int64_t timer_c_ms(TxIndex index) const;
   std::optional<std::size_t> next_member(TxIndex index) const;

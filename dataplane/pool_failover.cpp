@@ -13,9 +13,10 @@
 //     pool the member also takes no new call until it answers a probe again;
 //   - for an INVITE, a provisional above 100 ends failover (the callee may be ringing), and
 //     so does CANCEL;
-//   - any other final answer, or the last member's, goes to the caller as it is, and the
-//     caller's ACK for it goes on to the member on the attempt's branch: the member's own
-//     retransmissions (until that ACK) cover a lost answer on either leg, as statelessly;
+//   - any other final answer, or the last member's, goes to the caller as it is (a 503 as
+//     500, §16.7 step 6), and the caller's ACK for it goes on to the member on the attempt's
+//     branch: the member's own retransmissions (until that ACK) cover a lost answer on either
+//     leg, as statelessly;
 //   - nothing left to try and no answer: 408 to the caller (§16.7 step 6 treats a timeout
 //     as a 408), 487 if it cancelled; that answer is ours, so our server transaction sends
 //     it again (Timer G, §17.2.1: the caller stopped retransmitting at our 100) until the
@@ -239,20 +240,21 @@ Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, s
   return outcome;
 }
 
-std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const OutputBuffers& out) {
+Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
+                                                        const OutputBuffers& out) {
   const sip::Message& response = *message_;
-  if (response.via_count < 2) return std::nullopt;
+  if (response.via_count < 2) return {};
   const sip::Parsed<sip::Via> caller_via = sip::parse_via(response.vias[1].text);
-  if (!caller_via.ok()) return std::nullopt;
+  if (!caller_via.ok()) return {};
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(caller_via.value);
-  if (!key) return std::nullopt;
+  if (!key) return {};
   const TxIndex index = transactions_->find(*key);
-  if (index == sip::TransactionTable::kNone) return std::nullopt;
+  if (index == sip::TransactionTable::kNone) return {};
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   // The answer to this transaction's request (an INVITE's CANCEL has its own answers).
   if ((response.cseq.method == sip::Method::Invite) != entry.invite ||
       response.cseq.method == sip::Method::Cancel) {
-    return std::nullopt;
+    return {};
   }
   const std::uint16_t code = response.status_code;
   const std::optional<std::uint64_t> attempt =
@@ -260,9 +262,9 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
   if (attempt != entry.branch || entry.answered_here) {
     // An attempt we already left, or one the caller already has our answer for: ACK an
     // INVITE's final answer, let a 2xx through, drop the rest.
-    if (code >= 300 && entry.invite) return send_ack(in, index, out.primary);
-    if (code >= 200 && code < 300) return std::nullopt;
-    return dropped(DropReason::FailedOver);
+    if (code >= 300 && entry.invite) return {send_ack(in, index, out.primary)};
+    if (code >= 200 && code < 300) return {};
+    return {dropped(DropReason::FailedOver)};
   }
   if (code < 200) {
     if (entry.phase == sip::TransactionTable::Phase::Calling) {
@@ -289,30 +291,30 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     // §16.7 step 5: a 100 is not passed on; we answered the caller's INVITE 100 ourselves.
     // (A non-INVITE got none from us, §16.2: the member's tells its client to retransmit
     // less often, §17.1.2.2.)
-    if (code == 100 && entry.invite) return absorbed(Absorb::Trying);
-    return std::nullopt;
+    if (code == 100 && entry.invite) return {absorbed(Absorb::Trying)};
+    return {};
   }
   if (code < 300) {
     transactions_->erase(index);
-    return std::nullopt;
+    return {};
   }
   const bool challenge = code == 401 || code == 407;
   if (challenge && entry.phase != sip::TransactionTable::Phase::Completed) {
     const bool answered_before = entry.challenge_answered;
     if (answer_challenge(index)) {
       entry.last_code = code;  // what the caller gets should the resend fail (cannot happen)
-      if (!entry.invite) return resend_with_credentials(index, out);  // no ACK (§17.1.2)
+      if (!entry.invite) return {resend_with_credentials(index, out)};  // no ACK (§17.1.2)
       queue(PendingKind::Authenticated, index);
-      return send_ack(in, index, out.primary);
+      return {send_ack(in, index, out.primary)};
     }
     if (answered_before) note_challenge_refused(index);
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
     entry.last_code = code;
-    if (!entry.invite) return resend_to_next_member(index, out);  // no ACK for a non-INVITE
+    if (!entry.invite) return {resend_to_next_member(index, out)};  // no ACK for a non-INVITE
     queue(PendingKind::Resend, index);
-    return send_ack(in, index, out.primary);
+    return {send_ack(in, index, out.primary)};
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed) {
     if (fails_over_on(index, code)) count(&WorkerCounters::failover_exhausted);
@@ -320,8 +322,10 @@ std::optional<Outcome> Pipeline::on_tracked_response(const Inbound& in, const Ou
     transactions_->arm(index, now_ms_ + (entry.invite ? kTimerDMs : kTimerKMs));
   }
   release_when_settled(index);
-  // The answer goes to the caller, and the caller's ACK to the member (match_transaction).
-  return std::nullopt;
+  // The answer goes to the caller, and the caller's ACK to the member (match_transaction). A
+  // 503 goes as 500 (§16.7 step 6): the member is unavailable, not the proxy, and the caller
+  // must not take it for ours and keep away from the proxy (§21.5.4).
+  return {std::nullopt, code == 503 ? std::uint16_t{500} : std::uint16_t{0}};
 }
 
 bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
@@ -540,9 +544,10 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
 Outcome Pipeline::answer_exhausted(TxIndex index, const Inbound& in, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   // We answer the caller ourselves: 487 Request Terminated after a CANCEL (§9.2), else the
-  // failover code the last member answered (swallowed, §16.7 step 6 would have sent it on),
-  // else 408 (§16.7 step 6 takes a timeout for a 408).
-  const std::uint16_t code = entry.cancelled ? 487 : entry.last_code != 0 ? entry.last_code : 408;
+  // failover code the last member answered (swallowed, §16.7 step 6 would have sent it on;
+  // a 503 as 500), else 408 (§16.7 step 6 takes a timeout for a 408).
+  const std::uint16_t last = entry.last_code == 503 ? 500 : entry.last_code;  // §16.7 step 6
+  const std::uint16_t code = entry.cancelled ? 487 : last != 0 ? last : 408;
   if (!entry.cancelled) count(&WorkerCounters::failover_exhausted);
   entry.phase = sip::TransactionTable::Phase::Completed;
   entry.answered_here = true;

@@ -400,9 +400,26 @@ void write_popped_via_line(Writer& writer, const Message& response) {
 }
 
 // The response field by field, without its identity lines.
-void write_response_without_identity(Writer& writer, const Message& response) {
+// The status line of `code` (and its reason phrase) when not 0; returns where the received
+// text is copied from: after its own status line, or its start when that is kept.
+const char* write_status_line(Writer& writer, const Message& response, std::uint16_t code) {
+  if (code == 0) return response.message.data();
+  writer.append("SIP/2.0 ");
+  writer.append_decimal(code);
+  writer.append(" ");
+  writer.append(reason_phrase(code));
+  writer.append(kCrlf);
+  const char* after = end_of(response.start_line);
+  const char* const end = end_of(response.message);
+  if (after < end && *after == '\r') ++after;
+  if (after < end && *after == '\n') ++after;
+  return after;
+}
+
+void write_response_without_identity(Writer& writer, const Message& response,
+                                     std::uint16_t status_code) {
+  const char* begin = write_status_line(writer, response, status_code);
   RunCopier copier(writer);
-  const char* begin = response.message.data();
   copier.add({begin, static_cast<std::size_t>(response.fields[0].raw.data() - begin)});
   for (std::size_t index = 0; index < response.field_count; ++index) {
     const HeaderField& field = response.fields[index];
@@ -426,13 +443,13 @@ Written write_forwarded_response(const Message& response, const ResponseEdits& e
   if (response.via_count == 0) return Written{0, WriteError::NoViaToPop};
   Writer writer(out);
   if (edits.drop_identity) {
-    write_response_without_identity(writer, response);
+    write_response_without_identity(writer, response, edits.status_code);
     return writer.result();
   }
   // The common case in three copies: what precedes the top Via line, the line without its
   // top element, what follows.
   const HeaderField& via_line = response.fields[response.vias[0].field];
-  const char* begin = response.message.data();
+  const char* begin = write_status_line(writer, response, edits.status_code);
   writer.append({begin, static_cast<std::size_t>(via_line.raw.data() - begin)});
   write_popped_via_line(writer, response);
   const char* after = end_of(via_line.raw);

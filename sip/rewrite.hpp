@@ -71,6 +71,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
 struct ResponseEdits {
   // P-Asserted-Identity and P-Preferred-Identity lines are not copied (RFC 3325 §5, §7).
   bool drop_identity = false;
+  // A status line of this code and its reason phrase in place of the received one; 0: as
+  // received. (§16.7 step 6: a stateful proxy passes a 503 on as 500.)
+  std::uint16_t status_code = 0;
 };
 
 // §16.7 step 3: remove the top Via element (the whole line if it holds only that element).

@@ -306,10 +306,15 @@ TEST_F(PoolFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
   }
   EXPECT_EQ(members.size(), 3u);  // each member once
   const std::vector<Sent> last = receive(answer(attempt.bytes, "503 Busy Here"), attempt.to());
-  // The 503 to the caller, and nothing from us to the member: the caller's ACK will be.
+  // The 503 to the caller, as 500 (§16.7 step 6), the rest as the member wrote it, and
+  // nothing from us to the member: the caller's ACK will be.
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].outcome.kind, SendKind::ForwardedResponse);
   EXPECT_EQ(last[0].to(), "192.0.2.10:5099");
+  const std::string member_answer = answer(attempt.bytes, "503 Busy Here");
+  const std::size_t caller_via = member_answer.find("Via: SIP/2.0/UDP 192.0.2.10:5099");
+  EXPECT_EQ(last[0].bytes,
+            "SIP/2.0 500 Server Internal Error\r\n" + member_answer.substr(caller_via));
   EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
   EXPECT_EQ(counters_.acks_sent.read(), 2u);  // for the two 503s that failed over
 
@@ -318,6 +323,7 @@ TEST_F(PoolFailoverTest, WhenEveryMemberFailedTheLastAnswerGoesToTheCaller) {
   const std::vector<Sent> again = receive(answer(attempt.bytes, "503 Busy Here"), attempt.to());
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(again[0].bytes, last[0].bytes);
   // The caller's ACK goes on to the last member, on the branch that member's INVITE had.
   const std::vector<Sent> caller_ack = receive(same_transaction(request, "ACK", "member-tag"));
   ASSERT_EQ(caller_ack.size(), 1u);
@@ -358,7 +364,12 @@ TEST_F(PoolFailoverTest, RingingEndsFailoverAndTheLater503GoesToTheCaller) {
       receive(answer(first.bytes, "503 Service Unavailable"), first.to());
   ASSERT_EQ(sent.size(), 1u);  // relayed; the caller's ACK goes to the member
   EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
-  EXPECT_EQ(sent[0].bytes.rfind("SIP/2.0 503 ", 0), 0u);
+  // §16.7 step 6: a stateful proxy passes a 503 on as 500 (the member is unavailable, not
+  // the proxy: the caller must not keep away from us, §21.5.4).
+  EXPECT_EQ(sent[0].bytes.rfind("SIP/2.0 500 Server Internal Error\r\nVia: SIP/2.0/UDP "
+                                "192.0.2.10:5099;branch=z9hG4bK-call5;rport",
+                                0),
+            0u);
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
 }
 
@@ -720,7 +731,7 @@ TEST_F(PoolFailoverTest, ANonInviteThatEveryMemberFailsGetsTheLastAnswerAndNoAck
   const std::vector<Sent> last = receive(answer(attempt.bytes, "503 Busy"), attempt.to());
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].outcome.kind, SendKind::ForwardedResponse);
-  EXPECT_EQ(last[0].bytes.rfind("SIP/2.0 503 Busy\r\n", 0), 0u);
+  EXPECT_EQ(last[0].bytes.rfind("SIP/2.0 500 Server Internal Error\r\n", 0), 0u);  // §16.7 step 6
   EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
   EXPECT_EQ(counters_.acks_sent.read(), 0u);
   // Timer K (5 s) ends it.
@@ -958,7 +969,7 @@ TEST_F(OwnAddressMemberTest, AMemberThatIsOurselvesIsPassedOver) {
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(after[0].bytes.rfind("ACK ", 0), 0u);
   EXPECT_EQ(after[1].outcome.kind, SendKind::LocalResponse);
-  EXPECT_EQ(after[1].outcome.code, 503);
+  EXPECT_EQ(after[1].outcome.code, 500);  // the member's 503, as 500 (§16.7 step 6)
   EXPECT_EQ(after[1].to(), "192.0.2.10:5099");
   EXPECT_EQ(counters_.failover_exhausted.read(), 1u);
   EXPECT_EQ(counters_.failover_retries.read(), 0u);
