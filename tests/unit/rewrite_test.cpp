@@ -604,19 +604,7 @@ TEST(ForwardedResponse, IdentityLinesDroppedWhenAsked) {
 // §16.7 step 6: a 503 passed on as 500; only the status line changes, with or without the
 // identity lines.
 TEST(ForwardedResponse, StatusLineReplacedWhenAsked) {
-  const std::string received =
-      "SIP/2.0 503 Service Unavailable\r\n"
-      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-sl0123456789abcdef01234567\r\n"
-      "Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
-      "From: <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
-      "To: <sip:bob@biloxi.example.com>;tag=8321234356\r\n"
-      "Call-ID: 3848276298220188511@atlanta.example.com\r\n"
-      "CSeq: 1 INVITE\r\n"
-      "P-Asserted-Identity: <tel:+442079460001>\r\n"
-      "Retry-After: 30\r\n"
-      "Content-Length: 0\r\n"
-      "\r\n";
-  const auto response = parse(received);
+  // What follows the top Via line: the part that must come through unchanged.
   const std::string rest =
       "Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
       "From: <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
@@ -627,6 +615,10 @@ TEST(ForwardedResponse, StatusLineReplacedWhenAsked) {
       "Retry-After: 30\r\n"
       "Content-Length: 0\r\n"
       "\r\n";
+  const auto response = parse(
+      "SIP/2.0 503 Service Unavailable\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-sl0123456789abcdef01234567\r\n" +
+      rest);
   ResponseEdits edits;
   edits.status_code = 500;
   const auto write = [&](std::span<char> out) {
