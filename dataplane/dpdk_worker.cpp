@@ -333,10 +333,8 @@ void DpdkWorker::accept(rte_mbuf* frame, std::uint64_t now) {
     rte_pktmbuf_free(received.frame);
     return;
   }
-  const std::string_view call_id = sip::scan_call_id(datagram.payload);
-  // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
-  const std::size_t owner =
-      call_id.empty() ? index_ : sip::owner_of(call_id, shared_.workers, dispatchers_);
+  const std::uint32_t owner =
+      sip::datagram_owner(datagram.payload, shared_.workers, dispatchers_, index_);
   if (owner == index_) {
     process(received.frame, datagram, now);
     return;

@@ -51,20 +51,12 @@ std::size_t format_ipv4(const in_addr& address, char* out) {
   return size;
 }
 
-// `size` octets of address (4 or 16, network order) and a port.
-PeerAddress peer_of(lb::AddressFamily family, const void* bytes, std::size_t size,
-                    std::uint16_t port) {
-  lb::SocketAddress endpoint;
-  endpoint.address.family = family;
-  std::memcpy(endpoint.address.bytes.data(), bytes, size);
-  endpoint.port = port;
-  return PeerAddress(endpoint);
+// In the optional's own storage (PeerAddress's in-place constructor says why).
+std::optional<PeerAddress> ipv4_peer(const void* bytes, std::uint16_t port) {
+  return std::optional<PeerAddress>(std::in_place, lb::AddressFamily::Ipv4, bytes, 4, port);
 }
-PeerAddress ipv4_peer(const void* bytes, std::uint16_t port) {
-  return peer_of(lb::AddressFamily::Ipv4, bytes, 4, port);
-}
-PeerAddress ipv6_peer(const void* bytes, std::uint16_t port) {
-  return peer_of(lb::AddressFamily::Ipv6, bytes, 16, port);
+std::optional<PeerAddress> ipv6_peer(const void* bytes, std::uint16_t port) {
+  return std::optional<PeerAddress>(std::in_place, lb::AddressFamily::Ipv6, bytes, 16, port);
 }
 
 }  // namespace

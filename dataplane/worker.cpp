@@ -185,12 +185,9 @@ Worker::Iteration Worker::receive_bursts(std::int64_t now) {
     for (std::size_t i = 0; i < received; ++i) {
       Packet* packet = packets[i];
       if (sources_ != nullptr && !admit_source(packet, now, now_ms)) continue;
-      const std::string_view call_id = sip::scan_call_id(packet->bytes());
-      // No Call-ID: nobody owns it; the pipeline here drops it (or answers if it can).
       const std::size_t owner =
-          call_id.empty()
-              ? index_
-              : sip::owner_of(call_id, static_cast<std::uint32_t>(workers), dispatchers_);
+          sip::datagram_owner(packet->bytes(), static_cast<std::uint32_t>(workers), dispatchers_,
+                              static_cast<std::uint32_t>(index_));
       if (owner == index_) {
         process(packet, now);
       } else {

@@ -112,5 +112,25 @@ TEST(CallIdScan, OwnerIsStableAndSpreads) {
     EXPECT_GT(count, 800);
 }
 
+// The owner of a received datagram: its call's owner; the receiver when it has no Call-ID;
+// the one owner of every call without looking (so even a datagram without a Call-ID).
+TEST(CallIdScan, DatagramOwner) {
+  const std::string no_call_id = "OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n";
+  EXPECT_EQ(datagram_owner(no_call_id, 1, 0, 0), 0u);
+  EXPECT_EQ(datagram_owner(no_call_id, 2, 1, 0), 1u);
+  EXPECT_EQ(datagram_owner(no_call_id, 4, 3, 2), 3u);
+  EXPECT_EQ(datagram_owner(no_call_id, 4, 0, 2), 2u);
+  EXPECT_EQ(datagram_owner(no_call_id, 4, 1, 0), 0u);
+  for (int i = 0; i < 200; ++i) {
+    const std::string call_id = "call-" + std::to_string(i);
+    const std::string datagram = "BYE sip:a@b SIP/2.0\r\nCall-ID: " + call_id + "\r\n\r\n";
+    EXPECT_EQ(datagram_owner(datagram, 1, 0, 0), 0u);
+    EXPECT_EQ(datagram_owner(datagram, 2, 1, 0), 1u);
+    EXPECT_EQ(datagram_owner(datagram, 4, 0, 1), owner_of(call_id, 4));
+    EXPECT_EQ(datagram_owner(datagram, 4, 2, 1), owner_of(call_id, 4, 2));
+    EXPECT_EQ(datagram_owner(datagram, 4, 4, 3), owner_of(call_id, 4));
+  }
+}
+
 }  // namespace
 }  // namespace sipline::sip
