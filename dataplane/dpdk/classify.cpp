@@ -52,14 +52,7 @@ bool mac_is_for_us(const rte_ether_addr& destination, const Interface& interface
 
 // A source a reply could never go to, or one that claims to be us (RFC 1122 §3.2.1.3).
 bool bad_ipv4_source(rte_be32_t source, const Interface& interface) {
-  const std::uint32_t host = rte_be_to_cpu_32(source);
-  if (host == 0 || host >= 0xE0000000u) return true;  // 0.0.0.0, multicast, class E, broadcast
-  if ((host >> 24) == 127) return true;
-  if (source == interface.ipv4) return true;
-  const std::uint32_t mask = rte_be_to_cpu_32(interface.ipv4_mask);
-  const bool has_broadcast = mask != 0xFFFFFFFFu && mask != 0xFFFFFFFEu;  // not /31, /32
-  return has_broadcast && (source & ~interface.ipv4_mask) == ~interface.ipv4_mask &&
-         interface.ipv4_on_link(source);
+  return source == interface.ipv4 || !interface.is_unicast_peer4(source);
 }
 
 bool is_unspecified6(const std::uint8_t* address) {

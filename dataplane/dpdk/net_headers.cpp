@@ -25,6 +25,15 @@ bool Interface::ipv6_on_link(const std::uint8_t* address) const {
   return (address[whole] & mask) == (ipv6[whole] & mask);
 }
 
+bool Interface::is_unicast_peer4(rte_be32_t address) const {
+  const std::uint32_t host = rte_be_to_cpu_32(address);
+  if (host == 0 || host >= 0xE0000000u) return false;  // 0.0.0.0, multicast, class E, broadcast
+  if ((host >> 24) == 127) return false;
+  const std::uint32_t mask = rte_be_to_cpu_32(ipv4_mask);
+  const bool has_broadcast = mask != 0xFFFFFFFFu && mask != 0xFFFFFFFEu;  // not /31, /32
+  return !(has_broadcast && (address & ~ipv4_mask) == ~ipv4_mask && ipv4_on_link(address));
+}
+
 std::optional<IpAddress> Interface::next_hop(const IpAddress& destination) const {
   if (is_ipv6(destination)) {
     if (ipv6_on_link(destination.bytes.data())) return destination;
@@ -32,6 +41,7 @@ std::optional<IpAddress> Interface::next_hop(const IpAddress& destination) const
   }
   rte_be32_t address;
   std::memcpy(&address, destination.bytes.data(), 4);
+  if (!is_unicast_peer4(address)) return std::nullopt;
   if (ipv4_on_link(address)) return destination;
   if (gateway4 == 0) return std::nullopt;
   return ipv4_address_at(&gateway4);

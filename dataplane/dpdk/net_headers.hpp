@@ -200,9 +200,15 @@ struct Interface {
     return (address & ipv4_mask) == (ipv4 & ipv4_mask);
   }
   bool ipv6_on_link(const std::uint8_t* address) const;
+  // An IPv4 address that a datagram may come from or be sent to: not 0.0.0.0, loopback
+  // (127/8 "MUST NOT appear outside a host", RFC 1122 §3.2.1.3), multicast, class E, the
+  // limited broadcast, nor our subnet's broadcast address (none on a /31 or /32, RFC 3021).
+  bool is_unicast_peer4(rte_be32_t address) const;
   // The neighbour a datagram to `destination` is handed to: the destination itself when it
   // is on our subnet, else the IPv4 gateway. std::nullopt when there is none (IPv6 off-link:
-  // router discovery is not implemented; IPv4 off-subnet without a gateway).
+  // router discovery is not implemented; IPv4 off-subnet without a gateway) or when no
+  // datagram may go there (not is_unicast_peer4: a Route or Via naming 127.0.0.1 must not
+  // send a frame to the gateway).
   std::optional<IpAddress> next_hop(const IpAddress& destination) const;
   // Our address of the destination's family (nullopt: IPv6 destination, no IPv6 address).
   std::optional<IpAddress> source_for(const IpAddress& destination) const;

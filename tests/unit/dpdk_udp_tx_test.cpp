@@ -223,9 +223,18 @@ TEST_F(DpdkUdpTx, DestinationsWithNoPathOrTooMuchDataAreRefused) {
             NetDrop::Unroutable);
   EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip4(kPeerIp), 0}, 1).drop,
             NetDrop::Unroutable);
+  // Addresses no datagram may go to (RFC 1122 §3.2.1.3), though a gateway is configured: a
+  // Route or Via naming one must not put a frame on the wire.
+  const std::uint8_t martians[][4] = {
+      {127, 0, 0, 1}, {0, 0, 0, 0}, {224, 0, 0, 75}, {255, 255, 255, 255}, {10, 99, 0, 255}};
+  for (const auto& martian : martians) {
+    EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip4(martian), 5060}, 1).drop,
+              NetDrop::Unroutable)
+        << int(martian[0]) << '.' << int(martian[3]);
+  }
   const std::string huge(kMaxUdpPayloadIpv4 + 1, 'x');
   EXPECT_EQ(net_->send(huge, kSipPort, peer_, 1).drop, NetDrop::TooLarge);
-  EXPECT_EQ(net_->counters().dropped_for(NetDrop::Unroutable), 3u);
+  EXPECT_EQ(net_->counters().dropped_for(NetDrop::Unroutable), 8u);
   EXPECT_EQ(net_->counters().dropped_for(NetDrop::TooLarge), 1u);
   EXPECT_EQ(sent_frames().size(), 0u);
 }
