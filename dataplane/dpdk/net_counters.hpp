@@ -41,7 +41,8 @@ enum class NetDrop : std::uint8_t {
   UnknownPort,  // UDP to a port we do not serve
   // send
   NoBuffer,        // the mempool ran dry
-  Unroutable,      // no next hop: IPv6 off-link, or IPv4 off-subnet without a gateway
+  Unroutable,      // no next hop: IPv6 off-link, IPv4 off-subnet without a gateway, or a
+                   // destination no datagram may go to (loopback, multicast, broadcast, ...)
   PendingFull,     // the per-lcore queue of datagrams waiting for a next hop is full
   PendingTimeout,  // the next hop never answered ARP / neighbour solicitation
   TooLarge,        // payload larger than one UDP datagram can carry
