@@ -165,7 +165,8 @@ std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text) {
 // dataplane.static_neighbors = ["10.99.0.254 02:00:00:00:00:fe", ...]: "IP MAC", as
 // `arp -s` takes them. For a next hop whose MAC is fixed (a router, an SBC on a link where
 // ARP/ND are filtered): the entry never expires and is never re-resolved. The address must
-// be on one of our subnets (only neighbours on the link have a MAC we can send to).
+// be on one of our subnets, or IPv6 link-local (only neighbours on the link have a MAC we can
+// send to).
 std::vector<StaticNeighbor> read_static_neighbors(const TableReader& dataplane,
                                                   const std::optional<IpPrefix>& address,
                                                   const std::optional<IpPrefix>& address6) {
@@ -188,8 +189,10 @@ std::vector<StaticNeighbor> read_static_neighbors(const TableReader& dataplane,
       dataplane.diagnostics().error(item.line, what + ": the MAC must be a unicast address");
       continue;
     }
-    const std::optional<IpPrefix>& subnet = ip->family == AddressFamily::Ipv4 ? address : address6;
-    if (!subnet || !subnet->contains(*ip)) {
+    const bool v4 = ip->family == AddressFamily::Ipv4;
+    const std::optional<IpPrefix>& subnet = v4 ? address : address6;
+    // An IPv6 link-local neighbour (a router named by its fe80:: address) is on the link too.
+    if (!subnet || !(subnet->contains(*ip) || (!v4 && ip->is_link_local()))) {
       dataplane.diagnostics().error(
           item.line,
           what + " is outside " +
@@ -207,6 +210,37 @@ std::vector<StaticNeighbor> read_static_neighbors(const TableReader& dataplane,
   return neighbors;
 }
 
+// dataplane.gateway / gateway6: the router for destinations off our subnet. Its MAC is
+// resolved by ARP / ND, which reach only the attached link: the address lies inside the
+// subnet, or is an IPv6 link-local address (routers speak for themselves from theirs, RFC 4861
+// §4.2, and that is how operators usually name an IPv6 default router).
+std::optional<IpAddress> read_gateway(const TableReader& dataplane, const std::string& key,
+                                      AddressFamily family, const std::optional<IpPrefix>& subnet) {
+  const auto text = dataplane.string(key, Presence::Optional);
+  if (!text) return std::nullopt;
+  const bool v4 = family == AddressFamily::Ipv4;
+  const std::string what = "dataplane." + key + " " + quoted(*text);
+  const std::string subnet_key = v4 ? "dataplane.address" : "dataplane.address6";
+  const std::uint32_t line = dataplane.line_of_key(key);
+  const auto gateway = parse_ip_address(*text);
+  if (!gateway || gateway->family != family) {
+    dataplane.diagnostics().error(line,
+                                  what + " must be an " + (v4 ? "IPv4" : "IPv6") + " address");
+    return std::nullopt;
+  }
+  if (!subnet) {
+    if (!v4) dataplane.diagnostics().error(line, what + " needs " + subnet_key);
+    return v4 ? gateway : std::nullopt;  // dataplane.address's own error is reported
+  }
+  if (!subnet->contains(*gateway) && !(!v4 && gateway->is_link_local())) {
+    dataplane.diagnostics().error(line, what + " is outside " + subnet_key + " " +
+                                            subnet->to_string() +
+                                            (v4 ? "" : " and is not a link-local address"));
+    return std::nullopt;
+  }
+  return gateway;
+}
+
 DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
   // The keys are only needed in DPDK mode, but a wrong value is reported in both modes.
   const Presence needed = dpdk_mode ? Presence::Required : Presence::Optional;
@@ -219,21 +253,8 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
   const auto address = read_prefix(dataplane, "address", AddressFamily::Ipv4, needed);
   if (address) config.address = *address;
   config.address6 = read_prefix(dataplane, "address6", AddressFamily::Ipv6, Presence::Optional);
-  if (const auto gateway_text = dataplane.string("gateway", Presence::Optional)) {
-    const auto gateway = parse_ip_address(*gateway_text);
-    const std::uint32_t line = dataplane.line_of_key("gateway");
-    if (!gateway || gateway->family != AddressFamily::Ipv4) {
-      dataplane.diagnostics().error(
-          line, "dataplane.gateway " + quoted(*gateway_text) + " must be an IPv4 address");
-    } else if (address && !address->contains(*gateway)) {
-      // The gateway's MAC is resolved by ARP, which only works on the attached subnet.
-      dataplane.diagnostics().error(line, "dataplane.gateway " + quoted(*gateway_text) +
-                                              " is outside dataplane.address " +
-                                              address->to_string());
-    } else {
-      config.gateway = gateway;
-    }
-  }
+  config.gateway = read_gateway(dataplane, "gateway", AddressFamily::Ipv4, address);
+  config.gateway6 = read_gateway(dataplane, "gateway6", AddressFamily::Ipv6, config.address6);
   config.mtu = static_cast<std::uint16_t>(
       dataplane.integer("mtu", 576, 9000, Presence::Optional).value_or(1500));
   config.static_neighbors = read_static_neighbors(dataplane, address, config.address6);
@@ -254,8 +275,8 @@ DpdkConfig read_dpdk(const TableReader& dataplane, bool dpdk_mode) {
 
 DataplaneConfig read_dataplane(const TableReader& dataplane) {
   dataplane.reject_unknown_keys({"io", "workers", "eal", "port", "address", "address6", "gateway",
-                                 "mtu", "static_neighbors", "dispatchers", "exception_port",
-                                 "spread"});
+                                 "gateway6", "mtu", "static_neighbors", "dispatchers",
+                                 "exception_port", "spread"});
   DataplaneConfig config;
   if (const auto io = dataplane.string("io", Presence::Optional)) {
     if (*io == "dpdk") {

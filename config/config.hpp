@@ -49,7 +49,8 @@ struct DpdkConfig {
   std::uint16_t port = 0;        // DPDK port id
   IpPrefix address;              // IPv4 interface address and subnet
   std::optional<IpPrefix> address6;
-  std::optional<IpAddress> gateway;  // IPv4 next hop for destinations off the subnet
+  std::optional<IpAddress> gateway;   // IPv4 next hop for destinations off the subnet
+  std::optional<IpAddress> gateway6;  // IPv6 next hop off address6's prefix (or link-local)
   std::uint16_t mtu = 1500;
   std::vector<StaticNeighbor> static_neighbors;  // dataplane.static_neighbors
   // A kernel TAP port (net_tap) for what the dataplane does not serve itself: TCP, other UDP

@@ -200,6 +200,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   interface_settings.address = settings.address;
   interface_settings.address6 = settings.address6;
   interface_settings.gateway = settings.gateway;
+  interface_settings.gateway6 = settings.gateway6;
   interface_settings.mtu = settings.mtu;
   interface_settings.sip_ports = ports;
   const dpdk::InterfaceMade interface = dpdk::make_interface(interface_settings, port.port->mac());

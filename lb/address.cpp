@@ -36,6 +36,11 @@ bool IpAddress::is_unspecified() const {
                      [](std::uint8_t byte) { return byte == 0; });
 }
 
+bool IpAddress::is_link_local() const {
+  if (family == AddressFamily::Ipv4) return bytes[0] == 169 && bytes[1] == 254;
+  return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+}
+
 std::string IpAddress::to_string() const {
   char text[INET6_ADDRSTRLEN] = {};
   const int af = family == AddressFamily::Ipv4 ? AF_INET : AF_INET6;

@@ -21,6 +21,7 @@ struct IpAddress {
 
   bool is_loopback() const;       // 127.0.0.0/8 or ::1
   bool is_unspecified() const;    // 0.0.0.0 or ::
+  bool is_link_local() const;     // 169.254.0.0/16 or fe80::/10 (RFC 3927, RFC 4291 §2.5.6)
   std::string to_string() const;  // "127.0.0.1", "::1" (canonical, RFC 5952 via inet_ntop)
 
   bool operator==(const IpAddress&) const = default;

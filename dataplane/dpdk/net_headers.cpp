@@ -17,6 +17,7 @@ rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group) {
 
 bool Interface::ipv6_on_link(const std::uint8_t* address) const {
   if (!has_ipv6) return false;
+  if (address[0] == 0xfe && (address[1] & 0xc0) == 0x80) return true;
   const std::size_t whole = ipv6_prefix_length / 8;
   if (std::memcmp(address, ipv6.data(), whole) != 0) return false;
   const unsigned rest = ipv6_prefix_length % 8;
@@ -34,10 +35,22 @@ bool Interface::is_unicast_peer4(rte_be32_t address) const {
   return !(has_broadcast && (address & ~ipv4_mask) == ~ipv4_mask && ipv4_on_link(address));
 }
 
+bool Interface::is_unicast_peer6(const std::uint8_t* address) {
+  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr std::uint8_t kZeros[15] = {};
+  if (address[0] == 0xff) return false;
+  if (std::memcmp(address, kMappedPrefix, sizeof kMappedPrefix) == 0) return false;
+  // :: and ::1: fifteen zeros, then 0 or 1.
+  return !(std::memcmp(address, kZeros, sizeof kZeros) == 0 && address[15] <= 1);
+}
+
 std::optional<IpAddress> Interface::next_hop(const IpAddress& destination) const {
   if (is_ipv6(destination)) {
-    if (ipv6_on_link(destination.bytes.data())) return destination;
-    return std::nullopt;
+    const std::uint8_t* address = destination.bytes.data();
+    if (!is_unicast_peer6(address)) return std::nullopt;
+    if (ipv6_on_link(address)) return destination;
+    if (!has_gateway6) return std::nullopt;
+    return ipv6_address_at(gateway6.data());
   }
   rte_be32_t address;
   std::memcpy(&address, destination.bytes.data(), 4);
@@ -103,6 +116,18 @@ InterfaceMade make_interface(const InterfaceSettings& settings, const rte_ether_
     interface.ipv6 = settings.address6->address.bytes;
     interface.ipv6_prefix_length = settings.address6->length;
     interface.ipv6_solicited_node = solicited_node_group(interface.ipv6.data());
+  }
+  if (settings.gateway6) {
+    const std::uint8_t* gateway = settings.gateway6->bytes.data();
+    if (settings.gateway6->family != lb::AddressFamily::Ipv6 || !interface.has_ipv6 ||
+        !interface.ipv6_on_link(gateway) || !Interface::is_unicast_peer6(gateway)) {
+      made.error =
+          "[dataplane] gateway6 must be an IPv6 address on the link of address6 "
+          "(inside its prefix, or link-local)";
+      return made;
+    }
+    interface.has_gateway6 = true;
+    std::memcpy(interface.gateway6.data(), gateway, 16);
   }
   interface.mtu = settings.mtu;
   interface.vlan = settings.vlan;

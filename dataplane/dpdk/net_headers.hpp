@@ -168,6 +168,7 @@ struct InterfaceSettings {
   lb::IpPrefix address;                  // IPv4 address and subnet ([dataplane] address)
   std::optional<lb::IpPrefix> address6;  // [dataplane] address6
   std::optional<IpAddress> gateway;      // IPv4 next hop off the subnet ([dataplane] gateway)
+  std::optional<IpAddress> gateway6;     // IPv6 next hop off address6's prefix ([dataplane])
   std::uint16_t mtu = 1500;
   std::uint16_t vlan = 0;  // 802.1Q VLAN id put on frames we originate; 0 = untagged
   std::span<const std::uint16_t> sip_ports;  // UDP ports we serve ([listen] udp)
@@ -181,6 +182,8 @@ struct Interface {
   bool has_ipv6 = false;
   std::array<std::uint8_t, 16> ipv6{};
   std::uint8_t ipv6_prefix_length = 0;
+  bool has_gateway6 = false;
+  std::array<std::uint8_t, 16> gateway6{};
   std::array<std::uint8_t, 16> ipv6_solicited_node{};  // ff02::1:ffXX:XXXX of ipv6
   std::uint16_t mtu = 1500;
   std::uint16_t vlan = 0;
@@ -199,16 +202,20 @@ struct Interface {
   bool ipv4_on_link(rte_be32_t address) const {
     return (address & ipv4_mask) == (ipv4 & ipv4_mask);
   }
+  // Inside address6's prefix, or link-local (fe80::/10 is on every link, RFC 4291 §2.5.6).
   bool ipv6_on_link(const std::uint8_t* address) const;
   // An IPv4 address that a datagram may come from or be sent to: not 0.0.0.0, loopback
   // (127/8 "MUST NOT appear outside a host", RFC 1122 §3.2.1.3), multicast, class E, the
   // limited broadcast, nor our subnet's broadcast address (none on a /31 or /32, RFC 3021).
   bool is_unicast_peer4(rte_be32_t address) const;
+  // The same for IPv6: not ::, ::1, multicast (ff00::/8) nor IPv4-mapped (::ffff:0:0/96,
+  // RFC 4291 §2.5.5.2: never on the wire).
+  static bool is_unicast_peer6(const std::uint8_t* address);
   // The neighbour a datagram to `destination` is handed to: the destination itself when it
-  // is on our subnet, else the IPv4 gateway. std::nullopt when there is none (IPv6 off-link:
-  // router discovery is not implemented; IPv4 off-subnet without a gateway) or when no
-  // datagram may go there (not is_unicast_peer4: a Route or Via naming 127.0.0.1 must not
-  // send a frame to the gateway).
+  // is on our subnet, else the gateway of its family. std::nullopt when there is none (no
+  // gateway configured: router discovery is not implemented) or when no datagram may go
+  // there (not is_unicast_peer4/6: a Route or Via naming 127.0.0.1 or ::1 must not send a
+  // frame to the gateway).
   std::optional<IpAddress> next_hop(const IpAddress& destination) const;
   // Our address of the destination's family (nullopt: IPv6 destination, no IPv6 address).
   std::optional<IpAddress> source_for(const IpAddress& destination) const;

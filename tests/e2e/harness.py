@@ -87,6 +87,10 @@ DPDK_PEER_SERVER_ADDRESS = "10.99.0.3"  # the peer's second address (NET.server_
 # RFC 3849), for the IPv6 test; run_dpdk_e2e.sh gives the peer its address.
 DPDK_ADDRESS6 = "2001:db8:99::1"
 DPDK_PEER_ADDRESS6 = "2001:db8:99::2"
+# The peer as the dataplane's IPv6 router (its link-local address, [dataplane] gateway6) and
+# an address of its own behind that router, off the dataplane's /64 (ipv6_gateway).
+DPDK_GATEWAY6 = "fe80::fe"
+DPDK_BEHIND_GATEWAY6 = "2001:db8:98::7"
 DPDK_INTERFACE = "veth-dp"
 
 

@@ -76,6 +76,10 @@ ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.disable_ipv6=0
 ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.accept_ra=0
 ip netns exec "$peer" sysctl -qw net.ipv6.conf.veth-peer.router_solicitations=0
 ip -n "$peer" address add 2001:db8:99::2/64 dev veth-peer nodad
+# For ipv6_gateway: the peer is also the dataplane's IPv6 router (gateway6, named by this
+# link-local address) and holds an address behind it, off the dataplane's /64.
+ip -n "$peer" address add fe80::fe/64 dev veth-peer nodad
+ip -n "$peer" address add 2001:db8:98::7/128 dev veth-peer nodad
 ip -n "$peer" link set veth-peer up
 # veth offloads UDP checksums to a "NIC" that never computes them: the dataplane would see
 # unfinished checksums and drop the datagrams (TESTING.md).

@@ -163,15 +163,17 @@ def sipp_common(transport="u1"):
 
 def run_call_load(ctx, proxy_port, uas_port, calls, rate, transport, uac_scenario="uac_call.xml",
                   uas_scenario="uas_call.xml", uac_extra=(), callee="1002",
-                  allow_retransmissions=True, proxy=None, local_ip=None):
+                  allow_retransmissions=True, proxy=None, local_ip=None, uas_ip=None):
     """A SIPp UAS on uas_port (already registered as `callee`, or the target of a route) and
     a SIPp UAC sending `calls` calls at `rate` calls/s through the proxy (`proxy`: its
     "host:port", by default NET's address; `local_ip`: the address both SIPps bind, by default
-    SIPp's choice). Requires every call to succeed on both sides."""
+    SIPp's choice; `uas_ip`: the UAS's own, if another). Requires every call to succeed on
+    both sides."""
     uac_seconds = calls / rate
     time_limit = int(uac_seconds * 2 + 30)
     bind = ["-i", local_ip] if local_ip else []
-    uas = ctx.sipp("uas", uas_scenario, sipp_common("u1") + bind + [
+    uas_bind = ["-i", uas_ip] if uas_ip else bind
+    uas = ctx.sipp("uas", uas_scenario, sipp_common("u1") + uas_bind + [
         "-p", str(uas_port), "-s", callee, "-m", str(calls)], time_limit + 10).start()
     time.sleep(0.3)  # let the UAS bind before the first INVITE reaches it
     check(uas.process.poll() is None, "SIPp UAS exited at start:\n%s" % uas.diagnostics())
@@ -2232,6 +2234,20 @@ def test_big_invite(ctx):
 
 # --- IPv6 through the DPDK dataplane ---------------------------------------------------------
 
+def dual_stack_config(proxy_port, routes, trusted, dataplane=None):
+    """sipline listening on NET's IPv4 and IPv6 addresses at `proxy_port`, both its domain
+    names, `trusted` as trusted sources."""
+    net = harness.NET
+    proxy6 = "[%s]" % net.proxy_host6
+    text = harness.sipline_config(
+        proxy_port, routes, names=("sipline.test", net.proxy_host, proxy6), dataplane=dataplane,
+        source_limits={"trusted_sources": trusted})
+    ipv4_listen = "udp = %s" % harness.toml_value(["%s:%d" % (net.proxy_host, proxy_port)])
+    check(ipv4_listen in text, "the generated config has no listen line to extend")
+    return text.replace(ipv4_listen, "udp = %s" % harness.toml_value(
+        ["%s:%d" % (net.proxy_host, proxy_port), "%s:%d" % (proxy6, proxy_port)]))
+
+
 def test_ipv6_calls(ctx):
     """200 calls over IPv6. sipline listens on an IPv6 address as well as its IPv4 one; SIPp's
     UAC and UAS bind an IPv6 address, and a forward route sends the INVITEs to the UAS by an
@@ -2246,14 +2262,8 @@ def test_ipv6_calls(ctx):
     proxy6 = "[%s]" % net.proxy_host6
     routes = [{"name": "uas-ipv6", "action": "forward",
                "target": "sip:[%s]:%d" % (net.client_host6, uas_port)}]
-    text = harness.sipline_config(
-        proxy_port, routes, names=("sipline.test", net.proxy_host, proxy6),
-        source_limits={"trusted_sources": [net.client_host, net.client_host6]})
-    ipv4_listen = "udp = %s" % harness.toml_value(["%s:%d" % (net.proxy_host, proxy_port)])
-    check(ipv4_listen in text, "the generated config has no listen line to extend")
-    text = text.replace(ipv4_listen, "udp = %s" % harness.toml_value(
-        ["%s:%d" % (net.proxy_host, proxy_port), "%s:%d" % (proxy6, proxy_port)]))
-    proxy = ctx.sipline(text).start()
+    proxy = ctx.sipline(dual_stack_config(proxy_port, routes, [net.client_host,
+                                                               net.client_host6])).start()
     _, _, retransmissions = run_call_load(
         ctx, proxy_port, uas_port, calls, 50, "u1", proxy="%s:%d" % (proxy6, proxy_port),
         local_ip=net.client_host6)
@@ -2272,6 +2282,53 @@ def test_ipv6_calls(ctx):
             name: {key: value for key, value in lcore.items()
                    if key.startswith("nd_") or key == "neighbors_learned"}
             for name, lcore in lcores.items()})
+
+
+def test_ipv6_gateway(ctx):
+    """DPDK mode only. Calls to an IPv6 UAS behind a router: the route's target
+    (2001:db8:98::7) is off the dataplane's /64, so the forwarded INVITEs go to
+    [dataplane] gateway6, named by the router's link-local address (fe80::fe: the peer, which
+    also holds the UAS's address). The dataplane solicits that address (the peer's link sees
+    a neighbour solicitation for fe80::fe), learns the router's MAC from its advertisement and
+    sends through it; every call completes, nothing is dropped."""
+    net = harness.NET
+    check(net.dpdk, "ipv6_gateway needs the DPDK mode (run_dpdk_e2e.sh)")
+    link = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    ctx.cleanups.append(link.close)
+    link.bind(("veth-peer", 0))
+    link.setblocking(False)
+    calls = 50
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    proxy6 = "[%s]" % net.proxy_host6
+    routes = [{"name": "behind-router", "action": "forward",
+               "target": "sip:[%s]:%d" % (harness.DPDK_BEHIND_GATEWAY6, uas_port)}]
+    proxy = ctx.sipline(dual_stack_config(
+        proxy_port, routes, [net.client_host6, harness.DPDK_BEHIND_GATEWAY6],
+        dataplane={"gateway6": harness.DPDK_GATEWAY6})).start()
+    run_call_load(ctx, proxy_port, uas_port, calls, 25, "u1", proxy="%s:%d" % (proxy6, proxy_port),
+                  local_ip=net.client_host6, uas_ip=harness.DPDK_BEHIND_GATEWAY6)
+    counters = require_clean_stop(proxy)
+    check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
+    gateway = socket.inet_pton(socket.AF_INET6, harness.DPDK_GATEWAY6)
+    solicited = 0
+    for _ in range(100000):  # what the link carried, bounded
+        try:
+            frame = link.recv(4096)
+        except BlockingIOError:
+            break
+        # IPv6 next header 58 (ICMPv6), type 135 (neighbour solicitation), target at +8.
+        if len(frame) >= 78 and frame[20] == 58 and frame[54] == 135 and frame[62:78] == gateway:
+            solicited += 1
+    check(solicited >= 1, "no neighbour solicitation for the gateway %s on the link" %
+          harness.DPDK_GATEWAY6)
+    lcores = proxy.final_net
+    unroutable = sum(lcore.get("drop_unroutable", 0) for lcore in lcores.values())
+    check(unroutable == 0, "the dataplane found no route: %s" % lcores)
+    print("e2e: ipv6 gateway: %d solicitations for %s seen; %s" % (
+        solicited, harness.DPDK_GATEWAY6, {
+            name: {key: value for key, value in lcore.items()
+                   if key.startswith("nd_") or key == "neighbors_learned"}
+            for name, lcore in lcores.items()}))
 
 
 def read_manifest(corpus):
@@ -2902,6 +2959,7 @@ TESTS = {
     "sipvicious": scanners.test_sipvicious,  # issue #5 §3: per-source limits (scanners.py)
     "flood": test_flood,  # issue #5 §3: malformed datagrams mixed with calls (flooder.py)
     "ipv6_calls": test_ipv6_calls,
+    "ipv6_gateway": test_ipv6_gateway,  # DPDK mode only
 }
 NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # Issue 4 §3: scenarios 1-6 and the fragmented INVITE through the DPDK dataplane. The others
@@ -2916,7 +2974,7 @@ DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "canc
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",
               "big_invite",
-              "ipv6_calls", "exception_path",
+              "ipv6_calls", "ipv6_gateway", "exception_path",
               "announce")
 
 

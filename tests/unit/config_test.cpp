@@ -512,14 +512,17 @@ port = 1
 address = "10.99.0.1/24"
 address6 = "2001:db8::1/64"
 gateway = "10.99.0.254"
+gateway6 = "fe80::1"
 mtu = 9000
-static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:01:fe"]
+static_neighbors = ["10.99.0.254 02:00:00:00:00:FE", "2001:db8::fe 02:00:00:00:01:fe",
+                    "fe80::1 02:00:00:00:02:fe"]
 exception_port = 0
 spread = true
 )"));
   ASSERT_NE(config, nullptr);
   const DataplaneConfig& dataplane = config->dataplane;
-  ASSERT_EQ(dataplane.dpdk.static_neighbors.size(), 2u);
+  ASSERT_EQ(dataplane.dpdk.static_neighbors.size(), 3u);
+  EXPECT_EQ(dataplane.dpdk.static_neighbors[2].address.to_string(), "fe80::1");
   EXPECT_EQ(dataplane.dpdk.static_neighbors[0],
             (StaticNeighbor{ipv4(10, 99, 0, 254), {0x02, 0, 0, 0, 0, 0xfe}}));
   EXPECT_EQ(dataplane.dpdk.static_neighbors[1].address.to_string(), "2001:db8::fe");
@@ -534,6 +537,8 @@ spread = true
   ASSERT_TRUE(dataplane.dpdk.address6.has_value());
   EXPECT_EQ(dataplane.dpdk.address6->to_string(), "2001:db8::1/64");
   EXPECT_EQ(dataplane.dpdk.gateway, ipv4(10, 99, 0, 254));
+  ASSERT_TRUE(dataplane.dpdk.gateway6.has_value());
+  EXPECT_EQ(dataplane.dpdk.gateway6->to_string(), "fe80::1");
   EXPECT_EQ(dataplane.dpdk.mtu, 9000);
   EXPECT_EQ(dataplane.dpdk.exception_port, std::optional<std::uint16_t>(0));
   EXPECT_TRUE(dataplane.dpdk.spread);
@@ -720,6 +725,23 @@ gateway = "10.98.0.254"
                                     "gateway = \"10.98.0.254\"\n")),
             Errors{"test.toml:3: dataplane.gateway \"10.98.0.254\" is outside "
                    "dataplane.address 10.99.0.1/24"});
+  // gateway6: an IPv6 address on the link (inside address6's prefix, or link-local).
+  const auto in_prefix = load_ok(
+      with_domain("[dataplane]\naddress6 = \"2001:db8::1/64\"\ngateway6 = \"2001:db8::fe\"\n"));
+  ASSERT_NE(in_prefix, nullptr);
+  EXPECT_EQ(in_prefix->dataplane.dpdk.gateway6->to_string(), "2001:db8::fe");
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\naddress6 = \"2001:db8::1/64\"\n"
+                                    "gateway6 = \"2001:db9::fe\"\n")),
+            Errors{"test.toml:3: dataplane.gateway6 \"2001:db9::fe\" is outside "
+                   "dataplane.address6 2001:db8::1/64 and is not a link-local address"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\naddress6 = \"2001:db8::1/64\"\n"
+                                    "gateway6 = \"10.99.0.254\"\n")),
+            Errors{"test.toml:3: dataplane.gateway6 \"10.99.0.254\" must be an IPv6 address"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\ngateway6 = \"fe80::1\"\n")),
+            Errors{"test.toml:2: dataplane.gateway6 \"fe80::1\" needs dataplane.address6"});
+  EXPECT_EQ(load_errors(with_domain("[dataplane]\naddress = \"10.99.0.1/24\"\n"
+                                    "gateway = \"fe80::1\"\n")),
+            Errors{"test.toml:3: dataplane.gateway \"fe80::1\" must be an IPv4 address"});
   EXPECT_EQ(load_errors(with_domain("[dataplane]\nport = 2\nexception_port = 2\n")),
             Errors{"test.toml:3: dataplane.exception_port 2 is dataplane.port: the kernel's TAP "
                    "must be a port of its own (--vdev=net_tap0,iface=NAME in dataplane.eal)"});

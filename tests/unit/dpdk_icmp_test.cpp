@@ -153,6 +153,20 @@ TEST_F(DpdkIcmp, AdvertisementToUsResolvesTheNeighbour) {
   EXPECT_TRUE(neighbors_.lookup(ip6(kPeerIp6), 11).has_value());
 }
 
+// A router answers our solicitation for its link-local address (how gateway6 is usually
+// named) from that address: it is on the link, so it is learned.
+TEST_F(DpdkIcmp, AdvertisementFromALinkLocalRouterResolvesIt) {
+  const Bytes advertisement =
+      icmp6(kGatewayIp6, kOurIp6, nd(136, 0xe0, kGatewayIp6, 2, kGatewayMac));  // R, S, O
+  const IcmpResult result = handle(
+      ethernet(kOurMac, kGatewayMac, 0x86DD, ipv6(kGatewayIp6, kOurIp6, 58, advertisement, 255)));
+  EXPECT_EQ(result.verdict, IcmpVerdict::Consumed);
+  EXPECT_TRUE(result.learned);
+  const auto mac = neighbors_.lookup(ip6(kGatewayIp6), 11);
+  ASSERT_TRUE(mac.has_value());
+  EXPECT_TRUE(rte_is_same_ether_addr(&*mac, &kGatewayMac));
+}
+
 TEST_F(DpdkIcmp, Icmp6EchoRequestBecomesTheExactReply) {
   const Bytes request = icmp6(kPeerIp6, kOurIp6, echo(128, "ping6"));
   Bytes reply;

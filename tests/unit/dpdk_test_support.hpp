@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -89,6 +90,10 @@ inline const std::uint8_t kOurIp[4] = {10, 99, 0, 1};
 inline const std::uint8_t kPeerIp[4] = {10, 99, 0, 2};
 inline const std::uint8_t kGatewayIp[4] = {10, 99, 0, 254};
 inline const std::uint8_t kRemoteIp[4] = {192, 0, 2, 7};  // off-subnet: via the gateway
+// An IPv6 router named by its link-local address, and a destination behind it.
+inline const std::uint8_t kGatewayIp6[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+inline const std::uint8_t kRemoteIp6[16] = {0x20, 0x01, 0x0d, 0xb8, 0x0f, 0, 0, 0,
+                                            0,    0,    0,    0,    0,    0, 0, 7};
 inline const std::uint8_t kOurIp6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                          0,    0,    0,    0,    0, 0, 0, 1};
 inline const std::uint8_t kPeerIp6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
@@ -116,11 +121,13 @@ inline LcoreSettings test_lcore_settings(const Interface& interface, NeighborTab
   return settings;
 }
 
-inline Interface make_test_interface(std::uint16_t mtu = 1500, std::uint16_t vlan = 0) {
+inline Interface make_test_interface(std::uint16_t mtu = 1500, std::uint16_t vlan = 0,
+                                     std::optional<IpAddress> gateway6 = std::nullopt) {
   InterfaceSettings settings;
   settings.address = *lb::parse_ip_prefix("10.99.0.1/24");
   settings.address6 = *lb::parse_ip_prefix("2001:db8::1/64");
   settings.gateway = *lb::parse_ip_address("10.99.0.254");
+  settings.gateway6 = gateway6;
   settings.mtu = mtu;
   settings.vlan = vlan;
   settings.sip_ports = kOurPorts;

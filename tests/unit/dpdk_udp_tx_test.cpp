@@ -215,6 +215,43 @@ TEST_F(DpdkUdpTx, OffSubnetDestinationGoesToTheGatewaysMac) {
             Bytes(kRemoteIp, kRemoteIp + 4));
 }
 
+// [dataplane] gateway6 given as the router's link-local address: an off-link IPv6 destination
+// goes to the router's MAC, found by a neighbour solicitation for that address.
+TEST_F(DpdkUdpTx, OffLinkIpv6DestinationGoesToTheGateway6Mac) {
+  rebuild(make_test_interface(1500, 0, ip6(kGatewayIp6)), TxOffloads{false, false, true});
+  const Endpoint remote{ip6(kRemoteIp6), 5060};
+  EXPECT_EQ(net_->send(kResponse, kSipPort, remote, 100).status, SendStatus::Held);
+  auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(get16(frames[0], 12), 0x86DD);
+  EXPECT_EQ(frames[0][14 + 40], 135) << "a neighbour solicitation";
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 40 + 8, frames[0].begin() + 14 + 40 + 24),
+            Bytes(kGatewayIp6, kGatewayIp6 + 16))
+      << "for the gateway, not the destination";
+  neighbors_.add_static(ip6(kGatewayIp6), kGatewayMac);
+  net_->poll(200);
+  frames = sent_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(Bytes(frames[0].begin(), frames[0].begin() + 6),
+            Bytes(kGatewayMac.addr_bytes, kGatewayMac.addr_bytes + 6));
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 8, frames[0].begin() + 14 + 24),
+            Bytes(kOurIp6, kOurIp6 + 16));
+  EXPECT_EQ(Bytes(frames[0].begin() + 14 + 24, frames[0].begin() + 14 + 40),
+            Bytes(kRemoteIp6, kRemoteIp6 + 16));
+  // Addresses no datagram may go to stay refused with a gateway: loopback, unspecified,
+  // multicast, IPv4-mapped.
+  const std::uint8_t martians[][16] = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+                                       {},
+                                       {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+                                       {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 9}};
+  for (const auto& martian : martians) {
+    EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip6(martian), 5060}, 300).drop,
+              NetDrop::Unroutable)
+        << int(martian[0]) << ':' << int(martian[15]);
+  }
+  EXPECT_TRUE(sent_frames().empty());
+}
+
 TEST_F(DpdkUdpTx, DestinationsWithNoPathOrTooMuchDataAreRefused) {
   const std::uint8_t off_link6[16] = {0x20, 0x01, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
   EXPECT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip6(off_link6), 5060}, 1).drop,
