@@ -94,8 +94,10 @@ std::string socket_address_problem(SocketAddressError error) {
 }
 
 ListenConfig read_listen(const TableReader& listen) {
-  listen.reject_unknown_keys({"udp"});
+  listen.reject_unknown_keys({"udp", "dscp"});
   ListenConfig config;
+  config.dscp =
+      static_cast<std::uint8_t>(listen.integer("dscp", 0, 63, Presence::Optional).value_or(0));
   const auto items = listen.string_array("udp", Presence::Optional);
   if (!items) {
     config.udp.push_back(SocketAddress{*parse_ip_address("127.0.0.1"), 5060});

@@ -30,6 +30,9 @@ inline constexpr std::string_view kDemoPassword = "1234567890";
 
 struct ListenConfig {
   std::vector<SocketAddress> udp;
+  // The DSCP of every SIP datagram sent (RFC 2474: the IPv4 TOS / IPv6 Traffic Class octet's
+  // upper six bits); 0 = default forwarding, unmarked.
+  std::uint8_t dscp = 0;
 
   bool operator==(const ListenConfig&) const = default;
 };

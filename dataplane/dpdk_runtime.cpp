@@ -203,6 +203,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   interface_settings.gateway6 = settings.gateway6;
   interface_settings.mtu = settings.mtu;
   interface_settings.sip_ports = ports;
+  interface_settings.dscp = config->listen.dscp;
   const dpdk::InterfaceMade interface = dpdk::make_interface(interface_settings, port.port->mac());
   if (!interface.ok()) {
     SIPLINE_LOG_ERROR("%s", interface.error.c_str());

@@ -130,7 +130,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   std::vector<std::unique_ptr<Worker>> worker_objects;
   std::vector<std::vector<int>> worker_sockets(workers);
   for (std::size_t i = 0; i < workers; ++i) {
-    SocketPort::Opened port = SocketPort::open(config->listen.udp);
+    SocketPort::Opened port = SocketPort::open(config->listen.udp, config->listen.dscp);
     if (!port.port) {
       SIPLINE_LOG_ERROR("cannot listen: %s", port.error.c_str());
       return kExitRuntimeError;

@@ -24,7 +24,8 @@ std::string describe_errno(const char* what, const config::SocketAddress& addres
 
 }  // namespace
 
-SocketPort::Opened SocketPort::open(std::span<const config::SocketAddress> listen) {
+SocketPort::Opened SocketPort::open(std::span<const config::SocketAddress> listen,
+                                    std::uint8_t dscp) {
   std::unique_ptr<SocketPort> port(new SocketPort());
   for (const config::SocketAddress& address : listen) {
     const bool ipv6 = address.address.family == config::AddressFamily::Ipv6;
@@ -41,6 +42,14 @@ SocketPort::Opened SocketPort::open(std::span<const config::SocketAddress> liste
     // so each datagram has exactly one socket (and one worker set) that can receive it.
     if (ipv6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
       return {nullptr, describe_errno("IPV6_V6ONLY", address)};
+    }
+    // The DSCP in the TOS / Traffic Class octet's upper six bits; ECN (the lower two) is the
+    // kernel's (RFC 3168).
+    const int traffic_class = dscp << 2;
+    if (dscp != 0 &&
+        (ipv6 ? ::setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &traffic_class, sizeof traffic_class)
+              : ::setsockopt(fd, IPPROTO_IP, IP_TOS, &traffic_class, sizeof traffic_class)) != 0) {
+      return {nullptr, describe_errno(ipv6 ? "IPV6_TCLASS" : "IP_TOS", address)};
     }
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);

@@ -62,7 +62,8 @@ class SocketPort {
   };
 
   // Opens and binds one socket per address, in order (socket index = index in `listen`).
-  static Opened open(std::span<const config::SocketAddress> listen);
+  // `dscp`: what every datagram sent on the sockets is marked with ([listen] dscp).
+  static Opened open(std::span<const config::SocketAddress> listen, std::uint8_t dscp = 0);
 
   ~SocketPort();
   SocketPort(const SocketPort&) = delete;

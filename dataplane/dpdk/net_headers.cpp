@@ -129,8 +129,13 @@ InterfaceMade make_interface(const InterfaceSettings& settings, const rte_ether_
     interface.has_gateway6 = true;
     std::memcpy(interface.gateway6.data(), gateway, 16);
   }
+  if (settings.dscp > 63) {
+    made.error = "[listen] dscp must be 0..63";
+    return made;
+  }
   interface.mtu = settings.mtu;
   interface.vlan = settings.vlan;
+  interface.dscp = settings.dscp;
   for (const std::uint16_t port : settings.sip_ports) {
     if (port == 0) {
       made.error = "SIP port 0 cannot be served";

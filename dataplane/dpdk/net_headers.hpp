@@ -172,6 +172,7 @@ struct InterfaceSettings {
   std::uint16_t mtu = 1500;
   std::uint16_t vlan = 0;  // 802.1Q VLAN id put on frames we originate; 0 = untagged
   std::span<const std::uint16_t> sip_ports;  // UDP ports we serve ([listen] udp)
+  std::uint8_t dscp = 0;                     // of the SIP datagrams we send ([listen] dscp)
 };
 
 struct Interface {
@@ -187,6 +188,7 @@ struct Interface {
   std::array<std::uint8_t, 16> ipv6_solicited_node{};  // ff02::1:ffXX:XXXX of ipv6
   std::uint16_t mtu = 1500;
   std::uint16_t vlan = 0;
+  std::uint8_t dscp = 0;  // RFC 2474, 0..63
   std::array<std::uint16_t, kMaxSipPorts> sip_ports{};
   std::uint8_t sip_port_count = 0;
 

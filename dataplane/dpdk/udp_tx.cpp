@@ -56,7 +56,7 @@ std::span<rte_mbuf*> TxBatch::take() {
 // --- frame building -------------------------------------------------------------------------
 
 bool add_udp_ip_headers(rte_mbuf* datagram, const Endpoint& from, const Endpoint& to,
-                        std::uint16_t ipv4_id, ChecksumPlan plan) {
+                        std::uint16_t ipv4_id, std::uint8_t dscp, ChecksumPlan plan) {
   const bool ipv6 = is_ipv6(to.address);
   const std::uint32_t udp_length = kUdpHeader + datagram->pkt_len;
   auto* udp = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(datagram, kUdpHeader));
@@ -72,7 +72,8 @@ bool add_udp_ip_headers(rte_mbuf* datagram, const Endpoint& from, const Endpoint
   std::uint64_t flags = 0;
   const bool offloading = plan.udp_offload || (!ipv6 && plan.ipv4_offload);
   if (ipv6) {
-    store_be32(ip, 6u << 28);
+    // Version 6, Traffic Class (DSCP, ECN not capable), flow label 0 (RFC 8200 §3).
+    store_be32(ip, 6u << 28 | std::uint32_t{dscp} << 22);
     store_be16(ip + 4, static_cast<std::uint16_t>(udp_length));
     ip[6] = kProtoUdp;
     ip[7] = kDefaultTtl;
@@ -80,8 +81,8 @@ bool add_udp_ip_headers(rte_mbuf* datagram, const Endpoint& from, const Endpoint
     std::memcpy(ip + 24, to.address.bytes.data(), 16);
     if (offloading) flags |= RTE_MBUF_F_TX_IPV6;
   } else {
-    ip[0] = 0x45;  // version 4, 5 words, no options
-    ip[1] = 0;
+    ip[0] = 0x45;                                  // version 4, 5 words, no options
+    ip[1] = static_cast<std::uint8_t>(dscp << 2);  // DSCP, ECN not capable (RFC 2474, 3168)
     store_be16(ip + 2, static_cast<std::uint16_t>(kIpv4Header + udp_length));
     store_be16(ip + 4, ipv4_id);
     store_be16(ip + 6, 0);  // DF clear: a path with a smaller MTU may fragment further
@@ -256,7 +257,8 @@ SendResult UdpSender::send_datagram(rte_mbuf* payload, std::uint16_t source_port
                           one_frame && settings_.offloads.udp_checksum};
   const std::uint16_t ipv4_id = next_ipv4_id_;
   next_ipv4_id_ = static_cast<std::uint16_t>(next_ipv4_id_ + settings_.lcore_count);
-  if (!add_udp_ip_headers(payload, Endpoint{*source, source_port}, to, ipv4_id, plan)) {
+  if (!add_udp_ip_headers(payload, Endpoint{*source, source_port}, to, ipv4_id, interface.dscp,
+                          plan)) {
     rte_pktmbuf_free(payload);
     counters_.drop(NetDrop::NoBuffer);
     return {SendStatus::Dropped, NetDrop::NoBuffer};

@@ -61,10 +61,11 @@ struct ChecksumPlan {
 
 // Prepends UDP and IP headers to `datagram`, whose data is exactly the UDP payload (with at
 // least 48 octets of headroom for the headers and 18 more for Ethernet). `from` and `to` are
-// of the same family; `ipv4_id` is the IPv4 identification. Checksums per `plan` (offloaded
-// ones get the pseudo-header sum and the TX flags). False when the headroom is missing.
+// of the same family; `ipv4_id` is the IPv4 identification, `dscp` the DSCP (RFC 2474) of
+// the TOS / Traffic Class octet. Checksums per `plan` (offloaded ones get the pseudo-header
+// sum and the TX flags). False when the headroom is missing.
 bool add_udp_ip_headers(rte_mbuf* datagram, const Endpoint& from, const Endpoint& to,
-                        std::uint16_t ipv4_id, ChecksumPlan plan);
+                        std::uint16_t ipv4_id, std::uint8_t dscp, ChecksumPlan plan);
 
 // Copies `payload` into a chain of mbufs from `pool` with headroom for all headers; nullptr
 // when the pool runs dry.

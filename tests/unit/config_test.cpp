@@ -96,6 +96,7 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   EXPECT_EQ(result.config->dataplane.io, IoMode::Dpdk);
   EXPECT_EQ(result.config->dataplane.workers, 6u);
   EXPECT_EQ(result.config->dataplane.dispatchers, 1u);
+  EXPECT_EQ(result.config->listen.dscp, 40);  // CS5, RFC 4594's signalling class
   // The carrier's inbound route takes requests from its SBCs only.
   ASSERT_FALSE(result.config->routes.empty());
   EXPECT_EQ(result.config->routes[0].name, "did-inbound");
@@ -195,6 +196,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   const auto config = load_ok(with_domain(""));
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->listen.udp, (std::vector{SocketAddress{ipv4(127, 0, 0, 1), 5060}}));
+  EXPECT_EQ(config->listen.dscp, 0);
   EXPECT_EQ(config->dataplane.io, IoMode::Socket);
   EXPECT_EQ(config->dataplane.workers, 2u);
   EXPECT_EQ(config->dataplane.dispatchers, 0u);
@@ -702,6 +704,15 @@ TEST(Errors, BadDataplane) {
             Errors{"test.toml:2: dataplane.dispatchers must be 0..63, not -1"});
   EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = 2\nspread = \"yes\"\n")),
             Errors{"test.toml:3: dataplane.spread must be a boolean, not a string"});
+}
+
+// [listen] dscp: the DSCP of what sipline sends (RFC 2474), six bits.
+TEST(Values, ListenDscp) {
+  const auto config = load_ok(with_domain("[listen]\nudp = [\"127.0.0.1:5060\"]\ndscp = 26\n"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->listen.dscp, 26);
+  EXPECT_EQ(load_errors(with_domain("[listen]\ndscp = 64\n")),
+            Errors{"test.toml:2: listen.dscp must be 0..63, not 64"});
 }
 
 TEST(Errors, DpdkKeys) {

@@ -87,6 +87,45 @@ TEST_F(DpdkUdpTx, Ipv6ResponseIsOneExactFrame) {
                                      udp(kOurIp6, kPeerIp6, 5080, kPeerPort, kResponse))));
 }
 
+// [listen] dscp: the DSCP in the upper six bits of the IPv4 TOS octet (its header checksum
+// over it) and of the IPv6 Traffic Class, ECN bits clear (RFC 2474, RFC 3168), on every
+// fragment of a datagram larger than the MTU too.
+TEST_F(DpdkUdpTx, DatagramsCarryTheConfiguredDscp) {
+  Interface marked = make_test_interface();
+  marked.dscp = 26;  // AF31
+  rebuild(marked, TxOffloads{false, false, true});
+  neighbors_.add_static(ip4(kPeerIp), kPeerMac);
+  neighbors_.add_static(ip6(kPeerIp6), kPeerMac);
+  ASSERT_EQ(net_->send(kResponse, kSipPort, peer_, 100).status, SendStatus::Sent);
+  ASSERT_EQ(net_->send(kResponse, kSipPort, Endpoint{ip6(kPeerIp6), kPeerPort}, 100).status,
+            SendStatus::Sent);
+  const std::string large(3000, 'x');
+  ASSERT_EQ(net_->send(large, kSipPort, peer_, 100).status, SendStatus::Sent);
+  const auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 2u + 3u);
+
+  const std::uint16_t id = get16(frames[0], 14 + 4);
+  Bytes expected4 =
+      ethernet(kPeerMac, kOurMac, 0x0800,
+               ipv4(kOurIp, kPeerIp, 17, udp(kOurIp, kPeerIp, kSipPort, kPeerPort, kResponse), id));
+  expected4[14 + 1] = 26 << 2;
+  put16(expected4, 14 + 10, 0);
+  put16(expected4, 14 + 10, internet_checksum(std::span(expected4).subspan(14, 20)));
+  EXPECT_EQ(frames[0], expected4);
+
+  Bytes expected6 =
+      ethernet(kPeerMac, kOurMac, 0x86DD,
+               ipv6(kOurIp6, kPeerIp6, 17, udp(kOurIp6, kPeerIp6, kSipPort, kPeerPort, kResponse)));
+  expected6[14 + 0] = 0x60 | (26 << 2) >> 4;
+  expected6[14 + 1] = static_cast<std::uint8_t>(((26 << 2) & 0x0f) << 4);
+  EXPECT_EQ(frames[1], expected6);
+
+  for (std::size_t i = 2; i < frames.size(); ++i) {
+    EXPECT_EQ(frames[i][14 + 1], 26 << 2) << "fragment " << i - 2;
+    EXPECT_EQ(internet_checksum(std::span(frames[i]).subspan(14, 20)), 0) << "fragment " << i - 2;
+  }
+}
+
 TEST_F(DpdkUdpTx, ZeroCopyPayloadGivesTheSameFrame) {
   neighbors_.add_static(ip4(kPeerIp), kPeerMac);
   PayloadBuffer buffer = net_->allocate_payload();

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -207,6 +208,70 @@ TEST(SocketPort, ReceivesABurstWithSourcesAndSendsABatch) {
   EXPECT_EQ(client.receive(), "one");
   EXPECT_EQ(client.receive(), "two");
   pool.release_burst(packets);
+}
+
+// The TOS (IPv4) or Traffic Class (IPv6) octet of the next datagram on `fd`, which asked for
+// it with IP_RECVTOS / IPV6_RECVTCLASS; -1 when none came within 2 s or it carried none.
+int next_traffic_class(int fd) {
+  pollfd ready{fd, POLLIN, 0};
+  if (::poll(&ready, 1, 2000) != 1) return -1;
+  char data[64];
+  iovec io{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(fd, &message, 0) < 0) return -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) return *CMSG_DATA(c);
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+      int value = 0;
+      std::memcpy(&value, CMSG_DATA(c), sizeof value);
+      return value;
+    }
+  }
+  return -1;
+}
+
+// [listen] dscp: every datagram a SocketPort sends carries it in the upper six bits of the
+// TOS / Traffic Class octet (RFC 2474), over IPv4 and IPv6; without it, 0.
+TEST(SocketPort, MarksWhatItSendsWithTheConfiguredDscp) {
+  for (const bool ipv6 : {false, true}) {
+    for (const std::uint8_t dscp : {std::uint8_t{26}, std::uint8_t{0}}) {
+      const char* const host = ipv6 ? "::1" : "127.0.0.1";
+      const int receiver = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(receiver, 0);
+      const int one = 1;
+      ASSERT_EQ(ipv6 ? ::setsockopt(receiver, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one)
+                     : ::setsockopt(receiver, IPPROTO_IP, IP_RECVTOS, &one, sizeof one),
+                0);
+      const SocketName any = socket_name(*peer_from_ip(host, ipv6, 1));
+      sockaddr_storage bound = any.storage;
+      // Port 0: the kernel picks one.
+      if (ipv6) {
+        reinterpret_cast<sockaddr_in6&>(bound).sin6_port = 0;
+      } else {
+        reinterpret_cast<sockaddr_in&>(bound).sin_port = 0;
+      }
+      ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&bound), any.length), 0);
+      socklen_t length = sizeof bound;
+      ASSERT_EQ(::getsockname(receiver, reinterpret_cast<sockaddr*>(&bound), &length), 0);
+      const std::uint16_t receiver_port =
+          ntohs(ipv6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                     : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+
+      const config::SocketAddress listen{*config::parse_ip_address(host), free_port()};
+      SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1), dscp);
+      ASSERT_TRUE(opened.port) << opened.error;
+      const PeerAddress to = *peer_from_ip(host, ipv6, receiver_port);
+      const std::array<OutboundDatagram, 1> datagram = {OutboundDatagram{"marked", 6, &to}};
+      EXPECT_EQ(opened.port->send(0, datagram).accepted, 1u);
+      EXPECT_EQ(next_traffic_class(receiver), dscp << 2) << host << " dscp " << int(dscp);
+      ::close(receiver);
+    }
+  }
 }
 
 // Counts what arrives on `port`, by the first line's first word, until 100 ms pass with
