@@ -6,7 +6,8 @@
 #      and corpus tests again (the end-to-end tests run once, against the release binary),
 #   4. the fuzz targets (parser, then the whole packet path) for a bounded time each
 #      (SIPLINE_FUZZ_SECONDS per target, default 50), then the control plane's readers of
-#      outside input for a third of that: the fuzz stage stays near two minutes.
+#      outside input and the DPDK packet layer's frames for a third of that each: the fuzz
+#      stage stays near two and a half minutes.
 # Benchmarks are built in step 2 and smoke-run once (never timed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE e2e
 
-step "fuzzing the parser and the packet path for ${fuzz_seconds}s each, the control plane's inputs for a third of that"
+step "fuzzing the parser and the packet path for ${fuzz_seconds}s each, the control plane's inputs and the DPDK frames for a third of that"
 ./tests/fuzz/run.sh "$fuzz_seconds" all
 
 step "all tests passed"

@@ -2234,9 +2234,9 @@ def test_big_invite(ctx):
 
 # --- IPv6 through the DPDK dataplane ---------------------------------------------------------
 
-def dual_stack_config(proxy_port, routes, trusted, dataplane=None):
+def dual_stack_config(proxy_port, routes, trusted, dataplane=None, dscp=None):
     """sipline listening on NET's IPv4 and IPv6 addresses at `proxy_port`, both its domain
-    names, `trusted` as trusted sources."""
+    names, `trusted` as trusted sources, `dscp` as [listen] dscp."""
     net = harness.NET
     proxy6 = "[%s]" % net.proxy_host6
     text = harness.sipline_config(
@@ -2244,8 +2244,9 @@ def dual_stack_config(proxy_port, routes, trusted, dataplane=None):
         source_limits={"trusted_sources": trusted})
     ipv4_listen = "udp = %s" % harness.toml_value(["%s:%d" % (net.proxy_host, proxy_port)])
     check(ipv4_listen in text, "the generated config has no listen line to extend")
-    return text.replace(ipv4_listen, "udp = %s" % harness.toml_value(
-        ["%s:%d" % (net.proxy_host, proxy_port), "%s:%d" % (proxy6, proxy_port)]))
+    return text.replace(ipv4_listen, "udp = %s%s" % (harness.toml_value(
+        ["%s:%d" % (net.proxy_host, proxy_port), "%s:%d" % (proxy6, proxy_port)]),
+        "" if dscp is None else "\ndscp = %d" % dscp))
 
 
 def test_ipv6_calls(ctx):
@@ -2290,13 +2291,17 @@ def test_ipv6_gateway(ctx):
     [dataplane] gateway6, named by the router's link-local address (fe80::fe: the peer, which
     also holds the UAS's address). The dataplane solicits that address (the peer's link sees
     a neighbour solicitation for fe80::fe), learns the router's MAC from its advertisement and
-    sends through it; every call completes, nothing is dropped."""
+    sends through it; every call completes, nothing is dropped. With [listen] dscp = 46, every
+    UDP datagram the dataplane sends carries DSCP 46 in its Traffic Class."""
     net = harness.NET
     check(net.dpdk, "ipv6_gateway needs the DPDK mode (run_dpdk_e2e.sh)")
     link = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
     ctx.cleanups.append(link.close)
+    # Room for the whole run's frames (root: past net.core.rmem_max).
+    link.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
     link.bind(("veth-peer", 0))
     link.setblocking(False)
+    dscp = 46
     calls = 50
     proxy_port, uas_port = harness.free_udp_ports(2)
     proxy6 = "[%s]" % net.proxy_host6
@@ -2304,28 +2309,38 @@ def test_ipv6_gateway(ctx):
                "target": "sip:[%s]:%d" % (harness.DPDK_BEHIND_GATEWAY6, uas_port)}]
     proxy = ctx.sipline(dual_stack_config(
         proxy_port, routes, [net.client_host6, harness.DPDK_BEHIND_GATEWAY6],
-        dataplane={"gateway6": harness.DPDK_GATEWAY6})).start()
+        dataplane={"gateway6": harness.DPDK_GATEWAY6}, dscp=dscp)).start()
     run_call_load(ctx, proxy_port, uas_port, calls, 25, "u1", proxy="%s:%d" % (proxy6, proxy_port),
                   local_ip=net.client_host6, uas_ip=harness.DPDK_BEHIND_GATEWAY6)
     counters = require_clean_stop(proxy)
     check(total(counters, "dropped") == 0, "sipline dropped messages: %s" % harness.brief(counters))
     gateway = socket.inet_pton(socket.AF_INET6, harness.DPDK_GATEWAY6)
+    ours = socket.inet_pton(socket.AF_INET6, net.proxy_host6)
     solicited = 0
+    classes = {}  # Traffic Class of the UDP datagrams the dataplane sent: count
     for _ in range(100000):  # what the link carried, bounded
         try:
             frame = link.recv(4096)
         except BlockingIOError:
             break
+        if len(frame) < 78:
+            continue
         # IPv6 next header 58 (ICMPv6), type 135 (neighbour solicitation), target at +8.
-        if len(frame) >= 78 and frame[20] == 58 and frame[54] == 135 and frame[62:78] == gateway:
+        if frame[20] == 58 and frame[54] == 135 and frame[62:78] == gateway:
             solicited += 1
+        if frame[20] == 17 and frame[22:38] == ours:
+            traffic_class = (frame[14] & 0x0F) << 4 | frame[15] >> 4
+            classes[traffic_class] = classes.get(traffic_class, 0) + 1
     check(solicited >= 1, "no neighbour solicitation for the gateway %s on the link" %
           harness.DPDK_GATEWAY6)
+    check(list(classes) == [dscp << 2] and classes[dscp << 2] >= calls,
+          "the dataplane's UDP datagrams by Traffic Class: %s (want all %d, DSCP %d)" % (
+              classes, dscp << 2, dscp))
     lcores = proxy.final_net
     unroutable = sum(lcore.get("drop_unroutable", 0) for lcore in lcores.values())
     check(unroutable == 0, "the dataplane found no route: %s" % lcores)
-    print("e2e: ipv6 gateway: %d solicitations for %s seen; %s" % (
-        solicited, harness.DPDK_GATEWAY6, {
+    print("e2e: ipv6 gateway: %d solicitations for %s seen; traffic classes %s; %s" % (
+        solicited, harness.DPDK_GATEWAY6, classes, {
             name: {key: value for key, value in lcore.items()
                    if key.startswith("nd_") or key == "neighbors_learned"}
             for name, lcore in lcores.items()}))

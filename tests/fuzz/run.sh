@@ -5,9 +5,12 @@
 #             pipeline, control thread registrar) on a fixed config.
 #   control   tests/fuzz/fuzz_control.cpp: the metrics endpoint's HTTP heads, Redis change
 #             notices and binding lists, counter text into the Prometheus format.
+#   frames    tests/fuzz/fuzz_frames.cpp: the DPDK packet layer on Ethernet frames (L2-L4,
+#             ARP, ICMP/ND, reassembly, replies sent back), no mbuf lost.
 #
-#   tests/fuzz/run.sh [seconds] [parser|pipeline|control|all]   (default: 60 s, all = each in
-#   turn; control gets a third of `seconds`: its inputs are small and its code short)
+#   tests/fuzz/run.sh [seconds] [parser|pipeline|control|frames|all]   (default: 60 s, all =
+#   each in turn; control and frames get a third of `seconds`: control's inputs are small and
+#   its code short, frames' code is a few thousand lines below the SIP layer)
 #
 # `seconds` is per target. Builds build-fuzz/ with clang + libFuzzer + ASan/UBSan when needed,
 # seeds a temporary corpus with tests/corpus and tests/fuzz/regressions, and runs the target.
@@ -22,11 +25,11 @@ set -euo pipefail
 
 seconds="${1:-60}"
 which="${2:-all}"
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ! [[ "$which" =~ ^(parser|pipeline|control|all)$ ]]; then
-  echo "usage: $0 [seconds] [parser|pipeline|control|all]" >&2
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ! [[ "$which" =~ ^(parser|pipeline|control|frames|all)$ ]]; then
+  echo "usage: $0 [seconds] [parser|pipeline|control|frames|all]" >&2
   exit 2
 fi
-targets=(parser pipeline control)
+targets=(parser pipeline control frames)
 [[ "$which" != all ]] && targets=("$which")
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -97,6 +100,12 @@ location sync: connected=1
 '     > "$seeds/counters"
 }
 
+# Valid Ethernet frames from the corpus (SIP over IPv4, fragmented, VLAN-tagged, IPv6) and
+# ARP, ping and neighbour discovery (tests/fuzz/frame_seeds.py).
+seed_frames() {
+  python3 "$repo/tests/fuzz/frame_seeds.py" "$repo/tests/corpus" "$1" > /dev/null
+}
+
 mkdir -p "$crashes"
 status=0
 for target in "${targets[@]}"; do
@@ -104,7 +113,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$seeds"
   "seed_$target" "$seeds"
   time_limit=$seconds
-  [[ "$target" == control ]] && time_limit=$(( (seconds + 2) / 3 ))
+  [[ "$target" == control || "$target" == frames ]] && time_limit=$(( (seconds + 2) / 3 ))
   echo "fuzz_$target: ${time_limit}s, seeds $(find "$seeds" -type f | wc -l), crashes -> $crashes/"
   # 65,535 octets of datagram (+ the pipeline target's two selector octets).
   "$build/fuzz_$target" -max_total_time="$time_limit" -max_len=65537 -timeout=10 \
