@@ -42,17 +42,30 @@ T random_value() {
   return value;
 }
 
-std::optional<PeerAddress> peer_from_next_hop(const sip::NextHop& hop) {
+// `peer` when sipline may send to it (may_send_to), else std::nullopt: counted unroutable.
+std::optional<PeerAddress> sendable(std::optional<PeerAddress> peer,
+                                    const PipelineContext& context) {
+  if (peer && !may_send_to(*peer, context.loopback_peers)) return std::nullopt;
+  return peer;
+}
+
+// The next hop a message names (Route, Request-URI, Via) as an address sipline may send to.
+std::optional<PeerAddress> peer_from_next_hop(const sip::NextHop& hop,
+                                              const PipelineContext& context) {
   if (!hop.is_ip()) return std::nullopt;
-  return peer_from_ip(hop.host, hop.kind == sip::HostKind::Ipv6Reference, hop.port);
+  return sendable(peer_from_ip(hop.host, hop.kind == sip::HostKind::Ipv6Reference, hop.port),
+                  context);
 }
 
 // A registered contact's address: where the REGISTER came from when the registrar recorded
 // it (a UA behind NAT is reachable there, not at the private address in its Contact), else
-// the Contact URI's host and port.
-std::optional<PeerAddress> contact_destination(const ContactView& contact) {
+// the Contact URI's host and port; one sipline may send to.
+std::optional<PeerAddress> contact_destination(const ContactView& contact,
+                                               const PipelineContext& context) {
   if (!contact.received.empty()) {
-    if (std::optional<PeerAddress> received = peer_from_text(contact.received)) return received;
+    if (std::optional<PeerAddress> received = peer_from_text(contact.received)) {
+      return sendable(received, context);
+    }
   }
   const sip::Parsed<sip::Uri> uri = sip::parse_uri(contact.uri);
   if (!uri.ok()) return std::nullopt;
@@ -63,7 +76,7 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact) {
   const std::uint16_t port = host.has_port                              ? host.port
                              : uri.value.scheme == sip::UriScheme::Sips ? kDefaultSipsPort
                                                                         : kDefaultSipPort;
-  return peer_from_host(host.host, port);
+  return sendable(peer_from_host(host.host, port), context);
 }
 
 // Appends to a fixed buffer; remembers whether anything did not fit.
@@ -128,6 +141,7 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
   for (const config::SocketAddress& address : config->listen.udp) {
     context->identity.add_listen_address(address.address.to_string(), address.port);
     context->listen.push_back(to_peer_address(address));
+    context->loopback_peers |= address.address.is_loopback() || address.address.is_unspecified();
   }
   context->identity.record_route = config->domain.record_route;
   context->identity.branch_key.secret = random_value<std::uint64_t>();
@@ -311,7 +325,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
       return respond(in, 400, "Bad Route Header", {}, out);
     case sip::NextHopSource::RouteHeader:
     case sip::NextHopSource::RequestUri: {
-      const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop);
+      const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop, *context_);
       if (!hop) return dropped(DropReason::Unroutable);
       if (!context_->challenging_members.empty()) {
         if (std::optional<Outcome> tracked = track_for_challenges(in, plan, *hop, out)) {
@@ -455,7 +469,7 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan, con
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
   const ContactView& contact = contacts[0];
-  const std::optional<PeerAddress> destination = contact_destination(contact);
+  const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
   if (!destination) return respond(in, 480, {}, {}, out);
   return forward(in, plan, *destination, contact.uri, out, dialled.forward_extras());
 }
@@ -636,7 +650,7 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
     if (tracked.outcome) return *tracked.outcome;
     edits.status_code = tracked.relayed_code;
   }
-  const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop);
+  const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop, *context_);
   if (!hop) return dropped(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);
   if (socket < 0) return dropped(DropReason::NoSocket);

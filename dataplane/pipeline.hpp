@@ -44,8 +44,11 @@ class TrustedSources;  // source_guard.hpp
 // table, which is RCU-protected).
 struct PipelineContext {
   std::shared_ptr<const config::Config> config;
-  sip::LocalIdentity identity;            // domains, listen addresses, branch key, RR flag
-  std::vector<PeerAddress> listen;        // socket index → bound address
+  sip::LocalIdentity identity;      // domains, listen addresses, branch key, RR flag
+  std::vector<PeerAddress> listen;  // socket index → bound address
+  // A listen address is loopback or unspecified: a next hop a message names may be loopback
+  // too (may_send_to).
+  bool loopback_peers = false;
   std::unique_ptr<sip::UserTable> users;  // who may authenticate (and who exists: 404)
   lb::RouteTable routes;                  // [[routes]], first match wins
   // [[pools]] and their members' health (written by the control thread's prober).

@@ -857,6 +857,76 @@ TEST_F(PipelineTest, RequestToAStrictRouterCarriesTheRequestUriInRoute) {
   EXPECT_EQ(text.find("<sip:192.0.2.30:5090>"), std::string::npos) << text;
 }
 
+// An in-dialog BYE (To tag) with `extra` header lines.
+Request in_dialog_bye(std::string extra = {}) {
+  Request request;
+  request.method = "BYE";
+  request.to = "<sip:7000@sipline.local>;tag=callee";
+  request.extra = std::move(extra);
+  return request;
+}
+
+// A Route or Request-URI from outside names where sipline sends: never 0.0.0.0 (the kernel
+// takes it for this host), multicast or broadcast; loopback here because sipline listens on
+// 127.0.0.1 itself (a UAS on the same host), not in PipelineLoopback below.
+TEST_F(PipelineTest, MessagesCannotAimTheProxyAtUnspecifiedMulticastOrBroadcast) {
+  for (const char* route : {"0.0.0.0:5070", "0.7.7.7", "224.0.0.75", "239.255.255.250:1900",
+                            "255.255.255.255", "[::]:5070", "[ff02::1]", "[::ffff:127.0.0.1]"}) {
+    Request request = in_dialog_bye(std::string("Route: <sip:") + route + ";lr>\r\n");
+    const Outcome outcome = process(request.text());
+    EXPECT_EQ(outcome.verdict, Verdict::Drop) << route;
+    EXPECT_EQ(outcome.drop, DropReason::Unroutable) << route;
+    // The same as the in-dialog Request-URI.
+    request.extra.clear();
+    request.uri = std::string("sip:7000@") + route;
+    const Outcome by_uri = process(request.text());
+    EXPECT_EQ(by_uri.drop, DropReason::Unroutable) << route;
+  }
+  const Outcome outcome = process(in_dialog_bye("Route: <sip:127.0.0.1:5070;lr>\r\n").text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(outcome.destination), "127.0.0.1:5070");
+}
+
+// Listening on a public address only: a message naming a loopback next hop (a Route, a
+// registered Contact) does not reach the services of sipline's own host.
+TEST(PipelineLoopback, LoopbackNextHopsNeedALoopbackListenAddress) {
+  std::string text(kConfig);
+  text.replace(text.find("udp = [\"127.0.0.1:5060\"]"), 24, "udp = [\"192.0.2.1:5060\"]");
+  text.replace(text.find("names = [\"sipline.local\", \"127.0.0.1\"]"), 38,
+               "names = [\"sipline.local\", \"192.0.2.1\"]");
+  const config::LoadResult loaded = config::load_config_text(text, "public.toml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+  LocationTable location(1);
+  const std::unique_ptr<PipelineContext> context =
+      PipelineContext::create(loaded.config, &location);
+  EXPECT_FALSE(context->loopback_peers);
+  Pipeline pipeline(*context, 0);
+  std::vector<char> out(kPacketCapacity);
+  const auto process = [&](const std::string& message) {
+    const Inbound in{message, *peer_from_text("192.0.2.10:5099"), 0};
+    return pipeline.process(in, kNow, OutputBuffers{out, {}});
+  };
+  Request request = in_dialog_bye("Route: <sip:127.0.0.1:6379;lr>\r\n");
+  request.uri = "sip:7000@192.0.2.20:5072";
+  EXPECT_EQ(process(request.text()).drop, DropReason::Unroutable);
+  request.extra = "Route: <sip:[::1]:53;lr>\r\n";
+  EXPECT_EQ(process(request.text()).drop, DropReason::Unroutable);
+  request.extra = "Route: <sip:192.0.2.30:5090;lr>\r\n";
+  const Outcome allowed = process(request.text());
+  ASSERT_EQ(allowed.verdict, Verdict::Send);
+  EXPECT_EQ(peer_text(allowed.destination), "192.0.2.30:5090");
+
+  // A binding whose Contact (no received address) names this host: 480, nothing sent.
+  location.replace("1002", {binding("sip:1002@127.0.0.1:5070", "")});
+  Request call;
+  call.uri = "sip:1002@sipline.local";
+  call.to = "<sip:1002@sipline.local>";
+  const Outcome unreachable = process(call.text());
+  ASSERT_EQ(unreachable.verdict, Verdict::Send);
+  EXPECT_EQ(unreachable.kind, SendKind::LocalResponse);
+  EXPECT_EQ(unreachable.code, 480);
+}
+
 TEST_F(PipelineTest, InDialogRequestsOnAnAuthRouteAreNotChallenged) {
   location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
   Request request;
