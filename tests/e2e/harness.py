@@ -417,6 +417,14 @@ class Sipline:
                                                                     tail(self.log_path)))
         check(self.final_counters, "%s printed no `worker N:` counter lines at shutdown:\n%s"
               % (self.name, tail(self.log_path)))
+        if NET.dpdk:
+            # Every mbuf back in its pool once the lcores, the port and the rings let go.
+            found = [MBUFS_LINE.match(line) for line in self.log_lines()]
+            found = [match for match in found if match]
+            check(found, "%s printed no `dpdk: mbufs in use at exit` line:\n%s"
+                  % (self.name, tail(self.log_path)))
+            check(found[-1].group(1) == "0" and found[-1].group(2) == "0",
+                  "%s lost mbufs: %s" % (self.name, found[-1].group(0)))
         return self.final_counters
 
     def kill(self):
@@ -433,6 +441,7 @@ class Sipline:
 
 
 NET_LINE = re.compile(r"^net (worker \d+|control|kernel): (.*)$")
+MBUFS_LINE = re.compile(r"^dpdk: mbufs in use at exit: (\d+) packets, (\d+) indirect$")
 
 
 def parse_net_counters(lines):
