@@ -120,17 +120,7 @@ std::optional<PeerAddress> peer_from_sockaddr(const sockaddr_storage& storage, s
 
 bool may_send_to(const PeerAddress& address, bool loopback_allowed) {
   const lb::IpAddress& ip = address.endpoint().address;
-  const std::uint8_t* bytes = ip.bytes.data();
-  if (address.is_ipv6()) {
-    static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (bytes[0] == 0xff || std::memcmp(bytes, kMappedPrefix, sizeof kMappedPrefix) == 0 ||
-        ip.is_unspecified()) {
-      return false;
-    }
-    return loopback_allowed || !ip.is_loopback();
-  }
-  if (bytes[0] == 0 || bytes[0] >= 224) return false;  // this network, multicast, E, broadcast
-  return loopback_allowed || bytes[0] != 127;
+  return ip.is_unicast() && (loopback_allowed || !ip.is_loopback());
 }
 
 PeerAddress with_port(const PeerAddress& address, std::uint16_t port) {

@@ -76,11 +76,11 @@ std::optional<PeerAddress> peer_from_host(std::string_view host, std::uint16_t p
 std::optional<PeerAddress> peer_from_ip(std::string_view literal, bool ipv6, std::uint16_t port);
 
 // Whether sipline may send to `address` when a message names it (a Route, a Request-URI, a
-// Via, a registered Contact): a unicast address - never 0.0.0.0/8 or :: (the kernel takes
-// "unspecified" for this host), multicast, class E, the limited broadcast or an IPv4-mapped
-// IPv6 address - and loopback only when `loopback_allowed` (sipline listens on loopback or on
-// every address itself). A request from outside must not aim the proxy at the services of its
-// own host or at a whole group.
+// Via, a registered Contact): a unicast address (lb::IpAddress::is_unicast: never 0.0.0.0/8 or
+// ::, which the kernel takes for this host, multicast, class E, the limited broadcast or an
+// IPv4-mapped IPv6 address), and loopback only when `loopback_allowed` (sipline listens on
+// loopback or on every address itself). A request from outside must not aim the proxy at the
+// services of its own host or at a whole group.
 bool may_send_to(const PeerAddress& address, bool loopback_allowed);
 
 // "192.0.2.1:5060" or "[2001:db8::1]:5060" (a binding's `received`).

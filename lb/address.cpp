@@ -38,7 +38,12 @@ bool IpAddress::is_unspecified() const {
 
 bool IpAddress::is_link_local() const {
   if (family == AddressFamily::Ipv4) return bytes[0] == 169 && bytes[1] == 254;
-  return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+  return ipv6_is_link_local(bytes.data());
+}
+
+bool IpAddress::is_unicast() const {
+  return family == AddressFamily::Ipv4 ? ipv4_is_unicast(bytes.data())
+                                       : ipv6_is_unicast(bytes.data());
 }
 
 std::string IpAddress::to_string() const {

@@ -14,6 +14,33 @@ namespace sipline::lb {
 
 enum class AddressFamily : std::uint8_t { Ipv4, Ipv6 };
 
+// Address classes on raw octets (network order), for code that holds no IpAddress (the DPDK
+// packet layer reads addresses from headers). "Unicast" excludes what no datagram may be sent
+// to: IPv4 0/8 ("this network", RFC 1122 §3.2.1.3), multicast, class E and the limited
+// broadcast; IPv6 ::, multicast (ff00::/8) and IPv4-mapped (::ffff:0:0/96, RFC 4291
+// §2.5.5.2, never on the wire). Loopback is unicast: whether it may be used is the caller's
+// policy.
+inline bool ipv4_is_unicast(const std::uint8_t* address) {
+  return address[0] != 0 && address[0] < 224;
+}
+inline bool ipv6_is_loopback(const std::uint8_t* address) {
+  for (int i = 0; i < 15; ++i) {
+    if (address[i] != 0) return false;
+  }
+  return address[15] == 1;
+}
+inline bool ipv6_is_unicast(const std::uint8_t* address) {
+  if (address[0] == 0xff) return false;
+  int leading_zeros = 0;
+  while (leading_zeros < 16 && address[leading_zeros] == 0)
+    ++leading_zeros;
+  if (leading_zeros == 16) return false;  // ::
+  return !(leading_zeros == 10 && address[10] == 0xff && address[11] == 0xff);
+}
+inline bool ipv6_is_link_local(const std::uint8_t* address) {  // fe80::/10, RFC 4291 §2.5.6
+  return address[0] == 0xfe && (address[1] & 0xc0) == 0x80;
+}
+
 struct IpAddress {
   AddressFamily family = AddressFamily::Ipv4;
   // Network byte order; an IPv4 address uses the first 4 bytes, the rest stay zero.
@@ -22,6 +49,7 @@ struct IpAddress {
   bool is_loopback() const;       // 127.0.0.0/8 or ::1
   bool is_unspecified() const;    // 0.0.0.0 or ::
   bool is_link_local() const;     // 169.254.0.0/16 or fe80::/10 (RFC 3927, RFC 4291 §2.5.6)
+  bool is_unicast() const;        // ipv4_is_unicast / ipv6_is_unicast (loopback included)
   std::string to_string() const;  // "127.0.0.1", "::1" (canonical, RFC 5952 via inet_ntop)
 
   bool operator==(const IpAddress&) const = default;

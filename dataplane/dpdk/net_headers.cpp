@@ -17,7 +17,7 @@ rte_ether_addr ipv6_multicast_mac(const std::uint8_t* group) {
 
 bool Interface::ipv6_on_link(const std::uint8_t* address) const {
   if (!has_ipv6) return false;
-  if (address[0] == 0xfe && (address[1] & 0xc0) == 0x80) return true;
+  if (lb::ipv6_is_link_local(address)) return true;
   const std::size_t whole = ipv6_prefix_length / 8;
   if (std::memcmp(address, ipv6.data(), whole) != 0) return false;
   const unsigned rest = ipv6_prefix_length % 8;
@@ -27,21 +27,15 @@ bool Interface::ipv6_on_link(const std::uint8_t* address) const {
 }
 
 bool Interface::is_unicast_peer4(rte_be32_t address) const {
-  const std::uint32_t host = rte_be_to_cpu_32(address);
-  if (host == 0 || host >= 0xE0000000u) return false;  // 0.0.0.0, multicast, class E, broadcast
-  if ((host >> 24) == 127) return false;
+  const auto* octets = reinterpret_cast<const std::uint8_t*>(&address);  // network order
+  if (!lb::ipv4_is_unicast(octets) || octets[0] == 127) return false;
   const std::uint32_t mask = rte_be_to_cpu_32(ipv4_mask);
   const bool has_broadcast = mask != 0xFFFFFFFFu && mask != 0xFFFFFFFEu;  // not /31, /32
   return !(has_broadcast && (address & ~ipv4_mask) == ~ipv4_mask && ipv4_on_link(address));
 }
 
 bool Interface::is_unicast_peer6(const std::uint8_t* address) {
-  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static constexpr std::uint8_t kZeros[15] = {};
-  if (address[0] == 0xff) return false;
-  if (std::memcmp(address, kMappedPrefix, sizeof kMappedPrefix) == 0) return false;
-  // :: and ::1: fifteen zeros, then 0 or 1.
-  return !(std::memcmp(address, kZeros, sizeof kZeros) == 0 && address[15] <= 1);
+  return lb::ipv6_is_unicast(address) && !lb::ipv6_is_loopback(address);
 }
 
 std::optional<IpAddress> Interface::next_hop(const IpAddress& destination) const {

@@ -206,12 +206,11 @@ struct Interface {
   }
   // Inside address6's prefix, or link-local (fe80::/10 is on every link, RFC 4291 §2.5.6).
   bool ipv6_on_link(const std::uint8_t* address) const;
-  // An IPv4 address that a datagram may come from or be sent to: not 0.0.0.0, loopback
-  // (127/8 "MUST NOT appear outside a host", RFC 1122 §3.2.1.3), multicast, class E, the
-  // limited broadcast, nor our subnet's broadcast address (none on a /31 or /32, RFC 3021).
+  // An IPv4 address that a datagram may come from or be sent to: lb::ipv4_is_unicast, not
+  // loopback (127/8 "MUST NOT appear outside a host", RFC 1122 §3.2.1.3) nor our subnet's
+  // broadcast address (none on a /31 or /32, RFC 3021).
   bool is_unicast_peer4(rte_be32_t address) const;
-  // The same for IPv6: not ::, ::1, multicast (ff00::/8) nor IPv4-mapped (::ffff:0:0/96,
-  // RFC 4291 §2.5.5.2: never on the wire).
+  // The same for IPv6: lb::ipv6_is_unicast, not ::1.
   static bool is_unicast_peer6(const std::uint8_t* address);
   // The neighbour a datagram to `destination` is handed to: the destination itself when it
   // is on our subnet, else the gateway of its family. std::nullopt when there is none (no

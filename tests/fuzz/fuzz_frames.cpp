@@ -31,6 +31,7 @@
 #include "dataplane/dpdk/net_headers.hpp"
 #include "dataplane/dpdk/pools.hpp"
 #include "lb/address.hpp"
+#include "tests/unit/private_eal.hpp"
 
 namespace {
 
@@ -76,17 +77,8 @@ std::unique_ptr<LcoreNet> make_net(World& world, std::uint16_t lcore, bool worke
 
 World& world() {
   static World* made = [] {
-    const std::vector<std::string> args = {
-        "--no-pci",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-shconf",
-        "--no-telemetry",
-        "-l",
-        "0",
-        "--log-level=*:critical",
-        "--file-prefix=fuzz_frames_" + std::to_string(::getpid())};
+    std::vector<std::string> args = testing::private_eal_args("fuzz_frames");
+    args.push_back("--log-level=*:critical");
     require(start_eal(args, "fuzz_frames").ok(), "EAL did not start");
     auto* w = new World();
     auto pools = PacketPools::create(1, 0, SOCKET_ID_ANY, "fuzz");

@@ -23,6 +23,7 @@
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/neighbor_table.hpp"
 #include "dataplane/dpdk/net_headers.hpp"
+#include "tests/unit/private_eal.hpp"
 
 namespace sipline::dataplane::dpdk::testing {
 
@@ -33,19 +34,9 @@ class EalEnvironment : public ::testing::Environment {
  public:
   explicit EalEnvironment(std::string name) : name_(std::move(name)) {}
   void SetUp() override {
-    const std::vector<std::string> args = {
-        "--no-pci",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-shconf",
-        "--no-telemetry",
-        "-l",
-        "0",
-        "--vdev=net_ring0",
-        "--log-level=lib.eal:error",
-        "--log-level=user1:warning",
-        "--file-prefix=sipline_" + name_ + "_" + std::to_string(::getpid())};
+    std::vector<std::string> args = private_eal_args(name_);
+    args.insert(args.end(),
+                {"--vdev=net_ring0", "--log-level=lib.eal:error", "--log-level=user1:warning"});
     const auto started = start_eal(args, "test_" + name_);
     ASSERT_TRUE(started.ok()) << started.error;
   }
