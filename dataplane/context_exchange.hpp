@@ -37,6 +37,12 @@ class ContextExchange {
   // Frees the contexts every worker has moved past; returns how many.
   std::size_t reclaim() { return qsbr_.reclaim(); }
   std::size_t pending() const { return qsbr_.pending(); }
+  // True once every worker has passed a quiescent state since the last publish(), or sleeps
+  // offline: each one routes with the published context from its next packet on. Reclaims.
+  bool adopted() {
+    reclaim();
+    return pending() == 0;
+  }
 
  private:
   std::atomic<PipelineContext*> current_;

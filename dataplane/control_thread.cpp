@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "dataplane/log.hpp"
 #include "dataplane/metrics_text.hpp"
@@ -466,11 +468,31 @@ ControlThread::ReloadReport ControlThread::reload() {
   publish(std::move(prepared));
   counters_.reloads.add();
   report.applied = true;
+  // Said once it is true, so that what is sent after this line is routed with the new file.
+  if (!workers_adopted_published_context()) {
+    say(LogLevel::Warn, "reload: a worker still routes with the previous configuration after " +
+                            std::to_string(shared_.reload_adoption_wait.count()) +
+                            " ms; it adopts the new one at its next packet");
+  }
   say(LogLevel::Info, "configuration reloaded from " + path + ": " +
                           std::to_string(next.config->users.size()) + " user(s), " +
                           std::to_string(next.config->pools.size()) + " pool(s), " +
                           std::to_string(next.config->routes.size()) + " route(s)");
   return report;
+}
+
+// A worker loads the context at the start of each loop iteration and passes a quiescent state
+// at its end, so once every worker has passed one since publish() (or sleeps offline, and
+// loads it on waking), everything a worker reads from its sockets from then on meets the new
+// context. Normally microseconds; longer when a worker is preempted mid-iteration.
+bool ControlThread::workers_adopted_published_context() {
+  if (shared_.reload_adoption_wait.count() == 0) return true;
+  const auto deadline = std::chrono::steady_clock::now() + shared_.reload_adoption_wait;
+  while (!shared_.contexts->adopted()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
 }
 
 namespace {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -147,6 +148,10 @@ struct ControlShared {
   // How a reload and a DNS refresh load the file (tests give resolvers of their own). Null:
   // config::load_config_file, with the system's resolvers.
   std::function<config::LoadResult(const std::string& path)> load_config = nullptr;
+  // How long a reload waits for every worker to route with the new context before it says
+  // "configuration reloaded" (a worker preempted inside an iteration still holds the old
+  // one). 0: it does not wait (tests that drive the workers on the reloading thread).
+  std::chrono::milliseconds reload_adoption_wait{1000};
 };
 
 class ControlThread {
@@ -229,6 +234,9 @@ class ControlThread {
   config::LoadResult load(const std::string& path) const;
   // Makes `prepared`'s context the running one (reload and DNS refresh).
   void publish(PreparedReload prepared);
+  // After publish(): true once every worker routes with the new context, false when
+  // reload_adoption_wait ran out first.
+  bool workers_adopted_published_context();
   void apply_name_refresh(config::LoadResult loaded);
 
   ControlShared shared_;

@@ -12,11 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -81,7 +84,17 @@ class ReloadTest : public ::testing::Test {
                           worker_sockets_, &context->pools,
                           contexts_.get()};
     control.load_config = [this](const std::string& path) { return load(path); };
+    // The workers are polled on this thread, after reload() returns: it must not wait for them.
+    control.reload_adoption_wait = std::chrono::milliseconds(0);
+    control_shared_ = control;
     control_ = std::make_unique<ControlThread>(control);
+  }
+
+  // A control thread whose reload waits up to `wait` for the workers to adopt the new context.
+  void wait_for_adoption(std::chrono::milliseconds wait) {
+    control_.reset();
+    control_shared_.reload_adoption_wait = wait;
+    control_ = std::make_unique<ControlThread>(control_shared_);
   }
 
   // The file with the test's resolvers: "sbc.carrier.test" is 127.0.0.1, and the domain
@@ -166,6 +179,7 @@ class ReloadTest : public ::testing::Test {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::vector<int>> worker_sockets_;
   std::unique_ptr<AsyncStore> store_;
+  ControlShared control_shared_;
   std::unique_ptr<ControlThread> control_;
 };
 
@@ -188,6 +202,48 @@ TEST_F(ReloadTest, ReloadedRoutesAreUsedFromTheWorkersNextIteration) {
   run_steps(1);
   EXPECT_EQ(contexts_->reclaim(), 1u);
   EXPECT_EQ(contexts_->pending(), 0u);
+}
+
+// "configuration reloaded" is said once every worker routes with the new file, so that what is
+// sent after it meets the new routes: here the workers' next iterations come 100 ms into the
+// reload, on another thread, and reload() returns after them.
+TEST_F(ReloadTest, AReloadReturnsOnceEveryWorkerHasAdoptedTheNewConfiguration) {
+  ASSERT_FALSE(call("7000", 1, first_hop_).empty());
+  wait_for_adoption(std::chrono::milliseconds(5000));
+  write_config(route_to(second_hop_.port));
+  std::atomic<bool> workers_iterated{false};
+  std::thread workers([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    workers_iterated = true;
+    for (auto& worker : workers_)
+      worker->poll_once(kNow);
+  });
+  const ControlThread::ReloadReport report = control_->reload();
+  const bool iterated_before_return = workers_iterated;
+  workers.join();
+  ASSERT_TRUE(report.applied);
+  EXPECT_TRUE(iterated_before_return);
+  ASSERT_EQ(report.messages.size(), 1u);
+  EXPECT_TRUE(report.messages[0].starts_with("configuration reloaded from ")) << report.messages[0];
+  EXPECT_EQ(contexts_->pending(), 0u) << "the old context is freed at once";
+  EXPECT_FALSE(call("7000", 2, second_hop_).empty());
+}
+
+// A worker that does not come round within the wait (stuck, or starved of CPU) does not hold
+// the reload: it is applied, and the answer says so.
+TEST_F(ReloadTest, AWorkerThatDoesNotComeRoundIsReportedAndAdoptsItLater) {
+  ASSERT_FALSE(call("7000", 1, first_hop_).empty());
+  wait_for_adoption(std::chrono::milliseconds(30));
+  write_config(route_to(second_hop_.port));
+  const ControlThread::ReloadReport report = control_->reload();
+  ASSERT_TRUE(report.applied);
+  ASSERT_EQ(report.messages.size(), 2u);
+  EXPECT_EQ(report.messages[0],
+            "reload: a worker still routes with the previous configuration after 30 ms; it "
+            "adopts the new one at its next packet");
+  EXPECT_TRUE(report.messages[1].starts_with("configuration reloaded from ")) << report.messages[1];
+  EXPECT_EQ(contexts_->pending(), 1u);
+  EXPECT_FALSE(call("7000", 2, second_hop_).empty());
 }
 
 // [dns] refresh_interval: the route's target is the domain "carrier.test" (its SRV record,
