@@ -1393,13 +1393,35 @@ std::optional<ForwardTarget> read_registrar_uri(const TableReader& table) {
                        table.key_path("registrar"), *text);
 }
 
+// outbound_proxy: a sip: URI of the carrier's SBC, without headers (it becomes a Route value).
+// Returns whether the key is absent or good; `trunk` gets the target and its Route value.
+bool read_outbound_proxy(const TableReader& table, TrunkRegistration& trunk) {
+  const auto text = table.string("outbound_proxy", Presence::Optional);
+  if (!text) return true;
+  const std::uint32_t line = table.line_of_key("outbound_proxy");
+  const std::string path = table.key_path("outbound_proxy");
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(*text);
+  if (uri.ok() && !uri.value.headers.empty()) {
+    table.diagnostics().error(
+        line, path + " " + quoted(*text) + " must not carry headers (it becomes a Route value)");
+    return false;
+  }
+  trunk.outbound_proxy = read_next_hop(table.diagnostics(), line, path, *text);
+  if (!trunk.outbound_proxy) return false;
+  // §16.12.1.1: a loose router's URI carries lr; a proxy without it would be taken for a
+  // strict router by the SBC's stack.
+  trunk.route = "<" + *text + (uri.value.lr ? ">" : ";lr>");
+  return true;
+}
+
 std::optional<TrunkRegistration> read_trunk_registration(const TableReader& table) {
-  table.reject_unknown_keys({"name", "registrar", "user", "domain", "auth_user", "password",
-                             "contact_user", "expires", "retry_interval"});
+  table.reject_unknown_keys({"name", "registrar", "outbound_proxy", "user", "domain", "auth_user",
+                             "password", "contact_user", "expires", "retry_interval"});
   TrunkRegistration trunk;
   trunk.line = table.line();
   const auto name = table.string("name", Presence::Required);
   auto registrar = read_registrar_uri(table);
+  const bool outbound_proxy_ok = read_outbound_proxy(table, trunk);
   const auto user = read_user_key(table, "user", Presence::Required);
   const auto auth_user = read_user_key(table, "auth_user", Presence::Optional);
   const auto contact_user = read_user_key(table, "contact_user", Presence::Optional);
@@ -1416,7 +1438,9 @@ std::optional<TrunkRegistration> read_trunk_registration(const TableReader& tabl
   }
   trunk.expires_s = table.count_or("expires", 60, 86400, trunk.expires_s);
   trunk.retry_interval_s = table.count_or("retry_interval", 5, 3600, trunk.retry_interval_s);
-  if (!name || !registrar || !user || !password || password->empty()) return std::nullopt;
+  if (!name || !registrar || !outbound_proxy_ok || !user || !password || password->empty()) {
+    return std::nullopt;
+  }
   trunk.name = *name;
   trunk.user = *user;
   trunk.auth_user = auth_user.value_or(*user);
@@ -1431,22 +1455,25 @@ std::vector<TrunkRegistration> read_trunk_registrations(const std::vector<TableR
   return read_uniquely_named(tables, "trunk registration", read_trunk_registration);
 }
 
-// A trunk's Contact (and Via) is a listen address of its registrar's family, which must name
-// a host the carrier can send to: 0.0.0.0 and :: do not.
+// A trunk's Contact (and Via) is a listen address of its first hop's family (the registrar's
+// or the outbound proxy's), which must name a host the carrier can send to: 0.0.0.0 and ::
+// do not.
 void check_trunk_contacts(const Config& config, Diagnostics& diagnostics) {
   for (std::size_t i = 0; i < config.trunk_registrations.size(); ++i) {
     const TrunkRegistration& trunk = config.trunk_registrations[i];
-    const AddressFamily family = trunk.registrar.next_hop.address.family;
+    const AddressFamily family = trunk.first_hop().next_hop.address.family;
     const bool has_contact_address =
         std::any_of(config.listen.udp.begin(), config.listen.udp.end(), [&](const auto& listen) {
           return listen.address.family == family && !listen.address.is_unspecified();
         });
     if (has_contact_address) continue;
-    diagnostics.error(trunk.line, "trunk_registrations[" + std::to_string(i) + "] " +
-                                      quoted(trunk.name) + ": no listen.udp address of the " +
-                                      (family == AddressFamily::Ipv4 ? "IPv4" : "IPv6") +
-                                      " registrar's family names a host for our Contact "
-                                      "(0.0.0.0 and :: do not)");
+    diagnostics.error(trunk.line,
+                      "trunk_registrations[" + std::to_string(i) + "] " + quoted(trunk.name) +
+                          ": no listen.udp address of the " +
+                          (family == AddressFamily::Ipv4 ? "IPv4" : "IPv6") +
+                          (trunk.outbound_proxy ? " outbound proxy's" : " registrar's") +
+                          " family names a host for our Contact "
+                          "(0.0.0.0 and :: do not)");
   }
 }
 

@@ -233,6 +233,10 @@ struct TrunkRegistration {
   // Request-URI of the REGISTER (the registrar's domain, no user part, §10.2) and where it is
   // sent, resolved as a forward target is.
   ForwardTarget registrar;
+  // The carrier's outbound proxy (its SBC), when it names one apart from the registrar: the
+  // REGISTER goes there instead and carries `Route: <URI;lr>` (RFC 3261 §8.1.2), `route`.
+  std::optional<ForwardTarget> outbound_proxy;
+  std::string route;      // "<sip:sbc.carrier.example;lr>", or "" without an outbound proxy
   std::string user;       // the address-of-record's user (To and From)
   std::string domain;     // ... and its domain: the registrar URI's host unless given
   std::string auth_user;  // digest username: `user` unless given
@@ -243,6 +247,8 @@ struct TrunkRegistration {
   std::uint32_t line = 0;
 
   std::string aor() const { return "sip:" + user + "@" + domain; }
+  // Where the REGISTER is sent: the outbound proxy, else the registrar.
+  const ForwardTarget& first_hop() const { return outbound_proxy ? *outbound_proxy : registrar; }
   bool operator==(const TrunkRegistration&) const = default;
 };
 

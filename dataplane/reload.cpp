@@ -81,11 +81,18 @@ std::string next_hop_changes(const config::Config& running, const config::Config
   const auto& running_trunks = running.trunk_registrations;
   const auto& loaded_trunks = loaded.trunk_registrations;
   for (std::size_t i = 0; i < running_trunks.size() && i < loaded_trunks.size(); ++i) {
-    const lb::SocketAddress& before = running_trunks[i].registrar.next_hop;
-    const lb::SocketAddress& after = loaded_trunks[i].registrar.next_hop;
-    if (before == after) continue;
-    add_change(changes, "trunk registration \"" + loaded_trunks[i].name + "\"", before.to_string(),
-               after.to_string());
+    const config::TrunkRegistration& was = running_trunks[i];
+    const config::TrunkRegistration& now = loaded_trunks[i];
+    const std::string what = "trunk registration \"" + now.name + "\"";
+    if (was.registrar.next_hop != now.registrar.next_hop) {
+      add_change(changes, what, was.registrar.next_hop.to_string(),
+                 now.registrar.next_hop.to_string());
+    }
+    if (was.outbound_proxy && now.outbound_proxy &&
+        was.outbound_proxy->next_hop != now.outbound_proxy->next_hop) {
+      add_change(changes, what + " outbound proxy", was.outbound_proxy->next_hop.to_string(),
+                 now.outbound_proxy->next_hop.to_string());
+    }
   }
   return changes;
 }

@@ -114,8 +114,10 @@ std::vector<lb::IpPrefix> server_prefixes(const config::Config& config) {
       add(member.address.address);
   }
   // A carrier's registrar is its SBC, which also sends us the trunk's calls.
-  for (const config::TrunkRegistration& trunk : config.trunk_registrations)
+  for (const config::TrunkRegistration& trunk : config.trunk_registrations) {
     add(trunk.registrar.next_hop.address);
+    if (trunk.outbound_proxy) add(trunk.outbound_proxy->next_hop.address);
+  }
   return prefixes;
 }
 

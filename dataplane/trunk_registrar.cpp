@@ -95,7 +95,7 @@ void TrunkRegistrar::unregister(Trunk& trunk) {
 }
 
 int TrunkRegistrar::socket_for(const Trunk& trunk) const {
-  const lb::AddressFamily family = trunk.spec.registrar.next_hop.address.family;
+  const lb::AddressFamily family = trunk.spec.first_hop().next_hop.address.family;
   for (std::size_t i = 0; i < context_->listen.size(); ++i) {
     const lb::IpAddress& address = context_->listen[i].endpoint().address;
     // A wildcard address names no host the carrier could send to (config/ requires another).
@@ -115,7 +115,7 @@ std::string TrunkRegistrar::contact_uri(const Trunk& trunk) const {
 void TrunkRegistrar::start(Trunk& trunk, std::int64_t now_ms) {
   const int socket = socket_for(trunk);
   if (socket < 0) {
-    fail(trunk, now_ms, "no listen address of the registrar's address family");
+    fail(trunk, now_ms, "no listen address of the first hop's address family");
     return;
   }
   ++trunk.cseq;
@@ -135,6 +135,7 @@ void TrunkRegistrar::start(Trunk& trunk, std::int64_t now_ms) {
   const std::string aor = trunk.spec.aor();
   sip::OutboundRegister request;
   request.registrar_uri = trunk.spec.registrar.uri;
+  request.route = trunk.spec.route;
   request.aor = aor;
   request.contact_uri = contact;
   request.sent_by = context_->identity.listen_address(static_cast<std::size_t>(socket)).sent_by();
@@ -157,7 +158,7 @@ void TrunkRegistrar::transmit(Trunk& trunk) {
   const int socket = socket_for(trunk);
   if (!send_ || socket < 0) return;  // lost as on the wire: Timer E sends it again
   send_(trunk.datagram, static_cast<std::size_t>(socket),
-        to_peer_address(trunk.spec.registrar.next_hop));
+        to_peer_address(trunk.spec.first_hop().next_hop));
 }
 
 void TrunkRegistrar::fail(Trunk& trunk, std::int64_t now_ms, std::string why) {
@@ -314,6 +315,10 @@ std::string TrunkRegistrar::status_text() const {
     text += "trunk " + trunk.spec.name + ": " + std::string(state_name(trunk.state)) + " " +
             trunk.spec.aor() + " at " + trunk.spec.registrar.uri + " (" +
             trunk.spec.registrar.next_hop.to_string() + ")";
+    if (trunk.spec.outbound_proxy) {
+      text += " via " + trunk.spec.outbound_proxy->uri + " (" +
+              trunk.spec.outbound_proxy->next_hop.to_string() + ")";
+    }
     if (registered) {
       text += " expires_in=" + std::to_string(seconds_left(trunk.registered_until_ms, now_ms));
     }

@@ -24,6 +24,7 @@ std::string write_outbound_register(const OutboundRegister& request) {
   text.append("REGISTER ").append(request.registrar_uri).append(" SIP/2.0\r\n");
   text.append("Via: SIP/2.0/UDP ").append(request.sent_by);
   text.append(";branch=").append(request.branch).append(";rport\r\n");
+  if (!request.route.empty()) text.append("Route: ").append(request.route).append("\r\n");
   text.append("Max-Forwards: 70\r\n");
   text.append("From: <").append(request.aor).append(">;tag=").append(request.from_tag);
   text.append("\r\nTo: <").append(request.aor).append(">\r\n");

@@ -19,10 +19,12 @@ namespace sipline::sip {
 
 struct OutboundRegister {
   std::string_view registrar_uri;  // "sip:carrier.example"
-  std::string_view aor;            // "sip:+15551230000@carrier.example"
-  std::string_view contact_uri;    // "sip:+15551230000@192.0.2.1:5060"
-  std::string_view sent_by;        // our listen address, "192.0.2.1:5060"
-  std::string_view branch;         // signed_branch(...).view(): the answer comes back to us
+  // "<sip:sbc.carrier.example;lr>": the outbound proxy it goes through (§8.1.2), or "".
+  std::string_view route;
+  std::string_view aor;          // "sip:+15551230000@carrier.example"
+  std::string_view contact_uri;  // "sip:+15551230000@192.0.2.1:5060"
+  std::string_view sent_by;      // our listen address, "192.0.2.1:5060"
+  std::string_view branch;       // signed_branch(...).view(): the answer comes back to us
   std::string_view from_tag;
   std::string_view call_id;
   std::uint32_t cseq = 1;

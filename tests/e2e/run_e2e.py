@@ -1416,6 +1416,68 @@ def test_trunk_registration(ctx):
           % final)
 
 
+def test_trunk_outbound_proxy(ctx):
+    """A carrier that names an outbound proxy (its SBC) apart from its registrar
+    (`outbound_proxy`, RFC 3261 §8.1.2): every REGISTER goes to the SBC, with
+    `Route: <sip:sbc.carrier.test:PORT;lr>`, while its Request-URI, To and the digest uri stay
+    the registrar's. The registrar's own name resolves to a port where nothing listens, so a
+    REGISTER sent there is lost. The SBC challenges the first (401, MD5) and grants the second;
+    the shutdown line shows the trunk registered through the SBC."""
+    proxy_port, registrar_port = harness.free_udp_ports(2)
+    host = harness.NET.client_host
+    realm, nonce = "carrier.test", sipmsg.new_token("n")
+    problems = []
+
+    def answer(message, count):
+        if count == 1:
+            return sipmsg.EchoUas.answer(message, 401, "Unauthorized").replace(
+                b"Content-Length", ("WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
+                                    "algorithm=MD5\r\nContent-Length" % (realm, nonce)).encode(), 1)
+        credentials = sipmsg.parse_challenge(message.get("Authorization") or "")
+        if credentials.get("uri") != "sip:carrier.test:%d" % registrar_port:
+            problems.append("digest uri %r" % credentials.get("uri"))
+        return sipmsg.EchoUas.answer(message, 200, "OK").replace(
+            b"Content-Length", ("Contact: %s;expires=600\r\nContent-Length" % (
+                message.get("Contact") or "")).encode(), 1)
+
+    sbc = FakeCarrier(answer)
+    ctx.cleanups.append(sbc.stop)
+    config = harness.sipline_config(proxy_port, [], names=("sipline.test", harness.NET.proxy_host))
+    config += "\n".join([
+        "[[trunk_registrations]]", 'name = "carrier"',
+        'registrar = "sip:carrier.test:%d"' % registrar_port,
+        'outbound_proxy = "sip:sbc.carrier.test:%d"' % sbc.port,
+        'user = "+15551230000"', 'password = "carrier-secret"', ""])
+    hosts_file = ctx.workdir.file("hosts")
+    with open(hosts_file, "w") as handle:
+        handle.write("127.0.0.1 localhost\n%s carrier.test\n%s sbc.carrier.test\n" % (host, host))
+    proxy = ctx.sipline(config, hosts_file=hosts_file).start()
+    deadline = time.monotonic() + 10
+    while len(sbc.registers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check(len(sbc.registers) >= 2, "expected 2 REGISTERs at the SBC within 10 s, got %d:\n%s" % (
+        len(sbc.registers), harness.tail(proxy.log_path)))
+    for _, raw, message in sbc.registers[:2]:
+        check(message.start_line == "REGISTER sip:carrier.test:%d SIP/2.0" % registrar_port and
+              message.get("Route") == "<sip:sbc.carrier.test:%d;lr>" % sbc.port and
+              message.get("To") == "<sip:+15551230000@carrier.test>",
+              "REGISTER at the SBC: %s" % raw.decode(errors="replace"))
+    check(sbc.registers[1][2].get("Authorization") is not None,
+          "the second REGISTER should answer the challenge")
+    check(not problems, "; ".join(problems))
+    deadline = time.monotonic() + 5
+    while not any("trunk registration \"carrier\": sip:+15551230000@carrier.test registered" in line
+                  for line in proxy.log_lines()):
+        check(time.monotonic() < deadline, "no registration log line:\n%s" %
+              harness.tail(proxy.log_path))
+        time.sleep(0.05)
+    require_clean_stop(proxy)
+    final = [line for line in proxy.log_lines() if line.startswith("trunk carrier: ")]
+    check(final and " via sip:sbc.carrier.test:%d (%s:%d)" % (sbc.port, host, sbc.port) in final[-1]
+          and " registrations=1 failures=0" in final[-1],
+          "shutdown line should show the trunk registered through the SBC: %s" % final)
+
+
 def test_carrier_challenge(ctx):
     """A carrier that challenges our INVITEs ([[pools]] credentials: the account of the
     trunk registration, which registers with the same fake carrier): the phone
@@ -2955,6 +3017,7 @@ TESTS = {
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
+    "trunk_outbound_proxy": test_trunk_outbound_proxy,
     "carrier_challenge": test_carrier_challenge,
     "privacy": test_privacy,
     "keepalives": test_keepalives,
@@ -2984,7 +3047,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "route_sources", "number_translation", "trunk_registration",
-              "carrier_challenge", "privacy",
+              "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",

@@ -320,6 +320,44 @@ retry_interval = 20
   EXPECT_EQ(second.retry_interval_s, 20u);
 }
 
+// An outbound proxy (the carrier's SBC in front of its registrar): where the REGISTER goes,
+// and the Route it carries, with lr added when the URI lacks it (RFC 3261 §8.1.2).
+TEST(Values, TrunkRegistrationThroughAnOutboundProxy) {
+  const auto config = load_ok(with_domain(R"([[trunk_registrations]]
+name = "carrier"
+registrar = "sip:192.0.2.50"
+outbound_proxy = "sip:198.51.100.9:5070"
+user = "+15551230000"
+password = "s3cret"
+[[trunk_registrations]]
+name = "lr"
+registrar = "sip:192.0.2.50"
+outbound_proxy = "sip:198.51.100.10;lr"
+user = "+15551230001"
+password = "s3cret"
+[[trunk_registrations]]
+name = "direct"
+registrar = "sip:192.0.2.51"
+user = "+15551230002"
+password = "s3cret"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->trunk_registrations.size(), 3u);
+  const config::TrunkRegistration& proxied = config->trunk_registrations[0];
+  ASSERT_TRUE(proxied.outbound_proxy.has_value());
+  EXPECT_EQ(proxied.outbound_proxy->next_hop.to_string(), "198.51.100.9:5070");
+  EXPECT_EQ(proxied.first_hop().next_hop.to_string(), "198.51.100.9:5070");
+  EXPECT_EQ(proxied.registrar.next_hop.to_string(), "192.0.2.50:5060");
+  EXPECT_EQ(proxied.aor(), "sip:+15551230000@192.0.2.50");
+  EXPECT_EQ(proxied.route, "<sip:198.51.100.9:5070;lr>");
+  EXPECT_EQ(config->trunk_registrations[1].route, "<sip:198.51.100.10;lr>");
+  EXPECT_EQ(config->trunk_registrations[1].first_hop().next_hop.to_string(), "198.51.100.10:5060");
+  const config::TrunkRegistration& direct = config->trunk_registrations[2];
+  EXPECT_FALSE(direct.outbound_proxy.has_value());
+  EXPECT_EQ(direct.route, "");
+  EXPECT_EQ(direct.first_hop().next_hop.to_string(), "192.0.2.51:5060");
+}
+
 TEST(Values, DnsRefreshAndWhetherNamesWereResolved) {
   const config::HostResolver hosts = [](std::string_view) {
     return std::vector<IpAddress>{ipv4(192, 0, 2, 7)};
@@ -1001,6 +1039,36 @@ TEST(Errors, TrunkRegistrationNeedsAContactAddress) {
                         "registrar = \"sip:192.0.2.50\"\nuser = \"1\"\npassword = \"p\"\n"),
             Errors{"test.toml:5: trunk_registrations[0] \"carrier\": no listen.udp address of the "
                    "IPv4 registrar's family names a host for our Contact (0.0.0.0 and :: do "
+                   "not)"});
+}
+
+TEST(Errors, TrunkRegistrationOutboundProxy) {
+  EXPECT_EQ(load_errors(with_domain(R"([[trunk_registrations]]
+name = "a"
+registrar = "sip:192.0.2.50"
+outbound_proxy = "http://sbc.example"
+user = "1"
+password = "p"
+[[trunk_registrations]]
+name = "b"
+registrar = "sip:192.0.2.50"
+outbound_proxy = "sip:192.0.2.60?Subject=x"
+user = "2"
+password = "p"
+)")),
+            (Errors{"test.toml:4: trunk_registrations[0].outbound_proxy \"http://sbc.example\" "
+                    "must be a sip: or sips: URI",
+                    "test.toml:10: trunk_registrations[1].outbound_proxy "
+                    "\"sip:192.0.2.60?Subject=x\" must not carry headers (it becomes a Route "
+                    "value)"}));
+  // The Contact's family is the outbound proxy's, the address the REGISTER leaves for.
+  EXPECT_EQ(load_errors("[listen]\nudp = [\"192.0.2.1:5060\"]\n"
+                        "[domain]\nnames = [\"example.test\"]\n"
+                        "[[trunk_registrations]]\nname = \"carrier\"\n"
+                        "registrar = \"sip:192.0.2.50\"\noutbound_proxy = \"sip:[2001:db8::9]\"\n"
+                        "user = \"1\"\npassword = \"p\"\n"),
+            Errors{"test.toml:5: trunk_registrations[0] \"carrier\": no listen.udp address of the "
+                   "IPv6 outbound proxy's family names a host for our Contact (0.0.0.0 and :: do "
                    "not)"});
 }
 

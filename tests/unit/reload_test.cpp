@@ -335,7 +335,9 @@ TEST(NextHopChanges, NamesThePoolsRoutesAndTrunksWhoseAddressesMoved) {
         "[[routes]]\nname = \"out\"\naction = \"forward\"\ntarget = \"sip:sbc.test:5070\"\n"
         "[[routes]]\nname = \"in\"\naction = \"forward\"\npool = \"pbx\"\n"
         "[[trunk_registrations]]\nname = \"carrier\"\nregistrar = \"sip:reg.test:5080\"\n"
-        "user = \"+15551230000\"\npassword = \"p\"\n",
+        "user = \"+15551230000\"\npassword = \"p\"\n"
+        "[[trunk_registrations]]\nname = \"via-sbc\"\nregistrar = \"sip:10.0.0.3\"\n"
+        "outbound_proxy = \"sip:edge.test:5090\"\nuser = \"+15551230001\"\npassword = \"p\"\n",
         "dns.toml", [address](std::string_view) {
           return std::vector<lb::IpAddress>{*lb::parse_ip_address(address)};
         });
@@ -348,7 +350,8 @@ TEST(NextHopChanges, NamesThePoolsRoutesAndTrunksWhoseAddressesMoved) {
   EXPECT_EQ(next_hop_changes(*before, *load("192.0.2.9")),
             "pool \"pbx\": 192.0.2.1:5060, 10.0.0.2:5060 -> 192.0.2.9:5060, 10.0.0.2:5060; "
             "route \"out\": 192.0.2.1:5070 -> 192.0.2.9:5070; "
-            "trunk registration \"carrier\": 192.0.2.1:5080 -> 192.0.2.9:5080");
+            "trunk registration \"carrier\": 192.0.2.1:5080 -> 192.0.2.9:5080; "
+            "trunk registration \"via-sbc\" outbound proxy: 192.0.2.1:5090 -> 192.0.2.9:5090");
 }
 
 TEST_F(ReloadTest, AnswersToRequestsForwardedBeforeTheReloadStillFindTheirWay) {

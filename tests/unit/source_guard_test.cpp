@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "dataplane/peer_address.hpp"
@@ -351,6 +352,25 @@ TEST(SourceLimitsConfig, TheShippedConfigIsValid) {
       config::load_config_file(std::string(SIPLINE_CORPUS_DIR) + "/../../config/sipline.toml");
   ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0]);
   EXPECT_GT(source_limits_from(*loaded.config).requests_per_second, 0u);
+}
+
+// The servers sipline sends to are exempt from the per-source limits: forward targets, pool
+// members, and a trunk's registrar and its outbound proxy (the carrier's SBC, which also sends
+// the trunk's calls).
+TEST(SourceGuard, ServerPrefixesAreEveryConfiguredNextHop) {
+  const config::LoadResult loaded = config::load_config_text(
+      "[listen]\nudp = [\"192.0.2.1:5060\"]\n[domain]\nnames = [\"example.test\"]\n"
+      "[[pools]]\nname = \"pbx\"\nmembers = [\"sip:10.0.0.1\"]\n"
+      "[[routes]]\nname = \"out\"\naction = \"forward\"\ntarget = \"sip:10.0.0.2\"\n"
+      "[[trunk_registrations]]\nname = \"carrier\"\nregistrar = \"sip:192.0.2.50\"\n"
+      "outbound_proxy = \"sip:198.51.100.9\"\nuser = \"1\"\npassword = \"p\"\n",
+      "test.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  std::vector<std::string> prefixes;
+  for (const lb::IpPrefix& prefix : server_prefixes(*loaded.config))
+    prefixes.push_back(prefix.to_string());
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"10.0.0.2/32", "10.0.0.1/32", "192.0.2.50/32",
+                                                "198.51.100.9/32"}));
 }
 
 }  // namespace

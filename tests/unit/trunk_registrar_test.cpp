@@ -338,5 +338,47 @@ TEST_F(TrunkRegistrarTest, ShutdownUnregistersRegisteredTrunksOnce) {
   EXPECT_TRUE(take().empty());
 }
 
+// A carrier that names an outbound proxy (its SBC) apart from the registrar: every REGISTER,
+// its retransmissions and the challenge's answer go to the proxy, with a Route to it
+// (RFC 3261 §8.1.2); Request-URI, To and the digest uri stay the registrar's.
+class TrunkThroughOutboundProxy : public TrunkRegistrarTest {
+ protected:
+  TrunkThroughOutboundProxy() : TrunkRegistrarTest(config_text()) {}
+  static std::string config_text() {
+    std::string text(kConfig);
+    const std::string registrar_line = "registrar = \"sip:192.0.2.50:5070\"\n";
+    text.insert(text.find(registrar_line) + registrar_line.size(),
+                "outbound_proxy = \"sip:198.51.100.9:5062\"\n");
+    return text;
+  }
+};
+
+TEST_F(TrunkThroughOutboundProxy, RegistersAreSentToTheProxyWithARouteToIt) {
+  const std::vector<Sent> sent = at(1'000'000);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to, "198.51.100.9:5062");
+  const std::string& first = sent[0].datagram;
+  EXPECT_EQ(first.rfind("REGISTER sip:192.0.2.50:5070 SIP/2.0\r\n", 0), 0u) << first;
+  EXPECT_EQ(header(first, "Route"), "<sip:198.51.100.9:5062;lr>");
+  EXPECT_EQ(header(first, "To"), "<sip:+15551230000@carrier.example>");
+  const std::vector<Sent> again = at(1'000'500);  // Timer E
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].to, "198.51.100.9:5062");
+  EXPECT_TRUE(registrar_->take_answer(answer(first, "401 Unauthorized", kChallenge)));
+  const std::vector<Sent> answered = take();
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].to, "198.51.100.9:5062");
+  EXPECT_EQ(header(answered[0].datagram, "Route"), "<sip:198.51.100.9:5062;lr>");
+  const sip::Parsed<sip::DigestParams> params =
+      sip::parse_digest(header(answered[0].datagram, "Authorization"));
+  ASSERT_TRUE(params.ok());
+  EXPECT_EQ(params.value.uri, "sip:192.0.2.50:5070");
+  EXPECT_TRUE(registrar_->take_answer(answer(answered[0].datagram, "200 OK", "Expires: 600\r\n")));
+  EXPECT_NE(status_line().find(" at sip:192.0.2.50:5070 (192.0.2.50:5070) via "
+                               "sip:198.51.100.9:5062 (198.51.100.9:5062) expires_in=600"),
+            std::string::npos)
+      << status_line();
+}
+
 }  // namespace
 }  // namespace sipline::dataplane
