@@ -172,8 +172,8 @@ struct DpdkWorkerShared {
 // How busy a worker's core is: TSC cycles of iterations that found work, and of all of them.
 // Written by the worker (one writer), read by the control lcore.
 struct alignas(64) LcoreLoad {
-  dpdk::NetCounter busy_cycles;
-  dpdk::NetCounter total_cycles;
+  Counter busy_cycles;
+  Counter total_cycles;
 };
 
 // Everything one worker lcore owns, in one cache-aligned object.

@@ -7,12 +7,12 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "dataplane/counter.hpp"
 #include "dataplane/sizing.hpp"
 
 namespace sipline::dataplane {
@@ -42,18 +42,6 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
 
 // "parse", "no_call_id", ... (the suffix of the drop_* fields of the counters line).
 std::string_view drop_reason_name(DropReason reason);
-
-// A counter with one writer: increments are a relaxed load and store, not an atomic RMW.
-class Counter {
- public:
-  void add(std::uint64_t amount = 1) {
-    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-  }
-  std::uint64_t read() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> value_{0};
-};
 
 struct alignas(kCacheLine) WorkerCounters {
   Counter received;              // datagrams read from this worker's sockets

@@ -100,7 +100,7 @@ std::string format_net_counters(std::string_view name, const NetCounters& counte
   field("spread_in", counters.spread_in.read());
   field("fragments_steered", counters.fragments_steered.read());
   std::uint64_t dropped = 0;
-  for (const NetCounter& counter : counters.dropped)
+  for (const Counter& counter : counters.dropped)
     dropped += counter.read();
   field("dropped", dropped);
   for (std::size_t i = 0; i < kNetDropCount; ++i) {

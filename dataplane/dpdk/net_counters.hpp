@@ -6,11 +6,12 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "dataplane/counter.hpp"
 
 namespace sipline::dataplane::dpdk {
 
@@ -60,42 +61,31 @@ inline constexpr std::size_t kNetDropCount = static_cast<std::size_t>(NetDrop::k
 // "truncated", "not_our_mac", ... (stable names for the statistics line).
 std::string_view net_drop_name(NetDrop reason);
 
-class NetCounter {
- public:
-  void add(std::uint64_t amount = 1) {
-    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-  }
-  std::uint64_t read() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> value_{0};
-};
-
 struct alignas(64) NetCounters {
-  NetCounter rx_frames;          // frames handed to receive()
-  NetCounter sip_datagrams;      // complete UDP datagrams for the SIP pipeline
-  NetCounter control_frames;     // ARP / ICMP / ND frames for the control lcore
-  NetCounter kernel_frames;      // frames for the kernel (exception path), via the control lcore
-  NetCounter fragments;          // IP fragments taken by the reassembly table
-  NetCounter reassembled;        // datagrams completed from fragments
-  NetCounter arp_replies;        // ARP replies sent for our address
-  NetCounter arp_requests;       // ARP requests sent to resolve a next hop
-  NetCounter neighbors_learned;  // neighbour entries added or refreshed
-  NetCounter icmp_echo_replies;  // ICMP and ICMPv6 echo replies sent
-  NetCounter nd_advertisements;  // neighbour advertisements sent for our IPv6 address
-  NetCounter nd_solicitations;   // neighbour solicitations sent to resolve a next hop
-  NetCounter announcements;      // ARP announcements and unsolicited advertisements sent
-  NetCounter udp_sent;           // UDP datagrams handed to the NIC (after resolution)
-  NetCounter udp_fragmented;     // of those, datagrams cut into fragments
-  NetCounter tx_frames;          // frames the NIC accepted
-  NetCounter held;               // datagrams parked while their next hop resolved
+  Counter rx_frames;          // frames handed to receive()
+  Counter sip_datagrams;      // complete UDP datagrams for the SIP pipeline
+  Counter control_frames;     // ARP / ICMP / ND frames for the control lcore
+  Counter kernel_frames;      // frames for the kernel (exception path), via the control lcore
+  Counter fragments;          // IP fragments taken by the reassembly table
+  Counter reassembled;        // datagrams completed from fragments
+  Counter arp_replies;        // ARP replies sent for our address
+  Counter arp_requests;       // ARP requests sent to resolve a next hop
+  Counter neighbors_learned;  // neighbour entries added or refreshed
+  Counter icmp_echo_replies;  // ICMP and ICMPv6 echo replies sent
+  Counter nd_advertisements;  // neighbour advertisements sent for our IPv6 address
+  Counter nd_solicitations;   // neighbour solicitations sent to resolve a next hop
+  Counter announcements;      // ARP announcements and unsolicited advertisements sent
+  Counter udp_sent;           // UDP datagrams handed to the NIC (after resolution)
+  Counter udp_fragmented;     // of those, datagrams cut into fragments
+  Counter tx_frames;          // frames the NIC accepted
+  Counter held;               // datagrams parked while their next hop resolved
   // dataplane.spread (dpdk_worker.hpp, "Spreading"): frames passed unread to another worker,
   // frames taken from the other workers that way, and fragments passed to the worker that
   // reassembles their IP pair.
-  NetCounter spread_out;
-  NetCounter spread_in;
-  NetCounter fragments_steered;
-  std::array<NetCounter, kNetDropCount> dropped;
+  Counter spread_out;
+  Counter spread_in;
+  Counter fragments_steered;
+  std::array<Counter, kNetDropCount> dropped;
 
   void drop(NetDrop reason, std::uint64_t amount = 1) {
     dropped[static_cast<std::size_t>(reason)].add(amount);

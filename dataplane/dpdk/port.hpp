@@ -87,8 +87,8 @@ class Port {
   Port() = default;
 
   struct alignas(64) QueueCounters {
-    NetCounter sent;
-    NetCounter dropped;
+    Counter sent;
+    Counter dropped;
   };
 
   std::uint16_t id_ = 0;
