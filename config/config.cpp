@@ -307,7 +307,8 @@ DataplaneConfig read_dataplane(const TableReader& dataplane) {
 // ---- [domain] ----------------------------------------------------------------------------
 
 std::optional<std::vector<IpPrefix>> read_source_prefixes(const TableReader& table,
-                                                          const std::string& key);
+                                                          const std::string& key,
+                                                          std::string_view when_empty = {});
 
 DomainConfig read_domain(const TableReader& domain) {
   domain.reject_unknown_keys({"names", "record_route", "trust_domain"});
@@ -975,24 +976,71 @@ std::optional<IpPrefix> parse_source_prefix(std::string_view text) {
                   static_cast<std::uint8_t>(address->family == AddressFamily::Ipv4 ? 32 : 128)};
 }
 
-// `key`, a list of source addresses and prefixes (parse_source_prefix); std::nullopt when
-// absent. An entry that is neither is an error at its line and left out.
+// The [source_groups] of the file being read, once read (read_document); null while the groups
+// themselves are read, so a group cannot name another.
+thread_local const std::vector<SourceGroup>* current_source_groups = nullptr;
+
+const SourceGroup* find_source_group(std::string_view name) {
+  if (current_source_groups == nullptr) return nullptr;
+  for (const SourceGroup& group : *current_source_groups) {
+    if (group.name == name) return &group;
+  }
+  return nullptr;
+}
+
+// `key`, a list of source addresses and prefixes (parse_source_prefix) and [source_groups]
+// names; std::nullopt when absent. An entry that is none of them is an error at its line and
+// left out; an empty list is one (`key` + `when_empty`) unless `when_empty` is empty.
 std::optional<std::vector<IpPrefix>> read_source_prefixes(const TableReader& table,
-                                                          const std::string& key) {
+                                                          const std::string& key,
+                                                          std::string_view when_empty) {
   const auto items = table.string_array(key, Presence::Optional);
   if (!items) return std::nullopt;
+  if (items->empty() && !when_empty.empty()) {
+    table.diagnostics().error(table.line_of_key(key),
+                              table.key_path(key) + std::string(when_empty));
+  }
   std::vector<IpPrefix> prefixes;
   for (const StringItem& item : *items) {
-    const auto prefix = parse_source_prefix(item.text);
-    if (!prefix) {
-      table.diagnostics().error(item.line, item.path + " " + quoted(item.text) +
-                                               " must be an IP address or ADDRESS/PREFIX "
-                                               "like \"192.0.2.0/24\" or \"2001:db8::/32\"");
-      continue;
+    if (const auto prefix = parse_source_prefix(item.text)) {
+      prefixes.push_back(*prefix);
+    } else if (const SourceGroup* group = find_source_group(item.text)) {
+      prefixes.insert(prefixes.end(), group->prefixes.begin(), group->prefixes.end());
+    } else {
+      table.diagnostics().error(
+          item.line, item.path + " " + quoted(item.text) +
+                         " must be an IP address or ADDRESS/PREFIX like \"192.0.2.0/24\" or "
+                         "\"2001:db8::/32\"" +
+                         (current_source_groups != nullptr ? ", or a [source_groups] name" : ""));
     }
-    prefixes.push_back(*prefix);
   }
   return prefixes;
+}
+
+// [source_groups]: NAME = [addresses and prefixes]; a name starts with a letter and is letters,
+// digits, '-' and '_' (never taken for an address).
+bool is_source_group_name(std::string_view name) {
+  if (name.empty() || !std::isalpha(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+std::vector<SourceGroup> read_source_groups(const TableReader& groups) {
+  std::vector<SourceGroup> read;
+  for (const std::string& name : groups.keys()) {
+    const std::uint32_t line = groups.line_of_key(name);
+    if (!is_source_group_name(name)) {
+      groups.diagnostics().error(line, groups.key_path(name) +
+                                           ": a group name starts with a letter and has only "
+                                           "letters, digits, '-' and '_'");
+      continue;
+    }
+    std::optional<std::vector<IpPrefix>> prefixes =
+        read_source_prefixes(groups, name, " must list at least one address");
+    if (prefixes) read.push_back(SourceGroup{name, std::move(*prefixes)});
+  }
+  return read;
 }
 
 std::vector<std::string> read_methods(const TableReader& route) {
@@ -1149,12 +1197,8 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
                                   " must use SIP user characters (RFC 3261 §25.1)");
   }
   config.methods = read_methods(route);
-  if (const auto sources = read_source_prefixes(route, "sources")) {
-    if (sources->empty()) {
-      route.diagnostics().error(
-          route.line_of_key("sources"),
-          route.key_path("sources") + " must not be empty (leave it out to match any source)");
-    }
+  if (const auto sources = read_source_prefixes(
+          route, "sources", " must not be empty (leave it out to match any source)")) {
     config.sources = *sources;
   }
   config.auth = route.boolean("auth").value_or(false);
@@ -1482,9 +1526,13 @@ Config read_document(const toml::table& document, std::string_view source_name,
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
                             "routes", "trunk_registrations", "log", "limits", "overload",
-                            "source_limits", "admin", "dns"});
+                            "source_limits", "source_groups", "admin", "dns"});
   Config config;
   config.source = std::string(source_name);
+  // First: every list of sources below may name a group.
+  current_source_groups = nullptr;
+  config.source_groups = read_source_groups(root.table("source_groups"));
+  current_source_groups = &config.source_groups;
   const TableReader listen = root.table("listen");
   config.listen = read_listen(listen);
   listens_ipv4 = listens_ipv6 = false;
@@ -1510,6 +1558,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.dns = read_dns(root.table("dns"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
+  current_source_groups = nullptr;  // it points into `config`, which moves out
   return config;
 }
 

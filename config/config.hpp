@@ -252,8 +252,19 @@ struct TrunkRegistration {
   bool operator==(const TrunkRegistration&) const = default;
 };
 
+// [source_groups]: a named list of source addresses and prefixes (a carrier's SBCs, an
+// office), named instead of an address in routes' `sources`, `trusted_sources` and
+// `trust_domain`, which get its prefixes.
+struct SourceGroup {
+  std::string name;
+  std::vector<IpPrefix> prefixes;
+
+  bool operator==(const SourceGroup&) const = default;
+};
+
 struct Config {
   std::string source;  // the file (or source name) it was loaded from
+  std::vector<SourceGroup> source_groups;
   ListenConfig listen;
   DataplaneConfig dataplane;
   DomainConfig domain;

@@ -78,6 +78,13 @@ std::string TableReader::key_path(std::string_view key) const {
   return path_ + "." + std::string(key);
 }
 
+std::vector<std::string> TableReader::keys() const {
+  std::vector<std::string> names;
+  for (const auto& [key, value] : table_)
+    names.emplace_back(key.str());
+  return names;
+}
+
 std::uint32_t TableReader::line_of_key(std::string_view key) const {
   const toml::node* value = table_.get(key);
   return value != nullptr ? line_of(*value) : line();

@@ -90,6 +90,8 @@ class TableReader {
   std::vector<TableReader> array_of_tables(std::string_view key) const;
 
   bool has(std::string_view key) const { return table_.contains(key); }
+  // The table's keys, in the table's order.
+  std::vector<std::string> keys() const;
   std::string key_path(std::string_view key) const;
   std::uint32_t line() const { return line_of(table_); }
   // The line of `key`'s value, or of this table when the key is absent.

@@ -1147,9 +1147,10 @@ def test_route_sources(ctx):
     """Routes restricted by source address (`sources`): a trunk-facing route takes requests
     from the carrier's addresses only. Three routes for the same user prefix: one for
     203.0.113.0/24 (echo UAS A), one for the test client's own address (echo UAS B), a
-    catch-all that answers 403. The client's INVITE reaches B, none reaches A. After a
-    reload that moves the second route to 198.51.100.0/24, the client's INVITE is answered
-    403 by the catch-all and reaches neither."""
+    catch-all that answers 403. The second route names a [source_groups] entry, "clients",
+    rather than the address. The client's INVITE reaches B, none reaches A. After a reload
+    that moves the group to 198.51.100.0/24, the client's INVITE is answered 403 by the
+    catch-all and reaches neither."""
     proxy_port, = harness.free_udp_ports(1)
     servers = {"a": EchoServer(), "b": EchoServer()}
     for server in servers.values():
@@ -1159,10 +1160,11 @@ def test_route_sources(ctx):
     def config(client_prefix):
         routes = [{"name": "from-carrier", "user_prefix": "7", "sources": ["203.0.113.0/24"],
                    "action": "forward", "target": "sip:%s:%d" % (host, servers["a"].port)},
-                  {"name": "from-client", "user_prefix": "7", "sources": [client_prefix],
+                  {"name": "from-client", "user_prefix": "7", "sources": ["clients"],
                    "action": "forward", "target": "sip:%s:%d" % (host, servers["b"].port)},
                   {"name": "others", "action": "reject", "code": 403}]
-        return harness.sipline_config(proxy_port, routes)
+        return (harness.sipline_config(proxy_port, routes) +
+                '\n[source_groups]\nclients = ["%s"]\n' % client_prefix)
 
     proxy = ctx.sipline(config(host)).start()
     with sipmsg.Agent(proxy_port, user="1001") as agent:

@@ -255,6 +255,33 @@ action = "location"
                                                "2001:db8:5::/48", "2001:db8::9/128"}));
 }
 
+// [source_groups]: a list of sources written once and named wherever sources are listed.
+TEST(Values, SourceGroupsStandForTheirPrefixes) {
+  const auto config = load_ok(with_domain(R"([source_groups]
+carrier = ["203.0.113.0/24", "2001:db8:5::/48"]
+office_2 = ["10.1.0.0/16"]
+[source_limits]
+trusted_sources = ["office_2"]
+[[routes]]
+name = "from-carrier"
+sources = ["carrier", "198.51.100.7"]
+action = "location"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->source_groups.size(), 2u);
+  EXPECT_EQ(config->source_groups[0].name, "carrier");
+  const auto texts = [](const std::vector<lb::IpPrefix>& prefixes) {
+    std::vector<std::string> written;
+    for (const lb::IpPrefix& prefix : prefixes)
+      written.push_back(prefix.to_string());
+    return written;
+  };
+  EXPECT_EQ(texts(config->routes[0].sources),
+            (std::vector<std::string>{"203.0.113.0/24", "2001:db8:5::/48", "198.51.100.7/32"}));
+  EXPECT_EQ(texts(config->source_limits.trusted_sources),
+            (std::vector<std::string>{"10.1.0.0/16"}));
+}
+
 TEST(Values, RouteNumberTranslation) {
   const auto config = load_ok(with_domain(R"([[routes]]
 name = "did"
@@ -682,7 +709,8 @@ TEST(Values, TrustDomainListsAddressesAndPrefixes) {
   EXPECT_TRUE(load_ok(std::string(kDomain))->domain.trust_domain.empty());
   EXPECT_EQ(load_errors("[domain]\nnames = [\"sipline.local\"]\n\ntrust_domain = [\"pbx.lan\"]\n"),
             Errors{"test.toml:4: domain.trust_domain[0] \"pbx.lan\" must be an IP address or "
-                   "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\""});
+                   "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
+                   "[source_groups] name"});
 }
 
 TEST(Errors, WrongTypes) {
@@ -945,11 +973,36 @@ sources = []
 action = "location"
 )")),
             (Errors{"test.toml:3: routes[0].sources[0] \"203.0.113.0/33\" must be an IP address or "
-                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
+                    "[source_groups] name",
                     "test.toml:3: routes[0].sources[1] \"carrier.example\" must be an IP address "
-                    "or ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "or ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
+                    "[source_groups] name",
                     "test.toml:7: routes[1].sources must not be empty (leave it out to match any "
                     "source)"}));
+}
+
+TEST(Errors, SourceGroups) {
+  EXPECT_EQ(load_errors(with_domain(R"([source_groups]
+"1st" = ["192.0.2.1"]
+empty = []
+nested = ["empty"]
+bad = ["192.0.2.300"]
+[[routes]]
+name = "a"
+sources = ["carrier"]
+action = "location"
+)")),
+            (Errors{"test.toml:2: source_groups.1st: a group name starts with a letter and has "
+                    "only letters, digits, '-' and '_'",
+                    "test.toml:3: source_groups.empty must list at least one address",
+                    "test.toml:4: source_groups.nested[0] \"empty\" must be an IP address or "
+                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "test.toml:5: source_groups.bad[0] \"192.0.2.300\" must be an IP address or "
+                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+                    "test.toml:8: routes[0].sources[0] \"carrier\" must be an IP address or "
+                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
+                    "[source_groups] name"}));
 }
 
 TEST(Errors, RouteNumberTranslation) {
