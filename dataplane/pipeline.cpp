@@ -289,6 +289,12 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   const sip::RequestCheck check = sip::check_request(request, context_->identity);
   if (check.verdict == sip::RequestVerdict::Drop) return dropped(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
+    if (check.code == 483 && is_keepalive_options(request)) {
+      // §16.3 step 3: an OPTIONS with Max-Forwards 0 is not forwarded, but the element "MAY
+      // act as the final recipient": an SBC's keepalive sets 0 so that only its next hop,
+      // the proxy, answers.
+      return respond(in, 200, {}, kOptionsAnswerHeaders, out);
+    }
     return respond(in, check.code, check.reason, check.extra.view(), out);
   }
   // §17.2.1: the ACK for a non-2xx response we sent carries our To tag; it ends the
@@ -345,11 +351,23 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     }
     // An OPTIONS for the proxy itself, no user part: a trunk's or an SBC's keepalive (§11).
     // The proxy is its target and answers as a UAS, before the dial plan and its auth.
-    if (request.method == sip::Method::Options && !request.request_uri.has_user) {
+    if (is_keepalive_options(request)) {
       return respond(in, 200, {}, kOptionsAnswerHeaders, out);
     }
   }
   return route_by_table(in, plan, now, out);
+}
+
+// An OPTIONS for the proxy itself: no user part, one of our hosts, and no Route or Request-URI
+// naming a next hop (ours popped), so the proxy is where it ends.
+bool Pipeline::is_keepalive_options(const sip::Message& request) const {
+  if (request.method != sip::Method::Options || request.request_uri.has_user ||
+      !sip::uri_is_ours(request.request_uri, context_->identity)) {
+    return false;
+  }
+  const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
+  return sip::next_hop_for_request(request, plan, context_->identity).source ==
+         sip::NextHopSource::RouteTable;
 }
 
 Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,

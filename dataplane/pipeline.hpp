@@ -295,6 +295,7 @@ class Pipeline {
   // A STUN message on the SIP port: its answer (sip/stun.hpp), or nothing.
   Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
+  bool is_keepalive_options(const sip::Message& request) const;
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);
   // What the route made of the request: the dial plan's Request-URI (its strip and prepend,

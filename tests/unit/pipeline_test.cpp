@@ -403,6 +403,36 @@ TEST_F(PipelineTest, OptionsForTheProxyItselfIsAnswered200) {
   EXPECT_NE(answer.find("\r\nTo: <sip:sipline.local>;tag="), std::string::npos);
 }
 
+// §16.3 step 3: Max-Forwards 0 is never forwarded; an OPTIONS for the proxy itself is
+// answered as its final recipient (an SBC's keepalive that no element beyond may answer),
+// any other request 483, and so is an OPTIONS with a Route onwards or for a user.
+TEST_F(PipelineTest, OptionsWithMaxForwardsZeroForTheProxyItselfIsAnswered200) {
+  Request request;
+  request.method = "OPTIONS";
+  request.uri = "sip:sipline.local";
+  request.to = "<sip:sipline.local>";
+  request.max_forwards = "0";
+  Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.verdict, Verdict::Send);
+  EXPECT_EQ(outcome.code, 200);
+  EXPECT_NE(written(outcome).find("\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+            std::string::npos);
+  request.extra = "Route: <sip:127.0.0.1:5060;lr>\r\n";  // ours: still for us
+  outcome = process(request.text());
+  EXPECT_EQ(outcome.code, 200);
+  request.extra = "Route: <sip:192.0.2.50;lr>\r\n";  // onwards
+  outcome = process(request.text());
+  EXPECT_EQ(outcome.code, 483);
+  request.extra.clear();
+  request.uri = "sip:1002@sipline.local";
+  outcome = process(request.text());
+  EXPECT_EQ(outcome.code, 483);
+  request.method = "INVITE";
+  request.uri = "sip:sipline.local";
+  outcome = process(request.text());
+  EXPECT_EQ(outcome.code, 483);
+}
+
 TEST_F(PipelineTest, OptionsForAUserOrAnotherHostIsRouted) {
   Request request;
   request.method = "OPTIONS";
