@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "dataplane/source_guard.hpp"
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
+#include "sip/contact_alias.hpp"
 #include "sip/hex.hpp"
 #include "sip/overload_control.hpp"
 #include "sip/privacy.hpp"
@@ -329,8 +331,13 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   switch (next.source) {
     case sip::NextHopSource::BadRoute:
       return respond(in, 400, "Bad Route Header", {}, out);
-    case sip::NextHopSource::RouteHeader:
-    case sip::NextHopSource::RequestUri: {
+    case sip::NextHopSource::RequestUri:
+      // An in-dialog request for a UA behind NAT: its remote target carries our alias.
+      if (!request.request_uri.params.empty() && !plan.strict_router) {
+        if (std::optional<Outcome> aliased = forward_to_uri_alias(in, plan, out)) return *aliased;
+      }
+      [[fallthrough]];
+    case sip::NextHopSource::RouteHeader: {
       const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop, *context_);
       if (!hop) return dropped(DropReason::Unroutable);
       if (!context_->challenging_members.empty()) {
@@ -356,6 +363,51 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     }
   }
   return route_by_table(in, plan, now, out);
+}
+
+// contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request
+// goes there, its Request-URI without the alias (the URI the UA wrote). std::nullopt: no alias.
+std::optional<Outcome> Pipeline::forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
+                                                      const OutputBuffers& out) {
+  const sip::Message& request = *message_;
+  const std::optional<sip::AliasedUri> aliased =
+      sip::resolve_uri_alias(request.request_uri_text, request.request_uri, aliased_uri_);
+  if (!aliased) return std::nullopt;
+  const std::optional<PeerAddress> hop =
+      sendable(peer_from_host(aliased->target.host, aliased->target.port), *context_);
+  if (!hop) return dropped(DropReason::Unroutable);
+  return forward(in, plan, *hop, aliased->uri, out, {});
+}
+
+// The alias for the first Contact of the message in hand when the proxy record-routes and that
+// Contact names a private address other than the one the message came from (a UA behind NAT):
+// "SOURCE~PORT~1". No edit otherwise.
+sip::ContactAliasEdit Pipeline::contact_alias_for(const PeerAddress& source) {
+  sip::ContactAliasEdit edit;
+  const std::optional<sip::ContactUri> contact = sip::aliasable_contact(*message_);
+  if (!contact) return edit;
+  const std::uint16_t port =
+      contact->host_port.has_port ? contact->host_port.port : kDefaultSipPort;
+  const std::optional<PeerAddress> written = peer_from_host(contact->host_port.host, port);
+  if (!written) return edit;
+  const lb::IpAddress& address = written->endpoint().address;
+  if (!address.is_private() || address == source.endpoint().address) return edit;
+  const PeerText host = format_peer_host(source);
+  const bool ipv6 = source.endpoint().address.family == lb::AddressFamily::Ipv6;
+  LineWriter text(alias_text_);
+  text.append(ipv6 ? "[" : "");
+  text.append(host.view());
+  text.append(ipv6 ? "]~" : "~");
+  std::array<char, 8> port_text{};
+  const auto [port_end, error] =
+      std::to_chars(port_text.data(), port_text.data() + port_text.size(), source.port());
+  text.append({port_text.data(), static_cast<std::size_t>(port_end - port_text.data())});
+  text.append("~1");
+  if (text.overflow()) return edit;
+  edit.contact = *contact;
+  edit.alias = text.view();
+  count(&WorkerCounters::contacts_aliased);
+  return edit;
 }
 
 // An OPTIONS for the proxy itself: no user part, one of our hosts, and no Route or Request-URI
@@ -566,6 +618,10 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
       identity_edits(in.peer, next_hop, !extras.asserted_identity.empty(), !extras.stored_copy);
   edits.drop_identity = identity.drop_received;
   if (identity.withhold_ours) edits.asserted_identity = {};
+  // A registration goes to a registrar, which records where it came from itself.
+  if (context_->identity.record_route && request.method != sip::Method::Register) {
+    edits.contact_alias = contact_alias_for(in.peer);
+  }
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);
   });
@@ -673,6 +729,10 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
   const int socket = socket_for(in, *hop);
   if (socket < 0) return dropped(DropReason::NoSocket);
   edits.drop_identity = identity_edits(in.peer, *hop, false, true).drop_received;
+  // The callee's Contact (its 18x, 2xx) is the caller's remote target: behind NAT, aliased.
+  if (context_->identity.record_route && response.status_code > 100 && response.status_code < 300) {
+    edits.contact_alias = contact_alias_for(in.peer);
+  }
   Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_response(response, edits, buffer);
   });

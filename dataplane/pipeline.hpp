@@ -296,6 +296,9 @@ class Pipeline {
   Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
   bool is_keepalive_options(const sip::Message& request) const;
+  std::optional<Outcome> forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
+                                              const OutputBuffers& out);
+  sip::ContactAliasEdit contact_alias_for(const PeerAddress& source);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);
   // What the route made of the request: the dial plan's Request-URI (its strip and prepend,
@@ -538,7 +541,9 @@ class Pipeline {
   std::array<char, 8192> extra_{};
   sip::TranslatedUri translated_;  // the Request-URI a route's number translation wrote
   OverloadGate* gate_ = nullptr;
-  std::array<char, 32> retry_after_{};  // "Retry-After: N\r\n"
+  std::array<char, 32> retry_after_{};                 // "Retry-After: N\r\n"
+  std::array<char, sip::kMaxAliasText> alias_text_{};  // the Contact alias being written
+  std::array<char, 1024> aliased_uri_{};               // a Request-URI without its alias
   std::size_t retry_after_size_ = 0;
 };
 

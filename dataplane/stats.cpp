@@ -34,6 +34,7 @@ struct Snapshot {
   std::uint64_t pool_challenges_refused = 0;
   std::uint64_t identity_removed = 0;
   std::uint64_t identity_withheld = 0;
+  std::uint64_t contacts_aliased = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t cancels_sent = 0;
   std::uint64_t timer_c_fired = 0;
@@ -73,6 +74,7 @@ struct Snapshot {
     pool_challenges_refused += counters.pool_challenges_refused.read();
     identity_removed += counters.identity_removed.read();
     identity_withheld += counters.identity_withheld.read();
+    contacts_aliased += counters.contacts_aliased.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     cancels_sent += counters.cancels_sent.read();
     timer_c_fired += counters.timer_c_fired.read();
@@ -134,6 +136,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "pool_challenges_refused", s.pool_challenges_refused);
   append(line, "identity_removed", s.identity_removed);
   append(line, "identity_withheld", s.identity_withheld);
+  append(line, "contacts_aliased", s.contacts_aliased);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "cancels_sent", s.cancels_sent);
   append(line, "timer_c_fired", s.timer_c_fired);

@@ -95,6 +95,9 @@ struct alignas(kCacheLine) WorkerCounters {
   // ... or without the identity (received or ours) they would have carried: the user asked
   // for privacy (Privacy: id) and the next hop is outside the trust domain (RFC 3325 §7).
   Counter identity_withheld;
+  // Contacts of UAs behind NAT given an alias (contact_alias.hpp): requests and 18x/2xx
+  // forwarded while record-routing whose Contact named a private address not their source.
+  Counter contacts_aliased;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

@@ -41,6 +41,13 @@ bool IpAddress::is_link_local() const {
   return ipv6_is_link_local(bytes.data());
 }
 
+bool IpAddress::is_private() const {
+  if (is_link_local()) return true;
+  if (family == AddressFamily::Ipv6) return (bytes[0] & 0xfe) == 0xfc;
+  return bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xf0) == 16) ||
+         (bytes[0] == 192 && bytes[1] == 168) || (bytes[0] == 100 && (bytes[1] & 0xc0) == 64);
+}
+
 bool IpAddress::is_unicast() const {
   return family == AddressFamily::Ipv4 ? ipv4_is_unicast(bytes.data())
                                        : ipv6_is_unicast(bytes.data());

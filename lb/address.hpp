@@ -46,10 +46,13 @@ struct IpAddress {
   // Network byte order; an IPv4 address uses the first 4 bytes, the rest stay zero.
   std::array<std::uint8_t, 16> bytes{};
 
-  bool is_loopback() const;       // 127.0.0.0/8 or ::1
-  bool is_unspecified() const;    // 0.0.0.0 or ::
-  bool is_link_local() const;     // 169.254.0.0/16 or fe80::/10 (RFC 3927, RFC 4291 §2.5.6)
-  bool is_unicast() const;        // ipv4_is_unicast / ipv6_is_unicast (loopback included)
+  bool is_loopback() const;     // 127.0.0.0/8 or ::1
+  bool is_unspecified() const;  // 0.0.0.0 or ::
+  bool is_link_local() const;   // 169.254.0.0/16 or fe80::/10 (RFC 3927, RFC 4291 §2.5.6)
+  bool is_unicast() const;      // ipv4_is_unicast / ipv6_is_unicast (loopback included)
+  // Behind a NAT, most likely: RFC 1918 (10/8, 172.16/12, 192.168/16), RFC 6598's shared
+  // space (100.64/10, carrier-grade NAT), link-local, IPv6 unique local (fc00::/7, RFC 4193).
+  bool is_private() const;
   std::string to_string() const;  // "127.0.0.1", "::1" (canonical, RFC 5952 via inet_ntop)
 
   bool operator==(const IpAddress&) const = default;

@@ -294,6 +294,24 @@ void write_to_with_tag(Writer& writer, const HeaderField& to_line, std::string_v
   writer.append(raw.substr(split));
 }
 
+// The Contact line with ";alias=..." after its first URI, in brackets when it had none (else
+// the parameter would be the header's, RFC 3261 §20.10).
+void write_aliased_contact(Writer& writer, const HeaderField& line, const ContactAliasEdit& edit) {
+  const std::string_view uri = edit.contact.text;
+  const char* const raw_end = end_of(line.raw);
+  if (uri.data() < line.raw.data() || end_of(uri) > raw_end) {
+    writer.append(line.raw);
+    return;
+  }
+  writer.append({line.raw.data(), static_cast<std::size_t>(uri.data() - line.raw.data())});
+  if (!edit.contact.bracketed) writer.append("<");
+  writer.append(uri);
+  writer.append(";alias=");
+  writer.append(edit.alias);
+  if (!edit.contact.bracketed) writer.append(">");
+  writer.append({end_of(uri), static_cast<std::size_t>(raw_end - end_of(uri))});
+}
+
 void copy_all_lines(RunCopier& copier, const Message& message, HeaderId id) {
   for (const HeaderField* field = message.find(id); field != nullptr;
        field = message.next(*field)) {
@@ -368,6 +386,9 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
                (field.id == HeaderId::PAssertedIdentity ||
                 field.id == HeaderId::PPreferredIdentity)) {
       continue;
+    } else if (&field == edits.contact_alias.contact.line) {
+      copier.flush();
+      write_aliased_contact(writer, field, edits.contact_alias);
     } else {
       copier.add(field.raw);
     }
@@ -399,7 +420,6 @@ void write_popped_via_line(Writer& writer, const Message& response) {
   write_header(writer, via_line.name, value.substr(static_cast<std::size_t>(rest - value.data())));
 }
 
-// The response field by field, without its identity lines.
 // The status line of `code` (and its reason phrase) when not 0; returns where the received
 // text is copied from: after its own status line, or its start when that is kept.
 const char* write_status_line(Writer& writer, const Message& response, std::uint16_t code) {
@@ -416,9 +436,10 @@ const char* write_status_line(Writer& writer, const Message& response, std::uint
   return after;
 }
 
-void write_response_without_identity(Writer& writer, const Message& response,
-                                     std::uint16_t status_code) {
-  const char* begin = write_status_line(writer, response, status_code);
+// The response field by field: identity lines left out when asked, the Contact aliased when
+// asked.
+void write_edited_response(Writer& writer, const Message& response, const ResponseEdits& edits) {
+  const char* begin = write_status_line(writer, response, edits.status_code);
   RunCopier copier(writer);
   copier.add({begin, static_cast<std::size_t>(response.fields[0].raw.data() - begin)});
   for (std::size_t index = 0; index < response.field_count; ++index) {
@@ -426,8 +447,13 @@ void write_response_without_identity(Writer& writer, const Message& response,
     if (index == response.vias[0].field) {
       copier.flush();
       write_popped_via_line(writer, response);
-    } else if (field.id != HeaderId::PAssertedIdentity &&
-               field.id != HeaderId::PPreferredIdentity) {
+    } else if (edits.drop_identity && (field.id == HeaderId::PAssertedIdentity ||
+                                       field.id == HeaderId::PPreferredIdentity)) {
+      continue;
+    } else if (&field == edits.contact_alias.contact.line) {
+      copier.flush();
+      write_aliased_contact(writer, field, edits.contact_alias);
+    } else {
       copier.add(field.raw);
     }
   }
@@ -442,8 +468,8 @@ Written write_forwarded_response(const Message& response, const ResponseEdits& e
   if (!response.is_response() || !response.ok()) return Written{0, WriteError::NotAResponse};
   if (response.via_count == 0) return Written{0, WriteError::NoViaToPop};
   Writer writer(out);
-  if (edits.drop_identity) {
-    write_response_without_identity(writer, response, edits.status_code);
+  if (edits.drop_identity || edits.contact_alias.contact.line != nullptr) {
+    write_edited_response(writer, response, edits);
     return writer.result();
   }
   // The common case in three copies: what precedes the top Via line, the line without its

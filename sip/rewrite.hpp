@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "sip/contact_alias.hpp"
 #include "sip/message.hpp"
 
 namespace sipline::sip {
@@ -60,6 +61,8 @@ struct RequestEdits {
   // Our "P-Asserted-Identity: ...\r\n" line (RFC 3325 §9.1), written before extra_headers
   // in place of every received identity line. Empty: none.
   std::string_view asserted_identity;
+  // ";alias=..." after the first Contact's URI (contact_alias.hpp); none when its line is null.
+  ContactAliasEdit contact_alias;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add
@@ -74,6 +77,8 @@ struct ResponseEdits {
   // A status line of this code and its reason phrase in place of the received one; 0: as
   // received. (§16.7 step 6: a stateful proxy passes a 503 on as 500.)
   std::uint16_t status_code = 0;
+  // ";alias=..." after the first Contact's URI (contact_alias.hpp); none when its line is null.
+  ContactAliasEdit contact_alias;
 };
 
 // §16.7 step 3: remove the top Via element (the whole line if it holds only that element).

@@ -1480,6 +1480,64 @@ def test_trunk_outbound_proxy(ctx):
           "shutdown line should show the trunk registered through the SBC: %s" % final)
 
 
+def test_nat_contact_alias(ctx):
+    """DPDK mode only (the private Contacts below must never meet a real network: inside the
+    test's namespaces nothing routes them). Two phones behind NATs call through sipline,
+    which record-routes: caller A writes Contact <sip:1001@192.168.1.20:5060>, callee B
+    answers 200 with Contact <sip:7000@192.168.7.2:5060>, neither reachable as written. The
+    INVITE reaches B with A's Contact aliased to A's real source
+    (";alias=ADDR~PORT~1"), the 200 reaches A with B's aliased to B's. A's ACK and BYE, sent
+    to the aliased target through the Record-Route, reach B at its real address with the
+    Request-URI B wrote (the alias removed), and the BYE's 200 comes back to A; the counters
+    show two Contacts aliased."""
+    net = harness.NET
+    check(net.dpdk, "nat_contact_alias needs the DPDK mode (run_dpdk_e2e.sh)")
+    proxy_port, = harness.free_udp_ports(1)
+    callee_contact = "<sip:7000@192.168.7.2:5060>"
+
+    def answer(message, count):
+        if message.method == "ACK":
+            return None
+        reply = sipmsg.EchoUas.answer(message, 200, "OK", tag="callee")
+        if message.method == "INVITE":
+            # RFC 3261 §12.1.1: the 2xx copies the Record-Route; our Contact.
+            lines = ["Record-Route: %s\r\n" % value for value in message.get_all("Record-Route")]
+            lines.append("Contact: %s\r\n" % callee_contact)
+            reply = reply.replace(b"Content-Length", ("".join(lines) + "Content-Length").encode(), 1)
+        return reply
+
+    callee = FakeCarrier(answer, methods=("INVITE", "ACK", "BYE"))
+    ctx.cleanups.append(callee.stop)
+    routes = [{"name": "out", "user_prefix": "7", "action": "forward",
+               "target": "sip:%s:%d" % (net.client_host, callee.port)}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True)).start()
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        uri = "sip:7000@%s" % net.proxy_host
+        ok = caller.request("INVITE", uri, [("Contact", "<sip:1001@192.168.1.20:5060>")])
+        require_status(ok, 200, "INVITE from behind NAT")
+        invite = callee.registers[0][2]
+        check(invite.get("Contact") == "<sip:1001@192.168.1.20:5060;alias=%s~%d~1>" % (
+            net.client_host, caller.port), "the callee's INVITE Contact: %s" % invite.get("Contact"))
+        target = (ok.get("Contact") or "").strip("<>")
+        check(target == "sip:7000@192.168.7.2:5060;alias=%s~%d~1" % (net.client_host, callee.port),
+              "the caller's 200 Contact: %s" % ok.get("Contact"))
+        route = ok.get("Record-Route")
+        check(route is not None, "the 200 should carry our Record-Route")
+        to = ok.get("To")
+        caller.request("ACK", target, [("Route", route)], to=to, cseq=caller.cseq, wait=False)
+        bye = caller.request("BYE", target, [("Route", route)], to=to)
+        require_status(bye, 200, "BYE to the aliased target")
+    methods = [(message.method, message.start_line) for _, _, message in callee.registers]
+    check([method for method, _ in methods] == ["INVITE", "ACK", "BYE"],
+          "the callee should get INVITE, ACK, BYE: %s" % methods)
+    for method, start_line in methods[1:]:
+        check(start_line == "%s sip:7000@192.168.7.2:5060 SIP/2.0" % method,
+              "%s should carry the callee's own URI: %s" % (method, start_line))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "contacts_aliased") == 2 and total(counters, "dropped") == 0,
+          "expected two Contacts aliased, nothing dropped: %s" % harness.brief(counters))
+
+
 def test_carrier_challenge(ctx):
     """A carrier that challenges our INVITEs ([[pools]] credentials: the account of the
     trunk registration, which registers with the same fake carrier): the phone
@@ -3020,6 +3078,7 @@ TESTS = {
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
     "trunk_outbound_proxy": test_trunk_outbound_proxy,
+    "nat_contact_alias": test_nat_contact_alias,  # DPDK mode only
     "carrier_challenge": test_carrier_challenge,
     "privacy": test_privacy,
     "keepalives": test_keepalives,
@@ -3054,7 +3113,7 @@ DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "canc
               "dns_refresh", "reload", "reload_under_load", "admin",
               "errors",
               "big_invite",
-              "ipv6_calls", "ipv6_gateway", "exception_path",
+              "ipv6_calls", "ipv6_gateway", "exception_path", "nat_contact_alias",
               "announce")
 
 

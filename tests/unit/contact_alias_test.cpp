@@ -1,0 +1,297 @@
+// Contact aliases for UAs behind NAT (sip/contact_alias.hpp): which Contacts take one, how the
+// forwarded request or response writes it, and how the pipeline sends an in-dialog request
+// whose Request-URI carries one to the UA's NAT mapping, without the alias.
+#include "sip/contact_alias.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/pipeline.hpp"
+#include "sip/rewrite.hpp"
+
+namespace sipline {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+std::unique_ptr<sip::Message> parsed(const std::string& text) {
+  auto message = std::make_unique<sip::Message>();
+  sip::parse_message_into(*message, text);
+  EXPECT_TRUE(message->ok()) << text;
+  return message;
+}
+
+std::string request_with_contact(const std::string& contact,
+                                 const std::string& uri = "sip:1002@sipline.local") {
+  return "INVITE " + uri +
+         " SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-n1;rport\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@sipline.local>;tag=f1\r\n"
+         "To: <sip:1002@sipline.local>\r\n"
+         "Call-ID: nat-1@10.0.0.5\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: " +
+         contact +
+         "\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+std::string contact_line(const std::string& message) {
+  const std::size_t start = message.find("\r\nContact: ");
+  if (start == std::string::npos) return {};
+  return message.substr(start + 2, message.find("\r\n", start + 2) - start - 2);
+}
+
+TEST(AliasableContact, AnIpLiteralContactWithoutAliasTakesOne) {
+  auto message = parsed(request_with_contact("\"Alice\" <sip:1001@10.0.0.5:5062;ob>;expires=60"));
+  const std::optional<sip::ContactUri> contact = sip::aliasable_contact(*message);
+  ASSERT_TRUE(contact.has_value());
+  EXPECT_EQ(contact->text, "sip:1001@10.0.0.5:5062;ob");
+  EXPECT_TRUE(contact->bracketed);
+  EXPECT_EQ(contact->host_port.host, "10.0.0.5");
+  EXPECT_EQ(contact->host_port.port, 5062);
+  message = parsed(request_with_contact("sip:1001@[fd00::5];expires=60"));
+  ASSERT_TRUE(sip::aliasable_contact(*message).has_value());
+  EXPECT_EQ(sip::aliasable_contact(*message)->text, "sip:1001@[fd00::5]");
+  EXPECT_FALSE(sip::aliasable_contact(*message)->bracketed);
+}
+
+TEST(AliasableContact, NamesStarsAliasedAndHeaderedContactsTakeNone) {
+  for (const char* contact :
+       {"<sip:1001@phone.example>", "*", "<sip:1001@10.0.0.5;alias=192.0.2.1~5060~1>",
+        "<sip:1001@10.0.0.5?Subject=x>", "<tel:+15551234>", "<mailto:a@b.example>"}) {
+    EXPECT_FALSE(sip::aliasable_contact(*parsed(request_with_contact(contact))).has_value())
+        << contact;
+  }
+}
+
+TEST(ParseAlias, AddressPortAndUdp) {
+  const std::optional<sip::AliasTarget> v4 = sip::parse_alias("192.0.2.10~5099~1");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->host, "192.0.2.10");
+  EXPECT_EQ(v4->port, 5099);
+  const std::optional<sip::AliasTarget> v6 = sip::parse_alias("[2001:db8::7]~5060~1");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->host, "[2001:db8::7]");
+  EXPECT_EQ(v6->kind, sip::HostKind::Ipv6Reference);
+  for (const char* bad : {"192.0.2.10~5099~2", "192.0.2.10~0~1", "192.0.2.10~70000~1",
+                          "host.example~5060~1", "192.0.2.10~5060", "192.0.2.10", ""}) {
+    EXPECT_FALSE(sip::parse_alias(bad).has_value()) << bad;
+  }
+}
+
+TEST(ResolveUriAlias, TheAliasLeavesTheUriAndNamesItsTarget) {
+  std::array<char, 256> out{};
+  const auto resolve = [&out](const std::string& text) -> std::string {
+    const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
+    EXPECT_TRUE(uri.ok()) << text;
+    const std::optional<sip::AliasedUri> aliased = sip::resolve_uri_alias(text, uri.value, out);
+    if (!aliased) return "none";
+    return std::string(aliased->uri) + " -> " + std::string(aliased->target.host) + ":" +
+           std::to_string(aliased->target.port);
+  };
+  EXPECT_EQ(resolve("sip:1001@10.0.0.5:5062;alias=192.0.2.10~5099~1"),
+            "sip:1001@10.0.0.5:5062 -> 192.0.2.10:5099");
+  EXPECT_EQ(resolve("sip:1001@10.0.0.5;ob;alias=192.0.2.10~5099~1;transport=udp"),
+            "sip:1001@10.0.0.5;ob;transport=udp -> 192.0.2.10:5099");
+  EXPECT_EQ(resolve("sip:1001@10.0.0.5;ob"), "none");
+  EXPECT_EQ(resolve("sip:1001@10.0.0.5;alias=nowhere"), "none");
+}
+
+TEST(ContactAliasRewrite, ForwardedRequestsAndResponsesCarryTheAliasInTheUri) {
+  const std::string bracketed = request_with_contact("\"A\" <sip:1001@10.0.0.5:5062>;expires=60");
+  auto message = parsed(bracketed);
+  sip::RequestEdits edits;
+  edits.via.sent_by = "192.0.2.1:5060";
+  edits.via.branch = "z9hG4bK-ours";
+  edits.contact_alias = {*sip::aliasable_contact(*message), "203.0.113.9~40000~1"};
+  std::array<char, 2048> out{};
+  sip::Written written = sip::write_forwarded_request(*message, edits, out);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(contact_line({out.data(), written.size}),
+            "Contact: \"A\" <sip:1001@10.0.0.5:5062;alias=203.0.113.9~40000~1>;expires=60");
+  // A bare addr-spec gets brackets, so that the alias is the URI's parameter, not the
+  // header's (RFC 3261 §20.10).
+  const std::string bare = request_with_contact("sip:1001@10.0.0.5:5062;expires=60");
+  message = parsed(bare);
+  edits.contact_alias = {*sip::aliasable_contact(*message), "203.0.113.9~40000~1"};
+  written = sip::write_forwarded_request(*message, edits, out);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(contact_line({out.data(), written.size}),
+            "Contact: <sip:1001@10.0.0.5:5062;alias=203.0.113.9~40000~1>;expires=60");
+
+  const std::string ok =
+      "SIP/2.0 200 OK\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-ours\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-n1;rport=40000;received=203.0.113.9\r\n"
+      "From: <sip:1001@sipline.local>;tag=f1\r\n"
+      "To: <sip:1002@sipline.local>;tag=t2\r\n"
+      "Call-ID: nat-1@10.0.0.5\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Contact: <sip:1002@192.168.7.2:5060>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  message = parsed(ok);
+  sip::ResponseEdits response_edits;
+  response_edits.contact_alias = {*sip::aliasable_contact(*message), "198.51.100.4~5070~1"};
+  written = sip::write_forwarded_response(*message, response_edits, out);
+  ASSERT_TRUE(written.ok());
+  const std::string forwarded(out.data(), written.size);
+  EXPECT_EQ(contact_line(forwarded),
+            "Contact: <sip:1002@192.168.7.2:5060;alias=198.51.100.4~5070~1>");
+  EXPECT_EQ(forwarded.find("z9hG4bK-ours"), std::string::npos) << "our Via is popped";
+}
+
+// ---- the pipeline --------------------------------------------------------------------------
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["192.0.2.1:5060"]
+[domain]
+names = ["sipline.local"]
+record_route = true
+[registrar]
+store = "memory"
+auth = false
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[routes]]
+name = "out"
+user_prefix = "7"
+action = "forward"
+target = "sip:198.51.100.50:5070"
+)toml";
+
+class ContactAliasPipeline : public ::testing::Test {
+ protected:
+  explicit ContactAliasPipeline(std::string_view text = kConfig) : location_(1), out_(4096) {
+    const config::LoadResult loaded = config::load_config_text(text, "alias_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = dataplane::PipelineContext::create(loaded.config, &location_);
+    pipeline_ = std::make_unique<dataplane::Pipeline>(*context_, 0);
+    pipeline_->set_counters(&counters_);
+  }
+
+  dataplane::Outcome process(const std::string& text, std::string_view from) {
+    const dataplane::Inbound in{text, *dataplane::peer_from_text(from), 0};
+    return pipeline_->process(in, kNow, dataplane::OutputBuffers{out_, {}});
+  }
+  std::string written(const dataplane::Outcome& outcome) const {
+    return std::string(out_.data(), outcome.size);
+  }
+  std::uint64_t aliased() const { return counters_.contacts_aliased.read(); }
+
+  dataplane::LocationTable location_;
+  std::vector<char> out_;
+  dataplane::WorkerCounters counters_;
+  std::unique_ptr<dataplane::PipelineContext> context_;
+  std::unique_ptr<dataplane::Pipeline> pipeline_;
+};
+
+TEST_F(ContactAliasPipeline, ARequestFromBehindNatHasItsContactAliasedToItsSource) {
+  const dataplane::Outcome outcome =
+      process(request_with_contact("<sip:1001@10.0.0.5:5060>", "sip:7000@sipline.local"),
+              "203.0.113.9:40000");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(contact_line(written(outcome)),
+            "Contact: <sip:1001@10.0.0.5:5060;alias=203.0.113.9~40000~1>");
+  EXPECT_EQ(aliased(), 1u);
+}
+
+TEST_F(ContactAliasPipeline, PublicOrSourceAddressContactsAreLeftAlone) {
+  // A public Contact: reachable as written.
+  dataplane::Outcome outcome =
+      process(request_with_contact("<sip:1001@198.51.100.8:5060>", "sip:7000@sipline.local"),
+              "203.0.113.9:40000");
+  EXPECT_EQ(contact_line(written(outcome)), "Contact: <sip:1001@198.51.100.8:5060>");
+  // A private Contact that is the source itself: the proxy and the UA share the network.
+  outcome = process(request_with_contact("<sip:1001@10.0.0.5:5060>", "sip:7000@sipline.local"),
+                    "10.0.0.5:5060");
+  EXPECT_EQ(contact_line(written(outcome)), "Contact: <sip:1001@10.0.0.5:5060>");
+  EXPECT_EQ(aliased(), 0u);
+}
+
+// The callee behind NAT: its 200's Contact becomes the caller's remote target.
+TEST_F(ContactAliasPipeline, AResponseFromBehindNatHasItsContactAliased) {
+  const dataplane::Outcome sent =
+      process(request_with_contact("<sip:1001@198.51.100.8:5060>", "sip:7000@sipline.local"),
+              "198.51.100.8:5060");
+  ASSERT_EQ(sent.verdict, dataplane::Verdict::Send);
+  const std::string forwarded = written(sent);
+  // The callee's 200: the Vias of what it received, its private Contact.
+  std::string ok = "SIP/2.0 200 OK\r\n";
+  std::size_t line = forwarded.find("\r\nVia: ");
+  while (line != std::string::npos) {
+    const std::size_t end = forwarded.find("\r\n", line + 2);
+    ok += forwarded.substr(line + 2, end - line);
+    line = forwarded.find("\r\nVia: ", end);
+  }
+  ok +=
+      "From: <sip:1001@sipline.local>;tag=f1\r\n"
+      "To: <sip:7000@sipline.local>;tag=t2\r\n"
+      "Call-ID: nat-1@10.0.0.5\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Contact: <sip:7000@192.168.7.2:5060>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  const dataplane::Outcome relayed = process(ok, "198.51.100.50:40001");
+  ASSERT_EQ(relayed.verdict, dataplane::Verdict::Send) << ok;
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedResponse);
+  EXPECT_EQ(contact_line(written(relayed)),
+            "Contact: <sip:7000@192.168.7.2:5060;alias=198.51.100.50~40001~1>");
+}
+
+// The in-dialog request for the UA behind NAT (the proxy is on its route set) goes to the
+// alias's address, with the Request-URI the UA wrote.
+TEST_F(ContactAliasPipeline, AnInDialogRequestGoesToTheAliasWithoutIt) {
+  const std::string bye =
+      "BYE sip:1001@10.0.0.5:5060;alias=203.0.113.9~40000~1 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 198.51.100.50:5070;branch=z9hG4bK-b1;rport\r\n"
+      "Route: <sip:192.0.2.1:5060;lr>\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:7000@sipline.local>;tag=t2\r\n"
+      "To: <sip:1001@sipline.local>;tag=f1\r\n"
+      "Call-ID: nat-1@10.0.0.5\r\n"
+      "CSeq: 2 BYE\r\n"
+      "Content-Length: 0\r\n\r\n";
+  const dataplane::Outcome outcome = process(bye, "198.51.100.50:5070");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(outcome.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(std::string(dataplane::format_peer(outcome.destination).view()), "203.0.113.9:40000");
+  EXPECT_TRUE(written(outcome).starts_with("BYE sip:1001@10.0.0.5:5060 SIP/2.0\r\n"))
+      << written(outcome);
+  // An alias aiming at what no datagram may go to is unroutable, as a Request-URI would be.
+  std::string multicast = bye;
+  multicast.replace(multicast.find("203.0.113.9"), 11, "224.0.0.1");
+  const dataplane::Outcome refused = process(multicast, "198.51.100.50:5070");
+  EXPECT_EQ(refused.verdict, dataplane::Verdict::Drop);
+  EXPECT_EQ(refused.drop, dataplane::DropReason::Unroutable);
+}
+
+// Without Record-Route the in-dialog requests do not come back through the proxy: no alias.
+class ContactAliasWithoutRecordRoute : public ContactAliasPipeline {
+ protected:
+  ContactAliasWithoutRecordRoute() : ContactAliasPipeline(config_text()) {}
+  static std::string config_text() {
+    std::string text(kConfig);
+    text.erase(text.find("record_route = true\n"), std::string("record_route = true\n").size());
+    return text;
+  }
+};
+
+TEST_F(ContactAliasWithoutRecordRoute, NoAliasIsAdded) {
+  const dataplane::Outcome outcome =
+      process(request_with_contact("<sip:1001@10.0.0.5:5060>", "sip:7000@sipline.local"),
+              "203.0.113.9:40000");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(contact_line(written(outcome)), "Contact: <sip:1001@10.0.0.5:5060>");
+  EXPECT_EQ(aliased(), 0u);
+}
+
+}  // namespace
+}  // namespace sipline
