@@ -730,7 +730,9 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
   if (socket < 0) return dropped(DropReason::NoSocket);
   edits.drop_identity = identity_edits(in.peer, *hop, false, true).drop_received;
   // The callee's Contact (its 18x, 2xx) is the caller's remote target: behind NAT, aliased.
-  if (context_->identity.record_route && response.status_code > 100 && response.status_code < 300) {
+  // (A registrar's 200 lists the UA's own bindings: left as they are.)
+  if (context_->identity.record_route && response.status_code > 100 && response.status_code < 300 &&
+      response.cseq.method != sip::Method::Register) {
     edits.contact_alias = contact_alias_for(in.peer);
   }
   Output output = write_out(out, [&](std::span<char> buffer) {

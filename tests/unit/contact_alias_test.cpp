@@ -244,6 +244,13 @@ TEST_F(ContactAliasPipeline, AResponseFromBehindNatHasItsContactAliased) {
   EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedResponse);
   EXPECT_EQ(contact_line(written(relayed)),
             "Contact: <sip:7000@192.168.7.2:5060;alias=198.51.100.50~40001~1>");
+  // A registrar's 200 lists the UA's own bindings: not aliased.
+  std::string registered = ok;
+  registered.replace(registered.find("CSeq: 1 INVITE"), 14, "CSeq: 1 REGISTER");
+  const dataplane::Outcome binding = process(registered, "198.51.100.50:40001");
+  ASSERT_EQ(binding.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(contact_line(written(binding)), "Contact: <sip:7000@192.168.7.2:5060>");
+  EXPECT_EQ(aliased(), 1u);
 }
 
 // The in-dialog request for the UA behind NAT (the proxy is on its route set) goes to the
