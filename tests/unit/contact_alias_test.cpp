@@ -19,11 +19,20 @@ namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
 
-std::unique_ptr<sip::Message> parsed(const std::string& text) {
-  auto message = std::make_unique<sip::Message>();
-  sip::parse_message_into(*message, text);
-  EXPECT_TRUE(message->ok()) << text;
-  return message;
+// A message and the text it views (parse_message_into keeps views into it).
+struct ParsedText {
+  std::unique_ptr<std::string> text;
+  std::unique_ptr<sip::Message> message;
+
+  const sip::Message& operator*() const { return *message; }
+};
+
+ParsedText parsed(std::string text) {
+  ParsedText result{std::make_unique<std::string>(std::move(text)),
+                    std::make_unique<sip::Message>()};
+  sip::parse_message_into(*result.message, *result.text);
+  EXPECT_TRUE(result.message->ok()) << *result.text;
+  return result;
 }
 
 std::string request_with_contact(const std::string& contact,

@@ -369,8 +369,8 @@ TEST_F(TrunkThroughOutboundProxy, RegistersAreSentToTheProxyWithARouteToIt) {
   ASSERT_EQ(answered.size(), 1u);
   EXPECT_EQ(answered[0].to, "198.51.100.9:5062");
   EXPECT_EQ(header(answered[0].datagram, "Route"), "<sip:198.51.100.9:5062;lr>");
-  const sip::Parsed<sip::DigestParams> params =
-      sip::parse_digest(header(answered[0].datagram, "Authorization"));
+  const std::string credentials = header(answered[0].datagram, "Authorization");
+  const sip::Parsed<sip::DigestParams> params = sip::parse_digest(credentials);
   ASSERT_TRUE(params.ok());
   EXPECT_EQ(params.value.uri, "sip:192.0.2.50:5070");
   EXPECT_TRUE(registrar_->take_answer(answer(answered[0].datagram, "200 OK", "Expires: 600\r\n")));
