@@ -294,6 +294,12 @@ void write_to_with_tag(Writer& writer, const HeaderField& to_line, std::string_v
   writer.append(raw.substr(split));
 }
 
+// RFC 3325's identity lines, left out when the sender or the next hop is outside the trust
+// domain.
+bool is_identity_line(const HeaderField& field) {
+  return field.id == HeaderId::PAssertedIdentity || field.id == HeaderId::PPreferredIdentity;
+}
+
 // The Contact line with ";alias=..." after its first URI, in brackets when it had none (else
 // the parameter would be the header's, RFC 3261 §20.10).
 void write_aliased_contact(Writer& writer, const HeaderField& line, const ContactAliasEdit& edit) {
@@ -383,8 +389,7 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
                digest_credentials_for_realm(field.value, edits.consumed_realm)) {
       continue;  // ours: the next hop does not get them
     } else if ((edits.drop_identity || !edits.asserted_identity.empty()) &&
-               (field.id == HeaderId::PAssertedIdentity ||
-                field.id == HeaderId::PPreferredIdentity)) {
+               is_identity_line(field)) {
       continue;
     } else if (&field == edits.contact_alias.contact.line) {
       copier.flush();
@@ -447,8 +452,7 @@ void write_edited_response(Writer& writer, const Message& response, const Respon
     if (index == response.vias[0].field) {
       copier.flush();
       write_popped_via_line(writer, response);
-    } else if (edits.drop_identity && (field.id == HeaderId::PAssertedIdentity ||
-                                       field.id == HeaderId::PPreferredIdentity)) {
+    } else if (edits.drop_identity && is_identity_line(field)) {
       continue;
     } else if (&field == edits.contact_alias.contact.line) {
       copier.flush();
