@@ -5,7 +5,6 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -358,7 +357,8 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     }
     // An OPTIONS for the proxy itself, no user part: a trunk's or an SBC's keepalive (§11).
     // The proxy is its target and answers as a UAS, before the dial plan and its auth.
-    if (is_keepalive_options(request)) {
+    // (is_keepalive_options() holds here: ours, and no Route or Request-URI hop.)
+    if (request.method == sip::Method::Options && !request.request_uri.has_user) {
       return respond(in, 200, {}, kOptionsAnswerHeaders, out);
     }
   }
@@ -392,18 +392,16 @@ sip::ContactAliasEdit Pipeline::contact_alias_for(const PeerAddress& source) {
   if (!written) return edit;
   const lb::IpAddress& address = written->endpoint().address;
   if (!address.is_private() || address == source.endpoint().address) return edit;
-  const PeerText host = format_peer_host(source);
-  const bool ipv6 = source.endpoint().address.family == lb::AddressFamily::Ipv6;
+  // "192.0.2.10:5099" / "[2001:db8::1]:5099" with its port separator (the last ':') as '~'.
+  const PeerText peer = format_peer(source);
+  const std::string_view written_peer = peer.view();
+  const std::size_t separator = written_peer.rfind(':');
   LineWriter text(alias_text_);
-  text.append(ipv6 ? "[" : "");
-  text.append(host.view());
-  text.append(ipv6 ? "]~" : "~");
-  std::array<char, 8> port_text{};
-  const auto [port_end, error] =
-      std::to_chars(port_text.data(), port_text.data() + port_text.size(), source.port());
-  text.append({port_text.data(), static_cast<std::size_t>(port_end - port_text.data())});
+  text.append(written_peer.substr(0, separator));
+  text.append("~");
+  text.append(written_peer.substr(separator + 1));
   text.append("~1");
-  if (text.overflow()) return edit;
+  if (separator == std::string_view::npos || text.overflow()) return edit;
   edit.contact = *contact;
   edit.alias = text.view();
   count(&WorkerCounters::contacts_aliased);
