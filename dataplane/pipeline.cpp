@@ -58,9 +58,8 @@ std::optional<PeerAddress> peer_from_next_hop(const sip::NextHop& hop,
                   context);
 }
 
-// A registered contact's address: where the REGISTER came from when the registrar recorded
-// it (a UA behind NAT is reachable there, not at the private address in its Contact), else
-// the Contact URI's host and port; one sipline may send to.
+}  // namespace
+
 std::optional<PeerAddress> contact_destination(const ContactView& contact,
                                                const PipelineContext& context) {
   if (!contact.received.empty()) {
@@ -79,6 +78,8 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact,
                                                                         : kDefaultSipPort;
   return sendable(peer_from_host(host.host, port), context);
 }
+
+namespace {
 
 // Appends to a fixed buffer; remembers whether anything did not fit.
 class LineWriter {
@@ -438,7 +439,7 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
   dialled.asserted_identity = asserted_identity;
   switch (route->action) {
     case lb::RouteAction::Location:
-      return to_location(in, plan, dialled, out);
+      return to_location(in, plan, *route, dialled, out);
     case lb::RouteAction::Forward:
       if (route->pool) return to_pool(in, plan, *route->pool, dialled, out);
       if (!route->forward) return dropped(DropReason::Unroutable);  // config/ forbids this
@@ -526,7 +527,8 @@ Pipeline::DialPlanResult Pipeline::dial(const lb::RouteRule& route) {
   return result;
 }
 
-Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan, const Dialled& dialled,
+Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
+                              const lb::RouteRule& route, const Dialled& dialled,
                               const OutputBuffers& out) {
   const RequestUser aor = request_user(dialled.user);
   const std::string_view user = aor.view();
@@ -534,6 +536,9 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan, con
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
   const ContactsView contacts = context_->location->lookup(user);
   if (contacts.empty()) return respond(in, 480, {}, {}, out);
+  if (route.fork.enabled && contacts.size() > 1 && may_hunt()) {
+    return hunt(in, plan, route.fork, user, contacts, dialled, out);
+  }
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
   const ContactView& contact = contacts[0];

@@ -245,6 +245,12 @@ struct ToTag {
 };
 ToTag local_to_tag(std::string_view call_id, std::uint64_t key);
 
+// A registered contact's address: where the REGISTER came from when the registrar recorded
+// it (a UA behind NAT is reachable there, not at the private address in its Contact), else
+// the Contact URI's host and port; one sipline may send to (std::nullopt: none).
+std::optional<PeerAddress> contact_destination(const ContactView& contact,
+                                               const PipelineContext& context);
+
 class Pipeline {
  public:
   Pipeline(const PipelineContext& context, std::size_t worker_index);
@@ -322,8 +328,8 @@ class Pipeline {
     std::optional<std::uint16_t> refusal;
   };
   DialPlanResult dial(const lb::RouteRule& route);
-  Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const Dialled& dialled,
-                      const OutputBuffers& out);
+  Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
+                      const Dialled& dialled, const OutputBuffers& out);
   Outcome redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,
                    const OutputBuffers& out);
   // A new request for a server pool: to the member its Call-ID picks among those up, or 503
@@ -428,6 +434,49 @@ class Pipeline {
   Outcome track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
                         std::size_t member, const Dialled& dialled, const OutputBuffers& out,
                         bool pinned = false);
+  // The entry and stored copy of a new request whose current attempt goes with `request_uri`
+  // ("": the one received); kNone when it cannot be tracked (counted failover_untracked, a
+  // full table logged once): the caller forwards it statelessly.
+  TxIndex open_transaction(const Inbound& in, std::string_view request_uri);
+  // The first attempt of the transaction open_transaction gave, to `destination`; our 100
+  // Trying to the caller of an INVITE queued behind it.
+  Outcome start_transaction(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                            const PeerAddress& destination, const Dialled& dialled,
+                            const OutputBuffers& out);
+  // --- serial forking over a user's contacts (serial_fork.cpp) ---
+  // What a hunted transaction keeps beyond the entry and its origin.
+  struct HuntState {
+    static constexpr std::size_t kMaxContacts = 8;  // contacts tried per call
+    static constexpr std::size_t kAorCapacity = 64;
+    std::array<std::uint32_t, kMaxContacts> tried{};  // hashes of the contact URIs tried
+    std::uint8_t tried_count = 0;
+    std::uint8_t aor_size = 0;
+    std::uint32_t no_answer_ms = 0;     // lb::SerialFork, as when the call came
+    std::uint32_t ring_timeout_ms = 0;  // 0: Timer C
+    std::array<char, kAorCapacity> aor{};
+    std::string_view aor_view() const { return {aor.data(), aor_size}; }
+  };
+  struct ContactChoice {
+    PeerAddress destination;
+    std::string_view uri;  // into the location table: valid until the next quiescent state
+    std::uint32_t hash = 0;
+  };
+  // A new request (not ACK or CANCEL, no To tag) may open a hunted transaction.
+  bool may_hunt() const;
+  // A new request for a user with several contacts on a route with fork = "serial": tracked
+  // and sent to the first contact it can go to, the others in turn after it.
+  Outcome hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::SerialFork& fork,
+               std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
+               const OutputBuffers& out);
+  // The user's next contact, in the table's order, not yet tried; none when every one was
+  // (or kMaxContacts were).
+  std::optional<ContactChoice> next_contact(TxIndex index) const;
+  // The stored request (in message_, `in`) to the next contact, or our final answer when none
+  // is left.
+  Outcome send_to_next_contact(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                               const OutputBuffers& out);
+  // Timer C of a hunted INVITE: the route's ring timeout while another contact is left.
+  std::int64_t hunt_timer_c_ms(TxIndex index) const;
   // What on_tracked_response made of a response: an outcome of its own, or none: forward it
   // as any response, with `relayed_code` in place of its status code when not 0.
   struct TrackedResponse {
@@ -522,6 +571,7 @@ class Pipeline {
 
   std::unique_ptr<sip::TransactionTable> transactions_;
   std::vector<TxOrigin> origins_;  // per table entry
+  std::vector<HuntState> hunts_;   // per table entry, when a route forks serially
   std::array<Pending, 4> pending_{};
   std::size_t pending_count_ = 0;
   std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)

@@ -92,17 +92,22 @@ std::string_view stored_request_uri(std::string_view request) {
 }  // namespace
 
 void Pipeline::prepare_transactions(const PipelineContext& context) {
-  if (transactions_) return;
-  const bool wanted =
+  const bool pools_track =
       std::any_of(context.pools.specs().begin(), context.pools.specs().end(),
                   [](const lb::PoolSpec& pool) { return pool.tracks_transactions(); });
-  if (!wanted) return;
-  // Once, at start or at the reload that first enables failover: between two iterations,
-  // never per packet.
-  const std::size_t capacity = context.config->limits.transaction_table_size;
-  transactions_ =
-      std::make_unique<sip::TransactionTable>(capacity, std::max<std::size_t>(64, capacity / 8));
-  origins_.resize(capacity);
+  const bool routes_hunt =
+      std::any_of(context.routes.rules().begin(), context.routes.rules().end(),
+                  [](const lb::RouteRule& route) { return route.fork.enabled; });
+  if (!pools_track && !routes_hunt) return;
+  // Once, at start or at the reload that first enables failover or forking: between two
+  // iterations, never per packet.
+  if (!transactions_) {
+    const std::size_t capacity = context.config->limits.transaction_table_size;
+    transactions_ =
+        std::make_unique<sip::TransactionTable>(capacity, std::max<std::size_t>(64, capacity / 8));
+    origins_.resize(capacity);
+  }
+  if (routes_hunt && hunts_.empty()) hunts_.resize(transactions_->capacity());
 }
 
 std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const OutputBuffers& out) {
@@ -176,42 +181,55 @@ std::optional<Outcome> Pipeline::answer_cancel(TxIndex index, const Inbound& in,
 Outcome Pipeline::track_request(const Inbound& in, const sip::RoutePlan& plan, std::uint16_t pool,
                                 std::size_t member, const Dialled& dialled,
                                 const OutputBuffers& out, bool pinned) {
-  const std::string_view dialled_uri = dialled.request_uri;
   const PeerAddress destination =
       to_peer_address(context_->pools.pool(pool).members[member].address);
+  const TxIndex index = open_transaction(in, dialled.request_uri);
+  if (index == sip::TransactionTable::kNone) {
+    return forward(in, plan, destination, dialled.request_uri, out, dialled.forward_extras());
+  }
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.pool = pool;
+  entry.member = static_cast<std::uint16_t>(member);
+  entry.tried = std::uint64_t{1} << member;
+  entry.pinned = pinned;
+  return start_transaction(index, in, plan, destination, dialled, out);
+}
+
+Pipeline::TxIndex Pipeline::open_transaction(const Inbound& in, std::string_view request_uri) {
   const std::optional<std::uint64_t> key = sip::cookie_transaction_hash(message_->top_via);
   // Untracked: an RFC 2543 peer's request (no usable branch: its answers cannot be matched),
   // one too large to keep for a resend, and one whose branch another transaction of ours
   // holds (a peer reusing a branch for another method).
   // A translated Request-URI lives in the origin only: it must fit there.
   const bool trackable = key && in.bytes.size() <= sip::TransactionTable::kStoredRequestSize &&
-                         dialled_uri.size() <= TxOrigin::kRequestUriCapacity;
+                         request_uri.size() <= TxOrigin::kRequestUriCapacity;
   const bool fresh = trackable && transactions_->find(*key) == sip::TransactionTable::kNone;
   TxIndex index = fresh ? transactions_->insert(*key) : sip::TransactionTable::kNone;
   if (index != sip::TransactionTable::kNone && !transactions_->store_request(index, in.bytes)) {
     transactions_->erase(index);
     index = sip::TransactionTable::kNone;
   }
-  if (index == sip::TransactionTable::kNone) {
-    count(&WorkerCounters::failover_untracked);
-    if (fresh && !logged_table_full_) {
-      logged_table_full_ = true;
-      SIPLINE_LOG_WARN(
-          "worker %zu: transaction table full (%zu calls, %zu requests stored): requests to "
-          "failover pools are forwarded without failover (counted as failover_untracked); "
-          "see [limits] transaction_table_size",
-          worker_index_, transactions_->size(), transactions_->stored_count());
-    }
-    return forward(in, plan, destination, dialled_uri, out, dialled.forward_extras());
+  if (index != sip::TransactionTable::kNone) return index;
+  count(&WorkerCounters::failover_untracked);
+  if (fresh && !logged_table_full_) {
+    logged_table_full_ = true;
+    SIPLINE_LOG_WARN(
+        "worker %zu: transaction table full (%zu calls, %zu requests stored): requests to "
+        "failover pools and hunted users are forwarded statelessly (counted as "
+        "failover_untracked); see [limits] transaction_table_size",
+        worker_index_, transactions_->size(), transactions_->stored_count());
   }
+  return index;
+}
+
+Outcome Pipeline::start_transaction(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                                    const PeerAddress& destination, const Dialled& dialled,
+                                    const OutputBuffers& out) {
+  const std::string_view dialled_uri = dialled.request_uri;
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  entry.branch = attempt_branch(*key, 0);
-  entry.pool = pool;
-  entry.member = static_cast<std::uint16_t>(member);
-  entry.tried = std::uint64_t{1} << member;
+  entry.branch = attempt_branch(entry.key, 0);
   entry.epoch = pools_epoch_;
   entry.invite = message_->method == sip::Method::Invite;
-  entry.pinned = pinned;
   entry.asserts_identity = !dialled.asserted_identity.empty();
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
@@ -284,7 +302,8 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
       // The caller cancelled before this answer: our CANCEL may go now (§9.1).
       if (entry.cancelled && !entry.cancel_sent) queue(PendingKind::Cancel, index);
     }
-    if (code > 100 && entry.invite) {
+    // (A hunted INVITE goes on to the next contact after a ringing one's final answer.)
+    if (code > 100 && entry.invite && !entry.hunts) {
       entry.may_fail_over = false;
       release_when_settled(index);
     }
@@ -330,6 +349,9 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
 
 bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  // §16.7 steps 5-6: every contact's non-2xx final answer below 600 leads to the next one (a
+  // 6xx is a global failure: no new branch after it).
+  if (entry.hunts) return entry.may_fail_over && code >= 300 && code < 600;
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return false;
   const lb::FailoverSettings& failover = context_->pools.pool(entry.pool).failover;
   if (!failover.enabled || entry.pinned) return false;  // tracked to answer challenges only
@@ -339,6 +361,7 @@ bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
 
 std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.hunts) return hunts_[index].no_answer_ms;
   const lb::FailoverSettings* failover =
       entry.epoch == pools_epoch_ ? &context_->pools.pool(entry.pool).failover : nullptr;
   if (failover != nullptr && failover->enabled && !entry.pinned) return failover->timeout_ms;
@@ -347,12 +370,17 @@ std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
 
 std::int64_t Pipeline::timer_c_ms(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.hunts) return hunt_timer_c_ms(index);
   if (entry.epoch != pools_epoch_) return kTimerCMs;  // its pool may be gone
   return context_->pools.pool(entry.pool).failover.timer_c_ms;
 }
 
 std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.hunts) {
+    if (!entry.may_fail_over || !next_contact(index)) return std::nullopt;
+    return hunts_[index].tried_count;  // the contact's place in the hunt
+  }
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return std::nullopt;
   if (!context_->pools.pool(entry.pool).failover.enabled || entry.pinned) return std::nullopt;
   const std::string_view call_id = sip::scan_call_id(transactions_->stored_request(index));
@@ -423,7 +451,7 @@ Inbound Pipeline::stored_inbound(TxIndex index) {
 
 void Pipeline::mark_unanswering(TxIndex index) {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
-  if (entry.epoch != pools_epoch_) return;
+  if (entry.hunts || entry.epoch != pools_epoch_) return;  // a contact is not probed
   const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
   if (pool.probe.interval_s == 0 || !context_->pools.mark_unanswering(entry.pool, entry.member)) {
     return;
@@ -498,6 +526,7 @@ Outcome Pipeline::send_next_attempt(TxIndex index, const Inbound& in, const sip:
   entry.attempt = static_cast<std::uint8_t>(entry.attempt + 1);
   entry.branch = attempt_branch(entry.key, entry.attempt);
   transactions_->keep_cancel(index, 0);  // the last attempt's, for its branch and member
+  entry.cancel_sent = false;             // (a hunt moves on after its ring timeout's CANCEL)
   return send_attempt(index, in, plan, out);
 }
 
@@ -521,6 +550,7 @@ Outcome Pipeline::resend_to_next_member(TxIndex index, const OutputBuffers& out)
   const Inbound in = reparse_stored_or_erase(index);
   if (in.bytes.empty()) return dropped(DropReason::Parse);
   const sip::RoutePlan plan = sip::preprocess_routes(*message_, context_->identity);
+  if (entry.hunts) return send_to_next_contact(index, in, plan, out);
   while (const std::optional<std::size_t> member = next_member(index)) {
     const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
     entry.member = static_cast<std::uint16_t>(*member);
@@ -586,8 +616,10 @@ void Pipeline::keep_cancel(TxIndex index) {
 std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (entry.cancel_sent) {
-    // Timer F of our CANCEL ran out and no final answer came: the call goes on statelessly.
+    // Timer F of our CANCEL ran out and no final answer came: the call goes on statelessly
+    // (a hunt goes on to its next contact).
     if (now_ms_ >= origins_[index].attempt_deadline_ms) {
+      if (entry.hunts && next_member(index)) return resend_to_next_member(index, out);
       transactions_->erase(index);
       return std::nullopt;
     }
@@ -667,7 +699,8 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
   }
   count(&WorkerCounters::failover_timeouts);
   mark_unanswering(index);
-  entry.last_code = 0;  // this member said nothing
+  // This member said nothing; a hunt keeps an earlier contact's answer for the caller.
+  if (!entry.hunts) entry.last_code = 0;
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
   // answer its CANCEL with a 487).

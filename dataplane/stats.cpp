@@ -35,6 +35,7 @@ struct Snapshot {
   std::uint64_t identity_removed = 0;
   std::uint64_t identity_withheld = 0;
   std::uint64_t contacts_aliased = 0;
+  std::uint64_t contacts_hunted = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t cancels_sent = 0;
   std::uint64_t timer_c_fired = 0;
@@ -75,6 +76,7 @@ struct Snapshot {
     identity_removed += counters.identity_removed.read();
     identity_withheld += counters.identity_withheld.read();
     contacts_aliased += counters.contacts_aliased.read();
+    contacts_hunted += counters.contacts_hunted.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     cancels_sent += counters.cancels_sent.read();
     timer_c_fired += counters.timer_c_fired.read();
@@ -137,6 +139,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "identity_removed", s.identity_removed);
   append(line, "identity_withheld", s.identity_withheld);
   append(line, "contacts_aliased", s.contacts_aliased);
+  append(line, "contacts_hunted", s.contacts_hunted);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "cancels_sent", s.cancels_sent);
   append(line, "timer_c_fired", s.timer_c_fired);

@@ -98,6 +98,8 @@ struct alignas(kCacheLine) WorkerCounters {
   // Contacts of UAs behind NAT given an alias (contact_alias.hpp): requests and 18x/2xx
   // forwarded while record-routing whose Contact named a private address not their source.
   Counter contacts_aliased;
+  // A hunted call went on to the user's next contact (a location route's fork = "serial").
+  Counter contacts_hunted;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

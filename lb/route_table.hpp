@@ -36,6 +36,20 @@ struct ForwardTarget {
   bool operator==(const ForwardTarget&) const = default;
 };
 
+// A location route's serial forking (`fork = "serial"`): a user's contacts are tried one
+// after another in the location table's order, highest q first (RFC 3261 §16.6 step 1, §16.7
+// step 8), so that a phone that left without unregistering does not swallow the call.
+struct SerialFork {
+  bool enabled = false;
+  // No answer at all (not even 100 Trying) within this: the next contact.
+  std::uint32_t no_answer_ms = 2000;
+  // A contact that rings this long (Timer C, from its last provisional answer) is cancelled
+  // and the next one tried; 0, and for the last contact: Timer C's 180 s (§16.6 step 11).
+  std::uint32_t ring_timeout_ms = 0;
+
+  bool operator==(const SerialFork&) const = default;
+};
+
 struct RouteRule {
   std::string name;
   // Prefix of the Request-URI user part, compared octet by octet with the user as written:
@@ -67,6 +81,7 @@ struct RouteRule {
   // index into Config::pools, whose member is chosen per call, lb/pool.hpp).
   std::optional<ForwardTarget> forward;
   std::optional<std::uint16_t> pool;
+  SerialFork fork;                // Location: one contact after another (fork = "serial")
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
   std::uint32_t line = 0;         // the [[routes]] header line, for logs

@@ -88,6 +88,9 @@ class TransactionTable {
     // Timer C ran out while the callee rang: our CANCEL went to the member (§16.8), and goes
     // again (Timer E) until the INVITE's final answer or Timer F.
     bool cancel_sent : 1 = false;
+    // A user's contacts, one after another (a location route's fork = "serial"): `pool`,
+    // `member` and `tried` are unused; the pipeline's hunt state says what was tried.
+    bool hunts : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

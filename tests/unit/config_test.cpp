@@ -282,6 +282,29 @@ action = "location"
             (std::vector<std::string>{"10.1.0.0/16"}));
 }
 
+TEST(Values, SerialForkOnALocationRoute) {
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "hunt"
+action = "location"
+fork = "serial"
+ring_timeout_ms = 20000
+[[routes]]
+name = "quick"
+action = "location"
+fork = "serial"
+fork_timeout_ms = 800
+[[routes]]
+name = "plain"
+action = "location"
+fork = "none"
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 3u);
+  EXPECT_EQ(config->routes[0].fork, (lb::SerialFork{true, 2000, 20000}));
+  EXPECT_EQ(config->routes[1].fork, (lb::SerialFork{true, 800, 0}));
+  EXPECT_FALSE(config->routes[2].fork.enabled);
+}
+
 TEST(Values, RouteNumberTranslation) {
   const auto config = load_ok(with_domain(R"([[routes]]
 name = "did"
@@ -1003,6 +1026,35 @@ action = "location"
                     "test.toml:8: routes[0].sources[0] \"carrier\" must be an IP address or "
                     "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
                     "[source_groups] name"}));
+}
+
+TEST(Errors, SerialFork) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+action = "location"
+fork = "parallel"
+[[routes]]
+name = "b"
+action = "forward"
+target = "sip:127.0.0.1:5070"
+fork = "serial"
+[[routes]]
+name = "c"
+action = "location"
+ring_timeout_ms = 20000
+[[routes]]
+name = "d"
+action = "location"
+fork = "serial"
+fork_timeout_ms = 50
+ring_timeout_ms = 500
+)")),
+            (Errors{"test.toml:4: routes[0].fork must be \"serial\" or \"none\", not \"parallel\"",
+                    "test.toml:9: routes[1].fork applies to location routes (a user's "
+                    "registered contacts)",
+                    "test.toml:13: routes[2].ring_timeout_ms needs fork = \"serial\"",
+                    "test.toml:18: routes[3].fork_timeout_ms must be 100..60000, not 50",
+                    "test.toml:19: routes[3].ring_timeout_ms must be 1000..3600000, not 500"}));
 }
 
 TEST(Errors, RouteNumberTranslation) {

@@ -1,0 +1,118 @@
+// Serial forking over a user's registered contacts (a location route's fork = "serial"):
+// RFC 3261 §16.6 step 1 and §16.7 step 8 let a proxy try the targets of its target set one
+// after another, highest q first. A user registered from a desk phone and from a laptop that
+// went to sleep without unregistering keeps both bindings until they expire; a stateless
+// proxy sends every call to one of them, and when that is the laptop the call is lost.
+//
+// A hunted request is a transaction of the worker's table like a failover pool's
+// (pool_failover.cpp: 100 Trying, Timer A, our ACK of a failed attempt, the caller's CANCEL,
+// Timer C's CANCEL), with the user's contacts in the place of the pool's members:
+//   - the first attempt goes to the contact the stateless proxy would have chosen (the
+//     table's order: highest q, most recently refreshed first);
+//   - no answer at all within `fork_timeout_ms`, or a final answer from 300 to 599 (§16.7
+//     step 6: a 6xx ends the search), and the request goes to the next contact not yet
+//     tried, looked up again (a phone that registered meanwhile is tried too);
+//   - a ringing contact keeps its turn until `ring_timeout_ms` (Timer C's place while another
+//     contact is left): then our CANCEL, and the next contact after its 487;
+//   - a 2xx ends the hunt; so does the caller's CANCEL;
+//   - no contact left: the last contact's final answer goes to the caller; when the last one
+//     said nothing, our answer is the code an earlier contact gave, else 408.
+// The caller may hear 180 from several contacts in turn (one early dialog each, §12.1), as
+// from any forking proxy.
+#include <algorithm>
+#include <functional>
+
+#include "dataplane/pipeline.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// Timer C (§16.6 step 11): how long the last contact may ring.
+constexpr std::int64_t kHuntTimerCMs = 180'000;
+
+std::uint32_t contact_hash(std::string_view uri) {
+  return static_cast<std::uint32_t>(std::hash<std::string_view>{}(uri));
+}
+
+}  // namespace
+
+bool Pipeline::may_hunt() const {
+  const sip::Method method = message_->method;
+  return transactions_ && !hunts_.empty() && !message_->to.has_tag && method != sip::Method::Ack &&
+         method != sip::Method::Cancel;
+}
+
+Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::SerialFork& fork,
+                       std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
+                       const OutputBuffers& out) {
+  const ContactView& first = contacts[0];
+  const std::optional<PeerAddress> destination = contact_destination(first, *context_);
+  if (!destination) return respond(in, 480, {}, {}, out);
+  Dialled to_contact = dialled;
+  to_contact.request_uri = first.uri;
+  // A user name too long to keep goes statelessly, as without fork.
+  const TxIndex index = aor.size() <= HuntState::kAorCapacity ? open_transaction(in, first.uri)
+                                                              : sip::TransactionTable::kNone;
+  if (index == sip::TransactionTable::kNone) {
+    return forward(in, plan, *destination, first.uri, out, dialled.forward_extras());
+  }
+  transactions_->at(index).hunts = true;
+  HuntState& hunt = hunts_[index];
+  hunt = HuntState{};
+  std::copy(aor.begin(), aor.end(), hunt.aor.begin());
+  hunt.aor_size = static_cast<std::uint8_t>(aor.size());
+  hunt.no_answer_ms = fork.no_answer_ms;
+  hunt.ring_timeout_ms = fork.ring_timeout_ms;
+  hunt.tried[0] = contact_hash(first.uri);
+  hunt.tried_count = 1;
+  return start_transaction(index, in, plan, *destination, to_contact, out);
+}
+
+std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) const {
+  const HuntState& hunt = hunts_[index];
+  if (hunt.tried_count >= hunt.tried.size()) return std::nullopt;
+  const auto tried_end = hunt.tried.begin() + hunt.tried_count;
+  // Valid until this worker's next quiescent state: used before it.
+  const ContactsView contacts = context_->location->lookup(hunt.aor_view());
+  for (const ContactView& contact : contacts) {
+    const std::uint32_t hash = contact_hash(contact.uri);
+    if (std::find(hunt.tried.begin(), tried_end, hash) != tried_end) continue;
+    // Every later request of the attempt (our ACK, CANCEL) carries its Request-URI, kept
+    // beside the entry: one longer than that cannot be hunted to.
+    if (contact.uri.size() > TxOrigin::kRequestUriCapacity) continue;
+    const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
+    if (!destination) continue;
+    return ContactChoice{*destination, contact.uri, hash};
+  }
+  return std::nullopt;
+}
+
+Outcome Pipeline::send_to_next_contact(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
+                                       const OutputBuffers& out) {
+  HuntState& hunt = hunts_[index];
+  TxOrigin& origin = origins_[index];
+  while (transactions_->at(index).may_fail_over) {
+    const std::optional<ContactChoice> choice = next_contact(index);
+    if (!choice) break;
+    hunt.tried[hunt.tried_count++] = choice->hash;
+    origin.member = choice->destination;
+    std::copy(choice->uri.begin(), choice->uri.end(), origin.request_uri.begin());
+    origin.request_uri_size = static_cast<std::uint8_t>(choice->uri.size());
+    const Outcome sent = send_next_attempt(index, in, plan, out);
+    if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
+      count(&WorkerCounters::contacts_hunted);
+      return sent;
+    }
+    // A contact it cannot be sent to (one of our own addresses: forward() answered 482; no
+    // socket of its family): the next one.
+  }
+  return answer_exhausted(index, in, out);
+}
+
+std::int64_t Pipeline::hunt_timer_c_ms(TxIndex index) const {
+  const HuntState& hunt = hunts_[index];
+  if (hunt.ring_timeout_ms == 0 || !next_contact(index)) return kHuntTimerCMs;
+  return hunt.ring_timeout_ms;
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,334 @@
+// Serial forking over a user's contacts (dataplane/serial_fork.cpp, a location route's
+// fork = "serial"): the pipeline with a real config, its location table and transaction
+// table, driven message by message and clock tick by clock tick; every assertion is on the
+// bytes written and where they go.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dataplane/location_table.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+constexpr std::int64_t kStartMs = 5'000'000;
+constexpr std::string_view kCaller = "192.0.2.10:5099";
+constexpr std::string_view kDeskPhone = "192.0.2.41:5060";
+constexpr std::string_view kLaptop = "192.0.2.42:5062";
+constexpr std::string_view kMobile = "192.0.2.43:5064";
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory"
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[users]]
+user = "1003"
+password = "secret-1003"
+# A carrier's account: never the answer to a phone's challenge.
+[[pools]]
+name = "carrier"
+members = ["sip:192.0.2.50:5060"]
+probe_interval = 0
+auth_user = "trunk"
+password = "trunk-secret"
+[[routes]]
+name = "hunted"
+user_prefix = "1002"
+action = "location"
+fork = "serial"
+fork_timeout_ms = 500
+ring_timeout_ms = 1000
+[[routes]]
+name = "plain"
+user_prefix = "1003"
+action = "location"
+)toml";
+
+sip::Binding binding(std::string_view user, std::string_view address, std::int64_t expires_in) {
+  sip::Binding result;
+  result.contact = "sip:" + std::string(user) + "@" + std::string(address);
+  result.call_id = "reg-" + std::string(address);
+  result.cseq = 1;
+  result.expires_at = kNow + expires_in;
+  return result;
+}
+
+std::string invite(std::string_view user, std::string_view branch) {
+  return "INVITE sip:" + std::string(user) + "@sipline.local SIP/2.0\r\n" +
+         "Via: SIP/2.0/UDP 192.0.2.10:5099;branch=" + std::string(branch) + ";rport\r\n" +
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@sipline.local>;tag=from-1\r\n"
+         "To: <sip:" +
+         std::string(user) +
+         "@sipline.local>\r\n"
+         "Call-ID: hunt-1@192.0.2.10\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: <sip:1001@192.0.2.10:5099>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// A contact's answer to the request it received: its Via lines kept, a To tag above 100.
+std::string answer(const std::string& forwarded, std::string_view status) {
+  std::string response = forwarded;
+  response.replace(0, response.find("\r\n"), "SIP/2.0 " + std::string(status));
+  if (status.substr(0, 3) != "100") {
+    const std::size_t to_end = response.find("\r\n", response.find("To: "));
+    response.insert(to_end, ";tag=phone-tag");
+  }
+  return response;
+}
+
+std::string request_line(const std::string& message) {
+  return message.substr(0, message.find('\r'));
+}
+
+std::string top_branch(const std::string& message) {
+  const std::size_t start = message.find("branch=") + 7;
+  return message.substr(start, message.find_first_of(";\r", start) - start);
+}
+
+struct Sent {
+  Outcome outcome;
+  std::string bytes;
+  std::string to() const { return std::string(format_peer(outcome.destination).view()); }
+};
+
+class SerialForkTest : public ::testing::Test {
+ protected:
+  SerialForkTest() : location_(1), out_(kPacketCapacity) {
+    const config::LoadResult loaded = config::load_config_text(kConfig, "serial_fork_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    pipeline_ = std::make_unique<Pipeline>(*context_, 0);
+    pipeline_->set_counters(&counters_);
+    // The desk phone refreshed last: it is first in the table's order; the laptop next.
+    location_.replace("1002", {binding("1002", kLaptop, 1800), binding("1002", kDeskPhone, 3600)});
+    location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
+    tick(kStartMs);
+  }
+
+  std::vector<Sent> tick(std::int64_t now_ms) {
+    pipeline_->set_clock_ms(now_ms);
+    return drain(now_ms);
+  }
+
+  std::vector<Sent> drain(std::int64_t now_ms) {
+    std::vector<Sent> sent;
+    while (pipeline_->has_transaction_work(now_ms)) {
+      const std::optional<Outcome> outcome =
+          pipeline_->next_transaction_send(now_ms, OutputBuffers{out_, {}});
+      if (!outcome) break;
+      sent.push_back(Sent{*outcome, std::string(out_.data(), outcome->size)});
+    }
+    return sent;
+  }
+
+  std::vector<Sent> receive(const std::string& text, std::string_view from = kCaller) {
+    const Outcome outcome =
+        pipeline_->process(Inbound{text, *peer_from_text(from), 0}, kNow, OutputBuffers{out_, {}});
+    std::vector<Sent> sent{Sent{outcome, std::string(out_.data(), outcome.size)}};
+    for (Sent& more : drain(kPendingSendsOnly))
+      sent.push_back(std::move(more));
+    return sent;
+  }
+
+  // The hunted INVITE: to the desk phone, and our 100 Trying to the caller (§17.2.1).
+  Sent start_hunt(std::string_view branch) {
+    const std::vector<Sent> sent = receive(invite("1002", branch));
+    EXPECT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedRequest);
+    EXPECT_EQ(sent[0].to(), kDeskPhone);
+    EXPECT_EQ(request_line(sent[0].bytes), "INVITE sip:1002@192.0.2.41:5060 SIP/2.0");
+    if (sent.size() == 2) {
+      EXPECT_EQ(sent[1].outcome.code, 100);
+      EXPECT_EQ(sent[1].to(), kCaller);
+    }
+    return sent[0];
+  }
+
+  // The INVITE reached the laptop: its own Request-URI, a new branch of ours.
+  void expect_at_laptop(const Sent& sent, const Sent& first) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
+    EXPECT_EQ(sent.to(), kLaptop);
+    EXPECT_EQ(request_line(sent.bytes), "INVITE sip:1002@192.0.2.42:5062 SIP/2.0");
+    EXPECT_NE(top_branch(sent.bytes), top_branch(first.bytes));
+    EXPECT_TRUE(sip::branch_is_ours(top_branch(sent.bytes), context_->identity.branch_key));
+    // The same request otherwise, from the caller's Via down.
+    EXPECT_EQ(sent.bytes.substr(sent.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")),
+              first.bytes.substr(first.bytes.find("\r\nVia: SIP/2.0/UDP 192.0.2.10")));
+  }
+
+  LocationTable location_;
+  std::vector<char> out_;
+  WorkerCounters counters_;
+  std::unique_ptr<PipelineContext> context_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(SerialForkTest, AContactThatSaysNothingIsLeftForTheNext) {
+  const Sent desk = start_hunt("z9hG4bK-silent");
+  EXPECT_TRUE(tick(kStartMs + 499).empty());
+  const std::vector<Sent> next = tick(kStartMs + 500);
+  ASSERT_EQ(next.size(), 1u);  // no ACK: nothing answered
+  expect_at_laptop(next[0], desk);
+  EXPECT_EQ(counters_.failover_timeouts.read(), 1u);
+  EXPECT_EQ(counters_.contacts_hunted.read(), 1u);
+
+  // The laptop rings (relayed), answers: the 200 goes to the caller and ends the hunt.
+  const std::vector<Sent> ringing = receive(answer(next[0].bytes, "180 Ringing"), kLaptop);
+  ASSERT_EQ(ringing.size(), 1u);
+  EXPECT_EQ(ringing[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(ringing[0].to(), kCaller);
+  const std::vector<Sent> answered = receive(answer(next[0].bytes, "200 OK"), kLaptop);
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].to(), kCaller);
+  EXPECT_EQ(answered[0].bytes.rfind("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;", 0), 0u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(SerialForkTest, ABusyContactIsAckedAndTheNextRings) {
+  const Sent desk = start_hunt("z9hG4bK-busy");
+  const std::vector<Sent> after_486 = receive(answer(desk.bytes, "486 Busy Here"), kDeskPhone);
+  ASSERT_EQ(after_486.size(), 2u);
+  // §17.1.1.3: our ACK to the desk phone, on its branch, with its Request-URI.
+  EXPECT_EQ(after_486[0].to(), kDeskPhone);
+  EXPECT_EQ(request_line(after_486[0].bytes), "ACK sip:1002@192.0.2.41:5060 SIP/2.0");
+  EXPECT_EQ(top_branch(after_486[0].bytes), top_branch(desk.bytes));
+  expect_at_laptop(after_486[1], desk);
+
+  // The last contact's failure goes to the caller as it is.
+  const std::vector<Sent> last = receive(answer(after_486[1].bytes, "480 Away"), kLaptop);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(last[0].to(), kCaller);
+  EXPECT_EQ(last[0].bytes.rfind("SIP/2.0 480 Away\r\n", 0), 0u);
+  EXPECT_EQ(counters_.contacts_hunted.read(), 1u);
+}
+
+TEST_F(SerialForkTest, APhonesChallengeIsAFailureNotAnsweredWithTheTrunksCredentials) {
+  const Sent desk = start_hunt("z9hG4bK-challenge");
+  std::string challenge = answer(desk.bytes, "407 Proxy Authentication Required");
+  challenge.insert(challenge.find("Content-Length"),
+                   "Proxy-Authenticate: Digest realm=\"phone\", nonce=\"n1\", algorithm=MD5\r\n");
+  const std::vector<Sent> after = receive(challenge, kDeskPhone);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(request_line(after[0].bytes), "ACK sip:1002@192.0.2.41:5060 SIP/2.0");
+  expect_at_laptop(after[1], desk);
+  EXPECT_EQ(after[1].bytes.find("Authorization"), std::string::npos);
+  EXPECT_EQ(counters_.pool_challenges_answered.read(), 0u);
+}
+
+TEST_F(SerialForkTest, ASixHundredEndsTheHunt) {
+  const Sent desk = start_hunt("z9hG4bK-decline");
+  // §16.7 step 6: a 6xx is a global answer; no contact is tried after it.
+  const std::vector<Sent> declined = receive(answer(desk.bytes, "603 Decline"), kDeskPhone);
+  ASSERT_EQ(declined.size(), 1u);
+  EXPECT_EQ(declined[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(declined[0].to(), kCaller);
+  EXPECT_TRUE(tick(kStartMs + 5'000).empty());
+  EXPECT_EQ(counters_.contacts_hunted.read(), 0u);
+}
+
+TEST_F(SerialForkTest, ARingingContactIsCancelledAtTheRingTimeoutAndTheNextRings) {
+  const Sent desk = start_hunt("z9hG4bK-ring");
+  ASSERT_EQ(receive(answer(desk.bytes, "180 Ringing"), kDeskPhone).size(), 1u);
+  EXPECT_TRUE(tick(kStartMs + 999).empty());
+  const std::vector<Sent> cancelled = tick(kStartMs + 1000);
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].to(), kDeskPhone);
+  EXPECT_EQ(request_line(cancelled[0].bytes), "CANCEL sip:1002@192.0.2.41:5060 SIP/2.0");
+  EXPECT_EQ(top_branch(cancelled[0].bytes), top_branch(desk.bytes));
+  // The desk phone ends its INVITE with 487: ACKed, and the laptop gets the call.
+  const std::vector<Sent> after_487 =
+      receive(answer(desk.bytes, "487 Request Terminated"), kDeskPhone);
+  ASSERT_EQ(after_487.size(), 2u);
+  EXPECT_EQ(request_line(after_487[0].bytes), "ACK sip:1002@192.0.2.41:5060 SIP/2.0");
+  expect_at_laptop(after_487[1], desk);
+  // The last contact rings until Timer C (180 s), not the ring timeout.
+  ASSERT_EQ(receive(answer(after_487[1].bytes, "180 Ringing"), kLaptop).size(), 1u);
+  EXPECT_TRUE(tick(kStartMs + 60'000).empty());
+  const std::vector<Sent> timer_c = tick(kStartMs + 1000 + 180'000);
+  ASSERT_EQ(timer_c.size(), 1u);
+  EXPECT_EQ(timer_c[0].to(), kLaptop);
+  EXPECT_EQ(request_line(timer_c[0].bytes), "CANCEL sip:1002@192.0.2.42:5062 SIP/2.0");
+  EXPECT_EQ(top_branch(timer_c[0].bytes), top_branch(after_487[1].bytes));
+}
+
+TEST_F(SerialForkTest, TheCallersCancelEndsTheHunt) {
+  const std::string request = invite("1002", "z9hG4bK-gone");
+  const Sent desk = start_hunt("z9hG4bK-gone");
+  ASSERT_EQ(receive(answer(desk.bytes, "180 Ringing"), kDeskPhone).size(), 1u);
+  std::string cancel = request;
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  const std::vector<Sent> answered = receive(cancel);
+  ASSERT_EQ(answered.size(), 2u);
+  EXPECT_EQ(answered[0].outcome.code, 200);
+  EXPECT_EQ(request_line(answered[1].bytes), "CANCEL sip:1002@192.0.2.41:5060 SIP/2.0");
+  // The desk phone's 487 goes to the caller; the laptop never hears of the call.
+  const std::vector<Sent> ended = receive(answer(desk.bytes, "487 Request Terminated"), kDeskPhone);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].to(), kCaller);
+  EXPECT_EQ(ended[0].bytes.rfind("SIP/2.0 487 Request Terminated\r\n", 0), 0u);
+  EXPECT_EQ(counters_.contacts_hunted.read(), 0u);
+}
+
+TEST_F(SerialForkTest, WhenTheLastContactSaysNothingTheCallerGetsTheEarlierAnswer) {
+  const Sent desk = start_hunt("z9hG4bK-earlier");
+  const std::vector<Sent> after_486 = receive(answer(desk.bytes, "486 Busy Here"), kDeskPhone);
+  ASSERT_EQ(after_486.size(), 2u);
+  const std::vector<Sent> ours = tick(kStartMs + 500);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(ours[0].bytes.rfind("SIP/2.0 486 Busy Here\r\n", 0), 0u);
+}
+
+TEST_F(SerialForkTest, AContactRegisteredDuringTheHuntIsTriedAndNoneTwice) {
+  const Sent desk = start_hunt("z9hG4bK-new");
+  // A mobile registers meanwhile, and the desk phone refreshes (first in the order again).
+  location_.replace("1002", {binding("1002", kLaptop, 1800), binding("1002", kDeskPhone, 3601),
+                             binding("1002", kMobile, 3600)});
+  const std::vector<Sent> second = receive(answer(desk.bytes, "480 Away"), kDeskPhone);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[1].to(), kMobile);
+  const std::vector<Sent> third = receive(answer(second[1].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(third.size(), 2u);
+  EXPECT_EQ(third[1].to(), kLaptop);
+  const std::vector<Sent> last = receive(answer(third[1].bytes, "480 Away"), kLaptop);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].to(), kCaller);
+  EXPECT_EQ(counters_.contacts_hunted.read(), 2u);
+}
+
+TEST_F(SerialForkTest, WithoutForkTheFirstContactAloneGetsTheCallStatelessly) {
+  const std::vector<Sent> sent = receive(invite("1003", "z9hG4bK-plain"));
+  ASSERT_EQ(sent.size(), 1u);  // no 100 Trying: nothing is tracked
+  EXPECT_EQ(sent[0].to(), kDeskPhone);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  EXPECT_TRUE(tick(kStartMs + 5'000).empty());
+}
+
+TEST_F(SerialForkTest, AUserWithOneContactIsForwardedStatelessly) {
+  location_.replace("1002", {binding("1002", kDeskPhone, 3600)});
+  const std::vector<Sent> sent = receive(invite("1002", "z9hG4bK-one"));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to(), kDeskPhone);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
