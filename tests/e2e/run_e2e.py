@@ -1143,6 +1143,62 @@ def test_pool_cancel(ctx):
           "expected two CANCELs of ours, their answers absorbed, nothing dropped: %s" % brief)
 
 
+def test_serial_fork(ctx):
+    """Serial forking over a user's contacts (a location route's fork = "serial",
+    fork_timeout_ms 500). User 1002 is registered twice: from a "laptop" that went to sleep
+    (its socket stays open and records what reaches it, but never answers) and refreshed last,
+    so first in the table's order, and from a "desk phone" (an echo UAS answering 200). The
+    caller's INVITE gets sipline's 100 at once, reaches the laptop with the laptop's own
+    Request-URI, and, 0.5 s of silence later, the desk phone with its own, on another branch
+    of ours; the desk phone's 200 reaches the caller. The counters show one timeout, one
+    contact hunted, nothing dropped."""
+    proxy_port, laptop_port, desk_port = harness.free_udp_ports(3)
+    host = harness.NET.client_host
+    routes = [{"name": "hunt", "user_prefix": "10", "action": "location", "fork": "serial",
+               "fork_timeout_ms": 500}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    register_user(proxy_port, "1002", desk_port, expires=300)
+    laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
+    ctx.cleanups.append(laptop.close)
+    final = challenged_register(laptop, "REGISTER 1002 from the laptop",
+                                contact="<%s>" % contact_uri("1002", laptop_port), expires=600)
+    require_status(final, 200, "REGISTER 1002 from the laptop")
+    desk = EchoServer(port=desk_port)
+    ctx.cleanups.append(desk.stop)
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        uri = "sip:1002@" + proxy_address(proxy_port)
+        caller.request("INVITE", uri, [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))],
+                       wait=False)
+        sent = time.monotonic()
+        statuses, final = [], None
+        while final is None and time.monotonic() < sent + 5.0:
+            message = caller.receive(sent + 5.0 - time.monotonic())
+            if message is None or not message.is_response:
+                continue
+            statuses.append((message.status, round(time.monotonic() - sent, 2)))
+            if message.status >= 200:
+                final = message
+        require_status(final, 200, "INVITE to a user whose first contact sleeps")
+        check(statuses[0][0] == 100 and statuses[0][1] < 0.4 and statuses[-1][1] >= 0.45,
+              "expected our 100 at once and the 200 after the 0.5 s fork timeout: %s" % statuses)
+        invite_to_laptop = laptop.receive(0.5)
+    check(invite_to_laptop is not None and invite_to_laptop.method == "INVITE" and
+          invite_to_laptop.start_line == "INVITE %s SIP/2.0" % contact_uri("1002", laptop_port),
+          "the laptop (first in order) should have got the INVITE first: %s" %
+          describe(invite_to_laptop))
+    invites = desk.requests("INVITE")
+    check(len(invites) == 1 and
+          invites[0].start_line == "INVITE %s SIP/2.0" % contact_uri("1002", desk_port) and
+          invites[0].top_via_branch() != invite_to_laptop.top_via_branch(),
+          "the desk phone should have got one INVITE with its own URI on a new branch: %s" %
+          [m.start_line for m in invites])
+    counters = require_clean_stop(proxy)
+    check(total(counters, "contacts_hunted") == 1 and
+          total(counters, "failover_timeouts") == 1 and total(counters, "dropped") == 0,
+          "expected one contact hunted after one timeout, nothing dropped: %s" %
+          harness.brief(counters))
+
+
 def test_route_sources(ctx):
     """Routes restricted by source address (`sources`): a trunk-facing route takes requests
     from the carrier's addresses only. Three routes for the same user prefix: one for
@@ -3074,6 +3130,7 @@ TESTS = {
     "pool_retransmit": test_pool_retransmit,
     "pool_timer_c": test_pool_timer_c,
     "pool_cancel": test_pool_cancel,
+    "serial_fork": test_serial_fork,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -3107,7 +3164,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "pool_timer_c", "pool_cancel", "route_sources", "number_translation", "trunk_registration",
+              "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -3,7 +3,7 @@
 //
 // Built once: a PipelineContext from a fixed in-memory config (IPv4 and IPv6 listen
 // addresses, record_route on, a route for every action: location with and without proxy
-// auth, forward to IPv4 and IPv6 targets, forward to ourselves, forward to a server pool,
+// auth and with serial forking, forward to IPv4 and IPv6 targets, forward to ourselves, forward to a server pool,
 // redirect to a fixed contact and to the registered ones, reject; number translation to a
 // target, a pool and a location lookup), a LocationTable with a few
 // bindings (IPv4, IPv6, a host name, our own address), fixed secrets and a fixed clock, so that an
@@ -135,6 +135,8 @@ assert_identity = true
 name = "users"
 user_prefix = "10"
 action = "location"
+fork = "serial"
+fork_timeout_ms = 500
 [[routes]]
 name = "redirect-registered"
 user_prefix = "11"
