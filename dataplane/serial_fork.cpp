@@ -8,7 +8,8 @@
 // (pool_failover.cpp: 100 Trying, Timer A, our ACK of a failed attempt, the caller's CANCEL,
 // Timer C's CANCEL), with the user's contacts in the place of the pool's members:
 //   - the first attempt goes to the contact the stateless proxy would have chosen (the
-//     table's order: highest q, most recently refreshed first);
+//     table's order: highest q, most recently refreshed first), or the first after it that
+//     can be sent to;
 //   - no answer at all within `fork_timeout_ms`, or a final answer from 300 to 599 (§16.7
 //     step 6: a 6xx ends the search), and the request goes to the next contact not yet
 //     tried, looked up again (a phone that registered meanwhile is tried too);
@@ -45,9 +46,19 @@ bool Pipeline::may_hunt() const {
 Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::SerialFork& fork,
                        std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                        const OutputBuffers& out) {
-  const ContactView& first = contacts[0];
-  const std::optional<PeerAddress> destination = contact_destination(first, *context_);
-  if (!destination) return respond(in, 480, {}, {}, out);
+  // The first contact in the table's order that can be sent to (one naming a host cannot:
+  // resolving it would block the worker).
+  const ContactView* chosen = nullptr;
+  std::optional<PeerAddress> destination;
+  for (const ContactView& contact : contacts) {
+    destination = contact_destination(contact, *context_);
+    if (destination) {
+      chosen = &contact;
+      break;
+    }
+  }
+  if (chosen == nullptr) return respond(in, 480, {}, {}, out);
+  const ContactView& first = *chosen;
   Dialled to_contact = dialled;
   to_contact.request_uri = first.uri;
   // A user name too long to keep goes statelessly, as without fork.

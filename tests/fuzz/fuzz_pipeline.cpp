@@ -3,13 +3,13 @@
 //
 // Built once: a PipelineContext from a fixed in-memory config (IPv4 and IPv6 listen
 // addresses, record_route on, a route for every action: location with and without proxy
-// auth and with serial forking, forward to IPv4 and IPv6 targets, forward to ourselves, forward to a server pool,
-// redirect to a fixed contact and to the registered ones, reject; number translation to a
-// target, a pool and a location lookup), a LocationTable with a few
-// bindings (IPv4, IPv6, a host name, our own address), fixed secrets and a fixed clock, so that an
-// input always gets the same decisions. (What carries over between inputs is reset: registrations
-// after each REGISTER, the digest authenticators' nonce counts after each input with credentials;
-// only the serial inside a fresh challenge's nonce counts up.)
+// auth and with serial forking, forward to IPv4 and IPv6 targets, forward to ourselves, forward to
+// a server pool, redirect to a fixed contact and to the registered ones, reject; number translation
+// to a target, a pool and a location lookup), a LocationTable with a few bindings (IPv4, IPv6, a
+// host name, our own address), fixed secrets and a fixed clock, so that an input always gets the
+// same decisions. (What carries over between inputs is reset: registrations after each REGISTER,
+// the digest authenticators' nonce counts after each input with credentials; only the serial inside
+// a fresh challenge's nonce counts up.)
 //
 // Input layout: octet 0 picks the source (address, port, listen socket; IPv4, IPv6, our own
 // addresses), octet 1 the size of the primary output buffer (smaller than the fallback, as a

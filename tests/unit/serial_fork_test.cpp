@@ -322,6 +322,21 @@ TEST_F(SerialForkTest, WithoutForkTheFirstContactAloneGetsTheCallStatelessly) {
   EXPECT_TRUE(tick(kStartMs + 5'000).empty());
 }
 
+TEST_F(SerialForkTest, AContactNamingAHostIsPassedOver) {
+  sip::Binding named = binding("1002", "phone.example", 7200);  // first in order, but a name
+  location_.replace("1002",
+                    {named, binding("1002", kLaptop, 1800), binding("1002", kDeskPhone, 3600)});
+  const Sent desk = start_hunt("z9hG4bK-named");
+  const std::vector<Sent> next = tick(kStartMs + 500);
+  ASSERT_EQ(next.size(), 1u);
+  expect_at_laptop(next[0], desk);
+  // Nobody is left: our 408 (the contacts said nothing, §16.7 step 6).
+  const std::vector<Sent> ours = tick(kStartMs + 1000);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(ours[0].bytes.rfind("SIP/2.0 408 Request Timeout\r\n", 0), 0u);
+}
+
 TEST_F(SerialForkTest, AUserWithOneContactIsForwardedStatelessly) {
   location_.replace("1002", {binding("1002", kDeskPhone, 3600)});
   const std::vector<Sent> sent = receive(invite("1002", "z9hG4bK-one"));
