@@ -1150,12 +1150,13 @@ def test_serial_fork(ctx):
     so first in the table's order, and from a "desk phone" (an echo UAS answering 200). The
     caller's INVITE gets sipline's 100 at once, reaches the laptop with the laptop's own
     Request-URI, and, 0.5 s of silence later, the desk phone with its own, on another branch
-    of ours; the desk phone's 200 reaches the caller. The counters show one timeout, one
-    contact hunted, nothing dropped."""
-    proxy_port, laptop_port, desk_port = harness.free_udp_ports(3)
+    of ours; the desk phone's 200 reaches the caller. Then user 1003 (ring_timeout_ms 1000):
+    a phone that rings unanswered is cancelled after 1 s and the next one answers. The
+    counters show one timeout, one Timer C CANCEL, two contacts hunted, nothing dropped."""
+    proxy_port, laptop_port, desk_port, ringing_port, answering_port = harness.free_udp_ports(5)
     host = harness.NET.client_host
     routes = [{"name": "hunt", "user_prefix": "10", "action": "location", "fork": "serial",
-               "fork_timeout_ms": 500}]
+               "fork_timeout_ms": 500, "ring_timeout_ms": 1000}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
     register_user(proxy_port, "1002", desk_port, expires=300)
     laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
@@ -1192,11 +1193,52 @@ def test_serial_fork(ctx):
           invites[0].top_via_branch() != invite_to_laptop.top_via_branch(),
           "the desk phone should have got one INVITE with its own URI on a new branch: %s" %
           [m.start_line for m in invites])
+
+    # User 1003: a phone that rings and is never picked up (first in order), then one that
+    # answers. ring_timeout_ms 1000: sipline cancels the first after 1 s of ringing, ACKs its
+    # 487, and the second answers.
+    register_user(proxy_port, "1003", answering_port, expires=300)
+    register_user(proxy_port, "1003", ringing_port, expires=600)
+    ringing = EchoServer(port=ringing_port, ring=True)
+    ctx.cleanups.append(ringing.stop)
+    answering = EchoServer(port=answering_port)
+    ctx.cleanups.append(answering.stop)
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        caller.request("INVITE", "sip:1003@" + proxy_address(proxy_port),
+                       [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))], wait=False)
+        sent = time.monotonic()
+        statuses, final = [], None
+        while final is None and time.monotonic() < sent + 6.0:
+            message = caller.receive(sent + 6.0 - time.monotonic())
+            if message is None or not message.is_response:
+                continue
+            statuses.append((message.status, round(time.monotonic() - sent, 2)))
+            if message.status >= 200:
+                final = message
+        require_status(final, 200, "INVITE to a user whose first phone rings unanswered")
+        check([status for status, _ in statuses][:2] == [100, 180] and
+              statuses[-1][1] >= 0.95,
+              "expected 100, the first phone's 180, then the second's 200 after the 1 s ring "
+              "timeout: %s" % statuses)
+        deadline = time.monotonic() + 3.0
+        while not ringing.requests("ACK") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    first = ringing.requests("INVITE")
+    cancels, acks = ringing.requests("CANCEL"), ringing.requests("ACK")
+    check(len(first) == 1 and len(cancels) == 1 and len(acks) == 1 and
+          cancels[0].start_line == "CANCEL %s SIP/2.0" % contact_uri("1003", ringing_port) and
+          cancels[0].top_via_branch() == first[0].top_via_branch() and
+          acks[0].top_via_branch() == first[0].top_via_branch(),
+          "the ringing phone should have got INVITE, our CANCEL and our ACK for its 487 on the "
+          "INVITE's branch: %s" % [m.start_line for m in first + cancels + acks])
+    check(len(answering.requests("INVITE")) == 1,
+          "the second phone should have got one INVITE: %d" % len(answering.requests("INVITE")))
     counters = require_clean_stop(proxy)
-    check(total(counters, "contacts_hunted") == 1 and
-          total(counters, "failover_timeouts") == 1 and total(counters, "dropped") == 0,
-          "expected one contact hunted after one timeout, nothing dropped: %s" %
-          harness.brief(counters))
+    check(total(counters, "contacts_hunted") == 2 and
+          total(counters, "failover_timeouts") == 1 and total(counters, "timer_c_fired") == 1 and
+          total(counters, "cancels_sent") == 1 and total(counters, "dropped") == 0,
+          "expected two contacts hunted (after a timeout, after a ring timeout), one CANCEL, "
+          "nothing dropped: %s" % harness.brief(counters))
 
 
 def test_route_sources(ctx):
