@@ -1184,34 +1184,37 @@ void read_user_translation(const TableReader& route, Route& config) {
   }
 }
 
-// fork, fork_timeout_ms, ring_timeout_ms: a location route's serial forking.
-void read_serial_fork(const TableReader& route, Route& config) {
+// fork, fork_timeout_ms, ring_timeout_ms: a location route's forking.
+void read_forking(const TableReader& route, Route& config) {
   const bool timeouts = route.has("fork_timeout_ms") || route.has("ring_timeout_ms");
   if (!route.has("fork") && !timeouts) return;
   const std::string fork = route.string("fork", Presence::Optional).value_or("none");
-  if (fork != "none" && fork != "serial") {
-    route.diagnostics().error(
-        route.line_of_key("fork"),
-        route.key_path("fork") + " must be \"serial\" or \"none\", not " + quoted(fork));
+  if (fork != "none" && fork != "serial" && fork != "parallel") {
+    route.diagnostics().error(route.line_of_key("fork"),
+                              route.key_path("fork") +
+                                  " must be \"serial\", \"parallel\" or \"none\", not " +
+                                  quoted(fork));
     return;
   }
-  if (config.action != RouteAction::Location && fork == "serial") {
+  if (config.action != RouteAction::Location && fork != "none") {
     route.diagnostics().error(
         route.line_of_key("fork"),
         route.key_path("fork") + " applies to location routes (a user's registered contacts)");
     return;
   }
-  if (timeouts && fork != "serial") {
+  if (timeouts && fork == "none") {
     const std::string key = route.has("fork_timeout_ms") ? "fork_timeout_ms" : "ring_timeout_ms";
     route.diagnostics().error(route.line_of_key(key),
-                              route.key_path(key) + " needs fork = \"serial\"");
+                              route.key_path(key) + " needs fork = \"serial\" or \"parallel\"");
     return;
   }
-  lb::SerialFork& serial = config.fork;
-  serial.enabled = fork == "serial";
-  serial.no_answer_ms = route.count_or("fork_timeout_ms", 100, 60000, serial.no_answer_ms);
+  lb::Forking& forking = config.fork;
+  forking.mode = fork == "serial"     ? lb::Forking::Mode::Serial
+                 : fork == "parallel" ? lb::Forking::Mode::Parallel
+                                      : lb::Forking::Mode::None;
+  forking.no_answer_ms = route.count_or("fork_timeout_ms", 100, 60000, forking.no_answer_ms);
   if (route.has("ring_timeout_ms")) {
-    serial.ring_timeout_ms = route.count_or("ring_timeout_ms", 1000, 3'600'000, 0);
+    forking.ring_timeout_ms = route.count_or("ring_timeout_ms", 1000, 3'600'000, 0);
   }
 }
 
@@ -1275,7 +1278,7 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   config.redirect_contact = std::move(arguments.redirect_contact);
   config.reject_code = arguments.reject_code;
   read_user_translation(route, config);
-  read_serial_fork(route, config);
+  read_forking(route, config);
   return config;
 }
 

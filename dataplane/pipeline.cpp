@@ -536,8 +536,14 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
   const ContactsView contacts = context_->location->lookup(user);
   if (contacts.empty()) return respond(in, 480, {}, {}, out);
-  if (route.fork.enabled && contacts.size() > 1 && may_hunt()) {
-    return hunt(in, plan, route.fork, user, contacts, dialled, out);
+  if (route.fork.enabled() && contacts.size() > 1 && may_hunt()) {
+    if (route.fork.mode == lb::Forking::Mode::Serial) {
+      return hunt(in, plan, route.fork, user, contacts, dialled, out);
+    }
+    // Parallel forking rings phones: an INVITE; other methods go to the first contact.
+    if (message_->method == sip::Method::Invite) {
+      return fork_parallel(in, plan, route.fork, contacts, dialled, out);
+    }
   }
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).

@@ -419,12 +419,27 @@ class Pipeline {
   // Trying to the caller), in queued_; Resend: the INVITE to the next member; Authenticated:
   // the INVITE to the same member again, with the credentials answering its challenge;
   // Cancel: our CANCEL to the member, for the caller's.
-  enum class PendingKind : std::uint8_t { Written, Resend, Authenticated, Cancel };
+  // Branch: a forked INVITE's first copy to a contact; ForkAnswer: our final answer to a
+  // forked INVITE none of whose branches succeeded.
+  enum class PendingKind : std::uint8_t {
+    Written,
+    Resend,
+    Authenticated,
+    Cancel,
+    Branch,
+    ForkAnswer
+  };
   struct Pending {
     PendingKind kind = PendingKind::Written;
     TxIndex index = sip::TransactionTable::kNone;
   };
 
+  // What on_tracked_response made of a response: an outcome of its own, or none: forward it
+  // as any response, with `relayed_code` in place of its status code when not 0.
+  struct TrackedResponse {
+    std::optional<Outcome> outcome;
+    std::uint16_t relayed_code = 0;
+  };
   void prepare_transactions(const PipelineContext& context);
   // A request that belongs to a transaction we track (its INVITE again, CANCEL, ACK): where
   // it goes; std::nullopt when it belongs to none.
@@ -451,9 +466,19 @@ class Pipeline {
     std::array<std::uint32_t, kMaxContacts> tried{};  // hashes of the contact URIs tried
     std::uint8_t tried_count = 0;
     std::uint8_t aor_size = 0;
-    std::uint32_t no_answer_ms = 0;     // lb::SerialFork, as when the call came
+    std::uint32_t no_answer_ms = 0;     // lb::Forking, as when the call came
     std::uint32_t ring_timeout_ms = 0;  // 0: Timer C
     std::array<char, kAorCapacity> aor{};
+    // Parallel forking, on the caller's entry: its branches (entries keyed
+    // fork_branch_key(key, i), i < branch_count), those not settled yet, the best final answer
+    // so far (§16.7 step 6) and whether a branch answered 2xx.
+    std::uint8_t branch_count = 0;
+    std::uint8_t open_branches = 0;
+    std::uint16_t best_code = 0;
+    bool answered = false;
+    // ... on a branch's entry: the caller's entry, and whether its outcome was counted.
+    bool settled = false;
+    sip::TransactionTable::Index parent = sip::TransactionTable::kNone;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
   };
   struct ContactChoice {
@@ -465,7 +490,7 @@ class Pipeline {
   bool may_hunt() const;
   // A new request for a user with several contacts on a route with fork = "serial": tracked
   // and sent to the first contact it can go to, the others in turn after it.
-  Outcome hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::SerialFork& fork,
+  Outcome hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
                std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                const OutputBuffers& out);
   // The user's next contact, in the table's order, not yet tried; none when every one was
@@ -477,12 +502,37 @@ class Pipeline {
                                const OutputBuffers& out);
   // Timer C of a hunted INVITE: the route's ring timeout while another contact is left.
   std::int64_t hunt_timer_c_ms(TxIndex index) const;
-  // What on_tracked_response made of a response: an outcome of its own, or none: forward it
-  // as any response, with `relayed_code` in place of its status code when not 0.
-  struct TrackedResponse {
-    std::optional<Outcome> outcome;
-    std::uint16_t relayed_code = 0;
-  };
+  // --- parallel forking over a user's contacts (parallel_fork.cpp) ---
+  static std::uint64_t fork_branch_key(std::uint64_t key, std::size_t branch) {
+    return key ^ (0xC2B2AE3D27D4EB4Full * (branch + 1));
+  }
+  // A new INVITE for a user with several contacts on a route with fork = "parallel": one
+  // client transaction per contact, all sent at once, the caller's own entry above them.
+  Outcome fork_parallel(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
+                        const ContactsView& contacts, const Dialled& dialled,
+                        const OutputBuffers& out);
+  // Timer C of a branch: the route's ring timeout, else 180 s.
+  std::int64_t fork_timer_c_ms(TxIndex branch) const;
+  // The branch of the forked INVITE at `index` whose transaction number is `attempt`.
+  TxIndex fork_branch_for(TxIndex index, std::optional<std::uint64_t> attempt) const;
+  // A response (message_) to a forked INVITE: what a branch's answer becomes (§16.7).
+  TrackedResponse on_branch_response(TxIndex index, std::optional<std::uint64_t> attempt,
+                                     const Inbound& in, const OutputBuffers& out);
+  // A branch has its final outcome (`code`; 408 for silence or our own ring timeout).
+  void settle_branch(TxIndex branch, std::uint16_t code);
+  // Every branch of the fork at `index` but `except` that has not settled is cancelled.
+  void cancel_branches(TxIndex index, TxIndex except);
+  // The caller's CANCEL for a forked INVITE (§16.10): 200, and every branch cancelled.
+  Outcome cancel_fork(TxIndex index, const Inbound& in, const OutputBuffers& out);
+  // A branch's timer ran out in state Calling: it settles as a 408.
+  std::optional<Outcome> branch_timed_out(TxIndex branch, const OutputBuffers& out);
+  // A queued branch's first INVITE; the fork's answer to the caller once every branch failed.
+  Outcome send_branch(TxIndex branch, const OutputBuffers& out);
+  Outcome answer_fork(TxIndex index, const OutputBuffers& out);
+  // The entry whose stored request a transaction sends: the caller's entry for a branch.
+  TxIndex request_owner(TxIndex index) const {
+    return transactions_->at(index).fork_branch ? hunts_[index].parent : index;
+  }
   TrackedResponse on_tracked_response(const Inbound& in, const OutputBuffers& out);
   // Timer C of the entry's pool (lb::FailoverSettings::timer_c_ms).
   std::int64_t timer_c_ms(TxIndex index) const;
@@ -572,7 +622,8 @@ class Pipeline {
   std::unique_ptr<sip::TransactionTable> transactions_;
   std::vector<TxOrigin> origins_;  // per table entry
   std::vector<HuntState> hunts_;   // per table entry, when a route forks serially
-  std::array<Pending, 4> pending_{};
+  // Room for one of each kind and a CANCEL or first INVITE per branch of a fork.
+  std::array<Pending, 4 + 2 * HuntState::kMaxContacts> pending_{};
   std::size_t pending_count_ = 0;
   std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)
   Outcome queued_outcome_;

@@ -65,7 +65,9 @@ bool Pipeline::answer_challenge(TxIndex index) {
   // Not once the callee may be ringing or the caller cancelled (may_fail_over is cleared by
   // both), nor for a pool a reload changed since the request came.
   // A registered phone's challenge is not ours to answer (a pool's credentials are a trunk's).
-  if (entry.hunts || entry.epoch != pools_epoch_ || !entry.may_fail_over) return false;
+  if (entry.hunts || entry.fork_branch || entry.epoch != pools_epoch_ || !entry.may_fail_over) {
+    return false;
+  }
   const lb::PoolCredentials& credentials = context_->pools.pool(entry.pool).credentials;
   if (!credentials.configured() || transactions_->stored_request(index).empty()) return false;
   const sip::PickedChallenge picked = sip::pick_challenge(*message_);
@@ -111,7 +113,7 @@ void Pipeline::note_challenge_refused(TxIndex index) {
   if (logged_challenge_refused_) return;
   logged_challenge_refused_ = true;
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
-  if (entry.hunts || entry.epoch != pools_epoch_) return;
+  if (entry.hunts || entry.fork_branch || entry.epoch != pools_epoch_) return;
   const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
   SIPLINE_LOG_WARN(
       "worker %zu: pool \"%s\": member %s challenged our credentials (auth_user \"%s\") again "

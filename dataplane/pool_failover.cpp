@@ -97,7 +97,7 @@ void Pipeline::prepare_transactions(const PipelineContext& context) {
                   [](const lb::PoolSpec& pool) { return pool.tracks_transactions(); });
   const bool routes_hunt =
       std::any_of(context.routes.rules().begin(), context.routes.rules().end(),
-                  [](const lb::RouteRule& route) { return route.fork.enabled; });
+                  [](const lb::RouteRule& route) { return route.fork.enabled(); });
   if (!pools_track && !routes_hunt) return;
   // Once, at start or at the reload that first enables failover or forking: between two
   // iterations, never per packet.
@@ -133,6 +133,13 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
     // the request gets the answer again (§17.2.1, §17.2.2).
     if (method == sip::Method::Ack) return absorbed(Absorb::Ack);
     if (method != sip::Method::Cancel) return respond(in, entry.last_code, {}, {}, out);
+  }
+  if (entry.forks) {
+    // A forked INVITE: its CANCEL cancels every branch; the INVITE again gets 100 again; an
+    // ACK before our final answer has nowhere to go (a 2xx's ACK has a branch of its own).
+    if (method == sip::Method::Cancel) return cancel_fork(index, in, out);
+    if (method == sip::Method::Invite) return respond(in, 100, {}, {}, out);
+    return absorbed(Absorb::Ack);
   }
   // A member's final answer went to the caller as it was: the caller's ACK goes on to the
   // member on the attempt's branch (below), and stops the member's retransmissions, which
@@ -277,6 +284,7 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
   const std::uint16_t code = response.status_code;
   const std::optional<std::uint64_t> attempt =
       sip::our_branch_transaction(response.top_via.branch, context_->identity.branch_key);
+  if (entry.forks) return on_branch_response(index, attempt, in, out);
   if (attempt != entry.branch || entry.answered_here) {
     // An attempt we already left, or one the caller already has our answer for: ACK an
     // INVITE's final answer, let a 2xx through, drop the rest.
@@ -352,6 +360,7 @@ bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
   // §16.7 steps 5-6: every contact's non-2xx final answer below 600 leads to the next one (a
   // 6xx is a global failure: no new branch after it).
   if (entry.hunts) return entry.may_fail_over && code >= 300 && code < 600;
+  if (entry.forks || entry.fork_branch) return false;  // parallel_fork.cpp
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return false;
   const lb::FailoverSettings& failover = context_->pools.pool(entry.pool).failover;
   if (!failover.enabled || entry.pinned) return false;  // tracked to answer challenges only
@@ -361,7 +370,7 @@ bool Pipeline::fails_over_on(TxIndex index, std::uint16_t code) const {
 
 std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
-  if (entry.hunts) return hunts_[index].no_answer_ms;
+  if (entry.hunts || entry.fork_branch) return hunts_[index].no_answer_ms;
   const lb::FailoverSettings* failover =
       entry.epoch == pools_epoch_ ? &context_->pools.pool(entry.pool).failover : nullptr;
   if (failover != nullptr && failover->enabled && !entry.pinned) return failover->timeout_ms;
@@ -371,6 +380,7 @@ std::int64_t Pipeline::attempt_timeout_ms(TxIndex index) const {
 std::int64_t Pipeline::timer_c_ms(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (entry.hunts) return hunt_timer_c_ms(index);
+  if (entry.fork_branch) return fork_timer_c_ms(index);
   if (entry.epoch != pools_epoch_) return kTimerCMs;  // its pool may be gone
   return context_->pools.pool(entry.pool).failover.timer_c_ms;
 }
@@ -381,6 +391,7 @@ std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
     if (!entry.may_fail_over || !next_contact(index)) return std::nullopt;
     return hunts_[index].tried_count;  // the contact's place in the hunt
   }
+  if (entry.forks || entry.fork_branch) return std::nullopt;
   if (!entry.may_fail_over || entry.epoch != pools_epoch_) return std::nullopt;
   if (!context_->pools.pool(entry.pool).failover.enabled || entry.pinned) return std::nullopt;
   const std::string_view call_id = sip::scan_call_id(transactions_->stored_request(index));
@@ -439,6 +450,8 @@ Outcome Pipeline::take_pending(const OutputBuffers& out) {
     return resend_with_credentials(pending.index, out);
   }
   if (pending.kind == PendingKind::Cancel) return send_cancel(pending.index, out);
+  if (pending.kind == PendingKind::Branch) return send_branch(pending.index, out);
+  if (pending.kind == PendingKind::ForkAnswer) return answer_fork(pending.index, out);
   if (queued_outcome_.size > out.primary.size()) return dropped(DropReason::TooLarge);
   std::copy_n(queued_.data(), queued_outcome_.size, out.primary.data());
   return queued_outcome_;
@@ -446,12 +459,13 @@ Outcome Pipeline::take_pending(const OutputBuffers& out) {
 
 Inbound Pipeline::stored_inbound(TxIndex index) {
   const TxOrigin& origin = origins_[index];
-  return Inbound{transactions_->stored_request(index), origin.source, origin.socket};
+  return Inbound{transactions_->stored_request(request_owner(index)), origin.source, origin.socket};
 }
 
 void Pipeline::mark_unanswering(TxIndex index) {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
-  if (entry.hunts || entry.epoch != pools_epoch_) return;  // a contact is not probed
+  // A contact is not probed.
+  if (entry.hunts || entry.fork_branch || entry.epoch != pools_epoch_) return;
   const lb::PoolSpec& pool = context_->pools.pool(entry.pool);
   if (pool.probe.interval_s == 0 || !context_->pools.mark_unanswering(entry.pool, entry.member)) {
     return;
@@ -497,7 +511,8 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
   ForwardExtras extras;
   extras.branch = &branch;
   extras.trailer = credentials;
-  extras.stored_copy = in.bytes.data() == transactions_->stored_request(index).data();
+  extras.stored_copy =
+      in.bytes.data() == transactions_->stored_request(request_owner(index)).data();
   if (request_itself && transactions_->at(index).asserts_identity) {
     const std::string_view user =
         sip::credentials_user(*message_, context_->config->domain.realm());
@@ -620,6 +635,7 @@ std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffe
     // (a hunt goes on to its next contact).
     if (now_ms_ >= origins_[index].attempt_deadline_ms) {
       if (entry.hunts && next_member(index)) return resend_to_next_member(index, out);
+      if (entry.fork_branch) return branch_timed_out(index, out);
       transactions_->erase(index);
       return std::nullopt;
     }
@@ -628,6 +644,7 @@ std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffe
   count(&WorkerCounters::timer_c_fired);
   if (transactions_->stored_cancel(index).empty()) {
     count(&WorkerCounters::cancels_unsent);
+    if (entry.fork_branch) return branch_timed_out(index, out);  // it may ring on, unheard
     transactions_->erase(index);  // the caller's own timers end the call
     return std::nullopt;
   }
@@ -678,6 +695,11 @@ void Pipeline::note_ack_for_our_answer() {
 
 std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.forks && !entry.answered_here) {
+    // A branch answered 2xx and every branch has settled: the wait after it ran out.
+    transactions_->erase(index);
+    return std::nullopt;
+  }
   if (entry.phase != sip::TransactionTable::Phase::Calling) {
     if (entry.answered_here && entry.invite && !entry.caller_acked &&
         entry.deadline_ms < origins_[index].attempt_deadline_ms &&
@@ -698,6 +720,7 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
     return retransmit(index, out);
   }
   count(&WorkerCounters::failover_timeouts);
+  if (entry.fork_branch) return branch_timed_out(index, out);
   mark_unanswering(index);
   // This member said nothing; a hunt keeps an earlier contact's answer for the caller.
   if (!entry.hunts) entry.last_code = 0;

@@ -43,7 +43,7 @@ bool Pipeline::may_hunt() const {
          method != sip::Method::Cancel;
 }
 
-Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::SerialFork& fork,
+Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
                        std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                        const OutputBuffers& out) {
   // The first contact in the table's order that can be sent to (one naming a host cannot:

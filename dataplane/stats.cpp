@@ -36,6 +36,7 @@ struct Snapshot {
   std::uint64_t identity_withheld = 0;
   std::uint64_t contacts_aliased = 0;
   std::uint64_t contacts_hunted = 0;
+  std::uint64_t contacts_forked = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t cancels_sent = 0;
   std::uint64_t timer_c_fired = 0;
@@ -77,6 +78,7 @@ struct Snapshot {
     identity_withheld += counters.identity_withheld.read();
     contacts_aliased += counters.contacts_aliased.read();
     contacts_hunted += counters.contacts_hunted.read();
+    contacts_forked += counters.contacts_forked.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     cancels_sent += counters.cancels_sent.read();
     timer_c_fired += counters.timer_c_fired.read();
@@ -140,6 +142,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "identity_withheld", s.identity_withheld);
   append(line, "contacts_aliased", s.contacts_aliased);
   append(line, "contacts_hunted", s.contacts_hunted);
+  append(line, "contacts_forked", s.contacts_forked);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "cancels_sent", s.cancels_sent);
   append(line, "timer_c_fired", s.timer_c_fired);

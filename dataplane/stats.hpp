@@ -100,6 +100,8 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter contacts_aliased;
   // A hunted call went on to the user's next contact (a location route's fork = "serial").
   Counter contacts_hunted;
+  // INVITEs sent to a user's contacts at once (fork = "parallel"), one per branch.
+  Counter contacts_forked;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

@@ -36,18 +36,23 @@ struct ForwardTarget {
   bool operator==(const ForwardTarget&) const = default;
 };
 
-// A location route's serial forking (`fork = "serial"`): a user's contacts are tried one
-// after another in the location table's order, highest q first (RFC 3261 §16.6 step 1, §16.7
-// step 8), so that a phone that left without unregistering does not swallow the call.
-struct SerialFork {
-  bool enabled = false;
-  // No answer at all (not even 100 Trying) within this: the next contact.
+// A location route's forking over a user's registered contacts (RFC 3261 §16.6 step 1, §16.7):
+// `fork = "serial"` tries them one after another in the location table's order, highest q
+// first (§16.7 step 8), so that a phone that left without unregistering does not swallow the
+// call; `fork = "parallel"` rings them all at once (an INVITE; other methods go to the first).
+struct Forking {
+  enum class Mode : std::uint8_t { None, Serial, Parallel };
+  Mode mode = Mode::None;
+  // No answer at all (not even 100 Trying) within this: the contact is given up (serial: the
+  // next one is tried).
   std::uint32_t no_answer_ms = 2000;
   // A contact that rings this long (Timer C, from its last provisional answer) is cancelled
-  // and the next one tried; 0, and for the last contact: Timer C's 180 s (§16.6 step 11).
+  // (serial: and the next one tried); 0, and in a serial hunt for the last contact: Timer C's
+  // 180 s (§16.6 step 11).
   std::uint32_t ring_timeout_ms = 0;
 
-  bool operator==(const SerialFork&) const = default;
+  bool enabled() const { return mode != Mode::None; }
+  bool operator==(const Forking&) const = default;
 };
 
 struct RouteRule {
@@ -81,7 +86,7 @@ struct RouteRule {
   // index into Config::pools, whose member is chosen per call, lb/pool.hpp).
   std::optional<ForwardTarget> forward;
   std::optional<std::uint16_t> pool;
-  SerialFork fork;                // Location: one contact after another (fork = "serial")
+  Forking fork;                   // Location: several contacts (fork = "serial", "parallel")
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
   std::uint32_t line = 0;         // the [[routes]] header line, for logs

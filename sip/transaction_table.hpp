@@ -91,6 +91,11 @@ class TransactionTable {
     // A user's contacts, one after another (a location route's fork = "serial"): `pool`,
     // `member` and `tried` are unused; the pipeline's hunt state says what was tried.
     bool hunts : 1 = false;
+    // A user's contacts all at once (fork = "parallel"): `forks` on the caller's transaction,
+    // which is never sent anywhere itself; `fork_branch` on each contact's client
+    // transaction, an entry of its own (its request is the caller's entry's stored one).
+    bool forks : 1 = false;
+    bool fork_branch : 1 = false;
   };
 
   static_assert(sizeof(Entry) == 48, "an entry's size is counted in bench/memory's figures");

@@ -282,7 +282,7 @@ action = "location"
             (std::vector<std::string>{"10.1.0.0/16"}));
 }
 
-TEST(Values, SerialForkOnALocationRoute) {
+TEST(Values, ForkingOnALocationRoute) {
   const auto config = load_ok(with_domain(R"([[routes]]
 name = "hunt"
 action = "location"
@@ -297,12 +297,18 @@ fork_timeout_ms = 800
 name = "plain"
 action = "location"
 fork = "none"
+[[routes]]
+name = "ring-all"
+action = "location"
+fork = "parallel"
 )"));
   ASSERT_NE(config, nullptr);
-  ASSERT_EQ(config->routes.size(), 3u);
-  EXPECT_EQ(config->routes[0].fork, (lb::SerialFork{true, 2000, 20000}));
-  EXPECT_EQ(config->routes[1].fork, (lb::SerialFork{true, 800, 0}));
-  EXPECT_FALSE(config->routes[2].fork.enabled);
+  ASSERT_EQ(config->routes.size(), 4u);
+  using Mode = lb::Forking::Mode;
+  EXPECT_EQ(config->routes[0].fork, (lb::Forking{Mode::Serial, 2000, 20000}));
+  EXPECT_EQ(config->routes[1].fork, (lb::Forking{Mode::Serial, 800, 0}));
+  EXPECT_FALSE(config->routes[2].fork.enabled());
+  EXPECT_EQ(config->routes[3].fork, (lb::Forking{Mode::Parallel, 2000, 0}));
 }
 
 TEST(Values, RouteNumberTranslation) {
@@ -1028,11 +1034,11 @@ action = "location"
                     "[source_groups] name"}));
 }
 
-TEST(Errors, SerialFork) {
+TEST(Errors, Forking) {
   EXPECT_EQ(load_errors(with_domain(R"([[routes]]
 name = "a"
 action = "location"
-fork = "parallel"
+fork = "everywhere"
 [[routes]]
 name = "b"
 action = "forward"
@@ -1049,10 +1055,12 @@ fork = "serial"
 fork_timeout_ms = 50
 ring_timeout_ms = 500
 )")),
-            (Errors{"test.toml:4: routes[0].fork must be \"serial\" or \"none\", not \"parallel\"",
+            (Errors{"test.toml:4: routes[0].fork must be \"serial\", \"parallel\" or \"none\", not "
+                    "\"everywhere\"",
                     "test.toml:9: routes[1].fork applies to location routes (a user's "
                     "registered contacts)",
-                    "test.toml:13: routes[2].ring_timeout_ms needs fork = \"serial\"",
+                    "test.toml:13: routes[2].ring_timeout_ms needs fork = \"serial\" or "
+                    "\"parallel\"",
                     "test.toml:18: routes[3].fork_timeout_ms must be 100..60000, not 50",
                     "test.toml:19: routes[3].ring_timeout_ms must be 1000..3600000, not 500"}));
 }

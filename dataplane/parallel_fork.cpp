@@ -1,0 +1,281 @@
+// Parallel forking over a user's registered contacts (a location route's fork = "parallel"):
+// RFC 3261 §16.6-§16.7, every contact rings at once (a desk phone, a softphone, a mobile).
+//
+// The caller's INVITE gets an entry of the worker's transaction table as a failover pool's
+// does (its stored copy, our 100 Trying, the caller's CANCEL and ACK matched by its branch),
+// flagged `forks`: it is never sent anywhere itself. Each contact gets a client transaction
+// of its own (§16.6 step 8), an entry flagged `fork_branch`, keyed fork_branch_key(key, i),
+// with its own branch, destination and Request-URI (the contact's URI), its own timers
+// (Timer A's copies until `fork_timeout_ms`, Timer C or the route's `ring_timeout_ms`) and its
+// own CANCEL, written from its first provisional answer (pool_failover.cpp does all of that
+// per entry; the branch's request is the caller's entry's stored INVITE). Then (§16.7):
+//   - provisional answers above 100 go to the caller, each with its contact's To tag (an
+//     early dialog each, §12.1); a 100 is not passed on (step 5), we sent ours;
+//   - the first 2xx goes to the caller and every other branch is cancelled (step 10), those
+//     that have not answered yet once they do (§9.1); a later 2xx goes to the caller too;
+//   - a 3xx-6xx is ACKed (§17.1.1.3) and kept as the branch's outcome; a 6xx cancels the
+//     others (a global answer);
+//   - a branch silent for `fork_timeout_ms`, or cancelled by its ring timeout, settles as 408;
+//   - when every branch settled without a 2xx, the caller gets our own final answer with the
+//     best code (step 6: a 6xx, else the lowest class, a contact's own answer before our 408),
+//     sent again until its ACK (Timer G); a 3xx, 401 or 407 counts as 480 (we do not recurse,
+//     and cannot pass a phone's Contact or challenge on without its headers);
+//   - the caller's CANCEL is answered 200 and cancels every branch; the answer is then 487.
+#include <algorithm>
+
+#include "dataplane/pipeline.hpp"
+#include "sip/branch.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// Timer C (§16.6 step 11), and the wait after the last branch settled before the caller's
+// entry goes (Timer D, §17.1.1.2: its branches' late answers are still ACKed meanwhile).
+constexpr std::int64_t kForkTimerCMs = 180'000;
+constexpr std::int64_t kForkTimerDMs = 32'000;
+
+// A branch's final code as the fork weighs it (§16.7 step 6); 0 when none.
+std::uint16_t outcome_code(std::uint16_t code) {
+  if (code < 400 || code == 401 || code == 407) return 480;
+  return code;
+}
+
+// Higher is better: a 6xx, else the lowest class; within a class a contact's own answer
+// before the 408 of a branch that said nothing.
+int rank(std::uint16_t code) {
+  if (code == 0) return -1;
+  if (code >= 600) return 1000;
+  return (7 - code / 100) * 10 + (code == 408 ? 0 : 1);
+}
+
+}  // namespace
+
+Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
+                                const lb::Forking& fork, const ContactsView& contacts,
+                                const Dialled& dialled, const OutputBuffers& out) {
+  // The contacts a branch can go to, in the table's order.
+  std::array<ContactChoice, HuntState::kMaxContacts> targets;
+  std::size_t usable = 0;
+  for (const ContactView& contact : contacts) {
+    if (usable == targets.size()) break;
+    const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
+    if (!destination || contact.uri.size() > TxOrigin::kRequestUriCapacity ||
+        is_our_address(*destination) || socket_for(in, *destination) < 0) {
+      continue;
+    }
+    targets[usable++] = ContactChoice{*destination, contact.uri, 0};
+  }
+  if (usable == 0) return respond(in, 480, {}, {}, out);
+  const TxIndex index = usable > 1 ? open_transaction(in, {}) : sip::TransactionTable::kNone;
+  if (index == sip::TransactionTable::kNone) {
+    return forward(in, plan, targets[0].destination, targets[0].uri, out, dialled.forward_extras());
+  }
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.forks = true;
+  entry.epoch = pools_epoch_;
+  entry.asserts_identity = !dialled.asserted_identity.empty();
+  TxOrigin& origin = origins_[index];
+  origin.source = in.peer;
+  origin.socket = in.socket;
+  origin.request_uri_size = 0;
+  HuntState& state = hunts_[index];
+  state = HuntState{};
+  for (std::size_t i = 0; i < usable; ++i) {
+    const TxIndex branch = transactions_->insert(fork_branch_key(entry.key, i));
+    if (branch == sip::TransactionTable::kNone) break;
+    sip::TransactionTable::Entry& client = transactions_->at(branch);
+    client.fork_branch = true;
+    client.branch = attempt_branch(entry.key, static_cast<std::uint8_t>(i));
+    client.asserts_identity = entry.asserts_identity;
+    TxOrigin& to = origins_[branch];
+    to.source = in.peer;
+    to.socket = in.socket;
+    to.member = targets[i].destination;
+    to.dialled = true;
+    std::copy(targets[i].uri.begin(), targets[i].uri.end(), to.request_uri.begin());
+    to.request_uri_size = static_cast<std::uint8_t>(targets[i].uri.size());
+    HuntState& branch_state = hunts_[branch];
+    branch_state = HuntState{};
+    branch_state.parent = index;
+    branch_state.no_answer_ms = fork.no_answer_ms;
+    branch_state.ring_timeout_ms = fork.ring_timeout_ms;
+    ++state.branch_count;
+  }
+  state.open_branches = state.branch_count;
+  if (state.branch_count == 0) {  // the table filled up between the two inserts
+    transactions_->erase(index);
+    return forward(in, plan, targets[0].destination, targets[0].uri, out, dialled.forward_extras());
+  }
+  const TxIndex first = transactions_->find(fork_branch_key(entry.key, 0));
+  const Outcome sent = send_attempt(first, in, plan, out);
+  if (sent.verdict != Verdict::Send || sent.kind != SendKind::ForwardedRequest) {
+    for (std::size_t i = 0; i < state.branch_count; ++i) {
+      transactions_->erase(transactions_->find(fork_branch_key(entry.key, i)));
+    }
+    transactions_->erase(index);
+    return sent;
+  }
+  count(&WorkerCounters::failover_tracked);
+  count(&WorkerCounters::contacts_forked);
+  // §17.2.1: our 100 Trying at once, then the other contacts' INVITEs.
+  queued_outcome_ = respond(in, 100, {}, {}, OutputBuffers{queued_, {}});
+  if (queued_outcome_.verdict == Verdict::Send) queue(PendingKind::Written, index);
+  for (std::size_t i = 1; i < state.branch_count; ++i) {
+    queue(PendingKind::Branch, transactions_->find(fork_branch_key(entry.key, i)));
+  }
+  return sent;
+}
+
+Outcome Pipeline::send_branch(TxIndex branch, const OutputBuffers& out) {
+  const Inbound in = reparse_stored(branch);
+  Outcome sent =
+      in.bytes.empty()
+          ? dropped(DropReason::Parse)
+          : send_attempt(branch, in, sip::preprocess_routes(*message_, context_->identity), out);
+  if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
+    count(&WorkerCounters::contacts_forked);
+    return sent;
+  }
+  // It could not be written (the checks before forking make this unlikely): the branch is lost.
+  sip::TransactionTable::Entry& entry = transactions_->at(branch);
+  entry.phase = sip::TransactionTable::Phase::Completed;
+  transactions_->arm(branch, now_ms_);
+  settle_branch(branch, 480);
+  if (sent.verdict == Verdict::Send) sent = dropped(DropReason::TooLarge);
+  return sent;
+}
+
+Pipeline::TxIndex Pipeline::fork_branch_for(TxIndex index,
+                                            std::optional<std::uint64_t> attempt) const {
+  if (!attempt) return sip::TransactionTable::kNone;
+  const std::uint64_t key = transactions_->at(index).key;
+  for (std::size_t i = 0; i < hunts_[index].branch_count; ++i) {
+    const TxIndex branch = transactions_->find(fork_branch_key(key, i));
+    if (branch != sip::TransactionTable::kNone && transactions_->at(branch).branch == *attempt) {
+      return branch;
+    }
+  }
+  return sip::TransactionTable::kNone;
+}
+
+Pipeline::TrackedResponse Pipeline::on_branch_response(TxIndex index,
+                                                       std::optional<std::uint64_t> attempt,
+                                                       const Inbound& in,
+                                                       const OutputBuffers& out) {
+  const std::uint16_t code = message_->status_code;
+  const TxIndex branch = fork_branch_for(index, attempt);
+  if (branch == sip::TransactionTable::kNone) {
+    // A branch that is gone: a 2xx still goes to the caller (§16.7 step 5), the rest not.
+    if (code >= 200 && code < 300) return {};
+    return {dropped(DropReason::FailedOver)};
+  }
+  sip::TransactionTable::Entry& entry = transactions_->at(branch);
+  using Phase = sip::TransactionTable::Phase;
+  if (code < 200) {
+    if (entry.phase == Phase::Completed) return {dropped(DropReason::FailedOver)};
+    if (entry.phase == Phase::Calling) {
+      entry.phase = Phase::Proceeding;
+      transactions_->arm(branch, now_ms_ + timer_c_ms(branch));
+    } else if (code > 100 && !entry.cancel_sent) {
+      transactions_->arm(branch, now_ms_ + timer_c_ms(branch));  // §16.7 step 2
+    }
+    keep_cancel(branch);
+    if (entry.cancelled && !entry.cancel_sent) queue(PendingKind::Cancel, branch);
+    if (code == 100) return {absorbed(Absorb::Trying)};
+    // Once the caller has our final answer, or a 2xx, more ringing means nothing to it.
+    if (transactions_->at(index).answered_here || hunts_[index].answered) {
+      return {dropped(DropReason::FailedOver)};
+    }
+    return {};
+  }
+  const bool first_final = entry.phase != Phase::Completed;
+  if (first_final) {
+    entry.phase = Phase::Completed;
+    transactions_->arm(branch, now_ms_ + kForkTimerDMs);  // absorbs its retransmissions
+  }
+  if (code < 300) {
+    if (first_final) settle_branch(branch, code);
+    return {};  // to the caller; its ACK is end to end (§13.2.2.4)
+  }
+  if (first_final) {
+    // Our own ring timeout's CANCEL brought this answer: the branch timed out (§16.7 step 6).
+    const bool timed_out = entry.cancel_sent && !entry.cancelled;
+    settle_branch(branch, timed_out ? 408 : outcome_code(code));
+  }
+  return {send_ack(in, branch, out.primary)};  // each copy, until the contact has it
+}
+
+void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
+  HuntState& outcome = hunts_[branch];
+  if (outcome.settled) return;
+  outcome.settled = true;
+  const TxIndex index = outcome.parent;
+  HuntState& state = hunts_[index];
+  if (code >= 200 && code < 300) {
+    if (!state.answered) cancel_branches(index, branch);  // §16.7 step 10
+    state.answered = true;
+  } else if (rank(code) > rank(state.best_code)) {
+    if (code >= 600 && !state.answered) cancel_branches(index, branch);  // §16.7 step 9
+    state.best_code = code;
+  }
+  if (state.open_branches != 0) --state.open_branches;
+  if (state.open_branches != 0) return;
+  if (state.answered) {
+    // Kept a while for the caller's retransmitted INVITE (100 again), then dropped.
+    transactions_->arm(index, now_ms_ + kForkTimerDMs + 1);
+    return;
+  }
+  queue(PendingKind::ForkAnswer, index);
+}
+
+void Pipeline::cancel_branches(TxIndex index, TxIndex except) {
+  const std::uint64_t key = transactions_->at(index).key;
+  using Phase = sip::TransactionTable::Phase;
+  for (std::size_t i = 0; i < hunts_[index].branch_count; ++i) {
+    const TxIndex branch = transactions_->find(fork_branch_key(key, i));
+    if (branch == sip::TransactionTable::kNone || branch == except) continue;
+    sip::TransactionTable::Entry& entry = transactions_->at(branch);
+    if (entry.phase == Phase::Completed || entry.cancelled) continue;
+    entry.cancelled = true;
+    if (entry.phase == Phase::Calling) {
+      // No more INVITE copies (Timer A); its CANCEL goes once it answers (§9.1), else the
+      // branch ends at its no-answer timeout.
+      transactions_->arm(branch, origins_[branch].attempt_deadline_ms);
+    } else if (!entry.cancel_sent && !transactions_->stored_cancel(branch).empty()) {
+      queue(PendingKind::Cancel, branch);
+    }
+  }
+}
+
+Outcome Pipeline::cancel_fork(TxIndex index, const Inbound& in, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (!entry.cancelled && !hunts_[index].answered) {
+    entry.cancelled = true;
+    cancel_branches(index, sip::TransactionTable::kNone);
+  }
+  return respond(in, 200, {}, {}, out);  // §16.10
+}
+
+std::optional<Outcome> Pipeline::branch_timed_out(TxIndex branch, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(branch);
+  entry.phase = sip::TransactionTable::Phase::Completed;
+  transactions_->arm(branch, now_ms_ + kForkTimerDMs);  // a late final answer is still ACKed
+  settle_branch(branch, 408);
+  if (pending_count_ != 0) return take_pending(out);
+  return std::nullopt;
+}
+
+Outcome Pipeline::answer_fork(TxIndex index, const OutputBuffers& out) {
+  const Inbound in = reparse_stored_or_erase(index);
+  if (in.bytes.empty()) return dropped(DropReason::Parse);
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  entry.last_code = hunts_[index].best_code;
+  return answer_exhausted(index, in, out);  // 487 after a CANCEL, else that code (or 408)
+}
+
+std::int64_t Pipeline::fork_timer_c_ms(TxIndex branch) const {
+  const std::uint32_t ring = hunts_[branch].ring_timeout_ms;
+  return ring != 0 ? ring : kForkTimerCMs;
+}
+
+}  // namespace sipline::dataplane

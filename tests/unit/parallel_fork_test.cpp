@@ -1,0 +1,273 @@
+// Parallel forking over a user's contacts (dataplane/parallel_fork.cpp, a location route's
+// fork = "parallel"): every assertion is on the bytes the pipeline writes and where they go.
+#include <algorithm>
+
+#include "tests/unit/forking_test_support.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+using namespace forking_test;
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory"
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[routes]]
+name = "ring-all"
+user_prefix = "1002"
+action = "location"
+fork = "parallel"
+ring_timeout_ms = 10000
+)toml";
+
+class ParallelForkTest : public ForkingPipeline {
+ protected:
+  ParallelForkTest() : ForkingPipeline(kConfig) {
+    location_.replace("1002", {binding("1002", kMobile, 1200), binding("1002", kLaptop, 1800),
+                               binding("1002", kDeskPhone, 3600)});
+    tick(kStartMs);
+  }
+
+  // The caller's INVITE: to the desk phone at once, our 100 Trying, then the laptop and the
+  // mobile (the table's order), each with its own URI on a branch of its own.
+  std::vector<Sent> start_fork(std::string_view branch = "z9hG4bK-fork") {
+    request_ = invite("1002", branch);
+    const std::vector<Sent> sent = receive(request_);
+    EXPECT_EQ(sent.size(), 4u);
+    if (sent.size() != 4) return {};
+    EXPECT_EQ(sent[1].outcome.code, 100);
+    EXPECT_EQ(sent[1].to(), kCaller);
+    const std::vector<Sent> branches{sent[0], sent[2], sent[3]};
+    const std::string_view phones[] = {kDeskPhone, kLaptop, kMobile};
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(branches[i].outcome.kind, SendKind::ForwardedRequest);
+      EXPECT_EQ(branches[i].to(), phones[i]);
+      EXPECT_EQ(request_line(branches[i].bytes),
+                "INVITE sip:1002@" + std::string(phones[i]) + " SIP/2.0");
+      EXPECT_TRUE(
+          sip::branch_is_ours(top_branch(branches[i].bytes), context_->identity.branch_key));
+    }
+    EXPECT_NE(top_branch(branches[0].bytes), top_branch(branches[1].bytes));
+    EXPECT_NE(top_branch(branches[1].bytes), top_branch(branches[2].bytes));
+    EXPECT_NE(top_branch(branches[0].bytes), top_branch(branches[2].bytes));
+    return branches;
+  }
+
+  std::string caller_request(std::string_view method) const {
+    std::string request = request_;
+    request.replace(0, 6, method);
+    request.replace(request.find("CSeq: 1 INVITE"), 14, "CSeq: 1 " + std::string(method));
+    return request;
+  }
+
+  static void expect_relayed(const std::vector<Sent>& sent, std::string_view status) {
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
+    EXPECT_EQ(sent[0].to(), kCaller);
+    EXPECT_EQ(request_line(sent[0].bytes), "SIP/2.0 " + std::string(status));
+  }
+
+  static void expect_request(const Sent& sent, std::string_view method, const Sent& invite) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
+    EXPECT_EQ(sent.to(), invite.to());
+    std::string line = request_line(invite.bytes);
+    line.replace(0, 6, method);
+    EXPECT_EQ(request_line(sent.bytes), line);
+    EXPECT_EQ(top_branch(sent.bytes), top_branch(invite.bytes));
+  }
+
+  std::string request_;
+};
+
+TEST_F(ParallelForkTest, EveryContactRingsAndTheFirst200CancelsTheOthers) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  EXPECT_EQ(counters_.contacts_forked.read(), 3u);
+  // §16.7 step 5: each 180 goes to the caller (an early dialog each); a 100 does not.
+  expect_relayed(receive(answer(phones[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  expect_relayed(receive(answer(phones[1].bytes, "180 Ringing"), kLaptop), "180 Ringing");
+  EXPECT_EQ(receive(answer(phones[2].bytes, "100 Trying"), kMobile)[0].outcome.verdict,
+            Verdict::Absorbed);
+  // The mobile answers: its 200 to the caller, our CANCEL to the two ringing phones (step 10).
+  const std::vector<Sent> answered = receive(answer(phones[2].bytes, "200 OK"), kMobile);
+  ASSERT_EQ(answered.size(), 3u);
+  EXPECT_EQ(answered[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(answered[0].to(), kCaller);
+  EXPECT_EQ(request_line(answered[0].bytes), "SIP/2.0 200 OK");
+  expect_request(answered[1], "CANCEL", phones[0]);
+  expect_request(answered[2], "CANCEL", phones[1]);
+  // Their 487s are ACKed and go no further.
+  const std::vector<Sent> desk_487 =
+      receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone);
+  ASSERT_EQ(desk_487.size(), 1u);
+  expect_request(desk_487[0], "ACK", phones[0]);
+  const std::vector<Sent> laptop_487 =
+      receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop);
+  ASSERT_EQ(laptop_487.size(), 1u);
+  expect_request(laptop_487[0], "ACK", phones[1]);
+  // A 200 retransmitted by the mobile still goes to the caller.
+  expect_relayed(receive(answer(phones[2].bytes, "200 OK"), kMobile), "200 OK");
+  EXPECT_EQ(counters_.cancels_sent.read(), 2u);
+  // Everything is gone after Timer D.
+  EXPECT_TRUE(tick(kStartMs + 40'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+}
+
+TEST_F(ParallelForkTest, APhoneThatHasNotAnsweredIsCancelledOnceItDoes) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  expect_relayed(receive(answer(phones[0].bytes, "200 OK"), kDeskPhone), "200 OK");
+  // §9.1: no CANCEL before a provisional answer; the laptop's 180 brings it (and is not
+  // passed on: the call is answered).
+  const std::vector<Sent> late = receive(answer(phones[1].bytes, "180 Ringing"), kLaptop);
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].outcome.verdict, Verdict::Drop);
+  expect_request(late[1], "CANCEL", phones[1]);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop).size(), 1u);
+  // No more INVITE copies to the silent mobile (Timer A stops); it ends at its timeout.
+  EXPECT_TRUE(tick(kStartMs + 1'999).empty());
+  EXPECT_TRUE(tick(kStartMs + 2'000).empty());
+}
+
+TEST_F(ParallelForkTest, WhenEveryPhoneFailsTheCallerGetsTheBestAnswerOnce) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  const std::vector<Sent> busy = receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone);
+  ASSERT_EQ(busy.size(), 1u);
+  expect_request(busy[0], "ACK", phones[0]);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "503 Unavailable"), kLaptop).size(), 1u);
+  // The last one: its ACK, then our answer with the lowest class's code (§16.7 step 6).
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "302 Moved"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  expect_request(last[0], "ACK", phones[2]);
+  EXPECT_EQ(last[1].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(last[1].to(), kCaller);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 486 Busy Here");
+  // Ours, so sent again until the caller's ACK (Timer G), which ends here.
+  const std::vector<Sent> again = tick(kStartMs + 500);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, last[1].bytes);
+  // The caller's ACK carries our To tag.
+  const std::size_t to = last[1].bytes.find("\r\nTo: ");
+  const std::size_t tag = last[1].bytes.find(";tag=", to) + 5;
+  std::string ack = caller_request("ACK");
+  ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2),
+             ";tag=" + last[1].bytes.substr(tag, last[1].bytes.find("\r\n", tag) - tag));
+  const std::vector<Sent> acked = receive(ack);
+  ASSERT_EQ(acked.size(), 1u);
+  EXPECT_EQ(acked[0].outcome.verdict, Verdict::Absorbed);
+  EXPECT_TRUE(tick(kStartMs + 5'000).empty());  // Timer G stopped
+}
+
+TEST_F(ParallelForkTest, SilentPhonesAreCopiedAtTimerAThenGiveUpAt408) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "480 Away"), kDeskPhone).size(), 1u);
+  // Timer A (§17.1.1.2): the two silent phones get the INVITE again after T1, on their branch.
+  const std::vector<Sent> copies = tick(kStartMs + 500);
+  ASSERT_EQ(copies.size(), 2u);
+  EXPECT_EQ(copies[0].bytes, phones[1].bytes);
+  EXPECT_EQ(copies[1].bytes, phones[2].bytes);
+  EXPECT_EQ(tick(kStartMs + 1'500).size(), 2u);
+  // fork_timeout_ms (2 s): both give up; the desk phone's 480 beats their 408.
+  const std::vector<Sent> ours = tick(kStartMs + 2'000);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 480 Temporarily Unavailable");
+  EXPECT_EQ(counters_.failover_timeouts.read(), 2u);
+}
+
+TEST_F(ParallelForkTest, ASixHundredCancelsTheOthers) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  expect_relayed(receive(answer(phones[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  const std::vector<Sent> declined = receive(answer(phones[1].bytes, "603 Decline"), kLaptop);
+  ASSERT_EQ(declined.size(), 2u);
+  expect_request(declined[0], "ACK", phones[1]);
+  expect_request(declined[1], "CANCEL", phones[0]);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
+  // The mobile said nothing: at its timeout the caller gets the 603 (§16.7 step 6).
+  const std::vector<Sent> ours = tick(kStartMs + 2'000);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 603 Decline");
+}
+
+TEST_F(ParallelForkTest, TheCallersCancelCancelsEveryPhone) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  expect_relayed(receive(answer(phones[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  expect_relayed(receive(answer(phones[1].bytes, "183 Session Progress"), kLaptop),
+                 "183 Session Progress");
+  const std::vector<Sent> cancelled = receive(caller_request("CANCEL"));
+  ASSERT_EQ(cancelled.size(), 3u);
+  EXPECT_EQ(cancelled[0].outcome.code, 200);  // §16.10
+  EXPECT_EQ(cancelled[0].to(), kCaller);
+  expect_request(cancelled[1], "CANCEL", phones[0]);
+  expect_request(cancelled[2], "CANCEL", phones[1]);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop).size(), 1u);
+  // The mobile answers 180 only now: cancelled at once, and not passed on.
+  const std::vector<Sent> late = receive(answer(phones[2].bytes, "180 Ringing"), kMobile);
+  ASSERT_EQ(late.size(), 2u);
+  expect_request(late[1], "CANCEL", phones[2]);
+  const std::vector<Sent> last =
+      receive(answer(phones[2].bytes, "487 Request Terminated"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 487 Request Terminated");
+  EXPECT_EQ(last[1].to(), kCaller);
+}
+
+TEST_F(ParallelForkTest, TheRingTimeoutCancelsEveryRingingPhoneAndTheCallerGets408) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string_view from = i == 0 ? kDeskPhone : i == 1 ? kLaptop : kMobile;
+    expect_relayed(receive(answer(phones[i].bytes, "180 Ringing"), from), "180 Ringing");
+  }
+  EXPECT_TRUE(tick(kStartMs + 9'999).empty());
+  const std::vector<Sent> timer_c = tick(kStartMs + 10'000);
+  ASSERT_EQ(timer_c.size(), 3u);
+  for (const Sent& phone : phones) {
+    const auto cancel = std::find_if(timer_c.begin(), timer_c.end(),
+                                     [&](const Sent& sent) { return sent.to() == phone.to(); });
+    ASSERT_NE(cancel, timer_c.end()) << phone.to();
+    expect_request(*cancel, "CANCEL", phone);
+  }
+  ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop).size(), 1u);
+  const std::vector<Sent> last =
+      receive(answer(phones[2].bytes, "487 Request Terminated"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 408 Request Timeout");
+  EXPECT_EQ(counters_.timer_c_fired.read(), 3u);
+}
+
+TEST_F(ParallelForkTest, OtherMethodsGoToTheFirstContactStatelessly) {
+  std::string message = invite("1002", "z9hG4bK-msg");
+  message.replace(0, 6, "MESSAGE");
+  message.replace(message.find("CSeq: 1 INVITE"), 14, "CSeq: 1 MESSAGE");
+  const std::vector<Sent> sent = receive(message);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to(), kDeskPhone);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+TEST_F(ParallelForkTest, OneUsableContactIsForwardedStatelessly) {
+  location_.replace("1002",
+                    {binding("1002", "phone.example", 7200), binding("1002", kDeskPhone, 3600)});
+  const std::vector<Sent> sent = receive(invite("1002", "z9hG4bK-one"));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to(), kDeskPhone);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
