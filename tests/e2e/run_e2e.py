@@ -1241,6 +1241,76 @@ def test_serial_fork(ctx):
           "nothing dropped: %s" % harness.brief(counters))
 
 
+def test_parallel_fork(ctx):
+    """Parallel forking (a location route's fork = "parallel"): user 1002 is registered from a
+    desk phone (an echo UAS answering 200), a mobile that rings and is never picked up (180;
+    a CANCEL gets 200 and the INVITE 487) and a laptop that went to sleep (its socket records
+    what reaches it and never answers). The caller's INVITE gets sipline's 100 and reaches all
+    three at once, each with its own Request-URI on a branch of its own; the desk phone's 200
+    reaches the caller; the mobile gets sipline's CANCEL (same Request-URI and branch as its
+    INVITE, once it has answered provisionally, §9.1) and sipline's ACK for its 487; the laptop
+    never answered, so it gets no CANCEL. Counters: three branches, one CANCEL."""
+    proxy_port, desk_port, mobile_port, laptop_port = harness.free_udp_ports(4)
+    host = harness.NET.client_host
+    routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
+               "fork": "parallel"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    register_user(proxy_port, "1002", desk_port, expires=300)
+    register_user(proxy_port, "1002", mobile_port, expires=400)
+    laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
+    ctx.cleanups.append(laptop.close)
+    final = challenged_register(laptop, "REGISTER 1002 from the laptop",
+                                contact="<%s>" % contact_uri("1002", laptop_port), expires=600)
+    require_status(final, 200, "REGISTER 1002 from the laptop")
+    desk = EchoServer(port=desk_port)
+    ctx.cleanups.append(desk.stop)
+    mobile = EchoServer(port=mobile_port, ring=True)
+    ctx.cleanups.append(mobile.stop)
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        caller.request("INVITE", "sip:1002@" + proxy_address(proxy_port),
+                       [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))], wait=False)
+        sent = time.monotonic()
+        statuses, final = [], None
+        while final is None and time.monotonic() < sent + 5.0:
+            message = caller.receive(sent + 5.0 - time.monotonic())
+            if message is None or not message.is_response:
+                continue
+            statuses.append(message.status)
+            if message.status >= 200:
+                final = message
+        require_status(final, 200, "INVITE forked to three phones")
+        check(statuses[0] == 100, "sipline's 100 should come first: %s" % statuses)
+        deadline = time.monotonic() + 3.0
+        while not mobile.requests("ACK") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        laptop_invite = laptop.receive(0.5)
+    check(len(desk.requests("INVITE")) == 1 and desk.requests("INVITE")[0].start_line ==
+          "INVITE %s SIP/2.0" % contact_uri("1002", desk_port),
+          "the desk phone should have got one INVITE with its own URI: %s" %
+          [m.start_line for m in desk.requests("INVITE")])
+    invites, cancels, acks = (mobile.requests(m) for m in ("INVITE", "CANCEL", "ACK"))
+    check(len(invites) == 1 and len(cancels) == 1 and len(acks) == 1 and
+          invites[0].start_line == "INVITE %s SIP/2.0" % contact_uri("1002", mobile_port) and
+          cancels[0].start_line == "CANCEL %s SIP/2.0" % contact_uri("1002", mobile_port) and
+          cancels[0].top_via_branch() == invites[0].top_via_branch() and
+          acks[0].top_via_branch() == invites[0].top_via_branch(),
+          "the mobile should have got INVITE, our CANCEL and our ACK for its 487 on the INVITE's "
+          "branch: %s" % [m.start_line for m in invites + cancels + acks])
+    check(laptop_invite is not None and laptop_invite.start_line ==
+          "INVITE %s SIP/2.0" % contact_uri("1002", laptop_port),
+          "the laptop should have got the INVITE with its own URI: %s" % describe(laptop_invite))
+    branches = {invites[0].top_via_branch(), desk.requests("INVITE")[0].top_via_branch(),
+                laptop_invite.top_via_branch()}
+    check(len(branches) == 3, "each phone's INVITE should have a branch of its own: %s" % branches)
+    stray = laptop.receive(0.3)
+    while stray is not None and stray.method == "INVITE":  # Timer A's copies
+        stray = laptop.receive(0.3)
+    check(stray is None, "the silent laptop should get no CANCEL (§9.1): %s" % describe(stray))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "contacts_forked") == 3 and total(counters, "cancels_sent") == 1,
+          "expected three branches and one CANCEL: %s" % harness.brief(counters))
+
+
 def test_route_sources(ctx):
     """Routes restricted by source address (`sources`): a trunk-facing route takes requests
     from the carrier's addresses only. Three routes for the same user prefix: one for
@@ -3173,6 +3243,7 @@ TESTS = {
     "pool_timer_c": test_pool_timer_c,
     "pool_cancel": test_pool_cancel,
     "serial_fork": test_serial_fork,
+    "parallel_fork": test_parallel_fork,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -3206,7 +3277,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "route_sources", "number_translation", "trunk_registration",
+              "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork", "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",
