@@ -3,13 +3,13 @@
 //
 // Built once: a PipelineContext from a fixed in-memory config (IPv4 and IPv6 listen
 // addresses, record_route on, a route for every action: location with and without proxy
-// auth and with serial forking, forward to IPv4 and IPv6 targets, forward to ourselves, forward to
-// a server pool, redirect to a fixed contact and to the registered ones, reject; number translation
-// to a target, a pool and a location lookup), a LocationTable with a few bindings (IPv4, IPv6, a
-// host name, our own address), fixed secrets and a fixed clock, so that an input always gets the
-// same decisions. (What carries over between inputs is reset: registrations after each REGISTER,
-// the digest authenticators' nonce counts after each input with credentials; only the serial inside
-// a fresh challenge's nonce counts up.)
+// auth and with serial and parallel forking, forward to IPv4 and IPv6 targets, forward to
+// ourselves, forward to a server pool, redirect to a fixed contact and to the registered ones,
+// reject; number translation to a target, a pool and a location lookup), a LocationTable with a few
+// bindings (IPv4, IPv6, a host name, our own address), fixed secrets and a fixed clock, so that an
+// input always gets the same decisions. (What carries over between inputs is reset: registrations
+// after each REGISTER, the digest authenticators' nonce counts after each input with credentials;
+// only the serial inside a fresh challenge's nonce counts up.)
 //
 // Input layout: octet 0 picks the source (address, port, listen socket; IPv4, IPv6, our own
 // addresses), octet 1 the size of the primary output buffer (smaller than the fallback, as a
@@ -122,6 +122,9 @@ password = "fuzz-1003"
 user = "1004"
 password = "fuzz-1004"
 [[users]]
+user = "1005"
+password = "fuzz-1005"
+[[users]]
 user = "1100"
 password = "fuzz-1100"
 [[routes]]
@@ -131,6 +134,12 @@ methods = ["INVITE", "MESSAGE"]
 action = "location"
 auth = true
 assert_identity = true
+[[routes]]
+name = "ring-all"
+user_prefix = "1005"
+action = "location"
+fork = "parallel"
+ring_timeout_ms = 1000
 [[routes]]
 name = "users"
 user_prefix = "10"
@@ -352,6 +361,10 @@ World& world() {
           binding("sip:1002@phone.example:5060", "", 500)}},
         {"1003", {binding("sip:1003@phone.example", "")}},   // a name: 480
         {"1004", {binding("sip:1004@127.0.0.1:5060", "")}},  // ourselves: 482
+        {"1005",
+         {binding("sip:1005@192.0.2.51:5060", "192.0.2.51:5060"),
+          binding("sip:1005@192.0.2.52:5062", ""), binding("sip:1005@[2001:db8::53]", "", 500),
+          binding("sip:1005@127.0.0.1:5060", "", 400)}},  // serial forks, and a parallel one
         {"1100",
          {binding("sip:1100@192.0.2.30:5060;transport=udp", "192.0.2.30:5060", 1000),
           binding("sips:1100@[2001:db8::30]", "", 250), binding("sip:1100@h.example", "", 0)}},
