@@ -147,6 +147,7 @@ TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
   EXPECT_EQ(local.action, RouteAction::Location);
   EXPECT_TRUE(local.auth);
   EXPECT_FALSE(local.forward.has_value());
+  EXPECT_EQ(local.fork.mode, lb::Forking::Mode::Parallel);  // a user's phones all ring
   const Route& fallback = config.routes[1];
   EXPECT_EQ(fallback.name, "not-found");
   EXPECT_EQ(fallback.user_prefix, "");
