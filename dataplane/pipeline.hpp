@@ -481,6 +481,8 @@ class Pipeline {
     sip::TransactionTable::Index parent = sip::TransactionTable::kNone;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
   };
+  // Beside every entry of the table once a route forks (config/README.md counts it per call).
+  static_assert(sizeof(HuntState) == 120);
   struct ContactChoice {
     PeerAddress destination;
     std::string_view uri;  // into the location table: valid until the next quiescent state
