@@ -50,29 +50,35 @@ int rank(std::uint16_t code) {
 
 }  // namespace
 
-Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
-                                const lb::Forking& fork, const ContactsView& contacts,
-                                const Dialled& dialled, const OutputBuffers& out) {
-  // The contacts a branch can go to, in the table's order.
-  std::array<ContactChoice, HuntState::kMaxContacts> targets;
-  std::size_t usable = 0;
+Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in,
+                                             const ContactsView& contacts) const {
+  ForkTargets targets;
   for (const ContactView& contact : contacts) {
-    if (usable == targets.size()) break;
+    if (targets.count == targets.contacts.size()) break;
     const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
+    // A name (no lookup on a worker), ourselves, no socket of its family, or a URI longer than
+    // its branch's origin keeps for our CANCEL and ACK: left out.
     if (!destination || contact.uri.size() > TxOrigin::kRequestUriCapacity ||
         is_our_address(*destination) || socket_for(in, *destination) < 0) {
       continue;
     }
-    targets[usable++] = ContactChoice{*destination, contact.uri, 0};
+    targets.contacts[targets.count++] = ContactChoice{*destination, contact.uri, 0};
   }
-  if (usable == 0) return respond(in, 480, {}, {}, out);
-  const TxIndex index = usable > 1 ? open_transaction(in, {}) : sip::TransactionTable::kNone;
+  return targets;
+}
+
+Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
+                                const lb::Forking& fork, const ContactsView& contacts,
+                                const Dialled& dialled, const OutputBuffers& out) {
+  const ForkTargets targets = fork_targets(in, contacts);
+  if (targets.count == 0) return respond(in, 480, {}, {}, out);
+  const ContactChoice& first = targets.contacts[0];
+  const TxIndex index = targets.count > 1 ? open_transaction(in, {}) : sip::TransactionTable::kNone;
   if (index == sip::TransactionTable::kNone) {
-    return forward(in, plan, targets[0].destination, targets[0].uri, out, dialled.forward_extras());
+    return forward(in, plan, first.destination, first.uri, out, dialled.forward_extras());
   }
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.forks = true;
-  entry.epoch = pools_epoch_;
   entry.asserts_identity = !dialled.asserted_identity.empty();
   TxOrigin& origin = origins_[index];
   origin.source = in.peer;
@@ -80,34 +86,19 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
   origin.request_uri_size = 0;
   HuntState& state = hunts_[index];
   state = HuntState{};
-  for (std::size_t i = 0; i < usable; ++i) {
-    const TxIndex branch = transactions_->insert(fork_branch_key(entry.key, i));
-    if (branch == sip::TransactionTable::kNone) break;
-    sip::TransactionTable::Entry& client = transactions_->at(branch);
-    client.fork_branch = true;
-    client.branch = attempt_branch(entry.key, static_cast<std::uint8_t>(i));
-    client.asserts_identity = entry.asserts_identity;
-    TxOrigin& to = origins_[branch];
-    to.source = in.peer;
-    to.socket = in.socket;
-    to.member = targets[i].destination;
-    to.dialled = true;
-    std::copy(targets[i].uri.begin(), targets[i].uri.end(), to.request_uri.begin());
-    to.request_uri_size = static_cast<std::uint8_t>(targets[i].uri.size());
-    HuntState& branch_state = hunts_[branch];
-    branch_state = HuntState{};
-    branch_state.parent = index;
-    branch_state.no_answer_ms = fork.no_answer_ms;
-    branch_state.ring_timeout_ms = fork.ring_timeout_ms;
-    ++state.branch_count;
+  for (std::size_t i = 0; i < targets.count; ++i) {
+    if (!open_branch(index, in, targets.contacts[i], fork)) {
+      count(&WorkerCounters::failover_untracked);  // the table is full: fewer phones ring
+      break;
+    }
   }
   state.open_branches = state.branch_count;
-  if (state.branch_count == 0) {  // the table filled up between the two inserts
+  if (state.branch_count == 0) {
     transactions_->erase(index);
-    return forward(in, plan, targets[0].destination, targets[0].uri, out, dialled.forward_extras());
+    return forward(in, plan, first.destination, first.uri, out, dialled.forward_extras());
   }
-  const TxIndex first = transactions_->find(fork_branch_key(entry.key, 0));
-  const Outcome sent = send_attempt(first, in, plan, out);
+  const Outcome sent =
+      send_attempt(transactions_->find(fork_branch_key(entry.key, 0)), in, plan, out);
   if (sent.verdict != Verdict::Send || sent.kind != SendKind::ForwardedRequest) {
     for (std::size_t i = 0; i < state.branch_count; ++i) {
       transactions_->erase(transactions_->find(fork_branch_key(entry.key, i)));
@@ -124,6 +115,32 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
     queue(PendingKind::Branch, transactions_->find(fork_branch_key(entry.key, i)));
   }
   return sent;
+}
+
+bool Pipeline::open_branch(TxIndex index, const Inbound& in, const ContactChoice& target,
+                           const lb::Forking& fork) {
+  const sip::TransactionTable::Entry& entry = transactions_->at(index);
+  HuntState& state = hunts_[index];
+  const TxIndex branch = transactions_->insert(fork_branch_key(entry.key, state.branch_count));
+  if (branch == sip::TransactionTable::kNone) return false;
+  sip::TransactionTable::Entry& client = transactions_->at(branch);
+  client.fork_branch = true;
+  client.branch = attempt_branch(entry.key, state.branch_count);
+  client.asserts_identity = entry.asserts_identity;
+  TxOrigin& origin = origins_[branch];
+  origin.source = in.peer;
+  origin.socket = in.socket;
+  origin.member = target.destination;
+  origin.dialled = true;
+  std::copy(target.uri.begin(), target.uri.end(), origin.request_uri.begin());
+  origin.request_uri_size = static_cast<std::uint8_t>(target.uri.size());
+  HuntState& branch_state = hunts_[branch];
+  branch_state = HuntState{};
+  branch_state.parent = index;
+  branch_state.no_answer_ms = fork.no_answer_ms;
+  branch_state.ring_timeout_ms = fork.ring_timeout_ms;
+  ++state.branch_count;
+  return true;
 }
 
 Outcome Pipeline::send_branch(TxIndex branch, const OutputBuffers& out) {

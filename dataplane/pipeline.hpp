@@ -508,6 +508,16 @@ class Pipeline {
   static std::uint64_t fork_branch_key(std::uint64_t key, std::size_t branch) {
     return key ^ (0xC2B2AE3D27D4EB4Full * (branch + 1));
   }
+  // The contacts an INVITE can be forked to, in the table's order (at most kMaxContacts).
+  struct ForkTargets {
+    std::array<ContactChoice, HuntState::kMaxContacts> contacts;
+    std::size_t count = 0;
+  };
+  ForkTargets fork_targets(const Inbound& in, const ContactsView& contacts) const;
+  // The client transaction of the fork at `index` for its next contact: false when the table
+  // is full.
+  bool open_branch(TxIndex index, const Inbound& in, const ContactChoice& target,
+                   const lb::Forking& fork);
   // A new INVITE for a user with several contacts on a route with fork = "parallel": one
   // client transaction per contact, all sent at once, the caller's own entry above them.
   Outcome fork_parallel(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,

@@ -222,7 +222,7 @@ Pipeline::TxIndex Pipeline::open_transaction(const Inbound& in, std::string_view
     logged_table_full_ = true;
     SIPLINE_LOG_WARN(
         "worker %zu: transaction table full (%zu calls, %zu requests stored): requests to "
-        "failover pools and hunted users are forwarded statelessly (counted as "
+        "failover pools and forked calls are forwarded statelessly (counted as "
         "failover_untracked); see [limits] transaction_table_size",
         worker_index_, transactions_->size(), transactions_->stored_count());
   }

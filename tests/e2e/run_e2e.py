@@ -1143,6 +1143,35 @@ def test_pool_cancel(ctx):
           "expected two CANCELs of ours, their answers absorbed, nothing dropped: %s" % brief)
 
 
+def register_sleeping_phone(ctx, proxy_port, user, port, expires):
+    """A phone that registered and went to sleep: its socket stays open (closed at cleanup)
+    and records what reaches it, and it never answers. Returns its sipmsg.Agent."""
+    phone = sipmsg.Agent(proxy_port, port=port, user=user)
+    ctx.cleanups.append(phone.close)
+    final = challenged_register(phone, "REGISTER %s from the sleeping phone" % user,
+                                contact="<%s>" % contact_uri(user, port), expires=expires)
+    require_status(final, 200, "REGISTER %s from the sleeping phone" % user)
+    return phone
+
+
+def invite_user(caller, user, proxy_port, timeout):
+    """The caller's INVITE to `user` through the proxy; its responses as (status, seconds after
+    sending) up to the final one (or `timeout`), and that final response (None when none)."""
+    caller.request("INVITE", "sip:%s@%s" % (user, proxy_address(proxy_port)),
+                   [("Contact", "<sip:%s@%s:%d>" % (caller.user, harness.NET.client_host,
+                                                    caller.port))], wait=False)
+    started = time.monotonic()
+    statuses, final = [], None
+    while final is None and time.monotonic() < started + timeout:
+        message = caller.receive(started + timeout - time.monotonic())
+        if message is None or not message.is_response:
+            continue
+        statuses.append((message.status, round(time.monotonic() - started, 2)))
+        if message.status >= 200:
+            final = message
+    return statuses, final
+
+
 def test_serial_fork(ctx):
     """Serial forking over a user's contacts (a location route's fork = "serial",
     fork_timeout_ms 500). User 1002 is registered twice: from a "laptop" that went to sleep
@@ -1154,31 +1183,15 @@ def test_serial_fork(ctx):
     a phone that rings unanswered is cancelled after 1 s and the next one answers. The
     counters show one timeout, one Timer C CANCEL, two contacts hunted, nothing dropped."""
     proxy_port, laptop_port, desk_port, ringing_port, answering_port = harness.free_udp_ports(5)
-    host = harness.NET.client_host
     routes = [{"name": "hunt", "user_prefix": "10", "action": "location", "fork": "serial",
                "fork_timeout_ms": 500, "ring_timeout_ms": 1000}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
     register_user(proxy_port, "1002", desk_port, expires=300)
-    laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
-    ctx.cleanups.append(laptop.close)
-    final = challenged_register(laptop, "REGISTER 1002 from the laptop",
-                                contact="<%s>" % contact_uri("1002", laptop_port), expires=600)
-    require_status(final, 200, "REGISTER 1002 from the laptop")
+    laptop = register_sleeping_phone(ctx, proxy_port, "1002", laptop_port, expires=600)
     desk = EchoServer(port=desk_port)
     ctx.cleanups.append(desk.stop)
     with sipmsg.Agent(proxy_port, user="1001") as caller:
-        uri = "sip:1002@" + proxy_address(proxy_port)
-        caller.request("INVITE", uri, [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))],
-                       wait=False)
-        sent = time.monotonic()
-        statuses, final = [], None
-        while final is None and time.monotonic() < sent + 5.0:
-            message = caller.receive(sent + 5.0 - time.monotonic())
-            if message is None or not message.is_response:
-                continue
-            statuses.append((message.status, round(time.monotonic() - sent, 2)))
-            if message.status >= 200:
-                final = message
+        statuses, final = invite_user(caller, "1002", proxy_port, 5.0)
         require_status(final, 200, "INVITE to a user whose first contact sleeps")
         check(statuses[0][0] == 100 and statuses[0][1] < 0.4 and statuses[-1][1] >= 0.45,
               "expected our 100 at once and the 200 after the 0.5 s fork timeout: %s" % statuses)
@@ -1204,17 +1217,7 @@ def test_serial_fork(ctx):
     answering = EchoServer(port=answering_port)
     ctx.cleanups.append(answering.stop)
     with sipmsg.Agent(proxy_port, user="1001") as caller:
-        caller.request("INVITE", "sip:1003@" + proxy_address(proxy_port),
-                       [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))], wait=False)
-        sent = time.monotonic()
-        statuses, final = [], None
-        while final is None and time.monotonic() < sent + 6.0:
-            message = caller.receive(sent + 6.0 - time.monotonic())
-            if message is None or not message.is_response:
-                continue
-            statuses.append((message.status, round(time.monotonic() - sent, 2)))
-            if message.status >= 200:
-                final = message
+        statuses, final = invite_user(caller, "1003", proxy_port, 6.0)
         require_status(final, 200, "INVITE to a user whose first phone rings unanswered")
         check([status for status, _ in statuses][:2] == [100, 180] and
               statuses[-1][1] >= 0.95,
@@ -1251,35 +1254,20 @@ def test_parallel_fork(ctx):
     INVITE, once it has answered provisionally, §9.1) and sipline's ACK for its 487; the laptop
     never answered, so it gets no CANCEL. Counters: three branches, one CANCEL."""
     proxy_port, desk_port, mobile_port, laptop_port = harness.free_udp_ports(4)
-    host = harness.NET.client_host
     routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
                "fork": "parallel"}]
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
     register_user(proxy_port, "1002", desk_port, expires=300)
     register_user(proxy_port, "1002", mobile_port, expires=400)
-    laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
-    ctx.cleanups.append(laptop.close)
-    final = challenged_register(laptop, "REGISTER 1002 from the laptop",
-                                contact="<%s>" % contact_uri("1002", laptop_port), expires=600)
-    require_status(final, 200, "REGISTER 1002 from the laptop")
+    laptop = register_sleeping_phone(ctx, proxy_port, "1002", laptop_port, expires=600)
     desk = EchoServer(port=desk_port)
     ctx.cleanups.append(desk.stop)
     mobile = EchoServer(port=mobile_port, ring=True)
     ctx.cleanups.append(mobile.stop)
     with sipmsg.Agent(proxy_port, user="1001") as caller:
-        caller.request("INVITE", "sip:1002@" + proxy_address(proxy_port),
-                       [("Contact", "<sip:1001@%s:%d>" % (host, caller.port))], wait=False)
-        sent = time.monotonic()
-        statuses, final = [], None
-        while final is None and time.monotonic() < sent + 5.0:
-            message = caller.receive(sent + 5.0 - time.monotonic())
-            if message is None or not message.is_response:
-                continue
-            statuses.append(message.status)
-            if message.status >= 200:
-                final = message
+        statuses, final = invite_user(caller, "1002", proxy_port, 5.0)
         require_status(final, 200, "INVITE forked to three phones")
-        check(statuses[0] == 100, "sipline's 100 should come first: %s" % statuses)
+        check(statuses[0][0] == 100, "sipline's 100 should come first: %s" % statuses)
         deadline = time.monotonic() + 3.0
         while not mobile.requests("ACK") and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -1,6 +1,7 @@
-// What the forking tests share (serial_fork_test.cpp, parallel_fork_test.cpp): a pipeline with
-// a real config, its location table and transaction table, driven message by message and clock
-// tick by clock tick, and the messages a caller and its callee's phones send.
+// What the transaction tests share (pool_failover_test.cpp, serial_fork_test.cpp,
+// parallel_fork_test.cpp): a pipeline with a real config, its location table and transaction
+// table, driven message by message and clock tick by clock tick; and, for the forking tests,
+// the messages a caller and its callee's phones send.
 #pragma once
 
 #include <gtest/gtest.h>

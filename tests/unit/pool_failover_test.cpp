@@ -16,6 +16,7 @@
 #include "sip/digest.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
+#include "tests/unit/forking_test_support.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -113,49 +114,12 @@ std::string top_branch(const std::string& message) {
   return message.substr(start, message.find_first_of(";\r", start) - start);
 }
 
-struct Sent {
-  Outcome outcome;
-  std::string bytes;
-  std::string to() const { return std::string(format_peer(outcome.destination).view()); }
-};
+using forking_test::Sent;
 
-class PoolFailoverTest : public ::testing::Test {
+class PoolFailoverTest : public forking_test::ForkingPipeline {
  protected:
-  explicit PoolFailoverTest(std::string_view config_text = kConfig)
-      : location_(1), out_(kPacketCapacity) {
-    const config::LoadResult loaded = config::load_config_text(config_text, "failover_test.toml");
-    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
-    context_ = PipelineContext::create(loaded.config, &location_);
-    pipeline_ = std::make_unique<Pipeline>(*context_, 0);
-    pipeline_->set_counters(&counters_);
+  explicit PoolFailoverTest(std::string_view config_text = kConfig) : ForkingPipeline(config_text) {
     tick(kStartMs);
-  }
-
-  // The clock moves to `now_ms`; returns what the expired timers sent.
-  std::vector<Sent> tick(std::int64_t now_ms) {
-    pipeline_->set_clock_ms(now_ms);
-    return drain(now_ms);
-  }
-
-  std::vector<Sent> drain(std::int64_t now_ms) {
-    std::vector<Sent> sent;
-    while (pipeline_->has_transaction_work(now_ms)) {
-      const std::optional<Outcome> outcome =
-          pipeline_->next_transaction_send(now_ms, OutputBuffers{out_, {}});
-      if (!outcome) break;
-      sent.push_back(Sent{*outcome, std::string(out_.data(), outcome->size)});
-    }
-    return sent;
-  }
-
-  // One received datagram from `from`: what process() sent, then what followed from it.
-  std::vector<Sent> receive(const std::string& text, std::string_view from = "192.0.2.10:5099") {
-    const Outcome outcome =
-        pipeline_->process(Inbound{text, *peer_from_text(from), 0}, kNow, OutputBuffers{out_, {}});
-    std::vector<Sent> sent{Sent{outcome, std::string(out_.data(), outcome.size)}};
-    for (Sent& more : drain(kPendingSendsOnly))
-      sent.push_back(std::move(more));
-    return sent;
   }
 
   // A new INVITE: forwarded to a member, and (when tracked) answered 100 Trying by us at
@@ -179,12 +143,6 @@ class PoolFailoverTest : public ::testing::Test {
   std::string branch_text(std::uint64_t transaction) const {
     return std::string(sip::signed_branch(transaction, context_->identity.branch_key).view());
   }
-
-  LocationTable location_;
-  std::vector<char> out_;
-  WorkerCounters counters_;
-  std::unique_ptr<PipelineContext> context_;
-  std::unique_ptr<Pipeline> pipeline_;
 };
 
 TEST_F(PoolFailoverTest, A503IsAckedAndTheInviteGoesToAnotherMemberWithANewBranch) {
