@@ -633,7 +633,7 @@ class Pipeline {
 
   std::unique_ptr<sip::TransactionTable> transactions_;
   std::vector<TxOrigin> origins_;  // per table entry
-  std::vector<HuntState> hunts_;   // per table entry, when a route forks serially
+  std::vector<HuntState> hunts_;   // per table entry, when a route forks
   // Room for one of each kind and a CANCEL or first INVITE per branch of a fork.
   std::array<Pending, 4 + 2 * HuntState::kMaxContacts> pending_{};
   std::size_t pending_count_ = 0;
