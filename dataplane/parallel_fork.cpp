@@ -12,7 +12,8 @@
 //   - provisional answers above 100 go to the caller, each with its contact's To tag (an
 //     early dialog each, §12.1); a 100 is not passed on (step 5), we sent ours;
 //   - the first 2xx goes to the caller and every other branch is cancelled (step 10), those
-//     that have not answered yet once they do (§9.1); a later 2xx goes to the caller too;
+//     that have not answered yet once they do (§9.1), with RFC 3326's "Call completed
+//     elsewhere" so that those phones show no missed call; a later 2xx goes to the caller too;
 //   - a 3xx-6xx is ACKed (§17.1.1.3) and kept as the branch's outcome; a 6xx cancels the
 //     others (a global answer);
 //   - a branch silent for `fork_timeout_ms`, or cancelled by its ring timeout, settles as 408;
@@ -22,6 +23,7 @@
 //     and cannot pass a phone's Contact or challenge on without its headers);
 //   - the caller's CANCEL is answered 200 and cancels every branch; the answer is then 487.
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
@@ -229,7 +231,7 @@ void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
   const TxIndex index = outcome.parent;
   HuntState& state = hunts_[index];
   if (code >= 200 && code < 300) {
-    if (!state.answered) cancel_branches(index, branch);  // §16.7 step 10
+    if (!state.answered) cancel_branches(index, branch, true);  // §16.7 step 10
     state.answered = true;
   } else if (rank(code) > rank(state.best_code)) {
     if (code >= 600 && !state.answered) cancel_branches(index, branch);  // §16.7 step 9
@@ -245,7 +247,7 @@ void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
   queue(PendingKind::ForkAnswer, index);
 }
 
-void Pipeline::cancel_branches(TxIndex index, TxIndex except) {
+void Pipeline::cancel_branches(TxIndex index, TxIndex except, bool answered_elsewhere) {
   const std::uint64_t key = transactions_->at(index).key;
   using Phase = sip::TransactionTable::Phase;
   for (std::size_t i = 0; i < hunts_[index].branch_count; ++i) {
@@ -254,6 +256,7 @@ void Pipeline::cancel_branches(TxIndex index, TxIndex except) {
     sip::TransactionTable::Entry& entry = transactions_->at(branch);
     if (entry.phase == Phase::Completed || entry.cancelled) continue;
     entry.cancelled = true;
+    hunts_[branch].answered_elsewhere = answered_elsewhere;
     if (entry.phase == Phase::Calling) {
       // No more INVITE copies (Timer A); its CANCEL goes once it answers (§9.1), else the
       // branch ends at its no-answer timeout.
@@ -262,6 +265,19 @@ void Pipeline::cancel_branches(TxIndex index, TxIndex except) {
       queue(PendingKind::Cancel, branch);
     }
   }
+}
+
+std::size_t Pipeline::add_completed_elsewhere(std::span<char> out, std::size_t size) {
+  // RFC 3326 §2, with the cause and text phones and SBCs know (RFC 3326's example, §3).
+  constexpr std::string_view kReason =
+      "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
+  const std::string_view written(out.data(), size);
+  if (!written.ends_with("\r\n\r\n") || size + kReason.size() > out.size()) return size;
+  // Before the empty line that ends the header (a CANCEL has no body).
+  char* const blank_line = out.data() + size - 2;
+  std::memmove(blank_line + kReason.size(), blank_line, 2);
+  std::memcpy(blank_line, kReason.data(), kReason.size());
+  return size + kReason.size();
 }
 
 Outcome Pipeline::cancel_fork(TxIndex index, const Inbound& in, const OutputBuffers& out) {

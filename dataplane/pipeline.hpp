@@ -476,8 +476,10 @@ class Pipeline {
     std::uint8_t open_branches = 0;
     std::uint16_t best_code = 0;
     bool answered = false;
-    // ... on a branch's entry: the caller's entry, and whether its outcome was counted.
+    // ... on a branch's entry: the caller's entry, whether its outcome was counted, and
+    // whether another branch answered 2xx (its CANCEL then says so, RFC 3326).
     bool settled = false;
+    bool answered_elsewhere = false;
     sip::TransactionTable::Index parent = sip::TransactionTable::kNone;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
   };
@@ -532,8 +534,12 @@ class Pipeline {
                                      const Inbound& in, const OutputBuffers& out);
   // A branch has its final outcome (`code`; 408 for silence or our own ring timeout).
   void settle_branch(TxIndex branch, std::uint16_t code);
-  // Every branch of the fork at `index` but `except` that has not settled is cancelled.
-  void cancel_branches(TxIndex index, TxIndex except);
+  // Every branch of the fork at `index` but `except` that has not settled is cancelled;
+  // `answered_elsewhere`: because `except` answered 2xx.
+  void cancel_branches(TxIndex index, TxIndex except, bool answered_elsewhere = false);
+  // The CANCEL of `size` octets in `out` with "Reason: SIP;cause=200;text="Call completed
+  // elsewhere"" (RFC 3326), so that the phone shows no missed call; its new size.
+  static std::size_t add_completed_elsewhere(std::span<char> out, std::size_t size);
   // The caller's CANCEL for a forked INVITE (§16.10): 200, and every branch cancelled.
   Outcome cancel_fork(TxIndex index, const Inbound& in, const OutputBuffers& out);
   // A branch's timer ran out in state Calling: it settles as a 408.

@@ -672,10 +672,14 @@ Outcome Pipeline::send_cancel(TxIndex index, const OutputBuffers& out) {
   const std::int64_t interval = std::min(kT1Ms << entry.retransmits, kT2Ms);
   transactions_->arm(index, std::min(now_ms_ + interval, origin.attempt_deadline_ms));
   std::memcpy(out.primary.data(), cancel.data(), cancel.size());
+  std::size_t size = cancel.size();
+  if (entry.fork_branch && hunts_[index].answered_elsewhere) {
+    size = add_completed_elsewhere(out.primary, size);
+  }
   const int socket = socket_for(Inbound{{}, origin.member, origin.socket}, origin.member);
   if (socket < 0) return dropped(DropReason::NoSocket);
-  return send(SendKind::ForwardedRequest, 0, Output{sip::Written{cancel.size()}, false},
-              origin.member, static_cast<std::uint8_t>(socket));
+  return send(SendKind::ForwardedRequest, 0, Output{sip::Written{size}, false}, origin.member,
+              static_cast<std::uint8_t>(socket));
 }
 
 void Pipeline::note_ack_for_our_answer() {

@@ -1251,7 +1251,8 @@ def test_parallel_fork(ctx):
     what reaches it and never answers). The caller's INVITE gets sipline's 100 and reaches all
     three at once, each with its own Request-URI on a branch of its own; the desk phone's 200
     reaches the caller; the mobile gets sipline's CANCEL (same Request-URI and branch as its
-    INVITE, once it has answered provisionally, §9.1) and sipline's ACK for its 487; the laptop
+    INVITE, once it has answered provisionally, §9.1; "Reason: SIP;cause=200;text="Call
+    completed elsewhere"", RFC 3326) and sipline's ACK for its 487; the laptop
     never answered, so it gets no CANCEL. Counters: three branches, one CANCEL."""
     proxy_port, desk_port, mobile_port, laptop_port = harness.free_udp_ports(4)
     routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
@@ -1284,6 +1285,9 @@ def test_parallel_fork(ctx):
           acks[0].top_via_branch() == invites[0].top_via_branch(),
           "the mobile should have got INVITE, our CANCEL and our ACK for its 487 on the INVITE's "
           "branch: %s" % [m.start_line for m in invites + cancels + acks])
+    check(cancels[0].get("Reason") == 'SIP;cause=200;text="Call completed elsewhere"',
+          "the mobile's CANCEL should say the call was answered elsewhere (RFC 3326): %s" %
+          cancels[0].get("Reason"))
     check(laptop_invite is not None and laptop_invite.start_line ==
           "INVITE %s SIP/2.0" % contact_uri("1002", laptop_port),
           "the laptop should have got the INVITE with its own URI: %s" % describe(laptop_invite))

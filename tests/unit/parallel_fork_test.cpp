@@ -103,6 +103,12 @@ TEST_F(ParallelForkTest, EveryContactRingsAndTheFirst200CancelsTheOthers) {
   EXPECT_EQ(request_line(answered[0].bytes), "SIP/2.0 200 OK");
   expect_request(answered[1], "CANCEL", phones[0]);
   expect_request(answered[2], "CANCEL", phones[1]);
+  // RFC 3326: the phones show no missed call.
+  for (const Sent& cancel : {answered[1], answered[2]}) {
+    EXPECT_TRUE(cancel.bytes.ends_with(
+        "\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n\r\n"))
+        << cancel.bytes;
+  }
   // Their 487s are ACKed and go no further.
   const std::vector<Sent> desk_487 =
       receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone);
@@ -131,6 +137,7 @@ TEST_F(ParallelForkTest, APhoneThatHasNotAnsweredIsCancelledOnceItDoes) {
   ASSERT_EQ(late.size(), 2u);
   EXPECT_EQ(late[0].outcome.verdict, Verdict::Drop);
   expect_request(late[1], "CANCEL", phones[1]);
+  EXPECT_NE(late[1].bytes.find("\r\nReason: SIP;cause=200;"), std::string::npos);
   ASSERT_EQ(receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop).size(), 1u);
   // No more INVITE copies to the silent mobile (Timer A stops); it ends at its timeout.
   EXPECT_TRUE(tick(kStartMs + 1'999).empty());
@@ -212,6 +219,7 @@ TEST_F(ParallelForkTest, TheCallersCancelCancelsEveryPhone) {
   EXPECT_EQ(cancelled[0].to(), kCaller);
   expect_request(cancelled[1], "CANCEL", phones[0]);
   expect_request(cancelled[2], "CANCEL", phones[1]);
+  EXPECT_EQ(cancelled[1].bytes.find("Reason:"), std::string::npos);  // not answered elsewhere
   ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
   ASSERT_EQ(receive(answer(phones[1].bytes, "487 Request Terminated"), kLaptop).size(), 1u);
   // The mobile answers 180 only now: cancelled at once, and not passed on.
