@@ -277,5 +277,37 @@ TEST_F(ParallelForkTest, OneUsableContactIsForwardedStatelessly) {
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
 }
 
+// A full table is counted and the calls still go out: fewer phones ring, then statelessly.
+class ParallelForkFullTableTest : public ForkingPipeline {
+ protected:
+  ParallelForkFullTableTest()
+      : ForkingPipeline(std::string(kConfig) + "[limits]\ntransaction_table_size = 1024\n") {
+    std::vector<sip::Binding> phones;
+    for (int i = 1; i <= 8; ++i)
+      phones.push_back(binding("1002", "192.0.2." + std::to_string(40 + i) + ":5060", 3600 - i));
+    location_.replace("1002", phones);
+    tick(kStartMs);
+  }
+};
+
+TEST_F(ParallelForkFullTableTest, BranchesTheTableRefusesAreCountedAndTheCallGoesOn) {
+  // 113 calls to 8 phones (8 INVITEs and our 100 each): 113 x 9 = 1,017 of the 1,024 entries.
+  for (int call = 0; call < 113; ++call) {
+    ASSERT_EQ(receive(invite("1002", "z9hG4bK-full" + std::to_string(call))).size(), 9u);
+  }
+  EXPECT_EQ(counters_.failover_untracked.read(), 0u);
+  // The next one gets its own entry and 6 branches: 6 INVITEs and our 100.
+  const std::vector<Sent> partial = receive(invite("1002", "z9hG4bK-partial"));
+  EXPECT_EQ(partial.size(), 7u);
+  EXPECT_EQ(counters_.failover_untracked.read(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 1024u);
+  // Then a call finds no entry: forwarded statelessly to the first phone, counted.
+  const std::vector<Sent> stateless = receive(invite("1002", "z9hG4bK-stateless"));
+  ASSERT_EQ(stateless.size(), 1u);
+  EXPECT_EQ(stateless[0].outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(stateless[0].to(), "192.0.2.41:5060");
+  EXPECT_EQ(counters_.failover_untracked.read(), 2u);
+}
+
 }  // namespace
 }  // namespace sipline::dataplane
