@@ -17,10 +17,12 @@
 //   - a 3xx-6xx is ACKed (§17.1.1.3) and kept as the branch's outcome; a 6xx cancels the
 //     others (a global answer);
 //   - a branch silent for `fork_timeout_ms`, or cancelled by its ring timeout, settles as 408;
-//   - when every branch settled without a 2xx, the caller gets our own final answer with the
-//     best code (step 6: a 6xx, else the lowest class, a contact's own answer before our 408),
-//     sent again until its ACK (Timer G); a 3xx, 401 or 407 counts as 480 (we do not recurse,
-//     and cannot pass a phone's Contact or challenge on without its headers);
+//   - when every branch settled without a 2xx, the caller gets the best answer (step 6: a
+//     6xx, else the lowest class, a phone's own answer before the 408 of a silent branch): the
+//     phone's response as it wrote it (a 3xx with its Contact: a phone's call forwarding), kept
+//     in the branch's slot and relayed, sent again by us until the caller's ACK (Timer G); our
+//     own answer with the best code when none was kept (408, or no slot free); a 401 or 407
+//     counts as 480 (a phone's challenge is not passed on);
 //   - the caller's CANCEL is answered 200 and cancels every branch; the answer is then 487.
 #include <algorithm>
 #include <cstring>
@@ -35,12 +37,9 @@ namespace {
 // entry goes (Timer D, §17.1.1.2: its branches' late answers are still ACKed meanwhile).
 constexpr std::int64_t kForkTimerCMs = 180'000;
 constexpr std::int64_t kForkTimerDMs = 32'000;
-
-// A branch's final code as the fork weighs it (§16.7 step 6); 0 when none.
-std::uint16_t outcome_code(std::uint16_t code) {
-  if (code < 400 || code == 401 || code == 407) return 480;
-  return code;
-}
+// T1 (§17.1.1.1) and Timer H (64 x T1, §17.2.1): the relayed answer's retransmissions.
+constexpr std::int64_t kT1Ms = 500;
+constexpr std::int64_t kTimerHMs = 32'000;
 
 // Higher is better: a 6xx, else the lowest class; within a class a contact's own answer
 // before the 408 of a branch that said nothing.
@@ -216,12 +215,29 @@ Pipeline::TrackedResponse Pipeline::on_branch_response(TxIndex index,
     if (first_final) settle_branch(branch, code);
     return {};  // to the caller; its ACK is end to end (§13.2.2.4)
   }
-  if (first_final) {
-    // Our own ring timeout's CANCEL brought this answer: the branch timed out (§16.7 step 6).
-    const bool timed_out = entry.cancel_sent && !entry.cancelled;
-    settle_branch(branch, timed_out ? 408 : outcome_code(code));
-  }
+  if (first_final) settle_branch(branch, weigh_branch_answer(branch, in.bytes));
   return {send_ack(in, branch, out.primary)};  // each copy, until the contact has it
+}
+
+std::uint16_t Pipeline::weigh_branch_answer(TxIndex branch, std::string_view bytes) {
+  const sip::TransactionTable::Entry& entry = transactions_->at(branch);
+  // Our own ring timeout's CANCEL brought this answer: the branch timed out (§16.7 step 6).
+  if (entry.cancel_sent && !entry.cancelled) return 408;
+  const std::uint16_t code = message_->status_code;
+  // A phone's challenge is for its own realm: not passed on (no aggregation, §16.7 step 7).
+  if (code == 401 || code == 407) return 480;
+  HuntState& state = hunts_[hunts_[branch].parent];
+  // Not the best, or the call was answered (nothing but the 2xx goes to the caller).
+  if (state.answered || rank(code) <= rank(state.best_code)) return code < 400 ? 480 : code;
+  // The best so far: kept as the phone wrote it (a 3xx's Contact, a Reason, a Retry-After).
+  if (state.best_branch != sip::TransactionTable::kNone) {
+    transactions_->release_request(state.best_branch);
+  }
+  state.best_branch =
+      transactions_->store_request(branch, bytes) ? branch : sip::TransactionTable::kNone;
+  // A redirection we could not keep is no answer of ours to give: the phone was unavailable.
+  if (state.best_branch == sip::TransactionTable::kNone && code < 400) return 480;
+  return code;
 }
 
 void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
@@ -233,6 +249,7 @@ void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
   if (code >= 200 && code < 300) {
     if (!state.answered) cancel_branches(index, branch, true);  // §16.7 step 10
     state.answered = true;
+    state.best_branch = sip::TransactionTable::kNone;  // no failure is relayed now
   } else if (rank(code) > rank(state.best_code)) {
     if (code >= 600 && !state.answered) cancel_branches(index, branch);  // §16.7 step 9
     state.best_code = code;
@@ -299,11 +316,47 @@ std::optional<Outcome> Pipeline::branch_timed_out(TxIndex branch, const OutputBu
 }
 
 Outcome Pipeline::answer_fork(TxIndex index, const OutputBuffers& out) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  const TxIndex best = hunts_[index].best_branch;
+  if (!entry.cancelled && best != sip::TransactionTable::kNone &&
+      !transactions_->stored_request(best).empty()) {
+    // §16.7 step 6: the best answer goes to the caller; we ACKed the phone, so we send it
+    // again ourselves until the caller's ACK (Timer G), as our own (§17.2.1).
+    entry.phase = sip::TransactionTable::Phase::Completed;
+    entry.answered_here = true;
+    entry.last_code = hunts_[index].best_code;
+    entry.retransmits = 0;
+    origins_[index].attempt_deadline_ms = now_ms_ + kTimerHMs;
+    transactions_->arm(index, now_ms_ + kT1Ms);
+    hunts_[index].relays = true;
+    return relay_fork_answer(index, out);
+  }
+  hunts_[index].best_branch = sip::TransactionTable::kNone;  // not relayed: it may go
   const Inbound in = reparse_stored_or_erase(index);
   if (in.bytes.empty()) return dropped(DropReason::Parse);
-  sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.last_code = hunts_[index].best_code;
   return answer_exhausted(index, in, out);  // 487 after a CANCEL, else that code (or 408)
+}
+
+Outcome Pipeline::relay_fork_answer(TxIndex index, const OutputBuffers& out) {
+  // Kept in the best branch's slot: that branch stays while the caller's entry keeps it.
+  const TxIndex best = hunts_[index].best_branch;
+  if (best == sip::TransactionTable::kNone) return dropped(DropReason::Parse);
+  const std::string_view answer = transactions_->stored_request(best);
+  sip::parse_message_into(*message_, answer, sip::ParseScope::Proxy);
+  if (!message_->ok() || !message_->is_response()) return dropped(DropReason::Parse);
+  relaying_fork_answer_ = true;
+  const TxOrigin& origin = origins_[best];
+  const Outcome relayed = process_response(Inbound{answer, origin.member, origin.socket}, out);
+  relaying_fork_answer_ = false;
+  return relayed;
+}
+
+void Pipeline::note_fork_answer_acked(TxIndex index) {
+  sip::TransactionTable::Entry& entry = transactions_->at(index);
+  if (entry.caller_acked) return;
+  entry.caller_acked = true;  // Timer G stops; Timer H's wait absorbs late copies
+  transactions_->arm(index, origins_[index].attempt_deadline_ms);
 }
 
 std::int64_t Pipeline::fork_timer_c_ms(TxIndex branch) const {

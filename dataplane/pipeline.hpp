@@ -480,11 +480,15 @@ class Pipeline {
     // whether another branch answered 2xx (its CANCEL then says so, RFC 3326).
     bool settled = false;
     bool answered_elsewhere = false;
+    // ... on the caller's entry: the caller's final answer is a phone's, relayed; the branch
+    // keeping the best answer in its slot (it stays as long as the caller's entry names it).
+    bool relays = false;
     sip::TransactionTable::Index parent = sip::TransactionTable::kNone;
+    sip::TransactionTable::Index best_branch = sip::TransactionTable::kNone;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
   };
   // Beside every entry of the table once a route forks (config/README.md counts it per call).
-  static_assert(sizeof(HuntState) == 120);
+  static_assert(sizeof(HuntState) == 124);
   struct ContactChoice {
     PeerAddress destination;
     std::string_view uri;  // into the location table: valid until the next quiescent state
@@ -547,6 +551,18 @@ class Pipeline {
   // A queued branch's first INVITE; the fork's answer to the caller once every branch failed.
   Outcome send_branch(TxIndex branch, const OutputBuffers& out);
   Outcome answer_fork(TxIndex index, const OutputBuffers& out);
+  // A branch's final answer (message_, `bytes`) as the fork weighs it; the best one is kept
+  // in the branch's slot so that it can be relayed as the phone wrote it (§16.7 step 6).
+  std::uint16_t weigh_branch_answer(TxIndex branch, std::string_view bytes);
+  // The best branch's answer, relayed to the caller (again at Timer G, and for the caller's
+  // INVITE again).
+  Outcome relay_fork_answer(TxIndex index, const OutputBuffers& out);
+  // The caller's ACK for the answer to its forked INVITE: Timer G stops.
+  void note_fork_answer_acked(TxIndex index);
+  // The branch keeps the best answer of a fork still open: it stays until the fork answers.
+  bool keeps_best_answer(TxIndex branch) const {
+    return hunts_[hunts_[branch].parent].best_branch == branch;
+  }
   // The entry whose stored request a transaction sends: the caller's entry for a branch.
   TxIndex request_owner(TxIndex index) const {
     return transactions_->at(index).fork_branch ? hunts_[index].parent : index;
@@ -646,7 +662,8 @@ class Pipeline {
   std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)
   Outcome queued_outcome_;
   std::int64_t now_ms_ = 0;
-  std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
+  std::uint8_t pools_epoch_ = 0;       // changes when a reload changes the pools
+  bool relaying_fork_answer_ = false;  // process_response() on a kept answer: not tracked
   bool logged_table_full_ = false;
   bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;

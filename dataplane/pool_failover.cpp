@@ -131,8 +131,14 @@ std::optional<Outcome> Pipeline::match_transaction(const Inbound& in, const Outp
   if (completed && entry.answered_here) {
     // Our own final answer: the caller's ACK for it ends here (§17.2.1); a retransmission of
     // the request gets the answer again (§17.2.1, §17.2.2).
-    if (method == sip::Method::Ack) return absorbed(Absorb::Ack);
-    if (method != sip::Method::Cancel) return respond(in, entry.last_code, {}, {}, out);
+    if (method == sip::Method::Ack) {
+      if (entry.forks) note_fork_answer_acked(index);  // (a phone's answer: its To tag)
+      return absorbed(Absorb::Ack);
+    }
+    if (method != sip::Method::Cancel) {
+      if (entry.forks && hunts_[index].relays) return relay_fork_answer(index, out);
+      return respond(in, entry.last_code, {}, {}, out);
+    }
   }
   if (entry.forks) {
     // A forked INVITE: its CANCEL cancels every branch; the INVITE again gets 100 again; an
@@ -338,7 +344,10 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
   }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
-    entry.last_code = code;
+    // A hunt may answer the caller with this code itself (its last contact silent): not a
+    // redirection or a challenge, whose headers it would not have.
+    const bool headless = code < 400 || code == 401 || code == 407;
+    entry.last_code = entry.hunts && headless ? 480 : code;
     if (!entry.invite) return {resend_to_next_member(index, out)};  // no ACK for a non-INVITE
     queue(PendingKind::Resend, index);
     return {send_ack(in, index, out.primary)};
@@ -615,9 +624,10 @@ Outcome Pipeline::retransmit_answer(TxIndex index, const OutputBuffers& out) {
   entry.retransmits = static_cast<std::uint8_t>(entry.retransmits + 1);
   const std::int64_t next = entry.deadline_ms + std::min(kT1Ms << entry.retransmits, kT2Ms);
   transactions_->arm(index, std::min(next, origins_[index].attempt_deadline_ms));
+  count(&WorkerCounters::answers_retransmitted);
+  if (entry.forks && hunts_[index].relays) return relay_fork_answer(index, out);
   const Inbound in = reparse_stored(index);
   if (in.bytes.empty()) return dropped(DropReason::Parse);
-  count(&WorkerCounters::answers_retransmitted);
   return respond(in, entry.last_code, {}, {}, out);
 }
 
@@ -715,7 +725,12 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
       return cancel_ringing(index, out);  // Timer C, then Timer E's copies
     }
     // The completed transaction's wait (D, H, K) or a non-INVITE's Timer F ran out: the call
-    // goes on statelessly.
+    // goes on statelessly. (A branch keeping its fork's best answer waits for the fork.)
+    if (entry.fork_branch && keeps_best_answer(index)) {
+      transactions_->arm(index, now_ms_ + kTimerDMs);
+      return std::nullopt;
+    }
+    if (entry.forks) hunts_[index].best_branch = sip::TransactionTable::kNone;  // it may go
     transactions_->erase(index);
     return std::nullopt;
   }

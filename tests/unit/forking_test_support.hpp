@@ -113,6 +113,16 @@ class ForkingPipeline : public ::testing::Test {
     return sent;
   }
 
+  // Every timer has run out: nothing of the calls is left (entries, kept messages).
+  void expect_all_gone() {
+    // Each round lets the timers armed by the previous one (Timer G, H, D...) run out.
+    for (std::int64_t round = 1; round <= 8; ++round)
+      tick(kStartMs + round * 600'000);
+    ASSERT_NE(pipeline_->transactions(), nullptr);
+    EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+    EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+  }
+
   LocationTable location_;
   std::vector<char> out_;
   WorkerCounters counters_;

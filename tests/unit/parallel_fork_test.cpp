@@ -142,36 +142,93 @@ TEST_F(ParallelForkTest, APhoneThatHasNotAnsweredIsCancelledOnceItDoes) {
   // No more INVITE copies to the silent mobile (Timer A stops); it ends at its timeout.
   EXPECT_TRUE(tick(kStartMs + 1'999).empty());
   EXPECT_TRUE(tick(kStartMs + 2'000).empty());
+  expect_all_gone();
 }
 
-TEST_F(ParallelForkTest, WhenEveryPhoneFailsTheCallerGetsTheBestAnswerOnce) {
+TEST_F(ParallelForkTest, APhonesRedirectionIsTheBestAnswerAndIsRelayedAsItWroteIt) {
   const std::vector<Sent> phones = start_fork();
   ASSERT_EQ(phones.size(), 3u);
   const std::vector<Sent> busy = receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone);
   ASSERT_EQ(busy.size(), 1u);
   expect_request(busy[0], "ACK", phones[0]);
   ASSERT_EQ(receive(answer(phones[1].bytes, "503 Unavailable"), kLaptop).size(), 1u);
-  // The last one: its ACK, then our answer with the lowest class's code (§16.7 step 6).
-  const std::vector<Sent> last = receive(answer(phones[2].bytes, "302 Moved"), kMobile);
+  // The mobile forwards its calls (302 with a Contact): the lowest class wins (§16.7 step 6),
+  // and the caller gets the mobile's answer as it wrote it, our Via popped.
+  std::string moved = answer(phones[2].bytes, "302 Moved");
+  moved.insert(moved.find("Content-Length"), "Contact: <sip:voicemail@192.0.2.99>\r\n");
+  const std::vector<Sent> last = receive(moved, kMobile);
   ASSERT_EQ(last.size(), 2u);
   expect_request(last[0], "ACK", phones[2]);
-  EXPECT_EQ(last[1].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(last[1].outcome.kind, SendKind::ForwardedResponse);
   EXPECT_EQ(last[1].to(), kCaller);
-  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 486 Busy Here");
-  // Ours, so sent again until the caller's ACK (Timer G), which ends here.
+  EXPECT_EQ(last[1].bytes, "SIP/2.0 302 Moved" + moved.substr(moved.find("\r\nVia: SIP/2.0/UDP "
+                                                                         "192.0.2.10:5099")));
+  // We ACKed the mobile, so we send it again until the caller's ACK (Timer G)...
   const std::vector<Sent> again = tick(kStartMs + 500);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].bytes, last[1].bytes);
-  // The caller's ACK carries our To tag.
-  const std::size_t to = last[1].bytes.find("\r\nTo: ");
-  const std::size_t tag = last[1].bytes.find(";tag=", to) + 5;
+  EXPECT_EQ(again[0].to(), kCaller);
+  // ... which carries the mobile's To tag, and ends here.
   std::string ack = caller_request("ACK");
-  ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2),
-             ";tag=" + last[1].bytes.substr(tag, last[1].bytes.find("\r\n", tag) - tag));
+  ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2), ";tag=phone-tag");
   const std::vector<Sent> acked = receive(ack);
   ASSERT_EQ(acked.size(), 1u);
   EXPECT_EQ(acked[0].outcome.verdict, Verdict::Absorbed);
   EXPECT_TRUE(tick(kStartMs + 5'000).empty());  // Timer G stopped
+  EXPECT_TRUE(tick(kStartMs + 60'000).empty());
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  EXPECT_EQ(pipeline_->transactions()->stored_count(), 0u);
+}
+
+TEST_F(ParallelForkTest, TheRelayedAnswerIsSentAgainAfterItsBranchWouldHaveGone) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  // The desk phone's 486 comes first and stays the best; the others ring, then fail 9 s later.
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  expect_relayed(receive(answer(phones[1].bytes, "180 Ringing"), kLaptop), "180 Ringing");
+  expect_relayed(receive(answer(phones[2].bytes, "180 Ringing"), kMobile), "180 Ringing");
+  EXPECT_TRUE(tick(kStartMs + 9'000).empty());
+  ASSERT_EQ(receive(answer(phones[1].bytes, "480 Away"), kLaptop).size(), 1u);
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 486 Busy Here");
+  // No ACK from the caller: Timer G until Timer H (41 s), past the desk phone's Timer D
+  // (32 s): every copy is still the phone's answer.
+  const std::vector<Sent> copies = tick(kStartMs + 40'000);
+  ASSERT_GE(copies.size(), 8u);
+  for (const Sent& copy : copies) {
+    EXPECT_EQ(copy.outcome.verdict, Verdict::Send);
+    EXPECT_EQ(copy.bytes, last[1].bytes);
+  }
+  expect_all_gone();
+}
+
+TEST_F(ParallelForkTest, WhenEveryPhoneFailsTheFirstOfTheLowestClassIsRelayed) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "503 Unavailable"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "486 Busy Here"), kLaptop).size(), 1u);
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 486 Busy Here");
+  // The caller's INVITE again gets it again.
+  const std::vector<Sent> again = receive(request_);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, last[1].bytes);
+  expect_all_gone();
+}
+
+TEST_F(ParallelForkTest, A503IsRelayedAs500) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "503 Unavailable"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "503 Unavailable"), kLaptop).size(), 1u);
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "503 Unavailable"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 500 Server Internal Error");  // §16.7 step 6
+  expect_all_gone();
 }
 
 TEST_F(ParallelForkTest, SilentPhonesAreCopiedAtTimerAThenGiveUpAt408) {
@@ -184,12 +241,14 @@ TEST_F(ParallelForkTest, SilentPhonesAreCopiedAtTimerAThenGiveUpAt408) {
   EXPECT_EQ(copies[0].bytes, phones[1].bytes);
   EXPECT_EQ(copies[1].bytes, phones[2].bytes);
   EXPECT_EQ(tick(kStartMs + 1'500).size(), 2u);
-  // fork_timeout_ms (2 s): both give up; the desk phone's 480 beats their 408.
+  // fork_timeout_ms (2 s): both give up; the desk phone's 480 beats their 408, relayed.
   const std::vector<Sent> ours = tick(kStartMs + 2'000);
   ASSERT_EQ(ours.size(), 1u);
   EXPECT_EQ(ours[0].to(), kCaller);
-  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 480 Temporarily Unavailable");
+  EXPECT_EQ(ours[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 480 Away");
   EXPECT_EQ(counters_.failover_timeouts.read(), 2u);
+  expect_all_gone();
 }
 
 TEST_F(ParallelForkTest, ASixHundredCancelsTheOthers) {
@@ -205,6 +264,7 @@ TEST_F(ParallelForkTest, ASixHundredCancelsTheOthers) {
   const std::vector<Sent> ours = tick(kStartMs + 2'000);
   ASSERT_EQ(ours.size(), 1u);
   EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 603 Decline");
+  expect_all_gone();
 }
 
 TEST_F(ParallelForkTest, TheCallersCancelCancelsEveryPhone) {
@@ -231,6 +291,7 @@ TEST_F(ParallelForkTest, TheCallersCancelCancelsEveryPhone) {
   ASSERT_EQ(last.size(), 2u);
   EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 487 Request Terminated");
   EXPECT_EQ(last[1].to(), kCaller);
+  expect_all_gone();
 }
 
 TEST_F(ParallelForkTest, TheRingTimeoutCancelsEveryRingingPhoneAndTheCallerGets408) {
@@ -256,6 +317,7 @@ TEST_F(ParallelForkTest, TheRingTimeoutCancelsEveryRingingPhoneAndTheCallerGets4
   ASSERT_EQ(last.size(), 2u);
   EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 408 Request Timeout");
   EXPECT_EQ(counters_.timer_c_fired.read(), 3u);
+  expect_all_gone();
 }
 
 TEST_F(ParallelForkTest, OtherMethodsGoToTheFirstContactStatelessly) {

@@ -97,6 +97,7 @@ TEST_F(SerialForkTest, AContactThatSaysNothingIsLeftForTheNext) {
   EXPECT_EQ(answered[0].to(), kCaller);
   EXPECT_EQ(answered[0].bytes.rfind("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5099;", 0), 0u);
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, ABusyContactIsAckedAndTheNextRings) {
@@ -116,6 +117,7 @@ TEST_F(SerialForkTest, ABusyContactIsAckedAndTheNextRings) {
   EXPECT_EQ(last[0].to(), kCaller);
   EXPECT_EQ(last[0].bytes.rfind("SIP/2.0 480 Away\r\n", 0), 0u);
   EXPECT_EQ(counters_.contacts_hunted.read(), 1u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, APhonesChallengeIsAFailureNotAnsweredWithTheTrunksCredentials) {
@@ -129,6 +131,11 @@ TEST_F(SerialForkTest, APhonesChallengeIsAFailureNotAnsweredWithTheTrunksCredent
   expect_at_laptop(after[1], desk);
   EXPECT_EQ(after[1].bytes.find("Authorization"), std::string::npos);
   EXPECT_EQ(counters_.pool_challenges_answered.read(), 0u);
+  // The laptop says nothing: the caller gets 480 from us, not a 407 without a challenge.
+  const std::vector<Sent> ours = tick(kStartMs + 500);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 480 Temporarily Unavailable");
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, ASixHundredEndsTheHunt) {
@@ -140,6 +147,7 @@ TEST_F(SerialForkTest, ASixHundredEndsTheHunt) {
   EXPECT_EQ(declined[0].to(), kCaller);
   EXPECT_TRUE(tick(kStartMs + 5'000).empty());
   EXPECT_EQ(counters_.contacts_hunted.read(), 0u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, ARingingContactIsCancelledAtTheRingTimeoutAndTheNextRings) {
@@ -165,6 +173,7 @@ TEST_F(SerialForkTest, ARingingContactIsCancelledAtTheRingTimeoutAndTheNextRings
   EXPECT_EQ(timer_c[0].to(), kLaptop);
   EXPECT_EQ(request_line(timer_c[0].bytes), "CANCEL sip:1002@192.0.2.42:5062 SIP/2.0");
   EXPECT_EQ(top_branch(timer_c[0].bytes), top_branch(after_487[1].bytes));
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, TheCallersCancelEndsTheHunt) {
@@ -184,6 +193,7 @@ TEST_F(SerialForkTest, TheCallersCancelEndsTheHunt) {
   EXPECT_EQ(ended[0].to(), kCaller);
   EXPECT_EQ(ended[0].bytes.rfind("SIP/2.0 487 Request Terminated\r\n", 0), 0u);
   EXPECT_EQ(counters_.contacts_hunted.read(), 0u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, WhenTheLastContactSaysNothingTheCallerGetsTheEarlierAnswer) {
@@ -195,6 +205,7 @@ TEST_F(SerialForkTest, WhenTheLastContactSaysNothingTheCallerGetsTheEarlierAnswe
   EXPECT_EQ(ours[0].outcome.kind, SendKind::LocalResponse);
   EXPECT_EQ(ours[0].to(), kCaller);
   EXPECT_EQ(ours[0].bytes.rfind("SIP/2.0 486 Busy Here\r\n", 0), 0u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, AContactRegisteredDuringTheHuntIsTriedAndNoneTwice) {
@@ -212,6 +223,7 @@ TEST_F(SerialForkTest, AContactRegisteredDuringTheHuntIsTriedAndNoneTwice) {
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].to(), kCaller);
   EXPECT_EQ(counters_.contacts_hunted.read(), 2u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, WithoutForkTheFirstContactAloneGetsTheCallStatelessly) {
@@ -235,6 +247,7 @@ TEST_F(SerialForkTest, AContactNamingAHostIsPassedOver) {
   ASSERT_EQ(ours.size(), 1u);
   EXPECT_EQ(ours[0].to(), kCaller);
   EXPECT_EQ(ours[0].bytes.rfind("SIP/2.0 408 Request Timeout\r\n", 0), 0u);
+  expect_all_gone();
 }
 
 TEST_F(SerialForkTest, AUserWithOneContactIsForwardedStatelessly) {
