@@ -266,8 +266,12 @@ SendResult UdpSender::send_datagram(rte_mbuf* payload, std::uint16_t source_port
   rte_mbuf* datagram = payload;
 
   // Datagrams parked earlier for this next hop go first: messages to one peer stay in order.
+  // The lookup comes before the release: the control lcore may learn the next hop at any
+  // moment, and a release that looked before it would leave a parked 180 behind the 200 that
+  // found the entry a moment later.
+  const std::optional<rte_ether_addr> mac = settings_.neighbors->lookup(*next_hop, now);
   if (pending_count_ != 0) release_resolved(now);
-  if (const auto mac = settings_.neighbors->lookup(*next_hop, now)) {
+  if (mac) {
     emit(datagram, *mac, ipv6);
     return {SendStatus::Sent, NetDrop::NoBuffer};
   }
