@@ -345,11 +345,12 @@ Outcome Pipeline::relay_fork_answer(TxIndex index, const OutputBuffers& out) {
   const std::string_view answer = transactions_->stored_request(best);
   sip::parse_message_into(*message_, answer, sip::ParseScope::Proxy);
   if (!message_->ok() || !message_->is_response()) return dropped(DropReason::Parse);
-  relaying_fork_answer_ = true;
+  const sip::ResponseRoute route = sip::route_response(*message_, context_->identity);
+  if (!route.forward()) return dropped(DropReason::Parse);  // it was forwardable when kept
+  sip::ResponseEdits edits;
+  if (message_->status_code == 503) edits.status_code = 500;  // §16.7 step 6
   const TxOrigin& origin = origins_[best];
-  const Outcome relayed = process_response(Inbound{answer, origin.member, origin.socket}, out);
-  relaying_fork_answer_ = false;
-  return relayed;
+  return relay_response(Inbound{answer, origin.member, origin.socket}, route, edits, out);
 }
 
 void Pipeline::note_fork_answer_acked(TxIndex index) {

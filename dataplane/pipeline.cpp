@@ -728,14 +728,17 @@ Outcome Pipeline::process_response(const Inbound& in, const OutputBuffers& out) 
       return dropped(DropReason::Parse);
   }
   sip::ResponseEdits edits;
-  if (relaying_fork_answer_) {
-    // A phone's answer to a forked INVITE, kept as the best: a 503 as 500 (§16.7 step 6).
-    if (response.status_code == 503) edits.status_code = 500;
-  } else if (transactions_ && !transactions_->empty()) {
+  if (transactions_ && !transactions_->empty()) {
     const TrackedResponse tracked = on_tracked_response(in, out);
     if (tracked.outcome) return *tracked.outcome;
     edits.status_code = tracked.relayed_code;
   }
+  return relay_response(in, route, edits, out);
+}
+
+Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& route,
+                                 sip::ResponseEdits edits, const OutputBuffers& out) {
+  const sip::Message& response = *message_;
   const std::optional<PeerAddress> hop = peer_from_next_hop(route.next_hop, *context_);
   if (!hop) return dropped(DropReason::Unroutable);
   const int socket = socket_for(in, *hop);

@@ -301,6 +301,10 @@ class Pipeline {
   // A STUN message on the SIP port: its answer (sip/stun.hpp), or nothing.
   Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
+  // The response in message_ (its top Via ours, `route` from route_response) to the next
+  // Via's address, with `edits`.
+  Outcome relay_response(const Inbound& in, const sip::ResponseRoute& route,
+                         sip::ResponseEdits edits, const OutputBuffers& out);
   bool is_keepalive_options(const sip::Message& request) const;
   std::optional<Outcome> forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
                                               const OutputBuffers& out);
@@ -662,8 +666,7 @@ class Pipeline {
   std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)
   Outcome queued_outcome_;
   std::int64_t now_ms_ = 0;
-  std::uint8_t pools_epoch_ = 0;       // changes when a reload changes the pools
-  bool relaying_fork_answer_ = false;  // process_response() on a kept answer: not tracked
+  std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
   bool logged_table_full_ = false;
   bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;
