@@ -1218,10 +1218,82 @@ void read_forking(const TableReader& route, Route& config) {
   }
 }
 
+// fallback_codes: the contacts' final answers (300..599) after which the call goes to the
+// fallback. Not a 6xx: no new branch may be created after one (RFC 3261 §16.7 step 5).
+std::vector<std::uint16_t> read_fallback_codes(const TableReader& route,
+                                               std::vector<std::uint16_t> defaults) {
+  const auto items = route.array("fallback_codes", Presence::Optional);
+  if (!items) return defaults;
+  if (items->empty()) {
+    route.diagnostics().error(
+        route.line_of_key("fallback_codes"),
+        route.key_path("fallback_codes") + " must not be empty (leave fallback out instead)");
+  }
+  std::vector<std::uint16_t> codes;
+  for (const ArrayItem& item : *items) {
+    const std::optional<std::int64_t> code = item.node->value<std::int64_t>();
+    if (!item.node->is_integer() || !code || *code < 300 || *code > 599) {
+      route.diagnostics().error(item.line, item.path +
+                                               " must be a final status code 300..599 (after a "
+                                               "6xx no new branch may be created, RFC 3261 "
+                                               "§16.7 step 5)");
+      continue;
+    }
+    codes.push_back(static_cast<std::uint16_t>(*code));
+  }
+  return codes;
+}
+
+// The Request-URI the fallback gets: the called user in the target's URI, unless that URI
+// names a user of its own (an operator, a hunt group).
+void split_fallback_uri(lb::Forking::Fallback& fallback) {
+  const std::string& text = fallback.target.uri;
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
+  fallback.names_user = uri.ok() && uri.value.has_user;
+  if (fallback.names_user) {
+    fallback.uri_head = text;
+    return;
+  }
+  const std::size_t colon = text.find(':');
+  fallback.uri_head = text.substr(0, colon + 1);
+  fallback.uri_tail = "@" + text.substr(colon + 1);
+}
+
+// fallback, fallback_codes: where a forking location route's INVITE goes when the user cannot
+// take it. The proxy must keep the call's state to see every contact fail: fork is required.
+void read_fallback(const TableReader& route, Route& config) {
+  if (!route.has("fallback")) {
+    if (route.has("fallback_codes")) {
+      route.diagnostics().error(route.line_of_key("fallback_codes"),
+                                route.key_path("fallback_codes") + " needs fallback");
+    }
+    return;
+  }
+  if (!config.fork.enabled()) {
+    route.diagnostics().error(
+        route.line_of_key("fallback"),
+        route.key_path("fallback") +
+            " needs fork = \"serial\" or \"parallel\" on a location route (the proxy keeps "
+            "the call's state to see its contacts fail)");
+    return;
+  }
+  const auto text = route.string("fallback", Presence::Optional);
+  if (!text) return;
+  std::optional<ForwardTarget> target = read_next_hop(
+      route.diagnostics(), route.line_of_key("fallback"), route.key_path("fallback"), *text);
+  if (!target) return;
+  lb::Forking::Fallback fallback;
+  fallback.target = std::move(*target);
+  fallback.codes = read_fallback_codes(route, fallback.codes);
+  split_fallback_uri(fallback);
+  config.fork.fallback = std::move(fallback);
+}
+
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
   route.reject_unknown_keys({"name", "user_prefix", "methods", "sources", "action", "auth",
                              "target", "pool", "code", "strip", "prepend", "assert_identity",
-                             "fork", "fork_timeout_ms", "ring_timeout_ms"});
+                             "fork", "fork_timeout_ms", "ring_timeout_ms", "fallback",
+                             "fallback_codes"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -1279,6 +1351,7 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   config.reject_code = arguments.reject_code;
   read_user_translation(route, config);
   read_forking(route, config);
+  read_fallback(route, config);
   return config;
 }
 

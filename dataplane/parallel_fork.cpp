@@ -17,7 +17,9 @@
 //   - a 3xx-6xx is ACKed (§17.1.1.3) and kept as the branch's outcome; a 6xx cancels the
 //     others (a global answer);
 //   - a branch silent for `fork_timeout_ms`, or cancelled by its ring timeout, settles as 408;
-//   - when every branch settled without a 2xx, the caller gets the best answer (step 6: a
+//   - when every branch settled without a 2xx and the route has a fallback for the best
+//     answer's code (voicemail, call_diversion.cpp), one more branch goes there;
+//   - else, when every branch settled without a 2xx, the caller gets the best answer (step 6: a
 //     6xx, else the lowest class, a phone's own answer before the 408 of a silent branch): the
 //     phone's response as it wrote it (a 3xx with its Contact: a phone's call forwarding), kept
 //     in the branch's slot and relayed, sent again by us until the caller's ACK (Timer G); our
@@ -51,11 +53,11 @@ int rank(std::uint16_t code) {
 
 }  // namespace
 
-Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in,
-                                             const ContactsView& contacts) const {
+Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsView& contacts,
+                                             std::size_t limit) const {
   ForkTargets targets;
   for (const ContactView& contact : contacts) {
-    if (targets.count == targets.contacts.size()) break;
+    if (targets.count == std::min(limit, targets.contacts.size())) break;
     const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
     // A name (no lookup on a worker), ourselves, no socket of its family, or a URI longer than
     // its branch's origin keeps for our CANCEL and ACK: left out.
@@ -69,12 +71,18 @@ Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in,
 }
 
 Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
-                                const lb::Forking& fork, const ContactsView& contacts,
-                                const Dialled& dialled, const OutputBuffers& out) {
-  const ForkTargets targets = fork_targets(in, contacts);
-  if (targets.count == 0) return respond(in, 480, {}, {}, out);
+                                const lb::RouteRule& route, std::string_view aor,
+                                const ContactsView& contacts, const Dialled& dialled,
+                                const OutputBuffers& out) {
+  const lb::Forking& fork = route.fork;
+  // With a fallback, one branch is kept for it; and one contact is forked too, to see it fail.
+  const bool falls_back = fork.fallback.has_value();
+  const ForkTargets targets =
+      fork_targets(in, contacts, HuntState::kMaxContacts - (falls_back ? 1 : 0));
+  if (targets.count == 0) return unavailable(in, plan, route, aor, dialled, out);
   const ContactChoice& first = targets.contacts[0];
-  const TxIndex index = targets.count > 1 ? open_transaction(in, {}) : sip::TransactionTable::kNone;
+  const TxIndex index =
+      targets.count > 1 || falls_back ? open_transaction(in, {}) : sip::TransactionTable::kNone;
   if (index == sip::TransactionTable::kNone) {
     return forward(in, plan, first.destination, first.uri, out, dialled.forward_extras());
   }
@@ -87,8 +95,9 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
   origin.request_uri_size = 0;
   HuntState& state = hunts_[index];
   state = HuntState{};
+  keep_route(index, route, aor);
   for (std::size_t i = 0; i < targets.count; ++i) {
-    if (!open_branch(index, in, targets.contacts[i], fork)) {
+    if (!open_branch(index, in, targets.contacts[i], fork.no_answer_ms, fork.ring_timeout_ms)) {
       count(&WorkerCounters::failover_untracked);  // the table is full: fewer phones ring
       break;
     }
@@ -119,7 +128,7 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
 }
 
 bool Pipeline::open_branch(TxIndex index, const Inbound& in, const ContactChoice& target,
-                           const lb::Forking& fork) {
+                           std::uint32_t no_answer_ms, std::uint32_t ring_timeout_ms) {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   HuntState& state = hunts_[index];
   const TxIndex branch = transactions_->insert(fork_branch_key(entry.key, state.branch_count));
@@ -138,8 +147,8 @@ bool Pipeline::open_branch(TxIndex index, const Inbound& in, const ContactChoice
   HuntState& branch_state = hunts_[branch];
   branch_state = HuntState{};
   branch_state.parent = index;
-  branch_state.no_answer_ms = fork.no_answer_ms;
-  branch_state.ring_timeout_ms = fork.ring_timeout_ms;
+  branch_state.no_answer_ms = no_answer_ms;
+  branch_state.ring_timeout_ms = ring_timeout_ms;
   ++state.branch_count;
   return true;
 }
@@ -151,7 +160,7 @@ Outcome Pipeline::send_branch(TxIndex branch, const OutputBuffers& out) {
           ? dropped(DropReason::Parse)
           : send_attempt(branch, in, sip::preprocess_routes(*message_, context_->identity), out);
   if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
-    count(&WorkerCounters::contacts_forked);
+    if (!hunts_[branch].fell_back) count(&WorkerCounters::contacts_forked);
     return sent;
   }
   // It could not be written (the checks before forking make this unlikely): the branch is lost.
@@ -317,6 +326,12 @@ std::optional<Outcome> Pipeline::branch_timed_out(TxIndex branch, const OutputBu
 
 Outcome Pipeline::answer_fork(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
+  // Voicemail, an operator: the route's fallback before any failure goes to the caller.
+  const std::uint16_t best_code = hunts_[index].best_code;
+  if (std::optional<Outcome> diverted =
+          fork_to_fallback(index, best_code != 0 ? best_code : 408, out)) {
+    return *diverted;
+  }
   const TxIndex best = hunts_[index].best_branch;
   if (!entry.cancelled && best != sip::TransactionTable::kNone &&
       !transactions_->stored_request(best).empty()) {

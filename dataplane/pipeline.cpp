@@ -247,6 +247,7 @@ void Pipeline::rebind(const PipelineContext& context) {
                   context_->pools.specs().begin())) {
     ++pools_epoch_;
   }
+  ++routes_epoch_;  // a hunt's route index may name another route now
   prepare_transactions(context);
   context_ = &context;
   // The realm or the algorithms may have changed; the nonce secret did not, so nonces handed
@@ -535,21 +536,23 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
   if (user.empty() || !context_->users->find(user)) return respond(in, 404, {}, {}, out);
   // Valid until this worker's next quiescent state: the loop reports it after the burst.
   const ContactsView contacts = context_->location->lookup(user);
-  if (contacts.empty()) return respond(in, 480, {}, {}, out);
-  if (route.fork.enabled() && contacts.size() > 1 && may_hunt()) {
+  if (contacts.empty()) return unavailable(in, plan, route, user, dialled, out);
+  // With a fallback (voicemail) an INVITE to one contact is tracked too: to see it fail.
+  const bool falls_back = route.fork.fallback && message_->method == sip::Method::Invite;
+  if (route.fork.enabled() && (contacts.size() > 1 || falls_back) && may_hunt()) {
     if (route.fork.mode == lb::Forking::Mode::Serial) {
-      return hunt(in, plan, route.fork, user, contacts, dialled, out);
+      return hunt(in, plan, route, user, contacts, dialled, out);
     }
     // Parallel forking rings phones: an INVITE; other methods go to the first contact.
     if (message_->method == sip::Method::Invite) {
-      return fork_parallel(in, plan, route.fork, contacts, dialled, out);
+      return fork_parallel(in, plan, route, user, contacts, dialled, out);
     }
   }
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
   const ContactView& contact = contacts[0];
   const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-  if (!destination) return respond(in, 480, {}, {}, out);
+  if (!destination) return unavailable(in, plan, route, user, dialled, out);
   return forward(in, plan, *destination, contact.uri, out, dialled.forward_extras());
 }
 
@@ -619,6 +622,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   edits.received = stamp.received;
   edits.rport = stamp.rport;
   edits.extra_headers = extras.trailer;
+  edits.leading_headers = extras.diversion;
   edits.asserted_identity = extras.asserted_identity;
   if (request.find(sip::HeaderId::ProxyAuthorization) != nullptr) {
     edits.consumed_realm = context_->config->domain.realm();

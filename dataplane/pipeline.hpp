@@ -231,6 +231,9 @@ struct ForwardExtras {
   std::string_view asserted_identity;
   // Complete lines after the received ones: our answer to a member's challenge.
   std::string_view trailer;
+  // "Diversion: ...\r\n" before the received lines: the call goes to a location route's
+  // fallback (RFC 5806).
+  std::string_view diversion;
   // Sent again from a tracked transaction's stored request (Timer A, the next member, our
   // credentials): what was done to it was counted when it came in.
   bool stored_copy = false;
@@ -470,6 +473,8 @@ class Pipeline {
     std::array<std::uint32_t, kMaxContacts> tried{};  // hashes of the contact URIs tried
     std::uint8_t tried_count = 0;
     std::uint8_t aor_size = 0;
+    // The call's route (its fallback), while `routes_epoch` is the pipeline's; kNoRoute: none.
+    std::uint16_t route = kNoRoute;
     std::uint32_t no_answer_ms = 0;     // lb::Forking, as when the call came
     std::uint32_t ring_timeout_ms = 0;  // 0: Timer C
     std::array<char, kAorCapacity> aor{};
@@ -489,10 +494,16 @@ class Pipeline {
     bool relays = false;
     sip::TransactionTable::Index parent = sip::TransactionTable::kNone;
     sip::TransactionTable::Index best_branch = sip::TransactionTable::kNone;
+    // The route's fallback (call_diversion.cpp): the hunt or fork went to it (on a branch:
+    // this branch is it), and the failure that sent it there (408 for silence).
+    std::uint8_t routes_epoch = 0;
+    bool fell_back = false;
+    std::uint16_t outcome = 0;
+    static constexpr std::uint16_t kNoRoute = 0xFFFF;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
   };
   // Beside every entry of the table once a route forks (config/README.md counts it per call).
-  static_assert(sizeof(HuntState) == 124);
+  static_assert(sizeof(HuntState) == 128);
   struct ContactChoice {
     PeerAddress destination;
     std::string_view uri;  // into the location table: valid until the next quiescent state
@@ -502,12 +513,15 @@ class Pipeline {
   bool may_hunt() const;
   // A new request for a user with several contacts on a route with fork = "serial": tracked
   // and sent to the first contact it can go to, the others in turn after it.
-  Outcome hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
+  Outcome hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
                std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                const OutputBuffers& out);
   // The user's next contact, in the table's order, not yet tried; none when every one was
-  // (or kMaxContacts were).
+  // (or kMaxContacts were, or the hunt went to its fallback).
   std::optional<ContactChoice> next_contact(TxIndex index) const;
+  // Where a hunt goes after its current contact failed with hunts_[index].outcome: the next
+  // contact, else the route's fallback.
+  bool hunt_goes_on(TxIndex index) const;
   // The stored request (in message_, `in`) to the next contact, or our final answer when none
   // is left.
   Outcome send_to_next_contact(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
@@ -523,15 +537,16 @@ class Pipeline {
     std::array<ContactChoice, HuntState::kMaxContacts> contacts;
     std::size_t count = 0;
   };
-  ForkTargets fork_targets(const Inbound& in, const ContactsView& contacts) const;
+  ForkTargets fork_targets(const Inbound& in, const ContactsView& contacts,
+                           std::size_t limit) const;
   // The client transaction of the fork at `index` for its next contact: false when the table
   // is full.
   bool open_branch(TxIndex index, const Inbound& in, const ContactChoice& target,
-                   const lb::Forking& fork);
+                   std::uint32_t no_answer_ms, std::uint32_t ring_timeout_ms);
   // A new INVITE for a user with several contacts on a route with fork = "parallel": one
   // client transaction per contact, all sent at once, the caller's own entry above them.
-  Outcome fork_parallel(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
-                        const ContactsView& contacts, const Dialled& dialled,
+  Outcome fork_parallel(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
+                        std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                         const OutputBuffers& out);
   // Timer C of a branch: the route's ring timeout, else 180 s.
   std::int64_t fork_timer_c_ms(TxIndex branch) const;
@@ -571,6 +586,29 @@ class Pipeline {
   TxIndex request_owner(TxIndex index) const {
     return transactions_->at(index).fork_branch ? hunts_[index].parent : index;
   }
+  // --- a location route's fallback: voicemail, an operator (call_diversion.cpp) ---
+  // The hunt or fork at `index` keeps its route for the fallback (and the user, for its
+  // Request-URI and our Diversion).
+  void keep_route(TxIndex index, const lb::RouteRule& route, std::string_view aor);
+  // The route's fallback, when the call at `index` (not cancelled, not yet diverted) may go
+  // there after a failure `code`; null when not.
+  const lb::Forking::Fallback* fallback_for(TxIndex index, std::uint16_t code) const;
+  // The fallback as a target: its address and the Request-URI with the called user
+  // (written into fallback_uri_).
+  ContactChoice fallback_target(const lb::Forking::Fallback& fallback, std::string_view user);
+  // A new INVITE (or its CANCEL or ACK) for a user with no contact to send it to: to the
+  // route's fallback, statelessly, with our Diversion (reason "unavailable"); else 480.
+  Outcome unavailable(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
+                      std::string_view user, const Dialled& dialled, const OutputBuffers& out);
+  // Every branch of the fork at `index` failed with its best code `code`: a new branch to the
+  // route's fallback, or std::nullopt when the fork has none to go to.
+  std::optional<Outcome> fork_to_fallback(TxIndex index, std::uint16_t code,
+                                          const OutputBuffers& out);
+  // "Diversion: <sip:USER@REALM>;reason=...;counter=1\r\n" (RFC 5806) for a call diverted after
+  // `code` (0: the user had no contact), written into diversion_.
+  std::string_view diversion_line(std::string_view user, std::uint16_t code);
+  // Our Diversion for a copy of the INVITE at `index` when it goes to the fallback; else empty.
+  std::string_view diversion_for(TxIndex index);
   TrackedResponse on_tracked_response(const Inbound& in, const OutputBuffers& out);
   // Timer C of the entry's pool (lb::FailoverSettings::timer_c_ms).
   std::int64_t timer_c_ms(TxIndex index) const;
@@ -666,7 +704,8 @@ class Pipeline {
   std::array<char, 2048> queued_{};  // the PendingKind::Written message (one at a time)
   Outcome queued_outcome_;
   std::int64_t now_ms_ = 0;
-  std::uint8_t pools_epoch_ = 0;  // changes when a reload changes the pools
+  std::uint8_t pools_epoch_ = 0;   // changes when a reload changes the pools
+  std::uint8_t routes_epoch_ = 0;  // changes at every reload (HuntState::route)
   bool logged_table_full_ = false;
   bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;
@@ -684,6 +723,8 @@ class Pipeline {
   std::array<char, sip::kMaxAliasText> alias_text_{};  // the Contact alias being written
   std::array<char, 1024> aliased_uri_{};               // a Request-URI without its alias
   std::size_t retry_after_size_ = 0;
+  std::array<char, TxOrigin::kRequestUriCapacity> fallback_uri_{};  // fallback_target()'s
+  std::array<char, 256> diversion_{};                               // diversion_line()'s
 };
 
 }  // namespace sipline::dataplane

@@ -342,6 +342,12 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
     }
     if (answered_before) note_challenge_refused(index);
   }
+  if (entry.hunts) {
+    // What the fallback sees: our ring timeout's CANCEL brought this answer (no answer), a
+    // phone's challenge is not passed on (unavailable).
+    const bool ring_timeout = entry.cancel_sent && !entry.cancelled;
+    hunts_[index].outcome = ring_timeout ? 408 : challenge ? 480 : code;
+  }
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
     // A hunt may answer the caller with this code itself (its last contact silent): not a
@@ -397,7 +403,7 @@ std::int64_t Pipeline::timer_c_ms(TxIndex index) const {
 std::optional<std::size_t> Pipeline::next_member(TxIndex index) const {
   const sip::TransactionTable::Entry& entry = transactions_->at(index);
   if (entry.hunts) {
-    if (!entry.may_fail_over || !next_contact(index)) return std::nullopt;
+    if (!entry.may_fail_over || !hunt_goes_on(index)) return std::nullopt;
     return hunts_[index].tried_count;  // the contact's place in the hunt
   }
   if (entry.forks || entry.fork_branch) return std::nullopt;
@@ -522,6 +528,7 @@ Outcome Pipeline::forward_to_attempt(TxIndex index, const Inbound& in, const sip
   extras.trailer = credentials;
   extras.stored_copy =
       in.bytes.data() == transactions_->stored_request(request_owner(index)).data();
+  if (request_itself) extras.diversion = diversion_for(index);  // call_diversion.cpp
   if (request_itself && transactions_->at(index).asserts_identity) {
     const std::string_view user =
         sip::credentials_user(*message_, context_->config->domain.realm());
@@ -644,6 +651,7 @@ std::optional<Outcome> Pipeline::cancel_ringing(TxIndex index, const OutputBuffe
     // Timer F of our CANCEL ran out and no final answer came: the call goes on statelessly
     // (a hunt goes on to its next contact).
     if (now_ms_ >= origins_[index].attempt_deadline_ms) {
+      if (entry.hunts) hunts_[index].outcome = 408;
       if (entry.hunts && next_member(index)) return resend_to_next_member(index, out);
       if (entry.fork_branch) return branch_timed_out(index, out);
       transactions_->erase(index);
@@ -743,6 +751,7 @@ std::optional<Outcome> Pipeline::expire(TxIndex index, const OutputBuffers& out)
   mark_unanswering(index);
   // This member said nothing; a hunt keeps an earlier contact's answer for the caller.
   if (!entry.hunts) entry.last_code = 0;
+  if (entry.hunts) hunts_[index].outcome = 408;
   if (next_member(index)) return resend_to_next_member(index, out);
   // No member answered and none is left (or the caller cancelled and the member did not
   // answer its CANCEL with a 487).

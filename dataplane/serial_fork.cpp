@@ -16,8 +16,10 @@
 //   - a ringing contact keeps its turn until `ring_timeout_ms` (Timer C's place while another
 //     contact is left): then our CANCEL, and the next contact after its 487;
 //   - a 2xx ends the hunt; so does the caller's CANCEL;
-//   - no contact left: the last contact's final answer goes to the caller; when the last one
-//     said nothing, our answer is the code an earlier contact gave, else 408.
+//   - no contact left: the route's fallback (voicemail, call_diversion.cpp) when the last
+//     contact's failure is one of its codes; else the last contact's final answer goes to the
+//     caller, and when the last one said nothing, our answer is the code an earlier contact
+//     gave, else 408.
 // The caller may hear 180 from several contacts in turn (one early dialog each, §12.1), as
 // from any forking proxy.
 #include <algorithm>
@@ -43,9 +45,10 @@ bool Pipeline::may_hunt() const {
          method != sip::Method::Cancel;
 }
 
-Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::Forking& fork,
+Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
                        std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                        const OutputBuffers& out) {
+  const lb::Forking& fork = route.fork;
   // The first contact in the table's order that can be sent to (one naming a host cannot:
   // resolving it would block the worker).
   const ContactView* chosen = nullptr;
@@ -57,7 +60,7 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
       break;
     }
   }
-  if (chosen == nullptr) return respond(in, 480, {}, {}, out);
+  if (chosen == nullptr) return unavailable(in, plan, route, aor, dialled, out);
   const ContactView& first = *chosen;
   Dialled to_contact = dialled;
   to_contact.request_uri = first.uri;
@@ -76,12 +79,13 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
   hunt.ring_timeout_ms = fork.ring_timeout_ms;
   hunt.tried[0] = contact_hash(first.uri);
   hunt.tried_count = 1;
+  keep_route(index, route, aor);
   return start_transaction(index, in, plan, *destination, to_contact, out);
 }
 
 std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) const {
   const HuntState& hunt = hunts_[index];
-  if (hunt.tried_count >= hunt.tried.size()) return std::nullopt;
+  if (hunt.fell_back || hunt.tried_count >= hunt.tried.size()) return std::nullopt;
   const auto tried_end = hunt.tried.begin() + hunt.tried_count;
   // Valid until this worker's next quiescent state: used before it.
   const ContactsView contacts = context_->location->lookup(hunt.aor_view());
@@ -98,31 +102,44 @@ std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) con
   return std::nullopt;
 }
 
+bool Pipeline::hunt_goes_on(TxIndex index) const {
+  return next_contact(index) || fallback_for(index, hunts_[index].outcome) != nullptr;
+}
+
 Outcome Pipeline::send_to_next_contact(TxIndex index, const Inbound& in, const sip::RoutePlan& plan,
                                        const OutputBuffers& out) {
   HuntState& hunt = hunts_[index];
   TxOrigin& origin = origins_[index];
-  while (transactions_->at(index).may_fail_over) {
-    const std::optional<ContactChoice> choice = next_contact(index);
-    if (!choice) break;
-    hunt.tried[hunt.tried_count++] = choice->hash;
+  while (transactions_->at(index).may_fail_over && !hunt.fell_back) {
+    std::optional<ContactChoice> choice = next_contact(index);
+    if (choice) {
+      hunt.tried[hunt.tried_count++] = choice->hash;
+    } else if (const lb::Forking::Fallback* fallback = fallback_for(index, hunt.outcome)) {
+      choice = fallback_target(*fallback, hunt.aor_view());  // call_diversion.cpp
+      hunt.fell_back = true;
+    } else {
+      break;
+    }
     origin.member = choice->destination;
     std::copy(choice->uri.begin(), choice->uri.end(), origin.request_uri.begin());
     origin.request_uri_size = static_cast<std::uint8_t>(choice->uri.size());
     const Outcome sent = send_next_attempt(index, in, plan, out);
     if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
-      count(&WorkerCounters::contacts_hunted);
+      count(hunt.fell_back ? &WorkerCounters::calls_diverted : &WorkerCounters::contacts_hunted);
       return sent;
     }
     // A contact it cannot be sent to (one of our own addresses: forward() answered 482; no
-    // socket of its family): the next one.
+    // socket of its family): the next one. (Nothing comes after the fallback.)
   }
   return answer_exhausted(index, in, out);
 }
 
 std::int64_t Pipeline::hunt_timer_c_ms(TxIndex index) const {
   const HuntState& hunt = hunts_[index];
-  if (hunt.ring_timeout_ms == 0 || !next_contact(index)) return kHuntTimerCMs;
+  // A contact that rings unanswered counts as 408 for the fallback (no answer).
+  if (hunt.ring_timeout_ms == 0 || (!next_contact(index) && fallback_for(index, 408) == nullptr)) {
+    return kHuntTimerCMs;
+  }
   return hunt.ring_timeout_ms;
 }
 

@@ -108,6 +108,7 @@ std::vector<lb::IpPrefix> server_prefixes(const config::Config& config) {
   };
   for (const config::Route& route : config.routes) {
     if (route.forward) add(route.forward->next_hop.address);
+    if (route.fork.fallback) add(route.fork.fallback->target.next_hop.address);
   }
   for (const lb::PoolSpec& pool : config.pools) {
     for (const lb::PoolMember& member : pool.members)

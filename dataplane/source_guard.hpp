@@ -96,9 +96,9 @@ struct SourceLimits {
 
 // [source_limits] of `config`, with the forward route targets added to `trusted`.
 SourceLimits source_limits_from(const config::Config& config);
-// The servers the configuration routes to (forward targets, pool members, trunk registrars),
-// one host prefix each: trusted by the limits, and the only sources whose identity headers
-// (RFC 3325) are passed on.
+// The servers the configuration routes to (forward targets, fallbacks, pool members, trunk
+// registrars), one host prefix each: trusted by the limits, and the only sources whose
+// identity headers (RFC 3325) are passed on.
 std::vector<lb::IpPrefix> server_prefixes(const config::Config& config);
 
 // The trusted prefixes, as masks over SourceKey (a few compares each).

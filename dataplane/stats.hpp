@@ -102,6 +102,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter contacts_hunted;
   // INVITEs sent to a user's contacts at once (fork = "parallel"), one per branch.
   Counter contacts_forked;
+  // INVITEs sent to a location route's fallback (voicemail, an operator) because the user had
+  // no contact to take them, or every contact failed.
+  Counter calls_diverted;
   // Our own final answers (408, 487, a failover code) to a tracked INVITE sent again to the
   // caller until its ACK (Timer G, §17.2.1).
   Counter answers_retransmitted;

@@ -50,6 +50,22 @@ struct Forking {
   // (serial: and the next one tried); 0, and in a serial hunt for the last contact: Timer C's
   // 180 s (§16.6 step 11).
   std::uint32_t ring_timeout_ms = 0;
+  // Where an INVITE goes when the user cannot take it (a voicemail server, an operator): no
+  // contact registered, or every contact failed with one of `codes` (§16.7 step 6: the best
+  // answer; a silent or ring-timed-out contact counts as 408). Kamailio's failure_route.
+  struct Fallback {
+    ForwardTarget target;
+    // Its Request-URI: `uri_head` + the called user + `uri_tail` ("sip:" "1002"
+    // "@192.0.2.9:5090"), or `uri_head` alone when the target's URI names a user itself.
+    std::string uri_head;
+    std::string uri_tail;
+    bool names_user = false;
+    // 300..599 only: after a 6xx no new branch may be created (§16.7 step 5).
+    std::vector<std::uint16_t> codes{408, 480, 486};
+
+    bool operator==(const Fallback&) const = default;
+  };
+  std::optional<Fallback> fallback;
 
   bool enabled() const { return mode != Mode::None; }
   bool operator==(const Forking&) const = default;

@@ -358,6 +358,22 @@ void write_stamped_sender_via(Writer& writer, const Message& request, const Head
   writer.append({end_of(element), static_cast<std::size_t>(end_of(line.raw) - end_of(element))});
 }
 
+namespace {
+
+// Where RequestEdits::leading_headers go: after the received Via lines (kept together, as
+// every implementation writes them), and before the first received row of the same kind
+// (Diversion, RFC 5806 §4: the newest first).
+std::size_t leading_headers_position(const Message& request) {
+  const std::uint8_t last_via = request.last_field[static_cast<std::size_t>(HeaderId::Via)];
+  std::size_t position = last_via == kNoField ? 0 : last_via + std::size_t{1};
+  for (std::size_t index = 0; index < position; ++index) {
+    if (iequals(request.fields[index].name, "Diversion")) return index;
+  }
+  return position;
+}
+
+}  // namespace
+
 Written write_forwarded_request(const Message& request, const RequestEdits& edits,
                                 std::span<char> out) {
   if (!request.is_request() || !request.ok()) return Written{0, WriteError::NotARequest};
@@ -375,7 +391,7 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
   const bool edit_routes = routes.active();
   const bool stamp_sender = !edits.received.empty() || edits.rport != 0;
   RunCopier copier(writer);
-  for (std::size_t index = 0; index < request.field_count; ++index) {
+  const auto copy_field = [&](std::size_t index) {
     const HeaderField& field = request.fields[index];
     if (stamp_sender && index == request.vias[0].field) {
       copier.flush();
@@ -387,17 +403,29 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
       write_edited_route(writer, copier, routes, field, index);
     } else if (field.id == HeaderId::ProxyAuthorization &&
                digest_credentials_for_realm(field.value, edits.consumed_realm)) {
-      continue;  // ours: the next hop does not get them
+      return;  // ours: the next hop does not get them
     } else if ((edits.drop_identity || !edits.asserted_identity.empty()) &&
                is_identity_line(field)) {
-      continue;
+      return;
     } else if (&field == edits.contact_alias.contact.line) {
       copier.flush();
       write_aliased_contact(writer, field, edits.contact_alias);
     } else {
       copier.add(field.raw);
     }
+  };
+  // Two runs around the leading lines, so that a request without them (nearly all) pays no
+  // test per header line.
+  const std::size_t leading_at =
+      edits.leading_headers.empty() ? request.field_count : leading_headers_position(request);
+  for (std::size_t index = 0; index < leading_at; ++index)
+    copy_field(index);
+  if (!edits.leading_headers.empty()) {
+    copier.flush();
+    writer.append(edits.leading_headers);
   }
+  for (std::size_t index = leading_at; index < request.field_count; ++index)
+    copy_field(index);
   if (edit_routes && !routes.has_route_lines()) {
     copier.flush();
     routes.write_appended(writer);

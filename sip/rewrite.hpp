@@ -48,6 +48,9 @@ struct RequestEdits {
   // ";rport=<rport>" when rport is not 0. sender_via_stamp() (proxy_rules.hpp) decides both.
   std::string_view received;
   std::uint16_t rport = 0;
+  // Complete header lines, each ending in CRLF, written after the received Via lines and
+  // before any received Diversion line: our Diversion (RFC 5806 §4: the newest first).
+  std::string_view leading_headers;
   // Complete header lines, each ending in CRLF, written after the received ones (our
   // Proxy-Authorization answering a pool member's challenge, §22.2).
   std::string_view extra_headers;

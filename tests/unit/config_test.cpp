@@ -306,10 +306,43 @@ fork = "parallel"
   ASSERT_NE(config, nullptr);
   ASSERT_EQ(config->routes.size(), 4u);
   using Mode = lb::Forking::Mode;
-  EXPECT_EQ(config->routes[0].fork, (lb::Forking{Mode::Serial, 2000, 20000}));
-  EXPECT_EQ(config->routes[1].fork, (lb::Forking{Mode::Serial, 800, 0}));
+  EXPECT_EQ(config->routes[0].fork, (lb::Forking{Mode::Serial, 2000, 20000, std::nullopt}));
+  EXPECT_EQ(config->routes[1].fork, (lb::Forking{Mode::Serial, 800, 0, std::nullopt}));
   EXPECT_FALSE(config->routes[2].fork.enabled());
-  EXPECT_EQ(config->routes[3].fork, (lb::Forking{Mode::Parallel, 2000, 0}));
+  EXPECT_EQ(config->routes[3].fork, (lb::Forking{Mode::Parallel, 2000, 0, std::nullopt}));
+}
+
+TEST(Values, FallbackOfALocationRoute) {
+  const auto config = load_ok(with_domain(R"([[routes]]
+name = "voicemail"
+action = "location"
+fork = "parallel"
+ring_timeout_ms = 25000
+fallback = "sip:127.0.0.1:5090"
+[[routes]]
+name = "operator"
+action = "location"
+fork = "serial"
+fallback = "sips:operator@[::1];transport=tcp"
+fallback_codes = [486, 503]
+)"));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->routes.size(), 2u);
+  ASSERT_TRUE(config->routes[0].fork.fallback);
+  const lb::Forking::Fallback& voicemail = *config->routes[0].fork.fallback;
+  EXPECT_EQ(voicemail.target.next_hop.to_string(), "127.0.0.1:5090");
+  EXPECT_EQ(voicemail.codes, (std::vector<std::uint16_t>{408, 480, 486}));
+  // The called user goes between them: sip:1002@127.0.0.1:5090.
+  EXPECT_FALSE(voicemail.names_user);
+  EXPECT_EQ(voicemail.uri_head, "sip:");
+  EXPECT_EQ(voicemail.uri_tail, "@127.0.0.1:5090");
+  ASSERT_TRUE(config->routes[1].fork.fallback);
+  const lb::Forking::Fallback& operator_desk = *config->routes[1].fork.fallback;
+  EXPECT_EQ(operator_desk.target.next_hop.to_string(), "[::1]:5061");
+  EXPECT_EQ(operator_desk.codes, (std::vector<std::uint16_t>{486, 503}));
+  EXPECT_TRUE(operator_desk.names_user);
+  EXPECT_EQ(operator_desk.uri_head, "sips:operator@[::1];transport=tcp");
+  EXPECT_EQ(operator_desk.uri_tail, "");
 }
 
 TEST(Values, RouteNumberTranslation) {
@@ -1064,6 +1097,49 @@ ring_timeout_ms = 500
                     "\"parallel\"",
                     "test.toml:18: routes[3].fork_timeout_ms must be 100..60000, not 50",
                     "test.toml:19: routes[3].ring_timeout_ms must be 1000..3600000, not 500"}));
+}
+
+TEST(Errors, Fallback) {
+  EXPECT_EQ(load_errors(with_domain(R"([[routes]]
+name = "a"
+action = "location"
+fallback = "sip:127.0.0.1:5090"
+[[routes]]
+name = "b"
+action = "location"
+fork = "serial"
+fallback_codes = [486]
+[[routes]]
+name = "c"
+action = "location"
+fork = "parallel"
+fallback = "sip:127.0.0.1:5090"
+fallback_codes = [603, 200, "busy"]
+[[routes]]
+name = "d"
+action = "location"
+fork = "parallel"
+fallback = "mailto:vm@example.com"
+[[routes]]
+name = "e"
+action = "location"
+fork = "parallel"
+fallback = "sip:127.0.0.1:5090"
+fallback_codes = []
+)")),
+            (Errors{"test.toml:4: routes[0].fallback needs fork = \"serial\" or \"parallel\" on a "
+                    "location route (the proxy keeps the call's state to see its contacts fail)",
+                    "test.toml:9: routes[1].fallback_codes needs fallback",
+                    "test.toml:15: routes[2].fallback_codes[0] must be a final status code "
+                    "300..599 (after a 6xx no new branch may be created, RFC 3261 §16.7 step 5)",
+                    "test.toml:15: routes[2].fallback_codes[1] must be a final status code "
+                    "300..599 (after a 6xx no new branch may be created, RFC 3261 §16.7 step 5)",
+                    "test.toml:15: routes[2].fallback_codes[2] must be a final status code "
+                    "300..599 (after a 6xx no new branch may be created, RFC 3261 §16.7 step 5)",
+                    "test.toml:20: routes[3].fallback \"mailto:vm@example.com\" must be a sip: or "
+                    "sips: URI",
+                    "test.toml:26: routes[4].fallback_codes must not be empty (leave fallback out "
+                    "instead)"}));
 }
 
 TEST(Errors, RouteNumberTranslation) {

@@ -225,6 +225,31 @@ TEST(ForwardedRequest, OurRealmsCredentialsAreConsumedAndExtraLinesAppended) {
   EXPECT_NE(forward(*request, edits).find(ours), std::string::npos);
 }
 
+// Leading lines (our Diversion) follow the received Via lines and come before any Diversion
+// the request carried: the newest diversion first (RFC 5806 §4).
+TEST(ForwardedRequest, LeadingLinesFollowTheViasAndPrecedeReceivedDiversions) {
+  const std::string ours = "Diversion: <sip:1002@sipline.local>;reason=user-busy;counter=1\r\n";
+  const std::string second_via =
+      "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8\r\n";
+  const auto two_vias =
+      parse(replace_once(kInvite, "Max-Forwards: 70\r\n", second_via + "Max-Forwards: 70\r\n"));
+  RequestEdits edits = basic_edits();
+  edits.leading_headers = ours;
+  EXPECT_EQ(forward(*two_vias, edits),
+            replace_once(replace_once(replace_once(kInvite, "Max-Forwards: 70", "Max-Forwards: 69"),
+                                      "SIP/2.0\r\n", "SIP/2.0\r\n" + kOurViaLine),
+                         "Max-Forwards: 69\r\n", second_via + ours + "Max-Forwards: 69\r\n"));
+  // A carrier's Diversion written above the Via lines: ours goes before it.
+  const std::string carriers = "diversion: <sip:+4420@carrier.example>;reason=unconditional\r\n";
+  const auto diverted = parse(replace_once(kInvite, "Via: ", carriers + "Via: "));
+  const std::string written = forward(*diverted, edits);
+  EXPECT_NE(written.find(ours + carriers + "Via: SIP/2.0/UDP client"), std::string::npos)
+      << written;
+  // Without leading lines nothing changes.
+  edits.leading_headers = {};
+  EXPECT_EQ(forward(*diverted, edits).find("reason=user-busy"), std::string::npos);
+}
+
 TEST(ForwardedRequest, IdentityHeadersDroppedWhenAsked) {
   const std::string identity =
       "P-Asserted-Identity: <sip:+15551230000@atlanta.example.com>\r\n"

@@ -1,0 +1,275 @@
+// A location route's fallback (dataplane/call_diversion.cpp): a call the user cannot take
+// (no contact, every phone busy, nobody answering) goes to voicemail or an operator, with our
+// Diversion header (RFC 5806). Every assertion is on the bytes written and where they go.
+#include "tests/unit/forking_test_support.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+using namespace forking_test;
+
+constexpr std::string_view kVoicemail = "192.0.2.60:5090";
+constexpr std::string_view kOperator = "192.0.2.61:5060";
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory"
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[users]]
+user = "1003"
+password = "secret-1003"
+[[users]]
+user = "1004"
+password = "secret-1004"
+[[routes]]
+name = "ring-all"
+user_prefix = "1002"
+action = "location"
+fork = "parallel"
+fork_timeout_ms = 500
+ring_timeout_ms = 1000
+fallback = "sip:192.0.2.60:5090"
+[[routes]]
+name = "hunt"
+user_prefix = "1003"
+action = "location"
+fork = "serial"
+fork_timeout_ms = 500
+ring_timeout_ms = 1000
+fallback = "sip:192.0.2.60:5090"
+[[routes]]
+name = "operator"
+user_prefix = "1004"
+action = "location"
+fork = "parallel"
+fallback = "sip:operator@192.0.2.61:5060"
+fallback_codes = [486]
+)toml";
+
+class CallDiversionTest : public ForkingPipeline {
+ protected:
+  CallDiversionTest() : ForkingPipeline(kConfig) { tick(kStartMs); }
+
+  // Both phones of `user` ring: our 100 to the caller, an INVITE to each (desk phone first).
+  std::vector<Sent> ring_both(std::string_view user, std::string_view branch) {
+    location_.replace(std::string(user),
+                      {binding(user, kMobile, 1200), binding(user, kDeskPhone, 3600)});
+    request_ = invite(user, branch);
+    const std::vector<Sent> sent = receive(request_);
+    EXPECT_EQ(sent.size(), 3u);
+    if (sent.size() != 3) return {};
+    EXPECT_EQ(sent[0].to(), kDeskPhone);
+    EXPECT_EQ(sent[1].outcome.code, 100);
+    EXPECT_EQ(sent[2].to(), kMobile);
+    return {sent[0], sent[2]};
+  }
+
+  std::string caller_request(std::string_view method) const {
+    std::string request = request_;
+    request.replace(0, 6, method);
+    request.replace(request.find("CSeq: 1 INVITE"), 14, "CSeq: 1 " + std::string(method));
+    return request;
+  }
+
+  // The caller's INVITE reached the fallback: its Request-URI, our Diversion after the Via
+  // lines, a branch of ours that no phone had.
+  void expect_diverted(const Sent& sent, std::string_view to, std::string_view request_uri,
+                       std::string_view user, std::string_view reason,
+                       const std::vector<Sent>& phones = {}) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
+    EXPECT_EQ(sent.to(), to);
+    EXPECT_EQ(request_line(sent.bytes), "INVITE " + std::string(request_uri) + " SIP/2.0");
+    const std::string diversion = "\r\nDiversion: <sip:" + std::string(user) +
+                                  "@sipline.local>;reason=" + std::string(reason) +
+                                  ";counter=1\r\n";
+    const std::size_t at = sent.bytes.find(diversion);
+    ASSERT_NE(at, std::string::npos) << sent.bytes;
+    EXPECT_EQ(sent.bytes.find("\r\nDiversion:", at + 1), std::string::npos);
+    EXPECT_EQ(sent.bytes.find("\r\nVia: ", at), std::string::npos);
+    EXPECT_LT(at, sent.bytes.find("\r\nMax-Forwards: "));
+    EXPECT_TRUE(sip::branch_is_ours(top_branch(sent.bytes), context_->identity.branch_key));
+    for (const Sent& phone : phones)
+      EXPECT_NE(top_branch(sent.bytes), top_branch(phone.bytes));
+  }
+
+  static void expect_relayed(const std::vector<Sent>& sent, std::string_view status) {
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
+    EXPECT_EQ(sent[0].to(), kCaller);
+    EXPECT_EQ(request_line(sent[0].bytes), "SIP/2.0 " + std::string(status));
+  }
+
+  static void expect_ack(const Sent& sent, const Sent& invite) {
+    EXPECT_EQ(sent.to(), invite.to());
+    std::string line = request_line(invite.bytes);
+    line.replace(0, 6, "ACK");
+    EXPECT_EQ(request_line(sent.bytes), line);
+    EXPECT_EQ(top_branch(sent.bytes), top_branch(invite.bytes));
+  }
+
+  std::string request_;
+};
+
+TEST_F(CallDiversionTest, AUserWithNoPhoneRegisteredHasTheCallSentToVoicemail) {
+  request_ = invite("1002", "z9hG4bK-nobody");
+  const std::vector<Sent> sent = receive(request_);
+  ASSERT_EQ(sent.size(), 1u);  // stateless: no 100 of ours
+  expect_diverted(sent[0], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "unavailable");
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+  // The caller's CANCEL follows it there (§9.1: the INVITE's Request-URI and branch).
+  const std::vector<Sent> cancel = receive(caller_request("CANCEL"));
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].to(), kVoicemail);
+  EXPECT_EQ(request_line(cancel[0].bytes), "CANCEL sip:1002@192.0.2.60:5090 SIP/2.0");
+  EXPECT_EQ(top_branch(cancel[0].bytes), top_branch(sent[0].bytes));
+  EXPECT_EQ(cancel[0].bytes.find("Diversion"), std::string::npos);
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+}
+
+TEST_F(CallDiversionTest, WhenEveryPhoneIsBusyTheCallGoesToVoicemail) {
+  const std::vector<Sent> phones = ring_both("1002", "z9hG4bK-busy");
+  ASSERT_EQ(phones.size(), 2u);
+  const std::vector<Sent> desk = receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone);
+  ASSERT_EQ(desk.size(), 1u);
+  expect_ack(desk[0], phones[0]);
+  // The last phone's 486: our ACK, and the INVITE to voicemail instead of a 486 to the caller.
+  const std::vector<Sent> mobile = receive(answer(phones[1].bytes, "486 Busy Here"), kMobile);
+  ASSERT_EQ(mobile.size(), 2u);
+  expect_ack(mobile[0], phones[1]);
+  expect_diverted(mobile[1], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "user-busy", phones);
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+  EXPECT_EQ(counters_.contacts_forked.read(), 2u);
+  // The mailbox answers: the caller hears it.
+  expect_relayed(receive(answer(mobile[1].bytes, "180 Ringing"), kVoicemail), "180 Ringing");
+  expect_relayed(receive(answer(mobile[1].bytes, "200 OK"), kVoicemail), "200 OK");
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, PhonesRingingPastTheRingTimeoutAreCancelledAndVoicemailAnswers) {
+  const std::vector<Sent> phones = ring_both("1002", "z9hG4bK-ringing");
+  ASSERT_EQ(phones.size(), 2u);
+  expect_relayed(receive(answer(phones[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  expect_relayed(receive(answer(phones[1].bytes, "180 Ringing"), kMobile), "180 Ringing");
+  EXPECT_TRUE(tick(kStartMs + 999).empty());
+  const std::vector<Sent> cancels = tick(kStartMs + 1000);
+  ASSERT_EQ(cancels.size(), 2u);
+  EXPECT_EQ(request_line(cancels[0].bytes).substr(0, 7), "CANCEL ");
+  EXPECT_EQ(request_line(cancels[1].bytes).substr(0, 7), "CANCEL ");
+  ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> last =
+      receive(answer(phones[1].bytes, "487 Request Terminated"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  expect_ack(last[0], phones[1]);
+  expect_diverted(last[1], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "no-answer", phones);
+  expect_relayed(receive(answer(last[1].bytes, "200 OK"), kVoicemail), "200 OK");
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, AUserWithOnePhoneIsTrackedSoThatItsSilenceReachesVoicemail) {
+  location_.replace("1002", {binding("1002", kDeskPhone, 3600)});
+  request_ = invite("1002", "z9hG4bK-one");
+  const std::vector<Sent> sent = receive(request_);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].to(), kDeskPhone);
+  EXPECT_EQ(sent[1].outcome.code, 100);
+  // The phone says nothing within fork_timeout_ms.
+  const std::vector<Sent> diverted = tick(kStartMs + 500);
+  ASSERT_EQ(diverted.size(), 1u);
+  expect_diverted(diverted[0], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "no-answer", sent);
+  // Voicemail says nothing either: the caller gets our 408, and nothing goes anywhere else.
+  const std::vector<Sent> answered = tick(kStartMs + 1000);
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].to(), kCaller);
+  EXPECT_EQ(request_line(answered[0].bytes), "SIP/2.0 408 Request Timeout");
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, ASerialHuntEndsAtVoicemailAfterTheLastContactRangUnanswered) {
+  location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
+  request_ = invite("1003", "z9hG4bK-hunt");
+  const std::vector<Sent> desk = receive(request_);
+  ASSERT_EQ(desk.size(), 2u);
+  EXPECT_EQ(desk[0].to(), kDeskPhone);
+  const std::vector<Sent> laptop = receive(answer(desk[0].bytes, "486 Busy Here"), kDeskPhone);
+  ASSERT_EQ(laptop.size(), 2u);
+  expect_ack(laptop[0], desk[0]);
+  EXPECT_EQ(laptop[1].to(), kLaptop);
+  // With a fallback after it, the last contact rings for ring_timeout_ms only (not Timer C).
+  expect_relayed(receive(answer(laptop[1].bytes, "180 Ringing"), kLaptop), "180 Ringing");
+  const std::vector<Sent> cancel = tick(kStartMs + 1000);
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].to(), kLaptop);
+  EXPECT_EQ(request_line(cancel[0].bytes), "CANCEL sip:1003@192.0.2.42:5062 SIP/2.0");
+  const std::vector<Sent> after =
+      receive(answer(laptop[1].bytes, "487 Request Terminated"), kLaptop);
+  ASSERT_EQ(after.size(), 2u);
+  expect_ack(after[0], laptop[1]);
+  expect_diverted(after[1], kVoicemail, "sip:1003@192.0.2.60:5090", "1003", "no-answer",
+                  {desk[0], laptop[1]});
+  expect_relayed(receive(answer(after[1].bytes, "200 OK"), kVoicemail), "200 OK");
+  EXPECT_EQ(counters_.contacts_hunted.read(), 1u);
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, ADeclineEndsTheHuntWithoutVoicemail) {
+  // §16.7 step 5: no new branch after a 6xx.
+  location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
+  const std::vector<Sent> desk = receive(invite("1003", "z9hG4bK-decline"));
+  ASSERT_EQ(desk.size(), 2u);
+  expect_relayed(receive(answer(desk[0].bytes, "603 Decline"), kDeskPhone), "603 Decline");
+  EXPECT_EQ(counters_.calls_diverted.read(), 0u);
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, TheCallersCancelSendsNothingToVoicemail) {
+  const std::vector<Sent> phones = ring_both("1002", "z9hG4bK-cancel");
+  ASSERT_EQ(phones.size(), 2u);
+  expect_relayed(receive(answer(phones[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  expect_relayed(receive(answer(phones[1].bytes, "180 Ringing"), kMobile), "180 Ringing");
+  const std::vector<Sent> cancelled = receive(caller_request("CANCEL"));
+  ASSERT_EQ(cancelled.size(), 3u);
+  EXPECT_EQ(request_line(cancelled[0].bytes), "SIP/2.0 200 OK");
+  ASSERT_EQ(receive(answer(phones[0].bytes, "487 Request Terminated"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> last =
+      receive(answer(phones[1].bytes, "487 Request Terminated"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  expect_ack(last[0], phones[1]);
+  EXPECT_EQ(last[1].to(), kCaller);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 487 Request Terminated");
+  EXPECT_EQ(counters_.calls_diverted.read(), 0u);
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, OnlyTheListedCodesDivertAndAnOperatorKeepsItsOwnUser) {
+  // fallback_codes = [486]: two phones away (480) is relayed as the phone wrote it.
+  std::vector<Sent> phones = ring_both("1004", "z9hG4bK-away");
+  ASSERT_EQ(phones.size(), 2u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "480 Away"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> away = receive(answer(phones[1].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(away.size(), 2u);
+  EXPECT_EQ(away[1].to(), kCaller);
+  EXPECT_EQ(request_line(away[1].bytes), "SIP/2.0 480 Away");
+  EXPECT_EQ(counters_.calls_diverted.read(), 0u);
+
+  // Both busy: to the operator, whose URI names its own user.
+  location_.replace("1004", {});
+  phones = ring_both("1004", "z9hG4bK-busy-2");
+  ASSERT_EQ(phones.size(), 2u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> busy = receive(answer(phones[1].bytes, "486 Busy Here"), kMobile);
+  ASSERT_EQ(busy.size(), 2u);
+  expect_diverted(busy[1], kOperator, "sip:operator@192.0.2.61:5060", "1004", "user-busy", phones);
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
