@@ -41,8 +41,9 @@ void Pipeline::keep_route(TxIndex index, const lb::RouteRule& route, std::string
   const std::span<const lb::RouteRule> rules = context_->routes.rules();
   const auto position = static_cast<std::size_t>(&route - rules.data());
   HuntState& hunt = hunts_[index];
-  if (!route.fork.fallback || aor.size() > HuntState::kAorCapacity ||
-      position >= HuntState::kNoRoute) {
+  // A call: a MESSAGE hunted over the contacts does not go to voicemail.
+  if (!route.fork.fallback || message_->method != sip::Method::Invite ||
+      aor.size() > HuntState::kAorCapacity || position >= HuntState::kNoRoute) {
     return;
   }
   std::copy(aor.begin(), aor.end(), hunt.aor.begin());

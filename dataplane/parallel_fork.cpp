@@ -262,6 +262,12 @@ void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {
   } else if (rank(code) > rank(state.best_code)) {
     if (code >= 600 && !state.answered) cancel_branches(index, branch);  // §16.7 step 9
     state.best_code = code;
+    // A better outcome without bytes of its own (a silent branch's 408 outranks a 503): the
+    // answer kept from another branch is no longer the one to relay.
+    if (state.best_branch != sip::TransactionTable::kNone && state.best_branch != branch) {
+      transactions_->release_request(state.best_branch);
+      state.best_branch = sip::TransactionTable::kNone;
+    }
   }
   if (state.open_branches != 0) --state.open_branches;
   if (state.open_branches != 0) return;

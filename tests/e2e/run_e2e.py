@@ -1303,6 +1303,62 @@ def test_parallel_fork(ctx):
           "expected three branches and one CANCEL: %s" % harness.brief(counters))
 
 
+def test_voicemail_fallback(ctx):
+    """A location route's fallback (voicemail; fork = "parallel", ring_timeout_ms = 1000,
+    fallback = the echo UAS "voicemail"). A call to 1003, registered nowhere, goes straight to
+    voicemail, with the called user in its Request-URI and RFC 5806's "Diversion:
+    <sip:1003@...>;reason=unavailable". User 1002 is registered from a mobile that rings and is
+    never picked up and a laptop that went to sleep: both get the INVITE; after the ring
+    timeout the mobile gets sipline's CANCEL, and the call goes to voicemail with
+    reason=no-answer, whose 200 reaches the caller. Counters: two calls diverted, one CANCEL."""
+    proxy_port, mobile_port, laptop_port, voicemail_port = harness.free_udp_ports(4)
+    host = harness.NET.client_host
+    routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
+               "fork": "parallel", "fork_timeout_ms": 500, "ring_timeout_ms": 1000,
+               "fallback": "sip:%s:%d" % (host, voicemail_port)}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    voicemail = EchoServer(port=voicemail_port)
+    ctx.cleanups.append(voicemail.stop)
+    register_user(proxy_port, "1002", mobile_port, expires=400)
+    laptop = register_sleeping_phone(ctx, proxy_port, "1002", laptop_port, expires=600)
+    mobile = EchoServer(port=mobile_port, ring=True)
+    ctx.cleanups.append(mobile.stop)
+
+    def mailbox_invite(user):
+        invites = [m for m in voicemail.requests("INVITE")
+                   if m.start_line == "INVITE sip:%s@%s:%d SIP/2.0" % (user, host, voicemail_port)]
+        check(len(invites) == 1, "voicemail should have got one INVITE for %s's mailbox: %s" %
+              (user, [m.start_line for m in voicemail.requests("INVITE")]))
+        return invites[0]
+
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        statuses, final = invite_user(caller, "1003", proxy_port, 5.0)
+        require_status(final, 200, "INVITE to 1003, registered nowhere")
+    diversion = mailbox_invite("1003").get("Diversion") or ""
+    check(diversion.startswith("<sip:1003@") and diversion.endswith(";reason=unavailable;counter=1"),
+          "the INVITE for 1003 should say why it was diverted: %s" % diversion)
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        statuses, final = invite_user(caller, "1002", proxy_port, 6.0)
+        require_status(final, 200, "INVITE to 1002, whose phones do not answer")
+        check([s for s, _ in statuses][:2] == [100, 180],
+              "the caller should hear sipline's 100 and the mobile ringing first: %s" % statuses)
+        answered_after = statuses[-1][1]
+        check(answered_after >= 0.9, "voicemail should answer after the ring timeout (1 s), not "
+              "after %.2f s" % answered_after)
+    diversion = mailbox_invite("1002").get("Diversion") or ""
+    check(diversion.startswith("<sip:1002@") and diversion.endswith(";reason=no-answer;counter=1"),
+          "the INVITE for 1002 should say nobody answered: %s" % diversion)
+    cancels = mobile.requests("CANCEL")
+    check(len(cancels) == 1 and
+          cancels[0].top_via_branch() == mobile.requests("INVITE")[0].top_via_branch(),
+          "the mobile should have been cancelled at the ring timeout: %s" %
+          [m.start_line for m in mobile.requests("CANCEL")])
+    check(laptop.receive(0.2) is not None, "the sleeping laptop should have got the INVITE")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "calls_diverted") == 2 and total(counters, "cancels_sent") == 1,
+          "expected two calls diverted and one CANCEL: %s" % harness.brief(counters))
+
+
 def test_route_sources(ctx):
     """Routes restricted by source address (`sources`): a trunk-facing route takes requests
     from the carrier's addresses only. Three routes for the same user prefix: one for
@@ -3236,6 +3292,7 @@ TESTS = {
     "pool_cancel": test_pool_cancel,
     "serial_fork": test_serial_fork,
     "parallel_fork": test_parallel_fork,
+    "voicemail_fallback": test_voicemail_fallback,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -3269,7 +3326,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 # DPDK-specific).
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
-              "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork", "route_sources", "number_translation", "trunk_registration",
+              "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
+              "voicemail_fallback", "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -230,6 +230,25 @@ TEST_F(CallDiversionTest, ADeclineEndsTheHuntWithoutVoicemail) {
   expect_all_gone();
 }
 
+TEST_F(CallDiversionTest, AMessageHuntedOverThePhonesIsNotSentToVoicemail) {
+  location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
+  std::string message = invite("1003", "z9hG4bK-message");
+  message.replace(0, 6, "MESSAGE");
+  message.replace(message.find("CSeq: 1 INVITE"), 14, "CSeq: 1 MESSAGE");
+  const std::vector<Sent> desk = receive(message);
+  ASSERT_EQ(desk.size(), 1u);  // no 100 for a non-INVITE (§16.2)
+  EXPECT_EQ(desk[0].to(), kDeskPhone);
+  const std::vector<Sent> laptop = tick(kStartMs + 500);
+  ASSERT_EQ(laptop.size(), 1u);
+  EXPECT_EQ(laptop[0].to(), kLaptop);
+  const std::vector<Sent> ours = tick(kStartMs + 1000);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 408 Request Timeout");
+  EXPECT_EQ(counters_.calls_diverted.read(), 0u);
+  expect_all_gone();
+}
+
 TEST_F(CallDiversionTest, TheCallersCancelSendsNothingToVoicemail) {
   const std::vector<Sent> phones = ring_both("1002", "z9hG4bK-cancel");
   ASSERT_EQ(phones.size(), 2u);

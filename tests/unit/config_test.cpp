@@ -101,6 +101,12 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   ASSERT_FALSE(result.config->routes.empty());
   EXPECT_EQ(result.config->routes[0].name, "did-inbound");
   EXPECT_EQ(result.config->routes[0].sources.size(), 2u);
+  // The extensions ring together, then go to the PBX's voicemail.
+  ASSERT_GE(result.config->routes.size(), 2u);
+  EXPECT_EQ(result.config->routes[1].name, "extensions");
+  ASSERT_TRUE(result.config->routes[1].fork.fallback);
+  EXPECT_EQ(result.config->routes[1].fork.fallback->target.uri, "sip:198.51.100.20:5060");
+  EXPECT_EQ(result.config->routes[1].fork.ring_timeout_ms, 25000u);
 }
 
 TEST(ShippedConfig, LoadsWithTheDocumentedValues) {

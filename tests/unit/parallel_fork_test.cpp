@@ -231,6 +231,23 @@ TEST_F(ParallelForkTest, A503IsRelayedAs500) {
   expect_all_gone();
 }
 
+// §16.7 step 6: a silent branch's 408 is a 4xx and beats a phone's 503; the 503 kept until
+// then is not relayed (found by fuzz_pipeline).
+TEST_F(ParallelForkTest, ASilentPhonesTimeoutBeatsAnotherPhones503) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "503 Unavailable"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "503 Unavailable"), kLaptop).size(), 1u);
+  EXPECT_EQ(tick(kStartMs + 500).size(), 1u);  // Timer A's copy to the mobile
+  EXPECT_EQ(tick(kStartMs + 1'500).size(), 1u);
+  const std::vector<Sent> ours = tick(kStartMs + 2'000);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(ours[0].outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 408 Request Timeout");
+  expect_all_gone();
+}
+
 TEST_F(ParallelForkTest, SilentPhonesAreCopiedAtTimerAThenGiveUpAt408) {
   const std::vector<Sent> phones = start_fork();
   ASSERT_EQ(phones.size(), 3u);
