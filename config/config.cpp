@@ -414,7 +414,7 @@ void check_expires(const TableReader& registrar, const RegistrarConfig& config) 
 
 RegistrarConfig read_registrar(const TableReader& registrar) {
   registrar.reject_unknown_keys({"store", "auth", "algorithms", "min_expires", "max_expires",
-                                 "default_expires", "max_contacts"});
+                                 "default_expires", "max_contacts", "nat_ping_interval"});
   RegistrarConfig config;
   if (const auto store_text = registrar.string("store", Presence::Optional)) {
     const auto store = parse_store(*store_text);
@@ -448,6 +448,8 @@ RegistrarConfig read_registrar(const TableReader& registrar) {
   config.default_expires = expires("default_expires", config.default_expires);
   config.max_contacts = static_cast<std::uint32_t>(
       registrar.integer("max_contacts", 1, 1024, Presence::Optional).value_or(10));
+  config.nat_ping_interval_s = static_cast<std::uint32_t>(
+      registrar.integer("nat_ping_interval", 0, 3600, Presence::Optional).value_or(0));
   check_expires(registrar, config);
   return config;
 }

@@ -136,6 +136,10 @@ struct RegistrarConfig {
   std::uint32_t max_expires = 3600;
   std::uint32_t default_expires = 3600;
   std::uint32_t max_contacts = 10;  // per address-of-record
+  // Every contact registered from behind a NAT (the REGISTER came from another address than
+  // its Contact names) gets a keep-alive from the proxy this often, so that the NAT keeps the
+  // mapping calls reach it through (Kamailio's natping_interval); 0: none.
+  std::uint32_t nat_ping_interval_s = 0;
 };
 
 struct User {

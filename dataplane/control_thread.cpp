@@ -157,6 +157,10 @@ ControlThread::ControlThread(const ControlShared& shared)
   }
   trunks_ = std::make_unique<TrunkRegistrar>(*shared_.pipeline, monotonic_ms);
   if (fabric_ != nullptr) trunks_->set_sender(socket_probe_sender());
+  if (shared_.location != nullptr) {
+    nat_pinger_ = std::make_unique<NatPinger>(*shared_.pipeline, *shared_.location);
+    if (fabric_ != nullptr) nat_pinger_->set_sender(socket_probe_sender());
+  }
   const sigset_t set = control_signals();
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -193,6 +197,7 @@ OwnRequestSender ControlThread::socket_probe_sender() {
 void ControlThread::poll_probes() {
   if (prober_ != nullptr) prober_->poll(monotonic_ms());
   trunks_->poll();
+  if (nat_pinger_ != nullptr) nat_pinger_->poll(monotonic_ms());
 }
 
 // How long the loop may sleep with nothing to do: without a limit in socket mode (the 1 s
@@ -207,6 +212,9 @@ int ControlThread::sleep_limit_ms() const {
   };
   if (prober_ != nullptr && prober_->active()) not_past(prober_->checker().next_due_ms());
   if (!trunks_->empty()) not_past(trunks_->next_due_ms());
+  if (nat_pinger_ != nullptr && nat_pinger_->next_due_ms() != INT64_MAX) {
+    not_past(nat_pinger_->next_due_ms());
+  }
   return limit;
 }
 
@@ -376,6 +384,7 @@ void ControlThread::publish(PreparedReload prepared) {
   // pools' health words are right before any worker sees them.
   if (prober_ != nullptr) prober_->reconfigure(next, next.pools);
   trunks_->reconfigure(next);
+  if (nat_pinger_ != nullptr) nat_pinger_->reconfigure(next);
   registers_.rebind(next);
   set_log_level(next.config->log_level);
   shared_.pipeline = &next;
@@ -652,6 +661,7 @@ std::string ControlThread::counters_text() const {
   }
   if (prober_ != nullptr) text += prober_->counters_text();
   text += trunks_->status_text();
+  if (nat_pinger_ != nullptr) text += nat_pinger_->counters_text();
   if (shared_.duty != nullptr) text += shared_.duty->counters_text();
   return text;
 }

@@ -42,6 +42,7 @@
 #include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/metrics_endpoint.hpp"
+#include "dataplane/nat_pinger.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/reload.hpp"
@@ -189,6 +190,8 @@ class ControlThread {
   HealthProber* prober() { return prober_.get(); }
   // The registrations with carriers ([[trunk_registrations]]); never null.
   TrunkRegistrar* trunks() { return trunks_.get(); }
+  // The NAT keep-alives ([registrar] nat_ping_interval); null without a location table.
+  NatPinger* nat_pinger() { return nat_pinger_.get(); }
   // A datagram a worker handed over that answers a request of our own (a trunk REGISTER, a
   // health probe): taken (true), or false for anything else (a REGISTER for the registrar).
   // Both I/O modes ask this before the registrar.
@@ -253,6 +256,7 @@ class ControlThread {
   DatagramSender sender_;
   std::unique_ptr<HealthProber> prober_;
   std::unique_ptr<TrunkRegistrar> trunks_;
+  std::unique_ptr<NatPinger> nat_pinger_;
   std::future<config::LoadResult> name_refresh_;  // the DNS refresh in flight, if any
   std::int64_t next_name_refresh_ = 0;            // unix seconds; 0: not scheduled yet
   std::uint64_t refreshed_text_hash_ = 0;         // the running file's when the refresh started

@@ -330,6 +330,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   };
   if (HealthProber* prober = control.prober()) prober->set_sender(control_sender);
   control.trunks()->set_sender(control_sender);
+  if (NatPinger* pinger = control.nat_pinger()) pinger->set_sender(control_sender);
 
   for (std::uint16_t i = 0; i < workers; ++i) {
     const int launched =

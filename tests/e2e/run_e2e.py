@@ -1359,6 +1359,68 @@ def test_voicemail_fallback(ctx):
           "expected two calls diverted and one CANCEL: %s" % harness.brief(counters))
 
 
+def test_nat_keepalive(ctx):
+    """NAT keep-alives ([registrar] nat_ping_interval = 1): a phone registers a Contact naming
+    a private address (10.20.30.40:5060) from its own socket, as a phone behind a NAT does;
+    sipline sends a double CRLF (RFC 5626 §4.4.1) from its SIP address to the address the
+    REGISTER came from, about once a second (three within 3.5 s, at least 0.7 s apart). A
+    phone whose Contact names the address it registered from gets none. After the phone
+    unregisters, none follows. siplinectl's counters show them sent."""
+    proxy_port, natted_port, lan_port = harness.free_udp_ports(3)
+    admin = ctx.workdir.file("admin.sock")
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, [], nat_ping_interval=1,
+                                               admin_socket=admin)).start()
+    proxy_peer = (harness.NET.proxy_host, proxy_port)
+    lan = sipmsg.Agent(proxy_port, port=lan_port, user="1003")
+    ctx.cleanups.append(lan.close)
+    final = challenged_register(lan, "REGISTER 1003 from the LAN",
+                                contact="<%s>" % "sip:1003@%s:%d" % (harness.NET.client_host,
+                                                                      lan_port))
+    require_status(final, 200, "REGISTER 1003 from the LAN")
+    with sipmsg.Agent(proxy_port, port=natted_port, user="1002") as phone:
+        private = "<sip:1002@10.20.30.40:5060>"
+        final = challenged_register(phone, "REGISTER 1002 from behind a NAT", contact=private)
+        require_status(final, 200, "REGISTER 1002 from behind a NAT")
+        arrivals = []
+        deadline = time.monotonic() + 3.5
+        while len(arrivals) < 3 and time.monotonic() < deadline:
+            phone.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                data, source = phone.sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            check(data == b"\r\n\r\n" and source[:2] == proxy_peer,
+                  "expected a double CRLF from sipline's SIP address, got %r from %s" %
+                  (data, source))
+            arrivals.append(time.monotonic())
+        check(len(arrivals) == 3, "expected three keep-alives within 3.5 s, got %d" % len(arrivals))
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        check(all(gap >= 0.7 for gap in gaps), "keep-alives should come about a second "
+              "apart: %s" % ["%.2f" % gap for gap in gaps])
+        final = phone.register(PASSWORD, contact=private, expires=0)[1]
+        require_status(final, 200, "REGISTER 1002 with Expires 0")
+        phone.sock.settimeout(1.5)
+        try:
+            late = phone.sock.recvfrom(65535)
+        except socket.timeout:
+            late = None
+        check(late is None or late[0] != b"\r\n\r\n",
+              "no keep-alive should follow the unregistration: %r" % (late,))
+    lan.sock.settimeout(0.2)
+    try:
+        stray = lan.sock.recvfrom(65535)
+    except socket.timeout:
+        stray = None
+    check(stray is None, "the LAN phone should get no keep-alive: %r" % (stray,))
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    stats = subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin, "counters"],
+                           stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    sent = re.search(r"nat_pings: interval_s=1 sent=(\d+) failed=0", stats)
+    check(sent is not None and int(sent.group(1)) >= 3, "siplinectl stats should count the "
+          "keep-alives: %s" % [l for l in stats.splitlines() if "nat_pings" in l])
+    require_clean_stop(proxy)
+
+
 def test_route_sources(ctx):
     """Routes restricted by source address (`sources`): a trunk-facing route takes requests
     from the carrier's addresses only. Three routes for the same user prefix: one for
@@ -3293,6 +3355,7 @@ TESTS = {
     "serial_fork": test_serial_fork,
     "parallel_fork": test_parallel_fork,
     "voicemail_fallback": test_voicemail_fallback,
+    "nat_keepalive": test_nat_keepalive,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -3327,7 +3390,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "voicemail_fallback", "route_sources", "number_translation", "trunk_registration",
+              "voicemail_fallback", "nat_keepalive", "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -107,6 +107,7 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   ASSERT_TRUE(result.config->routes[1].fork.fallback);
   EXPECT_EQ(result.config->routes[1].fork.fallback->target.uri, "sip:198.51.100.20:5060");
   EXPECT_EQ(result.config->routes[1].fork.ring_timeout_ms, 25000u);
+  EXPECT_EQ(result.config->registrar.nat_ping_interval_s, 25u);
 }
 
 TEST(ShippedConfig, LoadsWithTheDocumentedValues) {
@@ -225,6 +226,7 @@ TEST(Defaults, AppliedWhenKeysAreAbsent) {
   EXPECT_EQ(config->registrar.max_expires, 3600u);
   EXPECT_EQ(config->registrar.default_expires, 3600u);
   EXPECT_EQ(config->registrar.max_contacts, 10u);
+  EXPECT_EQ(config->registrar.nat_ping_interval_s, 0u);  // no NAT keep-alives
   EXPECT_TRUE(config->users.empty());
   EXPECT_TRUE(config->pools.empty());
   EXPECT_TRUE(config->routes.empty());
@@ -1991,6 +1993,14 @@ level = 3
                             "test.toml:2: registrar.max_contacts must be 1..1024, not 0",
                             "test.toml:4: dataplane.workers must be 1..64, not 99",
                             "test.toml:6: log.level must be a string, not an integer"}));
+}
+
+TEST(Values, NatPingInterval) {
+  const auto config = load_ok(with_domain("[registrar]\nnat_ping_interval = 30\n"));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->registrar.nat_ping_interval_s, 30u);
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nnat_ping_interval = 3601\n")),
+            Errors{"test.toml:2: registrar.nat_ping_interval must be 0..3600, not 3601"});
 }
 
 // ---- addresses -------------------------------------------------------------------------
