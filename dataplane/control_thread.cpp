@@ -537,6 +537,13 @@ std::string routes_text(const config::Config& config) {
     } else if (!route.redirect_contact.empty()) {
       text += " " + route.redirect_contact;
     }
+    if (route.fork.enabled()) {
+      text += route.fork.mode == lb::Forking::Mode::Serial ? " fork=serial" : " fork=parallel";
+    }
+    if (const auto& fallback = route.fork.fallback) {
+      text +=
+          " fallback " + fallback->target.uri + " (" + fallback->target.next_hop.to_string() + ")";
+    }
     text += "\n";
   }
   return text;

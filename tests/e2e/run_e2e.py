@@ -1310,13 +1310,21 @@ def test_voicemail_fallback(ctx):
     <sip:1003@...>;reason=unavailable". User 1002 is registered from a mobile that rings and is
     never picked up and a laptop that went to sleep: both get the INVITE; after the ring
     timeout the mobile gets sipline's CANCEL, and the call goes to voicemail with
-    reason=no-answer, whose 200 reaches the caller. Counters: two calls diverted, one CANCEL."""
+    reason=no-answer, whose 200 reaches the caller. `siplinectl routes` shows the fork and the
+    fallback. Counters: two calls diverted, one CANCEL."""
     proxy_port, mobile_port, laptop_port, voicemail_port = harness.free_udp_ports(4)
     host = harness.NET.client_host
     routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
                "fork": "parallel", "fork_timeout_ms": 500, "ring_timeout_ms": 1000,
                "fallback": "sip:%s:%d" % (host, voicemail_port)}]
-    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start()
+    admin = ctx.workdir.file("admin.sock")
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, admin_socket=admin)).start()
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    listed = subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin, "routes"],
+                            stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    check(listed.endswith(" location fork=parallel fallback sip:%s:%d (%s:%d)\n" %
+                          (host, voicemail_port, host, voicemail_port)),
+          "siplinectl routes should show the fork and its fallback: %r" % listed)
     voicemail = EchoServer(port=voicemail_port)
     ctx.cleanups.append(voicemail.stop)
     register_user(proxy_port, "1002", mobile_port, expires=400)
