@@ -268,6 +268,34 @@ TEST_F(CallDiversionTest, TheCallersCancelSendsNothingToVoicemail) {
   expect_all_gone();
 }
 
+// A reload while the phones ring: the call's route may be another one now, so that call keeps
+// no fallback (the caller gets the phones' answer); a call after the reload has it again.
+TEST_F(CallDiversionTest, AReloadWhileThePhonesRingDropsThatCallsFallback) {
+  std::vector<Sent> phones = ring_both("1002", "z9hG4bK-before-reload");
+  ASSERT_EQ(phones.size(), 2u);
+  const config::LoadResult same = config::load_config_text(kConfig, "forking_test.toml");
+  ASSERT_TRUE(same.ok());
+  const std::unique_ptr<PipelineContext> reloaded =
+      PipelineContext::reloaded(same.config, *context_);
+  pipeline_->rebind(*reloaded);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> busy = receive(answer(phones[1].bytes, "486 Busy Here"), kMobile);
+  ASSERT_EQ(busy.size(), 2u);
+  EXPECT_EQ(busy[1].to(), kCaller);
+  EXPECT_EQ(request_line(busy[1].bytes), "SIP/2.0 486 Busy Here");
+  EXPECT_EQ(counters_.calls_diverted.read(), 0u);
+
+  request_.clear();
+  location_.replace("1002", {});
+  phones = ring_both("1002", "z9hG4bK-after-reload");
+  ASSERT_EQ(phones.size(), 2u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  const std::vector<Sent> diverted = receive(answer(phones[1].bytes, "486 Busy Here"), kMobile);
+  ASSERT_EQ(diverted.size(), 2u);
+  expect_diverted(diverted[1], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "user-busy", phones);
+  expect_all_gone();
+}
+
 TEST_F(CallDiversionTest, OnlyTheListedCodesDivertAndAnOperatorKeepsItsOwnUser) {
   // fallback_codes = [486]: two phones away (480) is relayed as the phone wrote it.
   std::vector<Sent> phones = ring_both("1004", "z9hG4bK-away");
