@@ -351,9 +351,10 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
   if (entry.phase != sip::TransactionTable::Phase::Completed && fails_over_on(index, code) &&
       next_member(index)) {
     // A hunt may answer the caller with this code itself (its last contact silent): not a
-    // redirection or a challenge, whose headers it would not have.
+    // redirection or a challenge, whose headers it would not have, nor the 487 our ring
+    // timeout's CANCEL brought (the caller cancelled nothing: 408, the contact did not answer).
     const bool headless = code < 400 || code == 401 || code == 407;
-    entry.last_code = entry.hunts && headless ? 480 : code;
+    entry.last_code = !entry.hunts ? code : headless ? 480 : hunts_[index].outcome;
     if (!entry.invite) return {resend_to_next_member(index, out)};  // no ACK for a non-INVITE
     queue(PendingKind::Resend, index);
     return {send_ack(in, index, out.primary)};

@@ -220,6 +220,24 @@ TEST_F(CallDiversionTest, ASerialHuntEndsAtVoicemailAfterTheLastContactRangUnans
   expect_all_gone();
 }
 
+TEST_F(CallDiversionTest, WhenVoicemailIsSilentTooTheCallerGetsNoAnswerNotOurCancels487) {
+  location_.replace("1003", {binding("1003", kDeskPhone, 3600)});
+  const std::vector<Sent> desk = receive(invite("1003", "z9hG4bK-silent-mailbox"));
+  ASSERT_EQ(desk.size(), 2u);
+  expect_relayed(receive(answer(desk[0].bytes, "180 Ringing"), kDeskPhone), "180 Ringing");
+  ASSERT_EQ(tick(kStartMs + 1000).size(), 1u);  // our CANCEL at the ring timeout
+  const std::vector<Sent> after =
+      receive(answer(desk[0].bytes, "487 Request Terminated"), kDeskPhone);
+  ASSERT_EQ(after.size(), 2u);
+  expect_diverted(after[1], kVoicemail, "sip:1003@192.0.2.60:5090", "1003", "no-answer", desk);
+  // Voicemail never answers (fork_timeout_ms): the caller, who cancelled nothing, gets 408.
+  const std::vector<Sent> ours = tick(kStartMs + 1500);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].to(), kCaller);
+  EXPECT_EQ(request_line(ours[0].bytes), "SIP/2.0 408 Request Timeout");
+  expect_all_gone();
+}
+
 TEST_F(CallDiversionTest, ADeclineEndsTheHuntWithoutVoicemail) {
   // §16.7 step 5: no new branch after a 6xx.
   location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
