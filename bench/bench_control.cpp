@@ -22,11 +22,11 @@ using sipline::dataplane::PipelineContext;
 
 constexpr int kIntervalS = 30;
 
-std::shared_ptr<const sipline::config::Config> config() {
+std::shared_ptr<const sipline::config::Config> config(bool options) {
   const sipline::config::LoadResult loaded = sipline::config::load_config_text(
       "[listen]\nudp = [\"127.0.0.1:5060\"]\n[domain]\nnames = [\"sipline.local\"]\n"
       "[registrar]\nstore = \"memory\"\nnat_ping_interval = " +
-          std::to_string(kIntervalS) + "\n",
+          std::to_string(kIntervalS) + (options ? "\nnat_ping = \"options\"\n" : "\n"),
       "bench_control.toml");
   return loaded.config;
 }
@@ -55,11 +55,13 @@ void fill(LocationTable& location, std::size_t registrations) {
   location.reclaim();
 }
 
+// state.range(1): 0 the double CRLF, 1 an OPTIONS per contact (written, its liveness kept).
 void BM_NatPingSweep(benchmark::State& state) {
   const auto registrations = static_cast<std::size_t>(state.range(0));
   LocationTable location(1);
   fill(location, registrations);
-  const std::unique_ptr<PipelineContext> context = PipelineContext::create(config(), &location);
+  const std::unique_ptr<PipelineContext> context =
+      PipelineContext::create(config(state.range(1) != 0), &location);
   NatPinger pinger(*context, location);
   std::uint64_t sent = 0;
   pinger.set_sender([&sent](std::string_view, std::size_t, const PeerAddress&) {
@@ -80,9 +82,7 @@ void BM_NatPingSweep(benchmark::State& state) {
   state.counters["contacts"] = static_cast<double>(registrations);
 }
 BENCHMARK(BM_NatPingSweep)
-    ->Arg(10'000)
-    ->Arg(100'000)
-    ->Arg(1'000'000)
+    ->ArgsProduct({{10'000, 100'000, 1'000'000}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -412,9 +412,41 @@ void check_expires(const TableReader& registrar, const RegistrarConfig& config) 
   }
 }
 
+// nat_ping and nat_ping_timeout: what the keep-alives are, and when a silent contact goes.
+void read_nat_ping(const TableReader& registrar, RegistrarConfig& config) {
+  const std::string ping = registrar.string("nat_ping", Presence::Optional).value_or("crlf");
+  if (ping != "crlf" && ping != "options") {
+    registrar.diagnostics().error(
+        registrar.line_of_key("nat_ping"),
+        "registrar.nat_ping must be \"crlf\" or \"options\", not " + quoted(ping));
+  }
+  config.nat_ping =
+      ping == "options" ? RegistrarConfig::NatPing::Options : RegistrarConfig::NatPing::Crlf;
+  const bool pings = config.nat_ping_interval_s != 0;
+  if (registrar.has("nat_ping") && !pings) {
+    registrar.diagnostics().error(registrar.line_of_key("nat_ping"),
+                                  "registrar.nat_ping needs nat_ping_interval");
+  }
+  if (!registrar.has("nat_ping_timeout")) return;
+  config.nat_ping_timeout_s = static_cast<std::uint32_t>(
+      registrar.integer("nat_ping_timeout", 0, 86400, Presence::Optional).value_or(0));
+  if (config.nat_ping != RegistrarConfig::NatPing::Options || !pings) {
+    registrar.diagnostics().error(registrar.line_of_key("nat_ping_timeout"),
+                                  "registrar.nat_ping_timeout needs nat_ping_interval and "
+                                  "nat_ping = \"options\" (a CRLF gets no answer)");
+  } else if (config.nat_ping_timeout_s != 0 &&
+             config.nat_ping_timeout_s < config.nat_ping_interval_s) {
+    registrar.diagnostics().error(registrar.line_of_key("nat_ping_timeout"),
+                                  "registrar.nat_ping_timeout must be 0 or at least "
+                                  "nat_ping_interval (" +
+                                      std::to_string(config.nat_ping_interval_s) + ")");
+  }
+}
+
 RegistrarConfig read_registrar(const TableReader& registrar) {
   registrar.reject_unknown_keys({"store", "auth", "algorithms", "min_expires", "max_expires",
-                                 "default_expires", "max_contacts", "nat_ping_interval"});
+                                 "default_expires", "max_contacts", "nat_ping_interval", "nat_ping",
+                                 "nat_ping_timeout"});
   RegistrarConfig config;
   if (const auto store_text = registrar.string("store", Presence::Optional)) {
     const auto store = parse_store(*store_text);
@@ -450,6 +482,7 @@ RegistrarConfig read_registrar(const TableReader& registrar) {
       registrar.integer("max_contacts", 1, 1024, Presence::Optional).value_or(10));
   config.nat_ping_interval_s = static_cast<std::uint32_t>(
       registrar.integer("nat_ping_interval", 0, 3600, Presence::Optional).value_or(0));
+  read_nat_ping(registrar, config);
   check_expires(registrar, config);
   return config;
 }

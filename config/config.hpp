@@ -140,6 +140,13 @@ struct RegistrarConfig {
   // its Contact names) gets a keep-alive from the proxy this often, so that the NAT keeps the
   // mapping calls reach it through (Kamailio's natping_interval); 0: none.
   std::uint32_t nat_ping_interval_s = 0;
+  // The keep-alive: a double CRLF (RFC 5626 §4.4.1), or an OPTIONS the phone answers
+  // (Kamailio's sipping), which shows whether it is still there.
+  enum class NatPing : std::uint8_t { Crlf, Options };
+  NatPing nat_ping = NatPing::Crlf;
+  // With OPTIONS: a contact that has answered none for this long is removed (Kamailio's
+  // keepalive_timeout): a laptop gone to sleep no longer takes a fork's branch. 0: never.
+  std::uint32_t nat_ping_timeout_s = 0;
 };
 
 struct User {

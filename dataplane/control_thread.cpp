@@ -182,7 +182,8 @@ ControlThread::~ControlThread() {
 // Socket mode: a probe leaves on worker 0's socket for that listen address, so its answer
 // comes back to the address the probe names in its Via.
 bool ControlThread::take_own_answer(std::string_view datagram) {
-  return trunks_->take_answer(datagram) || (prober_ != nullptr && prober_->take_answer(datagram));
+  return (nat_pinger_ != nullptr && nat_pinger_->take_answer(datagram, monotonic_ms())) ||
+         trunks_->take_answer(datagram) || (prober_ != nullptr && prober_->take_answer(datagram));
 }
 
 OwnRequestSender ControlThread::socket_probe_sender() {
@@ -197,7 +198,30 @@ OwnRequestSender ControlThread::socket_probe_sender() {
 void ControlThread::poll_probes() {
   if (prober_ != nullptr) prober_->poll(monotonic_ms());
   trunks_->poll();
-  if (nat_pinger_ != nullptr) nat_pinger_->poll(monotonic_ms());
+  if (nat_pinger_ != nullptr) {
+    nat_pinger_->poll(monotonic_ms());
+    remove_silent_contacts();
+  }
+}
+
+// Contacts that answered no NAT keep-alive OPTIONS for nat_ping_timeout: the table, the store
+// and (Redis) the other nodes forget them, as if they had unregistered.
+void ControlThread::remove_silent_contacts() {
+  const std::vector<NatPinger::Silent> silent = nat_pinger_->take_silent();
+  for (const NatPinger::Silent& contact : silent) {
+    std::vector<sip::Binding> bindings = shared_.location->bindings(contact.aor);
+    if (std::erase_if(bindings, [&](const sip::Binding& binding) {
+          return binding.contact == contact.contact;
+        }) == 0) {
+      continue;
+    }
+    shared_.location->replace(contact.aor, bindings);
+    if (shared_.store != nullptr) shared_.store->submit_save(contact.aor, bindings);
+    SIPLINE_LOG_INFO("removed the binding %s of \"%s\": it answered no keep-alive for %u s",
+                     contact.contact.c_str(), contact.aor.c_str(),
+                     shared_.pipeline->config->registrar.nat_ping_timeout_s);
+  }
+  if (!silent.empty()) shared_.location->reclaim();
 }
 
 // How long the loop may sleep with nothing to do: without a limit in socket mode (the 1 s

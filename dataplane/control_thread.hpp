@@ -199,6 +199,7 @@ class ControlThread {
   // Sends the probes and trunk REGISTERs that are due (every pass of the loop; cheap when
   // none is).
   void poll_probes();
+  void remove_silent_contacts();
   // SIGHUP (or siplinectl reload): reads the configuration file again and, when it loads and
   // changes only what may change, publishes it to the workers (reload.hpp). What it logged
   // comes back too.

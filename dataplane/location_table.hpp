@@ -144,17 +144,18 @@ class LocationTable {
   // The AOR's current bindings as the registrar needs them (a copy, in lookup order).
   std::vector<sip::Binding> bindings(std::string_view aor) const;
 
-  // Every contact of the AORs of shard `shard` (< shard_count()), handed to `visit`: a walk
-  // over the whole table a slice at a time (the NAT keep-alives, nat_pinger.hpp). Writer side:
-  // the views are valid until the writer's next change.
+  // Every contact of the AORs of shard `shard` (< shard_count()), handed to `visit(aor,
+  // contact)`: a walk over the whole table a slice at a time (the NAT keep-alives,
+  // nat_pinger.hpp). Writer side: the views are valid until the writer's next change.
   std::size_t shard_count() const noexcept { return std::size_t{1} << shard_bits_; }
   template <class Visit>
   void visit_shard(std::size_t shard, Visit&& visit) const {
     const detail::Shard* published = shards_[shard].load(std::memory_order_relaxed);
     if (published == nullptr) return;
     for (std::uint32_t entry = 0; entry < published->count; ++entry) {
-      for (const ContactView& contact : ContactsView(published->entries()[entry].record))
-        visit(contact);
+      const ContactsView record(published->entries()[entry].record);
+      for (const ContactView& contact : record)
+        visit(record.aor(), contact);
     }
   }
 

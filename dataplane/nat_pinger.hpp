@@ -9,13 +9,23 @@
 // with a CRLF (which the workers count as a keep-alive). The walk goes over the location
 // table's shards a slice at a time, so that a million registrations spread their keep-alives
 // over the interval instead of sending them in one burst.
+//
+// With `nat_ping = "options"` the keep-alive is an OPTIONS (Kamailio's sipping): the phone
+// answers it (any final answer will do), the workers hand the answer over by our signed
+// branch, and a contact that has answered none for `nat_ping_timeout` is handed to the control
+// thread for removal (Kamailio's keepalive_timeout): a laptop that went to sleep with its
+// binding alive stops taking a branch of every fork, and its calls stop waiting for it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "dataplane/location_table.hpp"
 #include "dataplane/own_requests.hpp"
@@ -48,14 +58,37 @@ class NatPinger {
   // not the address its Contact names; std::nullopt when it is not behind a NAT.
   std::optional<PeerAddress> mapping_of(const ContactView& contact) const;
 
+  // A datagram a worker handed over: an answer to one of our OPTIONS is taken here (true),
+  // at `now_ms`; anything else is left (false) for the prober and the trunk registrations.
+  bool take_answer(std::string_view datagram, std::int64_t now_ms);
+
+  // A contact silent past nat_ping_timeout, for the control thread to remove.
+  struct Silent {
+    std::string aor;
+    std::string contact;  // its URI as registered
+  };
+  std::vector<Silent> take_silent() { return std::exchange(silent_, {}); }
+
   std::uint64_t sent() const { return sent_; }
   std::uint64_t send_failed() const { return send_failed_; }
-  // "nat_pings: interval_s=N sent=N failed=N\n"
+  std::uint64_t answered() const { return answered_; }
+  // "nat_pings: interval_s=N sent=N failed=N answered=N silent=N\n"
   std::string counters_text() const;
 
  private:
+  // What we know of a contact pinged with OPTIONS: when it last answered (or was first
+  // pinged), and the sweep that last saw it registered (older ones are forgotten).
+  struct Liveness {
+    std::int64_t heard_ms = 0;
+    std::uint32_t sweep = 0;
+  };
+
   void ping_slice(std::size_t slice);
+  void ping(std::string_view aor, const ContactView& contact);
+  bool send_options(std::uint64_t token, std::string_view uri, std::size_t socket,
+                    const PeerAddress& to);
   int socket_for(const PeerAddress& to) const;
+  void end_sweep();
 
   const PipelineContext* context_;
   const LocationTable* location_;
@@ -68,6 +101,19 @@ class NatPinger {
   std::int64_t next_due_ms_ = 0;
   std::uint64_t sent_ = 0;
   std::uint64_t send_failed_ = 0;
+  // nat_ping = "options"
+  bool options_ = false;
+  std::int64_t timeout_ms_ = 0;  // 0: a silent contact stays
+  std::int64_t now_ms_ = 0;      // of the current poll
+  std::uint32_t sweep_ = 0;
+  std::unordered_map<std::uint64_t, Liveness> liveness_;  // by token_of(aor, contact)
+  std::vector<Silent> silent_;
+  std::string from_uri_;        // "sip:sipline@<realm>"
+  std::string boot_;            // random per start: From tag, Call-ID
+  std::string call_id_prefix_;  // "sl-natping-<boot>-"
+  std::unique_ptr<sip::Message> message_;
+  std::uint64_t answered_ = 0;
+  std::uint64_t silent_count_ = 0;
 };
 
 }  // namespace sipline::dataplane

@@ -247,14 +247,14 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
                    algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
                    record_route=False, min_expires=60, max_expires=3600, source_limits=None,
                    dataplane=None, pools=(), admin_socket=None, metrics=None,
-                   nat_ping_interval=0):
+                   nat_ping_interval=0, nat_ping=None, nat_ping_timeout=None):
     """The TOML text of a config listening on NET.proxy_host:port (config/README.md); the
     domains default to sipline.test and the proxy's address. `dataplane`: [dataplane] keys
     that replace NET.dataplane's. `source_limits`: the
     [source_limits] keys; by default the test's own agents are trusted (SIPp sends hundreds of
     requests a second from NET.client_host, far beyond a phone's rate). `pools`: [[pools]]
     tables as dicts. `admin_socket`: [admin] socket. `metrics`: [admin] metrics (HOST:PORT).
-    `nat_ping_interval`: [registrar] nat_ping_interval (0: no NAT keep-alives)."""
+    `nat_ping_interval`, `nat_ping`, `nat_ping_timeout`: [registrar] NAT keep-alives (0: none)."""
     if names is None:
         names = ("sipline.test", NET.proxy_host)
     if NET.max_workers is not None:
@@ -273,7 +273,14 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
         "algorithms = %s" % toml_value(list(algorithms)),
         "min_expires = %d" % min_expires, "max_expires = %d" % max_expires,
         "default_expires = %d" % max_expires,
-        "nat_ping_interval = %d" % nat_ping_interval, "",
+        "nat_ping_interval = %d" % nat_ping_interval,
+    ]
+    if nat_ping is not None:
+        lines.append("nat_ping = %s" % toml_value(nat_ping))
+    if nat_ping_timeout is not None:
+        lines.append("nat_ping_timeout = %d" % nat_ping_timeout)
+    lines += [
+        "",
         "[log]", "level = %s" % toml_value(log_level), "",
     ]
     for user in USERS:

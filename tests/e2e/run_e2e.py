@@ -1423,9 +1423,70 @@ def test_nat_keepalive(ctx):
     ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
     stats = subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin, "counters"],
                            stdout=subprocess.PIPE, timeout=10).stdout.decode()
-    sent = re.search(r"nat_pings: interval_s=1 sent=(\d+) failed=0", stats)
+    sent = re.search(r"nat_pings: interval_s=1 sent=(\d+) failed=0 ", stats)
     check(sent is not None and int(sent.group(1)) >= 3, "siplinectl stats should count the "
           "keep-alives: %s" % [l for l in stats.splitlines() if "nat_pings" in l])
+    require_clean_stop(proxy)
+
+
+def test_nat_keepalive_options(ctx):
+    """NAT keep-alives as OPTIONS with removal of silent contacts ([registrar]
+    nat_ping_interval = 1, nat_ping = "options", nat_ping_timeout = 2): user 1002 registers
+    from two sockets with Contacts naming private addresses, a desk phone (an echo UAS, which
+    answers OPTIONS 200) and a laptop that went to sleep (its socket stays open and answers
+    nothing). Both get OPTIONS for their own Contact URI at the address they registered from;
+    within 6 s the laptop's binding is gone (`siplinectl registrations 1002`) while the desk
+    phone's stays, and `siplinectl counters` shows the answers and one silent contact."""
+    proxy_port, desk_port, laptop_port = harness.free_udp_ports(3)
+    admin = ctx.workdir.file("admin.sock")
+    proxy = ctx.sipline(harness.sipline_config(
+        proxy_port, [], nat_ping_interval=1, nat_ping="options", nat_ping_timeout=2,
+        admin_socket=admin)).start()
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+
+    def siplinectl(*words):
+        return subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin] + list(words),
+                              stdout=subprocess.PIPE, timeout=10).stdout.decode()
+
+    desk_contact = "sip:1002@10.20.30.41:5060"
+    laptop_contact = "sip:1002@10.20.30.42:5060"
+    with sipmsg.Agent(proxy_port, port=desk_port, user="1002") as phone:
+        final = challenged_register(phone, "REGISTER the desk phone", contact="<%s>" % desk_contact)
+        require_status(final, 200, "REGISTER the desk phone")
+    desk = EchoServer(port=desk_port)
+    ctx.cleanups.append(desk.stop)
+    laptop = sipmsg.Agent(proxy_port, port=laptop_port, user="1002")
+    ctx.cleanups.append(laptop.close)
+    final = challenged_register(laptop, "REGISTER the laptop", contact="<%s>" % laptop_contact)
+    require_status(final, 200, "REGISTER the laptop")
+    check(laptop_contact in siplinectl("registrations", "1002"),
+          "the laptop should be registered at first")
+    deadline = time.monotonic() + 6.0
+    listed = ""
+    while time.monotonic() < deadline:
+        listed = siplinectl("registrations", "1002")
+        if laptop_contact not in listed:
+            break
+        time.sleep(0.2)
+    check(laptop_contact not in listed and desk_contact in listed,
+          "the silent laptop's binding should be gone and the desk phone's kept: %r" % listed)
+    pings = []
+    message = laptop.receive(0.2)
+    while message is not None:
+        pings.append(message)
+        message = laptop.receive(0.2)
+    check(len(pings) >= 2 and all(m.start_line == "OPTIONS %s SIP/2.0" % laptop_contact
+                                  for m in pings),
+          "the laptop should have got OPTIONS for its own URI: %s" % [m.start_line for m in pings])
+    options = desk.requests("OPTIONS")
+    check(len(options) >= 2 and options[0].start_line == "OPTIONS %s SIP/2.0" % desk_contact,
+          "the desk phone should have got OPTIONS: %s" % [m.start_line for m in options])
+    counters = siplinectl("counters")
+    found = re.search(r"nat_pings: interval_s=1 sent=\d+ failed=0 answered=(\d+) silent=1\b",
+                      counters)
+    check(found is not None and int(found.group(1)) >= 2,
+          "siplinectl counters should show the answers and one silent contact: %s" %
+          [l for l in counters.splitlines() if "nat_pings" in l])
     require_clean_stop(proxy)
 
 
@@ -3364,6 +3425,7 @@ TESTS = {
     "parallel_fork": test_parallel_fork,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,
+    "nat_keepalive_options": test_nat_keepalive_options,
     "route_sources": test_route_sources,
     "number_translation": test_number_translation,
     "trunk_registration": test_trunk_registration,
@@ -3398,7 +3460,8 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "voicemail_fallback", "nat_keepalive", "route_sources", "number_translation", "trunk_registration",
+              "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
               "dns_refresh", "reload", "reload_under_load", "admin",

@@ -1999,8 +1999,27 @@ TEST(Values, NatPingInterval) {
   const auto config = load_ok(with_domain("[registrar]\nnat_ping_interval = 30\n"));
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->registrar.nat_ping_interval_s, 30u);
+  EXPECT_EQ(config->registrar.nat_ping, RegistrarConfig::NatPing::Crlf);
+  EXPECT_EQ(config->registrar.nat_ping_timeout_s, 0u);
+  const auto options = load_ok(with_domain(
+      "[registrar]\nnat_ping_interval = 20\nnat_ping = \"options\"\nnat_ping_timeout = 120\n"));
+  ASSERT_NE(options, nullptr);
+  EXPECT_EQ(options->registrar.nat_ping, RegistrarConfig::NatPing::Options);
+  EXPECT_EQ(options->registrar.nat_ping_timeout_s, 120u);
   EXPECT_EQ(load_errors(with_domain("[registrar]\nnat_ping_interval = 3601\n")),
             Errors{"test.toml:2: registrar.nat_ping_interval must be 0..3600, not 3601"});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nnat_ping_interval = 20\nnat_ping = \"sip\"\n")),
+            Errors{"test.toml:3: registrar.nat_ping must be \"crlf\" or \"options\", not \"sip\""});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nnat_ping = \"options\"\n")),
+            Errors{"test.toml:2: registrar.nat_ping needs nat_ping_interval"});
+  EXPECT_EQ(
+      load_errors(with_domain("[registrar]\nnat_ping_interval = 20\nnat_ping_timeout = 60\n")),
+      Errors{"test.toml:3: registrar.nat_ping_timeout needs nat_ping_interval and nat_ping "
+             "= \"options\" (a CRLF gets no answer)"});
+  EXPECT_EQ(load_errors(with_domain("[registrar]\nnat_ping_interval = 20\nnat_ping = "
+                                    "\"options\"\nnat_ping_timeout = 10\n")),
+            Errors{"test.toml:4: registrar.nat_ping_timeout must be 0 or at least "
+                   "nat_ping_interval (20)"});
 }
 
 // ---- addresses -------------------------------------------------------------------------

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -14,7 +16,7 @@
 namespace sipline::dataplane {
 namespace {
 
-std::string config_text(int interval_s) {
+std::string config_text(int interval_s, std::string_view extra = {}) {
   return R"toml(
 [listen]
 udp = ["127.0.0.1:5060"]
@@ -23,7 +25,7 @@ names = ["sipline.local"]
 [registrar]
 store = "memory"
 nat_ping_interval = )toml" +
-         std::to_string(interval_s) + "\n";
+         std::to_string(interval_s) + "\n" + std::string(extra);
 }
 
 sip::Binding binding(std::string_view contact, std::string_view received) {
@@ -93,7 +95,10 @@ TEST_F(NatPingerTest, EachContactBehindANatGetsOneKeepAlivePerInterval) {
   run(1000, 3000);
   EXPECT_EQ(sent_,
             (std::map<std::string, int>{{"198.51.100.7:40001", 3}, {"198.51.100.8:5060", 3}}));
-  EXPECT_EQ(pinger_->counters_text(), "nat_pings: interval_s=1 sent=6 failed=3\n");
+  EXPECT_EQ(pinger_->counters_text(),
+            "nat_pings: interval_s=1 sent=6 failed=3 answered=0 silent=0\n");
+  // A CRLF gets no answer: nothing handed over is taken here.
+  EXPECT_FALSE(pinger_->take_answer("SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n", 3000));
 }
 
 TEST_F(NatPingerTest, TheSweepIsSpreadOverTheIntervalInSlices) {
@@ -130,6 +135,83 @@ TEST_F(NatPingerTest, ZeroTurnsThemOffAndAReloadChangesTheInterval) {
   run(5000, 9000);
   EXPECT_EQ(sent_,
             (std::map<std::string, int>{{"198.51.100.7:40001", 2}, {"198.51.100.8:5060", 2}}));
+}
+
+// nat_ping = "options", nat_ping_timeout = 2: OPTIONS the phones answer; a silent one is
+// handed over for removal.
+class NatPingerOptionsTest : public ::testing::Test {
+ protected:
+  NatPingerOptionsTest() : location_(1) {
+    location_.replace("1002", {binding("sip:1002@192.168.1.20:5060", "198.51.100.7:40001"),
+                               binding("sip:1002@192.168.1.21:5062", "198.51.100.8:40002")});
+    const config::LoadResult loaded = config::load_config_text(
+        config_text(1, "nat_ping = \"options\"\nnat_ping_timeout = 2\n"), "nat_pinger_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    pinger_ = std::make_unique<NatPinger>(*context_, location_);
+    pinger_->set_sender(
+        [this](std::string_view datagram, std::size_t socket, const PeerAddress& to) {
+          EXPECT_EQ(socket, 0u);
+          sent_.push_back({std::string(format_peer(to).view()), std::string(datagram)});
+          return true;
+        });
+  }
+
+  // The phone at `mapping` answers each OPTIONS it got since the last call, 200 with a To tag.
+  void answer_pings(std::string_view mapping, std::int64_t now_ms) {
+    for (; answered_ < sent_.size(); ++answered_) {
+      if (sent_[answered_].first != mapping) continue;
+      std::string response = sent_[answered_].second;
+      response.replace(0, response.find("\r\n"), "SIP/2.0 200 OK");
+      response.insert(response.find("\r\n", response.find("\r\nTo: ") + 2), ";tag=phone");
+      EXPECT_TRUE(pinger_->take_answer(response, now_ms));
+    }
+  }
+
+  LocationTable location_;
+  std::unique_ptr<PipelineContext> context_;
+  std::unique_ptr<NatPinger> pinger_;
+  std::vector<std::pair<std::string, std::string>> sent_;  // (to, datagram)
+  std::size_t answered_ = 0;
+};
+
+TEST_F(NatPingerOptionsTest, EachContactGetsAnOptionsForItsOwnUriAtItsMapping) {
+  pinger_->poll(0);
+  for (std::int64_t now = 0; now < 1000; now += 100)
+    pinger_->poll(now);
+  ASSERT_EQ(sent_.size(), 2u);
+  std::sort(sent_.begin(), sent_.end());
+  EXPECT_EQ(sent_[0].first, "198.51.100.7:40001");
+  const std::string& options = sent_[0].second;
+  EXPECT_EQ(options.substr(0, options.find("\r\n")), "OPTIONS sip:1002@192.168.1.20:5060 SIP/2.0");
+  EXPECT_NE(options.find("\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK"), std::string::npos);
+  EXPECT_NE(options.find("\r\nCall-ID: sl-natping-"), std::string::npos);
+  EXPECT_NE(options.find("\r\nFrom: <sip:sipline@sipline.local>;tag="), std::string::npos);
+  EXPECT_NE(options.find("\r\nTo: <sip:1002@192.168.1.20:5060>\r\n"), std::string::npos);
+  EXPECT_EQ(sent_[1].first, "198.51.100.8:40002");
+  // Someone else's answer (another Call-ID) is left for the prober.
+  EXPECT_FALSE(
+      pinger_->take_answer("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\r\n"
+                           "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: sl-probe-1\r\n"
+                           "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                           900));
+}
+
+TEST_F(NatPingerOptionsTest, AContactThatAnswersStaysAndASilentOneIsHandedOver) {
+  for (std::int64_t now = 0; now < 3200; now += 100) {
+    pinger_->poll(now);
+    answer_pings("198.51.100.7:40001", now);  // the desk phone answers, the laptop sleeps
+    if (now < 3000) {
+      EXPECT_TRUE(pinger_->take_silent().empty()) << now;
+    }
+  }
+  const std::vector<NatPinger::Silent> silent = pinger_->take_silent();
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].aor, "1002");
+  EXPECT_EQ(silent[0].contact, "sip:1002@192.168.1.21:5062");
+  EXPECT_EQ(pinger_->answered(), 4u);
+  EXPECT_EQ(pinger_->counters_text(),
+            "nat_pings: interval_s=1 sent=7 failed=0 answered=4 silent=1\n");
 }
 
 }  // namespace
