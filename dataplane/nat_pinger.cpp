@@ -91,8 +91,14 @@ void NatPinger::ping(std::string_view aor, const ContactView& contact) {
   if (options_) {
     const std::uint64_t token = token_of(aor, contact.uri);
     // First pinged now: silent from now on until it answers.
-    Liveness& liveness = liveness_.try_emplace(token, Liveness{now_ms_, sweep_}).first->second;
+    Liveness& liveness =
+        liveness_.try_emplace(token, Liveness{now_ms_, sweep_, contact.cseq}).first->second;
     liveness.sweep = sweep_;
+    if (liveness.register_cseq != contact.cseq) {
+      // It registered again since: it is there, whether or not it answers OPTIONS.
+      liveness.register_cseq = contact.cseq;
+      liveness.heard_ms = now_ms_;
+    }
     if (timeout_ms_ != 0 && now_ms_ - liveness.heard_ms > timeout_ms_) {
       silent_.push_back(Silent{std::string(aor), std::string(contact.uri)});
       ++silent_count_;

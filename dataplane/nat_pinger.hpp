@@ -76,11 +76,13 @@ class NatPinger {
   std::string counters_text() const;
 
  private:
-  // What we know of a contact pinged with OPTIONS: when it last answered (or was first
-  // pinged), and the sweep that last saw it registered (older ones are forgotten).
+  // What we know of a contact pinged with OPTIONS: when it last answered, refreshed its
+  // registration (a new CSeq of its REGISTER) or was first pinged, and the sweep that last
+  // saw it registered (older ones are forgotten).
   struct Liveness {
     std::int64_t heard_ms = 0;
     std::uint32_t sweep = 0;
+    std::uint32_t register_cseq = 0;
   };
 
   void ping_slice(std::size_t slice);

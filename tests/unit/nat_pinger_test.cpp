@@ -214,5 +214,21 @@ TEST_F(NatPingerOptionsTest, AContactThatAnswersStaysAndASilentOneIsHandedOver) 
             "nat_pings: interval_s=1 sent=7 failed=0 answered=4 silent=1\n");
 }
 
+TEST_F(NatPingerOptionsTest, ARegistrationRefreshCountsAsAnAnswer) {
+  // The laptop answers no OPTIONS but registers again (a new CSeq) every 1.5 s.
+  std::uint32_t cseq = 1;
+  for (std::int64_t now = 0; now < 6000; now += 100) {
+    if (now % 1500 == 0) {
+      sip::Binding refreshed = binding("sip:1002@192.168.1.21:5062", "198.51.100.8:40002");
+      refreshed.cseq = ++cseq;
+      location_.replace("1002",
+                        {binding("sip:1002@192.168.1.20:5060", "198.51.100.7:40001"), refreshed});
+    }
+    pinger_->poll(now);
+    answer_pings("198.51.100.7:40001", now);
+  }
+  EXPECT_TRUE(pinger_->take_silent().empty());
+}
+
 }  // namespace
 }  // namespace sipline::dataplane
