@@ -1,8 +1,9 @@
 // A location route's fallback (`fallback = "sip:..."`): where an INVITE goes when the called
 // user cannot take it, a voicemail server or an operator, as in Kamailio's failure_route or a
 // PBX's "forward on busy / no answer / unavailable":
-//   - the user has no contact to send it to: the INVITE (and its CANCEL and ACK, which must
-//     follow it, §9.1, §17.1.1.3) goes to the fallback statelessly;
+//   - the user has no contact to send it to: the INVITE goes to the fallback, tracked as a
+//     hunt that starts there (statelessly, with its CANCEL and ACK following it, §9.1,
+//     §17.1.1.3, when the table is full);
 //   - every contact of a hunt or a fork failed and the final answer the caller would get is
 //     one of `fallback_codes` (408 for a contact that said nothing or rang past the ring
 //     timeout): the proxy sends the INVITE on to the fallback as one more target of its
@@ -117,12 +118,45 @@ Outcome Pipeline::unavailable(const Inbound& in, const sip::RoutePlan& plan,
   }
   const ContactChoice target = fallback_target(*route.fork.fallback, user);
   if (target.uri.empty()) return respond(in, 480, {}, {}, out);
+  if (new_invite && may_hunt() && user.size() <= HuntState::kAorCapacity) {
+    if (std::optional<Outcome> sent =
+            track_to_fallback(in, plan, route, user, target, dialled, out)) {
+      return *sent;
+    }
+  }
+  // The CANCEL or ACK of a call the table had no room for: statelessly, as its INVITE went.
   ForwardExtras extras = dialled.forward_extras();
   if (new_invite) {
     extras.diversion = diversion_line(user, 0);
     count(&WorkerCounters::calls_diverted);
   }
   return forward(in, plan, target.destination, target.uri, out, extras);
+}
+
+std::optional<Outcome> Pipeline::track_to_fallback(const Inbound& in, const sip::RoutePlan& plan,
+                                                   const lb::RouteRule& route,
+                                                   std::string_view user,
+                                                   const ContactChoice& target,
+                                                   const Dialled& dialled,
+                                                   const OutputBuffers& out) {
+  // A hunt that starts at its fallback: our 100 Trying, Timer A's copies, the caller's CANCEL,
+  // and our 408 should the fallback not answer either.
+  const TxIndex index = open_transaction(in, target.uri);
+  if (index == sip::TransactionTable::kNone) return std::nullopt;  // statelessly
+  transactions_->at(index).hunts = true;
+  HuntState& hunt = hunts_[index];
+  hunt = HuntState{};
+  hunt.no_answer_ms = route.fork.no_answer_ms;
+  keep_route(index, route, user);
+  hunt.fell_back = true;
+  hunt.outcome = 0;  // no contact: "unavailable"
+  Dialled to_fallback = dialled;
+  to_fallback.request_uri = target.uri;
+  const Outcome sent = start_transaction(index, in, plan, target.destination, to_fallback, out);
+  if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
+    count(&WorkerCounters::calls_diverted);
+  }
+  return sent;
 }
 
 std::optional<Outcome> Pipeline::fork_to_fallback(TxIndex index, std::uint16_t code,

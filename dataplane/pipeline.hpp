@@ -597,9 +597,16 @@ class Pipeline {
   // (written into fallback_uri_).
   ContactChoice fallback_target(const lb::Forking::Fallback& fallback, std::string_view user);
   // A new INVITE (or its CANCEL or ACK) for a user with no contact to send it to: to the
-  // route's fallback, statelessly, with our Diversion (reason "unavailable"); else 480.
+  // route's fallback with our Diversion (reason "unavailable"), tracked when the table has
+  // room; else 480.
   Outcome unavailable(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
                       std::string_view user, const Dialled& dialled, const OutputBuffers& out);
+  // unavailable()'s INVITE, tracked: to the fallback `target` as a hunt with no contact left;
+  // std::nullopt when the table has no room (it then goes statelessly).
+  std::optional<Outcome> track_to_fallback(const Inbound& in, const sip::RoutePlan& plan,
+                                           const lb::RouteRule& route, std::string_view user,
+                                           const ContactChoice& target, const Dialled& dialled,
+                                           const OutputBuffers& out);
   // Every branch of the fork at `index` failed with its best code `code`: a new branch to the
   // route's fallback, or std::nullopt when the fork has none to go to.
   std::optional<Outcome> fork_to_fallback(TxIndex index, std::uint16_t code,

@@ -119,18 +119,54 @@ class CallDiversionTest : public ForkingPipeline {
 TEST_F(CallDiversionTest, AUserWithNoPhoneRegisteredHasTheCallSentToVoicemail) {
   request_ = invite("1002", "z9hG4bK-nobody");
   const std::vector<Sent> sent = receive(request_);
-  ASSERT_EQ(sent.size(), 1u);  // stateless: no 100 of ours
+  ASSERT_EQ(sent.size(), 2u);
   expect_diverted(sent[0], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "unavailable");
+  EXPECT_EQ(sent[1].to(), kCaller);
+  EXPECT_EQ(request_line(sent[1].bytes), "SIP/2.0 100 Trying");  // tracked: §17.2.1
   EXPECT_EQ(counters_.calls_diverted.read(), 1u);
-  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
-  // The caller's CANCEL follows it there (§9.1: the INVITE's Request-URI and branch).
+  // The mailbox rings; the caller hangs up: our 200, and our CANCEL to the mailbox (§9.1:
+  // the INVITE's Request-URI and branch); its 487 goes to the caller, whose ACK goes to it.
+  expect_relayed(receive(answer(sent[0].bytes, "180 Ringing"), kVoicemail), "180 Ringing");
+  const std::vector<Sent> cancel = receive(caller_request("CANCEL"));
+  ASSERT_EQ(cancel.size(), 2u);
+  EXPECT_EQ(request_line(cancel[0].bytes), "SIP/2.0 200 OK");
+  EXPECT_EQ(cancel[1].to(), kVoicemail);
+  EXPECT_EQ(request_line(cancel[1].bytes), "CANCEL sip:1002@192.0.2.60:5090 SIP/2.0");
+  EXPECT_EQ(top_branch(cancel[1].bytes), top_branch(sent[0].bytes));
+  EXPECT_EQ(cancel[1].bytes.find("Diversion"), std::string::npos);
+  expect_relayed(receive(answer(sent[0].bytes, "487 Request Terminated"), kVoicemail),
+                 "487 Request Terminated");
+  std::string ack = caller_request("ACK");
+  ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2), ";tag=phone-tag");
+  const std::vector<Sent> acked = receive(ack);
+  ASSERT_EQ(acked.size(), 1u);
+  expect_ack(acked[0], sent[0]);
+  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
+  expect_all_gone();
+}
+
+TEST_F(CallDiversionTest, WithNoRoomInTheTableTheCallGoesToVoicemailStatelessly) {
+  // (Logged once: "transaction table full".)
+  // Other calls to voicemail hold every stored-request slot (one each) until one goes untracked.
+  std::size_t calls = 0;
+  for (bool tracked = true; tracked && calls < 20'000; ++calls) {
+    std::string filler = invite("1002", "z9hG4bK-filler-" + std::to_string(calls));
+    filler.replace(filler.find("hunt-1@"), 7, "fill-" + std::to_string(calls) + "@");
+    tracked = receive(filler).size() == 2;  // the INVITE and our 100
+  }
+  ASSERT_LT(calls, 20'000u);
+  EXPECT_EQ(counters_.failover_untracked.read(), 1u);
+  request_ = invite("1002", "z9hG4bK-no-room");
+  request_.replace(request_.find("hunt-1@"), 7, "no-room@");
+  const std::vector<Sent> sent = receive(request_);
+  ASSERT_EQ(sent.size(), 1u);  // no 100 of ours: nothing tracked
+  expect_diverted(sent[0], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "unavailable");
+  // Its CANCEL follows it there, statelessly.
   const std::vector<Sent> cancel = receive(caller_request("CANCEL"));
   ASSERT_EQ(cancel.size(), 1u);
   EXPECT_EQ(cancel[0].to(), kVoicemail);
   EXPECT_EQ(request_line(cancel[0].bytes), "CANCEL sip:1002@192.0.2.60:5090 SIP/2.0");
   EXPECT_EQ(top_branch(cancel[0].bytes), top_branch(sent[0].bytes));
-  EXPECT_EQ(cancel[0].bytes.find("Diversion"), std::string::npos);
-  EXPECT_EQ(counters_.calls_diverted.read(), 1u);
 }
 
 TEST_F(CallDiversionTest, WhenEveryPhoneIsBusyTheCallGoesToVoicemail) {
