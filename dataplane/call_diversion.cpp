@@ -36,6 +36,12 @@ std::string_view diversion_reason(std::uint16_t code) {
   }
 }
 
+// The fallback's Request-URI for `user` is this long (fallback_target() writes it).
+std::size_t fallback_uri_size(const lb::Forking::Fallback& fallback, std::size_t user_size) {
+  return fallback.uri_head.size() +
+         (fallback.names_user ? 0 : user_size + fallback.uri_tail.size());
+}
+
 }  // namespace
 
 void Pipeline::keep_route(TxIndex index, const lb::RouteRule& route, std::string_view aor) {
@@ -67,16 +73,15 @@ const lb::Forking::Fallback* Pipeline::fallback_for(TxIndex index, std::uint16_t
     return nullptr;
   }
   // Our ACK and CANCEL carry the Request-URI kept beside the entry.
-  const std::size_t uri_size = fallback.uri_head.size() +
-                               (fallback.names_user ? 0 : hunt.aor_size + fallback.uri_tail.size());
-  return uri_size <= TxOrigin::kRequestUriCapacity ? &fallback : nullptr;
+  return fallback_uri_size(fallback, hunt.aor_size) <= TxOrigin::kRequestUriCapacity ? &fallback
+                                                                                     : nullptr;
 }
 
 Pipeline::ContactChoice Pipeline::fallback_target(const lb::Forking::Fallback& fallback,
                                                   std::string_view user) {
   const std::string_view head = fallback.uri_head;
   const std::string_view tail = fallback.uri_tail;
-  const std::size_t size = head.size() + (fallback.names_user ? 0 : user.size() + tail.size());
+  const std::size_t size = fallback_uri_size(fallback, user.size());
   if (size > fallback_uri_.size())
     return ContactChoice{to_peer_address(fallback.target.next_hop), {}};
   char* cursor = std::copy(head.begin(), head.end(), fallback_uri_.begin());

@@ -39,17 +39,10 @@ void HealthProber::poll(std::int64_t now_ms) {
     send_probe(probe);
 }
 
-int HealthProber::socket_for(const PeerAddress& to) const {
-  for (std::size_t i = 0; i < context_->listen.size(); ++i) {
-    if (context_->listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 void HealthProber::send_probe(const lb::ProbeId& probe) {
   const lb::PoolMember& member = pools_->pool(probe.pool).members[probe.member];
   const PeerAddress to(member.address);
-  const int socket = socket_for(to);
+  const int socket = listen_socket_for(*context_, to);
   if (socket < 0 || !send_) {
     ++send_failed_;
     if (socket < 0 && !logged_no_socket_) {

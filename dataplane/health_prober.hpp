@@ -60,8 +60,6 @@ class HealthProber {
   void send_probe(const lb::ProbeId& probe);
   std::string member_line(std::size_t pool, std::size_t index) const;
   void log_change(const lb::HealthChange& change) const;
-  // The listen address to probe `to` from (same family), or -1.
-  int socket_for(const PeerAddress& to) const;
 
   const PipelineContext* context_;
   lb::PoolSet* pools_;

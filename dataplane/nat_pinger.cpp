@@ -6,7 +6,6 @@
 
 #include "sip/branch.hpp"
 #include "sip/options_probe.hpp"
-#include "sip/uri.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -82,7 +81,7 @@ void NatPinger::ping_slice(std::size_t slice) {
 void NatPinger::ping(std::string_view aor, const ContactView& contact) {
   const std::optional<PeerAddress> mapping = mapping_of(contact);
   if (!mapping) return;
-  const int socket = socket_for(*mapping);
+  const int socket = listen_socket_for(*context_, *mapping);
   if (socket < 0 || !send_) {
     ++send_failed_;
     return;
@@ -160,23 +159,9 @@ std::optional<PeerAddress> NatPinger::mapping_of(const ContactView& contact) con
   if (!received || !may_send_to(*received, context_->loopback_peers)) return std::nullopt;
   // Behind a NAT: the Contact names another address than the one the REGISTER came from (a
   // private one; a host name counts too, the phone did not write where it is reached).
-  const sip::Parsed<sip::Uri> uri = sip::parse_uri(contact.uri);
-  if (uri.ok()) {
-    const sip::HostPort& host = uri.value.host_port;
-    const std::uint16_t port = host.has_port                              ? host.port
-                               : uri.value.scheme == sip::UriScheme::Sips ? 5061
-                                                                          : 5060;
-    const std::optional<PeerAddress> written = peer_from_host(host.host, port);
-    if (written && same_peer(*written, *received)) return std::nullopt;
-  }
+  const std::optional<PeerAddress> written = contact_uri_address(contact.uri);
+  if (written && same_peer(*written, *received)) return std::nullopt;
   return received;
-}
-
-int NatPinger::socket_for(const PeerAddress& to) const {
-  for (std::size_t i = 0; i < context_->listen.size(); ++i) {
-    if (context_->listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
-  }
-  return -1;
 }
 
 std::string NatPinger::counters_text() const {

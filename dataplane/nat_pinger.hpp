@@ -89,7 +89,6 @@ class NatPinger {
   void ping(std::string_view aor, const ContactView& contact);
   bool send_options(std::uint64_t token, std::string_view uri, std::size_t socket,
                     const PeerAddress& to);
-  int socket_for(const PeerAddress& to) const;
   void end_sweep();
 
   const PipelineContext* context_;

@@ -67,7 +67,11 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact,
       return sendable(received, context);
     }
   }
-  const sip::Parsed<sip::Uri> uri = sip::parse_uri(contact.uri);
+  return sendable(contact_uri_address(contact.uri), context);
+}
+
+std::optional<PeerAddress> contact_uri_address(std::string_view text) {
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
   if (!uri.ok()) return std::nullopt;
   const sip::HostPort& host = uri.value.host_port;
   if (host.kind != sip::HostKind::Ipv4 && host.kind != sip::HostKind::Ipv6Reference) {
@@ -76,7 +80,14 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact,
   const std::uint16_t port = host.has_port                              ? host.port
                              : uri.value.scheme == sip::UriScheme::Sips ? kDefaultSipsPort
                                                                         : kDefaultSipPort;
-  return sendable(peer_from_host(host.host, port), context);
+  return peer_from_host(host.host, port);
+}
+
+int listen_socket_for(const PipelineContext& context, const PeerAddress& to) {
+  for (std::size_t i = 0; i < context.listen.size(); ++i) {
+    if (context.listen[i].is_ipv6() == to.is_ipv6()) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 namespace {
@@ -857,10 +868,7 @@ int Pipeline::socket_for(const Inbound& in, const PeerAddress& destination) cons
   if (in.socket < listen.size() && listen[in.socket].is_ipv6() == destination.is_ipv6()) {
     return in.socket;
   }
-  for (std::size_t i = 0; i < listen.size(); ++i) {
-    if (listen[i].is_ipv6() == destination.is_ipv6()) return static_cast<int>(i);
-  }
-  return -1;
+  return listen_socket_for(*context_, destination);
 }
 
 bool Pipeline::is_our_address(const PeerAddress& address) const {

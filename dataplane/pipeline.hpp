@@ -253,6 +253,13 @@ ToTag local_to_tag(std::string_view call_id, std::uint64_t key);
 // the Contact URI's host and port; one sipline may send to (std::nullopt: none).
 std::optional<PeerAddress> contact_destination(const ContactView& contact,
                                                const PipelineContext& context);
+// The address a Contact URI names: its IP literal host and its port (5060, 5061 for sips:
+// when absent); std::nullopt for a host name (resolving it would block a worker) or a URI
+// that does not parse.
+std::optional<PeerAddress> contact_uri_address(std::string_view uri);
+// The first of the context's listen addresses of `to`'s family, -1 when there is none: where
+// the control thread's own requests (probes, keep-alives) leave from.
+int listen_socket_for(const PipelineContext& context, const PeerAddress& to);
 
 class Pipeline {
  public:

@@ -70,12 +70,7 @@ class CallDiversionTest : public ForkingPipeline {
     return {sent[0], sent[2]};
   }
 
-  std::string caller_request(std::string_view method) const {
-    std::string request = request_;
-    request.replace(0, 6, method);
-    request.replace(request.find("CSeq: 1 INVITE"), 14, "CSeq: 1 " + std::string(method));
-    return request;
-  }
+  std::string caller_request(std::string_view method) const { return as_method(request_, method); }
 
   // The caller's INVITE reached the fallback: its Request-URI, our Diversion after the Via
   // lines, a branch of ours that no phone had.
@@ -96,21 +91,6 @@ class CallDiversionTest : public ForkingPipeline {
     EXPECT_TRUE(sip::branch_is_ours(top_branch(sent.bytes), context_->identity.branch_key));
     for (const Sent& phone : phones)
       EXPECT_NE(top_branch(sent.bytes), top_branch(phone.bytes));
-  }
-
-  static void expect_relayed(const std::vector<Sent>& sent, std::string_view status) {
-    ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
-    EXPECT_EQ(sent[0].to(), kCaller);
-    EXPECT_EQ(request_line(sent[0].bytes), "SIP/2.0 " + std::string(status));
-  }
-
-  static void expect_ack(const Sent& sent, const Sent& invite) {
-    EXPECT_EQ(sent.to(), invite.to());
-    std::string line = request_line(invite.bytes);
-    line.replace(0, 6, "ACK");
-    EXPECT_EQ(request_line(sent.bytes), line);
-    EXPECT_EQ(top_branch(sent.bytes), top_branch(invite.bytes));
   }
 
   std::string request_;
@@ -140,7 +120,7 @@ TEST_F(CallDiversionTest, AUserWithNoPhoneRegisteredHasTheCallSentToVoicemail) {
   ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2), ";tag=phone-tag");
   const std::vector<Sent> acked = receive(ack);
   ASSERT_EQ(acked.size(), 1u);
-  expect_ack(acked[0], sent[0]);
+  expect_request(acked[0], "ACK", sent[0]);
   EXPECT_EQ(counters_.calls_diverted.read(), 1u);
   expect_all_gone();
 }
@@ -174,11 +154,11 @@ TEST_F(CallDiversionTest, WhenEveryPhoneIsBusyTheCallGoesToVoicemail) {
   ASSERT_EQ(phones.size(), 2u);
   const std::vector<Sent> desk = receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone);
   ASSERT_EQ(desk.size(), 1u);
-  expect_ack(desk[0], phones[0]);
+  expect_request(desk[0], "ACK", phones[0]);
   // The last phone's 486: our ACK, and the INVITE to voicemail instead of a 486 to the caller.
   const std::vector<Sent> mobile = receive(answer(phones[1].bytes, "486 Busy Here"), kMobile);
   ASSERT_EQ(mobile.size(), 2u);
-  expect_ack(mobile[0], phones[1]);
+  expect_request(mobile[0], "ACK", phones[1]);
   expect_diverted(mobile[1], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "user-busy", phones);
   EXPECT_EQ(counters_.calls_diverted.read(), 1u);
   EXPECT_EQ(counters_.contacts_forked.read(), 2u);
@@ -202,7 +182,7 @@ TEST_F(CallDiversionTest, PhonesRingingPastTheRingTimeoutAreCancelledAndVoicemai
   const std::vector<Sent> last =
       receive(answer(phones[1].bytes, "487 Request Terminated"), kMobile);
   ASSERT_EQ(last.size(), 2u);
-  expect_ack(last[0], phones[1]);
+  expect_request(last[0], "ACK", phones[1]);
   expect_diverted(last[1], kVoicemail, "sip:1002@192.0.2.60:5090", "1002", "no-answer", phones);
   expect_relayed(receive(answer(last[1].bytes, "200 OK"), kVoicemail), "200 OK");
   expect_all_gone();
@@ -236,7 +216,7 @@ TEST_F(CallDiversionTest, ASerialHuntEndsAtVoicemailAfterTheLastContactRangUnans
   EXPECT_EQ(desk[0].to(), kDeskPhone);
   const std::vector<Sent> laptop = receive(answer(desk[0].bytes, "486 Busy Here"), kDeskPhone);
   ASSERT_EQ(laptop.size(), 2u);
-  expect_ack(laptop[0], desk[0]);
+  expect_request(laptop[0], "ACK", desk[0]);
   EXPECT_EQ(laptop[1].to(), kLaptop);
   // With a fallback after it, the last contact rings for ring_timeout_ms only (not Timer C).
   expect_relayed(receive(answer(laptop[1].bytes, "180 Ringing"), kLaptop), "180 Ringing");
@@ -247,7 +227,7 @@ TEST_F(CallDiversionTest, ASerialHuntEndsAtVoicemailAfterTheLastContactRangUnans
   const std::vector<Sent> after =
       receive(answer(laptop[1].bytes, "487 Request Terminated"), kLaptop);
   ASSERT_EQ(after.size(), 2u);
-  expect_ack(after[0], laptop[1]);
+  expect_request(after[0], "ACK", laptop[1]);
   expect_diverted(after[1], kVoicemail, "sip:1003@192.0.2.60:5090", "1003", "no-answer",
                   {desk[0], laptop[1]});
   expect_relayed(receive(answer(after[1].bytes, "200 OK"), kVoicemail), "200 OK");
@@ -286,9 +266,7 @@ TEST_F(CallDiversionTest, ADeclineEndsTheHuntWithoutVoicemail) {
 
 TEST_F(CallDiversionTest, AMessageHuntedOverThePhonesIsNotSentToVoicemail) {
   location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
-  std::string message = invite("1003", "z9hG4bK-message");
-  message.replace(0, 6, "MESSAGE");
-  message.replace(message.find("CSeq: 1 INVITE"), 14, "CSeq: 1 MESSAGE");
+  const std::string message = as_method(invite("1003", "z9hG4bK-message"), "MESSAGE");
   const std::vector<Sent> desk = receive(message);
   ASSERT_EQ(desk.size(), 1u);  // no 100 for a non-INVITE (§16.2)
   EXPECT_EQ(desk[0].to(), kDeskPhone);
@@ -315,7 +293,7 @@ TEST_F(CallDiversionTest, TheCallersCancelSendsNothingToVoicemail) {
   const std::vector<Sent> last =
       receive(answer(phones[1].bytes, "487 Request Terminated"), kMobile);
   ASSERT_EQ(last.size(), 2u);
-  expect_ack(last[0], phones[1]);
+  expect_request(last[0], "ACK", phones[1]);
   EXPECT_EQ(last[1].to(), kCaller);
   EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 487 Request Terminated");
   EXPECT_EQ(counters_.calls_diverted.read(), 0u);

@@ -69,11 +69,38 @@ inline std::string top_branch(const std::string& message) {
   return message.substr(start, message.find_first_of(";\r", start) - start);
 }
 
+// The caller's INVITE `invite` rewritten as its `method` (CANCEL, ACK, MESSAGE): the start
+// line's method and the CSeq's.
+inline std::string as_method(std::string invite, std::string_view method) {
+  invite.replace(0, 6, method);
+  invite.replace(invite.find("CSeq: 1 INVITE"), 14, "CSeq: 1 " + std::string(method));
+  return invite;
+}
+
 struct Sent {
   Outcome outcome;
   std::string bytes;
   std::string to() const { return std::string(format_peer(outcome.destination).view()); }
 };
+
+// One response, a contact's, relayed to the caller with status line "SIP/2.0 `status`".
+inline void expect_relayed(const std::vector<Sent>& sent, std::string_view status) {
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(sent[0].to(), kCaller);
+  EXPECT_EQ(request_line(sent[0].bytes), "SIP/2.0 " + std::string(status));
+}
+
+// Our `method` (CANCEL, ACK) of the INVITE we sent as `invite`: to where it went, with its
+// Request-URI and branch (§9.1, §17.1.1.3).
+inline void expect_request(const Sent& sent, std::string_view method, const Sent& invite) {
+  EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(sent.to(), invite.to());
+  std::string line = request_line(invite.bytes);
+  line.replace(0, 6, method);
+  EXPECT_EQ(request_line(sent.bytes), line);
+  EXPECT_EQ(top_branch(sent.bytes), top_branch(invite.bytes));
+}
 
 // A pipeline on `config_text` whose sends are collected as Sent.
 class ForkingPipeline : public ::testing::Test {

@@ -60,28 +60,7 @@ class ParallelForkTest : public ForkingPipeline {
     return branches;
   }
 
-  std::string caller_request(std::string_view method) const {
-    std::string request = request_;
-    request.replace(0, 6, method);
-    request.replace(request.find("CSeq: 1 INVITE"), 14, "CSeq: 1 " + std::string(method));
-    return request;
-  }
-
-  static void expect_relayed(const std::vector<Sent>& sent, std::string_view status) {
-    ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedResponse);
-    EXPECT_EQ(sent[0].to(), kCaller);
-    EXPECT_EQ(request_line(sent[0].bytes), "SIP/2.0 " + std::string(status));
-  }
-
-  static void expect_request(const Sent& sent, std::string_view method, const Sent& invite) {
-    EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest);
-    EXPECT_EQ(sent.to(), invite.to());
-    std::string line = request_line(invite.bytes);
-    line.replace(0, 6, method);
-    EXPECT_EQ(request_line(sent.bytes), line);
-    EXPECT_EQ(top_branch(sent.bytes), top_branch(invite.bytes));
-  }
+  std::string caller_request(std::string_view method) const { return as_method(request_, method); }
 
   std::string request_;
 };
