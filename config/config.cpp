@@ -1224,10 +1224,11 @@ void read_forking(const TableReader& route, Route& config) {
   const bool timeouts = route.has("fork_timeout_ms") || route.has("ring_timeout_ms");
   if (!route.has("fork") && !timeouts) return;
   const std::string fork = route.string("fork", Presence::Optional).value_or("none");
-  if (fork != "none" && fork != "serial" && fork != "parallel") {
+  if (fork != "none" && fork != "serial" && fork != "parallel" && fork != "q-groups") {
     route.diagnostics().error(route.line_of_key("fork"),
                               route.key_path("fork") +
-                                  " must be \"serial\", \"parallel\" or \"none\", not " +
+                                  " must be \"serial\", \"parallel\", \"q-groups\" or "
+                                  "\"none\", not " +
                                   quoted(fork));
     return;
   }
@@ -1239,13 +1240,15 @@ void read_forking(const TableReader& route, Route& config) {
   }
   if (timeouts && fork == "none") {
     const std::string key = route.has("fork_timeout_ms") ? "fork_timeout_ms" : "ring_timeout_ms";
-    route.diagnostics().error(route.line_of_key(key),
-                              route.key_path(key) + " needs fork = \"serial\" or \"parallel\"");
+    route.diagnostics().error(
+        route.line_of_key(key),
+        route.key_path(key) + " needs fork = \"serial\", \"parallel\" or \"q-groups\"");
     return;
   }
   lb::Forking& forking = config.fork;
   forking.mode = fork == "serial"     ? lb::Forking::Mode::Serial
                  : fork == "parallel" ? lb::Forking::Mode::Parallel
+                 : fork == "q-groups" ? lb::Forking::Mode::QGroups
                                       : lb::Forking::Mode::None;
   forking.no_answer_ms = route.count_or("fork_timeout_ms", 100, 60000, forking.no_answer_ms);
   if (route.has("ring_timeout_ms")) {
@@ -1308,7 +1311,8 @@ void read_fallback(const TableReader& route, Route& config) {
     route.diagnostics().error(
         route.line_of_key("fallback"),
         route.key_path("fallback") +
-            " needs fork = \"serial\" or \"parallel\" on a location route (the proxy keeps "
+            " needs fork = \"serial\", \"parallel\" or \"q-groups\" on a location route (the "
+            "proxy keeps "
             "the call's state to see its contacts fail)");
     return;
   }

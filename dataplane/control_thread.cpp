@@ -562,7 +562,9 @@ std::string routes_text(const config::Config& config) {
       text += " " + route.redirect_contact;
     }
     if (route.fork.enabled()) {
-      text += route.fork.mode == lb::Forking::Mode::Serial ? " fork=serial" : " fork=parallel";
+      text += route.fork.mode == lb::Forking::Mode::Serial     ? " fork=serial"
+              : route.fork.mode == lb::Forking::Mode::Parallel ? " fork=parallel"
+                                                               : " fork=q-groups";
     }
     if (const auto& fallback = route.fork.fallback) {
       text +=

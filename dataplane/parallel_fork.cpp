@@ -53,19 +53,25 @@ int rank(std::uint16_t code) {
 
 }  // namespace
 
+std::optional<PeerAddress> Pipeline::fork_destination(const Inbound& in,
+                                                      const ContactView& contact) const {
+  std::optional<PeerAddress> destination = contact_destination(contact, *context_);
+  if (!destination || contact.uri.size() > TxOrigin::kRequestUriCapacity ||
+      is_our_address(*destination) || socket_for(in, *destination) < 0) {
+    return std::nullopt;
+  }
+  return destination;
+}
+
 Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsView& contacts,
                                              std::size_t limit) const {
   ForkTargets targets;
   for (const ContactView& contact : contacts) {
     if (targets.count == std::min(limit, targets.contacts.size())) break;
-    const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-    // A name (no lookup on a worker), ourselves, no socket of its family, or a URI longer than
-    // its branch's origin keeps for our CANCEL and ACK: left out.
-    if (!destination || contact.uri.size() > TxOrigin::kRequestUriCapacity ||
-        is_our_address(*destination) || socket_for(in, *destination) < 0) {
-      continue;
+    if (const std::optional<PeerAddress> destination = fork_destination(in, contact)) {
+      targets.contacts[targets.count++] =
+          ContactChoice{*destination, contact.uri, contact_hash(contact.uri)};
     }
-    targets.contacts[targets.count++] = ContactChoice{*destination, contact.uri, 0};
   }
   return targets;
 }
@@ -77,12 +83,23 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
   const lb::Forking& fork = route.fork;
   // With a fallback, one branch is kept for it; and one contact is forked too, to see it fail.
   const bool falls_back = fork.fallback.has_value();
+  const std::size_t room = HuntState::kMaxContacts - (falls_back ? 1 : 0);
+  // By q groups: the highest q's contacts now, the next q's when they all failed (the user is
+  // looked up again then, by name: one too long to keep rings every contact at once).
+  const bool by_q =
+      fork.mode == lb::Forking::Mode::QGroups && aor.size() <= HuntState::kAorCapacity;
   const ForkTargets targets =
-      fork_targets(in, contacts, HuntState::kMaxContacts - (falls_back ? 1 : 0));
+      by_q ? q_group_targets(in, contacts, {}, room) : fork_targets(in, contacts, room);
   if (targets.count == 0) return unavailable(in, plan, route, aor, dialled, out);
+  std::array<std::uint32_t, HuntState::kMaxContacts> rung{};
+  for (std::size_t i = 0; i < targets.count; ++i)
+    rung[i] = targets.contacts[i].hash;
+  const bool group_follows =
+      by_q && q_group_follows(in, contacts, {rung.data(), targets.count}, room - targets.count);
   const ContactChoice& first = targets.contacts[0];
-  const TxIndex index =
-      targets.count > 1 || falls_back ? open_transaction(in, {}) : sip::TransactionTable::kNone;
+  const TxIndex index = targets.count > 1 || falls_back || group_follows
+                            ? open_transaction(in, {})
+                            : sip::TransactionTable::kNone;
   if (index == sip::TransactionTable::kNone) {
     return forward(in, plan, first.destination, first.uri, out, dialled.forward_extras());
   }
@@ -96,11 +113,20 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
   HuntState& state = hunts_[index];
   state = HuntState{};
   keep_route(index, route, aor);
+  state.no_answer_ms = fork.no_answer_ms;
+  state.ring_timeout_ms = fork.ring_timeout_ms;
+  if (by_q) {
+    std::copy(aor.begin(), aor.end(), state.aor.begin());
+    state.aor_size = static_cast<std::uint8_t>(aor.size());
+  }
+  const std::uint32_t ring_timeout_ms =
+      by_q ? q_group_ring_timeout_ms(index, group_follows) : fork.ring_timeout_ms;
   for (std::size_t i = 0; i < targets.count; ++i) {
-    if (!open_branch(index, in, targets.contacts[i], fork.no_answer_ms, fork.ring_timeout_ms)) {
+    if (!open_branch(index, in, targets.contacts[i], fork.no_answer_ms, ring_timeout_ms)) {
       count(&WorkerCounters::failover_untracked);  // the table is full: fewer phones ring
       break;
     }
+    if (by_q) state.tried[state.tried_count++] = targets.contacts[i].hash;
   }
   state.open_branches = state.branch_count;
   if (state.branch_count == 0) {
@@ -332,7 +358,9 @@ std::optional<Outcome> Pipeline::branch_timed_out(TxIndex branch, const OutputBu
 
 Outcome Pipeline::answer_fork(TxIndex index, const OutputBuffers& out) {
   sip::TransactionTable::Entry& entry = transactions_->at(index);
-  // Voicemail, an operator: the route's fallback before any failure goes to the caller.
+  // The next q group rings; after the last, voicemail or an operator: the route's fallback
+  // before any failure goes to the caller.
+  if (std::optional<Outcome> next_group = ring_next_q_group(index, out)) return *next_group;
   const std::uint16_t best_code = hunts_[index].best_code;
   if (std::optional<Outcome> diverted =
           fork_to_fallback(index, best_code != 0 ? best_code : 408, out)) {

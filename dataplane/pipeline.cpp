@@ -554,7 +554,8 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
     if (route.fork.mode == lb::Forking::Mode::Serial) {
       return hunt(in, plan, route, user, contacts, dialled, out);
     }
-    // Parallel forking rings phones: an INVITE; other methods go to the first contact.
+    // Parallel forking (all at once, or by q groups) rings phones: an INVITE; other methods go
+    // to the first contact.
     if (message_->method == sip::Method::Invite) {
       return fork_parallel(in, plan, route, user, contacts, dialled, out);
     }

@@ -477,7 +477,9 @@ class Pipeline {
   struct HuntState {
     static constexpr std::size_t kMaxContacts = 8;  // contacts tried per call
     static constexpr std::size_t kAorCapacity = 64;
-    std::array<std::uint32_t, kMaxContacts> tried{};  // hashes of the contact URIs tried
+    // Hashes of the contact URIs tried (serial), or rung so far on the caller's entry of a
+    // fork by q groups (tried_count != 0 marks one: rings_by_q()).
+    std::array<std::uint32_t, kMaxContacts> tried{};
     std::uint8_t tried_count = 0;
     std::uint8_t aor_size = 0;
     // The call's route (its fallback), while `routes_epoch` is the pipeline's; kNoRoute: none.
@@ -508,6 +510,8 @@ class Pipeline {
     std::uint16_t outcome = 0;
     static constexpr std::uint16_t kNoRoute = 0xFFFF;
     std::string_view aor_view() const { return {aor.data(), aor_size}; }
+    bool rings_by_q() const { return tried_count != 0; }
+    std::span<const std::uint32_t> tried_view() const { return {tried.data(), tried_count}; }
   };
   // Beside every entry of the table once a route forks (config/README.md counts it per call).
   static_assert(sizeof(HuntState) == 128);
@@ -546,6 +550,24 @@ class Pipeline {
   };
   ForkTargets fork_targets(const Inbound& in, const ContactsView& contacts,
                            std::size_t limit) const;
+  // Where a contact can be forked to: not a name (no lookup on a worker), not ourselves, with
+  // a socket of its family, and a URI its branch's origin can keep for our CANCEL and ACK.
+  std::optional<PeerAddress> fork_destination(const Inbound& in, const ContactView& contact) const;
+  // --- forking by q groups (q_groups.cpp, fork = "q-groups") ---
+  // The next q group: the contacts not rung yet (`rung` holds their contact_hash) that can be
+  // forked to and whose q is the highest among those, in the table's order, at most `limit`.
+  ForkTargets q_group_targets(const Inbound& in, const ContactsView& contacts,
+                              std::span<const std::uint32_t> rung, std::size_t limit) const;
+  // Another q group would follow the contacts in `rung` (room for `limit` more branches).
+  bool q_group_follows(const Inbound& in, const ContactsView& contacts,
+                       std::span<const std::uint32_t> rung, std::size_t limit) const;
+  // How long a group's contacts ring: the route's ring timeout when a later group or the
+  // fallback (for 408) takes over from them, else Timer C.
+  std::uint32_t q_group_ring_timeout_ms(TxIndex index, bool group_follows) const;
+  // Every branch of the fork at `index` failed, the caller did not cancel, no 6xx: the next
+  // q group's contacts ring (none: std::nullopt, and the fallback or the best answer follows).
+  std::optional<Outcome> ring_next_q_group(TxIndex index, const OutputBuffers& out);
+  static std::uint32_t contact_hash(std::string_view uri);
   // The client transaction of the fork at `index` for its next contact: false when the table
   // is full.
   bool open_branch(TxIndex index, const Inbound& in, const ContactChoice& target,

@@ -33,11 +33,11 @@ namespace {
 // Timer C (§16.6 step 11): how long the last contact may ring.
 constexpr std::int64_t kHuntTimerCMs = 180'000;
 
-std::uint32_t contact_hash(std::string_view uri) {
+}  // namespace
+
+std::uint32_t Pipeline::contact_hash(std::string_view uri) {
   return static_cast<std::uint32_t>(std::hash<std::string_view>{}(uri));
 }
-
-}  // namespace
 
 bool Pipeline::may_hunt() const {
   const sip::Method method = message_->method;

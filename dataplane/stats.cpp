@@ -37,6 +37,7 @@ struct Snapshot {
   std::uint64_t contacts_aliased = 0;
   std::uint64_t contacts_hunted = 0;
   std::uint64_t contacts_forked = 0;
+  std::uint64_t q_groups_rung = 0;
   std::uint64_t calls_diverted = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t cancels_sent = 0;
@@ -80,6 +81,7 @@ struct Snapshot {
     contacts_aliased += counters.contacts_aliased.read();
     contacts_hunted += counters.contacts_hunted.read();
     contacts_forked += counters.contacts_forked.read();
+    q_groups_rung += counters.q_groups_rung.read();
     calls_diverted += counters.calls_diverted.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     cancels_sent += counters.cancels_sent.read();
@@ -145,6 +147,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "contacts_aliased", s.contacts_aliased);
   append(line, "contacts_hunted", s.contacts_hunted);
   append(line, "contacts_forked", s.contacts_forked);
+  append(line, "q_groups_rung", s.q_groups_rung);
   append(line, "calls_diverted", s.calls_diverted);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "cancels_sent", s.cancels_sent);

@@ -100,8 +100,10 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter contacts_aliased;
   // A hunted call went on to the user's next contact (a location route's fork = "serial").
   Counter contacts_hunted;
-  // INVITEs sent to a user's contacts at once (fork = "parallel"), one per branch.
+  // INVITEs sent to a user's contacts at once (fork = "parallel", "q-groups"), one per branch.
   Counter contacts_forked;
+  // A forked call went on to the user's contacts of the next lower q (fork = "q-groups").
+  Counter q_groups_rung;
   // INVITEs sent to a location route's fallback (voicemail, an operator) because the user had
   // no contact to take them, or every contact failed.
   Counter calls_diverted;

@@ -39,9 +39,11 @@ struct ForwardTarget {
 // A location route's forking over a user's registered contacts (RFC 3261 §16.6 step 1, §16.7):
 // `fork = "serial"` tries them one after another in the location table's order, highest q
 // first (§16.7 step 8), so that a phone that left without unregistering does not swallow the
-// call; `fork = "parallel"` rings them all at once (an INVITE; other methods go to the first).
+// call; `fork = "parallel"` rings them all at once (an INVITE; other methods go to the first);
+// `fork = "q-groups"` rings the contacts of the highest q at once, and the next q's when all of
+// them failed (§16.6 step 1's q-value order, Kamailio's t_load_contacts/t_next_contacts).
 struct Forking {
-  enum class Mode : std::uint8_t { None, Serial, Parallel };
+  enum class Mode : std::uint8_t { None, Serial, Parallel, QGroups };
   Mode mode = Mode::None;
   // No answer at all (not even 100 Trying) within this: the contact is given up (serial: the
   // next one is tried).
@@ -102,7 +104,7 @@ struct RouteRule {
   // index into Config::pools, whose member is chosen per call, lb/pool.hpp).
   std::optional<ForwardTarget> forward;
   std::optional<std::uint16_t> pool;
-  Forking fork;                   // Location: several contacts (fork = "serial", "parallel")
+  Forking fork;                   // Location: several contacts (fork = "serial", "parallel", ...)
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
   std::uint32_t line = 0;         // the [[routes]] header line, for logs

@@ -1303,6 +1303,60 @@ def test_parallel_fork(ctx):
           "expected three branches and one CANCEL: %s" % harness.brief(counters))
 
 
+def test_q_groups(ctx):
+    """Forking by q groups (a location route's fork = "q-groups", fork_timeout_ms = 500): user
+    1002 is registered from a laptop that went to sleep (no q: 1.0) and from a mobile with
+    q=0.5 (an echo UAS answering 200). The caller's INVITE gets sipline's 100 and reaches the
+    laptop alone; only after the laptop has said nothing for 500 ms does the mobile get the
+    INVITE (its own Request-URI, a branch of its own), and its 200 reaches the caller. The
+    laptop gets no CANCEL (it never answered, §9.1). `siplinectl routes` shows the fork.
+    Counters: two branches, one more q group rung, one silent contact."""
+    proxy_port, mobile_port, laptop_port = harness.free_udp_ports(3)
+    routes = [{"name": "desk-then-mobile", "user_prefix": "10", "action": "location",
+               "fork": "q-groups", "fork_timeout_ms": 500}]
+    admin = ctx.workdir.file("admin.sock")
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, admin_socket=admin)).start()
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    listed = subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin, "routes"],
+                            stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    check(listed.endswith(" location fork=q-groups\n"),
+          "siplinectl routes should show the fork: %r" % listed)
+    laptop = register_sleeping_phone(ctx, proxy_port, "1002", laptop_port, expires=600)
+    with sipmsg.Agent(proxy_port, port=mobile_port, user="1002") as agent:
+        final = challenged_register(agent, "REGISTER 1002 from the mobile with q=0.5",
+                                    contact="<%s>;q=0.5" % contact_uri("1002", mobile_port),
+                                    expires=400)
+        require_status(final, 200, "REGISTER 1002 from the mobile with q=0.5")
+    mobile = EchoServer(port=mobile_port)
+    ctx.cleanups.append(mobile.stop)
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        statuses, final = invite_user(caller, "1002", proxy_port, 5.0)
+        require_status(final, 200, "INVITE to 1002 by q groups")
+        check(statuses[0][0] == 100, "sipline's 100 should come first: %s" % statuses)
+        check("tag=" in (final.get("To") or ""), "the 200 should be the mobile's (a To tag)")
+    check(statuses[-1][1] >= 0.45, "the mobile should ring only after the laptop's 500 ms of "
+          "silence, not after %.2f s" % statuses[-1][1])
+    laptop_invite = laptop.receive(0.5)
+    check(laptop_invite is not None and laptop_invite.start_line ==
+          "INVITE %s SIP/2.0" % contact_uri("1002", laptop_port),
+          "the laptop (q=1.0) should have got the INVITE first: %s" % describe(laptop_invite))
+    invites = mobile.requests("INVITE")
+    check(len(invites) == 1 and
+          invites[0].start_line == "INVITE %s SIP/2.0" % contact_uri("1002", mobile_port) and
+          invites[0].top_via_branch() != laptop_invite.top_via_branch(),
+          "the mobile (q=0.5) should have got one INVITE with its own URI and branch: %s" %
+          [m.start_line for m in invites])
+    stray = laptop.receive(0.3)
+    while stray is not None and stray.method == "INVITE":  # Timer A's copies
+        stray = laptop.receive(0.3)
+    check(stray is None, "the silent laptop should get no CANCEL (§9.1): %s" % describe(stray))
+    counters = require_clean_stop(proxy)
+    check(total(counters, "contacts_forked") == 2 and total(counters, "q_groups_rung") == 1 and
+          total(counters, "failover_timeouts") == 1,
+          "expected two branches, one more q group and one silent contact: %s" %
+          harness.brief(counters))
+
+
 def test_voicemail_fallback(ctx):
     """A location route's fallback (voicemail; fork = "parallel", ring_timeout_ms = 1000,
     fallback = the echo UAS "voicemail"). A call to 1003, registered nowhere, goes straight to
@@ -3423,6 +3477,7 @@ TESTS = {
     "pool_cancel": test_pool_cancel,
     "serial_fork": test_serial_fork,
     "parallel_fork": test_parallel_fork,
+    "q_groups": test_q_groups,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,
     "nat_keepalive_options": test_nat_keepalive_options,
@@ -3460,7 +3515,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "q_groups", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
               "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",

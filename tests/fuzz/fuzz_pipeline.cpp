@@ -125,6 +125,9 @@ password = "fuzz-1004"
 user = "1005"
 password = "fuzz-1005"
 [[users]]
+user = "1006"
+password = "fuzz-1006"
+[[users]]
 user = "1100"
 password = "fuzz-1100"
 [[routes]]
@@ -141,6 +144,13 @@ action = "location"
 fork = "parallel"
 ring_timeout_ms = 1000
 fallback = "sip:192.0.2.60:5090"
+[[routes]]
+name = "by-q"
+user_prefix = "1006"
+action = "location"
+fork = "q-groups"
+fork_timeout_ms = 500
+ring_timeout_ms = 1000
 [[routes]]
 name = "users"
 user_prefix = "10"
@@ -368,6 +378,10 @@ World& world() {
          {binding("sip:1005@192.0.2.51:5060", "192.0.2.51:5060"),
           binding("sip:1005@192.0.2.52:5062", ""), binding("sip:1005@[2001:db8::53]", "", 500),
           binding("sip:1005@127.0.0.1:5060", "", 400)}},  // serial forks, and a parallel one
+        {"1006",  // by q groups: two at 1.0, then one at 0.5, then one at 0.3
+         {binding("sip:1006@192.0.2.56:5060", ""), binding("sip:1006@192.0.2.57:5062", ""),
+          binding("sip:1006@192.0.2.58:5064", "", 500),
+          binding("sip:1006@[2001:db8::59]", "", 300)}},
         {"1100",
          {binding("sip:1100@192.0.2.30:5060;transport=udp", "192.0.2.30:5060", 1000),
           binding("sips:1100@[2001:db8::30]", "", 250), binding("sip:1100@h.example", "", 0)}},

@@ -11,13 +11,8 @@ using namespace forking_test;
 constexpr std::string_view kVoicemail = "192.0.2.60:5090";
 constexpr std::string_view kOperator = "192.0.2.61:5060";
 
+// Users and routes, after the forking tests' [listen], [domain] and [registrar].
 constexpr std::string_view kConfig = R"toml(
-[listen]
-udp = ["127.0.0.1:5060"]
-[domain]
-names = ["sipline.local", "127.0.0.1"]
-[registrar]
-store = "memory"
 [[users]]
 user = "1002"
 password = "secret-1002"
@@ -54,7 +49,7 @@ fallback_codes = [486]
 
 class CallDiversionTest : public ForkingPipeline {
  protected:
-  CallDiversionTest() : ForkingPipeline(kConfig) { tick(kStartMs); }
+  CallDiversionTest() : ForkingPipeline(with_local_domain(kConfig)) { tick(kStartMs); }
 
   // Both phones of `user` ring: our 100 to the caller, an INVITE to each (desk phone first).
   std::vector<Sent> ring_both(std::string_view user, std::string_view branch) {
@@ -305,7 +300,8 @@ TEST_F(CallDiversionTest, TheCallersCancelSendsNothingToVoicemail) {
 TEST_F(CallDiversionTest, AReloadWhileThePhonesRingDropsThatCallsFallback) {
   std::vector<Sent> phones = ring_both("1002", "z9hG4bK-before-reload");
   ASSERT_EQ(phones.size(), 2u);
-  const config::LoadResult same = config::load_config_text(kConfig, "forking_test.toml");
+  const config::LoadResult same =
+      config::load_config_text(with_local_domain(kConfig), "forking_test.toml");
   ASSERT_TRUE(same.ok());
   const std::unique_ptr<PipelineContext> reloaded =
       PipelineContext::reloaded(same.config, *context_);

@@ -310,14 +310,20 @@ fork = "none"
 name = "ring-all"
 action = "location"
 fork = "parallel"
+[[routes]]
+name = "desk-then-mobile"
+action = "location"
+fork = "q-groups"
+ring_timeout_ms = 15000
 )"));
   ASSERT_NE(config, nullptr);
-  ASSERT_EQ(config->routes.size(), 4u);
+  ASSERT_EQ(config->routes.size(), 5u);
   using Mode = lb::Forking::Mode;
   EXPECT_EQ(config->routes[0].fork, (lb::Forking{Mode::Serial, 2000, 20000, std::nullopt}));
   EXPECT_EQ(config->routes[1].fork, (lb::Forking{Mode::Serial, 800, 0, std::nullopt}));
   EXPECT_FALSE(config->routes[2].fork.enabled());
   EXPECT_EQ(config->routes[3].fork, (lb::Forking{Mode::Parallel, 2000, 0, std::nullopt}));
+  EXPECT_EQ(config->routes[4].fork, (lb::Forking{Mode::QGroups, 2000, 15000, std::nullopt}));
 }
 
 TEST(Values, FallbackOfALocationRoute) {
@@ -1097,12 +1103,12 @@ fork = "serial"
 fork_timeout_ms = 50
 ring_timeout_ms = 500
 )")),
-            (Errors{"test.toml:4: routes[0].fork must be \"serial\", \"parallel\" or \"none\", not "
-                    "\"everywhere\"",
+            (Errors{"test.toml:4: routes[0].fork must be \"serial\", \"parallel\", \"q-groups\" "
+                    "or \"none\", not \"everywhere\"",
                     "test.toml:9: routes[1].fork applies to location routes (a user's "
                     "registered contacts)",
-                    "test.toml:13: routes[2].ring_timeout_ms needs fork = \"serial\" or "
-                    "\"parallel\"",
+                    "test.toml:13: routes[2].ring_timeout_ms needs fork = \"serial\", "
+                    "\"parallel\" or \"q-groups\"",
                     "test.toml:18: routes[3].fork_timeout_ms must be 100..60000, not 50",
                     "test.toml:19: routes[3].ring_timeout_ms must be 1000..3600000, not 500"}));
 }
@@ -1135,8 +1141,9 @@ fork = "parallel"
 fallback = "sip:127.0.0.1:5090"
 fallback_codes = []
 )")),
-            (Errors{"test.toml:4: routes[0].fallback needs fork = \"serial\" or \"parallel\" on a "
-                    "location route (the proxy keeps the call's state to see its contacts fail)",
+            (Errors{"test.toml:4: routes[0].fallback needs fork = \"serial\", \"parallel\" or "
+                    "\"q-groups\" on a location route (the proxy keeps the call's state to see "
+                    "its contacts fail)",
                     "test.toml:9: routes[1].fallback_codes needs fallback",
                     "test.toml:15: routes[2].fallback_codes[0] must be a final status code "
                     "300..599 (after a 6xx no new branch may be created, RFC 3261 §16.7 step 5)",

@@ -77,6 +77,19 @@ inline std::string as_method(std::string invite, std::string_view method) {
   return invite;
 }
 
+// The [listen], [domain] and [registrar] tables of the forking tests, then `tables` (users,
+// routes).
+inline std::string with_local_domain(std::string_view tables) {
+  return R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+[registrar]
+store = "memory")toml" +
+         std::string(tables);
+}
+
 struct Sent {
   Outcome outcome;
   std::string bytes;

@@ -9,13 +9,8 @@ namespace {
 
 using namespace forking_test;
 
+// Users and routes, after the forking tests' [listen], [domain] and [registrar].
 constexpr std::string_view kConfig = R"toml(
-[listen]
-udp = ["127.0.0.1:5060"]
-[domain]
-names = ["sipline.local", "127.0.0.1"]
-[registrar]
-store = "memory"
 [[users]]
 user = "1002"
 password = "secret-1002"
@@ -29,7 +24,7 @@ ring_timeout_ms = 10000
 
 class ParallelForkTest : public ForkingPipeline {
  protected:
-  ParallelForkTest() : ForkingPipeline(kConfig) {
+  ParallelForkTest() : ForkingPipeline(with_local_domain(kConfig)) {
     location_.replace("1002", {binding("1002", kMobile, 1200), binding("1002", kLaptop, 1800),
                                binding("1002", kDeskPhone, 3600)});
     tick(kStartMs);
@@ -339,7 +334,7 @@ TEST_F(ParallelForkTest, OneUsableContactIsForwardedStatelessly) {
 class ParallelForkFullTableTest : public ForkingPipeline {
  protected:
   ParallelForkFullTableTest()
-      : ForkingPipeline(std::string(kConfig) + "[limits]\ntransaction_table_size = 1024\n") {
+      : ForkingPipeline(with_local_domain(kConfig) + "[limits]\ntransaction_table_size = 1024\n") {
     std::vector<sip::Binding> phones;
     for (int i = 1; i <= 8; ++i)
       phones.push_back(binding("1002", "192.0.2." + std::to_string(40 + i) + ":5060", 3600 - i));

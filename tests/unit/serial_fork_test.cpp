@@ -9,13 +9,8 @@ namespace {
 
 using namespace forking_test;
 
+// Users and routes, after the forking tests' [listen], [domain] and [registrar].
 constexpr std::string_view kConfig = R"toml(
-[listen]
-udp = ["127.0.0.1:5060"]
-[domain]
-names = ["sipline.local", "127.0.0.1"]
-[registrar]
-store = "memory"
 [[users]]
 user = "1002"
 password = "secret-1002"
@@ -44,7 +39,7 @@ action = "location"
 
 class SerialForkTest : public ForkingPipeline {
  protected:
-  SerialForkTest() : ForkingPipeline(kConfig) {
+  SerialForkTest() : ForkingPipeline(with_local_domain(kConfig)) {
     // The desk phone refreshed last: it is first in the table's order; the laptop next.
     location_.replace("1002", {binding("1002", kLaptop, 1800), binding("1002", kDeskPhone, 3600)});
     location_.replace("1003", {binding("1003", kLaptop, 1800), binding("1003", kDeskPhone, 3600)});
