@@ -2,7 +2,8 @@
 // "bench_control"): a full sweep of the NAT keep-alives (dataplane/nat_pinger.hpp) over a
 // location table of N registrations, every one behind a NAT, with a sender that only counts
 // (the datagrams' own cost is the kernel's or the NIC's, measured elsewhere). Reports the
-// control thread's CPU per sweep and per contact, i.e. what nat_ping_interval costs.
+// control thread's CPU per sweep and per contact, i.e. what nat_ping_interval costs, and the
+// memory the pinger keeps per contact (with OPTIONS, when each was last heard from).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/allocator.hpp"
 #include "dataplane/nat_pinger.hpp"
 
 namespace {
@@ -62,6 +64,7 @@ void BM_NatPingSweep(benchmark::State& state) {
   fill(location, registrations);
   const std::unique_ptr<PipelineContext> context =
       PipelineContext::create(config(state.range(1) != 0), &location);
+  const std::int64_t live_before = sipline::dataplane::thread_live_bytes();
   NatPinger pinger(*context, location);
   std::uint64_t sent = 0;
   pinger.set_sender([&sent](std::string_view, std::size_t, const PeerAddress&) {
@@ -80,6 +83,10 @@ void BM_NatPingSweep(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.counters["contacts"] = static_cast<double>(registrations);
+  // The pinger and what it keeps after its sweeps (the liveness map with OPTIONS).
+  state.counters["pinger_bytes_per_contact"] =
+      static_cast<double>(sipline::dataplane::thread_live_bytes() - live_before) /
+      static_cast<double>(registrations);
 }
 BENCHMARK(BM_NatPingSweep)
     ->ArgsProduct({{10'000, 100'000, 1'000'000}, {0, 1}})

@@ -40,6 +40,17 @@ AllocatorCheck check_allocator() {
   return check;
 }
 
+std::int64_t thread_live_bytes() {
+  std::uint64_t allocated = 0;
+  std::uint64_t deallocated = 0;
+  std::size_t size = sizeof allocated;
+  if (mallctl("thread.allocated", &allocated, &size, nullptr, 0) != 0 ||
+      mallctl("thread.deallocated", &deallocated, &size, nullptr, 0) != 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(allocated - deallocated);
+}
+
 bool release_freed_memory() {
   // "arena.<i>.purge" with i = MALLCTL_ARENAS_ALL purges every arena's unused dirty pages.
   const std::string name = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";

@@ -2,6 +2,7 @@
 // not allocate per packet). Linking is not proof: this asks jemalloc itself.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace sipline::dataplane {
@@ -20,5 +21,10 @@ AllocatorCheck check_allocator();
 // by operators and the memory benchmark is what the proxy keeps. False when jemalloc is not
 // the allocator.
 bool release_freed_memory();
+
+// What the calling thread allocated and has not freed, in bytes of jemalloc's size classes
+// (its thread.allocated minus thread.deallocated; 0 without jemalloc): the memory benchmarks
+// take the difference across the work they measure.
+std::int64_t thread_live_bytes();
 
 }  // namespace sipline::dataplane
