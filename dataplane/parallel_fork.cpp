@@ -20,11 +20,12 @@
 //   - when every branch settled without a 2xx and the route has a fallback for the best
 //     answer's code (voicemail, call_diversion.cpp), one more branch goes there;
 //   - else, when every branch settled without a 2xx, the caller gets the best answer (step 6: a
-//     6xx, else the lowest class, a phone's own answer before the 408 of a silent branch): the
-//     phone's response as it wrote it (a 3xx with its Contact: a phone's call forwarding), kept
-//     in the branch's slot and relayed, sent again by us until the caller's ACK (Timer G); our
-//     own answer with the best code when none was kept (408, or no slot free); a 401 or 407
-//     counts as 480 (a phone's challenge is not passed on);
+//     6xx, else the lowest class; in the 4xx class a 401, 407, 415, 420 or 484 first, then a
+//     phone's own answer, then the 408 of a silent branch): the phone's response as it wrote
+//     it (a 3xx with its Contact: a phone's call forwarding), kept in the branch's slot and
+//     relayed, sent again by us until the caller's ACK (Timer G); our own answer with the best
+//     code when none was kept (408, or no slot free); a relayed 401 or 407 carries the
+//     WWW-Authenticate and Proxy-Authenticate lines of every other branch's 401/407 (step 7);
 //   - the caller's CANCEL is answered 200 and cancels every branch; the answer is then 487.
 #include <algorithm>
 #include <cstring>
@@ -43,12 +44,18 @@ constexpr std::int64_t kForkTimerDMs = 32'000;
 constexpr std::int64_t kT1Ms = 500;
 constexpr std::int64_t kTimerHMs = 32'000;
 
-// Higher is better: a 6xx, else the lowest class; within a class a contact's own answer
-// before the 408 of a branch that said nothing.
+bool is_challenge(std::uint16_t code) {
+  return code == 401 || code == 407;
+}
+
+// Higher is better (§16.7 step 6): a 6xx, else the lowest class; within the 4xx class the
+// answers the caller can act on by sending the request again (401, 407, 415, 420, 484), then
+// a contact's own other answers, then the 408 of a branch that said nothing.
 int rank(std::uint16_t code) {
   if (code == 0) return -1;
   if (code >= 600) return 1000;
-  return (7 - code / 100) * 10 + (code == 408 ? 0 : 1);
+  const bool resubmittable = is_challenge(code) || code == 415 || code == 420 || code == 484;
+  return (7 - code / 100) * 10 + (code == 408 ? 0 : resubmittable ? 2 : 1);
 }
 
 }  // namespace
@@ -259,11 +266,15 @@ std::uint16_t Pipeline::weigh_branch_answer(TxIndex branch, std::string_view byt
   // Our own ring timeout's CANCEL brought this answer: the branch timed out (§16.7 step 6).
   if (entry.cancel_sent && !entry.cancelled) return 408;
   const std::uint16_t code = message_->status_code;
-  // A phone's challenge is for its own realm: not passed on (no aggregation, §16.7 step 7).
-  if (code == 401 || code == 407) return 480;
   HuntState& state = hunts_[hunts_[branch].parent];
   // Not the best, or the call was answered (nothing but the 2xx goes to the caller).
-  if (state.answered || rank(code) <= rank(state.best_code)) return code < 400 ? 480 : code;
+  if (state.answered || rank(code) <= rank(state.best_code)) {
+    // §16.7 step 7: the challenge that goes to the caller carries every other one.
+    if (!state.answered && is_challenge(code) && is_challenge(state.best_code)) {
+      add_challenges(state.best_branch);
+    }
+    return code < 400 ? 480 : code;
+  }
   // The best so far: kept as the phone wrote it (a 3xx's Contact, a Reason, a Retry-After).
   if (state.best_branch != sip::TransactionTable::kNone) {
     transactions_->release_request(state.best_branch);
@@ -273,6 +284,35 @@ std::uint16_t Pipeline::weigh_branch_answer(TxIndex branch, std::string_view byt
   // A redirection we could not keep is no answer of ours to give: the phone was unavailable.
   if (state.best_branch == sip::TransactionTable::kNone && code < 400) return 480;
   return code;
+}
+
+void Pipeline::add_challenges(TxIndex kept) {
+  if (kept == sip::TransactionTable::kNone) return;
+  const std::string_view answer = transactions_->stored_request(kept);
+  const std::size_t blank_line = answer.find("\r\n\r\n");
+  if (blank_line == std::string_view::npos) return;
+  // The kept answer's header lines, this answer's WWW-Authenticate and Proxy-Authenticate
+  // lines as received (§16.7 step 7: without modification), the empty line and the body.
+  const std::string_view head = answer.substr(0, blank_line + 2);
+  const std::string_view rest = answer.substr(blank_line + 2);
+  std::size_t size = head.size();
+  std::copy(head.begin(), head.end(), kept_answer_.begin());
+  for (const sip::HeaderId id :
+       {sip::HeaderId::WWWAuthenticate, sip::HeaderId::ProxyAuthenticate}) {
+    for (const sip::HeaderField* field = message_->find(id); field != nullptr;
+         field = message_->next(*field)) {
+      if (size + field->raw.size() + rest.size() > kept_answer_.size()) {
+        count(&WorkerCounters::challenges_not_aggregated);
+        return;  // the kept answer stays as it was
+      }
+      std::copy(field->raw.begin(), field->raw.end(), kept_answer_.begin() + size);
+      size += field->raw.size();
+    }
+  }
+  std::copy(rest.begin(), rest.end(), kept_answer_.begin() + size);
+  size += rest.size();
+  // In place, or in a larger slot after freeing its own: it cannot fail.
+  transactions_->store_request(kept, std::string_view(kept_answer_.data(), size));
 }
 
 void Pipeline::settle_branch(TxIndex branch, std::uint16_t code) {

@@ -602,6 +602,9 @@ class Pipeline {
   // A branch's final answer (message_, `bytes`) as the fork weighs it; the best one is kept
   // in the branch's slot so that it can be relayed as the phone wrote it (§16.7 step 6).
   std::uint16_t weigh_branch_answer(TxIndex branch, std::string_view bytes);
+  // A branch's 401/407 (message_) while the kept best answer is a challenge too: its
+  // WWW-Authenticate and Proxy-Authenticate lines are added to the kept one (§16.7 step 7).
+  void add_challenges(TxIndex kept);
   // The best branch's answer, relayed to the caller (again at Timer G, and for the caller's
   // INVITE again).
   Outcome relay_fork_answer(TxIndex index, const OutputBuffers& out);
@@ -761,6 +764,7 @@ class Pipeline {
   std::size_t retry_after_size_ = 0;
   std::array<char, TxOrigin::kRequestUriCapacity> fallback_uri_{};  // fallback_target()'s
   std::array<char, 256> diversion_{};                               // diversion_line()'s
+  std::array<char, sip::TransactionTable::kStoredRequestSize> kept_answer_{};  // add_challenges()'s
 };
 
 }  // namespace sipline::dataplane

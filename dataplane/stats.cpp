@@ -38,6 +38,7 @@ struct Snapshot {
   std::uint64_t contacts_hunted = 0;
   std::uint64_t contacts_forked = 0;
   std::uint64_t q_groups_rung = 0;
+  std::uint64_t challenges_not_aggregated = 0;
   std::uint64_t calls_diverted = 0;
   std::uint64_t answers_retransmitted = 0;
   std::uint64_t cancels_sent = 0;
@@ -82,6 +83,7 @@ struct Snapshot {
     contacts_hunted += counters.contacts_hunted.read();
     contacts_forked += counters.contacts_forked.read();
     q_groups_rung += counters.q_groups_rung.read();
+    challenges_not_aggregated += counters.challenges_not_aggregated.read();
     calls_diverted += counters.calls_diverted.read();
     answers_retransmitted += counters.answers_retransmitted.read();
     cancels_sent += counters.cancels_sent.read();
@@ -148,6 +150,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "contacts_hunted", s.contacts_hunted);
   append(line, "contacts_forked", s.contacts_forked);
   append(line, "q_groups_rung", s.q_groups_rung);
+  append(line, "challenges_not_aggregated", s.challenges_not_aggregated);
   append(line, "calls_diverted", s.calls_diverted);
   append(line, "answers_retransmitted", s.answers_retransmitted);
   append(line, "cancels_sent", s.cancels_sent);

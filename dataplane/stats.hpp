@@ -104,6 +104,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter contacts_forked;
   // A forked call went on to the user's contacts of the next lower q (fork = "q-groups").
   Counter q_groups_rung;
+  // A branch's challenge (401/407) that could not be added to the one relayed to the caller
+  // (§16.7 step 7): the two would not fit the 4 KiB a kept answer may take.
+  Counter challenges_not_aggregated;
   // INVITEs sent to a location route's fallback (voicemail, an operator) because the user had
   // no contact to take them, or every contact failed.
   Counter calls_diverted;

@@ -193,6 +193,102 @@ TEST_F(ParallelForkTest, WhenEveryPhoneFailsTheFirstOfTheLowestClassIsRelayed) {
   expect_all_gone();
 }
 
+// A phone's answer with a header line of its own, before Content-Length.
+std::string answer_with(const std::string& forwarded, std::string_view status,
+                        std::string_view line) {
+  std::string response = answer(forwarded, status);
+  response.insert(response.find("Content-Length"), line);
+  return response;
+}
+
+// §16.7 step 6: a challenge is preferred to a busy phone within the 4xx class; step 7: the
+// one relayed carries the other phone's challenge too, as that phone wrote it.
+TEST_F(ParallelForkTest, TheRelayedChallengeCarriesEveryPhonesChallenge) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  constexpr std::string_view kLaptopChallenge =
+      "Proxy-Authenticate: Digest realm=\"laptop.example\", nonce=\"n-1\", algorithm=MD5\r\n";
+  constexpr std::string_view kMobileChallenge =
+      "WWW-Authenticate: Digest realm=\"mobile.example\", nonce=\"n-2\", "
+      "algorithm=SHA-256, qop=\"auth\"\r\n";
+  const std::string laptop_407 =
+      answer_with(phones[1].bytes, "407 Proxy Authentication Required", kLaptopChallenge);
+  const std::vector<Sent> challenged = receive(laptop_407, kLaptop);
+  ASSERT_EQ(challenged.size(), 1u);
+  expect_request(challenged[0], "ACK", phones[1]);
+  const std::vector<Sent> last =
+      receive(answer_with(phones[2].bytes, "401 Unauthorized", kMobileChallenge), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  expect_request(last[0], "ACK", phones[2]);
+  EXPECT_EQ(last[1].outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_EQ(last[1].to(), kCaller);
+  // The laptop's 407 (the first challenge), our Via popped, the mobile's line added last.
+  std::string expected = "SIP/2.0 407 Proxy Authentication Required" +
+                         laptop_407.substr(laptop_407.find("\r\nVia: SIP/2.0/UDP 192.0.2.10:5099"));
+  expected.insert(expected.find("\r\n\r\n") + 2, kMobileChallenge);
+  EXPECT_EQ(last[1].bytes, expected);
+  // Timer G sends the same bytes again.
+  const std::vector<Sent> again = tick(kStartMs + 500);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].bytes, expected);
+  EXPECT_EQ(counters_.challenges_not_aggregated.read(), 0u);
+  expect_all_gone();
+}
+
+// A challenge too large to add (the kept answer may take 4 KiB): counted, and the first one
+// is relayed as it was.
+TEST_F(ParallelForkTest, AChallengeTooLargeToAddIsCountedAndTheFirstRelayedAsItWas) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  const std::string desk_401 =
+      answer_with(phones[0].bytes, "401 Unauthorized",
+                  "WWW-Authenticate: Digest realm=\"desk\", nonce=\"n\"\r\n");
+  ASSERT_EQ(receive(desk_401, kDeskPhone).size(), 1u);
+  const std::string huge =
+      "WWW-Authenticate: Digest realm=\"laptop\", nonce=\"" + std::string(3'600, 'a') + "\"\r\n";
+  ASSERT_EQ(receive(answer_with(phones[1].bytes, "401 Unauthorized", huge), kLaptop).size(), 1u);
+  EXPECT_EQ(counters_.challenges_not_aggregated.read(), 1u);
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].bytes,
+            "SIP/2.0 401 Unauthorized" +
+                desk_401.substr(desk_401.find("\r\nVia: SIP/2.0/UDP 192.0.2.10:5099")));
+  expect_all_gone();
+}
+
+// §16.7 step 6: within the 4xx class the answers the caller can act on come first (484
+// Address Incomplete: dial more digits), before a busy phone that answered earlier.
+TEST_F(ParallelForkTest, AnAnswerTheCallerCanActOnIsPreferredToAnEarlierBusy) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer(phones[0].bytes, "486 Busy Here"), kDeskPhone).size(), 1u);
+  ASSERT_EQ(receive(answer(phones[1].bytes, "484 Address Incomplete"), kLaptop).size(), 1u);
+  const std::vector<Sent> last = receive(answer(phones[2].bytes, "480 Away"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 484 Address Incomplete");
+  expect_all_gone();
+}
+
+// A 6xx still outranks a challenge, and takes none of its lines.
+TEST_F(ParallelForkTest, ADeclineOutranksAChallenge) {
+  const std::vector<Sent> phones = start_fork();
+  ASSERT_EQ(phones.size(), 3u);
+  ASSERT_EQ(receive(answer_with(phones[0].bytes, "401 Unauthorized",
+                                "WWW-Authenticate: Digest realm=\"desk\", nonce=\"n\"\r\n"),
+                    kDeskPhone)
+                .size(),
+            1u);
+  const std::vector<Sent> declined = receive(answer(phones[1].bytes, "603 Decline"), kLaptop);
+  ASSERT_GE(declined.size(), 1u);
+  const std::vector<Sent> last =
+      receive(answer(phones[2].bytes, "487 Request Terminated"), kMobile);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(request_line(last[1].bytes), "SIP/2.0 603 Decline");
+  EXPECT_EQ(last[1].bytes.find("Authenticate"), std::string::npos);
+  expect_all_gone();
+}
+
 TEST_F(ParallelForkTest, A503IsRelayedAs500) {
   const std::vector<Sent> phones = start_fork();
   ASSERT_EQ(phones.size(), 3u);
