@@ -49,13 +49,14 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
                        std::string_view aor, const ContactsView& contacts, const Dialled& dialled,
                        const OutputBuffers& out) {
   const lb::Forking& fork = route.fork;
-  // The first contact in the table's order that can be sent to (one naming a host cannot:
-  // resolving it would block the worker).
+  // The first contact in the table's order that can be sent to: not one naming a host
+  // (resolving it would block the worker), nor the proxy itself (a loop, 482 if sent), nor
+  // one of a family we have no socket for.
   const ContactView* chosen = nullptr;
   std::optional<PeerAddress> destination;
   for (const ContactView& contact : contacts) {
     destination = contact_destination(contact, *context_);
-    if (destination) {
+    if (destination && !is_our_address(*destination) && socket_for(in, *destination) >= 0) {
       chosen = &contact;
       break;
     }

@@ -253,5 +253,20 @@ TEST_F(SerialForkTest, AUserWithOneContactIsForwardedStatelessly) {
   EXPECT_EQ(pipeline_->transactions()->size(), 0u);
 }
 
+// A binding naming the proxy itself (a phone misconfigured with the proxy's address as its
+// Contact) first in the table's order: the hunt starts at the next contact instead of
+// answering 482 Loop Detected.
+TEST_F(SerialForkTest, AContactNamingTheProxyItselfIsLeftOutOfTheHunt) {
+  sip::Binding ourselves = binding("1002", "127.0.0.1:5060", 7200);
+  location_.replace("1002", {binding("1002", kLaptop, 1800), ourselves});
+  const std::vector<Sent> sent = receive(invite("1002", "z9hG4bK-ourselves"));
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].to(), kLaptop);
+  EXPECT_EQ(request_line(sent[0].bytes), "INVITE sip:1002@192.0.2.42:5062 SIP/2.0");
+  EXPECT_EQ(sent[1].outcome.code, 100);
+  expect_relayed(receive(answer(sent[0].bytes, "200 OK"), kLaptop), "200 OK");
+  expect_all_gone();
+}
+
 }  // namespace
 }  // namespace sipline::dataplane
