@@ -135,7 +135,8 @@ struct Options {
   bool dispatch_only = false;
   bool inline_worker = false;
   bool pool = false;
-  bool spread = false;  // dataplane.spread: full RX bursts passed to the workers in turn
+  bool spread = false;      // dataplane.spread: full RX bursts passed to the workers in turn
+  bool accounting = false;  // [accounting]: the worker makes call records (--inline only)
   std::vector<std::string> eal;
 };
 
@@ -144,7 +145,7 @@ struct Options {
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
                "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
                "[--dispatch-only] "
-               "[--inline] [--pool] [--spread] [-- EAL args]\n",
+               "[--inline [--accounting]] [--pool] [--spread] [-- EAL args]\n",
                problem);
   std::exit(2);
 }
@@ -165,6 +166,7 @@ Options parse_options(int argc, char** argv) {
         {"--inline", &options.inline_worker},
         {"--pool", &options.pool},
         {"--spread", &options.spread},
+        {"--accounting", &options.accounting},
     };
     const auto* flag = std::find_if(std::begin(switches), std::end(switches),
                                     [&](const auto& entry) { return entry.first == arg; });
@@ -192,7 +194,7 @@ Options parse_options(int argc, char** argv) {
   if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
       (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
       options.seconds <= 0 || (options.dispatch_only && options.workers < 2) ||
-      options.dispatchers >= options.workers ||
+      (options.accounting && !options.inline_worker) || options.dispatchers >= options.workers ||
       ((options.dispatchers > 0 || options.spread) &&
        (options.dispatch_only || options.inline_worker))) {
     usage(
@@ -509,8 +511,10 @@ void report_dispatch(const Snapshot& after, const Snapshot& before, double elaps
 // ~128 iterations, so its bytes come from the L3 cache, as a NIC's DMA leaves them). The
 // median cycles per frame over full-burst iterations is unmoved by other jobs preempting
 // the process now and then: the figure for A/B comparisons on a shared machine.
+// --accounting: the call records are taken off the ring between polls, untimed (the control
+// thread's work), so the figure is the worker's cost of making them.
 void run_inline(DpdkWorker& worker, const WorkerCounters& counters, Feed& feed, double seconds,
-                std::uint64_t hz) {
+                std::uint64_t hz, CallRecordRing* call_records) {
   std::size_t next = 0;
   std::vector<double> per_frame;
   per_frame.reserve(4'000'000);
@@ -527,6 +531,7 @@ void run_inline(DpdkWorker& worker, const WorkerCounters& counters, Feed& feed, 
       const std::uint64_t cycles = rte_rdtsc() - start;
       const std::uint64_t frames = counters.received.read() - frames_before;
       drain(feed);
+      if (call_records != nullptr) call_records->drain([](const CallRecord&) {});
       // Only polls that found the queue full (the worker takes up to 4 full bursts a poll).
       if (!record || frames < dpdk::kBurst) continue;
       frames_total += frames;
@@ -645,6 +650,8 @@ int run(const Options& options) {
       rte_ring_create("bench_reg", kRingSize, rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ);
 
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  const std::unique_ptr<CallRecordRing[]> call_records =
+      options.accounting ? std::make_unique<CallRecordRing[]>(workers) : nullptr;
   std::atomic<bool> stop{false};
   const DpdkWorkerShared shared{.pipeline = context,
                                 .contexts = &contexts,
@@ -654,7 +661,8 @@ int run(const Options& options) {
                                 .rings = &rings,
                                 .workers = workers,
                                 .clock = TscClock::now(),
-                                .stop = &stop};
+                                .stop = &stop,
+                                .call_records = call_records.get()};
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
   dpdk::LcoreCommon common{&interface.value, &neighbors, pools.pools.get(), port.port.get(),
                            workers};
@@ -709,7 +717,7 @@ int run(const Options& options) {
     feeds[0].tx.insert(feeds[0].tx.end(), rings.inbox.begin() + 1, rings.inbox.end());
   }
   if (options.inline_worker) {
-    run_inline(*worker_objects[0], counters[0], feeds[0], options.seconds, hz);
+    run_inline(*worker_objects[0], counters[0], feeds[0], options.seconds, hz, call_records.get());
     worker_objects.clear();
     port.port.reset();
     return 0;

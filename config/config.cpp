@@ -1438,6 +1438,18 @@ AdminConfig read_admin(const TableReader& admin) {
   return config;
 }
 
+AccountingConfig read_accounting(const TableReader& accounting) {
+  accounting.reject_unknown_keys({"file"});
+  AccountingConfig config;
+  config.file = accounting.string("file", Presence::Optional).value_or("");
+  if (accounting.has("file") && (config.file.empty() || config.file.back() == '/')) {
+    accounting.diagnostics().error(accounting.line_of_key("file"),
+                                   "accounting.file " + quoted(config.file) +
+                                       " must name a file (call records are appended to it)");
+  }
+  return config;
+}
+
 LogLevel read_log_level(const TableReader& log) {
   log.reject_unknown_keys({"level"});
   const auto level = log.string("level", Presence::Optional);
@@ -1674,7 +1686,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
                             "routes", "trunk_registrations", "log", "limits", "overload",
-                            "source_limits", "source_groups", "admin", "dns"});
+                            "source_limits", "source_groups", "admin", "dns", "accounting"});
   Config config;
   config.source = std::string(source_name);
   // First: every list of sources below may name a group.
@@ -1704,6 +1716,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.source_limits = read_source_limits(root.table("source_limits"));
   config.admin = read_admin(root.table("admin"));
   config.dns = read_dns(root.table("dns"));
+  config.accounting = read_accounting(root.table("accounting"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
   current_source_groups = nullptr;  // it points into `config`, which moves out

@@ -236,6 +236,16 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+// [accounting]: a JSON line per call event (answered, failed, ended) appended to `file`
+// (dataplane/call_records.hpp); "" (the default): none. The file is opened again at every
+// reload (logrotate's postrotate sends SIGHUP); turning accounting on or off takes a restart
+// (the workers' rings are made at start).
+struct AccountingConfig {
+  std::string file;
+
+  bool operator==(const AccountingConfig&) const = default;
+};
+
 // [[trunk_registrations]]: sipline registers with a carrier's registrar as a UA does (a
 // registration-based SIP trunk, RFC 3261 §10.2), so that the carrier sends the trunk's calls
 // to our Contact, and answers its digest challenges (dataplane/trunk_registrar.hpp).
@@ -290,6 +300,7 @@ struct Config {
   OverloadConfig overload;
   AdminConfig admin;
   DnsConfig dns;
+  AccountingConfig accounting;
   // Some next hop was named by a host or domain (resolved while loading): what a DNS refresh
   // looks at again.
   bool resolves_names = false;

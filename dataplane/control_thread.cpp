@@ -57,6 +57,12 @@ std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
+std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 void block_control_signals() {
@@ -229,6 +235,8 @@ void ControlThread::remove_silent_contacts() {
 // next probe (a probe interval of N s would otherwise stretch to the next whole timer tick).
 int ControlThread::sleep_limit_ms() const {
   int limit = shared_.duty != nullptr ? kControlDutyPollMs : -1;
+  // The workers do not wake us for call records: drained often enough that no ring fills.
+  if (shared_.call_log != nullptr && limit < 0) limit = kCallRecordDrainMs;
   const auto not_past = [&limit](std::int64_t due_ms) {
     const int until_due =
         static_cast<int>(std::clamp<std::int64_t>(due_ms - monotonic_ms(), 0, 1000));
@@ -247,6 +255,7 @@ std::string ControlThread::run() {
   for (;;) {
     poll_probes();
     bool busy = handle_registers(unix_now()) > 0;
+    busy |= drain_call_records() > 0;
     SourceGuard* guard = shared_.pipeline->guard;
     if (guard != nullptr) {
       busy |= guard->drain_reports(unix_now(), *shared_.pipeline->trusted_sources) > 0;
@@ -380,8 +389,14 @@ void ControlThread::send_answers(std::size_t worker, std::span<const Answer> ans
   }
 }
 
+std::size_t ControlThread::drain_call_records() {
+  if (shared_.call_log == nullptr) return 0;
+  return shared_.call_log->drain(shared_.call_records, unix_now_ms());
+}
+
 void ControlThread::tick(std::int64_t now) {
   refresh_names(now);
+  if (shared_.call_log != nullptr) shared_.call_log->expire(unix_now_ms());
   LocationTable& location = *shared_.location;
   const std::vector<std::string> expired = location.expire(now);
   for (const std::string& aor : expired) {
@@ -479,6 +494,16 @@ void ControlThread::apply_name_refresh(config::LoadResult loaded) {
   SIPLINE_LOG_INFO("DNS refresh: new addresses: %s", changes.c_str());
 }
 
+// logrotate moved the file (its postrotate sends SIGHUP), or the reload names another one.
+template <class Say>
+void ControlThread::reopen_call_log(const std::string& file, const Say& say) {
+  if (shared_.call_log == nullptr) return;
+  const std::string error = shared_.call_log->open(file);
+  if (!error.empty()) {
+    say(LogLevel::Error, "accounting: " + error + " (call records go on to the file open before)");
+  }
+}
+
 ControlThread::ReloadReport ControlThread::reload() {
   ReloadReport report;
   const auto say = [&report](LogLevel level, std::string message) {
@@ -490,6 +515,9 @@ ControlThread::ReloadReport ControlThread::reload() {
     return report;
   }
   const std::string path = shared_.pipeline->config->source;
+  // Whether the file loads or not: logrotate's SIGHUP must reach the call records' file.
+  const std::string records_file = shared_.pipeline->config->accounting.file;
+  reopen_call_log(records_file, say);
   PreparedReload prepared = prepare_reload_from(load(path), path, *shared_.pipeline);
   if (!prepared.context) {
     for (const std::string& error : prepared.errors)
@@ -498,6 +526,9 @@ ControlThread::ReloadReport ControlThread::reload() {
     return report;
   }
   const PipelineContext& next = *prepared.context;
+  if (next.config->accounting.file != records_file) {
+    reopen_call_log(next.config->accounting.file, say);
+  }
   publish(std::move(prepared));
   counters_.reloads.add();
   report.applied = true;
@@ -685,6 +716,7 @@ std::string ControlThread::counters_text() const {
   if (shared_.location != nullptr) {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
+  if (shared_.call_log != nullptr) text += shared_.call_log->counters_text();
   if (shared_.store != nullptr && shared_.store->store().keeps_bindings()) {
     text += shared_.store->counters_text();
   }

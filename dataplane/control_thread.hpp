@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "dataplane/admin_socket.hpp"
+#include "dataplane/call_records.hpp"
 #include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/health_prober.hpp"
@@ -153,6 +154,10 @@ struct ControlShared {
   // "configuration reloaded" (a worker preempted inside an iteration still holds the old
   // one). 0: it does not wait (tests that drive the workers on the reloading thread).
   std::chrono::milliseconds reload_adoption_wait{1000};
+  // [accounting]: the workers' rings (one each) and the open file they are written to. Null
+  // log: no call records.
+  std::span<CallRecordRing> call_records{};
+  CallRecordLog* call_log = nullptr;
 };
 
 class ControlThread {
@@ -169,6 +174,9 @@ class ControlThread {
   std::size_t handle_registers(std::int64_t now);
   // The 1 s timer: expiry, purge, reclamation, store errors.
   void tick(std::int64_t now);
+  // [accounting]: the workers' call records to the file; how many (every pass of the loop,
+  // and once more after the workers stopped).
+  std::size_t drain_call_records();
 
   // Logs (and counts) what the store reported as failed since the last call.
   void report_store_errors();
@@ -184,6 +192,11 @@ class ControlThread {
   const ControlCounters& counters() const { return counters_; }
   ControlCounters& counters() { return counters_; }
   RegisterService& registers() { return registers_; }
+  // [accounting] (call_records.hpp): the workers' rings and the file; null log: none.
+  void set_call_records(std::span<CallRecordRing> rings, CallRecordLog* log) {
+    shared_.call_records = rings;
+    shared_.call_log = log;
+  }
   // DPDK mode: the duty the loop runs on every pass (null: none).
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
   // The pools' prober; null when no pool is configured.
@@ -230,6 +243,8 @@ class ControlThread {
   };
 
   void send_answers(std::size_t worker, std::span<const Answer> answers);
+  template <class Say>
+  void reopen_call_log(const std::string& file, const Say& say);
   // Admin commands beyond one-liners: "drain|undrain POOL MEMBER", "unregister USER".
   std::string drain_command(std::string_view argument, bool drained);
   std::string unregister_command(std::string_view aor);

@@ -269,6 +269,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   SourceGuard guard(source_limits_from(*config), workers);
   context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  CallAccounting accounting = open_call_accounting(config->accounting.file, workers);
+  if (!accounting.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
 
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
@@ -286,6 +288,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   shared.workers = workers;
   shared.clock = TscClock::now();
   shared.stop = &stop;
+  shared.call_records = accounting.rings.get();
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
   for (std::uint16_t i = 0; i < workers; ++i) {
     std::unique_ptr<dpdk::LcoreNet> net = make_net(i, i);
@@ -307,6 +310,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       admin.socket.get(),
                                       persistence.sync.get(),
                                       metrics.endpoint.get()});
+  control.set_call_records(accounting.ring_span(), accounting.log.get());
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -361,6 +365,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   SIPLINE_LOG_INFO("%s: stopping", reason.c_str());
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
+  control.drain_call_records();  // the workers' last records
   // The control lcore's last replies go out; the workers flushed theirs when they stopped.
   duty.poll();
   flush_location_store(store);

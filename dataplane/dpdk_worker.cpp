@@ -130,6 +130,7 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
       gate_(shared.pipeline->config->overload) {
   pipeline_.set_overload_gate(&gate_);
   pipeline_.set_counters(&counters_);
+  if (shared.call_records != nullptr) pipeline_.set_call_records(&shared.call_records[index]);
   microseconds_per_cycle_ = 1e6 / static_cast<double>(shared.clock.hz != 0 ? shared.clock.hz : 1);
   if (shared.port != nullptr) rx_queue_count_ = shared.port->rx_queues_of(index, rx_queues_);
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {

@@ -167,6 +167,8 @@ struct DpdkWorkerShared {
   std::uint16_t workers = 1;
   TscClock clock;
   const std::atomic<bool>* stop = nullptr;
+  // [accounting]: one ring per worker (call_records.hpp). Null: no call records.
+  CallRecordRing* call_records = nullptr;
 };
 
 // How busy a worker's core is: TSC cycles of iterations that found work, and of all of them.

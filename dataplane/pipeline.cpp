@@ -266,7 +266,7 @@ void Pipeline::rebind(const PipelineContext& context) {
   authenticator_ = sip::DigestAuthenticator(proxy_auth_settings(context, worker_index_));
 }
 
-Outcome Pipeline::process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
+Outcome Pipeline::process_datagram(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   // RFC 5626 §4.4.2: STUN keep-alives share the SIP port; their first octets tell them apart.
   if (sip::looks_like_stun(in.bytes)) return answer_stun(in, out);
   sip::parse_message_into(*message_, in.bytes, sip::ParseScope::Proxy);
@@ -776,6 +776,10 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
   }
   if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
   if (written.size > kMaxUdpSendPayload) return dropped(DropReason::TooLarge);
+  if (call_records_ != nullptr) {
+    note_relayed_response(in.peer, *hop,
+                          edits.status_code != 0 ? edits.status_code : response.status_code);
+  }
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/call_records.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/overload.hpp"
 #include "dataplane/packet.hpp"
@@ -266,7 +267,11 @@ class Pipeline {
   Pipeline(const PipelineContext& context, std::size_t worker_index);
 
   // `now`: unix seconds, read once per loop iteration by the worker.
-  Outcome process(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  Outcome process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
+    const Outcome outcome = process_datagram(in, now, out);
+    if (call_records_ != nullptr) note_local_answer(outcome);
+    return outcome;
+  }
   // Socket mode: the packet's bytes, peer and socket, written into `out`.
   Outcome process(const Packet& packet, std::int64_t now, std::span<char> out) {
     return process(Inbound{packet.bytes(), packet.peer, packet.socket}, now,
@@ -288,6 +293,10 @@ class Pipeline {
   // (failover_*, acks_sent). Null: not counted.
   void set_counters(WorkerCounters* counters) { counters_ = counters; }
 
+  // Call accounting ([accounting], call_records.hpp): the calls' events go to `ring` for the
+  // control thread. Null: none are made.
+  void set_call_records(CallRecordRing* ring) { call_records_ = ring; }
+
   // Failover (lb::FailoverSettings, pool_failover.cpp): sends that follow from the last
   // process() call (our ACK to a member's non-2xx answer, the INVITE again to the next
   // member) or from a timer that expired by `now_ms` (a monotonic clock). The worker asks
@@ -302,12 +311,27 @@ class Pipeline {
     const std::optional<std::int64_t> deadline = transactions_->next_deadline();
     return deadline && *deadline <= now_ms;
   }
-  std::optional<Outcome> next_transaction_send(std::int64_t now_ms, const OutputBuffers& out);
+  std::optional<Outcome> next_transaction_send(std::int64_t now_ms, const OutputBuffers& out) {
+    std::optional<Outcome> outcome = next_transaction_outcome(now_ms, out);
+    if (outcome && call_records_ != nullptr) note_local_answer(*outcome);
+    return outcome;
+  }
   // The table (null until a pool with failover is configured), for tests and statistics.
   const sip::TransactionTable* transactions() const { return transactions_.get(); }
 
  private:
+  Outcome process_datagram(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  std::optional<Outcome> next_transaction_outcome(std::int64_t now_ms, const OutputBuffers& out);
   Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
+  // --- call accounting (call_accounting.cpp) ---
+  // Our own final answer to an INVITE (message_) in `outcome`: a failed call's record.
+  void note_local_answer(const Outcome& outcome);
+  // A response (message_) from `callee` relayed to `caller` with status `code`: the record
+  // of an INVITE's final answer or a BYE's 2xx.
+  void note_relayed_response(const PeerAddress& callee, const PeerAddress& caller,
+                             std::uint16_t code);
+  // The record's Call-ID, tags and users from message_ (its To tag: `to_tag` when not empty).
+  void fill_call_record(CallRecord& record, std::string_view to_tag) const;
   // A STUN message on the SIP port: its answer (sip/stun.hpp), or nothing.
   Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);
@@ -748,6 +772,7 @@ class Pipeline {
   bool logged_table_full_ = false;
   bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;
+  CallRecordRing* call_records_ = nullptr;
 
   const PipelineContext* context_;
   std::size_t worker_index_;

@@ -444,8 +444,8 @@ void Pipeline::queue(PendingKind kind, TxIndex index) {
   if (pending_count_ < pending_.size()) pending_[pending_count_++] = Pending{kind, index};
 }
 
-std::optional<Outcome> Pipeline::next_transaction_send(std::int64_t now_ms,
-                                                       const OutputBuffers& out) {
+std::optional<Outcome> Pipeline::next_transaction_outcome(std::int64_t now_ms,
+                                                          const OutputBuffers& out) {
   set_clock_ms(now_ms);  // kPendingSendsOnly leaves it as it is
   if (pending_count_ != 0) return take_pending(out);
   if (!transactions_) return std::nullopt;

@@ -118,8 +118,11 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   guard.set_control_waker(&fabric.waker(fabric.control()));
   context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
+  CallAccounting accounting = open_call_accounting(config->accounting.file, workers);
+  if (!accounting.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
-  const WorkerShared shared{&fabric, counters.get(), context, &location, &stop, &contexts};
+  const WorkerShared shared{&fabric,   counters.get(),        context, &location, &stop,
+                            &contexts, accounting.rings.get()};
 
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
   AdminSocket::Opened admin = open_admin_socket(*config);
@@ -143,6 +146,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
                                       &location, &store, nullptr, std::move(worker_sockets),
                                       &context->pools, &contexts, admin.socket.get(),
                                       persistence.sync.get(), metrics.endpoint.get()});
+  control.set_call_records(accounting.ring_span(), accounting.log.get());
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {
@@ -161,6 +165,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
     fabric.waker(i).wake();
   for (std::thread& thread : threads)
     thread.join();
+  control.drain_call_records();  // the workers' last records
   // The workers are gone: whatever the control thread still had to write reaches the store.
   flush_location_store(store);
   control.report_store_errors();

@@ -37,6 +37,8 @@ struct Snapshot {
   std::uint64_t contacts_aliased = 0;
   std::uint64_t contacts_hunted = 0;
   std::uint64_t contacts_forked = 0;
+  std::uint64_t call_records = 0;
+  std::uint64_t call_records_dropped = 0;
   std::uint64_t q_groups_rung = 0;
   std::uint64_t challenges_not_aggregated = 0;
   std::uint64_t calls_diverted = 0;
@@ -82,6 +84,8 @@ struct Snapshot {
     contacts_aliased += counters.contacts_aliased.read();
     contacts_hunted += counters.contacts_hunted.read();
     contacts_forked += counters.contacts_forked.read();
+    call_records += counters.call_records.read();
+    call_records_dropped += counters.call_records_dropped.read();
     q_groups_rung += counters.q_groups_rung.read();
     challenges_not_aggregated += counters.challenges_not_aggregated.read();
     calls_diverted += counters.calls_diverted.read();
@@ -149,6 +153,8 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "contacts_aliased", s.contacts_aliased);
   append(line, "contacts_hunted", s.contacts_hunted);
   append(line, "contacts_forked", s.contacts_forked);
+  append(line, "call_records", s.call_records);
+  append(line, "call_records_dropped", s.call_records_dropped);
   append(line, "q_groups_rung", s.q_groups_rung);
   append(line, "challenges_not_aggregated", s.challenges_not_aggregated);
   append(line, "calls_diverted", s.calls_diverted);

@@ -102,6 +102,10 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter contacts_hunted;
   // INVITEs sent to a user's contacts at once (fork = "parallel", "q-groups"), one per branch.
   Counter contacts_forked;
+  // Call accounting ([accounting]): events put on the ring for the control thread, and those
+  // that found it full (lost: the control thread did not drain it in time).
+  Counter call_records;
+  Counter call_records_dropped;
   // A forked call went on to the user's contacts of the next lower q (fork = "q-groups").
   Counter q_groups_rung;
   // A branch's challenge (401/407) that could not be added to the one relayed to the caller

@@ -38,6 +38,7 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
       returns_(fabric_.endpoints()) {
   pipeline_.set_overload_gate(&gate_);
   pipeline_.set_counters(&counters_);
+  if (shared.call_records != nullptr) pipeline_.set_call_records(&shared.call_records[index]);
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }

@@ -80,6 +80,8 @@ struct WorkerShared {
   // Reloads (context_exchange.hpp): the context is taken from here at every iteration. Null:
   // `pipeline` for good (tests).
   ContextExchange* contexts = nullptr;
+  // [accounting]: one ring per worker (call_records.hpp). Null: no call records.
+  CallRecordRing* call_records = nullptr;
 };
 
 class Worker {

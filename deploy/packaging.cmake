@@ -16,6 +16,7 @@ install(CODE "
 ")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/sipline-dpdk.example.toml
               ${CMAKE_SOURCE_DIR}/config/sipline.toml
+              ${CMAKE_SOURCE_DIR}/deploy/sipline.logrotate
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/config/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}

@@ -247,14 +247,16 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
                    algorithms=("SHA-256", "MD5"), auth=True, log_level="info",
                    record_route=False, min_expires=60, max_expires=3600, source_limits=None,
                    dataplane=None, pools=(), admin_socket=None, metrics=None,
-                   nat_ping_interval=0, nat_ping=None, nat_ping_timeout=None):
+                   nat_ping_interval=0, nat_ping=None, nat_ping_timeout=None,
+                   accounting_file=None):
     """The TOML text of a config listening on NET.proxy_host:port (config/README.md); the
     domains default to sipline.test and the proxy's address. `dataplane`: [dataplane] keys
     that replace NET.dataplane's. `source_limits`: the
     [source_limits] keys; by default the test's own agents are trusted (SIPp sends hundreds of
     requests a second from NET.client_host, far beyond a phone's rate). `pools`: [[pools]]
     tables as dicts. `admin_socket`: [admin] socket. `metrics`: [admin] metrics (HOST:PORT).
-    `nat_ping_interval`, `nat_ping`, `nat_ping_timeout`: [registrar] NAT keep-alives (0: none)."""
+    `nat_ping_interval`, `nat_ping`, `nat_ping_timeout`: [registrar] NAT keep-alives (0: none).
+    `accounting_file`: [accounting] file (call records)."""
     if names is None:
         names = ("sipline.test", NET.proxy_host)
     if NET.max_workers is not None:
@@ -301,6 +303,8 @@ def sipline_config(port, routes, workers=2, store="memory", names=None,
         if metrics is not None:
             lines.append("metrics = %s" % toml_value(metrics))
         lines.append("")
+    if accounting_file is not None:
+        lines += ["[accounting]", "file = %s" % toml_value(accounting_file), ""]
     if source_limits is None:
         source_limits = {"trusted_sources": [NET.client_host]}
     lines.append("[source_limits]")

@@ -380,6 +380,55 @@ def test_calls_u1(ctx):
                min_rate=ctx.options.min_rate)
 
 
+def test_accounting(ctx):
+    """Call records ([accounting] file): 20 SIPp calls (INVITE, 200, ACK, BYE, 200) through
+    the proxy, then an INVITE to 1003, registered nowhere. After a clean stop the file holds
+    one JSON line per event: 20 "answered" (code 200, each its own Call-ID, From/To users 1001
+    ... 1002) and 20 "ended" (the same Call-IDs, a duration_ms, ended_by "caller": the SIPp
+    UAC sends the BYE), no line twice however often a 200 was sent again, and one "failed"
+    (480, by_proxy) for 1003. The workers' counters show the records made, none dropped."""
+    proxy_port, uas_port = harness.free_udp_ports(2)
+    records_path = ctx.workdir.file("calls.jsonl")
+    routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes,
+                                               accounting_file=records_path)).start()
+    register_user(proxy_port, "1002", uas_port)
+    calls = 20
+    run_call_load(ctx, proxy_port, uas_port, calls, 10, "u1")
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        _, final = invite_user(caller, "1003", proxy_port, 5.0)
+        require_status(final, 480, "INVITE to 1003, registered nowhere")
+    counters = require_clean_stop(proxy)
+    with open(records_path) as records_file:
+        lines = [json.loads(line) for line in records_file]
+    by_event = {}
+    for line in lines:
+        by_event.setdefault(line["event"], []).append(line)
+    answered, ended = by_event.get("answered", []), by_event.get("ended", [])
+    failed = by_event.get("failed", [])
+    check(len(answered) == calls and len(ended) == calls and len(failed) == 1 and
+          len(lines) == 2 * calls + 1,
+          "expected %d answered, %d ended and 1 failed record: %s" % (
+              calls, calls, [(l["event"], l.get("code")) for l in lines]))
+    check(len({l["call_id"] for l in answered}) == calls and
+          {l["call_id"] for l in answered} == {l["call_id"] for l in ended},
+          "each call should have its own Call-ID, answered and ended once")
+    for line in answered:
+        check(line["code"] == 200 and line["from_tag"] and line["to_tag"] and
+              line["to"] == "1002" and line["caller"].startswith(harness.NET.client_host) and
+              line["callee"] == "%s:%d" % (harness.NET.client_host, uas_port) and
+              line["time"].endswith("Z"), "an answered record is not right: %s" % line)
+    for line in ended:
+        check(line["code"] == 200 and line.get("duration_ms", -1) >= 0 and
+              line.get("ended_by") == "caller", "an ended record is not right: %s" % line)
+    check(failed[0]["code"] == 480 and failed[0].get("by_proxy") is True and
+          failed[0]["to"] == "1003" and "callee" not in failed[0],
+          "the failed call's record is not right: %s" % failed[0])
+    check(total(counters, "call_records") >= 2 * calls + 1 and
+          total(counters, "call_records_dropped") == 0,
+          "expected the records made and none dropped: %s" % harness.brief(counters))
+
+
 def test_workers_u1(ctx):
     """One source 5-tuple and workers = 2: both workers carry calls (Call-ID ownership with
     hand-offs), and no message is lost or reordered (no retransmission, nothing unexpected)."""
@@ -3478,6 +3527,7 @@ TESTS = {
     "serial_fork": test_serial_fork,
     "parallel_fork": test_parallel_fork,
     "q_groups": test_q_groups,
+    "accounting": test_accounting,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,
     "nat_keepalive_options": test_nat_keepalive_options,
@@ -3515,7 +3565,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "q_groups", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "q_groups", "accounting", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
               "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",

@@ -317,14 +317,36 @@ struct World {
   // The response as it parsed: after a tracked request is sent again (failover, a challenge
   // answered) the pipeline's own Message holds that request.
   std::unique_ptr<sip::Message> response_copy = std::make_unique<sip::Message>();
+  // Call accounting: what the pipeline records of each input (checked, then dropped).
+  CallRecordRing call_records;
   // SIPLINE_FUZZ_VERBOSE=1: one line per input with the outcome (replaying by hand).
   bool verbose = std::getenv("SIPLINE_FUZZ_VERBOSE") != nullptr;
 };
+
+// The call records an input made: an INVITE's final answer (a 2xx answered, 300-699 but a
+// challenge failed) or a BYE's 2xx (ended).
+void check_call_records(World& w) {
+  w.call_records.drain([](const CallRecord& record) {
+    switch (record.event) {
+      case CallRecord::Event::Answered:
+      case CallRecord::Event::Ended:
+        check(record.code >= 200 && record.code < 300, "a call record of a 2xx is not one");
+        break;
+      case CallRecord::Event::Failed:
+        check(record.code >= 300 && record.code < 700 && record.code != 401 && record.code != 407,
+              "a failed call's record has a code that is no failure");
+        break;
+    }
+    check(!record.local || record.event == CallRecord::Event::Failed,
+          "the proxy's own answer recorded as answered or ended");
+  });
+}
 
 // A fresh pipeline and registrar: their digest authenticators remember nonce counts (replay
 // protection), so an input with credentials would change how the next one is judged.
 void renew_authenticators(World& w) {
   w.pipeline = std::make_unique<Pipeline>(*w.context, 0);
+  w.pipeline->set_call_records(&w.call_records);
   w.registrar =
       std::make_unique<RegisterService>(*w.context, *w.location, *w.store, w.control_counters);
 }
@@ -893,6 +915,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const OutputBuffers out{std::span(w.primary).first(primary_size), w.fallback};
   const Outcome outcome = w.pipeline->process(in, kNow, out);
   drain_transactions(w, kPendingSendsOnly);
+  check_call_records(w);
   switch (outcome.verdict) {
     case Verdict::Send: {
       const std::string_view bytes = check_send(w, outcome, out);

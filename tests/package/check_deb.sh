@@ -20,6 +20,7 @@ files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for path in ./usr/bin/sipline ./usr/bin/siplinectl ./etc/sipline/sipline.toml \
             ./usr/lib/systemd/system/sipline.service ./usr/lib/systemd/system/sipline-dpdk.service \
             ./usr/share/doc/sipline/examples/sipline-dpdk.example.toml \
+            ./usr/share/doc/sipline/examples/sipline.logrotate \
             ./usr/share/sipline/hugepages.sh ./usr/share/sipline/bind-nic.sh; do
   grep -qx "$path" <<< "$files" || fail "$path is not in the package"
 done

@@ -1032,6 +1032,17 @@ action = "location"
              "method)"});
 }
 
+TEST(Errors, AccountingSection) {
+  EXPECT_EQ(load_errors(with_domain("[accounting]\nfile = \"\"\n")),
+            Errors{"test.toml:2: accounting.file \"\" must name a file (call records are "
+                   "appended to it)"});
+  EXPECT_EQ(load_errors(with_domain("[accounting]\nfile = \"/var/log/sipline/\"\n")),
+            Errors{"test.toml:2: accounting.file \"/var/log/sipline/\" must name a file (call "
+                   "records are appended to it)"});
+  EXPECT_EQ(load_errors(with_domain("[accounting]\npath = \"calls.jsonl\"\n")),
+            Errors{"test.toml:2: unknown key \"accounting.path\""});
+}
+
 TEST(Errors, DnsSection) {
   EXPECT_EQ(load_errors(with_domain("[dns]\nrefresh_interval = 86401\n")),
             Errors{"test.toml:2: dns.refresh_interval must be 0..86400, not 86401"});

@@ -507,9 +507,14 @@ TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
       *running, *load("[listen]\nudp = [\"127.0.0.1:5070\"]\n[dataplane]\nworkers = 3\n"
                       "[registrar]\nstore = \"sqlite:reload-test.db\"\n[limits]\nring_size = 1024\n"
                       "[overload]\nbusy_ms = 30\n[source_limits]\nburst = 10\n"
-                      "[admin]\nsocket = \"/run/sipline.sock\"\n"));
+                      "[admin]\nsocket = \"/run/sipline.sock\"\n"
+                      "[accounting]\nfile = \"calls.jsonl\"\n"));
   EXPECT_EQ(all, (std::vector<std::string>{"listen", "dataplane", "registrar.store", "limits",
-                                           "overload", "source_limits", "admin"}));
+                                           "overload", "source_limits", "admin", "accounting"}));
+  // Call records to another file: no restart (the rings exist).
+  const auto recording = load("[accounting]\nfile = \"calls.jsonl\"\n");
+  EXPECT_TRUE(sections_needing_restart(*recording, *load("[accounting]\nfile = \"other.jsonl\"\n"))
+                  .empty());
 }
 
 }  // namespace

@@ -1,0 +1,232 @@
+#include "dataplane/call_records.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "dataplane/log.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+std::uint64_t text_hash(std::string_view text) {
+  return std::hash<std::string_view>{}(text);
+}
+
+// The call a record belongs to, whichever side sent the BYE (its From and To swap).
+std::uint64_t call_key(const CallRecord& record) {
+  const std::uint64_t from = text_hash(record.from_tag.view());
+  const std::uint64_t to = text_hash(record.to_tag.view());
+  return text_hash(record.call_id.view()) ^ (from + to) * 0x9E3779B97F4A7C15ull;
+}
+
+void append_json_string(std::string& line, std::string_view text, bool cut) {
+  line += '"';
+  for (const char c : text) {
+    const auto octet = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      line += '\\';
+      line += c;
+    } else if (octet < 0x20 || octet >= 0x7F) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", octet);
+      line += escaped;
+    } else {
+      line += c;
+    }
+  }
+  if (cut) line += "...";
+  line += '"';
+}
+
+void append_field(std::string& line, std::string_view name, std::string_view text,
+                  bool cut = false) {
+  line += ",\"";
+  line += name;
+  line += "\":";
+  append_json_string(line, text, cut);
+}
+
+// "2026-11-29T16:20:01.123Z" (UTC, RFC 3339).
+void append_time(std::string& line, std::int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[96];
+  std::snprintf(text, sizeof text, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(unix_ms % 1000));
+  line += text;
+}
+
+std::string_view event_name(CallRecord::Event event) {
+  switch (event) {
+    case CallRecord::Event::Answered:
+      return "answered";
+    case CallRecord::Event::Failed:
+      return "failed";
+    case CallRecord::Event::Ended:
+      return "ended";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+CallRecord* CallRecordRing::claim() {
+  const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+  if (tail - cached_head_ == kCallRecordRingSize) {
+    cached_head_ = head_.load(std::memory_order_acquire);
+    if (tail - cached_head_ == kCallRecordRingSize) return nullptr;
+  }
+  return &slots_[tail & (kCallRecordRingSize - 1)];
+}
+
+std::string CallRecordLog::open(const std::string& path) {
+  path_ = path;
+  return reopen();
+}
+
+std::string CallRecordLog::reopen() {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return "cannot open " + path_ + ": " + std::strerror(errno);
+  flush();
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  logged_write_error_ = false;
+  return {};
+}
+
+CallRecordLog::~CallRecordLog() {
+  flush();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void CallRecordLog::take(const CallRecord& record, std::int64_t unix_ms) {
+  const std::uint64_t key = call_key(record);
+  const auto found = calls_.find(key);
+  Call* call = found != calls_.end() ? &found->second : nullptr;
+  switch (record.event) {
+    case CallRecord::Event::Answered:
+    case CallRecord::Event::Failed: {
+      // A 2xx sent again until the ACK, a re-INVITE's 2xx, a failure sent again: written once.
+      if (call != nullptr) {
+        ++counters_.duplicates;
+        return;
+      }
+      const bool answered = record.event == CallRecord::Event::Answered;
+      if (calls_.size() < kMaxCalls) {
+        call = &calls_[key];
+        call->answered_ms = answered ? unix_ms : 0;
+        call->done_ms = answered ? 0 : unix_ms;
+        call->caller_tag = text_hash(record.from_tag.view());
+      } else if (answered) {
+        ++counters_.untracked;
+      }
+      write_line(record, unix_ms, nullptr);
+      return;
+    }
+    case CallRecord::Event::Ended:
+      if (call != nullptr && call->done_ms != 0) {
+        ++counters_.duplicates;  // the BYE's 200 again (its BYE was sent again)
+        return;
+      }
+      write_line(record, unix_ms, call);
+      if (call != nullptr) {
+        call->done_ms = unix_ms;
+      } else if (calls_.size() < kMaxCalls) {
+        calls_[key] = Call{0, unix_ms, 0};  // answered before we started, or untracked
+      }
+      return;
+  }
+}
+
+void CallRecordLog::write_line(const CallRecord& record, std::int64_t unix_ms, const Call* call) {
+  std::string& line = buffer_;
+  line += "{\"time\":";
+  append_time(line, unix_ms);
+  append_field(line, "event", event_name(record.event));
+  line += ",\"code\":" + std::to_string(record.code);
+  append_field(line, "call_id", record.call_id.view(), record.call_id.cut);
+  append_field(line, "from_tag", record.from_tag.view(), record.from_tag.cut);
+  append_field(line, "to_tag", record.to_tag.view(), record.to_tag.cut);
+  append_field(line, "from", record.from_user.view(), record.from_user.cut);
+  append_field(line, "to", record.to_user.view(), record.to_user.cut);
+  append_field(line, "caller", format_peer(record.caller).view());
+  if (!record.local) append_field(line, "callee", format_peer(record.callee).view());
+  if (record.local) line += ",\"by_proxy\":true";
+  if (call != nullptr && call->answered_ms != 0) {
+    line += ",\"duration_ms\":" + std::to_string(unix_ms - call->answered_ms);
+    // The BYE's From is the side that hung up (its From tag is its own, §12.2.1.1).
+    const bool by_caller = text_hash(record.from_tag.view()) == call->caller_tag;
+    append_field(line, "ended_by", by_caller ? "caller" : "callee");
+  }
+  line += "}\n";
+  ++counters_.written;
+}
+
+std::size_t CallRecordLog::drain(std::span<CallRecordRing> rings, std::int64_t unix_ms) {
+  std::size_t taken = 0;
+  for (CallRecordRing& ring : rings) {
+    taken += ring.drain([&](const CallRecord& record) { take(record, unix_ms); });
+  }
+  if (!buffer_.empty()) flush();
+  return taken;
+}
+
+void CallRecordLog::expire(std::int64_t unix_ms) {
+  std::erase_if(calls_, [unix_ms](const auto& entry) {
+    return entry.second.done_ms != 0 && unix_ms - entry.second.done_ms > kEchoWindowMs;
+  });
+}
+
+void CallRecordLog::flush() {
+  if (buffer_.empty() || fd_ < 0) return;
+  std::string_view rest = buffer_;
+  while (!rest.empty()) {
+    const ssize_t written = ::write(fd_, rest.data(), rest.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) {
+      ++counters_.write_errors;
+      if (!logged_write_error_) {
+        logged_write_error_ = true;
+        SIPLINE_LOG_ERROR(
+            "accounting: cannot write to %s: %s (call records are lost until a "
+            "reload opens it again)",
+            path_.c_str(), written < 0 ? std::strerror(errno) : "nothing written");
+      }
+      break;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(written));
+  }
+  buffer_.clear();
+}
+
+CallAccounting open_call_accounting(const std::string& file, std::size_t workers) {
+  CallAccounting accounting;
+  if (file.empty()) return accounting;
+  accounting.log = std::make_unique<CallRecordLog>();
+  accounting.error = accounting.log->open(file);
+  if (!accounting.error.empty()) {
+    SIPLINE_LOG_ERROR("accounting: %s", accounting.error.c_str());
+    return accounting;
+  }
+  accounting.rings = std::make_unique<CallRecordRing[]>(workers);
+  accounting.workers = workers;
+  SIPLINE_LOG_INFO("accounting: call records are appended to %s", file.c_str());
+  return accounting;
+}
+
+std::string CallRecordLog::counters_text() const {
+  return "accounting: written=" + std::to_string(counters_.written) +
+         " duplicates=" + std::to_string(counters_.duplicates) +
+         " untracked=" + std::to_string(counters_.untracked) +
+         " write_errors=" + std::to_string(counters_.write_errors) +
+         " calls=" + std::to_string(calls_.size()) + "\n";
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,169 @@
+// Call accounting ([accounting] file): one JSON line per call event, what a carrier's billing
+// and a PBX's CDR tools reconcile against (Kamailio's acc module with its default flags: the
+// answered INVITE, the failed INVITE, the BYE).
+//
+// The workers see each event as a message they forward or answer: a final response to an
+// INVITE (answered with a 2xx, failed with 300-699 but for a 401/407 challenge), the 2xx of a
+// BYE (ended), and their own final answers to an INVITE (404, 480, 486, 408 after a
+// fork...). A worker copies the few fields of it into a CallRecord and puts it on its own
+// CallRecordRing, never blocking: a full ring is counted (call_records_dropped). The control
+// thread drains every ring (CallRecordLog::drain) at each pass of its loop, stamps the time,
+// keeps the calls it saw answered (by Call-ID and both tags, either direction), leaves out
+// the copies a stateless proxy sees twice (a UAS sends its 2xx again until the ACK, a
+// re-INVITE's 2xx is the same dialog), joins each BYE to its call for the duration and who
+// hung up, and appends the lines to the file.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "dataplane/peer_address.hpp"
+#include "dataplane/sizing.hpp"
+
+namespace sipline::dataplane {
+
+// Text of at most N octets copied from a message; longer is cut and marked.
+template <std::size_t N>
+struct BoundedText {
+  std::array<char, N> text{};
+  std::uint16_t size = 0;
+  bool cut = false;
+
+  void assign(std::string_view value) {
+    cut = value.size() > N;
+    size = static_cast<std::uint16_t>(cut ? N : value.size());
+    std::copy_n(value.data(), size, text.data());
+  }
+  std::string_view view() const { return {text.data(), size}; }
+};
+
+struct CallRecord {
+  enum class Event : std::uint8_t {
+    Answered,  // a 2xx to an INVITE
+    Failed,    // a final 300-699 to an INVITE (not a 401/407 challenge), ours or relayed
+    Ended,     // a 2xx to a BYE
+  };
+  Event event = Event::Answered;
+  bool local = false;  // the proxy's own answer (no callee)
+  std::uint16_t code = 0;
+  PeerAddress caller;  // where the answer went (the request's sender)
+  PeerAddress callee;  // where it came from (none for our own answers)
+  BoundedText<128> call_id;
+  BoundedText<64> from_tag;
+  BoundedText<64> to_tag;
+  BoundedText<64> from_user;  // the From URI's user part, as written (%-escaped)
+  BoundedText<64> to_user;
+};
+
+// One worker's records for the control thread: a single-producer single-consumer ring of
+// whole records (copied in, copied out; no pointers into packets that go back to a pool).
+class CallRecordRing {
+ public:
+  CallRecordRing() : slots_(std::make_unique<CallRecord[]>(kCallRecordRingSize)) {}
+
+  // Producer: false (nothing kept) when the ring is full.
+  bool push(const CallRecord& record) {
+    CallRecord* slot = claim();
+    if (slot == nullptr) return false;
+    *slot = record;
+    commit();
+    return true;
+  }
+  // Producer, without a copy: the next free slot to fill in place (its old contents still
+  // there), null when the ring is full; commit() hands it to the consumer.
+  CallRecord* claim();
+  void commit() {
+    tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  // Consumer: the records in order, handed to `take` one at a time; how many.
+  template <class Take>
+  std::size_t drain(Take&& take) {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    for (std::uint64_t i = head; i != tail; ++i)
+      take(slots_[i & (kCallRecordRingSize - 1)]);
+    head_.store(tail, std::memory_order_release);
+    return static_cast<std::size_t>(tail - head);
+  }
+
+ private:
+  std::unique_ptr<CallRecord[]> slots_;
+  alignas(kCacheLine) std::atomic<std::uint64_t> tail_{0};  // written by the worker
+  std::uint64_t cached_head_ = 0;                           // the worker's view of head_
+  alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};  // written by the control thread
+};
+
+// The control thread's side: the calls in progress and the file.
+class CallRecordLog {
+ public:
+  struct Counters {
+    std::uint64_t written = 0;     // lines appended
+    std::uint64_t duplicates = 0;  // records of an event already written (2xx copies)
+    std::uint64_t untracked = 0;   // answered calls beyond kMaxCalls: their BYE has no duration
+    std::uint64_t write_errors = 0;
+  };
+  // Calls remembered at once (about 64 B each); answered calls beyond it are still written.
+  static constexpr std::size_t kMaxCalls = 1'000'000;
+  // How long an event's copies are recognised after the call failed or ended (64 x T1, the
+  // longest a UAS sends its final answer again, RFC 3261 §17.2.1 Timer H).
+  static constexpr std::int64_t kEchoWindowMs = 32'000;
+
+  // Opens (creates, appends to) `path`; the error text when it cannot.
+  std::string open(const std::string& path);
+  // Opens the file again by its name (logrotate moved it: a reload, SIGHUP); the error text.
+  std::string reopen();
+  bool is_open() const { return fd_ >= 0; }
+  ~CallRecordLog();
+
+  // One record, taken at `unix_ms`: the line it makes (if any) goes to the buffer.
+  void take(const CallRecord& record, std::int64_t unix_ms);
+  // Every ring's records, then the buffer written to the file.
+  std::size_t drain(std::span<CallRecordRing> rings, std::int64_t unix_ms);
+  // Calls ended or failed more than kEchoWindowMs ago are forgotten.
+  void expire(std::int64_t unix_ms);
+  // Appends the buffered lines (write errors counted and logged once).
+  void flush();
+
+  const Counters& counters() const { return counters_; }
+  std::size_t calls() const { return calls_.size(); }
+  // "accounting: written=N duplicates=N untracked=N write_errors=N calls=N\n"
+  std::string counters_text() const;
+  // The lines not yet flushed (tests).
+  const std::string& pending() const { return buffer_; }
+
+ private:
+  struct Call {
+    std::int64_t answered_ms = 0;  // 0: it failed (no dialog), or we never saw the answer
+    std::int64_t done_ms = 0;      // ended or failed at; 0 while in progress
+    std::uint64_t caller_tag = 0;  // hash of the INVITE's From tag: who sent the BYE
+  };
+  void write_line(const CallRecord& record, std::int64_t unix_ms, const Call* call);
+
+  std::string path_;
+  int fd_ = -1;
+  std::string buffer_;
+  std::unordered_map<std::uint64_t, Call> calls_;  // by call_key()
+  Counters counters_;
+  bool logged_write_error_ = false;
+};
+
+// What a runtime makes at start for [accounting]: a ring per worker and the open file (none
+// of them when accounting is off).
+struct CallAccounting {
+  std::unique_ptr<CallRecordRing[]> rings;
+  std::size_t workers = 0;
+  std::unique_ptr<CallRecordLog> log;
+  std::string error;  // the file could not be opened (logged): the runtime does not start
+
+  std::span<CallRecordRing> ring_span() const { return {rings.get(), rings ? workers : 0}; }
+};
+CallAccounting open_call_accounting(const std::string& file, std::size_t workers);
+
+}  // namespace sipline::dataplane
