@@ -55,13 +55,9 @@ Party party_of(const sip::Message& message, const sip::NameAddr& parsed, sip::He
 
 void Pipeline::fill_call_record(CallRecord& record, std::string_view to_tag) const {
   const sip::Message& message = *message_;
-  record.call_id.assign(message.call_id);
   const Party from = party_of(message, message.from, sip::HeaderId::From);
   const Party to = party_of(message, message.to, sip::HeaderId::To);
-  record.from_tag.assign(from.tag);
-  record.from_user.assign(from.user);
-  record.to_tag.assign(to_tag.empty() ? to.tag : to_tag);
-  record.to_user.assign(to.user);
+  record.set_texts(message.call_id, from.tag, to_tag.empty() ? to.tag : to_tag, from.user, to.user);
 }
 
 void Pipeline::note_relayed_response(const PeerAddress& callee, const PeerAddress& caller,

@@ -19,9 +19,9 @@ std::uint64_t text_hash(std::string_view text) {
 
 // The call a record belongs to, whichever side sent the BYE (its From and To swap).
 std::uint64_t call_key(const CallRecord& record) {
-  const std::uint64_t from = text_hash(record.from_tag.view());
-  const std::uint64_t to = text_hash(record.to_tag.view());
-  return text_hash(record.call_id.view()) ^ (from + to) * 0x9E3779B97F4A7C15ull;
+  const std::uint64_t from = text_hash(record.get(CallRecord::Field::FromTag));
+  const std::uint64_t to = text_hash(record.get(CallRecord::Field::ToTag));
+  return text_hash(record.get(CallRecord::Field::CallId)) ^ (from + to) * 0x9E3779B97F4A7C15ull;
 }
 
 void append_json_string(std::string& line, std::string_view text, bool cut) {
@@ -123,7 +123,7 @@ void CallRecordLog::take(const CallRecord& record, std::int64_t unix_ms) {
         call = &calls_[key];
         call->answered_ms = answered ? unix_ms : 0;
         call->done_ms = answered ? 0 : unix_ms;
-        call->caller_tag = text_hash(record.from_tag.view());
+        call->caller_tag = text_hash(record.get(CallRecord::Field::FromTag));
       } else if (answered) {
         ++counters_.untracked;
       }
@@ -151,18 +151,20 @@ void CallRecordLog::write_line(const CallRecord& record, std::int64_t unix_ms, c
   append_time(line, unix_ms);
   append_field(line, "event", event_name(record.event));
   line += ",\"code\":" + std::to_string(record.code);
-  append_field(line, "call_id", record.call_id.view(), record.call_id.cut);
-  append_field(line, "from_tag", record.from_tag.view(), record.from_tag.cut);
-  append_field(line, "to_tag", record.to_tag.view(), record.to_tag.cut);
-  append_field(line, "from", record.from_user.view(), record.from_user.cut);
-  append_field(line, "to", record.to_user.view(), record.to_user.cut);
+  using Field = CallRecord::Field;
+  for (const auto& [name, field] :
+       {std::pair{"call_id", Field::CallId}, std::pair{"from_tag", Field::FromTag},
+        std::pair{"to_tag", Field::ToTag}, std::pair{"from", Field::FromUser},
+        std::pair{"to", Field::ToUser}}) {
+    append_field(line, name, record.get(field), record.is_cut(field));
+  }
   append_field(line, "caller", format_peer(record.caller).view());
   if (!record.local) append_field(line, "callee", format_peer(record.callee).view());
   if (record.local) line += ",\"by_proxy\":true";
   if (call != nullptr && call->answered_ms != 0) {
     line += ",\"duration_ms\":" + std::to_string(unix_ms - call->answered_ms);
     // The BYE's From is the side that hung up (its From tag is its own, §12.2.1.1).
-    const bool by_caller = text_hash(record.from_tag.view()) == call->caller_tag;
+    const bool by_caller = text_hash(record.get(CallRecord::Field::FromTag)) == call->caller_tag;
     append_field(line, "ended_by", by_caller ? "caller" : "callee");
   }
   line += "}\n";

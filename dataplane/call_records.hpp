@@ -29,38 +29,52 @@
 
 namespace sipline::dataplane {
 
-// Text of at most N octets copied from a message; longer is cut and marked.
-template <std::size_t N>
-struct BoundedText {
-  std::array<char, N> text{};
-  std::uint16_t size = 0;
-  bool cut = false;
-
-  void assign(std::string_view value) {
-    cut = value.size() > N;
-    size = static_cast<std::uint16_t>(cut ? N : value.size());
-    std::copy_n(value.data(), size, text.data());
-  }
-  std::string_view view() const { return {text.data(), size}; }
-};
-
 struct CallRecord {
   enum class Event : std::uint8_t {
     Answered,  // a 2xx to an INVITE
     Failed,    // a final 300-699 to an INVITE (not a 401/407 challenge), ours or relayed
     Ended,     // a 2xx to a BYE
   };
+  // The texts copied from the message, one after the other in `text` (a record touches a few
+  // cache lines of its ring slot, not one per field), each cut at its limit.
+  enum class Field : std::uint8_t { CallId, FromTag, ToTag, FromUser, ToUser };
+  static constexpr std::size_t kFields = 5;
+  static constexpr std::array<std::uint8_t, kFields> kLimits{128, 64, 64, 64, 64};
+
   Event event = Event::Answered;
   bool local = false;  // the proxy's own answer (no callee)
   std::uint16_t code = 0;
-  PeerAddress caller;  // where the answer went (the request's sender)
-  PeerAddress callee;  // where it came from (none for our own answers)
-  BoundedText<128> call_id;
-  BoundedText<64> from_tag;
-  BoundedText<64> to_tag;
-  BoundedText<64> from_user;  // the From URI's user part, as written (%-escaped)
-  BoundedText<64> to_user;
+  std::array<std::uint8_t, kFields> sizes{};  // octets of each field kept in `text`
+  std::uint8_t cut = 0;                       // bit i: field i was longer than its limit
+  PeerAddress caller;                         // where the answer went (the request's sender)
+  PeerAddress callee;                         // where it came from (none for our own answers)
+  std::array<char, 384> text;
+
+  // Every field at once (the users as written in the URIs, %-escaped).
+  void set_texts(std::string_view call_id, std::string_view from_tag, std::string_view to_tag,
+                 std::string_view from_user, std::string_view to_user) {
+    const std::array<std::string_view, kFields> values{call_id, from_tag, to_tag, from_user,
+                                                       to_user};
+    std::size_t offset = 0;
+    cut = 0;
+    for (std::size_t i = 0; i < kFields; ++i) {
+      const std::size_t size = std::min<std::size_t>(values[i].size(), kLimits[i]);
+      if (size < values[i].size()) cut |= static_cast<std::uint8_t>(1u << i);
+      std::copy_n(values[i].data(), size, text.data() + offset);
+      sizes[i] = static_cast<std::uint8_t>(size);
+      offset += size;
+    }
+  }
+  std::string_view get(Field field) const {
+    const auto index = static_cast<std::size_t>(field);
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < index; ++i)
+      offset += sizes[i];
+    return {text.data() + offset, sizes[index]};
+  }
+  bool is_cut(Field field) const { return (cut >> static_cast<unsigned>(field)) & 1u; }
 };
+static_assert(128 + 4 * 64 <= sizeof(CallRecord::text), "every field fits at its limit");
 
 // One worker's records for the control thread: a single-producer single-consumer ring of
 // whole records (copied in, copied out; no pointers into packets that go back to a pool).
