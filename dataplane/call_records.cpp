@@ -181,8 +181,12 @@ std::size_t CallRecordLog::drain(std::span<CallRecordRing> rings, std::int64_t u
 }
 
 void CallRecordLog::expire(std::int64_t unix_ms) {
-  std::erase_if(calls_, [unix_ms](const auto& entry) {
-    return entry.second.done_ms != 0 && unix_ms - entry.second.done_ms > kEchoWindowMs;
+  std::erase_if(calls_, [this, unix_ms](const auto& entry) {
+    const Call& call = entry.second;
+    if (call.done_ms != 0) return unix_ms - call.done_ms > kEchoWindowMs;
+    if (unix_ms - call.answered_ms <= kMaxCallMs) return false;
+    ++counters_.unended;
+    return true;
   });
 }
 
@@ -208,9 +212,16 @@ void CallRecordLog::flush() {
   buffer_.clear();
 }
 
-CallAccounting open_call_accounting(const std::string& file, std::size_t workers) {
+CallAccounting open_call_accounting(const std::string& file, bool record_route,
+                                    std::size_t workers) {
   CallAccounting accounting;
   if (file.empty()) return accounting;
+  if (!record_route) {
+    SIPLINE_LOG_WARN(
+        "accounting: [domain] record_route is off: phones send their BYEs to each "
+        "other, not through the proxy, so calls get no \"ended\" record unless a "
+        "phone routes them here");
+  }
   accounting.log = std::make_unique<CallRecordLog>();
   accounting.error = accounting.log->open(file);
   if (!accounting.error.empty()) {
@@ -227,6 +238,7 @@ std::string CallRecordLog::counters_text() const {
   return "accounting: written=" + std::to_string(counters_.written) +
          " duplicates=" + std::to_string(counters_.duplicates) +
          " untracked=" + std::to_string(counters_.untracked) +
+         " unended=" + std::to_string(counters_.unended) +
          " write_errors=" + std::to_string(counters_.write_errors) +
          " calls=" + std::to_string(calls_.size()) + "\n";
 }

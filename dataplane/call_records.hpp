@@ -121,6 +121,7 @@ class CallRecordLog {
     std::uint64_t written = 0;     // lines appended
     std::uint64_t duplicates = 0;  // records of an event already written (2xx copies)
     std::uint64_t untracked = 0;   // answered calls beyond kMaxCalls: their BYE has no duration
+    std::uint64_t unended = 0;     // answered calls forgotten after kMaxCallMs without a BYE
     std::uint64_t write_errors = 0;
   };
   // Calls remembered at once (about 64 B each); answered calls beyond it are still written.
@@ -128,6 +129,10 @@ class CallRecordLog {
   // How long an event's copies are recognised after the call failed or ended (64 x T1, the
   // longest a UAS sends its final answer again, RFC 3261 §17.2.1 Timer H).
   static constexpr std::int64_t kEchoWindowMs = 32'000;
+  // An answered call whose BYE never came past us (without record_route the phones send it to
+  // each other; a phone that lost power sends none) is forgotten after this long, as
+  // Kamailio's dialog module ends a dialog at its default timeout (12 h).
+  static constexpr std::int64_t kMaxCallMs = 12 * 3600 * 1000;
 
   // Opens (creates, appends to) `path`; the error text when it cannot.
   std::string open(const std::string& path);
@@ -140,14 +145,15 @@ class CallRecordLog {
   void take(const CallRecord& record, std::int64_t unix_ms);
   // Every ring's records, then the buffer written to the file.
   std::size_t drain(std::span<CallRecordRing> rings, std::int64_t unix_ms);
-  // Calls ended or failed more than kEchoWindowMs ago are forgotten.
+  // Calls ended or failed more than kEchoWindowMs ago are forgotten, and answered ones after
+  // kMaxCallMs (counted unended).
   void expire(std::int64_t unix_ms);
   // Appends the buffered lines (write errors counted and logged once).
   void flush();
 
   const Counters& counters() const { return counters_; }
   std::size_t calls() const { return calls_.size(); }
-  // "accounting: written=N duplicates=N untracked=N write_errors=N calls=N\n"
+  // "accounting: written=N duplicates=N untracked=N unended=N write_errors=N calls=N\n"
   std::string counters_text() const;
   // The lines not yet flushed (tests).
   const std::string& pending() const { return buffer_; }
@@ -178,6 +184,8 @@ struct CallAccounting {
 
   std::span<CallRecordRing> ring_span() const { return {rings.get(), rings ? workers : 0}; }
 };
-CallAccounting open_call_accounting(const std::string& file, std::size_t workers);
+// `record_route`: [domain] record_route (without it the BYEs seldom pass the proxy: warned).
+CallAccounting open_call_accounting(const std::string& file, bool record_route,
+                                    std::size_t workers);
 
 }  // namespace sipline::dataplane

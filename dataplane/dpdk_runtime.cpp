@@ -269,7 +269,8 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   SourceGuard guard(source_limits_from(*config), workers);
   context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
-  CallAccounting accounting = open_call_accounting(config->accounting.file, workers);
+  CallAccounting accounting =
+      open_call_accounting(config->accounting.file, config->domain.record_route, workers);
   if (!accounting.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
 

@@ -118,7 +118,8 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   guard.set_control_waker(&fabric.waker(fabric.control()));
   context->guard = &guard;
   const std::unique_ptr<WorkerCounters[]> counters(new WorkerCounters[workers]);
-  CallAccounting accounting = open_call_accounting(config->accounting.file, workers);
+  CallAccounting accounting =
+      open_call_accounting(config->accounting.file, config->domain.record_route, workers);
   if (!accounting.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
   const WorkerShared shared{&fabric,   counters.get(),        context, &location, &stop,

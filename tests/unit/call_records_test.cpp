@@ -81,6 +81,18 @@ TEST(CallRecordLog, CopiesOfAnEventAreWrittenOnce) {
   EXPECT_EQ(log.calls(), 0u);
 }
 
+// Without record_route the BYE goes from phone to phone: the call is forgotten after 12 h.
+TEST(CallRecordLog, AnAnsweredCallWithoutAByeIsForgottenAfterTwelveHours) {
+  CallRecordLog log;
+  log.take(record(CallRecord::Event::Answered, 200, "a", "b"), kAt);
+  log.expire(kAt + CallRecordLog::kMaxCallMs);
+  EXPECT_EQ(log.calls(), 1u);
+  log.expire(kAt + CallRecordLog::kMaxCallMs + 1);
+  EXPECT_EQ(log.calls(), 0u);
+  EXPECT_EQ(log.counters().unended, 1u);
+  EXPECT_NE(log.counters_text().find(" unended=1 "), std::string::npos);
+}
+
 TEST(CallRecordLog, AByeOfACallAnsweredBeforeWeStartedHasNoDuration) {
   CallRecordLog log;
   log.take(record(CallRecord::Event::Ended, 200, "a", "b"), kAt);
