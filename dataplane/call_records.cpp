@@ -161,8 +161,22 @@ void CallRecordLog::write_line(const CallRecord& record, std::int64_t unix_ms, c
   append_field(line, "caller", format_peer(record.caller).view());
   if (!record.local) append_field(line, "callee", format_peer(record.callee).view());
   if (record.local) line += ",\"by_proxy\":true";
+  switch (record.event) {
+    case CallRecord::Event::Answered:
+      ++counters_.answered;
+      break;
+    case CallRecord::Event::Failed:
+      ++counters_.failed;
+      break;
+    case CallRecord::Event::Ended:
+      ++counters_.ended;
+      break;
+  }
   if (call != nullptr && call->answered_ms != 0) {
-    line += ",\"duration_ms\":" + std::to_string(unix_ms - call->answered_ms);
+    const std::int64_t duration_ms = std::max<std::int64_t>(unix_ms - call->answered_ms, 0);
+    ++counters_.ended_timed;
+    counters_.talk_ms += static_cast<std::uint64_t>(duration_ms);
+    line += ",\"duration_ms\":" + std::to_string(duration_ms);
     // The BYE's From is the side that hung up (its From tag is its own, §12.2.1.1).
     const bool by_caller = text_hash(record.get(CallRecord::Field::FromTag)) == call->caller_tag;
     append_field(line, "ended_by", by_caller ? "caller" : "callee");
@@ -235,7 +249,12 @@ CallAccounting open_call_accounting(const std::string& file, bool record_route,
 }
 
 std::string CallRecordLog::counters_text() const {
-  return "accounting: written=" + std::to_string(counters_.written) +
+  return "accounting: answered=" + std::to_string(counters_.answered) +
+         " failed=" + std::to_string(counters_.failed) +
+         " ended=" + std::to_string(counters_.ended) +
+         " ended_timed=" + std::to_string(counters_.ended_timed) +
+         " talk_ms=" + std::to_string(counters_.talk_ms) +
+         " written=" + std::to_string(counters_.written) +
          " duplicates=" + std::to_string(counters_.duplicates) +
          " untracked=" + std::to_string(counters_.untracked) +
          " unended=" + std::to_string(counters_.unended) +

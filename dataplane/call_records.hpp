@@ -118,10 +118,17 @@ class CallRecordRing {
 class CallRecordLog {
  public:
   struct Counters {
-    std::uint64_t written = 0;     // lines appended
-    std::uint64_t duplicates = 0;  // records of an event already written (2xx copies)
-    std::uint64_t untracked = 0;   // answered calls beyond kMaxCalls: their BYE has no duration
-    std::uint64_t unended = 0;     // answered calls forgotten after kMaxCallMs without a BYE
+    // Calls by outcome, each written once: what ASR (answered / (answered + failed)) and ACD
+    // (talk_ms / ended_timed) are computed from.
+    std::uint64_t answered = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t ended = 0;
+    std::uint64_t ended_timed = 0;  // ended calls whose answer was seen: their duration is known
+    std::uint64_t talk_ms = 0;      // the sum of those durations
+    std::uint64_t written = 0;      // lines appended
+    std::uint64_t duplicates = 0;   // records of an event already written (2xx copies)
+    std::uint64_t untracked = 0;    // answered calls beyond kMaxCalls: their BYE has no duration
+    std::uint64_t unended = 0;      // answered calls forgotten after kMaxCallMs without a BYE
     std::uint64_t write_errors = 0;
   };
   // Calls remembered at once (about 64 B each); answered calls beyond it are still written.
@@ -153,7 +160,8 @@ class CallRecordLog {
 
   const Counters& counters() const { return counters_; }
   std::size_t calls() const { return calls_.size(); }
-  // "accounting: written=N duplicates=N untracked=N unended=N write_errors=N calls=N\n"
+  // "accounting: answered=N failed=N ended=N ended_timed=N talk_ms=N written=N duplicates=N
+  // untracked=N unended=N write_errors=N calls=N\n"
   std::string counters_text() const;
   // The lines not yet flushed (tests).
   const std::string& pending() const { return buffer_; }

@@ -386,7 +386,8 @@ def test_accounting(ctx):
     one JSON line per event: 20 "answered" (code 200, each its own Call-ID, From/To users 1001
     ... 1002) and 20 "ended" (the same Call-IDs, a duration_ms, ended_by "caller": the SIPp
     UAC sends the BYE), no line twice however often a 200 was sent again, and one "failed"
-    (480, by_proxy) for 1003. The workers' counters show the records made, none dropped."""
+    (480, by_proxy) for 1003. The workers' counters show the records made, none dropped, and
+    the accounting line at shutdown 20 answered, 1 failed, 20 ended (all timed), 41 written."""
     proxy_port, uas_port = harness.free_udp_ports(2)
     records_path = ctx.workdir.file("calls.jsonl")
     routes = [{"name": "users", "user_prefix": "10", "action": "location"}]
@@ -427,6 +428,13 @@ def test_accounting(ctx):
     check(total(counters, "call_records") >= 2 * calls + 1 and
           total(counters, "call_records_dropped") == 0,
           "expected the records made and none dropped: %s" % harness.brief(counters))
+    with open(proxy.log_path) as log:
+        summary = re.search(r"accounting: answered=(\d+) failed=(\d+) ended=(\d+) "
+                            r"ended_timed=(\d+) talk_ms=\d+ written=(\d+) ", log.read())
+    check(summary is not None and [int(n) for n in summary.groups()] ==
+          [calls, 1, calls, calls, 2 * calls + 1],
+          "the accounting line at shutdown should count each event once (ASR, ACD): %s" %
+          (summary.group(0) if summary else "none"))
 
 
 def test_workers_u1(ctx):

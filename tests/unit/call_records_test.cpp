@@ -54,6 +54,10 @@ TEST(CallRecordLog, AnAnsweredCallAndItsByeMakeTwoLinesWithTheDuration) {
             "\"caller-tag\",\"from\":\"1001\",\"to\":\"1002\",\"caller\":\"192.0.2.10:5099\","
             "\"callee\":\"192.0.2.50:5060\",\"duration_ms\":61500,\"ended_by\":\"callee\"}");
   EXPECT_EQ(log.counters().written, 2u);
+  // What ASR and ACD are computed from.
+  EXPECT_EQ(log.counters_text(),
+            "accounting: answered=1 failed=0 ended=1 ended_timed=1 talk_ms=61500 written=2 "
+            "duplicates=0 untracked=0 unended=0 write_errors=0 calls=1\n");
 }
 
 TEST(CallRecordLog, CopiesOfAnEventAreWrittenOnce) {
