@@ -230,12 +230,6 @@ CallAccounting open_call_accounting(const std::string& file, bool record_route,
                                     std::size_t workers) {
   CallAccounting accounting;
   if (file.empty()) return accounting;
-  if (!record_route) {
-    SIPLINE_LOG_WARN(
-        "accounting: [domain] record_route is off: phones send their BYEs to each "
-        "other, not through the proxy, so calls get no \"ended\" record unless a "
-        "phone routes them here");
-  }
   accounting.log = std::make_unique<CallRecordLog>();
   accounting.error = accounting.log->open(file);
   if (!accounting.error.empty()) {
@@ -245,6 +239,12 @@ CallAccounting open_call_accounting(const std::string& file, bool record_route,
   accounting.rings = std::make_unique<CallRecordRing[]>(workers);
   accounting.workers = workers;
   SIPLINE_LOG_INFO("accounting: call records are appended to %s", file.c_str());
+  if (!record_route) {
+    SIPLINE_LOG_WARN(
+        "accounting: [domain] record_route is off: phones send their BYEs to each "
+        "other, not through the proxy, so calls get no \"ended\" record unless a "
+        "phone routes them here");
+  }
   return accounting;
 }
 
