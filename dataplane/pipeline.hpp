@@ -269,7 +269,7 @@ class Pipeline {
   // `now`: unix seconds, read once per loop iteration by the worker.
   Outcome process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
     const Outcome outcome = process_datagram(in, now, out);
-    if (call_records_ != nullptr) note_local_answer(outcome);
+    if (call_records_ != nullptr && is_final_local_answer(outcome)) note_local_answer(outcome);
     return outcome;
   }
   // Socket mode: the packet's bytes, peer and socket, written into `out`.
@@ -313,7 +313,9 @@ class Pipeline {
   }
   std::optional<Outcome> next_transaction_send(std::int64_t now_ms, const OutputBuffers& out) {
     std::optional<Outcome> outcome = next_transaction_outcome(now_ms, out);
-    if (outcome && call_records_ != nullptr) note_local_answer(*outcome);
+    if (outcome && call_records_ != nullptr && is_final_local_answer(*outcome)) {
+      note_local_answer(*outcome);
+    }
     return outcome;
   }
   // The table (null until a pool with failover is configured), for tests and statistics.
@@ -324,6 +326,10 @@ class Pipeline {
   std::optional<Outcome> next_transaction_outcome(std::int64_t now_ms, const OutputBuffers& out);
   Outcome process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out);
   // --- call accounting (call_accounting.cpp) ---
+  static bool is_final_local_answer(const Outcome& outcome) {
+    return outcome.verdict == Verdict::Send && outcome.kind == SendKind::LocalResponse &&
+           outcome.code >= 300;
+  }
   // Our own final answer to an INVITE (message_) in `outcome`: a failed call's record.
   void note_local_answer(const Outcome& outcome);
   // A response (message_) from `callee` relayed to `caller` with status `code`: the record
