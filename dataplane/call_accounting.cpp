@@ -57,7 +57,8 @@ void Pipeline::fill_call_record(CallRecord& record, std::string_view to_tag) con
   const sip::Message& message = *message_;
   const Party from = party_of(message, message.from, sip::HeaderId::From);
   const Party to = party_of(message, message.to, sip::HeaderId::To);
-  record.set_texts(message.call_id, from.tag, to_tag.empty() ? to.tag : to_tag, from.user, to.user);
+  record.set_texts(message.call_id, from.tag, to_tag.empty() ? to.tag : to_tag, from.user, to.user,
+                   message.is_response() ? message.reason_phrase : std::string_view{});
 }
 
 void Pipeline::note_relayed_response(const PeerAddress& callee, const PeerAddress& caller,

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "dataplane/log.hpp"
+#include "sip/status_codes.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -151,6 +152,9 @@ void CallRecordLog::write_line(const CallRecord& record, std::int64_t unix_ms, c
   append_time(line, unix_ms);
   append_field(line, "event", event_name(record.event));
   line += ",\"code\":" + std::to_string(record.code);
+  const std::string_view reason = record.get(CallRecord::Field::Reason);
+  append_field(line, "reason", reason.empty() ? sip::reason_phrase(record.code) : reason,
+               record.is_cut(CallRecord::Field::Reason));
   using Field = CallRecord::Field;
   for (const auto& [name, field] :
        {std::pair{"call_id", Field::CallId}, std::pair{"from_tag", Field::FromTag},

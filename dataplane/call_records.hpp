@@ -37,9 +37,11 @@ struct CallRecord {
   };
   // The texts copied from the message, one after the other in `text` (a record touches a few
   // cache lines of its ring slot, not one per field), each cut at its limit.
-  enum class Field : std::uint8_t { CallId, FromTag, ToTag, FromUser, ToUser };
-  static constexpr std::size_t kFields = 5;
-  static constexpr std::array<std::uint8_t, kFields> kLimits{128, 64, 64, 64, 64};
+  // Reason: the response's reason phrase as relayed (empty for our own answers: the log writes
+  // the standard phrase of the code).
+  enum class Field : std::uint8_t { CallId, FromTag, ToTag, FromUser, ToUser, Reason };
+  static constexpr std::size_t kFields = 6;
+  static constexpr std::array<std::uint8_t, kFields> kLimits{128, 64, 64, 64, 64, 48};
 
   Event event = Event::Answered;
   bool local = false;  // the proxy's own answer (no callee)
@@ -48,13 +50,14 @@ struct CallRecord {
   std::uint8_t cut = 0;                       // bit i: field i was longer than its limit
   PeerAddress caller;                         // where the answer went (the request's sender)
   PeerAddress callee;                         // where it came from (none for our own answers)
-  std::array<char, 384> text;
+  std::array<char, 432> text;
 
   // Every field at once (the users as written in the URIs, %-escaped).
   void set_texts(std::string_view call_id, std::string_view from_tag, std::string_view to_tag,
-                 std::string_view from_user, std::string_view to_user) {
-    const std::array<std::string_view, kFields> values{call_id, from_tag, to_tag, from_user,
-                                                       to_user};
+                 std::string_view from_user, std::string_view to_user,
+                 std::string_view reason = {}) {
+    const std::array<std::string_view, kFields> values{call_id,   from_tag, to_tag,
+                                                       from_user, to_user,  reason};
     std::size_t offset = 0;
     cut = 0;
     for (std::size_t i = 0; i < kFields; ++i) {
@@ -74,7 +77,7 @@ struct CallRecord {
   }
   bool is_cut(Field field) const { return (cut >> static_cast<unsigned>(field)) & 1u; }
 };
-static_assert(128 + 4 * 64 <= sizeof(CallRecord::text), "every field fits at its limit");
+static_assert(128 + 4 * 64 + 48 <= sizeof(CallRecord::text), "every field fits at its limit");
 
 // One worker's records for the control thread: a single-producer single-consumer ring of
 // whole records (copied in, copied out; no pointers into packets that go back to a pool).

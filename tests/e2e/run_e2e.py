@@ -415,14 +415,16 @@ def test_accounting(ctx):
           {l["call_id"] for l in answered} == {l["call_id"] for l in ended},
           "each call should have its own Call-ID, answered and ended once")
     for line in answered:
-        check(line["code"] == 200 and line["from_tag"] and line["to_tag"] and
+        check(line["code"] == 200 and line["reason"] == "OK" and line["from_tag"] and
+              line["to_tag"] and
               line["to"] == "1002" and line["caller"].startswith(harness.NET.client_host) and
               line["callee"] == "%s:%d" % (harness.NET.client_host, uas_port) and
               line["time"].endswith("Z"), "an answered record is not right: %s" % line)
     for line in ended:
         check(line["code"] == 200 and line.get("duration_ms", -1) >= 0 and
               line.get("ended_by") == "caller", "an ended record is not right: %s" % line)
-    check(failed[0]["code"] == 480 and failed[0].get("by_proxy") is True and
+    check(failed[0]["code"] == 480 and failed[0]["reason"] == "Temporarily Unavailable" and
+          failed[0].get("by_proxy") is True and
           failed[0]["to"] == "1003" and "callee" not in failed[0],
           "the failed call's record is not right: %s" % failed[0])
     check(total(counters, "call_records") >= 2 * calls + 1 and

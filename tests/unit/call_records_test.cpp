@@ -45,11 +45,13 @@ TEST(CallRecordLog, AnAnsweredCallAndItsByeMakeTwoLinesWithTheDuration) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0],
             "{\"time\":\"2027-01-15T08:00:00.000Z\",\"event\":\"answered\",\"code\":200,"
+            "\"reason\":\"OK\","
             "\"call_id\":\"call-1@192.0.2.10\",\"from_tag\":\"caller-tag\",\"to_tag\":"
             "\"callee-tag\",\"from\":\"1001\",\"to\":\"1002\",\"caller\":\"192.0.2.10:5099\","
             "\"callee\":\"192.0.2.50:5060\"}");
   EXPECT_EQ(lines[1],
             "{\"time\":\"2027-01-15T08:01:01.500Z\",\"event\":\"ended\",\"code\":200,"
+            "\"reason\":\"OK\","
             "\"call_id\":\"call-1@192.0.2.10\",\"from_tag\":\"callee-tag\",\"to_tag\":"
             "\"caller-tag\",\"from\":\"1001\",\"to\":\"1002\",\"caller\":\"192.0.2.10:5099\","
             "\"callee\":\"192.0.2.50:5060\",\"duration_ms\":61500,\"ended_by\":\"callee\"}");
@@ -75,7 +77,8 @@ TEST(CallRecordLog, CopiesOfAnEventAreWrittenOnce) {
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_NE(lines[1].find("\"event\":\"ended\""), std::string::npos);
   EXPECT_NE(lines[1].find("\"duration_ms\":60000,\"ended_by\":\"caller\"}"), std::string::npos);
-  EXPECT_NE(lines[2].find("\"event\":\"failed\",\"code\":486"), std::string::npos);
+  EXPECT_NE(lines[2].find("\"event\":\"failed\",\"code\":486,\"reason\":\"Busy Here\""),
+            std::string::npos);
   EXPECT_EQ(log.counters().duplicates, 4u);
   // Once the window for copies has passed, ended and failed calls are forgotten.
   EXPECT_EQ(log.calls(), 2u);
@@ -249,6 +252,7 @@ TEST_F(CallAccountingTest, AFailedCallIsRecordedWhetherTheServerOrTheProxyAnswer
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].event, CallRecord::Event::Failed);
   EXPECT_EQ(records[0].code, 486);
+  EXPECT_EQ(records[0].get(CallRecord::Field::Reason), "Busy Here");  // as the server wrote it
   // 1001 is registered nowhere: our 480, with our To tag.
   const std::vector<Sent> ours = receive(invite("1001", "z9hG4bK-nobody"));
   ASSERT_EQ(ours.size(), 1u);
@@ -258,6 +262,7 @@ TEST_F(CallAccountingTest, AFailedCallIsRecordedWhetherTheServerOrTheProxyAnswer
   EXPECT_EQ(records[0].event, CallRecord::Event::Failed);
   EXPECT_TRUE(records[0].local);
   EXPECT_EQ(records[0].code, 480);
+  EXPECT_EQ(records[0].get(CallRecord::Field::Reason), "");  // the log writes the standard one
   EXPECT_EQ(records[0].get(CallRecord::Field::ToUser), "1001");
   const std::size_t tag_at = ours[0].bytes.find(";tag=", ours[0].bytes.find("\r\nTo: "));
   EXPECT_EQ(records[0].get(CallRecord::Field::ToTag),
