@@ -720,7 +720,16 @@ int run(const Options& options) {
     run_inline(*worker_objects[0], counters[0], feeds[0], options.seconds, hz, call_records.get());
     worker_objects.clear();
     port.port.reset();
-    return 0;
+    if (!options.accounting) return 0;
+    // Two records a call (its INVITE's 200 and its BYE's 200) of seven messages: the smoke run
+    // fails when none were made or the ring overflowed.
+    const std::uint64_t made = counters[0].call_records.read();
+    const std::uint64_t lost = counters[0].call_records_dropped.read();
+    std::printf("accounting: %llu call records for %llu messages (2 per 7 expected), %llu lost\n",
+                static_cast<unsigned long long>(made),
+                static_cast<unsigned long long>(counters[0].received.read()),
+                static_cast<unsigned long long>(lost));
+    return made != 0 && lost == 0 ? 0 : 1;
   }
 
   // Warm-up, then the measured interval.
