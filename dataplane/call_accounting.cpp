@@ -5,6 +5,7 @@
 // users.
 #include "dataplane/pipeline.hpp"
 #include "sip/name_addr.hpp"
+#include "sip/status_codes.hpp"
 #include "sip/uri.hpp"
 
 namespace sipline::dataplane {
@@ -12,9 +13,7 @@ namespace {
 
 // A challenge is a step of the call's set-up (the caller sends it again with credentials),
 // not its outcome.
-bool is_challenge(std::uint16_t code) {
-  return code == 401 || code == 407;
-}
+using sip::is_challenge;
 
 // The user part of a From/To URI as written: "1001" of "sip:1001@host" or "sips:1001:pw@host",
 // the number of "tel:+15551234;phone-context=x"; empty without one. A record needs no more

@@ -32,6 +32,7 @@
 
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
+#include "sip/status_codes.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -44,9 +45,7 @@ constexpr std::int64_t kForkTimerDMs = 32'000;
 constexpr std::int64_t kT1Ms = 500;
 constexpr std::int64_t kTimerHMs = 32'000;
 
-bool is_challenge(std::uint16_t code) {
-  return code == 401 || code == 407;
-}
+using sip::is_challenge;
 
 // Higher is better (§16.7 step 6): a 6xx, else the lowest class; within the 4xx class the
 // answers the caller can act on by sending the request again (401, 407, 415, 420, 484), then
@@ -60,14 +59,19 @@ int rank(std::uint16_t code) {
 
 }  // namespace
 
-std::optional<PeerAddress> Pipeline::fork_destination(const Inbound& in,
-                                                      const ContactView& contact) const {
+std::optional<PeerAddress> Pipeline::sendable_destination(const Inbound& in,
+                                                          const ContactView& contact) const {
   std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-  if (!destination || contact.uri.size() > TxOrigin::kRequestUriCapacity ||
-      is_our_address(*destination) || socket_for(in, *destination) < 0) {
+  if (!destination || is_our_address(*destination) || socket_for(in, *destination) < 0) {
     return std::nullopt;
   }
   return destination;
+}
+
+std::optional<PeerAddress> Pipeline::fork_destination(const Inbound& in,
+                                                      const ContactView& contact) const {
+  if (contact.uri.size() > TxOrigin::kRequestUriCapacity) return std::nullopt;
+  return sendable_destination(in, contact);
 }
 
 Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsView& contacts,
@@ -76,8 +80,7 @@ Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsVi
   for (const ContactView& contact : contacts) {
     if (targets.count == std::min(limit, targets.contacts.size())) break;
     if (const std::optional<PeerAddress> destination = fork_destination(in, contact)) {
-      targets.contacts[targets.count++] =
-          ContactChoice{*destination, contact.uri, contact_hash(contact.uri)};
+      targets.contacts[targets.count++] = ContactChoice{*destination, contact.uri, 0};
     }
   }
   return targets;
@@ -99,7 +102,7 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
       by_q ? q_group_targets(in, contacts, {}, room) : fork_targets(in, contacts, room);
   if (targets.count == 0) return unavailable(in, plan, route, aor, dialled, out);
   std::array<std::uint32_t, HuntState::kMaxContacts> rung{};
-  for (std::size_t i = 0; i < targets.count; ++i)
+  for (std::size_t i = 0; by_q && i < targets.count; ++i)
     rung[i] = targets.contacts[i].hash;
   const bool group_follows =
       by_q && q_group_follows(in, contacts, {rung.data(), targets.count}, room - targets.count);

@@ -580,8 +580,11 @@ class Pipeline {
   };
   ForkTargets fork_targets(const Inbound& in, const ContactsView& contacts,
                            std::size_t limit) const;
-  // Where a contact can be forked to: not a name (no lookup on a worker), not ourselves, with
-  // a socket of its family, and a URI its branch's origin can keep for our CANCEL and ACK.
+  // Where a contact can be sent to: not a name (no lookup on a worker), not ourselves (a loop,
+  // 482 if sent), with a socket of its family.
+  std::optional<PeerAddress> sendable_destination(const Inbound& in,
+                                                  const ContactView& contact) const;
+  // ... and forked to: also a URI its branch's origin can keep for our CANCEL and ACK.
   std::optional<PeerAddress> fork_destination(const Inbound& in, const ContactView& contact) const;
   // --- forking by q groups (q_groups.cpp, fork = "q-groups") ---
   // The next q group: the contacts not rung yet (`rung` holds their contact_hash) that can be

@@ -52,6 +52,7 @@
 #include "sip/branch.hpp"
 #include "sip/call_id_scan.hpp"
 #include "sip/proxy_rules.hpp"
+#include "sip/status_codes.hpp"
 #include "sip/via.hpp"
 
 namespace sipline::dataplane {
@@ -331,7 +332,7 @@ Pipeline::TrackedResponse Pipeline::on_tracked_response(const Inbound& in,
     transactions_->erase(index);
     return {};
   }
-  const bool challenge = code == 401 || code == 407;
+  const bool challenge = sip::is_challenge(code);
   if (challenge && entry.phase != sip::TransactionTable::Phase::Completed) {
     const bool answered_before = entry.challenge_answered;
     if (answer_challenge(index)) {

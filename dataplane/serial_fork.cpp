@@ -55,8 +55,8 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
   const ContactView* chosen = nullptr;
   std::optional<PeerAddress> destination;
   for (const ContactView& contact : contacts) {
-    destination = contact_destination(contact, *context_);
-    if (destination && !is_our_address(*destination) && socket_for(in, *destination) >= 0) {
+    destination = sendable_destination(in, contact);
+    if (destination) {
       chosen = &contact;
       break;
     }

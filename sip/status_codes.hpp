@@ -21,5 +21,10 @@ constexpr bool is_provisional(std::uint16_t code) {
 constexpr bool is_final(std::uint16_t code) {
   return code >= 200 && code < 700;
 }
+// 401 Unauthorized or 407 Proxy Authentication Required: a digest challenge (§22.2, §22.3),
+// a step of a request's set-up that the client answers by sending it again.
+constexpr bool is_challenge(std::uint16_t code) {
+  return code == 401 || code == 407;
+}
 
 }  // namespace sipline::sip
