@@ -489,8 +489,22 @@ RegistrarConfig read_registrar(const TableReader& registrar) {
 
 // ---- [[users]] ---------------------------------------------------------------------------
 
-std::optional<User> read_user(const TableReader& table) {
-  table.reject_unknown_keys({"user", "password", "caller_id"});
+// max_calls counts a call from its INVITE to its BYE, which passes through the proxy only when
+// it record-routes (RFC 3261 §16.6 step 4): without it a call would hold its place until
+// [limits] dialog_timeout.
+void check_max_calls_record_route(const TableReader& table, bool record_route) {
+  if (table.has("max_calls") && !record_route) {
+    table.diagnostics().error(table.line_of_key("max_calls"),
+                              table.key_path("max_calls") +
+                                  " needs [domain] record_route = true (a call is counted until "
+                                  "its BYE, which otherwise does not pass through sipline)");
+  }
+}
+
+std::optional<User> read_user(const TableReader& table, bool record_route) {
+  table.reject_unknown_keys({"user", "password", "caller_id", "max_calls"});
+  const auto max_calls = table.integer("max_calls", 1, 1000000, Presence::Optional);
+  check_max_calls_record_route(table, record_route);
   const auto user = table.string("user", Presence::Required);
   const auto password = table.string("password", Presence::Required);
   const auto caller_id = table.string("caller_id", Presence::Optional);
@@ -515,10 +529,11 @@ std::optional<User> read_user(const TableReader& table) {
     valid = false;
   }
   if (!valid) return std::nullopt;
-  return User{*user, *password, table.line(), caller_id.value_or("")};
+  return User{*user, *password, table.line(), caller_id.value_or(""),
+              static_cast<std::uint32_t>(max_calls.value_or(0))};
 }
 
-std::vector<User> read_users(const std::vector<TableReader>& tables) {
+std::vector<User> read_users(const std::vector<TableReader>& tables, bool record_route) {
   std::vector<User> users;
   users.reserve(tables.size());
   // User name → line of its first definition: a subscriber list may hold a million users, so
@@ -526,7 +541,7 @@ std::vector<User> read_users(const std::vector<TableReader>& tables) {
   std::unordered_map<std::string, std::uint32_t> first_line;
   first_line.reserve(tables.size());
   for (const TableReader& table : tables) {
-    std::optional<User> user = read_user(table);
+    std::optional<User> user = read_user(table, record_route);
     if (!user) continue;
     const auto [earlier, inserted] = first_line.try_emplace(user->user, user->line);
     if (!inserted) {
@@ -1328,11 +1343,33 @@ void read_fallback(const TableReader& route, Route& config) {
   config.fork.fallback = std::move(fallback);
 }
 
-std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools) {
+// max_calls and max_calls_code: how many calls a route that forwards carries at once.
+void read_call_limit(const TableReader& route, Route& config, bool record_route) {
+  const auto max_calls = route.integer("max_calls", 1, 10000000, Presence::Optional);
+  const auto code = route.integer("max_calls_code", 400, 699, Presence::Optional);
+  if ((route.has("max_calls") || route.has("max_calls_code")) &&
+      config.action != RouteAction::Location && config.action != RouteAction::Forward) {
+    const std::string key = route.has("max_calls") ? "max_calls" : "max_calls_code";
+    route.diagnostics().error(
+        route.line_of_key(key),
+        route.key_path(key) + " applies to routes that forward (location, forward)");
+    return;
+  }
+  if (route.has("max_calls_code") && !route.has("max_calls")) {
+    route.diagnostics().error(route.line_of_key("max_calls_code"),
+                              route.key_path("max_calls_code") + " needs max_calls");
+  }
+  check_max_calls_record_route(route, record_route);
+  if (max_calls) config.max_calls = static_cast<std::uint32_t>(*max_calls);
+  if (code) config.max_calls_code = static_cast<std::uint16_t>(*code);
+}
+
+std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools,
+                                bool record_route) {
   route.reject_unknown_keys({"name", "user_prefix", "methods", "sources", "action", "auth",
                              "target", "pool", "code", "strip", "prepend", "assert_identity",
                              "fork", "fork_timeout_ms", "ring_timeout_ms", "fallback",
-                             "fallback_codes"});
+                             "fallback_codes", "max_calls", "max_calls_code"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -1391,14 +1428,16 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   read_user_translation(route, config);
   read_forking(route, config);
   read_fallback(route, config);
+  read_call_limit(route, config, record_route);
   return config;
 }
 
 // After read_pools: a route names its pool, the rule holds the pool's index.
 std::vector<Route> read_routes(const std::vector<TableReader>& tables,
-                               const std::vector<lb::PoolSpec>& pools) {
-  return read_uniquely_named(
-      tables, "route", [&pools](const TableReader& table) { return read_route(table, pools); });
+                               const std::vector<lb::PoolSpec>& pools, bool record_route) {
+  return read_uniquely_named(tables, "route", [&pools, record_route](const TableReader& table) {
+    return read_route(table, pools, record_route);
+  });
 }
 
 // ---- [log], [limits] ---------------------------------------------------------------------
@@ -1464,7 +1503,15 @@ LogLevel read_log_level(const TableReader& log) {
 }
 
 LimitsConfig read_limits(const TableReader& limits) {
-  limits.reject_unknown_keys({"transaction_table_size", "ring_size"});
+  limits.reject_unknown_keys(
+      {"transaction_table_size", "ring_size", "call_table_size", "dialog_timeout"});
+  const auto call_table_size =
+      limits.integer("call_table_size", 1024, 16777216, Presence::Optional);
+  if (call_table_size && (*call_table_size & (*call_table_size - 1)) != 0) {
+    limits.diagnostics().error(
+        limits.line_of_key("call_table_size"),
+        "limits.call_table_size must be a power of two, not " + std::to_string(*call_table_size));
+  }
   LimitsConfig config;
   if (const auto size =
           limits.integer("transaction_table_size", 1024, 16777216, Presence::Optional)) {
@@ -1478,6 +1525,8 @@ LimitsConfig read_limits(const TableReader& limits) {
   } else if (ring_size) {
     config.ring_size = static_cast<std::uint32_t>(*ring_size);
   }
+  if (call_table_size) config.call_table_size = static_cast<std::uint32_t>(*call_table_size);
+  config.dialog_timeout_s = limits.count_or("dialog_timeout", 60, 604800, config.dialog_timeout_s);
   return config;
 }
 
@@ -1702,13 +1751,14 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.dataplane = read_dataplane(root.table("dataplane"));
   config.domain = read_domain(root.table("domain"));
   config.registrar = read_registrar(root.table("registrar"));
-  config.users = read_users(root.array_of_tables("users"));
+  config.users = read_users(root.array_of_tables("users"), config.domain.record_route);
   // Trunks before pools (a pool may use a trunk's account), pools before routes (they name
   // pools).
   config.trunk_registrations =
       read_trunk_registrations(root.array_of_tables("trunk_registrations"));
   config.pools = read_pools(root.array_of_tables("pools"), config.trunk_registrations);
-  config.routes = read_routes(root.array_of_tables("routes"), config.pools);
+  config.routes =
+      read_routes(root.array_of_tables("routes"), config.pools, config.domain.record_route);
   check_trunk_contacts(config, diagnostics);
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));

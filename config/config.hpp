@@ -156,6 +156,9 @@ struct User {
   // The number this user's calls present (P-Asserted-Identity of routes with
   // assert_identity): a DID in E.164, say. Empty: the user name.
   std::string caller_id;
+  // At most this many calls the user places at once (authenticated on a route with auth),
+  // over every worker; the next is answered 503. 0: no limit (dataplane/call_limits.hpp).
+  std::uint32_t max_calls = 0;
 };
 
 // The longest caller_id: an E.164 number is at most 15 digits and its '+'.
@@ -175,6 +178,11 @@ struct LimitsConfig {
   // Allocated only when some pool has failover; everything else is forwarded statelessly.
   std::uint32_t transaction_table_size = 16384;
   std::uint32_t ring_size = 4096;  // power of two (DPDK rings require it)
+  // Per worker: the calls of routes and users with max_calls it keeps (a power of two).
+  std::uint32_t call_table_size = 65536;
+  // A limited call whose BYE never passed frees its place this long after its answer or its
+  // last in-dialog request (Kamailio's dialog default_timeout).
+  std::uint32_t dialog_timeout_s = 43200;
 
   bool operator==(const LimitsConfig&) const = default;
 };

@@ -713,6 +713,7 @@ std::string ControlThread::counters_text() const {
   if (shared_.pipeline != nullptr && shared_.pipeline->guard != nullptr) {
     text += shared_.pipeline->guard->counters_text();
   }
+  if (shared_.pipeline != nullptr) text += shared_.pipeline->call_limits_text();
   if (shared_.location != nullptr) {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }

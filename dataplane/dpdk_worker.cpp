@@ -217,6 +217,7 @@ bool DpdkWorker::poll_once(std::uint64_t now) {
   }
   if (spread_) worked |= take_spread(now);
   // Failover timers, only when some pool fails over: the TSC clock of the overload gate.
+  pipeline_.expire_calls(unix_now_);  // limited calls nothing ended, once a second
   if (pipeline_.transactions() != nullptr) worked |= send_transaction_work(busy_us_ / 1000, now);
   if (worked) flush_all();
   worked |= take_handed_in(now);

@@ -236,6 +236,7 @@ std::unique_ptr<PipelineContext> PipelineContext::reloaded(
   context->to_tag_key = current.to_tag_key;
   context->nonce_secret = current.nonce_secret;
   context->guard = current.guard;
+  if (current.call_counters != nullptr) context->attach_call_counters(*current.call_counters);
   return context;
 }
 
@@ -248,6 +249,9 @@ Pipeline::Pipeline(const PipelineContext& context, std::size_t worker_index)
                                  context.config->overload.retry_after_s);
   retry_after_size_ = size > 0 ? static_cast<std::size_t>(size) : 0;
   prepare_transactions(context);
+  if (context.call_counters != nullptr) {
+    active_calls_ = std::make_unique<ActiveCallTable>(context.config->limits.call_table_size);
+  }
 }
 
 void Pipeline::rebind(const PipelineContext& context) {
@@ -317,6 +321,9 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
       request.to.tag == local_to_tag(request.call_id, context_->to_tag_key).view()) {
     if (transactions_ && !transactions_->empty()) note_ack_for_our_answer();
     return absorbed(Absorb::Ack);
+  }
+  if (active_calls_ != nullptr && active_calls_->size() != 0 && request.to.has_tag) {
+    note_limited_request();
   }
   // §17.2.3: a request again, or an INVITE's CANCEL or ACK, for a call that fails over:
   // they go where its current attempt went, whatever the route table would say now.
@@ -438,15 +445,18 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
   const lb::RouteRule* route = context_->routes.match(*message_, in.peer.endpoint().address);
   if (route == nullptr) return respond(in, 404, {}, {}, out);
   std::string_view asserted_identity;
+  std::string_view caller;  // authenticated
   if (route->auth) {
     AuthGate gate = authenticate(in, now, out);
     if (!gate.passed) return gate.answer;
+    caller = gate.user;
     if (route->assert_identity && !gate.user.empty()) {
       asserted_identity = asserted_identity_for(gate.user);
     }
   }
   const DialPlanResult dial_plan = dial(*route);
   if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
+  if (std::optional<Outcome> refused = admit_call(in, *route, caller, out)) return *refused;
   Dialled dialled = dial_plan.dialled;
   dialled.asserted_identity = asserted_identity;
   switch (route->action) {
@@ -776,10 +786,9 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
   }
   if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
   if (written.size > kMaxUdpSendPayload) return dropped(DropReason::TooLarge);
-  if (call_records_ != nullptr) {
-    note_relayed_response(in.peer, *hop,
-                          edits.status_code != 0 ? edits.status_code : response.status_code);
-  }
+  const std::uint16_t code = edits.status_code != 0 ? edits.status_code : response.status_code;
+  if (call_records_ != nullptr) note_relayed_response(in.peer, *hop, code);
+  if (active_calls_ != nullptr && active_calls_->size() != 0) note_limited_response(code);
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 

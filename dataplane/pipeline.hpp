@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/call_limits.hpp"
 #include "dataplane/call_records.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/overload.hpp"
@@ -80,6 +81,25 @@ struct PipelineContext {
   std::vector<std::pair<std::string, std::string>> caller_ids;
   // The caller ID of `user`, else `user` itself. Never allocates.
   std::string_view caller_id_of(std::string_view user) const;
+
+  // Concurrent-call limits (max_calls, call_limits.hpp): the shared counters (null: no limit
+  // is applied), the counter and limit of each route (by index; max 0: none) and of each
+  // user with one (sorted by user). Filled by attach_call_counters.
+  CallCounters* call_counters = nullptr;
+  struct CallLimit {
+    std::uint32_t counter = kNoCallCounter;
+    std::uint32_t max = 0;
+  };
+  std::vector<CallLimit> route_limits;
+  std::vector<std::pair<std::string, CallLimit>> user_limits;
+  // The counters of this configuration's limited routes ("route:NAME") and users ("user:NAME")
+  // from `counters`, which keeps them by name across reloads. Control thread.
+  void attach_call_counters(CallCounters& counters);
+  // `user`'s limit, or nullptr. Never allocates.
+  const CallLimit* user_limit(std::string_view user) const;
+  // Counter lines: "call_limit route NAME: calls=N max=M refused=R" per limited route, and
+  // "call_limit users: limited=U calls=N refused=R" for the limited users together.
+  std::string call_limits_text() const;
 
   // Builds everything but `location` from the config; random secrets from OpenSSL.
   static std::unique_ptr<PipelineContext> create(std::shared_ptr<const config::Config> config,
@@ -268,8 +288,9 @@ class Pipeline {
 
   // `now`: unix seconds, read once per loop iteration by the worker.
   Outcome process(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
+    now_s_ = now;
     const Outcome outcome = process_datagram(in, now, out);
-    if (call_records_ != nullptr && is_final_local_answer(outcome)) note_local_answer(outcome);
+    if (is_final_local_answer(outcome)) on_final_local_answer(outcome);
     return outcome;
   }
   // Socket mode: the packet's bytes, peer and socket, written into `out`.
@@ -297,6 +318,17 @@ class Pipeline {
   // control thread. Null: none are made.
   void set_call_records(CallRecordRing* ring) { call_records_ = ring; }
 
+  // Concurrent-call limits (call_limits.hpp): once per loop iteration with the unix time the
+  // worker read; once a second it ends the limited calls whose time has passed.
+  void expire_calls(std::int64_t now) {
+    now_s_ = now;  // for the timers' answers, between two process() calls
+    if (active_calls_ == nullptr || now == calls_swept_at_) return;
+    calls_swept_at_ = now;
+    if (active_calls_->size() != 0) expire_limited_calls(now);
+  }
+  // The worker's limited calls, for tests and statistics (null without call counters).
+  const ActiveCallTable* active_calls() const { return active_calls_.get(); }
+
   // Failover (lb::FailoverSettings, pool_failover.cpp): sends that follow from the last
   // process() call (our ACK to a member's non-2xx answer, the INVITE again to the next
   // member) or from a timer that expired by `now_ms` (a monotonic clock). The worker asks
@@ -313,9 +345,7 @@ class Pipeline {
   }
   std::optional<Outcome> next_transaction_send(std::int64_t now_ms, const OutputBuffers& out) {
     std::optional<Outcome> outcome = next_transaction_outcome(now_ms, out);
-    if (outcome && call_records_ != nullptr && is_final_local_answer(*outcome)) {
-      note_local_answer(*outcome);
-    }
+    if (outcome && is_final_local_answer(*outcome)) on_final_local_answer(*outcome);
     return outcome;
   }
   // The table (null until a pool with failover is configured), for tests and statistics.
@@ -332,6 +362,21 @@ class Pipeline {
   }
   // Our own final answer to an INVITE (message_) in `outcome`: a failed call's record.
   void note_local_answer(const Outcome& outcome);
+  void on_final_local_answer(const Outcome& outcome) {
+    if (call_records_ != nullptr) note_local_answer(outcome);
+    if (active_calls_ != nullptr && active_calls_->size() != 0) note_limited_local_answer(outcome);
+  }
+  // --- concurrent-call limits (call_admission.cpp) ---
+  // A new INVITE (message_) on `route`, placed by `caller` (authenticated; empty: unknown):
+  // std::nullopt when it may go on (a place taken, or already held), else the refusal.
+  std::optional<Outcome> admit_call(const Inbound& in, const lb::RouteRule& route,
+                                    std::string_view caller, const OutputBuffers& out);
+  // An in-dialog request (message_) of a limited call: a BYE ends it, others keep it alive.
+  void note_limited_request();
+  // A response (message_) relayed with status `code`: an INVITE's answer moves its call on.
+  void note_limited_response(std::uint16_t code);
+  void note_limited_local_answer(const Outcome& outcome);
+  void expire_limited_calls(std::int64_t now);
   // A response (message_) from `callee` relayed to `caller` with status `code`: the record
   // of an INVITE's final answer or a BYE's 2xx.
   void note_relayed_response(const PeerAddress& callee, const PeerAddress& caller,
@@ -782,6 +827,9 @@ class Pipeline {
   bool logged_challenge_refused_ = false;
   WorkerCounters* counters_ = nullptr;
   CallRecordRing* call_records_ = nullptr;
+  std::unique_ptr<ActiveCallTable> active_calls_;  // with context_->call_counters
+  std::int64_t now_s_ = 0;                         // process()'s unix time
+  std::int64_t calls_swept_at_ = 0;
 
   const PipelineContext* context_;
   std::size_t worker_index_;

@@ -110,6 +110,9 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   AsyncStore& store = *persistence.store;
 
   std::unique_ptr<PipelineContext> created = PipelineContext::create(config, &location);
+  // The concurrent-call counters (max_calls) by name: every context from here on uses them.
+  CallCounters call_counters;
+  created->attach_call_counters(call_counters);
   PipelineContext* const context = created.get();
   // Owns the context from here, and those reloads publish (SIGHUP, reload.hpp).
   ContextExchange contexts(std::move(created), workers);

@@ -40,6 +40,9 @@ struct Snapshot {
   std::uint64_t call_records = 0;
   std::uint64_t call_records_dropped = 0;
   std::uint64_t q_groups_rung = 0;
+  std::uint64_t calls_limited = 0;
+  std::uint64_t call_table_full = 0;
+  std::uint64_t calls_expired = 0;
   std::uint64_t challenges_not_aggregated = 0;
   std::uint64_t calls_diverted = 0;
   std::uint64_t answers_retransmitted = 0;
@@ -87,6 +90,9 @@ struct Snapshot {
     call_records += counters.call_records.read();
     call_records_dropped += counters.call_records_dropped.read();
     q_groups_rung += counters.q_groups_rung.read();
+    calls_limited += counters.calls_limited.read();
+    call_table_full += counters.call_table_full.read();
+    calls_expired += counters.calls_expired.read();
     challenges_not_aggregated += counters.challenges_not_aggregated.read();
     calls_diverted += counters.calls_diverted.read();
     answers_retransmitted += counters.answers_retransmitted.read();
@@ -156,6 +162,9 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "call_records", s.call_records);
   append(line, "call_records_dropped", s.call_records_dropped);
   append(line, "q_groups_rung", s.q_groups_rung);
+  append(line, "calls_limited", s.calls_limited);
+  append(line, "call_table_full", s.call_table_full);
+  append(line, "calls_expired", s.calls_expired);
   append(line, "challenges_not_aggregated", s.challenges_not_aggregated);
   append(line, "calls_diverted", s.calls_diverted);
   append(line, "answers_retransmitted", s.answers_retransmitted);

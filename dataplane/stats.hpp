@@ -108,6 +108,13 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter call_records_dropped;
   // A forked call went on to the user's contacts of the next lower q (fork = "q-groups").
   Counter q_groups_rung;
+  // Concurrent-call limits (max_calls, call_limits.hpp): new INVITEs refused because their
+  // route or their caller had its calls; refused because the worker's table of limited calls
+  // had no room near the Call-ID's place; limited calls given up when nothing ended them in
+  // time (no final answer, a BYE never seen: dialog_timeout).
+  Counter calls_limited;
+  Counter call_table_full;
+  Counter calls_expired;
   // A branch's challenge (401/407) that could not be added to the one relayed to the caller
   // (§16.7 step 7): the two would not fit the 4 KiB a kept answer may take.
   Counter challenges_not_aggregated;

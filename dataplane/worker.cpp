@@ -72,6 +72,7 @@ Worker::Iteration Worker::poll_once(std::int64_t now) {
   const Iteration handed_in = take_handed_in(now);
   // Failover timers: checked once per iteration (a sleeping worker wakes every
   // kIdlePollTimeoutMs), only when some pool fails over.
+  pipeline_.expire_calls(now);  // limited calls nothing ended (call_limits.hpp), once a second
   if (pipeline_.transactions() != nullptr) send_transaction_work(monotonic_ms());
   flush_tx();
   flush_returns();

@@ -107,7 +107,11 @@ struct RouteRule {
   Forking fork;                   // Location: several contacts (fork = "serial", "parallel", ...)
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
-  std::uint32_t line = 0;         // the [[routes]] header line, for logs
+  // Location, Forward: at most this many calls (INVITE dialogs) through the route at once,
+  // over every worker; the next new INVITE is answered max_calls_code. 0: no limit.
+  std::uint32_t max_calls = 0;
+  std::uint16_t max_calls_code = 503;
+  std::uint32_t line = 0;  // the [[routes]] header line, for logs
 
   bool translates_user() const { return strip != 0 || !prepend.empty(); }
 };

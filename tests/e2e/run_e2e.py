@@ -439,6 +439,56 @@ def test_accounting(ctx):
           (summary.group(0) if summary else "none"))
 
 
+def test_call_limits(ctx):
+    """Concurrent-call limits ([[routes]] max_calls; socket and DPDK modes, two workers): a
+    trunk route to an echo UAS with max_calls = 2 and record_route. Two calls are answered
+    200 (their Call-IDs owned by either worker: the limit is the workers' together); a third
+    INVITE gets sipline's 503 and never reaches the trunk; the first call's BYE, sent by its
+    Record-Route through the proxy, frees a place, and the third, tried again, is answered
+    200. Counters: calls_limited = 1; the shutdown line `call_limit route trunk: calls=2
+    max=2 refused=1` (the second and third calls are still up)."""
+    proxy_port, = harness.free_udp_ports(1)
+    trunk = EchoServer()
+    ctx.cleanups.append(trunk.stop)
+    host = harness.NET.client_host
+    routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
+               "target": "sip:%s:%d" % (host, trunk.port), "max_calls": 2}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True)).start()
+    uri = "sip:8000@sipline.test"
+    with sipmsg.Agent(proxy_port, user="1001") as caller:
+        calls = []
+        for n in range(3):
+            call_id = sipmsg.new_token("limit-%d-" % n) + "@" + host
+            answer = caller.request("INVITE", uri, to="<%s>" % uri, call_id=call_id,
+                                    timeout=3.0)
+            calls.append((call_id, answer))
+        for n in (0, 1):
+            require_status(calls[n][1], 200, "INVITE %d within the trunk's 2 calls" % n)
+        require_status(calls[2][1], 503, "the third call at once")
+        check(len(trunk.requests("INVITE")) == 2,
+              "the refused INVITE reached the trunk: %d INVITEs there" %
+              len(trunk.requests("INVITE")))
+        # The route set the proxy's Record-Route made (the echo UAS does not copy it back).
+        forwarded = trunk.requests("INVITE")[0]
+        route = [("Route", forwarded.get("Record-Route"))]
+        target = "sip:8000@%s:%d" % (host, trunk.port)
+        for call_id, answer in calls[:2]:
+            caller.request("ACK", target, to=answer.get("To"), call_id=call_id, cseq=1,
+                           headers=route, wait=False)
+        first_id, first = calls[0]
+        bye = caller.request("BYE", target, to=first.get("To"), call_id=first_id, cseq=2,
+                             headers=route)
+        require_status(bye, 200, "the first call's BYE through the proxy")
+        again = caller.request("INVITE", uri, to="<%s>" % uri, call_id=calls[2][0], cseq=3)
+        require_status(again, 200, "the third call once the first ended")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "calls_limited") == 1,
+          "expected one call refused by the limit: %s" % harness.brief(counters))
+    lines = [line for line in proxy.log_lines() if line.startswith("call_limit route trunk:")]
+    check(lines and lines[-1].strip() == "call_limit route trunk: calls=2 max=2 refused=1",
+          "the trunk's call_limit line at shutdown: %s" % lines)
+
+
 def test_workers_u1(ctx):
     """One source 5-tuple and workers = 2: both workers carry calls (Call-ID ownership with
     hand-offs), and no message is lost or reordered (no retransmission, nothing unexpected)."""
@@ -3538,6 +3588,7 @@ TESTS = {
     "parallel_fork": test_parallel_fork,
     "q_groups": test_q_groups,
     "accounting": test_accounting,
+    "call_limits": test_call_limits,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,
     "nat_keepalive_options": test_nat_keepalive_options,
@@ -3575,7 +3626,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "q_groups", "accounting", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "q_groups", "accounting", "call_limits", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
               "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",

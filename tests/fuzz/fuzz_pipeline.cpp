@@ -48,6 +48,9 @@
 //     fewer;
 //   - the control thread's answer to a REGISTER is a final response with the REGISTER's
 //     Call-ID and CSeq and a To tag.
+//   - concurrent-call limits (max_calls on two routes and a user): each counter equals the
+//     calls of the worker's table that hold it, never above its limit (a refused or failed
+//     call gives back what it took, and nothing is given back twice).
 // Seeds: SIPLINE_FUZZ_WRITE_SEEDS=<folder> writes requests with valid credentials for the
 // fixed secret and clock (INVITE/MESSAGE with Proxy-Authorization, REGISTER with
 // Authorization), which the fuzzer could not find by itself. SIPLINE_FUZZ_VERBOSE=1 prints
@@ -112,6 +115,7 @@ algorithms = ["SHA-256", "MD5", "SHA-512-256"]
 user = "1001"
 password = "fuzz-1001"
 caller_id = "+15551231001"
+max_calls = 1
 [[users]]
 user = "1002"
 password = "fuzz-1002"
@@ -159,6 +163,7 @@ fork = "serial"
 fork_timeout_ms = 500
 fallback = "sip:operator@[2001:db8::60]"
 fallback_codes = [404, 408, 480, 486]
+max_calls = 3
 [[routes]]
 name = "redirect-registered"
 user_prefix = "11"
@@ -188,6 +193,7 @@ name = "trunk-v4"
 user_prefix = "7"
 action = "forward"
 target = "sip:192.0.2.50:5070"
+max_calls = 2
 [[routes]]
 name = "trunk-v6"
 user_prefix = "8"
@@ -223,6 +229,7 @@ auth_user = "fuzz-account"
 password = "fuzz-secret"
 [limits]
 transaction_table_size = 1024  # the smallest: a renewed pipeline allocates its table again
+call_table_size = 1024
 [[routes]]
 name = "pool"
 user_prefix = "9"
@@ -319,6 +326,9 @@ struct World {
   std::unique_ptr<sip::Message> response_copy = std::make_unique<sip::Message>();
   // Call accounting: what the pipeline records of each input (checked, then dropped).
   CallRecordRing call_records;
+  // Concurrent-call limits (max_calls): renewed with the pipeline, whose table holds them.
+  std::unique_ptr<CallCounters> call_counters;
+  std::uint64_t inputs = 0;
   // SIPLINE_FUZZ_VERBOSE=1: one line per input with the outcome (replaying by hand).
   bool verbose = std::getenv("SIPLINE_FUZZ_VERBOSE") != nullptr;
 };
@@ -342,9 +352,29 @@ void check_call_records(World& w) {
   });
 }
 
+// Every place a limited route or user has taken is held by a call in the worker's table: none
+// leaks (a refused or failed call gives back what it took) and none is given back twice.
+void check_call_limits(const World& w) {
+  const PipelineContext& context = *w.context;
+  const ActiveCallTable& table = *w.pipeline->active_calls();
+  for (const PipelineContext::CallLimit& limit : context.route_limits) {
+    if (limit.max == 0) continue;
+    check(w.call_counters->calls(limit.counter) == table.holding(limit.counter) &&
+              table.holding(limit.counter) <= limit.max,
+          "a route's count of calls disagrees with the calls its worker holds");
+  }
+  for (const auto& [user, limit] : context.user_limits) {
+    check(w.call_counters->calls(limit.counter) == table.holding(limit.counter) &&
+              table.holding(limit.counter) <= limit.max,
+          "a user's count of calls disagrees with the calls its worker holds");
+  }
+}
+
 // A fresh pipeline and registrar: their digest authenticators remember nonce counts (replay
 // protection), so an input with credentials would change how the next one is judged.
 void renew_authenticators(World& w) {
+  w.call_counters = std::make_unique<CallCounters>();
+  w.context->attach_call_counters(*w.call_counters);
   w.pipeline = std::make_unique<Pipeline>(*w.context, 0);
   w.pipeline->set_call_records(&w.call_records);
   w.registrar =
@@ -916,6 +946,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome outcome = w.pipeline->process(in, kNow, out);
   drain_transactions(w, kPendingSendsOnly);
   check_call_records(w);
+  check_call_limits(w);
   switch (outcome.verdict) {
     case Verdict::Send: {
       const std::string_view bytes = check_send(w, outcome, out);
@@ -973,6 +1004,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (w.request_copy->is_request()) request_as_response(w, datagram, buffer_selector, in);
 
   settle_transactions(w);
+  check_call_limits(w);
+  // Limited calls left without an end (no answer on a fixed clock) run out: a sixteenth of the
+  // table per input, on a clock far ahead that moves a second each time.
+  w.pipeline->expire_calls(kNow + 86400 + static_cast<std::int64_t>(++w.inputs % 2));
+  check_call_limits(w);
   // The worker's quiescent state: no ContactsView survives the iteration.
   w.location->quiescent(0);
   if (mentions_authorization(datagram)) renew_authenticators(w);

@@ -36,6 +36,21 @@ TEST(PrometheusExposition, SubsystemsOfSeveralWordsAndNumberedLcores) {
             "sipline_location_aors 12\n");
 }
 
+TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
+  EXPECT_EQ(prometheus_exposition("call_limit route carrier-trunk: calls=30 max=30 refused=7\n"
+                                  "call_limit route pbx: calls=2 max=10 refused=0\n"
+                                  "call_limit users: limited=500 calls=41 refused=3\n"),
+            "sipline_call_limit_route_calls{route=\"carrier-trunk\"} 30\n"
+            "sipline_call_limit_route_calls{route=\"pbx\"} 2\n"
+            "sipline_call_limit_route_max{route=\"carrier-trunk\"} 30\n"
+            "sipline_call_limit_route_max{route=\"pbx\"} 10\n"
+            "sipline_call_limit_route_refused{route=\"carrier-trunk\"} 7\n"
+            "sipline_call_limit_route_refused{route=\"pbx\"} 0\n"
+            "sipline_call_limit_users_limited 500\n"
+            "sipline_call_limit_users_calls 41\n"
+            "sipline_call_limit_users_refused 3\n");
+}
+
 TEST(PrometheusExposition, PoolMembersCarryPoolMemberAndUri) {
   EXPECT_EQ(prometheus_exposition(
                 "pool pbx member 0 sip:10.0.0.1:5060;transport=udp: up probes=9 lost=0\n"

@@ -1,0 +1,157 @@
+// The workers' half of the concurrent-call limits (max_calls, call_limits.hpp): a new INVITE
+// on a limited route, or from a limited user, takes a place or is refused; the call gives it
+// back with its final failure (relayed or ours), its BYE, or when its time runs out.
+#include <algorithm>
+#include <string>
+
+#include "dataplane/pipeline.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+// RFC 3261 §17.1.1.2: a caller without any answer gives up after Timer B, 64*T1.
+constexpr std::int64_t kTimerBSeconds = 32;
+// §16.6 step 11: Timer C, more than 3 minutes after the last provisional answer.
+constexpr std::int64_t kTimerCSeconds = 181;
+
+}  // namespace
+
+void PipelineContext::attach_call_counters(CallCounters& counters) {
+  call_counters = &counters;
+  const std::span<const lb::RouteRule> rules = routes.rules();
+  route_limits.assign(rules.size(), CallLimit{});
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].max_calls == 0) continue;
+    route_limits[i] = CallLimit{counters.counter_for("route:" + rules[i].name), rules[i].max_calls};
+  }
+  user_limits.clear();
+  for (const config::User& user : config->users) {
+    if (user.max_calls == 0) continue;
+    user_limits.emplace_back(user.user,
+                             CallLimit{counters.counter_for("user:" + user.user), user.max_calls});
+  }
+  std::sort(user_limits.begin(), user_limits.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+const PipelineContext::CallLimit* PipelineContext::user_limit(std::string_view user) const {
+  const auto found =
+      std::lower_bound(user_limits.begin(), user_limits.end(), user,
+                       [](const std::pair<std::string, CallLimit>& entry, std::string_view key) {
+                         return std::string_view(entry.first) < key;
+                       });
+  if (found == user_limits.end() || found->first != user) return nullptr;
+  return &found->second;
+}
+
+std::string PipelineContext::call_limits_text() const {
+  std::string text;
+  if (call_counters == nullptr) return text;
+  const std::span<const lb::RouteRule> rules = routes.rules();
+  for (std::size_t i = 0; i < route_limits.size() && i < rules.size(); ++i) {
+    const CallLimit& limit = route_limits[i];
+    if (limit.max == 0) continue;
+    text += "call_limit route " + rules[i].name +
+            ": calls=" + std::to_string(call_counters->calls(limit.counter)) +
+            " max=" + std::to_string(limit.max) +
+            " refused=" + std::to_string(call_counters->refused(limit.counter)) + "\n";
+  }
+  if (user_limits.empty()) return text;
+  std::uint64_t calls = 0;
+  std::uint64_t refused = 0;
+  for (const auto& [user, limit] : user_limits) {
+    calls += call_counters->calls(limit.counter);
+    refused += call_counters->refused(limit.counter);
+  }
+  text += "call_limit users: limited=" + std::to_string(user_limits.size()) +
+          " calls=" + std::to_string(calls) + " refused=" + std::to_string(refused) + "\n";
+  return text;
+}
+
+std::optional<Outcome> Pipeline::admit_call(const Inbound& in, const lb::RouteRule& route,
+                                            std::string_view caller, const OutputBuffers& out) {
+  const sip::Message& request = *message_;
+  if (active_calls_ == nullptr || request.method != sip::Method::Invite || request.to.has_tag) {
+    return std::nullopt;
+  }
+  const PipelineContext::CallLimit& route_limit =
+      context_->route_limits[static_cast<std::size_t>(&route - context_->routes.rules().data())];
+  const PipelineContext::CallLimit* user_limit =
+      caller.empty() || context_->user_limits.empty() ? nullptr : context_->user_limit(caller);
+  if (route_limit.max == 0 && user_limit == nullptr) return std::nullopt;
+  const std::uint64_t key = ActiveCallTable::key_of(request.call_id);
+  // The INVITE again (a retransmission, or the same call once more after a challenge): its
+  // place is held already.
+  if (active_calls_->find(key) != nullptr) return std::nullopt;
+  CallCounters& counters = *context_->call_counters;
+  const std::uint16_t code = route_limit.max != 0 ? route.max_calls_code : 503;
+  const bool route_ok =
+      route_limit.max == 0 || counters.try_take(route_limit.counter, route_limit.max);
+  if (!route_ok) {
+    count(&WorkerCounters::calls_limited);
+    return respond(in, code, {}, {}, out);
+  }
+  if (user_limit != nullptr && !counters.try_take(user_limit->counter, user_limit->max)) {
+    if (route_limit.max != 0) counters.give_back(route_limit.counter);
+    count(&WorkerCounters::calls_limited);
+    return respond(in, 503, {}, {}, out);
+  }
+  ActiveCall* call = active_calls_->insert(key);
+  if (call == nullptr) {
+    // No room to remember it: letting it through would let the limit be passed.
+    if (route_limit.max != 0) counters.give_back(route_limit.counter);
+    if (user_limit != nullptr) counters.give_back(user_limit->counter);
+    count(&WorkerCounters::call_table_full);
+    return respond(in, code, {}, {}, out);
+  }
+  call->route_counter = route_limit.max != 0 ? route_limit.counter : kNoCallCounter;
+  call->user_counter = user_limit != nullptr ? user_limit->counter : kNoCallCounter;
+  call->expires = now_s_ + kTimerBSeconds;
+  return std::nullopt;
+}
+
+void Pipeline::note_limited_request() {
+  const sip::Message& request = *message_;
+  ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(request.call_id));
+  if (call == nullptr) return;
+  if (request.method == sip::Method::Bye) {
+    // §15.1.1: the caller's session ends as its BYE is sent (whatever the answer).
+    active_calls_->end(call, *context_->call_counters);
+  } else if (call->answered) {
+    call->expires = now_s_ + context_->config->limits.dialog_timeout_s;  // a re-INVITE, UPDATE
+  }
+}
+
+void Pipeline::note_limited_response(std::uint16_t code) {
+  const sip::Message& response = *message_;
+  if (response.cseq.method != sip::Method::Invite || code == 100) return;
+  ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(response.call_id));
+  if (call == nullptr) return;
+  if (code < 200) {
+    if (!call->answered) call->expires = now_s_ + kTimerCSeconds;
+  } else if (code < 300) {
+    call->answered = true;
+    call->expires = now_s_ + context_->config->limits.dialog_timeout_s;
+  } else if (!call->answered) {
+    // The call's final failure (a re-INVITE's, once answered, leaves the call as it is). A
+    // challenge too: the INVITE with credentials takes a place again.
+    active_calls_->end(call, *context_->call_counters);
+  }
+}
+
+void Pipeline::note_limited_local_answer(const Outcome& outcome) {
+  const sip::Message& request = *message_;
+  if (!request.is_request() || request.method != sip::Method::Invite || request.to.has_tag ||
+      outcome.code < 300) {
+    return;
+  }
+  ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(request.call_id));
+  if (call != nullptr && !call->answered) active_calls_->end(call, *context_->call_counters);
+}
+
+void Pipeline::expire_limited_calls(std::int64_t now) {
+  const std::size_t ended = active_calls_->expire(now, *context_->call_counters);
+  if (ended != 0 && counters_ != nullptr) counters_->calls_expired.add(ended);
+}
+
+}  // namespace sipline::dataplane

@@ -1,0 +1,400 @@
+// Concurrent-call limits ([[routes]] max_calls, [[users]] max_calls; dataplane/call_limits.hpp,
+// call_admission.cpp): the shared counters, a worker's table of limited calls, and what the
+// pipeline admits, refuses and frees, message by message.
+#include <set>
+
+#include "dataplane/call_limits.hpp"
+#include "sip/digest.hpp"
+#include "tests/unit/forking_test_support.hpp"
+
+namespace sipline::dataplane {
+namespace {
+
+using namespace forking_test;
+
+constexpr std::string_view kTrunk = "192.0.2.50:5060";
+
+// ---- CallCounters, ActiveCallTable ------------------------------------------------------
+
+TEST(CallCounters, ANameKeepsItsCounterAndTakingStopsAtTheLimit) {
+  CallCounters counters;
+  const std::uint32_t trunk = counters.counter_for("route:trunk");
+  const std::uint32_t user = counters.counter_for("user:1001");
+  EXPECT_NE(trunk, user);
+  EXPECT_EQ(counters.counter_for("route:trunk"), trunk);
+  EXPECT_TRUE(counters.try_take(trunk, 2));
+  EXPECT_TRUE(counters.try_take(trunk, 2));
+  EXPECT_FALSE(counters.try_take(trunk, 2));
+  EXPECT_EQ(counters.calls(trunk), 2u);
+  EXPECT_EQ(counters.refused(trunk), 1u);
+  counters.give_back(trunk);
+  EXPECT_TRUE(counters.try_take(trunk, 2));
+  EXPECT_EQ(counters.calls(user), 0u);
+}
+
+TEST(CallCounters, CountersBeyondTheFirstChunkWork) {
+  CallCounters counters;
+  std::uint32_t last = 0;
+  for (std::uint32_t i = 0; i <= CallCounters::kChunkSize; ++i)
+    last = counters.counter_for("user:" + std::to_string(i));
+  EXPECT_EQ(last, CallCounters::kChunkSize);
+  EXPECT_TRUE(counters.try_take(last, 1));
+  EXPECT_EQ(counters.calls(last), 1u);
+}
+
+// Keys on one home slot (the low bits), told apart by their high bits.
+std::uint64_t key_at(std::uint64_t home, std::uint64_t which) {
+  return home | (which << 32);
+}
+
+TEST(ActiveCallTable, CollidingCallsStayFoundAfterOthersEnd) {
+  CallCounters counters;
+  const std::uint32_t route = counters.counter_for("route:r");
+  ActiveCallTable table(1024);
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t which = 1; which <= 5; ++which) {
+    keys.push_back(key_at(1023, which));  // from the last slot, wrapping to the first ones
+    ActiveCall* call = table.insert(keys.back());
+    ASSERT_NE(call, nullptr);
+    ASSERT_TRUE(counters.try_take(route, 100));
+    call->route_counter = route;
+  }
+  ASSERT_NE(table.insert(key_at(0, 9)), nullptr);  // its home is taken by a wrapped one
+  EXPECT_EQ(table.size(), 6u);
+  // Ending the second moves the later ones up; each is still found.
+  table.end(table.find(keys[1]), counters);
+  EXPECT_EQ(table.find(keys[1]), nullptr);
+  for (std::uint64_t key : {keys[0], keys[2], keys[3], keys[4], key_at(0, 9)})
+    EXPECT_NE(table.find(key), nullptr) << key;
+  EXPECT_EQ(counters.calls(route), 4u);
+  EXPECT_EQ(table.size(), 5u);
+}
+
+TEST(ActiveCallTable, AFullNeighbourhoodRefusesAndExpirySweepsEverything) {
+  CallCounters counters;
+  const std::uint32_t route = counters.counter_for("route:r");
+  ActiveCallTable table(1024);
+  for (std::uint64_t which = 1; which <= ActiveCallTable::kMaxProbe; ++which) {
+    ActiveCall* call = table.insert(key_at(7, which));
+    ASSERT_NE(call, nullptr);
+    ASSERT_TRUE(counters.try_take(route, 1000));
+    call->route_counter = route;
+    call->expires = 100 + static_cast<std::int64_t>(which % 2);  // 100 or 101
+  }
+  EXPECT_EQ(table.insert(key_at(7, 999)), nullptr);
+  // Sixteen sweeps (one a second) look at the whole table once.
+  std::size_t ended = 0;
+  for (int second = 0; second < 16; ++second)
+    ended += table.expire(100, counters);
+  EXPECT_EQ(ended, ActiveCallTable::kMaxProbe / 2);
+  for (int second = 0; second < 16; ++second)
+    ended += table.expire(101, counters);
+  EXPECT_EQ(ended, ActiveCallTable::kMaxProbe);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(counters.calls(route), 0u);
+}
+
+// ---- the pipeline -----------------------------------------------------------------------
+
+constexpr std::string_view kConfig = R"toml(
+[listen]
+udp = ["127.0.0.1:5060"]
+[domain]
+names = ["sipline.local", "127.0.0.1"]
+record_route = true
+[registrar]
+store = "memory"
+[[users]]
+user = "1001"
+password = "secret-1001"
+max_calls = 1
+[[users]]
+user = "1002"
+password = "secret-1002"
+[[routes]]
+name = "trunk"
+user_prefix = "0"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+max_calls = 2
+[[routes]]
+name = "busy-trunk"
+user_prefix = "9"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+max_calls = 1
+max_calls_code = 486
+[[routes]]
+name = "authenticated"
+user_prefix = "8"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+auth = true
+[[routes]]
+name = "phones"
+user_prefix = "1"
+action = "location"
+max_calls = 1
+)toml";
+
+std::string invite_to(std::string_view user, std::string_view call_id) {
+  std::string request = invite(user, "z9hG4bK-" + std::string(call_id));
+  request.replace(request.find("hunt-1@192.0.2.10"), 17, call_id);
+  return request;
+}
+
+// The caller's in-dialog `method` of the call `invite` set up, the callee's tag on its To.
+std::string in_dialog(const std::string& invite, std::string_view method, int cseq) {
+  std::string request = as_method(invite, method);
+  request.replace(request.find("CSeq: 1 "), 8, "CSeq: " + std::to_string(cseq) + " ");
+  request.replace(request.find(";rport"), 0, "-" + std::to_string(cseq));  // a new branch
+  request.insert(request.find("\r\n", request.find("\r\nTo: ") + 2), ";tag=phone-tag");
+  return request;
+}
+
+// Two workers (pipelines) on one configuration and one set of counters, as the runtime has.
+class CallLimitTest : public ::testing::Test {
+ protected:
+  CallLimitTest() : location_(2), out_(kPacketCapacity) {
+    const config::LoadResult loaded = config::load_config_text(kConfig, "call_limits_test.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+    context_ = PipelineContext::create(loaded.config, &location_);
+    context_->attach_call_counters(counters_);
+    for (std::size_t worker = 0; worker < 2; ++worker) {
+      workers_[worker] = std::make_unique<Pipeline>(*context_, worker);
+      workers_[worker]->set_counters(&worker_counters_[worker]);
+    }
+  }
+
+  Sent receive(const std::string& text, std::string_view from = kCaller, std::size_t worker = 0,
+               std::int64_t now = kNow) {
+    const Outcome outcome = workers_[worker]->process(Inbound{text, *peer_from_text(from), 0}, now,
+                                                      OutputBuffers{out_, {}});
+    return Sent{outcome, std::string(out_.data(), outcome.size)};
+  }
+
+  // The INVITE forwarded to the trunk; its answer `status` from there, relayed.
+  void expect_forwarded(const Sent& sent) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::ForwardedRequest) << sent.bytes;
+    EXPECT_EQ(sent.to(), kTrunk);
+  }
+  void expect_refused(const Sent& sent, std::string_view status) {
+    EXPECT_EQ(sent.outcome.kind, SendKind::LocalResponse);
+    EXPECT_EQ(sent.to(), kCaller);
+    EXPECT_EQ(request_line(sent.bytes), "SIP/2.0 " + std::string(status));
+  }
+  void answer_from_trunk(const Sent& forwarded, std::string_view status, std::size_t worker = 0,
+                         std::int64_t now = kNow) {
+    const Sent relayed = receive(answer(forwarded.bytes, status), kTrunk, worker, now);
+    EXPECT_EQ(relayed.outcome.kind, SendKind::ForwardedResponse);
+    EXPECT_EQ(request_line(relayed.bytes), "SIP/2.0 " + std::string(status));
+  }
+
+  std::uint32_t calls_on(std::string_view name) {
+    return counters_.calls(counters_.counter_for(name));
+  }
+
+  LocationTable location_;
+  std::vector<char> out_;
+  CallCounters counters_;
+  std::unique_ptr<PipelineContext> context_;
+  std::array<WorkerCounters, 2> worker_counters_;
+  std::array<std::unique_ptr<Pipeline>, 2> workers_;
+};
+
+TEST_F(CallLimitTest, TheCallBeyondTheRouteLimitIsRefusedUntilOneFails) {
+  const Sent first = receive(invite_to("0201", "c1"));
+  expect_forwarded(first);
+  expect_forwarded(receive(invite_to("0202", "c2")));
+  const std::string third = invite_to("0203", "c3");
+  const Sent refused = receive(third);
+  expect_refused(refused, "503 Service Unavailable");
+  // Our answer, with our To tag and no Retry-After: the caller may try another proxy now.
+  EXPECT_NE(refused.bytes.find(";tag=sl"), std::string::npos);
+  EXPECT_EQ(refused.bytes.find("Retry-After"), std::string::npos);
+  EXPECT_EQ(worker_counters_[0].calls_limited.read(), 1u);
+  EXPECT_EQ(calls_on("route:trunk"), 2u);
+  // The first call fails at the trunk: its place is free for the third, tried again.
+  answer_from_trunk(first, "486 Busy Here");
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  expect_forwarded(receive(third));
+  EXPECT_EQ(calls_on("route:trunk"), 2u);
+  EXPECT_NE(context_->call_limits_text().find("call_limit route trunk: calls=2 max=2 refused=1\n"),
+            std::string::npos)
+      << context_->call_limits_text();
+}
+
+TEST_F(CallLimitTest, AnAnsweredCallHoldsItsPlaceUntilItsBye) {
+  const std::string call = invite_to("0201", "c1");
+  const Sent forwarded = receive(call);
+  expect_forwarded(forwarded);
+  answer_from_trunk(forwarded, "180 Ringing");
+  answer_from_trunk(forwarded, "200 OK");
+  expect_forwarded(receive(invite_to("0202", "c2")));
+  expect_refused(receive(invite_to("0203", "c3")), "503 Service Unavailable");
+  // A re-INVITE of the first call and its failure (491) leave the call as it is.
+  const Sent reinvite = receive(in_dialog(call, "INVITE", 2));
+  EXPECT_EQ(reinvite.outcome.kind, SendKind::ForwardedRequest);
+  answer_from_trunk(reinvite, "491 Request Pending");
+  EXPECT_EQ(calls_on("route:trunk"), 2u);
+  // §15.1.1: the session ends with the BYE; the trunk's 200 to it changes nothing more.
+  const Sent bye = receive(in_dialog(call, "BYE", 3));
+  EXPECT_EQ(bye.outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  answer_from_trunk(bye, "200 OK");
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  expect_forwarded(receive(invite_to("0203", "c3")));
+}
+
+TEST_F(CallLimitTest, TheInviteAgainDoesNotTakeASecondPlace) {
+  const std::string call = invite_to("0201", "c1");
+  expect_forwarded(receive(call));
+  expect_forwarded(receive(call));  // retransmitted
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  expect_forwarded(receive(invite_to("0202", "c2")));
+}
+
+TEST_F(CallLimitTest, WorkersShareTheLimit) {
+  const std::string call = invite_to("9001", "w0");
+  const Sent forwarded = receive(call, kCaller, 0);
+  expect_forwarded(forwarded);
+  // Another worker owns the next call's Call-ID: the route's one place is taken.
+  expect_refused(receive(invite_to("9002", "w1"), kCaller, 1), "486 Busy Here");
+  EXPECT_EQ(worker_counters_[1].calls_limited.read(), 1u);
+  answer_from_trunk(forwarded, "200 OK", 0);
+  receive(in_dialog(call, "BYE", 2), kCaller, 0);
+  expect_forwarded(receive(invite_to("9002", "w1"), kCaller, 1));
+}
+
+TEST_F(CallLimitTest, OurOwnFailureFreesThePlace) {
+  // 1002 is registered nowhere: our 480 ends the call that took the phones route's place.
+  const Sent unavailable = receive(invite_to("1002", "p1"));
+  expect_refused(unavailable, "480 Temporarily Unavailable");
+  EXPECT_EQ(calls_on("route:phones"), 0u);
+  const Sent again = receive(invite_to("1002", "p2"));
+  expect_refused(again, "480 Temporarily Unavailable");
+  EXPECT_EQ(worker_counters_[0].calls_limited.read(), 0u);
+}
+
+TEST_F(CallLimitTest, CallsNothingEndedAreGivenUpByTheirTimers) {
+  Pipeline& worker = *workers_[0];
+  const Sent silent = receive(invite_to("0201", "silent"));
+  const Sent ringing = receive(invite_to("0202", "ringing"));
+  answer_from_trunk(ringing, "180 Ringing");
+  // Timer B (64*T1 = 32 s): the caller has given up on the INVITE nobody answered.
+  for (std::int64_t second = 1; second <= 32 + 16; ++second)
+    worker.expire_calls(kNow + second);
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  EXPECT_EQ(worker_counters_[0].calls_expired.read(), 1u);
+  // Timer C: ringing without a final answer for more than 3 minutes.
+  for (std::int64_t second = 49; second <= 181 + 16; ++second)
+    worker.expire_calls(kNow + second);
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+  // An answered call whose BYE never came: dialog_timeout (12 h) after its last request.
+  const std::string call = invite_to("0203", "answered");
+  const std::int64_t start = kNow + 1000;
+  const Sent answered = receive(call, kCaller, 0, start);
+  answer_from_trunk(answered, "200 OK", 0, start);
+  receive(in_dialog(call, "UPDATE", 2), kCaller, 0, start + 3600);  // a session refresh
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(start + 43200 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(start + 3600 + 43200 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+  EXPECT_EQ(worker_counters_[0].calls_expired.read(), 3u);
+  EXPECT_EQ(worker.active_calls()->size(), 0u);
+}
+
+// The value of `name="..."` in `text`.
+std::string quoted_param(std::string_view text, std::string_view name) {
+  const std::string key = std::string(name) + "=\"";
+  const std::size_t start = text.find(key) + key.size();
+  return std::string(text.substr(start, text.find('"', start) - start));
+}
+
+// `request` from user 1001 with its credentials for the 407 `challenge`.
+std::string with_credentials(std::string request, std::string_view challenge) {
+  const std::string uri = request.substr(7, request.find(' ', 7) - 7);
+  const std::string nonce = quoted_param(challenge, "nonce");
+  const sip::DigestHex ha1 =
+      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1001", "sipline.local", "secret-1001");
+  const sip::DigestHex response = sip::digest_response(
+      {sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", uri, nonce, "00000001", "c0", "auth"});
+  const std::string line =
+      "Proxy-Authorization: Digest username=\"1001\", realm=\"sipline.local\", nonce=\"" + nonce +
+      "\", uri=\"" + uri + "\", response=\"" + std::string(response.view()) +
+      "\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0\", opaque=\"" +
+      quoted_param(challenge, "opaque") + "\"\r\n";
+  request.insert(request.find("Content-Length"), line);
+  return request;
+}
+
+TEST_F(CallLimitTest, AUserPlacesAtMostItsCallsWhateverTheRoute) {
+  const std::string first = invite_to("8001", "u1");
+  const Sent challenge = receive(first);
+  ASSERT_EQ(challenge.outcome.code, 407);
+  EXPECT_EQ(calls_on("user:1001"), 0u);  // not before the user is known
+  std::string authenticated = with_credentials(first, challenge.bytes);
+  authenticated.replace(authenticated.find("CSeq: 1 "), 8, "CSeq: 2 ");
+  expect_forwarded(receive(authenticated));
+  EXPECT_EQ(calls_on("user:1001"), 1u);
+  // A second call by 1001 at once: refused, with 503, although its route has no limit.
+  const std::string second = invite_to("8002", "u2");
+  const Sent second_challenge = receive(second);
+  ASSERT_EQ(second_challenge.outcome.code, 407);
+  expect_refused(receive(with_credentials(second, second_challenge.bytes)),
+                 "503 Service Unavailable");
+  EXPECT_NE(context_->call_limits_text().find("call_limit users: limited=1 calls=1 refused=1\n"),
+            std::string::npos)
+      << context_->call_limits_text();
+}
+
+TEST_F(CallLimitTest, AReloadKeepsCountingTheCallsInProgress) {
+  const std::string call = invite_to("0201", "r1");
+  const Sent forwarded = receive(call);
+  answer_from_trunk(forwarded, "200 OK");
+  const config::LoadResult loaded = config::load_config_text(kConfig, "call_limits_test.toml");
+  ASSERT_TRUE(loaded.ok());
+  const std::unique_ptr<PipelineContext> next = PipelineContext::reloaded(loaded.config, *context_);
+  workers_[0]->rebind(*next);
+  EXPECT_EQ(next->call_limits_text().substr(0, 43), "call_limit route trunk: calls=1 max=2 refus");
+  receive(in_dialog(call, "BYE", 2));
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+}
+
+// ---- configuration ----------------------------------------------------------------------
+
+std::string first_error(std::string_view text) {
+  const config::LoadResult loaded = config::load_config_text(text, "limits.toml");
+  return loaded.ok() ? std::string() : loaded.errors.front();
+}
+
+TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
+  std::string text(kConfig);
+  // Without record_route the BYE would not pass through us.
+  std::string no_rr = text;
+  no_rr.replace(no_rr.find("record_route = true"), 19, "record_route = false");
+  EXPECT_EQ(first_error(no_rr),
+            "limits.toml:12: users[0].max_calls needs [domain] record_route = true (a call is "
+            "counted until its BYE, which otherwise does not pass through sipline)");
+  std::string redirect = text;
+  redirect.replace(redirect.find("action = \"location\"\nmax_calls"), 19, "action = \"redirect\"");
+  EXPECT_NE(first_error(redirect).find("routes[3].max_calls applies to routes that forward"),
+            std::string::npos)
+      << first_error(redirect);
+  std::string code_alone = text;
+  code_alone.replace(code_alone.find("max_calls = 1\nmax_calls_code"), 14, "");
+  EXPECT_NE(first_error(code_alone).find("routes[1].max_calls_code needs max_calls"),
+            std::string::npos)
+      << first_error(code_alone);
+  EXPECT_NE(first_error(text + "[limits]\ncall_table_size = 3000\n")
+                .find("limits.call_table_size must be a power of two, not 3000"),
+            std::string::npos);
+  EXPECT_NE(first_error(text + "[limits]\ndialog_timeout = 10\n").find("dialog_timeout"),
+            std::string::npos);
+  EXPECT_EQ(first_error(text + "[limits]\ncall_table_size = 4096\ndialog_timeout = 7200\n"), "");
+}
+
+}  // namespace
+}  // namespace sipline::dataplane
