@@ -345,8 +345,18 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
       return silent;
     }
   }
-  const sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
-  const sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_->identity);
+  sip::RoutePlan plan = sip::preprocess_routes(request, context_->identity);
+  sip::RequestNextHop next = sip::next_hop_for_request(request, plan, context_->identity);
+  if (next.source == sip::NextHopSource::RouteHeader && !request.to.has_tag &&
+      !context_->identity_sources->contains(source_key(in.peer))) {
+    // A new request from outside the servers we route to (a phone, anyone) whose Route names
+    // another host: followed, it would reach a trunk from our trusted address past the route
+    // table's auth, sources and call limits. Its Route is removed and the table decides, as
+    // Kamailio's default configuration does (remove_hf("Route") for requests without a To tag).
+    plan = sip::ignoring_preloaded_routes();
+    next = sip::RequestNextHop{};
+    count(&WorkerCounters::preloaded_routes_dropped);
+  }
   switch (next.source) {
     case sip::NextHopSource::BadRoute:
       return respond(in, 400, "Bad Route Header", {}, out);

@@ -40,6 +40,7 @@ struct Snapshot {
   std::uint64_t call_records = 0;
   std::uint64_t call_records_dropped = 0;
   std::uint64_t q_groups_rung = 0;
+  std::uint64_t preloaded_routes_dropped = 0;
   std::uint64_t calls_limited = 0;
   std::uint64_t call_table_full = 0;
   std::uint64_t calls_expired = 0;
@@ -90,6 +91,7 @@ struct Snapshot {
     call_records += counters.call_records.read();
     call_records_dropped += counters.call_records_dropped.read();
     q_groups_rung += counters.q_groups_rung.read();
+    preloaded_routes_dropped += counters.preloaded_routes_dropped.read();
     calls_limited += counters.calls_limited.read();
     call_table_full += counters.call_table_full.read();
     calls_expired += counters.calls_expired.read();
@@ -162,6 +164,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "call_records", s.call_records);
   append(line, "call_records_dropped", s.call_records_dropped);
   append(line, "q_groups_rung", s.q_groups_rung);
+  append(line, "preloaded_routes_dropped", s.preloaded_routes_dropped);
   append(line, "calls_limited", s.calls_limited);
   append(line, "call_table_full", s.call_table_full);
   append(line, "calls_expired", s.calls_expired);

@@ -113,6 +113,9 @@ struct alignas(kCacheLine) WorkerCounters {
   // had no room near the Call-ID's place; limited calls given up when nothing ended them in
   // time (no final answer, a BYE never seen: dialog_timeout).
   Counter calls_limited;
+  // New requests from outside the trust domain whose preloaded Route named another host:
+  // routed by the route table without it (pipeline.cpp, process_request).
+  Counter preloaded_routes_dropped;
   Counter call_table_full;
   Counter calls_expired;
   // A branch's challenge (401/407) that could not be added to the one relayed to the caller

@@ -455,6 +455,7 @@ RequestEdits forward_edits(const RoutePlan& plan, const LocalIdentity& identity,
   // §16.4: our own value off the top, a strict router's trace off the end.
   edits.pop_top_routes = plan.pop_top_route ? 1 : 0;
   edits.pop_last_route = plan.strict_router;
+  edits.drop_routes = plan.drop_routes;
   if (!plan.strict_next_hop_uri.empty()) {
     // §16.6 step 7: the Request-URI goes to the end of the Route header, the strict router's
     // value (now on top) into the Request-URI.

@@ -191,7 +191,18 @@ struct RoutePlan {
   // the received one) becomes the last Route value. Empty: the next hop routes loosely.
   std::string_view strict_next_hop_uri;
   std::string_view displaced_request_uri;
+  // Every Route value leaves: a new request's preloaded route (RFC 3261 §8.1.2) that the
+  // proxy does not follow (Kamailio's default configuration removes them, remove_hf("Route"),
+  // before routing a new request): the route table decides where it goes.
+  bool drop_routes = false;
 };
+
+// The plan for a new request whose preloaded Route is not followed: every value removed.
+inline RoutePlan ignoring_preloaded_routes() {
+  RoutePlan plan;
+  plan.drop_routes = true;
+  return plan;
+}
 
 RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identity);
 

@@ -148,7 +148,8 @@ class RouteEditor {
   }
 
   bool active() const {
-    return edits_.pop_top_routes != 0 || edits_.pop_last_route || !edits_.append_route_uri.empty();
+    return edits_.pop_top_routes != 0 || edits_.pop_last_route || edits_.drop_routes ||
+           !edits_.append_route_uri.empty();
   }
 
   // The value `field` keeps, and whether it changed.
@@ -157,6 +158,7 @@ class RouteEditor {
     bool changed = false;
   };
   Kept edit(const HeaderField& field) {
+    if (edits_.drop_routes) return Kept{{}, true};
     Kept kept{field.value, false};
     for (; to_pop_ > 0 && !kept.value.empty(); --to_pop_) {
       kept.value = elements_after_first(kept.value);

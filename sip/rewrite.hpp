@@ -42,6 +42,7 @@ struct RequestEdits {
   // Route edits (§16.4, §16.6 step 7), over the Route values in order across all Route lines:
   std::uint8_t pop_top_routes = 0;    // values removed from the top: ours, a strict router's
   bool pop_last_route = false;        // the last value (a strict router sent it as our R-URI)
+  bool drop_routes = false;           // every value: a preloaded route not followed
   std::string_view append_route_uri;  // empty: none; else "Route: <uri>" after the last Route
   // Applied to the sender's (top) Via, §18.2.1 and RFC 3581 §4: ";received=<received>" is
   // appended to it when `received` is not empty, and its valueless ";rport" becomes

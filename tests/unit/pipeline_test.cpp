@@ -159,6 +159,7 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
     context_ = PipelineContext::create(loaded.config, &location_);
     pipeline_ = std::make_unique<Pipeline>(*context_, 0);
+    pipeline_->set_counters(&counters_);
   }
 
   Outcome process(const std::string& text, std::string_view from = "192.0.2.10:5099") {
@@ -184,6 +185,7 @@ class PipelineTest : public ::testing::Test {
   std::vector<char> out_;
   std::unique_ptr<PipelineContext> context_;
   std::unique_ptr<Pipeline> pipeline_;
+  WorkerCounters counters_;
 };
 
 TEST(LocalToTag, IsDeterministicPerCallIdAndKey) {
@@ -885,6 +887,46 @@ TEST_F(PipelineTest, RequestToAStrictRouterCarriesTheRequestUriInRoute) {
       << text;
   EXPECT_EQ(text.find("127.0.0.1:5060;lr"), std::string::npos) << text;
   EXPECT_EQ(text.find("<sip:192.0.2.30:5090>"), std::string::npos) << text;
+}
+
+// A new request from a phone whose preloaded Route names another host (a carrier's SBC, which
+// trusts sipline's address) is not sent there: its Route goes and the route table decides,
+// with its auth (as Kamailio's default configuration, remove_hf("Route")). From a server of
+// the trust domain the Route is followed (RFC 3261 §16.4, §16.6 step 6).
+TEST_F(PipelineTest, APhonesPreloadedRouteToAnotherHostIsNotFollowed) {
+  Request request;
+  request.extra = "Route: <sip:192.0.2.50:5060;lr>\r\n";
+  Outcome outcome = process(request.text());
+  ASSERT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "127.0.0.1:5070");  // route "out"
+  std::string text = written(outcome);
+  EXPECT_TRUE(text.starts_with("INVITE sip:7000@sipline.local SIP/2.0\r\n")) << text;
+  EXPECT_EQ(text.find("Route:"), std::string::npos) << text;
+  // Our own value first changes nothing; the route to 1009 challenges as without a Route.
+  request.uri = "sip:1009@sipline.local";
+  request.to = "<sip:1009@sipline.local>";
+  request.extra =
+      "Route: <sip:127.0.0.1:5060;lr>,\r\n <sip:192.0.2.50:5060;lr>\r\nRoute: "
+      "<sip:x@192.0.2.51>\r\n";
+  outcome = process(request.text());
+  EXPECT_EQ(outcome.kind, SendKind::LocalResponse);
+  EXPECT_EQ(outcome.code, 407);
+  EXPECT_EQ(counters_.preloaded_routes_dropped.read(), 2u);
+  // The PBX of the trust domain routes through us to a host of its choosing.
+  outcome = process(request.text(), "192.0.2.30:5060");
+  ASSERT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.50:5060");
+  text = written(outcome);
+  EXPECT_NE(text.find("Route: <sip:192.0.2.50:5060;lr>\r\nRoute: <sip:x@192.0.2.51>\r\n"),
+            std::string::npos)
+      << text;
+  // In a dialog (To tag) the route set is the dialog's, built by Record-Route: followed.
+  request.to += ";tag=callee";
+  request.method = "BYE";
+  outcome = process(request.text());
+  ASSERT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.50:5060");
+  EXPECT_EQ(counters_.preloaded_routes_dropped.read(), 2u);
 }
 
 // An in-dialog BYE (To tag) with `extra` header lines.

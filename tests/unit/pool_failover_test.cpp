@@ -1288,15 +1288,24 @@ TEST_F(PoolChallengeTest, AnInDialogRequestToAMemberIsAnsweredForAndNeverFailsOv
   EXPECT_EQ(counters_.failover_tracked.read(), 2u);
 }
 
-// A new request with a preloaded Route naming a member itself bypasses the route table
-// (and its routes' auth and sources): it is forwarded, not tracked, and the member's
+// A new request with a preloaded Route naming a member: from outside the trust domain the
+// Route is not followed (else anyone could reach the carrier from our address past the
+// route's sources), and the route table refuses it here (404: no route for that source).
+// From a server of ours (another pool's member) it is followed, not tracked, and the member's
 // challenge goes back to its sender, unanswered by us.
 TEST_F(PoolChallengeTest, ANewRequestRoutedToAMemberDirectlyIsNotAnsweredFor) {
+  const std::string outsider = with_lines(invite("7007", "z9hG4bK-outsider", "outsider@192.0.2.10"),
+                                          "Route: <sip:192.0.2.41:5060;lr>\r\n");
+  const std::vector<Sent> refused = receive(outsider, "198.51.100.66:5060");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].outcome.code, 404);
+  EXPECT_EQ(refused[0].to(), "198.51.100.66:5060");
+  EXPECT_EQ(counters_.preloaded_routes_dropped.read(), 1u);
   for (const std::string method : {"INVITE", "REGISTER"}) {
     std::string request = invite("7007", "z9hG4bK-direct-" + method, "direct@192.0.2.10");
     if (method != "INVITE") request = same_transaction(request, method, "");
     request = with_lines(request, "Route: <sip:192.0.2.41:5060;lr>\r\n");
-    const std::vector<Sent> sent = receive(request, "198.51.100.66:5060");
+    const std::vector<Sent> sent = receive(request, "192.0.2.51:5060");
     ASSERT_EQ(sent.size(), 1u) << method;
     EXPECT_EQ(sent[0].to(), "192.0.2.41:5060") << sent[0].bytes;
     const std::vector<Sent> challenge = receive(
@@ -1304,10 +1313,11 @@ TEST_F(PoolChallengeTest, ANewRequestRoutedToAMemberDirectlyIsNotAnsweredFor) {
         sent[0].to());
     ASSERT_EQ(challenge.size(), 1u);
     EXPECT_EQ(challenge[0].outcome.kind, SendKind::ForwardedResponse);
-    EXPECT_EQ(challenge[0].to(), "198.51.100.66:5060");
+    EXPECT_EQ(challenge[0].to(), "192.0.2.51:5060");
   }
   EXPECT_EQ(counters_.failover_tracked.read(), 0u);
   EXPECT_EQ(counters_.pool_challenges_answered.read(), 0u);
+  EXPECT_EQ(counters_.preloaded_routes_dropped.read(), 1u);
 }
 
 class NoFailoverConfigTest : public PoolFailoverTest {
