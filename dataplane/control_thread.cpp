@@ -601,6 +601,10 @@ std::string routes_text(const config::Config& config) {
       text +=
           " fallback " + fallback->target.uri + " (" + fallback->target.next_hop.to_string() + ")";
     }
+    if (route.max_calls != 0) {
+      text += " max_calls=" + std::to_string(route.max_calls) + " (" +
+              std::to_string(route.max_calls_code) + ")";
+    }
     text += "\n";
   }
   return text;

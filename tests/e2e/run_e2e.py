@@ -445,15 +445,27 @@ def test_call_limits(ctx):
     200 (their Call-IDs owned by either worker: the limit is the workers' together); a third
     INVITE gets sipline's 503 and never reaches the trunk; the first call's BYE, sent by its
     Record-Route through the proxy, frees a place, and the third, tried again, is answered
-    200. Counters: calls_limited = 1; the shutdown line `call_limit route trunk: calls=2
-    max=2 refused=1` (the second and third calls are still up)."""
+    200. `siplinectl routes` shows the limit, `siplinectl counters` the calls in progress
+    (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
+    `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up)."""
     proxy_port, = harness.free_udp_ports(1)
     trunk = EchoServer()
     ctx.cleanups.append(trunk.stop)
     host = harness.NET.client_host
     routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
                "target": "sip:%s:%d" % (host, trunk.port), "max_calls": 2}]
-    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True)).start()
+    admin = ctx.workdir.file("admin.sock")
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
+                                               admin_socket=admin)).start()
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+
+    def siplinectl(word):
+        return subprocess.run(harness.NET.sipline_prefix + [ctl, "--socket", admin, word],
+                              stdout=subprocess.PIPE, timeout=10).stdout.decode()
+
+    listed = siplinectl("routes")
+    check(listed.endswith(" max_calls=2 (503)\n"), "siplinectl routes should show the limit: %r"
+          % listed)
     uri = "sip:8000@sipline.test"
     with sipmsg.Agent(proxy_port, user="1001") as caller:
         calls = []
@@ -475,6 +487,9 @@ def test_call_limits(ctx):
         for call_id, answer in calls[:2]:
             caller.request("ACK", target, to=answer.get("To"), call_id=call_id, cseq=1,
                            headers=route, wait=False)
+        live = siplinectl("counters")
+        check("call_limit route trunk: calls=2 max=2 refused=1\n" in live,
+              "siplinectl counters should show the trunk's two calls: %r" % live)
         first_id, first = calls[0]
         bye = caller.request("BYE", target, to=first.get("To"), call_id=first_id, cseq=2,
                              headers=route)
