@@ -1343,33 +1343,53 @@ void read_fallback(const TableReader& route, Route& config) {
   config.fork.fallback = std::move(fallback);
 }
 
-// max_calls and max_calls_code: how many calls a route that forwards carries at once.
+// max_calls, max_cps and limit_code: how many calls a route that forwards carries at once,
+// and starts per second.
 void read_call_limit(const TableReader& route, Route& config, bool record_route) {
   const auto max_calls = route.integer("max_calls", 1, 10000000, Presence::Optional);
-  const auto code = route.integer("max_calls_code", 400, 699, Presence::Optional);
-  if ((route.has("max_calls") || route.has("max_calls_code")) &&
-      config.action != RouteAction::Location && config.action != RouteAction::Forward) {
-    const std::string key = route.has("max_calls") ? "max_calls" : "max_calls_code";
-    route.diagnostics().error(
-        route.line_of_key(key),
-        route.key_path(key) + " applies to routes that forward (location, forward)");
-    return;
+  const auto max_cps = route.integer("max_cps", 1, 1000000, Presence::Optional);
+  const auto code = route.integer("limit_code", 400, 699, Presence::Optional);
+  for (const char* key : {"max_calls", "max_cps", "limit_code"}) {
+    if (route.has(key) && config.action != RouteAction::Location &&
+        config.action != RouteAction::Forward) {
+      route.diagnostics().error(
+          route.line_of_key(key),
+          route.key_path(key) + " applies to routes that forward (location, forward)");
+      return;
+    }
   }
-  if (route.has("max_calls_code") && !route.has("max_calls")) {
-    route.diagnostics().error(route.line_of_key("max_calls_code"),
-                              route.key_path("max_calls_code") + " needs max_calls");
+  if (route.has("limit_code") && !route.has("max_calls") && !route.has("max_cps")) {
+    route.diagnostics().error(route.line_of_key("limit_code"),
+                              route.key_path("limit_code") + " needs max_calls or max_cps");
   }
   check_max_calls_record_route(route, record_route);
   if (max_calls) config.max_calls = static_cast<std::uint32_t>(*max_calls);
-  if (code) config.max_calls_code = static_cast<std::uint16_t>(*code);
+  if (max_cps) config.max_cps = static_cast<std::uint32_t>(*max_cps);
+  if (code) config.limit_code = static_cast<std::uint16_t>(*code);
 }
 
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools,
                                 bool record_route) {
-  route.reject_unknown_keys({"name", "user_prefix", "methods", "sources", "action", "auth",
-                             "target", "pool", "code", "strip", "prepend", "assert_identity",
-                             "fork", "fork_timeout_ms", "ring_timeout_ms", "fallback",
-                             "fallback_codes", "max_calls", "max_calls_code"});
+  route.reject_unknown_keys({"name",
+                             "user_prefix",
+                             "methods",
+                             "sources",
+                             "action",
+                             "auth",
+                             "target",
+                             "pool",
+                             "code",
+                             "strip",
+                             "prepend",
+                             "assert_identity",
+                             "fork",
+                             "fork_timeout_ms",
+                             "ring_timeout_ms",
+                             "fallback",
+                             "fallback_codes",
+                             "max_calls",
+                             "max_cps",
+                             "limit_code"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");

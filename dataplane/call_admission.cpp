@@ -1,6 +1,7 @@
-// The workers' half of the concurrent-call limits (max_calls, call_limits.hpp): a new INVITE
-// on a limited route, or from a limited user, takes a place or is refused; the call gives it
-// back with its final failure (relayed or ours), its BYE, or when its time runs out.
+// The workers' half of the call limits (max_calls, max_cps; call_limits.hpp): a new INVITE on
+// a limited route, or from a limited user, starts within its route's second and takes a place,
+// or is refused; the call gives its places back with its final failure (relayed or ours), its
+// BYE, or when its time runs out.
 #include <algorithm>
 #include <string>
 
@@ -21,8 +22,9 @@ void PipelineContext::attach_call_counters(CallCounters& counters) {
   const std::span<const lb::RouteRule> rules = routes.rules();
   route_limits.assign(rules.size(), CallLimit{});
   for (std::size_t i = 0; i < rules.size(); ++i) {
-    if (rules[i].max_calls == 0) continue;
-    route_limits[i] = CallLimit{counters.counter_for("route:" + rules[i].name), rules[i].max_calls};
+    if (rules[i].max_calls == 0 && rules[i].max_cps == 0) continue;
+    route_limits[i] = CallLimit{counters.counter_for("route:" + rules[i].name), rules[i].max_calls,
+                                rules[i].max_cps};
   }
   user_limits.clear();
   for (const config::User& user : config->users) {
@@ -50,11 +52,13 @@ std::string PipelineContext::call_limits_text() const {
   const std::span<const lb::RouteRule> rules = routes.rules();
   for (std::size_t i = 0; i < route_limits.size() && i < rules.size(); ++i) {
     const CallLimit& limit = route_limits[i];
-    if (limit.max == 0) continue;
+    if (!limit.limits()) continue;
     text += "call_limit route " + rules[i].name +
             ": calls=" + std::to_string(call_counters->calls(limit.counter)) +
             " max=" + std::to_string(limit.max) +
-            " refused=" + std::to_string(call_counters->refused(limit.counter)) + "\n";
+            " refused=" + std::to_string(call_counters->refused(limit.counter)) +
+            " max_cps=" + std::to_string(limit.max_cps) +
+            " refused_cps=" + std::to_string(call_counters->refused_rate(limit.counter)) + "\n";
   }
   if (user_limits.empty()) return text;
   std::uint64_t calls = 0;
@@ -78,34 +82,41 @@ std::optional<Outcome> Pipeline::admit_call(const Inbound& in, const lb::RouteRu
       context_->route_limits[static_cast<std::size_t>(&route - context_->routes.rules().data())];
   const PipelineContext::CallLimit* user_limit =
       caller.empty() || context_->user_limits.empty() ? nullptr : context_->user_limit(caller);
-  if (route_limit.max == 0 && user_limit == nullptr) return std::nullopt;
+  if (!route_limit.limits() && user_limit == nullptr) return std::nullopt;
   const std::uint64_t key = ActiveCallTable::key_of(request.call_id);
-  // The INVITE again (a retransmission, or the same call once more after a challenge): its
-  // place is held already.
+  // The INVITE again (a retransmission, or the same call once more after a challenge): it
+  // started already and its places are held.
   if (active_calls_->find(key) != nullptr) return std::nullopt;
   CallCounters& counters = *context_->call_counters;
-  const std::uint16_t code = route_limit.max != 0 ? route.max_calls_code : 503;
-  const bool route_ok =
-      route_limit.max == 0 || counters.try_take(route_limit.counter, route_limit.max);
-  if (!route_ok) {
-    count(&WorkerCounters::calls_limited);
-    return respond(in, code, {}, {}, out);
+  const std::uint32_t route_counter = route_limit.max != 0 ? route_limit.counter : kNoCallCounter;
+  const std::uint32_t user_counter = user_limit != nullptr ? user_limit->counter : kNoCallCounter;
+  if (route_limit.max_cps != 0 &&
+      !counters.try_start(route_limit.counter, route_limit.max_cps, now_s_)) {
+    count(&WorkerCounters::calls_rate_limited);
+    return respond(in, route.limit_code, {}, {}, out);
   }
-  if (user_limit != nullptr && !counters.try_take(user_limit->counter, user_limit->max)) {
-    if (route_limit.max != 0) counters.give_back(route_limit.counter);
+  if (route_counter != kNoCallCounter && !counters.try_take(route_counter, route_limit.max)) {
+    count(&WorkerCounters::calls_limited);
+    return respond(in, route.limit_code, {}, {}, out);
+  }
+  const auto give_back = [&] {
+    if (route_counter != kNoCallCounter) counters.give_back(route_counter);
+    if (user_counter != kNoCallCounter) counters.give_back(user_counter);
+  };
+  if (user_counter != kNoCallCounter && !counters.try_take(user_counter, user_limit->max)) {
+    if (route_counter != kNoCallCounter) counters.give_back(route_counter);
     count(&WorkerCounters::calls_limited);
     return respond(in, 503, {}, {}, out);
   }
   ActiveCall* call = active_calls_->insert(key);
   if (call == nullptr) {
-    // No room to remember it: letting it through would let the limit be passed.
-    if (route_limit.max != 0) counters.give_back(route_limit.counter);
-    if (user_limit != nullptr) counters.give_back(user_limit->counter);
+    // No room to remember it: letting it through would let a limit be passed.
+    give_back();
     count(&WorkerCounters::call_table_full);
-    return respond(in, code, {}, {}, out);
+    return respond(in, route_limit.limits() ? route.limit_code : std::uint16_t{503}, {}, {}, out);
   }
-  call->route_counter = route_limit.max != 0 ? route_limit.counter : kNoCallCounter;
-  call->user_counter = user_limit != nullptr ? user_limit->counter : kNoCallCounter;
+  call->route_counter = route_counter;
+  call->user_counter = user_counter;
   call->expires = now_s_ + kTimerBSeconds;
   return std::nullopt;
 }
@@ -130,6 +141,12 @@ void Pipeline::note_limited_response(std::uint16_t code) {
   if (code < 200) {
     if (!call->answered) call->expires = now_s_ + kTimerCSeconds;
   } else if (code < 300) {
+    // A call that holds no place (a max_cps route's) needed its entry only to know the
+    // INVITE again until its answer.
+    if (call->route_counter == kNoCallCounter && call->user_counter == kNoCallCounter) {
+      active_calls_->end(call, *context_->call_counters);
+      return;
+    }
     call->answered = true;
     call->expires = now_s_ + context_->config->limits.dialog_timeout_s;
   } else if (!call->answered) {

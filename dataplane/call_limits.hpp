@@ -1,6 +1,7 @@
-// Concurrent-call limits ([[routes]] max_calls: a carrier trunk's channels; [[users]]
+// Call limits: concurrent calls ([[routes]] max_calls: a carrier trunk's channels; [[users]]
 // max_calls: what one account may place at once, against toll fraud), as Kamailio's dialog
-// profiles (get_profile_size) are used for them.
+// profiles (get_profile_size) are used for them; and call starts per second ([[routes]]
+// max_cps: the carrier's CPS), as Kamailio's pipelimit.
 //
 // Two parts:
 // - CallCounters, shared by every worker: one counter of calls in progress per limited route
@@ -51,6 +52,24 @@ class CallCounters {
     c.refused.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  // Workers: one more call started on `counter` within the clock's second `now` if fewer
+  // than `max` have started within it (a fixed window, as carriers count calls per second and
+  // Kamailio's pipelimit TAILDROP does: its count and its second change together).
+  bool try_start(std::uint32_t counter, std::uint32_t max, std::int64_t now) {
+    Counter& c = at(counter);
+    const auto second = static_cast<std::uint32_t>(now);
+    std::uint64_t window = c.window.load(std::memory_order_relaxed);
+    for (;;) {
+      const bool same_second = static_cast<std::uint32_t>(window >> 32) == second;
+      const std::uint32_t started = same_second ? static_cast<std::uint32_t>(window) : 0;
+      if (started >= max) {
+        c.refused_rate.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+      const std::uint64_t next = (std::uint64_t{second} << 32) | (started + 1);
+      if (c.window.compare_exchange_weak(window, next, std::memory_order_relaxed)) return true;
+    }
+  }
   void give_back(std::uint32_t counter) {
     at(counter).calls.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -61,11 +80,16 @@ class CallCounters {
   std::uint64_t refused(std::uint32_t counter) const {
     return at(counter).refused.load(std::memory_order_relaxed);
   }
+  std::uint64_t refused_rate(std::uint32_t counter) const {
+    return at(counter).refused_rate.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Counter {
     std::atomic<std::uint32_t> calls{0};
     std::atomic<std::uint64_t> refused{0};
+    std::atomic<std::uint64_t> window{0};  // the second (high half), calls started in it
+    std::atomic<std::uint64_t> refused_rate{0};
   };
   Counter& at(std::uint32_t counter) const {
     return chunks_[counter / kChunkSize].load(std::memory_order_acquire)[counter % kChunkSize];

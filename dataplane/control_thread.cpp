@@ -601,9 +601,10 @@ std::string routes_text(const config::Config& config) {
       text +=
           " fallback " + fallback->target.uri + " (" + fallback->target.next_hop.to_string() + ")";
     }
-    if (route.max_calls != 0) {
-      text += " max_calls=" + std::to_string(route.max_calls) + " (" +
-              std::to_string(route.max_calls_code) + ")";
+    if (route.max_calls != 0) text += " max_calls=" + std::to_string(route.max_calls);
+    if (route.max_cps != 0) text += " max_cps=" + std::to_string(route.max_cps);
+    if (route.max_calls != 0 || route.max_cps != 0) {
+      text += " (" + std::to_string(route.limit_code) + ")";
     }
     text += "\n";
   }

@@ -88,7 +88,9 @@ struct PipelineContext {
   CallCounters* call_counters = nullptr;
   struct CallLimit {
     std::uint32_t counter = kNoCallCounter;
-    std::uint32_t max = 0;
+    std::uint32_t max = 0;      // calls at once; 0: none
+    std::uint32_t max_cps = 0;  // routes: calls started per second; 0: none
+    bool limits() const { return max != 0 || max_cps != 0; }
   };
   std::vector<CallLimit> route_limits;
   std::vector<std::pair<std::string, CallLimit>> user_limits;
@@ -97,7 +99,8 @@ struct PipelineContext {
   void attach_call_counters(CallCounters& counters);
   // `user`'s limit, or nullptr. Never allocates.
   const CallLimit* user_limit(std::string_view user) const;
-  // Counter lines: "call_limit route NAME: calls=N max=M refused=R" per limited route, and
+  // Counter lines: "call_limit route NAME: calls=N max=M refused=R max_cps=C refused_cps=RC"
+  // per limited route, and
   // "call_limit users: limited=U calls=N refused=R" for the limited users together.
   std::string call_limits_text() const;
 

@@ -42,6 +42,7 @@ struct Snapshot {
   std::uint64_t q_groups_rung = 0;
   std::uint64_t preloaded_routes_dropped = 0;
   std::uint64_t calls_limited = 0;
+  std::uint64_t calls_rate_limited = 0;
   std::uint64_t call_table_full = 0;
   std::uint64_t calls_expired = 0;
   std::uint64_t challenges_not_aggregated = 0;
@@ -93,6 +94,7 @@ struct Snapshot {
     q_groups_rung += counters.q_groups_rung.read();
     preloaded_routes_dropped += counters.preloaded_routes_dropped.read();
     calls_limited += counters.calls_limited.read();
+    calls_rate_limited += counters.calls_rate_limited.read();
     call_table_full += counters.call_table_full.read();
     calls_expired += counters.calls_expired.read();
     challenges_not_aggregated += counters.challenges_not_aggregated.read();
@@ -166,6 +168,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "q_groups_rung", s.q_groups_rung);
   append(line, "preloaded_routes_dropped", s.preloaded_routes_dropped);
   append(line, "calls_limited", s.calls_limited);
+  append(line, "calls_rate_limited", s.calls_rate_limited);
   append(line, "call_table_full", s.call_table_full);
   append(line, "calls_expired", s.calls_expired);
   append(line, "challenges_not_aggregated", s.challenges_not_aggregated);

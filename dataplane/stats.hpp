@@ -113,6 +113,8 @@ struct alignas(kCacheLine) WorkerCounters {
   // had no room near the Call-ID's place; limited calls given up when nothing ended them in
   // time (no final answer, a BYE never seen: dialog_timeout).
   Counter calls_limited;
+  // New INVITEs refused because their route had started max_cps calls within that second.
+  Counter calls_rate_limited;
   // New requests from outside the trust domain whose preloaded Route named another host:
   // routed by the route table without it (pipeline.cpp, process_request).
   Counter preloaded_routes_dropped;

@@ -108,9 +108,11 @@ struct RouteRule {
   std::string redirect_contact;   // Redirect: 302 Contact; "" = registered contacts
   std::uint16_t reject_code = 0;  // Reject: 400..699
   // Location, Forward: at most this many calls (INVITE dialogs) through the route at once,
-  // over every worker; the next new INVITE is answered max_calls_code. 0: no limit.
+  // and at most max_cps new ones within each second of the clock, over every worker; the next
+  // new INVITE is answered limit_code. 0: no limit.
   std::uint32_t max_calls = 0;
-  std::uint16_t max_calls_code = 503;
+  std::uint32_t max_cps = 0;
+  std::uint16_t limit_code = 503;
   std::uint32_t line = 0;  // the [[routes]] header line, for logs
 
   bool translates_user() const { return strip != 0 || !prepend.empty(); }

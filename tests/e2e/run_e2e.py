@@ -445,7 +445,9 @@ def test_call_limits(ctx):
     200 (their Call-IDs owned by either worker: the limit is the workers' together); a third
     INVITE gets sipline's 503 and never reaches the trunk; the first call's BYE, sent by its
     Record-Route through the proxy, frees a place, and the third, tried again, is answered
-    200. `siplinectl routes` shows the limit, `siplinectl counters` the calls in progress
+    200. A route with max_cps = 1 and limit_code = 486: of three INVITEs sent one after
+    another, the first is answered 200 and a later one 486 by sipline. `siplinectl routes`
+    shows the limit, `siplinectl counters` the calls in progress
     (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
     `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up)."""
     proxy_port, = harness.free_udp_ports(1)
@@ -453,7 +455,9 @@ def test_call_limits(ctx):
     ctx.cleanups.append(trunk.stop)
     host = harness.NET.client_host
     routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
-               "target": "sip:%s:%d" % (host, trunk.port), "max_calls": 2}]
+               "target": "sip:%s:%d" % (host, trunk.port), "max_calls": 2},
+              {"name": "cps", "user_prefix": "7", "action": "forward",
+               "target": "sip:%s:%d" % (host, trunk.port), "max_cps": 1, "limit_code": 486}]
     admin = ctx.workdir.file("admin.sock")
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
                                                admin_socket=admin)).start()
@@ -464,8 +468,8 @@ def test_call_limits(ctx):
                               stdout=subprocess.PIPE, timeout=10).stdout.decode()
 
     listed = siplinectl("routes")
-    check(listed.endswith(" max_calls=2 (503)\n"), "siplinectl routes should show the limit: %r"
-          % listed)
+    check(" max_calls=2 (503)\n" in listed and listed.endswith(" max_cps=1 (486)\n"),
+          "siplinectl routes should show the limits: %r" % listed)
     uri = "sip:8000@sipline.test"
     with sipmsg.Agent(proxy_port, user="1001") as caller:
         calls = []
@@ -488,7 +492,7 @@ def test_call_limits(ctx):
             caller.request("ACK", target, to=answer.get("To"), call_id=call_id, cseq=1,
                            headers=route, wait=False)
         live = siplinectl("counters")
-        check("call_limit route trunk: calls=2 max=2 refused=1\n" in live,
+        check("call_limit route trunk: calls=2 max=2 refused=1 max_cps=0 refused_cps=0\n" in live,
               "siplinectl counters should show the trunk's two calls: %r" % live)
         first_id, first = calls[0]
         bye = caller.request("BYE", target, to=first.get("To"), call_id=first_id, cseq=2,
@@ -496,11 +500,21 @@ def test_call_limits(ctx):
         require_status(bye, 200, "the first call's BYE through the proxy")
         again = caller.request("INVITE", uri, to="<%s>" % uri, call_id=calls[2][0], cseq=3)
         require_status(again, 200, "the third call once the first ended")
+        # max_cps = 1: of three INVITEs sent within a second or two, at most two start.
+        codes = [caller.request("INVITE", "sip:7000@sipline.test", to="<sip:7000@sipline.test>",
+                                call_id=sipmsg.new_token("cps-%d-" % n) + "@" + host).status
+                 for n in range(3)]
+        check(sorted(set(codes)) == [200, 486] and codes[0] == 200,
+              "max_cps = 1 should start the first INVITE and refuse a later one with 486: %s"
+              % codes)
     counters = require_clean_stop(proxy)
-    check(total(counters, "calls_limited") == 1,
-          "expected one call refused by the limit: %s" % harness.brief(counters))
+    check(total(counters, "calls_limited") == 1 and
+          total(counters, "calls_rate_limited") == codes.count(486),
+          "expected one call refused by max_calls and %d by max_cps: %s" % (
+              codes.count(486), harness.brief(counters)))
     lines = [line for line in proxy.log_lines() if line.startswith("call_limit route trunk:")]
-    check(lines and lines[-1].strip() == "call_limit route trunk: calls=2 max=2 refused=1",
+    check(lines and lines[-1].strip() ==
+          "call_limit route trunk: calls=2 max=2 refused=1 max_cps=0 refused_cps=0",
           "the trunk's call_limit line at shutdown: %s" % lines)
 
 

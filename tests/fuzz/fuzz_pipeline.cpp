@@ -48,7 +48,7 @@
 //     fewer;
 //   - the control thread's answer to a REGISTER is a final response with the REGISTER's
 //     Call-ID and CSeq and a To tag.
-//   - concurrent-call limits (max_calls on two routes and a user): each counter equals the
+//   - call limits (max_calls on two routes and a user, max_cps on one): each counter equals the
 //     calls of the worker's table that hold it, never above its limit (a refused or failed
 //     call gives back what it took, and nothing is given back twice).
 // Seeds: SIPLINE_FUZZ_WRITE_SEEDS=<folder> writes requests with valid credentials for the
@@ -214,6 +214,7 @@ strip = 1
 prepend = "+44"
 action = "forward"
 target = "sip:192.0.2.50:5070"
+max_cps = 5
 [[routes]]
 name = "did-location"
 user_prefix = "+1555"

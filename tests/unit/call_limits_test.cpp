@@ -32,6 +32,18 @@ TEST(CallCounters, ANameKeepsItsCounterAndTakingStopsAtTheLimit) {
   EXPECT_EQ(counters.calls(user), 0u);
 }
 
+TEST(CallCounters, CallsStartWithinEachSecondUpToTheRate) {
+  CallCounters counters;
+  const std::uint32_t trunk = counters.counter_for("route:trunk");
+  for (int call = 0; call < 3; ++call)
+    EXPECT_TRUE(counters.try_start(trunk, 3, 1000));
+  EXPECT_FALSE(counters.try_start(trunk, 3, 1000));
+  EXPECT_TRUE(counters.try_start(trunk, 3, 1001));  // a new second
+  EXPECT_EQ(counters.refused_rate(trunk), 1u);
+  EXPECT_EQ(counters.refused(trunk), 0u);
+  EXPECT_EQ(counters.calls(trunk), 0u);  // starting a call holds no place
+}
+
 TEST(CallCounters, CountersBeyondTheFirstChunkWork) {
   CallCounters counters;
   std::uint32_t last = 0;
@@ -123,7 +135,7 @@ user_prefix = "9"
 action = "forward"
 target = "sip:192.0.2.50:5060"
 max_calls = 1
-max_calls_code = 486
+limit_code = 486
 [[routes]]
 name = "authenticated"
 user_prefix = "8"
@@ -135,6 +147,12 @@ name = "phones"
 user_prefix = "1"
 action = "location"
 max_calls = 1
+[[routes]]
+name = "cps"
+user_prefix = "5"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+max_cps = 2
 )toml";
 
 std::string invite_to(std::string_view user, std::string_view call_id) {
@@ -219,7 +237,8 @@ TEST_F(CallLimitTest, TheCallBeyondTheRouteLimitIsRefusedUntilOneFails) {
   EXPECT_EQ(calls_on("route:trunk"), 1u);
   expect_forwarded(receive(third));
   EXPECT_EQ(calls_on("route:trunk"), 2u);
-  EXPECT_NE(context_->call_limits_text().find("call_limit route trunk: calls=2 max=2 refused=1\n"),
+  EXPECT_NE(context_->call_limits_text().find(
+                "call_limit route trunk: calls=2 max=2 refused=1 max_cps=0 refused_cps=0\n"),
             std::string::npos)
       << context_->call_limits_text();
 }
@@ -306,6 +325,29 @@ TEST_F(CallLimitTest, CallsNothingEndedAreGivenUpByTheirTimers) {
   EXPECT_EQ(worker.active_calls()->size(), 0u);
 }
 
+TEST_F(CallLimitTest, ARouteStartsAtMostMaxCpsCallsASecond) {
+  const std::string first = invite_to("5001", "s1");
+  const Sent one = receive(first);
+  expect_forwarded(one);
+  const Sent two = receive(invite_to("5002", "s2"));
+  expect_forwarded(two);
+  expect_forwarded(receive(first));  // the INVITE again: no new start
+  const std::string third = invite_to("5003", "s3");
+  expect_refused(receive(third), "503 Service Unavailable");
+  EXPECT_EQ(worker_counters_[0].calls_rate_limited.read(), 1u);
+  EXPECT_EQ(worker_counters_[0].calls_limited.read(), 0u);
+  // The next second it starts; such calls hold no place, so their answers end their entries.
+  expect_forwarded(receive(third, kCaller, 0, kNow + 1));
+  EXPECT_EQ(workers_[0]->active_calls()->size(), 3u);
+  answer_from_trunk(one, "200 OK");
+  answer_from_trunk(two, "486 Busy Here");
+  EXPECT_EQ(workers_[0]->active_calls()->size(), 1u);
+  EXPECT_NE(context_->call_limits_text().find(
+                "call_limit route cps: calls=0 max=0 refused=0 max_cps=2 refused_cps=1\n"),
+            std::string::npos)
+      << context_->call_limits_text();
+}
+
 // The value of `name="..."` in `text`.
 std::string quoted_param(std::string_view text, std::string_view name) {
   const std::string key = std::string(name) + "=\"";
@@ -384,10 +426,15 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
             std::string::npos)
       << first_error(redirect);
   std::string code_alone = text;
-  code_alone.replace(code_alone.find("max_calls = 1\nmax_calls_code"), 14, "");
-  EXPECT_NE(first_error(code_alone).find("routes[1].max_calls_code needs max_calls"),
+  code_alone.replace(code_alone.find("max_calls = 1\nlimit_code"), 14, "");
+  EXPECT_NE(first_error(code_alone).find("routes[1].limit_code needs max_calls or max_cps"),
             std::string::npos)
       << first_error(code_alone);
+  const std::string cps_reject =
+      text + "[[routes]]\nname = \"no\"\naction = \"reject\"\ncode = 403\nmax_cps = 1\n";
+  EXPECT_NE(first_error(cps_reject).find("routes[5].max_cps applies to routes that forward"),
+            std::string::npos)
+      << first_error(cps_reject);
   EXPECT_NE(first_error(text + "[limits]\ncall_table_size = 3000\n")
                 .find("limits.call_table_size must be a power of two, not 3000"),
             std::string::npos);

@@ -37,8 +37,10 @@ TEST(PrometheusExposition, SubsystemsOfSeveralWordsAndNumberedLcores) {
 }
 
 TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
-  EXPECT_EQ(prometheus_exposition("call_limit route carrier-trunk: calls=30 max=30 refused=7\n"
-                                  "call_limit route pbx: calls=2 max=10 refused=0\n"
+  EXPECT_EQ(prometheus_exposition("call_limit route carrier-trunk: calls=30 max=30 refused=7 "
+                                  "max_cps=5 refused_cps=2\n"
+                                  "call_limit route pbx: calls=2 max=10 refused=0 max_cps=0 "
+                                  "refused_cps=0\n"
                                   "call_limit users: limited=500 calls=41 refused=3\n"),
             "sipline_call_limit_route_calls{route=\"carrier-trunk\"} 30\n"
             "sipline_call_limit_route_calls{route=\"pbx\"} 2\n"
@@ -46,6 +48,10 @@ TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
             "sipline_call_limit_route_max{route=\"pbx\"} 10\n"
             "sipline_call_limit_route_refused{route=\"carrier-trunk\"} 7\n"
             "sipline_call_limit_route_refused{route=\"pbx\"} 0\n"
+            "sipline_call_limit_route_max_cps{route=\"carrier-trunk\"} 5\n"
+            "sipline_call_limit_route_max_cps{route=\"pbx\"} 0\n"
+            "sipline_call_limit_route_refused_cps{route=\"carrier-trunk\"} 2\n"
+            "sipline_call_limit_route_refused_cps{route=\"pbx\"} 0\n"
             "sipline_call_limit_users_limited 500\n"
             "sipline_call_limit_users_calls 41\n"
             "sipline_call_limit_users_refused 3\n");
