@@ -135,8 +135,12 @@ struct Options {
   bool dispatch_only = false;
   bool inline_worker = false;
   bool pool = false;
-  bool spread = false;      // dataplane.spread: full RX bursts passed to the workers in turn
-  bool accounting = false;  // [accounting]: the worker makes call records (--inline only)
+  bool spread = false;        // dataplane.spread: full RX bursts passed to the workers in turn
+  bool accounting = false;    // [accounting]: the worker makes call records (--inline only)
+  bool record_route = false;  // [domain] record_route
+  // The route's max_calls and max_cps, far above what the mix reaches (implies record_route,
+  // which max_calls needs): the cost of the limits' bookkeeping (--inline only).
+  bool call_limits = false;
   std::vector<std::string> eal;
 };
 
@@ -145,7 +149,8 @@ struct Options {
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
                "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
                "[--dispatch-only] "
-               "[--inline [--accounting]] [--pool] [--spread] [-- EAL args]\n",
+               "[--inline [--accounting] [--call-limits]] [--record-route] [--pool] [--spread] "
+               "[-- EAL args]\n",
                problem);
   std::exit(2);
 }
@@ -167,6 +172,8 @@ Options parse_options(int argc, char** argv) {
         {"--pool", &options.pool},
         {"--spread", &options.spread},
         {"--accounting", &options.accounting},
+        {"--record-route", &options.record_route},
+        {"--call-limits", &options.call_limits},
     };
     const auto* flag = std::find_if(std::begin(switches), std::end(switches),
                                     [&](const auto& entry) { return entry.first == arg; });
@@ -194,7 +201,8 @@ Options parse_options(int argc, char** argv) {
   if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
       (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
       options.seconds <= 0 || (options.dispatch_only && options.workers < 2) ||
-      (options.accounting && !options.inline_worker) || options.dispatchers >= options.workers ||
+      ((options.accounting || options.call_limits) && !options.inline_worker) ||
+      options.dispatchers >= options.workers ||
       ((options.dispatchers > 0 || options.spread) &&
        (options.dispatch_only || options.inline_worker))) {
     usage(
@@ -613,6 +621,10 @@ int run(const Options& options) {
   text.replace(text.find("DISPATCHERS"), 11, std::to_string(options.dispatchers));
   text.replace(text.find("SPREAD"), 6, options.spread ? "true" : "false");
   if (options.pool) text.replace(text.find(kFixedTarget), kFixedTarget.size(), kPoolTarget);
+  if (options.record_route || options.call_limits) {
+    text.replace(text.find("[registrar]"), 0, "record_route = true\n");
+  }
+  if (options.call_limits) text += "max_calls = 10000000\nmax_cps = 1000000\n";
   const config::LoadResult loaded = config::load_config_text(text, "bench_pipeline.toml");
   if (!loaded.ok()) {
     std::fprintf(stderr, "bench_pipeline: config: %s\n", loaded.errors.front().c_str());
@@ -620,6 +632,9 @@ int run(const Options& options) {
   }
   LocationTable location(workers);
   std::unique_ptr<PipelineContext> created = PipelineContext::create(loaded.config, &location);
+  // As the runtime: every context has the call counters, limits configured or not.
+  CallCounters call_counters;
+  created->attach_call_counters(call_counters);
   const PipelineContext* const context = created.get();
   // As the runtime does: the workers take their context from the exchange reloads publish to,
   // every iteration.
@@ -718,8 +733,20 @@ int run(const Options& options) {
   }
   if (options.inline_worker) {
     run_inline(*worker_objects[0], counters[0], feeds[0], options.seconds, hz, call_records.get());
+    const std::size_t limited_calls = worker_objects[0]->pipeline().active_calls()->size();
     worker_objects.clear();
     port.port.reset();
+    if (options.call_limits) {
+      // Each call of the mix takes its place with its INVITE and gives it back with its BYE:
+      // at the end only calls cut off mid-way hold one, and none was refused.
+      const std::uint32_t held = call_counters.calls(call_counters.counter_for("route:to-uas"));
+      const std::uint64_t refused = counters[0].calls_limited.read() +
+                                    counters[0].calls_rate_limited.read() +
+                                    counters[0].call_table_full.read();
+      std::printf("call limits: %u calls held at the end (%zu in the table), %llu refused\n", held,
+                  limited_calls, static_cast<unsigned long long>(refused));
+      if (held != limited_calls || held > options.calls || refused != 0) return 1;
+    }
     if (!options.accounting) return 0;
     // Two records a call (its INVITE's 200 and its BYE's 200) of seven messages: the smoke run
     // fails when none were made or the ring overflowed.

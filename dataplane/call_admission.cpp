@@ -72,53 +72,56 @@ std::string PipelineContext::call_limits_text() const {
   return text;
 }
 
-std::optional<Outcome> Pipeline::admit_call(const Inbound& in, const lb::RouteRule& route,
-                                            std::string_view caller, const OutputBuffers& out) {
+Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteRule& route,
+                                             std::string_view caller, const OutputBuffers& out) {
   const sip::Message& request = *message_;
   if (active_calls_ == nullptr || request.method != sip::Method::Invite || request.to.has_tag) {
-    return std::nullopt;
+    return {};
   }
   const PipelineContext::CallLimit& route_limit =
       context_->route_limits[static_cast<std::size_t>(&route - context_->routes.rules().data())];
   const PipelineContext::CallLimit* user_limit =
       caller.empty() || context_->user_limits.empty() ? nullptr : context_->user_limit(caller);
-  if (!route_limit.limits() && user_limit == nullptr) return std::nullopt;
+  if (!route_limit.limits() && user_limit == nullptr) return {};
   const std::uint64_t key = ActiveCallTable::key_of(request.call_id);
   // The INVITE again (a retransmission, or the same call once more after a challenge): it
   // started already and its places are held.
-  if (active_calls_->find(key) != nullptr) return std::nullopt;
+  if (active_calls_->find(key) != nullptr) return {};
   CallCounters& counters = *context_->call_counters;
   const std::uint32_t route_counter = route_limit.max != 0 ? route_limit.counter : kNoCallCounter;
   const std::uint32_t user_counter = user_limit != nullptr ? user_limit->counter : kNoCallCounter;
+  const auto refuse = [&](std::uint16_t code, Counter WorkerCounters::*why) {
+    count(why);
+    return CallAdmission{respond(in, code, {}, {}, out), 0};
+  };
   if (route_limit.max_cps != 0 &&
       !counters.try_start(route_limit.counter, route_limit.max_cps, now_s_)) {
-    count(&WorkerCounters::calls_rate_limited);
-    return respond(in, route.limit_code, {}, {}, out);
+    return refuse(route.limit_code, &WorkerCounters::calls_rate_limited);
   }
   if (route_counter != kNoCallCounter && !counters.try_take(route_counter, route_limit.max)) {
-    count(&WorkerCounters::calls_limited);
-    return respond(in, route.limit_code, {}, {}, out);
+    return refuse(route.limit_code, &WorkerCounters::calls_limited);
   }
-  const auto give_back = [&] {
-    if (route_counter != kNoCallCounter) counters.give_back(route_counter);
-    if (user_counter != kNoCallCounter) counters.give_back(user_counter);
-  };
   if (user_counter != kNoCallCounter && !counters.try_take(user_counter, user_limit->max)) {
     if (route_counter != kNoCallCounter) counters.give_back(route_counter);
-    count(&WorkerCounters::calls_limited);
-    return respond(in, 503, {}, {}, out);
+    return refuse(503, &WorkerCounters::calls_limited);
   }
   ActiveCall* call = active_calls_->insert(key);
   if (call == nullptr) {
     // No room to remember it: letting it through would let a limit be passed.
-    give_back();
-    count(&WorkerCounters::call_table_full);
-    return respond(in, route_limit.limits() ? route.limit_code : std::uint16_t{503}, {}, {}, out);
+    if (route_counter != kNoCallCounter) counters.give_back(route_counter);
+    if (user_counter != kNoCallCounter) counters.give_back(user_counter);
+    return refuse(route_limit.limits() ? route.limit_code : std::uint16_t{503},
+                  &WorkerCounters::call_table_full);
   }
   call->route_counter = route_counter;
   call->user_counter = user_counter;
   call->expires = now_s_ + kTimerBSeconds;
-  return std::nullopt;
+  return CallAdmission{std::nullopt, key};
+}
+
+void Pipeline::forget_call(std::uint64_t key) {
+  if (ActiveCall* call = active_calls_->find(key))
+    active_calls_->end(call, *context_->call_counters);
 }
 
 void Pipeline::note_limited_request() {

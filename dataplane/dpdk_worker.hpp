@@ -204,6 +204,7 @@ class alignas(64) DpdkWorker {
   dpdk::LcoreNet& net() { return *net_; }
   const dpdk::LcoreNet& net() const { return *net_; }
   const LcoreLoad& load() const { return load_; }
+  const Pipeline& pipeline() const { return pipeline_; }
 
  private:
   struct Staged {

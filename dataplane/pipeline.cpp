@@ -466,21 +466,31 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
   }
   const DialPlanResult dial_plan = dial(*route);
   if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
-  if (std::optional<Outcome> refused = admit_call(in, *route, caller, out)) return *refused;
+  const CallAdmission admission = admit_call(in, *route, caller, out);
+  if (admission.refusal) return *admission.refusal;
   Dialled dialled = dial_plan.dialled;
   dialled.asserted_identity = asserted_identity;
-  switch (route->action) {
+  const Outcome outcome = take_route(in, plan, *route, dialled, out);
+  // Nothing went out (no socket, too large, unroutable): the call holds no place.
+  if (admission.key != 0 && outcome.verdict == Verdict::Drop) forget_call(admission.key);
+  return outcome;
+}
+
+Outcome Pipeline::take_route(const Inbound& in, const sip::RoutePlan& plan,
+                             const lb::RouteRule& route, const Dialled& dialled,
+                             const OutputBuffers& out) {
+  switch (route.action) {
     case lb::RouteAction::Location:
-      return to_location(in, plan, *route, dialled, out);
+      return to_location(in, plan, route, dialled, out);
     case lb::RouteAction::Forward:
-      if (route->pool) return to_pool(in, plan, *route->pool, dialled, out);
-      if (!route->forward) return dropped(DropReason::Unroutable);  // config/ forbids this
-      return forward(in, plan, to_peer_address(route->forward->next_hop), dialled.request_uri, out,
+      if (route.pool) return to_pool(in, plan, *route.pool, dialled, out);
+      if (!route.forward) return dropped(DropReason::Unroutable);  // config/ forbids this
+      return forward(in, plan, to_peer_address(route.forward->next_hop), dialled.request_uri, out,
                      dialled.forward_extras());
     case lb::RouteAction::Redirect:
-      return redirect(in, *route, dialled, out);
+      return redirect(in, route, dialled, out);
     case lb::RouteAction::Reject:
-      return respond(in, route->reject_code, {}, {}, out);
+      return respond(in, route.reject_code, {}, {}, out);
   }
   return dropped(DropReason::Unroutable);
 }

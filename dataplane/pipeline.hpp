@@ -371,9 +371,15 @@ class Pipeline {
   }
   // --- concurrent-call limits (call_admission.cpp) ---
   // A new INVITE (message_) on `route`, placed by `caller` (authenticated; empty: unknown):
-  // std::nullopt when it may go on (a place taken, or already held), else the refusal.
-  std::optional<Outcome> admit_call(const Inbound& in, const lb::RouteRule& route,
-                                    std::string_view caller, const OutputBuffers& out);
+  // the refusal, or none when it may go on (`key` not 0: it started now and took its places).
+  struct CallAdmission {
+    std::optional<Outcome> refusal;
+    std::uint64_t key = 0;
+  };
+  CallAdmission admit_call(const Inbound& in, const lb::RouteRule& route, std::string_view caller,
+                           const OutputBuffers& out);
+  // The call admitted as `key` went nowhere: its places back, its entry gone.
+  void forget_call(std::uint64_t key);
   // An in-dialog request (message_) of a limited call: a BYE ends it, others keep it alive.
   void note_limited_request();
   // A response (message_) relayed with status `code`: an INVITE's answer moves its call on.
@@ -420,6 +426,9 @@ class Pipeline {
     std::optional<std::uint16_t> refusal;
   };
   DialPlanResult dial(const lb::RouteRule& route);
+  // The route's action on the request in message_.
+  Outcome take_route(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
+                     const Dialled& dialled, const OutputBuffers& out);
   Outcome to_location(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
                       const Dialled& dialled, const OutputBuffers& out);
   Outcome redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,

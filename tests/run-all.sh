@@ -35,6 +35,7 @@ step "benchmark smoke run (one short iteration each, not a measurement)"
 ./build/bench_control --benchmark_filter='/10000/' --benchmark_min_time=0.001 > /dev/null
 ./build/bench_pipeline --workers 1 --inline --seconds 0.2 > /dev/null
 ./build/bench_pipeline --workers 1 --inline --accounting --seconds 0.2 > /dev/null
+./build/bench_pipeline --workers 1 --inline --call-limits --seconds 0.2 > /dev/null
 
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIPLINE_SANITIZE=ON -DSIPLINE_BENCH=OFF

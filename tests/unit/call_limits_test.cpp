@@ -295,6 +295,19 @@ TEST_F(CallLimitTest, OurOwnFailureFreesThePlace) {
   EXPECT_EQ(worker_counters_[0].calls_limited.read(), 0u);
 }
 
+TEST_F(CallLimitTest, ACallThatCouldNotBeSentHoldsNoPlace) {
+  // A body that fits a datagram as received, but not once our Via and Record-Route are added.
+  std::string large = invite_to("0201", "large");
+  const std::size_t body = 65400 - large.size();
+  large.replace(large.find("Content-Length: 0"), 17, "Content-Length: " + std::to_string(body));
+  large += std::string(body, 'v');
+  const Sent dropped = receive(large);
+  EXPECT_EQ(dropped.outcome.verdict, Verdict::Drop);
+  EXPECT_EQ(dropped.outcome.drop, DropReason::TooLarge);
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+  EXPECT_EQ(workers_[0]->active_calls()->size(), 0u);
+}
+
 TEST_F(CallLimitTest, CallsNothingEndedAreGivenUpByTheirTimers) {
   Pipeline& worker = *workers_[0];
   const Sent silent = receive(invite_to("0201", "silent"));
