@@ -30,33 +30,22 @@ std::string_view uri_user(std::string_view uri) {
   return rest.substr(0, rest.find(':'));  // user:password
 }
 
-struct Party {
-  std::string_view tag;
-  std::string_view user;
-};
-
-// The tag and URI user of a From or To, from its parsed value or its raw line.
-Party party_of(const sip::Message& message, const sip::NameAddr& parsed, sip::HeaderId id) {
-  sip::NameAddr address = parsed;
-  if (!message.addresses_parsed) {
-    const sip::HeaderField* field = message.find(id);
-    if (field == nullptr) return {};
-    const sip::Parsed<sip::NameAddr> read =
-        sip::parse_name_addr(field->value, sip::UriDepth::Deferred);
-    if (!read.ok()) return {};
-    address = read.value;
-  }
-  return Party{address.has_tag ? address.tag : std::string_view{},
-               address.uri_parsed ? address.uri.user : uri_user(address.uri_text)};
+// The user of a From or To: parsed with its URI (never here: their URIs are deferred) or as
+// written.
+std::string_view user_of(const sip::NameAddr& address) {
+  return address.uri_parsed ? address.uri.user : uri_user(address.uri_text);
 }
 
 }  // namespace
 
-void Pipeline::fill_call_record(CallRecord& record, std::string_view to_tag) const {
+void Pipeline::fill_call_record(CallRecord& record, std::string_view to_tag) {
+  // In place, into the message's own (cleared) From and To: no NameAddr built and copied.
+  sip::parse_addresses(*message_);
   const sip::Message& message = *message_;
-  const Party from = party_of(message, message.from, sip::HeaderId::From);
-  const Party to = party_of(message, message.to, sip::HeaderId::To);
-  record.set_texts(message.call_id, from.tag, to_tag.empty() ? to.tag : to_tag, from.user, to.user,
+  const sip::NameAddr& from = message.from;
+  const sip::NameAddr& to = message.to;
+  record.set_texts(message.call_id, from.has_tag ? from.tag : std::string_view{},
+                   to_tag.empty() && to.has_tag ? to.tag : to_tag, user_of(from), user_of(to),
                    message.is_response() ? message.reason_phrase : std::string_view{});
 }
 

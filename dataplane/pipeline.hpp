@@ -391,7 +391,7 @@ class Pipeline {
   void note_relayed_response(const PeerAddress& callee, const PeerAddress& caller,
                              std::uint16_t code);
   // The record's Call-ID, tags and users from message_ (its To tag: `to_tag` when not empty).
-  void fill_call_record(CallRecord& record, std::string_view to_tag) const;
+  void fill_call_record(CallRecord& record, std::string_view to_tag);
   // A STUN message on the SIP port: its answer (sip/stun.hpp), or nothing.
   Outcome answer_stun(const Inbound& in, const OutputBuffers& out);
   Outcome process_response(const Inbound& in, const OutputBuffers& out);

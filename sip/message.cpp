@@ -485,6 +485,13 @@ void parse_message_into(Message& m, std::string_view data, ParseScope scope) {
   frame_body(m, start);
 }
 
+void parse_addresses(Message& message) {
+  if (message.addresses_parsed) return;
+  parse_address(message, HeaderId::From, message.from);
+  parse_address(message, HeaderId::To, message.to);
+  message.addresses_parsed = true;
+}
+
 Message parse_message(std::string_view data) {
   Message message;
   parse_message_into(message, data);

@@ -140,6 +140,11 @@ Message parse_message(std::string_view data);
 // on the stack).
 void parse_message_into(Message& out, std::string_view data, ParseScope scope = ParseScope::Full);
 
+// Completes what ParseScope::Proxy left of a response: its From and To, parsed in place as
+// ParseScope::Full would have (a missing or malformed one is noted as its error and left
+// empty). Nothing when they are parsed already.
+void parse_addresses(Message& message);
+
 // Responses start with the SIP version (§7.2), requests with a method token, which cannot
 // contain '/': a datagram's kind without parsing it (leading CRLFs skipped, §7.5).
 bool looks_like_response(std::string_view datagram);

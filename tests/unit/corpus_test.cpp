@@ -452,5 +452,37 @@ TEST(ParseScopes, ABadFromFailsARequestInEveryScopeAndAResponseOnlyInTheFullOne)
   EXPECT_EQ(m.status_code, 200);
 }
 
+// parse_addresses completes a proxy-scoped response as the full scope would have parsed it
+// (call accounting reads its tags and users): the same From and To, the same error for a bad
+// one, and nothing more the second time.
+TEST(ParseScopes, ParseAddressesCompletesAResponseAsTheFullScopeWould) {
+  for (const char* name : {"rfc4475/unreason.dat", "rfc4475/noreason.dat"}) {
+    const std::string response = read_corpus(name);
+    Message full;
+    parse_message_into(full, response, ParseScope::Full);
+    Message m;
+    parse_message_into(m, response, ParseScope::Proxy);
+    parse_addresses(m);
+    EXPECT_TRUE(m.addresses_parsed) << name;
+    EXPECT_EQ(m.error, full.error) << name;
+    EXPECT_EQ(m.from.tag, full.from.tag) << name;
+    EXPECT_EQ(m.from.uri_text, full.from.uri_text) << name;
+    EXPECT_EQ(m.to.tag, full.to.tag) << name;
+    EXPECT_EQ(m.to.display_name, full.to.display_name) << name;
+    parse_addresses(m);
+    EXPECT_EQ(m.from.tag, full.from.tag) << name;
+  }
+  const std::string bad =
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y;tag=1\r\n"
+      "To: <sip:a@b.c>;tag=t\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  Message m;
+  parse_message_into(m, bad, ParseScope::Proxy);
+  ASSERT_TRUE(m.ok());
+  parse_addresses(m);
+  EXPECT_EQ(m.error, ParseError::BadFrom);
+  EXPECT_FALSE(m.from.has_tag);
+  EXPECT_EQ(m.to.tag, "t");
+}
+
 }  // namespace
 }  // namespace sipline::sip
