@@ -446,18 +446,22 @@ def test_call_limits(ctx):
     INVITE gets sipline's 503 and never reaches the trunk; the first call's BYE, sent by its
     Record-Route through the proxy, frees a place, and the third, tried again, is answered
     200. A route with max_cps = 1 and limit_code = 486: of three INVITEs sent one after
-    another, the first is answered 200 and a later one 486 by sipline. `siplinectl routes`
+    another, the first is answered 200 and a later one 486 by sipline. 100 SIPp calls through
+    a location route with max_calls = 500 and max_cps = 500 all complete, and afterwards its
+    line shows calls=0: every call gave its place back with its BYE. `siplinectl routes`
     shows the limit, `siplinectl counters` the calls in progress
     (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
     `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up)."""
-    proxy_port, = harness.free_udp_ports(1)
+    proxy_port, uas_port = harness.free_udp_ports(2)
     trunk = EchoServer()
     ctx.cleanups.append(trunk.stop)
     host = harness.NET.client_host
     routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
                "target": "sip:%s:%d" % (host, trunk.port), "max_calls": 2},
               {"name": "cps", "user_prefix": "7", "action": "forward",
-               "target": "sip:%s:%d" % (host, trunk.port), "max_cps": 1, "limit_code": 486}]
+               "target": "sip:%s:%d" % (host, trunk.port), "max_cps": 1, "limit_code": 486},
+              {"name": "users", "user_prefix": "10", "action": "location", "max_calls": 500,
+               "max_cps": 500}]
     admin = ctx.workdir.file("admin.sock")
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
                                                admin_socket=admin)).start()
@@ -468,7 +472,7 @@ def test_call_limits(ctx):
                               stdout=subprocess.PIPE, timeout=10).stdout.decode()
 
     listed = siplinectl("routes")
-    check(" max_calls=2 (503)\n" in listed and listed.endswith(" max_cps=1 (486)\n"),
+    check(" max_calls=2 (503)\n" in listed and " max_cps=1 (486)\n" in listed,
           "siplinectl routes should show the limits: %r" % listed)
     uri = "sip:8000@sipline.test"
     with sipmsg.Agent(proxy_port, user="1001") as caller:
@@ -507,6 +511,13 @@ def test_call_limits(ctx):
         check(sorted(set(codes)) == [200, 486] and codes[0] == 200,
               "max_cps = 1 should start the first INVITE and refuse a later one with 486: %s"
               % codes)
+    # 100 SIPp calls (INVITE, 200, ACK, BYE, 200) through a limited location route: each
+    # takes its place and gives it back with its BYE, on whichever worker owns it.
+    register_user(proxy_port, "1002", uas_port)
+    run_call_load(ctx, proxy_port, uas_port, 100, 20, "u1")
+    users = siplinectl("counters")
+    check("call_limit route users: calls=0 max=500 refused=0 max_cps=500 refused_cps=0\n"
+          in users, "every SIPp call should have given its place back: %r" % users)
     counters = require_clean_stop(proxy)
     check(total(counters, "calls_limited") == 1 and
           total(counters, "calls_rate_limited") == codes.count(486),
