@@ -361,6 +361,10 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::BadRoute:
       return respond(in, 400, "Bad Route Header", {}, out);
     case sip::NextHopSource::RequestUri:
+      if (is_foreign_dialog_request(in, plan)) {
+        count(&WorkerCounters::foreign_dialog_refused);
+        return respond(in, 403, {}, {}, out);  // an ACK is dropped (AckUnrouted)
+      }
       // An in-dialog request for a UA behind NAT: its remote target carries our alias.
       if (!request.request_uri.params.empty() && !plan.strict_router) {
         if (std::optional<Outcome> aliased = forward_to_uri_alias(in, plan, out)) return *aliased;
@@ -393,6 +397,17 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     }
   }
   return route_by_table(in, plan, now, out);
+}
+
+// With record_route, every dialog through the proxy has it in its route set, so an in-dialog
+// request (To tag) that reaches it from a phone carries its Route (popped, or the Request-URI
+// a strict router put it in). One without, to a host named only by its Request-URI, belongs
+// to no dialog the proxy set up: relayed, an INVITE with an invented To tag would reach a
+// carrier from the proxy's trusted address (Kamailio's default configuration answers such a
+// request 404, "Not here", in route[WITHINDLG]). The trust domain's servers are let through.
+bool Pipeline::is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const {
+  return context_->identity.record_route && !plan.pop_top_route && !plan.strict_router &&
+         !context_->identity_sources->contains(source_key(in.peer));
 }
 
 // contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request

@@ -402,6 +402,9 @@ class Pipeline {
   bool is_keepalive_options(const sip::Message& request) const;
   std::optional<Outcome> forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
                                               const OutputBuffers& out);
+  // An in-dialog request from outside the trust domain, to the host its Request-URI names,
+  // that did not come through our Route although we record-route.
+  bool is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const;
   sip::ContactAliasEdit contact_alias_for(const PeerAddress& source);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);

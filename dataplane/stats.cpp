@@ -41,6 +41,7 @@ struct Snapshot {
   std::uint64_t call_records_dropped = 0;
   std::uint64_t q_groups_rung = 0;
   std::uint64_t preloaded_routes_dropped = 0;
+  std::uint64_t foreign_dialog_refused = 0;
   std::uint64_t calls_limited = 0;
   std::uint64_t calls_rate_limited = 0;
   std::uint64_t call_table_full = 0;
@@ -93,6 +94,7 @@ struct Snapshot {
     call_records_dropped += counters.call_records_dropped.read();
     q_groups_rung += counters.q_groups_rung.read();
     preloaded_routes_dropped += counters.preloaded_routes_dropped.read();
+    foreign_dialog_refused += counters.foreign_dialog_refused.read();
     calls_limited += counters.calls_limited.read();
     calls_rate_limited += counters.calls_rate_limited.read();
     call_table_full += counters.call_table_full.read();
@@ -167,6 +169,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "call_records_dropped", s.call_records_dropped);
   append(line, "q_groups_rung", s.q_groups_rung);
   append(line, "preloaded_routes_dropped", s.preloaded_routes_dropped);
+  append(line, "foreign_dialog_refused", s.foreign_dialog_refused);
   append(line, "calls_limited", s.calls_limited);
   append(line, "calls_rate_limited", s.calls_rate_limited);
   append(line, "call_table_full", s.call_table_full);

@@ -118,6 +118,9 @@ struct alignas(kCacheLine) WorkerCounters {
   // New requests from outside the trust domain whose preloaded Route named another host:
   // routed by the route table without it (pipeline.cpp, process_request).
   Counter preloaded_routes_dropped;
+  // In-dialog requests from outside the trust domain that did not come through our Route
+  // although we record-route (a dialog we did not set up): answered 403, an ACK dropped.
+  Counter foreign_dialog_refused;
   Counter call_table_full;
   Counter calls_expired;
   // A branch's challenge (401/407) that could not be added to the one relayed to the caller

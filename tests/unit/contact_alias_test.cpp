@@ -289,6 +289,48 @@ TEST_F(ContactAliasPipeline, AnInDialogRequestGoesToTheAliasWithoutIt) {
   EXPECT_EQ(refused.drop, dataplane::DropReason::Unroutable);
 }
 
+// A re-INVITE in a dialog `route` (Route lines) says it came through, sent to a carrier's
+// address by its Request-URI.
+std::string reinvite_to_carrier(std::string_view method, std::string_view route) {
+  return std::string(method) +
+         " sip:+19005550100@198.51.100.77:5060 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 203.0.113.9:40000;branch=z9hG4bK-inj;rport\r\n" +
+         std::string(route) +
+         "Max-Forwards: 70\r\n"
+         "From: <sip:1001@sipline.local>;tag=f9\r\n"
+         "To: <sip:+19005550100@sipline.local>;tag=invented\r\n"
+         "Call-ID: inj-1@203.0.113.9\r\n"
+         "CSeq: 1 " +
+         std::string(method) +
+         "\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// With Record-Route every dialog through the proxy has it in its route set: an in-dialog
+// request from a phone without our Route belongs to no dialog we set up. Relayed by its
+// Request-URI, an invented To tag would carry a call to the carrier from our address.
+TEST_F(ContactAliasPipeline, ADialogRequestThatDidNotComeThroughUsIsRefused) {
+  const dataplane::Outcome refused =
+      process(reinvite_to_carrier("INVITE", ""), "203.0.113.9:40000");
+  ASSERT_EQ(refused.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(refused.kind, dataplane::SendKind::LocalResponse);
+  EXPECT_EQ(refused.code, 403);
+  const dataplane::Outcome ack = process(reinvite_to_carrier("ACK", ""), "203.0.113.9:40000");
+  EXPECT_EQ(ack.verdict, dataplane::Verdict::Drop);
+  EXPECT_EQ(ack.drop, dataplane::DropReason::AckUnrouted);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 2u);
+  // Through our Route (the dialog's route set): relayed.
+  dataplane::Outcome relayed = process(
+      reinvite_to_carrier("INVITE", "Route: <sip:192.0.2.1:5060;lr>\r\n"), "203.0.113.9:40000");
+  ASSERT_EQ(relayed.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(std::string(dataplane::format_peer(relayed.destination).view()), "198.51.100.77:5060");
+  // From a server we route to (the trust domain): relayed as before.
+  relayed = process(reinvite_to_carrier("INVITE", ""), "198.51.100.50:5070");
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 2u);
+}
+
 // Without Record-Route the in-dialog requests do not come back through the proxy: no alias.
 class ContactAliasWithoutRecordRoute : public ContactAliasPipeline {
  protected:
@@ -299,6 +341,15 @@ class ContactAliasWithoutRecordRoute : public ContactAliasPipeline {
     return text;
   }
 };
+
+// Without Record-Route a phone that uses the proxy as its outbound proxy sends its in-dialog
+// requests there without our Route: relayed by their Request-URI.
+TEST_F(ContactAliasWithoutRecordRoute, ADialogRequestWithoutOurRouteIsRelayed) {
+  const dataplane::Outcome relayed =
+      process(reinvite_to_carrier("INVITE", ""), "203.0.113.9:40000");
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 0u);
+}
 
 TEST_F(ContactAliasWithoutRecordRoute, NoAliasIsAdded) {
   const dataplane::Outcome outcome =
