@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace sipline::dataplane {
@@ -15,6 +16,19 @@ constexpr std::int64_t kTimerBSeconds = 32;
 // §16.6 step 11: Timer C, more than 3 minutes after the last provisional answer.
 constexpr std::int64_t kTimerCSeconds = 181;
 
+// `name`'s counter; kNoCallCounter (logged) when the process has used all there are, which
+// leaves that limit off until a restart rather than index past them.
+std::uint32_t counter_named(CallCounters& counters, const std::string& name) {
+  const std::uint32_t counter = counters.counter_for(name);
+  if (counter == kNoCallCounter) {
+    SIPLINE_LOG_ERROR(
+        "call limits: no counter left for %s (%u names since start): not limited "
+        "until sipline restarts",
+        name.c_str(), CallCounters::kChunkSize * CallCounters::kMaxChunks);
+  }
+  return counter;
+}
+
 }  // namespace
 
 void PipelineContext::attach_call_counters(CallCounters& counters) {
@@ -23,14 +37,16 @@ void PipelineContext::attach_call_counters(CallCounters& counters) {
   route_limits.assign(rules.size(), CallLimit{});
   for (std::size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].max_calls == 0 && rules[i].max_cps == 0) continue;
-    route_limits[i] = CallLimit{counters.counter_for("route:" + rules[i].name), rules[i].max_calls,
-                                rules[i].max_cps};
+    const std::uint32_t counter = counter_named(counters, "route:" + rules[i].name);
+    if (counter == kNoCallCounter) continue;
+    route_limits[i] = CallLimit{counter, rules[i].max_calls, rules[i].max_cps};
   }
   user_limits.clear();
   for (const config::User& user : config->users) {
     if (user.max_calls == 0) continue;
-    user_limits.emplace_back(user.user,
-                             CallLimit{counters.counter_for("user:" + user.user), user.max_calls});
+    const std::uint32_t counter = counter_named(counters, "user:" + user.user);
+    if (counter != kNoCallCounter)
+      user_limits.emplace_back(user.user, CallLimit{counter, user.max_calls});
   }
   std::sort(user_limits.begin(), user_limits.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -75,7 +91,8 @@ std::string PipelineContext::call_limits_text() const {
 Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteRule& route,
                                              std::string_view caller, const OutputBuffers& out) {
   const sip::Message& request = *message_;
-  if (active_calls_ == nullptr || request.method != sip::Method::Invite || request.to.has_tag) {
+  if (active_calls_ == nullptr || context_->call_counters == nullptr ||
+      request.method != sip::Method::Invite || request.to.has_tag) {
     return {};
   }
   const PipelineContext::CallLimit& route_limit =
