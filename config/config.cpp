@@ -1343,13 +1343,15 @@ void read_fallback(const TableReader& route, Route& config) {
   config.fork.fallback = std::move(fallback);
 }
 
-// max_calls, max_cps and limit_code: how many calls a route that forwards carries at once,
-// and starts per second.
-void read_call_limit(const TableReader& route, Route& config, bool record_route) {
+// max_calls, max_cps and limit_code, or call_limit naming a [[call_limits]] group: how many
+// calls a route that forwards carries at once, and starts per second.
+void read_call_limit(const TableReader& route, Route& config, bool record_route,
+                     const std::vector<CallLimitGroup>& groups) {
   const auto max_calls = route.integer("max_calls", 1, 10000000, Presence::Optional);
   const auto max_cps = route.integer("max_cps", 1, 1000000, Presence::Optional);
   const auto code = route.integer("limit_code", 400, 699, Presence::Optional);
-  for (const char* key : {"max_calls", "max_cps", "limit_code"}) {
+  const auto group = route.string("call_limit", Presence::Optional);
+  for (const char* key : {"max_calls", "max_cps", "limit_code", "call_limit"}) {
     if (route.has(key) && config.action != RouteAction::Location &&
         config.action != RouteAction::Forward) {
       route.diagnostics().error(
@@ -1357,6 +1359,29 @@ void read_call_limit(const TableReader& route, Route& config, bool record_route)
           route.key_path(key) + " applies to routes that forward (location, forward)");
       return;
     }
+  }
+  if (group) {
+    for (const char* key : {"max_calls", "max_cps", "limit_code"}) {
+      if (!route.has(key)) continue;
+      route.diagnostics().error(route.line_of_key(key),
+                                route.key_path(key) +
+                                    " and call_limit are both set: the "
+                                    "limits are the [[call_limits]] entry's");
+      return;
+    }
+    const auto named = std::find_if(groups.begin(), groups.end(),
+                                    [&](const CallLimitGroup& g) { return g.name == *group; });
+    if (named == groups.end()) {
+      route.diagnostics().error(route.line_of_key("call_limit"),
+                                route.key_path("call_limit") + " " + quoted(*group) +
+                                    " is not the name of any [[call_limits]]");
+      return;
+    }
+    config.call_limit = named->name;
+    config.max_calls = named->max_calls;
+    config.max_cps = named->max_cps;
+    config.limit_code = named->code;
+    return;
   }
   if (route.has("limit_code") && !route.has("max_calls") && !route.has("max_cps")) {
     route.diagnostics().error(route.line_of_key("limit_code"),
@@ -1368,8 +1393,48 @@ void read_call_limit(const TableReader& route, Route& config, bool record_route)
   if (code) config.limit_code = static_cast<std::uint16_t>(*code);
 }
 
+// [[call_limits]]: a name, and max_calls and/or max_cps that the routes naming it share.
+std::optional<CallLimitGroup> read_call_limit_group(const TableReader& table, bool record_route) {
+  table.reject_unknown_keys({"name", "max_calls", "max_cps", "code"});
+  CallLimitGroup group;
+  group.line = table.line();
+  const auto name = table.string("name", Presence::Required);
+  const auto max_calls = table.integer("max_calls", 1, 10000000, Presence::Optional);
+  const auto max_cps = table.integer("max_cps", 1, 1000000, Presence::Optional);
+  const auto code = table.integer("code", 400, 699, Presence::Optional);
+  check_max_calls_record_route(table, record_route);
+  const auto is_name_octet = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
+  };
+  if (name && (name->empty() || !std::all_of(name->begin(), name->end(), is_name_octet))) {
+    table.diagnostics().error(table.line_of_key("name"),
+                              table.key_path("name") + " " + quoted(*name) +
+                                  " must be letters, digits, '_', '.' or '-' (one word: it is a "
+                                  "field of the counter lines)");
+    return std::nullopt;
+  }
+  if (!table.has("max_calls") && !table.has("max_cps")) {
+    table.diagnostics().error(table.line(),
+                              table.key_path("max_calls") + " or max_cps is required");
+    return std::nullopt;
+  }
+  if (!name) return std::nullopt;
+  group.name = *name;
+  group.max_calls = static_cast<std::uint32_t>(max_calls.value_or(0));
+  group.max_cps = static_cast<std::uint32_t>(max_cps.value_or(0));
+  if (code) group.code = static_cast<std::uint16_t>(*code);
+  return group;
+}
+
+std::vector<CallLimitGroup> read_call_limit_groups(const std::vector<TableReader>& tables,
+                                                   bool record_route) {
+  return read_uniquely_named(tables, "call limit", [record_route](const TableReader& table) {
+    return read_call_limit_group(table, record_route);
+  });
+}
+
 std::optional<Route> read_route(const TableReader& route, const std::vector<lb::PoolSpec>& pools,
-                                bool record_route) {
+                                bool record_route, const std::vector<CallLimitGroup>& groups) {
   route.reject_unknown_keys({"name",
                              "user_prefix",
                              "methods",
@@ -1389,7 +1454,8 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
                              "fallback_codes",
                              "max_calls",
                              "max_cps",
-                             "limit_code"});
+                             "limit_code",
+                             "call_limit"});
   Route config;
   config.line = route.line();
   config.name = route.string("name", Presence::Required).value_or("");
@@ -1448,16 +1514,18 @@ std::optional<Route> read_route(const TableReader& route, const std::vector<lb::
   read_user_translation(route, config);
   read_forking(route, config);
   read_fallback(route, config);
-  read_call_limit(route, config, record_route);
+  read_call_limit(route, config, record_route, groups);
   return config;
 }
 
 // After read_pools: a route names its pool, the rule holds the pool's index.
 std::vector<Route> read_routes(const std::vector<TableReader>& tables,
-                               const std::vector<lb::PoolSpec>& pools, bool record_route) {
-  return read_uniquely_named(tables, "route", [&pools, record_route](const TableReader& table) {
-    return read_route(table, pools, record_route);
-  });
+                               const std::vector<lb::PoolSpec>& pools, bool record_route,
+                               const std::vector<CallLimitGroup>& groups) {
+  return read_uniquely_named(tables, "route",
+                             [&pools, record_route, &groups](const TableReader& table) {
+                               return read_route(table, pools, record_route, groups);
+                             });
 }
 
 // ---- [log], [limits] ---------------------------------------------------------------------
@@ -1755,7 +1823,8 @@ Config read_document(const toml::table& document, std::string_view source_name,
   const TableReader root(document, "", diagnostics);
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
                             "routes", "trunk_registrations", "log", "limits", "overload",
-                            "source_limits", "source_groups", "admin", "dns", "accounting"});
+                            "source_limits", "source_groups", "admin", "dns", "accounting",
+                            "call_limits"});
   Config config;
   config.source = std::string(source_name);
   // First: every list of sources below may name a group.
@@ -1777,8 +1846,10 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.trunk_registrations =
       read_trunk_registrations(root.array_of_tables("trunk_registrations"));
   config.pools = read_pools(root.array_of_tables("pools"), config.trunk_registrations);
-  config.routes =
-      read_routes(root.array_of_tables("routes"), config.pools, config.domain.record_route);
+  config.call_limits =
+      read_call_limit_groups(root.array_of_tables("call_limits"), config.domain.record_route);
+  config.routes = read_routes(root.array_of_tables("routes"), config.pools,
+                              config.domain.record_route, config.call_limits);
   check_trunk_contacts(config, diagnostics);
   config.log_level = read_log_level(root.table("log"));
   config.limits = read_limits(root.table("limits"));

@@ -164,6 +164,16 @@ struct User {
 // The longest caller_id: an E.164 number is at most 15 digits and its '+'.
 inline constexpr std::size_t kMaxCallerIdSize = 32;
 
+// [[call_limits]]: limits that several routes share (a carrier trunk's channels, counted over
+// its inbound and outbound routes alike), named by their routes' `call_limit`.
+struct CallLimitGroup {
+  std::string name;
+  std::uint32_t max_calls = 0;  // 0: none
+  std::uint32_t max_cps = 0;    // 0: none
+  std::uint16_t code = 503;
+  std::uint32_t line = 0;  // the [[call_limits]] header line, for messages
+};
+
 // The [[routes]] rules are lb/'s types (lb/route_table.hpp); these names are config/'s.
 using RouteAction = lb::RouteAction;
 using ForwardTarget = lb::ForwardTarget;
@@ -299,8 +309,9 @@ struct Config {
   DomainConfig domain;
   RegistrarConfig registrar;
   std::vector<User> users;
-  std::vector<lb::PoolSpec> pools;  // [[pools]], in file order (routes name them by index)
-  std::vector<Route> routes;        // first match wins (build an lb::RouteTable from them)
+  std::vector<lb::PoolSpec> pools;          // [[pools]], in file order (routes name them by index)
+  std::vector<CallLimitGroup> call_limits;  // [[call_limits]], in file order
+  std::vector<Route> routes;                // first match wins (build an lb::RouteTable from them)
   std::vector<TrunkRegistration> trunk_registrations;
   LogLevel log_level = LogLevel::Info;
   LimitsConfig limits;

@@ -37,9 +37,18 @@ void PipelineContext::attach_call_counters(CallCounters& counters) {
   route_limits.assign(rules.size(), CallLimit{});
   for (std::size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].max_calls == 0 && rules[i].max_cps == 0) continue;
-    const std::uint32_t counter = counter_named(counters, "route:" + rules[i].name);
+    // A [[call_limits]] group's counter is shared by every route naming it.
+    const std::string name =
+        rules[i].call_limit.empty() ? "route:" + rules[i].name : "limit:" + rules[i].call_limit;
+    const std::uint32_t counter = counter_named(counters, name);
     if (counter == kNoCallCounter) continue;
     route_limits[i] = CallLimit{counter, rules[i].max_calls, rules[i].max_cps};
+  }
+  group_limits.clear();
+  for (const config::CallLimitGroup& group : config->call_limits) {
+    const std::uint32_t counter = counter_named(counters, "limit:" + group.name);
+    if (counter == kNoCallCounter) continue;
+    group_limits.emplace_back(group.name, CallLimit{counter, group.max_calls, group.max_cps});
   }
   user_limits.clear();
   for (const config::User& user : config->users) {
@@ -62,19 +71,31 @@ const PipelineContext::CallLimit* PipelineContext::user_limit(std::string_view u
   return &found->second;
 }
 
+namespace {
+
+// " calls=N max=M refused=R max_cps=C refused_cps=RC" of one counter.
+std::string call_limit_values(const CallCounters& counters,
+                              const PipelineContext::CallLimit& limit) {
+  return " calls=" + std::to_string(counters.calls(limit.counter)) +
+         " max=" + std::to_string(limit.max) +
+         " refused=" + std::to_string(counters.refused(limit.counter)) +
+         " max_cps=" + std::to_string(limit.max_cps) +
+         " refused_cps=" + std::to_string(counters.refused_rate(limit.counter));
+}
+
+}  // namespace
+
 std::string PipelineContext::call_limits_text() const {
   std::string text;
   if (call_counters == nullptr) return text;
   const std::span<const lb::RouteRule> rules = routes.rules();
   for (std::size_t i = 0; i < route_limits.size() && i < rules.size(); ++i) {
-    const CallLimit& limit = route_limits[i];
-    if (!limit.limits()) continue;
-    text += "call_limit route " + rules[i].name +
-            ": calls=" + std::to_string(call_counters->calls(limit.counter)) +
-            " max=" + std::to_string(limit.max) +
-            " refused=" + std::to_string(call_counters->refused(limit.counter)) +
-            " max_cps=" + std::to_string(limit.max_cps) +
-            " refused_cps=" + std::to_string(call_counters->refused_rate(limit.counter)) + "\n";
+    if (!route_limits[i].limits() || !rules[i].call_limit.empty()) continue;
+    text += "call_limit route " + rules[i].name + ":" +
+            call_limit_values(*call_counters, route_limits[i]) + "\n";
+  }
+  for (const auto& [name, limit] : group_limits) {
+    text += "call_limit group " + name + ":" + call_limit_values(*call_counters, limit) + "\n";
   }
   if (user_limits.empty()) return text;
   std::uint64_t calls = 0;

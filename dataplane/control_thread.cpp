@@ -601,6 +601,7 @@ std::string routes_text(const config::Config& config) {
       text +=
           " fallback " + fallback->target.uri + " (" + fallback->target.next_hop.to_string() + ")";
     }
+    if (!route.call_limit.empty()) text += " call_limit=" + route.call_limit;
     if (route.max_calls != 0) text += " max_calls=" + std::to_string(route.max_calls);
     if (route.max_cps != 0) text += " max_cps=" + std::to_string(route.max_cps);
     if (route.max_calls != 0 || route.max_cps != 0) {

@@ -132,12 +132,12 @@ void add_trunk(Exposition& out, std::span<const std::string_view> words) {
   add_values(out, "sipline_trunk_", labels, words.subspan(3));
 }
 
-// "call_limit route NAME: calls=N max=M refused=R"
-void add_route_call_limit(Exposition& out, std::span<const std::string_view> words) {
+// "call_limit route|group NAME: calls=N max=M refused=R ..."
+void add_call_limit(Exposition& out, std::span<const std::string_view> words) {
   if (words.size() < 4 || !words[2].ends_with(':')) return;
-  const std::vector<Label> labels = {
-      {"route", std::string(words[2].substr(0, words[2].size() - 1))}};
-  add_values(out, "sipline_call_limit_route_", labels, words.subspan(3));
+  const std::string kind(words[1]);
+  const std::vector<Label> labels = {{kind, std::string(words[2].substr(0, words[2].size() - 1))}};
+  add_values(out, "sipline_call_limit_" + kind + "_", labels, words.subspan(3));
 }
 
 void add_line(Exposition& out, std::string_view line) {
@@ -145,8 +145,9 @@ void add_line(Exposition& out, std::string_view line) {
   if (words.empty()) return;
   if (words[0] == "pool") return add_pool_member(out, words);
   if (words[0] == "trunk") return add_trunk(out, words);
-  if (words.size() > 1 && words[0] == "call_limit" && words[1] == "route") {
-    return add_route_call_limit(out, words);
+  if (words.size() > 1 && words[0] == "call_limit" &&
+      (words[1] == "route" || words[1] == "group")) {
+    return add_call_limit(out, words);
   }
   // HEAD: the words up to the one ending in ':'.
   const auto head_end =

@@ -94,13 +94,14 @@ struct PipelineContext {
   };
   std::vector<CallLimit> route_limits;
   std::vector<std::pair<std::string, CallLimit>> user_limits;
+  std::vector<std::pair<std::string, CallLimit>> group_limits;  // [[call_limits]], in order
   // The counters of this configuration's limited routes ("route:NAME") and users ("user:NAME")
   // from `counters`, which keeps them by name across reloads. Control thread.
   void attach_call_counters(CallCounters& counters);
   // `user`'s limit, or nullptr. Never allocates.
   const CallLimit* user_limit(std::string_view user) const;
   // Counter lines: "call_limit route NAME: calls=N max=M refused=R max_cps=C refused_cps=RC"
-  // per limited route, and
+  // per route with limits of its own, "call_limit group NAME: ..." per [[call_limits]], and
   // "call_limit users: limited=U calls=N refused=R" for the limited users together.
   std::string call_limits_text() const;
 

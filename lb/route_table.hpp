@@ -113,6 +113,9 @@ struct RouteRule {
   std::uint32_t max_calls = 0;
   std::uint32_t max_cps = 0;
   std::uint16_t limit_code = 503;
+  // The [[call_limits]] group whose limits these are (copied from it), counted together with
+  // every other route naming it; empty: the route's own.
+  std::string call_limit;
   std::uint32_t line = 0;  // the [[routes]] header line, for logs
 
   bool translates_user() const { return strip != 0 || !prepend.empty(); }

@@ -48,9 +48,10 @@
 //     fewer;
 //   - the control thread's answer to a REGISTER is a final response with the REGISTER's
 //     Call-ID and CSeq and a To tag.
-//   - call limits (max_calls on two routes and a user, max_cps on one): each counter equals the
-//     calls of the worker's table that hold it, never above its limit (a refused or failed
-//     call gives back what it took, and nothing is given back twice).
+//   - call limits (max_calls on two routes and a user, max_cps on one, a [[call_limits]] group):
+//     each counter equals the calls of the worker's table that hold it, never above its
+//     limit (a refused or failed call gives back what it took, and nothing is given back
+//     twice).
 // Seeds: SIPLINE_FUZZ_WRITE_SEEDS=<folder> writes requests with valid credentials for the
 // fixed secret and clock (INVITE/MESSAGE with Proxy-Authorization, REGISTER with
 // Authorization), which the fuzzer could not find by itself. SIPLINE_FUZZ_VERBOSE=1 prints
@@ -199,6 +200,11 @@ name = "trunk-v6"
 user_prefix = "8"
 action = "forward"
 target = "sips:[2001:db8::50]"
+call_limit = "shared-trunk"
+[[call_limits]]
+name = "shared-trunk"
+max_calls = 2
+max_cps = 3
 [[routes]]
 name = "e164-to-pool"
 user_prefix = "+44"

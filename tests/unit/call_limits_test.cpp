@@ -153,6 +153,22 @@ user_prefix = "5"
 action = "forward"
 target = "sip:192.0.2.50:5060"
 max_cps = 2
+[[call_limits]]
+name = "carrier"
+max_calls = 1
+code = 480
+[[routes]]
+name = "carrier-outbound"
+user_prefix = "6"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+call_limit = "carrier"
+[[routes]]
+name = "carrier-national"
+user_prefix = "4"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+call_limit = "carrier"
 )toml";
 
 std::string invite_to(std::string_view user, std::string_view call_id) {
@@ -361,6 +377,25 @@ TEST_F(CallLimitTest, ARouteStartsAtMostMaxCpsCallsASecond) {
       << context_->call_limits_text();
 }
 
+// Two routes to the same carrier (outbound E.164 and national dialling) count against one
+// [[call_limits]] entry: the trunk's channels, whichever route a call took.
+TEST_F(CallLimitTest, RoutesNamingOneCallLimitShareIt) {
+  const std::string call = invite_to("6001", "g1");
+  const Sent forwarded = receive(call);
+  expect_forwarded(forwarded);
+  expect_refused(receive(invite_to("4001", "g2")), "480 Temporarily Unavailable");
+  const std::string text = context_->call_limits_text();
+  EXPECT_NE(
+      text.find("call_limit group carrier: calls=1 max=1 refused=1 max_cps=0 refused_cps=0\n"),
+      std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("carrier-outbound"), std::string::npos) << text;
+  answer_from_trunk(forwarded, "200 OK");
+  receive(in_dialog(call, "BYE", 2));
+  expect_forwarded(receive(invite_to("4001", "g2")));
+  EXPECT_EQ(calls_on("limit:carrier"), 1u);
+}
+
 // The value of `name="..."` in `text`.
 std::string quoted_param(std::string_view text, std::string_view name) {
   const std::string key = std::string(name) + "=\"";
@@ -445,9 +480,26 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
       << first_error(code_alone);
   const std::string cps_reject =
       text + "[[routes]]\nname = \"no\"\naction = \"reject\"\ncode = 403\nmax_cps = 1\n";
-  EXPECT_NE(first_error(cps_reject).find("routes[5].max_cps applies to routes that forward"),
+  EXPECT_NE(first_error(cps_reject).find("routes[7].max_cps applies to routes that forward"),
             std::string::npos)
       << first_error(cps_reject);
+  // [[call_limits]]: named by a route that has no limits of its own; at least one limit.
+  std::string unknown = text;
+  unknown.replace(unknown.find("call_limit = \"carrier\""), 22, "call_limit = \"carier\"");
+  EXPECT_NE(first_error(unknown).find(
+                "routes[5].call_limit \"carier\" is not the name of any [[call_limits]]"),
+            std::string::npos)
+      << first_error(unknown);
+  std::string both = text;
+  both.replace(both.find("call_limit = \"carrier\""), 0, "max_calls = 5\n");
+  EXPECT_NE(first_error(both).find("routes[5].max_calls and call_limit are both set"),
+            std::string::npos)
+      << first_error(both);
+  std::string empty_group = text;
+  empty_group.replace(empty_group.find("max_calls = 1\ncode = 480"), 14, "");
+  EXPECT_NE(first_error(empty_group).find("call_limits[0].max_calls or max_cps is required"),
+            std::string::npos)
+      << first_error(empty_group);
   EXPECT_NE(first_error(text + "[limits]\ncall_table_size = 3000\n")
                 .find("limits.call_table_size must be a power of two, not 3000"),
             std::string::npos);

@@ -101,6 +101,16 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   ASSERT_FALSE(result.config->routes.empty());
   EXPECT_EQ(result.config->routes[0].name, "did-inbound");
   EXPECT_EQ(result.config->routes[0].sources.size(), 2u);
+  // The trunk's 30 channels count its inbound and outbound routes together.
+  ASSERT_EQ(result.config->call_limits.size(), 1u);
+  EXPECT_EQ(result.config->call_limits[0].max_calls, 30u);
+  for (const config::Route& route : result.config->routes) {
+    const bool carries_trunk_calls = route.name == "did-inbound" ||
+                                     route.name == "pstn-outbound" ||
+                                     route.name == "national-outbound";
+    EXPECT_EQ(route.call_limit, carries_trunk_calls ? "carrier" : "") << route.name;
+    EXPECT_EQ(route.max_calls, carries_trunk_calls ? 30u : 0u) << route.name;
+  }
   // The extensions ring together, then go to the PBX's voicemail.
   ASSERT_GE(result.config->routes.size(), 2u);
   EXPECT_EQ(result.config->routes[1].name, "extensions");

@@ -41,7 +41,9 @@ TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
                                   "max_cps=5 refused_cps=2\n"
                                   "call_limit route pbx: calls=2 max=10 refused=0 max_cps=0 "
                                   "refused_cps=0\n"
-                                  "call_limit users: limited=500 calls=41 refused=3\n"),
+                                  "call_limit users: limited=500 calls=41 refused=3\n"
+                                  "call_limit group carrier: calls=9 max=30 refused=0 max_cps=10 "
+                                  "refused_cps=4\n"),
             "sipline_call_limit_route_calls{route=\"carrier-trunk\"} 30\n"
             "sipline_call_limit_route_calls{route=\"pbx\"} 2\n"
             "sipline_call_limit_route_max{route=\"carrier-trunk\"} 30\n"
@@ -54,7 +56,12 @@ TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
             "sipline_call_limit_route_refused_cps{route=\"pbx\"} 0\n"
             "sipline_call_limit_users_limited 500\n"
             "sipline_call_limit_users_calls 41\n"
-            "sipline_call_limit_users_refused 3\n");
+            "sipline_call_limit_users_refused 3\n"
+            "sipline_call_limit_group_calls{group=\"carrier\"} 9\n"
+            "sipline_call_limit_group_max{group=\"carrier\"} 30\n"
+            "sipline_call_limit_group_refused{group=\"carrier\"} 0\n"
+            "sipline_call_limit_group_max_cps{group=\"carrier\"} 10\n"
+            "sipline_call_limit_group_refused_cps{group=\"carrier\"} 4\n");
 }
 
 TEST(PrometheusExposition, PoolMembersCarryPoolMemberAndUri) {
