@@ -928,6 +928,13 @@ lb::PoolCredentials read_pool_credentials(const TableReader& pool,
   return lb::PoolCredentials{*auth_user, *password};
 }
 
+// Letters, digits, '_', '.' and '-' only: a name that is one word of a counter line.
+bool is_one_word(std::string_view name) {
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
+  });
+}
+
 std::optional<lb::PoolSpec> read_pool(const TableReader& pool,
                                       const std::vector<TrunkRegistration>& trunks) {
   pool.reject_unknown_keys({"name", "members", "probe_interval", "down_after", "up_after",
@@ -937,13 +944,10 @@ std::optional<lb::PoolSpec> read_pool(const TableReader& pool,
   spec.line = pool.line();
   const auto name = pool.string("name", Presence::Required);
   // One word: the name is a field of the counter lines and of `siplinectl drain POOL MEMBER`.
-  const auto is_name_octet = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
-  };
   if (name && name->empty()) {
     pool.diagnostics().error(pool.line_of_key("name"),
                              pool.key_path("name") + " must not be empty");
-  } else if (name && !std::all_of(name->begin(), name->end(), is_name_octet)) {
+  } else if (name && !is_one_word(*name)) {
     pool.diagnostics().error(
         pool.line_of_key("name"),
         pool.key_path("name") + " " + quoted(*name) + " must be letters, digits, '_', '.' or '-'");
@@ -1403,10 +1407,7 @@ std::optional<CallLimitGroup> read_call_limit_group(const TableReader& table, bo
   const auto max_cps = table.integer("max_cps", 1, 1000000, Presence::Optional);
   const auto code = table.integer("code", 400, 699, Presence::Optional);
   check_max_calls_record_route(table, record_route);
-  const auto is_name_octet = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
-  };
-  if (name && (name->empty() || !std::all_of(name->begin(), name->end(), is_name_octet))) {
+  if (name && (name->empty() || !is_one_word(*name))) {
     table.diagnostics().error(table.line_of_key("name"),
                               table.key_path("name") + " " + quoted(*name) +
                                   " must be letters, digits, '_', '.' or '-' (one word: it is a "

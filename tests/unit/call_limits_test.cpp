@@ -4,8 +4,8 @@
 #include <set>
 
 #include "dataplane/call_limits.hpp"
-#include "sip/digest.hpp"
 #include "tests/unit/forking_test_support.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -396,27 +396,11 @@ TEST_F(CallLimitTest, RoutesNamingOneCallLimitShareIt) {
   EXPECT_EQ(calls_on("limit:carrier"), 1u);
 }
 
-// The value of `name="..."` in `text`.
-std::string quoted_param(std::string_view text, std::string_view name) {
-  const std::string key = std::string(name) + "=\"";
-  const std::size_t start = text.find(key) + key.size();
-  return std::string(text.substr(start, text.find('"', start) - start));
-}
-
 // `request` from user 1001 with its credentials for the 407 `challenge`.
 std::string with_credentials(std::string request, std::string_view challenge) {
   const std::string uri = request.substr(7, request.find(' ', 7) - 7);
-  const std::string nonce = quoted_param(challenge, "nonce");
-  const sip::DigestHex ha1 =
-      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1001", "sipline.local", "secret-1001");
-  const sip::DigestHex response = sip::digest_response(
-      {sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", uri, nonce, "00000001", "c0", "auth"});
-  const std::string line =
-      "Proxy-Authorization: Digest username=\"1001\", realm=\"sipline.local\", nonce=\"" + nonce +
-      "\", uri=\"" + uri + "\", response=\"" + std::string(response.view()) +
-      "\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0\", opaque=\"" +
-      quoted_param(challenge, "opaque") + "\"\r\n";
-  request.insert(request.find("Content-Length"), line);
+  request.insert(request.find("Content-Length"),
+                 test::proxy_authorization(challenge, "1001", "secret-1001", uri));
   return request;
 }
 

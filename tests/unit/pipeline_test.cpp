@@ -14,6 +14,7 @@
 #include "dataplane/packet.hpp"
 #include "sip/branch.hpp"
 #include "sip/digest_auth.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -128,28 +129,9 @@ sip::Binding binding(std::string contact, std::string received, std::uint16_t q_
   return result;
 }
 
-// The value of `name="..."` in the first line of `text` that has it.
-std::string quoted_param(std::string_view text, std::string_view name) {
-  const std::string key = std::string(name) + "=\"";
-  const std::size_t start = text.find(key);
-  if (start == std::string_view::npos) return {};
-  const std::size_t value = start + key.size();
-  return std::string(text.substr(value, text.find('"', value) - value));
-}
-
 // User 1009's Proxy-Authorization line answering the 407 `challenge` for an INVITE to `uri`.
 std::string credentials_1009(std::string_view challenge, const std::string& uri) {
-  const std::string nonce = quoted_param(challenge, "nonce");
-  const std::string opaque = quoted_param(challenge, "opaque");
-  const sip::DigestHex ha1 =
-      sip::digest_ha1(sip::DigestAlgorithm::Sha256, "1009", "sipline.local", "secret-1009");
-  const sip::DigestHex response =
-      sip::digest_response({sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", uri, nonce,
-                            "00000001", "c0ffee", "auth"});
-  return "Proxy-Authorization: Digest username=\"1009\", realm=\"sipline.local\", nonce=\"" +
-         nonce + "\", uri=\"" + uri + "\", response=\"" + std::string(response.view()) +
-         "\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"" + opaque +
-         "\"\r\n";
+  return test::proxy_authorization(challenge, "1009", "secret-1009", uri);
 }
 
 class PipelineTest : public ::testing::Test {

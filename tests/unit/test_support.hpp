@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
 
 namespace sipline::test {
@@ -50,6 +51,32 @@ inline std::unique_ptr<HeldMessage> parse_ok(std::string bytes) {
   auto held = parse_held(std::move(bytes));
   EXPECT_TRUE(held->ok()) << sip::describe(held->error) << "\n" << held->bytes;
   return held;
+}
+
+// The value of `name="..."` in the first line of `text` that has it ("" when none).
+inline std::string quoted_param(std::string_view text, std::string_view name) {
+  const std::string key = std::string(name) + "=\"";
+  const std::size_t start = text.find(key);
+  if (start == std::string_view::npos) return {};
+  const std::size_t value = start + key.size();
+  return std::string(text.substr(value, text.find('"', value) - value));
+}
+
+// A Proxy-Authorization line (CRLF included) answering the 407 `challenge` of realm
+// sipline.local for `user` with `password`, for an INVITE to `uri` (SHA-256, qop=auth, nc 1).
+inline std::string proxy_authorization(std::string_view challenge, std::string_view user,
+                                       std::string_view password, const std::string& uri) {
+  const std::string nonce = quoted_param(challenge, "nonce");
+  const sip::DigestHex ha1 =
+      sip::digest_ha1(sip::DigestAlgorithm::Sha256, user, "sipline.local", password);
+  const sip::DigestHex response =
+      sip::digest_response({sip::DigestAlgorithm::Sha256, ha1.view(), "INVITE", uri, nonce,
+                            "00000001", "c0ffee", "auth"});
+  return "Proxy-Authorization: Digest username=\"" + std::string(user) +
+         "\", realm=\"sipline.local\", nonce=\"" + nonce + "\", uri=\"" + uri + "\", response=\"" +
+         std::string(response.view()) +
+         "\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\", opaque=\"" +
+         quoted_param(challenge, "opaque") + "\"\r\n";
 }
 
 }  // namespace sipline::test
