@@ -126,12 +126,24 @@ NeighborTable::Slot* NeighborTable::free_or_oldest_dynamic(const Key& key) const
   return victim;
 }
 
+// Most refreshes (every ARP or NA the neighbour sends) keep the MAC: only the expiry moves,
+// in one store that needs no seqlock, so a reader never misses an entry that is merely being
+// refreshed - not even while the control lcore is descheduled halfway through a refresh.
+void NeighborTable::refresh(Slot& slot, const Key& key, std::uint64_t mac, std::uint64_t expires) {
+  if (slot.state.load(std::memory_order_relaxed) == kDynamic &&
+      slot.mac.load(std::memory_order_relaxed) == mac) {
+    slot.expires.store(expires, std::memory_order_relaxed);
+    return;
+  }
+  write(slot, kDynamic, key, mac, expires);
+}
+
 NeighborTable::Learned NeighborTable::learn(const IpAddress& address, const rte_ether_addr& mac,
                                             std::uint64_t now) {
   const Key key = key_of(address);
   if (Slot* existing = find(key)) {
     if (existing->state.load(std::memory_order_relaxed) == kStatic) return Learned::Static;
-    write(*existing, kDynamic, key, pack_mac(mac), now + lifetime_);
+    refresh(*existing, key, pack_mac(mac), now + lifetime_);
     return Learned::Updated;
   }
   Slot* victim = free_or_oldest_dynamic(key);
@@ -147,7 +159,7 @@ bool NeighborTable::update_if_present(const IpAddress& address, const rte_ether_
   if (existing == nullptr || existing->state.load(std::memory_order_relaxed) == kStatic) {
     return false;
   }
-  write(*existing, kDynamic, key, pack_mac(mac), now + lifetime_);
+  refresh(*existing, key, pack_mac(mac), now + lifetime_);
   return true;
 }
 

@@ -5,7 +5,8 @@
 // entries; every worker looks up next hops concurrently. Each slot is a seqlock: the writer
 // makes the sequence odd, writes, and makes it even again; a reader that sees the sequence
 // change (or odd) retries a few times and otherwise reports a miss, which only makes the
-// worker park its datagram and ask again, so a reader never waits on the writer.
+// worker park its datagram and ask again, so a reader never waits on the writer. A refresh
+// that keeps the MAC moves only the expiry, outside the seqlock, so it never causes a miss.
 //
 // Slots are grouped in buckets of eight by address hash; a full bucket evicts its dynamic
 // entry closest to expiry. Static entries (from configuration) never expire or move.
@@ -80,6 +81,7 @@ class NeighborTable {
   static std::optional<Snapshot> read(const Slot& slot);
   static void write(Slot& slot, std::uint32_t state, const Key& key, std::uint64_t mac,
                     std::uint64_t expires);
+  static void refresh(Slot& slot, const Key& key, std::uint64_t mac, std::uint64_t expires);
   Slot* find(const Key& key) const;
   Slot* free_or_oldest_dynamic(const Key& key) const;
 

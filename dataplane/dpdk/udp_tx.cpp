@@ -266,11 +266,14 @@ SendResult UdpSender::send_datagram(rte_mbuf* payload, std::uint16_t source_port
   rte_mbuf* datagram = payload;
 
   // Datagrams parked earlier for this next hop go first: messages to one peer stay in order.
-  // The lookup comes before the release: the control lcore may learn the next hop at any
-  // moment, and a release that looked before it would leave a parked 180 behind the 200 that
-  // found the entry a moment later.
+  // When this lookup finds the next hop, the parked ones for it leave with the MAC it found:
+  // a second lookup for them could miss (the control lcore rewriting the entry that moment),
+  // which would leave a parked 180 behind the 200 sent now.
   const std::optional<rte_ether_addr> mac = settings_.neighbors->lookup(*next_hop, now);
-  if (pending_count_ != 0) release_resolved(now);
+  if (pending_count_ != 0) {
+    const Resolved resolved{*next_hop, mac.value_or(rte_ether_addr{})};
+    release_resolved(now, mac ? &resolved : nullptr);
+  }
   if (mac) {
     emit(datagram, *mac, ipv6);
     return {SendStatus::Sent, NetDrop::NoBuffer};
@@ -347,11 +350,25 @@ void UdpSender::request_resolution(const IpAddress& next_hop) {
   tx_.push(request);
 }
 
-void UdpSender::release_resolved(std::uint64_t now) {
+bool UdpSender::parked_for(const IpAddress& next_hop, std::size_t count) const {
+  return std::any_of(pending_.begin(), pending_.begin() + count,
+                     [&](const Pending& p) { return p.next_hop == next_hop; });
+}
+
+void UdpSender::release_resolved(std::uint64_t now, const Resolved* resolved) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < pending_count_; ++i) {
-    const Pending& parked = pending_[i];
-    if (const auto mac = settings_.neighbors->lookup(parked.next_hop, now)) {
+    const Pending parked = pending_[i];
+    // One parked earlier for the same next hop still waits (its lookup missed): this one
+    // waits behind it, whatever its own lookup would say.
+    const bool behind_one_kept = parked_for(parked.next_hop, kept);
+    std::optional<rte_ether_addr> mac;
+    if (!behind_one_kept) {
+      mac = resolved != nullptr && resolved->next_hop == parked.next_hop
+                ? std::optional(resolved->mac)
+                : settings_.neighbors->lookup(parked.next_hop, now);
+    }
+    if (mac) {
       emit(parked.datagram, *mac, is_ipv6(parked.next_hop));
       continue;
     }
@@ -367,7 +384,7 @@ void UdpSender::release_resolved(std::uint64_t now) {
 
 void UdpSender::poll(std::uint64_t now) {
   if (pending_count_ == 0) return;
-  release_resolved(now);
+  release_resolved(now, nullptr);
   for (std::size_t i = 0; i < pending_count_; ++i) {
     if (now - pending_[i].last_request < retry_ticks_) continue;
     const IpAddress next_hop = pending_[i].next_hop;

@@ -135,11 +135,21 @@ class UdpSender {
     std::uint64_t last_request = 0;
   };
 
+  // A next hop the caller has just found in the neighbour table.
+  struct Resolved {
+    IpAddress next_hop;
+    rte_ether_addr mac;
+  };
+
   SendResult send_datagram(rte_mbuf* payload, std::uint16_t source_port, const Endpoint& to,
                            std::uint64_t now);
   void emit(rte_mbuf* datagram, const rte_ether_addr& mac, bool ipv6);
   void request_resolution(const IpAddress& next_hop);
-  void release_resolved(std::uint64_t now);
+  // Sends parked datagrams whose next hop resolves (`resolved`'s without a second lookup),
+  // never one ahead of another parked earlier for the same next hop; drops expired ones.
+  void release_resolved(std::uint64_t now, const Resolved* resolved);
+  // Whether one of the first `count` parked datagrams waits for `next_hop`.
+  bool parked_for(const IpAddress& next_hop, std::size_t count) const;
 
   SenderSettings settings_;
   TxBatch& tx_;

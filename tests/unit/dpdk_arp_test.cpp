@@ -1,6 +1,10 @@
 // ARP (RFC 826) answers and learning, ARP requests, and the neighbour table they fill.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "dataplane/dpdk/arp.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/neighbor_table.hpp"
@@ -166,6 +170,38 @@ TEST(DpdkNeighborTable, LearnedEntriesExpireStaticOnesDoNot) {
   EXPECT_TRUE(same_mac(*table.lookup(ip4(kGatewayIp), 6), kGatewayMac));
   EXPECT_EQ(table.learn(ip4(kPeerIp), kPeerMac, 2000), NeighborTable::Learned::Updated);
   EXPECT_TRUE(table.lookup(ip4(kPeerIp), 2050).has_value());
+}
+
+// The control lcore refreshes an entry at every ARP reply or NA from its owner while workers
+// look it up. A refresh that keeps the MAC moves only the expiry, so a lookup never misses
+// during one: a miss would park the worker's datagram and could reorder it behind a later one.
+// A new MAC is a rewrite, seen by the next lookup.
+TEST(DpdkNeighborTable, RefreshesNeverHideTheEntryFromReaders) {
+  NeighborTable table(16, 1'000'000);
+  table.learn(ip4(kPeerIp), kPeerMac, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> lookups{0};
+  std::atomic<std::uint64_t> misses{0};
+  std::thread worker([&] {  // bounded: until the writer is done, or 20 s
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < give_up) {
+      for (int i = 0; i < 1000; ++i) {
+        if (!table.lookup(ip4(kPeerIp), 1)) misses.fetch_add(1, std::memory_order_relaxed);
+      }
+      lookups.fetch_add(1000, std::memory_order_relaxed);
+    }
+  });
+  while (lookups.load() == 0)
+    std::this_thread::yield();
+  for (std::uint64_t i = 0; i < 2'000'000; ++i)
+    table.learn(ip4(kPeerIp), kPeerMac, i % 1000);
+  stop = true;
+  worker.join();
+  EXPECT_EQ(misses.load(), 0u) << "of " << lookups.load() << " lookups during refreshes";
+  EXPECT_EQ(table.learn(ip4(kPeerIp), kGatewayMac, 5), NeighborTable::Learned::Updated);
+  EXPECT_TRUE(same_mac(*table.lookup(ip4(kPeerIp), 6), kGatewayMac)) << "a new MAC is seen";
+  EXPECT_TRUE(table.update_if_present(ip4(kPeerIp), kPeerMac, 2'000'000));
+  EXPECT_TRUE(same_mac(*table.lookup(ip4(kPeerIp), 2'500'000), kPeerMac)) << "expiry moved";
 }
 
 TEST(DpdkNeighborTable, Ipv4AndIpv6KeysNeverCollide) {

@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <rte_ip.h>
+#include <rte_pause.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <random>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "dataplane/dpdk/checksum.hpp"
@@ -206,6 +212,72 @@ TEST_F(DpdkUdpTx, HeldMessagesKeepTheirOrderAndShareOneRequest) {
   EXPECT_EQ(std::string(frames[0].begin() + 42, frames[0].end()), "first");
   EXPECT_EQ(std::string(frames[1].begin() + 42, frames[1].end()), "second");
   EXPECT_EQ(std::string(frames[2].begin() + 42, frames[2].end()), "third");
+}
+
+// The control lcore refreshes a neighbour entry (every ARP reply or NA its owner sends) while
+// a worker sends to it, here as fast as a thread can. A refresh that keeps the MAC must never
+// make the worker's lookup miss: a miss parks a datagram, and a datagram parked while a later
+// one to the same peer leaves would reorder them (a 200 ahead of its 180 ends SIPp's call).
+// Every datagram leaves, at once and in order.
+TEST_F(DpdkUdpTx, RefreshingANeighbourNeverParksOrReordersDatagramsToIt) {
+  neighbors_.learn(ip4(kPeerIp), kPeerMac, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> refreshing{false};
+  std::thread control([&] {  // bounded: stops when the sender is done, or after 20 s
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < give_up) {
+      for (int i = 0; i < 1000; ++i)
+        neighbors_.learn(ip4(kPeerIp), kPeerMac, 0);
+      refreshing = true;
+    }
+  });
+  while (!refreshing)
+    std::this_thread::yield();
+  constexpr int kDatagrams = 100'000;
+  std::vector<int> order;
+  order.reserve(kDatagrams);
+  for (int i = 0; i < kDatagrams; ++i) {
+    net_->send(std::to_string(i), kSipPort, peer_, 100);
+    for (rte_mbuf* frame : net_->tx().take()) {
+      const Bytes bytes = bytes_of(frame);
+      rte_pktmbuf_free(frame);
+      if (get16(bytes, 12) == 0x0800)
+        order.push_back(std::stoi(std::string(bytes.begin() + 42, bytes.end())));
+    }
+  }
+  stop = true;
+  control.join();
+  EXPECT_EQ(net_->counters().held.read(), 0u) << "a lookup missed during a refresh";
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(kDatagrams));
+  const auto overtaken = std::is_sorted_until(order.begin(), order.end());
+  EXPECT_EQ(overtaken, order.end()) << "datagram " << *overtaken << " left after a later one";
+}
+
+// Datagrams parked for two next hops: each hop's leave in the order they were parked, one
+// hop's resolution releases only its own, and a datagram sent once its hop resolves follows
+// those parked before it.
+TEST_F(DpdkUdpTx, ParkedDatagramsLeavePerNextHopInTheirOrder) {
+  const Endpoint other{ip4(kRemoteIp), 5060};  // off-subnet: through the gateway
+  EXPECT_EQ(net_->send("a1", kSipPort, peer_, 100).status, SendStatus::Held);
+  EXPECT_EQ(net_->send("g1", kSipPort, other, 100).status, SendStatus::Held);
+  EXPECT_EQ(net_->send("a2", kSipPort, peer_, 110).status, SendStatus::Held);
+  EXPECT_EQ(net_->send("g2", kSipPort, other, 110).status, SendStatus::Held);
+  EXPECT_EQ(sent_frames().size(), 2u) << "one ARP request per next hop";
+  neighbors_.learn(ip4(kGatewayIp), kGatewayMac, 120);
+  net_->poll(130);
+  auto frames = sent_frames();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(std::string(frames[0].begin() + 42, frames[0].end()), "g1");
+  EXPECT_EQ(std::string(frames[1].begin() + 42, frames[1].end()), "g2");
+  EXPECT_EQ(net_->held(), 2u);
+  neighbors_.learn(ip4(kPeerIp), kPeerMac, 140);
+  EXPECT_EQ(net_->send("a3", kSipPort, peer_, 150).status, SendStatus::Sent);
+  frames = sent_frames();
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(std::string(frames[0].begin() + 42, frames[0].end()), "a1");
+  EXPECT_EQ(std::string(frames[1].begin() + 42, frames[1].end()), "a2");
+  EXPECT_EQ(std::string(frames[2].begin() + 42, frames[2].end()), "a3");
+  EXPECT_EQ(net_->held(), 0u);
 }
 
 TEST_F(DpdkUdpTx, UnansweredRequestIsRepeatedThenTheMessageDropped) {
