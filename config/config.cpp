@@ -11,6 +11,7 @@
 
 #include "config/toml_reader.hpp"
 #include "sip/method.hpp"
+#include "sip/session_timer.hpp"
 
 namespace sipline::config {
 namespace {
@@ -1592,8 +1593,8 @@ LogLevel read_log_level(const TableReader& log) {
 }
 
 LimitsConfig read_limits(const TableReader& limits) {
-  limits.reject_unknown_keys(
-      {"transaction_table_size", "ring_size", "call_table_size", "dialog_timeout"});
+  limits.reject_unknown_keys({"transaction_table_size", "ring_size", "call_table_size",
+                              "dialog_timeout", "session_expires"});
   const auto call_table_size =
       limits.integer("call_table_size", 1024, 16777216, Presence::Optional);
   if (call_table_size && (*call_table_size & (*call_table_size - 1)) != 0) {
@@ -1616,6 +1617,17 @@ LimitsConfig read_limits(const TableReader& limits) {
   }
   if (call_table_size) config.call_table_size = static_cast<std::uint32_t>(*call_table_size);
   config.dialog_timeout_s = limits.count_or("dialog_timeout", 60, 604800, config.dialog_timeout_s);
+  if (const auto expires = limits.integer("session_expires", 0, 86400, Presence::Optional)) {
+    if (*expires != 0 && *expires < sip::kMinSessionInterval) {
+      limits.diagnostics().error(
+          limits.line_of_key("session_expires"),
+          "limits.session_expires must be 0 (none) or at least 90 seconds (RFC 4028 §5: no "
+          "session interval is shorter), not " +
+              std::to_string(*expires));
+    } else {
+      config.session_expires_s = static_cast<std::uint32_t>(*expires);
+    }
+  }
   return config;
 }
 

@@ -193,6 +193,11 @@ struct LimitsConfig {
   // A limited call whose BYE never passed frees its place this long after its answer or its
   // last in-dialog request (Kamailio's dialog default_timeout).
   std::uint32_t dialog_timeout_s = 43200;
+  // The Session-Expires sipline inserts into a limited call's INVITE that has none (RFC 4028
+  // §8.1), so that a call whose BYE is lost gives its place back after one session interval
+  // without a refresh instead of dialog_timeout. 0: none inserted (a session timer the phones
+  // negotiate themselves is still read).
+  std::uint32_t session_expires_s = 0;
 
   bool operator==(const LimitsConfig&) const = default;
 };

@@ -7,6 +7,7 @@
 
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
+#include "sip/session_timer.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -27,6 +28,20 @@ std::uint32_t counter_named(CallCounters& counters, const std::string& name) {
         name.c_str(), CallCounters::kChunkSize * CallCounters::kMaxChunks);
   }
   return counter;
+}
+
+// RFC 4028 §8.1: a limited call whose INVITE asks for no session timer is asked for one of
+// [limits] session_expires (never below the INVITE's Min-SE), so that a call whose BYE is
+// lost ends for us one session interval after its last refresh, not a dialog_timeout later.
+void request_session_timer(ActiveCall& call, const sip::Message& invite, std::uint32_t wanted) {
+  if (wanted == 0 || !call.holds_place() || invite.find(sip::HeaderId::SessionExpires) != nullptr) {
+    return;
+  }
+  call.session_interval = std::min(std::max(wanted, sip::min_session_interval(invite)),
+                                   ActiveCall::kMaxSessionInterval);
+  call.timer_requested = true;
+  call.caller_refreshes = sip::supports_session_timer(invite);
+  call.timer_answer_cseq = invite.cseq.number;
 }
 
 }  // namespace
@@ -154,7 +169,48 @@ Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteR
   call->route_counter = route_counter;
   call->user_counter = user_counter;
   call->expires = now_s_ + kTimerBSeconds;
+  request_session_timer(*call, request, context_->config->limits.session_expires_s);
   return CallAdmission{std::nullopt, key};
+}
+
+std::uint32_t Pipeline::session_expires_to_request() {
+  const sip::Message& request = *message_;
+  if (active_calls_ == nullptr || active_calls_->size() == 0 ||
+      request.method != sip::Method::Invite || request.to.has_tag) {
+    return 0;
+  }
+  const ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(request.call_id));
+  if (call == nullptr || !call->timer_requested || call->answered ||
+      call->timer_answer_cseq != request.cseq.number) {
+    return 0;
+  }
+  return call->session_interval;
+}
+
+std::uint32_t Pipeline::session_expires_to_answer(std::uint16_t code) {
+  const sip::Message& response = *message_;
+  const sip::Method method = response.cseq.method;
+  if (code < 200 || code >= 300 ||
+      (method != sip::Method::Invite && method != sip::Method::Update) ||
+      response.find(sip::HeaderId::SessionExpires) != nullptr) {
+    return 0;
+  }
+  const ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(response.call_id));
+  // §8.2: only a caller that does session timers can be made the refresher, in the 2xx to
+  // its INVITE or to its refreshes (not to the callee's re-INVITE: the callee does none).
+  if (call == nullptr || !call->timer_requested || !call->caller_refreshes ||
+      call->timer_answer_cseq != response.cseq.number) {
+    return 0;
+  }
+  return call->session_interval;
+}
+
+// How long an answered call lives without another request: one session interval when a
+// session timer runs (§8.3), else dialog_timeout; never longer than dialog_timeout.
+std::int64_t Pipeline::answered_call_lifetime(const ActiveCall& call) const {
+  const std::uint32_t dialog_timeout = context_->config->limits.dialog_timeout_s;
+  return call.session_interval != 0 ? std::min(call.session_interval, dialog_timeout)
+                                    : dialog_timeout;
 }
 
 void Pipeline::forget_call(std::uint64_t key) {
@@ -170,31 +226,61 @@ void Pipeline::note_limited_request() {
     // §15.1.1: the caller's session ends as its BYE is sent (whatever the answer).
     active_calls_->end(call, *context_->call_counters);
   } else if (call->answered) {
-    call->expires = now_s_ + context_->config->limits.dialog_timeout_s;  // a re-INVITE, UPDATE
+    call->expires = now_s_ + answered_call_lifetime(*call);  // a re-INVITE, UPDATE: a refresh
+    if (call->timer_requested) note_refresh_request(*call);
   }
 }
 
-void Pipeline::note_limited_response(std::uint16_t code) {
+// A caller that refreshes the session timer we asked for sends Session-Expires with each
+// refresh (RFC 4028 §7.4); a callee without session timers answers it without one, and its
+// 2xx then gets the refresh's interval (§8.2), so the caller goes on refreshing. Another
+// request (the callee's re-INVITE) is answered as it is.
+void Pipeline::note_refresh_request(ActiveCall& call) {
+  const sip::Message& request = *message_;
+  if (request.method != sip::Method::Invite && request.method != sip::Method::Update) return;
+  const std::uint32_t interval = sip::session_interval(request);
+  call.timer_answer_cseq = interval != 0 ? request.cseq.number : ActiveCall::kNoCSeq;
+  if (interval != 0) call.session_interval = std::min(interval, ActiveCall::kMaxSessionInterval);
+}
+
+void Pipeline::note_limited_response(std::uint16_t code, std::uint32_t inserted_interval) {
   const sip::Message& response = *message_;
-  if (response.cseq.method != sip::Method::Invite || code == 100) return;
+  const sip::Method method = response.cseq.method;
+  if ((method != sip::Method::Invite && method != sip::Method::Update) || code == 100) return;
   ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(response.call_id));
   if (call == nullptr) return;
+  if (method == sip::Method::Update) {
+    // RFC 4028 §10: a refresh by UPDATE; its 2xx names the session interval from now on.
+    if (call->answered && code >= 200 && code < 300) {
+      note_session_refreshed(*call, inserted_interval);
+    }
+    return;
+  }
   if (code < 200) {
     if (!call->answered) call->expires = now_s_ + kTimerCSeconds;
   } else if (code < 300) {
     // A call that holds no place (a max_cps route's) needed its entry only to know the
     // INVITE again until its answer.
-    if (call->route_counter == kNoCallCounter && call->user_counter == kNoCallCounter) {
+    if (!call->holds_place()) {
       active_calls_->end(call, *context_->call_counters);
       return;
     }
     call->answered = true;
-    call->expires = now_s_ + context_->config->limits.dialog_timeout_s;
+    note_session_refreshed(*call, inserted_interval);
   } else if (!call->answered) {
     // The call's final failure (a re-INVITE's, once answered, leaves the call as it is). A
     // challenge too: the INVITE with credentials takes a place again.
     active_calls_->end(call, *context_->call_counters);
   }
+}
+
+// §8.2-§8.3: a 2xx to the INVITE, a re-INVITE or an UPDATE names the session interval (its
+// Session-Expires, or the one we inserted into it); without one the session has no timer.
+void Pipeline::note_session_refreshed(ActiveCall& call, std::uint32_t inserted_interval) {
+  const std::uint32_t interval =
+      inserted_interval != 0 ? inserted_interval : sip::session_interval(*message_);
+  call.session_interval = std::min(interval, ActiveCall::kMaxSessionInterval);
+  call.expires = now_s_ + answered_call_lifetime(call);
 }
 
 void Pipeline::note_limited_local_answer(const Outcome& outcome) {

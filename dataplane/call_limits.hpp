@@ -103,11 +103,28 @@ class CallCounters {
 
 // One limited call, as its Call-ID's owner keeps it.
 struct ActiveCall {
+  // The widest session interval kept (about 194 days): more than any dialog_timeout.
+  static constexpr std::uint32_t kMaxSessionInterval = (1u << 24) - 1;
+
   std::uint64_t key = 0;     // hash of the Call-ID; 0: a free slot
   std::int64_t expires = 0;  // unix seconds
   std::uint32_t route_counter = kNoCallCounter;
   std::uint32_t user_counter = kNoCallCounter;
-  bool answered = false;
+  // The CSeq of the caller's INVITE, or of its latest refresh (re-INVITE, UPDATE) when it
+  // carried the session timer we asked for: a 2xx with it and without Session-Expires gets
+  // ours (RFC 4028 §8.2). kNoCSeq: none (no CSeq reaches 2^31, RFC 3261 §8.1.1.5).
+  static constexpr std::uint32_t kNoCSeq = 0xffffffffu;
+  std::uint32_t timer_answer_cseq = kNoCSeq;
+  // RFC 4028: the session interval (seconds) the call's 2xx established, or the one we asked
+  // for in its INVITE until then; 0: none, dialog_timeout applies.
+  std::uint32_t session_interval : 24 = 0;
+  std::uint32_t answered : 1 = 0;
+  std::uint32_t timer_requested : 1 = 0;   // we inserted Session-Expires into the INVITE (§8.1)
+  std::uint32_t caller_refreshes : 1 = 0;  // the INVITE's Supported lists "timer" (§7.1)
+
+  bool holds_place() const {
+    return route_counter != kNoCallCounter || user_counter != kNoCallCounter;
+  }
 };
 static_assert(sizeof(ActiveCall) == 32);
 

@@ -692,6 +692,7 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
   if (context_->identity.record_route && request.method != sip::Method::Register) {
     edits.contact_alias = contact_alias_for(in.peer);
   }
+  edits.session_expires = session_expires_to_request();
   const Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_request(request, edits, buffer);
   });
@@ -811,6 +812,9 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
       response.cseq.method != sip::Method::Register) {
     edits.contact_alias = contact_alias_for(in.peer);
   }
+  const std::uint16_t code = edits.status_code != 0 ? edits.status_code : response.status_code;
+  const bool limited_calls = active_calls_ != nullptr && active_calls_->size() != 0;
+  if (limited_calls) edits.session_expires_uac = session_expires_to_answer(code);
   Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_response(response, edits, buffer);
   });
@@ -821,9 +825,8 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
   }
   if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
   if (written.size > kMaxUdpSendPayload) return dropped(DropReason::TooLarge);
-  const std::uint16_t code = edits.status_code != 0 ? edits.status_code : response.status_code;
   if (call_records_ != nullptr) note_relayed_response(in.peer, *hop, code);
-  if (active_calls_ != nullptr && active_calls_->size() != 0) note_limited_response(code);
+  if (limited_calls) note_limited_response(code, edits.session_expires_uac);
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 

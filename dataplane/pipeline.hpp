@@ -384,7 +384,16 @@ class Pipeline {
   // An in-dialog request (message_) of a limited call: a BYE ends it, others keep it alive.
   void note_limited_request();
   // A response (message_) relayed with status `code`: an INVITE's answer moves its call on.
-  void note_limited_response(std::uint16_t code);
+  // `inserted_interval`: the Session-Expires we added to it (RFC 4028 §8.2), else 0.
+  void note_limited_response(std::uint16_t code, std::uint32_t inserted_interval);
+  void note_session_refreshed(ActiveCall& call, std::uint32_t inserted_interval);
+  void note_refresh_request(ActiveCall& call);
+  std::int64_t answered_call_lifetime(const ActiveCall& call) const;
+  // RFC 4028 §8.1-§8.2: the Session-Expires to add to the INVITE being forwarded (message_),
+  // and the one (with refresher=uac and Require: timer) to add to a 2xx being relayed with
+  // `code`, for a limited call we asked a session timer for; 0: none.
+  std::uint32_t session_expires_to_request();
+  std::uint32_t session_expires_to_answer(std::uint16_t code);
   void note_limited_local_answer(const Outcome& outcome);
   void expire_limited_calls(std::int64_t now);
   // A response (message_) from `callee` relayed to `caller` with status `code`: the record

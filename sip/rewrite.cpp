@@ -437,6 +437,12 @@ Written write_forwarded_request(const Message& request, const RequestEdits& edit
     writer.append(edits.asserted_identity);
     writer.append(edits.extra_headers);
   }
+  if (edits.session_expires != 0) {
+    copier.flush();
+    writer.append("Session-Expires: ");
+    writer.append_decimal(edits.session_expires);
+    writer.append(kCrlf);
+  }
   copier.add(empty_line_and_body(request));
   copier.flush();
   return writer.result();
@@ -491,6 +497,12 @@ void write_edited_response(Writer& writer, const Message& response, const Respon
       copier.add(field.raw);
     }
   }
+  if (edits.session_expires_uac != 0) {
+    copier.flush();
+    writer.append("Session-Expires: ");
+    writer.append_decimal(edits.session_expires_uac);
+    writer.append(";refresher=uac\r\nRequire: timer\r\n");
+  }
   copier.add(empty_line_and_body(response));
   copier.flush();
 }
@@ -502,7 +514,8 @@ Written write_forwarded_response(const Message& response, const ResponseEdits& e
   if (!response.is_response() || !response.ok()) return Written{0, WriteError::NotAResponse};
   if (response.via_count == 0) return Written{0, WriteError::NoViaToPop};
   Writer writer(out);
-  if (edits.drop_identity || edits.contact_alias.contact.line != nullptr) {
+  if (edits.drop_identity || edits.contact_alias.contact.line != nullptr ||
+      edits.session_expires_uac != 0) {
     write_edited_response(writer, response, edits);
     return writer.result();
   }

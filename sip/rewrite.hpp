@@ -67,6 +67,9 @@ struct RequestEdits {
   std::string_view asserted_identity;
   // ";alias=..." after the first Contact's URI (contact_alias.hpp); none when its line is null.
   ContactAliasEdit contact_alias;
+  // "Session-Expires: N" after the received lines (RFC 4028 §8.1: a proxy asks for a session
+  // timer on a request that has none, without a refresher parameter). 0: none.
+  std::uint32_t session_expires = 0;
 };
 
 // §16.6: push our Via on top, decrement Max-Forwards (insert 70 when absent), add
@@ -83,6 +86,10 @@ struct ResponseEdits {
   std::uint16_t status_code = 0;
   // ";alias=..." after the first Contact's URI (contact_alias.hpp); none when its line is null.
   ContactAliasEdit contact_alias;
+  // "Session-Expires: N;refresher=uac" and "Require: timer" after the received lines
+  // (RFC 4028 §8.2: the session timer a proxy asked for, in a 2xx from a UAS that does not do
+  // session timers, to a caller that does). 0: none.
+  std::uint32_t session_expires_uac = 0;
 };
 
 // §16.7 step 3: remove the top Via element (the whole line if it holds only that element).

@@ -451,7 +451,12 @@ def test_call_limits(ctx):
     line shows calls=0: every call gave its place back with its BYE. `siplinectl routes`
     shows the limit, `siplinectl counters` the calls in progress
     (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
-    `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up)."""
+    `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up).
+    With [limits] session_expires = 1800 (RFC 4028): both limited INVITEs reach the trunk with
+    `Session-Expires: 1800`; the trunk (no session timers) answers without one, and the first
+    caller, whose INVITE said `Supported: timer`, gets its 200 with
+    `Session-Expires: 1800;refresher=uac` and `Require: timer`; the second, which did not,
+    gets it as the trunk sent it."""
     proxy_port, uas_port = harness.free_udp_ports(2)
     trunk = EchoServer()
     ctx.cleanups.append(trunk.stop)
@@ -464,7 +469,8 @@ def test_call_limits(ctx):
                "max_cps": 500}]
     admin = ctx.workdir.file("admin.sock")
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
-                                               admin_socket=admin)).start()
+                                               admin_socket=admin) +
+                        "\n[limits]\nsession_expires = 1800\n").start()
     ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
 
     def siplinectl(word):
@@ -479,11 +485,19 @@ def test_call_limits(ctx):
         calls = []
         for n in range(3):
             call_id = sipmsg.new_token("limit-%d-" % n) + "@" + host
+            supported = [("Supported", "replaces, timer")] if n == 0 else []
             answer = caller.request("INVITE", uri, to="<%s>" % uri, call_id=call_id,
-                                    timeout=3.0)
+                                    headers=supported, timeout=3.0)
             calls.append((call_id, answer))
         for n in (0, 1):
             require_status(calls[n][1], 200, "INVITE %d within the trunk's 2 calls" % n)
+        # RFC 4028 §8.1-§8.2: asked for at the trunk, its refresher named to the caller that
+        # does session timers.
+        asked = [m.get("Session-Expires") for m in trunk.requests("INVITE")]
+        check(asked == ["1800", "1800"], "Session-Expires at the trunk: %s" % asked)
+        timers = [(answer.get("Session-Expires"), answer.get("Require")) for _, answer in calls[:2]]
+        check(timers == [("1800;refresher=uac", "timer"), (None, None)],
+              "Session-Expires and Require of the two 200s: %s" % timers)
         require_status(calls[2][1], 503, "the third call at once")
         check(len(trunk.requests("INVITE")) == 2,
               "the refused INVITE reached the trunk: %d INVITEs there" %

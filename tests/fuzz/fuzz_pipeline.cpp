@@ -48,7 +48,8 @@
 //     fewer;
 //   - the control thread's answer to a REGISTER is a final response with the REGISTER's
 //     Call-ID and CSeq and a To tag.
-//   - call limits (max_calls on two routes and a user, max_cps on one, a [[call_limits]] group):
+//   - call limits (max_calls on two routes and a user, max_cps on one, a [[call_limits]] group,
+//     session timers asked for):
 //     each counter equals the calls of the worker's table that hold it, never above its
 //     limit (a refused or failed call gives back what it took, and nothing is given back
 //     twice).
@@ -237,6 +238,7 @@ password = "fuzz-secret"
 [limits]
 transaction_table_size = 1024  # the smallest: a renewed pipeline allocates its table again
 call_table_size = 1024
+session_expires = 90  # limited INVITEs and their 2xx get RFC 4028 headers inserted
 [[routes]]
 name = "pool"
 user_prefix = "9"

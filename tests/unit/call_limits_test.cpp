@@ -148,6 +148,11 @@ user_prefix = "1"
 action = "location"
 max_calls = 1
 [[routes]]
+name = "unlimited"
+user_prefix = "7"
+action = "forward"
+target = "sip:192.0.2.50:5060"
+[[routes]]
 name = "cps"
 user_prefix = "5"
 action = "forward"
@@ -189,8 +194,10 @@ std::string in_dialog(const std::string& invite, std::string_view method, int cs
 // Two workers (pipelines) on one configuration and one set of counters, as the runtime has.
 class CallLimitTest : public ::testing::Test {
  protected:
-  CallLimitTest() : location_(2), out_(kPacketCapacity) {
-    const config::LoadResult loaded = config::load_config_text(kConfig, "call_limits_test.toml");
+  CallLimitTest() : CallLimitTest(std::string(kConfig)) {}
+  explicit CallLimitTest(const std::string& config_text) : location_(2), out_(kPacketCapacity) {
+    const config::LoadResult loaded =
+        config::load_config_text(config_text, "call_limits_test.toml");
     EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
     context_ = PipelineContext::create(loaded.config, &location_);
     context_->attach_call_counters(counters_);
@@ -354,6 +361,149 @@ TEST_F(CallLimitTest, CallsNothingEndedAreGivenUpByTheirTimers) {
   EXPECT_EQ(worker.active_calls()->size(), 0u);
 }
 
+// ---- session timers (RFC 4028) ------------------------------------------------------------
+
+// `message` with `line` (ending in CRLF) added before its Content-Length.
+std::string with_line(std::string message, std::string_view line) {
+  message.insert(message.find("Content-Length: "), line);
+  return message;
+}
+
+// `message` without its header lines starting with `name`.
+std::string without_lines(std::string message, std::string_view name) {
+  for (std::size_t at = message.find(name); at != std::string::npos; at = message.find(name)) {
+    message.erase(at, message.find("\r\n", at) + 2 - at);
+  }
+  return message;
+}
+
+std::size_t occurrences(std::string_view text, std::string_view what) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(what); at != std::string_view::npos;
+       at = text.find(what, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_F(CallLimitTest, ASessionTimerThePhonesNegotiatedEndsAnOrphanedCallSooner) {
+  Pipeline& worker = *workers_[0];
+  const std::string call = invite_to("0201", "timed");
+  const Sent forwarded = receive(call);
+  expect_forwarded(forwarded);
+  EXPECT_EQ(forwarded.bytes.find("Session-Expires"), std::string::npos) << "none asked for";
+  // The 2xx names the session interval: 120 s without a refresh ends the session (§8.3).
+  const Sent answered = receive(
+      with_line(answer(forwarded.bytes, "200 OK"), "Session-Expires: 120;refresher=uac\r\n"),
+      kTrunk);
+  EXPECT_EQ(occurrences(answered.bytes, "Session-Expires: 120;refresher=uac\r\n"), 1u);
+  EXPECT_EQ(answered.bytes.find("Require: timer"), std::string::npos) << "relayed as it came";
+  // A refresh at 60 s (UPDATE) whose 2xx names 100 s (below the 90 s floor: raised to it).
+  const Sent update = receive(in_dialog(call, "UPDATE", 2), kCaller, 0, kNow + 60);
+  EXPECT_EQ(update.outcome.kind, SendKind::ForwardedRequest);
+  receive(with_line(answer(update.bytes, "200 OK"), "x: 30\r\n"), kTrunk, 0, kNow + 60);
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 60 + 89 + second / 16);
+  EXPECT_EQ(calls_on("route:trunk"), 1u) << "still within the refreshed interval";
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 60 + 90 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+  EXPECT_EQ(worker_counters_[0].calls_expired.read(), 1u);
+}
+
+// [limits] session_expires: the proxy asks for a session timer on the calls it limits.
+class SessionTimerTest : public CallLimitTest {
+ protected:
+  SessionTimerTest() : CallLimitTest(std::string(kConfig) + "[limits]\nsession_expires = 1800\n") {}
+};
+
+TEST_F(SessionTimerTest, ALimitedInviteWithoutOneIsAskedForASessionTimer) {
+  const std::string call = with_line(
+      with_line(invite_to("0201", "asked"), "Supported: replaces, timer\r\n"), "Min-SE: 2400\r\n");
+  const Sent forwarded = receive(call);
+  expect_forwarded(forwarded);
+  // §8.1: never below the INVITE's Min-SE, and no refresher parameter.
+  EXPECT_EQ(occurrences(forwarded.bytes, "\r\nSession-Expires: 2400\r\n\r\n"), 1u)
+      << forwarded.bytes;
+  EXPECT_EQ(receive(call).bytes, forwarded.bytes) << "the INVITE again gets the same";
+  // The trunk does no session timers: its 2xx has none. The caller does (Supported: timer),
+  // so the 2xx it gets makes it the refresher (§8.2).
+  const std::string ok = without_lines(answer(forwarded.bytes, "200 OK"), "Session-Expires");
+  const Sent relayed = receive(ok, kTrunk);
+  EXPECT_EQ(relayed.outcome.kind, SendKind::ForwardedResponse);
+  EXPECT_NE(relayed.bytes.find("\r\nSession-Expires: 2400;refresher=uac\r\nRequire: "
+                               "timer\r\n\r\n"),
+            std::string::npos)
+      << relayed.bytes;
+  EXPECT_EQ(receive(ok, kTrunk).bytes, relayed.bytes) << "the 2xx again gets the same";
+  // The caller's refresh (a re-INVITE with the session timer) is relayed as it is; the
+  // trunk's 2xx to it, without one, gets it again, so the caller goes on refreshing.
+  const Sent refresh =
+      receive(with_line(in_dialog(call, "INVITE", 2), "Session-Expires: 2400;refresher=uac\r\n"),
+              kCaller, 0, kNow + 1200);
+  EXPECT_EQ(occurrences(refresh.bytes, "Session-Expires"), 1u);
+  const Sent refreshed = receive(without_lines(answer(refresh.bytes, "200 OK"), "Session-Expires"),
+                                 kTrunk, 0, kNow + 1200);
+  EXPECT_NE(refreshed.bytes.find("\r\nSession-Expires: 2400;refresher=uac\r\nRequire: "
+                                 "timer\r\n\r\n"),
+            std::string::npos)
+      << refreshed.bytes;
+  // A re-INVITE without it (as the callee's would be) and its 2xx are relayed as they are.
+  const Sent hold = receive(in_dialog(call, "INVITE", 3), kCaller, 0, kNow + 1300);
+  EXPECT_EQ(hold.bytes.find("Session-Expires"), std::string::npos);
+  const Sent held = receive(without_lines(answer(hold.bytes, "200 OK"), "Session-Expires"), kTrunk,
+                            0, kNow + 1300);
+  EXPECT_EQ(held.bytes.find("Session-Expires"), std::string::npos);
+  EXPECT_EQ(held.bytes.find("Require: timer"), std::string::npos);
+}
+
+TEST_F(SessionTimerTest, TheRequestedIntervalEndsTheCallWhenTheCallerRefreshes) {
+  Pipeline& worker = *workers_[0];
+  const std::string call = with_line(invite_to("0201", "refresher"), "k: timer\r\n");
+  const Sent forwarded = receive(call);
+  receive(without_lines(answer(forwarded.bytes, "200 OK"), "Session-Expires"), kTrunk);
+  // The caller refreshes by UPDATE at 900 s, as the refresher does at half the interval.
+  const Sent update =
+      receive(with_line(in_dialog(call, "UPDATE", 2), "Session-Expires: 1800;refresher=uac\r\n"),
+              kCaller, 0, kNow + 900);
+  const Sent updated = receive(without_lines(answer(update.bytes, "200 OK"), "Session-Expires"),
+                               kTrunk, 0, kNow + 900);
+  EXPECT_NE(updated.bytes.find("Session-Expires: 1800;refresher=uac\r\n"), std::string::npos);
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 900 + 1799 + second / 16);
+  EXPECT_EQ(calls_on("route:trunk"), 1u);
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 900 + 1800 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 0u) << "no refresh within 1800 s: the session is over";
+}
+
+TEST_F(SessionTimerTest, WithoutAnyRefresherTheCallKeepsDialogTimeout) {
+  Pipeline& worker = *workers_[0];
+  // The caller does no session timers (no Supported: timer), nor does the trunk.
+  const Sent forwarded = receive(invite_to("0201", "untimed"));
+  EXPECT_EQ(occurrences(forwarded.bytes, "Session-Expires: 1800\r\n"), 1u);
+  const Sent relayed =
+      receive(without_lines(answer(forwarded.bytes, "200 OK"), "Session-Expires"), kTrunk);
+  EXPECT_EQ(relayed.bytes.find("Session-Expires"), std::string::npos) << "nobody would refresh";
+  EXPECT_EQ(relayed.bytes.find("Require"), std::string::npos);
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 1800 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 1u) << "no session timer runs";
+  for (std::int64_t second = 0; second < 16; ++second)
+    worker.expire_calls(kNow + 43200 + second);
+  EXPECT_EQ(calls_on("route:trunk"), 0u);
+}
+
+TEST_F(SessionTimerTest, AnInviteWithItsOwnOrOnAnUnlimitedRouteIsLeftAlone) {
+  const Sent own = receive(with_line(invite_to("0201", "own"), "Session-Expires: 600\r\n"));
+  expect_forwarded(own);
+  EXPECT_EQ(occurrences(own.bytes, "Session-Expires"), 1u);
+  EXPECT_NE(own.bytes.find("Session-Expires: 600\r\n"), std::string::npos);
+  const Sent unlimited = receive(invite_to("7001", "free"));
+  expect_forwarded(unlimited);
+  EXPECT_EQ(unlimited.bytes.find("Session-Expires"), std::string::npos);
+}
+
 TEST_F(CallLimitTest, ARouteStartsAtMostMaxCpsCallsASecond) {
   const std::string first = invite_to("5001", "s1");
   const Sent one = receive(first);
@@ -464,19 +614,19 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
       << first_error(code_alone);
   const std::string cps_reject =
       text + "[[routes]]\nname = \"no\"\naction = \"reject\"\ncode = 403\nmax_cps = 1\n";
-  EXPECT_NE(first_error(cps_reject).find("routes[7].max_cps applies to routes that forward"),
+  EXPECT_NE(first_error(cps_reject).find("routes[8].max_cps applies to routes that forward"),
             std::string::npos)
       << first_error(cps_reject);
   // [[call_limits]]: named by a route that has no limits of its own; at least one limit.
   std::string unknown = text;
   unknown.replace(unknown.find("call_limit = \"carrier\""), 22, "call_limit = \"carier\"");
   EXPECT_NE(first_error(unknown).find(
-                "routes[5].call_limit \"carier\" is not the name of any [[call_limits]]"),
+                "routes[6].call_limit \"carier\" is not the name of any [[call_limits]]"),
             std::string::npos)
       << first_error(unknown);
   std::string both = text;
   both.replace(both.find("call_limit = \"carrier\""), 0, "max_calls = 5\n");
-  EXPECT_NE(first_error(both).find("routes[5].max_calls and call_limit are both set"),
+  EXPECT_NE(first_error(both).find("routes[6].max_calls and call_limit are both set"),
             std::string::npos)
       << first_error(both);
   std::string empty_group = text;
@@ -490,6 +640,12 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
   EXPECT_NE(first_error(text + "[limits]\ndialog_timeout = 10\n").find("dialog_timeout"),
             std::string::npos);
   EXPECT_EQ(first_error(text + "[limits]\ncall_table_size = 4096\ndialog_timeout = 7200\n"), "");
+  EXPECT_NE(first_error(text + "[limits]\nsession_expires = 60\n")
+                .find("limits.session_expires must be 0 (none) or at least 90 seconds (RFC 4028 "
+                      "§5: no session interval is shorter), not 60"),
+            std::string::npos)
+      << first_error(text + "[limits]\nsession_expires = 60\n");
+  EXPECT_EQ(first_error(text + "[limits]\nsession_expires = 90\n"), "");
 }
 
 }  // namespace

@@ -111,6 +111,8 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
     EXPECT_EQ(route.call_limit, carries_trunk_calls ? "carrier" : "") << route.name;
     EXPECT_EQ(route.max_calls, carries_trunk_calls ? 30u : 0u) << route.name;
   }
+  // Its calls whose BYE was lost give their channel back after a 30-minute session interval.
+  EXPECT_EQ(result.config->limits.session_expires_s, 1800u);
   // The extensions ring together, then go to the PBX's voicemail.
   ASSERT_GE(result.config->routes.size(), 2u);
   EXPECT_EQ(result.config->routes[1].name, "extensions");
