@@ -1592,9 +1592,37 @@ LogLevel read_log_level(const TableReader& log) {
   return LogLevel::Info;
 }
 
+// [limits] emergency_numbers: dialled numbers as a phone sends them (digits, '+', '*', '#'),
+// at most kMaxEmergencyNumbers of at most kMaxEmergencyNumberLength octets: the shed socket
+// filter compares each in the kernel (dataplane/shed_filter.hpp).
+std::optional<std::vector<std::string>> read_emergency_numbers(const TableReader& limits) {
+  const auto items = limits.string_array("emergency_numbers", Presence::Optional);
+  if (!items) return std::nullopt;
+  if (items->size() > kMaxEmergencyNumbers) {
+    limits.diagnostics().error(limits.line_of_key("emergency_numbers"),
+                               "limits.emergency_numbers lists at most " +
+                                   std::to_string(kMaxEmergencyNumbers) + " numbers, not " +
+                                   std::to_string(items->size()));
+    return std::nullopt;
+  }
+  std::vector<std::string> numbers;
+  for (const StringItem& item : *items) {
+    const bool dialable = !item.text.empty() && item.text.size() <= kMaxEmergencyNumberLength &&
+                          item.text.find_first_not_of("0123456789+*#") == std::string::npos;
+    if (!dialable) {
+      limits.diagnostics().error(
+          item.line, item.path + " " + quoted(item.text) + " must be a number of 1 to " +
+                         std::to_string(kMaxEmergencyNumberLength) + " digits, '+', '*' or '#'");
+      continue;
+    }
+    numbers.push_back(item.text);
+  }
+  return numbers;
+}
+
 LimitsConfig read_limits(const TableReader& limits) {
   limits.reject_unknown_keys({"transaction_table_size", "ring_size", "call_table_size",
-                              "dialog_timeout", "session_expires"});
+                              "dialog_timeout", "session_expires", "emergency_numbers"});
   const auto call_table_size =
       limits.integer("call_table_size", 1024, 16777216, Presence::Optional);
   if (call_table_size && (*call_table_size & (*call_table_size - 1)) != 0) {
@@ -1628,6 +1656,7 @@ LimitsConfig read_limits(const TableReader& limits) {
       config.session_expires_s = static_cast<std::uint32_t>(*expires);
     }
   }
+  if (auto numbers = read_emergency_numbers(limits)) config.emergency_numbers = std::move(*numbers);
   return config;
 }
 

@@ -182,6 +182,10 @@ using lb::route_action_name;
 
 enum class LogLevel : std::uint8_t { Error, Warn, Info, Debug };
 
+// [limits] emergency_numbers: how many, how long (the shed socket filter compares each).
+inline constexpr std::size_t kMaxEmergencyNumbers = 16;
+inline constexpr std::size_t kMaxEmergencyNumberLength = 15;  // E.164's longest number
+
 struct LimitsConfig {
   // Per worker: the INVITE transactions its transaction table (DESIGN.md §4) tracks for the
   // pools with failover, and 1/8 of it (at least 64) requests of 4 KiB kept for resending.
@@ -198,6 +202,10 @@ struct LimitsConfig {
   // without a refresh instead of dialog_timeout. 0: none inserted (a session timer the phones
   // negotiate themselves is still read).
   std::uint32_t session_expires_s = 0;
+  // Request-URI users (dialled numbers) of emergency calls: no call limit, calls-per-second
+  // limit or overload shedding refuses their new requests (RFC 7339 §5.10.1); their calls
+  // take their places all the same, so the trunk's count stays true.
+  std::vector<std::string> emergency_numbers{"112", "911"};
 
   bool operator==(const LimitsConfig&) const = default;
 };

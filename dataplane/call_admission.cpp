@@ -143,6 +143,7 @@ Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteR
   CallCounters& counters = *context_->call_counters;
   const std::uint32_t route_counter = route_limit.max != 0 ? route_limit.counter : kNoCallCounter;
   const std::uint32_t user_counter = user_limit != nullptr ? user_limit->counter : kNoCallCounter;
+  if (is_emergency_request()) return admit_emergency_call(key, route_counter, user_counter);
   const auto refuse = [&](std::uint16_t code, Counter WorkerCounters::*why) {
     count(why);
     return CallAdmission{respond(in, code, {}, {}, out), 0};
@@ -171,6 +172,37 @@ Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteR
   call->expires = now_s_ + kTimerBSeconds;
   request_session_timer(*call, request, context_->config->limits.session_expires_s);
   return CallAdmission{std::nullopt, key};
+}
+
+// An emergency call is never refused for capacity, but it takes its places (beyond the limit
+// if need be), so the calls counted on the trunk stay the calls on it. With no room in the
+// table it goes untracked and takes none: nothing would give them back.
+Pipeline::CallAdmission Pipeline::admit_emergency_call(std::uint64_t key,
+                                                       std::uint32_t route_counter,
+                                                       std::uint32_t user_counter) {
+  ActiveCall* call = active_calls_->insert(key);
+  if (call == nullptr) return {};
+  CallCounters& counters = *context_->call_counters;
+  if (route_counter != kNoCallCounter) counters.take(route_counter);
+  if (user_counter != kNoCallCounter) counters.take(user_counter);
+  call->route_counter = route_counter;
+  call->user_counter = user_counter;
+  call->expires = now_s_ + kTimerBSeconds;
+  request_session_timer(*call, *message_, context_->config->limits.session_expires_s);
+  return CallAdmission{std::nullopt, key};
+}
+
+// A new INVITE whose Request-URI names an emergency number ([limits] emergency_numbers):
+// sip:112@host, sip:112;phone-context=...@host (the user's parameters left out), tel:112.
+bool Pipeline::is_emergency_request() const {
+  const sip::Message& request = *message_;
+  const std::vector<std::string>& numbers = context_->config->limits.emergency_numbers;
+  if (numbers.empty() || request.method != sip::Method::Invite || request.to.has_tag) {
+    return false;
+  }
+  const std::string_view user = request.request_uri.user;
+  const std::string_view number = user.substr(0, user.find(';'));
+  return !number.empty() && std::find(numbers.begin(), numbers.end(), number) != numbers.end();
 }
 
 std::uint32_t Pipeline::session_expires_to_request() {

@@ -70,6 +70,8 @@ class CallCounters {
       if (c.window.compare_exchange_weak(window, next, std::memory_order_relaxed)) return true;
     }
   }
+  // Workers: one more call on `counter` whatever its limit (an emergency call).
+  void take(std::uint32_t counter) { at(counter).calls.fetch_add(1, std::memory_order_relaxed); }
   void give_back(std::uint32_t counter) {
     at(counter).calls.fetch_sub(1, std::memory_order_relaxed);
   }

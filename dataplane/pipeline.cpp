@@ -330,7 +330,9 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
   if (transactions_ && !transactions_->empty()) {
     if (std::optional<Outcome> tracked = match_transaction(in, out)) return *tracked;
   }
-  if (gate_ != nullptr && gate_->enabled()) {
+  const bool emergency = is_emergency_request();
+  if (emergency) count(&WorkerCounters::emergency_requests);
+  if (gate_ != nullptr && gate_->enabled() && !emergency) {
     const bool register_for_us = request.method == sip::Method::Register &&
                                  sip::uri_is_ours(request.request_uri, context_->identity);
     const RequestClass kind = classify_request(request, register_for_us);

@@ -379,6 +379,11 @@ class Pipeline {
   };
   CallAdmission admit_call(const Inbound& in, const lb::RouteRule& route, std::string_view caller,
                            const OutputBuffers& out);
+  CallAdmission admit_emergency_call(std::uint64_t key, std::uint32_t route_counter,
+                                     std::uint32_t user_counter);
+  // A new INVITE (message_) to a [limits] emergency_numbers number: no call limit or overload
+  // shedding refuses it (RFC 7339 §5.10.1).
+  bool is_emergency_request() const;
   // The call admitted as `key` went nowhere: its places back, its entry gone.
   void forget_call(std::uint64_t key);
   // An in-dialog request (message_) of a limited call: a BYE ends it, others keep it alive.

@@ -15,16 +15,22 @@
 // OPTIONS, keep-alives. A filter cannot read the whole header section, so it cannot tell a
 // re-INVITE (To tag) from a new one, nor a REGISTER that answers a digest challenge from a
 // first one: those are dropped at the same rate while the filter is on, and their senders
-// retransmit (Timers A and E). The filter is only on while the worker is overloaded.
+// retransmit (Timers A and E). The filter is only on while the worker is overloaded. An
+// INVITE to an emergency number passes (RFC 7339 §5.10.1), as the gate admits it.
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string>
 
 namespace sipline::dataplane {
 
-// Attaches the filter to the UDP socket `fd` (replacing any filter). False with errno set
-// when the kernel refuses it.
-bool attach_shed_filter(int fd, std::uint32_t drop_percent);
+// Attaches the filter to the UDP socket `fd` (replacing any filter). A new INVITE whose
+// Request-URI is sip: or tel: one of `exempt_numbers` ([limits] emergency_numbers, as config/
+// checks them: at most 16 of at most 15 octets) is never dropped. False with errno set when
+// the kernel refuses it.
+bool attach_shed_filter(int fd, std::uint32_t drop_percent,
+                        std::span<const std::string> exempt_numbers = {});
 
 // Removes the filter; a socket without one is fine. False with errno set on failure.
 bool detach_shed_filter(int fd);

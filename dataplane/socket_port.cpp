@@ -78,10 +78,12 @@ SocketPort::QueueFill SocketPort::receive_queue(std::size_t socket) const {
           has_drops ? meminfo[SK_MEMINFO_DROPS] : 0};
 }
 
-bool SocketPort::set_shed_filter(std::uint32_t drop_percent) {
+bool SocketPort::set_shed_filter(std::uint32_t drop_percent,
+                                 std::span<const std::string> exempt_numbers) {
   bool all = true;
   for (int fd : fds_) {
-    all &= drop_percent > 0 ? attach_shed_filter(fd, drop_percent) : detach_shed_filter(fd);
+    all &= drop_percent > 0 ? attach_shed_filter(fd, drop_percent, exempt_numbers)
+                            : detach_shed_filter(fd);
   }
   return all;
 }

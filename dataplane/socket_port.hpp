@@ -89,7 +89,8 @@ class SocketPort {
 
   // Attaches (drop_percent > 0) or removes the shed socket filter
   // (shed_filter.hpp) on every socket. False when the kernel refused it on one (errno set).
-  bool set_shed_filter(std::uint32_t drop_percent);
+  bool set_shed_filter(std::uint32_t drop_percent,
+                       std::span<const std::string> exempt_numbers = {});
 
   // Sends each datagram (at most kMaxSendBatch) on `socket` (DatagramSender::send).
   using SendResult = DatagramSender::Result;

@@ -46,6 +46,7 @@ struct Snapshot {
   std::uint64_t calls_rate_limited = 0;
   std::uint64_t call_table_full = 0;
   std::uint64_t calls_expired = 0;
+  std::uint64_t emergency_requests = 0;
   std::uint64_t challenges_not_aggregated = 0;
   std::uint64_t calls_diverted = 0;
   std::uint64_t answers_retransmitted = 0;
@@ -99,6 +100,7 @@ struct Snapshot {
     calls_rate_limited += counters.calls_rate_limited.read();
     call_table_full += counters.call_table_full.read();
     calls_expired += counters.calls_expired.read();
+    emergency_requests += counters.emergency_requests.read();
     challenges_not_aggregated += counters.challenges_not_aggregated.read();
     calls_diverted += counters.calls_diverted.read();
     answers_retransmitted += counters.answers_retransmitted.read();
@@ -174,6 +176,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "calls_rate_limited", s.calls_rate_limited);
   append(line, "call_table_full", s.call_table_full);
   append(line, "calls_expired", s.calls_expired);
+  append(line, "emergency_requests", s.emergency_requests);
   append(line, "challenges_not_aggregated", s.challenges_not_aggregated);
   append(line, "calls_diverted", s.calls_diverted);
   append(line, "answers_retransmitted", s.answers_retransmitted);

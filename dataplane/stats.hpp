@@ -123,6 +123,9 @@ struct alignas(kCacheLine) WorkerCounters {
   Counter foreign_dialog_refused;
   Counter call_table_full;
   Counter calls_expired;
+  // New requests to a [limits] emergency_numbers number: admitted past the overload gate and
+  // the call limits (RFC 7339 §5.10.1).
+  Counter emergency_requests;
   // A branch's challenge (401/407) that could not be added to the one relayed to the caller
   // (§16.7 step 7): the two would not fit the 4 KiB a kept answer may take.
   Counter challenges_not_aggregated;

@@ -124,7 +124,9 @@ void Worker::sync_shed_filter() {
   if (!gate_.enabled() || percent == 0 || gate_.overloaded() == shed_filter_on_) return;
   shed_filter_on_ = gate_.overloaded();
   if (shed_filter_on_) counters_.shed_filter_on.add();
-  if (!port_->set_shed_filter(shed_filter_on_ ? percent : 0) && !logged_filter_refused_) {
+  const std::vector<std::string>& emergency = pipeline_.context().config->limits.emergency_numbers;
+  if (!port_->set_shed_filter(shed_filter_on_ ? percent : 0, emergency) &&
+      !logged_filter_refused_) {
     logged_filter_refused_ = true;
     SIPLINE_LOG_WARN("worker %zu: the kernel refused the shed socket filter: %s", index_,
                      std::strerror(errno));

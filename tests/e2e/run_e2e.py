@@ -451,7 +451,9 @@ def test_call_limits(ctx):
     line shows calls=0: every call gave its place back with its BYE. `siplinectl routes`
     shows the limit, `siplinectl counters` the calls in progress
     (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
-    `call_limit route trunk: calls=2 max=2 refused=1` (the second and third calls are up).
+    `call_limit route trunk: calls=3 max=2 refused=1` (the second and third calls are up, and
+    an INVITE to the emergency number 8112 ([limits] emergency_numbers) that was not refused
+    although the trunk had its two calls: counted, emergency_requests=1).
     With [limits] session_expires = 1800 (RFC 4028): both limited INVITEs reach the trunk with
     `Session-Expires: 1800`; the trunk (no session timers) answers without one, and the first
     caller, whose INVITE said `Supported: timer`, gets its 200 with
@@ -470,7 +472,8 @@ def test_call_limits(ctx):
     admin = ctx.workdir.file("admin.sock")
     proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
                                                admin_socket=admin) +
-                        "\n[limits]\nsession_expires = 1800\n").start()
+                        "\n[limits]\nsession_expires = 1800\nemergency_numbers = [\"8112\"]\n"
+                        ).start()
     ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
 
     def siplinectl(word):
@@ -518,6 +521,15 @@ def test_call_limits(ctx):
         require_status(bye, 200, "the first call's BYE through the proxy")
         again = caller.request("INVITE", uri, to="<%s>" % uri, call_id=calls[2][0], cseq=3)
         require_status(again, 200, "the third call once the first ended")
+        # An emergency number ([limits] emergency_numbers) on the full trunk: not refused,
+        # and counted (RFC 7339 §5.10.1).
+        emergency = caller.request("INVITE", "sip:8112@sipline.test", to="<sip:8112@sipline.test>",
+                                   call_id=sipmsg.new_token("sos-") + "@" + host)
+        require_status(emergency, 200, "the emergency call on a trunk at its limit")
+        live = siplinectl("counters")
+        check("call_limit route trunk: calls=3 max=2 refused=1 max_cps=0 refused_cps=0\n" in live
+              and "emergency_requests=1" in live,
+              "siplinectl counters should count the emergency call: %r" % live)
         # max_cps = 1: of three INVITEs sent within a second or two, at most two start.
         codes = [caller.request("INVITE", "sip:7000@sipline.test", to="<sip:7000@sipline.test>",
                                 call_id=sipmsg.new_token("cps-%d-" % n) + "@" + host).status
@@ -539,7 +551,7 @@ def test_call_limits(ctx):
               codes.count(486), harness.brief(counters)))
     lines = [line for line in proxy.log_lines() if line.startswith("call_limit route trunk:")]
     check(lines and lines[-1].strip() ==
-          "call_limit route trunk: calls=2 max=2 refused=1 max_cps=0 refused_cps=0",
+          "call_limit route trunk: calls=3 max=2 refused=1 max_cps=0 refused_cps=0",
           "the trunk's call_limit line at shutdown: %s" % lines)
 
 

@@ -594,6 +594,51 @@ std::string first_error(std::string_view text) {
   return loaded.ok() ? std::string() : loaded.errors.front();
 }
 
+// ---- emergency calls ------------------------------------------------------------------
+
+class EmergencyCallTest : public CallLimitTest {
+ protected:
+  EmergencyCallTest()
+      : CallLimitTest(std::string(kConfig) +
+                      "[limits]\nemergency_numbers = [\"911\", \"5112\", \"8112\"]\n") {}
+};
+
+// No limit refuses an emergency call (RFC 7339 §5.10.1), but it is counted on the trunk: it
+// uses one of its channels until its BYE.
+TEST_F(EmergencyCallTest, NoLimitRefusesAnEmergencyCallButItIsCounted) {
+  const Sent first = receive(invite_to("9001", "e1"));
+  expect_forwarded(first);
+  expect_refused(receive(invite_to("9002", "e2")), "486 Busy Here");  // busy-trunk: 1 call
+  const std::string emergency = invite_to("911", "e3");
+  const Sent sent = receive(emergency);
+  expect_forwarded(sent);
+  EXPECT_EQ(calls_on("route:busy-trunk"), 2u) << "beyond the limit, and counted";
+  EXPECT_EQ(worker_counters_[0].emergency_requests.read(), 1u);
+  answer_from_trunk(sent, "200 OK");
+  receive(in_dialog(emergency, "BYE", 2));
+  EXPECT_EQ(calls_on("route:busy-trunk"), 1u);
+  expect_refused(receive(invite_to("9002", "e4")), "486 Busy Here");
+  // max_cps = 2 on the cps route: its second is used up; the emergency call starts anyway.
+  expect_forwarded(receive(invite_to("5001", "r1")));
+  expect_forwarded(receive(invite_to("5002", "r2")));
+  expect_refused(receive(invite_to("5003", "r3")), "503 Service Unavailable");
+  expect_forwarded(receive(invite_to("5112", "r4")));
+  EXPECT_EQ(worker_counters_[0].calls_rate_limited.read(), 1u);
+}
+
+// A user at its max_calls (1001: 1) still reaches the emergency number, counted all the same.
+TEST_F(EmergencyCallTest, AUserAtItsLimitStillReachesTheEmergencyNumber) {
+  const std::string first = invite_to("8001", "u1");
+  std::string authenticated = with_credentials(first, receive(first).bytes);
+  authenticated.replace(authenticated.find("CSeq: 1 "), 8, "CSeq: 2 ");
+  expect_forwarded(receive(authenticated));
+  const std::string emergency = invite_to("8112", "u2");
+  expect_forwarded(receive(with_credentials(emergency, receive(emergency).bytes)));
+  EXPECT_EQ(calls_on("user:1001"), 2u);
+  const std::string third = invite_to("8003", "u3");
+  expect_refused(receive(with_credentials(third, receive(third).bytes)), "503 Service Unavailable");
+}
+
 TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
   std::string text(kConfig);
   // Without record_route the BYE would not pass through us.
@@ -646,6 +691,25 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
             std::string::npos)
       << first_error(text + "[limits]\nsession_expires = 60\n");
   EXPECT_EQ(first_error(text + "[limits]\nsession_expires = 90\n"), "");
+  // Emergency numbers: dialable, at most 16 of at most 15 octets; 112 and 911 by default.
+  EXPECT_EQ(first_error(text + "[limits]\nemergency_numbers = [\"112\", \"1-1-2\"]\n"),
+            "limits.toml:68: limits.emergency_numbers[1] \"1-1-2\" must be a number of 1 to 15 "
+            "digits, '+', '*' or '#'");
+  EXPECT_NE(first_error(text + "[limits]\nemergency_numbers = [\"\"]\n").find("must be a number"),
+            std::string::npos);
+  std::string many = "[limits]\nemergency_numbers = [";
+  for (int i = 0; i < 17; ++i)
+    many += "\"1" + std::to_string(i) + "\", ";
+  EXPECT_NE(first_error(text + many + "]\n")
+                .find("limits.emergency_numbers lists at most 16 numbers, not 17"),
+            std::string::npos);
+  const config::LoadResult defaults = config::load_config_text(text, "limits.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.config->limits.emergency_numbers, (std::vector<std::string>{"112", "911"}));
+  const config::LoadResult none =
+      config::load_config_text(text + "[limits]\nemergency_numbers = []\n", "limits.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none.config->limits.emergency_numbers.empty());
 }
 
 }  // namespace

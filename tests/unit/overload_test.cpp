@@ -403,6 +403,11 @@ name = "out"
 user_prefix = "7"
 action = "forward"
 target = "sip:127.0.0.1:5070"
+[[routes]]
+name = "emergency"
+user_prefix = "9"
+action = "forward"
+target = "sip:127.0.0.1:5070"
 )toml";
 
 class OverloadPipelineTest : public ::testing::Test {
@@ -487,6 +492,32 @@ TEST_F(OverloadPipelineTest, SevereOverloadShedsWithoutAnAnswer) {
   // What continues a call still passes.
   const Outcome bye = process(invite("", "<sip:7000@sipline.local>;tag=remote"));
   EXPECT_EQ(bye.kind, SendKind::ForwardedRequest);
+}
+
+// RFC 7339 §5.10.1: an emergency call ([limits] emergency_numbers, 112 and 911 by default) is
+// never shed, not even silently in severe overload; a number that only starts like one is.
+TEST_F(OverloadPipelineTest, EmergencyCallsAreNeverShed) {
+  WorkerCounters counters;
+  pipeline_->set_counters(&counters);
+  gate_->on_batch(32, 32);
+  gate_->on_queue_sample(700, 1000);  // severe
+  const auto to_number = [](std::string_view user) {
+    std::string request = invite("", "<sip:" + std::string(user) + "@sipline.local>");
+    request.replace(request.find("7000"), 4, user);
+    return request;
+  };
+  for (std::string_view user : {"911", "911;phone-context=+1"}) {
+    const Outcome outcome = process(to_number(user));
+    EXPECT_EQ(outcome.shed, Shed::None) << user;
+    EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest) << user;
+  }
+  EXPECT_EQ(counters.emergency_requests.read(), 2u);
+  for (std::string_view user : {"9110", "91"}) {
+    const Outcome outcome = process(to_number(user));
+    EXPECT_EQ(outcome.shed, Shed::NewRequest) << user;
+    EXPECT_EQ(outcome.verdict, Verdict::Drop) << user;
+  }
+  EXPECT_EQ(counters.emergency_requests.read(), 2u);
 }
 
 TEST_F(OverloadPipelineTest, InDialogRequestsPassWhileOverloaded) {

@@ -276,7 +276,9 @@ TEST(SocketPort, MarksWhatItSendsWithTheConfiguredDscp) {
 
 // Counts what arrives on `port`, by the first line's first word, until 100 ms pass with
 // nothing new.
-std::map<std::string, int> drain_by_method(SocketPort& port, PacketPool& pool) {
+// What arrived, counted by each datagram's first word (`whole_line`: by its first line).
+std::map<std::string, int> drain_by_method(SocketPort& port, PacketPool& pool,
+                                           bool whole_line = false) {
   std::map<std::string, int> seen;
   std::array<Packet*, 16> packets{};
   pollfd ready{port.fd(0), POLLIN, 0};
@@ -285,7 +287,7 @@ std::map<std::string, int> drain_by_method(SocketPort& port, PacketPool& pool) {
     const std::size_t received = port.receive(0, std::span(packets.data(), wanted));
     for (std::size_t i = 0; i < received; ++i) {
       const std::string_view bytes = packets[i]->bytes();
-      ++seen[std::string(bytes.substr(0, bytes.find_first_of(" \r")))];
+      ++seen[std::string(bytes.substr(0, bytes.find_first_of(whole_line ? "\r" : " \r")))];
     }
     pool.release_burst(std::span(packets.data(), wanted));
   }
@@ -342,6 +344,46 @@ TEST(SocketPort, ShedFilterDropsAShareOfInvitesAndRegistersOnly) {
   EXPECT_EQ(after["INVITE"], 20);
   EXPECT_EQ(after["REGISTER"], 20);
   ASSERT_TRUE(socket_port.set_shed_filter(0));  // detaching twice is fine
+}
+
+// RFC 7339 §5.10.1: a new INVITE to an emergency number ([limits] emergency_numbers) is never
+// dropped by the filter, whatever its share: sip: and tel: URIs, with the user's parameters;
+// a longer or shorter number, another scheme or another method is.
+TEST(SocketPort, ShedFilterNeverDropsAnInviteToAnEmergencyNumber) {
+  const std::uint16_t port = free_port();
+  const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
+  SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
+  ASSERT_TRUE(opened.port) << opened.error;
+  SocketPort& socket_port = *opened.port;
+  PacketPool pool(0, 16);
+  const LoopbackSocket client;
+  const std::vector<std::string> numbers{"112", "+44999"};
+  ASSERT_TRUE(socket_port.set_shed_filter(100, numbers));
+  const std::vector<std::string> passing{
+      "INVITE sip:112@sipline.test SIP/2.0",
+      "INVITE sip:112;phone-context=+44@sipline.test;user=phone SIP/2.0",
+      "INVITE tel:112 SIP/2.0",
+      "INVITE tel:112;phone-context=+44 SIP/2.0",
+      "INVITE sip:+44999@sipline.test SIP/2.0",
+  };
+  const std::vector<std::string> dropped{
+      "INVITE sip:1120@sipline.test SIP/2.0",  "INVITE sip:11@sipline.test SIP/2.0",
+      "INVITE sip:+4499@sipline.test SIP/2.0", "INVITE tel:1120 SIP/2.0",
+      "INVITE sips:112@sipline.test SIP/2.0",  "INVITE sip:7000@sipline.test SIP/2.0",
+      "REGISTER sip:112@sipline.test SIP/2.0", "INVITE sip:112",
+  };
+  for (const std::vector<std::string>* lines : {&passing, &dropped}) {
+    for (const std::string& line : *lines)
+      client.send_to(port, line + "\r\nCall-ID: e\r\n\r\n");
+  }
+  client.send_to(port, "INVITE sip:112");  // too short to be an emergency call's INVITE
+  const std::map<std::string, int> seen = drain_by_method(socket_port, pool, true);
+  for (const std::string& line : passing)
+    EXPECT_EQ(seen.count(line), 1u) << line;
+  for (const std::string& line : dropped)
+    EXPECT_EQ(seen.count(line), 0u) << line;
+  EXPECT_EQ(seen.size(), passing.size()) << "nothing else arrived";
+  ASSERT_TRUE(socket_port.set_shed_filter(0));
 }
 
 TEST(SocketPort, TwoPortsShareOneAddress) {
