@@ -298,14 +298,24 @@ std::map<std::string, int> drain_by_method(SocketPort& port, PacketPool& pool,
 // the kernel (shed_filter.hpp): only datagrams that start with "INVITE " or "REGISTER ", at
 // about the share asked for, counted as the socket's drops; everything else arrives;
 // detached, they arrive again.
-TEST(SocketPort, ShedFilterDropsAShareOfInvitesAndRegistersOnly) {
-  const std::uint16_t port = free_port();
-  const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
-  SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
-  ASSERT_TRUE(opened.port) << opened.error;
-  SocketPort& socket_port = *opened.port;
-  PacketPool pool(0, 16);
+// A socket port on a loopback port of its own, and a client to send to it.
+class ShedFilterTest : public ::testing::Test {
+ protected:
+  ShedFilterTest()
+      : port(free_port()),
+        listen{*config::parse_ip_address("127.0.0.1"), port},
+        opened(SocketPort::open(std::span(&listen, 1))) {}
+  void SetUp() override { ASSERT_TRUE(opened.port) << opened.error; }
+
+  const std::uint16_t port;
+  const config::SocketAddress listen;
+  SocketPort::Opened opened;
+  PacketPool pool{0, 16};
   const LoopbackSocket client;
+};
+
+TEST_F(ShedFilterTest, DropsAShareOfInvitesAndRegistersOnly) {
+  SocketPort& socket_port = *opened.port;
   const std::uint32_t drops_before = socket_port.receive_queue(0).drops;
 
   ASSERT_TRUE(socket_port.set_shed_filter(75));
@@ -349,14 +359,8 @@ TEST(SocketPort, ShedFilterDropsAShareOfInvitesAndRegistersOnly) {
 // RFC 7339 §5.10.1: a new INVITE to an emergency number ([limits] emergency_numbers) is never
 // dropped by the filter, whatever its share: sip: and tel: URIs, with the user's parameters;
 // a longer or shorter number, another scheme or another method is.
-TEST(SocketPort, ShedFilterNeverDropsAnInviteToAnEmergencyNumber) {
-  const std::uint16_t port = free_port();
-  const config::SocketAddress listen{*config::parse_ip_address("127.0.0.1"), port};
-  SocketPort::Opened opened = SocketPort::open(std::span(&listen, 1));
-  ASSERT_TRUE(opened.port) << opened.error;
+TEST_F(ShedFilterTest, NeverDropsAnInviteToAnEmergencyNumber) {
   SocketPort& socket_port = *opened.port;
-  PacketPool pool(0, 16);
-  const LoopbackSocket client;
   const std::vector<std::string> numbers{"112", "+44999"};
   ASSERT_TRUE(socket_port.set_shed_filter(100, numbers));
   const std::vector<std::string> passing{
