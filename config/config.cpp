@@ -1544,19 +1544,23 @@ DnsConfig read_dns(const TableReader& dns) {
   return config;
 }
 
+// An optional "HOST:PORT" key; a wrong one is reported at its line (and taken as absent).
+std::optional<SocketAddress> optional_socket_address(const TableReader& table,
+                                                     std::string_view key) {
+  const auto text = table.string(key, Presence::Optional);
+  if (!text) return std::nullopt;
+  const ParsedSocketAddress parsed = parse_socket_address(*text);
+  if (parsed.ok()) return parsed.value;
+  table.diagnostics().error(
+      table.line_of_key(key),
+      table.key_path(key) + " " + quoted(*text) + ": " + socket_address_problem(parsed.error));
+  return std::nullopt;
+}
+
 AdminConfig read_admin(const TableReader& admin) {
   admin.reject_unknown_keys({"socket", "metrics"});
   AdminConfig config;
-  if (const auto metrics = admin.string("metrics", Presence::Optional)) {
-    const ParsedSocketAddress parsed = parse_socket_address(*metrics);
-    if (parsed.ok()) {
-      config.metrics = parsed.value;
-    } else {
-      admin.diagnostics().error(
-          admin.line_of_key("metrics"),
-          "admin.metrics " + quoted(*metrics) + ": " + socket_address_problem(parsed.error));
-    }
-  }
+  config.metrics = optional_socket_address(admin, "metrics");
   config.socket = admin.string("socket", Presence::Optional).value_or("");
   if (config.socket.size() > kMaxUnixSocketPath) {
     admin.diagnostics().error(admin.line_of_key("socket"), "admin.socket " + quoted(config.socket) +
@@ -1575,6 +1579,21 @@ AccountingConfig read_accounting(const TableReader& accounting) {
     accounting.diagnostics().error(accounting.line_of_key("file"),
                                    "accounting.file " + quoted(config.file) +
                                        " must name a file (call records are appended to it)");
+  }
+  return config;
+}
+
+CaptureConfig read_capture(const TableReader& capture) {
+  capture.reject_unknown_keys({"hep", "capture_id", "password"});
+  CaptureConfig config;
+  config.hep = optional_socket_address(capture, "hep");
+  config.capture_id = capture.count_or("capture_id", 0, UINT32_MAX, config.capture_id);
+  config.password = capture.string("password", Presence::Optional).value_or("");
+  for (const char* key : {"capture_id", "password"}) {
+    if (capture.has(key) && !capture.has("hep")) {
+      capture.diagnostics().error(capture.line_of_key(key),
+                                  std::string("capture.") + key + " needs capture.hep");
+    }
   }
   return config;
 }
@@ -1866,7 +1885,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   root.reject_unknown_keys({"listen", "dataplane", "domain", "registrar", "users", "pools",
                             "routes", "trunk_registrations", "log", "limits", "overload",
                             "source_limits", "source_groups", "admin", "dns", "accounting",
-                            "call_limits"});
+                            "capture", "call_limits"});
   Config config;
   config.source = std::string(source_name);
   // First: every list of sources below may name a group.
@@ -1900,6 +1919,7 @@ Config read_document(const toml::table& document, std::string_view source_name,
   config.admin = read_admin(root.table("admin"));
   config.dns = read_dns(root.table("dns"));
   config.accounting = read_accounting(root.table("accounting"));
+  config.capture = read_capture(root.table("capture"));
   check_demo_password(config, diagnostics);
   check_dpdk_listen(config, listen);
   current_source_groups = nullptr;  // it points into `config`, which moves out

@@ -277,6 +277,16 @@ struct AccountingConfig {
   bool operator==(const AccountingConfig&) const = default;
 };
 
+// [capture]: every SIP datagram mirrored to a Homer server as HEP3 (dataplane/hep_capture.hpp),
+// as Kamailio's siptrace does.
+struct CaptureConfig {
+  std::optional<lb::SocketAddress> hep;  // the collector; none: no capture
+  std::uint32_t capture_id = 1;          // the capture agent's id (Homer's node id)
+  std::string password;                  // HEP's authentication key; empty: none
+
+  bool operator==(const CaptureConfig&) const = default;
+};
+
 // [[trunk_registrations]]: sipline registers with a carrier's registrar as a UA does (a
 // registration-based SIP trunk, RFC 3261 §10.2), so that the carrier sends the trunk's calls
 // to our Contact, and answers its digest challenges (dataplane/trunk_registrar.hpp).
@@ -333,6 +343,7 @@ struct Config {
   AdminConfig admin;
   DnsConfig dns;
   AccountingConfig accounting;
+  CaptureConfig capture;
   // Some next hop was named by a host or domain (resolved while loading): what a DNS refresh
   // looks at again.
   bool resolves_names = false;

@@ -377,6 +377,8 @@ void ControlThread::send_answers(std::size_t worker, std::span<const Answer> ans
     const DatagramSender::Result result =
         sender_.send(sockets[socket], std::span(datagrams.data(), count));
     counters_.responses.add(result.accepted);
+    if (shared_.capture != nullptr)
+      capture_answers(socket, std::span(datagrams.data(), count), result);
     if (result.accepted == count) continue;
     counters_.dropped_send_failed.add(count - result.accepted);
     if (!logged_send_failed_) {
@@ -385,6 +387,17 @@ void ControlThread::send_answers(std::size_t worker, std::span<const Answer> ans
           "control thread: sendmmsg refused a REGISTER answer: %s (counted as "
           "dropped_send_failed)",
           std::strerror(errno));
+    }
+  }
+}
+
+void ControlThread::capture_answers(std::size_t socket, std::span<const OutboundDatagram> sent,
+                                    const DatagramSender::Result& result) {
+  CaptureChannel& channel = shared_.capture->channel(shared_.worker_counters.size());
+  const lb::SocketAddress& source = shared_.pipeline->listen[socket].endpoint();
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (!result.refused.test(i)) {
+      channel.capture({sent[i].data, sent[i].size}, source, sent[i].destination->endpoint());
     }
   }
 }
@@ -724,6 +737,7 @@ std::string ControlThread::counters_text() const {
     text += "location: aors=" + std::to_string(shared_.location->size()) + "\n";
   }
   if (shared_.call_log != nullptr) text += shared_.call_log->counters_text();
+  if (shared_.capture != nullptr) text += shared_.capture->counters_text();
   if (shared_.store != nullptr && shared_.store->store().keeps_bindings()) {
     text += shared_.store->counters_text();
   }

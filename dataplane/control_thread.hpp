@@ -39,6 +39,7 @@
 #include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
 #include "dataplane/health_prober.hpp"
+#include "dataplane/hep_capture.hpp"
 #include "dataplane/location_store.hpp"
 #include "dataplane/location_sync.hpp"
 #include "dataplane/location_table.hpp"
@@ -158,6 +159,9 @@ struct ControlShared {
   // log: no call records.
   std::span<CallRecordRing> call_records{};
   CallRecordLog* call_log = nullptr;
+  // [capture] (hep_capture.hpp): the control thread's counters line, and in socket mode its
+  // REGISTER answers on the channel after the workers'. Null: no capture.
+  HepCapture* capture = nullptr;
 };
 
 class ControlThread {
@@ -197,6 +201,8 @@ class ControlThread {
     shared_.call_records = rings;
     shared_.call_log = log;
   }
+  // [capture]: its counters line and (socket mode) its REGISTER answers; null: none.
+  void set_capture(HepCapture* capture) { shared_.capture = capture; }
   // DPDK mode: the duty the loop runs on every pass (null: none).
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
   // The pools' prober; null when no pool is configured.
@@ -243,6 +249,9 @@ class ControlThread {
   };
 
   void send_answers(std::size_t worker, std::span<const Answer> answers);
+  // [capture]: the answers the kernel took, from the listen socket `socket`.
+  void capture_answers(std::size_t socket, std::span<const OutboundDatagram> sent,
+                       const DatagramSender::Result& result);
   template <class Say>
   void reopen_call_log(const std::string& file, const Say& say);
   // Admin commands beyond one-liners: "drain|undrain POOL MEMBER", "unregister USER".

@@ -275,6 +275,9 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   CallAccounting accounting =
       open_call_accounting(config->accounting.file, config->domain.record_route, workers);
   if (!accounting.error.empty()) return kExitRuntimeError;
+  // [capture]: a channel per worker and one for the control lcore; outlives every lcore's work.
+  HepCapture::Opened capture = HepCapture::open(config->capture, workers + 1u);
+  if (!capture.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
 
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
@@ -293,6 +296,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   shared.clock = TscClock::now();
   shared.stop = &stop;
   shared.call_records = accounting.rings.get();
+  shared.capture = capture.capture.get();
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
   for (std::uint16_t i = 0; i < workers; ++i) {
     std::unique_ptr<dpdk::LcoreNet> net = make_net(i, i);
@@ -315,6 +319,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       persistence.sync.get(),
                                       metrics.endpoint.get()});
   control.set_call_records(accounting.ring_span(), accounting.log.get());
+  control.set_capture(capture.capture.get());
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -325,6 +330,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   duty_settings.counters = &control.counters();
   duty_settings.clock = shared.clock;
   duty_settings.port = port.port.get();
+  if (capture.capture) duty_settings.capture = &capture.capture->channel(workers);
   for (const auto& worker : worker_objects)
     duty_settings.workers.push_back(worker.get());
   DpdkControl duty(std::move(duty_settings));

@@ -131,6 +131,7 @@ DpdkWorker::DpdkWorker(std::uint16_t index, const DpdkWorkerShared& shared,
   pipeline_.set_overload_gate(&gate_);
   pipeline_.set_counters(&counters_);
   if (shared.call_records != nullptr) pipeline_.set_call_records(&shared.call_records[index]);
+  if (shared.capture != nullptr) capture_ = &shared.capture->channel(index);
   microseconds_per_cycle_ = 1e6 / static_cast<double>(shared.clock.hz != 0 ? shared.clock.hz : 1);
   if (shared.port != nullptr) rx_queue_count_ = shared.port->rx_queues_of(index, rx_queues_);
   for (std::uint16_t i = 0; i < rx_queue_count_; ++i) {
@@ -367,6 +368,10 @@ void DpdkWorker::process(rte_mbuf* frame, const dpdk::Datagram& datagram, std::u
   const int socket = listen_.find(ipv6, datagram.destination.port);
   const Inbound in{datagram.payload, PeerAddress(datagram.source),
                    static_cast<std::uint8_t>(socket < 0 ? 0 : socket)};
+  if (capture_ != nullptr) {
+    capture_->capture(datagram.payload, in.peer.endpoint(),
+                      PeerAddress(datagram.destination).endpoint());
+  }
   dpdk::PayloadBuffer buffer = net_->allocate_payload();
   const Outcome outcome =
       pipeline_.process(in, unix_now_, OutputBuffers{buffer.room, {output_.get(), kOutputSize}});
@@ -433,6 +438,12 @@ bool DpdkWorker::send_transaction_work(std::int64_t now_ms, std::uint64_t now) {
 void DpdkWorker::send(const Outcome& outcome, dpdk::PayloadBuffer buffer, std::uint64_t now) {
   const dpdk::Endpoint* const to = endpoint_from_peer(outcome.destination);
   const std::uint16_t source_port = listen_.port(outcome.socket);
+  if (capture_ != nullptr && to != nullptr) {
+    const char* payload = outcome.in_fallback ? output_.get() : buffer.room.data();
+    capture_->capture({payload, outcome.size},
+                      pipeline_.context().listen[outcome.socket].endpoint(),
+                      outcome.destination.endpoint());
+  }
   dpdk::SendResult result;
   if (!to) {
     rte_pktmbuf_free(buffer.mbuf);
@@ -575,6 +586,11 @@ void DpdkControl::answer_register(rte_mbuf* frame, std::uint64_t now) {
   if (sent.status == dpdk::SendStatus::Dropped) {
     settings_.counters->dropped_no_buffer.add();  // why: the control line of the net counters
     return;
+  }
+  if (settings_.capture != nullptr) {
+    settings_.capture->capture({output_.get(), reply.size},
+                               PeerAddress(datagram.destination).endpoint(),
+                               reply.destination.endpoint());
   }
   settings_.counters->responses.add();
 }

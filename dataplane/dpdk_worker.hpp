@@ -86,6 +86,7 @@
 #include "dataplane/control_thread.hpp"
 #include "dataplane/dpdk/lcore_net.hpp"
 #include "dataplane/dpdk/net_counters.hpp"
+#include "dataplane/hep_capture.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/overload.hpp"
 #include "dataplane/pipeline.hpp"
@@ -169,6 +170,8 @@ struct DpdkWorkerShared {
   const std::atomic<bool>* stop = nullptr;
   // [accounting]: one ring per worker (call_records.hpp). Null: no call records.
   CallRecordRing* call_records = nullptr;
+  // [capture]: channel i is worker i's (hep_capture.hpp). Null: no capture.
+  HepCapture* capture = nullptr;
 };
 
 // How busy a worker's core is: TSC cycles of iterations that found work, and of all of them.
@@ -249,12 +252,13 @@ class alignas(64) DpdkWorker {
   ListenIndex listen_;
   std::array<std::uint16_t, 4> rx_queues_{};  // Port::rx_queues_of
   std::uint16_t rx_queue_count_ = 0;
-  std::uint16_t dispatchers_ = 0;   // workers 0..dispatchers_-1 own no calls (config)
-  std::int64_t unix_now_ = 0;       // this iteration's wall clock, for the pipeline
-  std::uint64_t next_second_ = 0;   // TSC at which unix_now_ moves on
-  std::vector<Staged> hand_offs_;   // per owner
-  Staged to_control_;               // ARP / ICMP / ND frames
-  std::unique_ptr<char[]> output_;  // 64 KiB: messages that do not fit one mbuf
+  std::uint16_t dispatchers_ = 0;      // workers 0..dispatchers_-1 own no calls (config)
+  std::int64_t unix_now_ = 0;          // this iteration's wall clock, for the pipeline
+  std::uint64_t next_second_ = 0;      // TSC at which unix_now_ moves on
+  std::vector<Staged> hand_offs_;      // per owner
+  Staged to_control_;                  // ARP / ICMP / ND frames
+  std::unique_ptr<char[]> output_;     // 64 KiB: messages that do not fit one mbuf
+  CaptureChannel* capture_ = nullptr;  // [capture]: what it receives and sends; null: none
   LcoreLoad load_;
   bool logged_ring_full_ = false;
   bool logged_control_full_ = false;
@@ -292,6 +296,7 @@ class DpdkControl final : public ControlDuty {
     TscClock clock;
     std::vector<const DpdkWorker*> workers;  // for their counter lines
     const dpdk::Port* port = nullptr;        // null in tests
+    CaptureChannel* capture = nullptr;       // [capture]: the REGISTER answers; null: none
   };
   explicit DpdkControl(Settings settings);
 

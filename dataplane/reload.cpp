@@ -19,6 +19,7 @@ std::vector<std::string> sections_needing_restart(const config::Config& running,
   running_limits.trusted_sources = loaded.source_limits.trusted_sources;
   if (running_limits != loaded.source_limits) sections.emplace_back("source_limits");
   if (running.admin != loaded.admin) sections.emplace_back("admin");
+  if (running.capture != loaded.capture) sections.emplace_back("capture");
   // The workers' rings exist only when it was on at start; another file is fine.
   if (running.accounting.file.empty() != loaded.accounting.file.empty()) {
     sections.emplace_back("accounting");

@@ -124,9 +124,18 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   CallAccounting accounting =
       open_call_accounting(config->accounting.file, config->domain.record_route, workers);
   if (!accounting.error.empty()) return kExitRuntimeError;
+  // [capture]: a channel per worker and one for the control thread; outlives every thread.
+  HepCapture::Opened capture = HepCapture::open(config->capture, workers + 1);
+  if (!capture.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
-  const WorkerShared shared{&fabric,   counters.get(),        context, &location, &stop,
-                            &contexts, accounting.rings.get()};
+  const WorkerShared shared{&fabric,
+                            counters.get(),
+                            context,
+                            &location,
+                            &stop,
+                            &contexts,
+                            accounting.rings.get(),
+                            capture.capture.get()};
 
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
   AdminSocket::Opened admin = open_admin_socket(*config);
@@ -151,6 +160,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
                                       &context->pools, &contexts, admin.socket.get(),
                                       persistence.sync.get(), metrics.endpoint.get()});
   control.set_call_records(accounting.ring_span(), accounting.log.get());
+  control.set_capture(capture.capture.get());
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {

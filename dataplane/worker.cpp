@@ -39,6 +39,7 @@ Worker::Worker(std::size_t index, const WorkerShared& shared, std::unique_ptr<So
   pipeline_.set_overload_gate(&gate_);
   pipeline_.set_counters(&counters_);
   if (shared.call_records != nullptr) pipeline_.set_call_records(&shared.call_records[index]);
+  if (shared.capture != nullptr) capture_ = &shared.capture->channel(index);
   if (shared.pipeline->guard != nullptr) {
     sources_ = std::make_unique<SourceAdmission>(*shared.pipeline->guard, index);
   }
@@ -264,6 +265,10 @@ Worker::Iteration Worker::take_handed_in(std::int64_t now) {
 }
 
 void Worker::process(Packet* packet, std::int64_t now) {
+  if (capture_ != nullptr) {
+    capture_->capture(packet->bytes(), packet->peer.endpoint(),
+                      pipeline_.context().listen[packet->socket].endpoint());
+  }
   if (tx_.full()) flush_tx();
   const Outcome outcome = pipeline_.process(*packet, now, tx_.next_slot());
   count_outcome_notes(outcome, counters_);
@@ -373,6 +378,10 @@ void Worker::flush_tx() {
         }
       } else {
         count_sent(entry.kind, entry.code, counters_);
+        if (capture_ != nullptr) {
+          capture_->capture({entry.data, entry.size}, pipeline_.context().listen[socket].endpoint(),
+                            entry.destination.endpoint());
+        }
       }
     }
   }

@@ -23,6 +23,7 @@
 
 #include "dataplane/context_exchange.hpp"
 #include "dataplane/fabric.hpp"
+#include "dataplane/hep_capture.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/overload.hpp"
 #include "dataplane/packet.hpp"
@@ -82,6 +83,8 @@ struct WorkerShared {
   ContextExchange* contexts = nullptr;
   // [accounting]: one ring per worker (call_records.hpp). Null: no call records.
   CallRecordRing* call_records = nullptr;
+  // [capture]: channel i is worker i's (hep_capture.hpp). Null: no capture.
+  HepCapture* capture = nullptr;
 };
 
 class Worker {
@@ -133,6 +136,7 @@ class Worker {
   OverloadGate gate_;  // admission control; the pipeline consults it (overload.hpp)
   Pipeline pipeline_;
   TxQueue tx_;
+  CaptureChannel* capture_ = nullptr;         // [capture]: what it receives and sends; null: none
   std::unique_ptr<SourceAdmission> sources_;  // per-source limits (source_guard.hpp); null: none
   std::uint32_t dispatchers_ = 0;             // workers 0..dispatchers_-1 own no calls (config)
 

@@ -380,6 +380,106 @@ def test_calls_u1(ctx):
                min_rate=ctx.options.min_rate)
 
 
+def parse_hep3(packet):
+    """A HEP3 packet as {chunk type: value bytes}; None when it is not one."""
+    if len(packet) < 6 or packet[:4] != b"HEP3" or int.from_bytes(packet[4:6], "big") != len(packet):
+        return None
+    chunks, at = {}, 6
+    while at + 6 <= len(packet):
+        vendor = int.from_bytes(packet[at:at + 2], "big")
+        kind = int.from_bytes(packet[at + 2:at + 4], "big")
+        length = int.from_bytes(packet[at + 4:at + 6], "big")
+        if vendor != 0 or length < 6 or at + length > len(packet):
+            return None
+        chunks[kind] = packet[at + 6:at + length]
+        at += length
+    return chunks if at == len(packet) else None
+
+
+def test_hep_capture(ctx):
+    """SIP capture to a Homer collector ([capture] hep; socket mode): a UDP collector of the
+    test's own gets one HEP3 packet (vendor-0 chunks: family 2, protocol 17, IPv4 addresses,
+    ports, time, protocol type 1 = SIP, capture id 2001, the password, the message) for every
+    datagram of a REGISTER with digest (the REGISTERs the workers received, the control
+    thread's 401 and 200) and of a call through a forward route to an echo UAS (the caller's
+    INVITE, ACK and BYE, each forwarded, the UAS's 200s, each relayed), with the addresses
+    each went from and to. The counters line `capture:` says captured = sent, nothing
+    dropped."""
+    proxy_port = harness.free_udp_ports(1)[0]
+    collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ctx.cleanups.append(collector.close)
+    collector.bind((harness.NET.client_host, 0))
+    collector.settimeout(0.5)
+    trunk = EchoServer()
+    ctx.cleanups.append(trunk.stop)
+    host = harness.NET.client_host
+    routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
+               "target": "sip:%s:%d" % (host, trunk.port)}]
+    config = harness.sipline_config(proxy_port, routes, record_route=True)
+    config += ("\n[capture]\nhep = \"%s:%d\"\ncapture_id = 2001\npassword = \"homer\"\n"
+               % (host, collector.getsockname()[1]))
+    proxy = ctx.sipline(config).start()
+    proxy_address_text = "%s:%d" % (harness.NET.proxy_host, proxy_port)
+    with sipmsg.Agent(proxy_port, user="1001") as phone:
+        first, final = phone.register(PASSWORD, contact="<sip:1001@%s:%d>" % (
+            host, phone.port), expires=60)
+        require_status(first, 401, "REGISTER without credentials")
+        require_status(final, 200, "REGISTER with credentials")
+        uri = "sip:8000@sipline.test"
+        answer = phone.request("INVITE", uri, to="<%s>" % uri)
+        require_status(answer, 200, "INVITE through the trunk route")
+        route = [("Route", trunk.requests("INVITE")[0].get("Record-Route"))]
+        target = "sip:8000@%s:%d" % (host, trunk.port)
+        phone.request("ACK", target, to=answer.get("To"), cseq=phone.cseq, headers=route,
+                      wait=False)
+        require_status(phone.request("BYE", target, to=answer.get("To"), headers=route), 200,
+                       "BYE")
+        phone_address = "%s:%d" % (host, phone.port)
+    trunk_address = "%s:%d" % (host, trunk.port)
+    seen = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(seen) < 14:
+        try:
+            packet, _ = collector.recvfrom(65535)
+        except socket.timeout:
+            continue
+        chunks = parse_hep3(packet)
+        check(chunks is not None, "not a HEP3 packet: %r" % packet[:64])
+        check(chunks.get(1) == b"\x02" and chunks.get(2) == b"\x11" and chunks.get(11) == b"\x01"
+              and chunks.get(12) == (2001).to_bytes(4, "big") and chunks.get(14) == b"homer"
+              and len(chunks.get(9, b"")) == 4 and len(chunks.get(10, b"")) == 4,
+              "HEP3 chunks not as configured: %s" % sorted(chunks))
+        source = "%s:%d" % (socket.inet_ntoa(chunks[3]), int.from_bytes(chunks[7], "big"))
+        destination = "%s:%d" % (socket.inet_ntoa(chunks[4]), int.from_bytes(chunks[8], "big"))
+        first_line = chunks[15].split(b"\r\n", 1)[0].decode()
+        seen.append((source, destination, first_line.split(" ")[0] + " " +
+                     (first_line.split(" ")[1] if first_line.startswith("SIP/") else "")))
+    expected = [
+        (phone_address, proxy_address_text, "REGISTER "),
+        (proxy_address_text, phone_address, "SIP/2.0 401"),
+        (phone_address, proxy_address_text, "REGISTER "),
+        (proxy_address_text, phone_address, "SIP/2.0 200"),
+        (phone_address, proxy_address_text, "INVITE "),
+        (proxy_address_text, trunk_address, "INVITE "),
+        (trunk_address, proxy_address_text, "SIP/2.0 200"),
+        (proxy_address_text, phone_address, "SIP/2.0 200"),
+        (phone_address, proxy_address_text, "ACK "),
+        (proxy_address_text, trunk_address, "ACK "),
+        (phone_address, proxy_address_text, "BYE "),
+        (proxy_address_text, trunk_address, "BYE "),
+        (trunk_address, proxy_address_text, "SIP/2.0 200"),
+        (proxy_address_text, phone_address, "SIP/2.0 200"),
+    ]
+    # Several threads capture: compare as multisets (a message's copies keep their order).
+    check(sorted(seen) == sorted(expected),
+          "captured flow differs:\n got %s\nwant %s" % (seen, expected))
+    require_clean_stop(proxy)
+    lines = [line for line in proxy.log_lines() if line.startswith("capture:")]
+    check(lines and lines[-1].strip().endswith(
+        "captured=14 sent=14 dropped_full=0 too_large=0 send_failed=0"),
+        "the capture line at shutdown: %s" % lines)
+
+
 def test_accounting(ctx):
     """Call records ([accounting] file): 20 SIPp calls (INVITE, 200, ACK, BYE, 200) through
     the proxy, then an INVITE to 1003, registered nowhere. After a clean stop the file holds
@@ -3654,6 +3754,7 @@ TESTS = {
     "parallel_fork": test_parallel_fork,
     "q_groups": test_q_groups,
     "accounting": test_accounting,
+    "hep_capture": test_hep_capture,
     "call_limits": test_call_limits,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,

@@ -4,9 +4,13 @@
 // on the wire. Two workers (RX/TX queues 0 and 1) and the control lcore (TX queue 2), driven
 // step by step from the test thread.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <rte_cycles.h>
 #include <rte_eth_ring.h>
 #include <rte_ring.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +38,7 @@
 #include "sip/call_id_scan.hpp"
 #include "sip/message.hpp"
 #include "tests/unit/dpdk_test_support.hpp"
+#include "tests/unit/loopback_socket.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -375,6 +380,41 @@ TEST_F(DpdkWorkerTest, InviteIsForwardedWithOurViaAndCorrectChecksums) {
   EXPECT_EQ(counters_[0].forwarded_requests.read(), 1u);
   EXPECT_EQ(counters_[0].handed_off.read(), 0u);
   EXPECT_EQ(workers_[0]->net().counters().tx_frames.read(), 1u);
+}
+
+// [capture] in DPDK mode: what the worker receives and sends reaches the HEP collector (a
+// loopback socket here, a kernel socket as in production), with the frame's addresses.
+TEST_F(DpdkWorkerTest, CapturedMessagesReachTheHepCollector) {
+  const test::LoopbackSocket collector;
+  config::CaptureConfig settings;
+  settings.hep = lb::parse_socket_address("127.0.0.1:" + std::to_string(collector.port)).value;
+  std::vector<std::string> payloads;
+  {
+    HepCapture::Opened capture = HepCapture::open(settings, kWorkers + 1);
+    ASSERT_TRUE(capture.capture) << capture.error;
+    DpdkWorkerShared shared = shared_;
+    shared.capture = capture.capture.get();
+    DpdkWorker worker(0, shared, make_net(0, 0));
+    const std::string request = invite(call_id_owned_by(0, "hep"));
+    arrive(0, sip_frame_v4(request));
+    worker.poll_once(rte_rdtsc());
+    ASSERT_EQ(sent(0).size(), 1u);
+    for (int i = 0; i < 2; ++i)
+      payloads.push_back(collector.receive());
+    // HEP3 chunk 3/4 (IPv4 source, destination) and 7/8 (ports) of each: client to us, us to
+    // the next hop; chunk 15 (the message) last.
+    const auto ends_with = [](const std::string& packet, const std::string& message) {
+      return packet.size() > message.size() &&
+             packet.compare(packet.size() - message.size(), message.size(), message) == 0;
+    };
+    EXPECT_TRUE(ends_with(payloads[0], request));
+    EXPECT_TRUE(ends_with(payloads[1], forwarded_invite(request)));
+    const std::string ours(reinterpret_cast<const char*>(kOurIp), 4);
+    const std::string next_hop(reinterpret_cast<const char*>(kNextHopIp), 4);
+    EXPECT_NE(payloads[0].find(std::string("\0\0\0\x04\0\x0a", 6) + ours), std::string::npos);
+    EXPECT_NE(payloads[1].find(std::string("\0\0\0\x03\0\x0a", 6) + ours), std::string::npos);
+    EXPECT_NE(payloads[1].find(std::string("\0\0\0\x04\0\x0a", 6) + next_hop), std::string::npos);
+  }
 }
 
 TEST_F(DpdkWorkerTest, ResponseForAnotherWorkersCallIsHandedOffAndSentByTheOwner) {
