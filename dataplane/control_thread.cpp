@@ -197,7 +197,12 @@ OwnRequestSender ControlThread::socket_probe_sender() {
     const std::vector<int>& sockets = shared_.worker_sockets.front();
     if (socket >= sockets.size()) return false;
     const OutboundDatagram outbound{datagram.data(), datagram.size(), &to};
-    return sender_.send(sockets[socket], std::span(&outbound, 1)).accepted == 1;
+    if (sender_.send(sockets[socket], std::span(&outbound, 1)).accepted != 1) return false;
+    if (shared_.capture != nullptr) {
+      shared_.capture->channel(shared_.worker_counters.size())
+          .capture(datagram, shared_.pipeline->listen[socket].endpoint(), to.endpoint());
+    }
+    return true;
   };
 }
 

@@ -330,17 +330,24 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   duty_settings.counters = &control.counters();
   duty_settings.clock = shared.clock;
   duty_settings.port = port.port.get();
-  if (capture.capture) duty_settings.capture = &capture.capture->channel(workers);
+  if (capture.capture)
+    duty_settings.capture = &capture.capture->channel(workers);  // one producer: the control lcore
   for (const auto& worker : worker_objects)
     duty_settings.workers.push_back(worker.get());
   DpdkControl duty(std::move(duty_settings));
   control.set_duty(&duty);
   // The control lcore's own requests (health probes, trunk REGISTERs) leave on its TX queue.
-  const OwnRequestSender control_sender = [&duty, listen = context->listen](
+  CaptureChannel* const control_capture =
+      capture.capture ? &capture.capture->channel(workers) : nullptr;
+  const OwnRequestSender control_sender = [&duty, listen = context->listen, control_capture](
                                               std::string_view datagram, std::size_t socket,
                                               const PeerAddress& to) {
     // The listen addresses are bound at start: a reload cannot change them.
-    return duty.send_datagram(datagram, listen[socket].port(), to);
+    if (!duty.send_datagram(datagram, listen[socket].port(), to)) return false;
+    if (control_capture != nullptr) {
+      control_capture->capture(datagram, listen[socket].endpoint(), to.endpoint());
+    }
+    return true;
   };
   if (HealthProber* prober = control.prober()) prober->set_sender(control_sender);
   control.trunks()->set_sender(control_sender);
