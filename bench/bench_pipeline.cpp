@@ -41,7 +41,13 @@
 #include <rte_memcpy.h>
 #include <rte_ring.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -62,6 +68,7 @@
 #include "dataplane/dpdk/pools.hpp"
 #include "dataplane/dpdk/port.hpp"
 #include "dataplane/dpdk_worker.hpp"
+#include "dataplane/hep_capture.hpp"
 #include "dataplane/location_table.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/branch.hpp"
@@ -141,6 +148,9 @@ struct Options {
   // The route's max_calls and max_cps, far above what the mix reaches (implies record_route,
   // which max_calls needs): the cost of the limits' bookkeeping (--inline only).
   bool call_limits = false;
+  // [capture] hep to a local sink that never reads: the workers' cost of copying every
+  // message into their capture channel (--inline only).
+  bool capture = false;
   std::vector<std::string> eal;
 };
 
@@ -149,7 +159,8 @@ struct Options {
                "bench_pipeline: %s\nusage: bench_pipeline [--workers N] [--seconds S] "
                "[--calls C] [--feeders F] [--dispatchers D] [--offload] [--checksum-on-receive] "
                "[--dispatch-only] "
-               "[--inline [--accounting] [--call-limits]] [--record-route] [--pool] [--spread] "
+               "[--inline [--accounting] [--call-limits] [--capture]] [--record-route] [--pool] "
+               "[--spread] "
                "[-- EAL args]\n",
                problem);
   std::exit(2);
@@ -174,6 +185,7 @@ Options parse_options(int argc, char** argv) {
         {"--accounting", &options.accounting},
         {"--record-route", &options.record_route},
         {"--call-limits", &options.call_limits},
+        {"--capture", &options.capture},
     };
     const auto* flag = std::find_if(std::begin(switches), std::end(switches),
                                     [&](const auto& entry) { return entry.first == arg; });
@@ -201,7 +213,7 @@ Options parse_options(int argc, char** argv) {
   if (options.workers < 1 || options.workers > 64 || options.feeders < 1 || options.calls < 1 ||
       (options.inline_worker && !options.dispatch_only && options.workers != 1) ||
       options.seconds <= 0 || (options.dispatch_only && options.workers < 2) ||
-      ((options.accounting || options.call_limits) && !options.inline_worker) ||
+      ((options.accounting || options.call_limits || options.capture) && !options.inline_worker) ||
       options.dispatchers >= options.workers ||
       ((options.dispatchers > 0 || options.spread) &&
        (options.dispatch_only || options.inline_worker))) {
@@ -514,6 +526,53 @@ void report_dispatch(const Snapshot& after, const Snapshot& before, double elaps
   std::printf("RESULT dispatch workers=%u frames_per_s=%.0f\n", workers, frames / elapsed);
 }
 
+// --capture: a UDP socket on loopback that never reads (the kernel drops what overflows it)
+// as the HEP collector. The capture thread may run on any CPU but the inline worker's, so
+// that the figure is the worker's own cost (copying each message into its channel).
+struct CaptureSink {
+  int fd = -1;
+  std::unique_ptr<HepCapture> capture;
+
+  CaptureSink() = default;
+  CaptureSink(const CaptureSink&) = delete;
+  CaptureSink& operator=(const CaptureSink&) = delete;
+  ~CaptureSink() {
+    capture.reset();
+    if (fd >= 0) ::close(fd);
+  }
+
+  bool open(unsigned workers) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in bound{};
+    bound.sin_family = AF_INET;
+    bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof bound;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size) != 0) {
+      std::perror("bench_pipeline: capture sink");
+      return false;
+    }
+    config::CaptureConfig settings;
+    settings.hep =
+        lb::parse_socket_address("127.0.0.1:" + std::to_string(ntohs(bound.sin_port))).value;
+    // The thread inherits this thread's CPUs: every other CPU while it starts, then the
+    // lcore's again.
+    cpu_set_t lcore;
+    pthread_getaffinity_np(pthread_self(), sizeof lcore, &lcore);
+    cpu_set_t others;
+    CPU_ZERO(&others);
+    for (int cpu = 0; cpu < static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)); ++cpu) {
+      if (!CPU_ISSET(cpu, &lcore)) CPU_SET(cpu, &others);
+    }
+    if (CPU_COUNT(&others) != 0) pthread_setaffinity_np(pthread_self(), sizeof others, &others);
+    HepCapture::Opened opened = HepCapture::open(settings, workers + 1);
+    pthread_setaffinity_np(pthread_self(), sizeof lcore, &lcore);
+    if (!opened.capture) std::fprintf(stderr, "bench_pipeline: %s\n", opened.error.c_str());
+    capture = std::move(opened.capture);
+    return capture != nullptr;
+  }
+};
+
 // --inline: worker 0's poll_once runs on the main lcore, between feeds, timed with the TSC
 // one iteration at a time. The RX ring is kept full (4,096 frames, a few MB: a frame waits
 // ~128 iterations, so its bytes come from the L3 cache, as a NIC's DMA leaves them). The
@@ -668,6 +727,8 @@ int run(const Options& options) {
   const std::unique_ptr<CallRecordRing[]> call_records =
       options.accounting ? std::make_unique<CallRecordRing[]>(workers) : nullptr;
   std::atomic<bool> stop{false};
+  CaptureSink sink;
+  if (options.capture && !sink.open(workers)) return 1;
   const DpdkWorkerShared shared{.pipeline = context,
                                 .contexts = &contexts,
                                 .location = &location,
@@ -677,7 +738,8 @@ int run(const Options& options) {
                                 .workers = workers,
                                 .clock = TscClock::now(),
                                 .stop = &stop,
-                                .call_records = call_records.get()};
+                                .call_records = call_records.get(),
+                                .capture = sink.capture.get()};
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
   dpdk::LcoreCommon common{&interface.value, &neighbors, pools.pools.get(), port.port.get(),
                            workers};
@@ -746,6 +808,12 @@ int run(const Options& options) {
       std::printf("call limits: %u calls held at the end (%zu in the table), %llu refused\n", held,
                   limited_calls, static_cast<unsigned long long>(refused));
       if (held != limited_calls || held > options.calls || refused != 0) return 1;
+    }
+    if (sink.capture) {
+      // Two captures a message (as received, as sent); a channel the capture thread could not
+      // empty fast enough drops the rest, counted. The smoke run fails when none was taken.
+      std::printf("%s", sink.capture->counters_text().c_str());
+      if (sink.capture->channel(0).captured() == 0) return 1;
     }
     if (!options.accounting) return 0;
     // Two records a call (its INVITE's 200 and its BYE's 200) of seven messages: the smoke run

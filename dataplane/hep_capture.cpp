@@ -165,7 +165,9 @@ HepCapture::Opened HepCapture::open(const config::CaptureConfig& config, std::si
 }
 
 HepCapture::HepCapture(const config::CaptureConfig& config, std::size_t producers, int fd)
-    : config_(config), fd_(fd) {
+    : config_(config),
+      fd_(fd),
+      packets_(std::make_unique<std::array<char, kPacketRoom>[]>(kSendBatch)) {
   for (std::size_t i = 0; i < producers; ++i)
     channels_.push_back(std::make_unique<CaptureChannel>(kCaptureSlots));
   thread_ = std::thread([this] { run(); });
@@ -188,23 +190,46 @@ void HepCapture::run() {
 
 std::size_t HepCapture::send_pending() {
   std::size_t taken = 0;
-  std::array<CapturedMessage*, 32> messages;
+  std::array<CapturedMessage*, kSendBatch> messages;
   for (const std::unique_ptr<CaptureChannel>& channel : channels_) {
     const std::size_t count = channel->take(messages);
+    std::size_t ready = 0;
     for (std::size_t i = 0; i < count; ++i) {
+      char* packet = packets_[ready].data();
       const std::size_t size = encode_hep3(*messages[i], config_.capture_id, config_.password,
-                                           std::span(packet_.data(), packet_.size()));
-      // A collector that is down refuses (ECONNREFUSED) until it is back: counted, not logged.
-      if (size != 0 && ::send(fd_, packet_.data(), size, 0) == static_cast<ssize_t>(size)) {
-        sent_.add();
-      } else {
+                                           std::span(packet, kPacketRoom));
+      if (size == 0) {
         send_failed_.add();
+        continue;
       }
+      iovecs_[ready] = {packet, size};
+      headers_[ready] = {};
+      headers_[ready].msg_hdr.msg_iov = &iovecs_[ready];
+      headers_[ready].msg_hdr.msg_iovlen = 1;
+      ++ready;
     }
     channel->release(std::span(messages.data(), count));
+    send_batch(ready);
     taken += count;
   }
   return taken;
+}
+
+// One sendmmsg for a channel's batch. A collector that is down refuses (ECONNREFUSED) until it
+// is back: counted, not logged.
+void HepCapture::send_batch(std::size_t count) {
+  std::size_t done = 0;
+  while (done < count) {
+    const int sent =
+        ::sendmmsg(fd_, headers_.data() + done, static_cast<unsigned>(count - done), 0);
+    if (sent <= 0) {
+      send_failed_.add();  // this one; the rest are tried again
+      ++done;
+      continue;
+    }
+    sent_.add(static_cast<std::uint64_t>(sent));
+    done += static_cast<std::size_t>(sent);
+  }
 }
 
 std::string HepCapture::counters_text() const {

@@ -11,6 +11,9 @@
 // counted, the message is not captured, nothing waits.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -98,11 +101,17 @@ class HepCapture {
   void run();
   // Encodes and sends what the channels hold; how many messages it took.
   std::size_t send_pending();
+  void send_batch(std::size_t count);
 
   config::CaptureConfig config_;
   int fd_;
   std::vector<std::unique_ptr<CaptureChannel>> channels_;
-  std::array<char, 65536> packet_;
+  // A message's HEP3 packet: the message and at most ~150 octets of chunks.
+  static constexpr std::size_t kPacketRoom = kCapturePayload + 256;
+  static constexpr std::size_t kSendBatch = 32;  // messages per sendmmsg
+  std::unique_ptr<std::array<char, kPacketRoom>[]> packets_;
+  std::array<iovec, kSendBatch> iovecs_{};
+  std::array<mmsghdr, kSendBatch> headers_{};
   Counter sent_;
   Counter send_failed_;
   std::atomic<bool> stop_{false};

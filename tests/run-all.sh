@@ -36,6 +36,7 @@ step "benchmark smoke run (one short iteration each, not a measurement)"
 ./build/bench_pipeline --workers 1 --inline --seconds 0.2 > /dev/null
 ./build/bench_pipeline --workers 1 --inline --accounting --seconds 0.2 > /dev/null
 ./build/bench_pipeline --workers 1 --inline --call-limits --seconds 0.2 > /dev/null
+./build/bench_pipeline --workers 1 --inline --capture --seconds 0.2 > /dev/null
 
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIPLINE_SANITIZE=ON -DSIPLINE_BENCH=OFF
