@@ -36,6 +36,17 @@ TEST(PrometheusExposition, SubsystemsOfSeveralWordsAndNumberedLcores) {
             "sipline_location_aors 12\n");
 }
 
+// The capture line's collector address is not a counter; its counts are.
+TEST(PrometheusExposition, TheCaptureLineGivesItsCounts) {
+  EXPECT_EQ(prometheus_exposition("capture: hep=192.0.2.9:9060 captured=14 sent=13 dropped_full=1 "
+                                  "too_large=0 send_failed=0\n"),
+            "sipline_capture_captured 14\n"
+            "sipline_capture_sent 13\n"
+            "sipline_capture_dropped_full 1\n"
+            "sipline_capture_too_large 0\n"
+            "sipline_capture_send_failed 0\n");
+}
+
 TEST(PrometheusExposition, CallLimitsCarryTheRoute) {
   EXPECT_EQ(prometheus_exposition("call_limit route carrier-trunk: calls=30 max=30 refused=7 "
                                   "max_cps=5 refused_cps=2\n"
