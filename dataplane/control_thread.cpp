@@ -258,6 +258,7 @@ int ControlThread::sleep_limit_ms() const {
 std::string ControlThread::run() {
   Waker* waker = fabric_ != nullptr ? &fabric_->waker(fabric_->control()) : nullptr;
   for (;;) {
+    if (watchdog_ != nullptr) watchdog_->poll(static_cast<std::uint64_t>(monotonic_ms()) * 1000);
     poll_probes();
     bool busy = handle_registers(unix_now()) > 0;
     busy |= drain_call_records() > 0;
@@ -522,7 +523,28 @@ void ControlThread::reopen_call_log(const std::string& file, const Say& say) {
   }
 }
 
+namespace {
+
+// sd_notify(3): a reload is announced, and so is its end, whatever its outcome.
+class ReloadFrame {
+ public:
+  explicit ReloadFrame(const SystemdNotifier* notifier) : notifier_(notifier) {
+    if (notifier_ != nullptr) notifier_->notify("RELOADING=1");
+  }
+  ~ReloadFrame() {
+    if (notifier_ != nullptr) notifier_->notify("READY=1");
+  }
+  ReloadFrame(const ReloadFrame&) = delete;
+  ReloadFrame& operator=(const ReloadFrame&) = delete;
+
+ private:
+  const SystemdNotifier* notifier_;
+};
+
+}  // namespace
+
 ControlThread::ReloadReport ControlThread::reload() {
+  const ReloadFrame frame(notifier_);
   ReloadReport report;
   const auto say = [&report](LogLevel level, std::string message) {
     log(level, "%s", message.c_str());

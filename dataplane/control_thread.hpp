@@ -50,6 +50,7 @@
 #include "dataplane/reload.hpp"
 #include "dataplane/socket_port.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/systemd_notify.hpp"
 #include "dataplane/trunk_registrar.hpp"
 #include "sip/digest_auth.hpp"
 #include "sip/message.hpp"
@@ -203,6 +204,12 @@ class ControlThread {
   }
   // [capture]: its counters line and (socket mode) its REGISTER answers; null: none.
   void set_capture(HepCapture* capture) { shared_.capture = capture; }
+  // systemd (systemd_notify.hpp): reloads are framed by RELOADING=1 and READY=1, and the
+  // watchdog (when WatchdogSec is set) is polled on every pass of the loop. Null: none.
+  void set_systemd(const SystemdNotifier* notifier, Watchdog* watchdog) {
+    notifier_ = notifier;
+    watchdog_ = watchdog;
+  }
   // DPDK mode: the duty the loop runs on every pass (null: none).
   void set_duty(ControlDuty* duty) { shared_.duty = duty; }
   // The pools' prober; null when no pool is configured.
@@ -278,6 +285,8 @@ class ControlThread {
   // Socket mode: a burst's answers, sent on the workers' sockets.
   std::unique_ptr<char[]> answer_bytes_;  // kBurst * kPacketCapacity, pages touched as used
   std::array<Answer, kBurst> answers_;
+  const SystemdNotifier* notifier_ = nullptr;
+  Watchdog* watchdog_ = nullptr;
   DatagramSender sender_;
   std::unique_ptr<HealthProber> prober_;
   std::unique_ptr<TrunkRegistrar> trunks_;

@@ -297,6 +297,11 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   shared.stop = &stop;
   shared.call_records = accounting.rings.get();
   shared.capture = capture.capture.get();
+  // systemd (Type=notify, WatchdogSec): readiness, reloads, stops, and the workers' heartbeats.
+  const SystemdNotifier notifier = SystemdNotifier::from_environment();
+  const std::unique_ptr<Heartbeat[]> heartbeats(new Heartbeat[workers]);
+  Watchdog watchdog(notifier, std::span<const Heartbeat>(heartbeats.get(), workers));
+  shared.heartbeats = heartbeats.get();
   std::vector<std::unique_ptr<DpdkWorker>> worker_objects;
   for (std::uint16_t i = 0; i < workers; ++i) {
     std::unique_ptr<dpdk::LcoreNet> net = make_net(i, i);
@@ -320,6 +325,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
                                       metrics.endpoint.get()});
   control.set_call_records(accounting.ring_span(), accounting.log.get());
   control.set_capture(capture.capture.get());
+  control.set_systemd(&notifier, notifier.watchdog_us() != 0 ? &watchdog : nullptr);
   DpdkControl::Settings duty_settings;
   duty_settings.net = control_net.get();
   duty_settings.rings = &owned.rings;
@@ -377,9 +383,11 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
     SIPLINE_LOG_WARN("dataplane.spread has no effect with one worker");
   }
   write_stderr("sipline: ready\n");
+  notifier.notify("READY=1\nSTATUS=dataplane running");
 
   const std::string reason = control.run();
   SIPLINE_LOG_INFO("%s: stopping", reason.c_str());
+  notifier.notify("STOPPING=1");
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
   control.drain_call_records();  // the workers' last records

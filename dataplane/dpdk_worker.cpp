@@ -180,6 +180,7 @@ void DpdkWorker::run() {
     const std::uint64_t end = rte_rdtsc();
     if (worked) load_.busy_cycles.add(end - now);
     load_.total_cycles.add(end - now);
+    if (shared_.heartbeats != nullptr) shared_.heartbeats[index_].beat();
     now = end;
   }
   net_->flush();

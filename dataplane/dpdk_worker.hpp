@@ -92,6 +92,7 @@
 #include "dataplane/pipeline.hpp"
 #include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/systemd_notify.hpp"
 
 namespace sipline::dataplane {
 
@@ -172,6 +173,8 @@ struct DpdkWorkerShared {
   CallRecordRing* call_records = nullptr;
   // [capture]: channel i is worker i's (hep_capture.hpp). Null: no capture.
   HepCapture* capture = nullptr;
+  // One per worker, beaten every iteration for systemd's watchdog. Null: none.
+  Heartbeat* heartbeats = nullptr;
 };
 
 // How busy a worker's core is: TSC cycles of iterations that found work, and of all of them.

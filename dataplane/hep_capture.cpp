@@ -36,7 +36,7 @@ constexpr std::uint8_t kFamilyIpv4 = 2;   // AF_INET
 constexpr std::uint8_t kFamilyIpv6 = 10;  // AF_INET6
 constexpr std::uint8_t kUdp = 17;
 constexpr std::uint8_t kProtocolSip = 1;
-constexpr std::size_t kChunkHeader = 6;   // vendor, type, length (the header's 6 included)
+constexpr std::size_t kChunkHeader = 6;  // vendor, type, length (the header's 6 included)
 
 // Writes big-endian fields into a buffer, refusing to go past its end.
 class HepWriter {

@@ -128,6 +128,10 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   HepCapture::Opened capture = HepCapture::open(config->capture, workers + 1);
   if (!capture.error.empty()) return kExitRuntimeError;
   std::atomic<bool> stop{false};
+  // systemd (Type=notify, WatchdogSec): readiness, reloads, stops, and the workers' heartbeats.
+  const SystemdNotifier notifier = SystemdNotifier::from_environment();
+  const std::unique_ptr<Heartbeat[]> heartbeats(new Heartbeat[workers]);
+  Watchdog watchdog(notifier, std::span<const Heartbeat>(heartbeats.get(), workers));
   const WorkerShared shared{&fabric,
                             counters.get(),
                             context,
@@ -135,7 +139,8 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
                             &stop,
                             &contexts,
                             accounting.rings.get(),
-                            capture.capture.get()};
+                            capture.capture.get(),
+                            heartbeats.get()};
 
   // The admin socket (siplinectl) before any thread starts: in use means another sipline.
   AdminSocket::Opened admin = open_admin_socket(*config);
@@ -161,6 +166,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
                                       persistence.sync.get(), metrics.endpoint.get()});
   control.set_call_records(accounting.ring_span(), accounting.log.get());
   control.set_capture(capture.capture.get());
+  control.set_systemd(&notifier, notifier.watchdog_us() != 0 ? &watchdog : nullptr);
 
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers; ++i) {
@@ -171,9 +177,11 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   SIPLINE_LOG_INFO("listening on udp %s with %zu worker(s), store %s", listen_text(*config).c_str(),
                    workers, store.store().describe().c_str());
   write_stderr("sipline: ready\n");
+  notifier.notify("READY=1\nSTATUS=listening on udp " + listen_text(*config));
 
   const std::string reason = control.run();
   SIPLINE_LOG_INFO("%s: stopping", reason.c_str());
+  notifier.notify("STOPPING=1");
   stop.store(true, std::memory_order_relaxed);
   for (std::size_t i = 0; i < workers; ++i)
     fabric.waker(i).wake();

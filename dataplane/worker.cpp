@@ -55,6 +55,7 @@ void Worker::run() {
     // wake-up, which at moderate rates (small batches) is a good share of the worker's CPU.
     // poll() is level-triggered, so what arrived meanwhile ends the sleep at once.
     const Iteration iteration = poll_once(now);
+    if (shared_.heartbeats != nullptr) shared_.heartbeats[index_].beat();
     if (!iteration.worked || iteration.drained) sleep_until_work();
   }
   // Whatever is still staged goes home, so pools are whole when the runtime is torn down.

@@ -31,6 +31,7 @@
 #include "dataplane/socket_port.hpp"
 #include "dataplane/source_guard.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/systemd_notify.hpp"
 
 namespace sipline::dataplane {
 
@@ -85,6 +86,8 @@ struct WorkerShared {
   CallRecordRing* call_records = nullptr;
   // [capture]: channel i is worker i's (hep_capture.hpp). Null: no capture.
   HepCapture* capture = nullptr;
+  // One per worker, beaten every iteration for systemd's watchdog. Null: none.
+  Heartbeat* heartbeats = nullptr;
 };
 
 class Worker {

@@ -336,7 +336,7 @@ class Sipline:
         self.final_counters = None
         self.final_net = {}
 
-    def start(self, ready_timeout=15.0):
+    def start(self, ready_timeout=15.0, env=None):
         check(os.path.isfile(self.binary) and os.access(self.binary, os.X_OK),
               "sipline binary not found or not executable: %s (build the `sipline` target)"
               % self.binary)
@@ -347,7 +347,8 @@ class Sipline:
                        'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts_file] + command
         self.process = spawn(NET.sipline_prefix + command,
                              stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                             cwd=self.workdir.path)
+                             cwd=self.workdir.path,
+                             env=dict(os.environ, **env) if env is not None else None)
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.ready_seen():

@@ -380,6 +380,49 @@ def test_calls_u1(ctx):
                min_rate=ctx.options.min_rate)
 
 
+def test_systemd_notify(ctx):
+    """systemd's notify protocol (Type=notify, WatchdogSec; socket and DPDK modes): sipline
+    started with NOTIFY_SOCKET naming the test's unix datagram socket and WATCHDOG_USEC=1 s
+    sends READY=1 (with a STATUS) once it is ready, then WATCHDOG=1 every half second or so
+    while its workers loop (at least 3 within 2.5 s, no more than 8), RELOADING=1 then READY=1
+    around a SIGHUP reload, and STOPPING=1 when it is told to stop."""
+    proxy_port = harness.free_udp_ports(1)[0]
+    path = ctx.workdir.file("notify.sock")
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ctx.cleanups.append(systemd.close)
+    systemd.bind(path)
+    os.chmod(path, 0o777)
+    systemd.settimeout(0.2)
+
+    def states(duration):
+        got = []
+        deadline = time.monotonic() + duration
+        while time.monotonic() < deadline:
+            try:
+                got.append(systemd.recv(4096).decode())
+            except socket.timeout:
+                continue
+        return got
+
+    routes = [{"name": "out", "user_prefix": "8", "action": "forward",
+               "target": "sip:%s:5999" % harness.NET.client_host}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes)).start(
+        env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"})
+    first = states(2.5)
+    check(first and first[0].startswith("READY=1\nSTATUS="),
+          "the first state should be READY=1 with a STATUS: %s" % first)
+    pings = first[1:].count("WATCHDOG=1")
+    check(3 <= pings <= 8 and len(first) == pings + 1,
+          "expected only WATCHDOG=1 every ~0.5 s after READY=1: %s" % first)
+    os.kill(proxy.process.pid, signal.SIGHUP)
+    around = [state for state in states(1.5) if state != "WATCHDOG=1"]
+    check(around == ["RELOADING=1", "READY=1"],
+          "a reload should be framed by RELOADING=1 and READY=1: %s" % around)
+    require_clean_stop(proxy)
+    last = [state for state in states(0.5) if state != "WATCHDOG=1"]
+    check(last == ["STOPPING=1"], "a stop should say STOPPING=1: %s" % last)
+
+
 def parse_hep3(packet):
     """A HEP3 packet as {chunk type: value bytes}; None when it is not one."""
     if len(packet) < 6 or packet[:4] != b"HEP3" or int.from_bytes(packet[4:6], "big") != len(packet):
@@ -3815,6 +3858,7 @@ TESTS = {
     "q_groups": test_q_groups,
     "accounting": test_accounting,
     "hep_capture": test_hep_capture,
+    "systemd_notify": test_systemd_notify,
     "call_limits": test_call_limits,
     "voicemail_fallback": test_voicemail_fallback,
     "nat_keepalive": test_nat_keepalive,
@@ -3853,7 +3897,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "q_groups", "accounting", "hep_capture", "call_limits", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "q_groups", "accounting", "hep_capture", "systemd_notify", "call_limits", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
               "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",
