@@ -252,6 +252,7 @@ int ControlThread::sleep_limit_ms() const {
   if (nat_pinger_ != nullptr && nat_pinger_->next_due_ms() != INT64_MAX) {
     not_past(nat_pinger_->next_due_ms());
   }
+  if (watchdog_ != nullptr) not_past(static_cast<std::int64_t>(watchdog_->next_ping_us() / 1000));
   return limit;
 }
 

@@ -395,6 +395,7 @@ int run_on_eal(std::shared_ptr<const config::Config> config) {
   duty.poll();
   flush_location_store(store);
   control.report_store_errors();
+  if (capture.capture) capture.capture->finish();  // the last captures sent and counted
   write_stderr(control.counters_text());
   // Teardown order: lcore state (its held frames back to the pools), then the port, the
   // rings (drained by OwnedRings), the pools, all before EAL stops.

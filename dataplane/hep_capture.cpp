@@ -173,11 +173,14 @@ HepCapture::HepCapture(const config::CaptureConfig& config, std::size_t producer
   pthread_setname_np(thread_.native_handle(), "sipline-hep");
 }
 
-HepCapture::~HepCapture() {
+void HepCapture::finish() {
+  if (fd_ < 0) return;
   stop_.store(true, std::memory_order_relaxed);
   thread_.join();
-  send_pending();
+  while (send_pending() != 0) {
+  }
   ::close(fd_);
+  fd_ = -1;
 }
 
 void HepCapture::run() {

@@ -87,8 +87,11 @@ class HepCapture {
   };
   // One channel per producer; its thread starts at once. Nothing when `config.hep` is unset.
   static Opened open(const config::CaptureConfig& config, std::size_t producers);
-  // Sends what is left, then stops its thread.
-  ~HepCapture();
+  // Stops the capture thread and sends what the channels still hold; afterwards the counters
+  // are final (the runtime calls it before its last counter lines, once no producer runs).
+  // Idempotent.
+  void finish();
+  ~HepCapture() { finish(); }
   HepCapture(const HepCapture&) = delete;
   HepCapture& operator=(const HepCapture&) = delete;
 

@@ -191,6 +191,7 @@ int run_proxy(std::shared_ptr<const config::Config> config) {
   // The workers are gone: whatever the control thread still had to write reaches the store.
   flush_location_store(store);
   control.report_store_errors();
+  if (capture.capture) capture.capture->finish();  // the last captures sent and counted
   write_stderr(control.counters_text());
   return kExitOk;
 }

@@ -69,6 +69,7 @@ void Watchdog::poll(std::uint64_t now_us) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     const std::uint64_t beats = workers_[i].beats.load(std::memory_order_relaxed);
     if (beats == seen_[i] && next_ping_us_ != 0) {
+      next_ping_us_ = now_us + interval / 10;  // look again soon, without spinning
       if (!logged_stall_) {
         logged_stall_ = true;
         SIPLINE_LOG_ERROR(

@@ -59,6 +59,8 @@ class Watchdog {
   // Called often (at least once a second); `now_us` on a monotonic clock.
   void poll(std::uint64_t now_us);
   std::uint64_t pings() const { return pings_; }
+  // When the next ping is due (monotonic microseconds): the control loop wakes by then.
+  std::uint64_t next_ping_us() const { return next_ping_us_; }
 
  private:
   const SystemdNotifier& notifier_;

@@ -131,6 +131,7 @@ TEST(HepCapture, TheCaptureThreadSendsEachMessageToTheCollector) {
     EXPECT_EQ(received[0].substr(received[0].size() - 12), chunk(15, "INVITE"));
     EXPECT_NE(received[0].find(chunk(12, std::string("\x00\x00\x00\x07", 4))), std::string::npos);
     EXPECT_EQ(received[1].substr(received[1].size() - 17), chunk(15, "SIP/2.0 401"));
+    opened.capture->finish();  // the thread's counts are final once it has stopped
     EXPECT_EQ(opened.capture->counters_text(),
               "capture: hep=" + settings.hep->to_string() +
                   " captured=2 sent=2 dropped_full=0 too_large=0 send_failed=0\n");
