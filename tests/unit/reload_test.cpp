@@ -508,9 +508,14 @@ TEST(SectionsNeedingRestart, NamesEverySectionBoundAtStart) {
                       "[registrar]\nstore = \"sqlite:reload-test.db\"\n[limits]\nring_size = 1024\n"
                       "[overload]\nbusy_ms = 30\n[source_limits]\nburst = 10\n"
                       "[admin]\nsocket = \"/run/sipline.sock\"\n"
-                      "[accounting]\nfile = \"calls.jsonl\"\n"));
-  EXPECT_EQ(all, (std::vector<std::string>{"listen", "dataplane", "registrar.store", "limits",
-                                           "overload", "source_limits", "admin", "accounting"}));
+                      "[accounting]\nfile = \"calls.jsonl\"\n"
+                      "[capture]\nhep = \"127.0.0.1:9060\"\n"));
+  EXPECT_EQ(
+      all, (std::vector<std::string>{"listen", "dataplane", "registrar.store", "limits", "overload",
+                                     "source_limits", "admin", "capture", "accounting"}));
+  // [limits] holds the emergency numbers and session_expires: bound at start too.
+  EXPECT_EQ(sections_needing_restart(*running, *load("[limits]\nemergency_numbers = []\n")),
+            (std::vector<std::string>{"limits"}));
   // Call records to another file: no restart (the rings exist).
   const auto recording = load("[accounting]\nfile = \"calls.jsonl\"\n");
   EXPECT_TRUE(sections_needing_restart(*recording, *load("[accounting]\nfile = \"other.jsonl\"\n"))
