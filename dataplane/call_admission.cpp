@@ -167,11 +167,18 @@ Pipeline::CallAdmission Pipeline::admit_call(const Inbound& in, const lb::RouteR
     return refuse(route_limit.limits() ? route.limit_code : std::uint16_t{503},
                   &WorkerCounters::call_table_full);
   }
-  call->route_counter = route_counter;
-  call->user_counter = user_counter;
-  call->expires = now_s_ + kTimerBSeconds;
-  request_session_timer(*call, request, context_->config->limits.session_expires_s);
-  return CallAdmission{std::nullopt, key};
+  return remember_call(*call, route_counter, user_counter);
+}
+
+// A call that started now: the places it holds, Timer B until an answer, and the session
+// timer we ask for.
+Pipeline::CallAdmission Pipeline::remember_call(ActiveCall& call, std::uint32_t route_counter,
+                                                std::uint32_t user_counter) {
+  call.route_counter = route_counter;
+  call.user_counter = user_counter;
+  call.expires = now_s_ + kTimerBSeconds;
+  request_session_timer(call, *message_, context_->config->limits.session_expires_s);
+  return CallAdmission{std::nullopt, call.key};
 }
 
 // An emergency call is never refused for capacity, but it takes its places (beyond the limit
@@ -185,11 +192,7 @@ Pipeline::CallAdmission Pipeline::admit_emergency_call(std::uint64_t key,
   CallCounters& counters = *context_->call_counters;
   if (route_counter != kNoCallCounter) counters.take(route_counter);
   if (user_counter != kNoCallCounter) counters.take(user_counter);
-  call->route_counter = route_counter;
-  call->user_counter = user_counter;
-  call->expires = now_s_ + kTimerBSeconds;
-  request_session_timer(*call, *message_, context_->config->limits.session_expires_s);
-  return CallAdmission{std::nullopt, key};
+  return remember_call(*call, route_counter, user_counter);
 }
 
 // A new INVITE whose Request-URI names an emergency number ([limits] emergency_numbers):
@@ -207,8 +210,9 @@ bool Pipeline::is_emergency_request() const {
 
 std::uint32_t Pipeline::session_expires_to_request() {
   const sip::Message& request = *message_;
-  if (active_calls_ == nullptr || active_calls_->size() == 0 ||
-      request.method != sip::Method::Invite || request.to.has_tag) {
+  // Without [limits] session_expires no call asks for a timer: no lookup per INVITE.
+  if (context_->config->limits.session_expires_s == 0 || active_calls_ == nullptr ||
+      active_calls_->size() == 0 || request.method != sip::Method::Invite || request.to.has_tag) {
     return 0;
   }
   const ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(request.call_id));
@@ -219,22 +223,22 @@ std::uint32_t Pipeline::session_expires_to_request() {
   return call->session_interval;
 }
 
-std::uint32_t Pipeline::session_expires_to_answer(std::uint16_t code) {
+ActiveCall* Pipeline::limited_call_of_response() {
   const sip::Message& response = *message_;
   const sip::Method method = response.cseq.method;
-  if (code < 200 || code >= 300 ||
-      (method != sip::Method::Invite && method != sip::Method::Update) ||
-      response.find(sip::HeaderId::SessionExpires) != nullptr) {
-    return 0;
-  }
-  const ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(response.call_id));
+  if (method != sip::Method::Invite && method != sip::Method::Update) return nullptr;
+  return active_calls_->find(ActiveCallTable::key_of(response.call_id));
+}
+
+std::uint32_t Pipeline::session_expires_to_answer(const ActiveCall& call, std::uint16_t code) {
   // §8.2: only a caller that does session timers can be made the refresher, in the 2xx to
   // its INVITE or to its refreshes (not to the callee's re-INVITE: the callee does none).
-  if (call == nullptr || !call->timer_requested || !call->caller_refreshes ||
-      call->timer_answer_cseq != response.cseq.number) {
+  if (code < 200 || code >= 300 || !call.timer_requested || !call.caller_refreshes ||
+      call.timer_answer_cseq != message_->cseq.number ||
+      message_->find(sip::HeaderId::SessionExpires) != nullptr) {
     return 0;
   }
-  return call->session_interval;
+  return call.session_interval;
 }
 
 // How long an answered call lives without another request: one session interval when a
@@ -275,13 +279,10 @@ void Pipeline::note_refresh_request(ActiveCall& call) {
   if (interval != 0) call.session_interval = std::min(interval, ActiveCall::kMaxSessionInterval);
 }
 
-void Pipeline::note_limited_response(std::uint16_t code, std::uint32_t inserted_interval) {
-  const sip::Message& response = *message_;
-  const sip::Method method = response.cseq.method;
-  if ((method != sip::Method::Invite && method != sip::Method::Update) || code == 100) return;
-  ActiveCall* call = active_calls_->find(ActiveCallTable::key_of(response.call_id));
-  if (call == nullptr) return;
-  if (method == sip::Method::Update) {
+void Pipeline::note_limited_response(ActiveCall* call, std::uint16_t code,
+                                     std::uint32_t inserted_interval) {
+  if (code == 100) return;
+  if (message_->cseq.method == sip::Method::Update) {
     // RFC 4028 §10: a refresh by UPDATE; its 2xx names the session interval from now on.
     if (call->answered && code >= 200 && code < 300) {
       note_session_refreshed(*call, inserted_interval);

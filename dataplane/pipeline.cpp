@@ -815,8 +815,10 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
     edits.contact_alias = contact_alias_for(in.peer);
   }
   const std::uint16_t code = edits.status_code != 0 ? edits.status_code : response.status_code;
-  const bool limited_calls = active_calls_ != nullptr && active_calls_->size() != 0;
-  if (limited_calls) edits.session_expires_uac = session_expires_to_answer(code);
+  // One lookup of the response's limited call, for its session timer and its place.
+  ActiveCall* const limited =
+      active_calls_ != nullptr && active_calls_->size() != 0 ? limited_call_of_response() : nullptr;
+  if (limited != nullptr) edits.session_expires_uac = session_expires_to_answer(*limited, code);
   Output output = write_out(out, [&](std::span<char> buffer) {
     return sip::write_forwarded_response(response, edits, buffer);
   });
@@ -828,7 +830,7 @@ Outcome Pipeline::relay_response(const Inbound& in, const sip::ResponseRoute& ro
   if (gate_ != nullptr && gate_->feedback_active()) add_oc_feedback_forwarded(output, out);
   if (written.size > kMaxUdpSendPayload) return dropped(DropReason::TooLarge);
   if (call_records_ != nullptr) note_relayed_response(in.peer, *hop, code);
-  if (limited_calls) note_limited_response(code, edits.session_expires_uac);
+  if (limited != nullptr) note_limited_response(limited, code, edits.session_expires_uac);
   return send(SendKind::ForwardedResponse, 0, output, *hop, static_cast<std::uint8_t>(socket));
 }
 

@@ -379,6 +379,8 @@ class Pipeline {
   };
   CallAdmission admit_call(const Inbound& in, const lb::RouteRule& route, std::string_view caller,
                            const OutputBuffers& out);
+  CallAdmission remember_call(ActiveCall& call, std::uint32_t route_counter,
+                              std::uint32_t user_counter);
   CallAdmission admit_emergency_call(std::uint64_t key, std::uint32_t route_counter,
                                      std::uint32_t user_counter);
   // A new INVITE (message_) to a [limits] emergency_numbers number: no call limit or overload
@@ -388,9 +390,11 @@ class Pipeline {
   void forget_call(std::uint64_t key);
   // An in-dialog request (message_) of a limited call: a BYE ends it, others keep it alive.
   void note_limited_request();
-  // A response (message_) relayed with status `code`: an INVITE's answer moves its call on.
-  // `inserted_interval`: the Session-Expires we added to it (RFC 4028 §8.2), else 0.
-  void note_limited_response(std::uint16_t code, std::uint32_t inserted_interval);
+  // The limited call a response (message_) to an INVITE or UPDATE belongs to; null: none.
+  ActiveCall* limited_call_of_response();
+  // A response (message_) of `call` relayed with status `code`: an INVITE's answer moves its
+  // call on. `inserted_interval`: the Session-Expires we added to it (RFC 4028 §8.2), else 0.
+  void note_limited_response(ActiveCall* call, std::uint16_t code, std::uint32_t inserted_interval);
   void note_session_refreshed(ActiveCall& call, std::uint32_t inserted_interval);
   void note_refresh_request(ActiveCall& call);
   std::int64_t answered_call_lifetime(const ActiveCall& call) const;
@@ -398,7 +402,7 @@ class Pipeline {
   // and the one (with refresher=uac and Require: timer) to add to a 2xx being relayed with
   // `code`, for a limited call we asked a session timer for; 0: none.
   std::uint32_t session_expires_to_request();
-  std::uint32_t session_expires_to_answer(std::uint16_t code);
+  std::uint32_t session_expires_to_answer(const ActiveCall& call, std::uint16_t code);
   void note_limited_local_answer(const Outcome& outcome);
   void expire_limited_calls(std::int64_t now);
   // A response (message_) from `callee` relayed to `caller` with status `code`: the record
