@@ -51,7 +51,7 @@ void fill(LocationTable& location, std::size_t registrations) {
     binding.cseq = 1;
     binding.expires_at = 4'000'000'000;
     std::snprintf(text, sizeof text, "u%zu", i);
-    updates.push_back({text, {std::move(binding)}});
+    updates.push_back({text, {std::move(binding)}, std::nullopt});
   }
   location.apply(std::move(updates));
   location.reclaim();

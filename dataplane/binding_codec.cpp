@@ -1,12 +1,13 @@
 #include "dataplane/binding_codec.hpp"
 
 #include <charconv>
+#include <span>
 
 namespace sipline::dataplane {
 namespace {
 
 constexpr std::string_view kListMagic = "SLB1";
-constexpr std::string_view kNoticeMagic = "SLN1";
+constexpr std::string_view kNoticeMagic = "SLN2";
 // No field of a binding comes near this; a longer length is a corrupt value, not a big one.
 constexpr std::size_t kMaxField = 65535;
 
@@ -50,6 +51,8 @@ class NetstringReader {
   }
 
   bool done() const { return rest_.empty(); }
+  // What follows the netstrings read so far ("!" after a failed read).
+  std::string_view remaining() const { return rest_; }
 
  private:
   std::nullopt_t fail() {
@@ -81,7 +84,7 @@ std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_vi
   return binding;
 }
 
-void append_list(std::string& out, const std::vector<sip::Binding>& bindings) {
+void append_list(std::string& out, std::span<const sip::Binding> bindings) {
   out += kListMagic;
   for (const sip::Binding& binding : bindings) {
     put(out, binding.contact);
@@ -115,12 +118,33 @@ std::optional<std::vector<sip::Binding>> decode_bindings(std::string_view encode
   return bindings;
 }
 
-std::string encode_change_notice(std::uint64_t node, std::string_view aor,
-                                 const std::vector<sip::Binding>& bindings) {
+std::string encode_stored_binding(const sip::Binding& binding) {
+  std::string out = std::to_string(binding.expires_at);
+  out += ' ';
+  append_list(out, std::span(&binding, 1));
+  return out;
+}
+
+std::optional<sip::Binding> decode_stored_binding(std::string_view encoded, std::string_view aor) {
+  const std::size_t space = encoded.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::optional<std::vector<sip::Binding>> list = decode_bindings(encoded.substr(space + 1), aor);
+  if (!list || list->size() != 1 ||
+      std::to_string(list->front().expires_at) != encoded.substr(0, space)) {
+    return std::nullopt;
+  }
+  return std::move(list->front());
+}
+
+std::string encode_change_notice(const ChangeNotice& notice) {
   std::string out(kNoticeMagic);
-  put_number(out, node);
-  put(out, aor);
-  append_list(out, bindings);
+  put_number(out, notice.node);
+  put(out, notice.aor);
+  put(out, notice.whole ? "1" : "0");
+  put_number(out, notice.delta.removed.size());
+  for (const std::string& contact : notice.delta.removed)
+    put(out, contact);
+  append_list(out, notice.delta.upserts);
   return out;
 }
 
@@ -132,17 +156,27 @@ std::optional<std::uint64_t> change_notice_node(std::string_view encoded) {
 
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded) {
   if (!encoded.starts_with(kNoticeMagic)) return std::nullopt;
-  std::string_view rest = encoded.substr(kNoticeMagic.size());
+  const std::string_view rest = encoded.substr(kNoticeMagic.size());
   NetstringReader header(rest);
+  ChangeNotice notice;
   const auto node = header.next_number<std::uint64_t>();
   const auto aor = header.next();
-  if (!aor || aor->empty()) return std::nullopt;
-  // The list starts where the AOR's netstring ended: after its ','.
-  const std::size_t list_start =
-      static_cast<std::size_t>(aor->data() + aor->size() + 1 - rest.data());
-  auto bindings = decode_bindings(rest.substr(list_start), *aor);
-  if (!bindings) return std::nullopt;
-  return ChangeNotice{*node, std::string(*aor), std::move(*bindings)};
+  const auto whole = header.next();
+  const auto removed = header.next_number<std::size_t>();
+  if (!removed || aor->empty() || (*whole != "0" && *whole != "1")) return std::nullopt;
+  notice.node = *node;
+  notice.aor = std::string(*aor);
+  notice.whole = *whole == "1";
+  if (notice.whole && *removed != 0) return std::nullopt;
+  for (std::size_t i = 0; i < *removed; ++i) {
+    const auto contact = header.next();
+    if (!contact || contact->empty()) return std::nullopt;
+    notice.delta.removed.emplace_back(*contact);
+  }
+  auto upserts = decode_bindings(header.remaining(), notice.aor);
+  if (!upserts) return std::nullopt;
+  notice.delta.upserts = std::move(*upserts);
+  return notice;
 }
 
 }  // namespace sipline::dataplane

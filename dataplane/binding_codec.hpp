@@ -1,11 +1,16 @@
-// The bytes a binding list takes in a shared location store (Redis: the value of an AOR's key
-// and the body of a change notice), so that every sipline node reads what another wrote.
+// The bytes bindings take in a shared location store (Redis: the value of each binding in its
+// AOR's hash, and the body of a change notice), so that every sipline node reads what another
+// wrote.
 //
 // A list is "SLB1" followed, per binding, by seven netstrings (LENGTH ":" BYTES ","): contact,
 // received, call_id, instance, then expires_at, cseq and q_milli in decimal. Netstrings carry
 // any octet, so a Contact URI or an instance ID needs no escaping, and a decoder never guesses
-// where a field ends. A change notice (what one node publishes after it saved an AOR) is "SLN1",
-// a netstring with the publishing node's ID, one with the AOR, then the AOR's list as above.
+// where a field ends. A stored binding is its expires_at in decimal, a space, then a list of
+// that one binding: the store's script reads the expiry without decoding the rest.
+// A change notice (what one node publishes after it saved a change of an AOR) is "SLN2", then
+// netstrings: the publishing node's ID, the AOR, "1" when the list that ends it is the AOR's
+// whole list (else "0": only these bindings changed), the number of removed contacts and each
+// of them; then the list of added or changed bindings as above.
 //
 // Decoding is strict: a truncated, overlong or foreign value gives std::nullopt, never a
 // half-read list (another version of sipline, or a key someone else wrote).
@@ -17,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/binding_delta.hpp"
 #include "sip/registrar.hpp"
 
 namespace sipline::dataplane {
@@ -26,14 +32,20 @@ std::string encode_bindings(const std::vector<sip::Binding>& bindings);
 std::optional<std::vector<sip::Binding>> decode_bindings(std::string_view encoded,
                                                          std::string_view aor);
 
+// One binding as its AOR's hash holds it.
+std::string encode_stored_binding(const sip::Binding& binding);
+std::optional<sip::Binding> decode_stored_binding(std::string_view encoded, std::string_view aor);
+
 struct ChangeNotice {
   std::uint64_t node = 0;  // who saved the change (LocationSync ignores its own)
   std::string aor;
-  std::vector<sip::Binding> bindings;  // empty: the AOR was removed
+  // true: delta.upserts is the AOR's whole list (empty: the AOR was removed); delta.removed
+  // is empty.
+  bool whole = false;
+  BindingDelta delta;
 };
 
-std::string encode_change_notice(std::uint64_t node, std::string_view aor,
-                                 const std::vector<sip::Binding>& bindings);
+std::string encode_change_notice(const ChangeNotice& notice);
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded);
 // The publishing node only, without decoding the list: a node skips its own notices cheaply.
 std::optional<std::uint64_t> change_notice_node(std::string_view encoded);

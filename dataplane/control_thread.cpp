@@ -107,8 +107,10 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
       sip::handle_register(request, source_text.view(), now, context,
                            [&location](std::string_view aor) { return location.bindings(aor); });
   if (outcome.changed && !outcome.aor.empty()) {
+    if (store_.keeps_bindings()) {
+      store_.submit_save(outcome.aor, location.bindings(outcome.aor), outcome.bindings_after);
+    }
     location.replace(outcome.aor, outcome.bindings_after);
-    store_.submit_save(outcome.aor, outcome.bindings_after);
     location.reclaim();
   }
   if (outcome.code == 403) {
@@ -220,14 +222,15 @@ void ControlThread::poll_probes() {
 void ControlThread::remove_silent_contacts() {
   const std::vector<NatPinger::Silent> silent = nat_pinger_->take_silent();
   for (const NatPinger::Silent& contact : silent) {
-    std::vector<sip::Binding> bindings = shared_.location->bindings(contact.aor);
+    const std::vector<sip::Binding> before = shared_.location->bindings(contact.aor);
+    std::vector<sip::Binding> bindings = before;
     if (std::erase_if(bindings, [&](const sip::Binding& binding) {
           return binding.contact == contact.contact;
         }) == 0) {
       continue;
     }
     shared_.location->replace(contact.aor, bindings);
-    if (shared_.store != nullptr) shared_.store->submit_save(contact.aor, bindings);
+    if (shared_.store != nullptr) shared_.store->submit_save(contact.aor, before, bindings);
     SIPLINE_LOG_INFO("removed the binding %s of \"%s\": it answered no keep-alive for %u s",
                      contact.contact.c_str(), contact.aor.c_str(),
                      shared_.pipeline->config->registrar.nat_ping_timeout_s);
@@ -732,9 +735,15 @@ std::size_t ControlThread::apply_remote_changes(std::int64_t now) {
   }
   std::vector<AorUpdate> updates = shared_.sync->take_updates();
   if (updates.empty()) return 0;
+  const auto expired = [now](const sip::Binding& b) { return b.expires_at <= now; };
   for (AorUpdate& update : updates) {
     // Expired on this node's clock: the table would keep it until its next expiry pass.
-    std::erase_if(update.bindings, [now](const sip::Binding& b) { return b.expires_at <= now; });
+    std::erase_if(update.bindings, expired);
+    if (!update.change) continue;
+    for (const sip::Binding& binding : update.change->upserts) {
+      if (expired(binding)) update.change->removed.push_back(binding.contact);
+    }
+    std::erase_if(update.change->upserts, expired);
   }
   const std::size_t count = updates.size();
   shared_.location->apply(std::move(updates));

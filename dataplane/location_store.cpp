@@ -294,6 +294,15 @@ StoreResult SqliteStore::flush() {
   return {execute("PRAGMA wal_checkpoint(TRUNCATE);")};
 }
 
+AorSave merge_saves(AorSave earlier, AorSave later) {
+  if (earlier.change && later.change) {
+    later.change = merge_deltas(std::move(*earlier.change), std::move(*later.change));
+  } else {
+    later.change.reset();
+  }
+  return later;
+}
+
 std::vector<StoreResult> LocationStore::save_aors(std::span<const AorSave> saves) {
   std::vector<StoreResult> results;
   results.reserve(saves.size());
@@ -316,8 +325,28 @@ OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node) {
 
 // --- AsyncStore -------------------------------------------------------------------------------
 
+namespace {
+
+// A kept save as it is written again at `now`: its bindings expired meanwhile left out of the
+// list, and removed by the change rather than written.
+AorSave without_expired(AorSave save, std::int64_t now) {
+  const auto expired = [now](const sip::Binding& b) { return b.expires_at <= now; };
+  std::erase_if(save.bindings, expired);
+  if (save.change) {
+    for (const sip::Binding& binding : save.change->upserts) {
+      if (expired(binding)) save.change->removed.push_back(binding.contact);
+    }
+    std::erase_if(save.change->upserts, expired);
+  }
+  return save;
+}
+
+}  // namespace
+
 AsyncStore::AsyncStore(std::unique_ptr<LocationStore> store)
-    : store_(std::move(store)), keeps_bindings_(store_->keeps_bindings()) {
+    : store_(std::move(store)),
+      keeps_bindings_(store_->keeps_bindings()),
+      saves_changes_(store_->saves_changes()) {
   if (!keeps_bindings_) return;
   thread_ = std::thread([this] { run_queue(); });
   pthread_setname_np(thread_.native_handle(), "sipline-store");
@@ -338,9 +367,17 @@ LoadResult AsyncStore::load_all(std::int64_t now) {
   return store_->load_all(now);
 }
 
+void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Binding>& before,
+                             const std::vector<sip::Binding>& after) {
+  if (!keeps_bindings_) return;
+  AorSave save{std::string(aor), after, std::nullopt};
+  if (saves_changes_) save.change = binding_delta(before, after);
+  submit(Job{Job::Kind::Save, std::move(save), 0});
+}
+
 void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings) {
   if (!keeps_bindings_) return;
-  submit(Job{Job::Kind::Save, AorSave{std::string(aor), bindings}, 0});
+  submit(Job{Job::Kind::Save, AorSave{std::string(aor), bindings, std::nullopt}, 0});
 }
 
 void AsyncStore::submit_purge(std::int64_t now) {
@@ -427,11 +464,12 @@ void AsyncStore::keep_unsaved(AorSave save) {
   if (unsaved_.empty()) next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
   const auto kept = unsaved_.find(save.aor);
   if (kept != unsaved_.end()) {
-    kept->second = std::move(save.bindings);
+    kept->second = merge_saves(std::move(kept->second), std::move(save));
   } else if (unsaved_.size() >= kMaxUnsavedAors) {
     unsaved_dropped_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    unsaved_.emplace(std::move(save.aor), std::move(save.bindings));
+    std::string aor = save.aor;
+    unsaved_.emplace(std::move(aor), std::move(save));
   }
 }
 
@@ -439,9 +477,8 @@ void AsyncStore::retry_unsaved() {
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::vector<AorSave> writes;
   writes.reserve(unsaved_.size());
-  for (auto& [aor, bindings] : unsaved_) {
-    std::erase_if(bindings, [now](const sip::Binding& b) { return b.expires_at <= now; });
-    writes.push_back(AorSave{aor, std::move(bindings)});
+  for (auto& [aor, save] : unsaved_) {
+    writes.push_back(without_expired(std::move(save), now));
   }
   unsaved_.clear();
   next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
@@ -484,24 +521,35 @@ void AsyncStore::run_batch(std::deque<Job>& batch) {
 
 void AsyncStore::run_saves(std::span<Job> saves) {
   if (saves.empty()) return;
-  // Each AOR's last save only, in the order of those last saves.
-  // (Decided for every save before any is moved: the map's keys view the AORs' strings.)
-  std::unordered_map<std::string_view, std::size_t> last;
-  last.reserve(saves.size());
-  for (std::size_t i = 0; i < saves.size(); ++i)
-    last[saves[i].save.aor] = i;
-  std::vector<bool> keep(saves.size());
-  for (std::size_t i = 0; i < saves.size(); ++i)
-    keep[i] = last[saves[i].save.aor] == i;
-  std::vector<AorSave> writes;
-  writes.reserve(last.size());
-  for (std::size_t i = 0; i < saves.size(); ++i) {
-    if (keep[i]) writes.push_back(std::move(saves[i].save));
+  // One write per AOR, its saves merged, in the order of each AOR's last save.
+  std::unordered_map<std::string, std::size_t> write_of;
+  write_of.reserve(saves.size());
+  std::vector<std::optional<AorSave>> merged;
+  merged.reserve(saves.size());
+  for (Job& job : saves) {
+    const auto [at, added] = write_of.try_emplace(job.save.aor, merged.size());
+    if (added) {
+      merged.emplace_back(std::move(job.save));
+      continue;
+    }
+    AorSave both = merge_saves(std::move(*merged[at->second]), std::move(job.save));
+    merged[at->second].reset();
+    at->second = merged.size();
+    merged.emplace_back(std::move(both));
   }
-  // A newer save replaces whatever of its AOR waited for a retry.
+  std::vector<AorSave> writes;
+  writes.reserve(write_of.size());
+  for (std::optional<AorSave>& save : merged) {
+    if (save) writes.push_back(std::move(*save));
+  }
+  // A newer save goes with whatever of its AOR waited for a retry.
   if (!unsaved_.empty()) {
-    for (const AorSave& write : writes)
-      unsaved_.erase(write.aor);
+    for (AorSave& write : writes) {
+      const auto kept = unsaved_.find(write.aor);
+      if (kept == unsaved_.end()) continue;
+      write = merge_saves(std::move(kept->second), std::move(write));
+      unsaved_.erase(kept);
+    }
   }
   std::vector<StoreResult> results = store_->save_aors(writes);
   for (std::size_t i = 0; i < writes.size(); ++i) {

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "dataplane/binding_delta.hpp"
 #include "sip/registrar.hpp"
 
 struct sqlite3;
@@ -54,18 +56,27 @@ struct StoreResult {
 };
 
 struct LoadResult {
-  std::vector<sip::Binding> bindings;  // grouped by AOR, in the order save_aor() got them
+  // Grouped by AOR (SQLite: in the order save_aor() got them; Redis: in no order within one)
+  std::vector<sip::Binding> bindings;
   std::string error;
   std::size_t unreadable = 0;  // stored values skipped because they did not decode (Redis)
 
   bool ok() const { return error.empty(); }
 };
 
-// One AOR's whole binding list to write (empty: delete the AOR).
+// One AOR's whole binding list to write (empty: delete the AOR), and, for a store that writes
+// changes (Redis: LocationStore::saves_changes()), what changed since the list the store was
+// last given: written instead of the list, so that a change another node made meanwhile
+// stays (binding_delta.hpp). No change: the list replaces the AOR whole.
 struct AorSave {
   std::string aor;
   std::vector<sip::Binding> bindings;
+  std::optional<BindingDelta> change;
 };
+
+// `earlier` then `later` of one AOR, as one save: the later list, and both changes (none when
+// either replaces the AOR whole).
+AorSave merge_saves(AorSave earlier, AorSave later);
 
 class LocationStore {
  public:
@@ -76,10 +87,13 @@ class LocationStore {
   // Replaces all bindings of `aor` (their `aor` fields are ignored) atomically; an empty list
   // deletes the AOR. Of two bindings with one contact URI the last is kept.
   virtual StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) = 0;
-  // Several saves, in order, each as save_aor() would do it; one result per save. Stores
+  // Several saves, in order, each as save_aor() would do it (or, where the store
+  // saves_changes(), writing the save's change when it has one); one result per save. Stores
   // override it to pay their per-write cost once per batch (SQLite: one transaction; Redis:
   // one pipelined round trip).
   virtual std::vector<StoreResult> save_aors(std::span<const AorSave> saves);
+  // True for a store several nodes write (Redis): AsyncStore then gives each save its change.
+  virtual bool saves_changes() const { return false; }
   // Deletes every binding with expires_at <= now.
   virtual StoreResult purge_expired(std::int64_t now) = 0;
   // Makes everything saved so far durable and compact (SQLite: checkpoints the WAL).
@@ -178,9 +192,9 @@ OpenedStore open_store(const config::StoreConfig& config, std::uint64_t node);
 inline constexpr std::chrono::microseconds kStoreGatherDelay{1000};
 
 // A save the store refused (Redis unreachable, SQLite busy or out of disk) is not lost: the
-// AOR's bindings of that save are kept and written again every kStoreRetryInterval until the
-// store takes them, unless a newer save of the AOR comes first (it replaces the AOR whole, so
-// it replaces the kept one too). Bindings that expired meanwhile are left out of the retry.
+// AOR's save is kept and written again every kStoreRetryInterval until the store takes it; a
+// newer save of the AOR is merged with it (merge_saves) and written in its place. Bindings
+// that expired meanwhile are left out of the retry (a change removes them instead).
 // At most kMaxUnsavedAors AORs are kept; a failed save beyond that is dropped and counted
 // (unsaved_dropped). The first failure of a save counts as a failure (failures(),
 // store_errors); retries that fail again do not, the control thread's `location store:`
@@ -199,7 +213,14 @@ class AsyncStore {
   // Blocking: waits for pending writes, then reads on the calling thread. For start-up.
   LoadResult load_all(std::int64_t now);
 
+  // The AOR's bindings went from `before` (as the location table held them) to `after`.
+  void submit_save(std::string_view aor, const std::vector<sip::Binding>& before,
+                   const std::vector<sip::Binding>& after);
+  // `bindings` replace the AOR whole, whatever the store holds (an operator's removal of
+  // every binding; a shared store's other nodes' bindings of the AOR go too).
   void submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings);
+  // False for a store that keeps nothing ("memory"): callers may skip gathering `before`.
+  bool keeps_bindings() const noexcept { return keeps_bindings_; }
   void submit_purge(std::int64_t now);
   void submit_flush();
 
@@ -246,6 +267,7 @@ class AsyncStore {
 
   std::unique_ptr<LocationStore> store_;
   const bool keeps_bindings_;  // store_->keeps_bindings(): otherwise no thread, no jobs
+  const bool saves_changes_;   // store_->saves_changes(): each save gets its change
   // The control thread holds queue_mutex_ only to append a job: never while a job runs.
   std::mutex queue_mutex_;
   std::deque<Job> queue_;
@@ -258,8 +280,9 @@ class AsyncStore {
   std::atomic<std::uint64_t> failures_{0};
   std::mutex errors_mutex_;
   std::vector<std::string> errors_;
-  // Store thread only: the AORs whose last save failed, with that save's bindings.
-  std::unordered_map<std::string, std::vector<sip::Binding>> unsaved_;
+  // Store thread only: the AORs whose last save failed, with that save (merged with any
+  // earlier one still waiting).
+  std::unordered_map<std::string, AorSave> unsaved_;
   std::chrono::steady_clock::time_point next_retry_{};
   std::atomic<std::size_t> unsaved_count_{0};
   std::atomic<std::uint64_t> retried_{0};

@@ -28,7 +28,9 @@ constexpr int kMaxReadsPerWakeUp = 64;
 std::vector<AorUpdate> group_by_aor(std::vector<sip::Binding> bindings) {
   std::vector<AorUpdate> updates;
   for (sip::Binding& binding : bindings) {
-    if (updates.empty() || updates.back().aor != binding.aor) updates.push_back({binding.aor, {}});
+    if (updates.empty() || updates.back().aor != binding.aor) {
+      updates.push_back({binding.aor, {}, std::nullopt});
+    }
     updates.back().bindings.push_back(std::move(binding));
   }
   return updates;
@@ -174,7 +176,11 @@ void LocationSync::take_message(const redisReply& reply) {
   }
   notices_.fetch_add(1, std::memory_order_relaxed);
   std::vector<AorUpdate> updates;
-  updates.push_back({std::move(notice->aor), std::move(notice->bindings)});
+  if (notice->whole) {
+    updates.push_back({std::move(notice->aor), std::move(notice->delta.upserts), std::nullopt});
+  } else {
+    updates.push_back({std::move(notice->aor), {}, std::move(notice->delta)});
+  }
   queue(std::move(updates));
 }
 

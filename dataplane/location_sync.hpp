@@ -5,7 +5,7 @@
 //
 // Ordering: start() returns once the subscription is confirmed, and the runtime loads the
 // store only after that, so a change saved between the load and the subscription cannot be
-// missed; a notice that repeats what the load read is harmless (it replaces the AOR whole).
+// missed; a notice that repeats what the load read is harmless (it writes the same bindings).
 //
 // A lost connection: the thread connects again (at most once a second) and, once subscribed,
 // reads the whole store again and queues it (a resynchronisation), since notices sent while
@@ -47,7 +47,8 @@ class LocationSync {
 
   // Readable while updates wait (an eventfd).
   int ready_fd() const noexcept { return ready_fd_; }
-  // The queued updates, oldest first (each replaces its AOR whole; empty bindings: removed).
+  // The queued updates, oldest first: another node's change of an AOR (AorUpdate::change), or
+  // an AOR's whole list (a resynchronisation, an operator's removal; empty: removed).
   std::vector<AorUpdate> take_updates();
   // Messages worth a warning since the last call (lost connection, unreadable notice), for
   // the control thread to log.

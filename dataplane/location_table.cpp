@@ -185,11 +185,12 @@ const AorRecord* LocationTable::find_record(std::uint64_t hash,
 
 void LocationTable::replace(std::string_view aor, std::vector<sip::Binding> bindings) {
   std::vector<AorUpdate> updates;
-  updates.push_back({std::string(aor), std::move(bindings)});
+  updates.push_back({std::string(aor), std::move(bindings), std::nullopt});
   apply(std::move(updates));
 }
 
 void LocationTable::apply(std::vector<AorUpdate> updates) {
+  updates = resolve_changes(std::move(updates));
   // Index of each AOR's last update; a single update (a REGISTER) needs no map.
   std::unordered_map<std::string_view, std::size_t> last_update;
   if (updates.size() > 1) {
@@ -225,6 +226,28 @@ void LocationTable::apply(std::vector<AorUpdate> updates) {
     begin = end;
   }
   reclaim();
+}
+
+// Each partial update becomes the whole list it leads to: applied to the AOR's list as the
+// updates before it in `updates` left it, else as the table holds it.
+std::vector<AorUpdate> LocationTable::resolve_changes(std::vector<AorUpdate> updates) const {
+  if (std::none_of(updates.begin(), updates.end(),
+                   [](const AorUpdate& update) { return update.change.has_value(); })) {
+    return updates;
+  }
+  std::unordered_map<std::string_view, std::size_t> latest;  // AOR -> its last update so far
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    AorUpdate& update = updates[i];
+    if (update.change) {
+      const auto before = latest.find(update.aor);
+      std::vector<sip::Binding> base =
+          before != latest.end() ? updates[before->second].bindings : bindings(update.aor);
+      update.bindings = apply_delta(std::move(base), *update.change);
+      update.change.reset();
+    }
+    latest[update.aor] = i;
+  }
+  return updates;
 }
 
 void LocationTable::rebuild_shard(std::size_t shard_index, std::span<const Change> changes) {
@@ -288,7 +311,7 @@ void LocationTable::restore(std::vector<sip::Binding> bindings) {
   std::vector<AorUpdate> updates;
   for (sip::Binding& binding : bindings) {
     auto [at, inserted] = index_of_aor.try_emplace(binding.aor, updates.size());
-    if (inserted) updates.push_back({binding.aor, {}});
+    if (inserted) updates.push_back({binding.aor, {}, std::nullopt});
     updates[at->second].bindings.push_back(std::move(binding));
   }
   apply(std::move(updates));
@@ -299,7 +322,7 @@ std::vector<std::string> LocationTable::expire(std::int64_t now) {
   for (auto at = expiry_.begin(); at != expiry_.end() && at->first <= now; ++at) {
     std::vector<sip::Binding> live = to_bindings(*at->second);
     std::erase_if(live, [now](const sip::Binding& binding) { return binding.expires_at <= now; });
-    updates.push_back({std::string(at->second->aor), std::move(live)});
+    updates.push_back({std::string(at->second->aor), std::move(live), std::nullopt});
   }
   std::vector<std::string> changed;
   changed.reserve(updates.size());

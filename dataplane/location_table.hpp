@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -28,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/binding_delta.hpp"
 #include "dataplane/qsbr.hpp"
 #include "sip/registrar.hpp"
 
@@ -96,10 +98,12 @@ class ContactsView {
   const detail::AorRecord* record_ = nullptr;
 };
 
-// A change for one AOR; no bindings removes the AOR.
+// A change for one AOR: its whole list (no bindings removes the AOR), or, with `change`, only
+// what changed (another node's REGISTER), applied to what the table holds (`bindings` unused).
 struct AorUpdate {
   std::string aor;
   std::vector<sip::Binding> bindings;
+  std::optional<BindingDelta> change;
 };
 
 class LocationTable {
@@ -130,7 +134,7 @@ class LocationTable {
   void remove(std::string_view aor) { replace(aor, {}); }
 
   // Several AORs at once, copying each touched shard once (restore, expiry). When an AOR occurs
-  // more than once, the last update wins.
+  // more than once, its updates apply in order (a whole list replaces what came before it).
   void apply(std::vector<AorUpdate> updates);
 
   // Loads bindings read from the store at start (grouped by their `aor` field), replacing the
@@ -183,6 +187,7 @@ class LocationTable {
   std::size_t shard_of(std::uint64_t hash) const noexcept;
   const detail::AorRecord* find_record(std::uint64_t hash, std::string_view aor) const noexcept;
   void rebuild_shard(std::size_t shard, std::span<const Change> changes);
+  std::vector<AorUpdate> resolve_changes(std::vector<AorUpdate> updates) const;
   void forget(const detail::AorRecord* record);
   void remember(const detail::AorRecord* record);
 

@@ -3,22 +3,25 @@
 // restart of one node loses nothing.
 //
 // Layout (one database, chosen by the URL's /DB):
-// - one key per address-of-record, "sipline:location:AOR", whose value is the AOR's whole
-//   binding list (binding_codec.hpp), set with EXAT at its latest binding's expiry. Redis
-//   removes the key when the last binding expires; a binding that expires earlier stays in
-//   the value until the AOR is next saved and is skipped by every reader (each node's
-//   location table expires it on its own clock; nodes keep time by NTP).
+// - one hash per address-of-record, "sipline:bindings:AOR": one field per binding, named by
+//   its contact URI, whose value is the binding (binding_codec.hpp: its expiry first). The key
+//   expires with the AOR's latest binding (EXPIREAT); a binding that expires earlier stays
+//   until the AOR is next written (the save script drops it then) and is skipped by every
+//   reader (each node's location table expires it on its own clock; nodes keep time by NTP).
 // - after each save, a change notice on the channel "sipline:location:changes:DB" (channels
 //   span databases, so the name carries the DB). Other nodes' LocationSync applies it to their
-//   table; the notice carries the list, so no second read is needed.
+//   table; the notice carries the change, so no second read is needed.
 //
-// A save is one MULTI/EXEC (SET or DEL, then PUBLISH): the key and the notice never disagree.
-// Two nodes saving one AOR at once: Redis keeps the later save whole; the nodes' tables may
-// disagree with it until the AOR's next change (dataplane/README.md lists what is not
-// guaranteed). purge_expired() has nothing to do: Redis expires keys.
+// A save writes a change, not the AOR's list: the bindings this node added or changed and the
+// contacts it removed (binding_delta.hpp). One Lua script (kSaveScript) applies it, drops the
+// AOR's expired bindings, sets the key's expiry and publishes the notice: atomic, so the hash
+// and the notices never disagree. Two nodes changing one AOR at once (two phones of one user
+// registering through different nodes) change different fields, and Redis and every node's
+// table end with both bindings, in whichever order the writes land. A save without a change
+// (AorSave::change empty: save_aor, an operator's unregister) replaces the hash whole.
+// purge_expired() has nothing to do: Redis expires keys, and saves drop expired fields.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -31,13 +34,17 @@
 
 namespace sipline::dataplane {
 
-inline constexpr std::string_view kRedisLocationKeyPrefix = "sipline:location:";
+inline constexpr std::string_view kRedisLocationKeyPrefix = "sipline:bindings:";
+// Where sipline kept an AOR's whole list (one string) before it wrote hashes: read at load
+// for AORs without a hash, never written.
+inline constexpr std::string_view kRedisLegacyLocationKeyPrefix = "sipline:location:";
 
 std::string redis_location_key(std::string_view aor);
 std::string redis_change_channel(const config::RedisEndpoint& endpoint);
 
-// Every live binding of the database (SCAN over the key prefix, MGET per batch): load_all
-// and LocationSync's resynchronisation after a lost connection share it.
+// Every live binding of the database (SCAN over the key prefix, HGETALL pipelined per batch;
+// then the older layout's lists of AORs that have no hash): load_all and LocationSync's
+// resynchronisation after a lost connection share it.
 LoadResult load_redis_bindings(RedisConnection& connection, std::int64_t now);
 
 class RedisStore final : public LocationStore {
@@ -48,8 +55,10 @@ class RedisStore final : public LocationStore {
 
   LoadResult load_all(std::int64_t now) override;
   StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override;
-  // Pipelined: up to 256 saves per round trip, each still its own MULTI/EXEC.
+  // Pipelined: up to 256 saves per round trip, each one run of the save script; a save with a
+  // change writes the change.
   std::vector<StoreResult> save_aors(std::span<const AorSave> saves) override;
+  bool saves_changes() const override { return true; }
   StoreResult purge_expired(std::int64_t) override { return {}; }
   StoreResult flush() override { return {}; }
   std::string describe() const override;
@@ -57,15 +66,17 @@ class RedisStore final : public LocationStore {
  private:
   RedisStore(const config::RedisEndpoint& endpoint, std::uint64_t node);
   std::string check_version();  // "" or why this Redis cannot be used
-  // MULTI, SET (or DEL), PUBLISH, EXEC.
-  std::array<RedisCommand, 4> save_commands(std::string_view aor,
-                                            const std::vector<sip::Binding>& bindings) const;
-  StoreResult save_result(std::span<const RedisReply> replies, std::string_view aor,
-                          std::size_t rows) const;
+  std::string load_script();    // SCRIPT LOAD: "" or why not
+  // EVALSHA of the save script for one save, at `now` (unix seconds).
+  RedisCommand save_command(const AorSave& save, std::int64_t now) const;
+  StoreResult save_result(const redisReply& reply, std::string_view aor, std::size_t rows) const;
+  // One round trip of saves; the script loaded again once when Redis lost it (a restart).
+  std::vector<StoreResult> save_chunk(std::span<const AorSave> saves, std::int64_t now);
 
   RedisConnection connection_;
   std::uint64_t node_;
   std::string channel_;
+  std::string script_sha_;  // of kSaveScript, as SCRIPT LOAD named it
 };
 
 }  // namespace sipline::dataplane

@@ -3570,8 +3570,10 @@ def test_redis_shared_location(ctx):
     through node A is reached through node B at once (A's change notice), a de-registration
     at A reaches B, a node started later loads every live binding, and after Redis restarts
     (empty) both nodes reconnect: B resynchronises, and A's next registration reaches B; an
-    operator's `siplinectl unregister` at A reaches B too; a registration at A while Redis is
-    down reaches B once Redis is back, without a new REGISTER (A's store retries the save)."""
+    operator's `siplinectl unregister` at A reaches B too; two phones of one user registering
+    at the same moment through A and B both stay bound on both nodes; a registration at A
+    while Redis is down reaches B once Redis is back, without a new REGISTER (A's store
+    retries the save)."""
     redis = harness.RedisServer(ctx.workdir).start()
     ctx.cleanups.append(redis.stop)
     port_a, port_b, contact_port, late_port, after_port, down_port = harness.free_udp_ports(6)
@@ -3663,7 +3665,55 @@ def test_redis_shared_location(ctx):
           "A's save after the Redis restart should have been retried on a new connection: %s"
           % last_line(node_a, "control:"))
 
-    # 6. Redis is down while 1006 registers at A: A answers 200 and its save is refused; once
+    # 6. Two phones of 1007 register at the same moment, one through A and one through B,
+    #    neither node knowing the other's phone yet: each node writes its own binding (a
+    #    change, not the AOR's list), so both nodes end with both phones.
+    phone_ports = harness.free_udp_ports(2)
+    both_ready = threading.Barrier(2, timeout=10)
+    answers = {}
+
+    def register_phone(proxy_port, phone_port):
+        with sipmsg.Agent(proxy_port, port=phone_port, user="1007") as agent:
+            uri = "sip:%s:%d" % agent.proxy
+            headers = [("Contact", "<%s>" % contact_uri("1007", phone_port)), ("Expires", "300")]
+            to = "<sip:1007@%s>" % sipmsg.PROXY_HOST
+            first = agent.request("REGISTER", uri, headers, to=to)
+            if first is None or first.status != 401:
+                answers[phone_port] = first
+                both_ready.abort()
+                return
+            credentials = agent.answer_challenge(first, "WWW-Authenticate", "1007", PASSWORD,
+                                                 "REGISTER", uri, "SHA-256")
+            both_ready.wait()
+            answers[phone_port] = agent.request(
+                "REGISTER", uri, headers + [("Authorization", credentials)], to=to)
+
+    threads = [threading.Thread(target=register_phone, args=(proxy_port, phone_port))
+               for proxy_port, phone_port in zip((port_a, port_b), phone_ports)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    for phone_port in phone_ports:
+        require_status(answers.get(phone_port), 200, "REGISTER 1007 from port %d" % phone_port)
+    wanted = sorted(contact_uri("1007", phone_port) for phone_port in phone_ports)
+
+    def bound_through(port):
+        with sipmsg.Agent(port, user="1007") as agent:
+            first, final = agent.register(PASSWORD)  # no Contact: a query (RFC 3261 §10.2.3)
+        require_status(final, 200, "REGISTER query for 1007")
+        return sorted(uri for uri, _ in contacts_of(final))
+
+    deadline = time.monotonic() + 5.0
+    while True:
+        seen = {name: bound_through(port) for name, port in (("A", port_a), ("B", port_b))}
+        if all(contacts == wanted for contacts in seen.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    check(all(contacts == wanted for contacts in seen.values()),
+          "both nodes should hold both phones of 1007 %s: %s" % (wanted, seen))
+
+    # 7. Redis is down while 1006 registers at A: A answers 200 and its save is refused; once
     #    Redis is back, A's store writes the save again by itself and B learns 1006.
     redis.stop()
     register_user(port_a, "1006", down_port)

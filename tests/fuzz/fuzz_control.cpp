@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dataplane/binding_codec.hpp"
+#include "dataplane/binding_delta.hpp"
 #include "dataplane/metrics_endpoint.hpp"
 #include "dataplane/metrics_text.hpp"
 
@@ -38,12 +40,17 @@ void check_codec(std::string_view bytes) {
     const auto again = decode_bindings(encode_bindings(*bindings), "aor");
     require(again.has_value() && *again == *bindings);
   }
+  if (const auto binding = decode_stored_binding(bytes, "aor")) {
+    require(decode_stored_binding(encode_stored_binding(*binding), "aor") == binding);
+  }
   if (const auto notice = decode_change_notice(bytes)) {
     require(change_notice_node(bytes) == notice->node);
-    const auto again =
-        decode_change_notice(encode_change_notice(notice->node, notice->aor, notice->bindings));
+    const auto again = decode_change_notice(encode_change_notice(*notice));
     require(again.has_value() && again->node == notice->node && again->aor == notice->aor &&
-            again->bindings == notice->bindings);
+            again->whole == notice->whole && again->delta == notice->delta);
+    // A change applied to nothing leaves its upserts, each contact once.
+    const std::vector<sipline::sip::Binding> applied = apply_delta({}, notice->delta);
+    require(applied.size() <= notice->delta.upserts.size());
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,31 +64,65 @@ TEST(BindingCodec, RefusesWhatIsNotWhole) {
   EXPECT_FALSE(decode_bindings("{\"contact\":\"sip:x\"}", "1001").has_value());
 }
 
-TEST(ChangeNotice, CarriesNodeAorAndBindings) {
-  const std::vector<sip::Binding> bindings = {full_binding("sip:1001@192.0.2.7:5062")};
-  const std::string encoded = encode_change_notice(0xfeedfacecafebeefULL, "1001", bindings);
+TEST(StoredBinding, StartsWithItsExpiryAndRoundTrips) {
+  const sip::Binding binding = full_binding(std::string("<sip:a b,c:d@x>\r\n\0", 20));
+  const std::string encoded = encode_stored_binding(binding);
+  // The save script reads the expiry from the front without decoding the rest.
+  EXPECT_TRUE(encoded.starts_with("1700003600 SLB1")) << encoded;
+  EXPECT_EQ(decode_stored_binding(encoded, "1001"), std::optional<sip::Binding>(binding));
+
+  const std::string two = encode_bindings({full_binding("sip:a@h"), full_binding("sip:b@h")});
+  EXPECT_FALSE(decode_stored_binding("1700003600 " + two, "1001").has_value());  // one only
+  EXPECT_FALSE(decode_stored_binding("1700003601" + encoded.substr(10), "1001").has_value());
+  EXPECT_FALSE(decode_stored_binding(encoded.substr(11), "1001").has_value());  // no expiry
+  EXPECT_FALSE(decode_stored_binding("", "1001").has_value());
+}
+
+TEST(ChangeNotice, CarriesNodeAorAndTheChange) {
+  ChangeNotice sent{0xfeedfacecafebeefULL, "1001", false, {}};
+  sent.delta.upserts = {full_binding("sip:1001@192.0.2.7:5062")};
+  sent.delta.removed = {"sip:1001@10.0.0.5:5060", std::string("sip:odd,\0@x", 11)};
+  const std::string encoded = encode_change_notice(sent);
+  EXPECT_TRUE(encoded.starts_with("SLN220:18369614221190020847,4:1001,1:0,1:2,")) << encoded;
   const auto notice = decode_change_notice(encoded);
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->node, 0xfeedfacecafebeefULL);
   EXPECT_EQ(change_notice_node(encoded), std::optional<std::uint64_t>(0xfeedfacecafebeefULL));
   EXPECT_FALSE(change_notice_node("SLB1").has_value());
   EXPECT_EQ(notice->aor, "1001");
-  EXPECT_EQ(notice->bindings, bindings);
+  EXPECT_FALSE(notice->whole);
+  EXPECT_EQ(notice->delta, sent.delta);
 
-  const auto removal = decode_change_notice(encode_change_notice(3, "alice", {}));
-  ASSERT_TRUE(removal.has_value());
-  EXPECT_EQ(removal->aor, "alice");
-  EXPECT_TRUE(removal->bindings.empty());
+  const ChangeNotice removal{3, "alice", true, {}};
+  const auto decoded = decode_change_notice(encode_change_notice(removal));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->aor, "alice");
+  EXPECT_TRUE(decoded->whole);
+  EXPECT_TRUE(decoded->delta.empty());
 }
 
 TEST(ChangeNotice, RefusesForeignOrBrokenNotices) {
-  const std::string good = encode_change_notice(3, "1001", {full_binding("sip:1001@h")});
-  const std::size_t removal_size = encode_change_notice(3, "1001", {}).size();
+  ChangeNotice sent{3, "1001", false, {}};
+  sent.delta.upserts = {full_binding("sip:1001@h")};
+  sent.delta.removed = {"sip:1001@old"};
+  const std::string good = encode_change_notice(sent);
+  ASSERT_TRUE(decode_change_notice(good).has_value());
   for (std::size_t cut = 0; cut < good.size(); ++cut) {
-    if (cut == removal_size) continue;  // that prefix is the notice of the AOR's removal
-    EXPECT_FALSE(decode_change_notice(good.substr(0, cut)).has_value()) << cut;
+    const bool list_ends_here = good.substr(0, cut).ends_with("SLB1");  // no upsert: valid
+    if (!list_ends_here) {
+      EXPECT_FALSE(decode_change_notice(good.substr(0, cut)).has_value()) << cut;
+    }
   }
-  EXPECT_FALSE(decode_change_notice("SLN11:3,0:,SLB1").has_value());  // empty AOR
+  EXPECT_FALSE(decode_change_notice("SLN21:3,0:,1:0,1:0,SLB1").has_value());   // empty AOR
+  EXPECT_FALSE(decode_change_notice("SLN21:3,1:a,1:2,1:0,SLB1").has_value());  // mode
+  EXPECT_FALSE(
+      decode_change_notice("SLN21:3,1:a,1:1,1:1,1:c,SLB1").has_value());  // whole + removal
+  EXPECT_FALSE(
+      decode_change_notice("SLN21:3,1:a,1:0,1:2,1:c,SLB1").has_value());          // a removal short
+  EXPECT_FALSE(decode_change_notice("SLN21:3,1:a,1:0,1:1,0:,SLB1").has_value());  // empty contact
+  EXPECT_TRUE(decode_change_notice("SLN21:3,1:a,1:0,1:1,1:c,SLB1").has_value());
+  // What an earlier version of sipline published (the AOR's whole list, no mode): not read.
+  EXPECT_FALSE(decode_change_notice("SLN11:3,4:1001,SLB1").has_value());
   EXPECT_FALSE(decode_change_notice("hello").has_value());
 }
 

@@ -133,11 +133,12 @@ TEST_P(StoreSemantics, EmptySaveDeletesTheAor) {
 
 TEST_P(StoreSemantics, ABatchOfSavesIsWrittenInOrder) {
   const std::vector<AorSave> saves = {
-      {"1001", {make_binding("1001", "sip:a@x", 2'000'000'000)}},
+      {"1001", {make_binding("1001", "sip:a@x", 2'000'000'000)}, std::nullopt},
       {"1002",
        {make_binding("1002", "sip:b@x", 2'000'000'000),
-        make_binding("1002", "sip:c@x", 2'000'000'000)}},
-      {"1001", {}},  // removed again, in the same batch
+        make_binding("1002", "sip:c@x", 2'000'000'000)},
+       std::nullopt},
+      {"1001", {}, std::nullopt},  // removed again, in the same batch
   };
   const std::vector<StoreResult> results = store_->save_aors(saves);
   ASSERT_EQ(results.size(), 3u);
@@ -541,6 +542,121 @@ TEST(AsyncStore, ARetryLeavesOutBindingsThatExpiredMeanwhile) {
   ASSERT_TRUE(wait_for_retries(async, 1));
   async.drain();
   EXPECT_EQ(store->taken(), std::vector<std::string>{"1001/9"});
+}
+
+// A store that writes changes (Redis): refuses every save while `down` is set; logs each
+// save it took as "AOR +CONTACT ... -CONTACT ..." (a whole save: "AOR =CONTACT ...").
+class ChangeLogStore final : public LocationStore {
+ public:
+  LoadResult load_all(std::int64_t) override { return {}; }
+  StoreResult save_aor(std::string_view aor, const std::vector<sip::Binding>& bindings) override {
+    const AorSave save{std::string(aor), bindings, std::nullopt};
+    return save_aors(std::span(&save, 1)).front();
+  }
+  std::vector<StoreResult> save_aors(std::span<const AorSave> saves) override {
+    std::vector<StoreResult> results;
+    const std::lock_guard lock(mutex_);
+    for (const AorSave& save : saves) {
+      if (down_.load()) {
+        results.push_back({"store down: " + save.aor});
+        continue;
+      }
+      std::string line = save.aor;
+      if (!save.change) {
+        for (const sip::Binding& b : save.bindings)
+          line += " =" + b.contact;
+      } else {
+        std::vector<std::string> upserts;
+        for (const sip::Binding& b : save.change->upserts)
+          upserts.push_back(b.contact);
+        std::sort(upserts.begin(), upserts.end());
+        for (const std::string& contact : upserts)
+          line += " +" + contact;
+        std::vector<std::string> removed = save.change->removed;
+        std::sort(removed.begin(), removed.end());
+        for (const std::string& contact : removed)
+          line += " -" + contact;
+      }
+      taken_.push_back(std::move(line));
+      results.push_back({});
+    }
+    return results;
+  }
+  bool saves_changes() const override { return true; }
+  StoreResult purge_expired(std::int64_t) override { return {}; }
+  StoreResult flush() override { return {}; }
+  std::string describe() const override { return "changes"; }
+  std::vector<std::string> taken() {
+    const std::lock_guard lock(mutex_);
+    return taken_;
+  }
+
+  std::atomic<bool> down_{false};
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> taken_;
+};
+
+sip::Binding contact_binding(const std::string& contact, std::int64_t expires_at) {
+  return make_binding("1001", contact, expires_at);
+}
+
+// A store that writes changes gets each save's change from the lists before and after; the
+// operator's removal (no `before`) replaces the AOR whole.
+TEST(AsyncStore, AStoreOfChangesGetsWhatEachSaveChanged) {
+  auto changes = std::make_unique<ChangeLogStore>();
+  ChangeLogStore* store = changes.get();
+  AsyncStore async(std::move(changes));
+  const std::int64_t later = std::time(nullptr) + 3600;
+  const sip::Binding desk = contact_binding("sip:desk@h", later);
+  const sip::Binding mobile = contact_binding("sip:mobile@h", later);
+  async.submit_save("1001", {desk}, {desk, mobile});
+  async.drain();
+  async.submit_save("1001", {desk, mobile}, {mobile});
+  async.drain();
+  async.submit_save("1001", {});
+  async.drain();
+  EXPECT_EQ(store->taken(),
+            (std::vector<std::string>{"1001 +sip:mobile@h", "1001 -sip:desk@h", "1001"}));
+}
+
+// A change that waited for a retry is not replaced by the next change of its AOR (which names
+// only its own binding): both are written, as one.
+TEST(AsyncStore, AChangeWaitingForARetryIsMergedWithTheNext) {
+  auto changes = std::make_unique<ChangeLogStore>();
+  ChangeLogStore* store = changes.get();
+  store->down_ = true;
+  AsyncStore async(std::move(changes));
+  const std::int64_t later = std::time(nullptr) + 3600;
+  const sip::Binding desk = contact_binding("sip:desk@h", later);
+  const sip::Binding mobile = contact_binding("sip:mobile@h", later);
+  const sip::Binding old = contact_binding("sip:old@h", later);
+  async.submit_save("1001", {old}, {desk});
+  async.drain();
+  ASSERT_EQ(async.unsaved(), 1u);
+  store->down_ = false;
+  async.submit_save("1001", {desk}, {desk, mobile});
+  async.drain();
+  EXPECT_EQ(async.unsaved(), 0u);
+  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001 +sip:desk@h +sip:mobile@h -sip:old@h"});
+}
+
+// A binding that expired while its change waited is removed by the retry, not written.
+TEST(AsyncStore, ARetriedChangeRemovesWhatExpiredMeanwhile) {
+  auto changes = std::make_unique<ChangeLogStore>();
+  ChangeLogStore* store = changes.get();
+  store->down_ = true;
+  AsyncStore async(std::move(changes));
+  const sip::Binding brief = contact_binding("sip:brief@h", std::time(nullptr) + 1);
+  const sip::Binding desk = contact_binding("sip:desk@h", std::time(nullptr) + 3600);
+  async.submit_save("1001", {}, {brief, desk});
+  async.drain();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  store->down_ = false;
+  ASSERT_TRUE(wait_for_retries(async, 1));
+  async.drain();
+  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001 +sip:desk@h -sip:brief@h"});
 }
 
 // At most kMaxUnsavedAors wait; beyond, a refused save is dropped and counted.

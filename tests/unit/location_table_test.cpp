@@ -161,14 +161,50 @@ TEST(LocationTable, ExpireRemovesDueBindingsAndReportsChangedAors) {
 TEST(LocationTable, ApplyLetsTheLastUpdateOfAnAorWin) {
   LocationTable table(1);
   std::vector<AorUpdate> updates;
-  updates.push_back({"1001", {make_binding("sip:first@a", 100)}});
-  updates.push_back({"1002", {make_binding("sip:b@b", 100)}});
-  updates.push_back({"1001", {make_binding("sip:last@a", 100)}});
+  updates.push_back({"1001", {make_binding("sip:first@a", 100)}, std::nullopt});
+  updates.push_back({"1002", {make_binding("sip:b@b", 100)}, std::nullopt});
+  updates.push_back({"1001", {make_binding("sip:last@a", 100)}, std::nullopt});
   table.apply(std::move(updates));
   EXPECT_EQ(uris(table.lookup("1001")), (Uris{"sip:last@a"}));
   EXPECT_EQ(uris(table.lookup("1002")), (Uris{"sip:b@b"}));
   EXPECT_EQ(table.size(), 2u);
   EXPECT_EQ(table.binding_count(), 2u);
+}
+
+// Another node's change (a Redis notice) touches only its bindings; several changes of one
+// AOR in one batch apply in order, on top of a whole list before them.
+TEST(LocationTable, ApplyMergesPartialChangesInOrder) {
+  LocationTable table(1);
+  table.replace("1001", {make_binding("sip:desk@a", 100), make_binding("sip:soft@a", 100)});
+  std::vector<AorUpdate> updates;
+  BindingDelta mobile;
+  mobile.upserts = {make_binding("sip:mobile@b", 100)};
+  updates.push_back({"1001", {}, mobile});
+  BindingDelta soft_gone;
+  soft_gone.removed = {"sip:soft@a"};
+  soft_gone.upserts = {make_binding("sip:desk@a", 300)};  // refreshed
+  updates.push_back({"1001", {}, soft_gone});
+  updates.push_back({"1002", {}, mobile});  // an AOR the table did not hold
+  table.apply(std::move(updates));
+  EXPECT_EQ(uris(table.lookup("1001")), (Uris{"sip:desk@a", "sip:mobile@b"}));
+  EXPECT_EQ(table.bindings("1001").front().expires_at, 300);
+  EXPECT_EQ(uris(table.lookup("1002")), (Uris{"sip:mobile@b"}));
+
+  // A whole list replaces what came before it; a change after it applies to that list.
+  updates.clear();
+  updates.push_back({"1001", {}, mobile});
+  updates.push_back({"1001", {make_binding("sip:only@c", 100)}, std::nullopt});
+  updates.push_back({"1001", {}, soft_gone});
+  table.apply(std::move(updates));
+  EXPECT_EQ(uris(table.lookup("1001")), (Uris{"sip:desk@a", "sip:only@c"}));
+  // A change that removes every binding removes the AOR.
+  BindingDelta all_gone;
+  all_gone.removed = {"sip:desk@a", "sip:only@c"};
+  updates.clear();
+  updates.push_back({"1001", {}, all_gone});
+  table.apply(std::move(updates));
+  EXPECT_TRUE(table.bindings("1001").empty());
+  EXPECT_EQ(table.size(), 1u);
 }
 
 TEST(LocationTable, RestoreGroupsBindingsByTheirAor) {
@@ -189,8 +225,9 @@ TEST(LocationTable, ManyAorsShareFewShards) {
   LocationTable table(1, /*shard_bits=*/3);
   std::vector<AorUpdate> updates;
   for (int i = 0; i < 5000; ++i) {
-    updates.push_back(
-        {"user" + std::to_string(i), {make_binding("sip:" + std::to_string(i) + "@h", 100 + i)}});
+    updates.push_back({"user" + std::to_string(i),
+                       {make_binding("sip:" + std::to_string(i) + "@h", 100 + i)},
+                       std::nullopt});
   }
   table.apply(std::move(updates));
   for (int i = 0; i < 5000; i += 2)

@@ -15,6 +15,7 @@
 
 #include "dataplane/binding_codec.hpp"
 #include "dataplane/location_sync.hpp"
+#include "dataplane/location_table.hpp"
 #include "tests/unit/redis_server.hpp"
 
 namespace sipline::dataplane {
@@ -93,6 +94,9 @@ TEST_F(RedisStoreTest, SavesAndLoadsEveryField) {
   std::vector<sip::Binding> of_1001;
   std::copy_if(loaded.bindings.begin(), loaded.bindings.end(), std::back_inserter(of_1001),
                [](const sip::Binding& b) { return b.aor == "1001"; });
+  // A hash keeps no order; the location table orders an AOR's bindings itself (by q).
+  std::sort(of_1001.begin(), of_1001.end(),
+            [](const sip::Binding& a, const sip::Binding& b) { return a.contact < b.contact; });
   EXPECT_EQ(of_1001, (std::vector<sip::Binding>{full, second}));
   EXPECT_EQ(loaded.bindings.size(), 3u);
   EXPECT_EQ(store->describe(), "redis://127.0.0.1:" + std::to_string(server_.port()) + "/0");
@@ -107,14 +111,17 @@ TEST_F(RedisStoreTest, KeyLayoutAndExpiry) {
                   ->save_aor("1001", {binding("1001", "sip:a@h", now + 100),
                                       binding("1001", "sip:b@h", now + 3600)})
                   .ok());
-  // One key per AOR, expiring with its latest binding (Redis removes it then).
-  const RedisReply expires_at = command(endpoint, {"EXPIRETIME", "sipline:location:1001"});
+  // One hash per AOR, expiring with its latest binding (Redis removes it then); one field per
+  // binding, named by its contact, its expiry first.
+  const RedisReply expires_at = command(endpoint, {"EXPIRETIME", "sipline:bindings:1001"});
   ASSERT_NE(expires_at, nullptr);
   EXPECT_EQ(expires_at->integer, now + 3600);
-  const RedisReply value = command(endpoint, {"GET", "sipline:location:1001"});
+  const RedisReply value = command(endpoint, {"HGET", "sipline:bindings:1001", "sip:b@h"});
   ASSERT_NE(value, nullptr);
   ASSERT_EQ(value->type, REDIS_REPLY_STRING);
-  EXPECT_TRUE(std::string_view(value->str, value->len).starts_with("SLB1"));
+  EXPECT_TRUE(
+      std::string_view(value->str, value->len).starts_with(std::to_string(now + 3600) + " SLB1"));
+  EXPECT_EQ(command(endpoint, {"HLEN", "sipline:bindings:1001"})->integer, 2);
 
   // A binding past its time is not loaded, though its AOR's key lives on.
   const LoadResult later = store->load_all(now + 200);
@@ -123,7 +130,7 @@ TEST_F(RedisStoreTest, KeyLayoutAndExpiry) {
 
   // An empty list removes the key.
   ASSERT_TRUE(store->save_aor("1001", {}).ok());
-  const RedisReply exists = command(endpoint, {"EXISTS", "sipline:location:1001"});
+  const RedisReply exists = command(endpoint, {"EXISTS", "sipline:bindings:1001"});
   ASSERT_NE(exists, nullptr);
   EXPECT_EQ(exists->integer, 0);
   EXPECT_TRUE(store->load_all(now).bindings.empty());
@@ -140,12 +147,16 @@ TEST_F(RedisStoreTest, LoadsPastOneScanBatchAndSkipsForeignValues) {
     contact.append(aor).append("@h");
     ASSERT_TRUE(store->save_aor(aor, {binding(aor, contact, kNow + 100)}).ok());
   }
-  command(endpoint, {"SET", "sipline:location:garbage", "not a binding list"});
+  command(endpoint, {"HSET", "sipline:bindings:garbage", "sip:g@h", "not a binding"});
+  // A binding stored under another contact's field (not written by sipline): not read.
+  command(endpoint, {"HSET", "sipline:bindings:u1", "sip:other@h",
+                     encode_stored_binding(binding("u1", "sip:u1@h", kNow + 100))});
+  command(endpoint, {"SET", "sipline:bindings:string", "not a hash"});  // not read at all
   command(endpoint, {"SET", "other:key", "ignored"});
   const LoadResult loaded = store->load_all(kNow);
   ASSERT_TRUE(loaded.ok()) << loaded.error;
   EXPECT_EQ(loaded.bindings.size(), 2500u);
-  EXPECT_EQ(loaded.unreadable, 1u);
+  EXPECT_EQ(loaded.unreadable, 2u);
 }
 
 TEST_F(RedisStoreTest, ABatchIsPipelinedAndEachSaveNotified) {
@@ -158,9 +169,9 @@ TEST_F(RedisStoreTest, ABatchIsPipelinedAndEachSaveNotified) {
   for (int user = 0; user < 600; ++user) {  // more than one round trip's worth (256)
     std::string aor = "b";
     aor += std::to_string(user);
-    saves.push_back({aor, {binding(aor, "sip:x@h", kNow + 100)}});
+    saves.push_back({aor, {binding(aor, "sip:x@h", kNow + 100)}, std::nullopt});
   }
-  saves.push_back({"b7", {}});  // a removal within the batch
+  saves.push_back({"b7", {}, std::nullopt});  // a removal within the batch
   const std::vector<StoreResult> results = store->save_aors(saves);
   ASSERT_EQ(results.size(), saves.size());
   EXPECT_TRUE(
@@ -170,6 +181,161 @@ TEST_F(RedisStoreTest, ABatchIsPipelinedAndEachSaveNotified) {
   ASSERT_EQ(updates.size(), saves.size());
   EXPECT_EQ(updates.back().aor, "b7");
   EXPECT_TRUE(updates.back().bindings.empty());
+}
+
+// Contacts of an AOR's bindings in Redis, sorted.
+std::vector<std::string> stored_contacts(LocationStore& store, std::string_view aor) {
+  std::vector<std::string> contacts;
+  for (const sip::Binding& b : store.load_all(kNow).bindings) {
+    if (b.aor == aor) contacts.push_back(b.contact);
+  }
+  std::sort(contacts.begin(), contacts.end());
+  return contacts;
+}
+
+std::vector<std::string> table_contacts(const LocationTable& table, std::string_view aor) {
+  std::vector<std::string> contacts;
+  for (const sip::Binding& b : table.bindings(aor))
+    contacts.push_back(b.contact);
+  std::sort(contacts.begin(), contacts.end());
+  return contacts;
+}
+
+// Two phones of one user register at the same moment through two nodes, neither node knowing
+// the other's phone yet. Each node writes its change, not its list: Redis, both nodes and a
+// third keep both phones. (With whole lists, the later write dropped the first phone until
+// its next REGISTER, up to an hour.)
+TEST_F(RedisStoreTest, TwoNodesChangingOneAorAtOnceKeepBothBindings) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  LocationSync::Started sync_a = LocationSync::start(endpoint, 1);
+  LocationSync::Started sync_b = LocationSync::start(endpoint, 2);
+  LocationSync::Started sync_c = LocationSync::start(endpoint, 3);
+  ASSERT_NE(sync_a.sync, nullptr) << sync_a.error;
+  ASSERT_NE(sync_b.sync, nullptr) << sync_b.error;
+  ASSERT_NE(sync_c.sync, nullptr) << sync_c.error;
+  AsyncStore node_a(open_or_fail(endpoint, 1));
+  AsyncStore node_b(open_or_fail(endpoint, 2));
+  LocationTable table_a(1);
+  LocationTable table_b(1);
+  LocationTable table_c(1);
+  const sip::Binding desk = binding("1001", "sip:1001@192.0.2.10:5060", kNow + 3600);
+  const sip::Binding mobile = binding("1001", "sip:1001@198.51.100.7:40000", kNow + 600);
+  table_a.replace("1001", {desk});
+  node_a.submit_save("1001", {}, {desk});
+  table_b.replace("1001", {mobile});
+  node_b.submit_save("1001", {}, {mobile});
+  node_a.drain();
+  node_b.drain();
+  EXPECT_EQ(node_a.failures() + node_b.failures(), 0u);
+
+  const std::vector<std::string> both = {desk.contact, mobile.contact};
+  const auto store = open_or_fail(endpoint, 9);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(stored_contacts(*store, "1001"), both);
+  table_a.apply(wait_for_updates(*sync_a.sync, 1));
+  table_b.apply(wait_for_updates(*sync_b.sync, 1));
+  table_c.apply(wait_for_updates(*sync_c.sync, 2));
+  EXPECT_EQ(table_contacts(table_a, "1001"), both);
+  EXPECT_EQ(table_contacts(table_b, "1001"), both);
+  EXPECT_EQ(table_contacts(table_c, "1001"), both);
+
+  // The desk phone unregisters through node A: only its binding goes, everywhere.
+  node_a.submit_save("1001", table_a.bindings("1001"), {mobile});
+  table_a.replace("1001", {mobile});
+  node_a.drain();
+  EXPECT_EQ(stored_contacts(*store, "1001"), std::vector<std::string>{mobile.contact});
+  table_b.apply(wait_for_updates(*sync_b.sync, 1));
+  EXPECT_EQ(table_contacts(table_b, "1001"), std::vector<std::string>{mobile.contact});
+}
+
+// A node's table may hold another node's binding as it was before that node refreshed it.
+// A REGISTER through this node changes its own phone's binding only: the stale copy is not
+// written back over the fresh one.
+TEST_F(RedisStoreTest, ASaveDoesNotWriteBackAnotherNodesStaleBinding) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  AsyncStore node_a(open_or_fail(endpoint, 1));
+  AsyncStore node_b(open_or_fail(endpoint, 2));
+  const sip::Binding desk = binding("1001", "sip:desk@h", kNow + 600);
+  sip::Binding mobile = binding("1001", "sip:mobile@h", kNow + 600);
+  node_b.submit_save("1001", {}, {mobile});
+  node_b.drain();
+  sip::Binding mobile_refreshed = mobile;
+  mobile_refreshed.expires_at = kNow + 3600;
+  mobile_refreshed.cseq = 8;
+  node_b.submit_save("1001", {mobile}, {mobile_refreshed});
+  node_b.drain();
+  // Node A has not applied the refresh yet; its REGISTER adds the desk phone.
+  node_a.submit_save("1001", {mobile}, {mobile, desk});
+  node_a.drain();
+  const auto store = open_or_fail(endpoint, 9);
+  ASSERT_NE(store, nullptr);
+  LoadResult loaded = store->load_all(kNow);
+  ASSERT_EQ(loaded.bindings.size(), 2u);
+  for (const sip::Binding& b : loaded.bindings) {
+    EXPECT_EQ(b, b.contact == desk.contact ? desk : mobile_refreshed);
+  }
+  // And the key lives as long as its latest binding.
+  EXPECT_EQ(command(endpoint, {"EXPIRETIME", "sipline:bindings:1001"})->integer, kNow + 3600);
+}
+
+// Each save drops the AOR's bindings expired by then (Redis expires the key only with the
+// last one), and sets the key's expiry to the latest left.
+TEST_F(RedisStoreTest, ASaveDropsExpiredBindingsOfItsAor) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  const auto store = open_or_fail(endpoint, 1);
+  ASSERT_NE(store, nullptr);
+  command(endpoint, {"HSET", "sipline:bindings:1001", "sip:old@h",
+                     encode_stored_binding(binding("1001", "sip:old@h", kNow - 5))});
+  command(endpoint, {"HSET", "sipline:bindings:1001", "sip:long@h",
+                     encode_stored_binding(binding("1001", "sip:long@h", kNow + 7200))});
+  command(endpoint, {"HSET", "sipline:bindings:1001", "sip:foreign@h", "not ours"});
+  AorSave save{"1001", {}, BindingDelta{}};
+  save.change->upserts = {binding("1001", "sip:new@h", kNow + 60)};
+  ASSERT_TRUE(store->save_aors(std::span(&save, 1)).front().ok());
+  EXPECT_EQ(command(endpoint, {"HEXISTS", "sipline:bindings:1001", "sip:old@h"})->integer, 0);
+  EXPECT_EQ(command(endpoint, {"HLEN", "sipline:bindings:1001"})->integer, 3);  // foreign kept
+  EXPECT_EQ(command(endpoint, {"EXPIRETIME", "sipline:bindings:1001"})->integer, kNow + 7200);
+}
+
+// A Redis restarted without its scripts (or SCRIPT FLUSH): the store loads the script again
+// and the save goes through, once.
+TEST_F(RedisStoreTest, AFlushedScriptIsLoadedAgain) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  const auto store = open_or_fail(endpoint, 1);
+  ASSERT_NE(store, nullptr);
+  command(endpoint, {"SCRIPT", "FLUSH"});
+  std::vector<AorSave> saves;
+  for (const char* aor : {"1001", "1002"}) {
+    saves.push_back({aor, {}, BindingDelta{{binding(aor, "sip:x@h", kNow + 60)}, {}}});
+  }
+  const std::vector<StoreResult> results = store->save_aors(saves);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok()) << results[0].error;
+  EXPECT_TRUE(results[1].ok()) << results[1].error;
+  EXPECT_EQ(store->load_all(kNow).bindings.size(), 2u);
+}
+
+// An AOR an earlier sipline saved (its whole list as one string, "sipline:location:AOR") and
+// no node has changed since is still loaded; once a node writes the AOR, its hash is read
+// alone.
+TEST_F(RedisStoreTest, LoadsTheEarlierLayoutForAorsWithoutAHash) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  const auto store = open_or_fail(endpoint, 1);
+  ASSERT_NE(store, nullptr);
+  const sip::Binding kept = binding("1001", "sip:kept@h", kNow + 600);
+  command(endpoint, {"SET", "sipline:location:1001", encode_bindings({kept})});
+  command(endpoint, {"SET", "sipline:location:1002",
+                     encode_bindings({binding("1002", "sip:old@h", kNow + 600)})});
+  command(endpoint, {"SET", "sipline:location:1003", "not a list"});
+  const sip::Binding fresh = binding("1002", "sip:fresh@h", kNow + 600);
+  AorSave save{"1002", {fresh}, BindingDelta{{fresh}, {}}};
+  ASSERT_TRUE(store->save_aors(std::span(&save, 1)).front().ok());
+  LoadResult loaded = store->load_all(kNow);
+  ASSERT_TRUE(loaded.ok()) << loaded.error;
+  std::sort(loaded.bindings.begin(), loaded.bindings.end(),
+            [](const sip::Binding& a, const sip::Binding& b) { return a.aor < b.aor; });
+  EXPECT_EQ(loaded.bindings, (std::vector<sip::Binding>{kept, fresh}));
+  EXPECT_EQ(loaded.unreadable, 1u);
 }
 
 TEST_F(RedisStoreTest, DatabasesAreSeparate) {
@@ -229,7 +395,7 @@ TEST_F(RedisStoreTest, ASaveRefusedWhileRedisIsDownIsWrittenWhenItIsBack) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(async.retried(), 1u);
   EXPECT_EQ(async.unsaved(), 0u);
-  const RedisReply exists = command(endpoint, {"EXISTS", "sipline:location:1001"});
+  const RedisReply exists = command(endpoint, {"EXISTS", "sipline:bindings:1001"});
   ASSERT_NE(exists, nullptr);
   EXPECT_EQ(exists->integer, 1);
 }
@@ -254,6 +420,7 @@ TEST_F(RedisStoreTest, ASyncQueuesOtherNodesChangesAndSkipsItsOwn) {
   ASSERT_EQ(updates.size(), 3u);
   EXPECT_EQ(updates[0].aor, "1002");
   EXPECT_EQ(updates[0].bindings, std::vector<sip::Binding>{remote});
+  EXPECT_FALSE(updates[0].change.has_value());  // save_aor replaces the AOR whole
   EXPECT_EQ(updates[1].aor, "1003");
   EXPECT_EQ(updates[2].aor, "1003");
   EXPECT_TRUE(updates[2].bindings.empty());  // removed
