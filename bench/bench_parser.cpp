@@ -9,6 +9,7 @@
 // so bench/parser_report.py can pair them. What each library parses is in bench/README.md.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "sip/branch.hpp"
 #include "sip/message.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/route_token.hpp"
 
 extern "C" {
 #include <osipparser2/osip_parser.h>
@@ -118,12 +120,20 @@ bool forwarded_as_expected(const sipline::sip::Message& received, std::string_vi
 // What a stateless proxy does per forwarded request (RFC 3261 §16.6, §16.11): parse, compute
 // the branch from the received message, write the message with our Via on top and
 // Max-Forwards decremented.
-void BM_parse_rewrite_sipline(benchmark::State& state, const CorpusMessage* input) {
+// RecordRoute::Plain adds our Record-Route; RecordRoute::Signed adds it with the Call-ID's
+// token ([domain] route_secret, sip/route_token.hpp), as the pipeline writes them.
+enum class RecordRoute { None, Plain, Signed };
+
+void BM_parse_rewrite_sipline(benchmark::State& state, const CorpusMessage* input,
+                              RecordRoute record_route) {
   using namespace sipline::sip;
   Message& message = sipline_message_storage();
   static std::array<char, kMaxMessageSize> out;
+  static std::array<char, 128> signed_uri;
   const std::string_view data = input->bytes;
   constexpr BranchKey kKey{0x5eed'cafe'f00d'1234ULL};
+  constexpr std::string_view kOurUri = "sip:203.0.113.10:5060";
+  const SipHashKey route_key = route_token_key("5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f");
 
   auto forward = [&]() {
     parse_message_into(message, data);
@@ -133,6 +143,15 @@ void BM_parse_rewrite_sipline(benchmark::State& state, const CorpusMessage* inpu
     edits.via.sent_by = "203.0.113.10:5060";
     edits.via.branch = branch.view();
     edits.via.rport = true;
+    if (record_route == RecordRoute::Plain) edits.record_route_uri = kOurUri;
+    if (record_route == RecordRoute::Signed) {
+      const auto token = route_token(route_key, message.call_id);
+      char* at = std::copy(kOurUri.begin(), kOurUri.end(), signed_uri.data());
+      at = std::copy_n(";rt=", 4, at);
+      at = std::copy(token.begin(), token.end(), at);
+      edits.record_route_uri = {signed_uri.data(),
+                                static_cast<std::size_t>(at - signed_uri.data())};
+    }
     return write_forwarded_request(message, edits, out);
   };
 
@@ -152,6 +171,20 @@ void BM_parse_rewrite_sipline(benchmark::State& state, const CorpusMessage* inpu
     benchmark::ClobberMemory();
   }
   count_bytes(state, *input);
+}
+
+// The token alone: what [domain] route_secret adds per record-routed request, and again per
+// in-dialog request checked (a SipHash-2-4 of the Call-ID and its hex).
+void BM_route_token(benchmark::State& state, const CorpusMessage* input) {
+  using namespace sipline::sip;
+  Message& message = sipline_message_storage();
+  parse_message_into(message, input->bytes);
+  const SipHashKey key = route_token_key("5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(message.call_id.data());
+    const auto token = route_token(key, message.call_id);
+    benchmark::DoNotOptimize(token);
+  }
 }
 
 // ---- sofia-sip ---------------------------------------------------------------------------
@@ -258,7 +291,13 @@ void register_benchmarks(const std::vector<CorpusMessage>& messages) {
   for (const CorpusMessage& message : messages) {
     if (message.name != rewrite_name) continue;
     benchmark::RegisterBenchmark(("BM_parse_rewrite/sipline/" + message.name).c_str(),
-                                 BM_parse_rewrite_sipline, &message);
+                                 BM_parse_rewrite_sipline, &message, RecordRoute::None);
+    benchmark::RegisterBenchmark(("BM_parse_rewrite_rr/sipline/" + message.name).c_str(),
+                                 BM_parse_rewrite_sipline, &message, RecordRoute::Plain);
+    benchmark::RegisterBenchmark(("BM_parse_rewrite_rr_signed/sipline/" + message.name).c_str(),
+                                 BM_parse_rewrite_sipline, &message, RecordRoute::Signed);
+    benchmark::RegisterBenchmark(("BM_route_token/sipline/" + message.name).c_str(), BM_route_token,
+                                 &message);
   }
 }
 

@@ -311,8 +311,11 @@ std::optional<std::vector<IpPrefix>> read_source_prefixes(const TableReader& tab
                                                           const std::string& key,
                                                           std::string_view when_empty = {});
 
+// Octets of [domain] route_secret at least: 32 hex digits are 128 bits.
+constexpr std::size_t kMinRouteSecret = 32;
+
 DomainConfig read_domain(const TableReader& domain) {
-  domain.reject_unknown_keys({"names", "record_route", "trust_domain"});
+  domain.reject_unknown_keys({"names", "record_route", "trust_domain", "route_secret"});
   DomainConfig config;
   if (const auto names = domain.string_array("names", Presence::Required)) {
     if (names->empty()) {
@@ -338,6 +341,21 @@ DomainConfig read_domain(const TableReader& domain) {
   config.record_route = domain.boolean("record_route").value_or(false);
   if (auto trusted = read_source_prefixes(domain, "trust_domain")) {
     config.trust_domain = std::move(*trusted);
+  }
+  if (const auto secret = domain.string("route_secret", Presence::Optional)) {
+    // A guessable secret would let anyone compute a dialog's token (sip/route_token.hpp).
+    const std::uint32_t line = domain.line_of_key("route_secret");
+    if (secret->size() < kMinRouteSecret) {
+      domain.diagnostics().error(line, "domain.route_secret must be at least " +
+                                           std::to_string(kMinRouteSecret) +
+                                           " characters (e.g. openssl rand -hex 16)");
+    } else if (!config.record_route) {
+      domain.diagnostics().error(line,
+                                 "domain.route_secret needs record_route = true (the token "
+                                 "travels in the Record-Route URI)");
+    } else {
+      config.route_secret = *secret;
+    }
   }
   return config;
 }

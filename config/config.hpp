@@ -89,6 +89,9 @@ struct DomainConfig {
   // an upstream SBC): their P-Asserted-Identity is passed on and they may receive one kept
   // private. The servers the configuration routes to are always in it.
   std::vector<IpPrefix> trust_domain;
+  // With record_route: the secret of the token in our Record-Route URI (sip/route_token.hpp).
+  // Empty: no token (in-dialog requests need only carry our Route).
+  std::string route_secret;
 
   const std::string& realm() const { return names.front(); }  // digest realm: first name
 };

@@ -17,6 +17,7 @@
 #include "sip/overload_control.hpp"
 #include "sip/privacy.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/route_token.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/stun.hpp"
 #include "sip/text.hpp"
@@ -157,6 +158,9 @@ std::unique_ptr<PipelineContext> PipelineContext::create(
     context->loopback_peers |= address.address.is_loopback() || address.address.is_unspecified();
   }
   context->identity.record_route = config->domain.record_route;
+  if (!config->domain.route_secret.empty()) {
+    context->identity.route_key = sip::route_token_key(config->domain.route_secret);
+  }
   context->identity.branch_key.secret = random_value<std::uint64_t>();
   context->to_tag_key = random_value<std::uint64_t>();
   context->nonce_secret = sip::random_nonce_secret();
@@ -367,12 +371,20 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
         count(&WorkerCounters::foreign_dialog_refused);
         return respond(in, 403, {}, {}, out);  // an ACK is dropped (AckUnrouted)
       }
+      if (lacks_route_token(in, plan)) {
+        count(&WorkerCounters::foreign_dialog_refused);
+        return respond(in, 403, {}, {}, out);
+      }
       // An in-dialog request for a UA behind NAT: its remote target carries our alias.
       if (!request.request_uri.params.empty() && !plan.strict_router) {
         if (std::optional<Outcome> aliased = forward_to_uri_alias(in, plan, out)) return *aliased;
       }
       [[fallthrough]];
     case sip::NextHopSource::RouteHeader: {
+      if (next.source == sip::NextHopSource::RouteHeader && lacks_route_token(in, plan)) {
+        count(&WorkerCounters::foreign_dialog_refused);
+        return respond(in, 403, {}, {}, out);
+      }
       const std::optional<PeerAddress> hop = peer_from_next_hop(next.hop, *context_);
       if (!hop) return dropped(DropReason::Unroutable);
       if (!context_->challenging_members.empty()) {
@@ -410,6 +422,25 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
 bool Pipeline::is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const {
   return context_->identity.record_route && !plan.pop_top_route && !plan.strict_router &&
          !context_->identity_sources->contains(source_key(in.peer));
+}
+
+// With [domain] route_secret, our Record-Route URI carries a token of the dialog's Call-ID
+// (sip/route_token.hpp): an in-dialog request (To tag) from outside the trust domain is
+// relayed only when the URI of ours it came through (its popped Route, or a strict router's
+// Request-URI) carries its Call-ID's token. Our Route copied from another dialog, or written
+// by hand, does not; relayed, an INVITE with an invented To tag would reach whatever its
+// Request-URI or next Route names (a carrier's SBC) from the proxy's address. ACKs pass: an
+// ACK starts nothing, and the ACK of a failed INVITE carries the INVITE's preloaded Route,
+// which never had a token (§17.1.1.3).
+bool Pipeline::lacks_route_token(const Inbound& in, const sip::RoutePlan& plan) const {
+  const sip::Message& request = *message_;
+  const sip::LocalIdentity& identity = context_->identity;
+  if (!identity.route_key || !identity.record_route || !request.to.has_tag ||
+      request.method == sip::Method::Ack) {
+    return false;
+  }
+  if (context_->identity_sources->contains(source_key(in.peer))) return false;
+  return !sip::route_token_matches(*identity.route_key, request.call_id, plan.route_token);
 }
 
 // contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request
@@ -675,6 +706,9 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
                                  : sip::stateless_branch(request, context_->identity.branch_key);
   sip::RequestEdits edits = sip::forward_edits(
       plan, context_->identity, static_cast<std::size_t>(socket), branch.view(), request_uri);
+  if (context_->identity.record_route && context_->identity.route_key) {
+    edits.record_route_uri = signed_record_route_uri(static_cast<std::size_t>(socket));
+  }
   const PeerText source_ip = format_peer_host(in.peer);
   const sip::SenderViaStamp stamp =
       sip::sender_via_stamp(request, source_ip.view(), in.peer.port());
@@ -702,6 +736,20 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
     return dropped(DropReason::TooLarge);
   }
   return send(SendKind::ForwardedRequest, 0, output, next_hop, static_cast<std::uint8_t>(socket));
+}
+
+// "sip:HOST:PORT;rt=TOKEN": our Record-Route URI for the listen address, with the token of the
+// request's Call-ID (the rewriter appends ";lr").
+std::string_view Pipeline::signed_record_route_uri(std::size_t listen_index) {
+  const std::string_view plain = context_->identity.listen_address(listen_index).record_route_uri();
+  const std::array<char, sip::kRouteTokenSize> token =
+      sip::route_token(*context_->identity.route_key, message_->call_id);
+  char* at = std::copy(plain.begin(), plain.end(), record_route_uri_.data());
+  *at++ = ';';
+  at = std::copy(sip::kRouteTokenParam.begin(), sip::kRouteTokenParam.end(), at);
+  *at++ = '=';
+  at = std::copy(token.begin(), token.end(), at);
+  return {record_route_uri_.data(), static_cast<std::size_t>(at - record_route_uri_.data())};
 }
 
 Pipeline::IdentityEdits Pipeline::identity_edits(const PeerAddress& from, const PeerAddress& to,

@@ -34,6 +34,7 @@
 #include "sip/message.hpp"
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/route_token.hpp"
 #include "sip/transaction_table.hpp"
 #include "sip/user_translation.hpp"
 
@@ -424,6 +425,8 @@ class Pipeline {
   // An in-dialog request from outside the trust domain, to the host its Request-URI names,
   // that did not come through our Route although we record-route.
   bool is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const;
+  bool lacks_route_token(const Inbound& in, const sip::RoutePlan& plan) const;
+  std::string_view signed_record_route_uri(std::size_t listen_index);
   sip::ContactAliasEdit contact_alias_for(const PeerAddress& source);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                          const OutputBuffers& out);
@@ -877,6 +880,8 @@ class Pipeline {
   std::array<char, 32> retry_after_{};                 // "Retry-After: N\r\n"
   std::array<char, sip::kMaxAliasText> alias_text_{};  // the Contact alias being written
   std::array<char, 1024> aliased_uri_{};               // a Request-URI without its alias
+  // signed_record_route_uri()'s: "sip:" HOST:PORT ";rt=" TOKEN
+  std::array<char, 4 + sip::kMaxSentByLength + 4 + sip::kRouteTokenSize> record_route_uri_{};
   std::size_t retry_after_size_ = 0;
   std::array<char, TxOrigin::kRequestUriCapacity> fallback_uri_{};  // fallback_target()'s
   std::array<char, 256> diversion_{};                               // diversion_line()'s

@@ -8,6 +8,7 @@
 
 #include "sip/name_addr.hpp"
 #include "sip/params.hpp"
+#include "sip/route_token.hpp"
 #include "sip/text.hpp"
 #include "sip/token_list.hpp"
 
@@ -373,12 +374,16 @@ RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identit
     if (last.ok()) {
       plan.strict_router = true;
       plan.request_uri = last.value.uri_text;
+      plan.route_token = uri_param(request.request_uri, kRouteTokenParam);
     }
   }
   // §16.4 second paragraph: the top Route names us.
   if (const std::optional<std::string_view> top = top_remaining_route(routes, plan)) {
     const Parsed<NameAddr> route = parse_name_addr(*top);
     plan.pop_top_route = route.ok() && uri_is_ours(route.value.uri, identity);
+    if (plan.pop_top_route && !plan.strict_router) {
+      plan.route_token = uri_param(route.value.uri, kRouteTokenParam);
+    }
   }
   plan.strict_next_hop_uri = strict_next_hop_uri(routes, plan);
   if (!plan.strict_next_hop_uri.empty()) {

@@ -15,11 +15,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "sip/branch.hpp"
 #include "sip/message.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/siphash.hpp"
 #include "sip/uri.hpp"
 #include "sip/via.hpp"
 
@@ -75,6 +77,9 @@ class LocalIdentity {
 
   BranchKey branch_key;       // signs our branches (§16.11); per boot
   bool record_route = false;  // add Record-Route to forwarded requests (§16.6 step 4)
+  // With record_route: our Record-Route URI carries the Call-ID's token under this key, and
+  // in-dialog requests from outside the trust domain must bring it back (route_token.hpp).
+  std::optional<SipHashKey> route_key;
 
  private:
   struct TextSpan {
@@ -191,6 +196,10 @@ struct RoutePlan {
   // the received one) becomes the last Route value. Empty: the next hop routes loosely.
   std::string_view strict_next_hop_uri;
   std::string_view displaced_request_uri;
+  // The rt parameter of our own URI in the request (the popped Route value, or a strict
+  // router's Request-URI): the token our Record-Route gave the dialog (route_token.hpp).
+  // Empty: none.
+  std::string_view route_token;
   // Every Route value leaves: a new request's preloaded route (RFC 3261 §8.1.2) that the
   // proxy does not follow (Kamailio's default configuration removes them, remove_hf("Route"),
   // before routing a new request): the route table decides where it goes.

@@ -497,6 +497,57 @@ class HepCollector:
         return received
 
 
+def test_route_token(ctx):
+    """[domain] route_secret: sipline's Record-Route carries a token of the call's Call-ID
+    (`;rt=` + 16 hex digits). A call through a forward route to an echo trunk: the trunk's
+    INVITE has the signed Record-Route, the phone's ACK and BYE through that Route reach the
+    trunk and the BYE is answered 200. Then the toll-fraud attempt of a phone that copied the
+    Route: an INVITE with an invented To tag and a new Call-ID, the copied Route (and again
+    the Route without its token), and the trunk as its Request-URI, is answered 403 both
+    times and never reaches the trunk; the workers count foreign_dialog_refused=2."""
+    proxy_port = harness.free_udp_ports(1)[0]
+    trunk = EchoServer()
+    ctx.cleanups.append(trunk.stop)
+    host = harness.NET.client_host
+    routes = [{"name": "trunk", "user_prefix": "8", "action": "forward",
+               "target": "sip:%s:%d" % (host, trunk.port)}]
+    config = harness.sipline_config(proxy_port, routes, record_route=True)
+    config = config.replace("record_route = true\n", "record_route = true\nroute_secret = "
+                            "\"5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f\"\n", 1)
+    check("route_secret" in config, "the test's config has no route_secret:\n" + config)
+    proxy = ctx.sipline(config).start()
+    target = "sip:8000@%s:%d" % (host, trunk.port)
+    # The phone on an address of its own: the trunk's address is in the trust domain (a server
+    # the configuration routes to), which needs no token.
+    with sipmsg.Agent(proxy_port, user="1001", host=harness.NET.server_host) as phone:
+        uri = "sip:8000@sipline.test"
+        answer = phone.request("INVITE", uri, to="<%s>" % uri)
+        require_status(answer, 200, "INVITE through the trunk route")
+        record_route = trunk.requests("INVITE")[0].get("Record-Route")
+        check(re.fullmatch(r"<sip:%s:%d;rt=[0-9a-f]{16};lr>" % (
+            re.escape(harness.NET.proxy_host), proxy_port), record_route or ""),
+              "the trunk's INVITE should carry a signed Record-Route: %r" % record_route)
+        route = [("Route", record_route)]
+        phone.request("ACK", target, to=answer.get("To"), cseq=phone.cseq, headers=route,
+                      wait=False)
+        require_status(phone.request("BYE", target, to=answer.get("To"), headers=route), 200,
+                       "BYE through the signed Route")
+        check(len(trunk.requests("BYE")) == 1, "the trunk should have got the BYE")
+
+        unsigned = [("Route", re.sub(r";rt=[0-9a-f]{16}", "", record_route))]
+        for headers, what in ((route, "the copied Route"), (unsigned, "our Route, no token")):
+            phone.call_id = sipmsg.new_token("forged-") + "@" + harness.NET.server_host
+            forged = phone.request("INVITE", "sip:+19005550100@%s:%d" % (host, trunk.port),
+                                   to="<sip:+19005550100@sipline.test>;tag=invented",
+                                   headers=headers)
+            require_status(forged, 403, "an invented dialog's INVITE with " + what)
+    check(len(trunk.requests("INVITE")) == 1,
+          "no forged INVITE may reach the trunk: %d INVITEs" % len(trunk.requests("INVITE")))
+    refused = sum(worker.get("foreign_dialog_refused", 0) for worker in proxy.counters().values())
+    check(refused == 2, "foreign_dialog_refused should be 2, not %d" % refused)
+    require_clean_stop(proxy)
+
+
 def test_hep_capture(ctx):
     """SIP capture to a Homer collector ([capture] hep; socket and DPDK modes): a UDP
     collector (in DPDK mode on the loopback of sipline's own namespace, its management side)
@@ -3908,6 +3959,7 @@ TESTS = {
     "q_groups": test_q_groups,
     "accounting": test_accounting,
     "hep_capture": test_hep_capture,
+    "route_token": test_route_token,
     "systemd_notify": test_systemd_notify,
     "call_limits": test_call_limits,
     "voicemail_fallback": test_voicemail_fallback,
@@ -3947,7 +3999,7 @@ NEEDS_SIPLINE = set(TESTS) - {"harness"}
 DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "cancel", "methods",
               "routing", "pools", "pools_under_load", "pool_failover", "pool_retransmit",
               "pool_unanswering", "pool_timer_c", "pool_cancel", "serial_fork", "parallel_fork",
-              "q_groups", "accounting", "hep_capture", "systemd_notify", "call_limits", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
+              "q_groups", "accounting", "hep_capture", "route_token", "systemd_notify", "call_limits", "voicemail_fallback", "nat_keepalive", "nat_keepalive_options",
               "route_sources", "number_translation", "trunk_registration",
               "trunk_outbound_proxy", "carrier_challenge", "privacy",
               "keepalives",

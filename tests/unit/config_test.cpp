@@ -105,8 +105,7 @@ TEST(ShippedConfig, DeployExampleLoadsWithADispatcher) {
   ASSERT_EQ(result.config->call_limits.size(), 1u);
   EXPECT_EQ(result.config->call_limits[0].max_calls, 30u);
   for (const config::Route& route : result.config->routes) {
-    const bool carries_trunk_calls = route.name == "did-inbound" ||
-                                     route.name == "pstn-outbound" ||
+    const bool carries_trunk_calls = route.name == "did-inbound" || route.name == "pstn-outbound" ||
                                      route.name == "national-outbound";
     EXPECT_EQ(route.call_limit, carries_trunk_calls ? "carrier" : "") << route.name;
     EXPECT_EQ(route.max_calls, carries_trunk_calls ? 30u : 0u) << route.name;
@@ -800,6 +799,25 @@ TEST(Values, TrustDomainListsAddressesAndPrefixes) {
             Errors{"test.toml:4: domain.trust_domain[0] \"pbx.lan\" must be an IP address or "
                    "ADDRESS/PREFIX like \"192.0.2.0/24\" or \"2001:db8::/32\", or a "
                    "[source_groups] name"});
+}
+
+TEST(Values, RouteSecretNeedsRecordRouteAndLength) {
+  const std::string secret(32, 'a');
+  const auto config = load_ok(
+      "[domain]\nnames = [\"sipline.local\"]\nrecord_route = true\n"
+      "route_secret = \"" +
+      secret + "\"\n");
+  EXPECT_EQ(config->domain.route_secret, secret);
+  EXPECT_TRUE(load_ok(std::string(kDomain))->domain.route_secret.empty());
+  EXPECT_EQ(load_errors("[domain]\nnames = [\"sipline.local\"]\nrecord_route = true\n"
+                        "route_secret = \"" +
+                        secret.substr(1) + "\"\n"),
+            Errors{"test.toml:4: domain.route_secret must be at least 32 characters (e.g. "
+                   "openssl rand -hex 16)"});
+  EXPECT_EQ(
+      load_errors("[domain]\nnames = [\"sipline.local\"]\nroute_secret = \"" + secret + "\"\n"),
+      Errors{"test.toml:3: domain.route_secret needs record_route = true (the token "
+             "travels in the Record-Route URI)"});
 }
 
 TEST(Errors, WrongTypes) {

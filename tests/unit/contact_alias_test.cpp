@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "dataplane/location_table.hpp"
 #include "dataplane/pipeline.hpp"
 #include "sip/rewrite.hpp"
+#include "sip/route_token.hpp"
 
 namespace sipline {
 namespace {
@@ -329,6 +331,106 @@ TEST_F(ContactAliasPipeline, ADialogRequestThatDidNotComeThroughUsIsRefused) {
   relayed = process(reinvite_to_carrier("INVITE", ""), "198.51.100.50:5070");
   EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
   EXPECT_EQ(counters_.foreign_dialog_refused.read(), 2u);
+}
+
+// [domain] route_secret: our Record-Route URI carries a token of the Call-ID
+// (sip/route_token.hpp), and in-dialog requests from outside the trust domain must bring it
+// back. Our Route copied from another dialog, or written by hand, is refused.
+class SignedRecordRoute : public ContactAliasPipeline {
+ protected:
+  static constexpr std::string_view kSecret = "5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f";
+  SignedRecordRoute() : ContactAliasPipeline(config_text()) {}
+  static std::string config_text() {
+    std::string text(kConfig);
+    text.insert(text.find("record_route = true\n") + std::string("record_route = true\n").size(),
+                "route_secret = \"" + std::string(kSecret) + "\"\n");
+    return text;
+  }
+  static std::string token_of(std::string_view call_id) {
+    const auto token = sip::route_token(sip::route_token_key(kSecret), call_id);
+    return {token.data(), token.size()};
+  }
+  static std::string record_route_line(const std::string& message) {
+    const std::size_t start = message.find("\r\nRecord-Route: ");
+    if (start == std::string::npos) return {};
+    return message.substr(start + 2, message.find("\r\n", start + 2) - start - 2);
+  }
+};
+
+TEST_F(SignedRecordRoute, TheRecordRouteCarriesTheCallIdsToken) {
+  const dataplane::Outcome outcome =
+      process(request_with_contact("<sip:1001@198.51.100.8:5060>", "sip:7000@sipline.local"),
+              "203.0.113.9:40000");
+  ASSERT_EQ(outcome.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(record_route_line(written(outcome)),
+            "Record-Route: <sip:192.0.2.1:5060;rt=" + token_of("nat-1@10.0.0.5") + ";lr>");
+  EXPECT_EQ(token_of("nat-1@10.0.0.5").size(), 16u);
+}
+
+TEST_F(SignedRecordRoute, OnlyTheDialogsOwnTokenLetsAPhonesDialogRequestThrough) {
+  const std::string call_id = "inj-1@203.0.113.9";  // reinvite_to_carrier()'s
+  const auto route = [](const std::string& params) {
+    return "Route: <sip:192.0.2.1:5060" + params + ";lr>\r\n";
+  };
+  // The dialog's own route set: relayed to the carrier, its Route popped.
+  dataplane::Outcome relayed = process(
+      reinvite_to_carrier("INVITE", route(";rt=" + token_of(call_id))), "203.0.113.9:40000");
+  ASSERT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(std::string(dataplane::format_peer(relayed.destination).view()), "198.51.100.77:5060");
+  EXPECT_EQ(written(relayed).find("\r\nRoute:"), std::string::npos);
+  // Re-cased on the way (a URI parameter's value): still the token.
+  std::string upper = token_of(call_id);
+  for (char& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  relayed = process(reinvite_to_carrier("BYE", route(";rt=" + upper)), "203.0.113.9:40000");
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 0u);
+
+  // Our Route without a token, with another dialog's, or a made-up one: refused.
+  for (const std::string& params : {std::string(), ";rt=" + token_of("other-call@203.0.113.9"),
+                                    std::string(";rt=0123456789abcdef"), std::string(";rt")}) {
+    const dataplane::Outcome refused =
+        process(reinvite_to_carrier("INVITE", route(params)), "203.0.113.9:40000");
+    ASSERT_EQ(refused.verdict, dataplane::Verdict::Send) << params;
+    EXPECT_EQ(refused.kind, dataplane::SendKind::LocalResponse) << params;
+    EXPECT_EQ(refused.code, 403) << params;
+  }
+  // Followed by another Route (the next hop by Route, not by Request-URI): refused alike.
+  const dataplane::Outcome refused =
+      process(reinvite_to_carrier("INVITE", route("") + "Route: <sip:198.51.100.77:5060;lr>\r\n"),
+              "203.0.113.9:40000");
+  EXPECT_EQ(refused.code, 403);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 5u);
+
+  // An ACK passes (it starts nothing; a failed INVITE's ACK carries its preloaded Route).
+  const dataplane::Outcome ack =
+      process(reinvite_to_carrier("ACK", route("")), "203.0.113.9:40000");
+  EXPECT_EQ(ack.kind, dataplane::SendKind::ForwardedRequest);
+  // A server we route to (the trust domain) needs no token.
+  relayed = process(reinvite_to_carrier("INVITE", route("")), "198.51.100.50:5070");
+  EXPECT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest);
+  // A new request (no To tag) through our Route as an outbound proxy needs none either.
+  relayed = process(
+      route("") + request_with_contact("<sip:1001@198.51.100.8:5060>", "sip:7000@sipline.local"),
+      "203.0.113.9:40000");
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 5u);
+}
+
+// An RFC 2543 strict router puts our Record-Route URI, token and all, into the Request-URI.
+TEST_F(SignedRecordRoute, AStrictRoutersRequestUriCarriesTheToken) {
+  const std::string call_id = "inj-1@203.0.113.9";
+  const auto strict = [&](const std::string& token) {
+    std::string text =
+        reinvite_to_carrier("BYE", "Route: <sip:+19005550100@198.51.100.77:5060>\r\n");
+    text.replace(0, text.find(" SIP/2.0"), "BYE sip:192.0.2.1:5060;rt=" + token);
+    return text;
+  };
+  const dataplane::Outcome relayed = process(strict(token_of(call_id)), "203.0.113.9:40000");
+  ASSERT_EQ(relayed.kind, dataplane::SendKind::ForwardedRequest) << written(relayed);
+  EXPECT_EQ(std::string(dataplane::format_peer(relayed.destination).view()), "198.51.100.77:5060");
+  const dataplane::Outcome refused =
+      process(strict(token_of("another@203.0.113.9")), "203.0.113.9:40000");
+  EXPECT_EQ(refused.code, 403);
 }
 
 // Without Record-Route the in-dialog requests do not come back through the proxy: no alias.
