@@ -632,11 +632,14 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
     if (route.fork.mode == lb::Forking::Mode::Serial) {
       return hunt(in, plan, route, user, contacts, dialled, out);
     }
-    // Parallel forking (all at once, or by q groups) rings phones: an INVITE; other methods go
-    // to the first contact.
+    // Parallel forking (all at once, or by q groups) rings phones: an INVITE. Another request
+    // (a MESSAGE, a SUBSCRIBE) rings nobody and is taken by one phone: it is tried on the
+    // contacts one after another (serial_fork.cpp), so that a stale binding (a laptop asleep)
+    // or a phone that refuses it does not lose it.
     if (message_->method == sip::Method::Invite) {
       return fork_parallel(in, plan, route, user, contacts, dialled, out);
     }
+    return hunt(in, plan, route, user, contacts, dialled, out);
   }
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).

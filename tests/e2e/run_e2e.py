@@ -1682,7 +1682,9 @@ def test_parallel_fork(ctx):
     reaches the caller; the mobile gets sipline's CANCEL (same Request-URI and branch as its
     INVITE, once it has answered provisionally, §9.1; "Reason: SIP;cause=200;text="Call
     completed elsewhere"", RFC 3326) and sipline's ACK for its 487; the laptop
-    never answered, so it gets no CANCEL. Counters: three branches, one CANCEL."""
+    never answered, so it gets no CANCEL. Then a MESSAGE: tried on one phone at a time, the
+    silent laptop first and after fork_timeout_ms the mobile, whose 200 reaches the sender.
+    Counters: three branches, one CANCEL, one contact hunted on."""
     proxy_port, desk_port, mobile_port, laptop_port = harness.free_udp_ports(4)
     routes = [{"name": "ring-all", "user_prefix": "10", "action": "location",
                "fork": "parallel"}]
@@ -1727,9 +1729,25 @@ def test_parallel_fork(ctx):
     while stray is not None and stray.method == "INVITE":  # Timer A's copies
         stray = laptop.receive(0.3)
     check(stray is None, "the silent laptop should get no CANCEL (§9.1): %s" % describe(stray))
+    # A MESSAGE rings nobody: it goes to one phone at a time, the laptop first (the most
+    # recently registered), and when the laptop says nothing for fork_timeout_ms (2 s), to
+    # the mobile, whose 200 reaches the sender.
+    with sipmsg.Agent(proxy_port, user="1001") as sender:
+        uri = "sip:1002@sipline.test"
+        answer = sender.request("MESSAGE", uri, to="<%s>" % uri, timeout=5.0,
+                                headers=[("Content-Type", "text/plain")], body=b"hello")
+    require_status(answer, 200, "MESSAGE to 1002 (three phones, the first asleep)")
+    laptop_message = laptop.receive(0.5)
+    check(laptop_message is not None and laptop_message.method == "MESSAGE",
+          "the laptop should have been offered the MESSAGE first: %s" % describe(laptop_message))
+    check(len(mobile.requests("MESSAGE")) == 1 and not desk.requests("MESSAGE"),
+          "the mobile alone should have taken the MESSAGE: mobile %d, desk %d" % (
+              len(mobile.requests("MESSAGE")), len(desk.requests("MESSAGE"))))
     counters = require_clean_stop(proxy)
-    check(total(counters, "contacts_forked") == 3 and total(counters, "cancels_sent") == 1,
-          "expected three branches and one CANCEL: %s" % harness.brief(counters))
+    check(total(counters, "contacts_forked") == 3 and total(counters, "cancels_sent") == 1 and
+          total(counters, "contacts_hunted") == 1,
+          "expected three branches, one CANCEL and one MESSAGE hunted on: %s" %
+          harness.brief(counters))
 
 
 def test_q_groups(ctx):

@@ -407,14 +407,35 @@ TEST_F(ParallelForkTest, TheRingTimeoutCancelsEveryRingingPhoneAndTheCallerGets4
   expect_all_gone();
 }
 
-TEST_F(ParallelForkTest, OtherMethodsGoToTheFirstContactStatelessly) {
-  std::string message = invite("1002", "z9hG4bK-msg");
-  message.replace(0, 6, "MESSAGE");
-  message.replace(message.find("CSeq: 1 INVITE"), 14, "CSeq: 1 MESSAGE");
-  const std::vector<Sent> sent = receive(message);
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].to(), kDeskPhone);
-  EXPECT_EQ(pipeline_->transactions()->size(), 0u);
+// A MESSAGE rings nobody and one phone takes it: it is tried on the contacts one after
+// another (serial_fork.cpp), not sent to the first one alone, so that a phone that refuses
+// it or says nothing (a laptop asleep with its binding alive) does not lose it. No 100 Trying
+// for a non-INVITE (§16.2), no ACK of a failure.
+TEST_F(ParallelForkTest, AMessageIsTriedOnTheContactsOneAfterAnother) {
+  const std::string message = as_method(invite("1002", "z9hG4bK-msg"), "MESSAGE");
+  const std::vector<Sent> first = receive(message);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].to(), kDeskPhone);
+  EXPECT_EQ(request_line(first[0].bytes),
+            "MESSAGE sip:1002@" + std::string(kDeskPhone) + " SIP/2.0");
+  EXPECT_EQ(pipeline_->transactions()->size(), 1u);
+  // The desk phone refuses it: the laptop gets it at once.
+  const std::vector<Sent> second =
+      receive(answer(first[0].bytes, "480 Temporarily Unavailable"), kDeskPhone);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].to(), kLaptop);
+  EXPECT_EQ(request_line(second[0].bytes), "MESSAGE sip:1002@" + std::string(kLaptop) + " SIP/2.0");
+  // The laptop says nothing for fork_timeout_ms (2 s): the mobile gets it.
+  const std::vector<Sent> later = tick(kStartMs + 2'000);
+  const auto to_mobile = std::find_if(later.begin(), later.end(),
+                                      [](const Sent& sent) { return sent.to() == kMobile; });
+  ASSERT_NE(to_mobile, later.end());
+  EXPECT_EQ(request_line(to_mobile->bytes),
+            "MESSAGE sip:1002@" + std::string(kMobile) + " SIP/2.0");
+  // The mobile takes it: its 200 goes to the sender.
+  expect_relayed(receive(answer(to_mobile->bytes, "200 OK"), kMobile), "200 OK");
+  EXPECT_EQ(counters_.contacts_hunted.read(), 2u);
+  EXPECT_EQ(counters_.contacts_forked.read(), 0u);
 }
 
 TEST_F(ParallelForkTest, OneUsableContactIsForwardedStatelessly) {
