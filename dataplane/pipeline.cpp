@@ -410,6 +410,10 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
       return respond(in, 200, {}, kOptionsAnswerHeaders, out);
     }
   }
+  if (is_dialog_request_for_the_table(in)) {
+    count(&WorkerCounters::foreign_dialog_refused);
+    return respond(in, 403, {}, {}, out);
+  }
   return route_by_table(in, plan, now, out);
 }
 
@@ -421,6 +425,21 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
 // request 404, "Not here", in route[WITHINDLG]). The trust domain's servers are let through.
 bool Pipeline::is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const {
   return context_->identity.record_route && !plan.pop_top_route && !plan.strict_router &&
+         !context_->identity_sources->contains(source_key(in.peer));
+}
+
+// An in-dialog request (To tag) follows its dialog's route set and remote target (RFC 3261
+// §12.2.1.1): a Route, or a Request-URI naming the peer UA. One that names us and leaves the
+// route table to decide was never routed by a dialog: relayed, it would pass the table's auth
+// (in-dialog requests are not challenged, authenticate()) and call limits (which count new
+// INVITEs) with an invented To tag: "INVITE sip:+1900...@proxy" with "To: ...;tag=x" to the
+// trunk with nobody's credentials. Kamailio's default configuration answers such a request
+// 404 "Not here" (route[WITHINDLG]). ACKs go on: the ACK of a failed INVITE carries the
+// INVITE's Request-URI and follows it (§16.11); it starts nothing. The trust domain's servers
+// are let through.
+bool Pipeline::is_dialog_request_for_the_table(const Inbound& in) const {
+  const sip::Message& request = *message_;
+  return request.to.has_tag && request.method != sip::Method::Ack &&
          !context_->identity_sources->contains(source_key(in.peer));
 }
 

@@ -182,9 +182,15 @@ std::string invite_to(std::string_view user, std::string_view call_id) {
   return request;
 }
 
-// The caller's in-dialog `method` of the call `invite` set up, the callee's tag on its To.
+// The caller's in-dialog `method` of the call `invite` set up, the callee's tag on its To: to
+// the callee's Contact (its remote target), through our Record-Route (RFC 3261 §12.2.1.1).
 std::string in_dialog(const std::string& invite, std::string_view method, int cseq) {
   std::string request = as_method(invite, method);
+  const std::size_t user = request.find(" sip:") + 5;
+  const std::string dialled = request.substr(user, request.find('@') - user);
+  request.replace(0, request.find(" SIP/2.0"),
+                  std::string(method) + " sip:" + dialled + "@" + std::string(kTrunk));
+  request.insert(request.find("\r\n") + 2, "Route: <sip:127.0.0.1:5060;lr>\r\n");
   request.replace(request.find("CSeq: 1 "), 8, "CSeq: " + std::to_string(cseq) + " ");
   request.replace(request.find(";rport"), 0, "-" + std::to_string(cseq));  // a new branch
   request.insert(request.find("\r\n", request.find("\r\nTo: ") + 2), ";tag=phone-tag");

@@ -230,8 +230,9 @@ TEST_F(CallAccountingTest, AStatelessCallMakesItsAnsweredAndEndedRecords) {
   EXPECT_EQ(answered.get(CallRecord::Field::ToUser), "1002");
   EXPECT_EQ(format_peer(answered.caller).view(), kCaller);
   EXPECT_EQ(format_peer(answered.callee).view(), kServer);
-  // The caller hangs up: the server's 200 to the BYE ends the call.
+  // The caller hangs up (to the server's Contact): the server's 200 to the BYE ends the call.
   std::string bye = as_method(request, "BYE");
+  bye.replace(0, bye.find(" SIP/2.0"), "BYE sip:1002@" + std::string(kServer));
   bye.insert(bye.find("\r\n", bye.find("\r\nTo: ") + 2), ";tag=phone-tag");
   const std::vector<Sent> bye_sent = receive(bye);
   ASSERT_EQ(bye_sent.size(), 1u);

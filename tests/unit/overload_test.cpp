@@ -455,6 +455,14 @@ std::string invite(std::string_view via_params, std::string_view to = "<sip:7000
          "\r\nCall-ID: call-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
 }
 
+// A re-INVITE of the call: to the callee's Contact (its remote target, RFC 3261 §12.2.1.1),
+// the callee's tag on its To.
+std::string reinvite() {
+  std::string request = invite("", "<sip:7000@sipline.local>;tag=remote");
+  request.replace(0, request.find(" SIP/2.0"), "INVITE sip:7000@127.0.0.1:5070");
+  return request;
+}
+
 TEST_F(OverloadPipelineTest, AdmitsWhileNotOverloaded) {
   const Outcome outcome = process(invite(""));
   EXPECT_EQ(outcome.verdict, Verdict::Send);
@@ -490,7 +498,7 @@ TEST_F(OverloadPipelineTest, SevereOverloadShedsWithoutAnAnswer) {
   EXPECT_EQ(outcome.drop, DropReason::Overload);
   EXPECT_EQ(outcome.shed, Shed::NewRequest);
   // What continues a call still passes.
-  const Outcome bye = process(invite("", "<sip:7000@sipline.local>;tag=remote"));
+  const Outcome bye = process(reinvite());
   EXPECT_EQ(bye.kind, SendKind::ForwardedRequest);
 }
 
@@ -522,7 +530,7 @@ TEST_F(OverloadPipelineTest, EmergencyCallsAreNeverShed) {
 
 TEST_F(OverloadPipelineTest, InDialogRequestsPassWhileOverloaded) {
   overload();
-  const Outcome outcome = process(invite("", "<sip:7000@sipline.local>;tag=remote"));
+  const Outcome outcome = process(reinvite());
   EXPECT_EQ(outcome.shed, Shed::None);
   EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
 }

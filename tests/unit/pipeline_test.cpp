@@ -981,15 +981,53 @@ TEST(PipelineLoopback, LoopbackNextHopsNeedALoopbackListenAddress) {
   EXPECT_EQ(unreachable.code, 480);
 }
 
-TEST_F(PipelineTest, InDialogRequestsOnAnAuthRouteAreNotChallenged) {
-  location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
+// An in-dialog request follows its dialog: to the peer's Contact (its remote target, RFC 3261
+// §12.2.1.1). It is not challenged again (many UAs cannot answer a challenge to a BYE).
+TEST_F(PipelineTest, InDialogRequestsFollowingTheirDialogAreNotChallenged) {
   Request request;
   request.method = "BYE";
-  request.uri = "sip:1009@sipline.local";
+  request.uri = "sip:1009@192.0.2.60:5080";
   request.to = "<sip:1009@sipline.local>;tag=callee";
   const Outcome outcome = process(request.text());
   ASSERT_EQ(outcome.verdict, Verdict::Send);
   EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(outcome.destination), "192.0.2.60:5080");
+}
+
+// One that names us and leaves the route table to decide follows no dialog: relayed, an
+// invented To tag would pass the route's auth (the "challenged" route here) and its call
+// limits, an INVITE to the trunk with nobody's credentials. 403. An ACK goes on (a failed
+// INVITE's ACK follows the INVITE's Request-URI, §16.11), as does a server's request.
+TEST_F(PipelineTest, ADialogRequestLeftToTheRouteTableIsRefused) {
+  location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
+  for (const char* method : {"INVITE", "BYE", "MESSAGE", "REFER"}) {
+    Request request;
+    request.method = method;
+    request.uri = "sip:1009@sipline.local";
+    request.to = "<sip:1009@sipline.local>;tag=invented";
+    const Outcome refused = process(request.text());
+    ASSERT_EQ(refused.verdict, Verdict::Send) << method;
+    EXPECT_EQ(refused.kind, SendKind::LocalResponse) << method;
+    EXPECT_EQ(refused.code, 403) << method;
+  }
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 4u);
+  Request ack;
+  ack.method = "ACK";
+  ack.uri = "sip:1009@sipline.local";
+  ack.to = "<sip:1009@sipline.local>;tag=callee";
+  const Outcome forwarded = process(ack.text());
+  ASSERT_EQ(forwarded.verdict, Verdict::Send);
+  EXPECT_EQ(forwarded.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(peer_text(forwarded.destination), "192.0.2.60:5080");
+  // From a server the configuration routes to (the trust domain): routed by the table.
+  Request from_server;
+  from_server.method = "BYE";
+  from_server.uri = "sip:1009@sipline.local";
+  from_server.to = "<sip:1009@sipline.local>;tag=callee";
+  const Inbound in{from_server.text(), *peer_from_text("127.0.0.1:5070"), 0};
+  const Outcome relayed = pipeline_->process(in, kNow, OutputBuffers{out_, {}});
+  EXPECT_EQ(relayed.kind, SendKind::ForwardedRequest);
+  EXPECT_EQ(counters_.foreign_dialog_refused.read(), 4u);
 }
 
 }  // namespace

@@ -713,8 +713,9 @@ TEST_F(PoolFailoverTest, ARequestReusingATrackedBranchIsForwardedUntracked) {
 // A BYE (in-dialog, To tag) to the pool is not tracked, whatever the table holds.
 TEST_F(PoolFailoverTest, InDialogRequestsAreNotTracked) {
   send_invite(invite("8000", "z9hG4bK-dlg", "dlg@192.0.2.10"));
-  const std::string bye =
+  std::string bye =
       same_transaction(invite("8000", "z9hG4bK-bye", "dlg@192.0.2.10"), "BYE", "member-tag");
+  bye.replace(0, bye.find(" SIP/2.0"), "BYE sip:8000@192.0.2.21:5060");  // the member's Contact
   const std::vector<Sent> sent = receive(bye);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].outcome.kind, SendKind::ForwardedRequest);
