@@ -504,7 +504,9 @@ def test_route_token(ctx):
     trunk and the BYE is answered 200. Then the toll-fraud attempt of a phone that copied the
     Route: an INVITE with an invented To tag and a new Call-ID, the copied Route (and again
     the Route without its token), and the trunk as its Request-URI, is answered 403 both
-    times and never reaches the trunk; the workers count foreign_dialog_refused=2."""
+    times; so is one without Route whose Request-URI names sipline's domain (the route table
+    would send it on, unchallenged); none reaches the trunk, and the workers count
+    foreign_dialog_refused=3."""
     proxy_port = harness.free_udp_ports(1)[0]
     trunk = EchoServer()
     ctx.cleanups.append(trunk.stop)
@@ -535,16 +537,21 @@ def test_route_token(ctx):
         check(len(trunk.requests("BYE")) == 1, "the trunk should have got the BYE")
 
         unsigned = [("Route", re.sub(r";rt=[0-9a-f]{16}", "", record_route))]
-        for headers, what in ((route, "the copied Route"), (unsigned, "our Route, no token")):
+        trunk_uri = "sip:+19005550100@%s:%d" % (host, trunk.port)
+        # The third: no Route, the Request-URI our own domain, for the route table to send on.
+        attempts = ((trunk_uri, route, "the copied Route"),
+                    (trunk_uri, unsigned, "our Route, no token"),
+                    ("sip:8000@sipline.test", [], "a Request-URI for the route table"))
+        for request_uri, headers, what in attempts:
             phone.call_id = sipmsg.new_token("forged-") + "@" + harness.NET.server_host
-            forged = phone.request("INVITE", "sip:+19005550100@%s:%d" % (host, trunk.port),
+            forged = phone.request("INVITE", request_uri,
                                    to="<sip:+19005550100@sipline.test>;tag=invented",
                                    headers=headers)
             require_status(forged, 403, "an invented dialog's INVITE with " + what)
     check(len(trunk.requests("INVITE")) == 1,
           "no forged INVITE may reach the trunk: %d INVITEs" % len(trunk.requests("INVITE")))
     refused = sum(worker.get("foreign_dialog_refused", 0) for worker in proxy.counters().values())
-    check(refused == 2, "foreign_dialog_refused should be 2, not %d" % refused)
+    check(refused == 3, "foreign_dialog_refused should be 3, not %d" % refused)
     require_clean_stop(proxy)
 
 
