@@ -1728,10 +1728,36 @@ OverloadConfig read_overload(const TableReader& overload) {
 
 // ---- [source_limits] --------------------------------------------------------------------
 
+// [source_limits] scanner_user_agents: substrings of User-Agent values, printable ASCII.
+std::optional<std::vector<std::string>> read_scanner_user_agents(const TableReader& table) {
+  const auto items = table.string_array("scanner_user_agents", Presence::Optional);
+  if (!items) return std::nullopt;
+  if (items->size() > kMaxScannerUserAgents) {
+    table.diagnostics().error(table.line_of_key("scanner_user_agents"),
+                              "source_limits.scanner_user_agents lists at most " +
+                                  std::to_string(kMaxScannerUserAgents) + " names, not " +
+                                  std::to_string(items->size()));
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  for (const StringItem& item : *items) {
+    const bool printable =
+        std::all_of(item.text.begin(), item.text.end(), [](char c) { return c > ' ' && c < 127; });
+    if (item.text.empty() || item.text.size() > kMaxScannerUserAgentLength || !printable) {
+      table.diagnostics().error(item.line, item.path + " " + quoted(item.text) + " must be 1 to " +
+                                               std::to_string(kMaxScannerUserAgentLength) +
+                                               " printable characters without spaces");
+      continue;
+    }
+    names.push_back(item.text);
+  }
+  return names;
+}
+
 SourceLimitsConfig read_source_limits(const TableReader& table) {
   table.reject_unknown_keys({"requests_per_second", "burst", "failed_auth_limit",
                              "failed_auth_window", "failed_auth_block", "table_size",
-                             "trusted_sources"});
+                             "trusted_sources", "scanner_user_agents"});
   SourceLimitsConfig config;
   config.requests_per_second =
       table.count_or("requests_per_second", 0, 1000000, config.requests_per_second);
@@ -1752,6 +1778,9 @@ SourceLimitsConfig read_source_limits(const TableReader& table) {
   }
   if (auto trusted = read_source_prefixes(table, "trusted_sources")) {
     config.trusted_sources = std::move(*trusted);
+  }
+  if (auto scanners = read_scanner_user_agents(table)) {
+    config.scanner_user_agents = std::move(*scanners);
   }
   return config;
 }

@@ -245,9 +245,17 @@ struct SourceLimitsConfig {
   std::uint32_t failed_auth_block = 600;   // ... block the source this many seconds
   std::uint32_t table_size = 65536;        // sources tracked per table, a power of two
   std::vector<IpPrefix> trusted_sources;   // exempt (forward targets and pool members too)
+  // Requests whose User-Agent contains one of these (case-sensitive) are dropped silently:
+  // the SIP scanners' own names, the list of Kamailio's default configuration (REQINIT).
+  std::vector<std::string> scanner_user_agents = {"friendly",   "scanner",         "sipcli",
+                                                  "sipvicious", "VaxSIPUserAgent", "pplsip"};
 
   bool operator==(const SourceLimitsConfig&) const = default;
 };
+
+// At most this many scanner_user_agents, of 1 to kMaxScannerUserAgentLength octets each.
+inline constexpr std::size_t kMaxScannerUserAgents = 32;
+inline constexpr std::size_t kMaxScannerUserAgentLength = 64;
 
 // [dns]: next hops named by host or domain are resolved at load (start, reload); every
 // `refresh_interval_s` the control thread resolves them again and applies a change of their

@@ -308,6 +308,7 @@ Outcome Pipeline::answer_stun(const Inbound& in, const OutputBuffers& out) {
 
 Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const OutputBuffers& out) {
   const sip::Message& request = *message_;
+  if (is_from_a_scanner()) return dropped(DropReason::Scanner);
   const sip::RequestCheck check = sip::check_request(request, context_->identity);
   if (check.verdict == sip::RequestVerdict::Drop) return dropped(DropReason::Parse);
   if (check.verdict == sip::RequestVerdict::Respond) {
@@ -426,6 +427,20 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
 bool Pipeline::is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const {
   return context_->identity.record_route && !plan.pop_top_route && !plan.strict_router &&
          !context_->identity_sources->contains(source_key(in.peer));
+}
+
+// SIP scanners (SIPVicious's "friendly-scanner", sipcli, ...) name themselves in User-Agent.
+// Kamailio's default configuration drops them silently before anything else (route[REQINIT]):
+// no answer, so the scan finds no SIP server here and moves on, and the per-source limits
+// and the registrar never spend work on it. A scanner that hides its name still meets those.
+bool Pipeline::is_from_a_scanner() const {
+  const std::vector<std::string>& names = context_->config->source_limits.scanner_user_agents;
+  if (names.empty()) return false;
+  const sip::HeaderField* agent = message_->find(sip::HeaderId::UserAgent);
+  if (agent == nullptr) return false;
+  return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+    return agent->value.find(name) != std::string_view::npos;
+  });
 }
 
 // An in-dialog request (To tag) follows its dialog's route set and remote target (RFC 3261

@@ -427,6 +427,7 @@ class Pipeline {
   bool is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const;
   bool lacks_route_token(const Inbound& in, const sip::RoutePlan& plan) const;
   bool is_dialog_request_for_the_table(const Inbound& in) const;
+  bool is_from_a_scanner() const;
   std::string_view signed_record_route_uri(std::size_t listen_index);
   sip::ContactAliasEdit contact_alias_for(const PeerAddress& source);
   Outcome route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,

@@ -17,6 +17,7 @@ std::vector<std::string> sections_needing_restart(const config::Config& running,
   // Its tables and rates are sized at start; the trusted sources are the context's.
   config::SourceLimitsConfig running_limits = running.source_limits;
   running_limits.trusted_sources = loaded.source_limits.trusted_sources;
+  running_limits.scanner_user_agents = loaded.source_limits.scanner_user_agents;
   if (running_limits != loaded.source_limits) sections.emplace_back("source_limits");
   if (running.admin != loaded.admin) sections.emplace_back("admin");
   if (running.capture != loaded.capture) sections.emplace_back("capture");

@@ -227,6 +227,8 @@ std::string_view drop_reason_name(DropReason reason) {
       return "blocked_source";
     case DropReason::FailedOver:
       return "failed_over";
+    case DropReason::Scanner:
+      return "scanner";
     case DropReason::kCount:
       break;
   }

@@ -35,6 +35,7 @@ enum class DropReason : std::uint8_t {
   RateLimited,    // a request over its source's rate (source_guard.hpp), before hand-off
   BlockedSource,  // a request from a source blocked after failed authentications
   FailedOver,     // a provisional answer from a member the call already failed over from
+  Scanner,        // a request whose User-Agent names a SIP scanner ([source_limits])
   kCount
 };
 

@@ -1,7 +1,11 @@
 """Issue #5 §3: SIPVicious (Debian `sipvicious`: svmap, svwar, svcrack) against sipline on
 loopback, with the default [source_limits] (config/README.md).
 
-What it shows, in one sipline with the defaults (no trusted source):
+What it shows. First, with the defaults, the SIPVicious tools find nothing at all: they name
+themselves ("friendly-scanner") in User-Agent, and [source_limits] scanner_user_agents drops
+them unanswered (drop_scanner), as Kamailio's default configuration does. Then, in one
+sipline with the other defaults (no trusted source) and that list empty, as against a scanner
+that hides its name:
   - svmap finds a SIP device and learns no product name (sipline sends no Server header);
   - svwar cannot tell users from non-users: with REGISTER it gives up ("found nothing":
     unknown users are challenged like real ones), with INVITE every extension of the
@@ -104,7 +108,11 @@ def dictionary(ctx):
     return path
 
 
-def config(port, source_limits):
+def config(port, source_limits, scanners_named=False):
+    """`scanners_named`: keep the default scanner_user_agents (SIPVicious is then dropped);
+    otherwise the list is empty, as against a scanner that hides its name."""
+    if not scanners_named:
+        source_limits = dict(source_limits, scanner_user_agents=[])
     routes = [{"name": "local-users", "user_prefix": "10", "action": "location", "auth": True},
               {"name": "not-found", "action": "reject", "code": 404}]
     # svcrack answers with MD5 only, and the first challenge it sees.
@@ -137,6 +145,24 @@ def test_sipvicious(ctx):
     for name in ("svmap", "svwar", "svcrack"):
         tool(name)
     check(harness.NET.proxy_host == "127.0.0.1", "this test runs on loopback only")
+
+    # The defaults: the tools say who they are and get no answer.
+    port = harness.free_udp_port()
+    proxy = ctx.sipline(config(port, {}, scanners_named=True), name="scanners-named").start()
+    output = run_tool(ctx, "svmap", ["-p", str(port), ATTACKER], 30)
+    device = "%s:%d" % (ATTACKER, port)
+    check(device not in table_rows(output), "svmap should find nothing:\n%s" % output)
+    output = run_tool(ctx, "svcrack", svcrack_args(ctx, port), 60)
+    check(table_rows(output).get("1001") is None,
+          "svcrack should get no answer at all:\n%s" % output)
+    counters = proxy.counters()
+    require_stop(proxy)
+    dropped = total(counters, "drop_scanner")
+    check(dropped >= 2 and total(counters, "local_4xx") == 0 and
+          total(counters, "to_control") == 0,
+          "every SIPVicious request should be dropped unanswered: %s" % harness.brief(counters))
+    print("e2e: sipvicious: named scanners (the default list): svmap and svcrack find nothing, "
+          "%d requests dropped unanswered" % dropped)
 
     # Control run: no limits, so svcrack must find the password in this dictionary.
     port = harness.free_udp_port()

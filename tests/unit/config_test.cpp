@@ -820,6 +820,22 @@ TEST(Values, RouteSecretNeedsRecordRouteAndLength) {
              "travels in the Record-Route URI)"});
 }
 
+TEST(Values, ScannerUserAgents) {
+  EXPECT_EQ(load_ok(std::string(kDomain))->source_limits.scanner_user_agents,
+            (std::vector<std::string>{"friendly", "scanner", "sipcli", "sipvicious",
+                                      "VaxSIPUserAgent", "pplsip"}));
+  EXPECT_TRUE(load_ok(with_domain("[source_limits]\nscanner_user_agents = []\n"))
+                  ->source_limits.scanner_user_agents.empty());
+  EXPECT_EQ(load_ok(with_domain("[source_limits]\nscanner_user_agents = [\"sundayddr\"]\n"))
+                ->source_limits.scanner_user_agents,
+            std::vector<std::string>{"sundayddr"});
+  EXPECT_EQ(load_errors(with_domain("[source_limits]\nscanner_user_agents = [\"\", \"a b\"]\n")),
+            (Errors{"test.toml:2: source_limits.scanner_user_agents[0] \"\" must be 1 to 64 "
+                    "printable characters without spaces",
+                    "test.toml:2: source_limits.scanner_user_agents[1] \"a b\" must be 1 to 64 "
+                    "printable characters without spaces"}));
+}
+
 TEST(Errors, WrongTypes) {
   EXPECT_EQ(load_errors(with_domain("[dataplane]\nworkers = \"2\"\n")),
             Errors{"test.toml:2: dataplane.workers must be an integer, not a string"});

@@ -981,6 +981,49 @@ TEST(PipelineLoopback, LoopbackNextHopsNeedALoopbackListenAddress) {
   EXPECT_EQ(unreachable.code, 480);
 }
 
+// SIP scanners name themselves in User-Agent ([source_limits] scanner_user_agents, Kamailio's
+// default list): dropped without an answer before anything else, a REGISTER too. The names
+// are compared case-sensitively, as Kamailio's regular expression does.
+TEST_F(PipelineTest, ScannersAreDroppedWithoutAnAnswer) {
+  for (const char* agent : {"friendly-scanner", "sipcli/v1.8", "VaxSIPUserAgent/3.1", "pplsip"}) {
+    Request request;
+    request.extra = std::string("User-Agent: ") + agent + "\r\n";
+    const Outcome outcome = process(request.text());
+    EXPECT_EQ(outcome.verdict, Verdict::Drop) << agent;
+    EXPECT_EQ(outcome.drop, DropReason::Scanner) << agent;
+  }
+  Request registration;
+  registration.method = "REGISTER";
+  registration.uri = "sip:sipline.local";
+  registration.to = "<sip:1002@sipline.local>";
+  registration.extra = "User-Agent: friendly-scanner\r\n";
+  EXPECT_EQ(process(registration.text()).drop, DropReason::Scanner);
+  // A phone, or a name that only looks alike in another case: forwarded.
+  for (const char* agent : {"Linphone/5.2.0 (belle-sip/5.2.0)", "Friendly PBX 2.0"}) {
+    Request request;
+    request.extra = std::string("User-Agent: ") + agent + "\r\n";
+    const Outcome outcome = process(request.text());
+    EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest) << agent;
+  }
+}
+
+TEST(PipelineScanners, AnEmptyListLetsEveryUserAgentThrough) {
+  std::string text(kConfig);
+  text += "[source_limits]\nscanner_user_agents = []\n";
+  const config::LoadResult loaded = config::load_config_text(text, "no_scanners.toml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front());
+  LocationTable location(1);
+  const std::unique_ptr<PipelineContext> context =
+      PipelineContext::create(loaded.config, &location);
+  Pipeline pipeline(*context, 0);
+  std::vector<char> out(kPacketCapacity);
+  Request request;
+  request.extra = "User-Agent: friendly-scanner\r\n";
+  const std::string message = request.text();
+  const Inbound in{message, *peer_from_text("192.0.2.10:5099"), 0};
+  EXPECT_EQ(pipeline.process(in, kNow, OutputBuffers{out, {}}).kind, SendKind::ForwardedRequest);
+}
+
 // An in-dialog request follows its dialog: to the peer's Contact (its remote target, RFC 3261
 // §12.2.1.1). It is not challenged again (many UAs cannot answer a challenge to a BYE).
 TEST_F(PipelineTest, InDialogRequestsFollowingTheirDialogAreNotChallenged) {
