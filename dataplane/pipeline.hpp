@@ -35,6 +35,7 @@
 #include "sip/proxy_rules.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/route_token.hpp"
+#include "sip/substring_set.hpp"
 #include "sip/transaction_table.hpp"
 #include "sip/user_translation.hpp"
 
@@ -65,6 +66,8 @@ struct PipelineContext {
   // target and every pool member of this configuration (so a reload that adds a pool member
   // trusts it at once). Never null.
   std::shared_ptr<const TrustedSources> trusted_sources;
+  // [source_limits] scanner_user_agents, for the User-Agent of every request.
+  sip::SubstringSet scanner_user_agents;
   // The trust domain of RFC 3325 §5: whose P-Asserted-Identity and P-Preferred-Identity are
   // passed on, and who may receive one the user keeps private (§7): the servers of this
   // configuration (server_prefixes()) and [domain] trust_domain. Never null.
