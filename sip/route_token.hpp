@@ -6,8 +6,10 @@
 // Route, and are relayed without the route table's auth, sources or call limits, because the
 // dialog was admitted when it was set up (RFC 3261 §16.4, §12.2.1.1). Our Record-Route URI
 // itself is the same for every dialog, so anyone could copy it into a request with an
-// invented To tag and a Request-URI naming a carrier's SBC: a call through the trunk with
-// nobody's credentials (toll fraud; scanners try exactly this). With a token only dialogs the
+// invented To tag and a Request-URI naming a carrier's SBC, which then gets it from the
+// proxy's trusted address with nobody's credentials. An RFC 3261 UAS answers a request of a
+// dialog it does not know 481 (§12.2.2), but an element that looks only at the Request-URI
+// (some gateways and B2BUAs) starts a call: toll fraud. With a token only dialogs the
 // proxy record-routed carry a Route that passes: the token of another Call-ID, or none, gets
 // 403. §16.6 step 4 leaves the Record-Route URI's content to the proxy ("it MAY include
 // parameters"); the UAs copy it into their route sets unchanged (§12.1.1, §12.1.2).
