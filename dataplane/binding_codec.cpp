@@ -140,7 +140,7 @@ std::string encode_change_notice(const ChangeNotice& notice) {
   std::string out(kNoticeMagic);
   put_number(out, notice.node);
   put(out, notice.aor);
-  put(out, notice.whole ? "1" : "0");
+  put_number(out, (notice.whole ? 1 : 0) + (notice.retried ? 2 : 0));
   put_number(out, notice.delta.removed.size());
   for (const std::string& contact : notice.delta.removed)
     put(out, contact);
@@ -148,10 +148,24 @@ std::string encode_change_notice(const ChangeNotice& notice) {
   return out;
 }
 
-std::optional<std::uint64_t> change_notice_node(std::string_view encoded) {
+namespace {
+
+// The mode digit: 0..3, whole + 2 x retried.
+std::optional<unsigned> notice_mode(std::optional<std::string_view> field) {
+  if (!field || field->size() != 1 || (*field)[0] < '0' || (*field)[0] > '3') return std::nullopt;
+  return static_cast<unsigned>((*field)[0] - '0');
+}
+
+}  // namespace
+
+std::optional<NoticeOrigin> change_notice_origin(std::string_view encoded) {
   if (!encoded.starts_with(kNoticeMagic)) return std::nullopt;
   NetstringReader header(encoded.substr(kNoticeMagic.size()));
-  return header.next_number<std::uint64_t>();
+  const auto node = header.next_number<std::uint64_t>();
+  const auto aor = header.next();  // read past; a failed read fails the mode's read too
+  const std::optional<unsigned> mode = notice_mode(header.next());
+  if (!mode || !node || !aor) return std::nullopt;
+  return NoticeOrigin{*node, (*mode & 2) != 0};
 }
 
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded) {
@@ -161,12 +175,13 @@ std::optional<ChangeNotice> decode_change_notice(std::string_view encoded) {
   ChangeNotice notice;
   const auto node = header.next_number<std::uint64_t>();
   const auto aor = header.next();
-  const auto whole = header.next();
+  const std::optional<unsigned> mode = notice_mode(header.next());
   const auto removed = header.next_number<std::size_t>();
-  if (!removed || aor->empty() || (*whole != "0" && *whole != "1")) return std::nullopt;
+  if (!removed || !mode || aor->empty()) return std::nullopt;
   notice.node = *node;
   notice.aor = std::string(*aor);
-  notice.whole = *whole == "1";
+  notice.whole = (*mode & 1) != 0;
+  notice.retried = (*mode & 2) != 0;
   if (notice.whole && *removed != 0) return std::nullopt;
   for (std::size_t i = 0; i < *removed; ++i) {
     const auto contact = header.next();

@@ -8,9 +8,10 @@
 // where a field ends. A stored binding is its expires_at in decimal, a space, then a list of
 // that one binding: the store's script reads the expiry without decoding the rest.
 // A change notice (what one node publishes after it saved a change of an AOR) is "SLN2", then
-// netstrings: the publishing node's ID, the AOR, "1" when the list that ends it is the AOR's
-// whole list (else "0": only these bindings changed), the number of removed contacts and each
-// of them; then the list of added or changed bindings as above.
+// netstrings: the publishing node's ID, the AOR, a mode digit (1: the list that ends it is
+// the AOR's whole list, else only these bindings changed; plus 2 when the change is written
+// again after the store refused it), the number of removed contacts and each of them; then
+// the list of added or changed bindings as above.
 //
 // Decoding is strict: a truncated, overlong or foreign value gives std::nullopt, never a
 // half-read list (another version of sipline, or a key someone else wrote).
@@ -43,11 +44,20 @@ struct ChangeNotice {
   // is empty.
   bool whole = false;
   BindingDelta delta;
+  // Written again after the store refused it: the publishing node applies it too.
+  bool retried = false;
 };
 
 std::string encode_change_notice(const ChangeNotice& notice);
 std::optional<ChangeNotice> decode_change_notice(std::string_view encoded);
-// The publishing node only, without decoding the list: a node skips its own notices cheaply.
-std::optional<std::uint64_t> change_notice_node(std::string_view encoded);
+// The publishing node and whether the change was written again, without decoding the list:
+// a node skips its own notices cheaply (all but the retried ones).
+struct NoticeOrigin {
+  std::uint64_t node = 0;
+  bool retried = false;
+
+  bool operator==(const NoticeOrigin&) const = default;
+};
+std::optional<NoticeOrigin> change_notice_origin(std::string_view encoded);
 
 }  // namespace sipline::dataplane

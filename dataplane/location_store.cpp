@@ -295,6 +295,7 @@ StoreResult SqliteStore::flush() {
 }
 
 AorSave merge_saves(AorSave earlier, AorSave later) {
+  later.retried = later.retried || earlier.retried;
   if (earlier.change && later.change) {
     later.change = merge_deltas(std::move(*earlier.change), std::move(*later.change));
   } else {
@@ -479,6 +480,7 @@ void AsyncStore::retry_unsaved() {
   writes.reserve(unsaved_.size());
   for (auto& [aor, save] : unsaved_) {
     writes.push_back(without_expired(std::move(save), now));
+    writes.back().retried = true;
   }
   unsaved_.clear();
   next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
@@ -548,6 +550,7 @@ void AsyncStore::run_saves(std::span<Job> saves) {
       const auto kept = unsaved_.find(write.aor);
       if (kept == unsaved_.end()) continue;
       write = merge_saves(std::move(kept->second), std::move(write));
+      write.retried = true;
       unsaved_.erase(kept);
     }
   }

@@ -72,10 +72,14 @@ struct AorSave {
   std::string aor;
   std::vector<sip::Binding> bindings;
   std::optional<BindingDelta> change;
+  // It carries a change the store refused before (AsyncStore's retry): a shared store's
+  // notice of it reaches this node too, whose table a resynchronisation may have set back
+  // meanwhile (location_sync.hpp).
+  bool retried = false;
 };
 
 // `earlier` then `later` of one AOR, as one save: the later list, and both changes (none when
-// either replaces the AOR whole).
+// either replaces the AOR whole); retried when either was.
 AorSave merge_saves(AorSave earlier, AorSave later);
 
 class LocationStore {

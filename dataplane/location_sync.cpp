@@ -161,7 +161,11 @@ void LocationSync::take_message(const redisReply& reply) {
     return;
   }
   const std::string_view payload = reply_text(*reply.element[2]);
-  if (change_notice_node(payload) == node_) {
+  // Our own notices repeat what our table holds, except a change written again after Redis
+  // refused it: a resynchronisation may have read Redis before that retry and set the table
+  // back (location_sync.hpp).
+  const std::optional<NoticeOrigin> origin = change_notice_origin(payload);
+  if (origin && origin->node == node_ && !origin->retried) {
     own_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -233,7 +233,7 @@ std::string RedisStore::load_script() {
 }
 
 RedisCommand RedisStore::save_command(const AorSave& save, std::int64_t now) const {
-  ChangeNotice notice{node_, save.aor, !save.change.has_value(), {}};
+  ChangeNotice notice{node_, save.aor, !save.change.has_value(), {}, save.retried};
   if (save.change) {
     notice.delta = *save.change;
   } else {

@@ -44,10 +44,11 @@ void check_codec(std::string_view bytes) {
     require(decode_stored_binding(encode_stored_binding(*binding), "aor") == binding);
   }
   if (const auto notice = decode_change_notice(bytes)) {
-    require(change_notice_node(bytes) == notice->node);
+    require(change_notice_origin(bytes) == (NoticeOrigin{notice->node, notice->retried}));
     const auto again = decode_change_notice(encode_change_notice(*notice));
     require(again.has_value() && again->node == notice->node && again->aor == notice->aor &&
-            again->whole == notice->whole && again->delta == notice->delta);
+            again->whole == notice->whole && again->delta == notice->delta &&
+            again->retried == notice->retried);
     // A change applied to nothing leaves its upserts, each contact once.
     const std::vector<sipline::sip::Binding> applied = apply_delta({}, notice->delta);
     require(applied.size() <= notice->delta.upserts.size());

@@ -87,8 +87,9 @@ TEST(ChangeNotice, CarriesNodeAorAndTheChange) {
   const auto notice = decode_change_notice(encoded);
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->node, 0xfeedfacecafebeefULL);
-  EXPECT_EQ(change_notice_node(encoded), std::optional<std::uint64_t>(0xfeedfacecafebeefULL));
-  EXPECT_FALSE(change_notice_node("SLB1").has_value());
+  EXPECT_EQ(change_notice_origin(encoded), (NoticeOrigin{0xfeedfacecafebeefULL, false}));
+  EXPECT_FALSE(change_notice_origin("SLB1").has_value());
+  EXPECT_FALSE(notice->retried);
   EXPECT_EQ(notice->aor, "1001");
   EXPECT_FALSE(notice->whole);
   EXPECT_EQ(notice->delta, sent.delta);
@@ -99,6 +100,18 @@ TEST(ChangeNotice, CarriesNodeAorAndTheChange) {
   EXPECT_EQ(decoded->aor, "alice");
   EXPECT_TRUE(decoded->whole);
   EXPECT_TRUE(decoded->delta.empty());
+
+  // Written again after the store refused it: mode 2 (a change) or 3 (a whole list).
+  ChangeNotice again = sent;
+  again.retried = true;
+  const std::string retried = encode_change_notice(again);
+  EXPECT_TRUE(retried.starts_with("SLN220:18369614221190020847,4:1001,1:2,")) << retried;
+  EXPECT_EQ(change_notice_origin(retried), (NoticeOrigin{0xfeedfacecafebeefULL, true}));
+  ASSERT_TRUE(decode_change_notice(retried).has_value());
+  EXPECT_TRUE(decode_change_notice(retried)->retried);
+  EXPECT_FALSE(decode_change_notice(retried)->whole);
+  const ChangeNotice whole_again{3, "alice", true, {}, true};
+  EXPECT_TRUE(encode_change_notice(whole_again).starts_with("SLN21:3,5:alice,1:3,"));
 }
 
 TEST(ChangeNotice, RefusesForeignOrBrokenNotices) {
@@ -114,7 +127,7 @@ TEST(ChangeNotice, RefusesForeignOrBrokenNotices) {
     }
   }
   EXPECT_FALSE(decode_change_notice("SLN21:3,0:,1:0,1:0,SLB1").has_value());   // empty AOR
-  EXPECT_FALSE(decode_change_notice("SLN21:3,1:a,1:2,1:0,SLB1").has_value());  // mode
+  EXPECT_FALSE(decode_change_notice("SLN21:3,1:a,1:4,1:0,SLB1").has_value());  // mode
   EXPECT_FALSE(
       decode_change_notice("SLN21:3,1:a,1:1,1:1,1:c,SLB1").has_value());  // whole + removal
   EXPECT_FALSE(

@@ -561,7 +561,7 @@ class ChangeLogStore final : public LocationStore {
         results.push_back({"store down: " + save.aor});
         continue;
       }
-      std::string line = save.aor;
+      std::string line = save.retried ? "(again) " + save.aor : save.aor;
       if (!save.change) {
         for (const sip::Binding& b : save.bindings)
           line += " =" + b.contact;
@@ -639,7 +639,8 @@ TEST(AsyncStore, AChangeWaitingForARetryIsMergedWithTheNext) {
   async.submit_save("1001", {desk}, {desk, mobile});
   async.drain();
   EXPECT_EQ(async.unsaved(), 0u);
-  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001 +sip:desk@h +sip:mobile@h -sip:old@h"});
+  EXPECT_EQ(store->taken(),
+            std::vector<std::string>{"(again) 1001 +sip:desk@h +sip:mobile@h -sip:old@h"});
 }
 
 // A binding that expired while its change waited is removed by the retry, not written.
@@ -656,7 +657,7 @@ TEST(AsyncStore, ARetriedChangeRemovesWhatExpiredMeanwhile) {
   store->down_ = false;
   ASSERT_TRUE(wait_for_retries(async, 1));
   async.drain();
-  EXPECT_EQ(store->taken(), std::vector<std::string>{"1001 +sip:desk@h -sip:brief@h"});
+  EXPECT_EQ(store->taken(), std::vector<std::string>{"(again) 1001 +sip:desk@h -sip:brief@h"});
 }
 
 // At most kMaxUnsavedAors wait; beyond, a refused save is dropped and counted.
