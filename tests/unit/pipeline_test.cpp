@@ -1067,7 +1067,8 @@ TEST_F(PipelineTest, ADialogRequestLeftToTheRouteTableIsRefused) {
   from_server.method = "BYE";
   from_server.uri = "sip:1009@sipline.local";
   from_server.to = "<sip:1009@sipline.local>;tag=callee";
-  const Inbound in{from_server.text(), *peer_from_text("127.0.0.1:5070"), 0};
+  const std::string server_bye = from_server.text();  // Inbound views it
+  const Inbound in{server_bye, *peer_from_text("127.0.0.1:5070"), 0};
   const Outcome relayed = pipeline_->process(in, kNow, OutputBuffers{out_, {}});
   EXPECT_EQ(relayed.kind, SendKind::ForwardedRequest);
   EXPECT_EQ(counters_.foreign_dialog_refused.read(), 4u);
