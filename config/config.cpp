@@ -1629,32 +1629,45 @@ LogLevel read_log_level(const TableReader& log) {
   return LogLevel::Info;
 }
 
+// A list of at most `max` strings (`table`'s key `key`, written `name` in messages, its items
+// called `items`), each kept when `valid` accepts it and reported at its line otherwise as
+// "must be " + `rule`.
+template <class Valid>
+std::optional<std::vector<std::string>> read_bounded_strings(
+    const TableReader& table, const std::string& key, std::string_view name, std::size_t max,
+    std::string_view items, const Valid& valid, std::string_view rule) {
+  const auto read = table.string_array(key, Presence::Optional);
+  if (!read) return std::nullopt;
+  if (read->size() > max) {
+    table.diagnostics().error(table.line_of_key(key),
+                              std::string(name) + " lists at most " + std::to_string(max) + " " +
+                                  std::string(items) + ", not " + std::to_string(read->size()));
+    return std::nullopt;
+  }
+  std::vector<std::string> kept;
+  for (const StringItem& item : *read) {
+    if (!valid(item.text)) {
+      table.diagnostics().error(
+          item.line, item.path + " " + quoted(item.text) + " must be " + std::string(rule));
+      continue;
+    }
+    kept.push_back(item.text);
+  }
+  return kept;
+}
+
 // [limits] emergency_numbers: dialled numbers as a phone sends them (digits, '+', '*', '#'),
 // at most kMaxEmergencyNumbers of at most kMaxEmergencyNumberLength octets: the shed socket
 // filter compares each in the kernel (dataplane/shed_filter.hpp).
 std::optional<std::vector<std::string>> read_emergency_numbers(const TableReader& limits) {
-  const auto items = limits.string_array("emergency_numbers", Presence::Optional);
-  if (!items) return std::nullopt;
-  if (items->size() > kMaxEmergencyNumbers) {
-    limits.diagnostics().error(limits.line_of_key("emergency_numbers"),
-                               "limits.emergency_numbers lists at most " +
-                                   std::to_string(kMaxEmergencyNumbers) + " numbers, not " +
-                                   std::to_string(items->size()));
-    return std::nullopt;
-  }
-  std::vector<std::string> numbers;
-  for (const StringItem& item : *items) {
-    const bool dialable = !item.text.empty() && item.text.size() <= kMaxEmergencyNumberLength &&
-                          item.text.find_first_not_of("0123456789+*#") == std::string::npos;
-    if (!dialable) {
-      limits.diagnostics().error(
-          item.line, item.path + " " + quoted(item.text) + " must be a number of 1 to " +
-                         std::to_string(kMaxEmergencyNumberLength) + " digits, '+', '*' or '#'");
-      continue;
-    }
-    numbers.push_back(item.text);
-  }
-  return numbers;
+  const auto dialable = [](const std::string& text) {
+    return !text.empty() && text.size() <= kMaxEmergencyNumberLength &&
+           text.find_first_not_of("0123456789+*#") == std::string::npos;
+  };
+  return read_bounded_strings(
+      limits, "emergency_numbers", "limits.emergency_numbers", kMaxEmergencyNumbers, "numbers",
+      dialable,
+      "a number of 1 to " + std::to_string(kMaxEmergencyNumberLength) + " digits, '+', '*' or '#'");
 }
 
 LimitsConfig read_limits(const TableReader& limits) {
@@ -1730,28 +1743,14 @@ OverloadConfig read_overload(const TableReader& overload) {
 
 // [source_limits] scanner_user_agents: substrings of User-Agent values, printable ASCII.
 std::optional<std::vector<std::string>> read_scanner_user_agents(const TableReader& table) {
-  const auto items = table.string_array("scanner_user_agents", Presence::Optional);
-  if (!items) return std::nullopt;
-  if (items->size() > kMaxScannerUserAgents) {
-    table.diagnostics().error(table.line_of_key("scanner_user_agents"),
-                              "source_limits.scanner_user_agents lists at most " +
-                                  std::to_string(kMaxScannerUserAgents) + " names, not " +
-                                  std::to_string(items->size()));
-    return std::nullopt;
-  }
-  std::vector<std::string> names;
-  for (const StringItem& item : *items) {
-    const bool printable =
-        std::all_of(item.text.begin(), item.text.end(), [](char c) { return c > ' ' && c < 127; });
-    if (item.text.empty() || item.text.size() > kMaxScannerUserAgentLength || !printable) {
-      table.diagnostics().error(item.line, item.path + " " + quoted(item.text) + " must be 1 to " +
-                                               std::to_string(kMaxScannerUserAgentLength) +
-                                               " printable characters without spaces");
-      continue;
-    }
-    names.push_back(item.text);
-  }
-  return names;
+  const auto printable = [](const std::string& text) {
+    return !text.empty() && text.size() <= kMaxScannerUserAgentLength &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 127; });
+  };
+  return read_bounded_strings(table, "scanner_user_agents", "source_limits.scanner_user_agents",
+                              kMaxScannerUserAgents, "names", printable,
+                              "1 to " + std::to_string(kMaxScannerUserAgentLength) +
+                                  " printable characters without spaces");
 }
 
 SourceLimitsConfig read_source_limits(const TableReader& table) {

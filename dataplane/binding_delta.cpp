@@ -65,4 +65,13 @@ std::vector<sip::Binding> apply_delta(std::vector<sip::Binding> bindings,
   return bindings;
 }
 
+BindingDelta without_expired(BindingDelta delta, std::int64_t now) {
+  const auto expired = [now](const sip::Binding& b) { return b.expires_at <= now; };
+  for (const sip::Binding& binding : delta.upserts) {
+    if (expired(binding)) delta.removed.push_back(binding.contact);
+  }
+  std::erase_if(delta.upserts, expired);
+  return delta;
+}
+
 }  // namespace sipline::dataplane

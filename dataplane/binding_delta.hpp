@@ -9,6 +9,7 @@
 // apply the same change to their tables.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,5 +38,9 @@ BindingDelta merge_deltas(BindingDelta earlier, BindingDelta later);
 // their contact in place or appended.
 std::vector<sip::Binding> apply_delta(std::vector<sip::Binding> bindings,
                                       const BindingDelta& delta);
+
+// `delta` as it applies at `now`: an upsert already expired becomes the removal of its contact
+// (a retry written late, another node's change read late).
+BindingDelta without_expired(BindingDelta delta, std::int64_t now);
 
 }  // namespace sipline::dataplane

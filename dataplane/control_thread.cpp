@@ -107,8 +107,11 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
       sip::handle_register(request, source_text.view(), now, context,
                            [&location](std::string_view aor) { return location.bindings(aor); });
   if (outcome.changed && !outcome.aor.empty()) {
-    if (store_.keeps_bindings()) {
+    // Only a store of changes needs the bindings before (a copy per REGISTER otherwise).
+    if (store_.saves_changes()) {
       store_.submit_save(outcome.aor, location.bindings(outcome.aor), outcome.bindings_after);
+    } else {
+      store_.submit_save(outcome.aor, outcome.bindings_after);
     }
     location.replace(outcome.aor, outcome.bindings_after);
     location.reclaim();
@@ -739,11 +742,7 @@ std::size_t ControlThread::apply_remote_changes(std::int64_t now) {
   for (AorUpdate& update : updates) {
     // Expired on this node's clock: the table would keep it until its next expiry pass.
     std::erase_if(update.bindings, expired);
-    if (!update.change) continue;
-    for (const sip::Binding& binding : update.change->upserts) {
-      if (expired(binding)) update.change->removed.push_back(binding.contact);
-    }
-    std::erase_if(update.change->upserts, expired);
+    if (update.change) update.change = without_expired(std::move(*update.change), now);
   }
   const std::size_t count = updates.size();
   shared_.location->apply(std::move(updates));

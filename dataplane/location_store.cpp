@@ -333,12 +333,7 @@ namespace {
 AorSave without_expired(AorSave save, std::int64_t now) {
   const auto expired = [now](const sip::Binding& b) { return b.expires_at <= now; };
   std::erase_if(save.bindings, expired);
-  if (save.change) {
-    for (const sip::Binding& binding : save.change->upserts) {
-      if (expired(binding)) save.change->removed.push_back(binding.contact);
-    }
-    std::erase_if(save.change->upserts, expired);
-  }
+  if (save.change) save.change = without_expired(std::move(*save.change), now);
   return save;
 }
 
@@ -463,6 +458,7 @@ bool AsyncStore::retry_due() const {
 
 void AsyncStore::keep_unsaved(AorSave save) {
   if (unsaved_.empty()) next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
+  save.retried = true;  // whatever writes it from now on writes it again
   const auto kept = unsaved_.find(save.aor);
   if (kept != unsaved_.end()) {
     kept->second = merge_saves(std::move(kept->second), std::move(save));
@@ -480,7 +476,6 @@ void AsyncStore::retry_unsaved() {
   writes.reserve(unsaved_.size());
   for (auto& [aor, save] : unsaved_) {
     writes.push_back(without_expired(std::move(save), now));
-    writes.back().retried = true;
   }
   unsaved_.clear();
   next_retry_ = std::chrono::steady_clock::now() + kStoreRetryInterval;
@@ -550,7 +545,6 @@ void AsyncStore::run_saves(std::span<Job> saves) {
       const auto kept = unsaved_.find(write.aor);
       if (kept == unsaved_.end()) continue;
       write = merge_saves(std::move(kept->second), std::move(write));
-      write.retried = true;
       unsaved_.erase(kept);
     }
   }

@@ -223,8 +223,8 @@ class AsyncStore {
   // `bindings` replace the AOR whole, whatever the store holds (an operator's removal of
   // every binding; a shared store's other nodes' bindings of the AOR go too).
   void submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings);
-  // False for a store that keeps nothing ("memory"): callers may skip gathering `before`.
-  bool keeps_bindings() const noexcept { return keeps_bindings_; }
+  // True when the store writes changes (Redis): only then does a save need its `before`.
+  bool saves_changes() const noexcept { return saves_changes_; }
   void submit_purge(std::int64_t now);
   void submit_flush();
 

@@ -272,10 +272,6 @@ StoreResult RedisStore::save_aor(std::string_view aor, const std::vector<sip::Bi
 }
 
 std::vector<StoreResult> RedisStore::save_chunk(std::span<const AorSave> saves, std::int64_t now) {
-  std::vector<RedisCommand> commands;
-  commands.reserve(saves.size());
-  for (const AorSave& save : saves)
-    commands.push_back(save_command(save, now));
   std::vector<StoreResult> results(saves.size());
   std::vector<std::size_t> sending(saves.size());
   for (std::size_t i = 0; i < saves.size(); ++i)
@@ -284,12 +280,11 @@ std::vector<StoreResult> RedisStore::save_chunk(std::span<const AorSave> saves, 
     std::vector<RedisCommand> batch;
     batch.reserve(sending.size());
     for (const std::size_t i : sending)
-      batch.push_back(std::move(commands[i]));
+      batch.push_back(save_command(saves[i], now));
     const RedisReplies replies = connection_.run(batch);
     std::vector<std::size_t> script_lost;
     for (std::size_t n = 0; n < sending.size(); ++n) {
       const std::size_t i = sending[n];
-      commands[i] = std::move(batch[n]);
       if (!replies.ok()) {
         results[i] = {replies.error, 0};
         continue;

@@ -374,14 +374,14 @@ RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identit
     if (last.ok()) {
       plan.strict_router = true;
       plan.request_uri = last.value.uri_text;
-      plan.route_token = uri_param(request.request_uri, kRouteTokenParam);
+      if (identity.route_key) plan.route_token = uri_param(request.request_uri, kRouteTokenParam);
     }
   }
   // §16.4 second paragraph: the top Route names us.
   if (const std::optional<std::string_view> top = top_remaining_route(routes, plan)) {
     const Parsed<NameAddr> route = parse_name_addr(*top);
     plan.pop_top_route = route.ok() && uri_is_ours(route.value.uri, identity);
-    if (plan.pop_top_route && !plan.strict_router) {
+    if (plan.pop_top_route && !plan.strict_router && identity.route_key) {
       plan.route_token = uri_param(route.value.uri, kRouteTokenParam);
     }
   }

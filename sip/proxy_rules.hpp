@@ -198,7 +198,7 @@ struct RoutePlan {
   std::string_view displaced_request_uri;
   // The rt parameter of our own URI in the request (the popped Route value, or a strict
   // router's Request-URI): the token our Record-Route gave the dialog (route_token.hpp).
-  // Empty: none.
+  // Empty: none, or tokens are off (no LocalIdentity::route_key).
   std::string_view route_token;
   // Every Route value leaves: a new request's preloaded route (RFC 3261 §8.1.2) that the
   // proxy does not follow (Kamailio's default configuration removes them, remove_hf("Route"),

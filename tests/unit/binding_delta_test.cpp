@@ -79,6 +79,14 @@ TEST(BindingDelta, ApplyingAndMergingAgreeWithStepByStep) {
   }
 }
 
+TEST(BindingDelta, AnUpsertExpiredByNowBecomesARemoval) {
+  const BindingDelta delta{{bound("sip:live@h", 200), bound("sip:gone@h", 100)}, {"sip:old@h"}};
+  const BindingDelta at_100 = without_expired(delta, 100);
+  EXPECT_EQ(at_100.upserts, std::vector<sip::Binding>{bound("sip:live@h", 200)});
+  EXPECT_EQ(at_100.removed, (std::vector<std::string>{"sip:old@h", "sip:gone@h"}));
+  EXPECT_EQ(without_expired(delta, 99), delta);
+}
+
 TEST(AorSaves, MergeKeepsTheLaterListAndBothChanges) {
   const AorSave earlier{"1001", {bound("sip:a@h", 100)}, BindingDelta{{bound("sip:a@h", 100)}, {}}};
   const AorSave later{"1001",
