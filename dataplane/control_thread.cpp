@@ -16,6 +16,7 @@
 #include <ctime>
 #include <thread>
 
+#include "dataplane/location_resync.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/metrics_text.hpp"
 #include "dataplane/reload.hpp"
@@ -736,8 +737,20 @@ std::size_t ControlThread::apply_remote_changes(std::int64_t now) {
   for (const std::string& event : shared_.sync->take_events()) {
     SIPLINE_LOG_WARN("%s", event.c_str());
   }
-  std::vector<AorUpdate> updates = shared_.sync->take_updates();
-  if (updates.empty()) return 0;
+  SyncUpdates taken = shared_.sync->take_updates();
+  if (taken.updates.empty() && !taken.snapshot) return 0;
+  std::optional<std::vector<std::string>> saved_here;
+  if (taken.snapshot && taken.snapshot->pinned) {
+    saved_here = shared_.store->saved_after(taken.snapshot->settled);
+    shared_.store->release_saves();
+  }
+  ResolvedSync resolved = resolve_sync(std::move(taken), *shared_.location, saved_here);
+  if (resolved.forgotten != 0) {
+    shared_.sync->count_forgotten(resolved.forgotten);
+    SIPLINE_LOG_INFO("location sync: removed %zu address(es)-of-record the store no longer holds",
+                     resolved.forgotten);
+  }
+  std::vector<AorUpdate>& updates = resolved.updates;
   const auto expired = [now](const sip::Binding& b) { return b.expires_at <= now; };
   for (AorUpdate& update : updates) {
     // Expired on this node's clock: the table would keep it until its next expiry pass.

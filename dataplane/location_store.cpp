@@ -296,6 +296,7 @@ StoreResult SqliteStore::flush() {
 
 AorSave merge_saves(AorSave earlier, AorSave later) {
   later.retried = later.retried || earlier.retried;
+  if (earlier.number != 0) later.number = earlier.number;
   if (earlier.change && later.change) {
     later.change = merge_deltas(std::move(*earlier.change), std::move(*later.change));
   } else {
@@ -368,12 +369,51 @@ void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Bindin
   if (!keeps_bindings_) return;
   AorSave save{std::string(aor), after, std::nullopt};
   if (saves_changes_) save.change = binding_delta(before, after);
-  submit(Job{Job::Kind::Save, std::move(save), 0});
+  submit_numbered(std::move(save));
 }
 
 void AsyncStore::submit_save(std::string_view aor, const std::vector<sip::Binding>& bindings) {
   if (!keeps_bindings_) return;
-  submit(Job{Job::Kind::Save, AorSave{std::string(aor), bindings, std::nullopt}, 0});
+  submit_numbered(AorSave{std::string(aor), bindings, std::nullopt});
+}
+
+void AsyncStore::submit_numbered(AorSave save) {
+  if (saves_changes_) {
+    save.number = ++last_number_;
+    record_recent(save.number, save.aor);
+  }
+  submit(Job{Job::Kind::Save, std::move(save), 0});
+}
+
+// Prunes what the store settled, unless a read is pinned. The order of the loads matters:
+// settled_ before pins_ here, pins_ before settled_ in pin_saves(); both sequentially
+// consistent, so a read that pins after this saw no pin gets a number at least as high as
+// the one pruned to, and the saves it may have missed stay in the record.
+void AsyncStore::record_recent(std::uint64_t number, std::string_view aor) {
+  const std::uint64_t settled = settled_.load(std::memory_order_seq_cst);
+  if (pins_.load(std::memory_order_seq_cst) == 0) {
+    while (!recent_.empty() && recent_.front().number <= settled)
+      recent_.pop_front();
+  }
+  if (recent_.size() >= kMaxRecentSaves) {
+    forgotten_through_ = recent_.back().number;
+    recent_.clear();
+  }
+  recent_.push_back({number, std::string(aor)});
+}
+
+std::uint64_t AsyncStore::pin_saves() noexcept {
+  pins_.fetch_add(1, std::memory_order_seq_cst);
+  return settled_.load(std::memory_order_seq_cst);
+}
+
+std::optional<std::vector<std::string>> AsyncStore::saved_after(std::uint64_t settled) const {
+  if (settled < forgotten_through_) return std::nullopt;
+  std::vector<std::string> aors;
+  for (const RecentSave& save : recent_) {
+    if (save.number > settled) aors.push_back(save.aor);
+  }
+  return aors;
 }
 
 void AsyncStore::submit_purge(std::int64_t now) {
@@ -488,6 +528,7 @@ void AsyncStore::retry_unsaved() {
     }
   }
   unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
+  publish_settled(ran_through_);
 }
 
 std::string AsyncStore::counters_text() const {
@@ -518,6 +559,7 @@ void AsyncStore::run_batch(std::deque<Job>& batch) {
 
 void AsyncStore::run_saves(std::span<Job> saves) {
   if (saves.empty()) return;
+  ran_through_ = saves.back().save.number;  // numbered in submission order
   // One write per AOR, its saves merged, in the order of each AOR's last save.
   std::unordered_map<std::string, std::size_t> write_of;
   write_of.reserve(saves.size());
@@ -555,7 +597,17 @@ void AsyncStore::run_saves(std::span<Job> saves) {
     keep_unsaved(std::move(writes[i]));
   }
   unsaved_count_.store(unsaved_.size(), std::memory_order_relaxed);
+  publish_settled(ran_through_);
   pending_.fetch_sub(saves.size(), std::memory_order_release);
+}
+
+void AsyncStore::publish_settled(std::uint64_t last) {
+  if (!saves_changes_) return;
+  std::uint64_t settled = last;
+  for (const auto& [aor, save] : unsaved_) {
+    if (save.number != 0) settled = std::min(settled, save.number - 1);
+  }
+  settled_.store(settled, std::memory_order_seq_cst);
 }
 
 void AsyncStore::drain() {

@@ -76,6 +76,8 @@ struct AorSave {
   // notice of it reaches this node too, whose table a resynchronisation may have set back
   // meanwhile (location_sync.hpp).
   bool retried = false;
+  // AsyncStore's submission number (pin_saves); of merged saves, the earliest one's.
+  std::uint64_t number = 0;
 };
 
 // `earlier` then `later` of one AOR, as one save: the later list, and both changes (none when
@@ -205,6 +207,11 @@ inline constexpr std::chrono::microseconds kStoreGatherDelay{1000};
 // line shows what is still unsaved.
 inline constexpr std::chrono::milliseconds kStoreRetryInterval{1000};
 inline constexpr std::size_t kMaxUnsavedAors = 65536;
+// Saves remembered for a resynchronisation (AsyncStore::pin_saves): those not yet settled,
+// and all while a read is pinned. A read takes well under a second, but a store that hangs
+// may leave saves unsettled for long; beyond this many the record is dropped, and a
+// resynchronisation pinned before that cannot tell which AORs changed here.
+inline constexpr std::size_t kMaxRecentSaves = std::size_t{1} << 20;
 
 class AsyncStore {
  public:
@@ -248,6 +255,22 @@ class AsyncStore {
   // "location store: unsaved=.. retried=.. unsaved_dropped=.." and a newline.
   std::string counters_text() const;
 
+  // --- saves a resynchronisation may not have read (a store of changes only) ---
+  // A node that lost the change channel reads the whole store again (location_sync.hpp); a
+  // save this node submitted may land in the store after that read and its notice is this
+  // node's own (skipped), so the read must not set the table back for that AOR. Every save
+  // gets a number, in submission order; the store thread publishes the last one up to which
+  // every save was written (a save kept for a retry holds it back).
+  //
+  // Any thread (the sync thread, before it reads the store): keeps the record of recent
+  // saves from being pruned until release_saves(), and returns the last settled save's number.
+  std::uint64_t pin_saves() noexcept;
+  void release_saves() noexcept { pins_.fetch_sub(1, std::memory_order_seq_cst); }
+  // Control thread: the AORs of the saves numbered above `settled` (submitted after a read
+  // pinned with that number may have run), or nullopt when some of them were dropped from
+  // the record (kMaxRecentSaves).
+  std::optional<std::vector<std::string>> saved_after(std::uint64_t settled) const;
+
  private:
   struct Job {
     enum class Kind : std::uint8_t { Save, Purge, Flush };
@@ -255,8 +278,14 @@ class AsyncStore {
     AorSave save;          // Save
     std::int64_t now = 0;  // Purge
   };
+  struct RecentSave {
+    std::uint64_t number;
+    std::string aor;
+  };
 
   void submit(Job job);
+  void submit_numbered(AorSave save);
+  void record_recent(std::uint64_t number, std::string_view aor);
   void run_queue();
   // One batch taken off the queue, in order; consecutive saves go to the store together,
   // each AOR's last save only (it replaces the AOR whole).
@@ -268,6 +297,8 @@ class AsyncStore {
   void keep_unsaved(AorSave save);
   void retry_unsaved();
   bool retry_due() const;
+  // Store thread: every save up to `last` ran; those still unsaved are not settled.
+  void publish_settled(std::uint64_t last);
 
   std::unique_ptr<LocationStore> store_;
   const bool keeps_bindings_;  // store_->keeps_bindings(): otherwise no thread, no jobs
@@ -291,6 +322,14 @@ class AsyncStore {
   std::atomic<std::size_t> unsaved_count_{0};
   std::atomic<std::uint64_t> retried_{0};
   std::atomic<std::uint64_t> unsaved_dropped_{0};
+  // Control thread only: the numbers given so far, and the saves the store may not have
+  // settled when a pinned read ran (all saves up to forgotten_through_ were dropped from it).
+  std::uint64_t last_number_ = 0;
+  std::deque<RecentSave> recent_;
+  std::uint64_t forgotten_through_ = 0;
+  std::uint64_t ran_through_ = 0;          // store thread: the last save number it ran
+  std::atomic<std::uint64_t> settled_{0};  // store thread: every save up to it written
+  std::atomic<int> pins_{0};
   std::thread thread_;  // last: started once every member above exists (when keeps_bindings_)
 };
 

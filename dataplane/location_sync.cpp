@@ -38,23 +38,27 @@ std::vector<AorUpdate> group_by_aor(std::vector<sip::Binding> bindings) {
 
 }  // namespace
 
-LocationSync::LocationSync(const config::RedisEndpoint& endpoint, std::uint64_t node)
+LocationSync::LocationSync(const config::RedisEndpoint& endpoint, std::uint64_t node,
+                           AsyncStore* store)
     : subscriber_(endpoint),
       reader_(endpoint),
       node_(node),
+      store_(store),
       channel_(redis_change_channel(endpoint)),
       ready_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-LocationSync::Started LocationSync::start(const config::RedisEndpoint& endpoint,
-                                          std::uint64_t node) {
-  std::unique_ptr<LocationSync> sync(new LocationSync(endpoint, node));
+LocationSync::Started LocationSync::start(const config::RedisEndpoint& endpoint, std::uint64_t node,
+                                          AsyncStore* store) {
+  std::unique_ptr<LocationSync> sync(new LocationSync(endpoint, node, store));
   if (sync->ready_fd_ < 0 || sync->stop_fd_ < 0) {
     return {nullptr, std::string("location sync: eventfd: ") + std::strerror(errno)};
   }
   if (std::string error = sync->subscribe(); !error.empty()) {
     return {nullptr, "location sync: " + error};
   }
+  // The dataset the start-up load reads (it follows this).
+  sync->run_id_ = redis_run_id(sync->reader_);
   sync->thread_ = std::thread([raw = sync.get()] { raw->run(); });
   pthread_setname_np(sync->thread_.native_handle(), "sipline-sync");
   return {std::move(sync), {}};
@@ -66,6 +70,7 @@ LocationSync::~LocationSync() {
     [[maybe_unused]] const ssize_t written = ::write(stop_fd_, &one, sizeof one);
     thread_.join();
   }
+  if (snapshot_ && snapshot_->pinned) store_->release_saves();
   if (ready_fd_ >= 0) ::close(ready_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
@@ -139,18 +144,29 @@ bool LocationSync::serve_connection() {
 // Subscribes again, then reads the whole store, since notices sent meanwhile are gone.
 bool LocationSync::reconnect() {
   if (const std::string error = subscribe(); !error.empty()) return false;
+  const std::string run_id = redis_run_id(reader_);
+  SyncSnapshot snapshot;
+  if (store_ != nullptr) {
+    snapshot.settled = store_->pin_saves();  // before the read: see location_store.hpp
+    snapshot.pinned = true;
+  }
   LoadResult loaded = load_redis_bindings(reader_, static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {
+    if (snapshot.pinned) store_->release_saves();
     subscriber_.disconnect();  // try the whole again: a resync must follow every subscription
     connected_.store(false, std::memory_order_relaxed);
     return false;
   }
+  snapshot.complete = store_ != nullptr && !run_id.empty() && run_id == run_id_;
+  if (!run_id.empty()) run_id_ = run_id;
   const std::size_t count = loaded.bindings.size();
   // Counted and noted before the updates are visible: whoever takes them sees the count too.
   resyncs_.fetch_add(1, std::memory_order_relaxed);
   note("location sync: subscribed again; read " + std::to_string(count) +
-       " binding(s) from the store");
-  queue(group_by_aor(std::move(loaded.bindings)));
+       " binding(s) from the store" +
+       (snapshot.complete ? " (the same dataset: what it lacks was removed meanwhile)"
+                          : " (a new dataset or an unknown one: nothing is removed here)"));
+  queue_snapshot(group_by_aor(std::move(loaded.bindings)), snapshot);
   return true;
 }
 
@@ -191,8 +207,8 @@ void LocationSync::take_message(const redisReply& reply) {
 void LocationSync::queue(std::vector<AorUpdate> updates) {
   if (updates.empty()) return;
   const std::lock_guard lock(mutex_);
-  const bool was_empty = updates_.empty();
-  if (was_empty) {
+  const bool was_empty = updates_.empty() && !snapshot_;
+  if (updates_.empty()) {
     updates_ = std::move(updates);
   } else {
     std::move(updates.begin(), updates.end(), std::back_inserter(updates_));
@@ -203,11 +219,26 @@ void LocationSync::queue(std::vector<AorUpdate> updates) {
   }
 }
 
-std::vector<AorUpdate> LocationSync::take_updates() {
+// The read holds whatever was queued before it: that is dropped, and an earlier read's pin
+// released.
+void LocationSync::queue_snapshot(std::vector<AorUpdate> updates, SyncSnapshot snapshot) {
+  snapshot.aors = updates.size();
+  const std::lock_guard lock(mutex_);
+  if (snapshot_ && snapshot_->pinned) store_->release_saves();
+  const bool was_empty = updates_.empty() && !snapshot_;
+  updates_ = std::move(updates);
+  snapshot_ = snapshot;
+  if (was_empty) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(ready_fd_, &one, sizeof one);
+  }
+}
+
+SyncUpdates LocationSync::take_updates() {
   const std::lock_guard lock(mutex_);
   std::uint64_t value = 0;
   [[maybe_unused]] const ssize_t read = ::read(ready_fd_, &value, sizeof value);
-  return std::exchange(updates_, {});
+  return {std::exchange(updates_, {}), std::exchange(snapshot_, std::nullopt)};
 }
 
 void LocationSync::note(std::string event) {
@@ -223,7 +254,8 @@ std::vector<std::string> LocationSync::take_events() {
 LocationSync::Counts LocationSync::counts() const noexcept {
   return {notices_.load(std::memory_order_relaxed),    own_.load(std::memory_order_relaxed),
           unreadable_.load(std::memory_order_relaxed), disconnects_.load(std::memory_order_relaxed),
-          resyncs_.load(std::memory_order_relaxed),    connected_.load(std::memory_order_relaxed)};
+          resyncs_.load(std::memory_order_relaxed),    forgotten_.load(std::memory_order_relaxed),
+          connected_.load(std::memory_order_relaxed)};
 }
 
 std::string LocationSync::counters_text() const {
@@ -232,7 +264,7 @@ std::string LocationSync::counters_text() const {
          " notices=" + std::to_string(c.notices) + " own=" + std::to_string(c.own) +
          " unreadable=" + std::to_string(c.unreadable) +
          " disconnects=" + std::to_string(c.disconnects) + " resyncs=" + std::to_string(c.resyncs) +
-         "\n";
+         " forgotten=" + std::to_string(c.forgotten) + "\n";
 }
 
 }  // namespace sipline::dataplane

@@ -212,6 +212,29 @@ std::string RedisStore::check_version() {
   return {};
 }
 
+namespace {
+
+// A field of INFO's "name:value" lines, or "".
+std::string_view info_field(std::string_view text, std::string_view name) {
+  for (std::size_t at = text.find(name); at != std::string_view::npos;
+       at = text.find(name, at + 1)) {
+    const bool line_start = at == 0 || text[at - 1] == '\n';
+    const std::size_t value = at + name.size();
+    if (!line_start || value >= text.size() || text[value] != ':') continue;
+    const std::size_t end = text.find_first_of("\r\n", value + 1);
+    return text.substr(value + 1, end == std::string_view::npos ? end : end - value - 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string redis_run_id(RedisConnection& connection) {
+  const RedisReplies info = connection.run(RedisCommand{"INFO", "server"});
+  if (!info.ok()) return {};
+  return std::string(info_field(reply_text(*info.replies.front()), "run_id"));
+}
+
 std::string RedisStore::describe() const {
   return connection_.endpoint().describe();
 }

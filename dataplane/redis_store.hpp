@@ -47,6 +47,10 @@ std::string redis_change_channel(const config::RedisEndpoint& endpoint);
 // resynchronisation after a lost connection share it.
 LoadResult load_redis_bindings(RedisConnection& connection, std::int64_t now);
 
+// The server's run_id (INFO server): a new one after every restart, so two equal ones mean
+// the dataset was not lost or replaced between them. Empty when it cannot be read.
+std::string redis_run_id(RedisConnection& connection);
+
 class RedisStore final : public LocationStore {
  public:
   // Connects once, so an unreachable Redis or a wrong password stops the start with a clear

@@ -40,20 +40,22 @@ LocationPersistence open_location_store(const config::Config& config, LocationTa
   LocationPersistence opened;
   // Marks this process's change notices in a shared store (a restart is a new node).
   const std::uint64_t node = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
-  if (config.registrar.store.kind == config::StoreKind::Redis) {
-    LocationSync::Started started = LocationSync::start(config.registrar.store.redis, node);
-    if (!started.sync) {
-      SIPLINE_LOG_ERROR("%s", started.error.c_str());
-      return {};
-    }
-    opened.sync = std::move(started.sync);
-  }
   OpenedStore store = open_store(config.registrar.store, node);
   if (!store.store) {
     SIPLINE_LOG_ERROR("location store: %s", store.error.c_str());
     return {};
   }
   opened.store = std::make_unique<AsyncStore>(std::move(store.store));
+  // Subscribed before the load below, so that no change saved between the two is missed.
+  if (config.registrar.store.kind == config::StoreKind::Redis) {
+    LocationSync::Started started =
+        LocationSync::start(config.registrar.store.redis, node, opened.store.get());
+    if (!started.sync) {
+      SIPLINE_LOG_ERROR("%s", started.error.c_str());
+      return {};
+    }
+    opened.sync = std::move(started.sync);
+  }
   const std::string name = opened.store->store().describe();
   LoadResult loaded = opened.store->load_all(static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {

@@ -30,8 +30,8 @@ int run_proxy(std::shared_ptr<const config::Config> config);
 // `store` is null, after logging why, when the store cannot be opened or read. Both runtimes
 // start with it.
 struct LocationPersistence {
-  std::unique_ptr<LocationSync> sync;  // Redis only
   std::unique_ptr<AsyncStore> store;
+  std::unique_ptr<LocationSync> sync;  // Redis only; uses the store: destroyed first
 };
 LocationPersistence open_location_store(const config::Config& config, LocationTable& location);
 

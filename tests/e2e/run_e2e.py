@@ -3641,6 +3641,27 @@ def sync_counts(proxy):
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
 
+def invite_through(port, user, expect, what, timeout=3.0):
+    """An INVITE from 1001 for `user` through the proxy on `port` gets `expect`."""
+    with sipmsg.Agent(port, user="1001") as agent:
+        answer = agent.request("INVITE", "sip:%s@sipline.test" % user,
+                               to="<sip:%s@sipline.test>" % user, timeout=timeout)
+    require_status(answer, expect, what)
+
+
+def eventually(port, user, expect, what, timeout=5.0):
+    """invite_through until it gets `expect` (a change on its way between nodes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            invite_through(port, user, expect, what, timeout=1.0)
+            return
+        except TestFailure:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_redis_shared_location(ctx):
     """Two sipline nodes share one Redis location store (DESIGN.md §6): a user registered
     through node A is reached through node B at once (A's change notice), a de-registration
@@ -3663,23 +3684,6 @@ def test_redis_shared_location(ctx):
         nodes[name].start()
     node_a, node_b = nodes["a"], nodes["b"]
     wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
-
-    def invite_through(port, user, expect, what, timeout=3.0):
-        with sipmsg.Agent(port, user="1001") as agent:
-            answer = agent.request("INVITE", "sip:%s@sipline.test" % user,
-                                   to="<sip:%s@sipline.test>" % user, timeout=timeout)
-        require_status(answer, expect, what)
-
-    def eventually(port, user, expect, what, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                invite_through(port, user, expect, what, timeout=1.0)
-                return
-            except TestFailure:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
 
     # 1. Registered at A, reached through B.
     register_user(port_a, "1003", contact_port)
@@ -3807,6 +3811,70 @@ def test_redis_shared_location(ctx):
     check("unsaved=0 retried=1 " in last_line(node_a, "location store:"),
           "A's store should have written the refused save again: %s"
           % last_line(node_a, "location store:"))
+
+
+def test_redis_resync(ctx):
+    """Node B loses Redis (its ACL user is switched off and its connections killed) while Redis
+    keeps its data: 1003 de-registers at A meanwhile, and 1004 registers at B (B's save is
+    refused and kept). Once B is let back in, its resynchronisation reads the same dataset
+    (run_id unchanged) and is complete: B forgets 1003 (480, `forgotten=1`), keeps its own
+    1004 (saved since the read could have run), and its retry brings 1004 to A."""
+    redis = harness.RedisServer(ctx.workdir).start()
+    ctx.cleanups.append(redis.stop)
+
+    def redis_cli(*args):
+        result = subprocess.run(["redis-cli", "-p", str(redis.port)] + list(args),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        check(result.returncode == 0, "redis-cli %s: %r" % (" ".join(args), result.stderr))
+        return result.stdout.decode().strip()
+
+    check(redis_cli("ACL", "SETUSER", "nodeb", "on", ">secret-b", "~*", "&*", "+@all") == "OK",
+          "could not create Redis user nodeb")
+    port_a, port_b, gone_port, own_port = harness.free_udp_ports(4)
+    node_a = ctx.sipline(call_config(port_a, store=redis.url), name="sipline-a").start()
+    url_b = "redis://nodeb:secret-b@127.0.0.1:%d" % redis.port
+    node_b = ctx.sipline(call_config(port_b, store=url_b), name="sipline-b").start()
+    wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
+
+    register_user(port_a, "1003", gone_port)
+    gone_echo = EchoServer(gone_port)
+    ctx.cleanups.append(gone_echo.stop)
+    eventually(port_b, "1003", 200, "INVITE for 1003 (registered at A) through B")
+
+    # B is shut out: it cannot reconnect until its user is on again.
+    redis_cli("ACL", "SETUSER", "nodeb", "off")
+    redis_cli("CLIENT", "KILL", "USER", "nodeb")
+    wait_for_log(node_b, "location sync: lost the change channel", 5)
+    with sipmsg.Agent(port_a, user="1003") as agent:
+        first, final = agent.register(PASSWORD, contact="<%s>" % contact_uri("1003", gone_port),
+                                      expires=0)
+    require_status(final, 200, "REGISTER 1003 with Expires: 0 at A while B is away")
+    deadline = time.monotonic() + 5
+    while redis_cli("EXISTS", "sipline:bindings:1003") != "0" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check(redis_cli("EXISTS", "sipline:bindings:1003") == "0",
+          "A's removal of 1003 did not reach Redis")
+    gone_echo.stop()
+    register_user(port_b, "1004", own_port)  # B's save is refused: kept for a retry
+    own_echo = EchoServer(own_port)
+    ctx.cleanups.append(own_echo.stop)
+
+    redis_cli("ACL", "SETUSER", "nodeb", "on")
+    wait_for_log(node_b, "location sync: subscribed again", 10)
+    eventually(port_b, "1003", 480, "INVITE for 1003 through B after its resynchronisation")
+    invite_through(port_b, "1004", 200, "INVITE for 1004 (registered at B while away) through B")
+    eventually(port_a, "1004", 200, "INVITE for 1004 through A (B's retried save)", timeout=10.0)
+    counts = sync_counts(node_b)
+    check(counts["resyncs"] == 1 and counts["forgotten"] == 1 and counts["connected"] == 1,
+          "B's sync counters after the resynchronisation: %s" % counts)
+    check(any("location sync: removed 1 address(es)-of-record the store no longer holds" in line
+              for line in node_b.log_lines()),
+          "B should log the AOR it forgot: %s" % harness.tail(node_b.log_path))
+    check(any("(the same dataset: what it lacks was removed meanwhile)" in line
+              for line in node_b.log_lines()),
+          "B's resynchronisation should be complete: %s" % harness.tail(node_b.log_path))
+    require_clean_stop(node_a)
+    require_clean_stop(node_b)
 
 
 # --- 9. Linphone ----------------------------------------------------------------------------
@@ -4008,6 +4076,7 @@ TESTS = {
     "corpus": test_corpus,
     "restart_sqlite": test_restart_sqlite,
     "redis_shared_location": test_redis_shared_location,
+    "redis_resync": test_redis_resync,
     "workers_u1": test_workers_u1,
     "linphone": test_linphone,
     "big_invite": test_big_invite,

@@ -554,6 +554,7 @@ class ChangeLogStore final : public LocationStore {
     return save_aors(std::span(&save, 1)).front();
   }
   std::vector<StoreResult> save_aors(std::span<const AorSave> saves) override {
+    if (std::shared_future<void>* gate = gate_.load()) gate->wait();
     std::vector<StoreResult> results;
     const std::lock_guard lock(mutex_);
     for (const AorSave& save : saves) {
@@ -592,6 +593,7 @@ class ChangeLogStore final : public LocationStore {
   }
 
   std::atomic<bool> down_{false};
+  std::atomic<std::shared_future<void>*> gate_{nullptr};  // holds each batch until ready
 
  private:
   std::mutex mutex_;
@@ -658,6 +660,63 @@ TEST(AsyncStore, ARetriedChangeRemovesWhatExpiredMeanwhile) {
   ASSERT_TRUE(wait_for_retries(async, 1));
   async.drain();
   EXPECT_EQ(store->taken(), std::vector<std::string>{"(again) 1001 +sip:desk@h -sip:brief@h"});
+}
+
+// A resynchronisation pins the record of recent saves, then reads the store: the saves after
+// the last one the store settled are those the read may have missed. Once unpinned, what the
+// store settled is pruned.
+TEST(AsyncStore, TellsAResynchronisationWhichSavesItMayHaveMissed) {
+  auto changes = std::make_unique<ChangeLogStore>();
+  ChangeLogStore* store = changes.get();
+  AsyncStore async(std::move(changes));
+  const sip::Binding desk = contact_binding("sip:desk@h", std::time(nullptr) + 3600);
+  using Aors = std::optional<std::vector<std::string>>;
+  async.submit_save("1001", {}, {desk});
+  async.drain();
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  store->gate_ = &gate;
+  async.submit_save("1002", {}, {desk});  // held in the store: not settled
+  const std::uint64_t settled = async.pin_saves();
+  EXPECT_EQ(settled, 1u);
+  async.submit_save("1003", {}, {desk});
+  EXPECT_EQ(async.saved_after(settled), (Aors{{"1002", "1003"}}));
+  release.set_value();
+  async.drain();
+  async.submit_save("1004", {}, {desk});  // still pinned: nothing pruned
+  EXPECT_EQ(async.saved_after(settled), (Aors{{"1002", "1003", "1004"}}));
+  async.drain();
+  async.release_saves();
+  async.submit_save("1005", {}, {desk});  // unpinned: 1002-1004 were settled, and go
+  EXPECT_EQ(async.saved_after(0), (Aors{{"1005"}}));
+  async.drain();
+  EXPECT_EQ(async.pin_saves(), 5u);
+  EXPECT_EQ(async.saved_after(5), (Aors{std::vector<std::string>{}}));
+  async.release_saves();
+}
+
+// A save the store refused is not in the store: until its retry lands, a read may lack it.
+TEST(AsyncStore, ASaveWaitingForARetryIsNotSettled) {
+  auto changes = std::make_unique<ChangeLogStore>();
+  ChangeLogStore* store = changes.get();
+  store->down_ = true;
+  AsyncStore async(std::move(changes));
+  const sip::Binding desk = contact_binding("sip:desk@h", std::time(nullptr) + 3600);
+  using Aors = std::optional<std::vector<std::string>>;
+  async.submit_save("1001", {}, {desk});
+  async.drain();
+  async.submit_save("1002", {}, {desk});
+  async.drain();
+  ASSERT_EQ(async.unsaved(), 2u);  // the store is down for both
+  store->down_ = false;
+  async.submit_save("1003", {}, {desk});
+  async.drain();
+  EXPECT_EQ(async.pin_saves(), 0u);
+  EXPECT_EQ(async.saved_after(0), (Aors{{"1001", "1002", "1003"}}));
+  async.release_saves();
+  ASSERT_TRUE(wait_for_retries(async, 2));
+  EXPECT_EQ(async.pin_saves(), 3u);
+  async.release_saves();
 }
 
 // At most kMaxUnsavedAors wait; beyond, a refused save is dropped and counted.

@@ -57,17 +57,24 @@ RedisReply command(const config::RedisEndpoint& endpoint, const RedisCommand& ar
   return replies.ok() ? std::move(replies.replies.front()) : nullptr;
 }
 
-// Waits (at most 5 s) until the sync has queued `count` updates; returns them.
-std::vector<AorUpdate> wait_for_updates(LocationSync& sync, std::size_t count) {
-  std::vector<AorUpdate> updates;
+// Waits (at most 5 s) until the sync has queued `count` updates; returns them, with the last
+// resynchronisation taken (which, as in the control thread, supersedes what came before it).
+SyncUpdates wait_for_sync(LocationSync& sync, std::size_t count) {
+  SyncUpdates all;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (updates.size() < count && std::chrono::steady_clock::now() < deadline) {
+  while (all.updates.size() < count && std::chrono::steady_clock::now() < deadline) {
     pollfd ready{sync.ready_fd(), POLLIN, 0};
     ::poll(&ready, 1, 50);
-    for (AorUpdate& update : sync.take_updates())
-      updates.push_back(std::move(update));
+    SyncUpdates taken = sync.take_updates();
+    if (taken.snapshot) all = {{}, taken.snapshot};
+    for (AorUpdate& update : taken.updates)
+      all.updates.push_back(std::move(update));
   }
-  return updates;
+  return all;
+}
+
+std::vector<AorUpdate> wait_for_updates(LocationSync& sync, std::size_t count) {
+  return wait_for_sync(sync, count).updates;
 }
 
 class RedisStoreTest : public ::testing::Test {
@@ -470,9 +477,20 @@ TEST_F(RedisStoreTest, ASyncQueuesOtherNodesChangesAndSkipsItsOwn) {
   EXPECT_NE(events[0].find("did not decode"), std::string::npos);
 }
 
+// Waits (at most 5 s) for a resynchronisation; returns what was taken with it and after it.
+SyncUpdates wait_for_resync(LocationSync& sync) {
+  SyncUpdates all;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!all.snapshot && std::chrono::steady_clock::now() < deadline) {
+    all = wait_for_sync(sync, 1);
+  }
+  return all;
+}
+
 TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
   const config::RedisEndpoint endpoint = endpoint_of(server_);
-  LocationSync::Started started = LocationSync::start(endpoint, 1);
+  AsyncStore store(open_or_fail(endpoint, 1));
+  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
   ASSERT_NE(started.sync, nullptr) << started.error;
   LocationSync& sync = *started.sync;
   server_.stop();
@@ -485,10 +503,17 @@ TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
     ASSERT_NE(other, nullptr);
     ASSERT_TRUE(other->save_aor("1005", {missed}).ok());
   }
-  const std::vector<AorUpdate> updates = wait_for_updates(sync, 1);
+  const SyncUpdates taken = wait_for_resync(sync);
+  const std::vector<AorUpdate>& updates = taken.updates;
   ASSERT_EQ(updates.size(), 1u);
   EXPECT_EQ(updates[0].aor, "1005");
   EXPECT_EQ(updates[0].bindings, std::vector<sip::Binding>{missed});
+  // A restarted Redis (a new run_id) may have lost what the nodes route with: not complete.
+  ASSERT_TRUE(taken.snapshot.has_value());
+  EXPECT_EQ(taken.snapshot->aors, 1u);
+  EXPECT_FALSE(taken.snapshot->complete);
+  EXPECT_TRUE(taken.snapshot->pinned);
+  store.release_saves();
   const LocationSync::Counts counts = sync.counts();
   EXPECT_EQ(counts.disconnects, 1u);
   EXPECT_EQ(counts.resyncs, 1u);
@@ -496,7 +521,8 @@ TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
   const std::vector<std::string> events = sync.take_events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_NE(events[0].find("lost the change channel"), std::string::npos) << events[0];
-  EXPECT_NE(events[1].find("read 1 binding(s)"), std::string::npos) << events[1];
+  EXPECT_NE(events[1].find("read 1 binding(s) from the store (a new dataset"), std::string::npos)
+      << events[1];
 
   // And notices flow again on the new subscription.
   const auto other = open_or_fail(endpoint, 2);
@@ -505,6 +531,44 @@ TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
   const std::vector<AorUpdate> after = wait_for_updates(sync, 1);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].aor, "1006");
+}
+
+// Only the change channel was lost (Redis kept its data: the same run_id): the read is
+// complete, so what it lacks was removed while the node was away. Notices queued before the
+// read are dropped (it holds them), and the pin on this node's saves is held for the control
+// thread.
+TEST_F(RedisStoreTest, AResyncOfTheSameDatasetIsComplete) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  AsyncStore store(open_or_fail(endpoint, 1));
+  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
+  ASSERT_NE(started.sync, nullptr) << started.error;
+  LocationSync& sync = *started.sync;
+  const auto other = open_or_fail(endpoint, 2);
+  ASSERT_NE(other, nullptr);
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const sip::Binding kept = binding("1007", "sip:kept@h", now + 600);
+  ASSERT_TRUE(other->save_aor("1007", {kept}).ok());
+  ASSERT_EQ(wait_for_updates(sync, 1).size(), 1u);  // its notice, taken
+  ASSERT_TRUE(other->save_aor("1008", {binding("1008", "sip:gone@h", now + 600)}).ok());
+  ASSERT_TRUE(other->save_aor("1008", {}).ok());
+  command(endpoint, {"CLIENT", "KILL", "TYPE", "pubsub"});
+
+  const SyncUpdates taken = wait_for_resync(sync);
+  ASSERT_TRUE(taken.snapshot.has_value());
+  EXPECT_TRUE(taken.snapshot->complete);
+  EXPECT_TRUE(taken.snapshot->pinned);
+  EXPECT_EQ(taken.snapshot->settled, 0u);  // this node saved nothing
+  ASSERT_EQ(taken.snapshot->aors, 1u);
+  ASSERT_GE(taken.updates.size(), 1u);
+  EXPECT_EQ(taken.updates[0].aor, "1007");
+  EXPECT_EQ(taken.updates[0].bindings, std::vector<sip::Binding>{kept});
+  store.release_saves();
+  EXPECT_EQ(sync.counts().resyncs, 1u);
+  const std::vector<std::string> events = sync.take_events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_NE(events[1].find("(the same dataset: what it lacks was removed meanwhile)"),
+            std::string::npos)
+      << events[1];
 }
 
 TEST_F(RedisStoreTest, ASyncDoesNotStartWithoutRedis) {
