@@ -1670,9 +1670,26 @@ std::optional<std::vector<std::string>> read_emergency_numbers(const TableReader
       "a number of 1 to " + std::to_string(kMaxEmergencyNumberLength) + " digits, '+', '*' or '#'");
 }
 
+// [limits] emergency_service_number: one of the emergency numbers (so that the call passes
+// limits and shedding as one), or "" for none; absent: the first emergency number.
+std::string read_emergency_service_number(const TableReader& limits,
+                                          const std::vector<std::string>& numbers) {
+  const std::optional<std::string> number =
+      limits.string("emergency_service_number", Presence::Optional);
+  if (!number) return numbers.empty() ? std::string() : numbers.front();
+  if (!number->empty() && std::find(numbers.begin(), numbers.end(), *number) == numbers.end()) {
+    limits.diagnostics().error(limits.line_of_key("emergency_service_number"),
+                               "limits.emergency_service_number " + quoted(*number) +
+                                   " must be one of limits.emergency_numbers, or \"\" for none");
+    return {};
+  }
+  return *number;
+}
+
 LimitsConfig read_limits(const TableReader& limits) {
   limits.reject_unknown_keys({"transaction_table_size", "ring_size", "call_table_size",
-                              "dialog_timeout", "session_expires", "emergency_numbers"});
+                              "dialog_timeout", "session_expires", "emergency_numbers",
+                              "emergency_service_number"});
   const auto call_table_size =
       limits.integer("call_table_size", 1024, 16777216, Presence::Optional);
   if (call_table_size && (*call_table_size & (*call_table_size - 1)) != 0) {
@@ -1707,6 +1724,7 @@ LimitsConfig read_limits(const TableReader& limits) {
     }
   }
   if (auto numbers = read_emergency_numbers(limits)) config.emergency_numbers = std::move(*numbers);
+  config.emergency_service_number = read_emergency_service_number(limits, config.emergency_numbers);
   return config;
 }
 

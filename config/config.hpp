@@ -209,6 +209,11 @@ struct LimitsConfig {
   // limit or overload shedding refuses their new requests (RFC 7339 §5.10.1); their calls
   // take their places all the same, so the trunk's count stays true.
   std::vector<std::string> emergency_numbers{"112", "911"};
+  // The number an emergency service URN (urn:service:sos and its sub-services, RFC 5031) is
+  // placed as: its Request-URI becomes sip:NUMBER@<first domain name> and the route table
+  // routes it like that number dialled. One of emergency_numbers; empty: such a request is
+  // answered 416 (RFC 3261 §21.4.17).
+  std::string emergency_service_number = "112";
 
   bool operator==(const LimitsConfig&) const = default;
 };

@@ -7,6 +7,7 @@
 
 #include "dataplane/log.hpp"
 #include "dataplane/pipeline.hpp"
+#include "sip/service_urn.hpp"
 #include "sip/session_timer.hpp"
 
 namespace sipline::dataplane {
@@ -196,12 +197,16 @@ Pipeline::CallAdmission Pipeline::admit_emergency_call(std::uint64_t key,
 }
 
 // A new INVITE whose Request-URI names an emergency number ([limits] emergency_numbers):
-// sip:112@host, sip:112;phone-context=...@host (the user's parameters left out), tel:112.
+// sip:112@host, sip:112;phone-context=...@host (the user's parameters left out), tel:112; or
+// an emergency service URN placed as one ([limits] emergency_service_number).
 bool Pipeline::is_emergency_request() const {
   const sip::Message& request = *message_;
   const std::vector<std::string>& numbers = context_->config->limits.emergency_numbers;
   if (numbers.empty() || request.method != sip::Method::Invite || request.to.has_tag) {
     return false;
+  }
+  if (sip::is_emergency_service_urn(request.request_uri)) {
+    return !context_->config->limits.emergency_service_number.empty();
   }
   const std::string_view user = request.request_uri.user;
   const std::string_view number = user.substr(0, user.find(';'));

@@ -18,6 +18,7 @@
 #include "sip/privacy.hpp"
 #include "sip/rewrite.hpp"
 #include "sip/route_token.hpp"
+#include "sip/service_urn.hpp"
 #include "sip/status_codes.hpp"
 #include "sip/stun.hpp"
 #include "sip/text.hpp"
@@ -535,7 +536,16 @@ bool Pipeline::is_keepalive_options(const sip::Message& request) const {
 
 Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, std::int64_t now,
                                  const OutputBuffers& out) {
-  const lb::RouteRule* route = context_->routes.match(*message_, in.peer.endpoint().address);
+  // An emergency service URN is placed as its number (RFC 5031; sip/service_urn.hpp).
+  std::string_view service_number;
+  if (sip::is_emergency_service_urn(message_->request_uri)) {
+    service_number = context_->config->limits.emergency_service_number;
+    if (service_number.empty()) return respond(in, 416, {}, {}, out);
+  }
+  const lb::RouteRule* route =
+      service_number.empty()
+          ? context_->routes.match(*message_, in.peer.endpoint().address)
+          : context_->routes.match(*message_, service_number, in.peer.endpoint().address);
   if (route == nullptr) return respond(in, 404, {}, {}, out);
   std::string_view asserted_identity;
   std::string_view caller;  // authenticated
@@ -547,7 +557,7 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
       asserted_identity = asserted_identity_for(gate.user);
     }
   }
-  const DialPlanResult dial_plan = dial(*route);
+  const DialPlanResult dial_plan = dial(*route, service_number);
   if (dial_plan.refusal) return respond(in, *dial_plan.refusal, {}, {}, out);
   const CallAdmission admission = admit_call(in, *route, caller, out);
   if (admission.refusal) return *admission.refusal;
@@ -629,12 +639,18 @@ static RequestUser request_user(std::string_view written) {
   return user;
 }
 
-Pipeline::DialPlanResult Pipeline::dial(const lb::RouteRule& route) {
+Pipeline::DialPlanResult Pipeline::dial(const lb::RouteRule& route,
+                                        std::string_view service_number) {
   const sip::Uri& uri = message_->request_uri;
   DialPlanResult result;
-  if (uri.has_user) result.dialled.user = uri.user;
-  if (!route.translates_user()) return result;
-  translated_ = sip::translate_user(*message_, route.strip, route.prepend);
+  if (!service_number.empty()) {
+    translated_ = sip::dialled_number_uri(service_number, context_->config->domain.realm(),
+                                          route.strip, route.prepend);
+  } else {
+    if (uri.has_user) result.dialled.user = uri.user;
+    if (!route.translates_user()) return result;
+    translated_ = sip::translate_user(*message_, route.strip, route.prepend);
+  }
   switch (translated_.result) {
     case sip::Translation::Translated:
       result.dialled.request_uri = translated_.uri();

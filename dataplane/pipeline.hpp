@@ -455,7 +455,8 @@ class Pipeline {
     Dialled dialled;
     std::optional<std::uint16_t> refusal;
   };
-  DialPlanResult dial(const lb::RouteRule& route);
+  // `service_number`: the number an emergency service URN is placed as (else empty).
+  DialPlanResult dial(const lb::RouteRule& route, std::string_view service_number);
   // The route's action on the request in message_.
   Outcome take_route(const Inbound& in, const sip::RoutePlan& plan, const lb::RouteRule& route,
                      const Dialled& dialled, const OutputBuffers& out);

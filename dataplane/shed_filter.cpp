@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sip/service_urn.hpp"
+
 namespace sipline::dataplane {
 namespace {
 
@@ -111,6 +113,8 @@ std::vector<sock_filter> program(std::uint32_t drop_percent,
       }
     }
   }
+  // And one placed by service (urn:service:sos, its sub-services), as senders write it.
+  if (!exempt_numbers.empty()) append_exemption(code, sip::kEmergencyServiceUrn);
   code[kToRandom].k = static_cast<std::uint32_t>(code.size() - (kToRandom + 1));
   append_random_drop(code, drop_percent);
   return code;

@@ -27,8 +27,9 @@ namespace sipline::dataplane {
 
 // Attaches the filter to the UDP socket `fd` (replacing any filter). A new INVITE whose
 // Request-URI is sip: or tel: one of `exempt_numbers` ([limits] emergency_numbers, as config/
-// checks them: at most 16 of at most 15 octets) is never dropped. False with errno set when
-// the kernel refuses it.
+// checks them: at most 16 of at most 15 octets) is never dropped, nor, when there are such
+// numbers, one whose Request-URI starts "urn:service:sos" (sip/service_urn.hpp). False with
+// errno set when the kernel refuses it.
 bool attach_shed_filter(int fd, std::uint32_t drop_percent,
                         std::span<const std::string> exempt_numbers = {});
 

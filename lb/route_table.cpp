@@ -70,9 +70,9 @@ bool RouteTable::source_matches(const RouteRule& rule, const IpAddress& source) 
                      [&source](const IpPrefix& prefix) { return prefix.contains(source); });
 }
 
-const RouteRule* RouteTable::match(const sip::Message& request, const IpAddress& source) const {
+const RouteRule* RouteTable::match(const sip::Message& request, std::string_view user,
+                                   const IpAddress& source) const {
   if (!request.is_request()) return nullptr;
-  const std::string_view user = request.request_uri.user;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RouteRule& rule = rules_[i];
     if (methods_match(filters_[i], rule, request) && user.starts_with(rule.user_prefix) &&

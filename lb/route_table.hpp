@@ -132,7 +132,13 @@ class RouteTable {
   // The first rule matching the request's method, its Request-URI user and `source` (where
   // its datagram came from), nullptr when none does (or `request` is not a request). The
   // pointer stays valid as long as the table.
-  const RouteRule* match(const sip::Message& request, const IpAddress& source) const;
+  const RouteRule* match(const sip::Message& request, const IpAddress& source) const {
+    return match(request, request.request_uri.user, source);
+  }
+  // The same with `user` in place of the Request-URI's (a request placed as a number it does
+  // not carry: an emergency service URN).
+  const RouteRule* match(const sip::Message& request, std::string_view user,
+                         const IpAddress& source) const;
 
   std::span<const RouteRule> rules() const { return rules_; }
 

@@ -9,6 +9,7 @@
 #include "sip/name_addr.hpp"
 #include "sip/params.hpp"
 #include "sip/route_token.hpp"
+#include "sip/service_urn.hpp"
 #include "sip/text.hpp"
 #include "sip/token_list.hpp"
 
@@ -242,7 +243,10 @@ RequestCheck check_proxy_require(const Message& request) {
 
 RequestCheck check_parsed_request(const Message& request, const LocalIdentity& identity) {
   const UriScheme scheme = request.request_uri.scheme;
-  if (scheme != UriScheme::Sip && scheme != UriScheme::Sips && scheme != UriScheme::Tel) {
+  // An emergency service URN goes on to the route table, which places it as a number (or
+  // answers 416 where none is configured).
+  if (scheme != UriScheme::Sip && scheme != UriScheme::Sips && scheme != UriScheme::Tel &&
+      !is_emergency_service_urn(request.request_uri)) {
     return respond(request, 416);
   }
   if (request.has_max_forwards && request.max_forwards == 0) return respond(request, 483);

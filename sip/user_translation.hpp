@@ -42,4 +42,10 @@ struct TranslatedUri {
 // front. `strip` longer than the user leaves nothing of it (Empty).
 TranslatedUri translate_user(const Message& request, std::size_t strip, std::string_view prepend);
 
+// "sip:NUMBER@HOST", translated the same way: the Request-URI of a call placed by service
+// rather than by number (an emergency service URN, sip/service_urn.hpp), dialled as `number`
+// at our own domain `host`.
+TranslatedUri dialled_number_uri(std::string_view number, std::string_view host, std::size_t strip,
+                                 std::string_view prepend);
+
 }  // namespace sipline::sip

@@ -712,9 +712,11 @@ def test_call_limits(ctx):
     line shows calls=0: every call gave its place back with its BYE. `siplinectl routes`
     shows the limit, `siplinectl counters` the calls in progress
     (calls=2, refused=1) before the BYE. Counters: calls_limited = 1; the shutdown line
-    `call_limit route trunk: calls=3 max=2 refused=1` (the second and third calls are up, and
-    an INVITE to the emergency number 8112 ([limits] emergency_numbers) that was not refused
-    although the trunk had its two calls: counted, emergency_requests=1).
+    `call_limit route trunk: calls=4 max=2 refused=1` (the second and third calls are up, and
+    an INVITE to the emergency number 8112 ([limits] emergency_numbers) and one to
+    urn:service:sos.ambulance (RFC 5031, placed as 8112: the trunk gets
+    `INVITE sip:8112@sipline.test`) that were not refused although the trunk had its two
+    calls: counted, emergency_requests=2).
     With [limits] session_expires = 1800 (RFC 4028): both limited INVITEs reach the trunk with
     `Session-Expires: 1800`; the trunk (no session timers) answers without one, and the first
     caller, whose INVITE said `Supported: timer`, gets its 200 with
@@ -787,10 +789,20 @@ def test_call_limits(ctx):
         emergency = caller.request("INVITE", "sip:8112@sipline.test", to="<sip:8112@sipline.test>",
                                    call_id=sipmsg.new_token("sos-") + "@" + host)
         require_status(emergency, 200, "the emergency call on a trunk at its limit")
+        # The emergency service URN (RFC 5031) of a phone that knows the dialled string is an
+        # emergency call: placed as [limits] emergency_service_number (by default the first
+        # emergency number, 8112), not refused either.
+        by_service = caller.request("INVITE", "urn:service:sos.ambulance",
+                                    to="<urn:service:sos.ambulance>",
+                                    call_id=sipmsg.new_token("urn-") + "@" + host)
+        require_status(by_service, 200, "the emergency service URN's call on a trunk at its limit")
+        placed = trunk.requests("INVITE")[-1].start_line
+        check(placed == "INVITE sip:8112@sipline.test SIP/2.0",
+              "the trunk should get the service URN's call as 8112: %r" % placed)
         live = siplinectl("counters")
-        check("call_limit route trunk: calls=3 max=2 refused=1 max_cps=0 refused_cps=0\n" in live
-              and "emergency_requests=1" in live,
-              "siplinectl counters should count the emergency call: %r" % live)
+        check("call_limit route trunk: calls=4 max=2 refused=1 max_cps=0 refused_cps=0\n" in live
+              and "emergency_requests=2" in live,
+              "siplinectl counters should count the emergency calls: %r" % live)
         # max_cps = 1: of three INVITEs sent within a second or two, at most two start.
         codes = [caller.request("INVITE", "sip:7000@sipline.test", to="<sip:7000@sipline.test>",
                                 call_id=sipmsg.new_token("cps-%d-" % n) + "@" + host).status
@@ -812,7 +824,7 @@ def test_call_limits(ctx):
               codes.count(486), harness.brief(counters)))
     lines = [line for line in proxy.log_lines() if line.startswith("call_limit route trunk:")]
     check(lines and lines[-1].strip() ==
-          "call_limit route trunk: calls=3 max=2 refused=1 max_cps=0 refused_cps=0",
+          "call_limit route trunk: calls=4 max=2 refused=1 max_cps=0 refused_cps=0",
           "the trunk's call_limit line at shutdown: %s" % lines)
 
 

@@ -645,6 +645,42 @@ TEST_F(EmergencyCallTest, AUserAtItsLimitStillReachesTheEmergencyNumber) {
   expect_refused(receive(with_credentials(third, receive(third).bytes)), "503 Service Unavailable");
 }
 
+// An INVITE to urn:service:sos or one of its sub-services (RFC 5031) is placed as [limits]
+// emergency_service_number (by default the first emergency number, 911 here): the route table
+// routes it as 911, its Request-URI becomes sip:911@<first domain>, and, as a call to 911, no
+// limit refuses it.
+TEST_F(EmergencyCallTest, TheEmergencyServiceUrnIsPlacedAsItsNumber) {
+  expect_forwarded(receive(invite_to("9001", "e1")));  // busy-trunk holds its one call
+  int call = 0;
+  for (const char* service : {"urn:service:sos", "URN:service:sos.fire"}) {
+    std::string by_service = invite_to("911", "s" + std::to_string(++call));
+    by_service.replace(0, by_service.find(" SIP/2.0"), std::string("INVITE ") + service);
+    const Sent sent = receive(by_service);
+    expect_forwarded(sent);
+    EXPECT_EQ(request_line(sent.bytes), "INVITE sip:911@sipline.local SIP/2.0");
+  }
+  EXPECT_EQ(calls_on("route:busy-trunk"), 3u) << "beyond the limit, and counted";
+  EXPECT_EQ(worker_counters_[0].emergency_requests.read(), 2u);
+  // Another service is not an emergency call: 416, as for any scheme sipline does not route.
+  std::string other = invite_to("911", "c1");
+  other.replace(0, other.find(" SIP/2.0"), "INVITE urn:service:counseling");
+  expect_refused(receive(other), "416 Unsupported URI Scheme");
+}
+
+class NoEmergencyServiceNumberTest : public CallLimitTest {
+ protected:
+  NoEmergencyServiceNumberTest()
+      : CallLimitTest(std::string(kConfig) + "[limits]\nemergency_service_number = \"\"\n") {}
+};
+
+// Without a number to place it as, the service URN is answered 416, not guessed.
+TEST_F(NoEmergencyServiceNumberTest, TheEmergencyServiceUrnIs416) {
+  std::string by_service = invite_to("112", "s1");
+  by_service.replace(0, by_service.find(" SIP/2.0"), "INVITE urn:service:sos");
+  expect_refused(receive(by_service), "416 Unsupported URI Scheme");
+  EXPECT_EQ(worker_counters_[0].emergency_requests.read(), 0u);
+}
+
 TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
   std::string text(kConfig);
   // Without record_route the BYE would not pass through us.
@@ -716,6 +752,17 @@ TEST(CallLimitConfig, MistakesAreRefusedAtTheirLine) {
       config::load_config_text(text + "[limits]\nemergency_numbers = []\n", "limits.toml");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none.config->limits.emergency_numbers.empty());
+  // The service URN's number: the first emergency number unless set; one of them, or "".
+  EXPECT_EQ(defaults.config->limits.emergency_service_number, "112");
+  EXPECT_EQ(none.config->limits.emergency_service_number, "");
+  const config::LoadResult chosen = config::load_config_text(
+      text + "[limits]\nemergency_service_number = \"911\"\n", "limits.toml");
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen.config->limits.emergency_service_number, "911");
+  EXPECT_EQ(first_error(text + "[limits]\nemergency_numbers = [\"112\"]\n"
+                               "emergency_service_number = \"110\"\n"),
+            "limits.toml:69: limits.emergency_service_number \"110\" must be one of "
+            "limits.emergency_numbers, or \"\" for none");
 }
 
 }  // namespace

@@ -252,6 +252,15 @@ TEST(CheckRequest, UnknownSchemesAre416) {
   }
 }
 
+// An emergency service URN (RFC 5031) goes on to the route table; another service is 416.
+TEST(CheckRequest, TheEmergencyServiceUrnIsNot416) {
+  RequestSpec spec;
+  spec.request_uri = "urn:service:sos.fire";
+  EXPECT_EQ(check(request_text(spec)).verdict, RequestVerdict::Proceed);
+  spec.request_uri = "urn:service:counseling";
+  EXPECT_EQ(check(request_text(spec)).code, 416);
+}
+
 TEST(CheckRequest, SchemeIsCheckedBeforeMaxForwards) {
   RequestSpec spec;
   spec.request_uri = "http://example.com/";

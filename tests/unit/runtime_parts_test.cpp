@@ -357,8 +357,9 @@ TEST_F(ShedFilterTest, DropsAShareOfInvitesAndRegistersOnly) {
 }
 
 // RFC 7339 §5.10.1: a new INVITE to an emergency number ([limits] emergency_numbers) is never
-// dropped by the filter, whatever its share: sip: and tel: URIs, with the user's parameters;
-// a longer or shorter number, another scheme or another method is.
+// dropped by the filter, whatever its share: sip: and tel: URIs, with the user's parameters,
+// and the emergency service URN (RFC 5031); a longer or shorter number, another scheme or
+// service, or another method is.
 TEST_F(ShedFilterTest, NeverDropsAnInviteToAnEmergencyNumber) {
   SocketPort& socket_port = *opened.port;
   const std::vector<std::string> numbers{"112", "+44999"};
@@ -369,12 +370,15 @@ TEST_F(ShedFilterTest, NeverDropsAnInviteToAnEmergencyNumber) {
       "INVITE tel:112 SIP/2.0",
       "INVITE tel:112;phone-context=+44 SIP/2.0",
       "INVITE sip:+44999@sipline.test SIP/2.0",
+      "INVITE urn:service:sos SIP/2.0",
+      "INVITE urn:service:sos.fire SIP/2.0",
   };
   const std::vector<std::string> dropped{
       "INVITE sip:1120@sipline.test SIP/2.0",  "INVITE sip:11@sipline.test SIP/2.0",
       "INVITE sip:+4499@sipline.test SIP/2.0", "INVITE tel:1120 SIP/2.0",
       "INVITE sips:112@sipline.test SIP/2.0",  "INVITE sip:7000@sipline.test SIP/2.0",
       "REGISTER sip:112@sipline.test SIP/2.0", "INVITE sip:112",
+      "INVITE urn:service:counseling SIP/2.0", "INVITE urn:service:so SIP/2.0",
   };
   for (const std::vector<std::string>* lines : {&passing, &dropped}) {
     for (const std::string& line : *lines)

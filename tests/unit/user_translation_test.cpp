@@ -90,5 +90,23 @@ TEST(TranslateUser, TooLongForTheBuffer) {
   EXPECT_EQ(translate_user(*request, 0, "+4420712345").result, Translation::TooLong);
 }
 
+// A call placed by service is dialled as a number at our domain, then translated alike.
+TEST(DialledNumberUri, IsTheNumberAtTheHostTranslatedByTheRoute) {
+  const TranslatedUri plain = dialled_number_uri("112", "sipline.test", 0, "");
+  ASSERT_EQ(plain.result, Translation::Translated);
+  EXPECT_EQ(plain.uri(), "sip:112@sipline.test");
+  EXPECT_EQ(plain.user(), "112");
+  const TranslatedUri prefixed = dialled_number_uri("112", "[2001:db8::1]", 1, "+491");
+  ASSERT_EQ(prefixed.result, Translation::Translated);
+  EXPECT_EQ(prefixed.uri(), "sip:+49112@[2001:db8::1]");
+  EXPECT_EQ(prefixed.user(), "+49112");
+  EXPECT_EQ(dialled_number_uri("112", "h", 3, "").result, Translation::Empty);
+  EXPECT_EQ(dialled_number_uri("", "h", 0, "").result, Translation::Empty);
+  const std::string long_host(kMaxTranslatedUriSize - 8, 'h');
+  EXPECT_EQ(dialled_number_uri("112", long_host, 0, "").result, Translation::Translated);
+  EXPECT_EQ(dialled_number_uri("112", long_host, 0, "+4").result, Translation::TooLong);
+  EXPECT_EQ(dialled_number_uri("112", long_host + "hh", 0, "").result, Translation::TooLong);
+}
+
 }  // namespace
 }  // namespace sipline::sip

@@ -1,0 +1,43 @@
+#include "sip/service_urn.hpp"
+
+#include "sip/text.hpp"
+
+namespace sipline::sip {
+namespace {
+
+constexpr bool is_let_dig_hyp(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+// service = top-level *("." sub-service), each label one or more let-dig-hyp (RFC 5031 §3).
+bool is_service(std::string_view service) {
+  bool label_empty = true;
+  for (const char c : service) {
+    if (c == '.') {
+      if (label_empty) return false;
+      label_empty = true;
+    } else if (is_let_dig_hyp(c)) {
+      label_empty = false;
+    } else {
+      return false;
+    }
+  }
+  return !label_empty;
+}
+
+}  // namespace
+
+bool is_emergency_service_urn(const Uri& uri) {
+  constexpr std::string_view kNamespace = "service:";  // the URN's NID and its colon
+  constexpr std::string_view kTopLevel = "sos";
+  if (uri.scheme != UriScheme::Other || !iequals(uri.scheme_text, "urn") ||
+      !istarts_with(uri.opaque, kNamespace)) {
+    return false;
+  }
+  const std::string_view service = uri.opaque.substr(kNamespace.size());
+  if (!is_service(service)) return false;
+  const std::string_view top_level = service.substr(0, service.find('.'));
+  return iequals(top_level, kTopLevel);
+}
+
+}  // namespace sipline::sip
