@@ -1,5 +1,6 @@
 #include "dataplane/binding_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <span>
 
@@ -7,6 +8,9 @@ namespace sipline::dataplane {
 namespace {
 
 constexpr std::string_view kListMagic = "SLB1";
+// A list some binding of which names the node that took it: an eighth netstring per binding.
+// Lists without one stay SLB1, which nodes of earlier versions read.
+constexpr std::string_view kNodeListMagic = "SLB2";
 constexpr std::string_view kNoticeMagic = "SLN2";
 // No field of a binding comes near this; a longer length is a corrupt value, not a big one.
 constexpr std::size_t kMaxField = 65535;
@@ -63,7 +67,8 @@ class NetstringReader {
   std::string_view rest_;
 };
 
-std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_view aor) {
+std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_view aor,
+                                         bool with_node) {
   sip::Binding binding;
   binding.aor = std::string(aor);
   const auto contact = reader.next();
@@ -73,7 +78,9 @@ std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_vi
   const auto expires_at = reader.next_number<std::int64_t>();
   const auto cseq = reader.next_number<std::uint32_t>();
   const auto q_milli = reader.next_number<std::uint16_t>();
-  if (!q_milli || contact->empty()) return std::nullopt;  // a failed read fails every later one
+  const auto node = with_node ? reader.next() : std::optional<std::string_view>("");
+  // A failed read fails every later one: the last read tells for all.
+  if (!q_milli || !node || contact->empty()) return std::nullopt;
   binding.contact = std::string(*contact);
   binding.received = std::string(*received);
   binding.call_id = std::string(*call_id);
@@ -81,11 +88,14 @@ std::optional<sip::Binding> read_binding(NetstringReader& reader, std::string_vi
   binding.expires_at = *expires_at;
   binding.cseq = *cseq;
   binding.q_milli = *q_milli;
+  binding.node_address = std::string(*node);
   return binding;
 }
 
 void append_list(std::string& out, std::span<const sip::Binding> bindings) {
-  out += kListMagic;
+  const bool with_node = std::any_of(bindings.begin(), bindings.end(),
+                                     [](const sip::Binding& b) { return !b.node_address.empty(); });
+  out += with_node ? kNodeListMagic : kListMagic;
   for (const sip::Binding& binding : bindings) {
     put(out, binding.contact);
     put(out, binding.received);
@@ -94,6 +104,7 @@ void append_list(std::string& out, std::span<const sip::Binding> bindings) {
     put_number(out, binding.expires_at);
     put_number(out, binding.cseq);
     put_number(out, binding.q_milli);
+    if (with_node) put(out, binding.node_address);
   }
 }
 
@@ -107,11 +118,12 @@ std::string encode_bindings(const std::vector<sip::Binding>& bindings) {
 
 std::optional<std::vector<sip::Binding>> decode_bindings(std::string_view encoded,
                                                          std::string_view aor) {
-  if (!encoded.starts_with(kListMagic)) return std::nullopt;
+  const bool with_node = encoded.starts_with(kNodeListMagic);
+  if (!with_node && !encoded.starts_with(kListMagic)) return std::nullopt;
   NetstringReader reader(encoded.substr(kListMagic.size()));
   std::vector<sip::Binding> bindings;
   while (!reader.done()) {
-    std::optional<sip::Binding> binding = read_binding(reader, aor);
+    std::optional<sip::Binding> binding = read_binding(reader, aor, with_node);
     if (!binding) return std::nullopt;
     bindings.push_back(std::move(*binding));
   }

@@ -3,7 +3,10 @@
 // wrote.
 //
 // A list is "SLB1" followed, per binding, by seven netstrings (LENGTH ":" BYTES ","): contact,
-// received, call_id, instance, then expires_at, cseq and q_milli in decimal. Netstrings carry
+// received, call_id, instance, then expires_at, cseq and q_milli in decimal; or, when some
+// binding of it names the node that took its REGISTER, "SLB2" and an eighth netstring per
+// binding, that node's address (so that nodes of earlier versions still read every list
+// without one). Netstrings carry
 // any octet, so a Contact URI or an instance ID needs no escaping, and a decoder never guesses
 // where a field ends. A stored binding is its expires_at in decimal, a space, then a list of
 // that one binding: the store's script reads the expiry without decoding the rest.

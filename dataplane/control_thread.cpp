@@ -103,7 +103,15 @@ RegisterService::Reply RegisterService::handle(std::string_view bytes, const Pee
   counters_.registers.add();
   const PeerText source_text = format_peer(source);
   LocationTable& location = location_;
-  const sip::RegistrarContext context{settings_, *pipeline_->users, authenticator_};
+  // Where other nodes share the bindings, they reach this node's phones through it.
+  std::string_view node_address;
+  if (store_.saves_changes()) {
+    const int listen = listen_socket_for(*pipeline_, source);
+    if (listen >= 0) {
+      node_address = pipeline_->identity.listen_address(static_cast<std::size_t>(listen)).sent_by();
+    }
+  }
+  const sip::RegistrarContext context{settings_, *pipeline_->users, authenticator_, node_address};
   const sip::RegisterOutcome outcome =
       sip::handle_register(request, source_text.view(), now, context,
                            [&location](std::string_view aor) { return location.bindings(aor); });

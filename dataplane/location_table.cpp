@@ -67,7 +67,7 @@ const AorRecord* make_record(std::uint64_t hash, std::string_view aor,
   std::size_t text_bytes = aor.size();
   for (const sip::Binding& binding : ordered) {
     text_bytes += binding.contact.size() + binding.received.size() + binding.call_id.size() +
-                  binding.instance.size();
+                  binding.instance.size() + binding.node_address.size();
   }
   const std::size_t contacts_offset = sizeof(AorRecord);
   const std::size_t text_offset = contacts_offset + ordered.size() * sizeof(ContactView);
@@ -84,6 +84,7 @@ const AorRecord* make_record(std::uint64_t hash, std::string_view aor,
     contact->received = text.copy(binding.received);
     contact->call_id = text.copy(binding.call_id);
     contact->instance = text.copy(binding.instance);
+    contact->node_address = text.copy(binding.node_address);
     contact->expires_at = binding.expires_at;
     contact->cseq = binding.cseq;
     contact->q_milli = binding.q_milli;
@@ -140,6 +141,7 @@ std::vector<sip::Binding> to_bindings(const AorRecord& record) {
     binding.expires_at = contact.expires_at;
     binding.q_milli = contact.q_milli;
     binding.instance = contact.instance;
+    binding.node_address = contact.node_address;
     bindings.push_back(std::move(binding));
   }
   return bindings;

@@ -37,11 +37,12 @@ namespace sipline::dataplane {
 
 // One registered contact as workers see it. The views point into the immutable record.
 struct ContactView {
-  std::string_view uri;         // the Contact URI as registered
-  std::string_view received;    // "ip:port" the REGISTER came from, or "" (NAT help)
-  std::string_view call_id;     // of the REGISTER that created or refreshed the binding
-  std::string_view instance;    // +sip.instance, or ""
-  std::int64_t expires_at = 0;  // unix seconds
+  std::string_view uri;           // the Contact URI as registered
+  std::string_view received;      // "ip:port" the REGISTER came from, or "" (NAT help)
+  std::string_view call_id;       // of the REGISTER that created or refreshed the binding
+  std::string_view instance;      // +sip.instance, or ""
+  std::string_view node_address;  // sip::Binding::node_address, or ""
+  std::int64_t expires_at = 0;    // unix seconds
   std::uint32_t cseq = 0;
   std::uint16_t q_milli = 1000;
 };

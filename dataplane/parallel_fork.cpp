@@ -59,19 +59,22 @@ int rank(std::uint16_t code) {
 
 }  // namespace
 
-std::optional<PeerAddress> Pipeline::sendable_destination(const Inbound& in,
-                                                          const ContactView& contact) const {
-  std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-  if (!destination || is_our_address(*destination) || socket_for(in, *destination) < 0) {
+std::optional<Pipeline::ContactChoice> Pipeline::sendable_contact(
+    const Inbound& in, const ContactView& contact) const {
+  const ContactChoice choice = choose_contact(contact);
+  if (choice.destination.empty() || is_our_address(choice.destination) ||
+      socket_for(in, choice.destination) < 0) {
     return std::nullopt;
   }
-  return destination;
+  return choice;
 }
 
-std::optional<PeerAddress> Pipeline::fork_destination(const Inbound& in,
-                                                      const ContactView& contact) const {
-  if (contact.uri.size() > TxOrigin::kRequestUriCapacity) return std::nullopt;
-  return sendable_destination(in, contact);
+std::optional<Pipeline::ContactChoice> Pipeline::fork_contact(const Inbound& in,
+                                                              const ContactView& contact) const {
+  std::optional<ContactChoice> choice = sendable_contact(in, contact);
+  std::array<char, TxOrigin::kRequestUriCapacity> uri;
+  if (!choice || !choice_request_uri(*choice, uri)) return std::nullopt;
+  return choice;
 }
 
 Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsView& contacts,
@@ -79,8 +82,8 @@ Pipeline::ForkTargets Pipeline::fork_targets(const Inbound& in, const ContactsVi
   ForkTargets targets;
   for (const ContactView& contact : contacts) {
     if (targets.count == std::min(limit, targets.contacts.size())) break;
-    if (const std::optional<PeerAddress> destination = fork_destination(in, contact)) {
-      targets.contacts[targets.count++] = ContactChoice{*destination, contact.uri, 0};
+    if (const std::optional<ContactChoice> choice = fork_contact(in, contact)) {
+      targets.contacts[targets.count++] = *choice;
     }
   }
   return targets;
@@ -111,7 +114,10 @@ Outcome Pipeline::fork_parallel(const Inbound& in, const sip::RoutePlan& plan,
                             ? open_transaction(in, {})
                             : sip::TransactionTable::kNone;
   if (index == sip::TransactionTable::kNone) {
-    return forward(in, plan, first.destination, first.uri, out, dialled.forward_extras());
+    const std::optional<std::string_view> uri = choice_request_uri(first, contact_uri_);
+    if (!uri) return unavailable(in, plan, route, aor, dialled, out);
+    if (!first.alias_address.empty()) count(&WorkerCounters::node_relays_out);
+    return forward(in, plan, first.destination, *uri, out, dialled.forward_extras());
   }
   sip::TransactionTable::Entry& entry = transactions_->at(index);
   entry.forks = true;
@@ -178,8 +184,12 @@ bool Pipeline::open_branch(TxIndex index, const Inbound& in, const ContactChoice
   origin.socket = in.socket;
   origin.member = target.destination;
   origin.dialled = true;
-  std::copy(target.uri.begin(), target.uri.end(), origin.request_uri.begin());
-  origin.request_uri_size = static_cast<std::uint8_t>(target.uri.size());
+  // Fits: fork_contact() said so.
+  const std::string_view uri = choice_request_uri(target, origin.request_uri).value_or("");
+  if (uri.data() != origin.request_uri.data())
+    std::copy(uri.begin(), uri.end(), origin.request_uri.begin());
+  origin.request_uri_size = static_cast<std::uint8_t>(uri.size());
+  if (!target.alias_address.empty()) count(&WorkerCounters::node_relays_out);
   HuntState& branch_state = hunts_[branch];
   branch_state = HuntState{};
   branch_state.parent = index;

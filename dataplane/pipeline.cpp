@@ -72,6 +72,39 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact,
   return sendable(contact_uri_address(contact.uri), context);
 }
 
+// A contact registered through another node of a shared store, from behind a NAT (its
+// Contact's address is not where its REGISTER came from), is sent through that node: the NAT
+// lets in only what comes from the address the phone registered with. That node relays it to
+// the alias (forward_for_node, below). A contact registered here, or not behind NAT, is sent
+// to directly.
+Pipeline::ContactChoice Pipeline::choose_contact(const ContactView& contact) const {
+  ContactChoice choice{{}, contact.uri, 0, {}};
+  if (!contact.node_address.empty() && !contact.received.empty()) {
+    const std::optional<PeerAddress> node = peer_from_text(contact.node_address);
+    const std::optional<PeerAddress> received = peer_from_text(contact.received);
+    const std::optional<PeerAddress> written = contact_uri_address(contact.uri);
+    const bool behind_nat =
+        received && (!written || !(written->endpoint() == received->endpoint()));
+    if (node && behind_nat && !is_our_address(*node)) {
+      if (std::optional<PeerAddress> relay = sendable(node, *context_)) {
+        choice.destination = *relay;
+        choice.alias_address = contact.received;
+      }
+      return choice;
+    }
+  }
+  if (std::optional<PeerAddress> direct = contact_destination(contact, *context_)) {
+    choice.destination = *direct;
+  }
+  return choice;
+}
+
+std::optional<std::string_view> Pipeline::choice_request_uri(const ContactChoice& choice,
+                                                             std::span<char> out) {
+  if (choice.alias_address.empty()) return choice.uri;
+  return sip::write_aliased_uri(choice.uri, choice.alias_address, out);
+}
+
 std::optional<PeerAddress> contact_uri_address(std::string_view text) {
   const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
   if (!uri.ok()) return std::nullopt;
@@ -400,6 +433,18 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RouteTable:
       break;
   }
+  // Another node of a shared store sends a new request for a NATed phone registered here
+  // through us, its Request-URI aliased to the phone's NAT mapping (choose_contact): relayed
+  // there. Only from the trust domain: from anyone, the alias would make us a relay to any
+  // address.
+  if (!request.to.has_tag && !request.request_uri.params.empty() &&
+      context_->identity_sources->contains(source_key(in.peer)) &&
+      !sip::uri_is_ours(request.request_uri, context_->identity)) {
+    if (std::optional<Outcome> relayed = forward_to_uri_alias(in, plan, out)) {
+      count(&WorkerCounters::node_relays_in);
+      return *relayed;
+    }
+  }
   if (sip::uri_is_ours(request.request_uri, context_->identity)) {
     if (request.method == sip::Method::Register) {
       Outcome outcome;
@@ -506,18 +551,11 @@ sip::ContactAliasEdit Pipeline::contact_alias_for(const PeerAddress& source) {
   if (!written) return edit;
   const lb::IpAddress& address = written->endpoint().address;
   if (!address.is_private() || address == source.endpoint().address) return edit;
-  // "192.0.2.10:5099" / "[2001:db8::1]:5099" with its port separator (the last ':') as '~'.
   const PeerText peer = format_peer(source);
-  const std::string_view written_peer = peer.view();
-  const std::size_t separator = written_peer.rfind(':');
-  LineWriter text(alias_text_);
-  text.append(written_peer.substr(0, separator));
-  text.append("~");
-  text.append(written_peer.substr(separator + 1));
-  text.append("~1");
-  if (separator == std::string_view::npos || text.overflow()) return edit;
+  const std::optional<std::string_view> alias = sip::write_alias_value(peer.view(), alias_text_);
+  if (!alias) return edit;
   edit.contact = *contact;
-  edit.alias = text.view();
+  edit.alias = *alias;
   count(&WorkerCounters::contacts_aliased);
   return edit;
 }
@@ -694,10 +732,13 @@ Outcome Pipeline::to_location(const Inbound& in, const sip::RoutePlan& plan,
   }
   // Stateless forwarding sends to one target (§16.11): the highest-q contact, most recently
   // refreshed first (the table's order).
-  const ContactView& contact = contacts[0];
-  const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-  if (!destination) return unavailable(in, plan, route, user, dialled, out);
-  return forward(in, plan, *destination, contact.uri, out, dialled.forward_extras());
+  const ContactChoice choice = choose_contact(contacts[0]);
+  const std::optional<std::string_view> uri = choice_request_uri(choice, contact_uri_);
+  if (choice.destination.empty() || !uri) {
+    return unavailable(in, plan, route, user, dialled, out);
+  }
+  if (!choice.alias_address.empty()) count(&WorkerCounters::node_relays_out);
+  return forward(in, plan, choice.destination, *uri, out, dialled.forward_extras());
 }
 
 Outcome Pipeline::redirect(const Inbound& in, const lb::RouteRule& route, const Dialled& dialled,

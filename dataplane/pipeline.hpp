@@ -637,7 +637,17 @@ class Pipeline {
     PeerAddress destination;
     std::string_view uri;  // into the location table: valid until the next quiescent state
     std::uint32_t hash = 0;
+    // A contact behind NAT whose REGISTER another node took (Binding::node_address):
+    // `destination` is that node, and the Request-URI is `uri` aliased to this address, the
+    // contact's NAT mapping there ("ip:port", into the location table). Empty: none.
+    std::string_view alias_address = {};
   };
+  // Where a request for `contact` goes (contact_route()), with `contact.uri`; no hash.
+  ContactChoice choose_contact(const ContactView& contact) const;
+  // The Request-URI of a request to `choice`: its URI, or that URI aliased, written into
+  // `out`; std::nullopt when the aliased one does not fit.
+  static std::optional<std::string_view> choice_request_uri(const ContactChoice& choice,
+                                                            std::span<char> out);
   // A new request (not ACK or CANCEL, no To tag) may open a hunted transaction.
   bool may_hunt() const;
   // A new request for a user with several contacts on a route with fork = "serial": tracked
@@ -670,10 +680,10 @@ class Pipeline {
                            std::size_t limit) const;
   // Where a contact can be sent to: not a name (no lookup on a worker), not ourselves (a loop,
   // 482 if sent), with a socket of its family.
-  std::optional<PeerAddress> sendable_destination(const Inbound& in,
-                                                  const ContactView& contact) const;
-  // ... and forked to: also a URI its branch's origin can keep for our CANCEL and ACK.
-  std::optional<PeerAddress> fork_destination(const Inbound& in, const ContactView& contact) const;
+  std::optional<ContactChoice> sendable_contact(const Inbound& in,
+                                                const ContactView& contact) const;
+  // ... and forked to: also a Request-URI its branch's origin can keep for our CANCEL and ACK.
+  std::optional<ContactChoice> fork_contact(const Inbound& in, const ContactView& contact) const;
   // --- forking by q groups (q_groups.cpp, fork = "q-groups") ---
   // The next q group: the contacts not rung yet (`rung` holds their contact_hash) that can be
   // forked to and whose q is the highest among those, in the table's order, at most `limit`.
@@ -886,6 +896,7 @@ class Pipeline {
   std::array<char, 32> retry_after_{};                 // "Retry-After: N\r\n"
   std::array<char, sip::kMaxAliasText> alias_text_{};  // the Contact alias being written
   std::array<char, 1024> aliased_uri_{};               // a Request-URI without its alias
+  std::array<char, 1024> contact_uri_{};  // a Request-URI with an alias: to another node
   // signed_record_route_uri()'s: "sip:" HOST:PORT ";rt=" TOKEN
   std::array<char, 4 + sip::kMaxSentByLength + 4 + sip::kRouteTokenSize> record_route_uri_{};
   std::size_t retry_after_size_ = 0;

@@ -30,10 +30,11 @@ Pipeline::ForkTargets Pipeline::q_group_targets(const Inbound& in, const Contact
     const std::uint32_t hash = contact_hash(contact.uri);
     if (std::find(rung.begin(), rung.end(), hash) != rung.end()) continue;
     if (targets.count != 0 && contact.q_milli != group_q) break;
-    const std::optional<PeerAddress> destination = fork_destination(in, contact);
-    if (!destination) continue;
+    std::optional<ContactChoice> choice = fork_contact(in, contact);
+    if (!choice) continue;
     group_q = contact.q_milli;
-    targets.contacts[targets.count++] = ContactChoice{*destination, contact.uri, hash};
+    choice->hash = hash;
+    targets.contacts[targets.count++] = *choice;
   }
   return targets;
 }

@@ -52,24 +52,24 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
   // The first contact in the table's order that can be sent to: not one naming a host
   // (resolving it would block the worker), nor the proxy itself (a loop, 482 if sent), nor
   // one of a family we have no socket for.
-  const ContactView* chosen = nullptr;
-  std::optional<PeerAddress> destination;
+  std::optional<ContactChoice> chosen;
   for (const ContactView& contact : contacts) {
-    destination = sendable_destination(in, contact);
-    if (destination) {
-      chosen = &contact;
-      break;
-    }
+    chosen = sendable_contact(in, contact);
+    if (chosen) break;
   }
-  if (chosen == nullptr) return unavailable(in, plan, route, aor, dialled, out);
-  const ContactView& first = *chosen;
+  const std::optional<std::string_view> first_uri =
+      chosen ? choice_request_uri(*chosen, contact_uri_) : std::nullopt;
+  if (!first_uri) return unavailable(in, plan, route, aor, dialled, out);
+  const ContactChoice& first = *chosen;
+  const PeerAddress destination = first.destination;
+  if (!first.alias_address.empty()) count(&WorkerCounters::node_relays_out);
   Dialled to_contact = dialled;
-  to_contact.request_uri = first.uri;
+  to_contact.request_uri = *first_uri;
   // A user name too long to keep goes statelessly, as without fork.
-  const TxIndex index = aor.size() <= HuntState::kAorCapacity ? open_transaction(in, first.uri)
+  const TxIndex index = aor.size() <= HuntState::kAorCapacity ? open_transaction(in, *first_uri)
                                                               : sip::TransactionTable::kNone;
   if (index == sip::TransactionTable::kNone) {
-    return forward(in, plan, *destination, first.uri, out, dialled.forward_extras());
+    return forward(in, plan, destination, *first_uri, out, dialled.forward_extras());
   }
   transactions_->at(index).hunts = true;
   HuntState& hunt = hunts_[index];
@@ -81,7 +81,7 @@ Outcome Pipeline::hunt(const Inbound& in, const sip::RoutePlan& plan, const lb::
   hunt.tried[0] = contact_hash(first.uri);
   hunt.tried_count = 1;
   keep_route(index, route, aor);
-  return start_transaction(index, in, plan, *destination, to_contact, out);
+  return start_transaction(index, in, plan, destination, to_contact, out);
 }
 
 std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) const {
@@ -95,10 +95,11 @@ std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) con
     if (std::find(hunt.tried.begin(), tried_end, hash) != tried_end) continue;
     // Every later request of the attempt (our ACK, CANCEL) carries its Request-URI, kept
     // beside the entry: one longer than that cannot be hunted to.
-    if (contact.uri.size() > TxOrigin::kRequestUriCapacity) continue;
-    const std::optional<PeerAddress> destination = contact_destination(contact, *context_);
-    if (!destination) continue;
-    return ContactChoice{*destination, contact.uri, hash};
+    ContactChoice choice = choose_contact(contact);
+    std::array<char, TxOrigin::kRequestUriCapacity> uri;
+    if (choice.destination.empty() || !choice_request_uri(choice, uri)) continue;
+    choice.hash = hash;
+    return choice;
   }
   return std::nullopt;
 }
@@ -122,8 +123,13 @@ Outcome Pipeline::send_to_next_contact(TxIndex index, const Inbound& in, const s
       break;
     }
     origin.member = choice->destination;
-    std::copy(choice->uri.begin(), choice->uri.end(), origin.request_uri.begin());
-    origin.request_uri_size = static_cast<std::uint8_t>(choice->uri.size());
+    // Fits: next_contact() said so (a fallback's URI is the configuration's, checked there).
+    const std::string_view uri = choice_request_uri(*choice, origin.request_uri).value_or("");
+    if (uri.data() != origin.request_uri.data()) {
+      std::copy(uri.begin(), uri.end(), origin.request_uri.begin());
+    }
+    origin.request_uri_size = static_cast<std::uint8_t>(uri.size());
+    if (!choice->alias_address.empty()) count(&WorkerCounters::node_relays_out);
     const Outcome sent = send_next_attempt(index, in, plan, out);
     if (sent.verdict == Verdict::Send && sent.kind == SendKind::ForwardedRequest) {
       count(hunt.fell_back ? &WorkerCounters::calls_diverted : &WorkerCounters::contacts_hunted);

@@ -99,6 +99,10 @@ struct alignas(kCacheLine) WorkerCounters {
   // Contacts of UAs behind NAT given an alias (contact_alias.hpp): requests and 18x/2xx
   // forwarded while record-routing whose Contact named a private address not their source.
   Counter contacts_aliased;
+  // Requests another node sent us for a NATed contact registered here, relayed to its alias
+  // (shared registrations); and the requests this node sent through another node so.
+  Counter node_relays_in;
+  Counter node_relays_out;
   // A hunted call went on to the user's next contact (a location route's fork = "serial").
   Counter contacts_hunted;
   // INVITEs sent to a user's contacts at once (fork = "parallel", "q-groups"), one per branch.

@@ -1,5 +1,6 @@
 #include "sip/contact_alias.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "sip/name_addr.hpp"
@@ -68,6 +69,40 @@ std::optional<AliasedUri> resolve_uri_alias(std::string_view uri_text, const Uri
     return AliasedUri{*target, {out.data(), head + tail}};
   }
   return std::nullopt;
+}
+
+std::optional<std::string_view> write_alias_value(std::string_view address, std::span<char> out) {
+  const std::size_t separator = address.rfind(':');
+  const bool bracketed = address.starts_with('[');
+  if (separator == std::string_view::npos || separator + 1 == address.size() ||
+      (bracketed && address[separator - 1] != ']')) {
+    return std::nullopt;
+  }
+  const std::string_view host = address.substr(0, separator);
+  const std::string_view port = address.substr(separator + 1);
+  constexpr std::string_view kUdp = "~1";
+  const std::size_t size = host.size() + 1 + port.size() + kUdp.size();
+  if (size > out.size()) return std::nullopt;
+  char* at = std::copy(host.begin(), host.end(), out.data());
+  *at++ = '~';
+  at = std::copy(port.begin(), port.end(), at);
+  std::copy(kUdp.begin(), kUdp.end(), at);
+  return std::string_view(out.data(), size);
+}
+
+std::optional<std::string_view> write_aliased_uri(std::string_view uri, std::string_view address,
+                                                  std::span<char> out) {
+  constexpr std::string_view kParam = ";alias=";
+  if (uri.find('?') != std::string_view::npos || uri.find(kParam) != std::string_view::npos ||
+      uri.size() + kParam.size() > out.size()) {
+    return std::nullopt;
+  }
+  char* at = std::copy(uri.begin(), uri.end(), out.data());
+  at = std::copy(kParam.begin(), kParam.end(), at);
+  const std::size_t head = static_cast<std::size_t>(at - out.data());
+  const std::optional<std::string_view> value = write_alias_value(address, out.subspan(head));
+  if (!value) return std::nullopt;
+  return std::string_view(out.data(), head + value->size());
 }
 
 }  // namespace sipline::sip

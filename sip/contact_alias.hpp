@@ -65,4 +65,16 @@ struct AliasedUri {
 std::optional<AliasedUri> resolve_uri_alias(std::string_view uri_text, const Uri& uri,
                                             std::span<char> out);
 
+// The alias value for an address written "ip:port" ("192.0.2.10:5099", "[2001:db8::1]:5099"):
+// "192.0.2.10~5099~1", in `out`; std::nullopt without a port separator or when it does not
+// fit.
+std::optional<std::string_view> write_alias_value(std::string_view address, std::span<char> out);
+
+// `uri` with ";alias=" and the alias value of `address` appended, in `out`: the Request-URI
+// with which another sipline node asks the node that took a NATed contact's REGISTER to relay
+// a new request to it (dataplane/README.md, shared registrations). std::nullopt when `uri`
+// carries URI headers or an alias already, or as write_alias_value().
+std::optional<std::string_view> write_aliased_uri(std::string_view uri, std::string_view address,
+                                                  std::span<char> out);
+
 }  // namespace sipline::sip

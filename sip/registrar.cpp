@@ -273,6 +273,7 @@ class RegisterHandler {
             find_param(contact.value.address.params, "+sip.instance", ParamCursor::Style::Header)) {
       binding.instance = unquote(instance->value);
     }
+    binding.node_address = std::string(context_.node_address);
     return binding;
   }
 

@@ -56,6 +56,10 @@ struct Binding {    // one registered contact of an address-of-record
   std::int64_t expires_at = 0;  // unix seconds
   std::uint16_t q_milli = 1000;
   std::string instance;  // +sip.instance if present (without its quotes)
+  // Where nodes share the bindings (Redis): the SIP address ("ip:port") of the node that took
+  // the REGISTER. A phone behind NAT is reachable only through it (its NAT lets in only the
+  // address it sent to), so the other nodes send the contact's requests there. Else empty.
+  std::string node_address;
 
   bool operator==(const Binding&) const = default;
 };
@@ -99,6 +103,9 @@ struct RegistrarContext {
   const RegistrarSettings& settings;
   const UserDirectory& users;
   DigestAuthenticator& auth;  // the control thread's (nonce counts are recorded in it)
+  // This node's address for the REGISTER's family where other nodes share the bindings
+  // (Binding::node_address); empty otherwise.
+  std::string_view node_address = {};
 };
 
 // `request` is a parsed REGISTER (request.ok(), method Register); `source` the "ip:port" it

@@ -3889,6 +3889,49 @@ def test_redis_resync(ctx):
     require_clean_stop(node_b)
 
 
+def test_redis_node_relay(ctx):
+    """Two nodes share one Redis store, each in the other's trust domain. Phone 1003 registers
+    through A from behind a NAT (its Contact names 192.168.77.5, which nothing reaches; its
+    REGISTER came from a loopback port: the NAT's mapping, open only toward A). An INVITE for
+    1003 through B goes to A, its Request-URI aliased to that mapping (`node_relays_out=1`
+    at B); A relays it there without the alias (`node_relays_in=1`): the phone sees it come
+    from A's address, with the Request-URI it registered, and its 200 returns through A and
+    B to the caller."""
+    redis = harness.RedisServer(ctx.workdir).start()
+    ctx.cleanups.append(redis.stop)
+    port_a, port_b, phone_port = harness.free_udp_ports(3)
+    trusted = '[domain]\ntrust_domain = ["127.0.0.1/32"]\n'
+    nodes = {}
+    for name, port in (("a", port_a), ("b", port_b)):
+        text = call_config(port, store=redis.url, record_route=True)
+        check("[domain]\n" in text, "call_config has no [domain] section")
+        nodes[name] = ctx.sipline(text.replace("[domain]\n", trusted, 1),
+                                  name="sipline-" + name).start()
+    node_a, node_b = nodes["a"], nodes["b"]
+    wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
+    private = "sip:1003@192.168.77.5:5060"
+    with sipmsg.Agent(port_a, port=phone_port, user="1003") as agent:
+        first, final = agent.register(PASSWORD, contact="<%s>" % private, expires=300)
+    require_status(final, 200, "REGISTER 1003 from behind the NAT at A")
+    phone = EchoServer(phone_port)
+    ctx.cleanups.append(phone.stop)
+    eventually(port_b, "1003", 200, "INVITE for 1003 (behind NAT, registered at A) through B")
+    invites = phone.requests("INVITE")
+    check(invites, "the phone got no INVITE")
+    index = [i for i, m in enumerate(phone.echo.received)
+             if m is not None and not m.is_response and m.method == "INVITE"][0]
+    source = phone.echo.sources[index]
+    check(source == ("127.0.0.1", port_a),
+          "the INVITE should reach the phone from A (its NAT's only way in), came from %s:%d"
+          % source)
+    check(invites[0].start_line == "INVITE %s SIP/2.0" % private,
+          "the phone should get the Request-URI it registered: %r" % invites[0].start_line)
+    counters_b = require_clean_stop(node_b)
+    counters_a = require_clean_stop(node_a)
+    check(total(counters_b, "node_relays_out") >= 1 and total(counters_a, "node_relays_in") >= 1,
+          "relay counters: B %s, A %s" % (harness.brief(counters_b), harness.brief(counters_a)))
+
+
 # --- 9. Linphone ----------------------------------------------------------------------------
 
 LINPHONE_RC = """[sip]
@@ -4089,6 +4132,7 @@ TESTS = {
     "restart_sqlite": test_restart_sqlite,
     "redis_shared_location": test_redis_shared_location,
     "redis_resync": test_redis_resync,
+    "redis_node_relay": test_redis_node_relay,
     "workers_u1": test_workers_u1,
     "linphone": test_linphone,
     "big_invite": test_big_invite,

@@ -295,6 +295,7 @@ class EchoUas:
         self.sock.bind((LOCAL_HOST, port))
         self.port = self.sock.getsockname()[1]
         self.received = []  # parsed messages (None for unparsable bytes)
+        self.sources = []   # (host, port) each came from, in the same order
         self.raw = []
         # A lossy link: the first `lose_invites` copies of each INVITE (by Call-ID) are
         # recorded but not answered, as if they had been lost on the way.
@@ -332,6 +333,7 @@ class EchoUas:
             message = parse(data)
             self.raw.append(data)
             self.received.append(message)
+            self.sources.append(source)
             self.received_at.append(time.monotonic())
             if answer and message is not None and not message.is_response and \
                     message.method != "ACK" and not self.lost(message):

@@ -94,6 +94,7 @@ abc' > "$seeds/http-post"
   printf 'SLN216:1234567890123456,4:1001,1:0,1:1,22:sip:1001@10.0.0.9:5060,SLB137:sip:1001@127.0.0.1:5070;transport=udp,14:127.0.0.1:5070,8:reg-1001,0:,10:2000000000,1:7,4:1000,' > "$seeds/notice"
   printf '2000000000 SLB137:sip:1001@127.0.0.1:5070;transport=udp,14:127.0.0.1:5070,8:reg-1001,0:,10:2000000000,1:7,4:1000,' > "$seeds/stored-binding"
   printf 'SLB17:sip:a@b,0:,0:,0:,1:9,1:1,4:1000,' > "$seeds/bindings"
+  printf 'SLB27:sip:a@b,0:,0:,0:,1:9,1:1,4:1000,0:,7:sip:c@d,15:10.0.0.7:40000,0:,0:,1:9,1:1,4:1000,15:192.0.2.77:5060,' > "$seeds/bindings-with-node"
   printf 'worker 0: received=1 forwarded=2
 total: received=1
 pool p member 0 sip:10.0.0.1:5060: up drain probes=3

@@ -34,17 +34,44 @@ TEST(BindingCodec, RoundTripsEveryField) {
   EXPECT_EQ(*decoded, bindings);
 }
 
-TEST(BindingCodec, TheBytesAreNetstrings) {
+// Only what a binding cannot be without: a contact, an expiry, a CSeq, a q.
+sip::Binding small_binding() {
   sip::Binding binding;
   binding.contact = "sip:a@b";
   binding.expires_at = 9;
   binding.cseq = 1;
   binding.q_milli = 1000;
+  return binding;
+}
+
+TEST(BindingCodec, TheBytesAreNetstrings) {
+  const sip::Binding binding = small_binding();
   EXPECT_EQ(encode_bindings({binding}), "SLB17:sip:a@b,0:,0:,0:,1:9,1:1,4:1000,");
   EXPECT_EQ(encode_bindings({}), "SLB1");
   const auto none = decode_bindings("SLB1", "1001");
   ASSERT_TRUE(none.has_value());
   EXPECT_TRUE(none->empty());
+}
+
+// A list with a binding another node took (shared registrations) carries every binding's node
+// address as an eighth netstring, under SLB2; one without any stays SLB1, which earlier nodes
+// read.
+TEST(BindingCodec, TheNodeOfABindingMakesTheListSLB2) {
+  sip::Binding binding = small_binding();
+  sip::Binding relayed = binding;
+  relayed.contact = "sip:c@d";
+  relayed.node_address = "192.0.2.77:5060";
+  const std::string both = encode_bindings({binding, relayed});
+  EXPECT_EQ(both,
+            "SLB27:sip:a@b,0:,0:,0:,1:9,1:1,4:1000,0:,"
+            "7:sip:c@d,0:,0:,0:,1:9,1:1,4:1000,15:192.0.2.77:5060,");
+  const auto decoded = decode_bindings(both, "1001");
+  ASSERT_TRUE(decoded.has_value());
+  binding.aor = relayed.aor = "1001";
+  EXPECT_EQ(*decoded, (std::vector<sip::Binding>{binding, relayed}));
+  EXPECT_TRUE(encode_bindings({binding}).starts_with("SLB1"));
+  const std::string stored = encode_stored_binding(relayed);
+  EXPECT_EQ(decode_stored_binding(stored, "1001"), relayed);
 }
 
 TEST(BindingCodec, RefusesWhatIsNotWhole) {
@@ -54,7 +81,9 @@ TEST(BindingCodec, RefusesWhatIsNotWhole) {
     if (cut == 4) continue;  // "SLB1" alone is the empty list
     EXPECT_FALSE(decode_bindings(good.substr(0, cut), "1001").has_value()) << cut;
   }
-  EXPECT_FALSE(decode_bindings("SLB2" + good.substr(4), "1001").has_value());  // other version
+  // SLB2's bindings have an eighth field (the node): SLB1's seven are not one.
+  EXPECT_FALSE(decode_bindings("SLB2" + good.substr(4), "1001").has_value());
+  EXPECT_FALSE(decode_bindings("SLB3" + good.substr(4), "1001").has_value());  // unknown
   EXPECT_FALSE(decode_bindings(good + "x", "1001").has_value());               // trailing bytes
   EXPECT_FALSE(decode_bindings("SLB10:,0:,0:,0:,1:9,1:1,1:1,", "1001").has_value());  // no contact
   EXPECT_FALSE(

@@ -115,6 +115,34 @@ TEST(ResolveUriAlias, TheAliasLeavesTheUriAndNamesItsTarget) {
   EXPECT_EQ(resolve("sip:1001@10.0.0.5;alias=nowhere"), "none");
 }
 
+TEST(WriteAliasedUri, TheAddressBecomesTheAliasParameter) {
+  std::array<char, 128> out;
+  EXPECT_EQ(sip::write_alias_value("203.0.113.9:40000", out), "203.0.113.9~40000~1");
+  EXPECT_EQ(sip::write_alias_value("[2001:db8::1]:5060", out), "[2001:db8::1]~5060~1");
+  EXPECT_FALSE(sip::write_alias_value("203.0.113.9", out));
+  EXPECT_FALSE(sip::write_alias_value("[2001:db8::1]", out));
+  EXPECT_FALSE(sip::write_alias_value("203.0.113.9:", out));
+  EXPECT_EQ(
+      sip::write_aliased_uri("sip:1003@10.0.0.5:5060;transport=udp", "203.0.113.9:40000", out),
+      "sip:1003@10.0.0.5:5060;transport=udp;alias=203.0.113.9~40000~1");
+  // It resolves back to the address and the URI as written.
+  const std::string aliased(
+      *sip::write_aliased_uri("sip:1003@10.0.0.5:5060", "203.0.113.9:40000", out));
+  const sip::Parsed<sip::Uri> uri = sip::parse_uri(aliased);
+  ASSERT_TRUE(uri.ok());
+  std::array<char, 128> plain;
+  const std::optional<sip::AliasedUri> resolved = sip::resolve_uri_alias(aliased, uri.value, plain);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->uri, "sip:1003@10.0.0.5:5060");
+  EXPECT_EQ(resolved->target.host, "203.0.113.9");
+  EXPECT_EQ(resolved->target.port, 40000);
+  // Headers, an alias already, or no room: none.
+  EXPECT_FALSE(sip::write_aliased_uri("sip:1003@10.0.0.5?Subject=x", "203.0.113.9:1", out));
+  EXPECT_FALSE(sip::write_aliased_uri("sip:1003@10.0.0.5;alias=1.2.3.4~5~1", "203.0.113.9:1", out));
+  std::array<char, 30> small;
+  EXPECT_FALSE(sip::write_aliased_uri("sip:1003@10.0.0.5:5060", "203.0.113.9:40000", small));
+}
+
 TEST(ContactAliasRewrite, ForwardedRequestsAndResponsesCarryTheAliasInTheUri) {
   const std::string bracketed = request_with_contact("\"A\" <sip:1001@10.0.0.5:5062>;expires=60");
   auto message = parsed(bracketed);
@@ -460,6 +488,129 @@ TEST_F(ContactAliasWithoutRecordRoute, NoAliasIsAdded) {
   ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
   EXPECT_EQ(contact_line(written(outcome)), "Contact: <sip:1001@10.0.0.5:5060>");
   EXPECT_EQ(aliased(), 0u);
+}
+
+}  // namespace
+}  // namespace sipline
+
+namespace sipline {
+namespace {
+
+// ---- shared registrations: a NATed phone registered through another node ------------------
+
+// Node B (192.0.2.1) of two sharing one store, node A at 192.0.2.77, which is in B's trust
+// domain (as A has B in its own).
+constexpr std::string_view kNodeConfig = R"toml(
+[listen]
+udp = ["192.0.2.1:5060"]
+[domain]
+names = ["sipline.local"]
+record_route = true
+trust_domain = ["192.0.2.77/32"]
+[registrar]
+store = "memory"
+auth = false
+[[users]]
+user = "1003"
+password = "secret-1003"
+[[users]]
+user = "1004"
+password = "secret-1004"
+[[routes]]
+name = "phones"
+user_prefix = "100"
+action = "location"
+)toml";
+
+sip::Binding phone(std::string contact, std::string received, std::string node) {
+  sip::Binding binding;
+  binding.contact = std::move(contact);
+  binding.received = std::move(received);
+  binding.node_address = std::move(node);
+  binding.call_id = "reg-1";
+  binding.cseq = 1;
+  binding.expires_at = kNow + 600;
+  return binding;
+}
+
+std::string invite_for(std::string_view user, std::string_view call_id = "relay-1@198.51.100.50") {
+  return "INVITE sip:" + std::string(user) +
+         "@sipline.local SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 198.51.100.50:5070;branch=z9hG4bK-r" +
+         std::string(call_id.substr(0, 7)) +
+         ";rport\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:9000@sipline.local>;tag=f1\r\n"
+         "To: <sip:" +
+         std::string(user) +
+         "@sipline.local>\r\n"
+         "Call-ID: " +
+         std::string(call_id) +
+         "\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+class NodeRelay : public ContactAliasPipeline {
+ protected:
+  NodeRelay() : ContactAliasPipeline(kNodeConfig) {}
+  std::string destination(const dataplane::Outcome& outcome) const {
+    return std::string(dataplane::format_peer(outcome.destination).view());
+  }
+  std::string request_line(const dataplane::Outcome& outcome) const {
+    const std::string text = written(outcome);
+    return text.substr(0, text.find("\r\n"));
+  }
+};
+
+// B sends a request for a phone A registered from behind a NAT to A, the only address the
+// NAT lets in, its Request-URI aliased to the phone's mapping there.
+TEST_F(NodeRelay, AContactBehindNatRegisteredAtAnotherNodeIsReachedThroughIt) {
+  location_.replace("1003",
+                    {phone("sip:1003@10.0.0.5:5060", "203.0.113.9:40000", "192.0.2.77:5060")});
+  const dataplane::Outcome outcome = process(invite_for("1003"), "198.51.100.50:5070");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send) << written(outcome);
+  EXPECT_EQ(destination(outcome), "192.0.2.77:5060");
+  EXPECT_EQ(request_line(outcome),
+            "INVITE sip:1003@10.0.0.5:5060;alias=203.0.113.9~40000~1 SIP/2.0");
+  EXPECT_EQ(counters_.node_relays_out.read(), 1u);
+}
+
+// Directly when the node is this one, or the phone is not behind NAT (its Contact is where it
+// registered from: anyone reaches it).
+TEST_F(NodeRelay, AContactRegisteredHereOrNotBehindNatIsReachedDirectly) {
+  location_.replace("1003",
+                    {phone("sip:1003@10.0.0.5:5060", "203.0.113.9:40000", "192.0.2.1:5060")});
+  dataplane::Outcome outcome = process(invite_for("1003"), "198.51.100.50:5070");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(destination(outcome), "203.0.113.9:40000");
+  EXPECT_EQ(request_line(outcome), "INVITE sip:1003@10.0.0.5:5060 SIP/2.0");
+  location_.replace("1004",
+                    {phone("sip:1004@203.0.113.20:5060", "203.0.113.20:5060", "192.0.2.77:5060")});
+  outcome = process(invite_for("1004", "relay-2@198.51.100.50"), "198.51.100.50:5070");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(destination(outcome), "203.0.113.20:5060");
+  EXPECT_EQ(request_line(outcome), "INVITE sip:1004@203.0.113.20:5060 SIP/2.0");
+  EXPECT_EQ(counters_.node_relays_out.read(), 0u);
+}
+
+// A: the request B sent for its phone, from B (trusted), goes to the alias without it.
+TEST_F(NodeRelay, ARequestFromAnotherNodeIsRelayedToTheAlias) {
+  std::string relayed = invite_for("1003");
+  relayed.replace(0, relayed.find(" SIP/2.0"),
+                  "INVITE sip:1003@10.0.0.5:5060;alias=203.0.113.9~40000~1");
+  const dataplane::Outcome outcome = process(relayed, "192.0.2.77:5060");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send) << written(outcome);
+  EXPECT_EQ(destination(outcome), "203.0.113.9:40000");
+  EXPECT_EQ(request_line(outcome), "INVITE sip:1003@10.0.0.5:5060 SIP/2.0");
+  EXPECT_EQ(counters_.node_relays_in.read(), 1u);
+  // From anyone else the alias is no instruction: the route table decides (no route for the
+  // Request-URI's user "1003"... here "phones" matches and 1003 has no binding: 480).
+  const dataplane::Outcome refused = process(relayed, "198.51.100.50:5070");
+  ASSERT_EQ(refused.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(refused.kind, dataplane::SendKind::LocalResponse);
+  EXPECT_EQ(request_line(refused), "SIP/2.0 480 Temporarily Unavailable");
+  EXPECT_EQ(counters_.node_relays_in.read(), 1u);
 }
 
 }  // namespace

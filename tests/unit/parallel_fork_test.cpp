@@ -479,5 +479,30 @@ TEST_F(ParallelForkFullTableTest, BranchesTheTableRefusesAreCountedAndTheCallGoe
   EXPECT_EQ(counters_.failover_untracked.read(), 2u);
 }
 
+// A phone registered through another node of a shared store from behind a NAT (its Contact
+// is not where its REGISTER came from): its branch goes to that node, the Request-URI
+// aliased to the phone's NAT mapping there; the other branches go to their phones.
+TEST_F(ParallelForkTest, ABranchToAPhoneOfAnotherNodeGoesThroughIt) {
+  sip::Binding behind_nat = binding("1002", "10.0.0.5:5060", 3000);
+  behind_nat.received = "203.0.113.9:40000";
+  behind_nat.node_address = "192.0.2.77:5060";
+  location_.replace("1002", {binding("1002", kMobile, 1200), behind_nat});
+  const std::vector<Sent> sent = receive(invite("1002", "z9hG4bK-nodes"));
+  ASSERT_EQ(sent.size(), 3u);  // the first branch, our 100 Trying, the second branch
+  EXPECT_EQ(sent[0].to(), "192.0.2.77:5060");
+  EXPECT_EQ(request_line(sent[0].bytes),
+            "INVITE sip:1002@10.0.0.5:5060;alias=203.0.113.9~40000~1 SIP/2.0");
+  EXPECT_EQ(sent[2].to(), kMobile);
+  EXPECT_EQ(request_line(sent[2].bytes), "INVITE sip:1002@" + std::string(kMobile) + " SIP/2.0");
+  EXPECT_EQ(counters_.node_relays_out.read(), 1u);
+  // The branch through the node fails: our ACK goes there too, with the aliased Request-URI
+  // (§17.1.1.3: the INVITE's).
+  const std::vector<Sent> busy = receive(answer(sent[0].bytes, "486 Busy Here"), "192.0.2.77:5060");
+  ASSERT_EQ(busy.size(), 1u);
+  EXPECT_EQ(busy[0].to(), "192.0.2.77:5060");
+  EXPECT_EQ(request_line(busy[0].bytes),
+            "ACK sip:1002@10.0.0.5:5060;alias=203.0.113.9~40000~1 SIP/2.0");
+}
+
 }  // namespace
 }  // namespace sipline::dataplane

@@ -96,7 +96,7 @@ class Registrar : public ::testing::Test {
     request_ = std::make_unique<ParsedRequest>(text);
     EXPECT_TRUE(request_->message.ok()) << describe(request_->message.error) << "\n" << text;
     looked_up_.clear();
-    const RegistrarContext context{settings_, users_, *auth_};
+    const RegistrarContext context{settings_, users_, *auth_, node_address_};
     return handle_register(request_->message, kSource, now, context, [this](std::string_view aor) {
       looked_up_ = std::string(aor);
       return current_;
@@ -113,6 +113,7 @@ class Registrar : public ::testing::Test {
   std::vector<Binding> current_;
   std::string looked_up_;
   std::unique_ptr<ParsedRequest> request_;
+  std::string node_address_;  // RegistrarContext::node_address
 };
 
 // --- refusals before authentication ----------------------------------------------------------
@@ -618,6 +619,19 @@ TEST_F(Registrar, CommaSeparatedContactsAndBindingFields) {
             "Contact: <sip:1001@10.0.0.1:5062>;expires=3600\r\n"
             "Contact: <sip:1001@10.0.0.2>;expires=3600;q=0\r\n" +
                 std::string(kDate));
+}
+
+// Where nodes share the bindings, each binding names the node that took it; else none.
+TEST_F(Registrar, BindingsNameTheNodeThatTookThemWhereNodesShareThem) {
+  RegisterText request;
+  request.contacts = {"<sip:1001@10.0.0.1:5062>"};
+  EXPECT_EQ(handle(request).bindings_after.at(0).node_address, "");
+  node_address_ = "192.0.2.1:5060";
+  request.cseq = 2;
+  const RegisterOutcome outcome = handle(request);
+  ASSERT_EQ(outcome.code, 200);
+  EXPECT_EQ(outcome.bindings_after.at(0).node_address, "192.0.2.1:5060");
+  EXPECT_EQ(outcome.bindings_after.at(0).received, std::string(kSource));
 }
 
 TEST_F(Registrar, TooManyContactsIs403WithWarningAndChangesNothing) {
