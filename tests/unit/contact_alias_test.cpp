@@ -604,6 +604,16 @@ TEST_F(NodeRelay, ARequestFromAnotherNodeIsRelayedToTheAlias) {
   EXPECT_EQ(destination(outcome), "203.0.113.9:40000");
   EXPECT_EQ(request_line(outcome), "INVITE sip:1003@10.0.0.5:5060 SIP/2.0");
   EXPECT_EQ(counters_.node_relays_in.read(), 1u);
+  // The ACK of a failed attempt (B's, To tag) goes the same way, as in-dialog requests to an
+  // alias do.
+  std::string ack = relayed;
+  ack.replace(0, 6, "ACK");
+  ack.replace(ack.find("CSeq: 1 INVITE"), 14, "CSeq: 1 ACK");
+  ack.insert(ack.find("\r\n", ack.find("\r\nTo: ") + 2), ";tag=phone-1");
+  const dataplane::Outcome acked = process(ack, "192.0.2.77:5060");
+  ASSERT_EQ(acked.verdict, dataplane::Verdict::Send) << written(acked);
+  EXPECT_EQ(destination(acked), "203.0.113.9:40000");
+  EXPECT_EQ(request_line(acked), "ACK sip:1003@10.0.0.5:5060 SIP/2.0");
   // From anyone else the alias is no instruction: the route table decides (no route for the
   // Request-URI's user "1003"... here "phones" matches and 1003 has no binding: 480).
   const dataplane::Outcome refused = process(relayed, "198.51.100.50:5070");
