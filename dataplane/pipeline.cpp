@@ -433,18 +433,7 @@ Outcome Pipeline::process_request(const Inbound& in, std::int64_t now, const Out
     case sip::NextHopSource::RouteTable:
       break;
   }
-  // Another node of a shared store sends a new request for a NATed phone registered here
-  // through us, its Request-URI aliased to the phone's NAT mapping (choose_contact): relayed
-  // there. Only from the trust domain: from anyone, the alias would make us a relay to any
-  // address.
-  if (!request.to.has_tag && !request.request_uri.params.empty() &&
-      context_->identity_sources->contains(source_key(in.peer)) &&
-      !sip::uri_is_ours(request.request_uri, context_->identity)) {
-    if (std::optional<Outcome> relayed = forward_to_uri_alias(in, plan, out)) {
-      count(&WorkerCounters::node_relays_in);
-      return *relayed;
-    }
-  }
+  if (std::optional<Outcome> relayed = relay_for_trust_domain(in, plan, out)) return *relayed;
   if (sip::uri_is_ours(request.request_uri, context_->identity)) {
     if (request.method == sip::Method::Register) {
       Outcome outcome;
@@ -526,6 +515,35 @@ bool Pipeline::lacks_route_token(const Inbound& in, const sip::RoutePlan& plan) 
 
 // contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request
 // goes there, its Request-URI without the alias (the URI the UA wrote). std::nullopt: no alias.
+// New requests the trust domain sends us for a UA we stand in front of:
+// - a registrar's, along the Path we put into the UA's REGISTER (our Route, popped, names
+//   where that REGISTER came from): sent there, the Request-URI as the registrar wrote it;
+// - another node's of a shared store, for a NATed phone registered here, its Request-URI
+//   aliased to the phone's NAT mapping (choose_contact): sent there, the alias removed.
+// Only from the trust domain: from anyone, an alias would make us a relay to any address.
+std::optional<Outcome> Pipeline::relay_for_trust_domain(const Inbound& in,
+                                                        const sip::RoutePlan& plan,
+                                                        const OutputBuffers& out) {
+  const sip::Message& request = *message_;
+  if (request.to.has_tag || (plan.path_alias.empty() && request.request_uri.params.empty()) ||
+      !context_->identity_sources->contains(source_key(in.peer))) {
+    return std::nullopt;
+  }
+  if (!plan.path_alias.empty()) {
+    const std::optional<sip::AliasTarget> target = sip::parse_alias(plan.path_alias);
+    if (!target) return respond(in, 400, "Bad Route Header", {}, out);
+    const std::optional<PeerAddress> hop =
+        sendable(peer_from_host(target->host, target->port), *context_);
+    if (!hop) return dropped(DropReason::Unroutable);
+    count(&WorkerCounters::path_relays);
+    return forward(in, plan, *hop, {}, out);
+  }
+  if (sip::uri_is_ours(request.request_uri, context_->identity)) return std::nullopt;
+  std::optional<Outcome> relayed = forward_to_uri_alias(in, plan, out);
+  if (relayed) count(&WorkerCounters::node_relays_in);
+  return relayed;
+}
+
 std::optional<Outcome> Pipeline::forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
                                                       const OutputBuffers& out) {
   const sip::Message& request = *message_;
@@ -819,9 +837,16 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
       identity_edits(in.peer, next_hop, !extras.asserted_identity.empty(), !extras.stored_copy);
   edits.drop_identity = identity.drop_received;
   if (identity.withhold_ours) edits.asserted_identity = {};
-  // A registration goes to a registrar, which records where it came from itself.
-  if (context_->identity.record_route && request.method != sip::Method::Register) {
-    edits.contact_alias = contact_alias_for(in.peer);
+  if (context_->identity.record_route) {
+    if (request.method != sip::Method::Register) {
+      edits.contact_alias = contact_alias_for(in.peer);
+    } else {
+      // A REGISTER for another registrar (sipline in front of a PBX): our Path (RFC 3327),
+      // naming where it came from, so that the registrar's requests to the UA come through
+      // us, the only way through its NAT, and we know where to send them
+      // (relay_for_trust_domain). The Contact stays as the UA wrote it: its 200 lists it.
+      edits.leading_headers = path_line(static_cast<std::size_t>(socket), in.peer);
+    }
   }
   edits.session_expires = session_expires_to_request();
   const Output output = write_out(out, [&](std::span<char> buffer) {
@@ -831,6 +856,22 @@ Outcome Pipeline::forward(const Inbound& in, const sip::RoutePlan& plan,
     return dropped(DropReason::TooLarge);
   }
   return send(SendKind::ForwardedRequest, 0, output, next_hop, static_cast<std::uint8_t>(socket));
+}
+
+std::string_view Pipeline::path_line(std::size_t listen_index, const PeerAddress& source) {
+  std::array<char, sip::kMaxAliasText> alias;
+  const PeerText peer = format_peer(source);
+  const std::optional<std::string_view> value = sip::write_alias_value(peer.view(), alias);
+  if (!value) return {};
+  LineWriter line(path_line_);
+  line.append("Path: <");
+  line.append(context_->identity.listen_address(listen_index).record_route_uri());
+  line.append(";lr;");
+  line.append(sip::kAliasParam);
+  line.append("=");
+  line.append(*value);
+  line.append(">\r\n");
+  return line.overflow() ? std::string_view() : line.view();
 }
 
 // "sip:HOST:PORT;rt=TOKEN": our Record-Route URI for the listen address, with the token of the

@@ -425,6 +425,11 @@ class Pipeline {
   bool is_keepalive_options(const sip::Message& request) const;
   std::optional<Outcome> forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
                                               const OutputBuffers& out);
+  std::optional<Outcome> relay_for_trust_domain(const Inbound& in, const sip::RoutePlan& plan,
+                                                const OutputBuffers& out);
+  // "Path: <sip:HOST:PORT;lr;alias=SOURCE~PORT~1>\r\n" for a REGISTER we forward, in
+  // path_line_; empty when it does not fit.
+  std::string_view path_line(std::size_t listen_index, const PeerAddress& source);
   // An in-dialog request from outside the trust domain, to the host its Request-URI names,
   // that did not come through our Route although we record-route.
   bool is_foreign_dialog_request(const Inbound& in, const sip::RoutePlan& plan) const;
@@ -897,6 +902,7 @@ class Pipeline {
   std::array<char, sip::kMaxAliasText> alias_text_{};  // the Contact alias being written
   std::array<char, 1024> aliased_uri_{};               // a Request-URI without its alias
   std::array<char, 1024> contact_uri_{};  // a Request-URI with an alias: to another node
+  std::array<char, 32 + sip::kMaxSentByLength + sip::kMaxAliasText> path_line_{};
   // signed_record_route_uri()'s: "sip:" HOST:PORT ";rt=" TOKEN
   std::array<char, 4 + sip::kMaxSentByLength + 4 + sip::kRouteTokenSize> record_route_uri_{};
   std::size_t retry_after_size_ = 0;

@@ -37,6 +37,7 @@ struct Snapshot {
   std::uint64_t contacts_aliased = 0;
   std::uint64_t node_relays_in = 0;
   std::uint64_t node_relays_out = 0;
+  std::uint64_t path_relays = 0;
   std::uint64_t contacts_hunted = 0;
   std::uint64_t contacts_forked = 0;
   std::uint64_t call_records = 0;
@@ -93,6 +94,7 @@ struct Snapshot {
     contacts_aliased += counters.contacts_aliased.read();
     node_relays_in += counters.node_relays_in.read();
     node_relays_out += counters.node_relays_out.read();
+    path_relays += counters.path_relays.read();
     contacts_hunted += counters.contacts_hunted.read();
     contacts_forked += counters.contacts_forked.read();
     call_records += counters.call_records.read();
@@ -171,6 +173,7 @@ std::string format_fields(std::string line, const Snapshot& s) {
   append(line, "contacts_aliased", s.contacts_aliased);
   append(line, "node_relays_in", s.node_relays_in);
   append(line, "node_relays_out", s.node_relays_out);
+  append(line, "path_relays", s.path_relays);
   append(line, "contacts_hunted", s.contacts_hunted);
   append(line, "contacts_forked", s.contacts_forked);
   append(line, "call_records", s.call_records);

@@ -103,6 +103,9 @@ struct alignas(kCacheLine) WorkerCounters {
   // (shared registrations); and the requests this node sent through another node so.
   Counter node_relays_in;
   Counter node_relays_out;
+  // Requests a registrar sent along the Path we put into a REGISTER we forwarded to it,
+  // relayed to where that REGISTER came from.
+  Counter path_relays;
   // A hunted call went on to the user's next contact (a location route's fork = "serial").
   Counter contacts_hunted;
   // INVITEs sent to a user's contacts at once (fork = "parallel", "q-groups"), one per branch.

@@ -52,7 +52,7 @@ std::optional<AliasedUri> resolve_uri_alias(std::string_view uri_text, const Uri
   if (uri.params.empty()) return std::nullopt;
   ParamCursor params(uri.params, ParamCursor::Style::Uri);
   while (const std::optional<Param> param = params.next()) {
-    if (!iequals(param->name, "alias")) continue;
+    if (!iequals(param->name, kAliasParam)) continue;
     const std::optional<AliasTarget> target = parse_alias(param->value);
     if (!target) return std::nullopt;
     // The parameter runs from its ';' to the end of its value; the URI's other octets stay.

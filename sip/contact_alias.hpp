@@ -25,6 +25,10 @@ namespace sipline::sip {
 // "[2001:db8::1]~65535~1" at most.
 inline constexpr std::size_t kMaxAliasText = 48;
 
+// The parameter: in a Contact URI or Request-URI (above), and in the URI of the Path we put
+// into a REGISTER we forward to another registrar (RFC 3327): where the registering UA is.
+inline constexpr std::string_view kAliasParam = "alias";
+
 // The first Contact of a message, where write_forwarded_request/response add the alias.
 struct ContactUri {
   const HeaderField* line = nullptr;  // the Contact line holding it

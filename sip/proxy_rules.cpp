@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "sip/contact_alias.hpp"
 #include "sip/name_addr.hpp"
 #include "sip/params.hpp"
 #include "sip/route_token.hpp"
@@ -387,6 +388,10 @@ RoutePlan preprocess_routes(const Message& request, const LocalIdentity& identit
     plan.pop_top_route = route.ok() && uri_is_ours(route.value.uri, identity);
     if (plan.pop_top_route && !plan.strict_router && identity.route_key) {
       plan.route_token = uri_param(route.value.uri, kRouteTokenParam);
+    }
+    // Only a new request can come back along a Path; in-dialog ones skip the lookup.
+    if (plan.pop_top_route && !request.to.has_tag && !route.value.uri.params.empty()) {
+      plan.path_alias = uri_param(route.value.uri, kAliasParam);
     }
   }
   plan.strict_next_hop_uri = strict_next_hop_uri(routes, plan);

@@ -200,6 +200,10 @@ struct RoutePlan {
   // router's Request-URI): the token our Record-Route gave the dialog (route_token.hpp).
   // Empty: none, or tokens are off (no LocalIdentity::route_key).
   std::string_view route_token;
+  // The alias parameter of our own popped Route value in a new request (no To tag): the
+  // Path we put into a REGISTER we forwarded (RFC 3327) came back as the registrar's Route,
+  // and names where the registering UA is (contact_alias.hpp syntax). Empty: none.
+  std::string_view path_alias;
   // Every Route value leaves: a new request's preloaded route (RFC 3261 §8.1.2) that the
   // proxy does not follow (Kamailio's default configuration removes them, remove_hf("Route"),
   // before routing a new request): the route table decides where it goes.

@@ -3891,8 +3891,9 @@ def test_redis_resync(ctx):
 
 def test_redis_node_relay(ctx):
     """Two nodes share one Redis store, each in the other's trust domain. Phone 1003 registers
-    through A from behind a NAT (its Contact names 192.168.77.5, which nothing reaches; its
-    REGISTER came from a loopback port: the NAT's mapping, open only toward A). An INVITE for
+    through A "from behind a NAT": its Contact names 127.0.0.99:5060, where nothing listens,
+    and its REGISTER came from another loopback port, standing for the NAT's mapping, open
+    only toward A. An INVITE for
     1003 through B goes to A, its Request-URI aliased to that mapping (`node_relays_out=1`
     at B); A relays it there without the alias (`node_relays_in=1`): the phone sees it come
     from A's address, with the Request-URI it registered, and its 200 returns through A and
@@ -3909,7 +3910,7 @@ def test_redis_node_relay(ctx):
                                   name="sipline-" + name).start()
     node_a, node_b = nodes["a"], nodes["b"]
     wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
-    private = "sip:1003@192.168.77.5:5060"
+    private = "sip:1003@127.0.0.99:5060"  # loopback: a wrong send stays here
     with sipmsg.Agent(port_a, port=phone_port, user="1003") as agent:
         first, final = agent.register(PASSWORD, contact="<%s>" % private, expires=300)
     require_status(final, 200, "REGISTER 1003 from behind the NAT at A")
@@ -3930,6 +3931,67 @@ def test_redis_node_relay(ctx):
     counters_a = require_clean_stop(node_a)
     check(total(counters_b, "node_relays_out") >= 1 and total(counters_a, "node_relays_in") >= 1,
           "relay counters: B %s, A %s" % (harness.brief(counters_b), harness.brief(counters_a)))
+
+
+def test_registrar_path(ctx):
+    """sipline in front of another registrar (a PBX), record_route on: a phone behind a NAT
+    (Contact sip:1003@127.0.0.99:5060, where nothing listens) registers through sipline; the REGISTER
+    reaches the registrar (an echo UAS answering 200) with sipline's Path
+    `<sip:PROXY;lr;alias=PHONE~PORT~1>` (RFC 3327) and its Contact as the phone wrote it. The
+    registrar calls the phone along that Path (Route: the Path value, Request-URI the Contact):
+    sipline pops its Route and sends the INVITE to where the REGISTER came from, the phone's
+    NAT mapping, with the registrar's Request-URI (`path_relays=1`); the phone's 200 returns
+    to the registrar."""
+    proxy_port, phone_port = harness.free_udp_ports(2)
+    host = harness.NET.client_host
+    registrar = EchoServer()
+    ctx.cleanups.append(registrar.stop)
+    routes = [{"name": "pbx", "methods": ["REGISTER"], "action": "forward",
+               "target": "sip:%s:%d" % (host, registrar.port)}]
+    proxy = ctx.sipline(harness.sipline_config(proxy_port, routes, record_route=True,
+                                               names=("sipline.test",))).start()
+    private = "sip:1003@127.0.0.99:5060"  # loopback: a wrong send stays here
+    pbx = "%s:%d" % (host, registrar.port)
+    with sipmsg.Agent(proxy_port, port=phone_port, user="1003") as agent:
+        answer = agent.request("REGISTER", "sip:" + pbx, to="<sip:1003@%s>" % pbx,
+                               headers=[("Contact", "<%s>" % private), ("Expires", "300")])
+    require_status(answer, 200, "REGISTER through sipline to the PBX")
+    registers = registrar.requests("REGISTER")
+    check(len(registers) == 1, "the PBX got %d REGISTERs" % len(registers))
+    path = registers[0].get("Path")
+    wanted = "<sip:%s:%d;lr;alias=%s~%d~1>" % (harness.NET.proxy_host, proxy_port, host,
+                                                phone_port)
+    check(path == wanted, "the REGISTER's Path: %r, expected %r" % (path, wanted))
+    check(registers[0].get("Contact") == "<%s>" % private,
+          "the Contact should reach the PBX as written: %r" % registers[0].get("Contact"))
+    phone = EchoServer(phone_port)
+    ctx.cleanups.append(phone.stop)
+    call_id = sipmsg.new_token("pbx-") + "@" + host
+    invite = sipmsg.build("INVITE %s SIP/2.0" % private, [
+        ("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (pbx, sipmsg.new_token("z9hG4bK"))),
+        ("Route", path), ("Max-Forwards", "70"),
+        ("From", "<sip:pbx@%s>;tag=p1" % pbx), ("To", "<%s>" % private),
+        ("Call-ID", call_id), ("CSeq", "1 INVITE"), ("Content-Length", "0")])
+    registrar.echo.sock.sendto(invite, (harness.NET.proxy_host, proxy_port))
+    deadline = time.monotonic() + 5
+
+    def answered():
+        return [m for m in list(registrar.echo.received) if m is not None and m.is_response
+                and m.get("Call-ID") == call_id]
+    while (not phone.requests("INVITE") or not answered()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    invites = phone.requests("INVITE")
+    check(len(invites) == 1, "the phone got %d INVITEs along the Path" % len(invites))
+    index = [i for i, m in enumerate(phone.echo.received)
+             if m is not None and not m.is_response and m.method == "INVITE"][0]
+    check(phone.echo.sources[index] == (harness.NET.proxy_host, proxy_port),
+          "the INVITE should come from sipline: %s:%d" % phone.echo.sources[index])
+    check(invites[0].start_line == "INVITE %s SIP/2.0" % private and invites[0].get("Route") is None,
+          "the phone should get the registrar's Request-URI and no Route: %r, Route %r"
+          % (invites[0].start_line, invites[0].get("Route")))
+    check(answered(), "the phone's answer did not reach the PBX")
+    counters = require_clean_stop(proxy)
+    check(total(counters, "path_relays") == 1, "path_relays: %s" % harness.brief(counters))
 
 
 # --- 9. Linphone ----------------------------------------------------------------------------
@@ -4133,6 +4195,7 @@ TESTS = {
     "redis_shared_location": test_redis_shared_location,
     "redis_resync": test_redis_resync,
     "redis_node_relay": test_redis_node_relay,
+    "registrar_path": test_registrar_path,
     "workers_u1": test_workers_u1,
     "linphone": test_linphone,
     "big_invite": test_big_invite,
@@ -4157,7 +4220,7 @@ DPDK_TESTS = ("register", "calls_un", "calls_u1", "call_auth", "redirect", "canc
               "errors",
               "big_invite",
               "ipv6_calls", "ipv6_gateway", "exception_path", "nat_contact_alias",
-              "announce")
+              "announce", "registrar_path")
 
 
 def run_one(options, name):

@@ -520,6 +520,11 @@ password = "secret-1004"
 name = "phones"
 user_prefix = "100"
 action = "location"
+[[routes]]
+name = "pbx"
+methods = ["REGISTER"]
+action = "forward"
+target = "sip:192.0.2.90:5060"
 )toml";
 
 sip::Binding phone(std::string contact, std::string received, std::string node) {
@@ -621,6 +626,52 @@ TEST_F(NodeRelay, ARequestFromAnotherNodeIsRelayedToTheAlias) {
   EXPECT_EQ(refused.kind, dataplane::SendKind::LocalResponse);
   EXPECT_EQ(request_line(refused), "SIP/2.0 480 Temporarily Unavailable");
   EXPECT_EQ(counters_.node_relays_in.read(), 1u);
+}
+
+// In front of another registrar (a PBX): a REGISTER we forward carries our Path, naming where
+// it came from (RFC 3327); the Contact goes as the phone wrote it.
+TEST_F(NodeRelay, AForwardedRegisterCarriesOurPathNamingItsSource) {
+  const std::string registration =
+      "REGISTER sip:pbx.example SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-reg1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:1003@pbx.example>;tag=r1\r\n"
+      "To: <sip:1003@pbx.example>\r\n"
+      "Call-ID: reg-1@10.0.0.5\r\n"
+      "CSeq: 1 REGISTER\r\n"
+      "Contact: <sip:1003@10.0.0.5:5060>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  const dataplane::Outcome outcome = process(registration, "203.0.113.9:40000");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send) << written(outcome);
+  EXPECT_EQ(destination(outcome), "192.0.2.90:5060");
+  const std::string sent = written(outcome);
+  const std::size_t path = sent.find("\r\nPath: ");
+  ASSERT_NE(path, std::string::npos) << sent;
+  EXPECT_EQ(sent.substr(path + 2, sent.find("\r\n", path + 2) - path - 2),
+            "Path: <sip:192.0.2.1:5060;lr;alias=203.0.113.9~40000~1>");
+  EXPECT_LT(sent.rfind("\r\nVia: ", path), path) << "after the Vias";
+  EXPECT_EQ(contact_line(sent), "Contact: <sip:1003@10.0.0.5:5060>");
+}
+
+// The registrar's request to the phone comes back along that Path: our Route, popped, names
+// where to send it; the Request-URI stays the registrar's.
+TEST_F(NodeRelay, ARequestAlongOurPathGoesWhereTheRegisterCameFrom) {
+  std::string invite = invite_for("1003");
+  invite.replace(0, invite.find(" SIP/2.0"), "INVITE sip:1003@10.0.0.5:5060");
+  invite.insert(invite.find("Max-Forwards"),
+                "Route: <sip:192.0.2.1:5060;lr;alias=203.0.113.9~40000~1>\r\n");
+  const dataplane::Outcome outcome = process(invite, "192.0.2.90:5060");
+  ASSERT_EQ(outcome.verdict, dataplane::Verdict::Send) << written(outcome);
+  EXPECT_EQ(destination(outcome), "203.0.113.9:40000");
+  EXPECT_EQ(request_line(outcome), "INVITE sip:1003@10.0.0.5:5060 SIP/2.0");
+  EXPECT_EQ(written(outcome).find("\r\nRoute: "), std::string::npos) << "our Route popped";
+  EXPECT_EQ(counters_.path_relays.read(), 1u);
+  // From outside the trust domain our Route with an alias is no instruction: the table
+  // decides (1003 has no binding here: 480).
+  const dataplane::Outcome refused = process(invite, "198.51.100.66:5060");
+  ASSERT_EQ(refused.verdict, dataplane::Verdict::Send);
+  EXPECT_EQ(request_line(refused), "SIP/2.0 480 Temporarily Unavailable");
+  EXPECT_EQ(counters_.path_relays.read(), 1u);
 }
 
 }  // namespace
