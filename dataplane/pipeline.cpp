@@ -75,7 +75,7 @@ std::optional<PeerAddress> contact_destination(const ContactView& contact,
 // A contact registered through another node of a shared store, from behind a NAT (its
 // Contact's address is not where its REGISTER came from), is sent through that node: the NAT
 // lets in only what comes from the address the phone registered with. That node relays it to
-// the alias (forward_for_node, below). A contact registered here, or not behind NAT, is sent
+// the alias (relay_for_trust_domain). A contact registered here, or not behind NAT, is sent
 // to directly.
 Pipeline::ContactChoice Pipeline::choose_contact(const ContactView& contact) const {
   ContactChoice choice{{}, contact.uri, 0, {}};
@@ -513,8 +513,6 @@ bool Pipeline::lacks_route_token(const Inbound& in, const sip::RoutePlan& plan) 
   return !sip::route_token_matches(*identity.route_key, request.call_id, plan.route_token);
 }
 
-// contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request
-// goes there, its Request-URI without the alias (the URI the UA wrote). std::nullopt: no alias.
 // New requests the trust domain sends us for a UA we stand in front of:
 // - a registrar's, along the Path we put into the UA's REGISTER (our Route, popped, names
 //   where that REGISTER came from): sent there, the Request-URI as the registrar wrote it;
@@ -544,6 +542,8 @@ std::optional<Outcome> Pipeline::relay_for_trust_domain(const Inbound& in,
   return relayed;
 }
 
+// contact_alias.hpp: the Request-URI's alias names where the UA's NAT mapping is; the request
+// goes there, its Request-URI without the alias (the URI the UA wrote). std::nullopt: no alias.
 std::optional<Outcome> Pipeline::forward_to_uri_alias(const Inbound& in, const sip::RoutePlan& plan,
                                                       const OutputBuffers& out) {
   const sip::Message& request = *message_;
