@@ -282,6 +282,13 @@ sip::Binding binding(std::string contact, std::string received, std::uint16_t q_
   return result;
 }
 
+// A phone another node of a shared store took the REGISTER of (Binding::node_address).
+sip::Binding node_binding(std::string contact, std::string received, std::string node) {
+  sip::Binding result = binding(std::move(contact), std::move(received), 300);
+  result.node_address = std::move(node);
+  return result;
+}
+
 // Where a datagram comes from and which listen socket took it (index into `listen`).
 struct Source {
   const char* peer;
@@ -438,7 +445,9 @@ World& world() {
         {"1005",
          {binding("sip:1005@192.0.2.51:5060", "192.0.2.51:5060"),
           binding("sip:1005@192.0.2.52:5062", ""), binding("sip:1005@[2001:db8::53]", "", 500),
-          binding("sip:1005@127.0.0.1:5060", "", 400)}},  // serial forks, and a parallel one
+          binding("sip:1005@127.0.0.1:5060", "", 400),
+          // behind NAT, registered at another node: through it, aliased
+          node_binding("sip:1005@10.0.0.55:5060", "198.51.100.55:40000", "198.51.100.9:5060")}},
         {"1006",  // by q groups: two at 1.0, then one at 0.5, then one at 0.3
          {binding("sip:1006@192.0.2.56:5060", ""), binding("sip:1006@192.0.2.57:5062", ""),
           binding("sip:1006@192.0.2.58:5064", "", 500),
