@@ -675,6 +675,7 @@ std::string bindings_text(const std::vector<sip::Binding>& bindings, std::int64_
             " q=" + std::to_string(binding.q_milli) + "/1000";
     if (!binding.received.empty()) text += " received=" + binding.received;
     if (!binding.instance.empty()) text += " instance=" + binding.instance;
+    if (!binding.node_address.empty()) text += " node=" + binding.node_address;
     text += "\n";
   }
   return text;

@@ -3902,12 +3902,15 @@ def test_redis_node_relay(ctx):
     ctx.cleanups.append(redis.stop)
     port_a, port_b, phone_port = harness.free_udp_ports(3)
     trusted = '[domain]\ntrust_domain = ["127.0.0.1/32"]\n'
+    socket_b = ctx.workdir.file("admin-b.sock")
     nodes = {}
     for name, port in (("a", port_a), ("b", port_b)):
         text = call_config(port, store=redis.url, record_route=True)
         check("[domain]\n" in text, "call_config has no [domain] section")
-        nodes[name] = ctx.sipline(text.replace("[domain]\n", trusted, 1),
-                                  name="sipline-" + name).start()
+        text = text.replace("[domain]\n", trusted, 1)
+        if name == "b":
+            text += '\n[admin]\nsocket = "%s"\n' % socket_b
+        nodes[name] = ctx.sipline(text, name="sipline-" + name).start()
     node_a, node_b = nodes["a"], nodes["b"]
     wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
     private = "sip:1003@127.0.0.99:5060"  # loopback: a wrong send stays here
@@ -3927,6 +3930,14 @@ def test_redis_node_relay(ctx):
           % source)
     check(invites[0].start_line == "INVITE %s SIP/2.0" % private,
           "the phone should get the Request-URI it registered: %r" % invites[0].start_line)
+    # B's view of the binding names the node it goes through (siplinectl registrations).
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    listed = subprocess.run([ctl, "--socket", socket_b, "registrations", "1003"],
+                            stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    check(("sip:1003@127.0.0.99:5060 " in listed and
+           " received=127.0.0.1:%d " % phone_port in listed and
+           " node=127.0.0.1:%d\n" % port_a in listed),
+          "siplinectl registrations 1003 at B: %r" % listed)
     counters_b = require_clean_stop(node_b)
     counters_a = require_clean_stop(node_a)
     check(total(counters_b, "node_relays_out") >= 1 and total(counters_a, "node_relays_in") >= 1,
