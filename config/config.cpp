@@ -11,7 +11,9 @@
 
 #include "config/toml_reader.hpp"
 #include "sip/method.hpp"
+#include "sip/service_urn.hpp"
 #include "sip/session_timer.hpp"
+#include "sip/text.hpp"
 
 namespace sipline::config {
 namespace {
@@ -1686,10 +1688,47 @@ std::string read_emergency_service_number(const TableReader& limits,
   return *number;
 }
 
+// [limits.emergency_services]: "sos.SUB" = one of the emergency numbers, at most
+// kMaxEmergencyNumbers of them.
+std::vector<std::pair<std::string, std::string>> read_emergency_services(
+    const TableReader& limits, const std::vector<std::string>& numbers) {
+  std::vector<std::pair<std::string, std::string>> services;
+  if (!limits.has("emergency_services")) return services;
+  const TableReader table = limits.table("emergency_services");
+  const std::vector<std::string> keys = table.keys();
+  if (keys.size() > kMaxEmergencyNumbers) {
+    table.diagnostics().error(table.line(), "limits.emergency_services lists at most " +
+                                                std::to_string(kMaxEmergencyNumbers) +
+                                                " services, not " + std::to_string(keys.size()));
+    return services;
+  }
+  for (const std::string& service : keys) {
+    const std::optional<std::string> number = table.string(service, Presence::Required);
+    if (!number) continue;
+    // Service names hold dots: quoted, not joined to the table's path.
+    const std::string what = "limits.emergency_services " + quoted(service);
+    if (!sip::is_emergency_service_name(service) || sip::general_service(service).empty()) {
+      table.diagnostics().error(
+          table.line_of_key(service),
+          what + " must name a sub-service of sos (RFC 5031), such as \"sos.police\"");
+    } else if (std::find(numbers.begin(), numbers.end(), *number) == numbers.end()) {
+      table.diagnostics().error(
+          table.line_of_key(service),
+          what + " = " + quoted(*number) + ": the number must be one of limits.emergency_numbers");
+    } else {
+      std::string lower(service);
+      for (char& c : lower)
+        c = sip::ascii_lower(c);
+      services.emplace_back(std::move(lower), *number);
+    }
+  }
+  return services;
+}
+
 LimitsConfig read_limits(const TableReader& limits) {
   limits.reject_unknown_keys({"transaction_table_size", "ring_size", "call_table_size",
                               "dialog_timeout", "session_expires", "emergency_numbers",
-                              "emergency_service_number"});
+                              "emergency_service_number", "emergency_services"});
   const auto call_table_size =
       limits.integer("call_table_size", 1024, 16777216, Presence::Optional);
   if (call_table_size && (*call_table_size & (*call_table_size - 1)) != 0) {
@@ -1725,6 +1764,7 @@ LimitsConfig read_limits(const TableReader& limits) {
   }
   if (auto numbers = read_emergency_numbers(limits)) config.emergency_numbers = std::move(*numbers);
   config.emergency_service_number = read_emergency_service_number(limits, config.emergency_numbers);
+  config.emergency_services = read_emergency_services(limits, config.emergency_numbers);
   return config;
 }
 

@@ -214,6 +214,10 @@ struct LimitsConfig {
   // routes it like that number dialled. One of emergency_numbers; empty: such a request is
   // answered 416 (RFC 3261 §21.4.17).
   std::string emergency_service_number = "112";
+  // Sub-services of sos placed as another of emergency_numbers ("sos.police" -> "110",
+  // [limits.emergency_services]); a sub-service not listed is placed as its nearest listed
+  // parent, else as emergency_service_number (RFC 5031 §3). Service names lower case.
+  std::vector<std::pair<std::string, std::string>> emergency_services;
 
   bool operator==(const LimitsConfig&) const = default;
 };

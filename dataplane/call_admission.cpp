@@ -9,6 +9,7 @@
 #include "dataplane/pipeline.hpp"
 #include "sip/service_urn.hpp"
 #include "sip/session_timer.hpp"
+#include "sip/text.hpp"
 
 namespace sipline::dataplane {
 namespace {
@@ -196,6 +197,17 @@ Pipeline::CallAdmission Pipeline::admit_emergency_call(std::uint64_t key,
   return remember_call(*call, route_counter, user_counter);
 }
 
+std::string_view emergency_number_for(const sip::Uri& uri, const config::LimitsConfig& limits) {
+  std::string_view service = sip::emergency_service(uri);
+  if (service.empty()) return {};
+  for (; !service.empty(); service = sip::general_service(service)) {
+    for (const auto& [name, number] : limits.emergency_services) {
+      if (sip::iequals(name, service)) return number;
+    }
+  }
+  return limits.emergency_service_number;
+}
+
 // A new INVITE whose Request-URI names an emergency number ([limits] emergency_numbers):
 // sip:112@host, sip:112;phone-context=...@host (the user's parameters left out), tel:112; or
 // an emergency service URN placed as one ([limits] emergency_service_number).
@@ -206,7 +218,7 @@ bool Pipeline::is_emergency_request() const {
     return false;
   }
   if (sip::is_emergency_service_urn(request.request_uri)) {
-    return !context_->config->limits.emergency_service_number.empty();
+    return !emergency_number_for(request.request_uri, context_->config->limits).empty();
   }
   const std::string_view user = request.request_uri.user;
   const std::string_view number = user.substr(0, user.find(';'));

@@ -595,7 +595,7 @@ Outcome Pipeline::route_by_table(const Inbound& in, const sip::RoutePlan& plan, 
   // An emergency service URN is placed as its number (RFC 5031; sip/service_urn.hpp).
   std::string_view service_number;
   if (sip::is_emergency_service_urn(message_->request_uri)) {
-    service_number = context_->config->limits.emergency_service_number;
+    service_number = emergency_number_for(message_->request_uri, context_->config->limits);
     if (service_number.empty()) return respond(in, 416, {}, {}, out);
   }
   const lb::RouteRule* route =

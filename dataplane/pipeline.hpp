@@ -277,6 +277,11 @@ struct ToTag {
 };
 ToTag local_to_tag(std::string_view call_id, std::uint64_t key);
 
+// The number an emergency service URN (sip/service_urn.hpp) is placed as: its service's in
+// [limits.emergency_services], else its nearest listed parent's, else
+// emergency_service_number. Empty when `uri` is no such URN or the number is "" (416).
+std::string_view emergency_number_for(const sip::Uri& uri, const config::LimitsConfig& limits);
+
 // A registered contact's address: where the REGISTER came from when the registrar recorded
 // it (a UA behind NAT is reachable there, not at the private address in its Contact), else
 // the Contact URI's host and port; one sipline may send to (std::nullopt: none).

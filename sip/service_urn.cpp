@@ -27,17 +27,28 @@ bool is_service(std::string_view service) {
 
 }  // namespace
 
-bool is_emergency_service_urn(const Uri& uri) {
-  constexpr std::string_view kNamespace = "service:";  // the URN's NID and its colon
+bool is_emergency_service_name(std::string_view service) {
   constexpr std::string_view kTopLevel = "sos";
+  return is_service(service) && iequals(service.substr(0, service.find('.')), kTopLevel);
+}
+
+std::string_view emergency_service(const Uri& uri) {
+  constexpr std::string_view kNamespace = "service:";  // the URN's NID and its colon
   if (uri.scheme != UriScheme::Other || !iequals(uri.scheme_text, "urn") ||
       !istarts_with(uri.opaque, kNamespace)) {
-    return false;
+    return {};
   }
   const std::string_view service = uri.opaque.substr(kNamespace.size());
-  if (!is_service(service)) return false;
-  const std::string_view top_level = service.substr(0, service.find('.'));
-  return iequals(top_level, kTopLevel);
+  return is_emergency_service_name(service) ? service : std::string_view();
+}
+
+bool is_emergency_service_urn(const Uri& uri) {
+  return !emergency_service(uri).empty();
+}
+
+std::string_view general_service(std::string_view service) {
+  const std::size_t dot = service.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : service.substr(0, dot);
 }
 
 }  // namespace sipline::sip

@@ -19,4 +19,15 @@ inline constexpr std::string_view kEmergencyServiceUrn = "urn:service:sos";
 // and for a service that is not well-formed (labels of letters, digits and '-').
 bool is_emergency_service_urn(const Uri& uri);
 
+// The service of an emergency service URN as written ("sos", "SOS.police"), else empty.
+std::string_view emergency_service(const Uri& uri);
+
+// True for "sos" and "sos.LABEL[.LABEL...]" (labels of letters, digits and '-'), any case: a
+// service a configuration may name.
+bool is_emergency_service_name(std::string_view service);
+
+// `service` with its rightmost label removed ("sos.police.x" -> "sos.police"; "sos" -> ""):
+// the more general service RFC 5031 §3 says it still is.
+std::string_view general_service(std::string_view service);
+
 }  // namespace sipline::sip

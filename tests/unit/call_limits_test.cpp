@@ -667,6 +667,53 @@ TEST_F(EmergencyCallTest, TheEmergencyServiceUrnIsPlacedAsItsNumber) {
   expect_refused(receive(other), "416 Unsupported URI Scheme");
 }
 
+class EmergencySubServiceTest : public CallLimitTest {
+ protected:
+  EmergencySubServiceTest()
+      : CallLimitTest(std::string(kConfig) +
+                      "[limits]\nemergency_numbers = [\"911\", \"5112\"]\n"
+                      "[limits.emergency_services]\n\"sos.police\" = \"5112\"\n") {}
+};
+
+// [limits.emergency_services] places a sub-service as its own number; one below it as its
+// nearest listed parent; any other sub-service as emergency_service_number (RFC 5031 §3).
+TEST_F(EmergencySubServiceTest, ASubServiceIsPlacedAsItsOwnNumber) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"urn:service:sos.police", "INVITE sip:5112@sipline.local SIP/2.0"},
+      {"urn:service:SOS.Police.traffic", "INVITE sip:5112@sipline.local SIP/2.0"},
+      {"urn:service:sos.fire", "INVITE sip:911@sipline.local SIP/2.0"},
+  };
+  int call = 0;
+  for (const auto& [service, placed] : cases) {
+    std::string by_service = invite_to("911", "p" + std::to_string(++call));
+    by_service.replace(0, by_service.find(" SIP/2.0"), std::string("INVITE ") + service);
+    const Sent sent = receive(by_service);
+    expect_forwarded(sent);
+    EXPECT_EQ(request_line(sent.bytes), placed) << service;
+  }
+  EXPECT_EQ(worker_counters_[0].emergency_requests.read(), 3u);
+}
+
+TEST(CallLimitConfig, EmergencyServicesNameSubServicesAndEmergencyNumbers) {
+  const std::string text = std::string(kConfig) +
+                           "[limits]\nemergency_numbers = [\"112\", \"110\"]\n"
+                           "[limits.emergency_services]\n";
+  const config::LoadResult loaded =
+      config::load_config_text(text + "\"SOS.Police\" = \"110\"\n", "limits.toml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  EXPECT_EQ(loaded.config->limits.emergency_services,
+            (std::vector<std::pair<std::string, std::string>>{{"sos.police", "110"}}));
+  EXPECT_EQ(first_error(text + "police = \"110\"\n"),
+            "limits.toml:70: limits.emergency_services \"police\" must name a sub-service of sos "
+            "(RFC 5031), such as \"sos.police\"");
+  EXPECT_EQ(first_error(text + "sos = \"110\"\n"),
+            "limits.toml:70: limits.emergency_services \"sos\" must name a sub-service of sos "
+            "(RFC 5031), such as \"sos.police\"");
+  EXPECT_EQ(first_error(text + "\"sos.fire\" = \"118\"\n"),
+            "limits.toml:70: limits.emergency_services \"sos.fire\" = \"118\": the number must be "
+            "one of limits.emergency_numbers");
+}
+
 class NoEmergencyServiceNumberTest : public CallLimitTest {
  protected:
   NoEmergencyServiceNumberTest()

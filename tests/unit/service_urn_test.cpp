@@ -31,5 +31,18 @@ TEST(ServiceUrn, OtherServicesAndMalformedOnesAreNot) {
   }
 }
 
+TEST(ServiceUrn, TheServiceAsWrittenAndItsMoreGeneralOnes) {
+  const Parsed<Uri> uri = parse_uri("urn:service:SOS.Police.x");
+  ASSERT_TRUE(uri.ok());
+  EXPECT_EQ(emergency_service(uri.value), "SOS.Police.x");
+  EXPECT_EQ(general_service("SOS.Police.x"), "SOS.Police");
+  EXPECT_EQ(general_service("sos.police"), "sos");
+  EXPECT_EQ(general_service("sos"), "");
+  EXPECT_EQ(emergency_service(parse_uri("urn:service:counseling").value), "");
+  EXPECT_TRUE(is_emergency_service_name("sos.animal-control"));
+  EXPECT_FALSE(is_emergency_service_name("police"));
+  EXPECT_FALSE(is_emergency_service_name("sos..x"));
+}
+
 }  // namespace
 }  // namespace sipline::sip
