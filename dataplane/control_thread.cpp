@@ -710,6 +710,11 @@ std::string ControlThread::admin_command(std::string_view line) {
     return drain_command(argument, command == "drain");
   }
   if (command == "unregister" && !argument.empty()) return unregister_command(argument);
+  if (command == "resync" && argument.empty()) {
+    if (shared_.sync == nullptr) return "error: no shared store (redis): nothing to read again\n";
+    shared_.sync->request_resync();
+    return "ok\nresynchronisation requested (the `location sync:` line counts it)\n";
+  }
   if (command == "help" && argument.empty()) return "ok\n" + std::string(kAdminHelp);
   return "error: unknown command \"" + std::string(line) + "\" (try help)\n";
 }

@@ -121,6 +121,7 @@ inline constexpr std::string_view kAdminHelp =
     "trunks               each trunk registration with a carrier: state, expiry, counts\n"
     "registrations USER   the registered contacts of USER\n"
     "unregister USER      remove every binding of USER (as Contact: * with Expires: 0)\n"
+    "resync               read a shared (Redis) store's registrations again, as after an outage\n"
     "drain POOL MEMBER    take a pool member (index or URI) out of new calls, at once\n"
     "undrain POOL MEMBER  let it take new calls again\n"
     "reload               read the configuration file again (as SIGHUP)\n"

@@ -46,12 +46,13 @@ LocationSync::LocationSync(const config::RedisEndpoint& endpoint, std::uint64_t 
       store_(store),
       channel_(redis_change_channel(endpoint)),
       ready_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      resync_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 LocationSync::Started LocationSync::start(const config::RedisEndpoint& endpoint, std::uint64_t node,
                                           AsyncStore* store) {
   std::unique_ptr<LocationSync> sync(new LocationSync(endpoint, node, store));
-  if (sync->ready_fd_ < 0 || sync->stop_fd_ < 0) {
+  if (sync->ready_fd_ < 0 || sync->stop_fd_ < 0 || sync->resync_fd_ < 0) {
     return {nullptr, std::string("location sync: eventfd: ") + std::strerror(errno)};
   }
   if (std::string error = sync->subscribe(); !error.empty()) {
@@ -73,6 +74,12 @@ LocationSync::~LocationSync() {
   if (snapshot_ && snapshot_->pinned) store_->release_saves();
   if (ready_fd_ >= 0) ::close(ready_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (resync_fd_ >= 0) ::close(resync_fd_);
+}
+
+void LocationSync::request_resync() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t written = ::write(resync_fd_, &one, sizeof one);
 }
 
 std::string LocationSync::subscribe() {
@@ -121,12 +128,20 @@ bool LocationSync::serve_connection() {
       if (!buffered.reply) break;
       take_message(*buffered.reply);
     }
-    pollfd fds[2] = {{subscriber_.fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[3] = {{subscriber_.fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}, {resync_fd_, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return lost(std::string("poll: ") + std::strerror(errno));
     }
     if (fds[1].revents != 0) return false;
+    if (fds[2].revents != 0) {
+      std::uint64_t requests = 0;
+      [[maybe_unused]] const ssize_t read = ::read(resync_fd_, &requests, sizeof requests);
+      // Notices that came before the request are queued before the read, which holds them.
+      if (!resynchronise("the operator asked for a resynchronisation")) {
+        return lost("the resynchronisation could not read the store");
+      }
+    }
     if (fds[0].revents == 0) continue;
     // Let notices gather: under a registration load (this node's own notices come back too)
     // one wake-up then reads many, not one each. Then read while more is there: one read
@@ -144,6 +159,14 @@ bool LocationSync::serve_connection() {
 // Subscribes again, then reads the whole store, since notices sent meanwhile are gone.
 bool LocationSync::reconnect() {
   if (const std::string error = subscribe(); !error.empty()) return false;
+  if (resynchronise("subscribed again")) return true;
+  subscriber_.disconnect();  // try the whole again: a resync must follow every subscription
+  connected_.store(false, std::memory_order_relaxed);
+  return false;
+}
+
+// Reads the whole store and queues it as a SyncSnapshot, while subscribed.
+bool LocationSync::resynchronise(std::string_view why) {
   const std::string run_id = redis_run_id(reader_);
   SyncSnapshot snapshot;
   if (store_ != nullptr) {
@@ -153,8 +176,6 @@ bool LocationSync::reconnect() {
   LoadResult loaded = load_redis_bindings(reader_, static_cast<std::int64_t>(std::time(nullptr)));
   if (!loaded.ok()) {
     if (snapshot.pinned) store_->release_saves();
-    subscriber_.disconnect();  // try the whole again: a resync must follow every subscription
-    connected_.store(false, std::memory_order_relaxed);
     return false;
   }
   snapshot.complete = store_ != nullptr && !run_id.empty() && run_id == run_id_;
@@ -162,7 +183,7 @@ bool LocationSync::reconnect() {
   const std::size_t count = loaded.bindings.size();
   // Counted and noted before the updates are visible: whoever takes them sees the count too.
   resyncs_.fetch_add(1, std::memory_order_relaxed);
-  note("location sync: subscribed again; read " + std::to_string(count) +
+  note("location sync: " + std::string(why) + "; read " + std::to_string(count) +
        " binding(s) from the store" +
        (snapshot.complete ? " (the same dataset: what it lacks was removed meanwhile)"
                           : " (a new dataset or an unknown one: nothing is removed here)"));

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -74,6 +75,9 @@ class LocationSync {
 
   // Readable while updates wait (an eventfd).
   int ready_fd() const noexcept { return ready_fd_; }
+  // Any thread (the operator's `siplinectl resync`): read the whole store again, as after a
+  // lost connection, once the thread next looks (at once while it is connected).
+  void request_resync() noexcept;
   // The queued updates, oldest first: another node's change of an AOR (AorUpdate::change), or
   // an AOR's whole list (a resynchronisation, an operator's removal; empty: removed).
   SyncUpdates take_updates();
@@ -105,6 +109,8 @@ class LocationSync {
   void run();
   bool serve_connection();  // false: stop requested
   bool reconnect();
+  // false: the store could not be read. `why` opens the line noted ("subscribed again").
+  bool resynchronise(std::string_view why);
   void take_message(const redisReply& reply);
   void queue(std::vector<AorUpdate> updates);
   void queue_snapshot(std::vector<AorUpdate> updates, SyncSnapshot snapshot);
@@ -119,7 +125,8 @@ class LocationSync {
   std::string run_id_;  // sync thread: the server's run_id at the last (re)subscription
   int ready_fd_ = -1;
   int stop_fd_ = -1;
-  std::mutex mutex_;  // guards updates_ and events_
+  int resync_fd_ = -1;  // request_resync() wakes the thread
+  std::mutex mutex_;    // guards updates_ and events_
   std::vector<AorUpdate> updates_;
   std::optional<SyncSnapshot> snapshot_;  // at the front of updates_
   std::vector<std::string> events_;

@@ -3830,7 +3830,8 @@ def test_redis_resync(ctx):
     keeps its data: 1003 de-registers at A meanwhile, and 1004 registers at B (B's save is
     refused and kept). Once B is let back in, its resynchronisation reads the same dataset
     (run_id unchanged) and is complete: B forgets 1003 (480, `forgotten=1`), keeps its own
-    1004 (saved since the read could have run), and its retry brings 1004 to A."""
+    1004 (saved since the read could have run), and its retry brings 1004 to A. A binding
+    written into Redis by hand (no notice) reaches B after `siplinectl resync`."""
     redis = harness.RedisServer(ctx.workdir).start()
     ctx.cleanups.append(redis.stop)
 
@@ -3842,10 +3843,12 @@ def test_redis_resync(ctx):
 
     check(redis_cli("ACL", "SETUSER", "nodeb", "on", ">secret-b", "~*", "&*", "+@all") == "OK",
           "could not create Redis user nodeb")
-    port_a, port_b, gone_port, own_port = harness.free_udp_ports(4)
+    port_a, port_b, gone_port, own_port, hand_port = harness.free_udp_ports(5)
     node_a = ctx.sipline(call_config(port_a, store=redis.url), name="sipline-a").start()
     url_b = "redis://nodeb:secret-b@127.0.0.1:%d" % redis.port
-    node_b = ctx.sipline(call_config(port_b, store=url_b), name="sipline-b").start()
+    socket_b = ctx.workdir.file("admin-b.sock")
+    node_b = ctx.sipline(call_config(port_b, store=url_b) +
+                         '\n[admin]\nsocket = "%s"\n' % socket_b, name="sipline-b").start()
     wait_for_log(node_b, "subscribed to the other nodes' changes", 5)
 
     register_user(port_a, "1003", gone_port)
@@ -3885,6 +3888,24 @@ def test_redis_resync(ctx):
     check(any("(the same dataset: what it lacks was removed meanwhile)" in line
               for line in node_b.log_lines()),
           "B's resynchronisation should be complete: %s" % harness.tail(node_b.log_path))
+
+    # A binding written into Redis without a notice (by hand) reaches B when the operator
+    # asks for a resynchronisation (`siplinectl resync`).
+    hand_echo = EchoServer(hand_port)
+    ctx.cleanups.append(hand_echo.stop)
+    expiry = int(time.time()) + 300
+    contact, received = "sip:1005@127.0.0.1:%d" % hand_port, "127.0.0.1:%d" % hand_port
+    value = "%d SLB1%d:%s,%d:%s,4:hand,0:,%d:%d,1:1,4:1000," % (
+        expiry, len(contact), contact, len(received), received, len(str(expiry)), expiry)
+    redis_cli("HSET", "sipline:bindings:1005", contact, value)
+    invite_through(port_b, "1005", 480, "INVITE for 1005 through B before the resync")
+    ctl = os.path.join(os.path.dirname(ctx.binary), "siplinectl")
+    result = subprocess.run([ctl, "--socket", socket_b, "resync"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=10)
+    check(result.returncode == 0 and b"resynchronisation requested" in result.stdout,
+          "siplinectl resync at B: %d %r %r" % (result.returncode, result.stdout, result.stderr))
+    eventually(port_b, "1005", 200, "INVITE for 1005 through B after siplinectl resync")
+    check(sync_counts(node_b)["resyncs"] == 2, "B's sync counters: %s" % sync_counts(node_b))
     require_clean_stop(node_a)
     require_clean_stop(node_b)
 

@@ -571,6 +571,35 @@ TEST_F(RedisStoreTest, AResyncOfTheSameDatasetIsComplete) {
       << events[1];
 }
 
+// The operator's `siplinectl resync`: the store read again on the live connection; what was
+// written without a notice (here by hand) reaches the table.
+TEST_F(RedisStoreTest, ASyncReadsTheStoreAgainWhenTheOperatorAsks) {
+  const config::RedisEndpoint endpoint = endpoint_of(server_);
+  AsyncStore store(open_or_fail(endpoint, 1));
+  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
+  ASSERT_NE(started.sync, nullptr) << started.error;
+  LocationSync& sync = *started.sync;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const sip::Binding silent = binding("1009", "sip:silent@h", now + 600);
+  command(endpoint,
+          {"HSET", redis_location_key("1009"), silent.contact, encode_stored_binding(silent)});
+  sync.request_resync();
+  const SyncUpdates taken = wait_for_resync(sync);
+  ASSERT_TRUE(taken.snapshot.has_value());
+  EXPECT_TRUE(taken.snapshot->complete);
+  ASSERT_EQ(taken.updates.size(), 1u);
+  EXPECT_EQ(taken.updates[0].bindings, std::vector<sip::Binding>{silent});
+  store.release_saves();
+  const LocationSync::Counts counts = sync.counts();
+  EXPECT_EQ(counts.resyncs, 1u);
+  EXPECT_EQ(counts.disconnects, 0u);
+  const std::vector<std::string> events = sync.take_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].find("the operator asked for a resynchronisation; read 1 binding(s)"),
+            std::string::npos)
+      << events[0];
+}
+
 TEST_F(RedisStoreTest, ASyncDoesNotStartWithoutRedis) {
   config::RedisEndpoint endpoint = endpoint_of(server_);
   server_.stop();
