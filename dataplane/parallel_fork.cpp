@@ -72,8 +72,7 @@ std::optional<Pipeline::ContactChoice> Pipeline::sendable_contact(
 std::optional<Pipeline::ContactChoice> Pipeline::fork_contact(const Inbound& in,
                                                               const ContactView& contact) const {
   std::optional<ContactChoice> choice = sendable_contact(in, contact);
-  std::array<char, TxOrigin::kRequestUriCapacity> uri;
-  if (!choice || !choice_request_uri(*choice, uri)) return std::nullopt;
+  if (!choice || !fits_origin(*choice)) return std::nullopt;
   return choice;
 }
 

@@ -105,6 +105,11 @@ std::optional<std::string_view> Pipeline::choice_request_uri(const ContactChoice
   return sip::write_aliased_uri(choice.uri, choice.alias_address, out);
 }
 
+bool Pipeline::fits_origin(const ContactChoice& choice) {
+  std::array<char, TxOrigin::kRequestUriCapacity> uri;
+  return choice_request_uri(choice, uri).has_value();
+}
+
 std::optional<PeerAddress> contact_uri_address(std::string_view text) {
   const sip::Parsed<sip::Uri> uri = sip::parse_uri(text);
   if (!uri.ok()) return std::nullopt;

@@ -658,6 +658,8 @@ class Pipeline {
   // `out`; std::nullopt when the aliased one does not fit.
   static std::optional<std::string_view> choice_request_uri(const ContactChoice& choice,
                                                             std::span<char> out);
+  // ... and whether it fits a transaction's origin (our CANCEL and ACK carry it from there).
+  static bool fits_origin(const ContactChoice& choice);
   // A new request (not ACK or CANCEL, no To tag) may open a hunted transaction.
   bool may_hunt() const;
   // A new request for a user with several contacts on a route with fork = "serial": tracked

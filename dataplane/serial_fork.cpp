@@ -96,8 +96,7 @@ std::optional<Pipeline::ContactChoice> Pipeline::next_contact(TxIndex index) con
     // Every later request of the attempt (our ACK, CANCEL) carries its Request-URI, kept
     // beside the entry: one longer than that cannot be hunted to.
     ContactChoice choice = choose_contact(contact);
-    std::array<char, TxOrigin::kRequestUriCapacity> uri;
-    if (choice.destination.empty() || !choice_request_uri(choice, uri)) continue;
+    if (choice.destination.empty() || !fits_origin(choice)) continue;
     choice.hash = hash;
     return choice;
   }

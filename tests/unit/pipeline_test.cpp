@@ -114,6 +114,15 @@ struct Request {
   }
 };
 
+// An in-dialog `method` (To tag `tag`) to `uri`, for user 1009.
+Request dialog_request(std::string method, std::string uri, std::string_view tag) {
+  Request request;
+  request.method = std::move(method);
+  request.uri = std::move(uri);
+  request.to = "<sip:1009@sipline.local>;tag=" + std::string(tag);
+  return request;
+}
+
 std::string peer_text(const PeerAddress& address) {
   return std::string(format_peer(address).view());
 }
@@ -1027,10 +1036,7 @@ TEST(PipelineScanners, AnEmptyListLetsEveryUserAgentThrough) {
 // An in-dialog request follows its dialog: to the peer's Contact (its remote target, RFC 3261
 // §12.2.1.1). It is not challenged again (many UAs cannot answer a challenge to a BYE).
 TEST_F(PipelineTest, InDialogRequestsFollowingTheirDialogAreNotChallenged) {
-  Request request;
-  request.method = "BYE";
-  request.uri = "sip:1009@192.0.2.60:5080";
-  request.to = "<sip:1009@sipline.local>;tag=callee";
+  const Request request = dialog_request("BYE", "sip:1009@192.0.2.60:5080", "callee");
   const Outcome outcome = process(request.text());
   ASSERT_EQ(outcome.verdict, Verdict::Send);
   EXPECT_EQ(outcome.kind, SendKind::ForwardedRequest);
@@ -1044,29 +1050,20 @@ TEST_F(PipelineTest, InDialogRequestsFollowingTheirDialogAreNotChallenged) {
 TEST_F(PipelineTest, ADialogRequestLeftToTheRouteTableIsRefused) {
   location_.replace("1009", {binding("sip:1009@192.0.2.60:5080", "")});
   for (const char* method : {"INVITE", "BYE", "MESSAGE", "REFER"}) {
-    Request request;
-    request.method = method;
-    request.uri = "sip:1009@sipline.local";
-    request.to = "<sip:1009@sipline.local>;tag=invented";
+    const Request request = dialog_request(method, "sip:1009@sipline.local", "invented");
     const Outcome refused = process(request.text());
     ASSERT_EQ(refused.verdict, Verdict::Send) << method;
     EXPECT_EQ(refused.kind, SendKind::LocalResponse) << method;
     EXPECT_EQ(refused.code, 403) << method;
   }
   EXPECT_EQ(counters_.foreign_dialog_refused.read(), 4u);
-  Request ack;
-  ack.method = "ACK";
-  ack.uri = "sip:1009@sipline.local";
-  ack.to = "<sip:1009@sipline.local>;tag=callee";
+  const Request ack = dialog_request("ACK", "sip:1009@sipline.local", "callee");
   const Outcome forwarded = process(ack.text());
   ASSERT_EQ(forwarded.verdict, Verdict::Send);
   EXPECT_EQ(forwarded.kind, SendKind::ForwardedRequest);
   EXPECT_EQ(peer_text(forwarded.destination), "192.0.2.60:5080");
   // From a server the configuration routes to (the trust domain): routed by the table.
-  Request from_server;
-  from_server.method = "BYE";
-  from_server.uri = "sip:1009@sipline.local";
-  from_server.to = "<sip:1009@sipline.local>;tag=callee";
+  const Request from_server = dialog_request("BYE", "sip:1009@sipline.local", "callee");
   const std::string server_bye = from_server.text();  // Inbound views it
   const Inbound in{server_bye, *peer_from_text("127.0.0.1:5070"), 0};
   const Outcome relayed = pipeline_->process(in, kNow, OutputBuffers{out_, {}});

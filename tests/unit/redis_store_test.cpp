@@ -81,6 +81,14 @@ class RedisStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.running()) << "redis-server did not start"; }
 
+  // This node's sync with `store` as its writer; null (the failure reported) when it did not
+  // start.
+  std::unique_ptr<LocationSync> start_sync(AsyncStore& store) {
+    LocationSync::Started started = LocationSync::start(endpoint_of(server_), 1, &store);
+    EXPECT_NE(started.sync, nullptr) << started.error;
+    return std::move(started.sync);
+  }
+
   testing::RedisServer server_;
 };
 
@@ -490,9 +498,9 @@ SyncUpdates wait_for_resync(LocationSync& sync) {
 TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
   const config::RedisEndpoint endpoint = endpoint_of(server_);
   AsyncStore store(open_or_fail(endpoint, 1));
-  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
-  ASSERT_NE(started.sync, nullptr) << started.error;
-  LocationSync& sync = *started.sync;
+  const std::unique_ptr<LocationSync> started = start_sync(store);
+  ASSERT_NE(started, nullptr);
+  LocationSync& sync = *started;
   server_.stop();
   ASSERT_TRUE(server_.start());  // empty again: nothing persisted
   // While the node was away another node saved an AOR: no notice reaches us, the resync does.
@@ -540,9 +548,9 @@ TEST_F(RedisStoreTest, ASyncResynchronisesAfterALostConnection) {
 TEST_F(RedisStoreTest, AResyncOfTheSameDatasetIsComplete) {
   const config::RedisEndpoint endpoint = endpoint_of(server_);
   AsyncStore store(open_or_fail(endpoint, 1));
-  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
-  ASSERT_NE(started.sync, nullptr) << started.error;
-  LocationSync& sync = *started.sync;
+  const std::unique_ptr<LocationSync> started = start_sync(store);
+  ASSERT_NE(started, nullptr);
+  LocationSync& sync = *started;
   const auto other = open_or_fail(endpoint, 2);
   ASSERT_NE(other, nullptr);
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
@@ -576,9 +584,9 @@ TEST_F(RedisStoreTest, AResyncOfTheSameDatasetIsComplete) {
 TEST_F(RedisStoreTest, ASyncReadsTheStoreAgainWhenTheOperatorAsks) {
   const config::RedisEndpoint endpoint = endpoint_of(server_);
   AsyncStore store(open_or_fail(endpoint, 1));
-  LocationSync::Started started = LocationSync::start(endpoint, 1, &store);
-  ASSERT_NE(started.sync, nullptr) << started.error;
-  LocationSync& sync = *started.sync;
+  const std::unique_ptr<LocationSync> started = start_sync(store);
+  ASSERT_NE(started, nullptr);
+  LocationSync& sync = *started;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   const sip::Binding silent = binding("1009", "sip:silent@h", now + 600);
   command(endpoint,
